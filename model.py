@@ -1,0 +1,192 @@
+"""Networks of SPEC §4. Every forward returns (logits, embedding); the embedding is the input of `head`,
+the last linear layer. Dropout draws from a generator the learner hands in, so runs are reproducible."""
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from resnet import ResNet18
+
+
+class Dropout(nn.Module):
+    """Inverted dropout drawing its mask from `self.generator`; channelwise=True drops whole feature maps."""
+
+    def __init__(self, p=0.5, channelwise=False):
+        super().__init__()
+        self.p, self.channelwise, self.generator = p, channelwise, None
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        return dropout(x, self.p, self.generator, self.channelwise)
+
+
+def dropout(x, p, generator, channelwise=False):
+    """x · Bernoulli(1 − p) / (1 − p); one draw per (sample, channel) when channelwise."""
+    shape = x.shape[:2] + (1,) * (x.dim() - 2) if channelwise else x.shape
+    keep = torch.rand(shape, generator=generator, device=x.device) >= p
+    return x * keep / (1 - p)
+
+
+class MLP(nn.Module):
+    """Linear(d → nEmb), ReLU → embedding; Linear(nEmb → C, no bias)."""
+
+    def __init__(self, dim, n_classes, n_emb=128):
+        super().__init__()
+        self.lm1 = nn.Linear(dim, n_emb)
+        self.head = nn.Linear(n_emb, n_classes, bias=False)
+        self.emb_dim = n_emb
+
+    def forward(self, x):
+        emb = F.relu(self.lm1(x.flatten(1)))
+        return self.head(emb), emb
+
+
+class Linear(nn.Module):
+    """Linear(d → C); the embedding is the flattened input."""
+
+    def __init__(self, dim, n_classes):
+        super().__init__()
+        self.head = nn.Linear(dim, n_classes)
+        self.emb_dim = dim
+
+    def forward(self, x):
+        emb = x.flatten(1)
+        return self.head(emb), emb
+
+
+class MnistCNN(nn.Module):
+    """conv5 10ch, pool, conv5 20ch + 2-D dropout, pool, FC 320→50 (embedding), dropout, FC 50→C."""
+
+    def __init__(self, in_channels, n_classes):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 10, 5)
+        self.conv2 = nn.Conv2d(10, 20, 5)
+        self.conv2_drop = Dropout(0.5, channelwise=True)
+        self.fc1 = nn.LazyLinear(50)
+        self.drop = Dropout(0.5)
+        self.head = nn.Linear(50, n_classes)
+        self.emb_dim = 50
+
+    def forward(self, x):
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+        emb = F.relu(self.fc1(x.flatten(1)))
+        return self.head(self.drop(emb)), emb
+
+
+class SvhnCNN(nn.Module):
+    """Three conv3 32ch (pool after the last two), FC 1152→400→50 (embedding), dropout, FC 50→C."""
+
+    def __init__(self, in_channels, n_classes):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 32, 3)
+        self.conv2 = nn.Conv2d(32, 32, 3)
+        self.conv3 = nn.Conv2d(32, 32, 3)
+        self.conv3_drop = Dropout(0.5, channelwise=True)
+        self.fc1 = nn.LazyLinear(400)
+        self.fc2 = nn.Linear(400, 50)
+        self.drop = Dropout(0.5)
+        self.head = nn.Linear(50, n_classes)
+        self.emb_dim = 50
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
+        x = F.relu(F.max_pool2d(self.conv3_drop(self.conv3(x)), 2))
+        x = F.relu(self.fc1(x.flatten(1)))
+        emb = F.relu(self.fc2(x))
+        return self.head(self.drop(emb)), emb
+
+
+class CifarCNN(nn.Module):
+    """conv5 32, conv5 32 + pool, conv5 64 + pool, FC 1024→50 (embedding), dropout, FC 50→C."""
+
+    def __init__(self, in_channels, n_classes):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, 32, 5)
+        self.conv2 = nn.Conv2d(32, 32, 5)
+        self.conv3 = nn.Conv2d(32, 64, 5)
+        self.fc1 = nn.LazyLinear(50)
+        self.drop = Dropout(0.5)
+        self.head = nn.Linear(50, n_classes)
+        self.emb_dim = 50
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
+        x = F.relu(F.max_pool2d(self.conv3(x), 2))
+        emb = F.relu(self.fc1(x.flatten(1)))
+        return self.head(self.drop(emb)), emb
+
+
+VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+
+
+class VGG(nn.Module):
+    """VGG16: conv3×3 + BatchNorm + ReLU blocks, max pools, adaptive average pool, embedding 512, Linear(512 → C).
+    Pools are skipped once the feature map is 1×1, so 28×28 inputs work."""
+
+    def __init__(self, in_channels, n_classes, config=VGG16):
+        super().__init__()
+        layers, c = [], in_channels
+        for v in config:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
+            else:
+                layers += [nn.Conv2d(c, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU(inplace=True)]
+                c = v
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c, n_classes)
+        self.emb_dim = c
+
+    def forward(self, x):
+        emb = F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
+        return self.head(emb), emb
+
+
+CNNS = {"MNIST": MnistCNN, "FashionMNIST": MnistCNN, "SVHN": SvhnCNN, "CIFAR10": CifarCNN}
+MODELS = ("mlp", "lin", "resnet", "vgg", "cnn")
+CONV_MODELS = ("resnet", "vgg", "cnn")
+
+
+def build_model(name, input_shape, n_classes, n_emb=128, data_name=None):
+    """The network `name` for inputs of shape `input_shape` (without the batch dimension)."""
+    dim = math.prod(input_shape)
+    if name == "mlp":
+        return MLP(dim, n_classes, n_emb)
+    if name == "lin":
+        return Linear(dim, n_classes)
+    if name == "resnet":
+        return ResNet18(input_shape[0], n_classes)
+    if name == "vgg":
+        return VGG(input_shape[0], n_classes)
+    if name == "cnn":
+        return CNNS[data_name](input_shape[0], n_classes)
+    raise ValueError(f"unknown model {name!r}")
+
+
+@torch.no_grad()
+def reset_weights(model, generator):
+    """Fresh weights for every layer, drawn from `generator` with PyTorch's default schemes:
+    W ~ U(±sqrt(1/fan_in)) (kaiming_uniform with a = √5) and b ~ U(±1/sqrt(fan_in)); BatchNorm to γ = 1, β = 0
+    and fresh running statistics."""
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            if m.bias is not None:
+                bound = 1 / math.sqrt(m.weight[0].numel())
+                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.reset_parameters()
+
+
+def set_dropout_generator(model, generator):
+    for m in model.modules():
+        if isinstance(m, Dropout):
+            m.generator = generator
+
+
+def has_dropout(model):
+    return any(isinstance(m, Dropout) for m in model.modules())

@@ -1,0 +1,17 @@
+from .entropy_sampling import entropy
+from .strategy import Strategy, top_k
+
+
+def bald_scores(mc_probs):
+    """Mutual information H(mean_t p_t) − mean_t H(p_t) over MC-dropout probabilities of shape (T, n, C)."""
+    return entropy(mc_probs.mean(0)) - entropy(mc_probs).mean(0)
+
+
+class BALDDropout(Strategy):
+    """`bald`: highest mutual information between prediction and weights, from 10 MC-dropout passes."""
+
+    name = "bald"
+
+    def query(self, n):
+        idx = self.unlabeled()
+        return idx[top_k(bald_scores(self.learner.mc_probs(idx)), n)]

@@ -1,0 +1,13 @@
+import torch
+
+from .strategy import Strategy
+
+
+class RandomSampling(Strategy):
+    """`rand`: n unlabelled points uniformly at random, without replacement."""
+
+    name = "rand"
+
+    def query(self, n):
+        idx = self.unlabeled()
+        return idx[torch.randperm(len(idx), generator=self.gen)[:n].numpy()]
