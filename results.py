@@ -1,10 +1,14 @@
-"""A run's output folder: config.json, rounds.csv (one row per finished round) and queries.csv (the pool indices
-labelled in each round). Whole files are written atomically (temporary file, then rename); the CSVs are
+"""A run's output folder: config.json, rounds.csv (one row per finished round), queries.csv (the pool indices
+labelled in each round), checkpoint.pt (the state after the last finished round, for --resume) and, once the
+run has ended, summary.json. Whole files are written atomically (temporary file, then rename); the CSVs are
 append-only and flushed after every round."""
 import csv
+import io
 import json
 import os
 from pathlib import Path
+
+import torch
 
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "epoch_cap_hit", "restarts",
                  "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
@@ -30,6 +34,8 @@ class RunDir:
         self.config = self.path / "config.json"
         self.rounds = self.path / "rounds.csv"
         self.queries = self.path / "queries.csv"
+        self.summary = self.path / "summary.json"
+        self.checkpoint = self.path / "checkpoint.pt"
 
     def start(self, config):
         """A fresh folder with config.json and the CSV headers."""
@@ -45,6 +51,48 @@ class RunDir:
         """Append the pool indices queried in this round, then the round's row; both flushed to disk."""
         append_rows(self.queries, [(row["round"], int(i)) for i in queried])
         append_rows(self.rounds, [[format_value(row[c]) for c in ROUND_COLUMNS]])
+
+
+    def finish(self, summary):
+        """summary.json marks the run as finished (the sweep skips such runs)."""
+        rows = self.accuracies()
+        summary = dict(summary, final_test_acc=float(rows[-1][1]) if rows else None)
+        write_atomic(self.summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+    def read_summary(self):
+        return json.loads(self.summary.read_text()) if self.summary.is_file() else None
+
+    def save_checkpoint(self, state):
+        """Everything needed to continue after the round just finished (model, generators, strategy state)."""
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        write_atomic(self.checkpoint, buf.getvalue())
+
+    def load_checkpoint(self):
+        try:
+            return torch.load(self.checkpoint, weights_only=False)
+        except Exception as e:  # a damaged pickle raises many kinds
+            from dataset import UserError
+            raise UserError(f"{self.checkpoint} cannot be read ({type(e).__name__}); start the run again with --force")
+
+    def truncate_to(self, last_round):
+        """Keep the complete CSV lines of rounds 0..last_round and drop the rest (a torn last line included)."""
+        self.summary.unlink(missing_ok=True)
+        for path, n_fields in ((self.rounds, len(ROUND_COLUMNS)), (self.queries, 2)):
+            text = path.read_text() if path.is_file() else ""
+            lines = text.split("\n")
+            header, body = lines[0], lines[1:-1]  # the part after the last newline is torn or empty
+            keep = [ln for ln in body if len(ln.split(",")) == n_fields and int(ln.split(",")[0]) <= last_round]
+            write_atomic(path, "\n".join([header] + keep) + "\n")
+
+    def accuracies(self):
+        """(n_labeled, test_acc) of every complete round row, as written."""
+        if not self.rounds.is_file():
+            return []
+        lines = self.rounds.read_text().split("\n")[1:-1]
+        i, j = ROUND_COLUMNS.index("n_labeled"), ROUND_COLUMNS.index("test_acc")
+        fields = [ln.split(",") for ln in lines]
+        return [(f[i], f[j]) for f in fields if len(f) == len(ROUND_COLUMNS)]
 
 
 def append_rows(path, rows):

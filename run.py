@@ -59,6 +59,8 @@ def build_parser():
                    help="auto = CUDA when available, else CPU")
     p.add_argument("--out", default="results", help="results folder")
     p.add_argument("--maxEpochs", type=int, default=2000, help="epoch cap per round (a warning when hit)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in the output folder from its last finished round")
     p.add_argument("--force", action="store_true", help="overwrite an existing run folder")
     return p
 
@@ -112,7 +114,12 @@ def n_possible_rounds(args, n_pool):
     return min(n_query_rounds(args), (n_pool - args.nStart) // args.nQuery)
 
 
+# Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
+RESUME_KEYS = ("alg", "did", "data", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs")
+
+
 def run(args):
+    """One experiment, from the flags to a finished run folder (see the module docstring)."""
     check_flags(args)
     device = pick_device(args.device)
     seed = args.dummy if args.seed is None else args.seed
@@ -125,29 +132,74 @@ def run(args):
     if args.nStart > n_pool:
         raise UserError(f"--nStart {args.nStart} is larger than the pool of {n_pool} points; lower --nStart")
 
-    run_dir = RunDir(Path(args.out) / f"{data_label(args)}_{args.model}_{args.alg}_{args.nQuery}_seed{seed}")
-    if run_dir.rounds.exists() and not args.force:
-        raise UserError(f"{run_dir.path} already holds results; pass --force to overwrite them or use another --out")
-    config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
-                  n_test=len(ds.y_test), n_classes=ds.n_classes, input_shape=list(ds.X_train.shape[1:]),
-                  torch=torch.__version__, python=platform.python_version(), started=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    run_dir.start(config)
-
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
                       args.maxEpochs)
     labeled = np.zeros(n_pool, dtype=bool)
     initial = data_rng.choice(n_pool, args.nStart, replace=False)
     labeled[initial] = True
     strategy = STRATEGIES[args.alg](learner, labeled, torch.Generator().manual_seed(select_seed), args)
+    config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
+                  n_test=len(ds.y_test), n_classes=ds.n_classes, input_shape=list(ds.X_train.shape[1:]),
+                  torch=torch.__version__, python=platform.python_version(),
+                  started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+    run_dir = RunDir(Path(args.out) / f"{data_label(args)}_{args.model}_{args.alg}_{args.nQuery}_seed{seed}")
+    first = open_run_dir(run_dir, args, config, learner, strategy)
+    if first is None:
+        return run_dir
+    run_rounds(args, run_dir, learner, strategy, initial, first)
+    return run_dir
 
+
+def open_run_dir(run_dir, args, config, learner, strategy):
+    """The first round to run: 0 in a fresh folder, or the one after the last checkpoint with --resume (the
+    learner and strategy then continue from it); None when a resumed run has nothing left to do."""
+    if not args.resume or not run_dir.checkpoint.is_file():
+        if run_dir.rounds.exists() and not args.force and not args.resume:
+            raise UserError(f"{run_dir.path} already holds results; pass --resume to continue that run, "
+                            f"--force to overwrite it, or use another --out")
+        run_dir.start(config)
+        return 0
+    check_same_run(run_dir, config)
+    state = run_dir.load_checkpoint()
+    summary = run_dir.read_summary()
+    if summary and (summary["stopped_by"] == "pool exhausted" or summary["rounds"] >= n_query_rounds(args)):
+        print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
+        return None
+    run_dir.truncate_to(state["round"])
+    learner.model = learner.fresh_model()
+    learner.model.load_state_dict(state["model"])
+    learner.model.eval()
+    learner.gen.set_state(state["learner_gen"])
+    strategy.gen.set_state(state["strategy_gen"])
+    strategy.load_state_dict(state["strategy"])
+    for n_lab, acc in run_dir.accuracies():
+        print(f"{n_lab}\ttesting accuracy {acc}", flush=True)
+    print(f"run.py: resuming {run_dir.path} after round {state['round']}", file=sys.stderr)
+    return state["round"] + 1
+
+
+def check_same_run(run_dir, config):
+    old = json.loads(run_dir.config.read_text())
+    for key in RESUME_KEYS:
+        if old.get(key) != config[key]:
+            raise UserError(f"{run_dir.path} was started with {key}={old.get(key)!r}, not {config[key]!r}; "
+                            f"resume with the same flags or use another --out")
+
+
+def run_rounds(args, run_dir, learner, strategy, initial, first):
+    """Rounds `first`.. : query (after round 0), train, test; each round's rows and a checkpoint are saved
+    before the next begins."""
     n_rounds = n_query_rounds(args)
-    bar = tqdm(total=n_possible_rounds(args, n_pool) + 1, desc=f"{args.alg} on {ds.name}", unit="round", file=sys.stderr)
-    for rd in range(n_rounds + 1):
+    bar = tqdm(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round", file=sys.stderr,
+               desc=f"{args.alg} on {learner.ds.name}")
+    stop, done = ("budget" if args.rounds <= 0 else "rounds"), first - 1
+    for rd in range(first, n_rounds + 1):
         row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
         if rd == 0:
             queried = initial
         elif (~strategy.labeled).sum() < args.nQuery:
             tqdm.write("too few remaining points to query", file=sys.stderr)
+            stop = "pool exhausted"
             break
         else:
             queried = timed_query(strategy, learner, args.nQuery, row)
@@ -155,7 +207,7 @@ def run(args):
         try:
             res = learner.train(strategy.labeled_idx())
         except TrainingDiverged as e:
-            raise TrainingDiverged(f"round {rd}: {e}; rounds before it are saved in {run_dir.path}")
+            raise TrainingDiverged(f"round {rd}: {e}; the rounds before it are saved in {run_dir.path}")
         strategy.trained()
         start = time.perf_counter()
         acc = learner.test_accuracy()
@@ -164,6 +216,9 @@ def run(args):
                    epoch_cap_hit=res.capped, restarts=res.restarts, train_seconds=res.seconds,
                    test_seconds=time.perf_counter() - start)
         run_dir.append_round(row, queried)
+        run_dir.save_checkpoint({"round": rd, "model": learner.model.state_dict(),
+                                 "learner_gen": learner.gen.get_state(), "strategy_gen": strategy.gen.get_state(),
+                                 "strategy": strategy.state_dict()})
         tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
         sys.stdout.flush()
         tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
@@ -171,8 +226,10 @@ def run(args):
                    f"query {row['select_seconds']:.2f} s", file=sys.stderr)
         bar.set_postfix(acc=f"{acc:.4f}", n=n_lab)
         bar.update()
+        done = rd
     bar.close()
-    return run_dir
+    run_dir.finish({"finished": True, "stopped_by": stop, "rounds": done,
+                    "n_labeled": int(strategy.labeled.sum())})
 
 
 def timed_query(strategy, learner, n, row):

@@ -1,0 +1,136 @@
+"""The real CLI end to end on digits: output lines, results folder, reproducibility, flags and error paths."""
+import json
+
+import pandas as pd
+import pytest
+
+from cli import SMALL, accuracy_lines, assert_one_line_error, run_cli
+from run import build_parser
+
+ROUND_COLUMNS = {"round", "n_labeled", "test_acc", "train_epochs", "train_seconds", "query_seconds",
+                 "infer_seconds", "select_seconds", "epoch_cap_hit"}
+
+
+def test_defaults_match_the_original():
+    a = build_parser().parse_args([])
+    assert (a.alg, a.did, a.lr, a.model, a.path, a.data) == ("rand", 0, 1e-4, "mlp", "data", "")
+    assert (a.nQuery, a.nStart, a.nEnd, a.nEmb, a.rounds, a.trunc, a.aug, a.dummy) == (100, 100, 50000, 128, 0, -1, 0, 1)
+    assert (a.seed, a.device, a.out) == (None, "auto", "results")
+
+
+def test_help_explains_every_flag():
+    out = run_cli("--help").stdout
+    for flag in ["--alg", "--did", "--lr", "--model", "--path", "--data", "--nQuery", "--nStart", "--nEnd", "--nEmb",
+                 "--rounds", "--trunc", "--aug", "--dummy", "--seed", "--device", "--out", "--resume", "--force"]:
+        assert flag in out
+
+
+@pytest.fixture(scope="module")
+def entropy_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("res")
+    proc = run_cli("--alg", "entropy", "--seed", "4", "--out", out, *SMALL)
+    return proc, out / "digits_mlp_entropy_50_seed4"
+
+
+def test_run_prints_the_original_lines_and_writes_results(entropy_run):
+    proc, folder = entropy_run
+    assert proc.returncode == 0, proc.stderr
+    lines = accuracy_lines(proc.stdout)
+    assert [n for n, _ in lines] == [50, 100, 150]
+    assert all(0 < a <= 1 for _, a in lines)
+    assert "train" in proc.stderr and "inference" in proc.stderr and "query" in proc.stderr
+    config = json.loads((folder / "config.json").read_text())
+    assert config["alg"] == "entropy" and config["seed"] == 4 and config["nQuery"] == 50 and config["device"] == "cpu"
+    assert config["data_name"] == "digits" and config["n_classes"] == 10
+    rounds = pd.read_csv(folder / "rounds.csv")
+    assert ROUND_COLUMNS <= set(rounds.columns)
+    assert rounds["round"].tolist() == [0, 1, 2] and rounds["n_labeled"].tolist() == [50, 100, 150]
+    assert [round(a, 6) for a in rounds["test_acc"]] == [round(a, 6) for _, a in lines]
+    capped = rounds["epoch_cap_hit"] == 1
+    assert ((rounds["train_acc"] >= 0.99) | capped).all()
+    assert (capped == (rounds["train_epochs"] == 100)).all() and (rounds["train_epochs"] > 0).all()
+    queries = pd.read_csv(folder / "queries.csv")
+    assert queries.groupby("round").size().tolist() == [50, 50, 50]
+    assert queries["index"].is_unique and queries["index"].between(0, config["n_pool"] - 1).all()
+    assert json.loads((folder / "summary.json").read_text())["finished"] is True
+
+
+def test_same_seed_gives_identical_output(entropy_run, tmp_path):
+    proc, folder = entropy_run
+    again = run_cli("--alg", "entropy", "--seed", "4", "--out", tmp_path, *SMALL)
+    assert accuracy_lines(again.stdout) == accuracy_lines(proc.stdout)
+    assert (tmp_path / folder.name / "queries.csv").read_text() == (folder / "queries.csv").read_text()
+    other = run_cli("--alg", "entropy", "--seed", "5", "--out", tmp_path, *SMALL)
+    assert (tmp_path / "digits_mlp_entropy_50_seed5" / "queries.csv").read_text() != (folder / "queries.csv").read_text()
+
+
+def test_seed_defaults_to_dummy(tmp_path):
+    proc = run_cli("--dummy", "3", "--rounds", "1", "--out", tmp_path, *SMALL)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "digits_mlp_rand_50_seed3" / "config.json").read_text())["seed"] == 3
+
+
+@pytest.mark.parametrize("alg", ["rand", "conf", "marg", "conf_dropout", "marg_dropout", "entropy_dropout", "bald"])
+def test_uncertainty_strategies_run(alg, tmp_path):
+    proc = run_cli("--alg", alg, "--out", tmp_path, "--nStart", "50", "--nQuery", "50", "--nEnd", "100",
+                   "--maxEpochs", "60")
+    assert proc.returncode == 0, proc.stderr
+    assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 100]
+
+
+def test_rounds_flag_runs_exactly_that_many_query_rounds(tmp_path):
+    proc = run_cli("--rounds", "2", "--out", tmp_path, "--nStart", "50", "--nQuery", "20", "--maxEpochs", "60")
+    assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 70, 90]
+
+
+def test_run_ends_cleanly_when_the_pool_runs_out(tmp_path):
+    # digits' pool holds 1,617 points: after 1,500 labels fewer than 400 remain
+    proc = run_cli("--out", tmp_path, "--nStart", "1100", "--nQuery", "400", "--nEnd", "5000", "--maxEpochs", "30")
+    assert proc.returncode == 0, proc.stderr
+    assert [n for n, _ in accuracy_lines(proc.stdout)] == [1100, 1500]
+    assert "too few remaining points" in proc.stderr
+    summary = json.loads((tmp_path / "digits_mlp_rand_400_seed1" / "summary.json").read_text())
+    assert summary["stopped_by"] == "pool exhausted" and summary["rounds"] == 1
+
+
+def test_existing_results_are_not_overwritten(tmp_path):
+    args = ["--rounds", "1", "--out", tmp_path, *SMALL]
+    assert run_cli(*args).returncode == 0
+    assert_one_line_error(run_cli(*args), "already holds results", "--force")
+    assert run_cli(*args, "--force").returncode == 0
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--alg", "nope"], "invalid choice"),
+    (["--model", "transformer"], "invalid choice"),
+    (["--device", "tpu"], "invalid choice"),
+    (["--data", "ImageNet"], "unknown --data"),
+    (["--did", "6", "--model", "resnet"], "only with --model mlp or lin"),
+    (["--model", "vgg"], "needs image data"),
+    (["--model", "cnn"], "--model cnn is defined for"),
+    (["--nStart", "5000"], "larger than the pool"),
+    (["--nQuery", "0"], "--nQuery must be positive"),
+    (["--nQuery", "-5"], "--nQuery must be positive"),
+    (["--nEnd", "50", "--nStart", "100"], "below --nStart"),
+    (["--lr", "0"], "--lr must be a positive finite number"),
+    (["--lr", "nan"], "--lr must be a positive finite number"),
+    (["--lr", "inf"], "--lr must be a positive finite number"),
+    (["--lr", "abc"], "invalid float value"),
+    (["--data", "MNIST", "--path", "/nonexistent/folder"], "MNIST is not under"),
+    (["--data", "missing.csv"], "not found"),
+])
+def test_bad_input_gets_a_one_line_error(args, fragment, tmp_path):
+    assert_one_line_error(run_cli(*args, "--out", tmp_path, timeout=120), fragment)
+
+
+def test_cuda_where_there_is_none(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    assert_one_line_error(run_cli("--device", "cuda", "--out", tmp_path), "no CUDA device")
+
+
+def test_non_numeric_csv(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("1,2,a\n3,x,b\n5,6,a\n")
+    assert_one_line_error(run_cli("--data", f, "--out", tmp_path), "column 2 is not numeric")

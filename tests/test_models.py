@@ -1,0 +1,104 @@
+"""Forward shapes, embedding sizes and weight resets of every network."""
+import pytest
+import torch
+
+from model import MLP, VGG, Dropout, Linear, build_model, has_dropout, reset_weights
+from resnet import ResNet18
+
+CASES = [  # model, data name, input shape, embedding size
+    ("mlp", "digits", (64,), 128),
+    ("lin", "digits", (64,), 64),
+    ("mlp", "MNIST", (1, 28, 28), 128),
+    ("lin", "MNIST", (1, 28, 28), 784),
+    ("cnn", "MNIST", (1, 28, 28), 50),
+    ("cnn", "FashionMNIST", (1, 28, 28), 50),
+    ("cnn", "SVHN", (3, 32, 32), 50),
+    ("cnn", "CIFAR10", (3, 32, 32), 50),
+    ("resnet", "CIFAR10", (3, 32, 32), 128),
+    ("resnet", "MNIST", (1, 28, 28), 128),
+    ("vgg", "CIFAR10", (3, 32, 32), 512),
+    ("vgg", "MNIST", (1, 28, 28), 512),
+]
+
+
+@pytest.mark.parametrize("name,data,shape,emb", CASES)
+def test_forward_returns_logits_and_embedding(name, data, shape, emb):
+    net = build_model(name, shape, 10, 128, data).eval()
+    x = torch.randn(3, *shape)
+    logits, e = net(x)
+    assert logits.shape == (3, 10)
+    assert e.shape == (3, emb) and net.emb_dim == emb
+    assert torch.allclose(net.head(e), logits, atol=1e-5)  # the embedding is the input of the last layer
+
+
+def test_mlp_layout_follows_spec():
+    net = MLP(20, 4, n_emb=7)
+    assert net.lm1.weight.shape == (7, 20) and net.head.weight.shape == (4, 7) and net.head.bias is None
+    x = torch.randn(5, 20)
+    assert torch.equal(net(x)[1], torch.relu(net.lm1(x)))
+
+
+def test_linear_embedding_is_the_flattened_input():
+    net = Linear(12, 3)
+    x = torch.randn(2, 3, 2, 2)
+    assert torch.equal(net(x)[1], x.flatten(1))
+
+
+def test_narrow_resnet18_widths():
+    net = ResNet18(3, 10)
+    widths = [m.out_channels for m in net.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert widths[0] == 16 and sorted(set(widths)) == [16, 32, 64, 128]
+    assert len(net.layers) == 8  # BasicBlocks [2, 2, 2, 2]
+
+
+def test_vgg16_has_13_convolutions_with_batchnorm():
+    net = VGG(3, 10)
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(convs) == 13 and len(bns) == 13
+
+
+def test_reset_weights_is_seeded_and_resets_batchnorm():
+    net = build_model("resnet", (3, 32, 32), 10)
+    net.train()(torch.randn(4, 3, 32, 32))  # move BatchNorm running statistics
+    bn = net.bn1
+    assert not torch.allclose(bn.running_mean, torch.zeros_like(bn.running_mean))
+    reset_weights(net, torch.Generator().manual_seed(1))
+    a = [p.clone() for p in net.parameters()]
+    assert torch.equal(bn.running_mean, torch.zeros_like(bn.running_mean)) and bn.num_batches_tracked == 0
+    reset_weights(net, torch.Generator().manual_seed(1))
+    assert all(torch.equal(p, q) for p, q in zip(a, net.parameters()))
+    reset_weights(net, torch.Generator().manual_seed(2))
+    assert not torch.equal(a[0], next(net.parameters()))
+
+
+def test_reset_weights_follows_pytorch_default_bounds():
+    net = Linear(400, 3)
+    reset_weights(net, torch.Generator().manual_seed(0))
+    bound = 1 / 400 ** 0.5
+    assert net.head.weight.abs().max() <= bound and net.head.weight.abs().max() > 0.9 * bound
+    assert net.head.bias.abs().max() <= bound
+
+
+def test_dropout_uses_its_generator_and_only_in_training():
+    d = Dropout(0.5)
+    x = torch.ones(1000)
+    d.generator = torch.Generator().manual_seed(0)
+    a = d.train()(x)
+    d.generator = torch.Generator().manual_seed(0)
+    assert torch.equal(a, d(x))
+    assert set(a.unique().tolist()) == {0.0, 2.0} and 400 < (a == 0).sum() < 600
+    assert torch.equal(d.eval()(x), x)
+
+
+def test_channelwise_dropout_drops_whole_maps():
+    d = Dropout(0.5, channelwise=True).train()
+    d.generator = torch.Generator().manual_seed(0)
+    out = d(torch.ones(4, 16, 5, 5))
+    per_map = out.flatten(2)
+    assert torch.all(per_map.amin(2) == per_map.amax(2))
+
+
+def test_which_models_have_dropout():
+    assert has_dropout(build_model("cnn", (1, 28, 28), 10, data_name="MNIST"))
+    assert not has_dropout(build_model("mlp", (64,), 10))

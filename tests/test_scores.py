@@ -1,0 +1,55 @@
+"""Uncertainty scores on hand-computed examples."""
+import math
+
+import numpy as np
+import torch
+
+from query_strategies.bald import bald_scores
+from query_strategies.entropy_sampling import entropy
+from query_strategies.least_confidence import least_confidence
+from query_strategies.margin_sampling import smallest_margin
+from query_strategies.strategy import top_k
+
+P = torch.tensor([[1.0, 0.0, 0.0],
+                  [0.5, 0.5, 0.0],
+                  [0.7, 0.2, 0.1],
+                  [1 / 3, 1 / 3, 1 / 3]])
+
+
+def test_entropy_with_zero_probabilities_is_finite():
+    h = entropy(P)
+    expected = [0.0, math.log(2), -(0.7 * math.log(0.7) + 0.2 * math.log(0.2) + 0.1 * math.log(0.1)), math.log(3)]
+    assert torch.isfinite(h).all()
+    assert torch.allclose(h, torch.tensor(expected), atol=1e-6)
+
+
+def test_least_confidence():
+    assert torch.allclose(least_confidence(P), torch.tensor([-1.0, -0.5, -0.7, -1 / 3]))
+
+
+def test_margin():
+    assert torch.allclose(smallest_margin(P), torch.tensor([-1.0, 0.0, -0.5, 0.0]), atol=1e-7)
+
+
+def test_top_k_takes_highest_and_breaks_ties_by_position():
+    assert top_k(torch.tensor([0.1, 0.9, 0.5, 0.9]), 3).tolist() == [1, 3, 2]
+    assert top_k(smallest_margin(P), 2).tolist() == [1, 3]
+
+
+def test_bald_on_known_mc_samples():
+    # two draws that disagree completely: H(mean) = log 2, mean H = 0 -> log 2
+    # two identical draws: mutual information 0
+    mc = torch.tensor([[[1.0, 0.0], [0.5, 0.5], [0.9, 0.1]],
+                       [[0.0, 1.0], [0.5, 0.5], [0.9, 0.1]]])
+    b = bald_scores(mc)
+    assert torch.allclose(b, torch.tensor([math.log(2), 0.0, 0.0]), atol=1e-6)
+
+
+def test_bald_equals_brute_force_mutual_information():
+    rng = np.random.default_rng(0)
+    mc = rng.dirichlet(np.ones(4), size=(10, 6))
+    ref = []
+    for i in range(6):
+        mean = mc[:, i].mean(0)
+        ref.append(-(mean * np.log(mean)).sum() + np.mean([(p * np.log(p)).sum() for p in mc[:, i]]))
+    assert np.allclose(bald_scores(torch.tensor(mc)).numpy(), ref)
