@@ -247,7 +247,6 @@ def timed_query(strategy, learner, n, row):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
     try:
         run(args)
     except UserError as e:
@@ -263,4 +262,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
     sys.exit(main())

@@ -1,0 +1,139 @@
+"""Nothing lost: a run killed at any moment continues with --resume and ends with exactly the rows (and queries)
+of an uninterrupted run with the same seed.
+
+Moments tried: SIGKILL after 1 and after 3 finished rounds (in training or querying the next one); a torn last
+line in rounds.csv and queries.csv (a kill while appending); a crash after the round's rows were written but
+before its checkpoint was saved; a kill before the first round finished."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import results
+import run
+from cli import ROOT, accuracy_lines, assert_one_line_error, run_cli
+
+ARGS = ["--alg", "bald", "--seed", "7", "--nStart", "40", "--nQuery", "40", "--nEnd", "240", "--maxEpochs", "150"]
+FOLDER = "digits_mlp_bald_40_seed7"
+DETERMINISTIC = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "epoch_cap_hit", "restarts"]
+
+
+def deterministic_columns(folder):
+    """rounds.csv restricted to the columns that do not depend on timing, as text."""
+    lines = (folder / "rounds.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [header.index(c) for c in DETERMINISTIC]
+    return [",".join(line.split(",")[i] for i in keep) for line in lines]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    proc = run_cli(*ARGS, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out / FOLDER, proc
+
+
+def same_as_reference(folder, reference):
+    ref_folder, _ = reference
+    assert deterministic_columns(folder) == deterministic_columns(ref_folder)
+    assert (folder / "queries.csv").read_text() == (ref_folder / "queries.csv").read_text()
+    assert (folder / "summary.json").is_file()
+
+
+def kill_after_rounds(out, n_rounds, extra_delay):
+    """Start a real run, SIGKILL it once `n_rounds` rows are in rounds.csv (plus a delay)."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rounds = out / FOLDER / "rounds.csv"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if rounds.is_file() and len(rounds.read_text().splitlines()) > n_rounds:
+            break
+        time.sleep(0.02)
+    time.sleep(extra_delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+
+@pytest.mark.parametrize("n_rounds,delay", [(1, 0.0), (3, 0.3)])
+def test_sigkill_then_resume_matches_an_uninterrupted_run(n_rounds, delay, tmp_path, reference):
+    kill_after_rounds(tmp_path, n_rounds, delay)
+    assert not (tmp_path / FOLDER / "summary.json").exists()
+    proc = run_cli(*ARGS, "--out", tmp_path, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming" in proc.stderr
+    same_as_reference(tmp_path / FOLDER, reference)
+    assert accuracy_lines(proc.stdout) == accuracy_lines(reference[1].stdout)  # the whole log, earlier rounds too
+
+
+def test_torn_last_lines_are_repaired(tmp_path, reference):
+    kill_after_rounds(tmp_path, 2, 0.0)
+    folder = tmp_path / FOLDER
+    with open(folder / "rounds.csv", "a") as f:
+        f.write("9,123,0.5")  # a row cut off mid-write
+    with open(folder / "queries.csv", "a") as f:
+        f.write("9,1")
+    assert run_cli(*ARGS, "--out", tmp_path, "--resume").returncode == 0
+    same_as_reference(folder, reference)
+
+
+class Crash(Exception):
+    pass
+
+
+def test_crash_between_rows_and_checkpoint(tmp_path, reference, monkeypatch, capsys):
+    save = results.RunDir.save_checkpoint
+
+    def crash_in_round_2(self, state):
+        if state["round"] == 2:
+            raise Crash
+        save(self, state)
+
+    monkeypatch.setattr(results.RunDir, "save_checkpoint", crash_in_round_2)
+    with pytest.raises(Crash):
+        run.main([*ARGS, "--out", str(tmp_path)])
+    assert len((tmp_path / FOLDER / "rounds.csv").read_text().splitlines()) == 4  # rows of round 2 written
+    monkeypatch.setattr(results.RunDir, "save_checkpoint", save)
+    assert run.main([*ARGS, "--out", str(tmp_path), "--resume"]) == 0
+    same_as_reference(tmp_path / FOLDER, reference)
+
+
+def test_resume_before_any_round_finished_starts_afresh(tmp_path, reference):
+    folder = tmp_path / FOLDER
+    folder.mkdir(parents=True)
+    (folder / "rounds.csv").write_text("round,n_labeled\n0,4")
+    assert run_cli(*ARGS, "--out", tmp_path, "--resume").returncode == 0
+    same_as_reference(folder, reference)
+
+
+def test_resume_of_a_finished_run_changes_nothing(reference):
+    folder, _ = reference
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    proc = run_cli(*ARGS, "--out", folder.parent, "--resume")
+    assert proc.returncode == 0 and "already finished" in proc.stderr
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+def test_resume_extends_a_finished_run_to_a_larger_budget(tmp_path, reference):
+    short = [a if a != "240" else "160" for a in ARGS]
+    assert run_cli(*short, "--out", tmp_path).returncode == 0
+    assert run_cli(*ARGS, "--out", tmp_path, "--resume").returncode == 0
+    same_as_reference(tmp_path / FOLDER, reference)
+
+
+def test_resume_with_other_flags_is_refused(tmp_path):
+    assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
+    changed = [a if a != "150" else "151" for a in ARGS]
+    assert_one_line_error(run_cli(*changed, "--out", tmp_path, "--resume"), "maxEpochs", "same flags")
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path):
+    assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
+    (tmp_path / FOLDER / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / FOLDER / "summary.json").unlink()
+    assert_one_line_error(run_cli(*ARGS, "--out", tmp_path, "--resume"), "cannot be read", "--force")
