@@ -1,9 +1,16 @@
 """Data sets of SPEC §3 as tensors: a pool (train) split, a test split, normalised once, and the loader batch size.
 
 Every loader returns a `Dataset`; every problem a user can fix (a missing file, a corrupt one, non-numeric
-columns) raises `UserError` with one line that says what to do."""
+columns) raises `UserError` with one line that says what to do. Nothing is ever written into `--path` except
+OpenML's own cache (PATH/openml): archives found there are extracted into the project cache (`cache_dir()`), and
+torchvision downloads go there too."""
 import hashlib
 import os
+import socket
+import tempfile
+import zipfile
+import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,16 +18,29 @@ import numpy as np
 import torch
 
 IMAGE_DATA = {
-    # name: (torchvision class, channel means, channel stds, train batch size)
-    "MNIST": ("MNIST", (0.1307,), (0.3081,), 64),
-    "FashionMNIST": ("FashionMNIST", (0.1307,), (0.3081,), 64),
-    "SVHN": ("SVHN", (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970), 64),
-    "CIFAR10": ("CIFAR10", (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 128),
+    # name: (channel means, channel stds, train batch size)
+    "MNIST": ((0.1307,), (0.3081,), 64),
+    "FashionMNIST": ((0.1307,), (0.3081,), 64),
+    "SVHN": ((0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970), 64),
+    "CIFAR10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 128),
 }
+IMAGE_CLASSES = 10
+MNIST_LIKE = ("MNIST", "FashionMNIST")
+MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+SVHN_FILES = ("train_32x32.mat", "test_32x32.mat")
+CIFAR_FOLDER, CIFAR_ARCHIVE = "cifar-10-batches-py", "cifar-10-python.tar.gz"
+WHERE_TO_PUT = {
+    "MNIST": "MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz",
+    "FashionMNIST": "FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz",
+    "SVHN": "train_32x32.mat and test_32x32.mat",
+    "CIFAR10": f"the folder {CIFAR_FOLDER} (or {CIFAR_ARCHIVE})",
+}
+DOWNLOAD_TIMEOUT = 30  # seconds a download may wait on the network before it gives up
 TABULAR_BATCH = 128
 TEST_BATCH = 1000
 TEST_FRACTION = 0.1
 POOL_CAP = 50_000
+POOL_DRAWS = 100  # random splits tried before a class too rare for the pool is reported
 
 
 class UserError(Exception):
@@ -57,7 +77,7 @@ def load(data, did, path, rng, trunc=-1, aug=0):
         ds = load_digits(rng)
     elif data in IMAGE_DATA:
         ds = load_image_data(data, path)
-    elif data.endswith((".csv", ".npz")):
+    elif data.lower().endswith((".csv", ".npz")):
         ds = load_file(data, rng)
     else:
         raise UserError(f"unknown --data {data!r}: use digits, {', '.join(IMAGE_DATA)}, or a .csv/.npz file")
@@ -88,28 +108,66 @@ def load_digits(rng):
     return tabular_split("digits", X, y, rng)
 
 
-def tabular_split(name, X, y, rng):
-    """Labels re-encoded to 0..C-1, a random 10 % test split, the pool capped at 50,000 random points,
-    redrawn until every class is in the pool."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or len(X) != len(y) or len(X) == 0:
-        raise UserError(f"{name}: features must be a 2-D table with one label per row")
-    if not np.isfinite(X).all():
-        raise UserError(f"{name}: features contain NaN or infinite values; clean or impute them first")
-    classes, y = np.unique(np.asarray(y), return_inverse=True)
-    if len(classes) < 2:
-        raise UserError(f"{name}: only one class in the labels; active learning needs at least two")
-    n_test = int(round(TEST_FRACTION * len(X)))
-    for _ in range(100):
+def tabular_split(name, X, y, rng, source=None):
+    """Labels re-encoded to 0..C-1, a random 10 % test split (at least one point), the pool capped at 50,000
+    random points, redrawn until every class is in the pool. `source` names the input in error messages."""
+    source = source or name
+    X, y = np.asarray(X), np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(X) == 0:
+        raise UserError(f"{source}: features must be a non-empty 2-D table with one label per row, "
+                        f"got features {X.shape} and labels {y.shape}")
+    X = as_features(X, source)
+    classes, y = encode_labels(y, source)
+    n_test = max(1, int(round(TEST_FRACTION * len(X))))
+    n_pool = min(len(X) - n_test, POOL_CAP)
+    if n_pool < len(classes):
+        raise UserError(f"{source}: {len(X)} rows are too few for {len(classes)} classes (a 10 % test split and "
+                        f"every class in the pool); add rows")
+    for _ in range(POOL_DRAWS):
         order = rng.permutation(len(X))
-        test, pool = order[:n_test], order[n_test:][:POOL_CAP]
+        test, pool = order[:n_test], order[n_test:n_test + n_pool]
         if len(np.unique(y[pool])) == len(classes):
             break
     else:
-        raise UserError(f"{name}: some class is too rare to appear in the training pool; add examples of it")
-    as_x = lambda idx: torch.tensor(X[idx], dtype=torch.float32)  # noqa: E731
-    as_y = lambda idx: torch.tensor(y[idx], dtype=torch.int64)  # noqa: E731
+        counts = np.bincount(y, minlength=len(classes))
+        rare = int(np.argmin(counts))
+        raise UserError(f"{source}: class {classes[rare].item()!r} ({counts[rare]} of {len(y)} rows) is too rare to "
+                        f"appear in a random pool of {n_pool} rows; add examples of it or remove it")
+    as_x = lambda idx: torch.from_numpy(X[idx])  # noqa: E731
+    as_y = lambda idx: torch.from_numpy(y[idx].astype(np.int64))  # noqa: E731
     return Dataset(name, as_x(pool), as_y(pool), as_x(test), as_y(test), len(classes), TABULAR_BATCH)
+
+
+def as_features(X, source):
+    """float32 features; UserError when a value is not a finite float32 number."""
+    if X.dtype.kind not in "biuf":
+        raise UserError(f"{source}: features must be numbers, got dtype {X.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        X32 = X.astype(np.float32)
+    bad = ~np.isfinite(X32)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise UserError(f"{source}: feature {col + 1} of data row {row + 1} is {X[row, col].item()!r} (NaN, infinite "
+                        f"or beyond float32); clean or impute such values first")
+    return X32
+
+
+def encode_labels(y, source):
+    """(classes, codes 0..C-1): labels sorted as numbers when every label is a number, else as text."""
+    import pandas as pd
+
+    missing = pd.isna(y)
+    if missing.any():
+        raise UserError(f"{source}: data row {int(np.flatnonzero(missing)[0]) + 1} has no label; every row needs one")
+    if y.dtype.kind not in "biuf":
+        numbers = pd.to_numeric(pd.Series(y, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+        y = numbers if not np.isnan(numbers).any() else np.array([str(v).strip() for v in y])
+    classes, codes = np.unique(y, return_inverse=True)
+    if len(classes) < 2:
+        raise UserError(f"{source}: only one class in the labels; active learning needs at least two")
+    return classes, codes.ravel()
 
 
 def load_file(file, rng):
@@ -117,67 +175,108 @@ def load_file(file, rng):
     path = Path(file)
     if not path.is_file():
         raise UserError(f"data file {file} not found: check the path given to --data")
-    name = path.stem
-    if path.suffix == ".npz":
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                if "X" not in z or "y" not in z:
-                    raise UserError(f"{file} must hold arrays named X and y (np.savez(file, X=X, y=y))")
-                X, y = z["X"], z["y"]
-        except (OSError, ValueError, EOFError) as e:
-            raise UserError(f"{file} is not a readable .npz file ({e}); write it with np.savez(file, X=X, y=y)")
-        if X.dtype.kind not in "biuf":
-            raise UserError(f"{file}: X must be numeric, got dtype {X.dtype}")
-        return tabular_split(name, X.reshape(len(X), -1), y, rng)
-    X, y = read_csv_table(path)
-    return tabular_split(name, X, y, rng)
+    if path.suffix.lower() == ".npz":
+        X, y = read_npz(path)
+    else:
+        X, y = read_csv_table(path)
+    return tabular_split(path.stem, X, y, rng, source=str(path))
+
+
+def read_npz(path):
+    """(X with one row per example, y) from an .npz file written by np.savez(file, X=X, y=y)."""
+    hint = "write it with np.savez(file, X=X, y=y), X numeric, y numbers or strings"
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise UserError(f"{path} holds a single array, not arrays X and y; {hint}")
+        with archive as z:
+            if "X" not in z.files or "y" not in z.files:
+                raise UserError(f"{path} has arrays {sorted(z.files)}, not X and y; {hint}")
+            X, y = z["X"], z["y"]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {hint}")
+    if X.ndim == 0 or len(X) == 0:
+        raise UserError(f"{path}: X has no rows; {hint}")
+    return X.reshape(len(X), -1), y
 
 
 def read_csv_table(path):
-    """(features, labels) from a CSV whose last column is the label; a first row that is not numeric is a header."""
+    """(features, labels) from a CSV whose last column is the label; a first row may be a header (`is_header`)."""
     import pandas as pd
 
     try:
         df = pd.read_csv(path, header=None, dtype=str, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not a readable CSV file ({str(e).splitlines()[0]})")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
+        raise UserError(f"{path} is not a readable CSV file ({first_line(e)})")
     if df.shape[1] < 2:
-        raise UserError(f"{path} needs at least one feature column and a label column")
+        raise UserError(f"{path} needs at least one feature column and a label column, separated by commas")
+    df = df.apply(lambda col: col.str.strip())
     features = df.iloc[:, :-1].apply(pd.to_numeric, errors="coerce")
-    if len(df) > 1 and features.iloc[0].isna().all() and not features.iloc[1:].isna().any().any():
-        df, features = df.iloc[1:], features.iloc[1:]
-    bad = features.isna().any()
-    if bad.any():
-        col = int(np.flatnonzero(bad.to_numpy())[0])
-        row = int(np.flatnonzero(features.iloc[:, col].isna().to_numpy())[0])
-        raise UserError(f"{path}: column {col + 1} is not numeric (row {row + 1}: "
-                        f"{df.iloc[row, col]!r}); features must be numbers, the label goes in the last column")
-    return features.to_numpy(dtype=np.float64), df.iloc[:, -1].to_numpy()
+    text = features.isna() & df.iloc[:, :-1].notna()
+    first = 1
+    if is_header(df, text):
+        df, features, text, first = df.iloc[1:], features.iloc[1:], text.iloc[1:], 2
+    if len(df) == 0:
+        raise UserError(f"{path} has a header but no data rows")
+    if text.to_numpy().any():
+        row, col = np.argwhere(text.to_numpy())[0]
+        header = "; a header row must name every feature column with text" if row + first == 1 else ""
+        raise UserError(f"{path}: column {col + 1} is not numeric (row {row + first}: {df.iloc[row, col]!r}); "
+                        f"features must be numbers, the label goes in the last column{header}")
+    if features.isna().to_numpy().any():
+        row, col = np.argwhere(features.isna().to_numpy())[0]
+        raise UserError(f"{path}: column {col + 1} is empty or NA in row {row + first}; fill in or drop missing values")
+    return features.to_numpy(dtype=np.float64), df.iloc[:, -1].to_numpy(dtype=object)
+
+
+def is_header(df, text):
+    """Whether the first row of the table `df` (strings) names the columns: it has no empty cell, and either every
+    feature cell is text, or (pandas' numbered columns: 0,1,…,label) only its label is text while all other labels
+    are numbers. `text` marks the feature cells that are neither numbers nor empty."""
+    import pandas as pd
+
+    labels = pd.to_numeric(df.iloc[:, -1], errors="coerce")
+    if not df.iloc[0].notna().all():
+        return False
+    return bool(text.iloc[0].all() or (not text.iloc[0].any() and pd.isna(labels.iloc[0])
+                                       and labels.iloc[1:].notna().all()))
 
 
 def load_openml(did, path, rng):
     """OpenML data set `did`: `PATH/openml/<did>.csv` when present (offline), else the `openml` package with its
-    cache under PATH/openml, saving the CSV for next time."""
+    cache under PATH/openml (which works offline once the data set is cached there)."""
     csv = Path(path) / "openml" / f"{did}.csv"
     if csv.is_file():
         X, y = read_csv_table(csv)
-        return tabular_split(f"openml{did}", X, y, rng)
+        return tabular_split(f"openml{did}", X, y, rng, source=str(csv))
     X, y = fetch_openml(did, Path(path) / "openml")
-    return tabular_split(f"openml{did}", X, y, rng)
+    return tabular_split(f"openml{did}", X, y, rng, source=f"OpenML data set {did}")
 
 
 def fetch_openml(did, cache):
-    """(X, y) of OpenML data set `did` through the openml package, cached under `cache`."""
+    """(X, y) of OpenML data set `did` through the openml package, cached under `cache`. One connection attempt
+    (openml's default retries for a minute when offline); folders it created are removed again when it fails."""
     import openml
 
     openml.config.set_root_cache_directory(str(cache))
+    openml.config.set_retry_policy("human", 1)
+    datasets = Path(openml.config.get_cache_directory()) / "datasets"
+    new_dirs = [d for d in (datasets, *datasets.parents) if not d.exists()]
     try:
         ds = openml.datasets.get_dataset(did, download_data=True, download_qualities=False,
                                          download_features_meta_data=False)
+        if not ds.default_target_attribute:
+            raise UserError(f"OpenML data set {did} names no target column; give it as a CSV with --data")
         X, y, _, _ = ds.get_data(target=ds.default_target_attribute, dataset_format="dataframe")
     except Exception as e:  # openml raises many kinds: network, server, parse errors
-        raise UserError(f"OpenML data set {did} could not be loaded ({type(e).__name__}); "
-                        f"offline, put it at {cache}/{did}.csv with the label in the last column")
+        for d in new_dirs:
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+        if isinstance(e, UserError):
+            raise
+        reason = "no connection to the OpenML server" if isinstance(e, OSError) else first_line(e)
+        raise UserError(f"OpenML data set {did} could not be loaded ({reason}); offline, put it at {cache}/{did}.csv "
+                        f"with the label in the last column, or its openml cache under {cache}")
     try:
         X = X.astype(np.float64).to_numpy()
     except (ValueError, TypeError):
@@ -187,53 +286,112 @@ def fetch_openml(did, cache):
 
 def load_image_data(name, path):
     """MNIST, FashionMNIST, SVHN or CIFAR10 through torchvision, normalised with the data set's channel stats."""
-    cls_name, mean, std, batch = IMAGE_DATA[name]
-    X_tr, y_tr = torchvision_arrays(name, path, train=True)
-    X_te, y_te = torchvision_arrays(name, path, train=False)
+    mean, std, batch = IMAGE_DATA[name]
+    root, download = image_root(name, Path(path))
+    try:
+        with socket_timeout(DOWNLOAD_TIMEOUT):
+            X_tr, y_tr = torchvision_arrays(name, root, train=True, download=download)
+            X_te, y_te = torchvision_arrays(name, root, train=False, download=download)
+    except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, EOFError, ValueError ...
+        if download:
+            raise UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
+                            f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data')")
+        fix = "delete that folder and run again" if root != Path(path) else "replace them with the original files"
+        raise UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} (see README, 'Data')")
+    if min(y_tr.min(), y_te.min()) < 0 or max(y_tr.max(), y_te.max()) >= IMAGE_CLASSES:
+        raise UserError(f"{name} files under {root} hold labels outside 0..9; replace them with the original files")
     mean = torch.tensor(mean).view(1, -1, 1, 1)
     std = torch.tensor(std).view(1, -1, 1, 1)
     norm = lambda x: (x.float().div_(255) - mean) / std  # noqa: E731
-    n_classes = int(max(y_tr.max(), y_te.max())) + 1
-    return Dataset(name, norm(X_tr), y_tr, norm(X_te), y_te, n_classes, batch, black=(-mean / std).flatten())
+    return Dataset(name, norm(X_tr), y_tr, norm(X_te), y_te, IMAGE_CLASSES, batch, black=(-mean / std).flatten())
 
 
-def torchvision_arrays(name, path, train):
+def torchvision_arrays(name, root, train, download):
     """uint8 images (n, channels, height, width) and int64 labels of one split, via torchvision's class."""
     import torchvision.datasets as tvd
 
-    root = mnist_root(name, path) if name in ("MNIST", "FashionMNIST") else Path(path)
+    if name in MNIST_LIKE:
+        ds = getattr(tvd, name)(str(root), train=train, download=download)
+        return ds.data.unsqueeze(1), ds.targets.long()
+    if name == "SVHN":
+        ds = tvd.SVHN(str(root), split="train" if train else "test", download=download)
+        return torch.from_numpy(ds.data), torch.from_numpy(ds.labels).long()
+    ds = tvd.CIFAR10(str(root), train=train, download=download)
+    return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets, dtype=torch.int64)
+
+
+def image_root(name, path):
+    """(root, download): the folder torchvision reads `name` from, and whether it should download there first.
+    `path` when it holds the files ready to read; else `path`'s own folder in the cache, after extracting there
+    the archives found in `path` (MNIST's .gz, CIFAR-10's .tar.gz), or where torchvision downloads them."""
+    cache = cache_dir() / "torchvision" / hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    if ready(name, path):
+        return path, False
+    if name in MNIST_LIKE and any((path / name / "raw" / f"{f}.gz").is_file() for f in MNIST_FILES):
+        extract_mnist(name, path / name / "raw", cache / name / "raw")
+        return cache, False
+    if name == "CIFAR10" and (path / CIFAR_ARCHIVE).is_file() and not ready(name, cache):
+        extract_into(path / CIFAR_ARCHIVE, cache / CIFAR_FOLDER, name)
+    return cache, not ready(name, cache)
+
+
+def ready(name, root):
+    """Whether `root` holds `name` in the layout torchvision reads without extracting or downloading."""
+    if name in MNIST_LIKE:
+        return (all((root / name / "raw" / f).is_file() for f in MNIST_FILES)
+                or all((root / name / "processed" / f).is_file() for f in ("training.pt", "test.pt")))
+    if name == "SVHN":
+        return all((root / f).is_file() for f in SVHN_FILES)
+    return (root / CIFAR_FOLDER).is_dir()
+
+
+def extract_mnist(name, raw, dest):
+    """Check the four .gz archives in `raw` against torchvision's md5 sums, then extract those not yet in `dest`."""
+    import torchvision.datasets as tvd
+    from torchvision.datasets.utils import check_integrity
+
+    archives = getattr(tvd, name).resources
+    for archive, md5 in archives:
+        src = raw / archive
+        if not src.is_file():
+            raise UserError(f"{src} is missing; put all four {name} .gz files in {raw} (see README, 'Data')")
+        if not check_integrity(str(src), md5):
+            raise UserError(f"{src} is corrupt or truncated (its md5 is not the original's); replace it with the "
+                            f"original file")
+    for archive, _ in archives:
+        if not (dest / Path(archive).stem).is_file():
+            extract_into(raw / archive, dest / Path(archive).stem, name)
+
+
+def extract_into(archive, dest, name):
+    """Extract `archive` with torchvision's extractor to `dest` (the file or folder it unpacks to) through a
+    temporary folder beside it and one rename, so a crash or a parallel run never leaves a half-written copy."""
+    from torchvision.datasets.utils import extract_archive
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".extract-") as tmp:
+        try:
+            extract_archive(str(archive), tmp)
+            os.replace(Path(tmp) / dest.name, dest)
+        except Exception as e:  # tarfile, gzip, zlib and OS errors
+            if not dest.exists():  # else a parallel run has just put its copy there
+                raise UserError(f"{archive} could not be extracted ({first_line(e)}); replace it with the original "
+                                f"{name} file")
+
+
+@contextmanager
+def socket_timeout(seconds):
+    """Network connects and reads give up after `seconds` (torchvision's downloads set no timeout of their own)."""
+    before = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
     try:
-        if name in ("MNIST", "FashionMNIST"):
-            ds = getattr(tvd, name)(str(root), train=train, download=True)
-            return ds.data.unsqueeze(1), ds.targets.long()
-        if name == "SVHN":
-            split = "train" if train else "test"
-            ds = tvd.SVHN(str(root), split=split, download=not (root / f"{split}_32x32.mat").is_file())
-            return torch.from_numpy(ds.data), torch.from_numpy(ds.labels).long()
-        ds = tvd.CIFAR10(str(root), train=train, download=not (root / "cifar-10-batches-py").is_dir())
-        return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets)
-    except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, EOFError, ValueError ...
-        raise UserError(f"{name} could not be loaded from {path} ({first_line(e)}); "
-                        f"put the original {name} files under {path} (see README, 'Data')")
+        yield
+    finally:
+        socket.setdefaulttimeout(before)
 
 
-def first_line(e):
+def first_line(e, width=160):
+    """'Type: first line of the message', shortened to `width` characters."""
     text = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
-
-
-def mnist_root(name, path):
-    """A root for torchvision's MNIST-like classes that never writes into `path`: `path` itself when it holds the
-    extracted files, else a cache folder with links to `path`'s .gz archives, which torchvision verifies
-    (md5) and extracts there."""
-    raw = Path(path) / name / "raw"
-    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
-    if all((raw / n).is_file() for n in names):
-        return Path(path)
-    root = cache_dir() / "torchvision" / hashlib.sha1(str(raw.resolve()).encode()).hexdigest()[:12]
-    (root / name / "raw").mkdir(parents=True, exist_ok=True)
-    for n in names:
-        src, dst = raw / f"{n}.gz", root / name / "raw" / f"{n}.gz"
-        if src.is_file() and not dst.exists():
-            dst.symlink_to(src.resolve())
-    return root
+    line = f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+    return line if len(line) <= width else line[:width - 3] + "..."

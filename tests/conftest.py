@@ -1,0 +1,28 @@
+"""Shared test setup: the project root is importable, each test session has its own project cache, and torch
+runs one thread per process (on the shared 2-core machine more threads oversubscribe the cores and make small
+trainings several times slower)."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def badge_cache(tmp_path_factory):
+    """$BADGE_CACHE is a fresh folder for the whole session, so no test reads or writes ~/.cache/badge and MNIST
+    is extracted at most once per session; subprocesses inherit it and OMP_NUM_THREADS=1."""
+    import torch
+
+    path = tmp_path_factory.mktemp("badge-cache")
+    before, threads = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(int(threads))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("BADGE_CACHE", str(path))
+        mp.setenv("OMP_NUM_THREADS", threads)
+        yield path
+    torch.set_num_threads(before)

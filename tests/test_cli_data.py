@@ -1,0 +1,147 @@
+"""`python run.py` end to end on small slices of the real data sets (MNIST, FashionMNIST, OpenML letter), on user
+CSV / NPZ files, with the conv nets on a tiny MNIST slice, and the one-line errors of bad data."""
+import json
+import re
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cli import assert_one_line_error, run_cli
+from data_files import SHARED_DATA, tree_state, write_mnist_slice
+
+ROUND_LINE = re.compile(r"^(\d+)\ttesting accuracy (\d+(?:\.\d+)?(?:e-?\d+)?)$")
+IMAGE_RUN = ["--nStart", "50", "--nQuery", "50", "--nEnd", "150", "--maxEpochs", "50"]
+
+
+def rounds(proc):
+    """[(n labelled, accuracy)] from the lines of stdout that are exactly `<n>\\ttesting accuracy <acc>`."""
+    assert proc.returncode == 0, proc.stderr
+    found = [ROUND_LINE.match(line) for line in proc.stdout.splitlines()]
+    pairs = [(int(m[1]), float(m[2])) for m in found if m]
+    assert pairs and all(0 <= acc <= 1 for _, acc in pairs), proc.stdout
+    return pairs
+
+
+def config(out):
+    [path] = out.glob("*/config.json")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture(scope="module")
+def shared_state():
+    return tree_state(SHARED_DATA)
+
+
+@pytest.mark.parametrize("name, floor", [("MNIST", 0.5), ("FashionMNIST", 0.45)])
+def test_mnist_like_from_the_shared_folder(tmp_path, shared_state, name, floor):
+    proc = run_cli("--data", name, "--path", SHARED_DATA, "--trunc", "2000", *IMAGE_RUN, "--out", tmp_path)
+    pairs = rounds(proc)
+    assert [n for n, _ in pairs] == [50, 100, 150] and pairs[-1][1] > floor
+    cfg = config(tmp_path)
+    assert cfg["n_pool"] <= 2000 and cfg["n_test"] == 10000 and cfg["input_shape"] == [1, 28, 28]
+    assert tree_state(SHARED_DATA) == shared_state
+
+
+def test_letter_from_the_offline_openml_csv(tmp_path, shared_state):
+    proc = run_cli("--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50", "--nEnd", "200",
+                   "--maxEpochs", "50", "--out", tmp_path)
+    assert [n for n, _ in rounds(proc)] == [100, 150, 200]
+    cfg = config(tmp_path)
+    assert (cfg["n_pool"], cfg["n_test"], cfg["n_classes"], cfg["input_shape"]) == (18000, 2000, 26, [16])
+    assert tree_state(SHARED_DATA) == shared_state
+
+
+@pytest.fixture(scope="module")
+def digits_table():
+    from sklearn.datasets import load_digits
+
+    return load_digits(return_X_y=True)
+
+
+def test_user_csv_with_header_and_text_labels(tmp_path, digits_table):
+    X, y = digits_table
+    table = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)]).assign(label=[f"digit {v}" for v in y])
+    table.to_csv(tmp_path / "digits.csv", index=False)
+    proc = run_cli("--data", tmp_path / "digits.csv", "--nStart", "50", "--nQuery", "50", "--nEnd", "150",
+                   "--maxEpochs", "100", "--out", tmp_path / "out")
+    pairs = rounds(proc)
+    assert [n for n, _ in pairs] == [50, 100, 150] and pairs[-1][1] > 0.6  # labels stay with their rows
+    cfg = config(tmp_path / "out")
+    assert (cfg["n_pool"], cfg["n_test"], cfg["n_classes"], cfg["data_name"]) == (1617, 180, 10, "digits")
+
+
+def test_user_npz(tmp_path, digits_table):
+    X, y = digits_table
+    np.savez(tmp_path / "eights.npz", X=X.reshape(-1, 8, 8), y=y)
+    proc = run_cli("--data", tmp_path / "eights.npz", "--nStart", "50", "--nQuery", "50", "--nEnd", "100",
+                   "--maxEpochs", "100", "--out", tmp_path / "out")
+    assert [n for n, _ in rounds(proc)] == [50, 100]
+    cfg = config(tmp_path / "out")
+    assert (cfg["n_pool"], cfg["input_shape"], cfg["data_name"]) == (1617, [64], "eights")
+
+
+@pytest.fixture(scope="module")
+def mnist_slice(tmp_path_factory):
+    """A --path holding the first 2,000 training and 500 test images of MNIST as extracted idx files."""
+    path = tmp_path_factory.mktemp("slice")
+    write_mnist_slice(path, "MNIST", 2000, 500)
+    return path
+
+
+@pytest.mark.parametrize("model", ["resnet", "cnn"])
+def test_conv_nets_on_a_tiny_mnist_slice(tmp_path, mnist_slice, model):
+    proc = run_cli("--data", "MNIST", "--path", mnist_slice, "--model", model, "--trunc", "300", "--nStart", "50",
+                   "--nQuery", "50", "--nEnd", "100", "--maxEpochs", "2", "--out", tmp_path)
+    assert [n for n, _ in rounds(proc)] == [50, 100]
+    cfg = config(tmp_path)
+    assert cfg["n_pool"] <= 300 and cfg["n_test"] == 500 and cfg["model"] == model
+
+
+def bad_data_case(case, tmp_path):
+    """(argv, env, fragments) of one data problem a user can make, its files written under tmp_path."""
+    if case == "truncated gz":  # the first archive checked; the other three need not be there
+        raw = tmp_path / "mnist" / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        with open(SHARED_DATA / "MNIST" / "raw" / "train-images-idx3-ubyte.gz", "rb") as f:
+            (raw / "train-images-idx3-ubyte.gz").write_bytes(f.read(5000))
+        return (["--data", "MNIST", "--path", tmp_path / "mnist"], {"BADGE_CACHE": str(tmp_path / "c")},
+                ["train-images-idx3-ubyte.gz is corrupt or truncated"])
+    if case == "no SVHN":
+        return ["--data", "SVHN", "--path", tmp_path / "none"], {}, ["SVHN is not under", "train_32x32.mat"]
+    if case == "no OpenML":
+        return ["--did", "424242", "--path", tmp_path / "none"], {}, ["OpenML data set 424242"]
+    if case == "missing csv":
+        return ["--data", tmp_path / "nope.csv"], {}, ["nope.csv not found"]
+    if case == "text in csv":
+        (tmp_path / "text.csv").write_text("a,b,label\n1,2,x\n3,four,y\n")
+        return ["--data", tmp_path / "text.csv"], {}, ["column 2 is not numeric (row 3: 'four')"]
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken")
+    return ["--data", tmp_path / "bad.npz"], {}, ["is not a readable .npz file"]
+
+
+@pytest.mark.parametrize("case", ["truncated gz", "no SVHN", "no OpenML", "missing csv", "text in csv", "broken npz"])
+def test_bad_data_gives_one_line_on_stderr(tmp_path, monkeypatch, capsys, case):
+    """run.main in this process (no interpreter start-up): exit code 2 and exactly one line on stderr."""
+    import warnings
+
+    import run
+
+    argv, env, fragments = bad_data_case(case, tmp_path)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # main() replaces it
+    code = run.main([*map(str, argv), "--out", str(tmp_path / "o")])
+    captured = capsys.readouterr()
+    assert_one_line_error(subprocess.CompletedProcess([], code, captured.out, captured.err), *fragments)
+    assert not (tmp_path / "none").exists()
+
+
+def test_bad_data_in_a_real_process_has_no_traceback(tmp_path):
+    """openml logs and warns through its own handlers: only a real process shows what reaches the terminal."""
+    case = "no OpenML"
+    argv, env, fragments = bad_data_case(case, tmp_path)
+    proc = run_cli(*argv, "--out", tmp_path / "o", env=env, timeout=120)
+    assert_one_line_error(proc, *fragments)
+    assert "testing accuracy" not in proc.stdout

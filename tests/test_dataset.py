@@ -1,0 +1,516 @@
+"""Data loading (SPEC §3) with the real libraries: sklearn's digits, torchvision's MNIST / FashionMNIST from the real
+files, torchvision's SVHN / CIFAR10 classes on small files in their true on-disk formats, openml reading its own
+cache offline, user CSV / NPZ files, the tabular split rules and --trunc. Every bad input must give one UserError
+line that says what to do."""
+import gzip
+import pickle
+import shutil
+import socket
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision.datasets.cifar
+import torchvision.datasets.svhn
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import dataset
+from data_files import (CIFAR_MEANS, CIFAR_STDS, SHARED_DATA, SVHN_MEANS, SVHN_STDS, copy_mnist, skip_md5, tree_state,
+                        write_cifar10, write_openml_cache, write_svhn)
+from dataset import UserError
+
+
+def rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def user_error(fn, *fragments):
+    """fn() raises UserError whose message is one line holding every fragment; returns the message."""
+    with pytest.raises(UserError) as info:
+        fn()
+    msg = str(info.value)
+    assert "\n" not in msg and msg.strip() == msg, msg
+    for f in fragments:
+        assert f in msg, msg
+    return msg
+
+
+def raw_idx(path, offset):
+    """The uint8 payload of an idx .gz file, read without torchvision."""
+    with gzip.open(path, "rb") as f:
+        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+
+
+# ---------------------------------------------------------------- MNIST and FashionMNIST, the real files
+
+
+@pytest.fixture(scope="module")
+def mnist_like():
+    """Both data sets loaded once from the shared read-only folder, with its state before and after."""
+    before = tree_state(SHARED_DATA)
+    loaded = {name: dataset.load(name, 0, str(SHARED_DATA), rng()) for name in dataset.MNIST_LIKE}
+    return loaded, before, tree_state(SHARED_DATA)
+
+
+@pytest.mark.parametrize("name", dataset.MNIST_LIKE)
+def test_mnist_like_match_the_raw_files_normalised(mnist_like, name):
+    ds = mnist_like[0][name]
+    raw = SHARED_DATA / name / "raw"
+    assert ds.name == name and ds.is_image and ds.n_classes == 10 and ds.train_batch == 64
+    assert ds.X_train.shape == (60000, 1, 28, 28) and ds.X_test.shape == (10000, 1, 28, 28)
+    assert ds.X_train.dtype == torch.float32 and ds.y_train.dtype == torch.int64
+    assert torch.equal(ds.y_train, torch.from_numpy(raw_idx(raw / "train-labels-idx1-ubyte.gz", 8).astype(np.int64)))
+    assert torch.equal(ds.y_test, torch.from_numpy(raw_idx(raw / "t10k-labels-idx1-ubyte.gz", 8).astype(np.int64)))
+    assert set(ds.y_train.unique().tolist()) == set(range(10))
+    test_pixels = raw_idx(raw / "t10k-images-idx3-ubyte.gz", 16).reshape(10000, 1, 28, 28)
+    expected = (torch.from_numpy(test_pixels.astype(np.float32)) / 255 - 0.1307) / 0.3081
+    assert torch.allclose(ds.X_test, expected, atol=1e-6)
+    train_pixels = raw_idx(raw / "train-images-idx3-ubyte.gz", 16).reshape(60000, 28, 28)
+    i, r, c = np.argwhere(train_pixels == 255)[0]  # a white pixel: (255/255 − 0.1307)/0.3081
+    assert ds.X_train[i, 0, r, c].item() == pytest.approx((1 - 0.1307) / 0.3081, abs=1e-6)
+    i, r, c = np.argwhere(train_pixels == 0)[0]
+    assert ds.X_train[i, 0, r, c].item() == pytest.approx(-0.1307 / 0.3081, abs=1e-6)
+    assert torch.allclose(ds.black, torch.tensor([-0.1307 / 0.3081]))
+    sample = np.random.default_rng(1).choice(60000, 500, replace=False)
+    assert torch.allclose(ds.X_train[sample, 0] * 0.3081 + 0.1307,
+                          torch.from_numpy(train_pixels[sample].astype(np.float32)) / 255, atol=1e-6)
+
+
+def test_loading_never_writes_into_the_data_folder(mnist_like, badge_cache):
+    _, before, after = mnist_like
+    assert before == after
+    for name in dataset.MNIST_LIKE:
+        [cached] = (badge_cache / "torchvision").glob(f"*/{name}/raw")
+        assert sorted(p.name for p in cached.iterdir()) == sorted(dataset.MNIST_FILES)  # no temporary leftovers
+
+
+@pytest.mark.parametrize("damage, fragment", [
+    ("truncate train-images-idx3-ubyte.gz", "train-images-idx3-ubyte.gz is corrupt or truncated"),
+    ("flip a byte of t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte.gz is corrupt or truncated"),
+    ("remove train-labels-idx1-ubyte.gz", "train-labels-idx1-ubyte.gz is missing"),
+])
+def test_damaged_mnist_archives_are_reported_before_anything_is_extracted(tmp_path, monkeypatch, damage, fragment):
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    raw = copy_mnist(tmp_path / "data")
+    target = raw / damage.split()[-1]
+    if damage.startswith("truncate"):
+        target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    elif damage.startswith("flip"):
+        data = bytearray(target.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        target.write_bytes(bytes(data))
+    else:
+        target.unlink()
+    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path / "data"), rng()), fragment)
+    assert not list((tmp_path / "cache").rglob("*-ubyte"))
+
+
+def test_truncated_extracted_mnist_files_in_the_data_folder(tmp_path, mnist_like, badge_cache):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    [cached] = (badge_cache / "torchvision").glob("*/MNIST/raw")
+    for f in dataset.MNIST_FILES:
+        shutil.copyfile(cached / f, raw / f)
+    images = raw / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[: 16 + 784 * 100 + 5])
+    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()), "MNIST files under", str(tmp_path),
+               "replace them with the original files")
+
+
+def test_old_torchvision_processed_files_are_read_in_place(tmp_path):
+    """Data folders of the original code's era hold MNIST/processed/{training,test}.pt: (uint8 images, labels)."""
+    processed = tmp_path / "MNIST" / "processed"
+    processed.mkdir(parents=True)
+    g = torch.Generator().manual_seed(0)
+    splits = {f: (torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8), torch.arange(n) % 10)
+              for f, n in (("training.pt", 40), ("test.pt", 20))}
+    for f, tensors in splits.items():
+        torch.save(tensors, processed / f)
+    before = tree_state(tmp_path)
+    ds = dataset.load("MNIST", 0, str(tmp_path), rng())
+    assert tree_state(tmp_path) == before
+    images, labels = splits["training.pt"]
+    assert torch.allclose(ds.X_train[:, 0], (images.float() / 255 - 0.1307) / 0.3081, atol=1e-6)
+    assert torch.equal(ds.y_train, labels) and ds.X_test.shape == (20, 1, 28, 28)
+
+
+# ---------------------------------------------------------------- CIFAR10 and SVHN: small files, real classes
+
+
+def test_cifar10_batches_through_torchvision(tmp_path, monkeypatch):
+    batches = write_cifar10(tmp_path)
+    with open(tmp_path / "cifar-10-batches-py" / "data_batch_1", "rb") as f:
+        genuine_style = pickle.load(f, encoding="bytes")  # the CIFAR site's own recipe
+    assert genuine_style[b"data"].dtype == np.uint8 and genuine_style[b"data"].shape == (6, 3072)
+    skip_md5(monkeypatch, torchvision.datasets.cifar)
+    before = tree_state(tmp_path)
+    ds = dataset.load("CIFAR10", 0, str(tmp_path), rng(), aug=1)
+    assert tree_state(tmp_path) == before
+    train = [batches[f"data_batch_{k}"] for k in range(1, 6)]
+    X_train = np.concatenate([d for d, _ in train])
+    y_train = sum((labels for _, labels in train), [])
+    X_test, y_test = batches["test_batch"]
+    mean, std = torch.tensor(CIFAR_MEANS).view(1, 3, 1, 1), torch.tensor(CIFAR_STDS).view(1, 3, 1, 1)
+    as_images = lambda rows: torch.from_numpy(rows.reshape(-1, 3, 32, 32).astype(np.float32))  # noqa: E731
+    assert ds.X_train.shape == (30, 3, 32, 32) and ds.X_test.shape == (6, 3, 32, 32)
+    assert torch.allclose(ds.X_train, (as_images(X_train) / 255 - mean) / std, atol=1e-6)
+    assert torch.allclose(ds.X_test, (as_images(X_test) / 255 - mean) / std, atol=1e-6)
+    # pixel (channel 2, row 5, column 7) of image 3 is byte 2·1024 + 5·32 + 7 of its row
+    assert ds.X_train[3, 2, 5, 7].item() == pytest.approx((X_train[3, 2048 + 167] / 255 - 0.4465) / 0.2616, abs=1e-6)
+    assert ds.y_train.tolist() == y_train and ds.y_test.tolist() == y_test
+    assert ds.train_batch == 128 and ds.augment and ds.n_classes == 10
+    assert torch.allclose(ds.black, -torch.tensor(CIFAR_MEANS) / torch.tensor(CIFAR_STDS))
+
+
+def test_cifar10_archive_is_extracted_into_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    write_cifar10(tmp_path / "build")
+    data = tmp_path / "data"
+    data.mkdir()
+    with tarfile.open(data / "cifar-10-python.tar.gz", "w:gz") as tar:
+        tar.add(tmp_path / "build" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    skip_md5(monkeypatch, torchvision.datasets.cifar)
+    before = tree_state(data)
+    ds = dataset.load("CIFAR10", 0, str(data), rng())
+    assert tree_state(data) == before
+    assert ds.X_train.shape == (30, 3, 32, 32)
+    assert [p.name for p in (tmp_path / "cache" / "torchvision").glob("*/*")] == ["cifar-10-batches-py"]
+    (data / "cifar-10-python.tar.gz").write_bytes(b"not a tar file")
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache2"))
+    user_error(lambda: dataset.load("CIFAR10", 0, str(data), rng()), "cifar-10-python.tar.gz could not be extracted")
+
+
+def test_svhn_mat_files_through_torchvision(tmp_path, monkeypatch):
+    mats = write_svhn(tmp_path)
+    skip_md5(monkeypatch, torchvision.datasets.svhn)
+    ds = dataset.load("SVHN", 0, str(tmp_path), rng(), aug=1)
+    X, y = mats["train"]
+    assert ds.X_train.shape == (12, 3, 32, 32) and ds.X_test.shape == (7, 3, 32, 32)
+    expected_labels = np.where(y[:, 0] == 10, 0, y[:, 0])
+    assert ds.y_train.tolist() == expected_labels.tolist() and ds.y_train[0] == 0
+    assert ds.y_test.tolist() == np.where(mats["test"][1][:, 0] == 10, 0, mats["test"][1][:, 0]).tolist()
+    mean, std = torch.tensor(SVHN_MEANS).view(1, 3, 1, 1), torch.tensor(SVHN_STDS).view(1, 3, 1, 1)
+    images = torch.from_numpy(X.transpose(3, 2, 0, 1).astype(np.float32))  # (h, w, c, n) → (n, c, h, w)
+    assert torch.allclose(ds.X_train, (images / 255 - mean) / std, atol=1e-6)
+    assert ds.X_train[4, 1, 9, 20].item() == pytest.approx((X[9, 20, 1, 4] / 255 - 0.4438) / 0.2010, abs=1e-6)
+    assert ds.train_batch == 64 and not ds.augment and ds.n_classes == 10
+
+
+@pytest.mark.parametrize("name, writer", [("CIFAR10", write_cifar10), ("SVHN", write_svhn)])
+def test_files_that_are_not_the_originals_fail_torchvisions_md5(tmp_path, name, writer):
+    writer(tmp_path)
+    user_error(lambda: dataset.load(name, 0, str(tmp_path), rng()), f"{name} files under {tmp_path}",
+               "replace them with the original files")
+
+
+@pytest.mark.parametrize("name, fragment", [("CIFAR10", "cifar-10-batches-py"), ("SVHN", "train_32x32.mat"),
+                                            ("MNIST", "MNIST/raw/")])
+def test_missing_image_files_offline_fail_fast_with_where_to_put_them(tmp_path, mnist_like, name, fragment):
+    data = tmp_path / "data"  # the session's cache holds MNIST, extracted for another --path: not used here
+    data.mkdir()
+    start = time.perf_counter()
+    user_error(lambda: dataset.load(name, 0, str(data), rng()), f"{name} is not under {data}", fragment,
+               "downloading it failed")
+    assert time.perf_counter() - start < 20
+    assert list(data.iterdir()) == []
+    assert socket.getdefaulttimeout() is None  # the download timeout does not leak out
+
+
+# ---------------------------------------------------------------- OpenML
+
+
+def test_letter_from_the_offline_csv():
+    ds = dataset.load("", 6, str(SHARED_DATA), rng())
+    table = pd.read_csv(SHARED_DATA / "openml" / "6.csv")
+    assert ds.name == "openml6" and not ds.is_image and ds.n_classes == 26 and ds.train_batch == 128
+    assert ds.X_train.shape == (18000, 16) and ds.X_test.shape == (2000, 16)
+    assert sorted(ds.y_train.unique().tolist()) == list(range(26))
+    counts = torch.bincount(torch.cat([ds.y_train, ds.y_test]), minlength=26).tolist()
+    assert counts == table["class"].value_counts().sort_index().tolist()  # A → 0, ..., Z → 25
+    assert ds.X_train.min() >= 0 and ds.X_train.max() <= 15
+
+
+@pytest.mark.parametrize("fmt", ["arff", "pq"])
+def test_openml_reads_its_own_cache_without_the_network(tmp_path, monkeypatch, fmt):
+    X = np.round(np.random.default_rng(2).normal(size=(40, 3)), 3)
+    y = [("ab", "cd", "ef")[i % 3] for i in range(40)]
+    write_openml_cache(tmp_path / "openml", 77, X, y, fmt)
+
+    def offline(*args, **kwargs):
+        raise AssertionError("no network access expected")
+
+    monkeypatch.setattr(socket, "getaddrinfo", offline)
+    monkeypatch.setattr(socket.socket, "connect", offline)
+    ds = dataset.load("", 77, str(tmp_path), rng())
+    assert ds.name == "openml77" and ds.n_classes == 3
+    assert ds.X_train.shape == (36, 3) and ds.X_test.shape == (4, 3)
+    rows = {tuple(np.float32(X[i]).tolist()): "abcdef".index(y[i]) // 2 for i in range(40)}
+    for features, label in zip(torch.cat([ds.X_train, ds.X_test]).tolist(), torch.cat([ds.y_train, ds.y_test])):
+        assert rows.pop(tuple(features)) == label
+    assert rows == {}
+
+
+def test_openml_without_network_or_cache_fails_fast_and_cleans_up(tmp_path):
+    start = time.perf_counter()
+    user_error(lambda: dataset.load("", 424242, str(tmp_path), rng()), "OpenML data set 424242",
+               f"{tmp_path / 'openml' / '424242.csv'}")
+    assert time.perf_counter() - start < 20
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- digits and the tabular split rules
+
+
+def test_digits_is_the_default_and_splits_reproducibly():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    ds = dataset.load("", 0, "data", rng(3))
+    assert ds.name == "digits" and ds.X_train.shape == (1617, 64) and ds.X_test.shape == (180, 64)
+    assert ds.n_classes == 10 and sorted(ds.y_train.unique().tolist()) == list(range(10))
+    both = np.column_stack([torch.cat([ds.X_train, ds.X_test]).numpy(), torch.cat([ds.y_train, ds.y_test]).numpy()])
+    original = np.column_stack([X, y])
+    assert np.array_equal(both[np.lexsort(both.T)], original[np.lexsort(original.T)])  # unscaled rows, own labels
+    again, other = dataset.load("digits", 0, "data", rng(3)), dataset.load("digits", 0, "data", rng(4))
+    assert torch.equal(again.X_train, ds.X_train) and torch.equal(again.y_test, ds.y_test)
+    assert not torch.equal(other.y_test, ds.y_test)
+
+
+def test_split_is_ten_percent_test_and_the_pool_is_capped_at_50000():
+    n = 60_000
+    X = np.column_stack([np.arange(n), np.zeros(n)])
+    ds = dataset.tabular_split("big", X, np.arange(n) % 7, rng())
+    pool, test = ds.X_train[:, 0].long(), ds.X_test[:, 0].long()
+    assert len(test) == 6000 and len(pool) == 50_000
+    assert len(set(pool.tolist()) | set(test.tolist())) == 56_000  # disjoint, all from the data
+    assert torch.equal(ds.y_train, pool % 7) and torch.equal(ds.y_test, test % 7)
+
+
+@pytest.mark.parametrize("labels, codes", [
+    (["b", "a", "c", "a"], [1, 0, 2, 0]),
+    (["10", "2", "2.0", " 10"], [1, 0, 0, 1]),  # numbers are sorted as numbers
+    ([5, -1, 5, 3], [2, 0, 2, 1]),
+    ([True, False, True, True], [1, 0, 1, 1]),
+])
+def test_labels_are_re_encoded_in_sorted_order(labels, codes):
+    X = np.arange(len(labels) * 10, dtype=float).reshape(-1, 1)
+    ds = dataset.tabular_split("t", X, np.repeat(np.array(labels, dtype=object), 10), rng())
+    got = dict(zip(torch.cat([ds.X_train, ds.X_test])[:, 0].long().tolist(), torch.cat([ds.y_train, ds.y_test])))
+    assert [int(got[10 * i]) for i in range(len(labels))] == codes
+    assert ds.n_classes == len(set(codes))
+
+
+def test_every_class_reaches_the_pool_even_a_single_example():
+    y = np.array(["common"] * 39 + ["rare"])
+    for seed in range(40):
+        ds = dataset.tabular_split("t", np.arange(40.0).reshape(-1, 1), y, rng(seed))
+        assert ds.y_train.unique().tolist() == [0, 1] and len(ds.y_test) == 4
+
+
+def test_a_class_too_rare_for_the_capped_pool_ends_the_redraws(monkeypatch):
+    monkeypatch.setattr(dataset, "POOL_CAP", 3)
+    y = np.array(["a"] * 1000 + ["b", "c"])
+    start = time.perf_counter()
+    user_error(lambda: dataset.tabular_split("t", np.zeros((1002, 2)), y, rng()), "too rare",
+               "class 'b' (1 of 1002 rows)")
+    assert time.perf_counter() - start < 5
+    user_error(lambda: dataset.tabular_split("t", np.zeros((3, 2)), np.array([1, 2, 3]), rng()),
+               "3 rows are too few for 3 classes")
+
+
+@pytest.mark.parametrize("X, y, fragment", [
+    (np.zeros((5, 2)), np.ones(5), "only one class"),
+    (np.array([[1.0, np.nan]] * 6), np.arange(6) % 2, "feature 2 of data row 1 is nan"),
+    (np.array([[1.0, 2.0]] * 5 + [[np.inf, 0.0]]), np.arange(6) % 2, "feature 1 of data row 6 is inf"),
+    (np.array([[1e39, 0.0]] * 6), np.arange(6) % 2, "beyond float32"),
+    (np.zeros((6, 2)), np.array([0, 1, None, 0, 1, 0], dtype=object), "data row 3 has no label"),
+    (np.zeros((6, 2)), np.arange(5) % 2, "one label per row"),
+    (np.array([["a", "b"]] * 6), np.arange(6) % 2, "features must be numbers"),
+])
+def test_bad_tables_are_user_errors(X, y, fragment):
+    user_error(lambda: dataset.tabular_split("t", X, y, rng()), fragment)
+
+
+def test_trunc_keeps_n_random_pool_points_then_classes_0_to_9(tmp_path):
+    n = 600
+    table = pd.DataFrame({"id": np.arange(n), "x": np.ones(n), "label": np.arange(n) % 15})
+    table.to_csv(tmp_path / "t.csv", index=False)
+    full = dataset.load(str(tmp_path / "t.csv"), 0, "", rng(5))
+    cut = dataset.load(str(tmp_path / "t.csv"), 0, "", rng(5), trunc=100)
+    kept = set(cut.X_train[:, 0].long().tolist())
+    assert kept <= set(full.X_train[:, 0].long().tolist())
+    assert 40 <= len(kept) < 100 and cut.y_train.max() < 10 and cut.n_classes == 10
+    assert torch.equal(cut.y_train, cut.X_train[:, 0].long() % 15)
+    assert torch.equal(cut.X_test, full.X_test[full.y_test < 10])
+    whole = dataset.load(str(tmp_path / "t.csv"), 0, "", rng(5), trunc=10**6)
+    assert sorted(whole.X_train[:, 0].long().tolist()) == sorted(full.X_train[full.y_train < 10, 0].long().tolist())
+    for bad in (0, -5):
+        user_error(lambda: dataset.load("digits", 0, "", rng(), trunc=bad), "--trunc must be positive")
+
+
+def test_unknown_data_name():
+    user_error(lambda: dataset.load("mnist", 0, "data", rng()), "unknown --data 'mnist'", "MNIST")
+
+
+# ---------------------------------------------------------------- user files: CSV and NPZ
+
+
+@pytest.mark.parametrize("text, shape, labels", [
+    ("a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n", (4, 2), ["x", "y", "x", "y"]),
+    ("1,2,x\n3,4,y\n5,6,x\n7,8,y\n", (4, 2), ["x", "y", "x", "y"]),
+    ("0,1,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", (4, 2), [0, 1, 0, 1]),  # pandas' numbered header
+    (" 1 , 2.5e0 ,  yes\n-3,4, no\n", (2, 2), ["yes", "no"]),
+])
+def test_csv_layouts(tmp_path, text, shape, labels):
+    (tmp_path / "f.csv").write_text(text)
+    X, y = dataset.read_csv_table(tmp_path / "f.csv")
+    assert X.shape == shape and X.dtype == np.float64
+    assert [str(v) for v in y] == [str(v) for v in labels]
+
+
+@pytest.mark.parametrize("text, fragment", [
+    (None, "not found"),
+    ("", "is not a readable CSV file"),
+    ("\n\n", "is not a readable CSV file"),
+    ("a,b,label\n", "has a header but no data rows"),
+    ("1\n2\n3\n", "needs at least one feature column and a label column"),
+    ("1;2;a\n3;4;b\n", "needs at least one feature column"),
+    ("1,2,a\n3,abc,b\n5,6,a\n", "column 2 is not numeric (row 2: 'abc')"),
+    ("x,y,label\n1,2,a\n3,four,b\n", "column 2 is not numeric (row 3: 'four')"),
+    ("1,2,a\n3,,b\n5,6,a\n", "column 2 is empty or NA in row 2"),
+    ("1,2,a\n3,NaN,b\n5,6,a\n", "column 2 is empty or NA in row 2"),
+    ("1,2,a\n3,inf,b\n5,6,a\n", "is inf"),
+    ("1,2,a\n3,4,a\n5,6,a\n", "only one class"),
+    ("1,2,a\n3,4,\n5,6,b\n", "data row 2 has no label"),
+    ("1,2,a\n3,4,b,9\n", "is not a readable CSV file"),
+    ("1,2,a\n3,4,b\n", "are too few for 2 classes"),
+])
+def test_bad_csv_files(tmp_path, text, fragment):
+    path = tmp_path / "f.csv"
+    if text is not None:
+        path.write_text(text)
+    user_error(lambda: dataset.load(str(path), 0, "", rng()), fragment)
+
+
+def test_binary_garbage_named_csv(tmp_path):
+    (tmp_path / "f.csv").write_bytes(bytes(range(256)) * 4)
+    user_error(lambda: dataset.load(str(tmp_path / "f.csv"), 0, "", rng()), str(tmp_path / "f.csv"))
+
+
+def good_npz(path, n=30):
+    X = np.random.default_rng(0).normal(size=(n, 2, 3)).astype(np.float32)
+    y = np.array(["cat", "dog", "emu"])[np.arange(n) % 3]
+    np.savez(path, X=X, y=y)
+    return X, y
+
+
+def test_npz_file(tmp_path):
+    X, y = good_npz(tmp_path / "f.npz")
+    ds = dataset.load(str(tmp_path / "f.npz"), 0, "", rng())
+    assert ds.name == "f" and ds.X_train.shape == (27, 6) and ds.X_test.shape == (3, 6) and ds.n_classes == 3
+    rows = {tuple(r): ["cat", "dog", "emu"].index(label) for r, label in zip(X.reshape(30, 6).tolist(), y)}
+    for features, label in zip(torch.cat([ds.X_train, ds.X_test]).tolist(), torch.cat([ds.y_train, ds.y_test])):
+        assert rows[tuple(features)] == label
+
+
+@pytest.mark.parametrize("arrays, fragment", [
+    ({"X": np.zeros((4, 2))}, "has arrays ['X'], not X and y"),
+    ({"features": np.zeros((4, 2)), "y": np.arange(4)}, "not X and y"),
+    ({"X": np.array(["a", "b", "c", "d"]), "y": np.arange(4) % 2}, "features must be numbers"),
+    ({"X": np.array([{"a": 1}] * 4, dtype=object), "y": np.arange(4) % 2}, "is not a readable .npz file"),
+    ({"X": np.array(5.0), "y": np.arange(4)}, "X has no rows"),
+    ({"X": np.zeros((0, 3)), "y": np.arange(0)}, "X has no rows"),
+    ({"X": np.full((6, 2), np.nan), "y": np.arange(6) % 2}, "is nan"),
+    ({"X": np.zeros((6, 2)), "y": np.arange(7) % 2}, "one label per row"),
+    ({"X": np.zeros((6, 2)), "y": np.zeros((6, 2))}, "one label per row"),
+])
+def test_bad_npz_contents(tmp_path, arrays, fragment):
+    np.savez(tmp_path / "f.npz", **arrays)
+    user_error(lambda: dataset.load(str(tmp_path / "f.npz"), 0, "", rng()), fragment)
+
+
+def test_truncated_corrupt_or_wrong_kind_of_npz(tmp_path):
+    good_npz(tmp_path / "good.npz")
+    data = (tmp_path / "good.npz").read_bytes()
+    bad = tmp_path / "bad.npz"
+    for cut in [0, 1, 10, 100, len(data) // 3, len(data) // 2, len(data) - 30, len(data) - 1]:
+        bad.write_bytes(data[:cut])
+        user_error(lambda: dataset.load(str(bad), 0, "", rng()), str(bad))
+    corrupt = bytearray(data)
+    corrupt[len(data) // 2: len(data) // 2 + 50] = b"\xff" * 50
+    bad.write_bytes(bytes(corrupt))
+    user_error(lambda: dataset.load(str(bad), 0, "", rng()), str(bad))
+    with open(bad, "wb") as f:
+        np.save(f, np.zeros((4, 2)))
+    user_error(lambda: dataset.load(str(bad), 0, "", rng()), "holds a single array")
+    user_error(lambda: dataset.load(str(tmp_path / "nope.npz"), 0, "", rng()), "not found")
+
+
+# ---------------------------------------------------------------- property: any small CSV loads or is a UserError
+
+NUMBERS = st.one_of(st.integers(-1000, 1000).map(str), st.floats(-1e6, 1e6).map(repr))
+ODD_CELLS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64).map(repr),
+    st.sampled_from(["", " ", "NaN", "nan", "NA", "inf", "-inf", "1e400", "1e39", "abc", "x1", "3,5", '"7"',
+                     '"a,b"', "1.5.2", "0x10", "  42 ", "true", "#", "'"]),
+)
+LABELS = st.one_of(st.integers(0, 3).map(str), st.sampled_from(["a", "b", "A", " a", "1.0", "z z"]))
+ODD_LABELS = st.sampled_from(["", "NaN", "NA", " ", '"x,y"'])
+
+
+@st.composite
+def csv_texts(draw):
+    """A numeric table with labels, then a few cells (often none) replaced by odd ones."""
+    n_rows, n_cols = draw(st.integers(0, 12)), draw(st.integers(1, 5))
+    rows = [[draw(NUMBERS) for _ in range(n_cols - 1)] + [draw(LABELS)] for _ in range(n_rows)]
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2])) if n_rows else 0):
+        r, c = draw(st.integers(0, n_rows - 1)), draw(st.integers(0, n_cols - 1))
+        rows[r][c] = draw(ODD_LABELS if c == n_cols - 1 else ODD_CELLS)
+    if draw(st.booleans()):
+        rows.insert(0, [draw(st.sampled_from(["f", "x", "", "label"])) + str(j) for j in range(n_cols)])
+    sep = draw(st.sampled_from(["\n", "\r\n"]))
+    return sep.join(",".join(r) for r in rows) + draw(st.sampled_from(["", sep]))
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=csv_texts(), seed=st.integers(0, 2**32 - 1))
+def test_any_small_csv_loads_consistently_or_is_a_user_error(text, seed):
+    """Tried: 0–12 rows of 1–5 columns; cells are integers, any float repr (nan, inf, huge, tiny), empty or
+    blank cells, NA spellings, text, quoted commas, malformed numbers, hex; labels are numbers, letters, blank,
+    NaN; with or without a header row (names, numbered, empty names); LF or CRLF line ends, with or without a
+    final newline. Loading must return consistent tensors or raise UserError, never another exception."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "p.csv"
+        path.write_text(text)
+        try:
+            ds = dataset.load(str(path), 0, "", np.random.default_rng(seed))
+        except UserError as e:
+            assert "\n" not in str(e)
+            return
+    n_rows = len(ds.y_train) + len(ds.y_test)
+    assert ds.X_train.shape[1] == ds.X_test.shape[1] >= 1 and n_rows <= text.count("\n") + 1
+    assert len(ds.y_test) == max(1, round(0.1 * n_rows)) and len(ds.X_train) == len(ds.y_train)
+    assert torch.isfinite(ds.X_train).all() and torch.isfinite(ds.X_test).all()
+    assert sorted(ds.y_train.unique().tolist()) == list(range(ds.n_classes)) and ds.n_classes >= 2
+    assert ds.y_test.min() >= 0 and ds.y_test.max() < ds.n_classes
+
+
+@settings(max_examples=100, deadline=None)
+@given(data=st.binary(max_size=300), suffix=st.sampled_from([".csv", ".npz"]))
+def test_arbitrary_bytes_are_a_user_error_or_a_table(data, suffix):
+    """Tried: arbitrary bytes (up to 300) as a .csv or an .npz file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"p{suffix}"
+        path.write_bytes(data)
+        try:
+            ds = dataset.load(str(path), 0, "", np.random.default_rng(0))
+        except UserError as e:
+            assert "\n" not in str(e)
+            return
+    assert ds.n_classes >= 2 and torch.isfinite(ds.X_train).all()
