@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "epoch_cap_hit", "restarts",
@@ -59,6 +60,12 @@ class RunDir:
         summary = dict(summary, final_test_acc=float(rows[-1][1]) if rows else None)
         write_atomic(self.summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
+    def update_config(self, changes):
+        """Rewrite config.json with `changes` applied (a resumed run may have a larger budget)."""
+        config = json.loads(self.config.read_text())
+        config.update(changes)
+        write_atomic(self.config, json.dumps(config, indent=2, sort_keys=True) + "\n")
+
     def read_summary(self):
         return json.loads(self.summary.read_text()) if self.summary.is_file() else None
 
@@ -103,8 +110,11 @@ def append_rows(path, rows):
 
 
 def format_value(v):
-    if isinstance(v, bool):
+    """CSV text of a value: booleans as 0/1, floats (numpy's too) in their shortest exact form."""
+    if isinstance(v, (bool, np.bool_)):
         return int(v)
-    if isinstance(v, float):
-        return repr(v)
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    if isinstance(v, np.integer):
+        return int(v)
     return v

@@ -99,6 +99,11 @@ def data_label(args):
     return args.data or "digits"
 
 
+def run_name(args, seed):
+    """The run folder's name: <data>_<model>_<alg>_<nQuery>_seed<seed>."""
+    return f"{data_label(args)}_{args.model}_{args.alg}_{args.nQuery}_seed{seed}"
+
+
 def seeds(seed, n):
     """n independent 63-bit seeds derived from one."""
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(n, dtype=np.uint64) >> np.uint64(1)]
@@ -115,7 +120,7 @@ def n_possible_rounds(args, n_pool):
 
 
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
-RESUME_KEYS = ("alg", "did", "data", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs")
+RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs")
 
 
 def run(args):
@@ -142,7 +147,7 @@ def run(args):
                   n_test=len(ds.y_test), n_classes=ds.n_classes, input_shape=list(ds.X_train.shape[1:]),
                   torch=torch.__version__, python=platform.python_version(),
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    run_dir = RunDir(Path(args.out) / f"{data_label(args)}_{args.model}_{args.alg}_{args.nQuery}_seed{seed}")
+    run_dir = RunDir(Path(args.out) / run_name(args, seed))
     first = open_run_dir(run_dir, args, config, learner, strategy)
     if first is None:
         return run_dir
@@ -166,6 +171,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
     run_dir.truncate_to(state["round"])
+    run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds})
     learner.model = learner.fresh_model()
     learner.model.load_state_dict(state["model"])
     learner.model.eval()

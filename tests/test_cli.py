@@ -134,3 +134,11 @@ def test_non_numeric_csv(tmp_path):
     f = tmp_path / "bad.csv"
     f.write_text("1,2,a\n3,x,b\n5,6,a\n")
     assert_one_line_error(run_cli("--data", f, "--out", tmp_path), "column 2 is not numeric")
+
+
+def test_csv_values_are_plain_numbers():
+    import numpy as np
+
+    from results import format_value
+    assert [format_value(v) for v in (np.float64(0.5), np.float32(0.25), True, np.bool_(False), np.int64(3), 0.1)] \
+        == ["0.5", "0.25", 1, 0, 3, "0.1"]

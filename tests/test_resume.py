@@ -137,3 +137,11 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
     (tmp_path / FOLDER / "checkpoint.pt").write_bytes(b"not a checkpoint")
     (tmp_path / FOLDER / "summary.json").unlink()
     assert_one_line_error(run_cli(*ARGS, "--out", tmp_path, "--resume"), "cannot be read", "--force")
+
+
+def test_resume_accepts_the_same_data_spelled_differently(tmp_path):
+    assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
+    (tmp_path / FOLDER / "summary.json").unlink()
+    assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "2", "--data", "digits", "--resume").returncode == 0
+    config = (tmp_path / FOLDER / "config.json").read_text()
+    assert '"rounds": 2' in config  # the budget a resumed run went on to is recorded

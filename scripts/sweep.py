@@ -1,0 +1,317 @@
+"""Run a grid of experiments through run.py: every combination of data set, model, batch size, algorithm and seed,
+once each, on local worker processes or as Ray tasks.
+
+    python scripts/sweep.py --algs rand,conf,badge --seeds 1,2,3 --nQuery 50 --nStart 50 --nEnd 300 --out results
+
+--data, --did, --model, --nQuery, --algs and --seeds take comma-separated lists; every other option (--nStart,
+--nEnd, --path, --maxEpochs, --lr, ...) goes unchanged to every run. A run folder
+OUT/<data>_<model>_<alg>_<nQuery>_seed<seed>/ with summary.json and nothing left to do under these flags is
+skipped (a larger --nEnd continues it); any other existing run folder is continued with run.py --resume. Each
+run's stdout and stderr go to OUT/logs/<run>.log. A failed run is reported (its name, exit code and error line)
+and the others go on; the exit code is 1 when any run failed.
+
+--backend local (default) runs --workers processes (spawn), each limited to cores / workers torch threads.
+--backend ray submits one Ray task per run: to a new local Ray instance, or with --address to a running cluster
+(the repository is shipped as the tasks' working_dir; --out and --path must then be on a file system every node
+sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run CPUs."""
+import itertools
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from io import StringIO
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import run  # noqa: E402
+from dataset import UserError  # noqa: E402
+from query_strategies import STRATEGIES  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+SWEEP_FLAGS = {"--alg", "--seed", "--dummy", "--out", "--force", "--resume", "--data", "--did", "--model", "--nQuery"}
+
+
+class SweepError(Exception):
+    """A problem with the sweep's flags: one line, exit code 2."""
+
+
+@dataclass
+class Job:
+    name: str
+    argv: list
+    action: str  # "run", "resume" or "skip"
+    log: str
+
+
+# ---------------------------------------------------------------- planning
+
+def split_list(text, flag, cast=str):
+    """The comma-separated values of a flag, cast; SweepError when one does not cast."""
+    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    try:
+        return [cast(t) for t in items]
+    except ValueError:
+        raise SweepError(f"{flag} takes comma-separated {cast.__name__} values, got {text!r}") from None
+
+
+def data_flags(args):
+    """One run.py argument pair per data set: each --data name (files made absolute), then each --did > 0
+    (digits when neither)."""
+    specs = [["--data", str(Path(d).resolve()) if d.endswith((".csv", ".npz")) else d]
+             for d in split_list(args.data, "--data")]
+    specs += [["--did", str(d)] for d in split_list(args.did, "--did", int) if d > 0]
+    return specs or [[]]
+
+
+def parse_run_argv(argv):
+    """run.py's namespace for argv; SweepError with run.py's one-line message when its parser or its flag check
+    rejects them."""
+    err = StringIO()
+    try:
+        with redirect_stderr(err):
+            ns = run.build_parser().parse_args(argv)
+        run.check_flags(ns)
+    except SystemExit:
+        raise SweepError(err.getvalue().strip().removeprefix("run.py: error: ")) from None
+    except UserError as e:
+        raise SweepError(str(e)) from None
+    return ns
+
+
+def action_for(folder, ns):
+    """skip: finished (summary.json) with nothing left under these flags (run.py's own rule: the pool ran out or
+    the query rounds are done); resume: any other existing run folder; run: nothing there yet."""
+    if not (folder / "rounds.csv").is_file() and not (folder / "config.json").is_file():
+        return "run"
+    summary = folder / "summary.json"
+    if summary.is_file():
+        done = json.loads(summary.read_text())
+        if done.get("stopped_by") == "pool exhausted" or done.get("rounds", -1) >= run.n_query_rounds(ns):
+            return "skip"
+    return "resume"
+
+
+def plan(args, passthrough):
+    """Every combination as a Job, seeds outside algorithms (all algorithms of seed 1 first)."""
+    algs = split_list(args.algs, "--algs")
+    unknown = [a for a in algs if a not in STRATEGIES]
+    if unknown:
+        raise SweepError(f"unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(sorted(STRATEGIES))}")
+    seeds = split_list(args.seeds, "--seeds", int)
+    models, queries = split_list(args.model, "--model"), split_list(args.nQuery, "--nQuery", int)
+    if not (algs and seeds and models and queries):
+        raise SweepError("--algs, --seeds, --model and --nQuery each need at least one value")
+    owned = sorted({a.split("=")[0] for a in passthrough} & SWEEP_FLAGS)
+    if owned:
+        raise SweepError(f"{', '.join(owned)} is set by the sweep; use --algs, --seeds, --data, --did, --model, "
+                         f"--nQuery, --out")
+    out = Path(args.out).resolve()
+    jobs = []
+    for data, model, n_query, seed, alg in itertools.product(data_flags(args), models, queries, seeds, algs):
+        argv = ["--alg", alg, "--seed", str(seed), "--model", model, "--nQuery", str(n_query), *data,
+                *absolute_path(passthrough), "--out", str(out)]
+        ns = parse_run_argv(argv)
+        name = run.run_name(ns, seed)
+        action = action_for(out / name, ns)
+        if action == "resume":
+            argv.append("--resume")
+        jobs.append(Job(name, argv, action, str(out / "logs" / f"{name}.log")))
+    if len({j.name for j in jobs}) < len(jobs):
+        raise SweepError("the lists name the same run twice; remove the repeated value")
+    return jobs
+
+
+def absolute_path(passthrough):
+    """The pass-through flags with --path made absolute (workers and Ray tasks may run elsewhere)."""
+    out = list(passthrough)
+    for i, a in enumerate(out):
+        if a == "--path" and i + 1 < len(out):
+            out[i + 1] = str(Path(out[i + 1]).resolve())
+        elif a.startswith("--path="):
+            out[i] = "--path=" + str(Path(a.split("=", 1)[1]).resolve())
+    return out
+
+
+# ---------------------------------------------------------------- one run, in a worker
+
+def limit_threads(n):
+    """Worker set-up: n torch threads."""
+    import torch
+    torch.set_num_threads(n)
+
+
+def run_job(argv, log_path):
+    """run.main(argv) with stdout and stderr appended to log_path; returns (exit code, error line or '')."""
+    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a") as log, redirect_stdout(log), redirect_stderr(log):
+        print(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {' '.join(argv)}", flush=True)
+        try:
+            code = run.main(argv)
+        except SystemExit as e:
+            code = 0 if e.code is None else e.code if isinstance(e.code, int) else 2
+        except Exception as e:
+            traceback.print_exc()
+            return 1, f"{type(e).__name__}: {e}"
+    return code, error_line(log_path) if code else ""
+
+
+def run_job_with_threads(argv, log_path, threads):
+    """run_job in a Ray task, with `threads` torch threads."""
+    limit_threads(threads)
+    return run_job(argv, log_path)
+
+
+def error_line(log_path):
+    """The last `run.py: ...` line of the log's latest attempt, else its last non-empty line."""
+    text = Path(log_path).read_text(errors="replace")
+    lines = [ln.strip() for ln in text.rsplit("\n# ", 1)[-1].replace("\r", "\n").split("\n") if ln.strip()]
+    marked = [ln for ln in lines if ln.startswith("run.py:")]
+    return (marked or lines or ["(no output)"])[-1]
+
+
+# ---------------------------------------------------------------- backends
+
+def available_cores():
+    """CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def run_local(jobs, workers, done):
+    """jobs on `workers` spawned processes with cores // workers torch threads each; done(job, code, line)."""
+    workers = min(workers, len(jobs))
+    threads = max(1, available_cores() // workers)
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=limit_threads,
+                               initargs=(threads,))
+    try:
+        futures = {pool.submit(run_job, j.argv, j.log): j for j in jobs}
+        for f in as_completed(futures):
+            try:
+                code, line = f.result()
+            except BrokenProcessPool:
+                code, line = 1, "its worker process died (killed, out of memory?)"
+            done(futures[f], code, line)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def ray_task_options(ray, args):
+    """One GPU per run when the cluster has GPUs, else --cpus-per-run CPUs; the code travels as described."""
+    if args.address:
+        env = {"working_dir": str(ROOT), "excludes": [".git", "results", "data", "docs", "bench", ".cache"]}
+    else:
+        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}}
+    resources = {"num_cpus": args.cpus_per_run}
+    if ray.cluster_resources().get("GPU", 0) > 0:
+        resources["num_gpus"] = 1
+    return dict(resources, runtime_env=env)
+
+
+def start_ray(args):
+    """The ray module, connected: to --address, to the instance this process already runs, or to a new one."""
+    try:
+        import ray
+    except ImportError:
+        raise SweepError("--backend ray needs the ray package: pip install 'ray[default]'") from None
+    if not ray.is_initialized():
+        try:
+            if args.address:
+                ray.init(address=args.address, log_to_driver=False)
+            else:
+                ray.init(include_dashboard=False, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:
+            raise SweepError(f"cannot start or reach Ray ({type(e).__name__}: {e})") from None
+    return ray
+
+
+def run_ray(ray, jobs, args, done):
+    """One Ray task per job; done(job, code, line) as each finishes."""
+    task = ray.remote(run_job_with_threads).options(**ray_task_options(ray, args))
+    pending = {task.remote(j.argv, j.log, max(1, int(args.cpus_per_run))): j for j in jobs}
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        job = pending.pop(ready[0])
+        try:
+            code, line = ray.get(ready[0])
+        except ray.exceptions.RayError as e:
+            code, line = 1, str(e).strip().splitlines()[-1]
+        done(job, code, line)
+
+
+# ---------------------------------------------------------------- command line
+
+def build_parser():
+    p = run.Parser(prog="sweep.py", description=__doc__.split("\n\n")[0], allow_abbrev=False,
+                                epilog="Any other option goes to every run.py call, e.g. --nStart 100 --nEnd 1000 "
+                                       "--path ../shared/data --maxEpochs 500.")
+    p.add_argument("--algs", required=True, help="comma-separated --alg names")
+    p.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds")
+    p.add_argument("--data", default="", help="comma-separated --data values (digits when neither this nor --did)")
+    p.add_argument("--did", default="0", help="comma-separated OpenML ids")
+    p.add_argument("--model", default="mlp", help="comma-separated models")
+    p.add_argument("--nQuery", default="100", help="comma-separated batch sizes")
+    p.add_argument("--out", default="results", help="results folder")
+    p.add_argument("--workers", type=int, default=1, help="local backend: parallel runs")
+    p.add_argument("--backend", choices=("local", "ray"), default="local")
+    p.add_argument("--address", default=None, help="ray backend: address of a running cluster (default: start one)")
+    p.add_argument("--cpus-per-run", type=float, default=1, help="ray backend: CPUs per run (without GPUs)")
+    p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
+    return p
+
+
+def main(argv=None):
+    args, passthrough = build_parser().parse_known_args(argv)
+    try:
+        if args.workers < 1:
+            raise SweepError("--workers must be at least 1")
+        if args.address and args.backend != "ray":
+            raise SweepError("--address needs --backend ray")
+        jobs = plan(args, passthrough)
+        todo = [j for j in jobs if j.action != "skip"]
+        if args.dry_run:
+            for j in jobs:
+                print(f"{j.action:6s} python run.py {' '.join(j.argv)}")
+            return 0
+        ray = start_ray(args) if args.backend == "ray" and todo else None
+    except SweepError as e:
+        print(f"sweep.py: error: {e}", file=sys.stderr)
+        return 2
+    failed = []
+    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run", desc="sweep", file=sys.stderr)
+
+    def done(job, code, line):
+        if code != 0:
+            failed.append((job, code, line))
+            tqdm.write(f"FAILED {job.name} (exit {code}): {line}  [log: {job.log}]", file=sys.stderr)
+        bar.set_postfix(failed=len(failed))
+        bar.update()
+
+    start = time.perf_counter()
+    try:
+        if ray:
+            run_ray(ray, todo, args, done)
+        elif todo:
+            run_local(todo, args.workers, done)
+    except KeyboardInterrupt:
+        bar.close()
+        print("sweep.py: interrupted; run the same command again to skip finished runs and resume the others",
+              file=sys.stderr)
+        return 130
+    bar.close()
+    print(f"{len(jobs)} runs: {len(todo) - len(failed)} ran, {len(jobs) - len(todo)} skipped (finished before), "
+          f"{len(failed)} failed, {time.perf_counter() - start:.0f} s")
+    for job, code, line in failed:
+        print(f"failed: {job.name} (exit {code}): {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

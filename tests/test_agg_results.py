@@ -1,0 +1,300 @@
+"""scripts/agg_results.py: the penalty-matrix rule of SPEC §7 on accuracies built by hand, reading run folders
+and the original's logs, and the files of an end-to-end run."""
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from results import RunDir  # noqa: E402
+from scripts import agg_results as agg  # noqa: E402
+
+SEEDS = [1, 2, 3, 4, 5]
+# mean 0, sample standard deviation 1: differences base + s·Z have paired t = base / (s / √5)
+Z = np.array([-2.0, -1.0, 0.0, 1.0, 2.0]) / np.sqrt(2.5)
+
+
+def seed_series(values):
+    return pd.Series(values, index=SEEDS[: len(values)])
+
+
+def differences_with_t(t, n=5, sd=0.01):
+    """n paired differences whose t statistic is exactly t."""
+    z = (np.arange(n) - (n - 1) / 2)
+    z = z / z.std(ddof=1)
+    return t * sd / np.sqrt(n) + sd * z
+
+
+def curves(table):
+    """alg -> DataFrame(index n_labeled, columns seeds) from {alg: {n: [acc per seed]}}."""
+    return {alg: pd.DataFrame(rows, index=SEEDS[: len(next(iter(rows.values())))]).T for alg, rows in table.items()}
+
+
+def reference_t(a, b):
+    return stats.ttest_rel(a, b).statistic
+
+
+def test_paired_t_matches_scipy():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(5), rng.random(5)
+    assert agg.paired_t(a, b) == pytest.approx(reference_t(a, b))
+    assert agg.paired_t([0.6] * 5, [0.5] * 5) == np.inf
+    assert agg.paired_t([0.5] * 5, [0.5] * 5) == 0.0
+
+
+def test_clear_winner():
+    base = np.array([0.70, 0.72, 0.69, 0.71, 0.70])
+    acc = curves({"badge": {100: list(base + 0.1 + 0.01 * Z)}, "rand": {100: list(base)}})
+    P = agg.penalty_matrix(acc, [100])
+    assert P.loc["badge", "rand"] == 1.0
+    assert P.loc["rand", "badge"] == 0.0
+    assert agg.column_averages(P).to_dict() == {"rand": 1.0, "badge": 0.0}
+
+
+def test_tie_gives_no_win_either_way():
+    base = np.array([0.70, 0.72, 0.69, 0.71, 0.70])
+    acc = curves({"conf": {100: list(base + 0.02 * Z)}, "marg": {100: list(base)}, "rand": {100: list(base)}})
+    P = agg.penalty_matrix(acc, [100])
+    assert (P.to_numpy() == 0).all()
+
+
+@pytest.mark.parametrize("t, wins", [(2.770, False), (2.783, True)])
+def test_t_just_below_and_above_the_5_seed_threshold(t, wins):
+    assert agg.t_threshold(5) == pytest.approx(2.776, abs=5e-4)
+    base = np.array([0.80, 0.81, 0.79, 0.82, 0.80])
+    d = differences_with_t(t)
+    assert reference_t(base + d, base) == pytest.approx(t)
+    assert agg.beats(seed_series(base + d), seed_series(base)) is wins
+    assert agg.beats(seed_series(base), seed_series(base + d)) is False  # one-directional
+    assert agg.beats(seed_series(base - d), seed_series(base)) is False
+
+
+@pytest.mark.parametrize("t, wins", [(2.770, False), (2.7765, True)])
+def test_fixed_threshold_of_the_paper(t, wins):
+    base = np.array([0.80, 0.81, 0.79, 0.82, 0.80])
+    assert agg.beats(seed_series(base + differences_with_t(t)), seed_series(base), fixed_threshold=2.776) is wins
+
+
+def test_threshold_follows_the_number_of_seeds():
+    """3 seeds: critical value t(0.975, 2) = 4.303, so t = 3.0 wins with 5 seeds but not with 3."""
+    assert agg.t_threshold(3) == pytest.approx(4.303, abs=1e-3)
+    base3 = np.array([0.8, 0.81, 0.79])
+    for t, wins in [(4.25, False), (4.35, True)]:
+        assert agg.beats(seed_series(base3 + differences_with_t(t, n=3)), seed_series(base3)) is wins
+    base5 = np.array([0.80, 0.81, 0.79, 0.82, 0.80])
+    assert agg.beats(seed_series(base5 + differences_with_t(3.0)), seed_series(base5)) is True
+
+
+def test_pairs_by_seed_and_needs_two_seeds():
+    a = pd.Series([0.90, 0.91, 0.92], index=[1, 2, 3])
+    b = pd.Series([0.50, 0.51], index=[3, 4])  # one seed in common
+    assert agg.beats(a, b) is False
+    shuffled = pd.Series([0.80, 0.90, 0.70, 0.85, 0.75], index=[1, 2, 3, 4, 5])
+    better = pd.Series([0.81, 0.91, 0.71, 0.86, 0.76], index=[1, 2, 3, 4, 5]).sample(frac=1, random_state=0)
+    assert agg.beats(better, shuffled) is True  # matched by seed label, not position
+
+
+def test_geometric_checkpoints():
+    assert agg.geometric_counts(100, 50, 1000) == [100, 150, 200, 300, 500, 900]
+    assert agg.geometric_counts(100, 50, 899) == [100, 150, 200, 300, 500]
+    assert agg.geometric_counts(100, 50, 100) == [100]
+
+
+def test_checkpoints_stop_where_rand_reaches_99_percent_of_its_final_accuracy():
+    n = list(range(100, 1001, 50))  # 19 rounds
+    rand_mean = np.minimum(0.5 + np.arange(len(n)) * 0.05, 0.9)  # 0.9 from n = 500 on
+    rand_mean[5] = 0.890  # n = 350: 0.890 < 0.891 = 99 % of 0.9
+    rand_mean[6] = 0.892  # n = 400: first >= 0.891
+    acc = {"rand": pd.DataFrame({s: rand_mean + 0.01 * z for s, z in zip(SEEDS, Z)}, index=n)}
+    assert agg.rand_cutoff(acc["rand"]) == 400
+    points, cutoff = agg.checkpoints(acc, 100, 50)
+    assert (points, cutoff) == ([100, 150, 200, 300], 400)
+
+
+def test_final_accuracy_of_rand_is_taken_where_all_seeds_are():
+    n = [100, 200, 300]
+    rand = pd.DataFrame({1: [0.5, 0.8, 0.95], 2: [0.5, 0.8, np.nan]}, index=n)  # seed 2 stopped at 200
+    assert agg.rand_cutoff(rand) == 200
+
+
+def test_without_rand_every_checkpoint_all_runs_reach():
+    acc = {"conf": pd.DataFrame({1: [0.5, 0.6, 0.7, 0.8], 2: [0.5, 0.6, 0.7, np.nan]}, index=[100, 150, 200, 250]),
+           "marg": pd.DataFrame({1: [0.5, 0.6, 0.7, 0.8]}, index=[100, 150, 200, 250])}
+    assert agg.checkpoints(acc, 100, 50) == ([100, 150, 200], None)
+
+
+def test_each_win_adds_one_over_L():
+    """L = 4 checkpoints; badge beats conf at 3 of them, conf beats badge at 1; nothing counts after the cutoff."""
+    base = np.array([0.60, 0.62, 0.61, 0.63, 0.60])
+    up, down = list(base + 0.05 + 0.005 * Z), list(base - 0.05 + 0.005 * Z)
+    acc = curves({"badge": {100: up, 150: up, 200: list(base), 300: up, 500: up},
+                  "conf": {100: list(base), 150: list(base), 200: up, 300: list(base), 500: list(base)}})
+    points = [100, 150, 200, 300]
+    P = agg.penalty_matrix(acc, points)
+    assert P.loc["badge", "conf"] == pytest.approx(3 / 4)
+    assert P.loc["conf", "badge"] == pytest.approx(1 / 4)
+    acc["badge"].loc[200] = down  # now a loss to conf at 200 too: still one conf win
+    assert agg.penalty_matrix(acc, points).loc["conf", "badge"] == pytest.approx(1 / 4)
+
+
+def test_column_average_is_over_the_other_algorithms():
+    P = pd.DataFrame([[0, 0.5, 1.0], [0, 0, 0.25], [0, 0, 0]], index=list("abc"), columns=list("abc"), dtype=float)
+    assert agg.column_averages(P).to_dict() == {"a": 0.0, "b": 0.25, "c": 0.625}
+
+
+def test_overall_matrix_sums_settings():
+    P1 = pd.DataFrame([[0, 1.0], [0, 0]], index=["rand", "badge"], columns=["rand", "badge"])
+    P2 = pd.DataFrame([[0, 0.5], [0.25, 0]], index=["badge", "bait"], columns=["badge", "bait"])
+    total = agg.overall_matrix([P1, P2])
+    assert list(total.index) == ["rand", "badge", "bait"]
+    assert total.loc["rand", "badge"] == 1.0 and total.loc["badge", "bait"] == 0.5
+    assert total.loc["bait", "badge"] == 0.25 and total.loc["rand", "bait"] == 0
+
+
+def test_normalised_error_and_its_1_over_L_weights():
+    acc = curves({"rand": {100: [0.5, 0.7], 150: [0.8, 0.8]}, "badge": {100: [0.8, 0.8], 150: [0.9, 0.9]}})
+    err = agg.normalised_errors(acc, [100, 150]).set_index(["alg", "n_labeled"])
+    assert err.loc[("badge", 100), "value"] == pytest.approx(0.2 / 0.4)
+    assert err.loc[("badge", 150), "value"] == pytest.approx(0.1 / 0.2)
+    assert err.loc[("rand", 100), "value"] == pytest.approx(1.0)
+    assert (err.weight == 0.5).all()
+
+
+def test_colours_are_fixed_and_distinct():
+    assert agg.colour("badge") == agg.colour("badge") == agg.ALG_COLOURS["badge"]
+    assert len(set(agg.ALG_COLOURS.values())) == len(agg.ALG_COLOURS)
+    assert agg.colour("my_new_alg") == agg.colour("my_new_alg")
+    assert agg.alg_order(["zeta", "badge", "rand"]) == ["rand", "badge", "zeta"]
+
+
+def test_truncated_last_line_is_ignored(tmp_path):
+    f = tmp_path / "rounds.csv"
+    f.write_text("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n2,15")
+    assert agg.read_rounds(f).n_labeled.tolist() == [50, 100]
+
+
+NAMESPACE = ("Namespace(alg='badge', aug=0, data='CIFAR10', did=0, dummy=3, lr=0.0001, model='resnet', "
+             "nEmb=128, nEnd=50000, nQuery=100, nStart=100, path='data', rounds=0, trunc=-1)")
+
+
+def test_original_log_with_namespace_line(tmp_path):
+    log = tmp_path / "anything.txt"
+    log.write_text(f"{NAMESPACE}\nBadgeSampling\n100\ttesting accuracy 0.25\n200\ttesting accuracy 0.375\n")
+    rows = agg.load_log(log, {})
+    assert rows[["data", "model", "alg", "nQuery", "seed", "nStart"]].iloc[0].tolist() == [
+        "CIFAR10", "resnet", "badge", 100, 3, 100]
+    assert rows.n_labeled.tolist() == [100, 200] and rows.test_acc.tolist() == [0.25, 0.375]
+
+
+def test_original_log_setting_from_file_name_then_log_meta(tmp_path):
+    log = tmp_path / "openml6_mlp_conf_dropout_100_3.log"
+    log.write_text("100\ttesting accuracy 0.5\n")
+    rows = agg.load_log(log, {})
+    setting = rows[["data", "model", "alg", "nQuery", "seed"]].iloc[0].tolist()
+    assert setting == ["openml6", "mlp", "conf_dropout", 100, 3]
+    bare = tmp_path / "out.txt"
+    bare.write_text("100\ttesting accuracy 0.5\n")
+    with pytest.warns(UserWarning, match="cannot tell"):
+        assert agg.load_log(bare, {}) is None
+    rows = agg.load_log(bare, {"data": "SVHN", "model": "vgg", "alg": "kcenter", "nQuery": "1000"})
+    assert rows[["data", "alg", "nQuery"]].iloc[0].tolist() == ["SVHN", "coreset", 1000]
+
+
+# ---------------------------------------------------------------- end to end
+
+def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, query_s=0.01):
+    config = dict(alg=alg, did=0, lr=1e-4, model="mlp", path="data", data="", nQuery=n_query, nStart=n_start,
+                  nEnd=n_start + n_query * (len(accs) - 1), nEmb=128, rounds=0, trunc=-1, aug=0, dummy=1, seed=seed,
+                  device="cpu", out=str(root), maxEpochs=100, data_name="digits", n_pool=1617, n_test=180,
+                  n_classes=10, input_shape=[64])
+    run_dir = RunDir(root / f"digits_mlp_{alg}_{n_query}_seed{seed}")
+    run_dir.start(config)
+    for rd, acc in enumerate(accs):
+        q = 0.0 if rd == 0 else query_s
+        run_dir.append_round(dict(round=rd, n_labeled=n_start + rd * n_query, test_acc=float(acc), train_acc=1.0,
+                                  train_epochs=10, epoch_cap_hit=False, restarts=0, train_seconds=0.1,
+                                  test_seconds=0.01, infer_seconds=q / 2, select_seconds=q / 2, query_seconds=q),
+                             queried=range(rd * n_query, (rd + 1) * n_query))
+    if finished:
+        run_dir.summary.write_text(json.dumps({"finished": True, "stopped_by": "budget"}))
+    return run_dir
+
+
+def test_end_to_end_files(tmp_path, capsys):
+    res = tmp_path / "results"
+    rand = np.array([0.50, 0.70, 0.80, 0.88, 0.90, 0.90])
+    for s, z in zip(SEEDS, Z):
+        write_run(res, "rand", s, list(rand + 0.01 * z))
+        write_run(res, "badge", s, list(np.minimum(rand + 0.05 + 0.01 * z, 1)), query_s=0.5)
+    write_run(res, "conf", 1, [0.5, 0.7, 0.8], finished=False)  # partial run
+    with open(res / "digits_mlp_conf_50_seed1" / "rounds.csv", "a") as f:
+        f.write("3,200,0.8")  # torn last line
+    old = res / "old"
+    old.mkdir()
+    (old / "cifar_badge.txt").write_text(f"{NAMESPACE}\n100\ttesting accuracy 0.3\n200\ttesting accuracy 0.4\n")
+    (old / "notes.txt").write_text("nothing to read here\n")
+    (res / "logs").mkdir()  # sweep.py's log of a run folder read above: the folder wins, without a warning
+    (res / "logs" / "digits_mlp_rand_50_seed1.log").write_text("50\ttesting accuracy 0.1\n")
+
+    fig = tmp_path / "fig"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg.main([str(res), "--fig", str(fig)]) == 0
+    assert not [w for w in caught if "duplicate" in str(w.message)]
+    assert "column averages" in capsys.readouterr().out
+
+    table = pd.read_csv(fig / "results.csv")
+    assert len(table) == 5 * 6 * 2 + 3 + 2
+    assert table[(table.alg == "rand") & (table.seed == 1)].test_acc.min() > 0.4
+    assert set(table.kind) == {"run", "log"}
+    for stem in ["learning_digits_mlp_50", "penalty_digits_mlp_50", "cdf_digits_mlp_50", "query_time_digits_mlp_50",
+                 "learning_CIFAR10_resnet_100", "penalty_overall", "cdf_overall"]:
+        for fmt in ("png", "pdf"):
+            assert (fig / f"{stem}.{fmt}").stat().st_size > 1000, stem
+    P = pd.read_csv(fig / "penalty_digits_mlp_50.csv", index_col=0)
+    # rand's mean reaches 0.891 at n = 200 (0.88 < 0.891 at 200? no: 0.88 at 200, 0.90 at 250) -> cutoff 250
+    # checkpoints 50, 100, 150, 250 (k = 0, 1, 2, 4): badge wins at all 4; conf has 1 seed -> never a t-test
+    assert P.loc["badge", "rand"] == pytest.approx(1.0)
+    assert P.loc["rand", "badge"] == 0 and P.loc["conf"].sum() == 0 and P["conf"].sum() == 0
+    assert P.loc["column average", "rand"] == pytest.approx(0.5)
+    overall = pd.read_csv(fig / "penalty_overall.csv", index_col=0)
+    assert list(overall.index) == ["rand", "conf", "badge", "column average"]
+    times = pd.read_csv(fig / "query_time_digits_mlp_50.csv", index_col=0)
+    assert times.loc["badge", "query_seconds_mean"] == pytest.approx(0.5)
+    err = pd.read_csv(fig / "normalised_error.csv")
+    assert err.groupby("alg").weight.sum().to_dict() == pytest.approx({"rand": 1.0, "badge": 1.0, "conf": 0.75})
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert agg.main([str(tmp_path / "nope"), "--fig", str(tmp_path / "f")]) == 2
+    assert agg.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("agg_results.py: error:") for line in err)
+
+
+def test_duplicate_logs_keep_the_longest_with_a_warning(tmp_path):
+    for name, lines in [("a", 2), ("b", 3)]:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "digits_mlp_conf_50_seed1.txt").write_text(
+            "".join(f"{50 * (k + 1)}\ttesting accuracy 0.{k + 5}\n" for k in range(lines)))
+    with pytest.warns(UserWarning, match="ignoring 1 duplicate"):
+        table = agg.load_results([tmp_path])
+    assert table.n_labeled.tolist() == [50, 100, 150]
+
+
+def test_logs_without_a_seed_are_numbered_per_setting(tmp_path):
+    for folder in ("b", "a"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "digits_mlp_rand_50.txt").write_text("50\ttesting accuracy 0.5\n")
+    (tmp_path / "digits_mlp_rand_50_seed4.txt").write_text("50\ttesting accuracy 0.6\n")
+    with pytest.warns(UserWarning, match="2 log"):
+        table = agg.load_results([tmp_path])
+    assert sorted(table.seed) == [4, 5, 6]
+    assert table.set_index("seed").source[5].endswith("a/digits_mlp_rand_50.txt")

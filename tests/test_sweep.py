@@ -1,0 +1,103 @@
+"""scripts/sweep.py: the grid it plans, one-line errors, and tiny real runs on the local backend (skip, resume,
+a failed run that does not stop the others) and on a local Ray instance."""
+import json
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts import sweep  # noqa: E402
+
+TINY = ["--nStart", "50", "--nQuery", "50", "--maxEpochs", "50"]
+
+
+def rounds(out, name):
+    return pd.read_csv(out / name / "rounds.csv")
+
+
+def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys):
+    code = sweep.main(["--algs", "rand,conf", "--seeds", "1,2", "--data", "digits,my.csv", "--nQuery", "50,100",
+                       "--path", "rel/data", "--nEnd", "300", "--out", str(tmp_path), "--dry-run"])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2 * 2 * 2 * 2
+    assert all(line.startswith("run    python run.py --alg ") for line in lines)
+    assert [line.split()[4] for line in lines[:4]] == ["rand", "conf", "rand", "conf"]
+    assert [line.split()[6] for line in lines[:4]] == ["1", "1", "2", "2"]
+    assert f"--path {Path('rel/data').resolve()}" in lines[0] and "--nEnd 300" in lines[0]
+    assert "--data digits " in lines[0] and f"--data {Path('my.csv').resolve()} " in lines[-1]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--algs", "rand,nosuch"], "unknown algorithm(s) nosuch"),
+    (["--algs", "rand", "--seeds", "1,x"], "--seeds takes comma-separated int values"),
+    (["--algs", "rand", "--seed", "3"], "--seed is set by the sweep"),
+    (["--algs", "rand", "--nStrat", "3"], "unrecognized arguments: --nStrat"),
+    (["--algs", "rand", "--nEnd", "many"], "argument --nEnd: invalid int value"),
+    (["--algs", "rand", "--seeds", "1,1"], "the same run twice"),
+    (["--algs", "rand", "--workers", "0"], "--workers must be at least 1"),
+    (["--algs", "rand", "--did", "6", "--model", "resnet"], "--did (tabular OpenML data) works only with"),
+    (["--algs", "rand", "--nStart", "200", "--nEnd", "100"], "--nEnd (100) is below --nStart (200)"),
+])
+def test_bad_flags_give_one_line_and_exit_2(tmp_path, capsys, argv, message):
+    assert sweep.main(argv + ["--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sweep.py: error: ") and message in err[0]
+    assert not any(tmp_path.iterdir())
+
+
+def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
+    out = tmp_path / "res"
+    base = ["--algs", "rand", "--seeds", "1,2", *TINY, "--out", str(out), "--workers", "2"]
+    assert sweep.main(base + ["--data", "digits", "--nEnd", "50"]) == 0  # round 0 only
+    names = [f"digits_mlp_rand_50_seed{s}" for s in (1, 2)]
+    assert all((out / n / "summary.json").is_file() for n in names)
+    (out / names[1] / "summary.json").unlink()  # seed 2 now looks killed after round 0; seed 1 is finished
+    first = {n: rounds(out, n) for n in names}
+    capsys.readouterr()
+
+    # a larger budget: both continue (seed 1 from its finished run, seed 2 from its partial one), a missing data
+    # file fails for both seeds without stopping them
+    code = sweep.main(base + ["--data", f"digits,{tmp_path / 'missing.csv'}", "--nEnd", "100"])
+    captured = capsys.readouterr()
+    assert code == 1
+    for n in names:
+        assert json.loads((out / n / "summary.json").read_text())["n_labeled"] == 100
+        assert rounds(out, n).n_labeled.tolist() == [50, 100]
+        assert rounds(out, n).iloc[0].equals(first[n].iloc[0])  # round 0 as trained before, not again
+        assert "resuming" in (out / "logs" / f"{n}.log").read_text()
+    failed = [ln for ln in captured.err.splitlines() if ln.startswith("FAILED")]
+    assert len(failed) == 2 and all("missing_mlp_rand_50_seed" in ln and "(exit 2): run.py: error: data file" in ln
+                                    for ln in failed)
+    assert "4 runs: 2 ran, 0 skipped (finished before), 2 failed" in captured.out
+    assert captured.err.count("failed: missing_mlp_rand_50_seed") == 2
+
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")}
+    assert sweep.main(base + ["--data", "digits", "--nEnd", "100"]) == 0
+    assert "2 runs: 0 ran, 2 skipped (finished before), 0 failed" in capsys.readouterr().out
+    assert stamps == {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")}
+
+
+def test_ray_backend_on_a_local_instance(tmp_path, capsys):
+    ray = pytest.importorskip("ray")
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        started = time.perf_counter()
+        code = sweep.main(["--algs", "rand", "--seeds", "1", "--data", f"digits,{tmp_path / 'missing.csv'}", *TINY,
+                           "--nEnd", "100", "--out", str(tmp_path), "--backend", "ray"])
+        done = time.perf_counter()
+    finally:
+        ray.shutdown()
+    captured = capsys.readouterr()
+    assert code == 1
+    assert json.loads((tmp_path / "digits_mlp_rand_50_seed1" / "summary.json").read_text())["n_labeled"] == 100
+    assert "100\ttesting accuracy" in (tmp_path / "logs" / "digits_mlp_rand_50_seed1.log").read_text()
+    assert "FAILED missing_mlp_rand_50_seed1 (exit 2): run.py: error: data file" in captured.err
+    with capsys.disabled():
+        print(f"\nray.init {started - start:.1f} s, sweep of 1 tiny run + 1 failure {done - started:.1f} s")
