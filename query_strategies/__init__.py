@@ -1,6 +1,14 @@
 """Selection algorithms, one module each; STRATEGIES maps every `--alg` name (aliases included) to its class."""
+from .active_learning_by_learning import ActiveLearningByLearning
+from .adversarial_bim import AdversarialBIM
+from .adversarial_deepfool import AdversarialDeepFool
+from .badge_sampling import BadgeSampling
+from .bait_sampling import BaitSampling
 from .bald import BALDDropout
+from .core_set import CoreSet
 from .entropy_sampling import EntropySampling, EntropySamplingDropout
+from .kdpp_sampling import BaselineSampling
+from .kmeans_sampling import KMeansSampling
 from .least_confidence import LeastConfidence, LeastConfidenceDropout
 from .margin_sampling import MarginSampling, MarginSamplingDropout
 from .random_sampling import RandomSampling
@@ -8,7 +16,10 @@ from .strategy import Strategy
 
 _CLASSES = [RandomSampling, LeastConfidence, MarginSampling, EntropySampling, LeastConfidenceDropout,
             MarginSamplingDropout, EntropySamplingDropout, BALDDropout]
+_CLASSES += [BadgeSampling, BaselineSampling, CoreSet, KMeansSampling]
+_CLASSES += [ActiveLearningByLearning, AdversarialBIM, AdversarialDeepFool, BaitSampling]
 ALIASES = {}
+ALIASES.update({"kdpp": "baseline", "kcenter": "coreset"})
 STRATEGIES = {cls.name: cls for cls in _CLASSES}
 STRATEGIES.update({alias: STRATEGIES[name] for alias, name in ALIASES.items()})
 

@@ -1,0 +1,102 @@
+"""Time one selection algorithm on synthetic inputs; the last line printed is JSON.
+
+    python bench/select.py --alg badge --n 20000 --d 128 --classes 10 --k 1000
+    python bench/select.py --alg coreset --n 50000 --d 512 --k 1000 --labeled 1000
+
+Embeddings e = max(0, N(0, 1)) of shape n×d, probabilities softmax(3·N(0, 1)) of shape n×C, float32; the first
+--labeled rows are labelled. badge, kdpp and kmeans choose among the unlabelled rows, coreset and bait get the
+whole pool with the labelled mask. Only the selection is timed; peak_rss_mb is the process's peak resident memory
+(ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
+the process's CPU time during the selection (all threads), a steadier figure on a shared machine."""
+import sys
+from pathlib import Path
+
+# Python puts this script's folder first on the path, where this file would shadow the standard module `select`
+# (imported by subprocess, hence by torch): put the repository root there instead.
+sys.path[0] = str(Path(__file__).resolve().parent.parent)
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+
+from query_strategies.badge_sampling import badge_select  # noqa: E402
+from query_strategies.core_set import kcenter_greedy  # noqa: E402
+from query_strategies.kdpp_sampling import kdpp_select  # noqa: E402
+from query_strategies.kmeans_sampling import kmeans_select  # noqa: E402
+
+ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans")
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def synthetic(n, d, classes, labeled, device, seed):
+    gen = torch.Generator().manual_seed(seed)
+    emb = torch.randn(n, d, generator=gen).clamp_min_(0)
+    probs = torch.softmax(3 * torch.randn(n, classes, generator=gen), dim=1)
+    mask = torch.zeros(n, dtype=torch.bool)
+    mask[:labeled] = True
+    return probs.to(device), emb.to(device), mask.to(device), gen
+
+
+def selector(args):
+    """A function of (probs, emb, mask, gen) running the chosen algorithm on the inputs it takes."""
+    unl = slice(args.labeled, None)
+    if args.alg == "badge":
+        return lambda p, e, m, g: badge_select(p[unl], e[unl], args.k, g)
+    if args.alg == "kdpp":
+        return lambda p, e, m, g: kdpp_select(p[unl], e[unl], args.k, g)
+    if args.alg == "kmeans":
+        return lambda p, e, m, g: kmeans_select(e[unl], args.k, g)
+    if args.alg == "coreset":
+        return lambda p, e, m, g: kcenter_greedy(e, m, args.k)
+    from query_strategies.bait_sampling import bait_select
+    return lambda p, e, m, g: bait_select(p, e, m, args.k, args.lam)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--alg", required=True, choices=ALGS)
+    ap.add_argument("--n", type=int, required=True, help="pool size")
+    ap.add_argument("--d", type=int, required=True, help="embedding dimension")
+    ap.add_argument("--classes", type=int, default=10)
+    ap.add_argument("--k", type=int, required=True, help="points to select")
+    ap.add_argument("--labeled", type=int, default=0, help="the first L rows are labelled")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--lam", type=float, default=1.0, help="BAIT's λ")
+    args = ap.parse_args(argv)
+    if not 0 <= args.labeled < args.n:
+        ap.error("--labeled must be in [0, n)")
+
+    probs, emb, mask, gen = synthetic(args.n, args.d, args.classes, args.labeled, args.device, args.seed)
+    select = selector(args)
+    rss_before = peak_rss_mb()
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    picks = select(probs, emb, mask, gen)
+    if args.device == "cuda":
+        torch.cuda.synchronize()
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    picks = picks.cpu()
+    if len(picks) != args.k or len(picks.unique()) != args.k:
+        raise SystemExit(f"{args.alg} returned {len(picks)} picks, {len(picks.unique())} distinct, not {args.k}")
+    result = dict(alg=args.alg, n=args.n, d=args.d, classes=args.classes, k=args.k, labeled=args.labeled,
+                  device=args.device, seed=args.seed, seconds=round(seconds, 4), cpu_seconds=round(cpu_seconds, 4),
+                  peak_rss_mb=round(peak_rss_mb(), 1), rss_before_mb=round(rss_before, 1),
+                  threads=torch.get_num_threads())
+    if args.device == "cuda":
+        result["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    print(f"{args.alg:8s} n={args.n} d={args.d} C={args.classes} k={args.k} L={args.labeled} {args.device}: "
+          f"{seconds:.3f} s ({cpu_seconds:.3f} s CPU), peak RSS {result['peak_rss_mb']:.0f} MB")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""`bait`: BAIT, Fisher-embedding selection (Ash et al., NeurIPS 2021; SPEC §5).
+
+Point i's Fisher embedding is Vᵢ = Aᵢ ⊗ eᵢᵀ ∈ R^{C×(C·d)} with Aᵢ = diag(√pᵢ)(I − 1pᵢᵀ), so VᵢᵀVᵢ is its
+last-layer Fisher. V is never formed: for a (C·d)×(C·d) matrix K with d×d blocks K_ab,
+Vᵢ K Vᵢᵀ = Aᵢ Qᵢ Aᵢᵀ with Qᵢ[a,b] = eᵢᵀ K_ab eᵢ, and for a (C·d)×m matrix Z with d-row blocks Z_a,
+Vᵢ Z = Aᵢ Tᵢ with Tᵢ[a] = eᵢᵀ Z_a. Every candidate keeps Xᵢ = Ṽᵢ M⁻¹ Ṽᵢᵀ and Yᵢ = Ṽᵢ M⁻¹FM⁻¹ Ṽᵢᵀ (C×C)
+current through each rank-C change of M⁻¹, so a greedy step costs O(n·C²·d) time and the whole selection
+O(n·C² + (C·d)²) memory.
+
+Precision: products over the n points (the d-wide contractions with the embeddings) run in the embeddings'
+dtype; the C×C and (C·d)×(C·d) algebra always runs in float64."""
+import math
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from .strategy import Strategy
+
+CIFAR_LAMBDA = 0.01  # λ for CIFAR10; 1 elsewhere
+OVERSAMPLE = 2  # forward picks 2B points, backward prunes back to B
+SETUP_ELEMENTS = 2**23  # size of the per-chunk temporaries (points × class pairs × d) in the O(n·C²·d²) set-up
+UPDATE_ELEMENTS = 2**19  # size of the per-chunk temporaries (points × 2C²) of a greedy step: fits in cache
+PRUNE_SLACK = 1e-9  # relative slack on the bounds that skip candidates whose gain cannot be the largest
+GAIN_BLOCK = 256  # candidates whose exact gain is computed together
+
+
+def factor_times(root, probs, T):
+    """Aᵢ Tᵢ for every point, Aᵢ = diag(rootᵢ)(I − 1pᵢᵀ) acting on the second-to-last axis of T:
+    row c is root_c·(Tᵢ[c] − Σ_a p_a Tᵢ[a]). `root` and `probs` have shape (..., C) broadcastable to T[..., 0]."""
+    return root.unsqueeze(-1) * (T - (probs.unsqueeze(-1) * T).sum(-2, keepdim=True))
+
+
+def chunks(n, per_point, elements):
+    """Consecutive point ranges whose temporaries of `per_point` elements each stay under `elements`."""
+    step = max(1, elements // per_point)
+    return [slice(s, s + step) for s in range(0, n, step)]
+
+
+def fisher_sum(probs, emb):
+    """Σᵢ VᵢᵀVᵢ as a (C·d)×(C·d) matrix: block (a, b) is Σᵢ (AᵢᵀAᵢ)[a,b] eᵢeᵢᵀ, where AᵢᵀAᵢ = diag(p) − (2 − Σp)ppᵀ
+    for Aᵢ = diag(√p)(I − 1pᵀ); blocks a ≤ b are computed and mirrored."""
+    (n, C), d = probs.shape, emb.shape[1]
+    a, b = torch.triu_indices(C, C, device=probs.device)
+    total = emb.new_zeros(len(a) * d, d)
+    for part in chunks(n, len(a) * d, SETUP_ELEMENTS):
+        p, e = probs[part], emb[part]
+        G = -(2 - p.sum(1, keepdim=True)) * p[:, a] * p[:, b] + (a == b) * p[:, a]
+        total += (G.to(emb.dtype).unsqueeze(2) * e.unsqueeze(1)).reshape(len(p), -1).T @ e
+    out = total.new_empty(C, C, d, d)
+    out[a, b] = total.view(-1, d, d)
+    out[b, a] = total.view(-1, d, d).transpose(1, 2)
+    return out.transpose(1, 2).reshape(C * d, C * d).double()
+
+
+def block_quadratic_forms(K, emb):
+    """Qᵢ[a,b] = eᵢᵀ K_ab eᵢ for every point (n, C, C), K_ab the d×d blocks of a symmetric K (so Qᵢ is
+    symmetric: blocks a ≤ b are computed and mirrored); then Vᵢ K Vᵢᵀ = Aᵢ Qᵢ Aᵢᵀ."""
+    n, d = emb.shape
+    C = K.shape[0] // d
+    a, b = torch.triu_indices(C, C, device=K.device)
+    blocks = K.to(emb.dtype).reshape(C, d, C, d)[a, :, b, :].permute(1, 0, 2).reshape(d, -1)
+    q = torch.cat([((emb[part] @ blocks).view(-1, len(a), d) * emb[part].unsqueeze(1)).sum(2)
+                   for part in chunks(n, len(a) * d, SETUP_ELEMENTS)]).double()
+    Q = q.new_empty(n, C, C)
+    Q[:, a, b] = q
+    Q[:, b, a] = q
+    return Q
+
+
+def sandwich(root, probs, Q):
+    """Aᵢ Qᵢ Aᵢᵀ for symmetric Qᵢ."""
+    return factor_times(root, probs, factor_times(root, probs, Q).transpose(1, 2))
+
+
+def batch_trace(A):
+    return A.diagonal(dim1=-2, dim2=-1).sum(-1)
+
+
+def bound_statistics(X, Y):
+    """tr Yᵢ, ⟨Xᵢ, Yᵢ⟩ and an upper bound of λmax(Xᵢ), min(‖Xᵢ‖_F, max row sum of |Xᵢ|), for (C, C, n) batches
+    (the point axis last)."""
+    n = X.shape[2]
+    top = torch.minimum((X * X).reshape(-1, n).sum(0).sqrt(), X.abs().sum(1).max(0).values)
+    return Y.diagonal().sum(-1), (X * Y).reshape(-1, n).sum(0), top
+
+
+def gain_bounds(trace_y, inner, top):
+    """Bounds on tr(Y(I + X)⁻¹) for PSD X, Y with λmax(X) ≤ top, from X/(1 + λmax) ≼ X(I + X)⁻¹ ≼ X and
+    (I + X)⁻¹ ≽ I/(1 + λmax): lower max(tr Y − ⟨X, Y⟩, tr Y/(1 + top)), upper tr Y − ⟨X, Y⟩/(1 + top)."""
+    return torch.maximum(trace_y - inner, trace_y / (1 + top)), trace_y - inner / (1 + top)
+
+
+class FisherDesign:
+    """The inverse P = M⁻¹ of the design matrix and, for each candidate i (Fisher factor Ãᵢ = diag(rootᵢ)(I − 1pᵢᵀ),
+    embedding eᵢ), Xᵢ = Ṽᵢ P Ṽᵢᵀ and Yᵢ = Ṽᵢ P F P Ṽᵢᵀ, kept current when a candidate joins or leaves M.
+    Per-candidate arrays put the point axis last, (C, C, n), so every step works on long contiguous rows."""
+
+    def __init__(self, P, F, root, probs, emb):
+        self.P, self.F = P, F
+        self.C, self.d = probs.shape[1], emb.shape[1]
+        self.root, self.probs = root, probs
+        self.root_t, self.probs_t = root.T.to(emb.dtype).contiguous(), probs.T.to(emb.dtype).contiguous()
+        self.emb_t = emb.T.contiguous()
+        wide = P.to(emb.dtype)
+        self.X = self.initial(block_quadratic_forms(wide, emb))
+        self.Y = self.initial(block_quadratic_forms(wide @ F.to(emb.dtype) @ wide, emb))
+        self.bounds = torch.stack(bound_statistics(self.X, self.Y))
+
+    def initial(self, Q):
+        """Ãᵢ Qᵢ Ãᵢᵀ with the point axis last, (C, C, n)."""
+        return sandwich(self.root, self.probs, Q).permute(1, 2, 0).contiguous()
+
+    def restrict(self, rows):
+        """Keep only candidates `rows`."""
+        for name in ("root", "probs"):
+            setattr(self, name, getattr(self, name)[rows])
+        for name in ("root_t", "probs_t", "emb_t", "X", "Y", "bounds"):
+            setattr(self, name, getattr(self, name)[..., rows])
+
+    def eye(self):
+        return torch.eye(self.C, dtype=self.P.dtype, device=self.P.device)
+
+    def matrices(self, rows):
+        """(Xᵢ, Yᵢ) of candidates `rows` as (r, C, C) batches."""
+        return self.X.index_select(2, rows).permute(2, 0, 1), self.Y.index_select(2, rows).permute(2, 0, 1)
+
+    def best_addition(self, available):
+        """The `available` candidate whose joining drops tr(M⁻¹F) most, by tr(Yᵢ(I + Xᵢ)⁻¹) (lowest position among
+        ties). Exact drops are computed in blocks, in decreasing order of their upper bound (`gain_bounds`), over
+        the candidates whose upper bound reaches the largest lower bound, until the next upper bound is below the
+        best drop found."""
+        lower, upper = gain_bounds(*self.bounds)
+        upper = upper.masked_fill(~available, -math.inf)
+        floor = float(lower.masked_fill(~available, -math.inf).max())
+        rows = torch.nonzero(upper >= floor - PRUNE_SLACK * abs(floor)).squeeze(1)
+        rows = rows[upper[rows].argsort(descending=True, stable=True)]
+        best, best_row = -math.inf, None
+        for block in rows.split(GAIN_BLOCK):
+            if float(upper[block[0]]) < best - PRUNE_SLACK * abs(best):
+                break
+            X, Y = self.matrices(block)
+            gain = batch_trace(torch.linalg.solve(self.eye() + X, Y))
+            top = float(gain.max())
+            row = int(block[gain == top].min())
+            if top > best or (top == best and row < best_row):
+                best, best_row = top, row
+        return best_row
+
+    def raises(self):
+        """Rise of tr(M⁻¹F) when candidate i leaves M: −tr(Yᵢ(Xᵢ − I)⁻¹)."""
+        X, Y = self.X.permute(2, 0, 1), self.Y.permute(2, 0, 1)
+        return -batch_trace(torch.linalg.solve(X - self.eye(), Y))
+
+    def change(self, j, sign):
+        """Add (sign = 1) or remove (sign = −1) candidate j: M⁻¹ ← M⁻¹ − U W Uᵀ with U = M⁻¹Ṽⱼᵀ (column c is
+        Σ_a Ãⱼ[c, a]·(M⁻¹'s columns of class block a)·eⱼ) and W = (sign·I + ṼⱼM⁻¹Ṽⱼᵀ)⁻¹ = sign·LLᵀ. With U' = UL,
+        S' = U'ᵀFU' and R = M⁻¹FU' − (sign/2)·U'S', every candidate's Gᵢ = ṼᵢU' and Jᵢ = ṼᵢR give
+        Xᵢ ← Xᵢ − sign·GᵢGᵢᵀ and Yᵢ ← Yᵢ − sign·(JᵢGᵢᵀ + GᵢJᵢᵀ)."""
+        A, e = factor_times(self.root[j], self.probs[j], self.eye()), self.emb_t[:, j].double()
+        U = (self.P.view(-1, self.C, self.d) @ e) @ A.T
+        X = A @ (U.view(self.C, self.d, self.C).transpose(1, 2) @ e)
+        w, Q = torch.linalg.eigh(sign * torch.linalg.inv(sign * self.eye() + X))
+        U = U @ (Q * w.clamp(min=0).sqrt())
+        FU = self.F @ U
+        R = self.P @ FU - (sign / 2) * U @ (U.T @ FU)
+        self.P.addmm_(U, U.T, alpha=-sign)
+        self.update_candidates(torch.cat([U, R], 1), sign)
+
+    def update_candidates(self, Z, sign):
+        """Xᵢ, Yᵢ and their bound statistics after the change, in chunks that stay in cache: Ãᵢ applied to the
+        C×C matrices [eᵢᵀ U'_a] and [eᵢᵀ R_a] (a = class block) gives Gᵢ and Jᵢ; then GᵢGᵢᵀ and JᵢGᵢᵀ."""
+        C, d = self.C, self.d
+        rows = Z.to(self.emb_t.dtype).reshape(C, d, 2, C).permute(2, 0, 3, 1).reshape(2 * C * C, d)
+        for part in chunks(self.X.shape[2], 2 * C * C, UPDATE_ELEMENTS):
+            T = (rows @ self.emb_t[:, part]).view(2, C, C, -1)
+            probs = self.probs_t[:, None, part]
+            T = self.root_t[:, None, part] * (T - (probs * T).sum(1, keepdim=True))
+            X, Y = self.X[..., part], self.Y[..., part]
+            out = T[:, :, :1] * T[None, None, 0, :, 0]
+            for k in range(1, C):
+                out.addcmul_(T[:, :, k:k + 1], T[None, None, 0, :, k])
+            X.sub_(out[0], alpha=sign)
+            Y.sub_(out[1] + out[1].transpose(0, 1), alpha=sign)
+            for stat, value in zip(self.bounds[:, part], bound_statistics(X, Y)):
+                stat.copy_(value)
+
+
+@contextmanager
+def one_cpu_thread(device):
+    """Run the selection's thousands of small CPU operations on one thread: on a shared CPU, waiting for a second
+    OpenMP thread in every operation costs far more than it saves (measured: 5× slower with 2 threads)."""
+    before = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def bait_select(probs, emb, labeled_mask, k, lam):
+    """BAIT batch of k unlabelled rows: M = λI + (Σ_L VᵀV + k·Σ_S VᵀV)/(|L| + k), F = mean VᵀV over the pool;
+    2k greedy additions each maximising the drop of tr(M⁻¹F), then k removals each raising it least."""
+    cand = torch.nonzero(~labeled_mask).squeeze(1)
+    if k > len(cand):
+        raise ValueError(f"asked for {k} points but only {len(cand)} are unlabelled")
+    with one_cpu_thread(probs.device):
+        return cand[forward_backward(initial_design(probs.double(), emb, labeled_mask, cand, k, lam), k)]
+
+
+def initial_design(p, emb, labeled_mask, cand, k, lam):
+    """FisherDesign for M = λI + Σ_L VᵀV/(|L| + k), F = mean VᵀV over the pool, candidates scaled by √(k/(|L| + k))."""
+    n_lab = int(labeled_mask.sum())
+    F = fisher_sum(p, emb) / len(p)
+    M = fisher_sum(p[labeled_mask], emb[labeled_mask]) / (n_lab + k)
+    M.diagonal().add_(lam)
+    P = torch.cholesky_inverse(torch.linalg.cholesky(M))
+    return FisherDesign(P, F, math.sqrt(k / (n_lab + k)) * p[cand].sqrt(), p[cand], emb[cand])
+
+
+def forward_backward(design, k):
+    """Positions (among the design's candidates) of the batch: min(2k, n) greedy additions, then removals down to k."""
+    available = torch.ones(design.X.shape[2], dtype=torch.bool, device=design.X.device)
+    picked = []
+    for _ in range(min(OVERSAMPLE * k, len(available))):
+        j = design.best_addition(available)
+        picked.append(j)
+        available[j] = False
+        design.change(j, 1)
+    design.restrict(torch.tensor(picked, device=available.device))
+    while len(picked) > k:
+        drop = int(design.raises().argmin())
+        design.change(drop, -1)
+        del picked[drop]
+        design.restrict(torch.arange(len(picked) + 1, device=available.device) != drop)
+    return picked
+
+
+class BaitSampling(Strategy):
+    """`bait`: BAIT over the whole pool's probabilities and embeddings; λ = 0.01 for CIFAR10, else 1."""
+
+    name = "bait"
+
+    def query(self, n):
+        probs, emb = self.learner.probs_embeddings(np.arange(self.n_pool))
+        mask = torch.as_tensor(self.labeled, device=probs.device)
+        lam = CIFAR_LAMBDA if getattr(self.args, "data", "") == "CIFAR10" else 1.0
+        return bait_select(probs, emb, mask, n, lam).cpu().numpy()

@@ -1,0 +1,94 @@
+"""`coreset` (alias `kcenter`): greedy k-center (Sener & Savarese 2018) on the model's embeddings.
+
+Every point keeps D_i, its squared distance to the centres it has been compared with (the labelled points, then
+the picks, in order), and how many of them that was. D_i only falls as centres are added, so a stale D_i is an
+upper bound. Each pick refreshes only the points with the largest stale values, widening that set until the
+largest refreshed value beats every stale value left: the picks equal those of the eager algorithm, while most
+point–centre distances are never computed and the rest come as small matrix products. No n×n matrix is built."""
+import math
+
+import numpy as np
+import torch
+
+from .badge_sampling import check_budget, one_thread, row_sq_norms
+from .strategy import Strategy
+
+TILE = 2048  # rows and centres per block of distances (a TILE×TILE float64 matrix, 32 MB)
+TOP = 32  # how many points with the largest stale distances are refreshed first
+TIE_RTOL = 1e-9  # squared distances this close (relatively) to the largest count as ties -> lowest index
+
+
+class LazyNearestCentre:
+    """D_i = min over centres[:seen_i] of ‖x_i − x_c‖², evaluated in float64 as ‖x_i‖² + ‖x_c‖² − 2x_i·x_c."""
+
+    def __init__(self, x, centres, capacity):
+        self.x, self.sq = x, row_sq_norms(x)
+        self.centres = torch.empty(capacity, dtype=torch.long, device=x.device)
+        self.centres[:len(centres)] = centres
+        self.count = len(centres)
+        self.D = torch.full((len(x),), math.inf, dtype=torch.float64, device=x.device)
+        self.seen = torch.zeros(len(x), dtype=torch.long, device=x.device)
+
+    def add(self, c):
+        self.centres[self.count] = c
+        self.count += 1
+
+    def refresh(self, rows):
+        """Bring D of `rows` up to date with every centre."""
+        rows = rows[self.seen[rows] < self.count]
+        if len(rows) == 0:
+            return
+        first = int(self.seen[rows].min())
+        best = torch.full((len(rows),), math.inf, dtype=torch.float64, device=self.x.device)
+        for start in range(first, self.count, TILE):
+            cols = self.centres[start:min(start + TILE, self.count)]
+            xc = self.x[cols].double()
+            order = torch.arange(start, start + len(cols), device=self.x.device)
+            for part in torch.arange(len(rows), device=self.x.device).split(TILE):
+                r = rows[part]
+                d2 = (self.sq[r, None] + self.sq[cols] - 2 * self.x[r].double() @ xc.T).clamp_min_(0)
+                d2.masked_fill_(order < self.seen[r, None], math.inf)
+                best[part] = torch.minimum(best[part], d2.min(1).values)
+        self.D[rows] = torch.minimum(self.D[rows], best)
+        self.seen[rows] = self.count
+
+    def farthest(self, candidates):
+        """The candidate with the largest D (lowest index among ties); D of the others may stay stale."""
+        stale = torch.where(candidates, self.D, -math.inf)
+        top = TOP
+        while True:
+            bar = stale.topk(min(top, len(stale))).values[-1]
+            rows = ((stale >= bar) & candidates).nonzero().squeeze(1)
+            self.refresh(rows)
+            fresh = self.D[rows]
+            low = fresh.max() * (1 - TIE_RTOL)
+            if low >= bar or top >= len(stale):
+                return int(rows[(fresh >= low).nonzero()[0, 0]])
+            top *= 4
+
+
+@one_thread()
+def kcenter_greedy(emb, labeled_mask, k):
+    """k unlabelled rows: each time the one whose distance to the nearest labelled or chosen row is largest."""
+    labeled = torch.as_tensor(labeled_mask, dtype=torch.bool, device=emb.device)
+    candidates = ~labeled
+    check_budget(k, int(candidates.sum()))
+    dist = LazyNearestCentre(emb, labeled.nonzero().squeeze(1), int(labeled.sum()) + k)
+    dist.refresh(candidates.nonzero().squeeze(1))
+    picks = []
+    for _ in range(k):
+        c = dist.farthest(candidates)
+        picks.append(c)
+        candidates[c] = False
+        dist.add(c)
+    return torch.tensor(picks, device=emb.device)
+
+
+class CoreSet(Strategy):
+    """`coreset`: greedy k-center cover of the embedding space, starting from the labelled points."""
+
+    name = "coreset"
+
+    def query(self, n):
+        emb = self.learner.embeddings(np.arange(self.n_pool))
+        return kcenter_greedy(emb, torch.as_tensor(self.labeled), n).cpu().numpy()

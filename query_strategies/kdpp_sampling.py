@@ -1,0 +1,126 @@
+"""`baseline` (alias `kdpp`): the BADGE paper's k-DPP comparison.
+
+A k-subset S from the k-DPP P(S) ∝ det L_S with the linear kernel L_ij = (a_i·a_j)(e_i·e_j) = g_i·g_j over
+gradient embeddings g = a ⊗ e, a = onehot(ŷ) − p (L is never formed), by the MCMC swap chain of Anari et al.
+(2016): from a random k-subset, 5·k·ln k times propose swapping a uniform u ∈ S for a uniform v ∉ S and accept
+with probability min(1, det L_{S−u+v} / det L_S). The chain keeps L_S⁻¹, so each ratio costs O(k·(k + d + C)).
+
+The chain must start where det L_S > 0: the start is the first k points of a random order of the pool that
+are linearly independent in gradient space (the random k-subset itself when it is non-singular). When the pool
+has fewer than k independent points no k-subset has positive determinant and the k-DPP does not exist; the
+chain then runs on L + εI (ε = 1e-6 · largest diagonal entry), whose k-DPP favours subsets of maximal rank."""
+import math
+
+import torch
+
+from .badge_sampling import check_budget, gradient_factor, one_thread, row_sq_norms
+from .strategy import Strategy
+
+INDEPENDENT = 1e-10  # v joins the start if its gradient keeps this share of its squared norm outside span(S)
+RATIO_FLOOR = 1e-12  # a computed ratio below this is rounding noise of a singular swap: rejected
+JITTER = 1e-6
+
+
+def swap_ratio(L_inv, b, l_vv, p):
+    """det L_{S−u+v} / det L_S for u at position p of S, from L_S⁻¹, b = L_{S,v} (all k entries) and L_vv:
+    (L_vv − bᵀL_S⁻¹b)·(L_S⁻¹)_pp + ((L_S⁻¹b)_p)². Returns (ratio, L_S⁻¹b)."""
+    w = L_inv @ b
+    return (l_vv - b @ w) * L_inv[p, p] + w[p] ** 2, w
+
+
+def swapped_inverse(L_inv, w, ratio, p):
+    """L_{S'}⁻¹ for S' = S with position p replaced by v, from L_S⁻¹, w = L_S⁻¹b and the swap's ratio:
+    remove p (L⁻¹ − q qᵀ/q_p, q = L⁻¹e_p), then add v by the bordered inverse with Schur complement ratio/q_p."""
+    q = L_inv[:, p].clone()
+    y = w - q * (w[p] / q[p])
+    y[p] = -1
+    return torch.outer(q, q).div_(-q[p]).add_(L_inv).addr_(y, y, alpha=float(q[p] / ratio))
+
+
+class Kernel:
+    """L_ij = (a_i·a_j)(e_i·e_j) (+ jitter on the diagonal), evaluated a row at a time in float64."""
+
+    def __init__(self, a, e, jitter=0.0):
+        self.a, self.e, self.jitter = a, e, jitter
+        self.diag = a.square().sum(1) * row_sq_norms(e) + jitter
+
+    def block(self, rows, cols):
+        return (self.a[rows] @ self.a[cols].T) * (self.e[rows].double() @ self.e[cols].double().T) + \
+            self.jitter * (rows[:, None] == cols[None, :])
+
+
+def independent_start(kernel, order, k):
+    """The first k points of `order` that keep L_S non-singular (Schur complement > INDEPENDENT · L_vv), with
+    L_S⁻¹ grown by bordering: [[L⁻¹ + x xᵀ/σ, −x/σ], [−xᵀ/σ, 1/σ]], x = L⁻¹b, σ = L_vv − bᵀx.
+    None when fewer than k such points exist."""
+    chosen = []
+    L_inv = kernel.a.new_zeros(k, k)
+    A, E = kernel.a.new_zeros(k, kernel.a.shape[1]), kernel.a.new_zeros(k, kernel.e.shape[1])
+    for v in order.tolist():
+        m = len(chosen)
+        a_v, e_v = kernel.a[v], kernel.e[v].double()
+        b = (A[:m] @ a_v) * (E[:m] @ e_v)
+        x = L_inv[:m, :m] @ b
+        schur = float(kernel.diag[v] - b @ x)
+        if schur <= INDEPENDENT * float(kernel.diag[v]):
+            continue
+        L_inv[:m, :m].addr_(x, x, alpha=1 / schur)
+        L_inv[:m, m] = L_inv[m, :m] = -x / schur
+        L_inv[m, m] = 1 / schur
+        A[m], E[m] = a_v, e_v
+        chosen.append(v)
+        if len(chosen) == k:
+            return order.new_tensor(chosen), L_inv
+    return None
+
+
+def kdpp_chain(kernel, k, generator, steps):
+    """The swap chain: a random non-singular start, then `steps` Metropolis swaps; the final k-subset."""
+    n, dev = len(kernel.diag), kernel.a.device
+    order = torch.randperm(n, generator=generator).to(dev)
+    start = independent_start(kernel, order, k)
+    if start is None:
+        kernel = Kernel(kernel.a, kernel.e, JITTER * float(kernel.diag.max()) or 1.0)
+        start = independent_start(kernel, order, k)
+    S, L_inv = start
+    if n == k:
+        return S
+    outside = order[~torch.isin(order, S)].tolist()
+    slots = torch.randint(k, (steps,), generator=generator).tolist()
+    others = torch.randint(n - k, (steps,), generator=generator).tolist()
+    coins = torch.rand(steps, generator=generator, dtype=torch.float64).tolist()
+    A, E = kernel.a[S], kernel.e[S].double()
+    accepted = 0
+    for p, j, coin in zip(slots, others, coins):
+        v = outside[j]
+        b = (A @ kernel.a[v]) * (E @ kernel.e[v].double())
+        ratio, w = swap_ratio(L_inv, b, kernel.diag[v], p)
+        ratio = float(ratio)
+        if ratio <= RATIO_FLOOR or coin >= ratio:
+            continue
+        L_inv = swapped_inverse(L_inv, w, ratio, p)
+        outside[j], S[p] = int(S[p]), v
+        A[p], E[p] = kernel.a[v], kernel.e[v].double()
+        accepted += 1
+        if accepted % k == 0:  # wash out the rounding error of the rank-one updates
+            L_inv = torch.linalg.inv(kernel.block(S, S))
+    return S
+
+
+@one_thread()
+def kdpp_select(probs, emb, k, generator, steps=None):
+    """k rows from the k-DPP with kernel L = G Gᵀ over gradient embeddings, by 5·k·ln k MCMC swap steps."""
+    check_budget(k, len(emb))
+    steps = int(5 * k * math.log(k)) if steps is None else steps
+    return kdpp_chain(Kernel(gradient_factor(probs), emb), k, generator, steps)
+
+
+class BaselineSampling(Strategy):
+    """`baseline`: a k-DPP sample over gradient embeddings (the BADGE paper's k-DPP baseline)."""
+
+    name = "baseline"
+
+    def query(self, n):
+        idx = self.unlabeled()
+        probs, emb = self.learner.probs_embeddings(idx)
+        return idx[kdpp_select(probs, emb, n, self.gen).cpu().numpy()]

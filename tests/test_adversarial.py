@@ -1,0 +1,187 @@
+"""BIM and DeepFool (query_strategies/adversarial_*.py): closed forms on hand-built models, the iteration caps,
+and agreement of the batched attacks with one-point-at-a-time references."""
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
+
+from query_strategies.adversarial_bim import attack_scores, bim_perturbations
+from query_strategies.adversarial_deepfool import OVERSHOOT, deepfool_perturbations
+
+LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50", "--nEnd", "200",
+          "--maxEpochs", "50"]
+
+
+class LinearNet(nn.Module):
+    """logits = xWᵀ + b; the embedding is x."""
+
+    def __init__(self, W, b):
+        super().__init__()
+        self.W, self.b = nn.Parameter(W), nn.Parameter(b)
+
+    def forward(self, x):
+        return x.flatten(1) @ self.W.T + self.b, x.flatten(1)
+
+
+class TanhNet(nn.Module):
+    """Two classes: f₀ = 0, f₁ = tanh(x₀) − 0.9; the boundary is x₀ = atanh(0.9), reached by Newton-like steps."""
+
+    def forward(self, x):
+        return torch.stack([torch.zeros_like(x[:, 0]), torch.tanh(x[:, 0]) - 0.9], 1), x
+
+
+def random_mlp(d, C, seed):
+    g = torch.Generator().manual_seed(seed)
+    net = nn.Sequential(nn.Linear(d, 16), nn.Tanh(), nn.Linear(16, C)).double()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x), x
+
+    return Net()
+
+
+def predict(model, x):
+    with torch.no_grad():
+        return model(x)[0].argmax(1)
+
+
+def reference_bim(model, x, eps, max_iter):
+    """One point: x ← x + ε·sign(∇ CE(f(x), ŷ)) while the prediction is ŷ, at most max_iter steps."""
+    label = predict(model, x[None])[0]
+    delta = torch.zeros_like(x)
+    for _ in range(max_iter):
+        z = (x + delta)[None].requires_grad_(True)
+        logits = model(z)[0]
+        if logits.argmax(1)[0] != label:
+            return delta, True
+        grad, = torch.autograd.grad(nn.functional.cross_entropy(logits, label[None]), z)
+        delta = delta + eps * grad[0].sign()
+    return delta, bool(predict(model, (x + delta)[None])[0] != label)
+
+
+def reference_deepfool(model, x, max_iter, overshoot=OVERSHOOT):
+    """One point, classes in a loop: step to the nearest linearised boundary while the prediction at
+    x + (1 + η)r is the starting one, at most max_iter steps; returns ((1 + η)r, flipped)."""
+    label = int(predict(model, x[None])[0])
+    r = torch.zeros_like(x)
+    for step in range(max_iter + 1):
+        z = (x + (1 + overshoot) * r)[None].requires_grad_(True)
+        logits = model(z)[0][0]
+        if int(logits.argmax()) != label:
+            return (1 + overshoot) * r, True
+        if step == max_iter:
+            break
+        grads = [torch.autograd.grad(logits[c], z, retain_graph=True)[0][0] for c in range(len(logits))]
+        best, step = math.inf, torch.zeros_like(x)
+        for k in range(len(logits)):
+            w = grads[k] - grads[label]
+            gap = abs(float((logits[k] - logits[label]).detach()))
+            if k != label and w.norm() > 0 and gap / w.norm() < best:
+                best, step = gap / w.norm(), gap / w.norm() ** 2 * w
+        r = r + step
+    return (1 + overshoot) * r, False
+
+
+def test_bim_on_a_linear_model_takes_the_closed_form_number_of_steps():
+    # f₁ − f₀ = x₀ + 2x₁ − 1: every step ε·sign(1, 2) raises the margin by 0.15, so 7 steps flip from the origin.
+    model = LinearNet(torch.tensor([[0.0, 0.0], [1.0, 2.0]], dtype=torch.float64),
+                      torch.tensor([0.0, -1.0], dtype=torch.float64))
+    X = torch.zeros(1, 2, dtype=torch.float64)
+    delta, flipped = bim_perturbations(model, X, eps=0.05, max_iter=100)
+    assert flipped.tolist() == [True]
+    assert torch.allclose(delta, torch.full((1, 2), 7 * 0.05, dtype=torch.float64))
+    assert predict(model, X + delta).tolist() == [1]
+    delta, flipped = bim_perturbations(model, X, eps=0.05, max_iter=5)  # the cap: 5 steps, no flip
+    assert flipped.tolist() == [False]
+    assert torch.allclose(delta, torch.full((1, 2), 5 * 0.05, dtype=torch.float64))
+
+
+def test_bim_batch_equals_one_point_at_a_time():
+    model = random_mlp(4, 3, seed=0)
+    X = torch.randn(12, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    delta, flipped = bim_perturbations(model, X, eps=0.1, max_iter=15)
+    assert flipped.any() and not flipped.all()
+    for i in range(len(X)):
+        ref_delta, ref_flipped = reference_bim(model, X[i], 0.1, 15)
+        assert bool(flipped[i]) == ref_flipped
+        assert torch.allclose(delta[i], ref_delta)
+    moved = predict(model, X + delta)
+    assert (moved[flipped] != predict(model, X)[flipped]).all()
+
+
+def test_deepfool_takes_the_nearest_boundary_of_a_linear_model():
+    # from the origin (class 0): the boundary with class 1 is at distance 1, with class 2 (the last) at 3
+    model = LinearNet(torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64),
+                      torch.tensor([0.0, -1.0, -3.0], dtype=torch.float64))
+    r, flipped = deepfool_perturbations(model, torch.zeros(1, 2, dtype=torch.float64))
+    assert flipped.tolist() == [True]
+    assert torch.allclose(r, torch.tensor([[1 + OVERSHOOT, 0.0]], dtype=torch.float64))
+
+
+def test_deepfool_distance_matches_the_closed_form_on_random_linear_models():
+    g = torch.Generator().manual_seed(2)
+    W, b = torch.randn(5, 4, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)
+    model = LinearNet(W, b)
+    X = torch.randn(30, 4, generator=g, dtype=torch.float64)
+    r, flipped = deepfool_perturbations(model, X)
+    label = predict(model, X)
+    assert flipped.all() and (predict(model, X + r) != label).all()
+    f = X @ W.T + b
+    for i in range(len(X)):
+        k0 = int(label[i])
+        dist = {k: float((f[i, k0] - f[i, k]) / (W[k] - W[k0]).norm()) for k in range(5) if k != k0}
+        nearest = min(dist, key=dist.get)
+        direction = (W[nearest] - W[k0]) / (W[nearest] - W[k0]).norm()
+        assert torch.allclose(r[i], (1 + OVERSHOOT) * dist[nearest] * direction)
+
+
+def test_deepfool_stops_at_its_cap():
+    # Newton-like steps on tanh(x₀) = 0.9 from 0 reach the boundary on the 4th step only
+    model, X = TanhNet(), torch.zeros(1, 2, dtype=torch.float64)
+    for cap, flips in [(0, False), (3, False), (4, True), (50, True)]:
+        r, flipped = deepfool_perturbations(model, X, max_iter=cap)
+        ref_r, ref_flipped = reference_deepfool(model, X[0], cap)
+        assert flipped.tolist() == [flips] and ref_flipped == flips
+        assert torch.allclose(r[0], ref_r)
+    assert r[0, 0] > math.atanh(0.9) and r[0, 1] == 0
+
+
+def test_deepfool_batch_equals_one_point_at_a_time():
+    model = random_mlp(3, 4, seed=3)
+    X = torch.randn(10, 3, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    r, flipped = deepfool_perturbations(model, X, max_iter=50)
+    for i in range(len(X)):
+        ref_r, ref_flipped = reference_deepfool(model, X[i], 50)
+        assert bool(flipped[i]) == ref_flipped
+        assert torch.allclose(r[i], ref_r, atol=1e-10)
+    assert (predict(model, X + r)[flipped] != predict(model, X)[flipped]).all()
+
+
+def test_scores_rank_the_closest_points_first_and_unflipped_ones_last():
+    model = LinearNet(torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64),
+                      torch.tensor([0.0, -1.0], dtype=torch.float64))  # boundary x₀ = 1
+    X = torch.tensor([[0.0, 0.0], [0.9, 5.0], [-100.0, 0.0], [0.5, -1.0]], dtype=torch.float64)
+    for attack in (lambda m, x: bim_perturbations(m, x, 0.05, 100), deepfool_perturbations):
+        scores = attack_scores(attack, model, X)
+        assert scores.argsort().tolist() == [1, 3, 0, 2]
+    assert math.isinf(attack_scores(lambda m, x: bim_perturbations(m, x, 0.05, 100), model, X)[2])
+
+
+@pytest.mark.parametrize("alg", ["bim", "deepfool"])
+@pytest.mark.parametrize("data", ["digits", "letter"])
+def test_cli_runs(tmp_path, alg, data):
+    flags = SMALL if data == "digits" else LETTER
+    proc = run_cli("--alg", alg, "--out", tmp_path, *flags)
+    assert proc.returncode == 0, proc.stderr
+    assert [n for n, _ in accuracy_lines(proc.stdout)] == ([50, 100, 150] if data == "digits" else [100, 150, 200])

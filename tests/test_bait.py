@@ -1,0 +1,96 @@
+"""BAIT (query_strategies/bait_sampling.py) against a slow reference that forms every Fisher embedding Vᵢ and
+inverts the (C·d)×(C·d) design matrix for every candidate."""
+import math
+
+import pytest
+import torch
+
+from query_strategies.bait_sampling import (block_quadratic_forms, bait_select, factor_times, fisher_sum,
+                                            sandwich)
+
+
+def fisher_embeddings(probs, emb):
+    """Vᵢ ∈ R^{C×(C·d)} with rows Vᵢ[c] = √p_c·(onehot(c) − p) ⊗ eᵢ, straight from the definition."""
+    n, C = probs.shape
+    out = torch.zeros(n, C, C * emb.shape[1], dtype=torch.float64)
+    for i in range(n):
+        for c in range(C):
+            out[i, c] = math.sqrt(probs[i, c]) * torch.kron(torch.eye(C, dtype=torch.float64)[c] - probs[i], emb[i])
+    return out
+
+
+def reference_bait(probs, emb, labeled, k, lam):
+    """Greedy on tr(M⁻¹F) evaluated by direct inversion: 2k additions of the candidate giving the smallest
+    tr((M + ṼᵀṼ)⁻¹F), then k removals of the chosen point giving the smallest tr((M − ṼᵀṼ)⁻¹F)."""
+    V = fisher_embeddings(probs, emb)
+    D = V.shape[2]
+    F = torch.einsum("ncd,nce->de", V, V) / len(V)
+    n_lab = int(labeled.sum())
+    M = lam * torch.eye(D, dtype=torch.float64) + torch.einsum("ncd,nce->de", V[labeled], V[labeled]) / (n_lab + k)
+    Vs = V * math.sqrt(k / (n_lab + k))
+    cand = [i for i in range(len(V)) if not labeled[i]]
+
+    def objective(M):
+        return torch.trace(torch.linalg.solve(M, F)).item()
+
+    picked = []
+    for _ in range(min(2 * k, len(cand))):
+        options = [i for i in cand if i not in picked]
+        best = min(options, key=lambda i: objective(M + Vs[i].T @ Vs[i]))
+        picked.append(best)
+        M = M + Vs[best].T @ Vs[best]
+    while len(picked) > k:
+        worst = min(picked, key=lambda i: objective(M - Vs[i].T @ Vs[i]))
+        picked.remove(worst)
+        M = M - Vs[worst].T @ Vs[worst]
+    return picked
+
+
+def random_problem(n, C, d, n_lab, seed, dtype=torch.float64):
+    g = torch.Generator().manual_seed(seed)
+    probs = torch.softmax(2 * torch.randn(n, C, generator=g, dtype=torch.float64), 1)
+    emb = torch.relu(torch.randn(n, d, generator=g, dtype=torch.float64))
+    labeled = torch.zeros(n, dtype=torch.bool)
+    labeled[torch.randperm(n, generator=g)[:n_lab]] = True
+    return probs, emb.to(dtype), labeled
+
+
+def test_fisher_sum_and_quadratic_forms_match_explicit_embeddings():
+    probs, emb, _ = random_problem(13, 4, 3, 0, seed=1)
+    V = fisher_embeddings(probs, emb)
+    assert torch.allclose(fisher_sum(probs, emb), torch.einsum("ncd,nce->de", V, V), atol=1e-12)
+    g = torch.Generator().manual_seed(2)
+    K = torch.randn(12, 12, generator=g, dtype=torch.float64)
+    K = K + K.T
+    expected = V @ K @ V.transpose(1, 2)
+    assert torch.allclose(sandwich(probs.sqrt(), probs, block_quadratic_forms(K, emb)), expected, atol=1e-12)
+    Z = torch.randn(12, 5, generator=g, dtype=torch.float64)
+    T = torch.einsum("nt,atm->nam", emb, Z.reshape(4, 3, 5))
+    assert torch.allclose(factor_times(probs.sqrt(), probs, T), V @ Z, atol=1e-12)
+
+
+@pytest.mark.parametrize("n,C,d,n_lab,k,lam,seed", [
+    (40, 3, 4, 6, 4, 1.0, 0),
+    (50, 4, 3, 10, 5, 0.01, 1),
+    (30, 5, 2, 0, 3, 1.0, 2),
+    (25, 3, 3, 12, 6, 1.0, 3),  # 2k = 12 of 13 candidates
+])
+def test_bait_matches_direct_inversion_reference(n, C, d, n_lab, k, lam, seed):
+    probs, emb, labeled = random_problem(n, C, d, n_lab, seed)
+    got = bait_select(probs, emb, labeled, k, lam)
+    assert got.dtype == torch.long
+    assert got.tolist() == reference_bait(probs, emb, labeled, k, lam)
+
+
+def test_bait_float32_embeddings_pick_the_same_batch():
+    probs, emb, labeled = random_problem(400, 10, 16, 40, seed=4)
+    exact = bait_select(probs, emb, labeled, 20, 1.0)
+    assert sorted(bait_select(probs.float(), emb.float(), labeled, 20, 1.0).tolist()) == sorted(exact.tolist())
+
+
+def test_bait_returns_k_distinct_unlabelled_points_even_when_all_are_needed():
+    probs, emb, labeled = random_problem(30, 3, 4, 25, seed=5)
+    got = bait_select(probs, emb, labeled, 5, 1.0)
+    assert sorted(got.tolist()) == sorted(torch.nonzero(~labeled).squeeze(1).tolist())
+    with pytest.raises(ValueError):
+        bait_select(probs, emb, labeled, 6, 1.0)

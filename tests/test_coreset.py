@@ -1,0 +1,81 @@
+"""Greedy k-center (query_strategies/core_set.py) against a brute-force reference over the full n×n distance
+matrix, and a check that the real implementation never allocates anything of that size."""
+import numpy as np
+import pytest
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+from query_strategies.core_set import TIE_RTOL, kcenter_greedy
+
+
+def reference_kcenter(emb, labeled, k):
+    """Every pairwise squared distance up front; each pick the unlabelled, unchosen point farthest from the
+    labelled and chosen ones (lowest index among ties); no labelled point: every distance is infinite."""
+    X = emb.double().numpy()
+    D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
+    near = D[:, labeled].min(1) if labeled.any() else np.full(len(X), np.inf)
+    near[labeled] = -np.inf
+    picks = []
+    for _ in range(k):
+        top = near.max()
+        c = int(np.flatnonzero(near >= top * (1 - TIE_RTOL))[0])
+        picks.append(c)
+        near = np.minimum(near, D[:, c])
+        near[picks] = -np.inf
+    return picks
+
+
+def problem(n, d, n_lab, seed, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    emb = torch.randn(n, d, generator=g).clamp_min(0).to(dtype)
+    emb[n // 2:n // 2 + 8] = emb[n // 3]  # duplicated rows: exact ties
+    labeled = torch.zeros(n, dtype=torch.bool)
+    labeled[torch.randperm(n, generator=g)[:n_lab]] = True
+    return emb, labeled
+
+
+@pytest.mark.parametrize("n,d,n_lab,k,dtype", [(300, 8, 0, 60, torch.float32), (500, 16, 25, 120, torch.float64),
+                                               (400, 4, 100, 300, torch.float32), (1500, 32, 60, 400, torch.float32),
+                                               (2000, 2, 0, 300, torch.float32), (800, 1, 0, 100, torch.float64)])
+def test_same_picks_as_brute_force(n, d, n_lab, k, dtype):
+    """Low dimensions make many of the points with the largest stale distances lose them to a new centre, so
+    the lazy refresh has to widen its set: the certificate matters there."""
+    emb, labeled = problem(n, d, n_lab, seed=n + k, dtype=dtype)
+    picks = kcenter_greedy(emb, labeled, k).tolist()
+    assert picks == reference_kcenter(emb, labeled.numpy(), k)
+    assert len(set(picks)) == k and not labeled[picks].any()
+
+
+def test_clustered_data_gets_one_point_per_cluster_first():
+    """Six tight, far-apart clusters, one of them labelled: the first five picks are in the five others."""
+    g = torch.Generator().manual_seed(0)
+    centres = 100 * torch.randn(6, 10, generator=g)
+    emb = centres.repeat_interleave(50, 0) + torch.randn(300, 10, generator=g)
+    labeled = torch.zeros(300, dtype=torch.bool)
+    labeled[:50] = True
+    picks = kcenter_greedy(emb, labeled, 5)
+    assert sorted((picks // 50).tolist()) == [1, 2, 3, 4, 5]
+
+
+def test_no_allocation_of_an_n_by_n_matrix():
+    """n = 6000 with 500 labelled points: no single allocation reaches the 144 MB of an n×n float32 matrix."""
+    emb, labeled = problem(6000, 8, 500, seed=1)
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        picks = kcenter_greedy(emb, labeled, 50)
+    assert len(set(picks.tolist())) == 50
+    largest = max(max(e.cpu_memory_usage, 0) for e in prof.events())
+    assert 0 < largest < 6000 * 6000 * 4 / 4
+
+
+def test_budget_larger_than_the_unlabelled_pool_is_an_error():
+    emb, labeled = problem(20, 3, 15, seed=0)
+    with pytest.raises(ValueError, match="cannot choose 6 of 5"):
+        kcenter_greedy(emb, labeled, 6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_same_picks_on_cuda():
+    emb, labeled = problem(3000, 32, 100, seed=3)
+    cpu = kcenter_greedy(emb, labeled, 200)
+    cuda = kcenter_greedy(emb.cuda(), labeled.cuda(), 200)
+    assert cuda.device.type == "cuda" and cuda.cpu().tolist() == cpu.tolist()

@@ -1,0 +1,94 @@
+"""The k-DPP baseline (query_strategies/kdpp_sampling.py): swap ratios and inverse updates against brute-force
+determinants and inverses, the chain's stationary distribution against det L_S, and singular pools."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from query_strategies.badge_sampling import gradient_factor
+from query_strategies.kdpp_sampling import Kernel, independent_start, kdpp_select, swap_ratio, swapped_inverse
+
+
+def explicit_kernel(probs, emb):
+    """L = G Gᵀ with G the explicit gradient embeddings (onehot(ŷ) − p) ⊗ e."""
+    a = gradient_factor(probs)
+    G = torch.einsum("nc,nd->ncd", a, emb.double()).reshape(len(a), -1)
+    return G @ G.T
+
+
+def inputs(n, d, C, seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.softmax(3 * torch.randn(n, C, generator=g), 1), torch.randn(n, d, generator=g).clamp_min(0)
+
+
+def test_swap_ratio_and_inverse_match_brute_force():
+    probs, emb = inputs(40, 6, 4, seed=0)
+    L = explicit_kernel(probs, emb)
+    S = [1, 4, 7, 9, 12, 30]
+    L_inv = torch.linalg.inv(L[S][:, S])
+    for v, p in itertools.product([0, 20, 25, 39], range(len(S))):
+        ratio, w = swap_ratio(L_inv, L[S, v], L[v, v], p)
+        T = S[:p] + [v] + S[p + 1:]
+        expected = torch.linalg.det(L[T][:, T]) / torch.linalg.det(L[S][:, S])
+        assert float(ratio) == pytest.approx(float(expected), rel=1e-8)
+        updated = swapped_inverse(L_inv, w, float(ratio), p)
+        truth = torch.linalg.inv(L[T][:, T])
+        assert torch.allclose(updated, truth, rtol=1e-6, atol=1e-8 * float(truth.abs().max()))
+
+
+def test_kernel_blocks_are_the_gradient_inner_products():
+    probs, emb = inputs(15, 5, 3, seed=1)
+    kernel, L = Kernel(gradient_factor(probs), emb), explicit_kernel(probs, emb)
+    rows, cols = torch.tensor([0, 3, 14]), torch.tensor([2, 3, 5, 9])
+    assert torch.allclose(kernel.block(rows, cols), L[rows][:, cols])
+    assert torch.allclose(kernel.diag, L.diag())
+
+
+def test_start_is_the_random_order_when_independent_and_skips_dependent_points():
+    probs, emb = inputs(30, 8, 4, seed=2)
+    emb[5], probs[5] = emb[3], probs[3]  # 5 duplicates 3
+    probs[11] = torch.eye(4)[0]  # a one-hot prediction: zero gradient
+    order = torch.tensor([3, 5, 11, 0, 1, 2, 4, 6, 7, 8])
+    S, L_inv = independent_start(Kernel(gradient_factor(probs), emb), order, 5)
+    assert S.tolist() == [3, 0, 1, 2, 4]
+    L = explicit_kernel(probs, emb)
+    assert torch.allclose(L_inv @ L[S][:, S], torch.eye(5, dtype=torch.float64), atol=1e-8)
+
+
+def test_chain_samples_the_k_dpp():
+    """n = 5, k = 2, 40 steps per chain, 600 chains: subset frequencies against det L_S / Σ det (chi-square)."""
+    probs, emb = inputs(5, 3, 3, seed=3)
+    L = explicit_kernel(probs, emb).numpy()
+    subsets = list(itertools.combinations(range(5), 2))
+    dets = np.array([np.linalg.det(L[np.ix_(s, s)]) for s in subsets])
+    seen = [tuple(sorted(kdpp_select(probs, emb, 2, torch.Generator().manual_seed(s), steps=40).tolist()))
+            for s in range(600)]
+    counts = np.array([seen.count(s) for s in subsets])
+    assert stats.chisquare(counts, 600 * dets / dets.sum()).pvalue > 1e-3
+
+
+def test_distinct_points_with_nonzero_gradient_and_reproducible():
+    probs, emb = inputs(300, 16, 10, seed=4)
+    probs[::3] = torch.eye(10)[0]  # a third of the pool has zero gradient: never in a set of positive det
+    picks = kdpp_select(probs, emb, 30, torch.Generator().manual_seed(9))
+    assert len(set(picks.tolist())) == 30 and all(i % 3 for i in picks.tolist())
+    assert picks.tolist() == kdpp_select(probs, emb, 30, torch.Generator().manual_seed(9)).tolist()
+
+
+def test_rank_below_k_still_gives_k_distinct_points():
+    """Four distinct points repeated: rank(L) ≤ 4 < k, so the chain runs on L + εI."""
+    probs, emb = inputs(4, 6, 3, seed=5)
+    picks = kdpp_select(probs.repeat(10, 1), emb.repeat(10, 1), 7, torch.Generator().manual_seed(0))
+    assert len(set(picks.tolist())) == 7
+    everything = kdpp_select(probs, emb, 4, torch.Generator().manual_seed(0))
+    assert sorted(everything.tolist()) == [0, 1, 2, 3]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_same_picks_on_cuda():
+    probs, emb = inputs(2000, 32, 10, seed=6)
+    cpu = kdpp_select(probs, emb, 40, torch.Generator().manual_seed(1))
+    cuda = kdpp_select(probs.cuda(), emb.cuda(), 40, torch.Generator().manual_seed(1))
+    assert cuda.device.type == "cuda" and cuda.cpu().tolist() == cpu.tolist()
