@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from cli import SMALL, accuracy_lines, assert_one_line_error, run_cli
+import run
 from run import build_parser
 
 ROUND_COLUMNS = {"round", "n_labeled", "test_acc", "train_epochs", "train_seconds", "query_seconds",
@@ -70,12 +71,13 @@ def test_seed_defaults_to_dummy(tmp_path):
     assert json.loads((tmp_path / "digits_mlp_rand_50_seed3" / "config.json").read_text())["seed"] == 3
 
 
+@pytest.mark.filterwarnings("ignore:training stopped")
 @pytest.mark.parametrize("alg", ["rand", "conf", "marg", "conf_dropout", "marg_dropout", "entropy_dropout", "bald"])
-def test_uncertainty_strategies_run(alg, tmp_path):
-    proc = run_cli("--alg", alg, "--out", tmp_path, "--nStart", "50", "--nQuery", "50", "--nEnd", "100",
-                   "--maxEpochs", "60")
-    assert proc.returncode == 0, proc.stderr
-    assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 100]
+def test_uncertainty_strategies_run(alg, tmp_path, capsys):
+    code = run.main(["--alg", alg, "--out", str(tmp_path), "--nStart", "50", "--nQuery", "50", "--nEnd", "100",
+                     "--maxEpochs", "60"])
+    assert code == 0
+    assert [n for n, _ in accuracy_lines(capsys.readouterr().out)] == [50, 100]
 
 
 def test_rounds_flag_runs_exactly_that_many_query_rounds(tmp_path):
@@ -104,7 +106,15 @@ def test_existing_results_are_not_overwritten(tmp_path):
     (["--alg", "nope"], "invalid choice"),
     (["--model", "transformer"], "invalid choice"),
     (["--device", "tpu"], "invalid choice"),
+    (["--lr", "abc"], "invalid float value"),
     (["--data", "ImageNet"], "unknown --data"),
+    (["--data", "MNIST", "--path", "/nonexistent/folder"], "MNIST is not under"),
+])
+def test_bad_input_gets_a_one_line_error(args, fragment, tmp_path):
+    assert_one_line_error(run_cli(*args, "--out", tmp_path, timeout=120), fragment)
+
+
+@pytest.mark.parametrize("args,fragment", [
     (["--did", "6", "--model", "resnet"], "only with --model mlp or lin"),
     (["--model", "vgg"], "needs image data"),
     (["--model", "cnn"], "--model cnn is defined for"),
@@ -115,12 +125,13 @@ def test_existing_results_are_not_overwritten(tmp_path):
     (["--lr", "0"], "--lr must be a positive finite number"),
     (["--lr", "nan"], "--lr must be a positive finite number"),
     (["--lr", "inf"], "--lr must be a positive finite number"),
-    (["--lr", "abc"], "invalid float value"),
-    (["--data", "MNIST", "--path", "/nonexistent/folder"], "MNIST is not under"),
     (["--data", "missing.csv"], "not found"),
 ])
-def test_bad_input_gets_a_one_line_error(args, fragment, tmp_path):
-    assert_one_line_error(run_cli(*args, "--out", tmp_path, timeout=120), fragment)
+def test_bad_values_are_refused_before_any_work(args, fragment, tmp_path, capsys):
+    assert run.main([*args, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("run.py: error:") and fragment in err[0]
+    assert not any(tmp_path.iterdir())  # nothing written
 
 
 def test_cuda_where_there_is_none(tmp_path):
