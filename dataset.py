@@ -320,11 +320,16 @@ def torchvision_arrays(name, root, train, download):
     return torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous(), torch.tensor(ds.targets, dtype=torch.int64)
 
 
+def image_cache(path):
+    """The cache folder of the data folder `path`: one per resolved path, so two data folders never mix."""
+    return cache_dir() / "torchvision" / hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+
+
 def image_root(name, path):
     """(root, download): the folder torchvision reads `name` from, and whether it should download there first.
     `path` when it holds the files ready to read; else `path`'s own folder in the cache, after extracting there
     the archives found in `path` (MNIST's .gz, CIFAR-10's .tar.gz), or where torchvision downloads them."""
-    cache = cache_dir() / "torchvision" / hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    cache = image_cache(path)
     if ready(name, path):
         return path, False
     if name in MNIST_LIKE and any((path / name / "raw" / f"{f}.gz").is_file() for f in MNIST_FILES):

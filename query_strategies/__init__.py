@@ -15,11 +15,9 @@ from .random_sampling import RandomSampling
 from .strategy import Strategy
 
 _CLASSES = [RandomSampling, LeastConfidence, MarginSampling, EntropySampling, LeastConfidenceDropout,
-            MarginSamplingDropout, EntropySamplingDropout, BALDDropout]
-_CLASSES += [BadgeSampling, BaselineSampling, CoreSet, KMeansSampling]
-_CLASSES += [ActiveLearningByLearning, AdversarialBIM, AdversarialDeepFool, BaitSampling]
-ALIASES = {}
-ALIASES.update({"kdpp": "baseline", "kcenter": "coreset"})
+            MarginSamplingDropout, EntropySamplingDropout, BALDDropout, BadgeSampling, BaselineSampling, CoreSet,
+            KMeansSampling, ActiveLearningByLearning, AdversarialBIM, AdversarialDeepFool, BaitSampling]
+ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 STRATEGIES = {cls.name: cls for cls in _CLASSES}
 STRATEGIES.update({alias: STRATEGIES[name] for alias, name in ALIASES.items()})
 

@@ -46,13 +46,23 @@ def perturbation_scores(delta, flipped):
     return torch.where(flipped, delta.flatten(1).square().sum(1), torch.full_like(flipped, math.inf, dtype=delta.dtype))
 
 
-def attack_scores(attack, model, X):
-    """perturbation_scores of `attack(model, X_batch)` over X in batches of ATTACK_BATCH points."""
-    parts = X.split(ATTACK_BATCH)
-    return torch.cat([perturbation_scores(*attack(model, part)) for part in parts])
+def attack_scores(attack, model, X, rows):
+    """perturbation_scores of `attack(model, X[batch])` for the points `rows` of X, ATTACK_BATCH at a time."""
+    parts = torch.as_tensor(rows, device=X.device).split(ATTACK_BATCH)
+    return torch.cat([perturbation_scores(*attack(model, X[part])) for part in parts])
 
 
-class AdversarialBIM(Strategy):
+class AdversarialMargin(Strategy):
+    """Label the unlabelled points whose adversarial perturbation is smallest; a subclass gives the attack as
+    `attack(model, X) -> (δ, flipped)`."""
+
+    def query(self, n):
+        idx = self.unlabeled()
+        scores = attack_scores(self.attack, self.learner.model, self.learner.X, idx)
+        return idx[top_k(-scores, n)]
+
+
+class AdversarialBIM(AdversarialMargin):
     """`bim`: the unlabelled points with the smallest BIM perturbation (ε = 0.05, at most 100 steps)."""
 
     name = "bim"
@@ -60,8 +70,3 @@ class AdversarialBIM(Strategy):
     @staticmethod
     def attack(model, X):
         return bim_perturbations(model, X)
-
-    def query(self, n):
-        idx = self.unlabeled()
-        scores = attack_scores(self.attack, self.learner.model, self.learner.X[idx])
-        return idx[top_k(-scores, n)]

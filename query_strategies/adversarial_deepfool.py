@@ -9,8 +9,7 @@ import math
 
 import torch
 
-from .adversarial_bim import attack_scores
-from .strategy import Strategy, top_k
+from .adversarial_bim import AdversarialMargin
 
 MAX_ITER = 50
 OVERSHOOT = 0.02
@@ -59,7 +58,7 @@ def deepfool_perturbations(model, X, max_iter=MAX_ITER, overshoot=OVERSHOOT):
     return (1 + overshoot) * r, flipped
 
 
-class AdversarialDeepFool(Strategy):
+class AdversarialDeepFool(AdversarialMargin):
     """`deepfool`: the unlabelled points closest to a decision boundary by DeepFool (at most 50 steps)."""
 
     name = "deepfool"
@@ -67,8 +66,3 @@ class AdversarialDeepFool(Strategy):
     @staticmethod
     def attack(model, X):
         return deepfool_perturbations(model, X)
-
-    def query(self, n):
-        idx = self.unlabeled()
-        scores = attack_scores(self.attack, self.learner.model, self.learner.X[idx])
-        return idx[top_k(-scores, n)]

@@ -4,11 +4,14 @@ Point i's Fisher embedding is Vᵢ = Aᵢ ⊗ eᵢᵀ ∈ R^{C×(C·d)} with A�
 last-layer Fisher. V is never formed: for a (C·d)×(C·d) matrix K with d×d blocks K_ab,
 Vᵢ K Vᵢᵀ = Aᵢ Qᵢ Aᵢᵀ with Qᵢ[a,b] = eᵢᵀ K_ab eᵢ, and for a (C·d)×m matrix Z with d-row blocks Z_a,
 Vᵢ Z = Aᵢ Tᵢ with Tᵢ[a] = eᵢᵀ Z_a. Every candidate keeps Xᵢ = Ṽᵢ M⁻¹ Ṽᵢᵀ and Yᵢ = Ṽᵢ M⁻¹FM⁻¹ Ṽᵢᵀ (C×C)
-current through each rank-C change of M⁻¹, so a greedy step costs O(n·C²·d) time and the whole selection
-O(n·C² + (C·d)²) memory.
+current through each rank-C change of M⁻¹, so a greedy step costs O(n·C²·(d + C) + (C·d)²·C) time and the
+whole selection O(n·(C² + d) + (C·d)²) memory. The argmax of a greedy step computes the exact gain
+tr(Yᵢ(I + Xᵢ)⁻¹) only for candidates whose cheap upper bound can still beat the best (the same pick as computing
+all of them).
 
 Precision: products over the n points (the d-wide contractions with the embeddings) run in the embeddings'
-dtype; the C×C and (C·d)×(C·d) algebra always runs in float64."""
+dtype (float32 from the model: the same picks as float64 in the tests); the C×C and (C·d)×(C·d) algebra, M⁻¹ and
+the per-candidate Xᵢ, Yᵢ are float64."""
 import math
 from contextlib import contextmanager
 
@@ -39,14 +42,17 @@ def chunks(n, per_point, elements):
 
 def fisher_sum(probs, emb):
     """Σᵢ VᵢᵀVᵢ as a (C·d)×(C·d) matrix: block (a, b) is Σᵢ (AᵢᵀAᵢ)[a,b] eᵢeᵢᵀ, where AᵢᵀAᵢ = diag(p) − (2 − Σp)ppᵀ
-    for Aᵢ = diag(√p)(I − 1pᵀ); blocks a ≤ b are computed and mirrored."""
+    for Aᵢ = diag(√p)(I − 1pᵀ); blocks a ≤ b are computed and mirrored. Chunks reuse one buffer (no heap growth)."""
     (n, C), d = probs.shape, emb.shape[1]
     a, b = torch.triu_indices(C, C, device=probs.device)
     total = emb.new_zeros(len(a) * d, d)
-    for part in chunks(n, len(a) * d, SETUP_ELEMENTS):
+    parts = chunks(n, len(a) * d, SETUP_ELEMENTS)
+    buf = emb.new_empty(min(n, parts[0].stop) if parts else 0, len(a), d)
+    for part in parts:
         p, e = probs[part], emb[part]
-        G = -(2 - p.sum(1, keepdim=True)) * p[:, a] * p[:, b] + (a == b) * p[:, a]
-        total += (G.to(emb.dtype).unsqueeze(2) * e.unsqueeze(1)).reshape(len(p), -1).T @ e
+        G = (-(2 - p.sum(1, keepdim=True)) * p[:, a] * p[:, b] + (a == b) * p[:, a]).to(emb.dtype)
+        weighted = torch.mul(G.unsqueeze(2), e.unsqueeze(1), out=buf[:len(p)])
+        total.addmm_(weighted.view(len(p), -1).T, e)
     out = total.new_empty(C, C, d, d)
     out[a, b] = total.view(-1, d, d)
     out[b, a] = total.view(-1, d, d).transpose(1, 2)
@@ -55,13 +61,19 @@ def fisher_sum(probs, emb):
 
 def block_quadratic_forms(K, emb):
     """Qᵢ[a,b] = eᵢᵀ K_ab eᵢ for every point (n, C, C), K_ab the d×d blocks of a symmetric K (so Qᵢ is
-    symmetric: blocks a ≤ b are computed and mirrored); then Vᵢ K Vᵢᵀ = Aᵢ Qᵢ Aᵢᵀ."""
+    symmetric: blocks a ≤ b are computed and mirrored); then Vᵢ K Vᵢᵀ = Aᵢ Qᵢ Aᵢᵀ. Chunks reuse one buffer."""
     n, d = emb.shape
     C = K.shape[0] // d
     a, b = torch.triu_indices(C, C, device=K.device)
     blocks = K.to(emb.dtype).reshape(C, d, C, d)[a, :, b, :].permute(1, 0, 2).reshape(d, -1)
-    q = torch.cat([((emb[part] @ blocks).view(-1, len(a), d) * emb[part].unsqueeze(1)).sum(2)
-                   for part in chunks(n, len(a) * d, SETUP_ELEMENTS)]).double()
+    q = emb.new_empty(n, len(a))
+    parts = chunks(n, len(a) * d, SETUP_ELEMENTS)
+    buf = emb.new_empty(min(n, parts[0].stop) if parts else 0, len(a) * d)
+    for part in parts:
+        e = emb[part]
+        forms = torch.matmul(e, blocks, out=buf[:len(e)]).view(len(e), len(a), d).mul_(e.unsqueeze(1))
+        torch.sum(forms, 2, out=q[part])
+    q = q.double()
     Q = q.new_empty(n, C, C)
     Q[:, a, b] = q
     Q[:, b, a] = q
@@ -153,25 +165,28 @@ class FisherDesign:
         return -batch_trace(torch.linalg.solve(X - self.eye(), Y))
 
     def change(self, j, sign):
-        """Add (sign = 1) or remove (sign = −1) candidate j: M⁻¹ ← M⁻¹ − U W Uᵀ with U = M⁻¹Ṽⱼᵀ (column c is
-        Σ_a Ãⱼ[c, a]·(M⁻¹'s columns of class block a)·eⱼ) and W = (sign·I + ṼⱼM⁻¹Ṽⱼᵀ)⁻¹ = sign·LLᵀ. With U' = UL,
-        S' = U'ᵀFU' and R = M⁻¹FU' − (sign/2)·U'S', every candidate's Gᵢ = ṼᵢU' and Jᵢ = ṼᵢR give
-        Xᵢ ← Xᵢ − sign·GᵢGᵢᵀ and Yᵢ ← Yᵢ − sign·(JᵢGᵢᵀ + GᵢJᵢᵀ)."""
-        A, e = factor_times(self.root[j], self.probs[j], self.eye()), self.emb_t[:, j].double()
-        U = (self.P.view(-1, self.C, self.d) @ e) @ A.T
-        X = A @ (U.view(self.C, self.d, self.C).transpose(1, 2) @ e)
-        w, Q = torch.linalg.eigh(sign * torch.linalg.inv(sign * self.eye() + X))
-        U = U @ (Q * w.clamp(min=0).sqrt())
-        FU = self.F @ U
-        R = self.P @ FU - (sign / 2) * U @ (U.T @ FU)
-        self.P.addmm_(U, U.T, alpha=-sign)
-        self.update_candidates(torch.cat([U, R], 1), sign)
-
-    def update_candidates(self, Z, sign):
-        """Xᵢ, Yᵢ and their bound statistics after the change, in chunks that stay in cache: Ãᵢ applied to the
-        C×C matrices [eᵢᵀ U'_a] and [eᵢᵀ R_a] (a = class block) gives Gᵢ and Jᵢ; then GᵢGᵢᵀ and JᵢGᵢᵀ."""
+        """Add (sign = 1) or remove (sign = −1) candidate j: M⁻¹ ← M⁻¹ − U W Uᵀ with U = M⁻¹Ṽⱼᵀ and
+        W = (sign·I + ṼⱼM⁻¹Ṽⱼᵀ)⁻¹ = sign·LLᵀ. With U' = UL, S' = U'ᵀFU' and R = M⁻¹FU' − (sign/2)·U'S', every
+        candidate's Gᵢ = ṼᵢU' and Jᵢ = ṼᵢR give Xᵢ ← Xᵢ − sign·GᵢGᵢᵀ and Yᵢ ← Yᵢ − sign·(JᵢGᵢᵀ + GᵢJᵢᵀ).
+        The (C·d)-long vectors are kept as rows (Uᵀ, Rᵀ): row products are the fast ones. Uᵀ = ṼⱼM⁻¹ has row c
+        Σ_a Ãⱼ[c, a]·eⱼᵀ(rows of class block a of M⁻¹)."""
         C, d = self.C, self.d
-        rows = Z.to(self.emb_t.dtype).reshape(C, d, 2, C).permute(2, 0, 3, 1).reshape(2 * C * C, d)
+        A, e = factor_times(self.root[j], self.probs[j], self.eye()), self.emb_t[:, j].double()
+        Ut = A @ (e @ self.P.view(C, d, -1))
+        X = A @ (Ut.view(C, C, d) @ e).T
+        w, Q = torch.linalg.eigh(sign * torch.linalg.inv(sign * self.eye() + X))
+        Ut = (Q * w.clamp(min=0).sqrt()).T @ Ut
+        FUt = Ut @ self.F
+        Rt = FUt @ self.P - (sign / 2) * (FUt @ Ut.T) @ Ut
+        self.P.addmm_(Ut.T, Ut, alpha=-sign)
+        self.update_candidates(torch.cat([Ut, Rt]), sign)
+
+    def update_candidates(self, Zt, sign):
+        """Xᵢ, Yᵢ and their bound statistics after the change, in chunks that stay in cache, from the rows
+        Zt = [U'ᵀ; Rᵀ]: Ãᵢ applied to the C×C matrices [eᵢᵀ U'_a] and [eᵢᵀ R_a] (a = class block) gives Gᵢ and Jᵢ;
+        then GᵢGᵢᵀ and JᵢGᵢᵀ."""
+        C, d = self.C, self.d
+        rows = Zt.to(self.emb_t.dtype).view(2, C, C, d).transpose(1, 2).reshape(2 * C * C, d)
         for part in chunks(self.X.shape[2], 2 * C * C, UPDATE_ELEMENTS):
             T = (rows @ self.emb_t[:, part]).view(2, C, C, -1)
             probs = self.probs_t[:, None, part]

@@ -173,9 +173,10 @@ def test_scores_rank_the_closest_points_first_and_unflipped_ones_last():
                       torch.tensor([0.0, -1.0], dtype=torch.float64))  # boundary x₀ = 1
     X = torch.tensor([[0.0, 0.0], [0.9, 5.0], [-100.0, 0.0], [0.5, -1.0]], dtype=torch.float64)
     for attack in (lambda m, x: bim_perturbations(m, x, 0.05, 100), deepfool_perturbations):
-        scores = attack_scores(attack, model, X)
+        scores = attack_scores(attack, model, X, range(4))
         assert scores.argsort().tolist() == [1, 3, 0, 2]
-    assert math.isinf(attack_scores(lambda m, x: bim_perturbations(m, x, 0.05, 100), model, X)[2])
+        assert attack_scores(attack, model, X, [3, 0]).tolist() == scores[[3, 0]].tolist()
+    assert math.isinf(attack_scores(lambda m, x: bim_perturbations(m, x, 0.05, 100), model, X, range(4))[2])
 
 
 @pytest.mark.parametrize("alg", ["bim", "deepfool"])

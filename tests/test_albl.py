@@ -70,13 +70,14 @@ def play_round(learner, albl, n):
 def test_rounds_on_digits_match_the_formulas(digits):
     learner, albl = albl_on_digits(digits, [LeastConfidence, RandomSampling])
     assert albl.weights.tolist() == [1.0, 1.0]
-    w, q = [1.0, 1.0], np.ones(len(digits.y_train))
+    w, q, chosen = [1.0, 1.0], np.ones(len(digits.y_train)), set()
     for _ in range(4):
         p = expected_probabilities(w)
         draw = torch.Generator().set_state(albl.gen.get_state())
         s = int(torch.multinomial(torch.tensor(p, dtype=torch.float64), 1, generator=draw))
         picked = albl.query(20)
         assert albl.last == (s, pytest.approx(p[s]))
+        chosen.add(s)
         q[picked] = p[s]
         albl.update(picked)
         assert all((arm.labeled == albl.labeled).all() for arm in albl.arms)
@@ -90,7 +91,7 @@ def test_rounds_on_digits_match_the_formulas(digits):
         np.testing.assert_allclose(albl.query_prob[idx], q[idx])
         np.testing.assert_allclose(albl.weights.numpy(), w, rtol=1e-12)
         assert albl.last is None
-    assert (albl.query_prob[:30] == 1).all() and albl.labeled.sum() == 30 + 4 * 20
+    assert chosen == {0, 1} and (albl.query_prob[:30] == 1).all() and albl.labeled.sum() == 30 + 4 * 20
 
 
 def test_state_dict_continues_exactly(digits):

@@ -86,7 +86,8 @@ def test_loading_never_writes_into_the_data_folder(mnist_like, badge_cache):
     _, before, after = mnist_like
     assert before == after
     for name in dataset.MNIST_LIKE:
-        [cached] = (badge_cache / "torchvision").glob(f"*/{name}/raw")
+        cached = dataset.image_cache(SHARED_DATA) / name / "raw"
+        assert cached.is_relative_to(badge_cache)
         assert sorted(p.name for p in cached.iterdir()) == sorted(dataset.MNIST_FILES)  # no temporary leftovers
 
 
@@ -111,10 +112,10 @@ def test_damaged_mnist_archives_are_reported_before_anything_is_extracted(tmp_pa
     assert not list((tmp_path / "cache").rglob("*-ubyte"))
 
 
-def test_truncated_extracted_mnist_files_in_the_data_folder(tmp_path, mnist_like, badge_cache):
+def test_truncated_extracted_mnist_files_in_the_data_folder(tmp_path, mnist_like):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    [cached] = (badge_cache / "torchvision").glob("*/MNIST/raw")
+    cached = dataset.image_cache(SHARED_DATA) / "MNIST" / "raw"
     for f in dataset.MNIST_FILES:
         shutil.copyfile(cached / f, raw / f)
     images = raw / "train-images-idx3-ubyte"
