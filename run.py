@@ -196,44 +196,43 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
     """Rounds `first`.. : query (after round 0), train, test; each round's rows and a checkpoint are saved
     before the next begins."""
     n_rounds = n_query_rounds(args)
-    bar = tqdm(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round", file=sys.stderr,
-               desc=f"{args.alg} on {learner.ds.name}")
     stop, done = ("budget" if args.rounds <= 0 else "rounds"), first - 1
-    for rd in range(first, n_rounds + 1):
-        row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
-        if rd == 0:
-            queried = initial
-        elif (~strategy.labeled).sum() < args.nQuery:
-            tqdm.write("too few remaining points to query", file=sys.stderr)
-            stop = "pool exhausted"
-            break
-        else:
-            queried = timed_query(strategy, learner, args.nQuery, row)
-            strategy.update(queried)
-        try:
-            res = learner.train(strategy.labeled_idx())
-        except TrainingDiverged as e:
-            raise TrainingDiverged(f"round {rd}: {e}; the rounds before it are saved in {run_dir.path}")
-        strategy.trained()
-        start = time.perf_counter()
-        acc = learner.test_accuracy()
-        n_lab = int(strategy.labeled.sum())
-        row.update(n_labeled=n_lab, test_acc=acc, train_acc=res.train_acc, train_epochs=res.epochs,
-                   epoch_cap_hit=res.capped, restarts=res.restarts, train_seconds=res.seconds,
-                   test_seconds=time.perf_counter() - start)
-        run_dir.append_round(row, queried)
-        run_dir.save_checkpoint({"round": rd, "model": learner.model.state_dict(),
-                                 "learner_gen": learner.gen.get_state(), "strategy_gen": strategy.gen.get_state(),
-                                 "strategy": strategy.state_dict()})
-        tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
-        sys.stdout.flush()
-        tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
-                   f"test {row['test_seconds']:.2f} s, inference {row['infer_seconds']:.2f} s, "
-                   f"query {row['select_seconds']:.2f} s", file=sys.stderr)
-        bar.set_postfix(acc=f"{acc:.4f}", n=n_lab)
-        bar.update()
-        done = rd
-    bar.close()
+    with tqdm(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round", file=sys.stderr,
+              desc=f"{args.alg} on {learner.ds.name}") as bar:
+        for rd in range(first, n_rounds + 1):
+            row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
+            if rd == 0:
+                queried = initial
+            elif (~strategy.labeled).sum() < args.nQuery:
+                tqdm.write("too few remaining points to query", file=sys.stderr)
+                stop = "pool exhausted"
+                break
+            else:
+                queried = timed_query(strategy, learner, args.nQuery, row)
+                strategy.update(queried)
+            try:
+                res = learner.train(strategy.labeled_idx())
+            except TrainingDiverged as e:
+                raise TrainingDiverged(f"round {rd}: {e}; the rounds before it are saved in {run_dir.path}")
+            strategy.trained()
+            start = time.perf_counter()
+            acc = learner.test_accuracy()
+            n_lab = int(strategy.labeled.sum())
+            row.update(n_labeled=n_lab, test_acc=acc, train_acc=res.train_acc, train_epochs=res.epochs,
+                       epoch_cap_hit=res.capped, restarts=res.restarts, train_seconds=res.seconds,
+                       test_seconds=time.perf_counter() - start)
+            run_dir.append_round(row, queried)
+            run_dir.save_checkpoint({"round": rd, "model": learner.model.state_dict(),
+                                     "learner_gen": learner.gen.get_state(), "strategy_gen": strategy.gen.get_state(),
+                                     "strategy": strategy.state_dict()})
+            tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
+            sys.stdout.flush()
+            tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
+                       f"test {row['test_seconds']:.2f} s, inference {row['infer_seconds']:.2f} s, "
+                       f"query {row['select_seconds']:.2f} s", file=sys.stderr)
+            bar.set_postfix(acc=f"{acc:.4f}", n=n_lab)
+            bar.update()
+            done = rd
     run_dir.finish({"finished": True, "stopped_by": stop, "rounds": done,
                     "n_labeled": int(strategy.labeled.sum())})
 

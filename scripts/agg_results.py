@@ -477,7 +477,6 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    warnings.formatwarning = lambda msg, *a, **k: f"agg_results.py: warning: {msg}\n"
     try:
         log_meta = dict(kv.split("=", 1) for kv in args.log_meta)
     except ValueError:
@@ -500,4 +499,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    warnings.formatwarning = lambda msg, *a, **k: f"agg_results.py: warning: {msg}\n"
     sys.exit(main())

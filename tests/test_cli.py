@@ -56,11 +56,20 @@ def test_run_prints_the_original_lines_and_writes_results(entropy_run):
     assert json.loads((folder / "summary.json").read_text())["finished"] is True
 
 
+def accuracy_columns(folder):
+    """The text of rounds.csv's round, n_labeled, test_acc, train_acc and train_epochs columns, byte for byte."""
+    lines = (folder / "rounds.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    keep = [header.index(c) for c in ("round", "n_labeled", "test_acc", "train_acc", "train_epochs")]
+    return [[line.split(",")[i] for i in keep] for line in lines]
+
+
 def test_same_seed_gives_identical_output(entropy_run, tmp_path):
     proc, folder = entropy_run
     again = run_cli("--alg", "entropy", "--seed", "4", "--out", tmp_path, *SMALL)
     assert accuracy_lines(again.stdout) == accuracy_lines(proc.stdout)
     assert (tmp_path / folder.name / "queries.csv").read_text() == (folder / "queries.csv").read_text()
+    assert accuracy_columns(tmp_path / folder.name) == accuracy_columns(folder)
     other = run_cli("--alg", "entropy", "--seed", "5", "--out", tmp_path, *SMALL)
     assert (tmp_path / "digits_mlp_entropy_50_seed5" / "queries.csv").read_text() != (folder / "queries.csv").read_text()
 
@@ -153,3 +162,25 @@ def test_csv_values_are_plain_numbers():
     from results import format_value
     assert [format_value(v) for v in (np.float64(0.5), np.float32(0.25), True, np.bool_(False), np.int64(3), 0.1)] \
         == ["0.5", "0.25", 1, 0, 3, "0.1"]
+
+
+def test_training_that_diverges_later_keeps_the_finished_rounds(tmp_path, monkeypatch, capsys):
+    """From round 1 on, the learning rate is raised to 1e30 (a real overflow to an infinite loss in torch)."""
+    from learner import Learner
+
+    train, calls = Learner.train, []
+
+    def diverging_after_round_0(self, idx):
+        calls.append(len(idx))
+        if len(calls) > 1:
+            self.lr = 1e30
+        return train(self, idx)
+
+    monkeypatch.setattr(Learner, "train", diverging_after_round_0)
+    code = run.main(["--alg", "conf", "--seed", "2", "--out", str(tmp_path), *SMALL])
+    captured = capsys.readouterr()
+    assert code == 1 and calls == [50, 100]
+    err = [line for line in captured.err.splitlines() if line.startswith("run.py:")]
+    assert len(err) == 1 and "training diverged in round 1" in err[0] and "lower --lr" in err[0], captured.err
+    rounds = pd.read_csv(tmp_path / "digits_mlp_conf_50_seed2" / "rounds.csv")
+    assert rounds["round"].tolist() == [0] and accuracy_lines(captured.out)[0][0] == 50

@@ -124,14 +124,11 @@ def bad_data_case(case, tmp_path):
 @pytest.mark.parametrize("case", ["truncated gz", "no SVHN", "no OpenML", "missing csv", "text in csv", "broken npz"])
 def test_bad_data_gives_one_line_on_stderr(tmp_path, monkeypatch, capsys, case):
     """run.main in this process (no interpreter start-up): exit code 2 and exactly one line on stderr."""
-    import warnings
-
     import run
 
     argv, env, fragments = bad_data_case(case, tmp_path)
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # main() replaces it
     code = run.main([*map(str, argv), "--out", str(tmp_path / "o")])
     captured = capsys.readouterr()
     assert_one_line_error(subprocess.CompletedProcess([], code, captured.out, captured.err), *fragments)
