@@ -230,7 +230,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
             tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
                        f"test {row['test_seconds']:.2f} s, inference {row['infer_seconds']:.2f} s, "
                        f"query {row['select_seconds']:.2f} s", file=sys.stderr)
-            bar.set_postfix(acc=f"{acc:.4f}", n=n_lab)
+            bar.set_postfix(acc=f"{acc:.4f}", n=n_lab, refresh=False)
             bar.update()
             done = rd
     run_dir.finish({"finished": True, "stopped_by": stop, "rounds": done,

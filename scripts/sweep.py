@@ -291,7 +291,7 @@ def main(argv=None):
         if code != 0:
             failed.append((job, code, line))
             tqdm.write(f"FAILED {job.name} (exit {code}): {line}  [log: {job.log}]", file=sys.stderr)
-        bar.set_postfix(failed=len(failed))
+        bar.set_postfix(failed=len(failed), refresh=False)
         bar.update()
 
     start = time.perf_counter()
