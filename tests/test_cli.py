@@ -164,6 +164,7 @@ def test_csv_values_are_plain_numbers():
         == ["0.5", "0.25", 1, 0, 3, "0.1"]
 
 
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_training_that_diverges_later_keeps_the_finished_rounds(tmp_path, monkeypatch, capsys):
     """From round 1 on, the learning rate is raised to 1e30 (a real overflow to an infinite loss in torch)."""
     from learner import Learner

@@ -86,6 +86,7 @@ class Crash(Exception):
     pass
 
 
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_crash_between_rows_and_checkpoint(tmp_path, reference, monkeypatch, capsys):
     save = results.RunDir.save_checkpoint
 
