@@ -90,6 +90,7 @@ class Learner:
             elif epoch % RESTART_EPOCHS == 0 and acc < RESTART_ACC:
                 model, restarts = self.fresh_model(), restarts + 1
                 opt = torch.optim.Adam(model.parameters(), lr=self.lr, weight_decay=0.0)
+        recalibrate_batchnorm(model, X, self.ds.train_batch)
         self.model = model.eval()
         capped = acc < ACC_TARGET and not (linear and stale >= LINEAR_PATIENCE)
         return TrainResult(epoch, time.perf_counter() - start, acc, capped, restarts)
@@ -169,6 +170,28 @@ class Learner:
         """Fraction of the test set the trained network classifies right."""
         logits, _ = self.forward(self.X_test)
         return (logits.argmax(1) == self.y_test).float().mean().item()
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model, X, size):
+    """Running mean and variance of every BatchNorm layer := the average of its batch statistics over X (the
+    labelled points, unaugmented, in batches of `size`) under the final weights. A network trained on few points
+    makes few BatchNorm updates, and its momentum-0.1 running statistics stay far from the data's: eval-mode
+    predictions on its own training points were near chance for a ResNet trained on 100 MNIST images."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+        m.train()
+    for batch in batches(torch.arange(len(X), device=X.device), size):
+        model(X[batch])
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    model.eval()
 
 
 def batches(order, size):

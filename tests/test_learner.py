@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import dataset
-from learner import Learner, TrainingDiverged, augment, batches
+from data_files import SHARED_DATA
+from learner import Learner, TrainingDiverged, augment, batches, recalibrate_batchnorm
 
 
 def digits(seed=0):
@@ -146,3 +147,37 @@ def test_augment_crops_with_black_padding_and_flips():
     assert any((o == fill).any() for o in outs)  # some crop reaches into the padding
     gen_a, gen_b = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     assert torch.equal(augment(x, fill, gen_a), augment(x, fill, gen_b))
+
+
+def test_batchnorm_statistics_are_recomputed_over_the_training_points():
+    """Dropout stays off; mean and unbiased variance of the BatchNorm input over X (one batch); momentum kept."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Dropout(0.5), torch.nn.BatchNorm1d(4, momentum=0.3))
+    bn = net[2]
+    bn.running_mean.fill_(7.0)
+    bn.running_var.fill_(9.0)
+    X = torch.randn(50, 5, dtype=torch.float32)
+    recalibrate_batchnorm(net, X, 64)
+    h = net[0](X).detach()
+    torch.testing.assert_close(bn.running_mean, h.mean(0))
+    torch.testing.assert_close(bn.running_var, h.var(0, unbiased=True))
+    assert bn.momentum == 0.3 and not net.training and not net[1].training
+
+
+def test_batches_average_into_the_running_statistics():
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.BatchNorm1d(3))
+    X = torch.randn(30, 3) * 2 + 5
+    recalibrate_batchnorm(net, X, 10)
+    parts = X.split(10)
+    torch.testing.assert_close(net[0].running_mean, torch.stack([p.mean(0) for p in parts]).mean(0))
+    torch.testing.assert_close(net[0].running_var, torch.stack([p.var(0) for p in parts]).mean(0))
+
+
+def test_resnet_trained_on_few_images_classifies_them_in_eval_mode():
+    """100 real MNIST images, ten epochs or so: without recomputed statistics eval mode was near chance here."""
+    ds = dataset.load("MNIST", 0, str(SHARED_DATA), np.random.default_rng(0), trunc=300)
+    lr = Learner("resnet", ds, "cpu", torch.Generator().manual_seed(0))
+    res = lr.train(np.arange(100))
+    assert res.train_acc >= 0.99
+    assert (lr.probs(np.arange(100)).argmax(1) == ds.y_train[:100]).float().mean() >= 0.95
