@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cli import assert_one_line_error, run_cli
-from data_files import SHARED_DATA, tree_state, write_mnist_slice
+from data_files import SHARED_DATA, skip_md5, tree_state, write_cifar10, write_mnist_slice, write_svhn
 
 ROUND_LINE = re.compile(r"^(\d+)\ttesting accuracy (\d+(?:\.\d+)?(?:e-?\d+)?)$")
 IMAGE_RUN = ["--nStart", "50", "--nQuery", "50", "--nEnd", "150", "--maxEpochs", "50"]
@@ -97,6 +97,34 @@ def test_conv_nets_on_a_tiny_mnist_slice(tmp_path, mnist_slice, model):
     assert [n for n, _ in rounds(proc)] == [50, 100]
     cfg = config(tmp_path)
     assert cfg["n_pool"] <= 300 and cfg["n_test"] == 500 and cfg["model"] == model
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+@pytest.mark.parametrize("data, model, alg", [("CIFAR10", "cnn", "badge"), ("CIFAR10", "vgg", "coreset"),
+                                              ("SVHN", "resnet", "entropy")])
+def test_cifar10_and_svhn_files_through_run_main(tmp_path, monkeypatch, capsys, data, model, alg):
+    """Small files in the true formats (the md5 check of the original files bypassed), augmentation on; run.main in
+    this process, since a subprocess could not bypass the check."""
+    import torchvision.datasets.cifar
+    import torchvision.datasets.svhn
+
+    import run
+
+    if data == "CIFAR10":
+        write_cifar10(tmp_path / "data", n_per_batch=12)
+        skip_md5(monkeypatch, torchvision.datasets.cifar)
+    else:
+        (tmp_path / "data").mkdir()
+        write_svhn(tmp_path / "data", n_train=60, n_test=12)
+        skip_md5(monkeypatch, torchvision.datasets.svhn)
+    code = run.main(["--data", data, "--path", str(tmp_path / "data"), "--model", model, "--alg", alg, "--aug", "1",
+                     "--nStart", "20", "--nQuery", "10", "--nEnd", "40", "--maxEpochs", "2", "--seed", "1",
+                     "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert [n for n, _ in rounds(subprocess.CompletedProcess([], code, captured.out, captured.err))] == [20, 30, 40]
+    cfg = config(tmp_path / "out")
+    assert (cfg["n_pool"], cfg["n_test"], cfg["aug"], cfg["model"]) == (60, 12, 1, model)
 
 
 def bad_data_case(case, tmp_path):
