@@ -37,7 +37,12 @@ def factor_times(root, probs, T):
 def chunks(n, per_point, elements):
     """Consecutive point ranges whose temporaries of `per_point` elements each stay under `elements`."""
     step = max(1, elements // per_point)
-    return [slice(s, s + step) for s in range(0, n, step)]
+    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def chunk_buffer(like, parts, *shape):
+    """A scratch tensor like `like` for the rows of the largest (the first) of `parts`: shape (rows, *shape)."""
+    return like.new_empty(parts[0].stop if parts else 0, *shape)
 
 
 def fisher_sum(probs, emb):
@@ -47,7 +52,7 @@ def fisher_sum(probs, emb):
     a, b = torch.triu_indices(C, C, device=probs.device)
     total = emb.new_zeros(len(a) * d, d)
     parts = chunks(n, len(a) * d, SETUP_ELEMENTS)
-    buf = emb.new_empty(min(n, parts[0].stop) if parts else 0, len(a), d)
+    buf = chunk_buffer(emb, parts, len(a), d)
     for part in parts:
         p, e = probs[part], emb[part]
         G = (-(2 - p.sum(1, keepdim=True)) * p[:, a] * p[:, b] + (a == b) * p[:, a]).to(emb.dtype)
@@ -68,7 +73,7 @@ def block_quadratic_forms(K, emb):
     blocks = K.to(emb.dtype).reshape(C, d, C, d)[a, :, b, :].permute(1, 0, 2).reshape(d, -1)
     q = emb.new_empty(n, len(a))
     parts = chunks(n, len(a) * d, SETUP_ELEMENTS)
-    buf = emb.new_empty(min(n, parts[0].stop) if parts else 0, len(a) * d)
+    buf = chunk_buffer(emb, parts, len(a) * d)
     for part in parts:
         e = emb[part]
         forms = torch.matmul(e, blocks, out=buf[:len(e)]).view(len(e), len(a), d).mul_(e.unsqueeze(1))

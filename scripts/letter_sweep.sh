@@ -6,7 +6,7 @@
 # Budget, measured 2026-11-25 on the 2-core CPU (no GPU), 2 workers with one torch thread each: a run of a cheap
 # algorithm takes about 40 s (training; most rounds after the first stop at the 2000-epoch cap with training
 # accuracy 0.81-0.99, mean 0.91), a bait run about 12.5 min (2 min per query of 100 over the 26-class pool).
-# Seeds 1-3 took 31 min (1868 s); all 5 seeds about 55 min. bait comes first in ALGS so that its long runs start
+# Seeds 1-3 took 31 min (1868 s), seeds 4-5 another 19 min (1113 s): 50 min in all. bait comes first in ALGS so that its long runs start
 # early instead of ending the sweep alone.
 set -uo pipefail
 cd "$(dirname "$0")/.."

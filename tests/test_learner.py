@@ -151,12 +151,11 @@ def test_augment_crops_with_black_padding_and_flips():
 
 def test_batchnorm_statistics_are_recomputed_over_the_training_points():
     """Dropout stays off; mean and unbiased variance of the BatchNorm input over X (one batch); momentum kept."""
-    torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Dropout(0.5), torch.nn.BatchNorm1d(4, momentum=0.3))
     bn = net[2]
     bn.running_mean.fill_(7.0)
     bn.running_var.fill_(9.0)
-    X = torch.randn(50, 5, dtype=torch.float32)
+    X = torch.randn(50, 5, generator=torch.Generator().manual_seed(0))
     recalibrate_batchnorm(net, X, 64)
     h = net[0](X).detach()
     torch.testing.assert_close(bn.running_mean, h.mean(0))
@@ -165,9 +164,8 @@ def test_batchnorm_statistics_are_recomputed_over_the_training_points():
 
 
 def test_batches_average_into_the_running_statistics():
-    torch.manual_seed(1)
     net = torch.nn.Sequential(torch.nn.BatchNorm1d(3))
-    X = torch.randn(30, 3) * 2 + 5
+    X = torch.randn(30, 3, generator=torch.Generator().manual_seed(1)) * 2 + 5
     recalibrate_batchnorm(net, X, 10)
     parts = X.split(10)
     torch.testing.assert_close(net[0].running_mean, torch.stack([p.mean(0) for p in parts]).mean(0))
