@@ -70,17 +70,21 @@ class RunDir:
         return json.loads(self.summary.read_text()) if self.summary.is_file() else None
 
     def save_checkpoint(self, state):
-        """Everything needed to continue after the round just finished (model, generators, strategy state)."""
+        """Everything needed to continue after the round just finished (model, generators, strategy state), as
+        tensors and plain values only (numpy arrays become tensors), so that loading it can never run code."""
         buf = io.BytesIO()
-        torch.save(state, buf)
+        torch.save(plain(state), buf)
         write_atomic(self.checkpoint, buf.getvalue())
 
     def load_checkpoint(self):
+        """The saved state, read with torch's restricted unpickler (`weights_only=True`): a file that holds
+        anything but tensors and plain containers, numbers and strings is refused without running any of it."""
         try:
-            return torch.load(self.checkpoint, weights_only=False)
-        except Exception as e:  # a damaged pickle raises many kinds
+            return torch.load(self.checkpoint, weights_only=True)
+        except Exception as e:  # a damaged or crafted file raises many kinds
             from dataset import UserError
-            raise UserError(f"{self.checkpoint} cannot be read ({type(e).__name__}); start the run again with --force")
+            raise UserError(f"{self.checkpoint} cannot be read as a checkpoint of this program "
+                            f"({type(e).__name__}); start the run again with --force")
 
     def truncate_to(self, last_round):
         """Keep the complete CSV lines of rounds 0..last_round and drop the rest (a torn last line included)."""
@@ -100,6 +104,20 @@ class RunDir:
         i, j = ROUND_COLUMNS.index("n_labeled"), ROUND_COLUMNS.index("test_acc")
         fields = [ln.split(",") for ln in lines]
         return [(f[i], f[j]) for f in fields if len(f) == len(ROUND_COLUMNS)]
+
+
+def plain(obj):
+    """`obj` with numpy arrays turned into tensors and numpy scalars into Python numbers, containers kept: what
+    `torch.load(..., weights_only=True)` accepts."""
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(plain(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(obj.copy())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
 
 
 def append_rows(path, rows):

@@ -43,7 +43,7 @@ class Strategy:
         return {"labeled": self.labeled.copy()}
 
     def load_state_dict(self, state):
-        self.labeled = np.asarray(state["labeled"], dtype=bool).copy()
+        self.labeled = np.array(state["labeled"], dtype=bool)
 
 
 def top_k(scores, k):

@@ -1,0 +1,79 @@
+"""A checkpoint can never run code: crafted checkpoint.pt files (torch's zip format and the legacy pickle format)
+are refused with one line by `run.py --resume` and by a sweep that resumes the folder, and their payload never
+runs. A real checkpoint holds only tensors and plain values and loads with torch's restricted unpickler."""
+import os
+import pickle
+
+import pytest
+import torch
+
+import results
+from cli import assert_one_line_error, run_cli
+from scripts import sweep
+
+ARGS = ["--alg", "albl", "--seed", "3", "--nStart", "40", "--nQuery", "40", "--nEnd", "120", "--maxEpochs", "30"]
+FOLDER = "digits_mlp_albl_40_seed3"
+
+
+class Payload:
+    """Unpickling this calls os.system, which creates the file `marker`."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def zip_payload(path, marker):
+    torch.save({"round": 0, "model": Payload(marker)}, path)
+
+
+def legacy_payload(path, marker):
+    with open(path, "wb") as f:
+        pickle.dump({"round": 0, "model": Payload(marker)}, f, protocol=2)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A run stopped after round 1 (rounds 0 and 1 done, checkpoint of round 1), to be resumed."""
+    out = tmp_path_factory.mktemp("sec")
+    proc = run_cli(*ARGS, "--rounds", "1", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_a_real_checkpoint_loads_with_the_restricted_unpickler(finished_run):
+    state = torch.load(finished_run / FOLDER / "checkpoint.pt", weights_only=True)
+    assert state["round"] == 1
+    assert state["strategy"]["query_prob"].dtype == torch.float64  # ALBL's numpy state saved as a tensor
+    assert state["strategy"]["labeled"].sum() == 80
+
+
+@pytest.mark.parametrize("craft", [zip_payload, legacy_payload])
+def test_crafted_checkpoint_is_refused_and_runs_nothing(finished_run, tmp_path, craft):
+    out = tmp_path / "out"
+    (out / FOLDER).mkdir(parents=True)
+    for f in (finished_run / FOLDER).iterdir():
+        (out / FOLDER / f.name).write_bytes(f.read_bytes())
+    marker = tmp_path / "pwned"
+    craft(out / FOLDER / "checkpoint.pt", marker)
+
+    proc = run_cli(*ARGS, "--out", out, "--resume")
+    assert_one_line_error(proc, "checkpoint.pt cannot be read", "--force")
+    assert proc.returncode == 2
+    assert not marker.exists()
+
+    (out / FOLDER / "summary.json").unlink()  # an unfinished run: the sweep resumes it by itself
+    code = sweep.main(["--algs", "albl", "--seeds", "3", "--nStart", "40", "--nQuery", "40", "--nEnd", "120",
+                       "--maxEpochs", "30", "--out", str(out), "--workers", "1"])
+    assert code == 1
+    assert "checkpoint.pt cannot be read" in (out / "logs" / f"{FOLDER}.log").read_text()
+    assert not marker.exists()
+
+
+def test_plain_turns_numpy_into_tensors_and_keeps_containers():
+    import numpy as np
+    state = results.plain({"a": np.arange(3), "b": (np.float64(0.5), 2), "c": [np.bool_(True)], "d": "x"})
+    assert torch.equal(state["a"], torch.arange(3)) and state["b"] == (0.5, 2)
+    assert state["c"] == [True] and type(state["c"][0]) is bool and state["d"] == "x"
