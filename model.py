@@ -42,6 +42,21 @@ class MLP(nn.Module):
         emb = F.relu(self.lm1(x.flatten(1)))
         return self.head(emb), emb
 
+    @torch.no_grad()
+    def loss_gradients(self, x, onehot, out):
+        """Gradients of the mean cross-entropy over the batch, in closed form, written into `out` (aligned with
+        parameters()); returns the logits z. With h = relu(x W1ᵀ + b1), z = h W2ᵀ, G = (softmax(z) − onehot)/B:
+        ∂W2 = Gᵀh, ∂H = (G W2)⊙[h > 0], ∂W1 = ∂Hᵀx, ∂b1 = Σ_rows ∂H."""
+        w1, b1, w2 = self.lm1.weight, self.lm1.bias, self.head.weight
+        h = torch.addmm(b1, x, w1.t()).relu_()
+        z = h.mm(w2.t())
+        g = torch.softmax(z, 1).sub_(onehot).div_(len(x))
+        torch.mm(g.t(), h, out=out[2])
+        dh = torch.ops.aten.threshold_backward(g.mm(w2), h, 0)
+        torch.mm(dh.t(), x, out=out[0])
+        torch.sum(dh, 0, out=out[1])
+        return z
+
 
 class Linear(nn.Module):
     """Linear(d → C); the embedding is the flattened input."""
@@ -54,6 +69,16 @@ class Linear(nn.Module):
     def forward(self, x):
         emb = x.flatten(1)
         return self.head(emb), emb
+
+    @torch.no_grad()
+    def loss_gradients(self, x, onehot, out):
+        """Closed-form gradients of the mean cross-entropy (see MLP.loss_gradients): with z = x Wᵀ + b and
+        G = (softmax(z) − onehot)/B, ∂W = Gᵀx, ∂b = Σ_rows G; written into `out`, returns z."""
+        z = torch.addmm(self.head.bias, x, self.head.weight.t())
+        g = torch.softmax(z, 1).sub_(onehot).div_(len(x))
+        torch.mm(g.t(), x, out=out[0])
+        torch.sum(g, 0, out=out[1])
+        return z
 
 
 class MnistCNN(nn.Module):

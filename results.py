@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "epoch_cap_hit", "restarts",
+ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
                  "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
 
 

@@ -12,15 +12,17 @@ import platform
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import dataset
 from dataset import UserError
-from learner import Learner, TrainingDiverged
+from learner import PATIENCE, Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS
 from query_strategies import STRATEGIES
 from results import RunDir
@@ -58,7 +60,14 @@ def build_parser():
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto = CUDA when available, else CPU")
     p.add_argument("--out", default="results", help="results folder")
-    p.add_argument("--maxEpochs", type=int, default=2000, help="epoch cap per round (a warning when hit)")
+    p.add_argument("--maxEpochs", type=int, default=0,
+                   help="opt-in epoch cap per round, 0 = none: train until the epoch's training accuracy is 0.99 "
+                        "(a warning and train_stop=cap in rounds.csv when hit)")
+    p.add_argument("--patience", type=int, default=PATIENCE,
+                   help="guard against endless training: stop after this many epochs without a better epoch "
+                        "accuracy (a warning and train_stop=stalled), 0 = never")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch, BLAS and OpenMP threads of this run; picks can differ between thread counts")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in the output folder from its last finished round")
     p.add_argument("--force", action="store_true", help="overwrite an existing run folder")
@@ -75,8 +84,10 @@ def check_flags(args):
         raise UserError(f"--nEnd ({args.nEnd}) is below --nStart ({args.nStart}); raise --nEnd")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UserError(f"--lr must be a positive finite number, got {args.lr}")
-    if args.nEmb <= 0 or args.maxEpochs <= 0 or args.rounds < 0:
-        raise UserError("--nEmb and --maxEpochs must be positive and --rounds at least 0")
+    if args.nEmb <= 0 or args.threads <= 0:
+        raise UserError("--nEmb and --threads must be positive")
+    if min(args.maxEpochs, args.patience, args.rounds) < 0:
+        raise UserError("--maxEpochs, --patience and --rounds must be at least 0 (0 = no limit)")
     if args.did > 0 and args.model in CONV_MODELS:
         raise UserError(f"--did (tabular OpenML data) works only with --model mlp or lin, not {args.model}")
     if args.model == "cnn" and args.did <= 0 and args.data not in CNNS:
@@ -120,7 +131,8 @@ def n_possible_rounds(args, n_pool):
 
 
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
-RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs")
+RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
+               "patience")
 
 
 def run(args):
@@ -138,7 +150,7 @@ def run(args):
         raise UserError(f"--nStart {args.nStart} is larger than the pool of {n_pool} points; lower --nStart")
 
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
-                      args.maxEpochs)
+                      args.maxEpochs, args.patience)
     labeled = np.zeros(n_pool, dtype=bool)
     initial = data_rng.choice(n_pool, args.nStart, replace=False)
     labeled[initial] = True
@@ -219,7 +231,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
             acc = learner.test_accuracy()
             n_lab = int(strategy.labeled.sum())
             row.update(n_labeled=n_lab, test_acc=acc, train_acc=res.train_acc, train_epochs=res.epochs,
-                       epoch_cap_hit=res.capped, restarts=res.restarts, train_seconds=res.seconds,
+                       train_stop=res.stop, restarts=res.restarts, train_seconds=res.seconds,
                        test_seconds=time.perf_counter() - start)
             run_dir.append_round(row, queried)
             run_dir.save_checkpoint({"round": rd, "model": learner.model.state_dict(),
@@ -250,10 +262,24 @@ def timed_query(strategy, learner, n, row):
     return picked
 
 
+@contextmanager
+def thread_limit(n):
+    """torch's intra-op threads and the BLAS / OpenMP pools of numpy and scikit-learn limited to n, restored
+    afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(n):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        run(args)
+        with thread_limit(max(args.threads, 1)):
+            run(args)
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2

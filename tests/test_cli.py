@@ -9,7 +9,7 @@ import run
 from run import build_parser
 
 ROUND_COLUMNS = {"round", "n_labeled", "test_acc", "train_epochs", "train_seconds", "query_seconds",
-                 "infer_seconds", "select_seconds", "epoch_cap_hit"}
+                 "infer_seconds", "select_seconds", "train_stop"}
 
 
 def test_defaults_match_the_original():
@@ -17,12 +17,14 @@ def test_defaults_match_the_original():
     assert (a.alg, a.did, a.lr, a.model, a.path, a.data) == ("rand", 0, 1e-4, "mlp", "data", "")
     assert (a.nQuery, a.nStart, a.nEnd, a.nEmb, a.rounds, a.trunc, a.aug, a.dummy) == (100, 100, 50000, 128, 0, -1, 0, 1)
     assert (a.seed, a.device, a.out) == (None, "auto", "results")
+    assert (a.maxEpochs, a.patience, a.threads) == (0, 5000, 1)  # the paper's protocol: no epoch cap
 
 
 def test_help_explains_every_flag():
     out = run_cli("--help").stdout
     for flag in ["--alg", "--did", "--lr", "--model", "--path", "--data", "--nQuery", "--nStart", "--nEnd", "--nEmb",
-                 "--rounds", "--trunc", "--aug", "--dummy", "--seed", "--device", "--out", "--resume", "--force"]:
+                 "--rounds", "--trunc", "--aug", "--dummy", "--seed", "--device", "--out", "--resume", "--force",
+                 "--maxEpochs", "--patience", "--threads"]:
         assert flag in out
 
 
@@ -42,13 +44,14 @@ def test_run_prints_the_original_lines_and_writes_results(entropy_run):
     assert "train" in proc.stderr and "inference" in proc.stderr and "query" in proc.stderr
     config = json.loads((folder / "config.json").read_text())
     assert config["alg"] == "entropy" and config["seed"] == 4 and config["nQuery"] == 50 and config["device"] == "cpu"
-    assert config["data_name"] == "digits" and config["n_classes"] == 10
+    assert config["data_name"] == "digits" and config["n_classes"] == 10 and config["threads"] == 1
     rounds = pd.read_csv(folder / "rounds.csv")
     assert ROUND_COLUMNS <= set(rounds.columns)
     assert rounds["round"].tolist() == [0, 1, 2] and rounds["n_labeled"].tolist() == [50, 100, 150]
     assert [round(a, 6) for a in rounds["test_acc"]] == [round(a, 6) for _, a in lines]
-    capped = rounds["epoch_cap_hit"] == 1
-    assert ((rounds["train_acc"] >= 0.99) | capped).all()
+    capped = rounds["train_stop"] == "cap"
+    assert set(rounds["train_stop"]) <= {"target", "cap"}
+    assert ((rounds["train_acc"] >= 0.99) == ~capped).all()
     assert (capped == (rounds["train_epochs"] == 100)).all() and (rounds["train_epochs"] > 0).all()
     queries = pd.read_csv(folder / "queries.csv")
     assert queries.groupby("round").size().tolist() == [50, 50, 50]
@@ -135,6 +138,9 @@ def test_bad_input_gets_a_one_line_error(args, fragment, tmp_path):
     (["--lr", "nan"], "--lr must be a positive finite number"),
     (["--lr", "inf"], "--lr must be a positive finite number"),
     (["--data", "missing.csv"], "not found"),
+    (["--threads", "0"], "--threads must be positive"),
+    (["--maxEpochs", "-1"], "--maxEpochs, --patience and --rounds must be at least 0"),
+    (["--patience", "-3"], "--maxEpochs, --patience and --rounds must be at least 0"),
 ])
 def test_bad_values_are_refused_before_any_work(args, fragment, tmp_path, capsys):
     assert run.main([*args, "--out", str(tmp_path)]) == 2

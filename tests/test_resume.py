@@ -18,7 +18,7 @@ from cli import ROOT, accuracy_lines, assert_one_line_error, run_cli
 
 ARGS = ["--alg", "bald", "--seed", "7", "--nStart", "40", "--nQuery", "40", "--nEnd", "240", "--maxEpochs", "150"]
 FOLDER = "digits_mlp_bald_40_seed7"
-DETERMINISTIC = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "epoch_cap_hit", "restarts"]
+DETERMINISTIC = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts"]
 
 
 def deterministic_columns(folder):

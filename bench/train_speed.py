@@ -1,0 +1,106 @@
+"""Training speed: epochs per second and milliseconds per minibatch step of Learner.train, one torch thread.
+
+    python bench/train_speed.py                              # this checkout
+    python bench/train_speed.py --compare /path/to/old/checkout --repeats 3
+
+Each configuration trains a fresh network on a fixed random labelled set for a fixed number of epochs (fewer
+when it reaches 99 % training accuracy first) in its own process. With --compare, the other checkout's learner
+runs the same configurations, interleaved with this one's (A, B, A, B, ...), and the table gives the median of
+each and their ratio, with the load average during the run: on a shared machine only such ratios are fair."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)  # bench/select.py would shadow the standard library's select module
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+DATA = str(ROOT.parent / "shared" / "data")
+# name: (data, did, model, labelled points, epochs)
+CONFIGS = {
+    "letter mlp 100": ("", 6, "mlp", 100, 1000),
+    "letter mlp 700": ("", 6, "mlp", 700, 300),
+    "MNIST mlp 400": ("MNIST", 0, "mlp", 400, 100),
+    "MNIST cnn 400": ("MNIST", 0, "cnn", 400, 20),
+    "digits lin 200": ("digits", 0, "lin", 200, 1000),
+}
+
+
+def measure(root, config):
+    """Train once with the learner of checkout `root`; returns {epochs, seconds, steps}."""
+    sys.path.insert(0, str(root))
+    import numpy as np
+    import torch
+
+    import dataset
+    from learner import Learner
+
+    data, did, model, n, epochs = CONFIGS[config]
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    ds = dataset.load(data, did, DATA, rng)
+    idx = rng.choice(len(ds.y_train), n, replace=False)
+    learner = Learner(model, ds, "cpu", torch.Generator().manual_seed(0), 1e-4, 128, epochs)
+    learner.patience = 0
+    res = learner.train(idx)
+    steps_per_epoch = -(-n // ds.train_batch)
+    return {"epochs": res.epochs, "seconds": res.seconds, "steps": res.epochs * steps_per_epoch}
+
+
+def run_worker(root, config):
+    out = subprocess.run([sys.executable, __file__, "--worker", str(root), config], capture_output=True, text=True,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    if out.returncode != 0:
+        sys.exit(f"{root}: {config}: {out.stderr.strip().splitlines()[-1]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--compare", help="another checkout whose learner to time against this one, interleaved")
+    p.add_argument("--repeats", type=int, default=1, help="runs of each configuration and checkout")
+    p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of: " + ", ".join(CONFIGS))
+    p.add_argument("--worker", nargs=2, metavar=("ROOT", "CONFIG"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        import warnings
+        warnings.simplefilter("ignore")
+        print(json.dumps(measure(*args.worker)))
+        return
+    roots = [ROOT] + ([Path(args.compare).resolve()] if args.compare else [])
+    configs = args.configs.split(",")
+    unknown = [c for c in configs if c not in CONFIGS]
+    if unknown:
+        sys.exit(f"train_speed.py: error: unknown configuration(s) {', '.join(unknown)}")
+    rate = {(c, r): [] for c in configs for r in roots}
+    step_ms = {(c, r): [] for c in configs for r in roots}
+    loads = []
+    for _ in range(args.repeats):
+        for c in configs:
+            for r in roots:
+                res = run_worker(r, c)
+                rate[c, r].append(res["epochs"] / res["seconds"])
+                step_ms[c, r].append(1000 * res["seconds"] / res["steps"])
+                loads.append(os.getloadavg()[0])
+    head = "| configuration | epochs/s | ms/step |" + (" epochs/s (compared) | ms/step (compared) | speed-up |"
+                                                      if args.compare else "")
+    print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; "
+          f"median of {args.repeats} run(s); {time.strftime('%Y-%m-%d')}")
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    for c in configs:
+        cells = []
+        for r in roots:
+            cells += [f"{statistics.median(rate[c, r]):.0f}", f"{statistics.median(step_ms[c, r]):.3f}"]
+        if args.compare:
+            cells.append(f"{statistics.median(rate[c, ROOT]) / statistics.median(rate[c, roots[1]]):.1f}×")
+        print(f"| {c} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
