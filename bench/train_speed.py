@@ -31,8 +31,8 @@ CONFIGS = {
 }
 
 
-def measure(root, config):
-    """Train once with the learner of checkout `root`; returns {epochs, seconds, steps}."""
+def measure(root, config, device):
+    """Train once with the learner of checkout `root` on `device`; returns {epochs, seconds, steps}."""
     sys.path.insert(0, str(root))
     import numpy as np
     import torch
@@ -45,15 +45,16 @@ def measure(root, config):
     rng = np.random.default_rng(0)
     ds = dataset.load(data, did, DATA, rng)
     idx = rng.choice(len(ds.y_train), n, replace=False)
-    learner = Learner(model, ds, "cpu", torch.Generator().manual_seed(0), 1e-4, 128, epochs)
+    learner = Learner(model, ds, device, torch.Generator().manual_seed(0), 1e-4, 128, epochs)
     learner.patience = 0
     res = learner.train(idx)
     steps_per_epoch = -(-n // ds.train_batch)
     return {"epochs": res.epochs, "seconds": res.seconds, "steps": res.epochs * steps_per_epoch}
 
 
-def run_worker(root, config):
-    out = subprocess.run([sys.executable, __file__, "--worker", str(root), config], capture_output=True, text=True,
+def run_worker(root, config, device):
+    out = subprocess.run([sys.executable, __file__, "--worker", str(root), config, device], capture_output=True,
+                         text=True,
                          env=dict(os.environ, OMP_NUM_THREADS="1"))
     if out.returncode != 0:
         sys.exit(f"{root}: {config}: {out.stderr.strip().splitlines()[-1]}")
@@ -65,7 +66,8 @@ def main():
     p.add_argument("--compare", help="another checkout whose learner to time against this one, interleaved")
     p.add_argument("--repeats", type=int, default=1, help="runs of each configuration and checkout")
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of: " + ", ".join(CONFIGS))
-    p.add_argument("--worker", nargs=2, metavar=("ROOT", "CONFIG"), help=argparse.SUPPRESS)
+    p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    p.add_argument("--worker", nargs=3, metavar=("ROOT", "CONFIG", "DEVICE"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         import warnings
@@ -83,14 +85,14 @@ def main():
     for _ in range(args.repeats):
         for c in configs:
             for r in roots:
-                res = run_worker(r, c)
+                res = run_worker(r, c, args.device)
                 rate[c, r].append(res["epochs"] / res["seconds"])
                 step_ms[c, r].append(1000 * res["seconds"] / res["steps"])
                 loads.append(os.getloadavg()[0])
     head = "| configuration | epochs/s | ms/step |" + (" epochs/s (compared) | ms/step (compared) | speed-up |"
                                                       if args.compare else "")
     print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; "
-          f"median of {args.repeats} run(s); {time.strftime('%Y-%m-%d')}")
+          f"median of {args.repeats} run(s); {args.device}; {time.strftime('%Y-%m-%d')}")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for c in configs:

@@ -1,0 +1,54 @@
+"""CPU-vs-CUDA agreement of the deterministic selections: the same synthetic inputs on both devices, the same picks.
+
+    python bench/cuda_agreement.py [--n 5000] [--d 64] [--classes 10] [--k 100]
+
+Prints one line per algorithm (`same` or how many picks differ) and exits 1 when any differs. Needs CUDA."""
+import sys
+from pathlib import Path
+
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/select.py would shadow the standard `select`
+
+import argparse  # noqa: E402
+
+import torch  # noqa: E402
+
+from query_strategies.bait_sampling import bait_select  # noqa: E402
+from query_strategies.core_set import kcenter_greedy  # noqa: E402
+from query_strategies.entropy_sampling import entropy  # noqa: E402
+from query_strategies.least_confidence import least_confidence  # noqa: E402
+from query_strategies.margin_sampling import smallest_margin  # noqa: E402
+from query_strategies.strategy import top_k  # noqa: E402
+
+SELECTIONS = {
+    "entropy": lambda p, e, m, k: top_k(entropy(p), k),
+    "marg": lambda p, e, m, k: top_k(smallest_margin(p), k),
+    "conf": lambda p, e, m, k: top_k(least_confidence(p), k),
+    "coreset": lambda p, e, m, k: kcenter_greedy(e, m, k),
+    "bait": lambda p, e, m, k: bait_select(p, e, m, min(k, 20), 1.0),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    for flag, default in (("--n", 5000), ("--d", 64), ("--classes", 10), ("--k", 100)):
+        ap.add_argument(flag, type=int, default=default)
+    args = ap.parse_args()
+    if not torch.cuda.is_available():
+        sys.exit("cuda_agreement.py: error: no CUDA device")
+    g = torch.Generator().manual_seed(0)
+    emb = torch.randn(args.n, args.d, generator=g).clamp_min_(0)
+    probs = torch.softmax(3 * torch.randn(args.n, args.classes, generator=g), 1)
+    mask = torch.zeros(args.n, dtype=torch.bool)
+    mask[:100] = True
+    differ = 0
+    for name, select in SELECTIONS.items():
+        cpu = torch.as_tensor(select(probs, emb, mask, args.k)).cpu()
+        gpu = torch.as_tensor(select(probs.cuda(), emb.cuda(), mask.cuda(), args.k)).cpu()
+        n_diff = len(set(cpu.tolist()) ^ set(gpu.tolist())) // 2
+        differ += n_diff > 0
+        print(f"{name:8s} {'same' if n_diff == 0 else f'{n_diff} of {len(cpu)} picks differ'}")
+    sys.exit(1 if differ else 0)
+
+
+if __name__ == "__main__":
+    main()

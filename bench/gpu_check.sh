@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The CUDA path, checked in one short script (run it on a machine with a GPU, e.g. through the device tool):
+#   1. every strategy on MNIST with --device cuda for two query rounds (a one-line status each);
+#   2. CPU-vs-CUDA agreement of the deterministic selections (bench/cuda_agreement.py);
+#   3. bench/train_speed.py and bench/run_select.sh on CUDA.
+# Usage: bash bench/gpu_check.sh [python]   (OUT=folder for the results; default a temporary folder)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${1:-python}
+OUT=${OUT:-$(mktemp -d)}
+DATA=${DATA:-../shared/data}
+status=0
+"$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA'; print(torch.cuda.get_device_name(0))" || exit 1
+echo "== 1. every strategy on MNIST, --device cuda, two query rounds"
+for alg in $("$PY" -c "from query_strategies import STRATEGIES, ALIASES; print(' '.join(sorted(set(STRATEGIES) - set(ALIASES))))"); do
+    start=$(date +%s.%N)
+    if "$PY" run.py --data MNIST --path "$DATA" --model mlp --alg "$alg" --nStart 100 --nQuery 100 --nEnd 300 \
+        --device cuda --out "$OUT/strategies" --force > "$OUT/$alg.log" 2>&1; then
+        printf '%-16s ok   %6.1f s\n' "$alg" "$(echo "$(date +%s.%N) - $start" | bc)"
+    else
+        printf '%-16s FAIL %s\n' "$alg" "$(tail -n 1 "$OUT/$alg.log")"; status=1
+    fi
+done
+"$PY" run.py --data MNIST --path "$DATA" --model cnn --alg badge --nStart 100 --nQuery 100 --nEnd 300 \
+    --device cuda --out "$OUT/strategies" --force > "$OUT/cnn.log" 2>&1 && echo "cnn badge ok" || { echo "cnn FAIL"; status=1; }
+echo "== 2. CPU vs CUDA selections"
+"$PY" bench/cuda_agreement.py || status=1
+echo "== 3. training and selection speed on CUDA"
+"$PY" bench/train_speed.py --device cuda || status=1
+bash bench/run_select.sh "$PY" --device cuda || status=1
+exit $status
