@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 import results
 import run
@@ -44,16 +45,22 @@ def same_as_reference(folder, reference):
     assert (folder / "summary.json").is_file()
 
 
+def checkpoint_round(folder):
+    """The round saved in folder's checkpoint.pt (replaced atomically, so never read half-written); -1 if none."""
+    path = folder / "checkpoint.pt"
+    return torch.load(path, weights_only=True)["round"] if path.is_file() else -1
+
+
 def kill_after_rounds(out, n_rounds, extra_delay):
-    """Start a real run, SIGKILL it once `n_rounds` rows are in rounds.csv (plus a delay)."""
+    """Start a real run, SIGKILL it once `n_rounds` rounds are finished, i.e. once the checkpoint of round
+    n_rounds − 1 is saved (its rows are written just before it), plus a delay."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--out", str(out)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rounds = out / FOLDER / "rounds.csv"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if rounds.is_file() and len(rounds.read_text().splitlines()) > n_rounds:
+        if checkpoint_round(out / FOLDER) >= n_rounds - 1:
             break
-        time.sleep(0.02)
+        time.sleep(0.05)
     time.sleep(extra_delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -108,7 +115,9 @@ def test_resume_before_any_round_finished_starts_afresh(tmp_path, reference):
     folder = tmp_path / FOLDER
     folder.mkdir(parents=True)
     (folder / "rounds.csv").write_text("round,n_labeled\n0,4")
-    assert run_cli(*ARGS, "--out", tmp_path, "--resume").returncode == 0
+    proc = run_cli(*ARGS, "--out", tmp_path, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "run.py: no checkpoint: starting from round 0" in proc.stderr.splitlines()
     same_as_reference(folder, reference)
 
 
