@@ -64,6 +64,7 @@ def accuracy_columns(folder):
     return [[line.split(",")[i] for i in keep] for line in lines]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_output(entropy_run, tmp_path):
     proc, folder = entropy_run
     again = run_cli("--alg", "entropy", "--seed", "4", "--out", tmp_path, *SMALL)
@@ -74,6 +75,7 @@ def test_same_seed_gives_identical_output(entropy_run, tmp_path):
     assert (tmp_path / "digits_mlp_entropy_50_seed5" / "queries.csv").read_text() != (folder / "queries.csv").read_text()
 
 
+@pytest.mark.slow
 def test_seed_defaults_to_dummy(tmp_path):
     proc = run_cli("--dummy", "3", "--rounds", "1", "--out", tmp_path, *SMALL)
     assert proc.returncode == 0, proc.stderr
@@ -89,11 +91,13 @@ def test_uncertainty_strategies_run(alg, tmp_path, capsys):
     assert [n for n, _ in accuracy_lines(capsys.readouterr().out)] == [50, 100]
 
 
+@pytest.mark.slow
 def test_rounds_flag_runs_exactly_that_many_query_rounds(tmp_path):
     proc = run_cli("--rounds", "2", "--out", tmp_path, "--nStart", "50", "--nQuery", "20", "--maxEpochs", "60")
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 70, 90]
 
 
+@pytest.mark.slow
 def test_run_ends_cleanly_when_the_pool_runs_out(tmp_path):
     # digits' pool holds 1,617 points: after 1,500 labels fewer than 400 remain
     proc = run_cli("--out", tmp_path, "--nStart", "1100", "--nQuery", "400", "--nEnd", "5000", "--maxEpochs", "30")
@@ -105,6 +109,7 @@ def test_run_ends_cleanly_when_the_pool_runs_out(tmp_path):
     assert summary["stopped_by"] == "pool exhausted" and summary["rounds"] == 1
 
 
+@pytest.mark.slow
 def test_existing_results_are_not_overwritten(tmp_path):
     args = ["--rounds", "1", "--out", tmp_path, *SMALL]
     assert run_cli(*args).returncode == 0

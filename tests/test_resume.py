@@ -67,6 +67,7 @@ def kill_after_rounds(out, n_rounds, extra_delay):
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_rounds,delay", [(1, 0.0), (3, 0.3)])
 def test_sigkill_then_resume_matches_an_uninterrupted_run(n_rounds, delay, tmp_path, reference):
     kill_after_rounds(tmp_path, n_rounds, delay)
@@ -78,6 +79,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(n_rounds, delay, tmp_p
     assert accuracy_lines(proc.stdout) == accuracy_lines(reference[1].stdout)  # the whole log, earlier rounds too
 
 
+@pytest.mark.slow
 def test_torn_last_lines_are_repaired(tmp_path, reference):
     kill_after_rounds(tmp_path, 2, 0.0)
     folder = tmp_path / FOLDER
@@ -129,6 +131,7 @@ def test_resume_of_a_finished_run_changes_nothing(reference):
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_resume_extends_a_finished_run_to_a_larger_budget(tmp_path, reference):
     short = [a if a != "240" else "160" for a in ARGS]
     assert run_cli(*short, "--out", tmp_path).returncode == 0
@@ -149,6 +152,7 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
     assert_one_line_error(run_cli(*ARGS, "--out", tmp_path, "--resume"), "cannot be read", "--force")
 
 
+@pytest.mark.slow
 def test_resume_accepts_the_same_data_spelled_differently(tmp_path):
     assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
     (tmp_path / FOLDER / "summary.json").unlink()

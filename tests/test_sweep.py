@@ -51,6 +51,7 @@ def test_bad_flags_give_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
     out = tmp_path / "res"
     base = ["--algs", "rand", "--seeds", "1,2", *TINY, "--out", str(out), "--workers", "2"]
@@ -83,6 +84,7 @@ def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
     assert stamps == {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")}
 
 
+@pytest.mark.slow
 def test_ray_backend_on_a_local_instance(tmp_path, capsys):
     ray = pytest.importorskip("ray")
     start = time.perf_counter()
