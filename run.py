@@ -171,11 +171,14 @@ def run(args):
     return run_dir
 
 
+NOTHING_SAVED = "no round had finished, so nothing is saved"
+
+
 def saved_rounds_note(run_dir):
     """What an interrupted run leaves: the finished rounds (to continue with --resume), or none."""
     n = len(run_dir.accuracies())
     if n == 0:
-        return "no round had finished, so nothing is saved"
+        return NOTHING_SAVED
     return f"{n} finished round{'s' * (n > 1)} saved in {run_dir.path}; continue with --resume"
 
 
@@ -325,7 +328,7 @@ def main(argv=None):
         print(f"run.py: training diverged in {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
-        print(f"run.py: interrupted; {e or 'no round had finished, so nothing is saved'}", file=sys.stderr)
+        print(f"run.py: interrupted; {str(e) or NOTHING_SAVED}", file=sys.stderr)
         return 130
     return 0
 

@@ -77,6 +77,15 @@ def test_interrupt_says_what_is_saved(tmp_path, monkeypatch, capsys, call, messa
     assert err[-1] == message.format(folder=tmp_path / "digits_mlp_marg_50_seed1")
 
 
+def test_interrupt_while_loading_data(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset, "load", interrupted)
+    assert run.main(["--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.splitlines() == ["run.py: interrupted; no round had finished, so nothing is saved"]
+
+
 def test_bait_cost_follows_its_complexity():
     """The estimate is the operation count of bait_sampling.py's docstring at one rate: linear in k and in n for
     a large pool, and the letter sweep's setting (pool 18,000, 26 classes, d = 128, k = 100; 102 s measured per
