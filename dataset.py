@@ -69,6 +69,13 @@ def cache_dir():
     return Path(os.environ.get("BADGE_CACHE", Path.home() / ".cache" / "badge"))
 
 
+def canonical_name(data):
+    """`data` spelled as the data set it names, whatever its case ('mnist' -> 'MNIST'); other text (a file, an
+    unknown name) unchanged."""
+    names = {n.lower(): n for n in ("digits", *IMAGE_DATA)}
+    return names.get(data.lower(), data)
+
+
 def load(data, did, path, rng, trunc=-1, aug=0):
     """The data set named by the flags: `--did` > 0 wins, then `--data` (a name or a .csv/.npz file), else digits."""
     if did > 0:
@@ -396,7 +403,10 @@ def socket_timeout(seconds):
 
 
 def first_line(e, width=160):
-    """'Type: first line of the message', shortened to `width` characters."""
-    text = str(e).strip().splitlines()
+    """'Type: first line of the message', shortened to `width` characters; a first line that ends in ':' (as
+    torchvision's "Error downloading X:") is followed by the message's last line, the cause."""
+    text = [t.strip() for t in str(e).strip().splitlines() if t.strip()]
     line = f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+    if len(text) > 1 and line.endswith(":"):
+        line = f"{line} {text[-1]}"
     return line if len(line) <= width else line[:width - 3] + "..."

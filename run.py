@@ -23,7 +23,7 @@ from tqdm import tqdm
 import dataset
 from dataset import UserError
 from learner import PATIENCE, Learner, TrainingDiverged
-from model import CNNS, CONV_MODELS, MODELS
+from model import CNNS, CONV_MODELS, MODELS, build_model
 from query_strategies import STRATEGIES
 from results import RunDir
 
@@ -34,17 +34,29 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" to a flag's help only when X says something: not for None, '' or False, nor when
+    the help already names the default."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default == "" \
+                or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser():
     p = Parser(prog="run.py", description=__doc__.split("\n\n")[0],
-               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--alg", default="rand", choices=sorted(STRATEGIES), metavar="ALG",
+               formatter_class=HelpFormatter)
+    p.add_argument("--alg", default="rand", type=str.lower, choices=sorted(STRATEGIES), metavar="ALG",
                    help=f"selection strategy: {', '.join(sorted(STRATEGIES))}")
     p.add_argument("--did", type=int, default=0,
                    help="OpenML data set id; > 0 overrides --data (with --model mlp or lin only)")
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
-    p.add_argument("--model", default="mlp", choices=MODELS, help="network: " + ", ".join(MODELS))
+    p.add_argument("--model", default="mlp", type=str.lower, choices=MODELS, help="network: " + ", ".join(MODELS))
     p.add_argument("--path", default="data", help="data folder: torchvision files, OpenML cache, PATH/openml/<did>.csv")
-    p.add_argument("--data", default="", help="digits (default), MNIST, FashionMNIST, SVHN, CIFAR10, "
+    p.add_argument("--data", default="", type=dataset.canonical_name,
+                   help="digits (default), MNIST, FashionMNIST, SVHN, CIFAR10 (any case), "
                    "a .csv file (label in the last column) or a .npz file (arrays X, y)")
     p.add_argument("--nQuery", type=int, default=100, help="points labelled per round")
     p.add_argument("--nStart", type=int, default=100, help="initial random labels")
@@ -149,6 +161,7 @@ def run(args):
     if args.nStart > n_pool:
         raise UserError(f"--nStart {args.nStart} is larger than the pool of {n_pool} points; lower --nStart")
 
+    warn_if_expensive(args, ds)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
                       args.maxEpochs, args.patience)
     labeled = np.zeros(n_pool, dtype=bool)
@@ -163,8 +176,50 @@ def run(args):
     first = open_run_dir(run_dir, args, config, learner, strategy)
     if first is None:
         return run_dir
-    run_rounds(args, run_dir, learner, strategy, initial, first)
+    try:
+        run_rounds(args, run_dir, learner, strategy, initial, first)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
     return run_dir
+
+
+NOTHING_SAVED = "no round had finished, so nothing is saved"
+
+
+def saved_rounds_note(run_dir):
+    """What an interrupted run leaves: the finished rounds (to continue with --resume), or none."""
+    n = len(run_dir.accuracies())
+    if n == 0:
+        return NOTHING_SAVED
+    return f"{n} finished round{'s' * (n > 1)} saved in {run_dir.path}; continue with --resume"
+
+
+# BAIT's cost: setup O(n·C²·d²) and 3k greedy steps of O(n·C²·(d + C) + (C·d)²·C) each (bait_sampling.py). The
+# rate is bench/select.py's --n 50000 --d 128 --classes 10 --k 1000 case: 2.2e12 such operations in 249 s on the
+# 2-core CPU (BENCHMARKS.md); the letter sweep's 102 s per query agrees within 20 %.
+BAIT_OPS_PER_SECOND = 8.7e9
+EXPENSIVE_QUERY_SECONDS = 10
+
+
+def bait_query_seconds(n, n_classes, emb_dim, k):
+    """Estimated seconds of one BAIT selection of k from n points with C classes and d-wide embeddings:
+    (n·C²·d²/2 + 3k·(n·C²·(d + C) + (C·d)²·C)) / BAIT_OPS_PER_SECOND."""
+    C, d = n_classes, emb_dim
+    ops = n * C * C * d * d / 2 + 3 * k * (n * C * C * (d + C) + (C * d) ** 2 * C)
+    return ops / BAIT_OPS_PER_SECOND
+
+
+def warn_if_expensive(args, ds):
+    """One warning line before a run whose BAIT queries would each take over EXPENSIVE_QUERY_SECONDS."""
+    if args.alg != "bait":
+        return
+    n, C = len(ds.y_train), ds.n_classes
+    d = build_model(args.model, tuple(ds.X_train.shape[1:]), C, args.nEmb, ds.name).emb_dim
+    seconds = bait_query_seconds(n, C, d, args.nQuery)
+    if seconds > EXPENSIVE_QUERY_SECONDS:
+        warnings.warn(f"bait on {n} pool points ({C} classes, {d}-wide embeddings, --nQuery {args.nQuery}) costs "
+                      f"about {seconds:.0f} s per query on a 2-core CPU, O(k·n·C²·(d + C)); a smaller --nQuery, "
+                      f"--nEmb or --trunc is faster", stacklevel=2)
 
 
 def open_run_dir(run_dir, args, config, learner, strategy):
@@ -174,6 +229,8 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         if run_dir.rounds.exists() and not args.force and not args.resume:
             raise UserError(f"{run_dir.path} already holds results; pass --resume to continue that run, "
                             f"--force to overwrite it, or use another --out")
+        if args.resume:
+            print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
         run_dir.start(config)
         return 0
     check_same_run(run_dir, config)
@@ -216,7 +273,6 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
             if rd == 0:
                 queried = initial
             elif (~strategy.labeled).sum() < args.nQuery:
-                tqdm.write("too few remaining points to query", file=sys.stderr)
                 stop = "pool exhausted"
                 break
             else:
@@ -245,8 +301,14 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
             bar.set_postfix(acc=f"{acc:.4f}", n=n_lab, refresh=False)
             bar.update()
             done = rd
-    run_dir.finish({"finished": True, "stopped_by": stop, "rounds": done,
-                    "n_labeled": int(strategy.labeled.sum())})
+    n_lab = int(strategy.labeled.sum())
+    run_dir.finish({"finished": True, "stopped_by": stop, "rounds": done, "n_labeled": n_lab})
+    print(f"run.py: done: {done} query round{'s' * (done != 1)}, {n_lab} labelled, {STOP_REASONS[stop].format(args.nQuery)}; "
+          f"results in {run_dir.path}", file=sys.stderr)
+
+
+STOP_REASONS = {"budget": "budget (--nEnd) reached", "rounds": "--rounds reached",
+                "pool exhausted": "pool exhausted (fewer than {} unlabelled points left)"}
 
 
 def timed_query(strategy, learner, n, row):
@@ -275,6 +337,11 @@ def thread_limit(n):
         torch.set_num_threads(before)
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None):
+    """A warning as its own `warning: ...` line on stderr, above the progress bar (never glued to it)."""
+    tqdm.write(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
@@ -286,12 +353,17 @@ def main(argv=None):
     except TrainingDiverged as e:
         print(f"run.py: training diverged in {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("run.py: interrupted; finished rounds are saved", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"run.py: interrupted; {str(e) or NOTHING_SAVED}", file=sys.stderr)
         return 130
     return 0
 
 
-if __name__ == "__main__":
-    warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
+def cli():
+    """The console command (`badge-run`, or `python run.py`): warnings on their own lines, main's exit code."""
+    warnings.showwarning = show_warning
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

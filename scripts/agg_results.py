@@ -25,7 +25,9 @@ reached). A setting without 'rand' uses every such checkpoint that all its runs 
 no normalised error. At a checkpoint, i beats j when the paired (by seed) t statistic of acc_i − acc_j exceeds
 the two-sided 5 % critical value t_{0.975, n−1} of the n paired seeds (2.776 for 5 seeds; --t-threshold fixes
 it); equal non-zero differences at every seed count as a win (t = ±inf), fewer than 2 paired seeds never do.
-Each win adds 1/L to P[i, j]. A column average is the mean over the other algorithms' rows. Each normalised
+Each win adds 1/L to P[i, j]. A cell (i, j) whose algorithms share fewer than 2 seeds at every checkpoint had no
+test at all: it is n/a in the figure, empty in the CSV (a column without any test has an empty average), and one
+warning names such settings. A column average is the mean over the other algorithms' rows. Each normalised
 error is weighted 1/L, so every setting weighs the same in a CDF (each algorithm's curve rises to 1)."""
 import argparse
 import ast
@@ -302,6 +304,26 @@ def penalty_matrix(acc, points, fixed_threshold=None):
     return P
 
 
+def tested_pairs(acc, points):
+    """T[i, j] = True when at some checkpoint i and j have at least 2 seeds in common (a paired t-test was
+    possible); the diagonal is True."""
+    algs = alg_order(acc)
+    T = pd.DataFrame(np.eye(len(algs), dtype=bool), index=algs, columns=algs)
+    for c in points:
+        seeds = {a: set(acc[a].loc[c].dropna().index) for a in algs if c in acc[a].index}
+        for i in seeds:
+            for j in seeds:
+                T.loc[i, j] |= len(seeds[i] & seeds[j]) >= 2
+    return T
+
+
+def marked_table(P, T):
+    """P with its column averages as a last row, untested cells (T False) and averages of columns without any
+    tested off-diagonal cell left empty (NaN)."""
+    avg = column_averages(P).where((T & ~np.eye(len(T), dtype=bool)).any(axis=0))
+    return pd.concat([P.where(T), avg.to_frame("column average").T])
+
+
 def column_averages(P):
     """Mean of each column over the other algorithms' rows (the diagonal is always 0): lower is better."""
     k = len(P)
@@ -343,8 +365,18 @@ def save(fig, fig_dir, stem):
     plt.close(fig)
 
 
+def outside_legend(ax, **kw):
+    """The legend to the right of the axes, so that it never hides the curves' end points."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, **kw)
+
+
 def plot_learning(acc, title, cutoff, fig_dir, stem):
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    save(learning_figure(acc, title, cutoff), fig_dir, stem)
+
+
+def learning_figure(acc, title, cutoff):
+    """Mean ± standard error of each algorithm's accuracy over seeds, against labelled points."""
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
     for alg in alg_order(acc):
         a = acc[alg]
         mean, se = a.mean(axis=1), a.sem(axis=1).fillna(0)
@@ -354,19 +386,24 @@ def plot_learning(acc, title, cutoff, fig_dir, stem):
         ax.axvline(cutoff, color="0.5", ls=":", lw=1, label="rand at 99 % of final")
     ax.set(xlabel="labelled points", ylabel="test accuracy", title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, title="alg (seeds)", title_fontsize=8)
-    save(fig, fig_dir, stem)
+    outside_legend(ax, title="alg (seeds)", title_fontsize=8)
+    return fig
 
 
-def plot_penalty(P, title, fig_dir, stem, note):
+def plot_penalty(P, T, title, fig_dir, stem, note):
+    """The matrix and its column averages as a heat map; cells without any test (T False) read n/a."""
     algs = list(P.index)
     k = len(algs)
-    grid = np.vstack([P.to_numpy(), column_averages(P).to_numpy()[None, :]])
+    grid = marked_table(P, T).to_numpy(dtype=float)
+    top = max(np.nanmax(grid, initial=0), 1e-9)
     fig, ax = plt.subplots(figsize=(1.2 + 0.7 * k, 1.6 + 0.6 * (k + 1)))
-    ax.imshow(grid, cmap="Reds", vmin=0, vmax=max(grid.max(), 1e-9), aspect="auto")
+    ax.imshow(np.ma.masked_invalid(grid), cmap="Reds", vmin=0, vmax=top, aspect="auto")
+    ax.set_facecolor("0.85")
     for (r, c), v in np.ndenumerate(grid):
-        ax.text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8,
-                color="white" if v > 0.6 * grid.max() > 0 else "black")
+        ax.text(c, r, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8,
+                color="white" if v > 0.6 * top else "black")
+    if not T.to_numpy().all():
+        note += "\nn/a: fewer than 2 common seeds, no test possible"
     ax.axhline(k - 0.5, color="black", lw=1.5)
     ax.set_xticks(range(k), algs, rotation=45, ha="right")
     ax.set_yticks(range(k + 1), algs + ["column avg"])
@@ -384,7 +421,7 @@ def plot_cdf(errors, title, fig_dir, stem):
     ax.set(xlabel="normalised error (1 − acc) / (1 − acc_rand)", ylabel="cumulative fraction (weighted 1/L)",
            title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    outside_legend(ax)
     save(fig, fig_dir, stem)
 
 
@@ -414,7 +451,7 @@ def analyse(table, fig_dir, fixed_threshold=None):
     fig_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(fig_dir / "results.csv", index=False)
     thr = f"t > {fixed_threshold}" if fixed_threshold is not None else "t > t(0.975, seeds − 1)"
-    matrices, errors, times = [], [], []
+    matrices, tested, errors, times = [], [], [], []
     for key, setting in table.groupby(SETTING):
         stem, (data, model, n_query) = setting_stem(key), key
         acc = accuracies(setting)
@@ -427,11 +464,12 @@ def analyse(table, fig_dir, fixed_threshold=None):
         if cutoff is None and len(acc) > 1:
             warnings.warn(f"{title}: no 'rand' runs; checkpoints run to {points[-1]} labels (all runs reach it)")
         plot_learning(acc, f"{title} (mean ± s.e.)", cutoff, fig_dir, f"learning_{stem}")
-        P = penalty_matrix(acc, points, fixed_threshold)
-        with_avg = pd.concat([P, column_averages(P).to_frame("column average").T])
-        with_avg.to_csv(fig_dir / f"penalty_{stem}.csv", index_label="winner")
-        plot_penalty(P, title, fig_dir, f"penalty_{stem}", f"L = {len(points)} checkpoints, {thr}, ≤ {n_seeds} seeds")
+        P, T = penalty_matrix(acc, points, fixed_threshold), tested_pairs(acc, points)
+        marked_table(P, T).to_csv(fig_dir / f"penalty_{stem}.csv", index_label="winner")
+        plot_penalty(P, T, title, fig_dir, f"penalty_{stem}",
+                     f"L = {len(points)} checkpoints, {thr}, ≤ {n_seeds} seeds")
         matrices.append(P)
+        tested.append((title, T))
         err = normalised_errors(acc, points)
         if len(err):
             plot_cdf(err, title, fig_dir, f"cdf_{stem}")
@@ -441,11 +479,11 @@ def analyse(table, fig_dir, fixed_threshold=None):
             qt.to_csv(fig_dir / f"query_time_{stem}.csv", index_label="alg")
             plot_query_times(qt, title, fig_dir, f"query_time_{stem}")
             times.append(qt.reset_index().assign(data=data, model=model, nQuery=n_query))
-    overall = overall_matrix(matrices)
-    pd.concat([overall, column_averages(overall).to_frame("column average").T]).to_csv(
-        fig_dir / "penalty_overall.csv", index_label="winner")
-    plot_penalty(overall, f"all settings ({len(matrices)})", fig_dir, "penalty_overall",
+    overall, overall_tested = overall_matrix(matrices), overall_matrix([T for _, T in tested]).astype(bool)
+    marked_table(overall, overall_tested).to_csv(fig_dir / "penalty_overall.csv", index_label="winner")
+    plot_penalty(overall, overall_tested, f"all settings ({len(matrices)})", fig_dir, "penalty_overall",
                  f"sum of the settings' matrices, {thr}")
+    warn_untested(tested)
     if errors:
         all_err = pd.concat(errors, ignore_index=True)
         all_err.to_csv(fig_dir / "normalised_error.csv", index=False)
@@ -455,8 +493,17 @@ def analyse(table, fig_dir, fixed_threshold=None):
     return overall
 
 
+def warn_untested(tested):
+    """One warning naming the settings (of (title, T) pairs) whose penalty matrix has cells without a test."""
+    partial = [(title, int((~T.to_numpy()).sum())) for title, T in tested if not T.to_numpy().all()]
+    if partial:
+        warnings.warn(f"no test was possible (fewer than 2 common seeds) in {sum(n for _, n in partial)} penalty "
+                      f"cell(s), marked n/a: {'; '.join(f'{t}: {n}' for t, n in partial)}; run more seeds")
+
+
 def overall_matrix(matrices):
-    """Sum over settings of P (an algorithm missing from a setting adds 0 there)."""
+    """Sum over settings of P (an algorithm missing from a setting adds 0 there); for boolean matrices, the
+    count of settings where the cell is True."""
     algs = alg_order({a for P in matrices for a in P.index})
     total = pd.DataFrame(0.0, index=algs, columns=algs)
     for P in matrices:
@@ -498,6 +545,11 @@ def main(argv=None):
     return 0
 
 
-if __name__ == "__main__":
+def cli():
+    """The console command (`badge-agg`, or `python scripts/agg_results.py`): one-line warnings, main's exit code."""
     warnings.formatwarning = lambda msg, *a, **k: f"agg_results.py: warning: {msg}\n"
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -13,13 +13,19 @@ and the others go on; the exit code is 1 when any run failed.
 --backend local (default) runs --workers processes (spawn), each limited to cores / workers torch threads.
 --backend ray submits one Ray task per run: to a new local Ray instance, or with --address to a running cluster
 (the repository is shipped as the tasks' working_dir; --out and --path must then be on a file system every node
-sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run CPUs."""
+sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run CPUs.
+
+--grid FILE reads the same options from a TOML file that can be kept beside the results: top-level keys are the
+sweep's options without their dashes (algs, seeds, data, did, model, nQuery as lists; out, workers, backend,
+address, cpus-per-run), the [run] table holds the run.py flags of every run (nStart = 100, path = "data", ...).
+Options given on the command line win over the file."""
 import itertools
 import json
 import multiprocessing as mp
 import os
 import sys
 import time
+import tomllib
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -102,7 +108,7 @@ def action_for(folder, ns):
 
 def plan(args, passthrough):
     """Every combination as a Job, seeds outside algorithms (all algorithms of seed 1 first)."""
-    algs = split_list(args.algs, "--algs")
+    algs = [a.lower() for a in split_list(args.algs, "--algs")]
     unknown = [a for a in algs if a not in STRATEGIES]
     if unknown:
         raise SweepError(f"unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(sorted(STRATEGIES))}")
@@ -250,9 +256,12 @@ def run_ray(ray, jobs, args, done):
 
 def build_parser():
     p = run.Parser(prog="sweep.py", description=__doc__.split("\n\n")[0], allow_abbrev=False,
-                                epilog="Any other option goes to every run.py call, e.g. --nStart 100 --nEnd 1000 "
-                                       "--path ../shared/data --maxEpochs 500.")
-    p.add_argument("--algs", required=True, help="comma-separated --alg names")
+                   formatter_class=run.HelpFormatter,
+                   epilog="Any other option goes to every run.py call, e.g. --nStart 100 --nEnd 1000 "
+                          "--path ../shared/data --maxEpochs 500.")
+    p.add_argument("--grid", metavar="FILE", help="TOML file of these options and a [run] table of run.py flags "
+                   "(see README, 'Sweeps'); the command line wins over it")
+    p.add_argument("--algs", help="comma-separated --alg names (required, here or in --grid)")
     p.add_argument("--seeds", default="1,2,3,4,5", help="comma-separated seeds")
     p.add_argument("--data", default="", help="comma-separated --data values (digits when neither this nor --did)")
     p.add_argument("--did", default="0", help="comma-separated OpenML ids")
@@ -260,16 +269,55 @@ def build_parser():
     p.add_argument("--nQuery", default="100", help="comma-separated batch sizes")
     p.add_argument("--out", default="results", help="results folder")
     p.add_argument("--workers", type=int, default=1, help="local backend: parallel runs")
-    p.add_argument("--backend", choices=("local", "ray"), default="local")
+    p.add_argument("--backend", choices=("local", "ray"), default="local", help="where the runs execute")
     p.add_argument("--address", default=None, help="ray backend: address of a running cluster (default: start one)")
     p.add_argument("--cpus-per-run", type=float, default=1, help="ray backend: CPUs per run (without GPUs)")
     p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
     return p
 
 
-def main(argv=None):
-    args, passthrough = build_parser().parse_known_args(argv)
+GRID_KEYS = {"algs", "seeds", "data", "did", "model", "nQuery", "out", "workers", "backend", "address",
+             "cpus-per-run"}
+
+
+def read_grid(path):
+    """A TOML grid file as (sweep option defaults as strings, the [run] table as run.py argv): a list becomes a
+    comma list, `key = value` in [run] becomes `--key value` (true: `--key` alone, false: omitted)."""
     try:
+        grid = tomllib.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise SweepError(f"--grid {path} cannot be read as TOML ({e}); see README, 'Sweeps'") from None
+    run_table = grid.pop("run", {})
+    unknown = sorted(set(grid) - GRID_KEYS) + ([] if isinstance(run_table, dict) else ["run (not a table)"])
+    if unknown:
+        raise SweepError(f"--grid {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(GRID_KEYS))} "
+                         f"and a [run] table")
+    defaults = {k.replace("-", "_"): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in grid.items()}
+    argv = []
+    for key, value in run_table.items():
+        if isinstance(value, (list, dict)):
+            raise SweepError(f"--grid {path}: [run] {key} must be one value (lists go at the top level)")
+        argv += [f"--{key}"] if value is True else [] if value is False else [f"--{key}", str(value)]
+    return defaults, argv
+
+
+def parse_args(argv):
+    """(sweep options, run.py flags): the command line over the --grid file over the defaults."""
+    parser = build_parser()
+    args, passthrough = parser.parse_known_args(argv)
+    if args.grid:
+        defaults, run_argv = read_grid(args.grid)
+        parser.set_defaults(**defaults)
+        args, passthrough = parser.parse_known_args(argv)
+        passthrough = run_argv + passthrough
+    if not args.algs:
+        raise SweepError("--algs is required (or algs in the --grid file)")
+    return args, passthrough
+
+
+def main(argv=None):
+    try:
+        args, passthrough = parse_args(argv)
         if args.workers < 1:
             raise SweepError("--workers must be at least 1")
         if args.address and args.backend != "ray":

@@ -179,6 +179,7 @@ def test_scores_rank_the_closest_points_first_and_unflipped_ones_last():
     assert math.isinf(attack_scores(lambda m, x: bim_perturbations(m, x, 0.05, 100), model, X, range(4))[2])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alg", ["bim", "deepfool"])
 @pytest.mark.parametrize("data", ["digits", "letter"])
 def test_cli_runs(tmp_path, alg, data):

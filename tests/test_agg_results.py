@@ -248,6 +248,8 @@ def test_end_to_end_files(tmp_path, capsys):
         warnings.simplefilter("always")
         assert agg.main([str(res), "--fig", str(fig)]) == 0
     assert not [w for w in caught if "duplicate" in str(w.message)]
+    untested = [str(w.message) for w in caught if "no test was possible" in str(w.message)]
+    assert len(untested) == 1 and "digits, mlp, batch 50: 4" in untested[0], untested  # conf vs rand, badge
     assert "column averages" in capsys.readouterr().out
 
     table = pd.read_csv(fig / "results.csv")
@@ -264,6 +266,8 @@ def test_end_to_end_files(tmp_path, capsys):
     assert P.loc["badge", "rand"] == pytest.approx(1.0)
     assert P.loc["rand", "badge"] == 0 and P.loc["conf"].sum() == 0 and P["conf"].sum() == 0
     assert P.loc["column average", "rand"] == pytest.approx(0.5)
+    assert P.loc["conf", ["rand", "badge"]].isna().all() and P.loc[["rand", "badge"], "conf"].isna().all()
+    assert P.loc["conf", "conf"] == 0 and np.isnan(P.loc["column average", "conf"])
     overall = pd.read_csv(fig / "penalty_overall.csv", index_col=0)
     assert list(overall.index) == ["rand", "conf", "badge", "column average"]
     times = pd.read_csv(fig / "query_time_digits_mlp_50.csv", index_col=0)
@@ -298,3 +302,25 @@ def test_logs_without_a_seed_are_numbered_per_setting(tmp_path):
         table = agg.load_results([tmp_path])
     assert sorted(table.seed) == [4, 5, 6]
     assert table.set_index("seed").source[5].endswith("a/digits_mlp_rand_50.txt")
+
+
+def test_tested_pairs_need_two_common_seeds_at_some_checkpoint():
+    """Brute force over every pair and checkpoint of hand-made curves with missing seeds."""
+    acc = {"rand": pd.DataFrame({1: [0.5, 0.6], 2: [0.5, 0.6], 3: [0.5, np.nan]}, index=[50, 100]),
+           "conf": pd.DataFrame({1: [0.5, 0.6]}, index=[50, 100]),
+           "badge": pd.DataFrame({3: [0.5, 0.6], 4: [0.5, 0.6]}, index=[50, 100]),
+           "bait": pd.DataFrame({2: [0.5, np.nan], 3: [0.5, 0.7]}, index=[50, 100])}
+    T = agg.tested_pairs(acc, [50, 100])
+    for i in acc:
+        for j in acc:
+            common = [len(set(acc[i].loc[c].dropna().index) & set(acc[j].loc[c].dropna().index)) for c in (50, 100)]
+            assert T.loc[i, j] == (i == j or max(common) >= 2), (i, j)
+    assert T.loc["rand", "bait"] and not T.loc["rand", "badge"] and not T.loc["conf"].drop("conf").any()
+
+
+def test_learning_legend_stays_outside_the_curves():
+    acc = curves({"rand": {50: [0.5] * 5, 100: [0.9] * 5}, "badge": {50: [0.5] * 5, 100: [0.95] * 5}})
+    fig = agg.learning_figure(acc, "t", 100)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1

@@ -115,6 +115,7 @@ def test_albl_is_registered_over_conf_and_coreset():
     assert ActiveLearningByLearning.default_arms == (LeastConfidence, CoreSet)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", [[], ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50",
                                        "--nEnd", "200", "--maxEpochs", "50"]])
 def test_cli_runs_albl(tmp_path, data):

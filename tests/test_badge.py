@@ -119,6 +119,7 @@ LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "5
           "--maxEpochs", "50"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("alg", ["badge", "kdpp", "kcenter", "kmeans"])
 def test_diversity_strategies_run_from_the_cli(tmp_path, alg):
     """Each of the four (two by their aliases) end to end on digits and on the real letter data."""

@@ -124,6 +124,7 @@ LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "1
           "--maxEpochs", "50"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("data", ["digits", "letter"])
 def test_cli_runs_bait(tmp_path, data):
     proc = run_cli("--alg", "bait", "--out", tmp_path, *(SMALL if data == "digits" else LETTER))

@@ -34,6 +34,7 @@ def shared_state():
     return tree_state(SHARED_DATA)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, floor", [("MNIST", 0.5), ("FashionMNIST", 0.45)])
 def test_mnist_like_from_the_shared_folder(tmp_path, shared_state, name, floor):
     proc = run_cli("--data", name, "--path", SHARED_DATA, "--trunc", "2000", *IMAGE_RUN, "--out", tmp_path)
@@ -44,6 +45,7 @@ def test_mnist_like_from_the_shared_folder(tmp_path, shared_state, name, floor):
     assert tree_state(SHARED_DATA) == shared_state
 
 
+@pytest.mark.slow
 def test_letter_from_the_offline_openml_csv(tmp_path, shared_state):
     proc = run_cli("--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50", "--nEnd", "200",
                    "--maxEpochs", "50", "--out", tmp_path)
@@ -90,6 +92,7 @@ def mnist_slice(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["resnet", "cnn"])
 def test_conv_nets_on_a_tiny_mnist_slice(tmp_path, mnist_slice, model):
     proc = run_cli("--data", "MNIST", "--path", mnist_slice, "--model", model, "--trunc", "300", "--nStart", "50",
@@ -99,6 +102,7 @@ def test_conv_nets_on_a_tiny_mnist_slice(tmp_path, mnist_slice, model):
     assert cfg["n_pool"] <= 300 and cfg["n_test"] == 500 and cfg["model"] == model
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 @pytest.mark.parametrize("data, model, alg", [("CIFAR10", "cnn", "badge"), ("CIFAR10", "vgg", "coreset"),
                                               ("SVHN", "resnet", "entropy")])

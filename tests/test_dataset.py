@@ -58,6 +58,7 @@ def mnist_like():
     return loaded, before, tree_state(SHARED_DATA)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", dataset.MNIST_LIKE)
 def test_mnist_like_match_the_raw_files_normalised(mnist_like, name):
     ds = mnist_like[0][name]
@@ -82,6 +83,7 @@ def test_mnist_like_match_the_raw_files_normalised(mnist_like, name):
                           torch.from_numpy(train_pixels[sample].astype(np.float32)) / 255, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_loading_never_writes_into_the_data_folder(mnist_like, badge_cache):
     _, before, after = mnist_like
     assert before == after
@@ -112,6 +114,7 @@ def test_damaged_mnist_archives_are_reported_before_anything_is_extracted(tmp_pa
     assert not list((tmp_path / "cache").rglob("*-ubyte"))
 
 
+@pytest.mark.slow
 def test_truncated_extracted_mnist_files_in_the_data_folder(tmp_path, mnist_like):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -210,6 +213,7 @@ def test_files_that_are_not_the_originals_fail_torchvisions_md5(tmp_path, name, 
                "replace them with the original files")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, fragment", [("CIFAR10", "cifar-10-batches-py"), ("SVHN", "train_32x32.mat"),
                                             ("MNIST", "MNIST/raw/")])
 def test_missing_image_files_offline_fail_fast_with_where_to_put_them(tmp_path, mnist_like, name, fragment):

@@ -14,6 +14,7 @@ import run
 POOL = 1617  # digits: 1,797 rows minus a 10 % test split
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n_start=st.integers(-3, 1800), n_query=st.integers(-3, 1800), n_end=st.integers(-3, 2000),
        rounds=st.integers(-1, 3), trunc=st.sampled_from([-3, -1, 0, 120, 1700]),

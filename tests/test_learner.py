@@ -252,6 +252,7 @@ def test_batches_average_into_the_running_statistics():
     torch.testing.assert_close(net[0].running_var, torch.stack([p.var(0) for p in parts]).mean(0))
 
 
+@pytest.mark.slow
 def test_resnet_trained_on_few_images_classifies_them_in_eval_mode():
     """100 real MNIST images, ten epochs or so: without recomputed statistics eval mode was near chance here."""
     ds = dataset.load("MNIST", 0, str(SHARED_DATA), np.random.default_rng(0), trunc=300)

@@ -11,6 +11,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 import results
 import run
@@ -44,22 +45,29 @@ def same_as_reference(folder, reference):
     assert (folder / "summary.json").is_file()
 
 
+def checkpoint_round(folder):
+    """The round saved in folder's checkpoint.pt (replaced atomically, so never read half-written); -1 if none."""
+    path = folder / "checkpoint.pt"
+    return torch.load(path, weights_only=True)["round"] if path.is_file() else -1
+
+
 def kill_after_rounds(out, n_rounds, extra_delay):
-    """Start a real run, SIGKILL it once `n_rounds` rows are in rounds.csv (plus a delay)."""
+    """Start a real run, SIGKILL it once `n_rounds` rounds are finished, i.e. once the checkpoint of round
+    n_rounds − 1 is saved (its rows are written just before it), plus a delay."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--out", str(out)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rounds = out / FOLDER / "rounds.csv"
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None:
-        if rounds.is_file() and len(rounds.read_text().splitlines()) > n_rounds:
+        if checkpoint_round(out / FOLDER) >= n_rounds - 1:
             break
-        time.sleep(0.02)
+        time.sleep(0.05)
     time.sleep(extra_delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n_rounds,delay", [(1, 0.0), (3, 0.3)])
 def test_sigkill_then_resume_matches_an_uninterrupted_run(n_rounds, delay, tmp_path, reference):
     kill_after_rounds(tmp_path, n_rounds, delay)
@@ -71,6 +79,7 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(n_rounds, delay, tmp_p
     assert accuracy_lines(proc.stdout) == accuracy_lines(reference[1].stdout)  # the whole log, earlier rounds too
 
 
+@pytest.mark.slow
 def test_torn_last_lines_are_repaired(tmp_path, reference):
     kill_after_rounds(tmp_path, 2, 0.0)
     folder = tmp_path / FOLDER
@@ -108,7 +117,9 @@ def test_resume_before_any_round_finished_starts_afresh(tmp_path, reference):
     folder = tmp_path / FOLDER
     folder.mkdir(parents=True)
     (folder / "rounds.csv").write_text("round,n_labeled\n0,4")
-    assert run_cli(*ARGS, "--out", tmp_path, "--resume").returncode == 0
+    proc = run_cli(*ARGS, "--out", tmp_path, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "run.py: no checkpoint: starting from round 0" in proc.stderr.splitlines()
     same_as_reference(folder, reference)
 
 
@@ -120,6 +131,7 @@ def test_resume_of_a_finished_run_changes_nothing(reference):
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_resume_extends_a_finished_run_to_a_larger_budget(tmp_path, reference):
     short = [a if a != "240" else "160" for a in ARGS]
     assert run_cli(*short, "--out", tmp_path).returncode == 0
@@ -140,6 +152,7 @@ def test_corrupt_checkpoint_is_reported(tmp_path):
     assert_one_line_error(run_cli(*ARGS, "--out", tmp_path, "--resume"), "cannot be read", "--force")
 
 
+@pytest.mark.slow
 def test_resume_accepts_the_same_data_spelled_differently(tmp_path):
     assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
     (tmp_path / FOLDER / "summary.json").unlink()

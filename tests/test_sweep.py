@@ -51,6 +51,7 @@ def test_bad_flags_give_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
     out = tmp_path / "res"
     base = ["--algs", "rand", "--seeds", "1,2", *TINY, "--out", str(out), "--workers", "2"]
@@ -83,6 +84,7 @@ def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
     assert stamps == {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")}
 
 
+@pytest.mark.slow
 def test_ray_backend_on_a_local_instance(tmp_path, capsys):
     ray = pytest.importorskip("ray")
     start = time.perf_counter()
@@ -101,3 +103,52 @@ def test_ray_backend_on_a_local_instance(tmp_path, capsys):
     assert "FAILED missing_mlp_rand_50_seed1 (exit 2): run.py: error: data file" in captured.err
     with capsys.disabled():
         print(f"\nray.init {started - start:.1f} s, sweep of 1 tiny run + 1 failure {done - started:.1f} s")
+
+
+GRID = '''# a sweep that can be kept beside its results
+algs = ["rand", "BADGE"]
+seeds = [1, 2]
+nQuery = [50]
+out = "{out}"
+
+[run]
+nStart = 50
+nEnd = 150
+maxEpochs = 20
+path = "rel/data"
+'''
+
+
+def test_grid_file_plans_the_same_runs_as_the_flags(tmp_path, capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GRID.format(out=tmp_path / "res"))
+    assert sweep.main(["--grid", str(grid), "--dry-run"]) == 0
+    from_file = capsys.readouterr().out
+    flags = ["--algs", "rand,badge", "--seeds", "1,2", "--nQuery", "50", "--out", str(tmp_path / "res"),
+             "--nStart", "50", "--nEnd", "150", "--maxEpochs", "20", "--path", "rel/data", "--dry-run"]
+    assert sweep.main(flags) == 0
+    assert from_file == capsys.readouterr().out and len(from_file.splitlines()) == 4
+    assert sweep.main(["--grid", str(grid), "--seeds", "7", "--nEnd", "100", "--dry-run"]) == 0  # flags win
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all("--seed 7 " in ln and ln.endswith(f"--nEnd 100 --out {tmp_path / 'res'}")
+                                   for ln in lines)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("algs = [rand", "cannot be read as TOML"),
+    ("algs = ['rand']\nseed = [1]", "unknown key(s) seed"),
+    ("algs = ['rand']\n[run]\nnEnd = [100, 200]", "[run] nEnd must be one value"),
+    ("algs = ['rand']\n[run]\nnEnd = 'lots'", "argument --nEnd: invalid int value"),
+    ("seeds = [1]", "--algs is required"),
+])
+def test_bad_grid_files_give_one_line_and_exit_2(tmp_path, capsys, text, message):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(text)
+    assert sweep.main(["--grid", str(grid), "--out", str(tmp_path / "res"), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("sweep.py: error: ") and message in err[0], err
+
+
+def test_missing_grid_file(tmp_path, capsys):
+    assert sweep.main(["--grid", str(tmp_path / "none.toml")]) == 2
+    assert "cannot be read as TOML" in capsys.readouterr().err

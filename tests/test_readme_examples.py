@@ -1,0 +1,45 @@
+"""The README's code blocks run as written: the pandas + matplotlib learning curve over real runs, and the
+letter sweep's TOML grid."""
+import re
+
+import matplotlib
+import pandas as pd
+import pytest
+
+import run
+from cli import ROOT
+from scripts import sweep
+
+README = (ROOT / "README.md").read_text()
+
+
+def code_block(language, containing):
+    """The README's one ```language block that contains `containing`."""
+    blocks = [b for b in re.findall(rf"```{language}\n(.*?)```", README, re.S) if containing in b]
+    assert len(blocks) == 1, f"{len(blocks)} {language} blocks contain {containing!r}"
+    return blocks[0]
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_learning_curve_example(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    tiny = ["--nStart", "100", "--nQuery", "100", "--nEnd", "200", "--maxEpochs", "20"]
+    for alg, seed in [("rand", 1), ("rand", 2), ("entropy", 1)]:
+        assert run.main(["--alg", alg, "--seed", str(seed), *tiny]) == 0
+    matplotlib.use("Agg")
+    scope = {}
+    exec(code_block("python", "learning_curve.png"), scope)
+    assert (tmp_path / "learning_curve.png").stat().st_size > 10_000
+    rand = [pd.read_csv(tmp_path / "results" / f"digits_mlp_rand_100_seed{s}" / "rounds.csv") for s in (1, 2)]
+    curve = scope["curve"].set_index(["alg", "n_labeled"])
+    assert sorted(curve.index) == [("entropy", 100), ("entropy", 200), ("rand", 100), ("rand", 200)]
+    for n, row in ((100, 0), (200, 1)):
+        assert curve.loc[("rand", n), "mean"] == pytest.approx((rand[0].test_acc[row] + rand[1].test_acc[row]) / 2)
+
+
+def test_letter_grid_example_plans_the_letter_sweep(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "grid.toml").write_text(code_block("toml", "results/letter"))
+    assert sweep.main(["--grid", "grid.toml", "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 10 * 5 and all(" --did 6 " in ln and " --nEnd 700 " in ln for ln in lines)

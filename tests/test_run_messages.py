@@ -1,0 +1,122 @@
+"""What run.py tells its user: --help without empty defaults, names in any case, the final line (where the
+results are, why the run stopped), warnings on their own line, what an interrupt leaves, the cost warning
+before an expensive BAIT run, one-line download errors."""
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import dataset
+import run
+from cli import SHARED_DATA, assert_one_line_error, run_cli
+from learner import Learner
+
+TINY = ["--nStart", "50", "--nQuery", "50", "--nEnd", "150"]
+
+
+def test_help_shows_only_meaningful_defaults():
+    text = " ".join(run.build_parser().format_help().split())
+    assert "(default: None)" not in text and "(default: )" not in text and "(default: False)" not in text
+    assert "(default: --dummy)" in text and "(default: 50000)" in text and "(default: 0)" in text
+
+
+@pytest.mark.parametrize("argv, alg, data, model", [
+    (["--alg", "BADGE", "--data", "mnist"], "badge", "MNIST", "mlp"),
+    (["--alg", "Entropy", "--data", "fashionmnist", "--model", "LIN"], "entropy", "FashionMNIST", "lin"),
+    (["--data", "DIGITS"], "rand", "digits", "mlp"),
+    (["--data", "cifar10"], "rand", "CIFAR10", "mlp"),
+    (["--data", "My.CSV"], "rand", "My.CSV", "mlp"),
+])
+def test_names_are_accepted_in_any_case(argv, alg, data, model):
+    a = run.build_parser().parse_args(argv)
+    assert (a.alg, a.data, a.model) == (alg, data, model)
+
+
+def test_a_misspelt_name_is_still_refused():
+    assert_one_line_error(run_cli("--alg", "Badgee"), "invalid choice", "badgee")
+
+
+def test_final_line_and_warnings_on_their_own_lines(tmp_path):
+    """An upper-case run on digits that hits the epoch cap (one epoch): each warning starts its own line (after the
+    progress bar's carriage return), and the last line says where the results are and why the run stopped."""
+    proc = run_cli("--alg", "ENTROPY", "--data", "Digits", *TINY, "--maxEpochs", "1", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    folder = tmp_path / "digits_mlp_entropy_50_seed1"
+    assert (folder / "summary.json").is_file()
+    pieces = re.split(r"[\r\n]", proc.stderr)
+    warned = [p for p in pieces if "warning:" in p]
+    assert warned and all(p.startswith("warning: ") for p in warned), warned
+    assert proc.stderr.splitlines()[-1] == f"run.py: done: 2 query rounds, 150 labelled, budget (--nEnd) reached; " \
+                                           f"results in {folder}"
+
+
+def interrupt_at_training(monkeypatch, call):
+    """Learner.train raises KeyboardInterrupt (as Ctrl-C would) on its `call`-th call, trains before it."""
+    train, calls = Learner.train, []
+
+    def train_until_interrupted(self, idx):
+        calls.append(len(idx))
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return train(self, idx)
+
+    monkeypatch.setattr(Learner, "train", train_until_interrupted)
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+@pytest.mark.parametrize("call, message", [
+    (1, "run.py: interrupted; no round had finished, so nothing is saved"),
+    (3, "run.py: interrupted; 2 finished rounds saved in {folder}; continue with --resume"),
+])
+def test_interrupt_says_what_is_saved(tmp_path, monkeypatch, capsys, call, message):
+    interrupt_at_training(monkeypatch, call)
+    code = run.main(["--alg", "marg", *TINY, "--maxEpochs", "20", "--out", str(tmp_path)])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 130
+    assert err[-1] == message.format(folder=tmp_path / "digits_mlp_marg_50_seed1")
+
+
+def test_interrupt_while_loading_data(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(dataset, "load", interrupted)
+    assert run.main(["--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.splitlines() == ["run.py: interrupted; no round had finished, so nothing is saved"]
+
+
+def test_bait_cost_follows_its_complexity():
+    """The estimate is the operation count of bait_sampling.py's docstring at one rate: linear in k and in n for
+    a large pool, and the letter sweep's setting (pool 18,000, 26 classes, d = 128, k = 100; 102 s measured per
+    query) within a factor of two."""
+    base = run.bait_query_seconds(18000, 26, 128, 100)
+    assert 51 < base < 204
+    ops = 18000 * 26**2 * 128**2 / 2 + 3 * 100 * (18000 * 26**2 * (128 + 26) + (26 * 128) ** 2 * 26)
+    assert base == pytest.approx(ops / run.BAIT_OPS_PER_SECOND)
+    assert run.bait_query_seconds(36000, 26, 128, 100) == pytest.approx(2 * base, rel=0.1)
+
+
+@pytest.mark.parametrize("argv, warns", [
+    (["--alg", "bait", "--did", "6", "--path", str(SHARED_DATA)], True),
+    (["--alg", "bait"], False),  # digits: about 2 s per query
+    (["--alg", "badge", "--did", "6", "--path", str(SHARED_DATA)], False),
+])
+def test_warning_before_an_expensive_bait_run(argv, warns):
+    args = run.build_parser().parse_args(argv)
+    ds = dataset.load(args.data, args.did, args.path, np.random.default_rng(0))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run.warn_if_expensive(args, ds)
+    assert len(caught) == int(warns)
+    if warns:
+        assert re.search(r"bait on 18000 pool points .* about \d+ s per query", str(caught[0].message))
+
+
+def test_download_failure_names_its_cause_on_one_line():
+    """torchvision's download error: 'Error downloading X:' then one 'Tried URL, got:' and cause per mirror."""
+    e = RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried https://a/, got:\n<urlopen error a>\n"
+                     "Tried http://b/, got:\n<urlopen error [Errno -2] Name or service not known>\n")
+    assert dataset.first_line(e) == ("RuntimeError: Error downloading train-images-idx3-ubyte.gz: "
+                                     "<urlopen error [Errno -2] Name or service not known>")
+    assert dataset.first_line(ValueError("bad value\nmore")) == "ValueError: bad value"
