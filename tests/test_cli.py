@@ -92,6 +92,19 @@ def test_uncertainty_strategies_run(alg, tmp_path, capsys):
 def test_rounds_flag_runs_exactly_that_many_query_rounds(tmp_path):
     proc = run_cli("--rounds", "2", "--out", tmp_path, "--nStart", "50", "--nQuery", "20", "--maxEpochs", "60")
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 70, 90]
+    summary = json.loads((tmp_path / "digits_mlp_rand_20_seed1" / "summary.json").read_text())
+    assert (summary["stopped_by"], summary["rounds"], summary["n_labeled"]) == ("rounds", 2, 90)
+
+
+@pytest.mark.parametrize("rounds", ["50", "2"])
+def test_rounds_flag_never_goes_past_the_label_budget(tmp_path, rounds):
+    """--nEnd 150 allows (150 − 50) / 50 = 2 query rounds: --rounds 50 (and --rounds 2) stop there."""
+    proc = run_cli("--rounds", rounds, "--out", tmp_path, "--nStart", "50", "--nQuery", "50", "--nEnd", "150",
+                   "--maxEpochs", "20")
+    assert proc.returncode == 0, proc.stderr
+    assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 100, 150]
+    summary = json.loads((tmp_path / "digits_mlp_rand_50_seed1" / "summary.json").read_text())
+    assert (summary["stopped_by"], summary["rounds"], summary["n_labeled"]) == ("budget", 2, 150)
 
 
 def test_run_ends_cleanly_when_the_pool_runs_out(tmp_path):
