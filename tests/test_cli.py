@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from cli import SMALL, accuracy_lines, assert_one_line_error, run_cli
+from cli import ACC_LINE, SMALL, accuracy_lines, assert_one_line_error, run_cli
 import run
 from run import build_parser
 
@@ -41,6 +41,9 @@ def test_run_prints_the_original_lines_and_writes_results(entropy_run):
     assert all(0 < a <= 1 for _, a in lines)
     assert "train" in proc.stderr and "inference" in proc.stderr and "query" in proc.stderr
     config = json.loads((folder / "config.json").read_text())
+    n_test = config["n_test"]
+    for _, printed in ACC_LINE.findall(proc.stdout):  # the exact ratio correct / n, as Python prints it
+        assert printed == str(round(float(printed) * n_test) / n_test)
     assert config["alg"] == "entropy" and config["seed"] == 4 and config["nQuery"] == 50 and config["device"] == "cpu"
     assert config["data_name"] == "digits" and config["n_classes"] == 10
     rounds = pd.read_csv(folder / "rounds.csv")
