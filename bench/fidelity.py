@@ -99,7 +99,7 @@ def main():
               f"by DeepFool in 50 steps: {deepfool} |")
     epochs, acc, before, after = batchnorm_effect(args)
     print(f"| BatchNorm recalibration | MNIST, resnet, {args.nStart} images ({epochs} epochs, training accuracy "
-          f"{acc:.2f}) | eval accuracy on its training images / 2,000 test images: original statistics "
+          f"{acc:.2f}) | eval accuracy on its training images / 2,000 test images: the training's running statistics "
           f"{before[0]:.2f} / {before[1]:.2f}, recalibrated {after[0]:.2f} / {after[1]:.2f} |")
 
 
