@@ -62,7 +62,9 @@ def build_parser():
     p.add_argument("--nStart", type=int, default=100, help="initial random labels")
     p.add_argument("--nEnd", type=int, default=50000, help="label budget")
     p.add_argument("--nEmb", type=int, default=128, help="MLP hidden / embedding width")
-    p.add_argument("--rounds", type=int, default=0, help="cap on query rounds (0 = none)")
+    p.add_argument("--rounds", type=int, default=0,
+                   help="cap on query rounds on top of the --nEnd budget: the run stops at whichever comes first "
+                        "(0 = no cap)")
     p.add_argument("--trunc", type=int, default=-1,
                    help="keep this many random pool points, then only classes 0-9 (-1 = all)")
     p.add_argument("--aug", type=int, default=0, choices=(0, 1),
@@ -132,9 +134,20 @@ def seeds(seed, n):
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(n, dtype=np.uint64) >> np.uint64(1)]
 
 
+def n_budget_rounds(args):
+    """Query rounds the label budget allows: ⌊(nEnd − nStart) / nQuery⌋."""
+    return (args.nEnd - args.nStart) // args.nQuery
+
+
+def rounds_cap_binds(args):
+    """True when --rounds (> 0) stops the run before the label budget does."""
+    return 0 < args.rounds < n_budget_rounds(args)
+
+
 def n_query_rounds(args):
-    """(nEnd − nStart) / nQuery query rounds, or --rounds when it is positive."""
-    return args.rounds if args.rounds > 0 else (args.nEnd - args.nStart) // args.nQuery
+    """Query rounds to run: min(--rounds, budget rounds) when --rounds > 0, else the budget rounds (the original
+    ran --rounds − 1; we run --rounds, SPEC §1)."""
+    return args.rounds if rounds_cap_binds(args) else n_budget_rounds(args)
 
 
 def n_possible_rounds(args, n_pool):
@@ -265,7 +278,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
     """Rounds `first`.. : query (after round 0), train, test; each round's rows and a checkpoint are saved
     before the next begins."""
     n_rounds = n_query_rounds(args)
-    stop, done = ("budget" if args.rounds <= 0 else "rounds"), first - 1
+    stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
     with tqdm(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round", file=sys.stderr,
               desc=f"{args.alg} on {learner.ds.name}") as bar:
         for rd in range(first, n_rounds + 1):

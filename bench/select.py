@@ -51,7 +51,7 @@ def selector(args):
     if args.alg == "kdpp":
         return lambda p, e, m, g: kdpp_select(p[unl], e[unl], args.k, g)
     if args.alg == "kmeans":
-        return lambda p, e, m, g: kmeans_select(e[unl], args.k, g)
+        return lambda p, e, m, g: torch.as_tensor(kmeans_select(e[unl], args.k, args.seed))
     if args.alg == "coreset":
         return lambda p, e, m, g: kcenter_greedy(e, m, args.k)
     from query_strategies.bait_sampling import bait_select

@@ -1,10 +1,11 @@
 """`bim`: adversarial margin by the basic iterative method (Kurakin et al. 2017; SPEC §5).
 
-Each unlabelled point is pushed by x ← x + ε·sign(∇ₓ CE(f(x), ŷ)) (ŷ the model's prediction at the start) until
-the prediction changes; its score is the squared norm of the total perturbation, and the lowest scores are
-labelled. The original loops forever on a point that never flips; here every point stops after MAX_ITER steps
-and points that never flipped rank last. All points of a batch are attacked together, gradients w.r.t. the
-inputs only, the model in eval mode."""
+As the original: each unlabelled point is pushed by x ← x + ε·sign(∇ₓ CE(f(x), ŷ)) (ŷ the model's prediction at
+the start) until the prediction changes; its score is the squared norm of the total perturbation, and the lowest
+scores are labelled. The original loops forever on a point that never flips; here every point stops after
+MAX_ITER steps and the points that never flipped rank last, after every point that did (each of them would have
+needed more steps than any point that flipped). All points of a batch are attacked together, gradients w.r.t.
+the inputs only, the model in eval mode (docs/FIDELITY.md)."""
 import math
 
 import torch
@@ -41,24 +42,25 @@ def bim_perturbations(model, X, eps=EPS, max_iter=MAX_ITER):
     return delta, flipped
 
 
-def perturbation_scores(delta, flipped):
-    """‖δ‖² of points whose prediction flipped, +inf for the others."""
+def bim_scores(model, X, eps=EPS, max_iter=MAX_ITER):
+    """‖δ‖² of bim_perturbations for the points whose prediction flipped, +inf for the others."""
+    delta, flipped = bim_perturbations(model, X, eps, max_iter)
     return torch.where(flipped, delta.flatten(1).square().sum(1), torch.full_like(flipped, math.inf, dtype=delta.dtype))
 
 
-def attack_scores(attack, model, X, rows):
-    """perturbation_scores of `attack(model, X[batch])` for the points `rows` of X, ATTACK_BATCH at a time."""
+def attack_scores(score, model, X, rows):
+    """`score(model, X[batch])` for the points `rows` of X, ATTACK_BATCH at a time."""
     parts = torch.as_tensor(rows, device=X.device).split(ATTACK_BATCH)
-    return torch.cat([perturbation_scores(*attack(model, X[part])) for part in parts])
+    return torch.cat([score(model, X[part]) for part in parts])
 
 
 class AdversarialMargin(Strategy):
-    """Label the unlabelled points whose adversarial perturbation is smallest; a subclass gives the attack as
-    `attack(model, X) -> (δ, flipped)`."""
+    """Label the unlabelled points whose adversarial perturbation is smallest; a subclass gives the attack's
+    per-point score as `score(model, X)`."""
 
     def query(self, n):
         idx = self.unlabeled()
-        scores = attack_scores(self.attack, self.learner.model, self.learner.X, idx)
+        scores = attack_scores(self.score, self.learner.model, self.learner.X, idx)
         return idx[top_k(-scores, n)]
 
 
@@ -66,7 +68,4 @@ class AdversarialBIM(AdversarialMargin):
     """`bim`: the unlabelled points with the smallest BIM perturbation (ε = 0.05, at most 100 steps)."""
 
     name = "bim"
-
-    @staticmethod
-    def attack(model, X):
-        return bim_perturbations(model, X)
+    score = staticmethod(bim_scores)

@@ -1,10 +1,10 @@
 """`deepfool`: adversarial margin by DeepFool (Moosavi-Dezfooli et al., CVPR 2016; SPEC §5).
 
-From each unlabelled point the perturbation r walks to the nearest boundary of the linearised classifier, at
-most MAX_ITER steps; the squared norm of the final perturbation is the score, lowest labelled first. The
-original kept the last class's step instead of the nearest one; here the nearest boundary is taken. As in the
-DeepFool paper, the prediction is tested (and the next linearisation taken) at x + (1 + η)·r with overshoot
-η = 0.02, so a step that lands exactly on a boundary still crosses it. Points that never flip rank last."""
+As the original: from each unlabelled point the perturbation r walks to the nearest boundary of the linearised
+classifier, one step at a time while the prediction at x + r is still the starting one, at most MAX_ITER steps;
+the score is ‖r‖² where the walk stopped (flipped or not), lowest labelled first. No overshoot, as in the
+original. Fixed (docs/FIDELITY.md): the original kept the last class's step instead of the nearest one; and where
+every w_k vanishes it fails, while here that point stops moving."""
 import math
 
 import torch
@@ -12,7 +12,6 @@ import torch
 from .adversarial_bim import AdversarialMargin
 
 MAX_ITER = 50
-OVERSHOOT = 0.02
 
 
 def input_jacobian(logits, x):
@@ -35,16 +34,16 @@ def nearest_boundary_step(logits, jac, label):
     return coef.view(-1, *[1] * (jac.dim() - 2)) * w[rows, nearest]
 
 
-def deepfool_perturbations(model, X, max_iter=MAX_ITER, overshoot=OVERSHOOT):
-    """((1 + η)·r, flipped): r = Σ nearest_boundary_step at x + (1 + η)·r, taken while the prediction there is
-    still the starting one, at most max_iter steps; flipped tells which points left it."""
+def deepfool_perturbations(model, X, max_iter=MAX_ITER):
+    """(r, flipped): r = Σ nearest_boundary_step at x + r, taken while the prediction there is still the starting
+    one, at most max_iter steps; flipped tells which points left it."""
     model.eval()
     r = torch.zeros_like(X)
     flipped = torch.zeros(len(X), dtype=torch.bool, device=X.device)
     rows = torch.arange(len(X), device=X.device)
     label = None
     for step in range(max_iter + 1):
-        x = (X[rows] + (1 + overshoot) * r[rows]).requires_grad_(True)
+        x = (X[rows] + r[rows]).requires_grad_(True)
         with torch.enable_grad():
             logits = model(x)[0]
             label = logits.argmax(1) if label is None else label
@@ -55,14 +54,16 @@ def deepfool_perturbations(model, X, max_iter=MAX_ITER, overshoot=OVERSHOOT):
             jac = input_jacobian(logits, x)[~left]
         rows, label = rows[~left], label[~left]
         r[rows] += nearest_boundary_step(logits.detach()[~left], jac, label)
-    return (1 + overshoot) * r, flipped
+    return r, flipped
+
+
+def deepfool_scores(model, X, max_iter=MAX_ITER):
+    """‖r‖² of deepfool_perturbations, for every point (the original's score also for points that never flipped)."""
+    return deepfool_perturbations(model, X, max_iter)[0].flatten(1).square().sum(1)
 
 
 class AdversarialDeepFool(AdversarialMargin):
     """`deepfool`: the unlabelled points closest to a decision boundary by DeepFool (at most 50 steps)."""
 
     name = "deepfool"
-
-    @staticmethod
-    def attack(model, X):
-        return deepfool_perturbations(model, X)
+    score = staticmethod(deepfool_scores)

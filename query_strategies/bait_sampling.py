@@ -20,7 +20,7 @@ import torch
 
 from .strategy import Strategy
 
-CIFAR_LAMBDA = 0.01  # λ for CIFAR10; 1 elsewhere
+CIFAR_LAMBDA = 0.01  # λ when the data name contains "CIFAR" (any case), as in the original; 1 elsewhere
 OVERSAMPLE = 2  # forward picks 2B points, backward prunes back to B
 SETUP_ELEMENTS = 2**23  # size of the per-chunk temporaries (points × class pairs × d) in the O(n·C²·d²) set-up
 UPDATE_ELEMENTS = 2**19  # size of the per-chunk temporaries (points × 2C²) of a greedy step: fits in cache
@@ -258,12 +258,13 @@ def forward_backward(design, k):
 
 
 class BaitSampling(Strategy):
-    """`bait`: BAIT over the whole pool's probabilities and embeddings; λ = 0.01 for CIFAR10, else 1."""
+    """`bait`: BAIT over the whole pool's probabilities and embeddings; λ = 0.01 when the data name contains
+    "CIFAR" (any case), else 1."""
 
     name = "bait"
 
     def query(self, n):
         probs, emb = self.learner.probs_embeddings(np.arange(self.n_pool))
         mask = torch.as_tensor(self.labeled, device=probs.device)
-        lam = CIFAR_LAMBDA if getattr(self.args, "data", "") == "CIFAR10" else 1.0
+        lam = CIFAR_LAMBDA if "cifar" in getattr(self.args, "data", "").lower() else 1.0
         return bait_select(probs, emb, mask, n, lam).cpu().numpy()

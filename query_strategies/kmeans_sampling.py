@@ -1,88 +1,59 @@
-"""`kmeans`: k-means with k = nQuery clusters on the unlabelled embeddings; in each cluster the point nearest its
-centre. k-means++ seeding (first centre uniform, from the generator), then Lloyd iterations until no point changes
-cluster, the centres move less than TOL · mean feature variance (squared, in total; the scikit-learn rule), or
-MAX_ITER rounds. A cluster left empty is moved onto the point farthest from its own centre."""
-import torch
+"""`kmeans`: as the original, scikit-learn's `KMeans(n_clusters=k)` on the unlabelled embeddings, then in each
+cluster the member nearest its centre (SPEC §5).
 
-from .badge_sampling import FactoredPoints, check_budget, float64_blocks, kmeanspp, one_thread
+The original relied on the scikit-learn of its day, whose default was 10 k-means++ starts (`n_init=10`; the
+default became one start in scikit-learn 1.4): N_INIT states that number, and `random_state` is drawn from the
+run's generator. Distances to the centres are evaluated in float64; ties go to the lowest index. A cluster left
+empty (fewer distinct points than k: the original then fails on the argmin of an empty array) takes the point
+nearest its centre that no other cluster took, so k distinct points always come back."""
+import warnings
+
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
+
+from .badge_sampling import check_budget
 from .strategy import Strategy
 
-MAX_ITER = 300
-TOL = 1e-4
-TILE = 4096  # points per block of the point–centre distance matrix
+N_INIT = 10
+TILE = 4096  # rows per block when distances are evaluated in float64
 
 
-def nearest_centres(x, centres):
-    """The nearest centre of every row of x (lowest index among ties): argmin_j ‖c_j‖² − 2x·c_j, in x's dtype."""
-    c = centres.to(x.dtype)
-    c_sq = c.square().sum(1)
-    return torch.cat([torch.addmm(c_sq, block, c.T, alpha=-2).argmin(1) for block in x.split(TILE)])
-
-
-def cluster_means(x, labels, k):
-    """Per-cluster mean of the rows of x (float64 sums) and the cluster sizes."""
-    sums = torch.zeros(k, x.shape[1], dtype=torch.float64, device=x.device)
-    for block, lab in zip(float64_blocks(x, TILE), labels.split(TILE)):
-        sums.index_add_(0, lab, block)
-    counts = torch.bincount(labels, minlength=k)
-    return sums / counts.clamp_min(1)[:, None], counts
-
-
-def own_sq_dists(x, centres, labels):
-    """‖x_i − centres[label_i]‖², evaluated directly in float64, in blocks."""
-    return torch.cat([block.sub_(centres.index_select(0, lab)).square_().sum(1)
-                      for block, lab in zip(float64_blocks(x, TILE), labels.split(TILE))])
-
-
-def kmeans(x, k, generator):
-    """Lloyd's algorithm from a k-means++ seeding: (centres (k×d, float64), label of every row)."""
-    first = int(torch.randint(len(x), (1,), generator=generator))
-    seeds = kmeanspp(FactoredPoints(x.new_ones(len(x), 1), x), k, generator, first)
-    centres = x[seeds].double()
-    tol = TOL * float(x.var(0).mean()) if len(x) > 1 else 0.0
-    labels = nearest_centres(x, centres)
-    for _ in range(MAX_ITER):
-        means, counts = cluster_means(x, labels, k)
-        empty = (counts == 0).nonzero().squeeze(1)
-        if len(empty):
-            far = own_sq_dists(x, means, labels).topk(len(empty)).indices
-            means[empty] = x[far].double()
-        shift = float((means - centres).square().sum())
-        centres = means
-        new_labels = nearest_centres(x, centres)
-        stable = bool((new_labels == labels).all())
-        labels = new_labels
-        if stable or shift <= tol:
-            break
-    return centres, labels
+def sq_dists_to(x, centres):
+    """‖x_i − centres_i‖² of every row i (centres given per row), in float64, TILE rows at a time."""
+    return np.concatenate([np.square(x[a:a + TILE].astype(np.float64) - centres[a:a + TILE]).sum(1)
+                           for a in range(0, len(x), TILE)])
 
 
 def nearest_to_centres(x, centres, labels):
-    """In each cluster the member nearest its centre (lowest index among ties); an empty cluster takes the nearest
-    point not yet taken. Distances ‖x_i − centre‖² are evaluated directly in float64. Returns k distinct rows."""
-    k = len(centres)
-    d2 = own_sq_dists(x, centres, labels)
-    order = torch.argsort(d2, stable=True)
-    order = order[torch.argsort(labels[order], stable=True)]
-    heads = torch.ones(len(order), dtype=torch.bool, device=x.device)
+    """For each centre j: argmin over the members i of cluster j of ‖x_i − c_j‖² (lowest index among ties); an
+    empty cluster takes argmin over the rows not yet taken of ‖x_i − c_j‖². Returns k distinct row indices."""
+    centres = np.asarray(centres, dtype=np.float64)
+    d2 = sq_dists_to(x, centres[labels])
+    order = np.lexsort((np.arange(len(x)), d2, labels))  # by cluster, then distance, then index
+    heads = np.ones(len(order), dtype=bool)
     heads[1:] = labels[order[1:]] != labels[order[:-1]]
-    picks = torch.full((k,), -1, dtype=torch.long, device=x.device)
+    picks = np.full(len(centres), -1, dtype=np.int64)
     picks[labels[order[heads]]] = order[heads]
-    taken = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    taken = np.zeros(len(x), dtype=bool)
     taken[picks[picks >= 0]] = True
-    for j in (picks < 0).nonzero().squeeze(1).tolist():
-        dist = torch.cat([block.sub_(centres[j]).square_().sum(1) for block in float64_blocks(x, TILE)])
-        picks[j] = int(torch.where(taken, torch.inf, dist).argmin())
+    for j in np.flatnonzero(picks < 0):
+        dist = sq_dists_to(x, np.broadcast_to(centres[j], (len(x), centres.shape[1])))
+        picks[j] = np.argmin(np.where(taken, np.inf, dist))
         taken[picks[j]] = True
     return picks
 
 
-@one_thread()
-def kmeans_select(emb, k, generator):
-    """k rows: k-means with k clusters, then in each cluster the point nearest its centre."""
+def kmeans_select(emb, k, seed):
+    """k row indices of `emb` (n×d): scikit-learn KMeans(n_clusters=k, n_init=N_INIT, random_state=seed), then
+    nearest_to_centres of its centres and its predicted clusters."""
     check_budget(k, len(emb))
-    centres, labels = kmeans(emb, k, generator)
-    return nearest_to_centres(emb, centres, labels)
+    x = torch.as_tensor(emb).detach().cpu().numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than k: handled below
+        km = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
+    return nearest_to_centres(x, km.cluster_centers_, km.predict(x))
 
 
 class KMeansSampling(Strategy):
@@ -92,4 +63,5 @@ class KMeansSampling(Strategy):
 
     def query(self, n):
         idx = self.unlabeled()
-        return idx[kmeans_select(self.learner.embeddings(idx), n, self.gen).cpu().numpy()]
+        seed = int(torch.randint(2**31 - 1, (1,), generator=self.gen))
+        return idx[kmeans_select(self.learner.embeddings(idx), n, seed)]

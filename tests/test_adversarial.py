@@ -1,5 +1,5 @@
 """BIM and DeepFool (query_strategies/adversarial_*.py): closed forms on hand-built models, the iteration caps,
-and agreement of the batched attacks with one-point-at-a-time references."""
+and agreement of the batched attacks with one-point-at-a-time references written as the original's loops."""
 import math
 
 import pytest
@@ -8,8 +8,8 @@ from torch import nn
 
 from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
 
-from query_strategies.adversarial_bim import attack_scores, bim_perturbations
-from query_strategies.adversarial_deepfool import OVERSHOOT, deepfool_perturbations
+from query_strategies.adversarial_bim import attack_scores, bim_perturbations, bim_scores
+from query_strategies.adversarial_deepfool import deepfool_perturbations, deepfool_scores
 
 LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50", "--nEnd", "200",
           "--maxEpochs", "50"]
@@ -70,18 +70,16 @@ def reference_bim(model, x, eps, max_iter):
     return delta, bool(predict(model, (x + delta)[None])[0] != label)
 
 
-def reference_deepfool(model, x, max_iter, overshoot=OVERSHOOT):
-    """One point, classes in a loop: step to the nearest linearised boundary while the prediction at
-    x + (1 + η)r is the starting one, at most max_iter steps; returns ((1 + η)r, flipped)."""
+def reference_deepfool(model, x, max_iter):
+    """One point, as the original's loop (with the nearest boundary): while the prediction at x + r is the starting
+    one and fewer than max_iter steps were taken, add the step to the nearest linearised boundary; (r, flipped)."""
     label = int(predict(model, x[None])[0])
     r = torch.zeros_like(x)
-    for step in range(max_iter + 1):
-        z = (x + (1 + overshoot) * r)[None].requires_grad_(True)
+    for _ in range(max_iter):
+        z = (x + r)[None].requires_grad_(True)
         logits = model(z)[0][0]
         if int(logits.argmax()) != label:
-            return (1 + overshoot) * r, True
-        if step == max_iter:
-            break
+            return r, True
         grads = [torch.autograd.grad(logits[c], z, retain_graph=True)[0][0] for c in range(len(logits))]
         best, step = math.inf, torch.zeros_like(x)
         for k in range(len(logits)):
@@ -90,7 +88,7 @@ def reference_deepfool(model, x, max_iter, overshoot=OVERSHOOT):
             if k != label and w.norm() > 0 and gap / w.norm() < best:
                 best, step = gap / w.norm(), gap / w.norm() ** 2 * w
         r = r + step
-    return (1 + overshoot) * r, False
+    return r, bool(predict(model, (x + r)[None])[0] != label)
 
 
 def test_bim_on_a_linear_model_takes_the_closed_form_number_of_steps():
@@ -121,40 +119,48 @@ def test_bim_batch_equals_one_point_at_a_time():
 
 
 def test_deepfool_takes_the_nearest_boundary_of_a_linear_model():
-    # from the origin (class 0): the boundary with class 1 is at distance 1, with class 2 (the last) at 3
+    # from the origin (class 0): the boundary with class 1 is at distance 1, with class 2 (the last) at 3; with no
+    # overshoot the step lands on the boundary, where classes 0 and 1 tie and the prediction stays 0
     model = LinearNet(torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64),
                       torch.tensor([0.0, -1.0, -3.0], dtype=torch.float64))
     r, flipped = deepfool_perturbations(model, torch.zeros(1, 2, dtype=torch.float64))
-    assert flipped.tolist() == [True]
-    assert torch.allclose(r, torch.tensor([[1 + OVERSHOOT, 0.0]], dtype=torch.float64))
+    assert r.tolist() == [[1.0, 0.0]] and flipped.tolist() == [False]
+    assert deepfool_scores(model, torch.zeros(1, 2, dtype=torch.float64)).tolist() == [1.0]
 
 
-def test_deepfool_distance_matches_the_closed_form_on_random_linear_models():
+def test_deepfool_score_is_the_closed_form_squared_distance_on_random_linear_models():
+    """For f(x) = Wx + b from class l = argmax f(x): min over k ≠ l of (f_l − f_k)² / ‖W_k − W_l‖², reached in one
+    step along W_k − W_l."""
     g = torch.Generator().manual_seed(2)
     W, b = torch.randn(5, 4, generator=g, dtype=torch.float64), torch.randn(5, generator=g, dtype=torch.float64)
     model = LinearNet(W, b)
     X = torch.randn(30, 4, generator=g, dtype=torch.float64)
-    r, flipped = deepfool_perturbations(model, X)
-    label = predict(model, X)
-    assert flipped.all() and (predict(model, X + r) != label).all()
-    f = X @ W.T + b
+    r, _ = deepfool_perturbations(model, X)
+    scores = deepfool_scores(model, X)
+    f, label = X @ W.T + b, predict(model, X)
     for i in range(len(X)):
         k0 = int(label[i])
         dist = {k: float((f[i, k0] - f[i, k]) / (W[k] - W[k0]).norm()) for k in range(5) if k != k0}
         nearest = min(dist, key=dist.get)
         direction = (W[nearest] - W[k0]) / (W[nearest] - W[k0]).norm()
-        assert torch.allclose(r[i], (1 + OVERSHOOT) * dist[nearest] * direction)
+        assert torch.allclose(r[i], dist[nearest] * direction)
+        assert math.isclose(float(scores[i]), dist[nearest] ** 2, rel_tol=1e-9)
+        assert torch.allclose(r[i], reference_deepfool(model, X[i], 50)[0])
 
 
-def test_deepfool_stops_at_its_cap():
-    # Newton-like steps on tanh(x₀) = 0.9 from 0 reach the boundary on the 4th step only
+def test_deepfool_stops_at_its_cap_and_scores_the_perturbation_reached():
+    # Newton steps on tanh(x₀) = 0.9 from 0 approach the boundary x₀ = atanh(0.9) from below (tanh is concave
+    # there): without overshoot the walk never crosses, and the score is ‖r‖² where the cap stopped it
     model, X = TanhNet(), torch.zeros(1, 2, dtype=torch.float64)
-    for cap, flips in [(0, False), (3, False), (4, True), (50, True)]:
+    for cap in (0, 1, 3, 50):
         r, flipped = deepfool_perturbations(model, X, max_iter=cap)
         ref_r, ref_flipped = reference_deepfool(model, X[0], cap)
-        assert flipped.tolist() == [flips] and ref_flipped == flips
-        assert torch.allclose(r[0], ref_r)
-    assert r[0, 0] > math.atanh(0.9) and r[0, 1] == 0
+        assert flipped.tolist() == [ref_flipped] and torch.allclose(r[0], ref_r)
+        assert deepfool_scores(model, X, max_iter=cap).tolist() == [float(r[0].square().sum())]
+    r3, flipped3 = deepfool_perturbations(model, X, max_iter=3)
+    assert 0 < r3[0, 0] < math.atanh(0.9) and r3[0, 1] == 0 and flipped3.tolist() == [False]
+    assert math.isclose(float(deepfool_scores(model, X)[0]), math.atanh(0.9) ** 2, rel_tol=1e-12)
+    assert float(deepfool_scores(model, X, max_iter=1)[0]) < float(deepfool_scores(model, X, max_iter=3)[0])
 
 
 def test_deepfool_batch_equals_one_point_at_a_time():
@@ -168,15 +174,17 @@ def test_deepfool_batch_equals_one_point_at_a_time():
     assert (predict(model, X + r)[flipped] != predict(model, X)[flipped]).all()
 
 
-def test_scores_rank_the_closest_points_first_and_unflipped_ones_last():
+def test_scores_rank_the_closest_points_first_and_unflipped_bim_points_last():
     model = LinearNet(torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=torch.float64),
                       torch.tensor([0.0, -1.0], dtype=torch.float64))  # boundary x₀ = 1
     X = torch.tensor([[0.0, 0.0], [0.9, 5.0], [-100.0, 0.0], [0.5, -1.0]], dtype=torch.float64)
-    for attack in (lambda m, x: bim_perturbations(m, x, 0.05, 100), deepfool_perturbations):
-        scores = attack_scores(attack, model, X, range(4))
+    for score in (bim_scores, deepfool_scores):
+        scores = attack_scores(score, model, X, range(4))
         assert scores.argsort().tolist() == [1, 3, 0, 2]
-        assert attack_scores(attack, model, X, [3, 0]).tolist() == scores[[3, 0]].tolist()
-    assert math.isinf(attack_scores(lambda m, x: bim_perturbations(m, x, 0.05, 100), model, X, range(4))[2])
+        assert attack_scores(score, model, X, [3, 0]).tolist() == scores[[3, 0]].tolist()
+    assert math.isinf(attack_scores(bim_scores, model, X, range(4))[2])  # 2,020 steps needed, the cap is 100
+    assert torch.allclose(attack_scores(deepfool_scores, model, X, range(4)),
+                          torch.tensor([1.0, 0.1 ** 2, 101.0 ** 2, 0.5 ** 2], dtype=torch.float64))
 
 
 @pytest.mark.slow

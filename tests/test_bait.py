@@ -110,7 +110,7 @@ def test_strategy_uses_the_whole_pool_and_lambda_001_for_cifar():
     labeled[::10] = True
     learner.train(np.flatnonzero(labeled))
     probs, emb = learner.probs_embeddings(np.arange(len(labeled)))
-    for data, lam in [("digits", 1.0), ("CIFAR10", 0.01)]:
+    for data, lam in [("digits", 1.0), ("CIFAR10", 0.01), ("my_cifar_subset.npz", 0.01), ("letter.csv", 1.0)]:
         strategy = BaitSampling(learner, labeled, torch.Generator(), Namespace(data=data))
         picked = strategy.query(8)
         assert picked.tolist() == bait_select(probs, emb, torch.as_tensor(labeled), 8, lam).tolist()

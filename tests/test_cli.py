@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from cli import SMALL, accuracy_lines, assert_one_line_error, run_cli
+from cli import ACC_LINE, SMALL, accuracy_lines, assert_one_line_error, run_cli
 import run
 from run import build_parser
 
@@ -43,6 +43,9 @@ def test_run_prints_the_original_lines_and_writes_results(entropy_run):
     assert all(0 < a <= 1 for _, a in lines)
     assert "train" in proc.stderr and "inference" in proc.stderr and "query" in proc.stderr
     config = json.loads((folder / "config.json").read_text())
+    n_test = config["n_test"]
+    for _, printed in ACC_LINE.findall(proc.stdout):  # the exact ratio correct / n, as Python prints it
+        assert printed == str(round(float(printed) * n_test) / n_test)
     assert config["alg"] == "entropy" and config["seed"] == 4 and config["nQuery"] == 50 and config["device"] == "cpu"
     assert config["data_name"] == "digits" and config["n_classes"] == 10 and config["threads"] == 1
     rounds = pd.read_csv(folder / "rounds.csv")
@@ -98,6 +101,19 @@ def test_uncertainty_strategies_run(alg, tmp_path, capsys):
 def test_rounds_flag_runs_exactly_that_many_query_rounds(tmp_path):
     proc = run_cli("--rounds", "2", "--out", tmp_path, "--nStart", "50", "--nQuery", "20", "--maxEpochs", "60")
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 70, 90]
+    summary = json.loads((tmp_path / "digits_mlp_rand_20_seed1" / "summary.json").read_text())
+    assert (summary["stopped_by"], summary["rounds"], summary["n_labeled"]) == ("rounds", 2, 90)
+
+
+@pytest.mark.parametrize("rounds", ["50", "2"])
+def test_rounds_flag_never_goes_past_the_label_budget(tmp_path, rounds):
+    """--nEnd 150 allows (150 − 50) / 50 = 2 query rounds: --rounds 50 (and --rounds 2) stop there."""
+    proc = run_cli("--rounds", rounds, "--out", tmp_path, "--nStart", "50", "--nQuery", "50", "--nEnd", "150",
+                   "--maxEpochs", "20")
+    assert proc.returncode == 0, proc.stderr
+    assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 100, 150]
+    summary = json.loads((tmp_path / "digits_mlp_rand_50_seed1" / "summary.json").read_text())
+    assert (summary["stopped_by"], summary["rounds"], summary["n_labeled"]) == ("budget", 2, 150)
 
 
 @pytest.mark.slow

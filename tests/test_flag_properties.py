@@ -23,9 +23,11 @@ POOL = 1617  # digits: 1,797 rows minus a 10 % test split
 @example(n_start=50, n_query=50, n_end=150, rounds=0, trunc=-1, lr=1e-3, n_emb=8)
 @example(n_start=1500, n_query=100, n_end=2000, rounds=3, trunc=-1, lr=1e-3, n_emb=8)  # the pool runs out
 @example(n_start=20, n_query=30, n_end=100, rounds=2, trunc=120, lr=1e-3, n_emb=8)
+@example(n_start=50, n_query=50, n_end=100, rounds=3, trunc=-1, lr=1e-3, n_emb=8)  # the budget ends before --rounds
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_flags_run_or_fail_cleanly(n_start, n_query, n_end, rounds, trunc, lr, n_emb, tmp_path_factory, capsys):
-    planned = rounds if rounds > 0 else (n_end - n_start) // max(n_query, 1)
+    budget = (n_end - n_start) // max(n_query, 1)
+    planned = min(rounds, budget) if rounds > 0 else budget  # --rounds caps, never extends, the budget
     assume(planned <= 4)  # keep each example short
     out = tmp_path_factory.mktemp("flags")
     argv = ["--nStart", n_start, "--nQuery", n_query, "--nEnd", n_end, "--rounds", rounds, "--trunc", trunc,

@@ -1,0 +1,107 @@
+"""Measured effects of the deliberate differences from the original (docs/FIDELITY.md); prints one table.
+
+    python bench/fidelity.py [--path ../shared/data] [--seed 1]
+
+- MC dropout on the mlp (no dropout layers): the original's 10 passes are identical, so its `conf_dropout`,
+  `marg_dropout` and `entropy_dropout` pick what `conf`, `marg` and `entropy` pick; ours drops embedding units.
+  Measured: the share of our dropout picks that the plain strategy also picks (1.0 = no effect).
+- BatchNorm recalibration: a ResNet trained on 100 MNIST images, eval-mode accuracy on those images and on the
+  first 2,000 test images with its momentum running statistics (the original) and after the recalibration (ours).
+- Iteration caps: how many unlabelled points BIM (100 steps) and DeepFool (50 steps) leave on their class; BIM
+  ranks them last, DeepFool scores them where they stopped (as the original).
+The networks train as in a run (to 99 % training accuracy, capped at --maxEpochs), on --nStart random points."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)  # bench/select.py would shadow the standard library's select module
+
+import argparse  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import dataset  # noqa: E402
+from learner import Learner, recalibrate_batchnorm  # noqa: E402
+from query_strategies import STRATEGIES  # noqa: E402
+from query_strategies.adversarial_bim import bim_perturbations  # noqa: E402
+from query_strategies.adversarial_deepfool import deepfool_perturbations  # noqa: E402
+
+
+def trained_learner(data, did, model, args):
+    """A Learner on the data set, trained on args.nStart random pool points; (learner, labelled mask)."""
+    rng = np.random.default_rng(args.seed)
+    ds = dataset.load(data, did, args.path, rng)
+    learner = Learner(model, ds, "cpu", torch.Generator().manual_seed(args.seed), max_epochs=args.maxEpochs)
+    labeled = np.zeros(len(ds.y_train), dtype=bool)
+    labeled[rng.choice(len(labeled), args.nStart, replace=False)] = True
+    learner.train(np.flatnonzero(labeled))
+    return learner, labeled
+
+
+def dropout_overlap(learner, labeled, seed, n):
+    """{plain: |dropout picks ∩ plain picks| / n} for conf, marg, entropy."""
+    picks = {alg: set(STRATEGIES[alg](learner, labeled, torch.Generator().manual_seed(seed)).query(n).tolist())
+             for alg in ("conf", "marg", "entropy", "conf_dropout", "marg_dropout", "entropy_dropout")}
+    return {alg: len(picks[alg] & picks[alg + "_dropout"]) / n for alg in ("conf", "marg", "entropy")}
+
+
+def eval_accuracy(model, X, y):
+    with torch.no_grad():
+        return float((model.eval()(X)[0].argmax(1) == y).double().mean())
+
+
+def batchnorm_effect(args):
+    """Eval-mode accuracy (own training images, test images) of a ResNet on args.nStart MNIST images, before and
+    after recalibrate_batchnorm."""
+    rng = np.random.default_rng(args.seed)
+    ds = dataset.load("MNIST", 0, args.path, rng)
+    learner = Learner("resnet", ds, "cpu", torch.Generator().manual_seed(args.seed))
+    idx = torch.as_tensor(rng.choice(len(ds.y_train), args.nStart, replace=False))
+    X, y = ds.X_train[idx], ds.y_train[idx]
+    model = learner.fresh_model()
+    opt = torch.optim.Adam(model.parameters(), lr=learner.lr)
+    epochs, acc = 0, 0.0
+    while acc < 0.99 and epochs < args.maxEpochs:
+        acc, epochs = learner.train_epoch(model, opt, X, y), epochs + 1
+    X_test, y_test = ds.X_test[:2000], ds.y_test[:2000]
+    before = (eval_accuracy(model, X, y), eval_accuracy(model, X_test, y_test))
+    recalibrate_batchnorm(model, X, ds.train_batch)
+    return epochs, acc, before, (eval_accuracy(model, X, y), eval_accuracy(model, X_test, y_test))
+
+
+def not_flipped(learner, labeled):
+    """How many unlabelled pool points BIM (≤ 100 steps) and DeepFool (≤ 50 steps) leave on their class, and n."""
+    X = learner.X[torch.as_tensor(np.flatnonzero(~labeled))]
+    bim = torch.cat([bim_perturbations(learner.model, part)[1] for part in X.split(500)])
+    deepfool = torch.cat([deepfool_perturbations(learner.model, part)[1] for part in X.split(500)])
+    return int((~bim).sum()), int((~deepfool).sum()), len(X)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--path", default=str(ROOT.parent / "shared" / "data"))
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--nStart", type=int, default=100)
+    p.add_argument("--nQuery", type=int, default=100)
+    p.add_argument("--maxEpochs", type=int, default=2000)
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    print("| difference | data, model | measured |\n|---|---|---|")
+    for data, did in (("digits", 0), ("", 6)):
+        learner, labeled = trained_learner(data, did, "mlp", args)
+        name = learner.ds.name
+        overlap = dropout_overlap(learner, labeled, args.seed, args.nQuery)
+        print(f"| MC dropout on a net without dropout | {name}, mlp, {args.nStart} labels, {args.nQuery} picks | "
+              + ", ".join(f"{alg}_dropout picks shared with {alg}: {v:.2f}" for alg, v in overlap.items()) + " |")
+        bim, deepfool, n = not_flipped(learner, labeled)
+        print(f"| iteration caps | {name}, mlp, {n} unlabelled points | not flipped by BIM in 100 steps: {bim}; "
+              f"by DeepFool in 50 steps: {deepfool} |")
+    epochs, acc, before, after = batchnorm_effect(args)
+    print(f"| BatchNorm recalibration | MNIST, resnet, {args.nStart} images ({epochs} epochs, training accuracy "
+          f"{acc:.2f}) | eval accuracy on its training images / 2,000 test images: the training's running statistics "
+          f"{before[0]:.2f} / {before[1]:.2f}, recalibrated {after[0]:.2f} / {after[1]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
