@@ -60,10 +60,10 @@ def batchnorm_effect(args):
     idx = torch.as_tensor(rng.choice(len(ds.y_train), args.nStart, replace=False))
     X, y = ds.X_train[idx], ds.y_train[idx]
     model = learner.fresh_model()
-    opt = torch.optim.Adam(model.parameters(), lr=learner.lr)
+    epoch = learner.epoch_function(model, X, y)
     epochs, acc = 0, 0.0
     while acc < 0.99 and epochs < args.maxEpochs:
-        acc, epochs = learner.train_epoch(model, opt, X, y), epochs + 1
+        acc, epochs = epoch(), epochs + 1
     X_test, y_test = ds.X_test[:2000], ds.y_test[:2000]
     before = (eval_accuracy(model, X, y), eval_accuracy(model, X_test, y_test))
     recalibrate_batchnorm(model, X, ds.train_batch)
