@@ -15,7 +15,6 @@ and the others go on; the exit code is 1 when any run failed.
 (the repository is shipped as the tasks' working_dir; --out and --path must then be on a file system every node
 sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run CPUs."""
 import itertools
-import json
 import multiprocessing as mp
 import os
 import sys
@@ -35,6 +34,7 @@ if str(ROOT) not in sys.path:
 import run  # noqa: E402
 from dataset import UserError  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
+from results import RunDir  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 SWEEP_FLAGS = {"--alg", "--seed", "--dummy", "--out", "--force", "--resume", "--data", "--did", "--model", "--nQuery"}
@@ -92,11 +92,12 @@ def action_for(folder, ns):
     the query rounds are done); resume: any other existing run folder; run: nothing there yet."""
     if not (folder / "rounds.csv").is_file() and not (folder / "config.json").is_file():
         return "run"
-    summary = folder / "summary.json"
-    if summary.is_file():
-        done = json.loads(summary.read_text())
-        if done.get("stopped_by") == "pool exhausted" or done.get("rounds", -1) >= run.n_query_rounds(ns):
-            return "skip"
+    try:
+        done = RunDir(folder).read_summary()
+    except UserError:
+        return "resume"  # run.py --resume then names the broken file, and only this run fails
+    if done and (done["stopped_by"] == "pool exhausted" or done["rounds"] >= run.n_query_rounds(ns)):
+        return "skip"
     return "resume"
 
 
