@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,13 +43,24 @@ def write_atomic(path, data):
     tmp = path.with_name(f".{path.name}.tmp")
     mode = "wb" if isinstance(data, bytes) else "w"
     try:
-        with open(tmp, mode) as f:
+        with naming(path), open(tmp, mode) as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def naming(path):
+    """Re-raise an OSError without a file name (a failed write or fsync) as one naming `path`."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
 
 
 def sha256(data):
@@ -272,7 +284,8 @@ def plain(obj):
 
 
 def append_rows(path, rows):
-    with open(path, "a", newline="") as f:
+    """Append CSV rows to `path`, flushed and synced to disk."""
+    with naming(path), open(path, "a", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
         f.flush()
         os.fsync(f.fileno())
