@@ -205,15 +205,15 @@ def run_local(jobs, workers, done):
 
 
 def ray_task_options(ray, args):
-    """One GPU per run when the cluster has GPUs, else --cpus-per-run CPUs; the code travels as described."""
-    if args.address:
-        env = {"working_dir": str(ROOT), "excludes": [".git", "results", "data", "docs", "bench", ".cache"]}
-    else:
-        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}}
-    resources = {"num_cpus": args.cpus_per_run}
+    """One GPU per run when the cluster has GPUs, else --cpus-per-run CPUs; on a local instance the tasks find the
+    code through PYTHONPATH (on a cluster it travels as the job's working_dir, see start_ray)."""
+    options = {"num_cpus": args.cpus_per_run}
     if ray.cluster_resources().get("GPU", 0) > 0:
-        resources["num_gpus"] = 1
-    return dict(resources, runtime_env=env)
+        options["num_gpus"] = 1
+    if not args.address:
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        options["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
+    return options
 
 
 def start_ray(args):
@@ -224,8 +224,9 @@ def start_ray(args):
         raise SweepError("--backend ray needs the ray package: pip install 'ray[default]'") from None
     if not ray.is_initialized():
         try:
-            if args.address:
-                ray.init(address=args.address, log_to_driver=False)
+            if args.address:  # Ray accepts a local working_dir only for the whole job, not per task
+                ray.init(address=args.address, log_to_driver=False, runtime_env={
+                    "working_dir": str(ROOT), "excludes": [".git", "results", "data", "docs", "bench", ".cache"]})
             else:
                 ray.init(include_dashboard=False, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as e:
