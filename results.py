@@ -160,8 +160,6 @@ class RunDir:
 
     def start(self, config):
         """A fresh folder with config.json and the CSV headers."""
-        if self.path.exists() and not self.path.is_dir():
-            raise StateError(f"{self.path} is a file, not a run folder; move it away or use another --out")
         self.path.mkdir(parents=True, exist_ok=True)
         for f in self.path.iterdir():
             if f.is_file():

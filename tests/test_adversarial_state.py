@@ -349,3 +349,14 @@ def test_agg_results_skips_broken_run_folders_and_lists_them(finished, tmp_path,
         assert agg.main([str(tmp_path), "--fig", str(tmp_path / "fig")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "skipped 2 broken run folder(s)" in err[0]
+
+
+def test_every_rounds_column_has_a_parser():
+    assert list(results.ROUND_PARSERS) == results.ROUND_COLUMNS  # a new column needs its parser too
+    header = ",".join(results.ROUND_COLUMNS) + "\n"
+    good = ",".join(["1"] * len(results.ROUND_COLUMNS)) + "\n"
+    assert results.parse_table((header + good + good[:5]).encode(), "r.csv", results.ROUND_COLUMNS,
+                               results.ROUND_PARSERS)[0]["round"] == 1  # the torn tail is left out
+    with pytest.raises(results.StateError, match="r.csv line 3 is garbled"):
+        results.parse_table((header + good + "1,x" + good[3:]).encode(), "r.csv", results.ROUND_COLUMNS,
+                            results.ROUND_PARSERS)
