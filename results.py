@@ -153,14 +153,21 @@ class RunDir:
         self.summary = self.path / "summary.json"
         self.checkpoint = self.path / "checkpoint.pt"
 
+    def state_files(self):
+        """The paths run.py writes in the folder."""
+        return self.config, self.rounds, self.queries, self.summary, self.checkpoint
+
     def tables(self):
         """(name, path, columns, parsers) of the two CSVs."""
         return [("rounds", self.rounds, ROUND_COLUMNS, ROUND_PARSERS),
                 ("queries", self.queries, QUERY_COLUMNS, QUERY_PARSERS)]
 
     def start(self, config):
-        """A fresh folder with config.json and the CSV headers."""
+        """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name)."""
         self.path.mkdir(parents=True, exist_ok=True)
+        for path in self.state_files():
+            if path.is_dir():
+                raise StateError(f"{path} is a directory; remove it to start the run again")
         for f in self.path.iterdir():
             if f.is_file():
                 f.unlink()
@@ -219,7 +226,7 @@ class RunDir:
         except Exception as e:  # a damaged or crafted file raises many kinds
             raise StateError(f"{self.checkpoint} cannot be read as a checkpoint of this program "
                              f"({type(e).__name__}); {FORCE_HINT}")
-        if not isinstance(state, dict) or not isinstance(state.get("files"), dict) or "round" not in state:
+        if not isinstance(state, dict) or not isinstance(state.get("files"), dict) or type(state.get("round")) is not int:
             raise StateError(f"{self.checkpoint} records no run identity or file marks (another program or an "
                              f"older version wrote it); {FORCE_HINT}")
         return state
@@ -232,7 +239,8 @@ class RunDir:
             raise StateError(f"{self.checkpoint} belongs to another run than {self.config} describes; {FORCE_HINT}")
         longer = {}
         for name, path, columns, parsers in self.tables():
-            mark = state["files"].get(name) or {}
+            mark = state["files"].get(name)
+            mark = mark if isinstance(mark, dict) else {}
             data = read_bytes(path, f"the checkpoint of round {state['round']} needs it; {FORCE_HINT}")
             size = mark.get("bytes", -1)
             if len(data) < size or size < 0 or sha256(data[:size]) != mark.get("sha256"):
@@ -259,6 +267,10 @@ class RunDir:
             raise StateError(f"{self.checkpoint} is missing but {self.summary} says the run ended; {FORCE_HINT}")
         if self.rounds.exists() and read_bytes(self.rounds, FORCE_HINT).count(b"\n") > 2:
             raise StateError(f"{self.checkpoint} is missing but {self.rounds} holds finished rounds; {FORCE_HINT}")
+
+    def holds_results(self):
+        """Whether any state file of a run is there (a fresh start would overwrite it)."""
+        return any(p.exists() for p in self.state_files())
 
     def accuracies(self):
         """(n_labeled, test_acc) of every complete round row, as written."""

@@ -213,7 +213,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     if run_dir.path.exists() and not run_dir.path.is_dir():
         raise UserError(f"{run_dir.path} is a file, not a run folder; move it away or use another --out")
     if not args.resume or not run_dir.checkpoint.exists():
-        if run_dir.rounds.exists() and not args.force and not args.resume:
+        if run_dir.holds_results() and not args.force and not args.resume:
             raise UserError(f"{run_dir.path} already holds results; pass --resume to continue that run, "
                             f"--force to overwrite it, or use another --out")
         if args.resume:

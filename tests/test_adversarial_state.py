@@ -360,3 +360,16 @@ def test_every_rounds_column_has_a_parser():
     with pytest.raises(results.StateError, match="r.csv line 3 is garbled"):
         results.parse_table((header + good + "1,x" + good[3:]).encode(), "r.csv", results.ROUND_COLUMNS,
                             results.ROUND_PARSERS)
+
+
+def test_a_run_without_resume_or_force_never_overwrites_a_damaged_folder(stopped, capsys):
+    (stopped / "rounds.csv").unlink()
+    before = snapshot(stopped)
+    assert_refused(*main(capsys, *ARGS, "--rounds", "3", "--out", stopped.parent), "already holds results")
+    assert snapshot(stopped) == before
+
+
+def test_force_over_a_directory_in_place_of_the_checkpoint_is_one_line(stopped, capsys):
+    into_directory(stopped / "checkpoint.pt")
+    assert_refused(*main(capsys, *ARGS, "--rounds", "3", "--out", stopped.parent, "--force"),
+                   "checkpoint.pt is a directory")
