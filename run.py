@@ -243,7 +243,10 @@ def check_same_run(run_dir, old, config):
         if old.get(key) != config[key]:
             raise UserError(f"{run_dir.path} was started with {key}={old.get(key)!r}, not {config[key]!r}; "
                             f"resume with the same flags or use another --out")
-    was, now = old.get("data_identity") or {}, config["data_identity"]
+    was, now = old.get("data_identity"), config["data_identity"]
+    if not isinstance(was, dict):
+        raise UserError(f"{run_dir.config} records no data identity (an older version wrote it); start the run "
+                        f"again with --force")
     if [was.get(k) for k in DATA_KEYS] != [now[k] for k in DATA_KEYS]:
         raise UserError(f"{run_dir.path} was started on other data ({describe_data(was)}) than now "
                         f"({describe_data(now)}); resume with the same data, or use --force or another --out")

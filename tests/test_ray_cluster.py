@@ -131,6 +131,7 @@ def test_sweep_on_a_cluster_survives_a_lost_node(cluster, tmp_path):
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 1 and "FAILED" in stderr and "Traceback" not in stderr, stderr
     assert "1 failed" in stdout
+    print("\nlost run reported as:", next(ln for ln in stderr.splitlines() if "FAILED" in ln))
     again = subprocess.run(sweep, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert "0 failed" in again.stdout
