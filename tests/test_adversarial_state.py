@@ -7,7 +7,6 @@ Not provoked here: ENOSPC, EROFS and EACCES need a small or read-only mount or a
 file-size limit) takes the same code path (an OSError naming the file)."""
 import itertools
 import json
-import os
 import resource
 import shutil
 import signal

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-import run
 from cli import ROOT, run_cli
 
 FLAGS = ["--nStart", "20", "--nEnd", "220", "--nEmb", "16", "--maxEpochs", "20"]
