@@ -125,6 +125,8 @@ def tabular_split(name, X, y, rng, source=None):
     if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(X) == 0:
         raise UserError(f"{source}: features must be a non-empty 2-D table with one label per row, "
                         f"got features {X.shape} and labels {y.shape}")
+    if X.shape[1] == 0:
+        raise UserError(f"{source}: the features have no columns; give at least one feature per row")
     X = as_features(X, source)
     classes, y = encode_labels(y, source)
     n_test = max(1, int(round(TEST_FRACTION * len(X))))

@@ -18,7 +18,7 @@ GRAD_CLAMP = 0.1
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 MC_DRAWS = 10
 EMBEDDING_DROPOUT = 0.5  # MC passes of models without dropout layers drop embedding units with this rate
-STOP_REASONS = ("target", "unreachable", "cap", "stalled")
+TRAIN_STOPS = ("target", "unreachable", "cap", "stalled")
 
 
 class TrainingDiverged(RuntimeError):
@@ -30,7 +30,7 @@ class TrainResult:
     epochs: int
     seconds: float
     train_acc: float
-    stop: str  # one of STOP_REASONS: why training ended
+    stop: str  # one of TRAIN_STOPS: why training ended
     restarts: int
 
 
@@ -135,7 +135,7 @@ class Learner:
         return TrainResult(epoch, time.perf_counter() - start, acc, stop, restarts)
 
     def stop_reason(self, epoch, acc, reachable, stale):
-        """Why training stops after this epoch (one of STOP_REASONS), or None to go on."""
+        """Why training stops after this epoch (one of TRAIN_STOPS), or None to go on."""
         if acc >= ACC_TARGET:
             return "target"
         if acc >= reachable:

@@ -1,30 +1,153 @@
 """A run's output folder: config.json, rounds.csv (one row per finished round), queries.csv (the pool indices
 labelled in each round), checkpoint.pt (the state after the last finished round, for --resume) and, once the
 run has ended, summary.json. Whole files are written atomically (temporary file, then rename); the CSVs are
-append-only and flushed after every round."""
+append-only and flushed after every round.
+
+The checkpoint records what it belongs to: the run's id and identity hash (config.json) and, for each CSV, its
+size, line count and SHA-256 when the checkpoint was saved. `RunDir.verify` checks all of it before a resume:
+the CSVs must start with exactly the recorded bytes; what follows (rows of the round in flight, a torn line) is
+cut off; anything else is refused with one line naming the file."""
 import csv
+import hashlib
 import io
 import json
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from dataset import UserError
+from learner import TRAIN_STOPS
+
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
                  "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
+def train_stop(text):
+    """Why a round's training ended: one of learner.TRAIN_STOPS."""
+    if text not in TRAIN_STOPS:
+        raise ValueError(f"unknown train_stop {text!r}")
+    return text
+
+
+# How each rounds.csv column is read back: a function from the field's text to its value (ValueError if invalid).
+ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "train_acc": float, "train_epochs": int,
+                 "train_stop": train_stop, "restarts": int, "train_seconds": float, "test_seconds": float,
+                 "infer_seconds": float, "select_seconds": float, "query_seconds": float}
+QUERY_COLUMNS = ["round", "index"]
+QUERY_PARSERS = {"round": int, "index": int}
+STOP_REASONS = ("budget", "rounds", "pool exhausted")
+FORCE_HINT = "start the run again with --force (or use another --out)"
+
+
+class StateError(UserError):
+    """A file of a run folder that cannot be trusted: one line naming it, exit code 2."""
 
 
 def write_atomic(path, data):
-    """Write bytes or text to `path` so that a reader sees the old file or the new one, never a part."""
+    """Write bytes or text to `path` so that a reader sees the old file or the new one, never a part; on an error
+    the temporary file is removed and the old file stays."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     mode = "wb" if isinstance(data, bytes) else "w"
-    with open(tmp, mode) as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with naming(path), open(tmp, mode) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def naming(path):
+    """Re-raise an OSError without a file name (a failed write or fsync) as one naming `path`."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
+
+
+def sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def identity_hash(config, keys):
+    """SHA-256 of the canonical JSON of config[k] for k in keys: what a checkpoint must belong to."""
+    return sha256(json.dumps({k: config.get(k) for k in keys}, sort_keys=True).encode())
+
+
+def data_fingerprint(ds, source):
+    """The data's identity: where it came from, its sizes, and SHA-256 over the labels, then the features
+    (pool, then test), as stored in memory after loading and splitting."""
+    h = hashlib.sha256()
+    for t in (ds.y_train, ds.y_test, ds.X_train, ds.X_test):
+        h.update(np.ascontiguousarray(t.detach().cpu().numpy()).data)
+    return {"source": source, "n_train": len(ds.y_train), "n_test": len(ds.y_test), "n_classes": ds.n_classes,
+            "shape": list(ds.X_train.shape[1:]), "sha256": h.hexdigest()}
+
+
+def read_bytes(path, what):
+    """The bytes of a state file; StateError when it is missing or not a readable file."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise StateError(f"{path} is missing; {what}") from None
+    except OSError as e:
+        raise StateError(f"{path} cannot be read ({e.strerror or type(e).__name__}); {what}") from None
+
+
+def read_json_object(path):
+    """A state file holding one JSON object; StateError when it is missing, garbled or not an object."""
+    try:
+        value = json.loads(read_bytes(path, FORCE_HINT))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise StateError(f"{path} is not valid JSON; {FORCE_HINT}") from None
+    if not isinstance(value, dict):
+        raise StateError(f"{path} holds a JSON {type(value).__name__}, not an object; {FORCE_HINT}")
+    return value
+
+
+def check_summary(summary, path):
+    """summary.json as run.py writes it: stopped_by one of STOP_REASONS and an integer `rounds`."""
+    if summary.get("stopped_by") not in STOP_REASONS or type(summary.get("rounds")) is not int:
+        raise StateError(f"{path} lacks a valid stopped_by ({', '.join(STOP_REASONS)}) or rounds; {FORCE_HINT}")
+    return summary
+
+
+def parse_line(line, columns, parsers):
+    """One CSV line as {column: parsed value}; ValueError when the field count or a field is wrong."""
+    fields = line.split(",")
+    if len(fields) != len(columns):
+        raise ValueError(f"{len(fields)} fields, not {len(columns)}")
+    return {c: parsers[c](f) for c, f in zip(columns, fields)}
+
+
+def parse_table(data, path, columns, parsers):
+    """The complete lines of a CSV (a last line without its newline is torn and left out) as dicts; StateError
+    naming the file and line when the header is not `columns` or a line does not parse."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        raise StateError(f"{path} holds bytes that are not text; {FORCE_HINT}") from None
+    lines = text.split("\n")[:-1]
+    if not lines or lines[0] != ",".join(columns):
+        raise StateError(f"{path} does not start with the header {','.join(columns)}; {FORCE_HINT}")
+    rows = []
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            rows.append(parse_line(line, columns, parsers))
+        except ValueError as e:
+            raise StateError(f"{path} line {number} is garbled ({e}); {FORCE_HINT}") from None
+    return rows
+
+
+def read_rounds(path):
+    """rounds.csv's complete rows, parsed with ROUND_PARSERS (StateError on a garbled file)."""
+    return parse_table(read_bytes(path, FORCE_HINT), path, ROUND_COLUMNS, ROUND_PARSERS)
 
 
 class RunDir:
@@ -38,21 +161,32 @@ class RunDir:
         self.summary = self.path / "summary.json"
         self.checkpoint = self.path / "checkpoint.pt"
 
+    def state_files(self):
+        """The paths run.py writes in the folder."""
+        return self.config, self.rounds, self.queries, self.summary, self.checkpoint
+
+    def tables(self):
+        """(name, path, columns, parsers) of the two CSVs."""
+        return [("rounds", self.rounds, ROUND_COLUMNS, ROUND_PARSERS),
+                ("queries", self.queries, QUERY_COLUMNS, QUERY_PARSERS)]
+
     def start(self, config):
-        """A fresh folder with config.json and the CSV headers."""
+        """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name)."""
         self.path.mkdir(parents=True, exist_ok=True)
+        for path in self.state_files():
+            if path.is_dir():
+                raise StateError(f"{path} is a directory; remove it to start the run again")
         for f in self.path.iterdir():
             if f.is_file():
                 f.unlink()
         write_atomic(self.config, json.dumps(config, indent=2, sort_keys=True) + "\n")
         write_atomic(self.rounds, ",".join(ROUND_COLUMNS) + "\n")
-        write_atomic(self.queries, "round,index\n")
+        write_atomic(self.queries, ",".join(QUERY_COLUMNS) + "\n")
 
     def append_round(self, row, queried):
         """Append the pool indices queried in this round, then the round's row; both flushed to disk."""
         append_rows(self.queries, [(row["round"], int(i)) for i in queried])
         append_rows(self.rounds, [[format_value(row[c]) for c in ROUND_COLUMNS]])
-
 
     def finish(self, summary):
         """summary.json marks the run as finished (the sweep skips such runs)."""
@@ -60,50 +194,97 @@ class RunDir:
         summary = dict(summary, final_test_acc=float(rows[-1][1]) if rows else None)
         write_atomic(self.summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
+    def read_config(self):
+        """config.json as a dict (StateError when missing, garbled or not an object)."""
+        return read_json_object(self.config)
+
     def update_config(self, changes):
         """Rewrite config.json with `changes` applied (a resumed run may have a larger budget)."""
-        config = json.loads(self.config.read_text())
+        config = self.read_config()
         config.update(changes)
         write_atomic(self.config, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
     def read_summary(self):
-        return json.loads(self.summary.read_text()) if self.summary.is_file() else None
+        """summary.json checked (StateError when garbled or incomplete), or None when the run has not ended."""
+        if not self.summary.exists():
+            return None
+        return check_summary(read_json_object(self.summary), self.summary)
+
+    def file_marks(self):
+        """For each CSV: its size, complete line count (header included) and SHA-256, as they are now."""
+        marks = {}
+        for name, path, _, _ in self.tables():
+            data = path.read_bytes()
+            marks[name] = {"bytes": len(data), "lines": data.count(b"\n"), "sha256": sha256(data)}
+        return marks
 
     def save_checkpoint(self, state):
-        """Everything needed to continue after the round just finished (model, generators, strategy state), as
-        tensors and plain values only (numpy arrays become tensors), so that loading it can never run code."""
+        """Everything needed to continue after the round just finished (model, generators, strategy state) plus
+        the CSVs' marks, as tensors and plain values only (numpy arrays become tensors), so that loading it can
+        never run code."""
         buf = io.BytesIO()
-        torch.save(plain(state), buf)
+        torch.save(plain(dict(state, files=self.file_marks())), buf)
         write_atomic(self.checkpoint, buf.getvalue())
 
     def load_checkpoint(self):
         """The saved state, read with torch's restricted unpickler (`weights_only=True`): a file that holds
         anything but tensors and plain containers, numbers and strings is refused without running any of it."""
         try:
-            return torch.load(self.checkpoint, weights_only=True)
+            state = torch.load(self.checkpoint, weights_only=True)
         except Exception as e:  # a damaged or crafted file raises many kinds
-            from dataset import UserError
-            raise UserError(f"{self.checkpoint} cannot be read as a checkpoint of this program "
-                            f"({type(e).__name__}); start the run again with --force")
+            raise StateError(f"{self.checkpoint} cannot be read as a checkpoint of this program "
+                             f"({type(e).__name__}); {FORCE_HINT}")
+        if not isinstance(state, dict) or not isinstance(state.get("files"), dict) or type(state.get("round")) is not int:
+            raise StateError(f"{self.checkpoint} records no run identity or file marks (another program or an "
+                             f"older version wrote it); {FORCE_HINT}")
+        return state
 
-    def truncate_to(self, last_round):
-        """Keep the complete CSV lines of rounds 0..last_round and drop the rest (a torn last line included)."""
-        self.summary.unlink(missing_ok=True)
-        for path, n_fields in ((self.rounds, len(ROUND_COLUMNS)), (self.queries, 2)):
-            text = path.read_text() if path.is_file() else ""
-            lines = text.split("\n")
-            header, body = lines[0], lines[1:-1]  # the part after the last newline is torn or empty
-            keep = [ln for ln in body if len(ln.split(",")) == n_fields and int(ln.split(",")[0]) <= last_round]
-            write_atomic(path, "\n".join([header] + keep) + "\n")
+    def verify(self, state, run_id, identity):
+        """Check that the checkpoint belongs to this run (run id and identity hash) and that each CSV starts with
+        exactly the bytes recorded in it; return {path: recorded size} for the CSVs that hold more (the rows of
+        the round in flight or a torn line, both only of round state['round'] + 1). StateError otherwise."""
+        if state.get("run_id") != run_id or state.get("identity") != identity:
+            raise StateError(f"{self.checkpoint} belongs to another run than {self.config} describes; {FORCE_HINT}")
+        longer = {}
+        for name, path, columns, parsers in self.tables():
+            mark = state["files"].get(name)
+            mark = mark if isinstance(mark, dict) else {}
+            data = read_bytes(path, f"the checkpoint of round {state['round']} needs it; {FORCE_HINT}")
+            size = mark.get("bytes", -1)
+            if len(data) < size or size < 0 or sha256(data[:size]) != mark.get("sha256"):
+                raise StateError(f"{path} differs from the {mark.get('lines', '?')} lines the checkpoint of round "
+                                 f"{state['round']} recorded (lines removed, changed or garbled); {FORCE_HINT}")
+            header = (",".join(columns) + "\n").encode()
+            extra = parse_table(header + data[size:], path, columns, parsers)
+            if any(row["round"] != state["round"] + 1 for row in extra):
+                raise StateError(f"{path} holds lines after round {state['round']} + 1 that no checkpoint "
+                                 f"covers; {FORCE_HINT}")
+            if len(data) > size:
+                longer[path] = size
+        return longer
+
+    def cut_to(self, sizes):
+        """Cut each file in {path: size} back to its first `size` bytes (atomically)."""
+        for path, size in sizes.items():
+            write_atomic(path, path.read_bytes()[:size])
+
+    def check_nothing_finished(self):
+        """Without a checkpoint, at most round 0's row (written just before its checkpoint) may exist; StateError
+        when summary.json or rows of later rounds show that a checkpoint was lost."""
+        if self.summary.exists():
+            raise StateError(f"{self.checkpoint} is missing but {self.summary} says the run ended; {FORCE_HINT}")
+        if self.rounds.exists() and read_bytes(self.rounds, FORCE_HINT).count(b"\n") > 2:
+            raise StateError(f"{self.checkpoint} is missing but {self.rounds} holds finished rounds; {FORCE_HINT}")
+
+    def holds_results(self):
+        """Whether any state file of a run is there (a fresh start would overwrite it)."""
+        return any(p.exists() for p in self.state_files())
 
     def accuracies(self):
         """(n_labeled, test_acc) of every complete round row, as written."""
         if not self.rounds.is_file():
             return []
-        lines = self.rounds.read_text().split("\n")[1:-1]
-        i, j = ROUND_COLUMNS.index("n_labeled"), ROUND_COLUMNS.index("test_acc")
-        fields = [ln.split(",") for ln in lines]
-        return [(f[i], f[j]) for f in fields if len(f) == len(ROUND_COLUMNS)]
+        return [(row["n_labeled"], row["test_acc"]) for row in read_rounds(self.rounds)]
 
 
 def plain(obj):
@@ -121,7 +302,8 @@ def plain(obj):
 
 
 def append_rows(path, rows):
-    with open(path, "a", newline="") as f:
+    """Append CSV rows to `path`, flushed and synced to disk."""
+    with naming(path), open(path, "a", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
         f.flush()
         os.fsync(f.fileno())

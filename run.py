@@ -5,11 +5,26 @@
 Round 0 labels --nStart random pool points; every round trains a fresh network on the labelled points, prints
 `<n labelled>\\ttesting accuracy <acc>`, and the strategy picks --nQuery more. Results go to
 OUT/<data>_<model>_<alg>_<nQuery>_seed<seed>/ (config.json, rounds.csv, queries.csv)."""
+import os
+import signal
+import sys
+
+INTERRUPTED_STARTING = "run.py: interrupted while starting up; nothing was changed"
+
+
+def exit_interrupted(signum, frame):
+    """Ctrl-C while the script imports its libraries: one line, exit 130 (from `cli` on, Ctrl-C raises
+    KeyboardInterrupt and `main` says what was saved)."""
+    sys.stderr.write(INTERRUPTED_STARTING + "\n")
+    os._exit(130)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, exit_interrupted)
+
 import argparse
-import json
 import math
 import platform
-import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -25,7 +40,7 @@ from dataset import UserError
 from learner import PATIENCE, Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS, build_model
 from query_strategies import STRATEGIES
-from results import RunDir
+from results import RunDir, data_fingerprint, identity_hash
 
 
 class Parser(argparse.ArgumentParser):
@@ -102,6 +117,9 @@ def check_flags(args):
         raise UserError("--nEmb and --threads must be positive")
     if min(args.maxEpochs, args.patience, args.rounds) < 0:
         raise UserError("--maxEpochs, --patience and --rounds must be at least 0 (0 = no limit)")
+    if args.seed is not None and args.seed < 0 or args.seed is None and args.dummy < 0:
+        raise UserError(f"the seed must be at least 0, got {args.dummy if args.seed is None else args.seed} "
+                        f"({'--dummy' if args.seed is None else '--seed'}); give a seed of 0 or more")
     if args.did > 0 and args.model in CONV_MODELS:
         raise UserError(f"--did (tabular OpenML data) works only with --model mlp or lin, not {args.model}")
     if args.model == "cnn" and args.did <= 0 and args.data not in CNNS:
@@ -158,6 +176,36 @@ def n_possible_rounds(args, n_pool):
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
 RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
                "patience")
+# What identifies the data on resume: its sizes and content hash (not the path it was read from).
+DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
+
+
+def data_source(args):
+    """Where the data came from, for config.json: the resolved file or folder, or the built-in name."""
+    if args.did > 0:
+        return f"OpenML {args.did} via {Path(args.path).resolve()}"
+    if args.data.lower().endswith((".csv", ".npz")):
+        return str(Path(args.data).resolve())
+    if args.data and args.data != "digits":
+        return f"{args.data} in {Path(args.path).resolve()}"
+    return "digits (scikit-learn)"
+
+
+def run_identity(config):
+    """SHA-256 of the resume-relevant flags and the data's identity: what a checkpoint must match."""
+    return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), RESUME_KEYS + ("data",))
+
+
+def check_memory(args, ds):
+    """Refuse --nEmb too large for this machine before anything is allocated: the network's first and last
+    layers (4 float32 copies: weights, gradients, two Adam moments) and the pool's embeddings need at least
+    4·(4·nEmb·(d + C) + n_pool·nEmb) bytes."""
+    d = int(np.prod(ds.X_train.shape[1:]))
+    need = 4 * (4 * args.nEmb * (d + ds.n_classes) + len(ds.y_train) * args.nEmb)
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > have:
+        raise UserError(f"--nEmb {args.nEmb} needs at least {need / 2**30:.1f} GiB, more than this machine's "
+                        f"{have / 2**30:.1f} GiB; lower --nEmb")
 
 
 def run(args):
@@ -171,6 +219,7 @@ def run(args):
     if args.model in CONV_MODELS and not ds.is_image:
         raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
     n_pool = len(ds.y_train)
+    check_memory(args, ds)
     if args.nStart > n_pool:
         raise UserError(f"--nStart {args.nStart} is larger than the pool of {n_pool} points; lower --nStart")
 
@@ -184,7 +233,8 @@ def run(args):
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
                   n_test=len(ds.y_test), n_classes=ds.n_classes, input_shape=list(ds.X_train.shape[1:]),
                   torch=torch.__version__, python=platform.python_version(),
-                  started=time.strftime("%Y-%m-%dT%H:%M:%S"))
+                  started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
+                  data_identity=data_fingerprint(ds, data_source(args)))
     run_dir = RunDir(Path(args.out) / run_name(args, seed))
     first = open_run_dir(run_dir, args, config, learner, strategy)
     if first is None:
@@ -237,41 +287,69 @@ def warn_if_expensive(args, ds):
 
 def open_run_dir(run_dir, args, config, learner, strategy):
     """The first round to run: 0 in a fresh folder, or the one after the last checkpoint with --resume (the
-    learner and strategy then continue from it); None when a resumed run has nothing left to do."""
-    if not args.resume or not run_dir.checkpoint.is_file():
-        if run_dir.rounds.exists() and not args.force and not args.resume:
+    learner and strategy then continue from it); None when a resumed run has nothing left to do. A resume first
+    checks that config.json, the checkpoint and the CSVs agree (RunDir.verify) and cuts off only lines written
+    after the checkpoint."""
+    if run_dir.path.exists() and not run_dir.path.is_dir():
+        raise UserError(f"{run_dir.path} is a file, not a run folder; move it away or use another --out")
+    if not args.resume or not run_dir.checkpoint.exists():
+        if run_dir.holds_results() and not args.force and not args.resume:
             raise UserError(f"{run_dir.path} already holds results; pass --resume to continue that run, "
                             f"--force to overwrite it, or use another --out")
         if args.resume:
+            run_dir.check_nothing_finished()
             print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
         run_dir.start(config)
         return 0
-    check_same_run(run_dir, config)
+    old = run_dir.read_config()
+    check_same_run(run_dir, old, config)
     state = run_dir.load_checkpoint()
+    run_dir.cut_to(run_dir.verify(state, old.get("run_id"), run_identity(config)))
     summary = run_dir.read_summary()
     if summary and (summary["stopped_by"] == "pool exhausted" or summary["rounds"] >= n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
-    run_dir.truncate_to(state["round"])
+    run_dir.summary.unlink(missing_ok=True)
     run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds})
-    learner.model = learner.fresh_model()
-    learner.model.load_state_dict(state["model"])
-    learner.model.eval()
-    learner.gen.set_state(state["learner_gen"])
-    strategy.gen.set_state(state["strategy_gen"])
-    strategy.load_state_dict(state["strategy"])
+    restore(learner, strategy, state, run_dir.checkpoint)
     for n_lab, acc in run_dir.accuracies():
         print(f"{n_lab}\ttesting accuracy {acc}", flush=True)
     print(f"run.py: resuming {run_dir.path} after round {state['round']}", file=sys.stderr)
     return state["round"] + 1
 
 
-def check_same_run(run_dir, config):
-    old = json.loads(run_dir.config.read_text())
+def check_same_run(run_dir, old, config):
+    """The resumed run's flags and data are those in config.json (`old`); UserError naming the first that is not."""
     for key in RESUME_KEYS:
         if old.get(key) != config[key]:
             raise UserError(f"{run_dir.path} was started with {key}={old.get(key)!r}, not {config[key]!r}; "
                             f"resume with the same flags or use another --out")
+    was, now = old.get("data_identity"), config["data_identity"]
+    if not isinstance(was, dict):
+        raise UserError(f"{run_dir.config} records no data identity (an older version wrote it); start the run "
+                        f"again with --force")
+    if [was.get(k) for k in DATA_KEYS] != [now[k] for k in DATA_KEYS]:
+        raise UserError(f"{run_dir.path} was started on other data ({describe_data(was)}) than now "
+                        f"({describe_data(now)}); resume with the same data, or use --force or another --out")
+
+
+def describe_data(identity):
+    """`source: n_train+n_test points of shape, sha256 prefix` for messages."""
+    return (f"{identity.get('source', '?')}: {identity.get('n_train', '?')}+{identity.get('n_test', '?')} points "
+            f"of shape {identity.get('shape', '?')}, sha256 {str(identity.get('sha256', '?'))[:12]}")
+
+
+def restore(learner, strategy, state, path):
+    """The learner's model and generator and the strategy's generator and state, as saved in the checkpoint."""
+    try:
+        learner.model = learner.fresh_model()
+        learner.model.load_state_dict(state["model"])
+        learner.model.eval()
+        learner.gen.set_state(state["learner_gen"])
+        strategy.gen.set_state(state["strategy_gen"])
+        strategy.load_state_dict(state["strategy"])
+    except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as e:
+        raise UserError(f"{path} does not fit this run ({type(e).__name__}); start the run again with --force")
 
 
 def run_rounds(args, run_dir, learner, strategy, initial, first):
@@ -279,6 +357,8 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
     before the next begins."""
     n_rounds = n_query_rounds(args)
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
+    config = run_dir.read_config()
+    owner = {"run_id": config["run_id"], "identity": run_identity(config)}
     with tqdm(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round", file=sys.stderr,
               desc=f"{args.alg} on {learner.ds.name}") as bar:
         for rd in range(first, n_rounds + 1):
@@ -303,7 +383,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                        train_stop=res.stop, restarts=res.restarts, train_seconds=res.seconds,
                        test_seconds=time.perf_counter() - start)
             run_dir.append_round(row, queried)
-            run_dir.save_checkpoint({"round": rd, "model": learner.model.state_dict(),
+            run_dir.save_checkpoint({"round": rd, **owner, "model": learner.model.state_dict(),
                                      "learner_gen": learner.gen.get_state(), "strategy_gen": strategy.gen.get_state(),
                                      "strategy": strategy.state_dict()})
             tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
@@ -369,12 +449,20 @@ def main(argv=None):
     except KeyboardInterrupt as e:
         print(f"run.py: interrupted; {str(e) or NOTHING_SAVED}", file=sys.stderr)
         return 130
+    except OSError as e:
+        print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; every finished round is kept: fix the "
+              f"cause (disk space, permissions, --out) and continue with --resume", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("run.py: error: out of memory; lower --nEmb, --nQuery or the data size", file=sys.stderr)
+        return 2
     return 0
 
 
 def cli():
     """The console command (`badge-run`, or `python run.py`): warnings on their own lines, main's exit code."""
     warnings.showwarning = show_warning
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())
 
 

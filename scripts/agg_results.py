@@ -83,17 +83,33 @@ def alg_order(algs):
 
 # ---------------------------------------------------------------- reading runs and logs
 
+class BrokenRun(Exception):
+    """A run folder whose config.json or rounds.csv cannot be read: reported, skipped and listed at the end."""
+
+
 def read_rounds(path):
-    """rounds.csv without a last line that was cut off mid-write (no final newline) and without unreadable rows."""
-    text = Path(path).read_text()
+    """rounds.csv without a last line that was cut off mid-write (no final newline); BrokenRun when the file is
+    unreadable, lacks n_labeled or test_acc, or a complete row holds no number there."""
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise BrokenRun(f"{path} cannot be read ({type(e).__name__})") from None
     if not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
     if not text.strip():
         return pd.DataFrame()
-    df = pd.read_csv(io.StringIO(text))
+    try:
+        df = pd.read_csv(io.StringIO(text))
+    except (pd.errors.ParserError, ValueError) as e:
+        raise BrokenRun(f"{path} is not a CSV table ({str(e).strip().splitlines()[-1]})") from None
+    if not {"n_labeled", "test_acc"} <= set(df.columns):
+        raise BrokenRun(f"{path} has no n_labeled and test_acc columns")
     for col in df.columns:
         df[col] = pd.to_numeric(df[col], errors="coerce")
-    return df.dropna(subset=["n_labeled", "test_acc"])
+    bad = df[["n_labeled", "test_acc"]].isna().any(axis=1).to_numpy().nonzero()[0]
+    if len(bad):
+        raise BrokenRun(f"{path} line {bad[0] + 2} holds no number in n_labeled or test_acc")
+    return df
 
 
 def data_name(opts):
@@ -105,15 +121,33 @@ def data_name(opts):
 
 
 def load_run(folder):
-    """One run folder as table rows: rounds.csv plus the run's setting from config.json."""
-    config = json.loads((folder / "config.json").read_text())
-    rounds = read_rounds(folder / "rounds.csv")
-    seed = config.get("seed")
-    meta = dict(source=str(folder), kind="run", data=config.get("data_name") or data_name(config),
-                model=config["model"], alg=ALIASES.get(config["alg"], config["alg"]), nQuery=int(config["nQuery"]),
-                nStart=int(config["nStart"]), nEnd=int(config["nEnd"]),
-                seed=int(config["dummy"] if seed is None else seed), finished=(folder / "summary.json").is_file())
-    return rounds.assign(**meta)
+    """One run folder as table rows: rounds.csv plus the run's setting from config.json; BrokenRun when either
+    cannot be read."""
+    path = folder / "config.json"
+    try:
+        config = json.loads(path.read_text())
+        seed = config.get("seed")
+        meta = dict(source=str(folder), kind="run", data=config.get("data_name") or data_name(config),
+                    model=config["model"], alg=ALIASES.get(config["alg"], config["alg"]),
+                    nQuery=int(config["nQuery"]), nStart=int(config["nStart"]), nEnd=int(config["nEnd"]),
+                    seed=int(config["dummy"] if seed is None else seed), finished=(folder / "summary.json").is_file())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BrokenRun(f"{path} cannot be read as JSON ({type(e).__name__})") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise BrokenRun(f"{path} lacks a valid setting ({type(e).__name__}: {e})") from None
+    return read_rounds(folder / "rounds.csv").assign(**meta)
+
+
+def load_runs(folders, broken):
+    """The readable run folders as tables; each broken one is warned about and appended to `broken`."""
+    frames = []
+    for folder in folders:
+        try:
+            frames.append(load_run(folder))
+        except BrokenRun as e:
+            warnings.warn(f"skipping broken run folder {folder}: {e}")
+            broken.append(folder)
+    return frames
 
 
 def parse_namespace(text):
@@ -219,10 +253,11 @@ def drop_duplicate_runs(table):
     return table[table.source.isin(keep.index)]
 
 
-def load_results(roots, log_meta=None):
-    """Every round of every run and log under the roots, one row each."""
+def load_results(roots, log_meta=None, broken=None):
+    """Every round of every run and log under the roots, one row each; broken run folders are skipped (and
+    appended to the list `broken` when given)."""
     runs, logs = find_sources(roots)
-    frames = [load_run(p) for p in runs]
+    frames = load_runs(runs, [] if broken is None else broken)
     frames += [f for f in (load_log(p, log_meta or {}) for p in logs) if f is not None]
     frames = [f for f in frames if len(f)]
     if not frames:
@@ -533,16 +568,24 @@ def main(argv=None):
     if missing:
         print(f"agg_results.py: error: no such folder: {missing[0]}", file=sys.stderr)
         return 2
-    table = load_results(args.results, log_meta)
+    broken = []
+    table = load_results(args.results, log_meta, broken)
     if table.empty:
-        print(f"agg_results.py: error: no runs (config.json + rounds.csv) or accuracy logs under "
-              f"{', '.join(args.results)}", file=sys.stderr)
+        print(f"agg_results.py: error: no readable runs (config.json + rounds.csv) or accuracy logs under "
+              f"{', '.join(args.results)}" + (f" ({broken_note(broken)})" if broken else ""), file=sys.stderr)
         return 2
     overall = analyse(table, args.fig, args.t_threshold)
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")
     print("column averages of the overall penalty matrix (lower is better):")
     print(column_averages(overall).sort_values().to_string(float_format=lambda v: f"{v:.3f}"))
+    if broken:
+        print(f"agg_results.py: {broken_note(broken)}", file=sys.stderr)
     return 0
+
+
+def broken_note(broken):
+    """'skipped N broken run folder(s): a, b'."""
+    return f"skipped {len(broken)} broken run folder(s): {', '.join(map(str, broken))}"
 
 
 def cli():

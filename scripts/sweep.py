@@ -20,7 +20,6 @@ sweep's options without their dashes (algs, seeds, data, did, model, nQuery as l
 address, cpus-per-run), the [run] table holds the run.py flags of every run (nStart = 100, path = "data", ...).
 Options given on the command line win over the file."""
 import itertools
-import json
 import multiprocessing as mp
 import os
 import sys
@@ -41,6 +40,7 @@ if str(ROOT) not in sys.path:
 import run  # noqa: E402
 from dataset import UserError  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
+from results import RunDir  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 SWEEP_FLAGS = {"--alg", "--seed", "--dummy", "--out", "--force", "--resume", "--data", "--did", "--model", "--nQuery"}
@@ -98,11 +98,12 @@ def action_for(folder, ns):
     the query rounds are done); resume: any other existing run folder; run: nothing there yet."""
     if not (folder / "rounds.csv").is_file() and not (folder / "config.json").is_file():
         return "run"
-    summary = folder / "summary.json"
-    if summary.is_file():
-        done = json.loads(summary.read_text())
-        if done.get("stopped_by") == "pool exhausted" or done.get("rounds", -1) >= run.n_query_rounds(ns):
-            return "skip"
+    try:
+        done = RunDir(folder).read_summary()
+    except UserError:
+        return "resume"  # run.py --resume then names the broken file, and only this run fails
+    if done and (done["stopped_by"] == "pool exhausted" or done["rounds"] >= run.n_query_rounds(ns)):
+        return "skip"
     return "resume"
 
 
@@ -210,15 +211,15 @@ def run_local(jobs, workers, done):
 
 
 def ray_task_options(ray, args):
-    """One GPU per run when the cluster has GPUs, else --cpus-per-run CPUs; the code travels as described."""
-    if args.address:
-        env = {"working_dir": str(ROOT), "excludes": [".git", "results", "data", "docs", "bench", ".cache"]}
-    else:
-        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}}
-    resources = {"num_cpus": args.cpus_per_run}
+    """One GPU per run when the cluster has GPUs, else --cpus-per-run CPUs; on a local instance the tasks find the
+    code through PYTHONPATH (on a cluster it travels as the job's working_dir, see start_ray)."""
+    options = {"num_cpus": args.cpus_per_run}
     if ray.cluster_resources().get("GPU", 0) > 0:
-        resources["num_gpus"] = 1
-    return dict(resources, runtime_env=env)
+        options["num_gpus"] = 1
+    if not args.address:
+        path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+        options["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
+    return options
 
 
 def start_ray(args):
@@ -229,8 +230,9 @@ def start_ray(args):
         raise SweepError("--backend ray needs the ray package: pip install 'ray[default]'") from None
     if not ray.is_initialized():
         try:
-            if args.address:
-                ray.init(address=args.address, log_to_driver=False)
+            if args.address:  # Ray accepts a local working_dir only for the whole job, not per task
+                ray.init(address=args.address, log_to_driver=False, runtime_env={
+                    "working_dir": str(ROOT), "excludes": [".git", "results", "data", "docs", "bench", ".cache"]})
             else:
                 ray.init(include_dashboard=False, log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as e:

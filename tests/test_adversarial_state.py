@@ -1,0 +1,379 @@
+"""Adversarial state: a run folder damaged in every way we know, runs killed or crashed at every write and at
+random moments, write errors and bad flags. Each must end in one of two ways: exit 2 with one line on stderr that
+names the problem (no traceback, no finished row lost or altered), or a resume whose rows and queries equal an
+undisturbed run's.
+
+Not provoked here: ENOSPC, EROFS and EACCES need a small or read-only mount or a non-root user; EFBIG (a
+file-size limit) takes the same code path (an OSError naming the file)."""
+import itertools
+import json
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import results
+import run
+from cli import ROOT, run_cli
+from scripts import agg_results as agg
+from scripts import sweep
+
+ARGS = ["--alg", "entropy", "--seed", "3", "--nStart", "20", "--nQuery", "20", "--nEnd", "400", "--nEmb", "16",
+        "--maxEpochs", "10"]
+FOLDER = "digits_mlp_entropy_20_seed3"
+DETERMINISTIC = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "restarts"]
+pytestmark = pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+
+
+def main(capsys, *argv):
+    """run.main in this process: (exit code, stderr lines)."""
+    capsys.readouterr()
+    code = run.main([*map(str, argv)])
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def assert_refused(code, err, *fragments):
+    assert code == 2, err
+    assert len(err) == 1, err
+    assert all(f in err[0] for f in fragments), err[0]
+
+
+def outcome(folder):
+    """The deterministic columns of rounds.csv and the whole of queries.csv."""
+    lines = [ln.split(",") for ln in (folder / "rounds.csv").read_text().splitlines()]
+    keep = [lines[0].index(c) for c in DETERMINISTIC]
+    return [[ln[i] for i in keep] for ln in lines], (folder / "queries.csv").read_text()
+
+
+def snapshot(folder):
+    """Bytes of every file in the folder (nothing may change when a resume is refused)."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} if folder.is_dir() else None
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A run of rounds 0–2 (--rounds 2), finished."""
+    out = tmp_path_factory.mktemp("finished")
+    assert run.main([*ARGS, "--rounds", "2", "--out", str(out)]) == 0
+    return out / FOLDER
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The undisturbed run of rounds 0–3."""
+    out = tmp_path_factory.mktemp("reference")
+    assert run.main([*ARGS, "--rounds", "3", "--out", str(out)]) == 0
+    return outcome(out / FOLDER)
+
+
+@pytest.fixture
+def stopped(finished, tmp_path):
+    """A copy of `finished` that still has round 3 to do under --rounds 3."""
+    shutil.copytree(finished, tmp_path / FOLDER)
+    return tmp_path / FOLDER
+
+
+def other_checkpoint(folder):
+    """The checkpoint of another run with the same flags (and so the same folder name)."""
+    out = folder.parent.parent / "other"
+    assert run.main([*ARGS, "--rounds", "2", "--out", str(out)]) == 0
+    shutil.copy(out / FOLDER / "checkpoint.pt", folder / "checkpoint.pt")
+
+
+def replace_line(path, number, text):
+    lines = path.read_bytes().split(b"\n")
+    lines[number] = text
+    path.write_bytes(b"\n".join(lines))
+
+
+def into_directory(path):
+    path.unlink()
+    path.mkdir()
+
+
+def into_file(folder):
+    shutil.rmtree(folder)
+    folder.write_text("not a folder\n")
+
+
+CORRUPTIONS = {
+    "rounds.csv deleted": (lambda f: (f / "rounds.csv").unlink(), ["rounds.csv", "missing", "--force"]),
+    "rounds.csv emptied": (lambda f: (f / "rounds.csv").write_text(""), ["rounds.csv", "differs", "--force"]),
+    "rounds.csv header only": (lambda f: (f / "rounds.csv").write_text(",".join(results.ROUND_COLUMNS) + "\n"),
+                               ["rounds.csv", "differs"]),
+    "rounds.csv row garbled": (lambda f: replace_line(f / "rounds.csv", 2, b"1,40,0.x"), ["rounds.csv", "differs"]),
+    "rounds.csv binary row": (lambda f: replace_line(f / "rounds.csv", 1, b"\x00\xff\xfe"), ["rounds.csv", "differs"]),
+    "rounds.csv row appended": (lambda f: open(f / "rounds.csv", "a").write("nonsense\n"),
+                                ["rounds.csv", "line 2 is garbled"]),
+    "rounds.csv later round appended": (
+        lambda f: open(f / "rounds.csv", "a").write(
+            "7," + ",".join("target" if c == "train_stop" else "1" for c in results.ROUND_COLUMNS[1:]) + "\n"),
+        ["rounds.csv", "after round 2"]),
+    "queries.csv deleted": (lambda f: (f / "queries.csv").unlink(), ["queries.csv", "missing"]),
+    "queries.csv non-numeric": (lambda f: replace_line(f / "queries.csv", 5, b"0,abc"), ["queries.csv", "differs"]),
+    "queries.csv binary appended": (lambda f: open(f / "queries.csv", "ab").write(b"\xff\xfe\n"),
+                                    ["queries.csv", "not text"]),
+    "checkpoint.pt a directory": (lambda f: into_directory(f / "checkpoint.pt"), ["checkpoint.pt", "cannot be read"]),
+    "checkpoint.pt deleted": (lambda f: (f / "checkpoint.pt").unlink(), ["checkpoint.pt", "missing", "rounds.csv"]),
+    "checkpoint.pt garbage": (lambda f: (f / "checkpoint.pt").write_bytes(b"PK\x03\x04junk"),
+                              ["checkpoint.pt", "cannot be read"]),
+    "checkpoint.pt of another run": (other_checkpoint, ["checkpoint.pt", "another run"]),
+    "config.json truncated": (lambda f: (f / "config.json").write_text('{"alg": "ent'), ["config.json", "not valid JSON"]),
+    "config.json deleted": (lambda f: (f / "config.json").unlink(), ["config.json", "missing"]),
+    "config.json a list": (lambda f: (f / "config.json").write_text("[1, 2]"), ["config.json", "not an object"]),
+    "summary.json garbage": (lambda f: (f / "summary.json").write_bytes(b"\x00garbage"), ["summary.json", "JSON"]),
+    "summary.json empty": (lambda f: (f / "summary.json").write_text(""), ["summary.json", "JSON"]),
+    "summary.json without stopped_by": (lambda f: (f / "summary.json").write_text('{"rounds": 2}'),
+                                        ["summary.json", "stopped_by"]),
+    "run folder a file": (into_file, [FOLDER, "is a file"]),
+}
+
+
+@pytest.mark.parametrize("case", CORRUPTIONS)
+def test_a_damaged_run_folder_is_refused_with_one_line(case, stopped, capsys):
+    damage, fragments = CORRUPTIONS[case]
+    if case.startswith("summary") or case.startswith("run folder"):
+        damage(stopped)
+    else:
+        (stopped / "summary.json").unlink()
+        damage(stopped)
+    before = snapshot(stopped)
+    code, err = main(capsys, *ARGS, "--rounds", "3", "--out", stopped.parent, "--resume")
+    assert_refused(code, err, *fragments)
+    assert snapshot(stopped) == before
+
+
+def test_damage_is_refused_through_the_real_cli(stopped):
+    (stopped / "summary.json").unlink()
+    replace_line(stopped / "rounds.csv", 2, b"1,40,0.x")
+    proc = run_cli(*ARGS, "--rounds", "3", "--out", stopped.parent, "--resume")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "rounds.csv" in proc.stderr and "--force" in proc.stderr
+
+
+def test_force_starts_a_damaged_run_over(stopped, reference, capsys):
+    (stopped / "rounds.csv").write_text("")
+    assert run.main([*ARGS, "--rounds", "3", "--out", str(stopped.parent), "--force"]) == 0
+    assert outcome(stopped) == reference
+
+
+def test_a_clean_stop_resumes_to_the_reference(stopped, reference, capsys):
+    (stopped / "summary.json").unlink()
+    assert run.main([*ARGS, "--rounds", "3", "--out", str(stopped.parent), "--resume"]) == 0
+    assert outcome(stopped) == reference
+
+
+def npz(path, seed):
+    rng = np.random.default_rng(seed)
+    path.parent.mkdir(parents=True)
+    np.savez(path, X=rng.normal(size=(300, 5)), y=rng.integers(0, 3, 300))
+    return path
+
+
+def test_resume_on_other_data_of_the_same_name_is_refused(tmp_path, capsys):
+    a, b = npz(tmp_path / "a" / "x.npz", 0), npz(tmp_path / "b" / "x.npz", 1)
+    flags = [*ARGS, "--out", tmp_path / "out"]
+    assert main(capsys, *flags, "--data", a, "--rounds", "1")[0] == 0
+    (tmp_path / "out" / "x_mlp_entropy_20_seed3" / "summary.json").unlink()
+    assert_refused(*main(capsys, *flags, "--data", b, "--rounds", "2", "--resume"), "other data", "x.npz")
+    config = json.loads((tmp_path / "out" / "x_mlp_entropy_20_seed3" / "config.json").read_text())
+    assert config["data_identity"]["source"] == str(a.resolve())
+    assert config["data_identity"]["shape"] == [5] and config["data_identity"]["n_train"] == 270
+    shutil.copy(a, tmp_path / "x.npz")  # the same data under another path is the same data
+    assert main(capsys, *flags, "--data", tmp_path / "x.npz", "--rounds", "2", "--resume")[0] == 0
+
+
+# ---------------------------------------------------------------- crashes inside writes, kills, Ctrl-C
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing in run.py catches it."""
+
+
+def crash_at_write(monkeypatch, n):
+    """Make the n-th file write of the run (write_atomic or append_rows) write half its bytes, then die."""
+    calls = itertools.count()
+    atomic, append = results.write_atomic, results.append_rows
+
+    def half_atomic(path, data):
+        if next(calls) == n:
+            data = data if isinstance(data, bytes) else data.encode()
+            Path(path).with_name(f".{Path(path).name}.tmp").write_bytes(data[: len(data) // 2])
+            raise Crash
+        atomic(path, data)
+
+    def half_append(path, rows):
+        if next(calls) == n:
+            text = "".join(",".join(map(str, r)) + "\n" for r in rows)
+            with open(path, "a") as f:
+                f.write(text[: len(text) // 2 + 1])
+            raise Crash
+        append(path, rows)
+
+    monkeypatch.setattr(results, "write_atomic", half_atomic)
+    monkeypatch.setattr(results, "append_rows", half_append)
+
+
+# rounds 0-3: 3 writes at the start, 3 per round (queries, row, checkpoint), summary.json at the end
+@pytest.mark.parametrize("n", range(3 + 3 * 4 + 1))
+def test_a_crash_inside_any_write_resumes_to_the_reference(n, tmp_path, reference, monkeypatch, capsys):
+    crash_at_write(monkeypatch, n)
+    with pytest.raises(Crash):
+        run.main([*ARGS, "--rounds", "3", "--out", str(tmp_path)])
+    monkeypatch.undo()
+    code, err = main(capsys, *ARGS, "--rounds", "3", "--out", tmp_path, "--resume")
+    assert code == 0, err
+    assert outcome(tmp_path / FOLDER) == reference
+
+
+def start_cli(*argv, limit_bytes=None):
+    """run.py in a subprocess (stderr piped), optionally under a file-size limit (`ulimit -f`)."""
+    limit = (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))) if limit_bytes else None
+    return subprocess.Popen([sys.executable, str(ROOT / "run.py"), *map(str, argv)], cwd=ROOT, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit)
+
+
+def test_kills_at_random_moments_resume_to_the_reference(tmp_path, reference):
+    rng = np.random.default_rng(11)
+    for delay in rng.uniform(0.5, 6.0, size=2):
+        proc = start_cli(*ARGS, "--rounds", "3", "--out", tmp_path, *(["--resume"] if (tmp_path / FOLDER).exists()
+                                                                      else []))
+        time.sleep(delay)
+        proc.kill()
+        proc.communicate()
+    proc = run_cli(*ARGS, "--rounds", "3", "--out", tmp_path, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert outcome(tmp_path / FOLDER) == reference
+
+
+def interrupt(proc, when):
+    """SIGINT once `when()` holds; (exit code, stderr lines)."""
+    while not when() and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    return proc.returncode, err.strip().splitlines()
+
+
+def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
+    started = time.time()  # 1 s in: importing torch (about 2 s alone) or loading the data
+    code, err = interrupt(start_cli(*ARGS, "--out", tmp_path), lambda: time.time() > started + 1.0)
+    assert code == 130 and err in ([run.INTERRUPTED_STARTING], [f"run.py: interrupted; {run.NOTHING_SAVED}"])
+    assert not (tmp_path / FOLDER / "rounds.csv").exists()  # it was still starting up
+
+
+def test_ctrl_c_mid_run_prints_one_line_and_resumes(tmp_path, reference):
+    rounds = tmp_path / FOLDER / "rounds.csv"
+    code, err = interrupt(start_cli(*ARGS, "--rounds", "3", "--out", tmp_path),
+                          lambda: rounds.is_file() and rounds.read_text().count("\n") >= 2)
+    assert code == 130 and err[-1].startswith("run.py: interrupted; ") and "continue with --resume" in err[-1]
+    assert not any("Traceback" in line for line in err)
+    assert run_cli(*ARGS, "--rounds", "3", "--out", tmp_path, "--resume").returncode == 0
+    assert outcome(tmp_path / FOLDER) == reference
+
+
+# ---------------------------------------------------------------- write errors
+
+def test_file_size_limit_stops_with_one_line_and_keeps_finished_rounds(stopped, reference):
+    (stopped / "summary.json").unlink()
+    before = outcome(stopped)
+    proc = start_cli(*ARGS, "--rounds", "3", "--out", stopped.parent, "--resume",
+                     limit_bytes=(stopped / "checkpoint.pt").stat().st_size - 1)
+    _, err = proc.communicate(timeout=120)
+    line = err.strip().splitlines()[-1]
+    assert proc.returncode == 2 and "Traceback" not in err
+    assert line.startswith("run.py: error: ") and "checkpoint.pt: File too large" in line
+    rows, queries = outcome(stopped)
+    assert rows[: len(before[0])] == before[0] and queries.startswith(before[1])  # round 3's rows may follow
+    assert [p.name for p in stopped.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    assert run_cli(*ARGS, "--rounds", "3", "--out", stopped.parent, "--resume").returncode == 0
+    assert outcome(stopped) == reference
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert_refused(*main(capsys, *ARGS, "--rounds", "1", "--out", tmp_path / "file"), "file", "Not a directory")
+
+
+# ---------------------------------------------------------------- flags and data
+
+@pytest.mark.parametrize("flags,fragment", [
+    (["--seed", "-1"], "--seed"),
+    (["--dummy", "-1"], "--dummy"),
+    (["--nEmb", str(10**12)], "lower --nEmb"),
+])
+def test_bad_flags_are_one_line(flags, fragment, tmp_path, capsys):
+    argv = [a for a in ARGS if a not in ("--seed", "3")] if "--dummy" in flags else ARGS
+    assert_refused(*main(capsys, *argv, *flags, "--out", tmp_path), fragment)
+    assert not any(tmp_path.iterdir())
+
+
+def test_zero_feature_data_is_refused(tmp_path, capsys):
+    np.savez(tmp_path / "empty.npz", X=np.zeros((100, 0)), y=np.arange(100) % 2)
+    assert_refused(*main(capsys, *ARGS, "--data", tmp_path / "empty.npz", "--out", tmp_path / "out"), "no columns")
+
+
+def test_negative_seed_is_refused_through_the_real_cli(tmp_path):
+    proc = run_cli(*ARGS, "--seed", "-5", "--out", tmp_path)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        "run.py: error: the seed must be at least 0, got -5 (--seed); give a seed of 0 or more"]
+
+
+# ---------------------------------------------------------------- sweep and agg_results over damaged folders
+
+def test_sweep_dry_run_over_a_garbled_summary_plans_a_resume(stopped, capsys):
+    (stopped / "summary.json").write_bytes(b"\xff")
+    code = sweep.main(["--algs", "entropy", "--seeds", "3", "--nQuery", "20", "--out", str(stopped.parent),
+                       "--dry-run", *ARGS[4:6], *ARGS[8:]])
+    assert code == 0
+    assert capsys.readouterr().out.startswith("resume")
+
+
+def test_agg_results_skips_broken_run_folders_and_lists_them(finished, tmp_path, capsys):
+    for name in ("good", "bad_config", "bad_rounds"):
+        shutil.copytree(finished, tmp_path / name / FOLDER)
+    (tmp_path / "bad_config" / FOLDER / "config.json").write_text("[")
+    replace_line(tmp_path / "bad_rounds" / FOLDER / "rounds.csv", 2, b"1,forty,0.5")
+    broken = []
+    with pytest.warns(UserWarning, match="skipping broken run folder"):
+        table = agg.load_results([tmp_path], broken=broken)
+    assert table.source.unique().tolist() == [str(tmp_path / "good" / FOLDER)]
+    assert sorted(broken) == [tmp_path / "bad_config" / FOLDER, tmp_path / "bad_rounds" / FOLDER]
+    shutil.rmtree(tmp_path / "good")
+    with pytest.warns(UserWarning):
+        assert agg.main([str(tmp_path), "--fig", str(tmp_path / "fig")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "skipped 2 broken run folder(s)" in err[0]
+
+
+def test_every_rounds_column_has_a_parser():
+    assert list(results.ROUND_PARSERS) == results.ROUND_COLUMNS  # a new column needs its parser too
+    header = ",".join(results.ROUND_COLUMNS) + "\n"
+    good = ",".join("target" if c == "train_stop" else "1" for c in results.ROUND_COLUMNS) + "\n"
+    assert results.parse_table((header + good + good[:5]).encode(), "r.csv", results.ROUND_COLUMNS,
+                               results.ROUND_PARSERS)[0]["round"] == 1  # the torn tail is left out
+    with pytest.raises(results.StateError, match="r.csv line 3 is garbled"):
+        results.parse_table((header + good + "1,x" + good[3:]).encode(), "r.csv", results.ROUND_COLUMNS,
+                            results.ROUND_PARSERS)
+    with pytest.raises(results.StateError, match="r.csv line 2 is garbled"):  # an unknown stopping reason
+        results.parse_table((header + good.replace("target", "tired")).encode(), "r.csv", results.ROUND_COLUMNS,
+                            results.ROUND_PARSERS)
+
+
+def test_a_run_without_resume_or_force_never_overwrites_a_damaged_folder(stopped, capsys):
+    (stopped / "rounds.csv").unlink()
+    before = snapshot(stopped)
+    assert_refused(*main(capsys, *ARGS, "--rounds", "3", "--out", stopped.parent), "already holds results")
+    assert snapshot(stopped) == before
+
+
+def test_force_over_a_directory_in_place_of_the_checkpoint_is_one_line(stopped, capsys):
+    into_directory(stopped / "checkpoint.pt")
+    assert_refused(*main(capsys, *ARGS, "--rounds", "3", "--out", stopped.parent, "--force"),
+                   "checkpoint.pt is a directory")

@@ -1,0 +1,141 @@
+"""scripts/sweep.py --backend ray --address against a real two-node Ray cluster on this machine (`ray start
+--head` plus a second `ray start --address`, one CPU each): one node is killed mid-sweep; the sweep reports the
+lost run and exits 1, and running the same sweep again resumes it, ending with the results of undisturbed runs.
+
+The nodes run with their own HOME and temporary folder (a token in ~/.ray from another Ray instance would
+otherwise be sent to this cluster) and in their own process groups, which the teardown kills (only those)."""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from cli import ROOT, run_cli
+
+FLAGS = ["--nStart", "20", "--nEnd", "220", "--nEmb", "16", "--maxEpochs", "20"]
+ALGS = ["rand", "entropy"]
+DETERMINISTIC = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "restarts"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def ray_node(env, *flags):
+    """`ray start --block` with free agent ports, in a new process group."""
+    ports = ["--metrics-export-port", free_port(), "--dashboard-agent-listen-port", free_port(),
+             "--dashboard-agent-grpc-port", free_port(), "--runtime-env-agent-port", free_port()]
+    ray = Path(sys.executable).with_name("ray")
+    return subprocess.Popen([str(ray), "start", "--block", "--num-cpus", "1", "--disable-usage-stats",
+                             *map(str, ports), *map(str, flags)], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def descendants(pid):
+    """Every process below `pid` (Ray's workers run in their own sessions, outside the node's process group)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        found += kids
+        todo += kids
+    return found
+
+
+def kill_node(proc):
+    """SIGKILL a node: its `ray start` process group and every process below it; wait until all are gone."""
+    pids = [proc.pid, *descendants(proc.pid)]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in
+                 Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[:1]]
+        if not alive:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"processes {alive} of the node survived SIGKILL")
+
+
+def count_nodes(env, address):
+    code = f"import ray; ray.init(address={address!r}, log_to_driver=False); print(len(ray.nodes()))"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    return int(proc.stdout.split()[-1]) if proc.returncode == 0 and proc.stdout.split() else 0
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """(address, env, head, worker node) of a fresh two-node cluster; torn down whatever happens."""
+    home, tmp = tmp_path / "home", Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # unix sockets: short path
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), RAY_TMPDIR=str(tmp), OMP_NUM_THREADS="1")
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    nodes = [ray_node(env, "--head", "--port", port, "--include-dashboard=false", "--temp-dir", tmp,
+                      "--ray-client-server-port", free_port())]
+    try:
+        time.sleep(5)
+        nodes.append(ray_node(env, "--address", address))
+        deadline = time.time() + 60
+        while count_nodes(env, address) < 2:
+            assert time.time() < deadline, "the two-node Ray cluster did not come up within 60 s"
+            time.sleep(1)
+        yield address, env, nodes[0], nodes[1]
+    finally:
+        for node in reversed(nodes):
+            kill_node(node)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def outcome(folder):
+    lines = [ln.split(",") for ln in (folder / "rounds.csv").read_text().splitlines()]
+    keep = [lines[0].index(c) for c in DETERMINISTIC]
+    return [[ln[i] for i in keep] for ln in lines], (folder / "queries.csv").read_text()
+
+
+@pytest.mark.slow
+def test_sweep_on_a_cluster_survives_a_lost_node(cluster, tmp_path):
+    address, env, head, worker = cluster
+    out = tmp_path / "out"
+    sweep = [sys.executable, str(ROOT / "scripts" / "sweep.py"), "--backend", "ray", "--address", address,
+             "--algs", ",".join(ALGS), "--seeds", "1", "--nQuery", "20", "--out", str(out), *FLAGS]
+    proc = subprocess.Popen(sweep, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    folders = [out / f"digits_mlp_{alg}_20_seed1" for alg in ALGS]
+    deadline = time.time() + 60
+    while not all((f / "rounds.csv").is_file() and (f / "rounds.csv").read_text().count("\n") >= 3
+                  for f in folders):
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            pytest.fail(f"both runs did not start on the two nodes: {proc.communicate()}")
+        time.sleep(0.1)
+    kill_node(worker)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 1 and "FAILED" in stderr and "Traceback" not in stderr, stderr
+    assert "1 failed" in stdout
+    print("\nlost run reported as:", next(ln for ln in stderr.splitlines() if "FAILED" in ln))
+    again = subprocess.run(sweep, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert "0 failed" in again.stdout
+    for alg, folder in zip(ALGS, folders):
+        reference = tmp_path / "reference"
+        assert run_cli("--alg", alg, "--seed", "1", "--nQuery", "20", *FLAGS, "--out", reference).returncode == 0
+        assert outcome(folder) == outcome(reference / folder.name)
+        assert (folder / "summary.json").is_file()
