@@ -14,13 +14,15 @@ from .least_confidence import LeastConfidence, LeastConfidenceDropout
 from .margin_sampling import MarginSampling, MarginSamplingDropout
 from .mc_uncertainty import MeanSTD, VariationRatio
 from .power_sampling import PowerBALD, PowerMargin
+from .probcover import ProbCover
 from .random_sampling import RandomSampling
 from .strategy import Strategy
+from .typiclust import TypiClust
 
 _CLASSES = [RandomSampling, LeastConfidence, MarginSampling, EntropySampling, LeastConfidenceDropout,
             MarginSamplingDropout, EntropySamplingDropout, BALDDropout, BadgeSampling, BaselineSampling, CoreSet,
             KMeansSampling, ActiveLearningByLearning, AdversarialBIM, AdversarialDeepFool, BaitSampling,
-            VariationRatio, MeanSTD, PowerBALD, PowerMargin, BatchBALD]
+            VariationRatio, MeanSTD, PowerBALD, PowerMargin, BatchBALD, TypiClust, ProbCover]
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 STRATEGIES = {cls.name: cls for cls in _CLASSES}
 STRATEGIES.update({alias: STRATEGIES[name] for alias, name in ALIASES.items()})
