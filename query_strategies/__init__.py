@@ -5,6 +5,7 @@ from .adversarial_deepfool import AdversarialDeepFool
 from .badge_sampling import BadgeSampling
 from .bait_sampling import BaitSampling
 from .bald import BALDDropout
+from .cluster_margin import ClusterMargin
 from .batchbald import BatchBALD
 from .core_set import CoreSet
 from .entropy_sampling import EntropySampling, EntropySamplingDropout
@@ -22,7 +23,8 @@ from .typiclust import TypiClust
 _CLASSES = [RandomSampling, LeastConfidence, MarginSampling, EntropySampling, LeastConfidenceDropout,
             MarginSamplingDropout, EntropySamplingDropout, BALDDropout, BadgeSampling, BaselineSampling, CoreSet,
             KMeansSampling, ActiveLearningByLearning, AdversarialBIM, AdversarialDeepFool, BaitSampling,
-            VariationRatio, MeanSTD, PowerBALD, PowerMargin, BatchBALD, TypiClust, ProbCover]
+            VariationRatio, MeanSTD, PowerBALD, PowerMargin, BatchBALD, TypiClust, ProbCover,
+            ClusterMargin]
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 STRATEGIES = {cls.name: cls for cls in _CLASSES}
 STRATEGIES.update({alias: STRATEGIES[name] for alias, name in ALIASES.items()})

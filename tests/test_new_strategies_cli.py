@@ -7,7 +7,8 @@ import pytest
 import run
 from tests.cli import accuracy_lines, assert_one_line_error, run_cli
 
-NEW = ["varratio", "meanstd", "powerbald", "powermargin", "batchbald", "typiclust", "probcover"]
+NEW = ["varratio", "meanstd", "powerbald", "powermargin", "batchbald", "typiclust", "probcover",
+       "cluster_margin"]
 TINY = ["--nStart", "40", "--nQuery", "20", "--nEnd", "80", "--maxEpochs", "40"]
 
 
