@@ -67,10 +67,15 @@ def conditional_entropies(mc_probs, q, omega):
 
 
 def entropy_bound(mc_probs, q, omega):
-    """An upper bound of every H(y_i | y_B) estimate above, by concavity of H: Σ_m ω_m H(w_m) ≤ H(Σ_m ω_m w_m)
-    = H(Σ_t r_t p_t(x_i)) with r_t = Σ_m ω_m q_tm / Σ_m ω_m (r_t = 1/T for the exact sum)."""
-    r = q @ omega / omega.sum()
-    return entropy(torch.einsum("t,tnc->nc", r, mc_probs))
+    """An upper bound of every H(y_i | y_B) estimate above, by concavity of H within groups of configurations: with
+    g(m) = argmax_t q_tm (the pass that configuration m makes most likely), Ω_g = Σ_{g(m)=g} ω_m and
+    r_gt = Σ_{g(m)=g} ω_m q_tm / Ω_g,  Σ_m ω_m H(w_m) ≤ Σ_g Ω_g H(Σ_t r_gt p_t(x_i)). At most T groups, so it
+    costs T/M of the estimate, and it tightens as the batch grows and each configuration singles out one pass."""
+    T = q.shape[0]
+    mass = torch.zeros(T, T, dtype=q.dtype, device=q.device).index_add_(1, q.argmax(0), q * omega)
+    group_weight = mass.sum(0)
+    used = group_weight > 0
+    return conditional_entropies(mc_probs, mass[:, used] / group_weight[used], group_weight[used])
 
 
 def best_gain(mc_probs, expected, q, omega, taken):

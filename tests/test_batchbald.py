@@ -7,7 +7,7 @@ import pytest
 import torch
 from batchbald_redux.batchbald import get_batchbald_batch
 
-from query_strategies.batchbald import (batchbald_select, conditional_entropies, exact_configurations,
+from query_strategies.batchbald import (batchbald_select, conditional_entropies, entropy_bound, exact_configurations,
                                         sampled_configurations)
 from query_strategies.entropy_sampling import entropy
 
@@ -96,3 +96,14 @@ def test_scoring_in_small_blocks_in_bound_order_changes_no_pick(seed, monkeypatc
     p = mc_inputs(4, 12, 3, seed, sharpness=0.5)
     monkeypatch.setattr(bb, "CHUNK_ELEMENTS", 3)  # one candidate per block
     assert bb.batchbald_select(p, 3, torch.Generator()).tolist() == brute_force_greedy(p, 3)
+
+
+def test_grouped_bound_is_above_every_estimate_and_tight_for_a_long_batch():
+    p = mc_inputs(6, 200, 4, 13)
+    short, long = p[:, [3, 50, 77]], p[:, list(range(0, 200, 8))]
+    gen = torch.Generator().manual_seed(0)
+    for q, omega in (exact_configurations(short), sampled_configurations(short, 300, gen),
+                     sampled_configurations(long, 300, gen)):
+        assert (entropy_bound(p, q, omega) >= conditional_entropies(p, q, omega) - 1e-12).all()
+    q, omega = sampled_configurations(long, 300, gen)  # 25 points: each configuration singles out one pass
+    assert (entropy_bound(p, q, omega) - conditional_entropies(p, q, omega)).max() < 0.05
