@@ -143,6 +143,7 @@ def n_possible_rounds(args, n_pool):
 
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
 RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs")
+STRATEGY_KEYS = ("beta", "nConfigs", "delta", "kmFactor")  # must match too, where the run folder recorded them
 
 
 def run(args):
@@ -208,7 +209,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
 
 def check_same_run(run_dir, config):
     old = json.loads(run_dir.config.read_text())
-    for key in RESUME_KEYS:
+    for key in RESUME_KEYS + tuple(k for k in STRATEGY_KEYS if k in old):
         if old.get(key) != config[key]:
             raise UserError(f"{run_dir.path} was started with {key}={old.get(key)!r}, not {config[key]!r}; "
                             f"resume with the same flags or use another --out")

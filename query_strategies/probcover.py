@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from .badge_sampling import check_budget, one_thread
+from .badge_sampling import check_budget
 from .strategy import Strategy
 from .typiclust import kmeans_labels, seed_from
 
@@ -66,7 +66,6 @@ def in_some_ball(x, centres, threshold):
     return hit
 
 
-@one_thread()
 def probcover_select(x, labeled, k, delta, generator):
     """k unlabelled rows of the unit-norm rows x by greedy coverage of δ-balls (see the module docstring)."""
     labeled = torch.as_tensor(np.asarray(labeled), dtype=torch.bool, device=x.device)

@@ -33,3 +33,10 @@ def test_strategy_parameters_are_recorded(tmp_path):
                                         ("--kmFactor", "x")])
 def test_bad_strategy_parameters_are_refused_with_one_line(flag, value):
     assert_one_line_error(run_cli("--alg", "powerbald", flag, value), flag)
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_resume_with_another_strategy_parameter_is_refused(tmp_path):
+    assert run.main(["--alg", "powermargin", "--out", str(tmp_path), "--rounds", "1", *TINY]) == 0
+    proc = run_cli("--alg", "powermargin", "--beta", "2", "--out", tmp_path, "--rounds", "2", "--resume", *TINY)
+    assert_one_line_error(proc, "beta=1.0", "same flags")
