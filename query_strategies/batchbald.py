@@ -12,6 +12,7 @@ with ω_m = p(y_B = m) for the exact sum, and ω_m = 1/M for the sampled estimat
 Each pick is the candidate with the largest increase (lowest index among ties). The joint entropy of the batch is
 never formed, so no product of |B| probabilities under- or overflows; memory is O(T·M + chunk·M·C)."""
 import itertools
+import math
 
 import torch
 
@@ -52,7 +53,7 @@ def configuration_weights(batch_probs, configs, exact):
     logs = log_p[:, torch.arange(b, device=configs.device), configs].sum(-1)  # (T, M)
     q = torch.softmax(logs, dim=0)
     if exact:
-        omega = (torch.logsumexp(logs, dim=0) - torch.log(torch.tensor(float(T)))).exp()
+        omega = (torch.logsumexp(logs, dim=0) - math.log(T)).exp()
     else:
         omega = torch.full((configs.shape[0],), 1 / configs.shape[0], dtype=torch.float64, device=configs.device)
     return q.to(batch_probs.dtype), omega.to(batch_probs.dtype)
