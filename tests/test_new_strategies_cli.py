@@ -22,6 +22,13 @@ def test_new_strategy_runs_end_to_end(alg, tmp_path, capsys):
     assert len(queries) == 80 and len({q.split(",")[1] for q in queries}) == 80
 
 
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_probcover_with_a_given_delta_records_it(tmp_path, capsys):
+    assert run.main(["--alg", "probcover", "--delta", "0.4", "--out", str(tmp_path), *TINY]) == 0
+    assert [n for n, _ in accuracy_lines(capsys.readouterr().out)] == [40, 60, 80]
+    assert json.loads((tmp_path / "digits_mlp_probcover_20_seed1" / "config.json").read_text())["delta"] == 0.4
+
+
 def test_strategy_parameters_are_recorded(tmp_path):
     assert run.main(["--alg", "powerbald", "--beta", "2.5", "--nConfigs", "77", "--out", str(tmp_path),
                      "--rounds", "1", *TINY]) == 0
