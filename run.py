@@ -100,7 +100,29 @@ def build_parser():
     p.add_argument("--resume", action="store_true",
                    help="continue the run in the output folder from its last finished round")
     p.add_argument("--force", action="store_true", help="overwrite an existing run folder")
+    p.add_argument("--beta", type=positive(float), default=1.0,
+                   help="powerbald, powermargin: draw points with probability ∝ score^beta")
+    p.add_argument("--nConfigs", type=positive(int), default=1000,
+                   help="batchbald: label configurations summed exactly up to this many, sampled beyond")
+    p.add_argument("--delta", type=positive(float), default=None,
+                   help="probcover: ball radius on L2-normalised embeddings; None = the largest whose balls are "
+                   "95%% pure under k-means pseudo-labels")
+    p.add_argument("--kmFactor", type=positive(float), default=10.0,
+                   help="cluster_margin: the kmFactor·nQuery lowest-margin points are spread over clusters")
     return p
+
+
+def positive(kind):
+    """An argparse type: a number of `kind` above 0 (else a one-line error naming the value)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}")
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        return value
+    return parse
 
 
 def check_flags(args):
@@ -175,7 +197,7 @@ def n_possible_rounds(args, n_pool):
 
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
 RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
-               "patience")
+               "patience", "beta", "nConfigs", "delta", "kmFactor")
 # What identifies the data on resume: its sizes and content hash (not the path it was read from).
 DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
 

@@ -5,8 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-python}
 shift || true
-ROW='%(alg)-8s %(n)6d %(d)4d %(classes)3d %(k)5d %(labeled)6d %(seconds)9.3f %(cpu_seconds)9.3f %(peak_rss_mb)9.0f'
-printf '%-8s %6s %4s %3s %5s %6s %9s %9s %9s\n' alg n d C k L seconds cpu_s rss_mb
+ROW='%(alg)-14s %(n)6d %(d)4d %(classes)3d %(k)5d %(labeled)6d %(seconds)9.3f %(cpu_seconds)9.3f %(peak_rss_mb)9.0f'
+printf '%-14s %6s %4s %3s %5s %6s %9s %9s %9s\n' alg n d C k L seconds cpu_s rss_mb
 run() {
     "$PY" bench/select.py "$@" | tail -n 1 | "$PY" -c "import json, sys; print('$ROW' % json.load(sys.stdin))"
 }
@@ -16,3 +16,13 @@ run --alg coreset --n 50000 --d 512 --k 1000 "$@"
 run --alg coreset --n 50000 --d 512 --k 1000 --labeled 1000 "$@"
 run --alg kdpp --n 5000 --d 64 --classes 10 --k 100 "$@"
 run --alg kmeans --n 20000 --d 128 --k 100 "$@"
+run --alg batchbald --n 20000 --d 8 --classes 10 --k 20 --draws 10 "$@"
+run --alg batchbald --n 50000 --d 8 --classes 10 --k 20 --draws 10 "$@"
+run --alg powerbald --n 50000 --d 8 --classes 10 --k 1000 --draws 10 "$@"
+run --alg meanstd --n 50000 --d 8 --classes 10 --k 1000 --draws 10 "$@"
+run --alg typiclust --n 20000 --d 128 --k 100 --labeled 100 "$@"
+run --alg typiclust --n 50000 --d 128 --k 100 --labeled 100 "$@"
+run --alg probcover --n 20000 --d 128 --k 100 --labeled 100 "$@"
+run --alg probcover --n 50000 --d 128 --k 100 --labeled 100 "$@"
+run --alg cluster_margin --n 20000 --d 128 --k 100 "$@"
+run --alg cluster_margin --n 50000 --d 128 --k 100 "$@"

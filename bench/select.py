@@ -2,10 +2,14 @@
 
     python bench/select.py --alg badge --n 20000 --d 128 --classes 10 --k 1000
     python bench/select.py --alg coreset --n 50000 --d 512 --k 1000 --labeled 1000
+    python bench/select.py --alg batchbald --n 20000 --d 1 --classes 10 --k 20 --draws 10
 
 Embeddings e = max(0, N(0, 1)) of shape n×d, probabilities softmax(3·N(0, 1)) of shape n×C, float32; the first
 --labeled rows are labelled. badge, kdpp and kmeans choose among the unlabelled rows, coreset and bait get the
-whole pool with the labelled mask. Only the selection is timed; peak_rss_mb is the process's peak resident memory
+whole pool with the labelled mask. batchbald, powerbald and meanstd get --draws MC-dropout-like probabilities
+(draws × n × C: softmax of the logits plus N(0, 1) noise per draw); typiclust and probcover (δ = --delta, or by
+purity with --delta 0) get the pool with the mask; cluster_margin gets probabilities and one HAC clustering of the
+unlabelled rows, timed with it (its first query). Only the selection is timed; peak_rss_mb is the process's peak resident memory
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
 the process's CPU time during the selection (all threads), a steadier figure on a shared machine."""
 import sys
@@ -23,21 +27,34 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 from query_strategies.badge_sampling import badge_select  # noqa: E402
+from query_strategies.bald import bald_scores  # noqa: E402
+from query_strategies.batchbald import batchbald_select  # noqa: E402
+from query_strategies.cluster_margin import cluster_margin_select, hac_clusters  # noqa: E402
 from query_strategies.core_set import kcenter_greedy  # noqa: E402
 from query_strategies.kdpp_sampling import kdpp_select  # noqa: E402
 from query_strategies.kmeans_sampling import kmeans_select  # noqa: E402
+from query_strategies.mc_uncertainty import mean_std  # noqa: E402
+from query_strategies.power_sampling import power_sample  # noqa: E402
+from query_strategies.probcover import normalised, probcover_select, purity_delta  # noqa: E402
+from query_strategies.strategy import top_k  # noqa: E402
+from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
 
-ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans")
+ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
+        "cluster_margin")
 
 
 def peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def synthetic(n, d, classes, labeled, device, seed):
+def synthetic(n, d, classes, labeled, device, seed, draws=0):
+    """(probs, emb, mask, gen); probs has shape (draws, n, C) when draws > 0."""
     gen = torch.Generator().manual_seed(seed)
     emb = torch.randn(n, d, generator=gen).clamp_min_(0)
-    probs = torch.softmax(3 * torch.randn(n, classes, generator=gen), dim=1)
+    logits = 3 * torch.randn(n, classes, generator=gen)
+    if draws:
+        logits = logits + torch.randn(draws, n, classes, generator=gen)
+    probs = torch.softmax(logits, dim=-1)
     mask = torch.zeros(n, dtype=torch.bool)
     mask[:labeled] = True
     return probs.to(device), emb.to(device), mask.to(device), gen
@@ -54,8 +71,39 @@ def selector(args):
         return lambda p, e, m, g: torch.as_tensor(kmeans_select(e[unl], args.k, args.seed))
     if args.alg == "coreset":
         return lambda p, e, m, g: kcenter_greedy(e, m, args.k)
+    if args.alg in MC_ALGS:
+        return mc_selector(args)
+    if args.alg == "typiclust":
+        return lambda p, e, m, g: torch.as_tensor(typiclust_select(e, m.cpu().numpy(), args.k, args.seed))
+    if args.alg == "probcover":
+        return lambda p, e, m, g: probcover_select(normalised(e), m.cpu().numpy(), args.k, probcover_delta(e, args), g)
+    if args.alg == "cluster_margin":
+        return lambda p, e, m, g: torch.as_tensor(cluster_margin_select(
+            p[unl], hac_clusters(e[unl], args.k, g), args.k, 10 * args.k, g))
     from query_strategies.bait_sampling import bait_select
     return lambda p, e, m, g: bait_select(p, e, m, args.k, args.lam)
+
+
+MC_ALGS = ("batchbald", "powerbald", "meanstd")
+
+
+def mc_selector(args):
+    """The selectors that take MC-dropout probabilities (draws × n × C) of the unlabelled rows."""
+    unl = slice(args.labeled, None)
+    if args.alg == "batchbald":
+        return lambda p, e, m, g: batchbald_select(p[:, unl], args.k, g, args.configs)
+    if args.alg == "powerbald":
+        return lambda p, e, m, g: torch.as_tensor(power_sample(bald_scores(p[:, unl]), args.k, 1.0, g))
+    return lambda p, e, m, g: torch.as_tensor(top_k(mean_std(p[:, unl]), args.k))
+
+
+def probcover_delta(emb, args):
+    """--delta, or (--delta 0) the purity rule's δ under KMeans pseudo-labels with --classes clusters."""
+    if args.delta > 0:
+        return args.delta
+    x = normalised(emb)
+    labels = kmeans_labels(x.cpu().numpy(), args.classes, args.seed)
+    return purity_delta(x, torch.as_tensor(labels, device=x.device))
 
 
 def main(argv=None):
@@ -69,11 +117,15 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lam", type=float, default=1.0, help="BAIT's λ")
+    ap.add_argument("--draws", type=int, default=10, help="MC-dropout draws for batchbald, powerbald, meanstd")
+    ap.add_argument("--configs", type=int, default=1000, help="BatchBALD's label configurations")
+    ap.add_argument("--delta", type=float, default=0.0, help="ProbCover's δ (0 = the purity rule)")
     args = ap.parse_args(argv)
     if not 0 <= args.labeled < args.n:
         ap.error("--labeled must be in [0, n)")
 
-    probs, emb, mask, gen = synthetic(args.n, args.d, args.classes, args.labeled, args.device, args.seed)
+    draws = args.draws if args.alg in MC_ALGS else 0
+    probs, emb, mask, gen = synthetic(args.n, args.d, args.classes, args.labeled, args.device, args.seed, draws)
     select = selector(args)
     rss_before = peak_rss_mb()
     if args.device == "cuda":

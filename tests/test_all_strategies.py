@@ -1,4 +1,4 @@
-"""Every one of the 16 strategies through run.main on digits for two query rounds: each round's picks are distinct
+"""Every strategy (the original's 16 and the 8 of today's peers) through run.main on digits for two query rounds: each round's picks are distinct
 pool points not labelled before, and the same seed picks the same points again."""
 import pandas as pd
 import pytest
@@ -7,7 +7,8 @@ import run
 from query_strategies import ALIASES, STRATEGIES
 
 ALGS = ["rand", "conf", "marg", "entropy", "conf_dropout", "marg_dropout", "entropy_dropout", "bald", "badge",
-        "baseline", "coreset", "kmeans", "albl", "bim", "deepfool", "bait"]
+        "baseline", "coreset", "kmeans", "albl", "bim", "deepfool", "bait", "varratio", "meanstd", "powerbald",
+        "powermargin", "batchbald", "typiclust", "probcover", "cluster_margin"]
 FLAGS = ["--nStart", "30", "--nQuery", "10", "--nEnd", "50", "--nEmb", "32", "--maxEpochs", "15", "--seed", "7"]
 
 

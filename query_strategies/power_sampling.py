@@ -1,0 +1,64 @@
+"""`powerbald`, `powermargin`: stochastic batch acquisition (Kirsch et al., TMLR 2023, "Stochastic Batch
+Acquisition: A Simple Baseline for Deep Active Learning").
+
+Instead of the k highest scores s_i, k points are drawn without replacement, each next one with probability
+∝ s_i^β among those not yet drawn. The Gumbel top-k trick draws such a sample at once: with G_i i.i.d. Gumbel(0, 1),
+the k largest keys β log s_i + G_i are a sample of that sequential law (Kool et al. 2019)."""
+import numpy as np
+import torch
+
+from .bald import bald_scores
+from .margin_sampling import smallest_margin
+from .strategy import Strategy
+
+DEFAULT_BETA = 1.0
+
+
+def gumbel(n, generator):
+    """n i.i.d. Gumbel(0, 1) draws in float64: −log E with E ~ Exp(1), from the CPU generator."""
+    e = torch.empty(n, dtype=torch.float64).exponential_(generator=generator)
+    return -e.clamp_min_(torch.finfo(torch.float64).tiny).log_()
+
+
+def power_sample(scores, k, beta, generator):
+    """k distinct positions drawn without replacement with probability ∝ score^β (scores ≥ 0; negative rounding
+    noise counts as 0), in order of drawing. Positions of score 0 have probability 0 while a positive score is
+    left; after those they come in uniformly random order."""
+    s = torch.as_tensor(scores).detach().cpu().double().clamp_min(0)
+    if not 1 <= k <= len(s):
+        raise ValueError(f"cannot choose {k} of {len(s)} points")
+    g = gumbel(len(s), generator).numpy()
+    positive = (s > 0).numpy()
+    keys = np.where(positive, beta * np.log(np.where(positive, s.numpy(), 1.0)) + g, g)
+    return np.lexsort((-keys, ~positive))[:k]
+
+
+def margin_power_score(probs):
+    """1 − (p₍₁₎ − p₍₂₎) ∈ [0, 1]: the margin score made positive, highest for the smallest top-2 gap."""
+    return 1 + smallest_margin(probs)
+
+
+class PowerBALD(Strategy):
+    """`powerbald`: nQuery points drawn with probability ∝ BALD^β (10 MC-dropout passes), without replacement."""
+
+    name = "powerbald"
+
+    def __init__(self, learner, labeled, generator, args=None):
+        super().__init__(learner, labeled, generator, args)
+        self.beta = getattr(args, "beta", DEFAULT_BETA)
+
+    def scores(self, idx):
+        return bald_scores(self.learner.mc_probs(idx))
+
+    def query(self, n):
+        idx = self.unlabeled()
+        return idx[power_sample(self.scores(idx), n, self.beta, self.gen)]
+
+
+class PowerMargin(PowerBALD):
+    """`powermargin`: nQuery points drawn with probability ∝ (1 − margin)^β, without replacement."""
+
+    name = "powermargin"
+
+    def scores(self, idx):
+        return margin_power_score(self.learner.probs(idx))

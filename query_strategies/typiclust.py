@@ -1,0 +1,80 @@
+"""`typiclust`: TypiClust (Hacohen, Dekel & Weinshall, ICML 2022, "Active Learning on a Budget").
+
+The whole pool's embeddings are clustered into |L| + k clusters by k-means (scikit-learn KMeans up to
+MINIBATCH_ABOVE clusters, MiniBatchKMeans beyond, as the paper's code does), seeded from the run's generator.
+Each pick goes to the cluster holding the fewest labelled or already picked points, the largest first (lowest
+cluster id among ties): the largest clusters with no labelled point come first. In it the most typical point not
+yet labelled is taken, typicality(x) = 1 / mean_{z ∈ kNN(x)} ‖x − z‖ over the K_NN = 20 nearest other members of
+its cluster (all of them when fewer; scikit-learn NearestNeighbors). Memory is that of k-means and of the
+nearest-neighbour search inside one cluster at a time: no n×n matrix."""
+import numpy as np
+import torch
+from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.neighbors import NearestNeighbors
+
+from .badge_sampling import check_budget
+from .strategy import Strategy
+
+K_NN = 20
+MINIBATCH_ABOVE = 50  # clusters
+
+
+def seed_from(generator):
+    """A 31-bit integer seed for scikit-learn, drawn from the run's CPU generator."""
+    return int(torch.randint(2**31 - 1, (1,), generator=generator))
+
+
+def kmeans_labels(x, n_clusters, seed):
+    """Cluster label of every row of x (numpy), by KMeans (MiniBatchKMeans past MINIBATCH_ABOVE clusters)."""
+    algo = KMeans if n_clusters <= MINIBATCH_ABOVE else MiniBatchKMeans
+    return algo(n_clusters=n_clusters, random_state=seed).fit_predict(x)
+
+
+def typicality(x):
+    """1 / (mean distance to the min(K_NN, s − 1) nearest other rows) for each of the s rows of x; 1 when s = 1.
+    The query includes each row itself at distance 0, so the k + 1 nearest distances sum to those of k others."""
+    if len(x) == 1:
+        return np.ones(1)
+    k = min(K_NN, len(x) - 1)
+    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
+    return k / np.maximum(dist.sum(1), np.finfo(float).tiny)
+
+
+def typical_picks(x, labels, labeled, k):
+    """k unlabelled rows of x given cluster `labels` and the `labeled` mask: each time, in the cluster with the
+    fewest labelled-or-picked points (then the largest, then the lowest id) that still has an unlabelled row, its
+    most typical unlabelled row (lowest index among ties)."""
+    n_clusters = int(labels.max()) + 1
+    sizes = np.bincount(labels, minlength=n_clusters)
+    taken = np.array(labeled, dtype=bool)
+    check_budget(k, int((~taken).sum()))
+    held = np.bincount(labels[taken], minlength=n_clusters)
+    picks = []
+    for _ in range(k):
+        free = np.bincount(labels[~taken], minlength=n_clusters) > 0
+        order = np.lexsort((-sizes, held))
+        j = order[free[order]][0]
+        members = np.flatnonzero(labels == j)
+        typ = np.where(taken[members], -np.inf, typicality(x[members]))
+        i = int(members[np.argmax(typ)])
+        picks.append(i)
+        taken[i] = True
+        held[j] += 1
+    return np.array(picks)
+
+
+def typiclust_select(emb, labeled, k, seed):
+    """k unlabelled pool rows by TypiClust on the embeddings `emb` (all pool rows) with the `labeled` mask."""
+    x = emb.detach().cpu().double().numpy() if torch.is_tensor(emb) else np.asarray(emb, dtype=float)
+    labeled = np.asarray(labeled, dtype=bool)
+    return typical_picks(x, kmeans_labels(x, int(labeled.sum()) + k, seed), labeled, k)
+
+
+class TypiClust(Strategy):
+    """`typiclust`: the most typical point of each of the largest k-means clusters holding no labelled point."""
+
+    name = "typiclust"
+
+    def query(self, n):
+        emb = self.learner.embeddings(np.arange(self.n_pool))
+        return typiclust_select(emb, self.labeled, n, seed_from(self.gen))

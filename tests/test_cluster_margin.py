@@ -1,0 +1,76 @@
+"""Cluster-Margin (query_strategies/cluster_margin.py) against a plain-Python round-robin and scipy's average
+linkage, its sample past HAC_LIMIT, and its clustering carried through --resume."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from scipy.cluster.hierarchy import fcluster, linkage
+
+import query_strategies.cluster_margin as cm
+import run
+from query_strategies.cluster_margin import cluster_margin_select, hac_clusters, round_robin
+from tests.cli import run_cli
+
+
+def plain_round_robin(clusters, k, generator):
+    """The same draw written out: the same shuffle, then lists per cluster, smallest cluster first."""
+    shuffle = torch.randperm(len(clusters), generator=generator).tolist()
+    members = {}
+    for pos in shuffle:
+        members.setdefault(int(clusters[pos]), []).append(pos)
+    order = sorted(members, key=lambda c: (len(members[c]), c))
+    picks, turn = [], 0
+    while len(picks) < k:
+        picks += [members[c][turn] for c in order if turn < len(members[c])]
+        turn += 1
+    return picks[:k]
+
+
+@pytest.mark.parametrize("n,n_clusters,k,seed", [(30, 4, 10, 0), (50, 9, 50, 1), (12, 12, 5, 2), (40, 1, 7, 3)])
+def test_round_robin_equals_plain_python(n, n_clusters, k, seed):
+    clusters = np.random.default_rng(seed).integers(n_clusters, size=n) * 7
+    got = round_robin(clusters, k, torch.Generator().manual_seed(seed)).tolist()
+    assert got == plain_round_robin(clusters, k, torch.Generator().manual_seed(seed))
+
+
+def test_smallest_clusters_first_and_only_low_margin_candidates():
+    probs = torch.tensor([[0.5, 0.5], [0.9, 0.1], [0.55, 0.45], [0.6, 0.4], [0.99, 0.01], [0.52, 0.48]])
+    clusters = np.array([0, 0, 0, 1, 1, 2])
+    picks = cluster_margin_select(probs, clusters, 3, 4, torch.Generator().manual_seed(0)).tolist()
+    # candidates (4 smallest margins): 0, 5, 2, 3 -> clusters {0: [0, 2], 2: [5], 1: [3]}
+    assert picks[:2] == [3, 5]  # clusters 1 and 2 hold one candidate each: lowest id first
+    assert picks[2] in (0, 2) and set(picks) <= {0, 2, 3, 5}
+
+
+def test_average_linkage_equals_scipy():
+    x = torch.randn(200, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    ours = hac_clusters(x, 8, torch.Generator())
+    theirs = fcluster(linkage(x.numpy(), method="average"), 8, criterion="maxclust")
+    pairs = {(int(a), int(b)) for a, b in zip(ours, theirs)}
+    assert len(pairs) == len(set(ours)) == len(set(theirs)) == 8  # the same partition, up to renaming
+
+
+def test_past_the_limit_a_sample_is_clustered_with_a_warning(monkeypatch):
+    monkeypatch.setattr(cm, "HAC_LIMIT", 60)
+    g = torch.Generator().manual_seed(5)
+    x = (20 * torch.arange(3).repeat_interleave(100)[:, None] + torch.randn(300, 4, generator=g)).double()
+    with pytest.warns(UserWarning, match="random sample of 60"):
+        labels = hac_clusters(x, 3, torch.Generator().manual_seed(1))
+    assert all(len(set(labels[i * 100:(i + 1) * 100])) == 1 for i in range(3)) and len(set(labels)) == 3
+
+
+TINY = ["--alg", "cluster_margin", "--nStart", "40", "--nQuery", "20", "--maxEpochs", "40", "--seed", "2"]
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_resume_continues_with_the_saved_clustering(tmp_path):
+    """A run stopped after one query round and resumed to three ends with the queries of an uninterrupted run."""
+    assert run.main([*TINY, "--rounds", "3", "--out", str(tmp_path / "whole")]) == 0
+    assert run.main([*TINY, "--rounds", "1", "--out", str(tmp_path / "split")]) == 0
+    proc = run_cli(*TINY, "--rounds", "3", "--out", tmp_path / "split", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    name = "digits_mlp_cluster_margin_20_seed2"
+    whole = (tmp_path / "whole" / name / "queries.csv").read_text()
+    assert (tmp_path / "split" / name / "queries.csv").read_text() == whole
+    assert json.loads((tmp_path / "split" / name / "summary.json").read_text())["rounds"] == 3

@@ -1,0 +1,98 @@
+"""ProbCover (query_strategies/probcover.py) against dense brute force, against scikit-activeml's ProbCover on
+the same embeddings, and its purity-chosen δ against scikit-activeml's grid search."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.cluster import KMeans
+from skactiveml.pool import ProbCover as SkProbCover
+from skactiveml.utils import MISSING_LABEL
+
+import query_strategies.probcover as pc
+from query_strategies.probcover import normalised, probcover_select, purity_delta
+
+
+def unit_rows(n, d, seed):
+    return normalised(torch.randn(n, d, generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+
+
+def dense_greedy(x, labeled, k, delta):
+    """Brute force on the dense n×n distance matrix; (picks, their coverage gains). No ball with an uncovered
+    point left -> the pick is left as -1 (random in the algorithm)."""
+    x = x.numpy()
+    edge = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1)) < delta
+    covered = edge[labeled].any(0)
+    open_, picks, gains = ~labeled.copy(), [], []
+    for _ in range(k):
+        deg = np.where(open_, (edge & ~covered).sum(1), -1)
+        c = int(np.argmax(deg))
+        if deg[c] == 0:
+            return picks, gains
+        picks.append(c), gains.append(int(deg[c]))
+        open_[c] = False
+        covered |= edge[c]
+    return picks, gains
+
+
+@pytest.mark.parametrize("n,d,k,n_lab,delta,seed", [(120, 3, 8, 5, 0.5, 0), (200, 5, 10, 0, 0.9, 1),
+                                                    (90, 2, 12, 20, 0.3, 2)])
+def test_picks_equal_dense_brute_force(n, d, k, n_lab, delta, seed, monkeypatch):
+    monkeypatch.setattr(pc, "TILE", 37)  # several blocks even on small inputs
+    x = unit_rows(n, d, seed)
+    labeled = np.zeros(n, dtype=bool)
+    labeled[:n_lab] = True
+    picks, _ = dense_greedy(x, labeled, k, delta)
+    got = probcover_select(x, labeled, k, delta, torch.Generator().manual_seed(0)).tolist()
+    assert got[:len(picks)] == picks and len(set(got)) == k and not labeled[got].any()
+
+
+def test_with_everything_covered_the_picks_are_seeded_uniform():
+    x = unit_rows(50, 3, 3)
+    labeled = np.zeros(50, dtype=bool)
+    labeled[0] = True
+    picks = [tuple(probcover_select(x, labeled, 3, 2.5, torch.Generator().manual_seed(s)).tolist()) for s in range(8)]
+    assert len(set(picks)) > 4 and all(0 not in p for p in picks)
+    assert picks[0] == tuple(probcover_select(x, labeled, 3, 2.5, torch.Generator().manual_seed(0)).tolist())
+
+
+@pytest.mark.filterwarnings("ignore:The maximum purity")  # one δ given: scikit-activeml computes no purity
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_coverage_gains_match_scikit_activeml(seed):
+    """scikit-activeml breaks ties at random, so compare what each step covers: at every step our pick's gain is
+    the maximum of scikit-activeml's utilities given the same points so far."""
+    x = unit_rows(150, 4, seed)
+    labeled = np.zeros(150, dtype=bool)
+    labeled[:4] = True
+    picks = probcover_select(x, labeled, 6, 0.6, torch.Generator().manual_seed(0)).tolist()
+    _, gains = dense_greedy(x, labeled, 6, 0.6)
+    for step, c in enumerate(picks):
+        y = np.full(150, MISSING_LABEL)
+        y[labeled] = 0
+        y[picks[:step]] = 0
+        _, util = SkProbCover(deltas=[0.6], random_state=seed).query(x.numpy(), y, batch_size=1,
+                                                                     return_utilities=True)
+        assert util[0, c] == np.nanmax(util[0]) == gains[step]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_purity_delta_agrees_with_scikit_activeml_grid(seed):
+    """On the grid 0.2, 0.4, …, scikit-activeml keeps the largest δ with purity ≥ 0.95; our exact δ lies between
+    that grid value and the next one (the same KMeans pseudo-labels, 4 classes)."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(4, 6, generator=g, dtype=torch.float64)
+    x = normalised(centres.repeat_interleave(60, 0) + 0.25 * torch.randn(240, 6, generator=g, dtype=torch.float64))
+    labels = KMeans(n_clusters=4, random_state=seed).fit_predict(x.numpy())
+    ours = purity_delta(x, torch.as_tensor(labels))
+    model = SkProbCover(n_classes=4, random_state=seed, cluster_algo=KMeans)
+    model.query(x.numpy(), np.full(240, MISSING_LABEL), batch_size=1)
+    assert model.delta_max_ <= ours < model.delta_max_ + 0.2 + 1e-9
+
+
+def test_purity_delta_is_the_quantile_of_nearest_other_label_distances():
+    x = unit_rows(80, 3, 4)
+    labels = torch.arange(80) % 3
+    D = torch.cdist(x, x)
+    r = torch.where(labels[:, None] != labels[None], D, math.inf).min(1).values
+    delta = purity_delta(x, labels)
+    assert (r >= delta - 1e-9).double().mean() >= 0.95 and (r >= delta + 1e-9).double().mean() < 0.95

@@ -1,0 +1,76 @@
+"""TypiClust (query_strategies/typiclust.py) against a brute-force typicality on the same clusters and against
+scikit-activeml's TypiClust on the same embeddings."""
+import numpy as np
+import pytest
+from sklearn.cluster import KMeans
+from skactiveml.pool import TypiClust as SkTypiClust
+from skactiveml.utils import MISSING_LABEL
+
+from query_strategies.typiclust import K_NN, typical_picks, typicality, typiclust_select
+
+
+def blobs(n, d, centres, seed):
+    rng = np.random.default_rng(seed)
+    means = 6 * rng.normal(size=(centres, d))
+    return means[rng.integers(centres, size=n)] + rng.normal(size=(n, d))
+
+
+def brute_typicality(x):
+    d = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1))
+    np.fill_diagonal(d, np.inf)
+    k = min(K_NN, len(x) - 1)
+    return 1 / np.sort(d, 1)[:, :k].mean(1)
+
+
+def brute_picks(x, labels, labeled, k):
+    """Fewest labelled-or-picked first, then largest cluster, then lowest id; its most typical free member."""
+    taken, picks = labeled.copy(), []
+    for _ in range(k):
+        ids = [j for j in range(labels.max() + 1) if (~taken[labels == j]).any()]
+        j = min(ids, key=lambda j: (taken[labels == j].sum(), -(labels == j).sum(), j))
+        members = np.flatnonzero(labels == j)
+        typ = brute_typicality(x[members]) if len(members) > 1 else np.ones(1)
+        typ[taken[members]] = -np.inf
+        picks.append(members[np.argmax(typ)])
+        taken[picks[-1]] = True
+    return picks
+
+
+@pytest.mark.parametrize("n,clusters,k,n_lab,seed", [(200, 8, 5, 3, 0), (150, 6, 9, 2, 1), (60, 4, 7, 10, 2)])
+def test_picks_equal_brute_force_on_given_clusters(n, clusters, k, n_lab, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    labels = rng.integers(clusters, size=n)
+    labeled = np.zeros(n, dtype=bool)
+    labeled[rng.choice(n, n_lab, replace=False)] = True
+    assert typical_picks(x, labels, labeled, k).tolist() == brute_picks(x, labels, labeled, k)
+
+
+def test_typicality_counts_twenty_neighbours_and_handles_singletons():
+    x = np.random.default_rng(3).normal(size=(40, 5))
+    assert np.allclose(typicality(x), brute_typicality(x))
+    assert np.allclose(typicality(x[:6]), brute_typicality(x[:6]))
+    assert typicality(x[:1]).tolist() == [1.0]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_matches_scikit_activeml_on_the_same_embeddings(seed):
+    x = blobs(300, 4, 12, seed)
+    labeled = np.zeros(300, dtype=bool)
+    labeled[np.random.default_rng(seed).choice(300, 6, replace=False)] = True
+    y = np.full(300, MISSING_LABEL)
+    y[labeled] = 0
+    theirs = SkTypiClust(random_state=seed, cluster_algo=KMeans, k=K_NN).query(x, y, batch_size=8)
+    # the same clusters (KMeans, same seed) and the same typical points; the order differs only where clusters
+    # of equal size tie (scikit-activeml breaks ties at random, we by cluster id)
+    assert sorted(typiclust_select(x, labeled, 8, seed).tolist()) == sorted(theirs.tolist())
+
+
+def test_largest_uncovered_clusters_first_and_no_labelled_pick():
+    x = np.concatenate([np.zeros((50, 2)), np.full((30, 2), 100.0), np.full((10, 2), -100.0)])
+    x += np.random.default_rng(4).normal(size=x.shape)
+    labeled = np.zeros(90, dtype=bool)
+    labeled[0] = True  # the 50-point blob is covered
+    picks = typical_picks(x, np.repeat([0, 1, 2], [50, 30, 10]), labeled, 3)
+    # the 30-blob, then the 10-blob; then all hold one point and the largest (the 50-blob) gets its second
+    assert picks[0] in range(50, 80) and picks[1] in range(80, 90) and picks[2] in range(1, 50)
