@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from runlock import LOCK_NAME
+
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "epoch_cap_hit", "restarts",
                  "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
 
@@ -39,10 +41,10 @@ class RunDir:
         self.checkpoint = self.path / "checkpoint.pt"
 
     def start(self, config):
-        """A fresh folder with config.json and the CSV headers."""
+        """A fresh folder with config.json and the CSV headers (the run's lock file stays)."""
         self.path.mkdir(parents=True, exist_ok=True)
         for f in self.path.iterdir():
-            if f.is_file():
+            if f.is_file() and f.name != LOCK_NAME:
                 f.unlink()
         write_atomic(self.config, json.dumps(config, indent=2, sort_keys=True) + "\n")
         write_atomic(self.rounds, ",".join(ROUND_COLUMNS) + "\n")

@@ -9,6 +9,7 @@ import argparse
 import json
 import math
 import platform
+import re
 import sys
 import time
 import warnings
@@ -24,6 +25,7 @@ from learner import Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS
 from query_strategies import STRATEGIES
 from results import RunDir
+from runlock import run_folder_lock
 
 
 class Parser(argparse.ArgumentParser):
@@ -75,6 +77,10 @@ def check_flags(args):
         raise UserError(f"--nEnd ({args.nEnd}) is below --nStart ({args.nStart}); raise --nEnd")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UserError(f"--lr must be a positive finite number, got {args.lr}")
+    if not args.out.strip():
+        raise UserError("--out is empty; name a results folder, e.g. --out results")
+    if args.resume and args.force:
+        raise UserError("--resume continues a run and --force overwrites it; pass only one of them")
     if args.nEmb <= 0 or args.maxEpochs <= 0 or args.rounds < 0:
         raise UserError("--nEmb and --maxEpochs must be positive and --rounds at least 0")
     if args.did > 0 and args.model in CONV_MODELS:
@@ -92,11 +98,19 @@ def pick_device(name):
 
 
 def data_label(args):
+    """openml<did>, a data file's stem (suffix matched in any case) made safe as a folder name, else the name."""
     if args.did > 0:
         return f"openml{args.did}"
-    if args.data.endswith((".csv", ".npz")):
-        return Path(args.data).stem
+    if args.data.lower().endswith((".csv", ".npz")):
+        return safe_label(Path(args.data).stem)
     return args.data or "digits"
+
+
+def safe_label(text):
+    """`text` with every character outside [A-Za-z0-9._-] replaced by '_', leading dots and dashes dropped, at
+    most 64 characters ('data' when nothing is left): never a path, a hidden name or an option."""
+    label = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".-")[:64]
+    return label or "data"
 
 
 def run_name(args, seed):
@@ -148,10 +162,13 @@ def run(args):
                   torch=torch.__version__, python=platform.python_version(),
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"))
     run_dir = RunDir(Path(args.out) / run_name(args, seed))
-    first = open_run_dir(run_dir, args, config, learner, strategy)
-    if first is None:
-        return run_dir
-    run_rounds(args, run_dir, learner, strategy, initial, first)
+    if args.resume and not run_dir.path.is_dir():
+        raise UserError(f"--resume: there is no run folder {run_dir.path}; check --out and the flags that name "
+                        f"the run (--data, --did, --model, --alg, --nQuery, --seed), or drop --resume")
+    with run_folder_lock(run_dir.path):
+        first = open_run_dir(run_dir, args, config, learner, strategy)
+        if first is not None:
+            run_rounds(args, run_dir, learner, strategy, initial, first)
     return run_dir
 
 
