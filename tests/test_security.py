@@ -3,12 +3,15 @@ are refused with one line by `run.py --resume` and by a sweep that resumes the f
 runs. A real checkpoint holds only tensors and plain values and loads with torch's restricted unpickler."""
 import os
 import pickle
+import signal
 
+import pandas as pd
 import pytest
 import torch
 
 import results
 from cli import assert_one_line_error, run_cli
+from procs import start_cli, wait_for_holder
 from scripts import sweep
 
 ARGS = ["--alg", "albl", "--seed", "3", "--nStart", "40", "--nQuery", "40", "--nEnd", "120", "--maxEpochs", "30"]
@@ -53,9 +56,7 @@ def test_a_real_checkpoint_loads_with_the_restricted_unpickler(finished_run):
 @pytest.mark.parametrize("craft", [zip_payload, legacy_payload])
 def test_crafted_checkpoint_is_refused_and_runs_nothing(finished_run, tmp_path, craft):
     out = tmp_path / "out"
-    (out / FOLDER).mkdir(parents=True)
-    for f in (finished_run / FOLDER).iterdir():
-        (out / FOLDER / f.name).write_bytes(f.read_bytes())
+    copy_run(finished_run / FOLDER, out)
     marker = tmp_path / "pwned"
     craft(out / FOLDER / "checkpoint.pt", marker)
 
@@ -77,3 +78,36 @@ def test_plain_turns_numpy_into_tensors_and_keeps_containers():
     state = results.plain({"a": np.arange(3), "b": (np.float64(0.5), 2), "c": [np.bool_(True)], "d": "x"})
     assert torch.equal(state["a"], torch.arange(3)) and state["b"] == (0.5, 2)
     assert state["c"] == [True] and type(state["c"][0]) is bool and state["d"] == "x"
+
+
+# ---------------------------------------------------------------- one writer per run folder
+
+def copy_run(src, out):
+    (out / FOLDER).mkdir(parents=True)
+    for f in src.iterdir():
+        (out / FOLDER / f.name).write_bytes(f.read_bytes())
+    return out / FOLDER
+
+
+def test_a_second_writer_is_refused_and_a_killed_holder_leaves_no_stale_lock(finished_run, tmp_path):
+    folder = copy_run(finished_run / FOLDER, tmp_path)
+    longer = [*ARGS, "--nEnd", "400", "--out", tmp_path]
+    holder = start_cli(*longer, "--force")  # a fresh start keeps the lock file it holds
+    try:
+        wait_for_holder(folder, lambda pid: pid == holder.pid)
+        os.kill(holder.pid, signal.SIGSTOP)  # the holder is now inside its run, with the lock
+        before = {p.name: p.read_bytes() for p in folder.iterdir()}
+        for extra in (["--resume"], ["--force"], []):
+            proc = run_cli(*longer, *extra)
+            assert_one_line_error(proc, f"{folder} is in use by another process (pid {holder.pid})")
+            assert proc.returncode == 2
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing touched
+    finally:
+        holder.kill()
+        holder.wait()
+    proc = run_cli(*longer, "--resume")  # the kernel dropped the dead holder's lock
+    assert proc.returncode == 0, proc.stderr
+    rounds = pd.read_csv(folder / "rounds.csv")
+    assert rounds["round"].tolist() == list(range(10)) and rounds.n_labeled.tolist() == list(range(40, 401, 40))
+    queries = pd.read_csv(folder / "queries.csv")
+    assert len(queries) == 400 and queries["index"].is_unique

@@ -1,6 +1,8 @@
 """scripts/sweep.py: the grid it plans, one-line errors, and tiny real runs on the local backend (skip, resume,
 a failed run that does not stop the others) and on a local Ray instance."""
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from procs import children, start_cli, wait_for_holder, wait_until_gone  # noqa: E402
 from scripts import sweep  # noqa: E402
 
 TINY = ["--nStart", "50", "--nQuery", "50", "--maxEpochs", "50"]
@@ -101,3 +104,81 @@ def test_ray_backend_on_a_local_instance(tmp_path, capsys):
     assert "FAILED missing_mlp_rand_50_seed1 (exit 2): run.py: error: data file" in captured.err
     with capsys.disabled():
         print(f"\nray.init {started - start:.1f} s, sweep of 1 tiny run + 1 failure {done - started:.1f} s")
+
+
+# ---------------------------------------------------------------- stopping a sweep, two sweeps on one --out
+
+GRID = ["--algs", "rand", "--seeds", "1,2", "--nStart", "50", "--nQuery", "50", "--nEnd", "400", "--maxEpochs", "20",
+        "--workers", "1"]
+NAMES = ["digits_mlp_rand_50_seed1", "digits_mlp_rand_50_seed2"]
+
+
+def outcome(folder):
+    """What a run decided: its rounds without the timings, its queries and its summary."""
+    rows = rounds(folder.parent, folder.name)
+    return (rows[[c for c in rows.columns if not c.endswith("_seconds")]], (folder / "queries.csv").read_text(),
+            json.loads((folder / "summary.json").read_text()))
+
+
+def assert_same_outcome(folder, reference):
+    mine, ref = outcome(folder), outcome(reference)
+    pd.testing.assert_frame_equal(mine[0], ref[0])
+    assert mine[1:] == ref[1:]
+
+
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("undisturbed")
+    assert sweep.main([*GRID, "--out", str(out)]) == 0
+    return out
+
+
+def rows_written(folder):
+    path = folder / "rounds.csv"
+    return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_a_stopped_sweep_leaves_no_process_behind_and_its_rerun_matches_an_undisturbed_one(undisturbed, tmp_path,
+                                                                                          sig):
+    out = tmp_path / "out"
+    proc = start_cli(*GRID, "--out", out, script="scripts/sweep.py")
+    folder = out / NAMES[0]
+    try:
+        worker = wait_for_holder(folder, lambda pid: pid in children(proc.pid) and rows_written(folder) >= 2)
+        helpers = children(proc.pid)  # the worker and multiprocessing's resource tracker
+        stopped = time.monotonic()
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=30)
+        assert wait_until_gone(helpers) == [] and time.monotonic() - stopped < 10
+    finally:
+        proc.kill()
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "sweep.py: interrupted" in proc.stderr.read()
+        assert "run.py: interrupted; finished rounds are saved" in (out / "logs" / f"{NAMES[0]}.log").read_text()
+    assert worker in helpers and not (out / NAMES[1]).exists()  # the queued run never started
+
+    assert sweep.main([*GRID, "--out", str(out)]) == 0
+    assert "resuming" in (out / "logs" / f"{NAMES[0]}.log").read_text()
+    for name in NAMES:
+        assert_same_outcome(out / name, undisturbed / name)
+
+
+def test_two_sweeps_into_one_out_never_write_the_same_run_folder(undisturbed, tmp_path, capsys):
+    out, grid = tmp_path / "out", [*GRID[:2], "--seeds", "1", *GRID[4:]]
+    first = start_cli(*grid, "--out", out, script="scripts/sweep.py")
+    folder = out / NAMES[0]
+    try:
+        worker = wait_for_holder(folder, lambda pid: pid in children(first.pid))
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            code = sweep.main([*grid, "--out", str(out)])
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        assert first.wait(timeout=300) == 0
+    finally:
+        first.kill()
+    assert code == 1
+    assert (f"FAILED {NAMES[0]} (exit 2): run.py: error: {folder} is in use by another process (pid {worker})"
+            in capsys.readouterr().err)
+    assert_same_outcome(folder, undisturbed / NAMES[0])
