@@ -317,6 +317,8 @@ def main(argv=None):
     try:
         if args.workers < 1:
             raise SweepError("--workers must be at least 1")
+        if not args.out.strip():
+            raise SweepError("--out is empty; name a results folder, e.g. --out results")
         if args.address and args.backend != "ray":
             raise SweepError("--address needs --backend ray")
         jobs = plan(args, passthrough)

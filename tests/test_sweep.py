@@ -138,7 +138,7 @@ def rows_written(folder):
     return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
 def test_a_stopped_sweep_leaves_no_process_behind_and_its_rerun_matches_an_undisturbed_one(undisturbed, tmp_path,
                                                                                           sig):
     out = tmp_path / "out"
@@ -182,3 +182,11 @@ def test_two_sweeps_into_one_out_never_write_the_same_run_folder(undisturbed, tm
     assert (f"FAILED {NAMES[0]} (exit 2): run.py: error: {folder} is in use by another process (pid {worker})"
             in capsys.readouterr().err)
     assert_same_outcome(folder, undisturbed / NAMES[0])
+
+
+def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert sweep.main(["--algs", "rand", "--out", " "]) == 2
+    assert capsys.readouterr().err.strip() == ("sweep.py: error: --out is empty; name a results folder, "
+                                               "e.g. --out results")
+    assert not any(tmp_path.iterdir())
