@@ -10,7 +10,9 @@ skipped (a larger --nEnd continues it); any other existing run folder is continu
 run's stdout and stderr go to OUT/logs/<run>.log. A failed run is reported (its name, exit code and error line)
 and the others go on; the exit code is 1 when any run failed.
 
---backend local (default) runs --workers processes (spawn), each limited to cores / workers torch threads.
+--backend local (default) runs --workers processes (spawn), each limited to cores / workers torch threads; they
+die with the sweep, and Ctrl-C stops the running runs within seconds (resumable) and starts no queued one. Two
+sweeps into one --out never write the same run folder: its lock refuses the second (reported as a failure).
 --backend ray submits one Ray task per run: to a new local Ray instance, or with --address to a running cluster
 (the repository is shipped as the tasks' working_dir; --out and --path must then be on a file system every node
 sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run CPUs."""

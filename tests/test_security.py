@@ -1,6 +1,9 @@
 """A checkpoint can never run code: crafted checkpoint.pt files (torch's zip format and the legacy pickle format)
 are refused with one line by `run.py --resume` and by a sweep that resumes the folder, and their payload never
-runs. A real checkpoint holds only tensors and plain values and loads with torch's restricted unpickler."""
+runs. A real checkpoint holds only tensors and plain values and loads with torch's restricted unpickler.
+One writer per run folder: a second run, --resume or --force on a locked folder is refused naming the holder's
+pid. Odd data file names give safe run names and nothing is written outside --out; contradictory flags, an empty
+--out and a data path that is not a regular file are refused with one line."""
 import os
 import pickle
 import signal

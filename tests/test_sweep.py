@@ -1,5 +1,6 @@
 """scripts/sweep.py: the grid it plans, one-line errors, and tiny real runs on the local backend (skip, resume,
-a failed run that does not stop the others) and on a local Ray instance."""
+a failed run that does not stop the others) and on a local Ray instance; a sweep killed (SIGKILL) or interrupted
+(SIGINT) leaves no process behind and its re-run matches an undisturbed sweep; two sweeps into one --out."""
 import json
 import os
 import signal
@@ -190,3 +191,20 @@ def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err.strip() == ("sweep.py: error: --out is empty; name a results folder, "
                                                "e.g. --out results")
     assert not any(tmp_path.iterdir())
+
+
+def test_ctrl_c_of_a_ray_sweep_cancels_its_running_task(tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    proc = start_cli("--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "1000", "--out", out, "--backend", "ray",
+                     script="scripts/sweep.py")
+    folder = out / NAMES[0]
+    try:
+        task = wait_for_holder(folder, lambda pid: pid != proc.pid, timeout=300)  # the Ray worker running the run
+        stopped = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert wait_until_gone([task]) == [] and time.monotonic() - stopped < 15
+    finally:
+        proc.kill()
+    assert not (folder / "summary.json").exists()  # stopped mid-run, resumable
