@@ -98,7 +98,7 @@ def copy_run(src, out):
 def test_a_second_writer_is_refused_and_a_killed_holder_leaves_no_stale_lock(finished_run, tmp_path):
     folder = copy_run(finished_run / FOLDER, tmp_path)
     longer = [*ARGS, "--nEnd", "400", "--out", tmp_path]
-    holder = start_cli(*longer, "--force")  # a fresh start keeps the lock file it holds
+    holder = start_cli(*longer, "--resume")  # rounds 2..9 left to run
     try:
         wait_for_holder(folder, lambda pid: pid == holder.pid)
         os.kill(holder.pid, signal.SIGSTOP)  # the holder is now inside its run, with the lock
