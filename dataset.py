@@ -182,6 +182,9 @@ def encode_labels(y, source):
 def load_file(file, rng):
     """A user table: .csv with the label in the last column (a header row is detected), or .npz with X and y."""
     path = Path(file)
+    if path.exists() and not path.is_file():
+        raise UserError(f"data file {file} is not a regular file (a folder, FIFO or device); give --data a .csv "
+                        f"or .npz file")
     if not path.is_file():
         raise UserError(f"data file {file} not found: check the path given to --data")
     if path.suffix.lower() == ".npz":

@@ -20,6 +20,7 @@ import torch
 
 from dataset import UserError
 from learner import TRAIN_STOPS
+from runlock import LOCK_NAME
 
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
                  "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
@@ -171,13 +172,14 @@ class RunDir:
                 ("queries", self.queries, QUERY_COLUMNS, QUERY_PARSERS)]
 
     def start(self, config):
-        """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name)."""
+        """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name; the
+        run's lock file stays)."""
         self.path.mkdir(parents=True, exist_ok=True)
         for path in self.state_files():
             if path.is_dir():
                 raise StateError(f"{path} is a directory; remove it to start the run again")
         for f in self.path.iterdir():
-            if f.is_file():
+            if f.is_file() and f.name != LOCK_NAME:
                 f.unlink()
         write_atomic(self.config, json.dumps(config, indent=2, sort_keys=True) + "\n")
         write_atomic(self.rounds, ",".join(ROUND_COLUMNS) + "\n")

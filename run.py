@@ -25,6 +25,8 @@ if __name__ == "__main__":
 import argparse
 import math
 import platform
+import re
+import sys
 import time
 import warnings
 from contextlib import contextmanager
@@ -41,6 +43,7 @@ from learner import PATIENCE, Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS, build_model
 from query_strategies import STRATEGIES
 from results import RunDir, data_fingerprint, identity_hash
+from runlock import run_folder_lock
 
 
 class Parser(argparse.ArgumentParser):
@@ -135,6 +138,10 @@ def check_flags(args):
         raise UserError(f"--nEnd ({args.nEnd}) is below --nStart ({args.nStart}); raise --nEnd")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UserError(f"--lr must be a positive finite number, got {args.lr}")
+    if not args.out.strip():
+        raise UserError("--out is empty; name a results folder, e.g. --out results")
+    if args.resume and args.force:
+        raise UserError("--resume continues a run and --force overwrites it; pass only one of them")
     if args.nEmb <= 0 or args.threads <= 0:
         raise UserError("--nEmb and --threads must be positive")
     if min(args.maxEpochs, args.patience, args.rounds) < 0:
@@ -157,11 +164,19 @@ def pick_device(name):
 
 
 def data_label(args):
+    """openml<did>, a data file's stem (suffix matched in any case) made safe as a folder name, else the name."""
     if args.did > 0:
         return f"openml{args.did}"
-    if args.data.endswith((".csv", ".npz")):
-        return Path(args.data).stem
+    if args.data.lower().endswith((".csv", ".npz")):
+        return safe_label(Path(args.data).stem)
     return args.data or "digits"
+
+
+def safe_label(text):
+    """`text` with every character outside [A-Za-z0-9._-] replaced by '_', leading dots and dashes dropped, at
+    most 64 characters ('data' when nothing is left): never a path, a hidden name or an option."""
+    label = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".-")[:64]
+    return label or "data"
 
 
 def run_name(args, seed):
@@ -258,13 +273,19 @@ def run(args):
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
                   data_identity=data_fingerprint(ds, data_source(args)))
     run_dir = RunDir(Path(args.out) / run_name(args, seed))
-    first = open_run_dir(run_dir, args, config, learner, strategy)
-    if first is None:
-        return run_dir
-    try:
-        run_rounds(args, run_dir, learner, strategy, initial, first)
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
+    if run_dir.path.exists() and not run_dir.path.is_dir():
+        raise UserError(f"{run_dir.path} is a file, not a run folder; move it away or use another --out")
+    if args.resume and not run_dir.path.is_dir():
+        raise UserError(f"--resume: there is no run folder {run_dir.path}; check --out and the flags that name "
+                        f"the run (--data, --did, --model, --alg, --nQuery, --seed), or drop --resume")
+    with run_folder_lock(run_dir.path):
+        first = open_run_dir(run_dir, args, config, learner, strategy)
+        if first is None:
+            return run_dir
+        try:
+            run_rounds(args, run_dir, learner, strategy, initial, first)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
     return run_dir
 
 
@@ -312,8 +333,6 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     learner and strategy then continue from it); None when a resumed run has nothing left to do. A resume first
     checks that config.json, the checkpoint and the CSVs agree (RunDir.verify) and cuts off only lines written
     after the checkpoint."""
-    if run_dir.path.exists() and not run_dir.path.is_dir():
-        raise UserError(f"{run_dir.path} is a file, not a run folder; move it away or use another --out")
     if not args.resume or not run_dir.checkpoint.exists():
         if run_dir.holds_results() and not args.force and not args.resume:
             raise UserError(f"{run_dir.path} already holds results; pass --resume to continue that run, "

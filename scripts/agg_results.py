@@ -33,6 +33,7 @@ import argparse
 import ast
 import io
 import json
+import math
 import re
 import sys
 import warnings
@@ -117,7 +118,7 @@ def data_name(opts):
     if int(opts.get("did") or 0) > 0:
         return f"openml{int(opts['did'])}"
     data = str(opts.get("data") or "")
-    return Path(data).stem if data.endswith((".csv", ".npz")) else data or "digits"
+    return Path(data).stem if data.lower().endswith((".csv", ".npz")) else data or "digits"
 
 
 def load_run(folder):
@@ -497,7 +498,8 @@ def analyse(table, fig_dir, fixed_threshold=None):
         n_seeds = setting.groupby("alg").seed.nunique().max()
         title = f"{data}, {model}, batch {n_query}"
         if cutoff is None and len(acc) > 1:
-            warnings.warn(f"{title}: no 'rand' runs; checkpoints run to {points[-1]} labels (all runs reach it)")
+            why = "its 'rand' seeds share no labelled count" if RAND in acc else "no 'rand' runs"
+            warnings.warn(f"{title}: {why}; checkpoints run to {points[-1]} labels (all runs reach it)")
         plot_learning(acc, f"{title} (mean ± s.e.)", cutoff, fig_dir, f"learning_{stem}")
         P, T = penalty_matrix(acc, points, fixed_threshold), tested_pairs(acc, points)
         marked_table(P, T).to_csv(fig_dir / f"penalty_{stem}.csv", index_label="winner")
@@ -563,6 +565,10 @@ def main(argv=None):
         log_meta = dict(kv.split("=", 1) for kv in args.log_meta)
     except ValueError:
         print("agg_results.py: error: --log-meta takes KEY=VALUE", file=sys.stderr)
+        return 2
+    if args.t_threshold is not None and not (math.isfinite(args.t_threshold) and args.t_threshold > 0):
+        print(f"agg_results.py: error: --t-threshold must be a positive finite number (the paper's is 2.776), "
+              f"got {args.t_threshold}", file=sys.stderr)
         return 2
     missing = [r for r in args.results if not Path(r).is_dir()]
     if missing:

@@ -10,7 +10,9 @@ skipped (a larger --nEnd continues it); any other existing run folder is continu
 run's stdout and stderr go to OUT/logs/<run>.log. A failed run is reported (its name, exit code and error line)
 and the others go on; the exit code is 1 when any run failed.
 
---backend local (default) runs --workers processes (spawn), each limited to cores / workers torch threads.
+--backend local (default) runs --workers processes (spawn); each run uses run.py's --threads (default 1, as a run
+by hand, so a sweep and a hand run of the same flags pick the same points); they die with the sweep, and Ctrl-C stops the running runs within seconds (resumable) and starts no queued one. Two
+sweeps into one --out never write the same run folder: its lock refuses the second (reported as a failure).
 --backend ray submits one Ray task per run: to a new local Ray instance, or with --address to a running cluster
 (the repository is shipped as the tasks' working_dir; --out and --path must then be on a file system every node
 sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run CPUs.
@@ -19,18 +21,19 @@ sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run 
 sweep's options without their dashes (algs, seeds, data, did, model, nQuery as lists; out, workers, backend,
 address, cpus-per-run), the [run] table holds the run.py flags of every run (nStart = 100, path = "data", ...).
 Options given on the command line win over the file."""
+import ctypes
 import itertools
 import multiprocessing as mp
 import os
+import signal
 import sys
 import time
 import tomllib
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from io import StringIO
+from multiprocessing.connection import wait
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +46,7 @@ from query_strategies import STRATEGIES  # noqa: E402
 from results import RunDir  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>: the signal this process gets when its parent dies
 SWEEP_FLAGS = {"--alg", "--seed", "--dummy", "--out", "--force", "--resume", "--data", "--did", "--model", "--nQuery"}
 
 
@@ -72,7 +76,7 @@ def split_list(text, flag, cast=str):
 def data_flags(args):
     """One run.py argument pair per data set: each --data name (files made absolute), then each --did > 0
     (digits when neither)."""
-    specs = [["--data", str(Path(d).resolve()) if d.endswith((".csv", ".npz")) else d]
+    specs = [["--data", str(Path(d).resolve()) if d.lower().endswith((".csv", ".npz")) else d]
              for d in split_list(args.data, "--data")]
     specs += [["--did", str(d)] for d in split_list(args.did, "--did", int) if d > 0]
     return specs or [[]]
@@ -150,12 +154,6 @@ def absolute_path(passthrough):
 
 # ---------------------------------------------------------------- one run, in a worker
 
-def limit_threads(n):
-    """Worker set-up: n torch threads."""
-    import torch
-    torch.set_num_threads(n)
-
-
 def run_job(argv, log_path):
     """run.main(argv) with stdout and stderr appended to log_path; returns (exit code, error line or '')."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -171,12 +169,6 @@ def run_job(argv, log_path):
     return code, error_line(log_path) if code else ""
 
 
-def run_job_with_threads(argv, log_path, threads):
-    """run_job in a Ray task, with `threads` torch threads."""
-    limit_threads(threads)
-    return run_job(argv, log_path)
-
-
 def error_line(log_path):
     """The last `run.py: ...` line of the log's latest attempt, else its last non-empty line."""
     text = Path(log_path).read_text(errors="replace")
@@ -187,27 +179,58 @@ def error_line(log_path):
 
 # ---------------------------------------------------------------- backends
 
-def available_cores():
-    """CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def run_local(jobs, workers, done):
-    """jobs on `workers` spawned processes with cores // workers torch threads each; done(job, code, line)."""
+    """jobs on at most `workers` spawned processes at a time; done(job, code, line) as each ends. Workers die with
+    the sweep (worker_main); when the sweep is interrupted, the running ones are stopped (stop_workers) and the
+    queued ones never start."""
     workers = min(workers, len(jobs))
-    threads = max(1, available_cores() // workers)
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=limit_threads,
-                               initargs=(threads,))
+    ctx, queue, running = mp.get_context("spawn"), list(jobs), {}
     try:
-        futures = {pool.submit(run_job, j.argv, j.log): j for j in jobs}
-        for f in as_completed(futures):
-            try:
-                code, line = f.result()
-            except BrokenProcessPool:
-                code, line = 1, "its worker process died (killed, out of memory?)"
-            done(futures[f], code, line)
+        while queue or running:
+            while queue and len(running) < workers:
+                job = queue.pop(0)
+                proc = ctx.Process(target=worker_main, args=(job.argv, job.log, os.getpid()), daemon=True)
+                proc.start()
+                running[proc.sentinel] = (proc, job)
+            for sentinel in wait(list(running)):
+                proc, job = running.pop(sentinel)
+                proc.join()
+                done(job, *worker_outcome(proc.exitcode, job.log))
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        stop_workers([proc for proc, _ in running.values()])
+
+
+def worker_main(argv, log_path, parent):
+    """A local worker: in its own process group (a Ctrl-C at the terminal reaches only the sweep, which forwards
+    it once), killed by the kernel when the sweep dies (Linux PR_SET_PDEATHSIG), then run_job; exits with its
+    code."""
+    os.setpgrp()
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the sweep died before the line above took effect
+        os._exit(1)
+    sys.exit(run_job(argv, log_path)[0])
+
+
+def worker_outcome(exitcode, log_path):
+    """(exit code, error line) of a finished worker process; a worker killed by a signal counts as exit 1."""
+    if exitcode < 0:
+        return 1, f"its worker process was killed by {signal.Signals(-exitcode).name} (out of memory?)"
+    return exitcode, error_line(log_path) if exitcode else ""
+
+
+def stop_workers(procs, grace=3.0):
+    """SIGINT to each live worker (run.py then exits 130 with its finished rounds saved); SIGKILL to any still
+    alive `grace` seconds later. A killed run is resumable too: it loses only its unfinished round."""
+    procs = [p for p in procs if p.is_alive()]
+    for p in procs:
+        os.kill(p.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join()
 
 
 def ray_task_options(ray, args):
@@ -241,17 +264,22 @@ def start_ray(args):
 
 
 def run_ray(ray, jobs, args, done):
-    """One Ray task per job; done(job, code, line) as each finishes."""
-    task = ray.remote(run_job_with_threads).options(**ray_task_options(ray, args))
-    pending = {task.remote(j.argv, j.log, max(1, int(args.cpus_per_run))): j for j in jobs}
-    while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1)
-        job = pending.pop(ready[0])
-        try:
-            code, line = ray.get(ready[0])
-        except ray.exceptions.RayError as e:
-            code, line = 1, str(e).strip().splitlines()[-1]
-        done(job, code, line)
+    """One Ray task per job; done(job, code, line) as each finishes. When the sweep is interrupted its tasks are
+    cancelled; when the driver dies, Ray itself kills the tasks it owned."""
+    task = ray.remote(run_job).options(**ray_task_options(ray, args))
+    pending = {task.remote(j.argv, j.log): j for j in jobs}
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            job = pending.pop(ready[0])
+            try:
+                code, line = ray.get(ready[0])
+            except ray.exceptions.RayError as e:
+                code, line = 1, str(e).strip().splitlines()[-1]
+            done(job, code, line)
+    finally:
+        for ref in pending:  # interrupted: kill the running tasks' workers, drop the queued ones
+            ray.cancel(ref, force=True)
 
 
 # ---------------------------------------------------------------- command line
@@ -322,6 +350,8 @@ def main(argv=None):
         args, passthrough = parse_args(argv)
         if args.workers < 1:
             raise SweepError("--workers must be at least 1")
+        if not args.out.strip():
+            raise SweepError("--out is empty; name a results folder, e.g. --out results")
         if args.address and args.backend != "ray":
             raise SweepError("--address needs --backend ray")
         jobs = plan(args, passthrough)

@@ -324,3 +324,24 @@ def test_learning_legend_stays_outside_the_curves():
     fig.canvas.draw()
     ax = fig.axes[0]
     assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-2", "0"])
+def test_t_threshold_must_be_a_positive_finite_number(tmp_path, capsys, value):
+    write_run(tmp_path, "rand", 1, [0.5, 0.6])
+    assert agg.main([str(tmp_path), "--fig", str(tmp_path / "f"), "--t-threshold", value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("agg_results.py: error: --t-threshold must be a positive finite")
+    assert not (tmp_path / "f").exists()
+
+
+def test_rand_seeds_without_a_common_count_are_not_reported_missing(tmp_path):
+    write_run(tmp_path, "rand", 1, [0.5, 0.6, 0.7], n_start=50)
+    write_run(tmp_path, "rand", 2, [0.5, 0.6, 0.7], n_start=75)  # 75, 125, 175: no count shared with seed 1
+    write_run(tmp_path, "conf", 1, [0.5, 0.6, 0.7], n_start=50)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
+    messages = [str(w.message) for w in caught]
+    assert any("its 'rand' seeds share no labelled count" in m for m in messages), messages
+    assert not any("no 'rand' runs" in m for m in messages)

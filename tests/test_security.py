@@ -1,14 +1,23 @@
 """A checkpoint can never run code: crafted checkpoint.pt files (torch's zip format and the legacy pickle format)
 are refused with one line by `run.py --resume` and by a sweep that resumes the folder, and their payload never
-runs. A real checkpoint holds only tensors and plain values and loads with torch's restricted unpickler."""
+runs. A real checkpoint holds only tensors and plain values and loads with torch's restricted unpickler.
+One writer per run folder: a second run, --resume or --force on a locked folder is refused naming the holder's
+pid. Odd data file names give safe run names and nothing is written outside --out; contradictory flags, an empty
+--out and a data path that is not a regular file are refused with one line."""
 import os
 import pickle
+import signal
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 import results
-from cli import assert_one_line_error, run_cli
+import run
+from cli import ROOT, assert_one_line_error, run_cli
+from procs import start_cli, wait_for_holder
 from scripts import sweep
 
 ARGS = ["--alg", "albl", "--seed", "3", "--nStart", "40", "--nQuery", "40", "--nEnd", "120", "--maxEpochs", "30"]
@@ -53,9 +62,7 @@ def test_a_real_checkpoint_loads_with_the_restricted_unpickler(finished_run):
 @pytest.mark.parametrize("craft", [zip_payload, legacy_payload])
 def test_crafted_checkpoint_is_refused_and_runs_nothing(finished_run, tmp_path, craft):
     out = tmp_path / "out"
-    (out / FOLDER).mkdir(parents=True)
-    for f in (finished_run / FOLDER).iterdir():
-        (out / FOLDER / f.name).write_bytes(f.read_bytes())
+    copy_run(finished_run / FOLDER, out)
     marker = tmp_path / "pwned"
     craft(out / FOLDER / "checkpoint.pt", marker)
 
@@ -77,3 +84,100 @@ def test_plain_turns_numpy_into_tensors_and_keeps_containers():
     state = results.plain({"a": np.arange(3), "b": (np.float64(0.5), 2), "c": [np.bool_(True)], "d": "x"})
     assert torch.equal(state["a"], torch.arange(3)) and state["b"] == (0.5, 2)
     assert state["c"] == [True] and type(state["c"][0]) is bool and state["d"] == "x"
+
+
+# ---------------------------------------------------------------- one writer per run folder
+
+def copy_run(src, out):
+    (out / FOLDER).mkdir(parents=True)
+    for f in src.iterdir():
+        (out / FOLDER / f.name).write_bytes(f.read_bytes())
+    return out / FOLDER
+
+
+def test_a_second_writer_is_refused_and_a_killed_holder_leaves_no_stale_lock(finished_run, tmp_path):
+    folder = copy_run(finished_run / FOLDER, tmp_path)
+    longer = [*ARGS, "--nEnd", "400", "--out", tmp_path]
+    holder = start_cli(*longer, "--resume")  # rounds 2..9 left to run
+    try:
+        wait_for_holder(folder, lambda pid: pid == holder.pid)
+        os.kill(holder.pid, signal.SIGSTOP)  # the holder is now inside its run, with the lock
+        before = {p.name: p.read_bytes() for p in folder.iterdir()}
+        for extra in (["--resume"], ["--force"], []):
+            proc = run_cli(*longer, *extra)
+            assert_one_line_error(proc, f"{folder} is in use by another process (pid {holder.pid})")
+            assert proc.returncode == 2
+        assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing touched
+    finally:
+        holder.kill()
+        holder.wait()
+    proc = run_cli(*longer, "--resume")  # the kernel dropped the dead holder's lock
+    assert proc.returncode == 0, proc.stderr
+    rounds = pd.read_csv(folder / "rounds.csv")
+    assert rounds["round"].tolist() == list(range(10)) and rounds.n_labeled.tolist() == list(range(40, 401, 40))
+    queries = pd.read_csv(folder / "queries.csv")
+    assert len(queries) == 400 and queries["index"].is_unique
+
+
+# ---------------------------------------------------------------- nothing written outside --out
+
+ODD_NAMES = {"UPPER.CSV": "UPPER", "two words;$(touch x).csv": "two_words___touch_x_", "-flag.Csv": "flag",
+             "..dots.NPZ": "dots", "....csv": "data", "new\nline.csv": "new_line", "ünï.csv": "_n_"}
+
+
+def tree(*roots):
+    """Every path under the roots, but Python's bytecode caches."""
+    return {p for r in roots for p in Path(r).rglob("*") if "__pycache__" not in p.parts}
+
+
+def write_table(path, rng):
+    """60 points, 4 features, 3 classes, as .npz (X, y) or as .csv (label last)."""
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    if path.suffix.lower() == ".npz":
+        with open(path, "wb") as f:
+            np.savez(f, X=X, y=y)
+    else:
+        path.write_text("".join(",".join(map(str, [*row, label])) + "\n" for row, label in zip(X, y)))
+
+
+def test_odd_data_names_give_safe_run_names_and_every_file_stays_under_out(tmp_path, monkeypatch, badge_cache):
+    data, out, cwd = tmp_path / "data dir", tmp_path / "out", tmp_path / "cwd"
+    data.mkdir()
+    cwd.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ODD_NAMES:
+        write_table(data / name, rng)
+    monkeypatch.chdir(cwd)
+    before = tree(tmp_path, ROOT, badge_cache)
+    for name in ODD_NAMES:
+        assert run.main(["--data", str(data / name), "--nStart", "20", "--nQuery", "20", "--nEnd", "20",
+                         "--maxEpochs", "5", "--out", str(out)]) == 0
+    new = tree(tmp_path, ROOT, badge_cache) - before
+    assert new and all(p == out or out in p.parents for p in new), sorted(new)
+    assert sorted(os.listdir(out)) == sorted(f"{label}_mlp_rand_20_seed1" for label in ODD_NAMES.values())
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--out", ""], "--out is empty; name a results folder"),
+    (["--resume", "--force"], "--resume continues a run and --force overwrites it; pass only one of them"),
+    (["--resume", "--alg", "conf"], "--resume: there is no run folder"),
+])
+def test_contradictory_or_empty_flags_are_refused_and_write_nothing(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)
+    run.main(["--nStart", "20", "--nQuery", "20", "--nEnd", "20", "--maxEpochs", "5", "--out", "out"])
+    capsys.readouterr()
+    before = tree(tmp_path)
+    assert run.main(["--nStart", "20", "--nQuery", "20", "--nEnd", "40", "--maxEpochs", "5", "--out", "out",
+                     *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("run.py: error: ") and message in err[0]
+    assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("make", [os.mkfifo, os.mkdir])
+def test_a_data_path_that_is_not_a_regular_file_is_named_so(tmp_path, capsys, make):
+    make(tmp_path / "table.csv")
+    assert run.main(["--data", str(tmp_path / "table.csv"), "--out", str(tmp_path / "out"), "--maxEpochs", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "table.csv is not a regular file (a folder, FIFO or device)" in err[0]
+    assert not (tmp_path / "out").exists()

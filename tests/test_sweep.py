@@ -1,6 +1,9 @@
 """scripts/sweep.py: the grid it plans, one-line errors, and tiny real runs on the local backend (skip, resume,
-a failed run that does not stop the others) and on a local Ray instance."""
+a failed run that does not stop the others) and on a local Ray instance; a sweep killed (SIGKILL) or interrupted
+(SIGINT) leaves no process behind and its re-run matches an undisturbed sweep; two sweeps into one --out."""
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -11,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from procs import children, start_cli, wait_for_holder, wait_until_gone  # noqa: E402
 from scripts import sweep  # noqa: E402
 
 TINY = ["--nStart", "50", "--nQuery", "50", "--maxEpochs", "50"]
@@ -152,3 +156,107 @@ def test_bad_grid_files_give_one_line_and_exit_2(tmp_path, capsys, text, message
 def test_missing_grid_file(tmp_path, capsys):
     assert sweep.main(["--grid", str(tmp_path / "none.toml")]) == 2
     assert "cannot be read as TOML" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- stopping a sweep, two sweeps on one --out
+
+STOP_GRID = ["--algs", "rand", "--seeds", "1,2", "--nStart", "50", "--nQuery", "50", "--nEnd", "400", "--maxEpochs", "20",
+        "--workers", "1"]
+NAMES = ["digits_mlp_rand_50_seed1", "digits_mlp_rand_50_seed2"]
+
+
+def outcome(folder):
+    """What a run decided: its rounds without the timings, its queries and its summary."""
+    rows = rounds(folder.parent, folder.name)
+    return (rows[[c for c in rows.columns if not c.endswith("_seconds")]], (folder / "queries.csv").read_text(),
+            json.loads((folder / "summary.json").read_text()))
+
+
+def assert_same_outcome(folder, reference):
+    mine, ref = outcome(folder), outcome(reference)
+    pd.testing.assert_frame_equal(mine[0], ref[0])
+    assert mine[1:] == ref[1:]
+
+
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory):
+    out = tmp_path_factory.mktemp("undisturbed")
+    assert sweep.main([*STOP_GRID, "--out", str(out)]) == 0
+    return out
+
+
+def rows_written(folder):
+    path = folder / "rounds.csv"
+    return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_a_stopped_sweep_leaves_no_process_behind_and_its_rerun_matches_an_undisturbed_one(undisturbed, tmp_path,
+                                                                                          sig):
+    out = tmp_path / "out"
+    proc = start_cli(*STOP_GRID, "--out", out, script="scripts/sweep.py")
+    folder = out / NAMES[0]
+    try:
+        worker = wait_for_holder(folder, lambda pid: pid in children(proc.pid) and rows_written(folder) >= 2)
+        helpers = children(proc.pid)  # the worker and multiprocessing's resource tracker
+        stopped = time.monotonic()
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=30)
+        assert wait_until_gone(helpers) == [] and time.monotonic() - stopped < 10
+    finally:
+        proc.kill()
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "sweep.py: interrupted" in proc.stderr.read()
+        log = (out / "logs" / f"{NAMES[0]}.log").read_text()
+        assert "run.py: interrupted; " in log and "continue with --resume" in log
+    assert worker in helpers and not (out / NAMES[1]).exists()  # the queued run never started
+
+    assert sweep.main([*STOP_GRID, "--out", str(out)]) == 0
+    assert "resuming" in (out / "logs" / f"{NAMES[0]}.log").read_text()
+    for name in NAMES:
+        assert_same_outcome(out / name, undisturbed / name)
+
+
+def test_two_sweeps_into_one_out_never_write_the_same_run_folder(undisturbed, tmp_path, capsys):
+    out, grid = tmp_path / "out", [*STOP_GRID[:2], "--seeds", "1", *STOP_GRID[4:]]
+    first = start_cli(*grid, "--out", out, script="scripts/sweep.py")
+    folder = out / NAMES[0]
+    try:
+        worker = wait_for_holder(folder, lambda pid: pid in children(first.pid))
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            code = sweep.main([*grid, "--out", str(out)])
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        assert first.wait(timeout=300) == 0
+    finally:
+        first.kill()
+    assert code == 1
+    assert (f"FAILED {NAMES[0]} (exit 2): run.py: error: {folder} is in use by another process (pid {worker})"
+            in capsys.readouterr().err)
+    assert_same_outcome(folder, undisturbed / NAMES[0])
+
+
+def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert sweep.main(["--algs", "rand", "--out", " "]) == 2
+    assert capsys.readouterr().err.strip() == ("sweep.py: error: --out is empty; name a results folder, "
+                                               "e.g. --out results")
+    assert not any(tmp_path.iterdir())
+
+
+def test_ctrl_c_of_a_ray_sweep_cancels_its_running_task(tmp_path):
+    pytest.importorskip("ray")
+    out = tmp_path / "out"
+    proc = start_cli("--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "1000", "--out", out, "--backend", "ray",
+                     script="scripts/sweep.py")
+    folder = out / NAMES[0]
+    try:
+        task = wait_for_holder(folder, lambda pid: pid != proc.pid, timeout=300)  # the Ray worker running the run
+        stopped = time.monotonic()
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+        assert wait_until_gone([task]) == [] and time.monotonic() - stopped < 15
+    finally:
+        proc.kill()
+    assert not (folder / "summary.json").exists()  # stopped mid-run, resumable

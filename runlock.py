@@ -1,0 +1,43 @@
+"""One writer per run folder: an exclusive `fcntl.flock` on OUT/<run>/.lock, held from before the folder is read or
+written until the run ends. The kernel drops the lock when its holder exits or is killed, so a crashed run never
+leaves a stale lock; a second process on the same folder (run, --resume, --force or a sweep's worker) stops at
+once and names the holder's pid, which the holder writes into the lock file."""
+import fcntl
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+from dataset import UserError
+
+LOCK_NAME = ".lock"
+
+
+@contextmanager
+def run_folder_lock(folder):
+    """Hold the exclusive lock of `folder` (created if missing) for the body of the `with`; UserError naming the
+    folder and the holder's pid when another process holds it."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UserError(f"{folder} is in use by another process (pid {holder_pid(fd)}); wait for it to end "
+                            f"(or stop it) and run again, or use another --out") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def holder_pid(fd, tries=20):
+    """The pid written in the lock file by its holder ('unknown' when it has not written it within ~1 s)."""
+    for _ in range(tries):
+        text = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if text.isdigit():
+            return text
+        time.sleep(0.05)
+    return "unknown"
