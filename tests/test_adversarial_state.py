@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 import results
+from runlock import LOCK_NAME
 import run
 from cli import ROOT, run_cli
 from scripts import agg_results as agg
@@ -247,7 +248,8 @@ def test_kills_at_random_moments_resume_to_the_reference(tmp_path, reference):
         time.sleep(delay)
         proc.kill()
         proc.communicate()
-    proc = run_cli(*ARGS, "--rounds", "3", "--out", tmp_path, "--resume")
+    resume = ["--resume"] if (tmp_path / FOLDER).exists() else []  # killed before its folder existed: start
+    proc = run_cli(*ARGS, "--rounds", "3", "--out", tmp_path, *resume)
     assert proc.returncode == 0, proc.stderr
     assert outcome(tmp_path / FOLDER) == reference
 
@@ -291,7 +293,7 @@ def test_file_size_limit_stops_with_one_line_and_keeps_finished_rounds(stopped, 
     assert line.startswith("run.py: error: ") and "checkpoint.pt: File too large" in line
     rows, queries = outcome(stopped)
     assert rows[: len(before[0])] == before[0] and queries.startswith(before[1])  # round 3's rows may follow
-    assert [p.name for p in stopped.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+    assert [p.name for p in stopped.iterdir() if p.name.startswith(".")] == [LOCK_NAME]  # no temporary file left
     assert run_cli(*ARGS, "--rounds", "3", "--out", stopped.parent, "--resume").returncode == 0
     assert outcome(stopped) == reference
 
