@@ -11,8 +11,8 @@ import dataset
 from learner import Learner
 
 from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
-from query_strategies.bait_sampling import (BaitSampling, block_quadratic_forms, bait_select, factor_times,
-                                            fisher_sum, sandwich)
+from query_strategies.bait_sampling import (BaitSampling, batch_trace, block_quadratic_forms, bait_select,
+                                            factor_times, fisher_sum, initial_design, sandwich)
 
 
 def fisher_embeddings(probs, emb):
@@ -130,3 +130,19 @@ def test_cli_runs_bait(tmp_path, data):
     proc = run_cli("--alg", "bait", "--out", tmp_path, *(SMALL if data == "digits" else LETTER))
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == ([50, 100, 150] if data == "digits" else [100, 110, 120])
+
+
+def test_best_addition_survives_bounds_crossed_by_rounding():
+    """Float32 drift can put a candidate's upper bound below its lower bound (seen on letter: the pruned candidate
+    list came out empty). The exact best candidate must still be found."""
+    probs, emb, labeled = random_problem(60, 4, 5, 10, seed=3)
+    cand = torch.nonzero(~labeled).squeeze(1)
+    design = initial_design(probs, emb.float(), labeled, cand, 5, 1.0)
+    X, Y = design.matrices(torch.arange(len(cand)))
+    gains = batch_trace(torch.linalg.solve(torch.eye(4, dtype=X.dtype) + X, Y))
+    best = int(gains.argmax())
+    trace_y, inner, top = design.bounds
+    trace_y[:] = 0.0  # every other candidate's upper bound far below the best's lower bound
+    trace_y[best], inner[best] = 1.0, -0.5  # and the best's upper bound below its own lower bound
+    available = torch.ones(len(cand), dtype=torch.bool)
+    assert design.best_addition(available) == best
