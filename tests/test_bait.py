@@ -119,7 +119,7 @@ def test_strategy_uses_the_whole_pool_and_lambda_001_for_cifar():
 
 # letter with a smaller batch and embedding than the other strategies' letter runs: with C = 26 classes one BAIT
 # query of 100 over the 18,000-point pool at --nEmb 128 takes about 2 minutes on the 2-core machine
-# (scripts/letter_sweep.sh).
+# (scripts/grids/letter.toml).
 LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "10", "--nEnd", "120", "--nEmb", "32",
           "--maxEpochs", "50"]
 

@@ -42,4 +42,11 @@ def test_letter_grid_example_plans_the_letter_sweep(tmp_path, monkeypatch, capsy
     (tmp_path / "grid.toml").write_text(code_block("toml", "results/letter"))
     assert sweep.main(["--grid", "grid.toml", "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 10 * 5 and all(" --did 6 " in ln and " --nEnd 700 " in ln for ln in lines)
+    assert len(lines) == 18 * 5 and all(" --did 6 " in ln and " --nEnd 700 " in ln for ln in lines)
+
+
+@pytest.mark.parametrize("grid, runs, flag", [("letter", 18 * 5, " --did 6 "), ("mnist", 10 * 5, " --data MNIST ")])
+def test_the_shipped_sweep_grids_plan_their_runs(grid, runs, flag, capsys):
+    assert sweep.main(["--grid", str(ROOT / "scripts" / "grids" / f"{grid}.toml"), "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == runs and all(flag in ln and " --maxEpochs" not in ln for ln in lines)
