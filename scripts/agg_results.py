@@ -105,7 +105,7 @@ def read_rounds(path):
         raise BrokenRun(f"{path} is not a CSV table ({str(e).strip().splitlines()[-1]})") from None
     if not {"n_labeled", "test_acc"} <= set(df.columns):
         raise BrokenRun(f"{path} has no n_labeled and test_acc columns")
-    for col in df.columns:
+    for col in df.columns.drop("train_stop", errors="ignore"):  # the one text column (why training stopped)
         df[col] = pd.to_numeric(df[col], errors="coerce")
     bad = df[["n_labeled", "test_acc"]].isna().any(axis=1).to_numpy().nonzero()[0]
     if len(bad):

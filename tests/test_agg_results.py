@@ -256,6 +256,7 @@ def test_end_to_end_files(tmp_path, capsys):
     assert len(table) == 5 * 6 * 2 + 3 + 2
     assert table[(table.alg == "rand") & (table.seed == 1)].test_acc.min() > 0.4
     assert set(table.kind) == {"run", "log"}
+    assert set(table[table.kind == "run"].train_stop) == {"target"}  # why training stopped, kept as text
     for stem in ["learning_digits_mlp_50", "penalty_digits_mlp_50", "cdf_digits_mlp_50", "query_time_digits_mlp_50",
                  "learning_CIFAR10_resnet_100", "penalty_overall", "cdf_overall"]:
         for fmt in ("png", "pdf"):
