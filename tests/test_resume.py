@@ -51,24 +51,29 @@ def checkpoint_round(folder):
     return torch.load(path, weights_only=True)["round"] if path.is_file() else -1
 
 
-def kill_after_rounds(out, n_rounds, extra_delay):
+def kill_after_rounds(out, n_rounds, part_of_a_round):
     """Start a real run, SIGKILL it once `n_rounds` rounds are finished, i.e. once the checkpoint of round
-    n_rounds − 1 is saved (its rows are written just before it), plus a delay."""
+    n_rounds − 1 is saved (its rows are written just before it), plus `part_of_a_round` times the duration of the
+    round before (so the kill lands inside the next round however fast rounds are)."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--out", str(out)], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
+    deadline, seen, times = time.time() + 300, -1, {}
     while time.time() < deadline and proc.poll() is None:
-        if checkpoint_round(out / FOLDER) >= n_rounds - 1:
+        now = checkpoint_round(out / FOLDER)
+        if now != seen:
+            seen, times[now] = now, time.time()
+        if now >= n_rounds - 1:
             break
-        time.sleep(0.05)
-    time.sleep(extra_delay)
+        time.sleep(0.005)
+    last = times.get(n_rounds - 1, 0) - times.get(n_rounds - 2, times.get(n_rounds - 1, 0))
+    time.sleep(part_of_a_round * last)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n_rounds,delay", [(1, 0.0), (3, 0.3)])
+@pytest.mark.parametrize("n_rounds,delay", [(1, 0.0), (3, 0.3)])  # delay: a part of a round
 def test_sigkill_then_resume_matches_an_uninterrupted_run(n_rounds, delay, tmp_path, reference):
     kill_after_rounds(tmp_path, n_rounds, delay)
     assert not (tmp_path / FOLDER / "summary.json").exists()
