@@ -13,10 +13,10 @@ status=0
 "$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA'; print(torch.cuda.get_device_name(0))" || exit 1
 echo "== 1. every strategy on MNIST, --device cuda, two query rounds"
 for alg in $("$PY" -c "from query_strategies import STRATEGIES, ALIASES; print(' '.join(sorted(set(STRATEGIES) - set(ALIASES))))"); do
-    start=$(date +%s.%N)
+    start=$SECONDS
     if "$PY" run.py --data MNIST --path "$DATA" --model mlp --alg "$alg" --nStart 100 --nQuery 100 --nEnd 300 \
         --device cuda --out "$OUT/strategies" --force > "$OUT/$alg.log" 2>&1; then
-        printf '%-16s ok   %6.1f s\n' "$alg" "$(echo "$(date +%s.%N) - $start" | bc)"
+        printf '%-16s ok   %4d s\n' "$alg" "$((SECONDS - start))"
     else
         printf '%-16s FAIL %s\n' "$alg" "$(tail -n 1 "$OUT/$alg.log")"; status=1
     fi
