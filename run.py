@@ -26,7 +26,6 @@ import argparse
 import math
 import platform
 import re
-import sys
 import time
 import warnings
 from contextlib import contextmanager
