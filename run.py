@@ -26,6 +26,7 @@ import argparse
 import math
 import platform
 import re
+import threading
 import time
 import warnings
 from contextlib import contextmanager
@@ -399,8 +400,8 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
     config = run_dir.read_config()
     owner = {"run_id": config["run_id"], "identity": run_identity(config)}
-    with tqdm(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round", file=sys.stderr,
-              desc=f"{args.alg} on {learner.ds.name}") as bar:
+    with progress_bar(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round",
+                      file=sys.stderr, desc=f"{args.alg} on {learner.ds.name}") as bar:
         for rd in range(first, n_rounds + 1):
             row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
             if rd == 0:
@@ -422,17 +423,18 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
             row.update(n_labeled=n_lab, test_acc=acc, train_acc=res.train_acc, train_epochs=res.epochs,
                        train_stop=res.stop, restarts=res.restarts, train_seconds=res.seconds,
                        test_seconds=time.perf_counter() - start)
-            run_dir.append_round(row, queried)
-            run_dir.save_checkpoint({"round": rd, **owner, "model": learner.model.state_dict(),
-                                     "learner_gen": learner.gen.get_state(), "strategy_gen": strategy.gen.get_state(),
-                                     "strategy": strategy.state_dict()})
-            tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
-            sys.stdout.flush()
-            tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
-                       f"test {row['test_seconds']:.2f} s, inference {row['infer_seconds']:.2f} s, "
-                       f"query {row['select_seconds']:.2f} s", file=sys.stderr)
-            bar.set_postfix(acc=f"{acc:.4f}", n=n_lab, refresh=False)
-            bar.update()
+            with interrupt_held():
+                run_dir.append_round(row, queried)
+                run_dir.save_checkpoint({"round": rd, **owner, "model": learner.model.state_dict(),
+                                         "learner_gen": learner.gen.get_state(),
+                                         "strategy_gen": strategy.gen.get_state(), "strategy": strategy.state_dict()})
+                tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
+                sys.stdout.flush()
+                tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
+                           f"test {row['test_seconds']:.2f} s, inference {row['infer_seconds']:.2f} s, "
+                           f"query {row['select_seconds']:.2f} s", file=sys.stderr)
+                bar.set_postfix(acc=f"{acc:.4f}", n=n_lab, refresh=False)
+                bar.update()
             done = rd
     n_lab = int(strategy.labeled.sum())
     run_dir.finish({"finished": True, "stopped_by": stop, "rounds": done, "n_labeled": n_lab})
@@ -458,6 +460,36 @@ def timed_query(strategy, learner, n, row):
 
 
 @contextmanager
+def interrupt_held():
+    """Ctrl-C (SIGINT) held back until the block ends, then delivered: a round's files and lines are written
+    whole, and tqdm's two-part write lock is never left half-taken (its release would then fail instead of the
+    interrupt being reported)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
+
+
+@contextmanager
+def progress_bar(**kwargs):
+    """A tqdm bar opened and closed with Ctrl-C held back (see interrupt_held)."""
+    with interrupt_held():
+        bar = tqdm(**kwargs)
+    try:
+        yield bar
+    finally:
+        with interrupt_held():
+            bar.close()
+
+
+@contextmanager
 def thread_limit(n):
     """torch's intra-op threads and the BLAS / OpenMP pools of numpy and scikit-learn limited to n, restored
     afterwards."""
@@ -472,7 +504,8 @@ def thread_limit(n):
 
 def show_warning(message, category, filename, lineno, file=None, line=None):
     """A warning as its own `warning: ...` line on stderr, above the progress bar (never glued to it)."""
-    tqdm.write(f"warning: {message}", file=sys.stderr)
+    with interrupt_held():
+        tqdm.write(f"warning: {message}", file=sys.stderr)
 
 
 def main(argv=None):

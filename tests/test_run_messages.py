@@ -2,6 +2,7 @@
 results are, why the run stopped), warnings on their own line, what an interrupt leaves, the cost warning
 before an expensive BAIT run, one-line download errors."""
 import re
+import signal
 import warnings
 
 import numpy as np
@@ -75,6 +76,27 @@ def test_interrupt_says_what_is_saved(tmp_path, monkeypatch, capsys, call, messa
     err = capsys.readouterr().err.splitlines()
     assert code == 130
     assert err[-1] == message.format(folder=tmp_path / "digits_mlp_marg_50_seed1")
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monkeypatch, capsys):
+    """A real SIGINT arriving inside the first tqdm.write of round 0 is held until the round's lines and bar are
+    written (tqdm's write lock is never left half-taken), then stops the run with round 0 saved."""
+    write, calls = run.tqdm.write, []
+
+    def write_interrupted(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            signal.raise_signal(signal.SIGINT)
+        write(*args, **kwargs)
+
+    monkeypatch.setattr(run.tqdm, "write", write_interrupted)
+    code = run.main(["--alg", "marg", *TINY, "--maxEpochs", "20", "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 130 and len(calls) == 2
+    assert out.splitlines()[0].startswith("50\ttesting accuracy ") and "round 0: 50 labelled" in err
+    assert err.splitlines()[-1] == (f"run.py: interrupted; 1 finished round saved in "
+                                    f"{tmp_path / 'digits_mlp_marg_50_seed1'}; continue with --resume")
 
 
 def test_interrupt_while_loading_data(tmp_path, monkeypatch, capsys):
