@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from errors import UserError
+
 IMAGE_DATA = {
     # name: (channel means, channel stds, train batch size)
     "MNIST": ((0.1307,), (0.3081,), 64),
@@ -41,10 +43,6 @@ TEST_BATCH = 1000
 TEST_FRACTION = 0.1
 POOL_CAP = 50_000
 POOL_DRAWS = 100  # random splits tried before a class too rare for the pool is reported
-
-
-class UserError(Exception):
-    """A problem with the user's input: run.py prints it as one line and exits non-zero."""
 
 
 @dataclass

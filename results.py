@@ -12,13 +12,14 @@ import hashlib
 import io
 import json
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from dataset import UserError
+from errors import UserError
 from learner import TRAIN_STOPS
 from runlock import LOCK_NAME
 
@@ -70,6 +71,23 @@ def naming(path):
         if e.filename is None:
             raise OSError(e.errno, e.strerror or str(e), str(path)) from None
         raise
+
+
+def data_label(did, data):
+    """The data's part of a run folder's name: openml<did> when did > 0, a data file's stem (suffix matched in any
+    case) made safe as a folder name, else the data set's name (digits when empty)."""
+    if did > 0:
+        return f"openml{did}"
+    if data.lower().endswith((".csv", ".npz")):
+        return safe_label(Path(data).stem)
+    return data or "digits"
+
+
+def safe_label(text):
+    """`text` with every character outside [A-Za-z0-9._-] replaced by '_', leading dots and dashes dropped, at
+    most 64 characters ('data' when nothing is left): never a path, a hidden name or an option."""
+    label = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".-")[:64]
+    return label or "data"
 
 
 def sha256(data):

@@ -25,7 +25,6 @@ if __name__ == "__main__":
 import argparse
 import math
 import platform
-import re
 import threading
 import time
 import warnings
@@ -38,11 +37,11 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import dataset
-from dataset import UserError
+from errors import UserError
 from learner import PATIENCE, Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS, build_model
 from query_strategies import STRATEGIES
-from results import RunDir, data_fingerprint, identity_hash
+from results import RunDir, data_fingerprint, data_label, identity_hash
 from runlock import run_folder_lock
 
 
@@ -163,25 +162,9 @@ def pick_device(name):
     return name
 
 
-def data_label(args):
-    """openml<did>, a data file's stem (suffix matched in any case) made safe as a folder name, else the name."""
-    if args.did > 0:
-        return f"openml{args.did}"
-    if args.data.lower().endswith((".csv", ".npz")):
-        return safe_label(Path(args.data).stem)
-    return args.data or "digits"
-
-
-def safe_label(text):
-    """`text` with every character outside [A-Za-z0-9._-] replaced by '_', leading dots and dashes dropped, at
-    most 64 characters ('data' when nothing is left): never a path, a hidden name or an option."""
-    label = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".-")[:64]
-    return label or "data"
-
-
 def run_name(args, seed):
     """The run folder's name: <data>_<model>_<alg>_<nQuery>_seed<seed>."""
-    return f"{data_label(args)}_{args.model}_{args.alg}_{args.nQuery}_seed{seed}"
+    return f"{data_label(args.did, args.data)}_{args.model}_{args.alg}_{args.nQuery}_seed{seed}"
 
 
 def seeds(seed, n):

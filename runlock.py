@@ -8,7 +8,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from dataset import UserError
+from errors import UserError
 
 LOCK_NAME = ".lock"
 

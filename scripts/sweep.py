@@ -41,7 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import run  # noqa: E402
-from dataset import UserError  # noqa: E402
+from errors import UserError  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
 from results import RunDir  # noqa: E402
 from tqdm import tqdm  # noqa: E402

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 import dataset
 from data_files import (CIFAR_MEANS, CIFAR_STDS, SHARED_DATA, SVHN_MEANS, SVHN_STDS, copy_mnist, skip_md5, tree_state,
                         write_cifar10, write_openml_cache, write_svhn)
-from dataset import UserError
+from errors import UserError
 
 
 def rng(seed=0):

@@ -1,0 +1,6 @@
+"""UserError: a problem with the user's input (a flag, a data file, a run folder). run.py, sweep.py and the
+scripts print it as one line and exit non-zero, without a traceback."""
+
+
+class UserError(Exception):
+    """A problem with the user's input: the message says what to do."""
