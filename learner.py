@@ -19,6 +19,7 @@ ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 MC_DRAWS = 10
 EMBEDDING_DROPOUT = 0.5  # MC passes of models without dropout layers drop embedding units with this rate
 TRAIN_STOPS = ("target", "unreachable", "cap", "stalled")
+ATTACK_BATCH = 500  # points attacked together by attack_scores
 
 
 class TrainingDiverged(RuntimeError):
@@ -81,9 +82,9 @@ class Learner:
         if ds.augment:
             self.fill = ds.black.view(1, -1, 1, 1).to(self.device)
 
-    @property
-    def device_gen(self):
-        """A generator on the learner's device, seeded from the CPU generator (the CPU generator itself on CPU)."""
+    def device_generator(self):
+        """A generator on the learner's device: the CPU generator itself on CPU; elsewhere a new one seeded by a draw
+        from the CPU generator (each call draws)."""
         if self.device.type == "cpu":
             return self.gen
         seed = int(torch.randint(2**62, (1,), generator=self.gen))
@@ -96,8 +97,20 @@ class Learner:
         with torch.no_grad():
             net.eval()(self.X[:2])  # materialise lazy layers
         reset_weights(net, self.gen)
-        set_dropout_generator(net, self.device_gen)
+        set_dropout_generator(net, self.device_generator())
         return net
+
+    def state_dict(self):
+        """What load_state_dict needs to continue exactly (used by --resume): the trained network's weights and
+        the generator's state."""
+        return {"model": self.model.state_dict(), "gen": self.gen.get_state()}
+
+    def load_state_dict(self, state):
+        """The trained network and the generator as `state_dict` saved them."""
+        model = self.fresh_model()
+        model.load_state_dict(state["model"])
+        self.model = model.eval()
+        self.gen.set_state(state["gen"])
 
     def train(self, idx):
         """Train a fresh network on pool points `idx` (Adam, cross-entropy, each gradient element clamped to ±0.1)
@@ -198,7 +211,7 @@ class Learner:
         """(logits, embeddings) of the trained network over X in batches; `mc` keeps dropout on (BatchNorm in
         eval mode) and, for networks without dropout layers, drops embedding units before the last layer."""
         model, out_l, out_e = self.model.eval(), [], []
-        gen = self.device_gen if mc else None
+        gen = self.device_generator() if mc else None
         native = mc and has_dropout(model)
         if native:
             set_dropout_generator(model, gen)
@@ -233,6 +246,13 @@ class Learner:
         with self.timed():
             X = self.X[idx]
             return torch.stack([F.softmax(self.forward(X, mc=True)[0], dim=1) for _ in range(draws)])
+
+    def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
+        """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool
+        points `idx`, `batch` points at a time, timed as inference."""
+        with self.timed():
+            parts = torch.as_tensor(idx, device=self.device).split(batch)
+            return torch.cat([attack(self.model.eval(), self.X[part]) for part in parts])
 
     def test_accuracy(self):
         """correct / n over the test set, as a Python float of that exact ratio (as the original prints it)."""

@@ -41,6 +41,7 @@ from errors import UserError
 from learner import PATIENCE, Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS, build_model
 from query_strategies import STRATEGIES
+from query_strategies.bait_sampling import regularisation_for
 from results import RunDir, data_fingerprint, data_label, identity_hash
 from runlock import run_folder_lock
 
@@ -216,6 +217,19 @@ def run_identity(config):
     return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), RESUME_KEYS + ("data",))
 
 
+# Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`).
+STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor"}
+
+
+def build_strategy(args, learner, labeled, generator):
+    """The --alg strategy with the parameters it declares, each from its flag; BAIT's λ from the data's name."""
+    cls = STRATEGIES[args.alg]
+    params = {name: getattr(args, STRATEGY_FLAGS[name]) for name in cls.params if name in STRATEGY_FLAGS}
+    if "lam" in cls.params:
+        params["lam"] = regularisation_for(args.data)
+    return cls(learner, labeled, generator, **params)
+
+
 def check_memory(args, ds):
     """Refuse --nEmb too large for this machine before anything is allocated: the network's first and last
     layers (4 float32 copies: weights, gradients, two Adam moments) and the pool's embeddings need at least
@@ -243,13 +257,16 @@ def run(args):
     if args.nStart > n_pool:
         raise UserError(f"--nStart {args.nStart} is larger than the pool of {n_pool} points; lower --nStart")
 
+    if args.aug and not ds.augment:
+        warnings.warn(f"--aug 1 is defined for CIFAR10 only (random crops and flips of 32x32 images); {ds.name} is "
+                      f"trained without augmentation", stacklevel=2)
     warn_if_expensive(args, ds)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
                       args.maxEpochs, args.patience)
     labeled = np.zeros(n_pool, dtype=bool)
     initial = data_rng.choice(n_pool, args.nStart, replace=False)
     labeled[initial] = True
-    strategy = STRATEGIES[args.alg](learner, labeled, torch.Generator().manual_seed(select_seed), args)
+    strategy = build_strategy(args, learner, labeled, torch.Generator().manual_seed(select_seed))
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
                   n_test=len(ds.y_test), n_classes=ds.n_classes, input_shape=list(ds.X_train.shape[1:]),
                   torch=torch.__version__, python=platform.python_version(),
@@ -329,17 +346,22 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     check_same_run(run_dir, old, config)
     state = run_dir.load_checkpoint()
     run_dir.cut_to(run_dir.verify(state, old.get("run_id"), run_identity(config)))
-    summary = run_dir.read_summary()
-    if summary and (summary["stopped_by"] == "pool exhausted" or summary["rounds"] >= n_query_rounds(args)):
+    if is_finished(run_dir.read_summary(), args):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
     run_dir.summary.unlink(missing_ok=True)
     run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds})
-    restore(learner, strategy, state, run_dir.checkpoint)
+    restore_checkpoint(state, learner, strategy, run_dir.checkpoint)
     for n_lab, acc in run_dir.accuracies():
         print(f"{n_lab}\ttesting accuracy {acc}", flush=True)
     print(f"run.py: resuming {run_dir.path} after round {state['round']}", file=sys.stderr)
     return state["round"] + 1
+
+
+def is_finished(summary, args):
+    """Whether a run whose summary.json holds `summary` (None: the run has not ended) has nothing left to do under
+    these flags: its pool ran out, or it ran the query rounds they ask for."""
+    return bool(summary) and (summary["stopped_by"] == "pool exhausted" or summary["rounds"] >= n_query_rounds(args))
 
 
 def check_same_run(run_dir, old, config):
@@ -363,14 +385,16 @@ def describe_data(identity):
             f"of shape {identity.get('shape', '?')}, sha256 {str(identity.get('sha256', '?'))[:12]}")
 
 
-def restore(learner, strategy, state, path):
-    """The learner's model and generator and the strategy's generator and state, as saved in the checkpoint."""
+def checkpoint_state(rd, owner, learner, strategy):
+    """What a checkpoint holds after round `rd`: the round, its owner (run id and identity hash), and the
+    learner's and the strategy's state (restore_checkpoint reads it back)."""
+    return {"round": rd, **owner, "learner": learner.state_dict(), "strategy": strategy.state_dict()}
+
+
+def restore_checkpoint(state, learner, strategy, path):
+    """The learner and the strategy as checkpoint_state saved them (UserError when the state does not fit)."""
     try:
-        learner.model = learner.fresh_model()
-        learner.model.load_state_dict(state["model"])
-        learner.model.eval()
-        learner.gen.set_state(state["learner_gen"])
-        strategy.gen.set_state(state["strategy_gen"])
+        learner.load_state_dict(state["learner"])
         strategy.load_state_dict(state["strategy"])
     except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as e:
         raise UserError(f"{path} does not fit this run ({type(e).__name__}); start the run again with --force")
@@ -408,9 +432,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                        test_seconds=time.perf_counter() - start)
             with interrupt_held():
                 run_dir.append_round(row, queried)
-                run_dir.save_checkpoint({"round": rd, **owner, "model": learner.model.state_dict(),
-                                         "learner_gen": learner.gen.get_state(),
-                                         "strategy_gen": strategy.gen.get_state(), "strategy": strategy.state_dict()})
+                run_dir.save_checkpoint(checkpoint_state(rd, owner, learner, strategy))
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
                 sys.stdout.flush()
                 tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
@@ -433,12 +455,10 @@ def timed_query(strategy, learner, n, row):
     """The strategy's picks, checked; fills the row's inference / selection / total query seconds."""
     learner.infer_seconds = 0.0
     start = time.perf_counter()
-    picked = np.asarray(strategy.query(n), dtype=np.int64)
+    picked = strategy.query(n)
     row["query_seconds"] = time.perf_counter() - start
     row["infer_seconds"] = learner.infer_seconds
     row["select_seconds"] = row["query_seconds"] - learner.infer_seconds
-    if len(picked) != n or len(np.unique(picked)) != n or strategy.labeled[picked].any():
-        raise RuntimeError(f"{strategy.name} returned {len(picked)} picks, not {n} distinct unlabelled points")
     return picked
 
 

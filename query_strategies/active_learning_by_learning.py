@@ -43,9 +43,9 @@ class ActiveLearningByLearning(Strategy):
     name = "albl"
     default_arms = (LeastConfidence, CoreSet)
 
-    def __init__(self, learner, labeled, generator, args=None, arms=None):
-        super().__init__(learner, labeled, generator, args)
-        self.arms = [cls(learner, self.labeled, generator, args) for cls in (arms or self.default_arms)]
+    def __init__(self, learner, labeled, generator, arms=None):
+        super().__init__(learner, labeled, generator)
+        self.arms = [cls(learner, self.labeled, generator) for cls in (arms or self.default_arms)]
         self.log_w = torch.zeros(len(self.arms), dtype=torch.float64)
         self.query_prob = np.ones(self.n_pool)
         self.last = None  # (arm, its probability) of the last query, until the reward after retraining
@@ -54,7 +54,7 @@ class ActiveLearningByLearning(Strategy):
     def weights(self):
         return self.log_w.exp()
 
-    def query(self, n):
+    def select(self, n):
         p = choice_probabilities(self.log_w)
         s = int(torch.multinomial(p, 1, generator=self.gen))
         picked = np.asarray(self.arms[s].query(n))
@@ -79,8 +79,8 @@ class ActiveLearningByLearning(Strategy):
         self.last = None
 
     def state_dict(self):
-        return {"labeled": self.labeled.copy(), "log_w": self.log_w.clone(), "query_prob": self.query_prob.copy(),
-                "last": self.last, "arms": [arm.state_dict() for arm in self.arms]}
+        return dict(super().state_dict(), log_w=self.log_w.clone(), query_prob=self.query_prob.copy(), last=self.last,
+                    arms=[arm.state_dict() for arm in self.arms])
 
     def load_state_dict(self, state):
         super().load_state_dict(state)

@@ -3,7 +3,7 @@
 As the original: each unlabelled point is pushed by x ← x + ε·sign(∇ₓ CE(f(x), ŷ)) (ŷ the model's prediction at
 the start) until the prediction changes; its score is the squared norm of the total perturbation, and the lowest
 scores are labelled. The original loops forever on a point that never flips; here every point stops after
-MAX_ITER steps and the points that never flipped rank last, after every point that did (each of them would have
+BIM_STEPS steps and the points that never flipped rank last, after every point that did (each of them would have
 needed more steps than any point that flipped). All points of a batch are attacked together, gradients w.r.t.
 the inputs only, the model in eval mode (docs/FIDELITY.md)."""
 import math
@@ -14,11 +14,10 @@ import torch.nn.functional as F
 from .strategy import Strategy, top_k
 
 EPS = 0.05
-MAX_ITER = 100
-ATTACK_BATCH = 500  # points attacked together
+BIM_STEPS = 100
 
 
-def bim_perturbations(model, X, eps=EPS, max_iter=MAX_ITER):
+def bim_perturbations(model, X, eps=EPS, max_iter=BIM_STEPS):
     """(δ, flipped): δ = Σ steps ε·sign(∇ₓ CE(f(x + δ), ŷ)) taken while argmax f(x + δ) = ŷ, at most max_iter each;
     flipped tells which points left ŷ."""
     model.eval()
@@ -42,25 +41,19 @@ def bim_perturbations(model, X, eps=EPS, max_iter=MAX_ITER):
     return delta, flipped
 
 
-def bim_scores(model, X, eps=EPS, max_iter=MAX_ITER):
+def bim_scores(model, X, eps=EPS, max_iter=BIM_STEPS):
     """‖δ‖² of bim_perturbations for the points whose prediction flipped, +inf for the others."""
     delta, flipped = bim_perturbations(model, X, eps, max_iter)
     return torch.where(flipped, delta.flatten(1).square().sum(1), torch.full_like(flipped, math.inf, dtype=delta.dtype))
-
-
-def attack_scores(score, model, X, rows):
-    """`score(model, X[batch])` for the points `rows` of X, ATTACK_BATCH at a time."""
-    parts = torch.as_tensor(rows, device=X.device).split(ATTACK_BATCH)
-    return torch.cat([score(model, X[part]) for part in parts])
 
 
 class AdversarialMargin(Strategy):
     """Label the unlabelled points whose adversarial perturbation is smallest; a subclass gives the attack's
     per-point score as `score(model, X)`."""
 
-    def query(self, n):
+    def select(self, n):
         idx = self.unlabeled()
-        scores = attack_scores(self.score, self.learner.model, self.learner.X, idx)
+        scores = self.learner.attack_scores(idx, self.score)
         return idx[top_k(-scores, n)]
 
 

@@ -1,7 +1,7 @@
 """`deepfool`: adversarial margin by DeepFool (Moosavi-Dezfooli et al., CVPR 2016; SPEC §5).
 
 As the original: from each unlabelled point the perturbation r walks to the nearest boundary of the linearised
-classifier, one step at a time while the prediction at x + r is still the starting one, at most MAX_ITER steps;
+classifier, one step at a time while the prediction at x + r is still the starting one, at most DEEPFOOL_STEPS steps;
 the score is ‖r‖² where the walk stopped (flipped or not), lowest labelled first. No overshoot, as in the
 original. Fixed (docs/FIDELITY.md): the original kept the last class's step instead of the nearest one; and where
 every w_k vanishes it fails, while here that point stops moving."""
@@ -11,7 +11,7 @@ import torch
 
 from .adversarial_bim import AdversarialMargin
 
-MAX_ITER = 50
+DEEPFOOL_STEPS = 50
 
 
 def input_jacobian(logits, x):
@@ -34,7 +34,7 @@ def nearest_boundary_step(logits, jac, label):
     return coef.view(-1, *[1] * (jac.dim() - 2)) * w[rows, nearest]
 
 
-def deepfool_perturbations(model, X, max_iter=MAX_ITER):
+def deepfool_perturbations(model, X, max_iter=DEEPFOOL_STEPS):
     """(r, flipped): r = Σ nearest_boundary_step at x + r, taken while the prediction there is still the starting
     one, at most max_iter steps; flipped tells which points left it."""
     model.eval()
@@ -57,7 +57,7 @@ def deepfool_perturbations(model, X, max_iter=MAX_ITER):
     return r, flipped
 
 
-def deepfool_scores(model, X, max_iter=MAX_ITER):
+def deepfool_scores(model, X, max_iter=DEEPFOOL_STEPS):
     """‖r‖² of deepfool_perturbations, for every point (the original's score also for points that never flipped)."""
     return deepfool_perturbations(model, X, max_iter)[0].flatten(1).square().sum(1)
 

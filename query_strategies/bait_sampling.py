@@ -13,11 +13,11 @@ Precision: products over the n points (the d-wide contractions with the embeddin
 dtype (float32 from the model: the same picks as float64 in the tests); the C×C and (C·d)×(C·d) algebra, M⁻¹ and
 the per-candidate Xᵢ, Yᵢ are float64."""
 import math
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 
+from .selection import one_thread
 from .strategy import Strategy
 
 CIFAR_LAMBDA = 0.01  # λ when the data name contains "CIFAR" (any case), as in the original; 1 elsewhere
@@ -209,26 +209,13 @@ class FisherDesign:
                 stat.copy_(value)
 
 
-@contextmanager
-def one_cpu_thread(device):
-    """Run the selection's thousands of small CPU operations on one thread: on a shared CPU, waiting for a second
-    OpenMP thread in every operation costs far more than it saves (measured: 5× slower with 2 threads)."""
-    before = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def bait_select(probs, emb, labeled_mask, k, lam):
     """BAIT batch of k unlabelled rows: M = λI + (Σ_L VᵀV + k·Σ_S VᵀV)/(|L| + k), F = mean VᵀV over the pool;
     2k greedy additions each maximising the drop of tr(M⁻¹F), then k removals each raising it least."""
     cand = torch.nonzero(~labeled_mask).squeeze(1)
     if k > len(cand):
         raise ValueError(f"asked for {k} points but only {len(cand)} are unlabelled")
-    with one_cpu_thread(probs.device):
+    with one_thread():
         return cand[forward_backward(initial_design(probs.double(), emb, labeled_mask, cand, k, lam), k)]
 
 
@@ -260,14 +247,19 @@ def forward_backward(design, k):
     return picked
 
 
+def regularisation_for(data_name):
+    """BAIT's λ for a data set, as in the original: CIFAR_LAMBDA when the name contains "CIFAR" (any case), else 1."""
+    return CIFAR_LAMBDA if "cifar" in data_name.lower() else 1.0
+
+
 class BaitSampling(Strategy):
-    """`bait`: BAIT over the whole pool's probabilities and embeddings; λ = 0.01 when the data name contains
-    "CIFAR" (any case), else 1."""
+    """`bait`: BAIT over the whole pool's probabilities and embeddings, regularised by λ (`lam`; run.py passes
+    regularisation_for(--data))."""
 
     name = "bait"
+    params = {"lam": 1.0}
 
-    def query(self, n):
+    def select(self, n):
         probs, emb = self.learner.probs_embeddings(np.arange(self.n_pool))
         mask = torch.as_tensor(self.labeled, device=probs.device)
-        lam = CIFAR_LAMBDA if "cifar" in getattr(self.args, "data", "").lower() else 1.0
-        return bait_select(probs, emb, mask, n, lam).cpu().numpy()
+        return bait_select(probs, emb, mask, n, self.lam).cpu().numpy()

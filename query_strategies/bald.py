@@ -12,6 +12,6 @@ class BALDDropout(Strategy):
 
     name = "bald"
 
-    def query(self, n):
+    def select(self, n):
         idx = self.unlabeled()
         return idx[top_k(bald_scores(self.learner.mc_probs(idx)), n)]

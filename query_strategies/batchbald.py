@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from .badge_sampling import check_budget, one_thread
+from .selection import check_budget, one_thread
 from .entropy_sampling import entropy
 from .strategy import Strategy
 
@@ -130,11 +130,8 @@ class BatchBALD(Strategy):
     exact sum would exceed them."""
 
     name = "batchbald"
+    params = {"n_configs": DEFAULT_CONFIGS}
 
-    def __init__(self, learner, labeled, generator, args=None):
-        super().__init__(learner, labeled, generator, args)
-        self.n_configs = getattr(args, "nConfigs", DEFAULT_CONFIGS)
-
-    def query(self, n):
+    def select(self, n):
         idx = self.unlabeled()
         return idx[batchbald_select(self.learner.mc_probs(idx), n, self.gen, self.n_configs).cpu().numpy()]

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from sklearn.cluster import AgglomerativeClustering
 
-from .badge_sampling import check_budget
+from .selection import check_budget
 from .margin_sampling import smallest_margin
 from .strategy import Strategy, top_k
 
@@ -74,12 +74,13 @@ class ClusterMargin(Strategy):
 
     name = "cluster_margin"
 
-    def __init__(self, learner, labeled, generator, args=None):
-        super().__init__(learner, labeled, generator, args)
-        self.km_factor = getattr(args, "kmFactor", DEFAULT_KM_FACTOR)
+    params = {"km_factor": DEFAULT_KM_FACTOR}
+
+    def __init__(self, learner, labeled, generator, **params):
+        super().__init__(learner, labeled, generator, **params)
         self.clusters = None
 
-    def query(self, n):
+    def select(self, n):
         if self.clusters is None:
             self.clusters = hac_clusters(self.learner.embeddings(np.arange(self.n_pool)), n, self.gen)
         idx = self.unlabeled()

@@ -10,10 +10,9 @@ import math
 import numpy as np
 import torch
 
-from .badge_sampling import check_budget, one_thread, row_sq_norms
+from .selection import TILE, check_budget, one_thread, row_sq_norms
 from .strategy import Strategy
 
-TILE = 2048  # rows and centres per block of distances (a TILE×TILE float64 matrix, 32 MB)
 TOP = 32  # how many points with the largest stale distances are refreshed first
 TIE_RTOL = 1e-9  # squared distances this close (relatively) to the largest count as ties -> lowest index
 
@@ -89,6 +88,6 @@ class CoreSet(Strategy):
 
     name = "coreset"
 
-    def query(self, n):
+    def select(self, n):
         emb = self.learner.embeddings(np.arange(self.n_pool))
         return kcenter_greedy(emb, torch.as_tensor(self.labeled), n).cpu().numpy()

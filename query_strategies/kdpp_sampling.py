@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from .badge_sampling import check_budget, gradient_factor, one_thread, row_sq_norms
+from .selection import check_budget, gradient_factor, one_thread, row_sq_norms
 from .strategy import Strategy
 
 INDEPENDENT = 1e-10  # v joins the start if its gradient keeps this share of its squared norm outside span(S)
@@ -120,7 +120,7 @@ class BaselineSampling(Strategy):
 
     name = "baseline"
 
-    def query(self, n):
+    def select(self, n):
         idx = self.unlabeled()
         probs, emb = self.learner.probs_embeddings(idx)
         return idx[kdpp_select(probs, emb, n, self.gen).cpu().numpy()]

@@ -13,7 +13,7 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from .badge_sampling import check_budget
+from .selection import check_budget
 from .strategy import Strategy
 
 N_INIT = 10
@@ -61,7 +61,7 @@ class KMeansSampling(Strategy):
 
     name = "kmeans"
 
-    def query(self, n):
+    def select(self, n):
         idx = self.unlabeled()
         seed = int(torch.randint(2**31 - 1, (1,), generator=self.gen))
         return idx[kmeans_select(self.learner.embeddings(idx), n, seed)]

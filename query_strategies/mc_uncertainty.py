@@ -28,6 +28,6 @@ class MeanSTD(Strategy):
 
     name = "meanstd"
 
-    def query(self, n):
+    def select(self, n):
         idx = self.unlabeled()
         return idx[top_k(mean_std(self.learner.mc_probs(idx)), n)]

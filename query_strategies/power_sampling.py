@@ -42,15 +42,12 @@ class PowerBALD(Strategy):
     """`powerbald`: nQuery points drawn with probability ∝ BALD^β (10 MC-dropout passes), without replacement."""
 
     name = "powerbald"
-
-    def __init__(self, learner, labeled, generator, args=None):
-        super().__init__(learner, labeled, generator, args)
-        self.beta = getattr(args, "beta", DEFAULT_BETA)
+    params = {"beta": DEFAULT_BETA}
 
     def scores(self, idx):
         return bald_scores(self.learner.mc_probs(idx))
 
-    def query(self, n):
+    def select(self, n):
         idx = self.unlabeled()
         return idx[power_sample(self.scores(idx), n, self.beta, self.gen)]
 

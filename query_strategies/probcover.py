@@ -16,12 +16,11 @@ import math
 import numpy as np
 import torch
 
-from .badge_sampling import check_budget
+from .selection import TILE, check_budget
 from .strategy import Strategy
 from .typiclust import kmeans_labels, seed_from
 
 ALPHA = 0.95
-TILE = 2048
 
 
 def normalised(emb):
@@ -94,12 +93,9 @@ class ProbCover(Strategy):
     """`probcover`: greedy maximum coverage of δ-balls around the labelled points (δ by purity or --delta)."""
 
     name = "probcover"
+    params = {"delta": None}  # None: the largest radius whose balls are ALPHA-pure
 
-    def __init__(self, learner, labeled, generator, args=None):
-        super().__init__(learner, labeled, generator, args)
-        self.delta = getattr(args, "delta", None)
-
-    def query(self, n):
+    def select(self, n):
         x = normalised(self.learner.embeddings(np.arange(self.n_pool)))
         delta = self.delta
         if delta is None:

@@ -8,6 +8,6 @@ class RandomSampling(Strategy):
 
     name = "rand"
 
-    def query(self, n):
+    def select(self, n):
         idx = self.unlabeled()
         return idx[torch.randperm(len(idx), generator=self.gen)[:n].numpy()]

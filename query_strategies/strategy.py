@@ -1,20 +1,27 @@
 """The Strategy base class: what every selection algorithm shares.
 
-A strategy owns the labelled mask of the pool. `query(n)` asks the learner for the model outputs it needs on the
-unlabelled points and hands arrays to a pure selection function; it returns n distinct unlabelled pool indices."""
+A strategy owns the labelled mask of the pool and its random generator. A subclass's `select(n)` asks the learner
+for the model outputs it needs on the unlabelled points and hands arrays to a pure selection function; `query(n)`
+returns its picks after checking that they are n distinct unlabelled pool indices, for every caller."""
 import numpy as np
 import torch
 
 
 class Strategy:
     name = None  # the --alg value; set by each subclass
+    params = {}  # the strategy's own parameters and their defaults (run.py passes each from its flag)
 
-    def __init__(self, learner, labeled, generator, args=None):
-        """`labeled`: boolean mask over the pool; `generator`: a CPU torch.Generator for every random draw."""
+    def __init__(self, learner, labeled, generator, **params):
+        """`labeled`: boolean mask over the pool; `generator`: a CPU torch.Generator for every random draw;
+        `params`: values for the names in the class's `params` (TypeError for any other name)."""
+        unknown = sorted(set(params) - set(self.params))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} takes no parameter {', '.join(unknown)}")
         self.learner = learner
         self.labeled = np.asarray(labeled, dtype=bool).copy()
         self.gen = generator
-        self.args = args
+        for name, default in self.params.items():
+            setattr(self, name, params.get(name, default))
 
     @property
     def n_pool(self):
@@ -28,7 +35,15 @@ class Strategy:
         return np.flatnonzero(self.labeled)
 
     def query(self, n):
-        """n distinct unlabelled pool indices to label next."""
+        """n distinct unlabelled pool indices to label next: `select(n)`, checked (RuntimeError otherwise)."""
+        picked = np.asarray(self.select(n), dtype=np.int64)
+        if (len(picked) != n or len(np.unique(picked)) != n or len(picked) and (picked.min() < 0 or
+                picked.max() >= self.n_pool) or self.labeled[picked].any()):
+            raise RuntimeError(f"{self.name} returned {len(picked)} picks, not {n} distinct unlabelled points")
+        return picked
+
+    def select(self, n):
+        """The subclass's selection: n unlabelled pool indices."""
         raise NotImplementedError
 
     def update(self, idx):
@@ -39,11 +54,13 @@ class Strategy:
         """Called after each retraining, before the next query (ALBL learns its reward here)."""
 
     def state_dict(self):
-        """What `load_state_dict` needs to continue this strategy exactly (used by --resume)."""
-        return {"labeled": self.labeled.copy()}
+        """What `load_state_dict` needs to continue this strategy exactly (used by --resume): the labelled mask and
+        the generator's state."""
+        return {"labeled": self.labeled.copy(), "gen": self.gen.get_state()}
 
     def load_state_dict(self, state):
         self.labeled = np.array(state["labeled"], dtype=bool)
+        self.gen.set_state(state["gen"])
 
 
 def top_k(scores, k):
@@ -62,7 +79,7 @@ class ScoreStrategy(Strategy):
     def score(probs):
         raise NotImplementedError
 
-    def query(self, n):
+    def select(self, n):
         idx = self.unlabeled()
         probs = self.learner.mc_probs(idx).mean(0) if self.dropout else self.learner.probs(idx)
         return idx[top_k(self.score(probs), n)]

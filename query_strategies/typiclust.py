@@ -12,7 +12,7 @@ import torch
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.neighbors import NearestNeighbors
 
-from .badge_sampling import check_budget
+from .selection import check_budget
 from .strategy import Strategy
 
 K_NN = 20
@@ -75,6 +75,6 @@ class TypiClust(Strategy):
 
     name = "typiclust"
 
-    def query(self, n):
+    def select(self, n):
         emb = self.learner.embeddings(np.arange(self.n_pool))
         return typiclust_select(emb, self.labeled, n, seed_from(self.gen))

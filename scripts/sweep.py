@@ -98,17 +98,15 @@ def parse_run_argv(argv):
 
 
 def action_for(folder, ns):
-    """skip: finished (summary.json) with nothing left under these flags (run.py's own rule: the pool ran out or
-    the query rounds are done); resume: any other existing run folder; run: nothing there yet."""
+    """skip: finished with nothing left under these flags (run.is_finished); resume: any other existing run
+    folder; run: nothing there yet."""
     if not (folder / "rounds.csv").is_file() and not (folder / "config.json").is_file():
         return "run"
     try:
         done = RunDir(folder).read_summary()
     except UserError:
         return "resume"  # run.py --resume then names the broken file, and only this run fails
-    if done and (done["stopped_by"] == "pool exhausted" or done["rounds"] >= run.n_query_rounds(ns)):
-        return "skip"
-    return "resume"
+    return "skip" if run.is_finished(done, ns) else "resume"
 
 
 def plan(args, passthrough):

@@ -8,7 +8,7 @@ from torch import nn
 
 from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
 
-from query_strategies.adversarial_bim import attack_scores, bim_perturbations, bim_scores
+from query_strategies.adversarial_bim import bim_perturbations, bim_scores
 from query_strategies.adversarial_deepfool import deepfool_perturbations, deepfool_scores
 
 LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50", "--nEnd", "200",
@@ -179,11 +179,11 @@ def test_scores_rank_the_closest_points_first_and_unflipped_bim_points_last():
                       torch.tensor([0.0, -1.0], dtype=torch.float64))  # boundary x₀ = 1
     X = torch.tensor([[0.0, 0.0], [0.9, 5.0], [-100.0, 0.0], [0.5, -1.0]], dtype=torch.float64)
     for score in (bim_scores, deepfool_scores):
-        scores = attack_scores(score, model, X, range(4))
+        scores = score(model, X)
         assert scores.argsort().tolist() == [1, 3, 0, 2]
-        assert attack_scores(score, model, X, [3, 0]).tolist() == scores[[3, 0]].tolist()
-    assert math.isinf(attack_scores(bim_scores, model, X, range(4))[2])  # 2,020 steps needed, the cap is 100
-    assert torch.allclose(attack_scores(deepfool_scores, model, X, range(4)),
+        assert score(model, X[[3, 0]]).tolist() == scores[[3, 0]].tolist()
+    assert math.isinf(bim_scores(model, X)[2])  # 2,020 steps needed, the cap is 100
+    assert torch.allclose(deepfool_scores(model, X),
                           torch.tensor([1.0, 0.1 ** 2, 101.0 ** 2, 0.5 ** 2], dtype=torch.float64))
 
 

@@ -7,7 +7,8 @@ import torch
 from scipy import stats
 
 from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
-from query_strategies.badge_sampling import FactoredPoints, badge_select, draw_index, gradient_factor, kmeanspp
+from query_strategies.badge_sampling import badge_select
+from query_strategies.selection import FactoredPoints, draw_index, gradient_factor, kmeanspp
 
 
 def gradient_embeddings(probs, emb):

@@ -1,18 +1,18 @@
 """BAIT (query_strategies/bait_sampling.py) against a slow reference that forms every Fisher embedding Vᵢ and
 inverts the (C·d)×(C·d) design matrix for every candidate."""
 import math
-from argparse import Namespace
 
 import numpy as np
 import pytest
 import torch
 
 import dataset
+import run
 from learner import Learner
 
 from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
 from query_strategies.bait_sampling import (BaitSampling, batch_trace, block_quadratic_forms, bait_select,
-                                            factor_times, fisher_sum, initial_design, sandwich)
+                                            factor_times, fisher_sum, initial_design, regularisation_for, sandwich)
 
 
 def fisher_embeddings(probs, emb):
@@ -102,19 +102,31 @@ def test_bait_returns_k_distinct_unlabelled_points_even_when_all_are_needed():
         bait_select(probs, emb, labeled, 6, 1.0)
 
 
+@pytest.mark.parametrize("data, lam", [("digits", 1.0), ("CIFAR10", 0.01), ("my_cifar_subset.npz", 0.01),
+                                       ("letter.csv", 1.0)])
+def test_lambda_is_001_for_cifar_names_and_run_passes_it(data, lam):
+    assert regularisation_for(data) == lam
+    args = run.build_parser().parse_args(["--alg", "bait", "--data", data])
+    assert run.build_strategy(args, None, np.zeros(5, dtype=bool), torch.Generator()).lam == lam
+
+
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
-def test_strategy_uses_the_whole_pool_and_lambda_001_for_cifar():
+def test_strategy_uses_the_whole_pool_and_its_lambda():
+    """BaitSampling picks bait_select's batch over the whole pool with its own λ, and λ = 1 and λ = 0.01 pick
+    different batches here (so a λ that is not passed on shows)."""
     ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
     learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=20)
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[::10] = True
     learner.train(np.flatnonzero(labeled))
     probs, emb = learner.probs_embeddings(np.arange(len(labeled)))
-    for data, lam in [("digits", 1.0), ("CIFAR10", 0.01), ("my_cifar_subset.npz", 0.01), ("letter.csv", 1.0)]:
-        strategy = BaitSampling(learner, labeled, torch.Generator(), Namespace(data=data))
-        picked = strategy.query(8)
+    batches = {}
+    for lam in (1.0, 0.01):
+        picked = BaitSampling(learner, labeled, torch.Generator(), lam=lam).query(8)
         assert picked.tolist() == bait_select(probs, emb, torch.as_tensor(labeled), 8, lam).tolist()
         assert len(set(picked)) == 8 and not labeled[picked].any()
+        batches[lam] = set(picked.tolist())
+    assert batches[1.0] != batches[0.01]
 
 
 # letter with a smaller batch and embedding than the other strategies' letter runs: with C = 26 classes one BAIT

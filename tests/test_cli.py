@@ -78,6 +78,7 @@ def test_same_seed_gives_identical_output(entropy_run, tmp_path):
     assert (tmp_path / folder.name / "queries.csv").read_text() == (folder / "queries.csv").read_text()
     assert accuracy_columns(tmp_path / folder.name) == accuracy_columns(folder)
     other = run_cli("--alg", "entropy", "--seed", "5", "--out", tmp_path, *SMALL)
+    assert other.returncode == 0, other.stderr
     assert (tmp_path / "digits_mlp_entropy_50_seed5" / "queries.csv").read_text() != (folder / "queries.csv").read_text()
 
 

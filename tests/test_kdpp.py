@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from query_strategies.badge_sampling import gradient_factor
+from query_strategies.selection import gradient_factor
 from query_strategies.kdpp_sampling import Kernel, independent_start, kdpp_select, swap_ratio, swapped_inverse
 
 

@@ -10,6 +10,7 @@ from data_files import SHARED_DATA
 from learner import (ClampedAdam, Learner, TrainingDiverged, augment, batch_bounds, reachable_accuracy,
                      recalibrate_batchnorm)
 from model import build_model, reset_weights
+from query_strategies.adversarial_bim import bim_scores
 
 
 def digits(seed=0):
@@ -34,6 +35,32 @@ def test_training_reaches_99_percent_and_is_reproducible():
     b.train(np.arange(100))
     assert b.test_accuracy() == acc
     assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
+
+
+def test_attack_scores_batch_like_one_call_and_count_as_inference():
+    """The adversarial strategies' scores come through the learner: batched like one call on the trained network,
+    and their time is inference time (rounds.csv's infer_seconds)."""
+    ds = digits()
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(1), max_epochs=30)
+    learner.train(np.arange(80))
+    idx = np.arange(200, 260)
+    batched = learner.attack_scores(idx, bim_scores, batch=7)
+    assert learner.infer_seconds > 0
+    assert torch.equal(batched, bim_scores(learner.model, learner.X[idx]))
+
+
+def test_state_dict_restores_the_network_and_the_generator():
+    ds = digits()
+    a = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(2), max_epochs=20)
+    a.train(np.arange(60))
+    state = a.state_dict()
+    b = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(99), max_epochs=20)
+    b.load_state_dict(state)
+    assert torch.equal(a.probs(np.arange(100)), b.probs(np.arange(100)))
+    assert torch.equal(a.mc_probs(np.arange(50)), b.mc_probs(np.arange(50)))  # same dropout draws from here on
+    a.train(np.arange(90))
+    b.train(np.arange(90))  # same initial weights and shuffles from here on
+    assert torch.equal(a.probs(np.arange(100)), b.probs(np.arange(100)))
 
 
 def test_every_round_starts_from_fresh_weights():

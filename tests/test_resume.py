@@ -4,7 +4,6 @@ of an uninterrupted run with the same seed.
 Moments tried: SIGKILL after 1 and after 3 finished rounds (in training or querying the next one); a torn last
 line in rounds.csv and queries.csv (a kill while appending); a crash after the round's rows were written but
 before its checkpoint was saved; a kill before the first round finished."""
-import os
 import signal
 import subprocess
 import sys

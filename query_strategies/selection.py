@@ -1,0 +1,165 @@
+"""Helpers shared by the selection functions: the thread limit, the budget check, float64 row blocks, the
+gradient-embedding factor, and k-means++ seeding over points g_i = a_i ⊗ e_i held as their factors.
+
+k-means++ (kmeanspp) needs ‖g_i − g_c‖² = s_i + s_c − 2(a_i·a_c)(e_i·e_c), s_i = ‖a_i‖²‖e_i‖², for each new
+centre c: an n×d pass. A cheap lower bound skips the points whose distance cannot fall below their current D²:
+with P an orthonormal d×r basis, f_i = Pᵀe_i and ρ_i the norm of the rest of e_i, e_i·e_c ∈ f_i·f_c ± ρ_iρ_c, so
+    ‖g_i − g_c‖² ≥ s_i + s_c − 2(α_i f_i·f_c + |α_i| ρ_iρ_c),  α_i = a_i·a_c.
+The points the bound keeps get the exact value in float64, so the picks are those of the plain algorithm."""
+import math
+from contextlib import contextmanager
+
+import torch
+
+DIRECTIONS = 8  # r, the dimension of the projection behind the lower bound
+SAMPLE_ROWS = 256  # rows (evenly spaced) whose principal directions make the projection
+BLOCK = 4096  # rows per chunk when rows are gathered or upcast
+TILE = 2048  # rows and columns per block of pairwise products (a TILE×TILE float64 matrix, 32 MB)
+EPS32, EPS64 = torch.finfo(torch.float32).eps, torch.finfo(torch.float64).eps
+
+
+@contextmanager
+def one_thread():
+    """Run on one CPU thread, then restore the setting (a decorator too). The selection loops are long chains of
+    small operations that gain nothing from more threads, while waking the others for each operation costs many
+    times the operation itself on a busy machine (measured: 5-10× slower on the shared 2-core box)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def check_budget(k, n):
+    if not 1 <= k <= n:
+        raise ValueError(f"cannot choose {k} of {n} points")
+
+
+def gradient_factor(probs):
+    """a = onehot(argmax p) − p in float64, so that g = a ⊗ e."""
+    a = -probs.double()
+    a[torch.arange(len(a), device=a.device), probs.argmax(1)] += 1
+    return a
+
+
+def float64_blocks(x, rows=BLOCK):
+    """The rows of x as float64 blocks of at most `rows` rows, each copied into the same buffer (a pass over a large
+    x then allocates nothing large, and the heap does not fragment)."""
+    buffer = torch.empty(min(rows, len(x)), *x.shape[1:], dtype=torch.float64, device=x.device)
+    for block in x.split(rows):
+        yield buffer[:len(block)].copy_(block)
+
+
+def row_sq_norms(x):
+    """‖x_i‖² of every row, in float64."""
+    return torch.cat([torch.einsum("ij,ij->i", b, b) for b in float64_blocks(x)])
+
+
+def top_directions(x, r):
+    """An orthonormal d×r' basis (r' = min(r, d, rows)) of the leading right singular vectors of up to
+    SAMPLE_ROWS evenly spaced rows of x. Any orthonormal basis makes a valid bound; a good one makes it tight."""
+    rows = x[:: max(1, len(x) // SAMPLE_ROWS)][:SAMPLE_ROWS].double()
+    return torch.linalg.svd(rows, full_matrices=False).Vh[:r].T
+
+
+class FactoredPoints:
+    """Points g_i = a_i ⊗ e_i held as their factors a (n×C) and e (n×d), with s_i = ‖g_i‖² and what the distance
+    bound needs: f_i = Pᵀe_i and ρ_i ≥ ‖e_i − P f_i‖ (raised by more than its rounding error), in float32 copies
+    laid out feature-major, so that each product with a centre streams over the points."""
+
+    def __init__(self, a, e, r=DIRECTIONS):
+        self.a, self.e = a.double(), e
+        d, C = e.shape[1], a.shape[1]
+        basis = top_directions(e, r)
+        sq_e, f = [], []
+        for block in float64_blocks(e):
+            sq_e.append(torch.einsum("ij,ij->i", block, block))
+            f.append(block @ basis)
+        sq_e, f = torch.cat(sq_e), torch.cat(f)
+        self.s = self.a.square().sum(1) * sq_e
+        rho = ((sq_e - f.square().sum(1)).clamp_min(0) + 4 * (d + basis.shape[1]) * EPS64 * sq_e).sqrt()
+        self.a32, self.f32, self.rho = self.a.float(), f.float(), rho.float()
+        self.s_list, self.rho_list = self.s.tolist(), rho.tolist()  # per-centre scalars without a tensor op
+        self.aT, self.fT = self.a32.T.contiguous(), self.f32.T.contiguous()
+        self.slack = 4 * (C + basis.shape[1] + 8) * EPS32  # relative error bound of the float32 bound test
+        self.err_fast = 4 * d * torch.finfo(e.dtype).eps  # ... of a distance with ⟨e_i, e_c⟩ in e's dtype
+        self.err_exact = 4 * (d + C) * EPS64  # ... of a float64 distance: anything below it is 0
+        self.rows = e.new_empty(min(BLOCK, len(e)), d)  # reused for every gather, so that a long loop of
+        self.rows64 = torch.empty_like(self.rows, dtype=torch.float64)  # gathers does not fragment the heap
+
+    def __len__(self):
+        return len(self.e)
+
+    def dots(self, idx, v):
+        """e[idx] @ v, evaluated in v's dtype, gathering at most BLOCK rows at a time into the reused buffers."""
+        parts = []
+        for i in idx.split(BLOCK):
+            rows = torch.index_select(self.e, 0, i, out=self.rows[:len(i)])
+            if v.dtype != rows.dtype:
+                rows = self.rows64[:len(i)].copy_(rows)
+            parts.append(rows @ v)
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    def bound_excess(self, c):
+        """t_i = α_i f_i·f_c + |α_i| ρ_iρ_c (α_i = a_i·a_c), so that ‖g_i − g_c‖² ≥ s_i + s_c − 2t_i."""
+        alpha = self.a32[c] @ self.aT
+        along = alpha * (self.f32[c] @ self.fT)
+        return along.addcmul_(alpha.abs_(), self.rho, value=self.rho_list[c])
+
+
+class NearestCentre:
+    """D²_i, the squared distance of point i to its nearest centre so far, updated centre by centre.
+
+    Point i is skipped when the bound shows ‖g_i − g_c‖² ≥ D²_i (with a slack above float32 rounding), tested
+    as t_i − h_i ≤ s_c(1 − slack)/2 with h_i = (s_i(1 − slack) − D²_i(1 + slack))/2 kept in float32. The other
+    points get their float64 distance, after a screen with ⟨e_i, e_c⟩ in e's dtype (when that is not float64)
+    has dropped those that clearly stay above D²_i."""
+
+    def __init__(self, points):
+        self.points = points
+        self.D2 = torch.full((len(points),), math.inf, dtype=torch.float64, device=points.e.device)
+        self.h = torch.full((len(points),), -math.inf, device=points.e.device)
+
+    def add(self, c):
+        """Take centre c into account: D² ← min(D², ‖g − g_c‖²), and D²_c = 0."""
+        pts, keep = self.points, 1 - self.points.slack
+        s_c, e_c = pts.s_list[c], pts.e[c]
+        idx = (pts.bound_excess(c).sub_(self.h) > s_c * keep / 2).nonzero().squeeze(1)
+        alpha = pts.a.index_select(0, idx) @ pts.a[c]
+        scale, old = pts.s.index_select(0, idx) + s_c, self.D2.index_select(0, idx)
+        if e_c.dtype != torch.float64:
+            fast = scale - 2 * alpha * pts.dots(idx, e_c)
+            maybe = (fast - pts.err_fast * scale < old).nonzero().squeeze(1)
+            idx, alpha, scale, old = (v.index_select(0, maybe) for v in (idx, alpha, scale, old))
+        exact = scale - 2 * alpha * pts.dots(idx, e_c.double())
+        new = torch.where(exact <= pts.err_exact * scale, 0.0, exact).minimum(old)
+        self.D2[idx] = new
+        self.h[idx] = ((scale - s_c) * keep - new * (2 - keep)).float().div_(2)
+        self.D2[c], self.h[c] = 0, s_c * keep / 2
+
+
+def draw_index(weights, chosen, u):
+    """Inverse CDF: the first i with w_0 + … + w_i > u·Σw, for u in [0, 1) (so u·Σw < Σw, also in floating point);
+    when every weight is 0, the weights are 1 off the `chosen` indices. An index of weight 0 is never drawn."""
+    cum = weights.cumsum(0)
+    if float(cum[-1]) == 0:
+        weights = torch.ones_like(weights)
+        weights[chosen] = 0
+        cum = weights.cumsum(0)
+    return int(torch.searchsorted(cum, u * float(cum[-1]), right=True))
+
+
+def kmeanspp(points, k, generator, first):
+    """k-means++ seeding: centre `first`, then k − 1 centres each drawn with probability ∝ D² (D = distance to the
+    nearest centre so far), one uniform number from the CPU generator per draw. Once every point not yet chosen
+    has D = 0 (duplicates), the draw is uniform over the points not yet chosen, so no index comes twice."""
+    n = len(points)
+    check_budget(k, n)
+    uniforms = torch.rand(k - 1, generator=generator, dtype=torch.float64).tolist()
+    dist = NearestCentre(points)
+    picks = [first]
+    for t in range(k - 1):
+        dist.add(picks[-1])
+        picks.append(draw_index(dist.D2, picks, uniforms[t]))
+    return torch.tensor(picks, device=points.e.device)
