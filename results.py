@@ -137,6 +137,11 @@ def check_summary(summary, path):
     return summary
 
 
+def complete_lines(text):
+    """A CSV's lines that end in a newline: a last line without one was cut off mid-write and is left out."""
+    return text.split("\n")[:-1]
+
+
 def parse_line(line, columns, parsers):
     """One CSV line as {column: parsed value}; ValueError when the field count or a field is wrong."""
     fields = line.split(",")
@@ -152,21 +157,61 @@ def parse_table(data, path, columns, parsers):
         text = data.decode()
     except UnicodeDecodeError:
         raise StateError(f"{path} holds bytes that are not text; {FORCE_HINT}") from None
-    lines = text.split("\n")[:-1]
+    lines = complete_lines(text)
     if not lines or lines[0] != ",".join(columns):
         raise StateError(f"{path} does not start with the header {','.join(columns)}; {FORCE_HINT}")
     rows = []
-    for number, line in enumerate(lines[1:], start=2):
+    for line_no, line in enumerate(lines[1:], start=2):
         try:
             rows.append(parse_line(line, columns, parsers))
         except ValueError as e:
-            raise StateError(f"{path} line {number} is garbled ({e}); {FORCE_HINT}") from None
+            raise StateError(f"{path} line {line_no} is garbled ({e}); {FORCE_HINT}") from None
     return rows
 
 
 def read_rounds(path):
     """rounds.csv's complete rows, parsed with ROUND_PARSERS (StateError on a garbled file)."""
     return parse_table(read_bytes(path, FORCE_HINT), path, ROUND_COLUMNS, ROUND_PARSERS)
+
+
+def number(text):
+    """A field's int, else its float; ValueError when it holds neither."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def lenient_field(parser, text):
+    """A field read for analysis: `parser`'s value, else the number it holds, else None in a column of numbers
+    and the text itself in a column of text (a train_stop that a newer version may write)."""
+    for read in (parser, number):
+        try:
+            return read(text)
+        except ValueError:
+            pass
+    return None if parser in (int, float, number) else text
+
+
+def lenient_rounds(text):
+    """The complete lines of a rounds.csv's text as (columns, rows), for an analysis that reads what any version
+    wrote: the header may name any columns (an older version's lack newer ones; a column no longer written is read
+    as numbers); each row is {column: lenient_field(its parser, field)}, without the columns a short line lacks at
+    its end; empty lines are skipped. ([], []) when no complete line holds anything but blanks; ValueError naming
+    a line with more fields than the header."""
+    lines = complete_lines(text)
+    if not "".join(lines).strip():
+        return [], []
+    columns = lines[0].split(",")
+    rows = []
+    for line_no, line in enumerate(lines[1:], start=2):
+        if not line:
+            continue
+        fields = line.split(",")
+        if len(fields) > len(columns):
+            raise ValueError(f"line {line_no} has {len(fields)} fields, the header {len(columns)}")
+        rows.append({c: lenient_field(ROUND_PARSERS.get(c, number), f) for c, f in zip(columns, fields)})
+    return columns, rows
 
 
 class RunDir:

@@ -301,8 +301,8 @@ def saved_rounds_note(run_dir):
 
 
 # BAIT's cost: setup O(n·C²·d²) and 3k greedy steps of O(n·C²·(d + C) + (C·d)²·C) each (bait_sampling.py). The
-# rate is bench/select.py's --n 50000 --d 128 --classes 10 --k 1000 case: 2.2e12 such operations in 249 s on the
-# 2-core CPU (BENCHMARKS.md); the letter sweep's 102 s per query agrees within 20 %.
+# rate is bench/selection_speed.py's --n 50000 --d 128 --classes 10 --k 1000 case: 2.2e12 such operations in 249 s
+# on the 2-core CPU (BENCHMARKS.md); the letter sweep's 102 s per query agrees within 20 %.
 BAIT_OPS_PER_SECOND = 8.7e9
 EXPENSIVE_QUERY_SECONDS = 10
 

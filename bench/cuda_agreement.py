@@ -6,7 +6,7 @@ Prints one line per algorithm (`same` or how many picks differ) and exits 1 when
 import sys
 from pathlib import Path
 
-sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/select.py would shadow the standard `select`
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
 import argparse  # noqa: E402
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The selection targets of the performance issue, one bench/select.py run each, printed as a table.
-#   bench/run_select.sh [python] [extra bench/select.py flags, e.g. --device cuda]
+# The selection targets of the performance issue, one bench/selection_speed.py run each, printed as a table.
+#   bench/run_select.sh [python] [extra bench/selection_speed.py flags, e.g. --device cuda]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-python}
@@ -8,7 +8,7 @@ shift || true
 ROW='%(alg)-14s %(n)6d %(d)4d %(classes)3d %(k)5d %(labeled)6d %(seconds)9.3f %(cpu_seconds)9.3f %(peak_rss_mb)9.0f'
 printf '%-14s %6s %4s %3s %5s %6s %9s %9s %9s\n' alg n d C k L seconds cpu_s rss_mb
 run() {
-    "$PY" bench/select.py "$@" | tail -n 1 | "$PY" -c "import json, sys; print('$ROW' % json.load(sys.stdin))"
+    "$PY" bench/selection_speed.py "$@" | tail -n 1 | "$PY" -c "import json, sys; print('$ROW' % json.load(sys.stdin))"
 }
 run --alg badge --n 20000 --d 128 --classes 10 --k 1000 "$@"
 run --alg badge --n 50000 --d 512 --classes 10 --k 1000 "$@"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)  # bench/select.py would shadow the standard library's select module
+sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
 import argparse  # noqa: E402
 import os  # noqa: E402

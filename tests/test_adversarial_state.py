@@ -22,7 +22,7 @@ import results
 from runlock import LOCK_NAME
 import run
 from cli import ROOT, run_cli
-from scripts import agg_results as agg
+from scripts import agg_read, agg_results
 from scripts import sweep
 
 ARGS = ["--alg", "entropy", "--seed", "3", "--nStart", "20", "--nQuery", "20", "--nEnd", "400", "--nEmb", "16",
@@ -344,12 +344,12 @@ def test_agg_results_skips_broken_run_folders_and_lists_them(finished, tmp_path,
     replace_line(tmp_path / "bad_rounds" / FOLDER / "rounds.csv", 2, b"1,forty,0.5")
     broken = []
     with pytest.warns(UserWarning, match="skipping broken run folder"):
-        table = agg.load_results([tmp_path], broken=broken)
+        table = agg_read.load_results([tmp_path], broken=broken)
     assert table.source.unique().tolist() == [str(tmp_path / "good" / FOLDER)]
     assert sorted(broken) == [tmp_path / "bad_config" / FOLDER, tmp_path / "bad_rounds" / FOLDER]
     shutil.rmtree(tmp_path / "good")
     with pytest.warns(UserWarning):
-        assert agg.main([str(tmp_path), "--fig", str(tmp_path / "fig")]) == 2
+        assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "fig")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "skipped 2 broken run folder(s)" in err[0]
 

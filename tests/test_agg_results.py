@@ -1,20 +1,17 @@
-"""scripts/agg_results.py: the penalty-matrix rule of SPEC §7 on accuracies built by hand, reading run folders
-and the original's logs, and the files of an end-to-end run."""
+"""scripts/agg_results.py and its modules (agg_read, agg_stats, agg_figures, agg_algs): the penalty-matrix rule of
+SPEC §7 on accuracies built by hand, reading run folders (rounds.csv of any version) and the original's logs, and
+the files of an end-to-end run."""
 import json
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from results import RunDir  # noqa: E402
-from scripts import agg_results as agg  # noqa: E402
+from query_strategies import ALIASES
+from results import RunDir, data_label
+from scripts import agg_algs, agg_figures, agg_read, agg_results, agg_stats
 
 SEEDS = [1, 2, 3, 4, 5]
 # mean 0, sample standard deviation 1: differences base + s·Z have paired t = base / (s / √5)
@@ -44,67 +41,67 @@ def reference_t(a, b):
 def test_paired_t_matches_scipy():
     rng = np.random.default_rng(0)
     a, b = rng.random(5), rng.random(5)
-    assert agg.paired_t(a, b) == pytest.approx(reference_t(a, b))
-    assert agg.paired_t([0.6] * 5, [0.5] * 5) == np.inf
-    assert agg.paired_t([0.5] * 5, [0.5] * 5) == 0.0
+    assert agg_stats.paired_t(a, b) == pytest.approx(reference_t(a, b))
+    assert agg_stats.paired_t([0.6] * 5, [0.5] * 5) == np.inf
+    assert agg_stats.paired_t([0.5] * 5, [0.5] * 5) == 0.0
 
 
 def test_clear_winner():
     base = np.array([0.70, 0.72, 0.69, 0.71, 0.70])
     acc = curves({"badge": {100: list(base + 0.1 + 0.01 * Z)}, "rand": {100: list(base)}})
-    P = agg.penalty_matrix(acc, [100])
+    P = agg_stats.penalty_matrix(acc, [100])
     assert P.loc["badge", "rand"] == 1.0
     assert P.loc["rand", "badge"] == 0.0
-    assert agg.column_averages(P).to_dict() == {"rand": 1.0, "badge": 0.0}
+    assert agg_stats.column_averages(P).to_dict() == {"rand": 1.0, "badge": 0.0}
 
 
 def test_tie_gives_no_win_either_way():
     base = np.array([0.70, 0.72, 0.69, 0.71, 0.70])
     acc = curves({"conf": {100: list(base + 0.02 * Z)}, "marg": {100: list(base)}, "rand": {100: list(base)}})
-    P = agg.penalty_matrix(acc, [100])
+    P = agg_stats.penalty_matrix(acc, [100])
     assert (P.to_numpy() == 0).all()
 
 
 @pytest.mark.parametrize("t, wins", [(2.770, False), (2.783, True)])
 def test_t_just_below_and_above_the_5_seed_threshold(t, wins):
-    assert agg.t_threshold(5) == pytest.approx(2.776, abs=5e-4)
+    assert agg_stats.t_threshold(5) == pytest.approx(2.776, abs=5e-4)
     base = np.array([0.80, 0.81, 0.79, 0.82, 0.80])
     d = differences_with_t(t)
     assert reference_t(base + d, base) == pytest.approx(t)
-    assert agg.beats(seed_series(base + d), seed_series(base)) is wins
-    assert agg.beats(seed_series(base), seed_series(base + d)) is False  # one-directional
-    assert agg.beats(seed_series(base - d), seed_series(base)) is False
+    assert agg_stats.beats(seed_series(base + d), seed_series(base)) is wins
+    assert agg_stats.beats(seed_series(base), seed_series(base + d)) is False  # one-directional
+    assert agg_stats.beats(seed_series(base - d), seed_series(base)) is False
 
 
 @pytest.mark.parametrize("t, wins", [(2.770, False), (2.7765, True)])
 def test_fixed_threshold_of_the_paper(t, wins):
     base = np.array([0.80, 0.81, 0.79, 0.82, 0.80])
-    assert agg.beats(seed_series(base + differences_with_t(t)), seed_series(base), fixed_threshold=2.776) is wins
+    assert agg_stats.beats(seed_series(base + differences_with_t(t)), seed_series(base), fixed_threshold=2.776) is wins
 
 
 def test_threshold_follows_the_number_of_seeds():
     """3 seeds: critical value t(0.975, 2) = 4.303, so t = 3.0 wins with 5 seeds but not with 3."""
-    assert agg.t_threshold(3) == pytest.approx(4.303, abs=1e-3)
+    assert agg_stats.t_threshold(3) == pytest.approx(4.303, abs=1e-3)
     base3 = np.array([0.8, 0.81, 0.79])
     for t, wins in [(4.25, False), (4.35, True)]:
-        assert agg.beats(seed_series(base3 + differences_with_t(t, n=3)), seed_series(base3)) is wins
+        assert agg_stats.beats(seed_series(base3 + differences_with_t(t, n=3)), seed_series(base3)) is wins
     base5 = np.array([0.80, 0.81, 0.79, 0.82, 0.80])
-    assert agg.beats(seed_series(base5 + differences_with_t(3.0)), seed_series(base5)) is True
+    assert agg_stats.beats(seed_series(base5 + differences_with_t(3.0)), seed_series(base5)) is True
 
 
 def test_pairs_by_seed_and_needs_two_seeds():
     a = pd.Series([0.90, 0.91, 0.92], index=[1, 2, 3])
     b = pd.Series([0.50, 0.51], index=[3, 4])  # one seed in common
-    assert agg.beats(a, b) is False
+    assert agg_stats.beats(a, b) is False
     shuffled = pd.Series([0.80, 0.90, 0.70, 0.85, 0.75], index=[1, 2, 3, 4, 5])
     better = pd.Series([0.81, 0.91, 0.71, 0.86, 0.76], index=[1, 2, 3, 4, 5]).sample(frac=1, random_state=0)
-    assert agg.beats(better, shuffled) is True  # matched by seed label, not position
+    assert agg_stats.beats(better, shuffled) is True  # matched by seed label, not position
 
 
 def test_geometric_checkpoints():
-    assert agg.geometric_counts(100, 50, 1000) == [100, 150, 200, 300, 500, 900]
-    assert agg.geometric_counts(100, 50, 899) == [100, 150, 200, 300, 500]
-    assert agg.geometric_counts(100, 50, 100) == [100]
+    assert agg_stats.geometric_counts(100, 50, 1000) == [100, 150, 200, 300, 500, 900]
+    assert agg_stats.geometric_counts(100, 50, 899) == [100, 150, 200, 300, 500]
+    assert agg_stats.geometric_counts(100, 50, 100) == [100]
 
 
 def test_checkpoints_stop_where_rand_reaches_99_percent_of_its_final_accuracy():
@@ -113,21 +110,21 @@ def test_checkpoints_stop_where_rand_reaches_99_percent_of_its_final_accuracy():
     rand_mean[5] = 0.890  # n = 350: 0.890 < 0.891 = 99 % of 0.9
     rand_mean[6] = 0.892  # n = 400: first >= 0.891
     acc = {"rand": pd.DataFrame({s: rand_mean + 0.01 * z for s, z in zip(SEEDS, Z)}, index=n)}
-    assert agg.rand_cutoff(acc["rand"]) == 400
-    points, cutoff = agg.checkpoints(acc, 100, 50)
+    assert agg_stats.rand_cutoff(acc["rand"]) == 400
+    points, cutoff = agg_stats.checkpoints(acc, 100, 50)
     assert (points, cutoff) == ([100, 150, 200, 300], 400)
 
 
 def test_final_accuracy_of_rand_is_taken_where_all_seeds_are():
     n = [100, 200, 300]
     rand = pd.DataFrame({1: [0.5, 0.8, 0.95], 2: [0.5, 0.8, np.nan]}, index=n)  # seed 2 stopped at 200
-    assert agg.rand_cutoff(rand) == 200
+    assert agg_stats.rand_cutoff(rand) == 200
 
 
 def test_without_rand_every_checkpoint_all_runs_reach():
     acc = {"conf": pd.DataFrame({1: [0.5, 0.6, 0.7, 0.8], 2: [0.5, 0.6, 0.7, np.nan]}, index=[100, 150, 200, 250]),
            "marg": pd.DataFrame({1: [0.5, 0.6, 0.7, 0.8]}, index=[100, 150, 200, 250])}
-    assert agg.checkpoints(acc, 100, 50) == ([100, 150, 200], None)
+    assert agg_stats.checkpoints(acc, 100, 50) == ([100, 150, 200], None)
 
 
 def test_each_win_adds_one_over_L():
@@ -137,22 +134,22 @@ def test_each_win_adds_one_over_L():
     acc = curves({"badge": {100: up, 150: up, 200: list(base), 300: up, 500: up},
                   "conf": {100: list(base), 150: list(base), 200: up, 300: list(base), 500: list(base)}})
     points = [100, 150, 200, 300]
-    P = agg.penalty_matrix(acc, points)
+    P = agg_stats.penalty_matrix(acc, points)
     assert P.loc["badge", "conf"] == pytest.approx(3 / 4)
     assert P.loc["conf", "badge"] == pytest.approx(1 / 4)
     acc["badge"].loc[200] = down  # now a loss to conf at 200 too: still one conf win
-    assert agg.penalty_matrix(acc, points).loc["conf", "badge"] == pytest.approx(1 / 4)
+    assert agg_stats.penalty_matrix(acc, points).loc["conf", "badge"] == pytest.approx(1 / 4)
 
 
 def test_column_average_is_over_the_other_algorithms():
     P = pd.DataFrame([[0, 0.5, 1.0], [0, 0, 0.25], [0, 0, 0]], index=list("abc"), columns=list("abc"), dtype=float)
-    assert agg.column_averages(P).to_dict() == {"a": 0.0, "b": 0.25, "c": 0.625}
+    assert agg_stats.column_averages(P).to_dict() == {"a": 0.0, "b": 0.25, "c": 0.625}
 
 
 def test_overall_matrix_sums_settings():
     P1 = pd.DataFrame([[0, 1.0], [0, 0]], index=["rand", "badge"], columns=["rand", "badge"])
     P2 = pd.DataFrame([[0, 0.5], [0.25, 0]], index=["badge", "bait"], columns=["badge", "bait"])
-    total = agg.overall_matrix([P1, P2])
+    total = agg_stats.overall_matrix([P1, P2])
     assert list(total.index) == ["rand", "badge", "bait"]
     assert total.loc["rand", "badge"] == 1.0 and total.loc["badge", "bait"] == 0.5
     assert total.loc["bait", "badge"] == 0.25 and total.loc["rand", "bait"] == 0
@@ -160,7 +157,7 @@ def test_overall_matrix_sums_settings():
 
 def test_normalised_error_and_its_1_over_L_weights():
     acc = curves({"rand": {100: [0.5, 0.7], 150: [0.8, 0.8]}, "badge": {100: [0.8, 0.8], 150: [0.9, 0.9]}})
-    err = agg.normalised_errors(acc, [100, 150]).set_index(["alg", "n_labeled"])
+    err = agg_stats.normalised_errors(acc, [100, 150]).set_index(["alg", "n_labeled"])
     assert err.loc[("badge", 100), "value"] == pytest.approx(0.2 / 0.4)
     assert err.loc[("badge", 150), "value"] == pytest.approx(0.1 / 0.2)
     assert err.loc[("rand", 100), "value"] == pytest.approx(1.0)
@@ -168,16 +165,51 @@ def test_normalised_error_and_its_1_over_L_weights():
 
 
 def test_colours_are_fixed_and_distinct():
-    assert agg.colour("badge") == agg.colour("badge") == agg.ALG_COLOURS["badge"]
-    assert len(set(agg.ALG_COLOURS.values())) == len(agg.ALG_COLOURS)
-    assert agg.colour("my_new_alg") == agg.colour("my_new_alg")
-    assert agg.alg_order(["zeta", "badge", "rand"]) == ["rand", "badge", "zeta"]
+    assert agg_algs.colour("badge") == agg_algs.colour("badge") == agg_algs.ALG_COLOURS["badge"]
+    assert len(set(agg_algs.ALG_COLOURS.values())) == len(agg_algs.ALG_COLOURS)
+    assert agg_algs.colour("my_new_alg") == agg_algs.colour("my_new_alg")
+    assert agg_algs.alg_order(["zeta", "badge", "rand"]) == ["rand", "badge", "zeta"]
 
 
 def test_truncated_last_line_is_ignored(tmp_path):
     f = tmp_path / "rounds.csv"
     f.write_text("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n2,15")
-    assert agg.read_rounds(f).n_labeled.tolist() == [50, 100]
+    assert agg_read.read_rounds(f).n_labeled.tolist() == [50, 100]
+
+
+def test_rounds_of_an_older_version_are_read(tmp_path):
+    f = tmp_path / "rounds.csv"
+    f.write_text("round,n_labeled,test_acc,train_acc,epoch_cap_hit,train_stop\n0,50,0.5,1.0,0,target\n"
+                 "1.0,100,0.6,x,1,tired\n\n2,150,0.7\n")  # an empty line is skipped
+    df = agg_read.read_rounds(f)
+    assert df.columns.tolist() == ["round", "n_labeled", "test_acc", "train_acc", "epoch_cap_hit", "train_stop"]
+    assert df.n_labeled.tolist() == [50, 100, 150] and df.test_acc.tolist() == [0.5, 0.6, 0.7]
+    assert df["round"].tolist() == [0, 1, 2] and df.epoch_cap_hit.tolist()[:2] == [0, 1]
+    assert df.train_acc.isna().tolist() == [False, True, True]  # not a number; missing at the end of a short line
+    assert df.train_stop.tolist()[:2] == ["target", "tired"] and np.isnan(df.train_stop[2])  # kept as written
+    f.write_text("")
+    assert agg_read.read_rounds(f).empty
+
+
+@pytest.mark.parametrize("text, message", [
+    ("round,n_labeled,test_acc\n0,50,0.5\n1,forty,0.6\n", "line 3 holds no number in n_labeled or test_acc"),
+    ("round,n_labeled,test_acc\n0,50\n", "line 2 holds no number in n_labeled or test_acc"),
+    ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6,7\n", "is not a CSV table (line 3 has 4 fields, the header 3)"),
+    ("round,n_labeled,accuracy\n0,50,0.5\n", "has no n_labeled and test_acc columns"),
+    (b"round,n_labeled,test_acc\n0,50,\xff\n", "cannot be read (UnicodeDecodeError)")])
+def test_garbled_rounds_are_a_broken_run(tmp_path, text, message):
+    f = tmp_path / "rounds.csv"
+    f.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(agg_read.BrokenRun) as caught:
+        agg_read.read_rounds(f)
+    assert str(caught.value) == f"{f} {message}"
+
+
+def test_data_names_and_aliases_follow_the_runner():
+    assert agg_read.data_name({"did": 6, "data": "x"}) == "openml6"
+    assert agg_read.data_name({"data": "/d/my data.CSV"}) == data_label(0, "/d/my data.CSV") == "my_data"
+    assert agg_read.data_name({"did": None, "data": None}) == "digits"
+    assert {a: agg_read.canonical(a) for a in ALIASES} == ALIASES and agg_read.canonical("badge") == "badge"
 
 
 NAMESPACE = ("Namespace(alg='badge', aug=0, data='CIFAR10', did=0, dummy=3, lr=0.0001, model='resnet', "
@@ -187,7 +219,7 @@ NAMESPACE = ("Namespace(alg='badge', aug=0, data='CIFAR10', did=0, dummy=3, lr=0
 def test_original_log_with_namespace_line(tmp_path):
     log = tmp_path / "anything.txt"
     log.write_text(f"{NAMESPACE}\nBadgeSampling\n100\ttesting accuracy 0.25\n200\ttesting accuracy 0.375\n")
-    rows = agg.load_log(log, {})
+    rows = agg_read.load_log(log, {})
     assert rows[["data", "model", "alg", "nQuery", "seed", "nStart"]].iloc[0].tolist() == [
         "CIFAR10", "resnet", "badge", 100, 3, 100]
     assert rows.n_labeled.tolist() == [100, 200] and rows.test_acc.tolist() == [0.25, 0.375]
@@ -196,14 +228,14 @@ def test_original_log_with_namespace_line(tmp_path):
 def test_original_log_setting_from_file_name_then_log_meta(tmp_path):
     log = tmp_path / "openml6_mlp_conf_dropout_100_3.log"
     log.write_text("100\ttesting accuracy 0.5\n")
-    rows = agg.load_log(log, {})
+    rows = agg_read.load_log(log, {})
     setting = rows[["data", "model", "alg", "nQuery", "seed"]].iloc[0].tolist()
     assert setting == ["openml6", "mlp", "conf_dropout", 100, 3]
     bare = tmp_path / "out.txt"
     bare.write_text("100\ttesting accuracy 0.5\n")
     with pytest.warns(UserWarning, match="cannot tell"):
-        assert agg.load_log(bare, {}) is None
-    rows = agg.load_log(bare, {"data": "SVHN", "model": "vgg", "alg": "kcenter", "nQuery": "1000"})
+        assert agg_read.load_log(bare, {}) is None
+    rows = agg_read.load_log(bare, {"data": "SVHN", "model": "vgg", "alg": "kcenter", "nQuery": "1000"})
     assert rows[["data", "alg", "nQuery"]].iloc[0].tolist() == ["SVHN", "coreset", 1000]
 
 
@@ -246,7 +278,7 @@ def test_end_to_end_files(tmp_path, capsys):
     fig = tmp_path / "fig"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert agg.main([str(res), "--fig", str(fig)]) == 0
+        assert agg_results.main([str(res), "--fig", str(fig)]) == 0
     assert not [w for w in caught if "duplicate" in str(w.message)]
     untested = [str(w.message) for w in caught if "no test was possible" in str(w.message)]
     assert len(untested) == 1 and "digits, mlp, batch 50: 4" in untested[0], untested  # conf vs rand, badge
@@ -278,8 +310,8 @@ def test_end_to_end_files(tmp_path, capsys):
 
 
 def test_cli_errors(tmp_path, capsys):
-    assert agg.main([str(tmp_path / "nope"), "--fig", str(tmp_path / "f")]) == 2
-    assert agg.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 2
+    assert agg_results.main([str(tmp_path / "nope"), "--fig", str(tmp_path / "f")]) == 2
+    assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("agg_results.py: error:") for line in err)
 
@@ -290,7 +322,7 @@ def test_duplicate_logs_keep_the_longest_with_a_warning(tmp_path):
         (tmp_path / name / "digits_mlp_conf_50_seed1.txt").write_text(
             "".join(f"{50 * (k + 1)}\ttesting accuracy 0.{k + 5}\n" for k in range(lines)))
     with pytest.warns(UserWarning, match="ignoring 1 duplicate"):
-        table = agg.load_results([tmp_path])
+        table = agg_read.load_results([tmp_path])
     assert table.n_labeled.tolist() == [50, 100, 150]
 
 
@@ -300,7 +332,7 @@ def test_logs_without_a_seed_are_numbered_per_setting(tmp_path):
         (tmp_path / folder / "digits_mlp_rand_50.txt").write_text("50\ttesting accuracy 0.5\n")
     (tmp_path / "digits_mlp_rand_50_seed4.txt").write_text("50\ttesting accuracy 0.6\n")
     with pytest.warns(UserWarning, match="2 log"):
-        table = agg.load_results([tmp_path])
+        table = agg_read.load_results([tmp_path])
     assert sorted(table.seed) == [4, 5, 6]
     assert table.set_index("seed").source[5].endswith("a/digits_mlp_rand_50.txt")
 
@@ -311,7 +343,7 @@ def test_tested_pairs_need_two_common_seeds_at_some_checkpoint():
            "conf": pd.DataFrame({1: [0.5, 0.6]}, index=[50, 100]),
            "badge": pd.DataFrame({3: [0.5, 0.6], 4: [0.5, 0.6]}, index=[50, 100]),
            "bait": pd.DataFrame({2: [0.5, np.nan], 3: [0.5, 0.7]}, index=[50, 100])}
-    T = agg.tested_pairs(acc, [50, 100])
+    T = agg_stats.tested_pairs(acc, [50, 100])
     for i in acc:
         for j in acc:
             common = [len(set(acc[i].loc[c].dropna().index) & set(acc[j].loc[c].dropna().index)) for c in (50, 100)]
@@ -321,7 +353,7 @@ def test_tested_pairs_need_two_common_seeds_at_some_checkpoint():
 
 def test_learning_legend_stays_outside_the_curves():
     acc = curves({"rand": {50: [0.5] * 5, 100: [0.9] * 5}, "badge": {50: [0.5] * 5, 100: [0.95] * 5}})
-    fig = agg.learning_figure(acc, "t", 100)
+    fig = agg_figures.learning_figure(acc, "t", 100)
     fig.canvas.draw()
     ax = fig.axes[0]
     assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
@@ -330,7 +362,7 @@ def test_learning_legend_stays_outside_the_curves():
 @pytest.mark.parametrize("value", ["nan", "inf", "-2", "0"])
 def test_t_threshold_must_be_a_positive_finite_number(tmp_path, capsys, value):
     write_run(tmp_path, "rand", 1, [0.5, 0.6])
-    assert agg.main([str(tmp_path), "--fig", str(tmp_path / "f"), "--t-threshold", value]) == 2
+    assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f"), "--t-threshold", value]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("agg_results.py: error: --t-threshold must be a positive finite")
     assert not (tmp_path / "f").exists()
@@ -342,7 +374,7 @@ def test_rand_seeds_without_a_common_count_are_not_reported_missing(tmp_path):
     write_run(tmp_path, "conf", 1, [0.5, 0.6, 0.7], n_start=50)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert agg.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
+        assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
     messages = [str(w.message) for w in caught]
     assert any("its 'rand' seeds share no labelled count" in m for m in messages), messages
     assert not any("no 'rand' runs" in m for m in messages)

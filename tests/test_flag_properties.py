@@ -1,8 +1,13 @@
-"""Property test over run.py's numeric flags: every combination either runs to the expected number of rounds or
-stops with exit code 2 and one line on stderr — never a traceback, never a hang.
+"""Property test over run.py's numeric flags: every combination the rules allow runs to the expected number of
+rounds; every other stops with exit code 2 and one line on stderr naming the first rule it breaks — never a
+traceback, never a hang, never a refusal of valid flags.
 
-Tried: --nStart, --nQuery, --nEnd from −3 up to beyond the digits pool (1,617 points); --rounds −1..3; --trunc
-−3..1,700 (−1 = off); --lr among 0, negatives, NaN, ±inf, tiny and normal values; --nEmb −1..40."""
+Tried: --nStart and --nQuery from −3 up to beyond the digits pool (1,617 points), --nEnd from 50 below --nStart to
+400 above it; --rounds −1..3; --trunc −3..1,700 (−1 = off); --lr among 0, negatives, NaN, ±inf, tiny and normal
+values; --nEmb −1..40. About half the values drawn for --trunc and --lr are valid, so that valid runs are tried too.
+The rules, in the order run.py applies them: run.check_flags (--nQuery, --nStart > 0, --nEnd ≥ --nStart, --lr
+positive and finite, --nEmb > 0, --rounds ≥ 0), dataset.truncate (--trunc −1 or positive; digits has only classes
+0–9, so the pool keeps min(--trunc, 1,617) points), then run.run (--nStart at most the pool)."""
 import math
 
 import pytest
@@ -14,38 +19,63 @@ import run
 POOL = 1617  # digits: 1,797 rows minus a 10 % test split
 
 
+def pool_size(trunc):
+    """The digits pool after --trunc (-1 = the whole pool)."""
+    return POOL if trunc == -1 else min(trunc, POOL)
+
+
+def expected_error(n_start, n_query, n_end, rounds, trunc, lr, n_emb):
+    """A part of the one error line run.py must print for these flags (the first rule they break), or None when
+    they are valid."""
+    rules = [(n_query > 0, "--nQuery must be positive"), (n_start > 0, "--nStart must be positive"),
+             (n_end >= n_start, f"--nEnd ({n_end}) is below --nStart ({n_start})"),
+             (math.isfinite(lr) and lr > 0, "--lr must be a positive finite number"),
+             (n_emb > 0, "--nEmb and --threads must be positive"), (rounds >= 0, "--rounds must be at least 0"),
+             (trunc == -1 or trunc > 0, f"--trunc must be positive (or -1 for no truncation), got {trunc}"),
+             (n_start <= pool_size(trunc), f"--nStart {n_start} is larger than the pool of {pool_size(trunc)} points")]
+    return next((message for ok, message in rules if not ok), None)
+
+
+def expected_rows(n_start, n_query, n_end, rounds, trunc):
+    """rounds.csv's rows of a valid run: round 0, then the query rounds that --rounds (which caps, never extends,
+    the budget), the budget ⌊(nEnd − nStart) / nQuery⌋ and the pool all allow."""
+    budget = (n_end - n_start) // n_query
+    planned = min(rounds, budget) if rounds > 0 else budget
+    return 1 + min(planned, (pool_size(trunc) - n_start) // n_query)
+
+
 @pytest.mark.slow
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(n_start=st.integers(-3, 1800), n_query=st.integers(-3, 1800), n_end=st.integers(-3, 2000),
-       rounds=st.integers(-1, 3), trunc=st.sampled_from([-3, -1, 0, 120, 1700]),
-       lr=st.sampled_from([0.0, -1e-3, math.nan, math.inf, -math.inf, 1e-12, 1e-3]),
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n_start=st.integers(-3, 1800), n_query=st.integers(-3, 1800), n_to_query=st.integers(-50, 400),
+       rounds=st.integers(-1, 3), trunc=st.one_of(st.sampled_from([-1, 120, 1700]), st.sampled_from([-3, 0])),
+       lr=st.one_of(st.sampled_from([1e-12, 1e-3]), st.sampled_from([0.0, -1e-3, math.nan, math.inf, -math.inf])),
        n_emb=st.sampled_from([-1, 0, 8, 40]))
-@example(n_start=50, n_query=50, n_end=150, rounds=0, trunc=-1, lr=1e-3, n_emb=8)
-@example(n_start=1500, n_query=100, n_end=2000, rounds=3, trunc=-1, lr=1e-3, n_emb=8)  # the pool runs out
-@example(n_start=20, n_query=30, n_end=100, rounds=2, trunc=120, lr=1e-3, n_emb=8)
-@example(n_start=50, n_query=50, n_end=100, rounds=3, trunc=-1, lr=1e-3, n_emb=8)  # the budget ends before --rounds
+@example(n_start=50, n_query=50, n_to_query=100, rounds=0, trunc=-1, lr=1e-3, n_emb=8)
+@example(n_start=1500, n_query=100, n_to_query=500, rounds=3, trunc=-1, lr=1e-3, n_emb=8)  # the pool runs out
+@example(n_start=20, n_query=30, n_to_query=80, rounds=2, trunc=120, lr=1e-3, n_emb=8)
+@example(n_start=50, n_query=50, n_to_query=50, rounds=3, trunc=-1, lr=1e-3, n_emb=8)  # the budget ends first
+@example(n_start=1600, n_query=10, n_to_query=30, rounds=0, trunc=1700, lr=1e-3, n_emb=8)  # --trunc above the pool
+@example(n_start=150, n_query=10, n_to_query=20, rounds=0, trunc=120, lr=1e-3, n_emb=8)  # above the truncated pool
+@example(n_start=50, n_query=50, n_to_query=50, rounds=0, trunc=0, lr=1e-3, n_emb=8)
+@example(n_start=50, n_query=50, n_to_query=50, rounds=0, trunc=-1, lr=math.nan, n_emb=8)
 @pytest.mark.filterwarnings("ignore:training stopped")
-def test_flags_run_or_fail_cleanly(n_start, n_query, n_end, rounds, trunc, lr, n_emb, tmp_path_factory, capsys):
-    budget = (n_end - n_start) // max(n_query, 1)
-    planned = min(rounds, budget) if rounds > 0 else budget  # --rounds caps, never extends, the budget
-    assume(planned <= 4)  # keep each example short
+def test_flags_run_or_fail_cleanly(n_start, n_query, n_to_query, rounds, trunc, lr, n_emb, tmp_path_factory,
+                                   capsys):
+    n_end = n_start + n_to_query
+    error = expected_error(n_start, n_query, n_end, rounds, trunc, lr, n_emb)
+    assume(error is not None or expected_rows(n_start, n_query, n_end, rounds, trunc) <= 5)  # short examples
     out = tmp_path_factory.mktemp("flags")
     argv = ["--nStart", n_start, "--nQuery", n_query, "--nEnd", n_end, "--rounds", rounds, "--trunc", trunc,
             f"--lr={lr}", "--nEmb", n_emb, "--maxEpochs", "3", "--out", out]
-    try:
-        code = run.main([str(a) for a in argv])
-    except SystemExit as e:  # argparse's own errors
-        code = e.code
+    code = run.main([str(a) for a in argv])
     err = capsys.readouterr().err
     assert "Traceback" not in err
     event(f"exit {code}")
-    if code == 2:
+    if error is not None:
+        assert code == 2, err
         lines = [ln for ln in err.splitlines() if ln.startswith("run.py: error:")]
-        assert len(lines) == 1
+        assert len(lines) == 1 and error in lines[0], (error, err)
         return
     assert code == 0, err
-    assert n_query > 0 and n_start > 0 and n_end >= n_start and lr > 0 and math.isfinite(lr) and n_emb > 0
-    assert rounds >= 0
     rows = (next(out.glob("*/rounds.csv"))).read_text().splitlines()[1:]
-    if trunc == -1:
-        assert len(rows) == 1 + min(planned, (POOL - n_start) // n_query)
+    assert len(rows) == expected_rows(n_start, n_query, n_end, rounds, trunc)

@@ -4,18 +4,14 @@ a failed run that does not stop the others) and on a local Ray instance; a sweep
 import json
 import os
 import signal
-import sys
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from procs import children, start_cli, wait_for_holder, wait_until_gone  # noqa: E402
-from scripts import sweep  # noqa: E402
+from procs import children, start_cli, wait_for_holder, wait_until_gone
+from scripts import sweep
 
 TINY = ["--nStart", "50", "--nQuery", "50", "--maxEpochs", "50"]
 

@@ -1,8 +1,8 @@
 """Time one selection algorithm on synthetic inputs; the last line printed is JSON.
 
-    python bench/select.py --alg badge --n 20000 --d 128 --classes 10 --k 1000
-    python bench/select.py --alg coreset --n 50000 --d 512 --k 1000 --labeled 1000
-    python bench/select.py --alg batchbald --n 20000 --d 1 --classes 10 --k 20 --draws 10
+    python bench/selection_speed.py --alg badge --n 20000 --d 128 --classes 10 --k 1000
+    python bench/selection_speed.py --alg coreset --n 50000 --d 512 --k 1000 --labeled 1000
+    python bench/selection_speed.py --alg batchbald --n 20000 --d 1 --classes 10 --k 20 --draws 10
 
 Embeddings e = max(0, N(0, 1)) of shape n×d, probabilities softmax(3·N(0, 1)) of shape n×C, float32; the first
 --labeled rows are labelled. badge, kdpp and kmeans choose among the unlabelled rows, coreset and bait get the
@@ -15,9 +15,7 @@ the process's CPU time during the selection (all threads), a steadier figure on 
 import sys
 from pathlib import Path
 
-# Python puts this script's folder first on the path, where this file would shadow the standard module `select`
-# (imported by subprocess, hence by torch): put the repository root there instead.
-sys.path[0] = str(Path(__file__).resolve().parent.parent)
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
 import argparse  # noqa: E402
 import json  # noqa: E402

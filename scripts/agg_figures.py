@@ -1,0 +1,97 @@
+"""The figures of the analysis (scripts/agg_results.py), drawn with matplotlib and saved as PNG and PDF: learning
+curves, penalty matrices, normalised-error CDFs and query times."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from scripts.agg_algs import alg_order, colour  # noqa: E402
+from scripts.agg_stats import marked_table  # noqa: E402
+
+FORMATS = ("png", "pdf")
+
+
+def save(fig, fig_dir, stem):
+    """fig as FIG_DIR/<stem>.png and .pdf, then closed."""
+    for fmt in FORMATS:
+        fig.savefig(fig_dir / f"{stem}.{fmt}", bbox_inches="tight", dpi=150)
+    plt.close(fig)
+
+
+def outside_legend(ax, **kw):
+    """The legend to the right of the axes, so that it never hides the curves' end points."""
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, **kw)
+
+
+def plot_learning(acc, title, cutoff, fig_dir, stem):
+    """The learning curves (learning_figure) saved as <stem>.png and .pdf."""
+    save(learning_figure(acc, title, cutoff), fig_dir, stem)
+
+
+def learning_figure(acc, title, cutoff):
+    """Mean ± standard error of each algorithm's accuracy over seeds, against labelled points."""
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    for alg in alg_order(acc):
+        a = acc[alg]
+        mean, se = a.mean(axis=1), a.sem(axis=1).fillna(0)
+        ax.plot(mean.index, mean, color=colour(alg), label=f"{alg} ({a.shape[1]})", lw=1.6)
+        ax.fill_between(mean.index, mean - se, mean + se, color=colour(alg), alpha=0.2, lw=0)
+    if cutoff is not None:
+        ax.axvline(cutoff, color="0.5", ls=":", lw=1, label="rand at 99 % of final")
+    ax.set(xlabel="labelled points", ylabel="test accuracy", title=title)
+    ax.grid(alpha=0.3)
+    outside_legend(ax, title="alg (seeds)", title_fontsize=8)
+    return fig
+
+
+def plot_penalty(P, T, title, fig_dir, stem, note):
+    """The matrix and its column averages as a heat map; cells without any test (T False) read n/a."""
+    algs = list(P.index)
+    k = len(algs)
+    grid = marked_table(P, T).to_numpy(dtype=float)
+    top = max(np.nanmax(grid, initial=0), 1e-9)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * k, 1.6 + 0.6 * (k + 1)))
+    ax.imshow(np.ma.masked_invalid(grid), cmap="Reds", vmin=0, vmax=top, aspect="auto")
+    ax.set_facecolor("0.85")
+    for (r, c), v in np.ndenumerate(grid):
+        ax.text(c, r, "n/a" if np.isnan(v) else f"{v:.2f}", ha="center", va="center", fontsize=8,
+                color="white" if v > 0.6 * top else "black")
+    if not T.to_numpy().all():
+        note += "\nn/a: fewer than 2 common seeds, no test possible"
+    ax.axhline(k - 0.5, color="black", lw=1.5)
+    ax.set_xticks(range(k), algs, rotation=45, ha="right")
+    ax.set_yticks(range(k + 1), algs + ["column avg"])
+    ax.set(xlabel="j (beaten)", ylabel="i (wins)", title=f"{title}\n{note}")
+    save(fig, fig_dir, stem)
+
+
+def plot_cdf(errors, title, fig_dir, stem):
+    """Each algorithm's cumulative distribution of its normalised errors, weighted by their `weight`."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    for alg in alg_order(errors.alg.unique()):
+        e = errors[errors.alg == alg].sort_values("value")
+        x = np.concatenate([e.value.iloc[:1], e.value])
+        y = np.concatenate([[0.0], e.weight.cumsum() / e.weight.sum()])
+        ax.step(x, y, where="post", color=colour(alg), label=alg, lw=1.6)
+    ax.set(xlabel="normalised error (1 − acc) / (1 − acc_rand)", ylabel="cumulative fraction (weighted 1/L)",
+           title=title)
+    ax.grid(alpha=0.3)
+    outside_legend(ax)
+    save(fig, fig_dir, stem)
+
+
+def plot_query_times(times, title, fig_dir, stem):
+    """Mean query seconds per round of each algorithm as bars with their standard error (a log scale when they
+    span more than a factor of 100)."""
+    fig, ax = plt.subplots(figsize=(1.5 + 0.6 * len(times), 4.2))
+    algs = list(times.index)
+    ax.bar(range(len(algs)), times.query_seconds_mean, yerr=times.query_seconds_sem.fillna(0),
+           color=[colour(a) for a in algs], capsize=3)
+    ax.set_xticks(range(len(algs)), algs, rotation=45, ha="right")
+    positive = times.query_seconds_mean[times.query_seconds_mean > 0]
+    if len(positive) > 1 and positive.max() / positive.min() > 100:
+        ax.set_yscale("log")
+    ax.set(ylabel="query seconds per round", title=title)
+    ax.grid(alpha=0.3, axis="y")
+    save(fig, fig_dir, stem)

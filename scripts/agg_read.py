@@ -1,0 +1,214 @@
+"""Reading a results folder for the analysis (scripts/agg_results.py): every run folder (config.json + rounds.csv,
+as run.py writes them) and every output log of the original code under it, as one pandas table with a row per
+round of each run."""
+import ast
+import json
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from query_strategies import ALIASES
+from results import data_label, lenient_rounds
+
+SETTING = ["data", "model", "nQuery"]
+RUN_KEY = SETTING + ["alg", "seed"]
+ACC_LINE = re.compile(r"(\d+(?:\.\d+)?)\s+testing accuracy\s+(\d+(?:\.\d+)?)")
+NAMESPACE = re.compile(r"Namespace\((.*)\)")
+NAMESPACE_ITEM = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,]*)")
+LOG_NAME = re.compile(r"^(?P<data>[^_]+)_(?P<model>[^_]+)_(?P<alg>.+?)_(?P<nQuery>\d+)"
+                      r"(?:_(?:seed|dummy)?(?P<seed>\d+))?$")
+LOG_SUFFIXES = {".txt", ".log", ".out", ""}
+LOG_MAX_BYTES = 50 * 2**20  # larger files (e.g. raw data archives without a suffix) are not logs
+
+
+class BrokenRun(Exception):
+    """A run folder whose config.json or rounds.csv cannot be read: reported, skipped and listed at the end."""
+
+
+def read_rounds(path):
+    """rounds.csv as a table, read by results.lenient_rounds (a last line cut off mid-write is left out, an older
+    version's columns are accepted); BrokenRun when the file is unreadable, has a line longer than its header,
+    lacks n_labeled or test_acc, or a complete row holds no number there."""
+    try:
+        columns, rows = lenient_rounds(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise BrokenRun(f"{path} cannot be read ({type(e).__name__})") from None
+    except ValueError as e:
+        raise BrokenRun(f"{path} is not a CSV table ({e})") from None
+    if not columns:
+        return pd.DataFrame()
+    if not {"n_labeled", "test_acc"} <= set(columns):
+        raise BrokenRun(f"{path} has no n_labeled and test_acc columns")
+    df = pd.DataFrame(rows, columns=columns)
+    bad = df[["n_labeled", "test_acc"]].isna().any(axis=1).to_numpy().nonzero()[0]
+    if len(bad):
+        raise BrokenRun(f"{path} line {bad[0] + 2} holds no number in n_labeled or test_acc")
+    return df
+
+
+def data_name(opts):
+    """The data label of a run's options (config.json or the original's Namespace line): results.data_label."""
+    return data_label(int(opts.get("did") or 0), str(opts.get("data") or ""))
+
+
+def canonical(alg):
+    """The algorithm an alias (query_strategies.ALIASES) stands for; any other name as it is."""
+    return ALIASES.get(alg, alg)
+
+
+def load_run(folder):
+    """One run folder as table rows: rounds.csv plus the run's setting from config.json; BrokenRun when either
+    cannot be read."""
+    path = folder / "config.json"
+    try:
+        config = json.loads(path.read_text())
+        seed = config.get("seed")
+        meta = dict(source=str(folder), kind="run", data=config.get("data_name") or data_name(config),
+                    model=config["model"], alg=canonical(config["alg"]),
+                    nQuery=int(config["nQuery"]), nStart=int(config["nStart"]), nEnd=int(config["nEnd"]),
+                    seed=int(config["dummy"] if seed is None else seed), finished=(folder / "summary.json").is_file())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise BrokenRun(f"{path} cannot be read as JSON ({type(e).__name__})") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise BrokenRun(f"{path} lacks a valid setting ({type(e).__name__}: {e})") from None
+    return read_rounds(folder / "rounds.csv").assign(**meta)
+
+
+def load_runs(folders, broken):
+    """The readable run folders as tables; each broken one is warned about and appended to `broken`."""
+    frames = []
+    for folder in folders:
+        try:
+            frames.append(load_run(folder))
+        except BrokenRun as e:
+            warnings.warn(f"skipping broken run folder {folder}: {e}")
+            broken.append(folder)
+    return frames
+
+
+def parse_namespace(text):
+    """The options of the first `Namespace(key=value, ...)` line in a log, values as Python literals."""
+    m = NAMESPACE.search(text)
+    if not m:
+        return {}
+    opts = {}
+    for key, raw in NAMESPACE_ITEM.findall(m.group(1)):
+        try:
+            opts[key] = ast.literal_eval(raw.strip())
+        except (ValueError, SyntaxError):
+            opts[key] = raw.strip()
+    return opts
+
+
+def namespace_setting(text):
+    """data, model, alg, nQuery, nStart, nEnd and seed (--seed, else --dummy) of a log's Namespace line, as far
+    as it names them (empty without one)."""
+    opts = parse_namespace(text)
+    if not opts:
+        return {}
+    seed = opts.get("seed")
+    named = {k: opts[k] for k in ("model", "alg", "nQuery", "nStart", "nEnd") if k in opts}
+    return dict(data=data_name(opts), **named, seed=opts.get("dummy") if seed is None else seed)
+
+
+def log_setting(path, text, log_meta):
+    """data, model, alg, nQuery (and seed, nStart, nEnd when known) of a log: its Namespace line, else its file
+    name, else --log-meta."""
+    found = namespace_setting(text)
+    m = LOG_NAME.match(path.stem)
+    for source in (m.groupdict() if m else {}, log_meta):
+        for key, value in source.items():
+            if found.get(key) is None and value is not None:
+                found[key] = value
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def load_log(path, log_meta):
+    """Table rows from one output log of the original code; None when it holds no accuracy line or its setting
+    cannot be told."""
+    raw = path.read_bytes()
+    if b"testing accuracy" not in raw:
+        return None
+    text = raw.decode(errors="replace")
+    pairs = ACC_LINE.findall(text)
+    if not pairs:
+        return None
+    setting = log_setting(path, text, log_meta)
+    missing = [k for k in ("data", "model", "alg", "nQuery") if k not in setting]
+    if missing:
+        warnings.warn(f"skipping {path}: cannot tell its {', '.join(missing)}; name the file "
+                      f"<data>_<model>_<alg>_<nQuery>_seed<seed>.txt or pass --log-meta KEY=VALUE")
+        return None
+    return log_rows(path, pairs, setting)
+
+
+def log_rows(path, pairs, setting):
+    """A log's (n_labeled, accuracy) pairs as table rows (the last of each count), with its setting."""
+    rows = pd.DataFrame({"n_labeled": [int(float(n)) for n, _ in pairs], "test_acc": [float(a) for _, a in pairs]})
+    rows = rows.drop_duplicates("n_labeled", keep="last").reset_index(drop=True)
+    return rows.assign(round=np.arange(len(rows)), source=str(path), kind="log", data=str(setting["data"]),
+                       model=str(setting["model"]), alg=canonical(str(setting["alg"])), nQuery=int(setting["nQuery"]),
+                       nStart=int(setting.get("nStart", rows.n_labeled.min())),
+                       nEnd=int(setting["nEnd"]) if "nEnd" in setting else np.nan,
+                       seed=int(setting["seed"]) if "seed" in setting else np.nan, finished=np.nan)
+
+
+def find_sources(roots):
+    """Run folders (config.json next to rounds.csv) and candidate log files outside them, under the roots."""
+    runs, logs = [], []
+    for root in roots:
+        runs += sorted(p.parent for p in Path(root).rglob("config.json") if (p.parent / "rounds.csv").is_file())
+    run_set = set(runs)
+    for root in roots:
+        for p in sorted(Path(root).rglob("*")):
+            if (p.is_file() and p.suffix in LOG_SUFFIXES and not p.name.startswith(".")
+                    and p.stat().st_size <= LOG_MAX_BYTES and not run_set.intersection(p.parents)):
+                logs.append(p)
+    return runs, logs
+
+
+def number_unseeded(table):
+    """Logs without a seed get replicate numbers per (setting, alg) in file order, after the largest known seed."""
+    missing = table.seed.isna()
+    if not missing.any():
+        return table
+    warnings.warn(f"{table[missing].source.nunique()} log(s) name no seed or dummy; numbering them in file order")
+    group = SETTING + ["alg"]
+    largest = table.groupby(group).seed.transform("max").fillna(0)
+    order = table[missing].groupby(group).source.transform(lambda s: pd.factorize(s)[0] + 1)
+    table.loc[missing, "seed"] = largest[missing] + order
+    return table
+
+
+def drop_duplicate_runs(table):
+    """One source per (data, model, nQuery, alg, seed): a run folder before a log (silently: sweep.py keeps each
+    run's log beside it), then the one with most rows (with a warning)."""
+    sizes = table.groupby("source").agg(kind=("kind", "first"), rows=("test_acc", "size"),
+                                        **{k: (k, "first") for k in RUN_KEY})
+    sizes = sizes.assign(is_log=sizes.kind == "log").sort_values(["is_log", "rows"], ascending=[True, False])
+    keep = sizes.drop_duplicates(RUN_KEY)
+    dropped = sizes.drop(keep.index)
+    has_run = dropped.set_index(RUN_KEY).index.isin(sizes[~sizes.is_log].set_index(RUN_KEY).index)
+    same_kind = dropped[~dropped.is_log.to_numpy() | ~has_run]
+    if len(same_kind):
+        warnings.warn(f"ignoring {len(same_kind)} duplicate source(s) of runs already read, e.g. {same_kind.index[0]}")
+    return table[table.source.isin(keep.index)]
+
+
+def load_results(roots, log_meta=None, broken=None):
+    """Every round of every run and log under the roots, one row each; broken run folders are skipped (and
+    appended to the list `broken` when given)."""
+    runs, logs = find_sources(roots)
+    frames = load_runs(runs, [] if broken is None else broken)
+    frames += [f for f in (load_log(p, log_meta or {}) for p in logs) if f is not None]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame()
+    table = number_unseeded(pd.concat(frames, ignore_index=True))
+    table = drop_duplicate_runs(table.astype({"seed": int, "nQuery": int, "n_labeled": int}))
+    first = ["data", "model", "nQuery", "alg", "seed", "round", "n_labeled", "test_acc"]
+    return table[first + [c for c in table.columns if c not in first]].sort_values(
+        ["data", "model", "nQuery", "alg", "seed", "n_labeled"]).reset_index(drop=True)

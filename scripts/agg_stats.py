@@ -1,0 +1,142 @@
+"""The statistics of the analysis (scripts/agg_results.py, whose docstring states the rules): checkpoints, paired
+t-tests, pairwise penalty matrices, normalised errors and query times of one setting's runs."""
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from scripts.agg_algs import alg_order
+
+RAND = "rand"
+P_VALUE = 0.05
+RAND_FRACTION = 0.99
+
+
+def accuracies(setting):
+    """alg -> DataFrame of test accuracy, index n_labeled, one column per seed."""
+    return {alg: g.pivot_table(index="n_labeled", columns="seed", values="test_acc")
+            for alg, g in setting.groupby("alg")}
+
+
+def geometric_counts(n_start, n_query, n_max):
+    """nStart + k·nQuery for k = 0, 1, 2, 4, 8, … while at most n_max."""
+    counts, k = [], 0
+    while n_start + k * n_query <= n_max:
+        counts.append(n_start + k * n_query)
+        k = 1 if k == 0 else 2 * k
+    return counts
+
+
+def rand_cutoff(rand_acc):
+    """Smallest labelled count where rand's mean accuracy reaches 99 % of its mean at the largest count that
+    every seed reached."""
+    common = rand_acc.dropna()
+    if common.empty:
+        return None
+    mean = common.mean(axis=1)
+    return int(mean.index[np.argmax(mean.to_numpy() >= RAND_FRACTION * mean.iloc[-1])])
+
+
+def checkpoints(acc, n_start, n_query):
+    """The setting's checkpoints (agg_results' docstring) and the last labelled count they may reach."""
+    if RAND in acc and (cut := rand_cutoff(acc[RAND])) is not None:
+        return geometric_counts(n_start, n_query, cut), cut
+    last_common = min(int(a.apply(pd.Series.last_valid_index).min()) for a in acc.values())
+    return geometric_counts(n_start, n_query, last_common), None
+
+
+def paired_t(a, b):
+    """t = mean(d) / (sd(d) / √n), d = a − b (sample sd); ±inf when sd = 0 < |mean(d)|, 0 when every d = 0."""
+    d = np.asarray(a, float) - np.asarray(b, float)
+    mean, sd = d.mean(), d.std(ddof=1)
+    if sd == 0:
+        return 0.0 if mean == 0 else np.copysign(np.inf, mean)
+    return mean / (sd / np.sqrt(len(d)))
+
+
+def t_threshold(n_seeds, fixed=None):
+    """The two-sided 5 % critical value t_{0.975, n−1} of a paired t-test over n seeds, or the fixed value."""
+    return fixed if fixed is not None else stats.t.ppf(1 - P_VALUE / 2, n_seeds - 1)
+
+
+def beats(acc_i, acc_j, fixed_threshold=None):
+    """Whether i beats j on paired seed accuracies (Series indexed by seed): t > critical value, n ≥ 2 seeds."""
+    both = pd.concat([acc_i, acc_j], axis=1, join="inner").dropna()
+    if len(both) < 2:
+        return False
+    return bool(paired_t(both.iloc[:, 0], both.iloc[:, 1]) > t_threshold(len(both), fixed_threshold))
+
+
+def penalty_matrix(acc, points, fixed_threshold=None):
+    """P[i, j] = (1/L)·#{checkpoints c : i beats j at c}, L = len(points); a DataFrame in the fixed order."""
+    algs = alg_order(acc)
+    P = pd.DataFrame(0.0, index=algs, columns=algs)
+    for c in points:
+        at = {a: acc[a].loc[c] for a in algs if c in acc[a].index}
+        for i in at:
+            for j in at:
+                if i != j and beats(at[i], at[j], fixed_threshold):
+                    P.loc[i, j] += 1 / len(points)
+    return P
+
+
+def tested_pairs(acc, points):
+    """T[i, j] = True when at some checkpoint i and j have at least 2 seeds in common (a paired t-test was
+    possible); the diagonal is True."""
+    algs = alg_order(acc)
+    T = pd.DataFrame(np.eye(len(algs), dtype=bool), index=algs, columns=algs)
+    for c in points:
+        seeds = {a: set(acc[a].loc[c].dropna().index) for a in algs if c in acc[a].index}
+        for i in seeds:
+            for j in seeds:
+                T.loc[i, j] |= len(seeds[i] & seeds[j]) >= 2
+    return T
+
+
+def marked_table(P, T):
+    """P with its column averages as a last row, untested cells (T False) and averages of columns without any
+    tested off-diagonal cell left empty (NaN)."""
+    avg = column_averages(P).where((T & ~np.eye(len(T), dtype=bool)).any(axis=0))
+    return pd.concat([P.where(T), avg.to_frame("column average").T])
+
+
+def column_averages(P):
+    """Mean of each column over the other algorithms' rows (the diagonal is always 0): lower is better."""
+    k = len(P)
+    return P.sum(axis=0) / max(k - 1, 1)
+
+
+def overall_matrix(matrices):
+    """Sum over settings of P (an algorithm missing from a setting adds 0 there); for boolean matrices, the
+    count of settings where the cell is True."""
+    algs = alg_order({a for P in matrices for a in P.index})
+    total = pd.DataFrame(0.0, index=algs, columns=algs)
+    for P in matrices:
+        total = total.add(P, fill_value=0).loc[algs, algs]
+    return total
+
+
+def normalised_errors(acc, points):
+    """Rows (alg, n_labeled, value, weight): value = (1 − mean acc_alg) / (1 − mean acc_rand) at each checkpoint,
+    means over seeds; weight 1/L."""
+    rows = []
+    if RAND not in acc:
+        return pd.DataFrame(columns=["alg", "n_labeled", "value", "weight"])
+    rand_err = 1 - acc[RAND].mean(axis=1)
+    for alg in alg_order(acc):
+        err = 1 - acc[alg].mean(axis=1)
+        for c in points:
+            if c in err.index and c in rand_err.index and rand_err[c] > 0 and not np.isnan(err[c]):
+                rows.append((alg, c, err[c] / rand_err[c], 1 / len(points)))
+    return pd.DataFrame(rows, columns=["alg", "n_labeled", "value", "weight"])
+
+
+def query_times(setting):
+    """Per alg: mean over seeds of each run's mean query / inference / selection seconds per query round."""
+    if "query_seconds" not in setting or setting.query_seconds.isna().all():
+        return pd.DataFrame()
+    q = setting[(setting["round"] > 0) & setting.query_seconds.notna()]
+    per_run = q.groupby(["alg", "seed"])[["query_seconds", "infer_seconds", "select_seconds"]].mean().groupby("alg")
+    out = per_run.mean().add_suffix("_mean").join(per_run.query_seconds.sem().rename("query_seconds_sem"))
+    out = out.join(per_run.size().rename("runs"))
+    return out.reindex(alg_order(out.index))[["query_seconds_mean", "query_seconds_sem", "infer_seconds_mean",
+                                               "select_seconds_mean", "runs"]]
