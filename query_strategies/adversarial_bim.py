@@ -17,28 +17,41 @@ EPS = 0.05
 BIM_STEPS = 100
 
 
+def walk_until_flipped(model, X, max_steps, step):
+    """(r, flipped): from every point, r += step(logits, x, ŷ) at x = X + r (computed for the points still
+    walking, with autograd on) while argmax f(x) is the starting prediction ŷ, at most max_steps steps; flipped
+    tells which points left ŷ. The model is in eval mode."""
+    model.eval()
+    r = torch.zeros_like(X)
+    flipped = torch.zeros(len(X), dtype=torch.bool, device=X.device)
+    rows = torch.arange(len(X), device=X.device)
+    label = None
+    for n_steps in range(max_steps + 1):
+        x = (X[rows] + r[rows]).requires_grad_(True)
+        with torch.enable_grad():
+            logits = model(x)[0]
+            label = logits.argmax(1).detach() if label is None else label
+            left = logits.argmax(1) != label
+            flipped[rows[left]] = True
+            if n_steps == max_steps or bool(left.all()):
+                break
+            move = step(logits, x, label)[~left]
+        rows, label = rows[~left], label[~left]
+        r[rows] += move
+    return r, flipped
+
+
+def bim_step(eps):
+    """The BIM step at x for labels ŷ: ε·sign(∇ₓ Σ CE(f(x), ŷ))."""
+    def step(logits, x, label):
+        return eps * torch.autograd.grad(F.cross_entropy(logits, label, reduction="sum"), x)[0].sign()
+    return step
+
+
 def bim_perturbations(model, X, eps=EPS, max_iter=BIM_STEPS):
     """(δ, flipped): δ = Σ steps ε·sign(∇ₓ CE(f(x + δ), ŷ)) taken while argmax f(x + δ) = ŷ, at most max_iter each;
     flipped tells which points left ŷ."""
-    model.eval()
-    delta = torch.zeros_like(X)
-    flipped = torch.zeros(len(X), dtype=torch.bool, device=X.device)
-    rows = torch.arange(len(X), device=X.device)
-    target = None
-    for step in range(max_iter + 1):
-        x = (X[rows] + delta[rows]).requires_grad_(True)
-        with torch.enable_grad():
-            logits = model(x)[0]
-            target = logits.argmax(1).detach() if target is None else target
-            loss = F.cross_entropy(logits, target, reduction="sum")
-        left = logits.argmax(1) != target
-        flipped[rows[left]] = True
-        rows, target = rows[~left], target[~left]
-        if step == max_iter or len(rows) == 0:
-            break
-        grad = torch.autograd.grad(loss, x)[0][~left]
-        delta[rows] += eps * grad.sign()
-    return delta, flipped
+    return walk_until_flipped(model, X, max_iter, bim_step(eps))
 
 
 def bim_scores(model, X, eps=EPS, max_iter=BIM_STEPS):

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from .adversarial_bim import AdversarialMargin
+from .adversarial_bim import AdversarialMargin, walk_until_flipped
 
 DEEPFOOL_STEPS = 50
 
@@ -37,24 +37,12 @@ def nearest_boundary_step(logits, jac, label):
 def deepfool_perturbations(model, X, max_iter=DEEPFOOL_STEPS):
     """(r, flipped): r = Σ nearest_boundary_step at x + r, taken while the prediction there is still the starting
     one, at most max_iter steps; flipped tells which points left it."""
-    model.eval()
-    r = torch.zeros_like(X)
-    flipped = torch.zeros(len(X), dtype=torch.bool, device=X.device)
-    rows = torch.arange(len(X), device=X.device)
-    label = None
-    for step in range(max_iter + 1):
-        x = (X[rows] + r[rows]).requires_grad_(True)
-        with torch.enable_grad():
-            logits = model(x)[0]
-            label = logits.argmax(1) if label is None else label
-            left = logits.argmax(1) != label
-            flipped[rows[left]] = True
-            if step == max_iter or bool(left.all()):
-                break
-            jac = input_jacobian(logits, x)[~left]
-        rows, label = rows[~left], label[~left]
-        r[rows] += nearest_boundary_step(logits.detach()[~left], jac, label)
-    return r, flipped
+    return walk_until_flipped(model, X, max_iter, deepfool_step)
+
+
+def deepfool_step(logits, x, label):
+    """The step to the nearest boundary of the classifier linearised at x."""
+    return nearest_boundary_step(logits.detach(), input_jacobian(logits, x), label)
 
 
 def deepfool_scores(model, X, max_iter=DEEPFOOL_STEPS):

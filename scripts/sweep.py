@@ -391,5 +391,12 @@ def main(argv=None):
     return 1 if failed else 0
 
 
-if __name__ == "__main__":
+def cli():
+    """The console command (`badge-sweep`, or `python scripts/sweep.py`): Ctrl-C (SIGINT) stops the sweep even when
+    a non-interactive shell started it in the background with SIGINT ignored; exits with main's code."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    cli()

@@ -2,6 +2,7 @@
 runs one thread per process (on the shared 2-core machine more threads oversubscribe the cores and make small
 trainings several times slower)."""
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -10,6 +11,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def ctrl_c_raises():
+    """Ctrl-C (SIGINT) raises KeyboardInterrupt, as in a terminal, even when the session was started in the
+    background by a non-interactive shell (which starts it with SIGINT ignored, and every subprocess would inherit
+    that): the interrupt tests need it live."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(scope="session", autouse=True)

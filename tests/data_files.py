@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+from cli import SHARED_DATA
 CIFAR_MEANS, CIFAR_STDS = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
 SVHN_MEANS, SVHN_STDS = (0.4377, 0.4438, 0.4728), (0.1980, 0.2010, 0.1970)
 

@@ -1,5 +1,6 @@
 """Processes in tests: a CLI started in the background, the holder of a run folder's lock, a process's children
 and whether a process is still running (from /proc, Linux)."""
+import signal
 import subprocess
 import sys
 import time
@@ -9,9 +10,15 @@ from cli import ROOT
 
 
 def start_cli(*args, script="run.py"):
-    """`python <script> args…` started in the background from the project root (stdout and stderr captured)."""
+    """`python <script> args…` started in the background from the project root (stdout and stderr captured), with
+    SIGINT ignored as a non-interactive shell starts a background job: a Ctrl-C test then also shows that the
+    command itself turns SIGINT back on."""
     return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ignore_sigint)
+
+
+def ignore_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def wait_for_holder(folder, accept, timeout=120):

@@ -6,13 +6,11 @@ import pytest
 import torch
 from torch import nn
 
-from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
+from cli import LETTER, SMALL, accuracy_lines, run_cli
 
 from query_strategies.adversarial_bim import bim_perturbations, bim_scores
 from query_strategies.adversarial_deepfool import deepfool_perturbations, deepfool_scores
 
-LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50", "--nEnd", "200",
-          "--maxEpochs", "50"]
 
 
 class LinearNet(nn.Module):

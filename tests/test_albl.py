@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dataset
-from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
+from cli import LETTER, SMALL, accuracy_lines, run_cli
 from learner import Learner
 from query_strategies import STRATEGIES
 from query_strategies.active_learning_by_learning import (ActiveLearningByLearning, choice_probabilities,
@@ -116,8 +116,7 @@ def test_albl_is_registered_over_conf_and_coreset():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("data", [[], ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50",
-                                       "--nEnd", "200", "--maxEpochs", "50"]])
+@pytest.mark.parametrize("data", [[], LETTER])
 def test_cli_runs_albl(tmp_path, data):
     proc = run_cli("--alg", "albl", "--out", tmp_path, *(data or SMALL))
     assert proc.returncode == 0, proc.stderr

@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy import stats
 
-from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
+from cli import LETTER, SHARED_DATA, SMALL, accuracy_lines, run_cli
 from query_strategies.badge_sampling import badge_select
 from query_strategies.selection import FactoredPoints, draw_index, gradient_factor, kmeanspp
 
@@ -116,8 +116,6 @@ def test_same_picks_on_cuda():
     assert cuda.device.type == "cuda" and cuda.cpu().tolist() == cpu.tolist()
 
 
-LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50", "--nEnd", "200",
-          "--maxEpochs", "50"]
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cli import assert_one_line_error, run_cli
+from cli import LETTER, assert_one_line_error, run_cli
 from data_files import SHARED_DATA, skip_md5, tree_state, write_cifar10, write_mnist_slice, write_svhn
 
 ROUND_LINE = re.compile(r"^(\d+)\ttesting accuracy (\d+(?:\.\d+)?(?:e-?\d+)?)$")
@@ -47,8 +47,7 @@ def test_mnist_like_from_the_shared_folder(tmp_path, shared_state, name, floor):
 
 @pytest.mark.slow
 def test_letter_from_the_offline_openml_csv(tmp_path, shared_state):
-    proc = run_cli("--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50", "--nEnd", "200",
-                   "--maxEpochs", "50", "--out", tmp_path)
+    proc = run_cli(*LETTER, "--out", tmp_path)
     assert [n for n, _ in rounds(proc)] == [100, 150, 200]
     cfg = config(tmp_path)
     assert (cfg["n_pool"], cfg["n_test"], cfg["n_classes"], cfg["input_shape"]) == (18000, 2000, 26, [16])

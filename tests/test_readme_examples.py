@@ -1,12 +1,17 @@
-"""The README's code blocks run as written: the pandas + matplotlib learning curve over real runs, and the
-letter sweep's TOML grid."""
+"""The README's code blocks run as written: the pandas + matplotlib learning curve over real runs, the letter
+sweep's TOML grid, and the example of a new strategy."""
 import re
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
+import dataset
 import run
+from learner import Learner
+from query_strategies.entropy_sampling import EntropySampling
 from cli import ROOT
 from scripts import sweep
 
@@ -50,3 +55,22 @@ def test_the_shipped_sweep_grids_plan_their_runs(grid, runs, flag, capsys):
     assert sweep.main(["--grid", str(ROOT / "scripts" / "grids" / f"{grid}.toml"), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == runs and all(flag in ln and " --maxEpochs" not in ln for ln in lines)
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_new_strategy_example_picks_like_entropy_and_checks_its_picks():
+    scope = {}
+    exec(code_block("python", "class ScaledEntropy(Strategy)"), scope)
+    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=20)
+    labeled = np.zeros(len(ds.y_train), dtype=bool)
+    labeled[:60] = True
+    learner.train(np.flatnonzero(labeled))
+    mine = scope["ScaledEntropy"](learner, labeled, torch.Generator(), beta=2.0)
+    assert mine.beta == 2.0
+    assert mine.query(10).tolist() == EntropySampling(learner, labeled, torch.Generator()).query(10).tolist()
+    mine.select = lambda n: np.arange(n)  # labelled points: Strategy.query refuses them
+    with pytest.raises(RuntimeError, match="not 10 distinct unlabelled points"):
+        mine.query(10)
+    with pytest.raises(TypeError, match="no parameter gamma"):
+        scope["ScaledEntropy"](learner, labeled, torch.Generator(), gamma=1.0)

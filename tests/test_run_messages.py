@@ -99,6 +99,12 @@ def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monke
                                     f"{tmp_path / 'digits_mlp_marg_50_seed1'}; continue with --resume")
 
 
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_aug_off_cifar10_warns_and_trains_without_augmentation(tmp_path):
+    with pytest.warns(UserWarning, match=r"--aug 1 is defined for CIFAR10 only .* digits is trained without"):
+        assert run.main(["--aug", "1", *TINY, "--rounds", "1", "--maxEpochs", "5", "--out", str(tmp_path)]) == 0
+
+
 def test_interrupt_while_loading_data(tmp_path, monkeypatch, capsys):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
