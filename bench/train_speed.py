@@ -6,7 +6,9 @@
 Each configuration trains a fresh network on a fixed random labelled set for a fixed number of epochs (fewer
 when it reaches 99 % training accuracy first) in its own process. With --compare, the other checkout's learner
 runs the same configurations, interleaved with this one's (A, B, A, B, ...), and the table gives the median of
-each and their ratio, with the load average during the run: on a shared machine only such ratios are fair."""
+each and their ratio, with the load average during the run: on a shared machine only such ratios are fair. The
+last column is a floor for mlp: the time of the first layer's two matrix products (forward, weight gradient) that
+every step needs in float32, measured in the same process right after training."""
 import sys
 from pathlib import Path
 
@@ -49,7 +51,20 @@ def measure(root, config, device):
     learner.patience = 0
     res = learner.train(idx)
     steps_per_epoch = -(-n // ds.train_batch)
-    return {"epochs": res.epochs, "seconds": res.seconds, "steps": res.epochs * steps_per_epoch}
+    floor = product_floor(ds.train_batch, ds.X_train[0].numel()) if model == "mlp" else None
+    return {"epochs": res.epochs, "seconds": res.seconds, "steps": res.epochs * steps_per_epoch, "floor": floor}
+
+
+def product_floor(batch, d_in, width=128, repeats=1000):
+    """Seconds per step of X_b Wᵀ and (∂H)ᵀ X_b for a batch×d_in input and a width×d_in first layer (float32)."""
+    import torch
+    X, W, dH = torch.randn(batch, d_in), torch.randn(width, d_in), torch.randn(batch, width)
+    out, grad = torch.empty(batch, width), torch.empty(width, d_in)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.mm(X, W.T, out=out)
+        torch.mm(dH.T, X, out=grad)
+    return (time.perf_counter() - start) / repeats
 
 
 def run_worker(root, config, device):
@@ -81,6 +96,7 @@ def main():
         sys.exit(f"train_speed.py: error: unknown configuration(s) {', '.join(unknown)}")
     rate = {(c, r): [] for c in configs for r in roots}
     step_ms = {(c, r): [] for c in configs for r in roots}
+    floor_ms = {c: [] for c in configs}
     loads = []
     for _ in range(args.repeats):
         for c in configs:
@@ -88,9 +104,11 @@ def main():
                 res = run_worker(r, c, args.device)
                 rate[c, r].append(res["epochs"] / res["seconds"])
                 step_ms[c, r].append(1000 * res["seconds"] / res["steps"])
+                if r == ROOT and res.get("floor"):
+                    floor_ms[c].append(1000 * res["floor"])
                 loads.append(os.getloadavg()[0])
     head = "| configuration | epochs/s | ms/step |" + (" epochs/s (compared) | ms/step (compared) | speed-up |"
-                                                      if args.compare else "")
+                                                      if args.compare else "") + " product floor ms/step |"
     print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; "
           f"median of {args.repeats} run(s); {args.device}; {time.strftime('%Y-%m-%d')}")
     print(head)
@@ -101,6 +119,7 @@ def main():
             cells += [f"{statistics.median(rate[c, r]):.0f}", f"{statistics.median(step_ms[c, r]):.3f}"]
         if args.compare:
             cells.append(f"{statistics.median(rate[c, ROOT]) / statistics.median(rate[c, roots[1]]):.1f}×")
+        cells.append(f"{statistics.median(floor_ms[c]):.3f}" if floor_ms[c] else "")
         print(f"| {c} | " + " | ".join(cells) + " |")
 
 
