@@ -37,8 +37,8 @@ class Strategy:
     def query(self, n):
         """n distinct unlabelled pool indices to label next: `select(n)`, checked (RuntimeError otherwise)."""
         picked = np.asarray(self.select(n), dtype=np.int64)
-        if (len(picked) != n or len(np.unique(picked)) != n or len(picked) and (picked.min() < 0 or
-                picked.max() >= self.n_pool) or self.labeled[picked].any()):
+        in_pool = len(picked) == 0 or (picked.min() >= 0 and picked.max() < self.n_pool)
+        if len(picked) != n or len(np.unique(picked)) != n or not in_pool or self.labeled[picked].any():
             raise RuntimeError(f"{self.name} returned {len(picked)} picks, not {n} distinct unlabelled points")
         return picked
 
