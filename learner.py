@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+import kernels
 from dataset import TEST_BATCH
 from model import Dropout, build_model, dropout, has_dropout, reset_weights, set_dropout_generator
 
@@ -20,6 +21,9 @@ MC_DRAWS = 10
 EMBEDDING_DROPOUT = 0.5  # MC passes of models without dropout layers drop embedding units with this rate
 TRAIN_STOPS = ("target", "unreachable", "cap", "stalled")
 ATTACK_BATCH = 500  # points attacked together by attack_scores
+
+
+DIVERGED = "the training loss became NaN or infinite; lower --lr or check the features"
 
 
 class TrainingDiverged(RuntimeError):
@@ -71,9 +75,11 @@ class Learner:
     Every random draw (weights, shuffling, augmentation, dropout) comes from `generator` (on the CPU) or
     from a device generator seeded from it."""
 
-    def __init__(self, model_name, ds, device, generator, lr=1e-4, n_emb=128, max_epochs=0, patience=PATIENCE):
+    def __init__(self, model_name, ds, device, generator, lr=1e-4, n_emb=128, max_epochs=0, patience=PATIENCE,
+                 kernel=True):
         self.model_name, self.ds, self.device = model_name, ds, torch.device(device)
         self.lr, self.n_emb, self.max_epochs, self.patience = lr, n_emb, max_epochs, patience
+        self.kernel = kernel and self.kernel_applies() and kernels.library() is not None
         self.gen = generator
         self.X, self.y = ds.X_train.to(self.device), ds.y_train.to(self.device)
         self.X_test, self.y_test = ds.X_test.to(self.device), ds.y_test.to(self.device)
@@ -81,6 +87,17 @@ class Learner:
         self.infer_seconds = 0.0
         if ds.augment:
             self.fill = ds.black.view(1, -1, 1, 1).to(self.device)
+
+    def kernel_applies(self):
+        """Whether the compiled epoch (kernels/) covers this training: the mlp on the CPU, without augmentation,
+        with a hidden width that is a multiple of the kernel's vector width."""
+        return (self.model_name == "mlp" and self.device.type == "cpu" and not self.ds.augment
+                and self.n_emb % kernels.VECTOR == 0)
+
+    @property
+    def trainer(self):
+        """What trains the networks (for config.json): "compiled" (kernels/mlp_epoch.c) or "torch"."""
+        return "compiled" if self.kernel else "torch"
 
     def device_generator(self):
         """A generator on the learner's device: the CPU generator itself on CPU; elsewhere a new one seeded by a draw
@@ -162,7 +179,10 @@ class Learner:
     def epoch_function(self, model, X, y):
         """A function that trains `model` for one epoch on (X, y) and returns the fraction of points predicted
         right during it: minibatches of the data set's size from a fresh shuffle, each a closed-form gradient step
-        (mlp, lin) or an autograd step (the rest), then the clamped Adam update."""
+        (mlp, lin) or an autograd step (the rest), then the clamped Adam update. With `self.kernel` the mlp's epoch
+        is one call of the compiled kernel, from the same shuffle."""
+        if self.kernel:
+            return self.compiled_epoch_function(model, X, y)
         adam = ClampedAdam(model.parameters(), self.lr)
         closed_form = hasattr(model, "loss_gradients") and not self.ds.augment
         if closed_form:
@@ -193,8 +213,22 @@ class Learner:
                 torch.argmax(logits, 1, out=predicted[a:b])
             # a NaN or infinite loss makes every later weight NaN, so the last logits tell
             if not torch.isfinite(logits).all():
-                raise TrainingDiverged("the training loss became NaN or infinite; lower --lr or check the features")
+                raise TrainingDiverged(DIVERGED)
             return (predicted == yo).sum().item() / len(y)
+
+        return epoch
+
+    def compiled_epoch_function(self, model, X, y):
+        """epoch_function's compiled form (kernels.MlpEpoch) for the mlp on the CPU."""
+        run = kernels.MlpEpoch(kernels.library(), model, X, y, self.ds.train_batch, self.lr, GRAD_CLAMP, ADAM_BETAS,
+                               ADAM_EPS)
+
+        def epoch():
+            model.train()
+            acc = run(torch.randperm(len(y), generator=self.gen))
+            if acc is None:
+                raise TrainingDiverged(DIVERGED)
+            return acc
 
         return epoch
 

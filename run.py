@@ -98,6 +98,10 @@ def build_parser():
     p.add_argument("--patience", type=int, default=PATIENCE,
                    help="guard against endless training: stop after this many epochs without a better epoch "
                         "accuracy (a warning and train_stop=stalled), 0 = never")
+    p.add_argument("--kernel", default="auto", choices=("auto", "off"),
+                   help="auto = the mlp trains on the CPU with a compiled epoch (kernels/, built once with the C "
+                        "compiler $CC or cc; PyTorch where none works); off = PyTorch always. Same training rule, "
+                        "float rounding differs; config.json's trainer says which ran")
     p.add_argument("--threads", type=int, default=1,
                    help="torch, BLAS and OpenMP threads of this run; picks can differ between thread counts")
     p.add_argument("--resume", action="store_true",
@@ -262,14 +266,14 @@ def run(args):
                       f"trained without augmentation", stacklevel=2)
     warn_if_expensive(args, ds)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
-                      args.maxEpochs, args.patience)
+                      args.maxEpochs, args.patience, kernel=args.kernel == "auto")
     labeled = np.zeros(n_pool, dtype=bool)
     initial = data_rng.choice(n_pool, args.nStart, replace=False)
     labeled[initial] = True
     strategy = build_strategy(args, learner, labeled, torch.Generator().manual_seed(select_seed))
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
                   n_test=len(ds.y_test), n_classes=ds.n_classes, input_shape=list(ds.X_train.shape[1:]),
-                  torch=torch.__version__, python=platform.python_version(),
+                  trainer=learner.trainer, torch=torch.__version__, python=platform.python_version(),
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
                   data_identity=data_fingerprint(ds, data_source(args)))
     run_dir = RunDir(Path(args.out) / run_name(args, seed))

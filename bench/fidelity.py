@@ -9,6 +9,8 @@
   first 2,000 test images with its momentum running statistics (the original) and after the recalibration (ours).
 - Iteration caps: how many unlabelled points BIM (100 steps) and DeepFool (50 steps) leave on their class; BIM
   ranks them last, DeepFool scores them where they stopped (as the original).
+- The compiled mlp epoch (kernels/) rounds differently from the PyTorch path (and the original's autograd): over
+  ten seeds, each training a fresh mlp on --nStart random points with both, the mean test accuracy and epochs.
 The networks train as in a run (to 99 % training accuracy, capped at --maxEpochs), on --nStart random points."""
 import sys
 from pathlib import Path
@@ -70,6 +72,25 @@ def batchnorm_effect(args):
     return epochs, acc, before, (eval_accuracy(model, X, y), eval_accuracy(model, X_test, y_test))
 
 
+def trainer_agreement(data, did, args, seeds=10):
+    """Mean test accuracy and epochs of an mlp trained with the compiled epoch and with PyTorch, on the same
+    `seeds` random labelled sets and initial weights; returns (data name, {trainer: (accuracy, epochs)}, largest
+    accuracy difference of a pair)."""
+    ds = dataset.load(data, did, args.path, np.random.default_rng(args.seed))
+    runs = {"compiled": [], "torch": []}
+    for seed in range(args.seed, args.seed + seeds):
+        idx = np.random.default_rng(seed).choice(len(ds.y_train), args.nStart, replace=False)
+        for trainer, kernel in (("compiled", True), ("torch", False)):
+            learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(seed), max_epochs=args.maxEpochs,
+                              kernel=kernel)
+            if learner.trainer != trainer:
+                sys.exit("fidelity.py: the compiled mlp epoch is not available here (no working C compiler)")
+            res = learner.train(idx)
+            runs[trainer].append((learner.test_accuracy(), res.epochs))
+    gap = max(abs(a[0] - b[0]) for a, b in zip(runs["compiled"], runs["torch"]))
+    return ds.name, {t: np.mean(r, axis=0) for t, r in runs.items()}, gap
+
+
 def not_flipped(learner, labeled):
     """How many unlabelled pool points BIM (≤ 100 steps) and DeepFool (≤ 50 steps) leave on their class, and n."""
     X = learner.X[torch.as_tensor(np.flatnonzero(~labeled))]
@@ -97,6 +118,11 @@ def main():
         bim, deepfool, n = not_flipped(learner, labeled)
         print(f"| iteration caps | {name}, mlp, {n} unlabelled points | not flipped by BIM in 100 steps: {bim}; "
               f"by DeepFool in 50 steps: {deepfool} |")
+    for data, did in (("MNIST", 0), ("", 6)):
+        name, means, gap = trainer_agreement(data, did, args)
+        print(f"| compiled mlp epoch | {name}, mlp, {args.nStart} labels, 10 seeds | mean test accuracy (epochs): "
+              + ", ".join(f"{t} {acc:.4f} ({epochs:.0f})" for t, (acc, epochs) in means.items())
+              + f"; largest difference of a pair {gap:.4f} |")
     epochs, acc, before, after = batchnorm_effect(args)
     print(f"| BatchNorm recalibration | MNIST, resnet, {args.nStart} images ({epochs} epochs, training accuracy "
           f"{acc:.2f}) | eval accuracy on its training images / 2,000 test images: the training's running statistics "

@@ -2,13 +2,14 @@
 
     python bench/train_speed.py                              # this checkout
     python bench/train_speed.py --compare /path/to/old/checkout --repeats 3
+    python bench/train_speed.py --kernel off                 # this checkout's PyTorch path for the mlp
 
 Each configuration trains a fresh network on a fixed random labelled set for a fixed number of epochs (fewer
 when it reaches 99 % training accuracy first) in its own process. With --compare, the other checkout's learner
 runs the same configurations, interleaved with this one's (A, B, A, B, ...), and the table gives the median of
 each and their ratio, with the load average during the run: on a shared machine only such ratios are fair. The
-last column is a floor for mlp: the time of the first layer's two matrix products (forward, weight gradient) that
-every step needs in float32, measured in the same process right after training."""
+last column says what trained this checkout's networks: "compiled" (the mlp's compiled epoch, kernels/) or
+"torch"."""
 import sys
 from pathlib import Path
 
@@ -33,9 +34,12 @@ CONFIGS = {
 }
 
 
-def measure(root, config, device):
-    """Train once with the learner of checkout `root` on `device`; returns {epochs, seconds, steps}."""
+def measure(root, config, device, kernel):
+    """Train once with the learner of checkout `root` on `device` (with --kernel `kernel` where the checkout has the
+    flag); returns {epochs, seconds, steps, trainer}."""
     sys.path.insert(0, str(root))
+    import inspect
+
     import numpy as np
     import torch
 
@@ -47,30 +51,18 @@ def measure(root, config, device):
     rng = np.random.default_rng(0)
     ds = dataset.load(data, did, DATA, rng)
     idx = rng.choice(len(ds.y_train), n, replace=False)
-    learner = Learner(model, ds, device, torch.Generator().manual_seed(0), 1e-4, 128, epochs)
+    options = {"kernel": kernel == "auto"} if "kernel" in inspect.signature(Learner).parameters else {}
+    learner = Learner(model, ds, device, torch.Generator().manual_seed(0), 1e-4, 128, epochs, **options)
     learner.patience = 0
     res = learner.train(idx)
     steps_per_epoch = -(-n // ds.train_batch)
-    floor = product_floor(ds.train_batch, ds.X_train[0].numel()) if model == "mlp" else None
-    return {"epochs": res.epochs, "seconds": res.seconds, "steps": res.epochs * steps_per_epoch, "floor": floor}
+    return {"epochs": res.epochs, "seconds": res.seconds, "steps": res.epochs * steps_per_epoch,
+            "trainer": getattr(learner, "trainer", "torch")}
 
 
-def product_floor(batch, d_in, width=128, repeats=1000):
-    """Seconds per step of X_b Wᵀ and (∂H)ᵀ X_b for a batch×d_in input and a width×d_in first layer (float32)."""
-    import torch
-    X, W, dH = torch.randn(batch, d_in), torch.randn(width, d_in), torch.randn(batch, width)
-    out, grad = torch.empty(batch, width), torch.empty(width, d_in)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        torch.mm(X, W.T, out=out)
-        torch.mm(dH.T, X, out=grad)
-    return (time.perf_counter() - start) / repeats
-
-
-def run_worker(root, config, device):
-    out = subprocess.run([sys.executable, __file__, "--worker", str(root), config, device], capture_output=True,
-                         text=True,
-                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+def run_worker(root, config, device, kernel):
+    out = subprocess.run([sys.executable, __file__, "--worker", str(root), config, device, kernel],
+                         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
     if out.returncode != 0:
         sys.exit(f"{root}: {config}: {out.stderr.strip().splitlines()[-1]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -82,7 +74,8 @@ def main():
     p.add_argument("--repeats", type=int, default=1, help="runs of each configuration and checkout")
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of: " + ", ".join(CONFIGS))
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    p.add_argument("--worker", nargs=3, metavar=("ROOT", "CONFIG", "DEVICE"), help=argparse.SUPPRESS)
+    p.add_argument("--kernel", default="auto", choices=("auto", "off"), help="run.py's --kernel for this checkout")
+    p.add_argument("--worker", nargs=4, metavar=("ROOT", "CONFIG", "DEVICE", "KERNEL"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.worker:
         import warnings
@@ -96,19 +89,19 @@ def main():
         sys.exit(f"train_speed.py: error: unknown configuration(s) {', '.join(unknown)}")
     rate = {(c, r): [] for c in configs for r in roots}
     step_ms = {(c, r): [] for c in configs for r in roots}
-    floor_ms = {c: [] for c in configs}
+    trainer = {c: set() for c in configs}
     loads = []
     for _ in range(args.repeats):
         for c in configs:
             for r in roots:
-                res = run_worker(r, c, args.device)
+                res = run_worker(r, c, args.device, args.kernel)
                 rate[c, r].append(res["epochs"] / res["seconds"])
                 step_ms[c, r].append(1000 * res["seconds"] / res["steps"])
-                if r == ROOT and res.get("floor"):
-                    floor_ms[c].append(1000 * res["floor"])
+                if r == ROOT:
+                    trainer[c].add(res["trainer"])
                 loads.append(os.getloadavg()[0])
     head = "| configuration | epochs/s | ms/step |" + (" epochs/s (compared) | ms/step (compared) | speed-up |"
-                                                      if args.compare else "") + " product floor ms/step |"
+                                                      if args.compare else "") + " trainer |"
     print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; "
           f"median of {args.repeats} run(s); {args.device}; {time.strftime('%Y-%m-%d')}")
     print(head)
@@ -119,7 +112,7 @@ def main():
             cells += [f"{statistics.median(rate[c, r]):.0f}", f"{statistics.median(step_ms[c, r]):.3f}"]
         if args.compare:
             cells.append(f"{statistics.median(rate[c, ROOT]) / statistics.median(rate[c, roots[1]]):.1f}×")
-        cells.append(f"{statistics.median(floor_ms[c]):.3f}" if floor_ms[c] else "")
+        cells.append(", ".join(sorted(trainer[c])))
         print(f"| {c} | " + " | ".join(cells) + " |")
 
 

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from cli import ACC_LINE, SMALL, accuracy_lines, assert_one_line_error, run_cli
+import kernels
 import run
 from run import build_parser
 
@@ -17,14 +18,14 @@ def test_defaults_match_the_original():
     assert (a.alg, a.did, a.lr, a.model, a.path, a.data) == ("rand", 0, 1e-4, "mlp", "data", "")
     assert (a.nQuery, a.nStart, a.nEnd, a.nEmb, a.rounds, a.trunc, a.aug, a.dummy) == (100, 100, 50000, 128, 0, -1, 0, 1)
     assert (a.seed, a.device, a.out) == (None, "auto", "results")
-    assert (a.maxEpochs, a.patience, a.threads) == (0, 5000, 1)  # the paper's protocol: no epoch cap
+    assert (a.maxEpochs, a.patience, a.threads, a.kernel) == (0, 5000, 1, "auto")  # the paper's protocol: no cap
 
 
 def test_help_explains_every_flag():
     out = run_cli("--help").stdout
     for flag in ["--alg", "--did", "--lr", "--model", "--path", "--data", "--nQuery", "--nStart", "--nEnd", "--nEmb",
                  "--rounds", "--trunc", "--aug", "--dummy", "--seed", "--device", "--out", "--resume", "--force",
-                 "--maxEpochs", "--patience", "--threads"]:
+                 "--maxEpochs", "--patience", "--threads", "--kernel"]:
         assert flag in out
 
 
@@ -48,6 +49,7 @@ def test_run_prints_the_original_lines_and_writes_results(entropy_run):
         assert printed == str(round(float(printed) * n_test) / n_test)
     assert config["alg"] == "entropy" and config["seed"] == 4 and config["nQuery"] == 50 and config["device"] == "cpu"
     assert config["data_name"] == "digits" and config["n_classes"] == 10 and config["threads"] == 1
+    assert config["kernel"] == "auto" and config["trainer"] == ("compiled" if kernels.library() else "torch")
     rounds = pd.read_csv(folder / "rounds.csv")
     assert ROUND_COLUMNS <= set(rounds.columns)
     assert rounds["round"].tolist() == [0, 1, 2] and rounds["n_labeled"].tolist() == [50, 100, 150]

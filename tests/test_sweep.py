@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from data_files import SHARED_DATA
 from procs import children, start_cli, wait_for_holder, wait_until_gone
 from scripts import sweep
 
@@ -244,9 +245,9 @@ def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
 def test_ctrl_c_of_a_ray_sweep_cancels_its_running_task(tmp_path):
     pytest.importorskip("ray")
     out = tmp_path / "out"
-    proc = start_cli("--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "1000", "--out", out, "--backend", "ray",
-                     script="scripts/sweep.py")
-    folder = out / NAMES[0]
+    proc = start_cli("--algs", "rand", "--seeds", "1", "--did", "6", "--path", SHARED_DATA, "--nEnd", "10000",
+                     "--out", out, "--backend", "ray", script="scripts/sweep.py")  # minutes of training: mid-run
+    folder = out / "openml6_mlp_rand_100_seed1"
     try:
         task = wait_for_holder(folder, lambda pid: pid != proc.pid, timeout=300)  # the Ray worker running the run
         stopped = time.monotonic()

@@ -1,0 +1,185 @@
+/* One training epoch of the mlp (Linear d -> H, ReLU, Linear H -> C without bias) in one call: minibatches in the
+ * given order, closed-form gradients of the mean cross-entropy, every gradient element clamped to +-clamp, Adam
+ * (torch's formula, no weight decay). The semantics of learner.py's PyTorch path; only float rounding differs.
+ *
+ * The inputs come as x = s + base: `base` holds one value per feature (its minimum: in images, the background) and
+ * s is sparse (CSR: indptr, indices, values), so for MNIST-like data most of the first layer's products are skipped:
+ *   h = relu(s W1ᵀ + (W1 base + b1)),   ∂W1 = ∂Hᵀ s + (Σ_rows ∂H) baseᵀ.
+ * W1 is kept transposed (W1t, d x H) so that one feature's weights are one contiguous row.
+ * H must be a multiple of V (16). */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define V 16 /* floats per vector */
+#define NV 4 /* vectors per register block (64 hidden units) */
+typedef float vf __attribute__((vector_size(V * sizeof(float)), aligned(sizeof(float))));
+
+/* Adam's step t: size = lr · √bc2 / bc1 and eps = ε · √bc2, with bc_i = 1 − β_iᵗ (torch's update
+ * p − lr/bc1 · m / (√v/√bc2 + ε), with numerator and denominator multiplied by √bc2: one division instead of two) */
+typedef struct {
+    float beta1, beta2, size, eps, clamp;
+} AdamStep;
+
+/* clamp g to ±clamp; m ← m + (1 − β1)(g − m); v ← β2 v + (1 − β2) g²; p ← p − size · m / (√v + eps) */
+static void adam_update(float *restrict p, float *restrict m, float *restrict v, const float *restrict g, int64_t n,
+                        AdamStep a)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float gi = g[i] < -a.clamp ? -a.clamp : (g[i] > a.clamp ? a.clamp : g[i]);
+        m[i] += (1 - a.beta1) * (gi - m[i]);
+        v[i] = a.beta2 * v[i] + (1 - a.beta2) * gi * gi;
+        p[i] -= a.size * m[i] / (sqrtf(v[i]) + a.eps);
+    }
+}
+
+/* out[k0 : k0 + nv·V] = init[...] · scale + Σ_p coef[p] · rows[at[p] · H + k0 ...]: a block of a sparse
+ * combination of rows, accumulated in registers */
+static inline __attribute__((always_inline)) void combine_block(
+    float *restrict out, const float *restrict init, float scale, const float *restrict rows, int64_t H, int64_t k0,
+    const int32_t *restrict at, const float *restrict coef, int64_t count, const int nv)
+{
+    vf acc[NV];
+    for (int l = 0; l < nv; l++)
+        acc[l] = scale * *(const vf *)(init + k0 + l * V);
+    for (int64_t p = 0; p < count; p++) {
+        const float *r = rows + (int64_t)at[p] * H + k0;
+        float c = coef[p];
+        for (int l = 0; l < nv; l++)
+            acc[l] += c * *(const vf *)(r + l * V);
+    }
+    for (int l = 0; l < nv; l++)
+        *(vf *)(out + k0 + l * V) = acc[l];
+}
+
+/* out = init · scale + Σ_p coef[p] · rows[at[p]] for rows of length H */
+static void combine(float *restrict out, const float *restrict init, float scale, const float *restrict rows,
+                    int64_t H, const int32_t *restrict at, const float *restrict coef, int64_t count)
+{
+    int64_t k0 = 0;
+    for (; k0 + NV * V <= H; k0 += NV * V)
+        combine_block(out, init, scale, rows, H, k0, at, coef, count, NV);
+    for (; k0 < H; k0 += V)
+        combine_block(out, init, scale, rows, H, k0, at, coef, count, 1);
+}
+
+/* The batch's entries of s by feature (CSC): for feature j, rows row_of[col_ptr[j] : col_ptr[j + 1]] (positions
+ * within the batch) with values col_val[...] */
+static void batch_columns(const int64_t *order, int64_t nb, int64_t d, const int64_t *indptr, const int32_t *indices,
+                          const float *values, int32_t *col_ptr, int32_t *row_of, float *col_val)
+{
+    memset(col_ptr, 0, (d + 1) * sizeof(int32_t));
+    for (int64_t i = 0; i < nb; i++)
+        for (int64_t p = indptr[order[i]]; p < indptr[order[i] + 1]; p++)
+            col_ptr[indices[p] + 1]++;
+    for (int64_t j = 0; j < d; j++)
+        col_ptr[j + 1] += col_ptr[j];
+    for (int64_t i = 0; i < nb; i++)
+        for (int64_t p = indptr[order[i]]; p < indptr[order[i] + 1]; p++) {
+            int32_t slot = col_ptr[indices[p]]++;
+            row_of[slot] = (int32_t)i;
+            col_val[slot] = values[p];
+        }
+    for (int64_t j = d; j > 0; j--)
+        col_ptr[j] = col_ptr[j - 1];
+    col_ptr[0] = 0;
+}
+
+/* W2t (H × Cp, Cp = C rounded up to V, padding 0) := W2ᵀ, so that z = W2 h is a combination of W2t's rows */
+static void transpose_padded(float *restrict W2t, const float *restrict W2, int64_t H, int64_t C, int64_t Cp)
+{
+    for (int64_t k = 0; k < H; k++)
+        for (int64_t q = 0; q < Cp; q++)
+            W2t[k * Cp + q] = q < C ? W2[q * H + k] : 0;
+}
+
+/* Forward and backward of one sample (row r of s): h = relu(s_r W1ᵀ + c), z = W2 h, g = (softmax(z) − onehot)/nb,
+ * ∂h = (W2ᵀ g) ⊙ [h > 0]; writes h, ∂h and g (into column i of Gt, C × cap), adds ∂h to gb. Returns argmax z, or −1
+ * if z is not finite. */
+static int64_t sample_step(const float *W1t, const float *W2, const float *W2t, const float *c, const float *zero,
+                           const int32_t *iota, int64_t H, int64_t C, int64_t Cp, int64_t cap, int64_t i, int64_t nb,
+                           const int32_t *idx, const float *val, int64_t nnz, int64_t label, float *restrict h,
+                           float *restrict dh, float *restrict z, float *restrict Gt, float *restrict gb)
+{
+    combine(h, c, 1.0f, W1t, H, idx, val, nnz);
+    for (int64_t k = 0; k < H; k++)
+        h[k] = h[k] > 0 ? h[k] : 0;
+    combine(z, zero, 0.0f, W2t, Cp, iota, h, H);
+    int64_t arg = 0;
+    int finite = 1;
+    for (int64_t q = 0; q < C; q++) {
+        finite &= isfinite(z[q]) != 0;
+        if (z[q] > z[arg])
+            arg = q;
+    }
+    float zmax = z[arg], sum = 0;
+    for (int64_t q = 0; q < C; q++) {
+        z[q] = expf(z[q] - zmax);
+        sum += z[q];
+    }
+    for (int64_t q = 0; q < C; q++) {
+        z[q] = (z[q] / sum - (q == label)) / nb;
+        Gt[q * cap + i] = z[q];
+    }
+    combine(dh, zero, 0.0f, W2, H, iota, z, C);
+    for (int64_t k = 0; k < H; k++) {
+        dh[k] = h[k] > 0 ? dh[k] : 0;
+        gb[k] += dh[k];
+    }
+    return finite ? arg : -1;
+}
+
+/* Trains one epoch; `order` lists the n rows in this epoch's order, in batches of B (a last batch of one row joins
+ * the one before, as in learner.batch_bounds). Writes each row's prediction (made before its step) to
+ * predicted[position] and returns the number right, or −1 when a logit was not finite. work and iwork (float, int32)
+ * are scratch space laid out below; kernels/__init__.py sizes them. */
+int64_t mlp_epoch(int64_t n, int64_t d, int64_t H, int64_t C, int64_t B, const int64_t *indptr, const int32_t *indices,
+                  const float *values, const float *base, const int64_t *order, const int64_t *labels, float *W1t,
+                  float *b1, float *W2, float *m1, float *v1, float *mb, float *vb, float *m2, float *v2, int64_t *step,
+                  double lr, double beta1, double beta2, double eps, double clamp, int64_t *predicted, float *work,
+                  int32_t *iwork)
+{
+    int64_t cap = B + 1, Cp = (C + V - 1) / V * V, most = H > cap ? (H > Cp ? H : Cp) : (cap > Cp ? cap : Cp);
+    float *h = work, *dh = h + cap * H, *gb = dh + cap * H, *c = gb + H, *g2 = c + H, *z = g2 + C * H;
+    float *grad = z + Cp, *Gt = grad + H, *W2t = Gt + C * cap, *zero = W2t + H * Cp, *col_val = zero + most;
+    int32_t *iota = iwork, *col_ptr = iota + most, *row_of = col_ptr + d + 1;
+    for (int64_t k = 0; k < most; k++) {
+        iota[k] = (int32_t)k;
+        zero[k] = 0;
+    }
+    transpose_padded(W2t, W2, H, C, Cp);
+    int64_t correct = 0, nb;
+    int finite = 1;
+    for (int64_t a0 = 0; a0 < n; a0 += nb) {
+        nb = n - a0 < B ? n - a0 : B;
+        nb += n - a0 - nb == 1;
+        memcpy(c, b1, H * sizeof(float)); /* c = b1 + W1 base */
+        for (int64_t j = 0; j < d; j++)
+            for (int64_t k = 0; k < H; k++)
+                c[k] += base[j] * W1t[j * H + k];
+        memset(gb, 0, H * sizeof(float));
+        for (int64_t i = 0; i < nb; i++) {
+            int64_t r = order[a0 + i];
+            int64_t arg = sample_step(W1t, W2, W2t, c, zero, iota, H, C, Cp, cap, i, nb, indices + indptr[r],
+                                      values + indptr[r], indptr[r + 1] - indptr[r], labels[r], h + i * H, dh + i * H,
+                                      z, Gt, gb);
+            finite &= arg >= 0;
+            predicted[a0 + i] = arg;
+            correct += arg == labels[r];
+        }
+        for (int64_t q = 0; q < C; q++) /* ∂W2 = Gᵀ H */
+            combine(g2 + q * H, zero, 0.0f, h, H, iota, Gt + q * cap, nb);
+        batch_columns(order + a0, nb, d, indptr, indices, values, col_ptr, row_of, col_val);
+        *step += 1;
+        double bc1 = 1 - pow(beta1, (double)*step), bc2 = 1 - pow(beta2, (double)*step);
+        AdamStep a = {beta1, beta2, lr * sqrt(bc2) / bc1, eps * sqrt(bc2), clamp};
+        for (int64_t j = 0; j < d; j++) { /* row j of ∂W1ᵀ = base[j] · gb + Σ_i s_ij ∂h_i, then its Adam step */
+            combine(grad, gb, base[j], dh, H, row_of + col_ptr[j], col_val + col_ptr[j], col_ptr[j + 1] - col_ptr[j]);
+            adam_update(W1t + j * H, m1 + j * H, v1 + j * H, grad, H, a);
+        }
+        adam_update(b1, mb, vb, gb, H, a);
+        adam_update(W2, m2, v2, g2, C * H, a);
+        transpose_padded(W2t, W2, H, C, Cp);
+    }
+    return finite ? correct : -1;
+}
