@@ -90,9 +90,10 @@ class Learner:
 
     def kernel_applies(self):
         """Whether the compiled epoch (kernels/) covers this training: the mlp on the CPU, without augmentation,
-        with a hidden width that is a multiple of the kernel's vector width."""
+        with a hidden width that is a multiple of the kernel's vector width, on inputs where it is the faster path
+        (sparse or low-dimensional: kernels.pays_off)."""
         return (self.model_name == "mlp" and self.device.type == "cpu" and not self.ds.augment
-                and self.n_emb % kernels.VECTOR == 0)
+                and self.n_emb % kernels.VECTOR == 0 and kernels.pays_off(self.ds.X_train, self.ds.train_batch))
 
     @property
     def trainer(self):

@@ -100,8 +100,9 @@ def build_parser():
                         "accuracy (a warning and train_stop=stalled), 0 = never")
     p.add_argument("--kernel", default="auto", choices=("auto", "off"),
                    help="auto = the mlp trains on the CPU with a compiled epoch (kernels/, built once with the C "
-                        "compiler $CC or cc; PyTorch where none works); off = PyTorch always. Same training rule, "
-                        "float rounding differs; config.json's trainer says which ran")
+                        "compiler $CC or cc) where that is faster, on sparse or narrow inputs; PyTorch elsewhere and "
+                        "where no compiler works; off = PyTorch always. Same training rule, float rounding differs; "
+                        "config.json's trainer says which ran")
     p.add_argument("--threads", type=int, default=1,
                    help="torch, BLAS and OpenMP threads of this run; picks can differ between thread counts")
     p.add_argument("--resume", action="store_true",

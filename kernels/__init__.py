@@ -87,6 +87,17 @@ def library():
     return lib
 
 
+def pays_off(X, batch, rows=10_000):
+    """Whether the kernel is expected to beat the PyTorch path on inputs like X (n × ...) in minibatches of `batch`:
+    per step the kernel costs about 16 ns per sample and entry that differs from its feature's minimum, PyTorch
+    about 9.5 ns per sample and entry plus 150 µs, so the kernel is used when a row has on average at most
+    0.6·d + 9000/batch such entries (measured on a 2-core x86-64 CPU: bench/kernel_crossover.py, BENCHMARKS.md).
+    Judged on the first `rows` rows."""
+    X = X[:rows].flatten(1)
+    off = (X != X.amin(0)).sum(1, dtype=torch.float64).mean()
+    return bool(off <= 0.6 * X.shape[1] + 9000 / batch)
+
+
 def sparse_rows(X):
     """X (n × d, float32) as base + s: base holds each feature's minimum (in images the background, so that s is
     sparse), s is returned as CSR (indptr int64, indices int32, values float32)."""

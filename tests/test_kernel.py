@@ -23,12 +23,12 @@ def mnist(n):
     return dataset.load("MNIST", 0, str(SHARED_DATA), np.random.default_rng(0), trunc=n)
 
 
-def dense(n=150, d=12, classes=26, seed=0):
+def dense(n=150, d=12, classes=26, seed=0, batch=16):
     """Gaussian features (every entry non-zero) and `classes` labels."""
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(n, d, generator=g)
     y = torch.arange(n) % classes
-    return dataset.Dataset("letter", X, y, X[:20], y[:20], classes, 16)
+    return dataset.Dataset("letter", X, y, X[:20], y[:20], classes, batch)
 
 
 def reference_epochs(model, X, y, orders, batch, lr):
@@ -101,12 +101,19 @@ def test_training_is_reproducible_and_ends_like_the_torch_path():
     assert abs(a.epochs - t.epochs) <= 0.1 * t.epochs and abs(acc_a - acc_t) < 0.02
 
 
-def test_the_kernel_covers_only_the_cpu_mlp_with_a_width_of_whole_vectors():
+def test_the_kernel_covers_the_cpu_mlp_with_a_width_of_whole_vectors_where_it_pays_off():
     ds = dense()
     assert Learner("mlp", ds, "cpu", torch.Generator()).trainer == "compiled"
     assert Learner("mlp", ds, "cpu", torch.Generator(), kernel=False).trainer == "torch"
     assert Learner("mlp", ds, "cpu", torch.Generator(), n_emb=100).trainer == "torch"
     assert Learner("lin", ds, "cpu", torch.Generator()).trainer == "torch"
+    for d, batch, trainer in [(128, 128, "compiled"), (192, 128, "torch"), (256, 64, "compiled"), (784, 128, "torch")]:
+        assert Learner("mlp", dense(d=d, batch=batch), "cpu", torch.Generator()).trainer == trainer  # 0.6 d + 9000/B
+    wide_sparse = dense(d=784, batch=128)
+    wide_sparse.X_train[:, 400:] = 0  # 400 entries per row differ from the minimum (0)
+    wide_sparse.X_train[:, :400] = wide_sparse.X_train[:, :400].abs() + 1
+    assert Learner("mlp", wide_sparse, "cpu", torch.Generator()).trainer == "compiled"
+    assert Learner("mlp", mnist(300), "cpu", torch.Generator()).trainer == "compiled"
 
 
 def test_the_build_is_cached_and_a_missing_compiler_gives_none(tmp_path, monkeypatch):

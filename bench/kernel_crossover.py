@@ -1,0 +1,69 @@
+"""Where the compiled mlp epoch beats PyTorch: ms per step of both on synthetic inputs of width d with a given share
+of entries that differ from their feature's minimum (0 here), one thread, interleaved; prints a table.
+
+    python bench/kernel_crossover.py [--epochs 20]
+
+The kernel's cost grows with those entries, PyTorch's with all d; kernels.pays_off picks the kernel when a row has
+at most 0.6·d + 9000/batch of them on average (the last column)."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)  # the project's modules, from the repository root
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+
+import torch  # noqa: E402
+
+import dataset  # noqa: E402
+import kernels  # noqa: E402
+from learner import Learner  # noqa: E402
+
+# (d, share of entries off the minimum, minibatch)
+GRID = [(16, 1.0, 128), (64, 1.0, 128), (128, 1.0, 128), (192, 1.0, 128), (256, 1.0, 128), (256, 1.0, 64),
+        (784, 1.0, 128), (784, 0.6, 64), (784, 0.4, 64), (784, 0.2, 64), (3072, 1.0, 128), (3072, 0.2, 128)]
+
+
+def synthetic(d, share, n=512):
+    """n points of width d, `share` of their entries in [0.5, 1.5), the rest 0 (each feature's minimum)."""
+    g = torch.Generator().manual_seed(0)
+    return (torch.rand(n, d, generator=g) + 0.5) * (torch.rand(n, d, generator=g) < share)
+
+
+def step_ms(X, batch, kernel, epochs):
+    """ms per minibatch step of `epochs` epochs of a fresh mlp on X, with the kernel forced on or off."""
+    y = torch.arange(len(X)) % 10
+    ds = dataset.Dataset("synthetic", X, y, X[:10], y[:10], 10, batch)
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), kernel=False)
+    learner.kernel = kernel  # forced, whatever kernels.pays_off says
+    epoch = learner.epoch_function(learner.fresh_model(), X, y)
+    epoch()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        epoch()
+    return 1000 * (time.perf_counter() - start) / (epochs * -(-len(X) // batch))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--epochs", type=int, default=20)
+    args = p.parse_args()
+    if kernels.library() is None:
+        sys.exit("kernel_crossover.py: the compiled mlp epoch is not available here (no working C compiler)")
+    torch.set_num_threads(1)
+    warnings.simplefilter("ignore")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
+    print("| d | entries off the minimum | batch | kernel ms/step | PyTorch ms/step | kernel speed-up | auto picks |")
+    print("|---|---|---|---|---|---|---|")
+    for d, share, batch in GRID:
+        X = synthetic(d, share)
+        ours, torch_ms = step_ms(X, batch, True, args.epochs), step_ms(X, batch, False, args.epochs)
+        auto = "kernel" if kernels.pays_off(X, batch) else "PyTorch"
+        print(f"| {d} | {share:.0%} | {batch} | {ours:.3f} | {torch_ms:.3f} | {torch_ms / ours:.2f}× | {auto} |")
+
+
+if __name__ == "__main__":
+    main()
