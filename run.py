@@ -356,11 +356,23 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         return None
     run_dir.summary.unlink(missing_ok=True)
     run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds})
+    continue_trainer(learner, old.get("trainer", "torch"), run_dir)
     restore_checkpoint(state, learner, strategy, run_dir.checkpoint)
     for n_lab, acc in run_dir.accuracies():
         print(f"{n_lab}\ttesting accuracy {acc}", flush=True)
     print(f"run.py: resuming {run_dir.path} after round {state['round']}", file=sys.stderr)
     return state["round"] + 1
+
+
+def continue_trainer(learner, started_with, run_dir):
+    """A resumed run trains as it started (config.json's trainer; runs older than the field trained with PyTorch):
+    PyTorch when it started with it, whatever --kernel says now; a warning when it started with the compiled epoch
+    and that is not used here (its rounding differs from here on)."""
+    if started_with == "torch":
+        learner.kernel = False
+    elif not learner.kernel:
+        warnings.warn(f"{run_dir.path} started with the compiled mlp epoch, which is not used here (--kernel off or "
+                      f"no working C compiler); it continues with PyTorch, whose float rounding differs", stacklevel=2)
 
 
 def is_finished(summary, args):

@@ -125,10 +125,11 @@ class MlpEpoch:
         self.moments = [torch.zeros_like(t) for t in (self.w1t, self.w1t, self.b1, self.b1, self.w2, self.w2)]
         self.step = torch.zeros(1, dtype=torch.int64)
         self.predicted = torch.empty(self.n, dtype=torch.int64)
-        cap, H, C, d = batch + 1, self.H, self.C, self.d  # a batch has at most batch + 1 rows
+        # scratch space as mlp_epoch lays it out; a batch has at most batch + 1 rows (a last batch of one joins it)
+        cap, H, C, d = batch + 1, self.H, self.C, self.d
         Cp = -(-C // VECTOR) * VECTOR
         most = max(H, cap, Cp)
-        self.work = torch.empty(2 * cap * H + 3 * H + C * H + Cp + C * cap + H * Cp + most + cap * d)  # mlp_epoch's
+        self.work = torch.empty(2 * cap * H + 3 * H + C * H + Cp + C * cap + H * Cp + most + cap * d)
         self.iwork = torch.empty(most + d + 1 + cap * d, dtype=torch.int32)
         self.scalars = (lr, betas[0], betas[1], eps, clamp)
 

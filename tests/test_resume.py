@@ -4,6 +4,7 @@ of an uninterrupted run with the same seed.
 Moments tried: SIGKILL after 1 and after 3 finished rounds (in training or querying the next one); a torn last
 line in rounds.csv and queries.csv (a kill while appending); a crash after the round's rows were written but
 before its checkpoint was saved; a kill before the first round finished."""
+import json
 import signal
 import subprocess
 import sys
@@ -164,3 +165,24 @@ def test_resume_accepts_the_same_data_spelled_differently(tmp_path):
     assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "2", "--data", "digits", "--resume").returncode == 0
     config = (tmp_path / FOLDER / "config.json").read_text()
     assert '"rounds": 2' in config  # the budget a resumed run went on to is recorded
+
+
+def test_resume_trains_as_the_run_started(tmp_path, reference):
+    """A run started with --kernel off continues with PyTorch when resumed without the flag, and ends as an
+    uninterrupted --kernel off run; one started with the compiled epoch and resumed with --kernel off warns."""
+    torch_out, torch_ref = tmp_path / "torch", tmp_path / "torch-reference"
+    assert run_cli(*ARGS, "--kernel", "off", "--out", torch_ref).returncode == 0
+    assert run_cli(*ARGS, "--kernel", "off", "--out", torch_out, "--rounds", "2").returncode == 0
+    proc = run_cli(*ARGS, "--out", torch_out, "--resume")
+    assert proc.returncode == 0 and "compiled" not in proc.stderr, proc.stderr
+    same_as_reference(torch_out / FOLDER, (torch_ref / FOLDER, None))
+    weights = [torch.load(out / FOLDER / "checkpoint.pt", weights_only=True)["learner"]["model"]
+               for out in (torch_out, torch_ref)]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the same last network, bit for bit
+    assert json.loads((torch_out / FOLDER / "config.json").read_text())["trainer"] == "torch"
+    if json.loads((reference[0] / "config.json").read_text())["trainer"] == "compiled":
+        compiled_out = tmp_path / "compiled"
+        assert run_cli(*ARGS, "--out", compiled_out, "--rounds", "2").returncode == 0
+        proc = run_cli(*ARGS, "--out", compiled_out, "--resume", "--kernel", "off")
+        assert proc.returncode == 0, proc.stderr
+        assert "started with the compiled mlp epoch" in proc.stderr and "continues with PyTorch" in proc.stderr
