@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 import kernels
 from dataset import TEST_BATCH
-from model import Dropout, build_model, dropout, has_dropout, reset_weights, set_dropout_generator
+from model import CONV_MODELS, Dropout, build_model, dropout, has_dropout, reset_weights, set_dropout_generator
 
 ACC_TARGET = 0.99  # train until the epoch's training accuracy reaches this
 RESTART_EPOCHS = 1000  # a model still under RESTART_ACC after a multiple of this many epochs restarts
@@ -109,12 +109,16 @@ class Learner:
         return torch.Generator(self.device).manual_seed(seed)
 
     def fresh_model(self):
-        """A new network with every layer (BatchNorm included) freshly initialised from the generator."""
+        """A new network with every layer (BatchNorm included) freshly initialised from the generator. On the CPU a
+        convolutional network then keeps its weights channels-last (the same values), the layout in which oneDNN's
+        convolutions and PyTorch's pooling run fastest there."""
         net = build_model(self.model_name, tuple(self.X.shape[1:]), self.ds.n_classes, self.n_emb, self.ds.name)
         net = net.to(self.device)
         with torch.no_grad():
             net.eval()(self.X[:2])  # materialise lazy layers
         reset_weights(net, self.gen)
+        if self.device.type == "cpu" and self.model_name in CONV_MODELS:
+            net = net.to(memory_format=torch.channels_last)
         set_dropout_generator(net, self.device_generator())
         return net
 

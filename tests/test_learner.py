@@ -71,6 +71,25 @@ def test_every_round_starts_from_fresh_weights():
     assert not torch.equal(first, second)  # new draws each round, not the previous round's weights
 
 
+@pytest.mark.parametrize("model", ["cnn", "resnet"])
+def test_cpu_conv_nets_are_channels_last_with_the_same_initial_weights(model):
+    """The layout changes, the draws do not: a fresh network equals build_model + reset_weights from the same
+    generator state, weight for weight, and gives the same outputs up to rounding."""
+    ds = tiny_images()
+    learner = Learner(model, ds, "cpu", torch.Generator().manual_seed(4))
+    state = learner.gen.get_state()
+    net = learner.fresh_model()
+    plain = build_model(model, tuple(ds.X_train.shape[1:]), ds.n_classes, data_name=ds.name)
+    with torch.no_grad():
+        plain.eval()(ds.X_train[:2])
+    reset_weights(plain, torch.Generator().set_state(state))
+    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), plain.state_dict().values()))
+    with torch.no_grad():
+        assert torch.allclose(net.eval()(ds.X_train)[0], plain.eval()(ds.X_train)[0], atol=1e-5)
+
+
 def test_epoch_cap_warns_and_is_reported():
     ds = digits()
     lr = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=2)
