@@ -17,7 +17,9 @@ For each (data, model, nQuery) setting it writes, as PNG and PDF (and CSV where 
   cdf_<setting>         the cumulative distribution of the normalised error (1 − acc_alg) / (1 − acc_rand);
   query_time_<setting>  mean query seconds per round (mean over seeds ± standard error);
 and over all settings penalty_overall (the sum of the settings' matrices, with column averages: lower is
-better), cdf_overall, normalised_error.csv and query_time.csv.
+better), cdf_overall, normalised_error.csv and query_time.csv. When the settings span several batch sizes or
+model families, penalty_batch_<nQuery> and penalty_family_<family> sum the matrices of each batch size and of each
+family (MODEL_FAMILY: mlp, linear, convolutional) as the paper's per-batch-size and per-architecture figures do.
 
 Rules. Checkpoints are nStart + k·nQuery, k = 0, 1, 2, 4, 8, …, up to the smallest labelled count at which the
 seeds' mean accuracy of 'rand' reaches 99 % of its final value (its mean at the largest count all 'rand' seeds
@@ -49,10 +51,15 @@ from scripts.agg_stats import (RAND, accuracies, checkpoints, column_averages, m
                                normalised_errors, overall_matrix, penalty_matrix, query_times, tested_pairs)
 
 
+MODEL_FAMILY = {"mlp": "mlp", "lin": "linear", "cnn": "convolutional", "resnet": "convolutional",
+                "vgg": "convolutional"}
+
+
 @dataclass
 class SettingResult:
-    """What one setting adds to the overall figures: its title, penalty matrix P, tested cells T, and its
-    normalised errors and query times with the setting's columns (None when it has none)."""
+    """What one setting adds to the overall figures: its (data, model, nQuery) key, title, penalty matrix P, tested
+    cells T, and its normalised errors and query times with the setting's columns (None when it has none)."""
+    key: tuple
     title: str
     P: pd.DataFrame
     T: pd.DataFrame
@@ -100,7 +107,7 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold):
     columns = dict(zip(SETTING, key))
     errors = write_errors(normalised_errors(acc, points), title, fig_dir, f"cdf_{stem}")
     times = write_query_times(query_times(setting), title, fig_dir, f"query_time_{stem}")
-    return SettingResult(title, P, T, None if errors is None else errors.assign(**columns),
+    return SettingResult(key, title, P, T, None if errors is None else errors.assign(**columns),
                          None if times is None else times.reset_index().assign(**columns))
 
 
@@ -134,6 +141,7 @@ def write_overall(found, fig_dir, fixed_threshold):
     overall_tested = overall_matrix([r.T for r in found]).astype(bool)
     write_penalty(overall, overall_tested, f"all settings ({len(found)})", fig_dir, "penalty_overall",
                   f"sum of the settings' matrices, {threshold_note(fixed_threshold)}")
+    write_groups(found, fig_dir, fixed_threshold)
     warn_untested([(r.title, r.T) for r in found])
     errors = [r.errors for r in found if r.errors is not None]
     if errors:
@@ -144,6 +152,30 @@ def write_overall(found, fig_dir, fixed_threshold):
     if times:
         pd.concat(times, ignore_index=True).to_csv(fig_dir / "query_time.csv", index=False)
     return overall
+
+
+def setting_groups(found):
+    """The settings of each batch size ("batch_<nQuery>") and each model family ("family_<family>"), for the kinds
+    (batch size, family) that take more than one value; {name: (title, [SettingResult])}."""
+    kinds = {"batch": (lambda r: r.key[2], "batch {}"),
+             "family": (lambda r: MODEL_FAMILY.get(r.key[1], r.key[1]), "{} models")}
+    groups = {}
+    for kind, (value_of, title) in kinds.items():
+        values = sorted({value_of(r) for r in found}, key=str)
+        if len(values) > 1:
+            for v in values:
+                members = [r for r in found if value_of(r) == v]
+                groups[f"{kind}_{v}"] = (f"{title.format(v)} ({len(members)} settings)", members)
+    return groups
+
+
+def write_groups(found, fig_dir, fixed_threshold):
+    """penalty_<group> for each group of setting_groups: the sum of its settings' matrices."""
+    for name, (title, members) in setting_groups(found).items():
+        P = overall_matrix([r.P for r in members])
+        T = overall_matrix([r.T for r in members]).astype(bool)
+        write_penalty(P, T, title, fig_dir, f"penalty_{name}",
+                      f"sum of the settings' matrices, {threshold_note(fixed_threshold)}")
 
 
 def warn_untested(tested):

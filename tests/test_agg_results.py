@@ -378,3 +378,24 @@ def test_rand_seeds_without_a_common_count_are_not_reported_missing(tmp_path):
     messages = [str(w.message) for w in caught]
     assert any("its 'rand' seeds share no labelled count" in m for m in messages), messages
     assert not any("no 'rand' runs" in m for m in messages)
+
+
+def test_penalty_matrices_per_batch_size_and_model_family(tmp_path):
+    algs = ["rand", "badge"]
+
+    def setting(key, badge_wins):
+        P = pd.DataFrame([[0.0, 0.0], [badge_wins, 0.0]], index=algs, columns=algs)
+        return agg_results.SettingResult(key, str(key), P, P.astype(bool) | True, None, None)
+
+    found = [setting(("letter", "mlp", 100), 0.5), setting(("MNIST", "mlp", 1000), 0.25),
+             setting(("MNIST", "cnn", 100), 1.0)]
+    groups = agg_results.setting_groups(found)
+    assert {name: [r.key for r in members] for name, (_, members) in groups.items()} == {
+        "batch_100": [("letter", "mlp", 100), ("MNIST", "cnn", 100)], "batch_1000": [("MNIST", "mlp", 1000)],
+        "family_convolutional": [("MNIST", "cnn", 100)],
+        "family_mlp": [("letter", "mlp", 100), ("MNIST", "mlp", 1000)]}
+    agg_results.write_groups(found, tmp_path, None)
+    assert pd.read_csv(tmp_path / "penalty_batch_100.csv", index_col=0).loc["badge", "rand"] == 1.5
+    assert pd.read_csv(tmp_path / "penalty_family_mlp.csv", index_col=0).loc["badge", "rand"] == 0.75
+    assert (tmp_path / "penalty_family_convolutional.png").stat().st_size > 1000
+    assert agg_results.setting_groups(found[:1]) == {}  # one batch size and one family: nothing to split
