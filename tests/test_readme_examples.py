@@ -1,5 +1,5 @@
-"""The README's code blocks run as written: the pandas + matplotlib learning curve over real runs, the letter
-sweep's TOML grid, and the example of a new strategy."""
+"""The README"s code blocks run as written: the pandas + matplotlib learning curve over real runs, the letter
+sweep"s TOML grid, and the example of a new strategy."""
 import re
 
 import matplotlib
@@ -19,7 +19,7 @@ README = (ROOT / "README.md").read_text()
 
 
 def code_block(language, containing):
-    """The README's one ```language block that contains `containing`."""
+    """The README"s one ```language block that contains `containing`."""
     blocks = [b for b in re.findall(rf"```{language}\n(.*?)```", README, re.S) if containing in b]
     assert len(blocks) == 1, f"{len(blocks)} {language} blocks contain {containing!r}"
     return blocks[0]
@@ -50,11 +50,31 @@ def test_letter_grid_example_plans_the_letter_sweep(tmp_path, monkeypatch, capsy
     assert len(lines) == 18 * 5 and all(" --did 6 " in ln and " --nEnd 700 " in ln for ln in lines)
 
 
-@pytest.mark.parametrize("grid, runs, flag", [("letter", 18 * 5, " --did 6 "), ("mnist", 10 * 5, " --data MNIST ")])
-def test_the_shipped_sweep_grids_plan_their_runs(grid, runs, flag, capsys):
+GRIDS = {  # grid: (runs, flags every run has)
+    "letter": (18 * 5, ("--did 6", "--nQuery 100", "--nEnd 700")),
+    "mnist": (13 * 5, ("--nQuery 100", "--data MNIST", "--nEnd 1000")),
+    "letter_mlp_1000": (13 * 5, ("--did 6", "--nQuery 1000", "--nEnd 5100")),
+    "mnist_mlp_1000": (13 * 5, ("--model mlp", "--nQuery 1000", "--data MNIST", "--nEnd 10100")),
+    "mnist_mlp_10000": (13 * 5, ("--model mlp", "--nQuery 10000", "--data MNIST", "--nEnd 50100")),
+    "mnist_cnn_100": (13 * 5, ("--model cnn", "--nQuery 100", "--data MNIST", "--nEnd 1100")),
+    "mnist_cnn_1000": (13 * 5, ("--model cnn", "--nQuery 1000", "--data MNIST", "--nEnd 10100")),
+    "fashion_mlp_100": (13 * 5, ("--model mlp", "--nQuery 100", "--data FashionMNIST", "--nEnd 1100")),
+    "fashion_mlp_1000": (13 * 5, ("--model mlp", "--nQuery 1000", "--data FashionMNIST", "--nEnd 10100")),
+    "fashion_cnn_100": (13 * 5, ("--model cnn", "--nQuery 100", "--data FashionMNIST", "--nEnd 1100")),
+}
+
+
+def test_every_shipped_grid_is_tested():
+    assert sorted(p.stem for p in (ROOT / "scripts" / "grids").glob("*.toml")) == sorted(GRIDS)
+
+
+@pytest.mark.parametrize("grid", sorted(GRIDS))
+def test_the_shipped_sweep_grids_plan_their_runs(grid, capsys):
+    runs, flags = GRIDS[grid]
     assert sweep.main(["--grid", str(ROOT / "scripts" / "grids" / f"{grid}.toml"), "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == runs and all(flag in ln and " --maxEpochs" not in ln for ln in lines)
+    assert len(lines) == runs, lines
+    assert all(f" {flag} " in ln and " --maxEpochs" not in ln for ln in lines for flag in flags), lines[0]
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
