@@ -4,7 +4,7 @@ script, this file trains EDGES with the library given (the suite runs it on a bu
 UBSan, in a process that preloads the sanitizer's runtime):
 
     python tests/kernel_cases.py LIBRARY            # every edge case against the reference; prints "ok N"
-    python tests/kernel_cases.py LIBRARY --overrun  # tells the kernel one row more than its arrays hold"""
+    python tests/kernel_cases.py LIBRARY --overrun  # then tells the kernel one row more than its arrays hold"""
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,15 +107,14 @@ def overrun(kernel):
 
 
 def main(path, *flags):
-    """Loads the library at `path` and checks every edge case (or, with --overrun, runs `overrun`)."""
+    """Loads the library at `path` and checks every edge case, then, with --overrun, runs `overrun`."""
     torch.set_num_threads(1)
     kernel = kernels.load(Path(path))
-    if "--overrun" in flags:
-        overrun(kernel)
-        return
     for p in EDGES:
         check(kernel, p)
-    print(f"ok {len(EDGES)}")
+    print(f"ok {len(EDGES)}", flush=True)
+    if "--overrun" in flags:
+        overrun(kernel)
 
 
 if __name__ == "__main__":
