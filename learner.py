@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 import kernels
 from dataset import TEST_BATCH
+from errors import UserError
 from model import CONV_MODELS, Dropout, build_model, dropout, has_dropout, reset_weights, set_dropout_generator
 
 ACC_TARGET = 0.99  # train until the epoch's training accuracy reaches this
@@ -76,10 +77,10 @@ class Learner:
     from a device generator seeded from it."""
 
     def __init__(self, model_name, ds, device, generator, lr=1e-4, n_emb=128, max_epochs=0, patience=PATIENCE,
-                 kernel=True):
+                 kernel="auto"):
         self.model_name, self.ds, self.device = model_name, ds, torch.device(device)
         self.lr, self.n_emb, self.max_epochs, self.patience = lr, n_emb, max_epochs, patience
-        self.kernel = kernel and self.kernel_applies() and kernels.library() is not None
+        self.kernel = self.use_kernel(kernel)
         self.gen = generator
         self.X, self.y = ds.X_train.to(self.device), ds.y_train.to(self.device)
         self.X_test, self.y_test = ds.X_test.to(self.device), ds.y_test.to(self.device)
@@ -88,17 +89,46 @@ class Learner:
         if ds.augment:
             self.fill = ds.black.view(1, -1, 1, 1).to(self.device)
 
-    def kernel_applies(self):
-        """Whether the compiled epoch (kernels/) covers this training: the mlp on the CPU, without augmentation,
-        with a hidden width that is a multiple of the kernel's vector width, on inputs where it is the faster path
-        (sparse or low-dimensional: kernels.pays_off)."""
-        return (self.model_name == "mlp" and self.device.type == "cpu" and not self.ds.augment
-                and self.n_emb % kernels.VECTOR == 0 and kernels.pays_off(self.ds.X_train, self.ds.train_batch))
+    def use_kernel(self, choice):
+        """Whether the compiled epoch (kernels/) trains, for --kernel `choice`: "off" never; "auto" where it applies
+        (kernel_misfit), is the faster path (sparse or low-dimensional inputs: kernels.pays_off) and builds here;
+        "on" where it applies and builds, else UserError saying why not."""
+        if choice not in ("auto", "on", "off"):
+            raise ValueError(f"kernel must be auto, on or off, not {choice!r}")
+        if choice == "off":
+            return False
+        misfit = self.kernel_misfit()
+        if choice == "auto":
+            return (misfit is None and kernels.pays_off(self.ds.X_train, self.ds.train_batch)
+                    and kernels.library() is not None)
+        why = misfit or kernels.state().reason
+        if why:
+            raise UserError(f"--kernel on: {why}; use --kernel auto or off")
+        return True
+
+    def kernel_misfit(self):
+        """Why the compiled epoch does not cover this training, or None: it trains the mlp on the CPU, without
+        augmentation, with a hidden width that is a multiple of the kernel's vector width."""
+        if self.model_name != "mlp":
+            return f"the compiled epoch trains the mlp only, not {self.model_name}"
+        if self.device.type != "cpu":
+            return f"the compiled epoch runs on the CPU only, not {self.device.type}"
+        if self.ds.augment:
+            return "the compiled epoch does not train with augmentation (--aug 1)"
+        if self.n_emb % kernels.VECTOR:
+            return f"the compiled epoch needs --nEmb a multiple of {kernels.VECTOR}, not {self.n_emb}"
+        return None
 
     @property
     def trainer(self):
         """What trains the networks (for config.json): "compiled" (kernels/mlp_epoch.c) or "torch"."""
         return "compiled" if self.kernel else "torch"
+
+    @property
+    def trainer_identity(self):
+        """The trainer's identity (for config.json): {"path": trainer}, for the compiled epoch with the library's
+        hash, the compiler's version line and a hash of the CPU's flags (kernels.state)."""
+        return kernels.state().identity if self.kernel else {"path": "torch"}
 
     def device_generator(self):
         """A generator on the learner's device: the CPU generator itself on CPU; elsewhere a new one seeded by a draw

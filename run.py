@@ -98,11 +98,13 @@ def build_parser():
     p.add_argument("--patience", type=int, default=PATIENCE,
                    help="guard against endless training: stop after this many epochs without a better epoch "
                         "accuracy (a warning and train_stop=stalled), 0 = never")
-    p.add_argument("--kernel", default="auto", choices=("auto", "off"),
+    p.add_argument("--kernel", default="auto", choices=("auto", "on", "off"),
                    help="auto = the mlp trains on the CPU with a compiled epoch (kernels/, built once with the C "
                         "compiler $CC or cc) where that is faster, on sparse or narrow inputs; PyTorch elsewhere and "
-                        "where no compiler works; off = PyTorch always. Same training rule, float rounding differs; "
-                        "config.json's trainer says which ran")
+                        "where no compiler works; on = the compiled epoch wherever it applies (the mlp on the CPU, "
+                        "--nEmb a multiple of 16, no augmentation), an error where it does not or cannot be built; "
+                        "off = PyTorch always. Same training rule, float rounding differs; config.json's trainer and "
+                        "trainer_identity say which ran")
     p.add_argument("--threads", type=int, default=1,
                    help="torch, BLAS and OpenMP threads of this run; picks can differ between thread counts")
     p.add_argument("--resume", action="store_true",
@@ -267,7 +269,7 @@ def run(args):
                       f"trained without augmentation", stacklevel=2)
     warn_if_expensive(args, ds)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
-                      args.maxEpochs, args.patience, kernel=args.kernel == "auto")
+                      args.maxEpochs, args.patience, kernel=args.kernel)
     labeled = np.zeros(n_pool, dtype=bool)
     initial = data_rng.choice(n_pool, args.nStart, replace=False)
     labeled[initial] = True
@@ -276,7 +278,7 @@ def run(args):
                   n_test=len(ds.y_test), n_classes=ds.n_classes, input_shape=list(ds.X_train.shape[1:]),
                   trainer=learner.trainer, torch=torch.__version__, python=platform.python_version(),
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
-                  data_identity=data_fingerprint(ds, data_source(args)))
+                  data_identity=data_fingerprint(ds, data_source(args)), trainer_identity=learner.trainer_identity)
     run_dir = RunDir(Path(args.out) / run_name(args, seed))
     if run_dir.path.exists() and not run_dir.path.is_dir():
         raise UserError(f"{run_dir.path} is a file, not a run folder; move it away or use another --out")

@@ -80,7 +80,7 @@ def trainer_agreement(data, did, args, seeds=10):
     runs = {"compiled": [], "torch": []}
     for seed in range(args.seed, args.seed + seeds):
         idx = np.random.default_rng(seed).choice(len(ds.y_train), args.nStart, replace=False)
-        for trainer, kernel in (("compiled", True), ("torch", False)):
+        for trainer, kernel in (("compiled", "auto"), ("torch", "off")):
             learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(seed), max_epochs=args.maxEpochs,
                               kernel=kernel)
             if learner.trainer != trainer:

@@ -51,7 +51,8 @@ def measure(root, config, device, kernel):
     rng = np.random.default_rng(0)
     ds = dataset.load(data, did, DATA, rng)
     idx = rng.choice(len(ds.y_train), n, replace=False)
-    options = {"kernel": kernel == "auto"} if "kernel" in inspect.signature(Learner).parameters else {}
+    default = inspect.signature(Learner).parameters.get("kernel")  # older checkouts take a bool, or no choice
+    options = {} if default is None else {"kernel": kernel if isinstance(default.default, str) else kernel == "auto"}
     learner = Learner(model, ds, device, torch.Generator().manual_seed(0), 1e-4, 128, epochs, **options)
     learner.patience = 0
     res = learner.train(idx)

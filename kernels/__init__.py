@@ -1,15 +1,22 @@
 """The compiled training epoch of the mlp on CPU (mlp_epoch.c): built once per source, compiler and CPU with the
-system's C compiler into the cache folder and loaded with ctypes. Where no compiler works, `library()` is None and
-the learner trains with PyTorch (the same semantics; only float rounding differs)."""
+system's C compiler into the cache folder and loaded with ctypes. Where no compiler works, `library()` is None (and
+`state().reason` says why) and the learner trains with PyTorch (the same semantics; only float rounding differs).
+
+The C side defines the one argument structure (MlpTraining) and describes it (mlp_training_fields); this module
+builds its ctypes structure from that description and checks every array against it before a pointer is passed.
+The kernel allocates its own scratch space."""
 import ctypes
 import functools
 import hashlib
+import json
 import os
 import platform
 import shlex
+import shutil
 import stat
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,18 +25,28 @@ SOURCE = Path(__file__).with_name("mlp_epoch.c")
 FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC")
 VECTOR = 16  # the kernel's vector width in floats: the hidden width must be a multiple of it
 COMPILE_SECONDS = 120
+SCALARS = {"i64": ctypes.c_int64, "f64": ctypes.c_double}
+ARRAYS = {"i64_ptr": torch.int64, "i32_ptr": torch.int32, "f32_ptr": torch.float32}
+EMPTY = (ctypes.c_int64 * 1)()  # what an array with no elements points to (a tensor's own pointer is then null)
 
-_I64, _PTR, _F64 = ctypes.c_int64, ctypes.c_void_p, ctypes.c_double
-ARGTYPES = [_I64] * 5 + [_PTR] * 16 + [_F64] * 5 + [_PTR] * 3
+
+class Unavailable(Exception):
+    """Why the compiled epoch cannot be built or loaded here (one line)."""
 
 
 def compiler():
     """The C compiler's command: $CC (split like a shell word list), else cc."""
-    return shlex.split(os.environ.get("CC", "cc"))
+    try:
+        cc = shlex.split(os.environ.get("CC", "cc"))
+    except ValueError as e:
+        raise Unavailable(f"$CC cannot be read as a command ({e})") from None
+    if not cc:
+        raise Unavailable("$CC is empty")
+    return cc
 
 
 def trusted(path):
-    """Whether a cached library may be loaded: a file of this user's that nobody else can write."""
+    """Whether a cached file may be used: a file of this user's that nobody else can write."""
     st = path.stat()
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
 
@@ -45,46 +62,182 @@ def cpu_identity():
     return platform.machine() + flags
 
 
-def build(cache):
-    """Path of the compiled library in `cache`, compiling it when missing (or not `trusted`); None when the compiler
-    fails or is absent."""
+def read_json(path):
+    """The dict in the JSON file `path` when it is `trusted`, else {} (also when missing or unreadable)."""
     try:
-        cc = compiler()
-        version = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=30).stdout
-    except (OSError, ValueError, subprocess.SubprocessError):
-        return None
-    key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(cc), version, " ".join(FLAGS),
-                                    cpu_identity()]).encode())
-    lib = cache / f"mlp_epoch-{key.hexdigest()[:16]}.so"
+        return json.loads(path.read_text()) if trusted(path) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def compiler_version(cc, cache):
+    """The first line of `cc --version`. It is asked once per compiler binary: cache/compilers.json keeps it under
+    the command and the binary's resolved path, size and modification time, so a start costs no subprocess and a
+    changed compiler is asked again."""
+    found = shutil.which(cc[0])
+    if found is None:
+        raise Unavailable(f"no C compiler {cc[0]!r} was found (set $CC to one)")
+    real = os.path.realpath(found)
+    st = os.stat(real)
+    key = json.dumps([cc, real, st.st_size, st.st_mtime_ns])
+    book = cache / "compilers.json"
+    known = read_json(book)
+    if key not in known:
+        try:
+            done = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise Unavailable(f"{shlex.join(cc)} --version failed ({e})") from None
+        if done.returncode != 0:
+            raise Unavailable(f"{shlex.join(cc)} --version exited with status {done.returncode}")
+        known[key] = (done.stdout.splitlines() or [""])[0].strip()
+        write_atomic(book, json.dumps(known, indent=1))
+    return known[key]
+
+
+def write_atomic(path, text):
+    """Writes `text` to `path` through a temporary file in its folder (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as f:
+        f.write(text)
+    os.replace(f.name, path)
+
+
+def build(cache, flags=FLAGS):
+    """Path of the library compiled with `flags` in `cache`, compiling it when missing (or not `trusted`); raises
+    Unavailable saying why when there is no working compiler or the compilation fails."""
+    cc = compiler()
     try:
+        version = compiler_version(cc, cache)
+        key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(cc), version, " ".join(flags),
+                                        cpu_identity()]).encode())
+        lib = cache / f"mlp_epoch-{key.hexdigest()[:16]}.so"
         if lib.exists() and trusted(lib):
             return lib
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
             out = Path(tmp) / lib.name
-            done = subprocess.run([*cc, *FLAGS, "-o", str(out), str(SOURCE), "-lm"], capture_output=True,
+            done = subprocess.run([*cc, *flags, "-o", str(out), str(SOURCE), "-lm"], capture_output=True, text=True,
                                   timeout=COMPILE_SECONDS)
             if done.returncode != 0:
-                return None
+                last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+                raise Unavailable(f"{shlex.join(cc)} could not compile kernels/mlp_epoch.c: {last}")
             os.replace(out, lib)  # atomic: a concurrent build of the same key writes the same file
-    except (OSError, subprocess.SubprocessError):
-        return None
+    except subprocess.TimeoutExpired:
+        raise Unavailable(f"compiling kernels/mlp_epoch.c took more than {COMPILE_SECONDS} s") from None
+    except OSError as e:
+        raise Unavailable(f"the kernel could not be built in {cache} ({e})") from None
     return lib
+
+
+def parse_fields(text):
+    """[(type, name, shape)] from mlp_training_fields()'s "type name shape;" items; shape is None for a scalar, else
+    a tuple of extents, each a list of the fields and numbers it sums."""
+    fields = []
+    for item in filter(None, text.split(";")):
+        kind, name, *shape = item.split(maxsplit=2)
+        if kind not in SCALARS and kind not in ARRAYS:
+            raise Unavailable(f"kernels/mlp_epoch.c declares a field {name} of unknown type {kind}")
+        dims = tuple([t.strip() for t in extent.split("+")] for extent in shape[0].split(",")) if shape else None
+        fields.append((kind, name, dims))
+    return fields
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The loaded library with the fields of its argument structure (parse_fields) and its ctypes form."""
+    lib: ctypes.CDLL
+    fields: list
+    structure: type
+
+    def pack(self, **values):
+        """The argument structure holding `values` (a number per scalar field, a tensor per array field), after
+        checking that they are exactly its fields, that the sizes are positive and the hidden width whole vectors,
+        and that each tensor is a contiguous CPU tensor of its field's dtype and shape; ValueError otherwise."""
+        names = [name for _, name, _ in self.fields]
+        if sorted(values) != sorted(names):
+            raise ValueError(f"mlp_epoch takes the fields {names}, not {sorted(values)}")
+        sizes = {name: values[name] for kind, name, _ in self.fields if kind == "i64"}
+        if any(sizes[k] < 1 for k in ("n", "d", "H", "C", "B")):
+            raise ValueError(f"mlp_epoch needs positive sizes, not {sizes}")
+        if sizes["H"] % VECTOR:
+            raise ValueError(f"mlp_epoch needs a hidden width that is a multiple of {VECTOR}, not {sizes['H']}")
+        packed = self.structure()
+        for kind, name, dims in self.fields:
+            value = values[name]
+            if dims is not None:
+                check_array(name, value, ARRAYS[kind], tuple(extent(d, sizes) for d in dims))
+                value = value.data_ptr() or ctypes.addressof(EMPTY)
+            setattr(packed, name, value)
+        return packed
+
+    def epoch(self, packed):
+        """Runs mlp_epoch on a structure from `pack`: the number of rows predicted right, or −1 when a logit was not
+        finite; MemoryError when the kernel could not allocate its scratch space."""
+        right = self.lib.mlp_epoch(ctypes.byref(packed))
+        if right == -2:
+            raise MemoryError("the compiled mlp epoch could not allocate its scratch space")
+        return right
+
+
+def extent(terms, sizes):
+    """The sum of `terms`, each the name of a size in `sizes` or a number."""
+    return sum(sizes[t] if t in sizes else int(t) for t in terms)
+
+
+def check_array(name, t, dtype, shape):
+    """ValueError unless `t` is a contiguous CPU tensor of `dtype` and `shape`."""
+    if not (isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dtype == dtype and tuple(t.shape) == shape
+            and t.is_contiguous()):
+        got = f"{t.dtype} {tuple(t.shape)} on {t.device}" if isinstance(t, torch.Tensor) else type(t).__name__
+        raise ValueError(f"mlp_epoch's {name} must be a contiguous CPU {dtype} tensor of shape {shape}, not {got}"
+                         + ("" if not isinstance(t, torch.Tensor) or t.is_contiguous() else " (not contiguous)"))
+
+
+def load(path):
+    """The Kernel in the library at `path`, its argument structure built from the library's own description and
+    checked against its size; Unavailable when it cannot be loaded."""
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as e:
+        raise Unavailable(f"the compiled kernel could not be loaded ({e})") from None
+    lib.mlp_training_fields.restype, lib.mlp_training_size.restype = ctypes.c_char_p, ctypes.c_int64
+    fields = parse_fields(lib.mlp_training_fields().decode())
+    structure = type("MlpTraining", (ctypes.Structure,),
+                     {"_fields_": [(name, SCALARS.get(kind, ctypes.c_void_p)) for kind, name, _ in fields]})
+    if ctypes.sizeof(structure) != lib.mlp_training_size():
+        raise Unavailable("kernels/mlp_epoch.c's argument structure does not match its description")
+    lib.mlp_epoch.restype, lib.mlp_epoch.argtypes = ctypes.c_int64, [ctypes.POINTER(structure)]
+    return Kernel(lib, fields, structure)
+
+
+@dataclass(frozen=True)
+class Built:
+    """The kernel as built here: the Kernel and the trainer's identity for config.json, or the reason why not."""
+    kernel: Kernel = None
+    identity: dict = None
+    reason: str = None
 
 
 @functools.cache
-def library():
-    """The loaded kernel, or None where it cannot be built here."""
+def state():
+    """The kernel built (or found built) in the project cache and loaded, with its identity: the library's hash,
+    the compiler's version line and a hash of the CPU's flags; or why it is unavailable here."""
     from dataset import cache_dir
-    path = build(cache_dir() / "kernels")
-    if path is None:
-        return None
+    cache = cache_dir() / "kernels"
     try:
-        lib = ctypes.CDLL(str(path))
-    except OSError:
-        return None
-    lib.mlp_epoch.restype, lib.mlp_epoch.argtypes = _I64, ARGTYPES
-    return lib
+        path = build(cache)
+        kernel = load(path)
+        identity = {"path": "compiled", "library_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                    "compiler": compiler_version(compiler(), cache),
+                    "cpu_flags_sha256": hashlib.sha256(cpu_identity().encode()).hexdigest()}
+    except (Unavailable, OSError) as e:
+        return Built(reason=str(e))
+    return Built(kernel, identity)
+
+
+def library():
+    """The loaded Kernel, or None where it cannot be built here (state().reason says why)."""
+    return state().kernel
 
 
 def pays_off(X, batch, rows=10_000):
@@ -111,37 +264,34 @@ def sparse_rows(X):
 
 class MlpEpoch:
     """Trains `model` (model.MLP, on the CPU) on (X, y) one epoch per call with the compiled kernel: minibatches of
-    `batch` in the order given, clamped Adam with learning rate `lr`; its weights are updated in place."""
+    `batch` in the order given, clamped Adam with learning rate `lr`; its weights are updated in place. ValueError
+    when an input does not fit the kernel (Kernel.pack)."""
 
-    def __init__(self, lib, model, X, y, batch, lr, clamp, betas, eps):
-        self.lib, self.model = lib, model
+    def __init__(self, kernel, model, X, y, batch, lr, clamp, betas, eps):
+        self.kernel, self.model = kernel, model
         X = X.flatten(1).contiguous()
-        self.n, self.d = X.shape
-        self.H, self.C = model.lm1.out_features, model.head.out_features
-        self.batch, self.y = batch, y.to(torch.int64).contiguous()
-        self.csr = sparse_rows(X)
-        self.w1t = model.lm1.weight.detach().t().contiguous()
-        self.b1, self.w2 = model.lm1.bias.detach(), model.head.weight.detach()
-        self.moments = [torch.zeros_like(t) for t in (self.w1t, self.w1t, self.b1, self.b1, self.w2, self.w2)]
-        self.step = torch.zeros(1, dtype=torch.int64)
-        self.predicted = torch.empty(self.n, dtype=torch.int64)
-        # scratch space as mlp_epoch lays it out; a batch has at most batch + 1 rows (a last batch of one joins it)
-        cap, H, C, d = batch + 1, self.H, self.C, self.d
-        Cp = -(-C // VECTOR) * VECTOR
-        most = max(H, cap, Cp)
-        self.work = torch.empty(2 * cap * H + 3 * H + C * H + Cp + C * cap + H * Cp + most + cap * d)
-        self.iwork = torch.empty(most + d + 1 + cap * d, dtype=torch.int32)
-        self.scalars = (lr, betas[0], betas[1], eps, clamp)
+        n, d = X.shape
+        base, indptr, indices, values = sparse_rows(X)
+        w1t = model.lm1.weight.detach().t().contiguous()
+        b1, w2 = model.lm1.bias.detach(), model.head.weight.detach()
+        m1, v1, mb, vb, m2, v2 = (torch.zeros_like(t) for t in (w1t, w1t, b1, b1, w2, w2))
+        self.w1t, self.order, self.predicted = w1t, torch.arange(n), torch.empty(n, dtype=torch.int64)
+        labels = y.to(torch.int64).contiguous()
+        self.values = dict(n=n, d=d, H=model.lm1.out_features, C=model.head.out_features, B=batch, nnz=len(values),
+                           indptr=indptr, indices=indices, values=values, base=base, labels=labels, order=self.order,
+                           predicted=self.predicted, W1t=w1t, b1=b1, W2=w2, m1=m1, v1=v1, mb=mb, vb=vb, m2=m2, v2=v2,
+                           step=torch.zeros(1, dtype=torch.int64), lr=lr, beta1=betas[0], beta2=betas[1], eps=eps,
+                           clamp=clamp)
+        self.packed = kernel.pack(**self.values)
 
     def __call__(self, order):
-        """One epoch over the rows in `order` (int64); the fraction of rows predicted right before their step, or
-        None when a logit was not finite."""
-        order = order.contiguous()
-        ptr = torch.Tensor.data_ptr
-        right = self.lib.mlp_epoch(
-            self.n, self.d, self.H, self.C, self.batch, *map(ptr, self.csr[1:]), ptr(self.csr[0]), ptr(order),
-            ptr(self.y), ptr(self.w1t), ptr(self.b1), ptr(self.w2), *map(ptr, self.moments), ptr(self.step),
-            *self.scalars, ptr(self.predicted), ptr(self.work), ptr(self.iwork))
+        """One epoch over the rows in `order` (int64, each in [0, n)); the fraction of rows predicted right before
+        their step, or None when a logit was not finite."""
+        n = self.values["n"]
+        if order.shape != (n,) or order.dtype != torch.int64 or int(order.min()) < 0 or int(order.max()) >= n:
+            raise ValueError(f"mlp_epoch's order must hold {n} int64 rows in [0, {n})")
+        self.order.copy_(order)
+        right = self.kernel.epoch(self.packed)
         with torch.no_grad():
             self.model.lm1.weight.copy_(self.w1t.t())
-        return None if right < 0 else right / self.n
+        return None if right < 0 else right / n

@@ -9,6 +9,7 @@
  * H must be a multiple of V (16). */
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define V 16 /* floats per vector */
@@ -129,17 +130,82 @@ static int64_t sample_step(const float *W1t, const float *W2, const float *W2t, 
     return finite ? arg : -1;
 }
 
-/* Trains one epoch; `order` lists the n rows in this epoch's order, in batches of B (a last batch of one row joins
- * the one before, as in learner.batch_bounds). Writes each row's prediction (made before its step) to
- * predicted[position] and returns the number right, or −1 when a logit was not finite. work and iwork (float, int32)
- * are scratch space laid out below; kernels/__init__.py sizes them. */
-int64_t mlp_epoch(int64_t n, int64_t d, int64_t H, int64_t C, int64_t B, const int64_t *indptr, const int32_t *indices,
-                  const float *values, const float *base, const int64_t *order, const int64_t *labels, float *W1t,
-                  float *b1, float *W2, float *m1, float *v1, float *mb, float *vb, float *m2, float *v2, int64_t *step,
-                  double lr, double beta1, double beta2, double eps, double clamp, int64_t *predicted, float *work,
-                  int32_t *iwork)
+/* The arguments of mlp_epoch, defined once: X(type, name, shape) per field, in order. kernels/__init__.py builds its
+ * ctypes structure from mlp_training_fields() and checks every array against its type and shape (a comma-separated
+ * list of sums of fields and numbers) before passing a pointer. */
+typedef int64_t i64;
+typedef double f64;
+typedef int64_t *i64_ptr;
+typedef int32_t *i32_ptr;
+typedef float *f32_ptr;
+#define MLP_TRAINING(X)                                                                                               \
+    X(i64, n, )            /* rows */                                                                                 \
+    X(i64, d, )            /* features */                                                                             \
+    X(i64, H, )            /* hidden width, a multiple of V */                                                        \
+    X(i64, C, )            /* classes */                                                                              \
+    X(i64, B, )            /* minibatch size */                                                                       \
+    X(i64, nnz, )          /* entries of s */                                                                         \
+    X(i64_ptr, indptr, n + 1)                                                                                         \
+    X(i32_ptr, indices, nnz)                                                                                          \
+    X(f32_ptr, values, nnz)                                                                                           \
+    X(f32_ptr, base, d)                                                                                               \
+    X(i64_ptr, labels, n)                                                                                             \
+    X(i64_ptr, order, n)   /* this epoch's rows in order */                                                           \
+    X(i64_ptr, predicted, n)                                                                                          \
+    X(f32_ptr, W1t, d, H)                                                                                             \
+    X(f32_ptr, b1, H)                                                                                                 \
+    X(f32_ptr, W2, C, H)                                                                                              \
+    X(f32_ptr, m1, d, H)                                                                                              \
+    X(f32_ptr, v1, d, H)                                                                                              \
+    X(f32_ptr, mb, H)                                                                                                 \
+    X(f32_ptr, vb, H)                                                                                                 \
+    X(f32_ptr, m2, C, H)                                                                                              \
+    X(f32_ptr, v2, C, H)                                                                                              \
+    X(i64_ptr, step, 1)    /* Adam's step count */                                                                    \
+    X(f64, lr, )                                                                                                      \
+    X(f64, beta1, )                                                                                                   \
+    X(f64, beta2, )                                                                                                   \
+    X(f64, eps, )                                                                                                     \
+    X(f64, clamp, )
+
+#define FIELD(type, name, ...) type name;
+typedef struct {
+    MLP_TRAINING(FIELD)
+} MlpTraining;
+
+#define DESCRIBE(type, name, ...) #type " " #name " " #__VA_ARGS__ ";"
+/* "type name shape;" per field of MlpTraining */
+const char *mlp_training_fields(void)
 {
+    return MLP_TRAINING(DESCRIBE);
+}
+
+/* sizeof(MlpTraining), for the caller to check its structure against */
+int64_t mlp_training_size(void)
+{
+    return sizeof(MlpTraining);
+}
+
+/* Trains one epoch over t->order, in batches of B (a last batch of one row joins the one before, as in
+ * learner.batch_bounds). Writes each row's prediction (made before its step) to predicted[position] and returns the
+ * number right, −1 when a logit was not finite, −2 when its scratch space could not be allocated. */
+int64_t mlp_epoch(const MlpTraining *t)
+{
+    const int64_t n = t->n, d = t->d, H = t->H, C = t->C, B = t->B, *indptr = t->indptr, *order = t->order;
+    const int64_t *labels = t->labels;
+    const int32_t *indices = t->indices;
+    const float *values = t->values, *base = t->base;
+    float *W1t = t->W1t, *b1 = t->b1, *W2 = t->W2;
+    int64_t *step = t->step, *predicted = t->predicted;
+    const double beta1 = t->beta1, beta2 = t->beta2;
     int64_t cap = B + 1, Cp = (C + V - 1) / V * V, most = H > cap ? (H > Cp ? H : Cp) : (cap > Cp ? cap : Cp);
+    float *work = malloc((2 * cap * H + 3 * H + C * H + Cp + C * cap + H * Cp + most + cap * d) * sizeof(float));
+    int32_t *iwork = malloc((most + d + 1 + cap * d) * sizeof(int32_t));
+    if (!work || !iwork) {
+        free(work);
+        free(iwork);
+        return -2;
+    }
     float *h = work, *dh = h + cap * H, *gb = dh + cap * H, *c = gb + H, *g2 = c + H, *z = g2 + C * H;
     float *grad = z + Cp, *Gt = grad + H, *W2t = Gt + C * cap, *zero = W2t + H * Cp, *col_val = zero + most;
     int32_t *iota = iwork, *col_ptr = iota + most, *row_of = col_ptr + d + 1;
@@ -172,14 +238,16 @@ int64_t mlp_epoch(int64_t n, int64_t d, int64_t H, int64_t C, int64_t B, const i
         batch_columns(order + a0, nb, d, indptr, indices, values, col_ptr, row_of, col_val);
         *step += 1;
         double bc1 = 1 - pow(beta1, (double)*step), bc2 = 1 - pow(beta2, (double)*step);
-        AdamStep a = {beta1, beta2, lr * sqrt(bc2) / bc1, eps * sqrt(bc2), clamp};
+        AdamStep a = {beta1, beta2, t->lr * sqrt(bc2) / bc1, t->eps * sqrt(bc2), t->clamp};
         for (int64_t j = 0; j < d; j++) { /* row j of ∂W1ᵀ = base[j] · gb + Σ_i s_ij ∂h_i, then its Adam step */
             combine(grad, gb, base[j], dh, H, row_of + col_ptr[j], col_val + col_ptr[j], col_ptr[j + 1] - col_ptr[j]);
-            adam_update(W1t + j * H, m1 + j * H, v1 + j * H, grad, H, a);
+            adam_update(W1t + j * H, t->m1 + j * H, t->v1 + j * H, grad, H, a);
         }
-        adam_update(b1, mb, vb, gb, H, a);
-        adam_update(W2, m2, v2, g2, C * H, a);
+        adam_update(b1, t->mb, t->vb, gb, H, a);
+        adam_update(W2, t->m2, t->v2, g2, C * H, a);
         transpose_padded(W2t, W2, H, C, Cp);
     }
+    free(work);
+    free(iwork);
     return finite ? correct : -1;
 }

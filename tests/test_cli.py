@@ -50,6 +50,7 @@ def test_run_prints_the_original_lines_and_writes_results(entropy_run):
     assert config["alg"] == "entropy" and config["seed"] == 4 and config["nQuery"] == 50 and config["device"] == "cpu"
     assert config["data_name"] == "digits" and config["n_classes"] == 10 and config["threads"] == 1
     assert config["kernel"] == "auto" and config["trainer"] == ("compiled" if kernels.library() else "torch")
+    assert config["trainer_identity"] == (kernels.state().identity if kernels.library() else {"path": "torch"})
     rounds = pd.read_csv(folder / "rounds.csv")
     assert ROUND_COLUMNS <= set(rounds.columns)
     assert rounds["round"].tolist() == [0, 1, 2] and rounds["n_labeled"].tolist() == [50, 100, 150]

@@ -186,7 +186,7 @@ def test_clamped_adam_is_torch_adam_after_clip_grad_value():
 @pytest.mark.parametrize("model", ["mlp", "cnn"])
 def test_every_step_sees_clamped_gradients(monkeypatch, model):
     ds = digits() if model == "mlp" else tiny_images()
-    lr = Learner(model, ds, "cpu", torch.Generator().manual_seed(0), lr=1e-4, max_epochs=2, kernel=False)
+    lr = Learner(model, ds, "cpu", torch.Generator().manual_seed(0), lr=1e-4, max_epochs=2, kernel="off")
     seen, step = [], ClampedAdam.step  # the PyTorch path's clamp (tests/test_kernel.py checks the kernel's)
 
     def spy(self, grads):
@@ -200,7 +200,7 @@ def test_every_step_sees_clamped_gradients(monkeypatch, model):
     assert max(seen) == pytest.approx(0.1)  # clamped, and some element was at the bound
 
 
-@pytest.mark.parametrize("kernel", [True, False], ids=["compiled", "torch"])
+@pytest.mark.parametrize("kernel", ["auto", "off"], ids=["compiled", "torch"])
 def test_diverging_loss_raises(kernel):
     ds = digits()
     ds.X_train = ds.X_train * 1e37  # logits overflow to ±inf, the loss to NaN

@@ -1,0 +1,45 @@
+"""What finding the already-built compiled mlp epoch costs at a run's start: kernels.build with the compiler's version
+line remembered (cache/compilers.json, as every start after the first) against the same call with it forgotten,
+which asks `$CC --version` in a subprocess as every start did before. Interleaved, median of --rounds each.
+
+    python bench/kernel_start.py [--rounds 20]"""
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import kernels  # noqa: E402
+
+
+def timed(cache, forget):
+    """Seconds of one kernels.build(cache) on a built library, with the remembered version line removed first when
+    `forget`."""
+    if forget:
+        (cache / "compilers.json").unlink()
+    start = time.perf_counter()
+    kernels.build(cache)
+    return time.perf_counter() - start
+
+
+def main():
+    """Prints both medians in ms and their ratio."""
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=20)
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp)
+        kernels.build(cache)
+        times = {False: [], True: []}
+        for _ in range(args.rounds):
+            for forget in times:
+                times[forget].append(timed(cache, forget))
+    remembered, asked = (statistics.median(times[f]) * 1e3 for f in (False, True))
+    print(f"version remembered: {remembered:.2f} ms; compiler asked: {asked:.2f} ms; ratio {asked / remembered:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
