@@ -42,17 +42,21 @@ def images(n, seed=0):
     return dataset.Dataset("MNIST", X, y, X[:BATCH], y[:BATCH], CLASSES, BATCH)
 
 
-def layer_flops(model, x, y):
-    """{layer: (forward flops, backward flops)} of one autograd step at (x, y), per convolution block or layer."""
+def step_flops(model, x, y):
+    """The flops of one autograd step at (x, y): {layer: (forward, backward)} per convolution block or layer, and
+    {part: flops} split as PARTS (forward convolutions, their backward)."""
     mode = FlopCounterMode(display=False)
     with mode:
         loss = F.cross_entropy(model(x)[0], y)
         forward = {k: sum(v.values()) for k, v in mode.get_flop_counts().items()}
         torch.autograd.grad(loss, list(model.parameters()))
-    both = {k: sum(v.values()) for k, v in mode.get_flop_counts().items()}
+    counts = mode.get_flop_counts()
+    both = {k: sum(v.values()) for k, v in counts.items()}
     names = [n for n, _ in model.named_modules() if n and n.count(".") <= 1]
     rows = [f"{type(model).__name__}.{n}" for n in names if not any(m.startswith(n + ".") for m in names)]
-    return {r.split(".", 1)[1]: (forward.get(r, 0), both[r] - forward.get(r, 0)) for r in rows if both.get(r)}
+    layers = {r.split(".", 1)[1]: (forward.get(r, 0), both[r] - forward.get(r, 0)) for r in rows if both.get(r)}
+    by_op = {str(op).split(".")[-1]: c for op, c in counts["Global"].items()}
+    return layers, {k: sum(by_op.get(op, 0) for op in ops) for k, ops in PARTS.items()}
 
 
 def matmul_rate(reps=3):
@@ -68,6 +72,7 @@ def matmul_rate(reps=3):
 
 
 def epoch_cpu_seconds(epoch):
+    """Process CPU seconds of one call of `epoch`."""
     start = time.process_time()
     epoch()
     return time.process_time() - start
@@ -87,12 +92,12 @@ def part_seconds(epoch, steps, step_s):
 
 
 def measure(model_name, rounds, steps):
-    """Flops per layer, per-step CPU seconds (median over rounds), the matmul rate (median) and the profiled split
-    for `model_name`, trained by the learner's own epoch on BATCH·steps random images."""
+    """step_flops, per-step CPU seconds (median over rounds), the matmul rate (median) and the profiled split for
+    `model_name`, trained by the learner's own epoch on BATCH·steps random images."""
     ds = images(BATCH * steps)
     learner = Learner(model_name, ds, "cpu", torch.Generator().manual_seed(0), max_epochs=0)
     model = learner.fresh_model()
-    flops = layer_flops(learner.fresh_model().train(), ds.X_train[:BATCH], ds.y_train[:BATCH])
+    flops = step_flops(learner.fresh_model().train(), ds.X_train[:BATCH], ds.y_train[:BATCH])
     epoch = learner.epoch_function(model, ds.X_train, ds.y_train)
     epoch()  # warm up oneDNN's kernels
     rates, step_s = [], []
@@ -104,8 +109,9 @@ def measure(model_name, rounds, steps):
             part_seconds(epoch, steps, statistics.median(step_s)))
 
 
-def report(model_name, flops, step_s, rate, parts, part_flops):
+def report(model_name, counts, step_s, rate, parts):
     """Print the per-layer table and the step against its floor."""
+    flops, part_flops = counts
     total = sum(f + b for f, b in flops.values())
     print(f"\n{model_name}: batch {BATCH} of {'×'.join(map(str, SHAPE))}; matmul rate {rate / 1e9:.1f} GFLOP/s "
           "(single thread, CPU time)")
@@ -125,16 +131,6 @@ def report(model_name, flops, step_s, rate, parts, part_flops):
         print(f"| {k} | {1000 * s:.2f} | " + " | ".join(cells) + " |")
 
 
-def flops_by_part(model):
-    """Flops of one autograd step split as PARTS (forward convolutions, their backward)."""
-    ds = images(BATCH)
-    mode = FlopCounterMode(display=False)
-    with mode:
-        torch.autograd.grad(F.cross_entropy(model(ds.X_train)[0], ds.y_train), list(model.parameters()))
-    counts = {str(op).split(".")[-1]: c for op, c in mode.get_flop_counts()["Global"].items()}
-    return {k: sum(counts.get(op, 0) for op in ops) for k, ops in PARTS.items()}
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default="cnn,resnet", help="comma-separated subset of: cnn, resnet")
@@ -149,9 +145,7 @@ def main():
     print(f"{time.strftime('%Y-%m-%d')}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"median of {args.rounds} round(s) of {args.steps} steps")
     for m in models:
-        flops, step_s, rate, parts = measure(m, args.rounds, args.steps)
-        learner = Learner(m, images(BATCH), "cpu", torch.Generator().manual_seed(0))
-        report(m, flops, step_s, rate, parts, flops_by_part(learner.fresh_model().train()))
+        report(m, *measure(m, args.rounds, args.steps))
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
