@@ -21,6 +21,7 @@ import torch
 
 from errors import UserError
 from learner import TRAIN_STOPS
+from query_strategies import STRATEGIES
 from runlock import LOCK_NAME
 
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
@@ -40,6 +41,14 @@ QUERY_COLUMNS = ["round", "index"]
 QUERY_PARSERS = {"round": int, "index": int}
 STOP_REASONS = ("budget", "rounds", "pool exhausted")
 FORCE_HINT = "start the run again with --force (or use another --out)"
+# The flags, beyond those that name a run folder (data, did, model, alg, nQuery, seed), whose values change a
+# run's picks or accuracies: a sweep reuses a run only when they match, and the analysis never averages runs that
+# differ in them. nEnd and rounds only stop a run sooner or later; path, out, dummy, resume and force change
+# nothing; --kernel's choice is recorded as `trainer` (the analysis warns when a setting mixes trainers).
+RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device")
+# Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`); a
+# strategy's flag changes results only for the strategies that declare its parameter.
+STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor"}
 
 
 class StateError(UserError):
@@ -88,6 +97,25 @@ def safe_label(text):
     most 64 characters ('data' when nothing is left): never a path, a hidden name or an option."""
     label = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".-")[:64]
     return label or "data"
+
+
+def strategy_flags(alg):
+    """The flags of the parameters that the strategy `alg` declares (none for an unknown name)."""
+    cls = STRATEGIES.get(alg)
+    return [STRATEGY_FLAGS[p] for p in (cls.params if cls else ()) if p in STRATEGY_FLAGS]
+
+
+def result_settings(config):
+    """The result-changing flags of a run, {flag: value}: RESULT_FLAGS and its strategy's flags, as far as
+    `config` (config.json, or run.py's flags as a dict) holds them (an older version's config lacks some)."""
+    return {k: config[k] for k in (*RESULT_FLAGS, *strategy_flags(config.get("alg"))) if k in config}
+
+
+def differing_settings(recorded_config, planned_flags):
+    """The flags of result_settings(planned_flags) that recorded_config holds with another value, in that order;
+    a flag the recorded config lacks (an older version's run) is unknown and not compared."""
+    recorded = result_settings(recorded_config)
+    return [k for k, v in result_settings(planned_flags).items() if k in recorded and recorded[k] != v]
 
 
 def sha256(data):

@@ -42,7 +42,7 @@ from learner import PATIENCE, Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS, build_model
 from query_strategies import STRATEGIES
 from query_strategies.bait_sampling import regularisation_for
-from results import RunDir, data_fingerprint, data_label, identity_hash
+from results import STRATEGY_FLAGS, RunDir, data_fingerprint, data_label, identity_hash
 from runlock import run_folder_lock
 
 
@@ -220,10 +220,6 @@ def data_source(args):
 def run_identity(config):
     """SHA-256 of the resume-relevant flags and the data's identity: what a checkpoint must match."""
     return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), RESUME_KEYS + ("data",))
-
-
-# Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`).
-STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor"}
 
 
 def build_strategy(args, learner, labeled, generator):
