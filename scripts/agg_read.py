@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from query_strategies import ALIASES
+from scripts.agg_algs import data_title
 from results import RESULT_FLAGS, STRATEGY_FLAGS, data_label, lenient_rounds, result_settings
 
 # A setting: the data, model and batch size, and `protocol`, which is empty unless runs of one (data, model,
@@ -239,9 +240,10 @@ def load_results(roots, log_meta=None, broken=None):
 
 
 def setting_title(key):
-    """A setting (SETTING's values) as figures and messages name it: `data, model, batch n[, protocol]`."""
+    """A setting (SETTING's values) as figures and messages name it: `data, model, batch n[, protocol]`, the data
+    as people know it (agg_algs.data_title)."""
     data, model, n_query, protocol = key
-    return f"{data}, {model}, batch {n_query}" + (f", {protocol}" if protocol else "")
+    return f"{data_title(data)}, {model}, batch {n_query}" + (f", {protocol}" if protocol else "")
 
 
 def known(value):

@@ -165,10 +165,25 @@ def test_normalised_error_and_its_1_over_L_weights():
 
 
 def test_colours_are_fixed_and_distinct():
-    assert agg_algs.colour("badge") == agg_algs.colour("badge") == agg_algs.ALG_COLOURS["badge"]
-    assert len(set(agg_algs.ALG_COLOURS.values())) == len(agg_algs.ALG_COLOURS)
+    assert agg_algs.style("badge") == agg_algs.style("badge") and agg_algs.colour("badge") in agg_algs.COLOURS
     assert agg_algs.colour("my_new_alg") == agg_algs.colour("my_new_alg")
     assert agg_algs.alg_order(["zeta", "badge", "rand"]) == ["rand", "badge", "zeta"]
+
+
+def test_forty_strategies_differ_in_at_least_two_of_colour_marker_and_line_style():
+    styles = [agg_algs.style_at(k) for k in range(40)]
+    assert [agg_algs.style(a) for a in agg_algs.ORDER[1:]] == styles[:len(agg_algs.ORDER) - 1]
+    for i, a in enumerate(styles):
+        for b in styles[i + 1:]:
+            assert sum(a[k] != b[k] for k in a) >= 2, (a, b)
+    assert all(agg_algs.style("rand")["color"] != s["color"] for s in styles)
+
+
+def test_data_sets_are_named_as_people_know_them():
+    assert agg_algs.data_title("openml6") == "letter (OpenML 6)"
+    assert agg_algs.data_title("openml99999") == "OpenML 99999"
+    assert agg_algs.data_title("CIFAR10") == "CIFAR-10" and agg_algs.data_title("my_file") == "my_file"
+    assert agg_read.setting_title(("openml6", "mlp", 100, "")) == "letter (OpenML 6), mlp, batch 100"
 
 
 def test_truncated_last_line_is_ignored(tmp_path):
