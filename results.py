@@ -1,5 +1,5 @@
 """A run's output folder: config.json, rounds.csv (one row per finished round), queries.csv (the pool indices
-labelled in each round), checkpoint.pt (the state after the last finished round, for --resume) and, once the
+labelled in each round and their rows in the data's source), checkpoint.pt (the state after the last finished round, for --resume) and, once the
 run has ended, summary.json. Whole files are written atomically (temporary file, then rename); the CSVs are
 append-only and flushed after every round.
 
@@ -37,8 +37,8 @@ def train_stop(text):
 ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "train_acc": float, "train_epochs": int,
                  "train_stop": train_stop, "restarts": int, "train_seconds": float, "test_seconds": float,
                  "infer_seconds": float, "select_seconds": float, "query_seconds": float}
-QUERY_COLUMNS = ["round", "index"]
-QUERY_PARSERS = {"round": int, "index": int}
+QUERY_COLUMNS = ["round", "index", "row"]  # index: in the pool; row: in the data's source (Dataset.rows)
+QUERY_PARSERS = {"round": int, "index": int, "row": int}
 STOP_REASONS = ("budget", "rounds", "pool exhausted")
 FORCE_HINT = "start the run again with --force (or use another --out)"
 # The flags, beyond those that name a run folder (data, did, model, alg, nQuery, seed), whose values change a
@@ -276,9 +276,10 @@ class RunDir:
         write_atomic(self.rounds, ",".join(ROUND_COLUMNS) + "\n")
         write_atomic(self.queries, ",".join(QUERY_COLUMNS) + "\n")
 
-    def append_round(self, row, queried):
-        """Append the pool indices queried in this round, then the round's row; both flushed to disk."""
-        append_rows(self.queries, [(row["round"], int(i)) for i in queried])
+    def append_round(self, row, queried, source_rows):
+        """Append the pool indices queried in this round with their rows in the data's source (`source_rows`, one
+        per pool point), then the round's row; both flushed to disk."""
+        append_rows(self.queries, [(row["round"], int(i), int(source_rows[i])) for i in queried])
         append_rows(self.rounds, [[format_value(row[c]) for c in ROUND_COLUMNS]])
 
     def finish(self, summary):

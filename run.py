@@ -269,7 +269,8 @@ def run(args):
     labeled[initial] = True
     strategy = build_strategy(args, learner, labeled, torch.Generator().manual_seed(select_seed))
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
-                  n_test=len(ds.y_test), n_classes=ds.n_classes, input_shape=list(ds.X_train.shape[1:]),
+                  n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,
+                  input_shape=list(ds.X_train.shape[1:]),
                   trainer=learner.trainer, torch=torch.__version__, python=platform.python_version(),
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
                   data_identity=data_fingerprint(ds, data_source(args)))
@@ -444,7 +445,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                        train_stop=res.stop, restarts=res.restarts, train_seconds=res.seconds,
                        test_seconds=time.perf_counter() - start)
             with interrupt_held():
-                run_dir.append_round(row, queried)
+                run_dir.append_round(row, queried, learner.ds.rows)
                 run_dir.save_checkpoint(checkpoint_state(rd, owner, learner, strategy))
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
                 sys.stdout.flush()

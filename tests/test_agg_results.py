@@ -269,7 +269,7 @@ def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, quer
         run_dir.append_round(dict(round=rd, n_labeled=n_start + rd * n_query, test_acc=float(acc), train_acc=1.0,
                                   train_epochs=10, train_stop="target", restarts=0, train_seconds=0.1,
                                   test_seconds=0.01, infer_seconds=q / 2, select_seconds=q / 2, query_seconds=q),
-                             queried=range(rd * n_query, (rd + 1) * n_query))
+                             queried=range(rd * n_query, (rd + 1) * n_query), source_rows=range(10_000))
     if finished:
         run_dir.summary.write_text(json.dumps({"finished": True, "stopped_by": "budget"}))
     return run_dir
