@@ -25,6 +25,7 @@ if __name__ == "__main__":
 import argparse
 import math
 import platform
+import re
 import threading
 import time
 import warnings
@@ -37,7 +38,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import dataset
-from errors import UserError
+from errors import UserError, did_you_mean
 from learner import PATIENCE, Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS, build_model
 from query_strategies import STRATEGIES
@@ -46,10 +47,21 @@ from results import STRATEGY_FLAGS, RunDir, data_fingerprint, data_label, identi
 from runlock import run_folder_lock
 
 
+INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '(.*)' \(choose from")
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message):
-        """One line, no usage block."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        """One line, no usage block; an invalid choice gets the closest valid ones (did_you_mean)."""
+        self.exit(2, f"{self.prog}: error: {message}{self.suggestion(message)} (see --help)\n")
+
+    def suggestion(self, message):
+        """did_you_mean for the value of an `invalid choice` message, among its flag's choices; else ''."""
+        m = INVALID_CHOICE.match(message)
+        flags = {s: a for a in self._actions for s in a.option_strings}
+        if not m or m.group(1).split("/")[0] not in flags:
+            return ""
+        return did_you_mean(m.group(2), flags[m.group(1).split("/")[0]].choices or ())
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

@@ -43,7 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import run  # noqa: E402
-from errors import UserError  # noqa: E402
+from errors import UserError, close_names  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, result_settings  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -140,7 +140,9 @@ def plan(args, passthrough):
     algs = [a.lower() for a in split_list(args.algs, "--algs")]
     unknown = [a for a in algs if a not in STRATEGIES]
     if unknown:
-        raise SweepError(f"unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(sorted(STRATEGIES))}")
+        named = [a + (f" (did you mean {' or '.join(close)}?)" if (close := close_names(a, STRATEGIES)) else "")
+                 for a in unknown]
+        raise SweepError(f"unknown algorithm(s) {', '.join(named)}; known: {', '.join(sorted(STRATEGIES))}")
     seeds = split_list(args.seeds, "--seeds", int)
     models, queries = split_list(args.model, "--model"), split_list(args.nQuery, "--nQuery", int)
     if not (algs and seeds and models and queries):

@@ -35,7 +35,21 @@ def test_names_are_accepted_in_any_case(argv, alg, data, model):
 
 
 def test_a_misspelt_name_is_still_refused():
-    assert_one_line_error(run_cli("--alg", "Badgee"), "invalid choice", "badgee")
+    assert_one_line_error(run_cli("--alg", "Badgee"), "invalid choice", "badgee", "; did you mean badge or bald?")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--alg", "entropy_dropot"], "invalid choice: 'entropy_dropot' (choose from"),
+    (["--alg", "entropy_dropot"], "; did you mean entropy_dropout or entropy or"),
+    (["--model", "resnt"], "; did you mean resnet?"),
+    (["--alg", "zzzz"], "'zzzz' (choose from"),
+])
+def test_a_mistyped_choice_names_the_closest_ones(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        run.build_parser().parse_args(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert argv[1] != "zzzz" or "did you mean" not in err[0]
 
 
 def test_final_line_and_warnings_on_their_own_lines(tmp_path):
