@@ -241,6 +241,7 @@ def read_csv_table(path):
     df = df.apply(lambda col: col.str.strip())
     features = df.iloc[:, :-1].apply(pd.to_numeric, errors="coerce")
     text = features.isna() & df.iloc[:, :-1].notna()
+    check_header_cells(df, text, path)
     first = 1
     if is_header(df, text):
         df, features, text, first = df.iloc[1:], features.iloc[1:], text.iloc[1:], 2
@@ -255,6 +256,17 @@ def read_csv_table(path):
         row, col = np.argwhere(features.isna().to_numpy())[0]
         raise UserError(f"{path}: column {col + 1} is empty or NA in row {row + first}; fill in or drop missing values")
     return features.to_numpy(dtype=np.float64), df.iloc[:, -1].to_numpy(dtype=object)
+
+
+def check_header_cells(df, text, path):
+    """UserError naming the first empty cell of a header row (a first row whose other feature cells are all text),
+    as pandas' `to_csv` writes with its index column."""
+    empty = df.iloc[0].isna().to_numpy()
+    named = text.iloc[0].to_numpy()
+    if empty.any() and named.any() and (named | empty[:-1]).all():
+        col = int(np.flatnonzero(empty)[0]) + 1
+        raise UserError(f"{path}: the header row's column {col} is empty (pandas' to_csv writes its index column "
+                        f"there); save with to_csv(file, index=False), or name that column or drop it")
 
 
 def is_header(df, text):

@@ -462,8 +462,8 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
                 sys.stdout.flush()
                 tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
-                           f"test {row['test_seconds']:.2f} s, inference {row['infer_seconds']:.2f} s, "
-                           f"query {row['select_seconds']:.2f} s", file=sys.stderr)
+                           f"test {row['test_seconds']:.2f} s, query {row['query_seconds']:.2f} s (inference "
+                           f"{row['infer_seconds']:.2f} s + selection {row['select_seconds']:.2f} s)", file=sys.stderr)
                 bar.set_postfix(acc=f"{acc:.4f}", n=n_lab, refresh=False)
                 bar.update()
             done = rd

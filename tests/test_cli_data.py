@@ -155,6 +155,9 @@ def bad_data_case(case, tmp_path):
         return ["--did", "424242", "--path", tmp_path / "none"], {}, ["OpenML data set 424242"]
     if case == "missing csv":
         return ["--data", tmp_path / "nope.csv"], {}, ["nope.csv not found"]
+    if case == "pandas index column":
+        (tmp_path / "indexed.csv").write_text(",a,b,label\n0,1,2,x\n1,3,4,y\n")
+        return ["--data", tmp_path / "indexed.csv"], {}, ["the header row's column 1 is empty", "index=False"]
     if case == "text in csv":
         (tmp_path / "text.csv").write_text("a,b,label\n1,2,x\n3,four,y\n")
         return ["--data", tmp_path / "text.csv"], {}, ["column 2 is not numeric (row 3: 'four')"]
@@ -162,7 +165,8 @@ def bad_data_case(case, tmp_path):
     return ["--data", tmp_path / "bad.npz"], {}, ["is not a readable .npz file"]
 
 
-@pytest.mark.parametrize("case", ["truncated gz", "no SVHN", "no OpenML", "missing csv", "text in csv", "broken npz"])
+@pytest.mark.parametrize("case", ["truncated gz", "no SVHN", "no OpenML", "missing csv", "text in csv",
+                                  "pandas index column", "broken npz"])
 def test_bad_data_gives_one_line_on_stderr(tmp_path, monkeypatch, capsys, case):
     """run.main in this process (no interpreter start-up): exit code 2 and exactly one line on stderr."""
     import run
