@@ -43,6 +43,7 @@ from learner import PATIENCE, Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS, build_model
 from query_strategies import STRATEGIES
 from query_strategies.bait_sampling import regularisation_for
+from query_strategies.selection import reporting
 from results import STRATEGY_FLAGS, RunDir, data_fingerprint, data_label, identity_hash
 from runlock import run_folder_lock
 
@@ -443,7 +444,8 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                 stop = "pool exhausted"
                 break
             else:
-                queried = timed_query(strategy, learner, args.nQuery, row)
+                with reporting(query_progress(bar)):
+                    queried = timed_query(strategy, learner, args.nQuery, row)
                 strategy.update(queried)
             try:
                 res = learner.train(strategy.labeled_idx())
@@ -475,6 +477,22 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
 
 STOP_REASONS = {"budget": "budget (--nEnd) reached", "rounds": "--rounds reached",
                 "pool exhausted": "pool exhausted (fewer than {} unlabelled points left)"}
+
+
+PROGRESS_SECONDS = 0.5  # a long selection's steps are shown on the bar at most this often
+
+
+def query_progress(bar):
+    """A selection.reporting callback that shows `stage done/total` on the run's bar, at most every
+    PROGRESS_SECONDS."""
+    shown = [0.0]
+
+    def show(stage, done, total):
+        if time.monotonic() - shown[0] >= PROGRESS_SECONDS:
+            shown[0] = time.monotonic()
+            with interrupt_held():
+                bar.set_postfix_str(f"query: {stage} {done}/{total}")
+    return show
 
 
 def timed_query(strategy, learner, n, row):
