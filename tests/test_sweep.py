@@ -36,7 +36,7 @@ def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys
 
 @pytest.mark.parametrize("argv, message", [
     (["--algs", "rand,nosuch"], "unknown algorithm(s) nosuch; known:"),
-    (["--algs", "badeg,nosuch"], "unknown algorithm(s) badeg (did you mean badge?), nosuch; known:"),
+    (["--algs", "badeg,nosuch"], "unknown algorithm(s) badeg (did you mean badge or bald?), nosuch; known:"),
     (["--algs", "rand", "--seeds", "1,x"], "--seeds takes comma-separated int values"),
     (["--algs", "rand", "--seed", "3"], "--seed is set by the sweep"),
     (["--algs", "rand", "--nStrat", "3"], "unrecognized arguments: --nStrat"),
