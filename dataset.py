@@ -56,6 +56,15 @@ class Dataset:
     train_batch: int
     augment: bool = False
     black: torch.Tensor = None  # image data: the normalised value of a black pixel, per channel (−mean/std)
+    rows: np.ndarray = None  # each pool point's row in the source (file, table or training set), from 0
+    class_names: list = None  # the source's label of each class 0..C-1, as text
+
+    def __post_init__(self):
+        """Rows and class names of a source whose pool is its training set in order and whose labels are 0..C-1."""
+        if self.rows is None:
+            self.rows = np.arange(len(self.y_train))
+        if self.class_names is None:
+            self.class_names = [str(c) for c in range(self.n_classes)]
 
     @property
     def is_image(self):
@@ -99,9 +108,10 @@ def truncate(ds, n, rng):
     keep = torch.from_numpy(rng.permutation(len(ds.y_train))[:n])
     X, y = ds.X_train[keep], ds.y_train[keep]
     small, small_te = y < 10, ds.y_test < 10
-    ds.X_train, ds.y_train = X[small], y[small]
+    ds.X_train, ds.y_train, ds.rows = X[small], y[small], ds.rows[keep.numpy()][small.numpy()]
     ds.X_test, ds.y_test = ds.X_test[small_te], ds.y_test[small_te]
     ds.n_classes = min(ds.n_classes, 10)
+    ds.class_names = ds.class_names[:ds.n_classes]
     return ds
 
 
@@ -114,8 +124,9 @@ def load_digits(rng):
 
 
 def tabular_split(name, X, y, rng, source=None):
-    """Labels re-encoded to 0..C-1, a random 10 % test split (at least one point), the pool capped at 50,000
-    random points, redrawn until every class is in the pool. `source` names the input in error messages."""
+    """Labels re-encoded to 0..C-1 (the classes' labels kept as class_names), a random 10 % test split (at least
+    one point), the pool capped at 50,000 random points, redrawn until every class is in the pool; each pool
+    point's row of X is kept in `rows`. `source` names the input in error messages."""
     source = source or name
     X, y = np.asarray(X), np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -144,7 +155,14 @@ def tabular_split(name, X, y, rng, source=None):
                         f"appear in a random pool of {n_pool} rows; add examples of it or remove it")
     as_x = lambda idx: torch.from_numpy(X[idx])  # noqa: E731
     as_y = lambda idx: torch.from_numpy(y[idx].astype(np.int64))  # noqa: E731
-    return Dataset(name, as_x(pool), as_y(pool), as_x(test), as_y(test), len(classes), TABULAR_BATCH)
+    return Dataset(name, as_x(pool), as_y(pool), as_x(test), as_y(test), len(classes), TABULAR_BATCH, rows=pool,
+                   class_names=[label_text(c) for c in classes])
+
+
+def label_text(label):
+    """A class's label as text: a whole number without its '.0', anything else as str() writes it."""
+    value = label.item() if isinstance(label, np.generic) else label
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def as_features(X, source):
@@ -223,6 +241,7 @@ def read_csv_table(path):
     df = df.apply(lambda col: col.str.strip())
     features = df.iloc[:, :-1].apply(pd.to_numeric, errors="coerce")
     text = features.isna() & df.iloc[:, :-1].notna()
+    check_header_cells(df, text, path)
     first = 1
     if is_header(df, text):
         df, features, text, first = df.iloc[1:], features.iloc[1:], text.iloc[1:], 2
@@ -237,6 +256,17 @@ def read_csv_table(path):
         row, col = np.argwhere(features.isna().to_numpy())[0]
         raise UserError(f"{path}: column {col + 1} is empty or NA in row {row + first}; fill in or drop missing values")
     return features.to_numpy(dtype=np.float64), df.iloc[:, -1].to_numpy(dtype=object)
+
+
+def check_header_cells(df, text, path):
+    """UserError naming the first empty cell of a header row (a first row whose other feature cells are all text),
+    as pandas' `to_csv` writes with its index column."""
+    empty = df.iloc[0].isna().to_numpy()
+    named = text.iloc[0].to_numpy()
+    if empty.any() and named.any() and (named | empty[:-1]).all():
+        col = int(np.flatnonzero(empty)[0]) + 1
+        raise UserError(f"{path}: the header row's column {col} is empty (pandas' to_csv writes its index column "
+                        f"there); save with to_csv(file, index=False), or name that column or drop it")
 
 
 def is_header(df, text):

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 import kernels
 from dataset import TEST_BATCH
 from errors import UserError
+from query_strategies.selection import progress
 from model import CONV_MODELS, Dropout, build_model, dropout, has_dropout, reset_weights, set_dropout_generator
 
 ACC_TARGET = 0.99  # train until the epoch's training accuracy reaches this
@@ -318,10 +319,14 @@ class Learner:
 
     def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
         """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool
-        points `idx`, `batch` points at a time, timed as inference."""
+        points `idx`, `batch` points at a time (each batch reported to selection.progress), timed as inference."""
         with self.timed():
             parts = torch.as_tensor(idx, device=self.device).split(batch)
-            return torch.cat([attack(self.model.eval(), self.X[part]) for part in parts])
+            scores = []
+            for part in parts:
+                progress("points attacked", sum(map(len, scores)), len(idx))
+                scores.append(attack(self.model.eval(), self.X[part]))
+            return torch.cat(scores)
 
     def test_accuracy(self):
         """correct / n over the test set, as a Python float of that exact ratio (as the original prints it)."""

@@ -1,5 +1,5 @@
 """A run's output folder: config.json, rounds.csv (one row per finished round), queries.csv (the pool indices
-labelled in each round), checkpoint.pt (the state after the last finished round, for --resume) and, once the
+labelled in each round and their rows in the data's source), checkpoint.pt (the state after the last finished round, for --resume) and, once the
 run has ended, summary.json. Whole files are written atomically (temporary file, then rename); the CSVs are
 append-only and flushed after every round.
 
@@ -21,6 +21,7 @@ import torch
 
 from errors import UserError
 from learner import TRAIN_STOPS
+from query_strategies import STRATEGIES
 from runlock import LOCK_NAME
 
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
@@ -36,10 +37,18 @@ def train_stop(text):
 ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "train_acc": float, "train_epochs": int,
                  "train_stop": train_stop, "restarts": int, "train_seconds": float, "test_seconds": float,
                  "infer_seconds": float, "select_seconds": float, "query_seconds": float}
-QUERY_COLUMNS = ["round", "index"]
-QUERY_PARSERS = {"round": int, "index": int}
+QUERY_COLUMNS = ["round", "index", "row"]  # index: in the pool; row: in the data's source (Dataset.rows)
+QUERY_PARSERS = {"round": int, "index": int, "row": int}
 STOP_REASONS = ("budget", "rounds", "pool exhausted")
 FORCE_HINT = "start the run again with --force (or use another --out)"
+# The flags, beyond those that name a run folder (data, did, model, alg, nQuery, seed), whose values change a
+# run's picks or accuracies: a sweep reuses a run only when they match, and the analysis never averages runs that
+# differ in them. nEnd and rounds only stop a run sooner or later; path, out, dummy, resume and force change
+# nothing; --kernel's choice is recorded as `trainer` (the analysis warns when a setting mixes trainers).
+RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device")
+# Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`); a
+# strategy's flag changes results only for the strategies that declare its parameter.
+STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor"}
 
 
 class StateError(UserError):
@@ -88,6 +97,25 @@ def safe_label(text):
     most 64 characters ('data' when nothing is left): never a path, a hidden name or an option."""
     label = re.sub(r"[^A-Za-z0-9._-]", "_", text).lstrip(".-")[:64]
     return label or "data"
+
+
+def strategy_flags(alg):
+    """The flags of the parameters that the strategy `alg` declares (none for an unknown name)."""
+    cls = STRATEGIES.get(alg)
+    return [STRATEGY_FLAGS[p] for p in (cls.params if cls else ()) if p in STRATEGY_FLAGS]
+
+
+def result_settings(config):
+    """The result-changing flags of a run, {flag: value}: RESULT_FLAGS and its strategy's flags, as far as
+    `config` (config.json, or run.py's flags as a dict) holds them (an older version's config lacks some)."""
+    return {k: config[k] for k in (*RESULT_FLAGS, *strategy_flags(config.get("alg"))) if k in config}
+
+
+def differing_settings(recorded_config, planned_flags):
+    """The flags of result_settings(planned_flags) that recorded_config holds with another value, in that order;
+    a flag the recorded config lacks (an older version's run) is unknown and not compared."""
+    recorded = result_settings(recorded_config)
+    return [k for k, v in result_settings(planned_flags).items() if k in recorded and recorded[k] != v]
 
 
 def sha256(data):
@@ -248,9 +276,10 @@ class RunDir:
         write_atomic(self.rounds, ",".join(ROUND_COLUMNS) + "\n")
         write_atomic(self.queries, ",".join(QUERY_COLUMNS) + "\n")
 
-    def append_round(self, row, queried):
-        """Append the pool indices queried in this round, then the round's row; both flushed to disk."""
-        append_rows(self.queries, [(row["round"], int(i)) for i in queried])
+    def append_round(self, row, queried, source_rows):
+        """Append the pool indices queried in this round with their rows in the data's source (`source_rows`, one
+        per pool point), then the round's row; both flushed to disk."""
+        append_rows(self.queries, [(row["round"], int(i), int(source_rows[i])) for i in queried])
         append_rows(self.rounds, [[format_value(row[c]) for c in ROUND_COLUMNS]])
 
     def finish(self, summary):

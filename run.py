@@ -25,6 +25,7 @@ if __name__ == "__main__":
 import argparse
 import math
 import platform
+import re
 import threading
 import time
 import warnings
@@ -37,19 +38,31 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 import dataset
-from errors import UserError
+from errors import UserError, did_you_mean
 from learner import PATIENCE, Learner, TrainingDiverged
 from model import CNNS, CONV_MODELS, MODELS, build_model
 from query_strategies import STRATEGIES
 from query_strategies.bait_sampling import regularisation_for
-from results import RunDir, data_fingerprint, data_label, identity_hash
+from query_strategies.selection import reporting
+from results import STRATEGY_FLAGS, RunDir, data_fingerprint, data_label, identity_hash
 from runlock import run_folder_lock
+
+
+INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '(.*)' \(choose from")
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
-        """One line, no usage block."""
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        """One line, no usage block; an invalid choice gets the closest valid ones (did_you_mean)."""
+        self.exit(2, f"{self.prog}: error: {message}{self.suggestion(message)} (see --help)\n")
+
+    def suggestion(self, message):
+        """did_you_mean for the value of an `invalid choice` message, among its flag's choices; else ''."""
+        m = INVALID_CHOICE.match(message)
+        flags = {s: a for a in self._actions for s in a.option_strings}
+        if not m or m.group(1).split("/")[0] not in flags:
+            return ""
+        return did_you_mean(m.group(2), flags[m.group(1).split("/")[0]].choices or ())
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -224,10 +237,6 @@ def run_identity(config):
     return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), RESUME_KEYS + ("data",))
 
 
-# Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`).
-STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor"}
-
-
 def build_strategy(args, learner, labeled, generator):
     """The --alg strategy with the parameters it declares, each from its flag; BAIT's λ from the data's name."""
     cls = STRATEGIES[args.alg]
@@ -275,7 +284,8 @@ def run(args):
     labeled[initial] = True
     strategy = build_strategy(args, learner, labeled, torch.Generator().manual_seed(select_seed))
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
-                  n_test=len(ds.y_test), n_classes=ds.n_classes, input_shape=list(ds.X_train.shape[1:]),
+                  n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,
+                  input_shape=list(ds.X_train.shape[1:]),
                   trainer=learner.trainer, torch=torch.__version__, python=platform.python_version(),
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
                   data_identity=data_fingerprint(ds, data_source(args)), trainer_identity=learner.trainer_identity)
@@ -308,18 +318,22 @@ def saved_rounds_note(run_dir):
 
 
 # BAIT's cost: setup O(n·C²·d²) and 3k greedy steps of O(n·C²·(d + C) + (C·d)²·C) each (bait_sampling.py). The
-# rate is bench/selection_speed.py's --n 50000 --d 128 --classes 10 --k 1000 case: 2.2e12 such operations in 249 s
-# on the 2-core CPU (BENCHMARKS.md); the letter sweep's 102 s per query agrees within 20 %.
-BAIT_OPS_PER_SECOND = 8.7e9
+# two parts run at different rates: streaming over the n points, and the float64 (C·d)×(C·d) rank-C updates of
+# M⁻¹, which dominate with many classes. Both rates are fitted to the median measured selection seconds per
+# query of the committed sweeps (--nQuery 100, d = 128, one thread, 2-core CPU): letter (docs/letter/results.csv,
+# n = 18,000, C = 26: 241 s) and MNIST (docs/mnist/results.csv, n = 60,000, C = 10: 30 s); they predict
+# bench/selection_speed.py's --n 50000 --d 128 --classes 10 --k 1000 (BENCHMARKS.md: 249 s) as 245 s.
+BAIT_STREAM_OPS_PER_SECOND = 1.61e10
+BAIT_MATRIX_OPS_PER_SECOND = 4.33e8
 EXPENSIVE_QUERY_SECONDS = 10
 
 
 def bait_query_seconds(n, n_classes, emb_dim, k):
     """Estimated seconds of one BAIT selection of k from n points with C classes and d-wide embeddings:
-    (n·C²·d²/2 + 3k·(n·C²·(d + C) + (C·d)²·C)) / BAIT_OPS_PER_SECOND."""
+    (n·C²·d²/2 + 3k·n·C²·(d + C)) / BAIT_STREAM_OPS_PER_SECOND + 3k·(C·d)²·C / BAIT_MATRIX_OPS_PER_SECOND."""
     C, d = n_classes, emb_dim
-    ops = n * C * C * d * d / 2 + 3 * k * (n * C * C * (d + C) + (C * d) ** 2 * C)
-    return ops / BAIT_OPS_PER_SECOND
+    stream = n * C * C * d * d / 2 + 3 * k * n * C * C * (d + C)
+    return stream / BAIT_STREAM_OPS_PER_SECOND + 3 * k * (C * d) ** 2 * C / BAIT_MATRIX_OPS_PER_SECOND
 
 
 def warn_if_expensive(args, ds):
@@ -331,8 +345,8 @@ def warn_if_expensive(args, ds):
     seconds = bait_query_seconds(n, C, d, args.nQuery)
     if seconds > EXPENSIVE_QUERY_SECONDS:
         warnings.warn(f"bait on {n} pool points ({C} classes, {d}-wide embeddings, --nQuery {args.nQuery}) costs "
-                      f"about {seconds:.0f} s per query on a 2-core CPU, O(k·n·C²·(d + C)); a smaller --nQuery, "
-                      f"--nEmb or --trunc is faster", stacklevel=2)
+                      f"about {seconds:.0f} s per query on a 2-core CPU, O(k·n·C²·(d + C) + k·(C·d)²·C); a "
+                      f"smaller --nQuery, --nEmb or --trunc is faster", stacklevel=2)
 
 
 def open_run_dir(run_dir, args, config, learner, strategy):
@@ -436,7 +450,8 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                 stop = "pool exhausted"
                 break
             else:
-                queried = timed_query(strategy, learner, args.nQuery, row)
+                with reporting(query_progress(bar)):
+                    queried = timed_query(strategy, learner, args.nQuery, row)
                 strategy.update(queried)
             try:
                 res = learner.train(strategy.labeled_idx())
@@ -450,13 +465,13 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                        train_stop=res.stop, restarts=res.restarts, train_seconds=res.seconds,
                        test_seconds=time.perf_counter() - start)
             with interrupt_held():
-                run_dir.append_round(row, queried)
+                run_dir.append_round(row, queried, learner.ds.rows)
                 run_dir.save_checkpoint(checkpoint_state(rd, owner, learner, strategy))
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
                 sys.stdout.flush()
                 tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
-                           f"test {row['test_seconds']:.2f} s, inference {row['infer_seconds']:.2f} s, "
-                           f"query {row['select_seconds']:.2f} s", file=sys.stderr)
+                           f"test {row['test_seconds']:.2f} s, query {row['query_seconds']:.2f} s (inference "
+                           f"{row['infer_seconds']:.2f} s + selection {row['select_seconds']:.2f} s)", file=sys.stderr)
                 bar.set_postfix(acc=f"{acc:.4f}", n=n_lab, refresh=False)
                 bar.update()
             done = rd
@@ -468,6 +483,22 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
 
 STOP_REASONS = {"budget": "budget (--nEnd) reached", "rounds": "--rounds reached",
                 "pool exhausted": "pool exhausted (fewer than {} unlabelled points left)"}
+
+
+PROGRESS_SECONDS = 0.5  # a long selection's steps are shown on the bar at most this often
+
+
+def query_progress(bar):
+    """A selection.reporting callback that shows `stage done/total` on the run's bar, at most every
+    PROGRESS_SECONDS."""
+    shown = [0.0]
+
+    def show(stage, done, total):
+        if time.monotonic() - shown[0] >= PROGRESS_SECONDS:
+            shown[0] = time.monotonic()
+            with interrupt_held():
+                bar.set_postfix_str(f"query: {stage} {done}/{total}")
+    return show
 
 
 def timed_query(strategy, learner, n, row):

@@ -17,7 +17,7 @@ import math
 import numpy as np
 import torch
 
-from .selection import one_thread
+from .selection import one_thread, progress
 from .strategy import Strategy
 
 CIFAR_LAMBDA = 0.01  # λ when the data name contains "CIFAR" (any case), as in the original; 1 elsewhere
@@ -233,13 +233,17 @@ def forward_backward(design, k):
     """Positions (among the design's candidates) of the batch: min(2k, n) greedy additions, then removals down to k."""
     available = torch.ones(design.X.shape[2], dtype=torch.bool, device=design.X.device)
     picked = []
-    for _ in range(min(OVERSAMPLE * k, len(available))):
+    n_forward = min(OVERSAMPLE * k, len(available))
+    steps = 2 * n_forward - k
+    for step in range(n_forward):
+        progress("bait greedy steps", step, steps)
         j = design.best_addition(available)
         picked.append(j)
         available[j] = False
         design.change(j, 1)
     design.restrict(torch.tensor(picked, device=available.device))
     while len(picked) > k:
+        progress("bait greedy steps", steps - len(picked) + k, steps)
         drop = int(design.raises().argmin())
         design.change(drop, -1)
         del picked[drop]

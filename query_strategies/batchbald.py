@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from .selection import check_budget, one_thread
+from .selection import check_budget, one_thread, progress
 from .entropy_sampling import entropy
 from .strategy import Strategy
 
@@ -114,7 +114,8 @@ def batchbald_select(mc_probs, k, generator, n_configs=DEFAULT_CONFIGS):
     expected = entropy(mc_probs).mean(0)
     taken = torch.zeros(n, dtype=torch.bool, device=mc_probs.device)
     picks = []
-    for _ in range(k):
+    for step in range(k):
+        progress("batchbald picks", step, k)
         batch = mc_probs[:, picks]
         if C ** len(picks) <= n_configs:
             q, omega = exact_configurations(batch)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from sklearn.cluster import AgglomerativeClustering
 
-from .selection import check_budget
+from .selection import check_budget, progress
 from .margin_sampling import smallest_margin
 from .strategy import Strategy, top_k
 
@@ -37,6 +37,7 @@ def hac_clusters(emb, n_clusters, generator):
     HAC_LIMIT rows when there are more (the others take the cluster of their nearest sampled row)."""
     x = emb.detach().cpu().double()
     n_clusters = min(n_clusters, len(x))
+    progress(f"cluster_margin: clustering {min(len(x), HAC_LIMIT)} points (once)", 0, 1)
     if len(x) <= HAC_LIMIT:
         return AgglomerativeClustering(n_clusters=n_clusters, linkage="average").fit_predict(x.numpy())
     warnings.warn(f"cluster_margin: {len(x)} pool points exceed the {HAC_LIMIT} that average-linkage clustering "

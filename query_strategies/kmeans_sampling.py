@@ -13,7 +13,7 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from .selection import check_budget
+from .selection import check_budget, progress
 from .strategy import Strategy
 
 N_INIT = 10
@@ -50,9 +50,11 @@ def kmeans_select(emb, k, seed):
     nearest_to_centres of its centres and its predicted clusters."""
     check_budget(k, len(emb))
     x = torch.as_tensor(emb).detach().cpu().numpy()
+    progress(f"kmeans: {N_INIT} k-means++ starts of {k} clusters", 0, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than k: handled below
         km = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
+    progress(f"kmeans: {N_INIT} k-means++ starts of {k} clusters", 1, 1)
     return nearest_to_centres(x, km.cluster_centers_, km.predict(x))
 
 

@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from .selection import TILE, check_budget
+from .selection import TILE, check_budget, progress
 from .strategy import Strategy
 from .typiclust import kmeans_labels, seed_from
 
@@ -75,7 +75,8 @@ def probcover_select(x, labeled, k, delta, generator):
     degree = ball_counts(x, all_rows, (~covered).nonzero().squeeze(1), threshold)
     open_ = ~labeled
     picks = []
-    for _ in range(k):
+    for step in range(k):
+        progress("probcover picks", step, k)
         c = int(torch.where(open_, degree, -1).argmax())
         if int(degree[c]) == 0:
             left = open_.nonzero().squeeze(1)

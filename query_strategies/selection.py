@@ -31,6 +31,27 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
+REPORTERS = []  # the callbacks of the `reporting` blocks being run, innermost last
+
+
+@contextmanager
+def reporting(callback):
+    """Within the block, progress(stage, done, total) calls callback(stage, done, total): how a run shows the
+    steps of a long selection on its progress bar."""
+    REPORTERS.append(callback)
+    try:
+        yield
+    finally:
+        REPORTERS.pop()
+
+
+def progress(stage, done, total):
+    """Report `done` of `total` steps of a selection's `stage` to the innermost `reporting` block (nothing outside
+    one)."""
+    if REPORTERS:
+        REPORTERS[-1](stage, done, total)
+
+
 def check_budget(k, n):
     if not 1 <= k <= n:
         raise ValueError(f"cannot choose {k} of {n} points")

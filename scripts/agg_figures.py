@@ -6,10 +6,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from scripts.agg_algs import alg_order, colour  # noqa: E402
+from scripts.agg_algs import alg_order, colour, style  # noqa: E402
 from scripts.agg_stats import marked_table  # noqa: E402
 
 FORMATS = ("png", "pdf")
+MARKS_PER_LINE = 8  # markers drawn on a line at most, spread evenly along it
 
 
 def save(fig, fig_dir, stem):
@@ -17,6 +18,11 @@ def save(fig, fig_dir, stem):
     for fmt in FORMATS:
         fig.savefig(fig_dir / f"{stem}.{fmt}", bbox_inches="tight", dpi=150)
     plt.close(fig)
+
+
+def line_style(alg, n_points):
+    """agg_algs.style(alg) for a line of n_points, with at most MARKS_PER_LINE markers on it."""
+    return dict(style(alg), markevery=max(1, n_points // MARKS_PER_LINE), markersize=5)
 
 
 def outside_legend(ax, **kw):
@@ -35,13 +41,13 @@ def learning_figure(acc, title, cutoff):
     for alg in alg_order(acc):
         a = acc[alg]
         mean, se = a.mean(axis=1), a.sem(axis=1).fillna(0)
-        ax.plot(mean.index, mean, color=colour(alg), label=f"{alg} ({a.shape[1]})", lw=1.6)
+        ax.plot(mean.index, mean, label=f"{alg} ({a.shape[1]})", lw=1.6, **line_style(alg, len(mean)))
         ax.fill_between(mean.index, mean - se, mean + se, color=colour(alg), alpha=0.2, lw=0)
     if cutoff is not None:
         ax.axvline(cutoff, color="0.5", ls=":", lw=1, label="rand at 99 % of final")
     ax.set(xlabel="labelled points", ylabel="test accuracy", title=title)
     ax.grid(alpha=0.3)
-    outside_legend(ax, title="alg (seeds)", title_fontsize=8)
+    outside_legend(ax, title="strategy (seeds)", title_fontsize=8)
     return fig
 
 
@@ -62,7 +68,7 @@ def plot_penalty(P, T, title, fig_dir, stem, note):
     ax.axhline(k - 0.5, color="black", lw=1.5)
     ax.set_xticks(range(k), algs, rotation=45, ha="right")
     ax.set_yticks(range(k + 1), algs + ["column avg"])
-    ax.set(xlabel="j (beaten)", ylabel="i (wins)", title=f"{title}\n{note}")
+    ax.set(xlabel="beaten strategy (column j)", ylabel="winning strategy (row i)", title=f"{title}\n{note}")
     save(fig, fig_dir, stem)
 
 
@@ -73,9 +79,9 @@ def plot_cdf(errors, title, fig_dir, stem):
         e = errors[errors.alg == alg].sort_values("value")
         x = np.concatenate([e.value.iloc[:1], e.value])
         y = np.concatenate([[0.0], e.weight.cumsum() / e.weight.sum()])
-        ax.step(x, y, where="post", color=colour(alg), label=alg, lw=1.6)
-    ax.set(xlabel="normalised error (1 − acc) / (1 − acc_rand)", ylabel="cumulative fraction (weighted 1/L)",
-           title=title)
+        ax.step(x, y, where="post", label=alg, lw=1.6, **line_style(alg, len(x)))
+    ax.set(xlabel="error relative to random sampling: (1 − accuracy) / (1 − rand's accuracy)",
+           ylabel="fraction of checkpoints at or below it\n(every setting weighs the same)", title=title)
     ax.grid(alpha=0.3)
     outside_legend(ax)
     save(fig, fig_dir, stem)
@@ -92,6 +98,6 @@ def plot_query_times(times, title, fig_dir, stem):
     positive = times.query_seconds_mean[times.query_seconds_mean > 0]
     if len(positive) > 1 and positive.max() / positive.min() > 100:
         ax.set_yscale("log")
-    ax.set(ylabel="query seconds per round", title=title)
+    ax.set(ylabel="seconds per query (inference + selection)", title=title)
     ax.grid(alpha=0.3, axis="y")
     save(fig, fig_dir, stem)

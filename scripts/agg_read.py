@@ -2,6 +2,7 @@
 as run.py writes them) and every output log of the original code under it, as one pandas table with a row per
 round of each run."""
 import ast
+import hashlib
 import json
 import re
 import warnings
@@ -11,10 +12,15 @@ import numpy as np
 import pandas as pd
 
 from query_strategies import ALIASES
-from results import data_label, lenient_rounds
+from scripts.agg_algs import data_title
+from results import RESULT_FLAGS, STRATEGY_FLAGS, data_label, lenient_rounds, result_settings
 
-SETTING = ["data", "model", "nQuery"]
+# A setting: the data, model and batch size, and `protocol`, which is empty unless runs of one (data, model,
+# nQuery) differ in a result-changing flag: then it names that flag's value in each (split_protocols).
+SETTING = ["data", "model", "nQuery", "protocol"]
 RUN_KEY = SETTING + ["alg", "seed"]
+PROTOCOL_COLUMNS = [*RESULT_FLAGS, "data_sha256"]  # compared within a (data, model, nQuery)
+STRATEGY_COLUMNS = list(STRATEGY_FLAGS.values())  # compared within a (data, model, nQuery, alg)
 ACC_LINE = re.compile(r"(\d+(?:\.\d+)?)\s+testing accuracy\s+(\d+(?:\.\d+)?)")
 NAMESPACE = re.compile(r"Namespace\((.*)\)")
 NAMESPACE_ITEM = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,]*)")
@@ -69,12 +75,30 @@ def load_run(folder):
         meta = dict(source=str(folder), kind="run", data=config.get("data_name") or data_name(config),
                     model=config["model"], alg=canonical(config["alg"]),
                     nQuery=int(config["nQuery"]), nStart=int(config["nStart"]), nEnd=int(config["nEnd"]),
-                    seed=int(config["dummy"] if seed is None else seed), finished=(folder / "summary.json").is_file())
+                    seed=int(config["dummy"] if seed is None else seed), finished=(folder / "summary.json").is_file(),
+                    **recorded_settings(config))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise BrokenRun(f"{path} cannot be read as JSON ({type(e).__name__})") from None
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise BrokenRun(f"{path} lacks a valid setting ({type(e).__name__}: {e})") from None
     return read_rounds(folder / "rounds.csv").assign(**meta)
+
+
+def recorded_settings(config):
+    """What config.json records about a run's protocol beyond its setting: its result-changing flags (but nStart,
+    read with the setting), the data's content hash, and the trainer with a short hash of its identity (None where
+    an older version recorded neither)."""
+    found = {k: v for k, v in result_settings(config).items() if k != "nStart"}
+    identity = config.get("data_identity")
+    trainer_identity = config.get("trainer_identity")
+    return dict(found, data_sha256=identity.get("sha256") if isinstance(identity, dict) else None,
+                trainer=config.get("trainer"),
+                trainer_identity=short_hash(trainer_identity) if trainer_identity is not None else None)
+
+
+def short_hash(value):
+    """The first 8 hex digits of the SHA-256 of value's canonical JSON."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def load_runs(folders, broken):
@@ -176,7 +200,7 @@ def number_unseeded(table):
     if not missing.any():
         return table
     warnings.warn(f"{table[missing].source.nunique()} log(s) name no seed or dummy; numbering them in file order")
-    group = SETTING + ["alg"]
+    group = ["data", "model", "nQuery", "alg"]
     largest = table.groupby(group).seed.transform("max").fillna(0)
     order = table[missing].groupby(group).source.transform(lambda s: pd.factorize(s)[0] + 1)
     table.loc[missing, "seed"] = largest[missing] + order
@@ -207,8 +231,89 @@ def load_results(roots, log_meta=None, broken=None):
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()
-    table = number_unseeded(pd.concat(frames, ignore_index=True))
+    table = number_unseeded(split_protocols(pd.concat(frames, ignore_index=True)))
     table = drop_duplicate_runs(table.astype({"seed": int, "nQuery": int, "n_labeled": int}))
-    first = ["data", "model", "nQuery", "alg", "seed", "round", "n_labeled", "test_acc"]
+    warn_mixed_trainers(table)
+    first = ["data", "model", "nQuery", "protocol", "alg", "seed", "round", "n_labeled", "test_acc"]
     return table[first + [c for c in table.columns if c not in first]].sort_values(
-        ["data", "model", "nQuery", "alg", "seed", "n_labeled"]).reset_index(drop=True)
+        ["data", "model", "nQuery", "protocol", "alg", "seed", "n_labeled"]).reset_index(drop=True)
+
+
+def setting_title(key):
+    """A setting (SETTING's values) as figures and messages name it: `data, model, batch n[, protocol]`, the data
+    as people know it (agg_algs.data_title)."""
+    data, model, n_query, protocol = key
+    return f"{data_title(data)}, {model}, batch {n_query}" + (f", {protocol}" if protocol else "")
+
+
+def known(value):
+    """Whether a recorded value is known (not None or NaN)."""
+    return value is not None and not (isinstance(value, float) and np.isnan(value))
+
+
+def value_text(column, value):
+    """A recorded value as a protocol label shows it: '?' when unknown, whole floats as integers, a data hash by
+    its first 8 digits."""
+    if not known(value):
+        return "?"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)[:8] if column == "data_sha256" else str(value)
+
+
+def differing_columns(runs, columns):
+    """The columns (of a table with one row per run) in which the runs' known values are not all equal."""
+    return [c for c in columns if c in runs and runs[c][runs[c].map(known)].astype(str).nunique() > 1]
+
+
+def protocol_labels(runs, columns):
+    """Each run's values of `columns`, as `flag=value ...` (value_text)."""
+    return runs.apply(lambda r: " ".join(f"{c}={value_text(c, r[c])}" for c in columns), axis=1)
+
+
+def split_protocols(table):
+    """The table with a `protocol` column, so that runs whose result-changing flags differ are never averaged:
+    within a (data, model, nQuery), runs that differ in PROTOCOL_COLUMNS get their values of those
+    columns as protocol, which makes separate settings; within one algorithm of it, runs that differ in their
+    strategy's flags get them appended to the algorithm's name. One warning names each split and its flags; a
+    value an older version did not record (or a log) is unknown: it never makes a difference on its own."""
+    runs = table.groupby("source", sort=False).first()
+    protocol = pd.Series("", index=runs.index, dtype=object)
+    alg = runs.alg.copy()
+    for key, group in runs.groupby(["data", "model", "nQuery"]):
+        differ = differing_columns(group, PROTOCOL_COLUMNS)
+        if differ:
+            protocol[group.index] = protocol_labels(group, differ)
+            warnings.warn(f"{setting_title((*key, ''))}: its runs differ in {', '.join(differ)}; analysed as "
+                          f"separate settings ({'; '.join(sorted(set(protocol[group.index])))})")
+    for (*key, name), group in runs.groupby(["data", "model", "nQuery", "alg"]):
+        differ = differing_columns(group, STRATEGY_COLUMNS)
+        if differ:
+            alg[group.index] = name + " " + protocol_labels(group, differ)
+            warnings.warn(f"{setting_title((*key, ''))}: its {name} runs differ in {', '.join(differ)}; analysed as "
+                          f"separate algorithms ({', '.join(sorted(set(alg[group.index])))})")
+    return table.assign(protocol=table.source.map(protocol), alg=table.source.map(alg))
+
+
+def trainer_label(trainer, identity):
+    """A trainer as the analysis names it: `compiled [identity hash]`, or the trainer alone when its identity is
+    not recorded."""
+    return f"{trainer} [{identity}]" if known(identity) else str(trainer)
+
+
+def warn_mixed_trainers(table):
+    """One warning per setting whose runs trained with different trainers (config.json's trainer and, where
+    recorded, trainer_identity), naming each with its number of runs; runs that record no trainer are unknown and
+    left out, as is a trainer without identity when other runs of that trainer record one."""
+    if "trainer" not in table:
+        return
+    runs = table.groupby("source", sort=False).first()
+    runs = runs[runs.trainer.map(known)]
+    for key, group in runs.groupby(SETTING):
+        with_identity = set(group.trainer[group.trainer_identity.map(known)])
+        group = group[group.trainer_identity.map(known) | ~group.trainer.isin(with_identity)]
+        counts = group.apply(lambda r: trainer_label(r.trainer, r.trainer_identity), axis=1).value_counts()
+        if len(counts) > 1:
+            named = ", ".join(f"{label} ({n} run{'s' * (n > 1)})" for label, n in sorted(counts.items()))
+            warnings.warn(f"{setting_title(key)}: its runs used different trainers: {named}; their float rounding "
+                          f"differs, so picks and accuracies can differ after a few rounds")

@@ -11,7 +11,15 @@ from `--log-meta KEY=VALUE`; logs without any seed are numbered 1, 2, … per se
 A run folder wins over a log of the same (data, model, nQuery, alg, seed); aliases (kcenter, kdpp) count as
 their algorithm (coreset, baseline).
 
-For each (data, model, nQuery) setting it writes, as PNG and PDF (and CSV where it is a table):
+Runs are never averaged across result-changing flags: when runs of one (data, model, nQuery) differ in nStart,
+--lr, --nEmb, --trunc, --aug, --maxEpochs, --patience, --threads, --device or the data's content (as their
+config.json records them), each group becomes its own setting, named by those values (e.g. `lr=0.001 nStart=50`);
+runs of one algorithm that differ in its own flags (--beta, --nConfigs, --delta, --kmFactor) become separate
+algorithms (`powerbald beta=2`); a warning says which flags differ. Another warning names the trainers when a
+setting's runs trained with different ones (config.json's trainer and trainer_identity).
+
+For each setting (data, model, nQuery and any such protocol) it writes, as PNG and PDF (and CSV where it is a
+table):
   learning_<setting>    test accuracy against labelled points, mean ± standard error over seeds;
   penalty_<setting>     the pairwise penalty matrix: P[i, j] = fraction of the L checkpoints at which i beats j;
   cdf_<setting>         the cumulative distribution of the normalised error (1 − acc_alg) / (1 − acc_rand);
@@ -46,7 +54,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
-from scripts.agg_read import SETTING, load_results  # noqa: E402
+from scripts.agg_read import SETTING, load_results, setting_title  # noqa: E402
 from scripts.agg_stats import (RAND, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, tested_pairs)
 
@@ -68,8 +76,9 @@ class SettingResult:
 
 
 def setting_stem(key):
-    """A setting's (data, model, nQuery) as a file name stem: its parts joined by '_', odd characters as '-'."""
-    return re.sub(r"[^\w.-]+", "-", "_".join(str(k) for k in key))
+    """A setting's (data, model, nQuery, protocol) as a file name stem: its non-empty parts joined by '_', odd
+    characters as '-'."""
+    return re.sub(r"[^\w.-]+", "-", "_".join(str(k) for k in key if str(k)))
 
 
 def threshold_note(fixed_threshold):
@@ -87,16 +96,16 @@ def analyse(table, fig_dir, fixed_threshold=None):
 
 
 def analyse_setting(key, setting, fig_dir, fixed_threshold):
-    """The figures and CSVs of one (data, model, nQuery) setting; None (with a warning) when no run reaches its
+    """The figures and CSVs of one setting (SETTING's values); None (with a warning) when no run reaches its
     nStart."""
-    stem, (data, model, n_query) = setting_stem(key), key
+    stem, n_query = setting_stem(key), key[2]
     acc = accuracies(setting)
     points, cutoff = checkpoints(acc, int(setting.nStart.min()), int(n_query))
     if not points:
         warnings.warn(f"{key}: no run reaches nStart = {int(setting.nStart.min())} labels; skipped")
         return None
     n_seeds = setting.groupby("alg").seed.nunique().max()
-    title = f"{data}, {model}, batch {n_query}"
+    title = setting_title(key)
     if cutoff is None and len(acc) > 1:
         why = "its 'rand' seeds share no labelled count" if RAND in acc else "no 'rand' runs"
         warnings.warn(f"{title}: {why}; checkpoints run to {points[-1]} labels (all runs reach it)")

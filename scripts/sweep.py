@@ -6,7 +6,9 @@ once each, on local worker processes or as Ray tasks.
 --data, --did, --model, --nQuery, --algs and --seeds take comma-separated lists; every other option (--nStart,
 --nEnd, --path, --maxEpochs, --lr, ...) goes unchanged to every run. A run folder
 OUT/<data>_<model>_<alg>_<nQuery>_seed<seed>/ with summary.json and nothing left to do under these flags is
-skipped (a larger --nEnd continues it); any other existing run folder is continued with run.py --resume. Each
+skipped (a larger --nEnd continues it); any other existing run folder is continued with run.py --resume. A run
+folder whose config.json records other result-changing flags (results.RESULT_FLAGS and the strategy's own, e.g.
+--lr, --nStart) is neither skipped nor continued: it is refused with one line naming them (exit code 1). Each
 run's stdout and stderr go to OUT/logs/<run>.log. A failed run is reported (its name, exit code and error line)
 and the others go on; the exit code is 1 when any run failed.
 
@@ -41,9 +43,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import run  # noqa: E402
-from errors import UserError  # noqa: E402
+from errors import UserError, close_names  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
-from results import RunDir  # noqa: E402
+from results import RunDir, differing_settings, result_settings  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>: the signal this process gets when its parent dies
@@ -58,8 +60,9 @@ class SweepError(Exception):
 class Job:
     name: str
     argv: list
-    action: str  # "run", "resume" or "skip"
+    action: str  # "run", "resume", "skip" or "refuse"
     log: str
+    reason: str = ""  # why a refused run is not run
 
 
 # ---------------------------------------------------------------- planning
@@ -98,15 +101,38 @@ def parse_run_argv(argv):
 
 
 def action_for(folder, ns):
-    """skip: finished with nothing left under these flags (run.is_finished); resume: any other existing run
-    folder; run: nothing there yet."""
+    """(action, reason): skip when finished with nothing left under these flags (run.is_finished); resume any other
+    existing run folder; run when nothing is there yet; refuse (reason: refusal_line) when its config.json records
+    result-changing flags other than these."""
     if not (folder / "rounds.csv").is_file() and not (folder / "config.json").is_file():
-        return "run"
+        return "run", ""
+    run_dir, planned = RunDir(folder), planned_settings(ns)
     try:
-        done = RunDir(folder).read_summary()
+        recorded = run_dir.read_config()
+        done = run_dir.read_summary()
     except UserError:
-        return "resume"  # run.py --resume then names the broken file, and only this run fails
-    return "skip" if run.is_finished(done, ns) else "resume"
+        return "resume", ""  # run.py --resume then names the broken file, and only this run fails
+    differing = differing_settings(recorded, planned)
+    if differing:
+        return "refuse", refusal_line(folder, recorded, planned, differing)
+    return ("skip" if run.is_finished(done, ns) else "resume"), ""
+
+
+def planned_settings(ns):
+    """The result-changing flags a run of `ns` would record (results.result_settings); --device auto is left out
+    (it records the device the run found, which on a Ray cluster is the worker's)."""
+    planned = result_settings(vars(ns))
+    if planned.get("device") == "auto":
+        del planned["device"]
+    return planned
+
+
+def refusal_line(folder, recorded, planned, differing):
+    """One line: the flags in which the run in `folder` differs from the planned one, and what to do."""
+    was = " ".join(f"--{k} {recorded[k]}" for k in differing)
+    now = " ".join(f"--{k} {planned[k]}" for k in differing)
+    return (f"{folder} was made with {was}, the sweep would run {now}; not reused: run the sweep with those "
+            f"flags, move the folder away or use another --out")
 
 
 def plan(args, passthrough):
@@ -114,7 +140,9 @@ def plan(args, passthrough):
     algs = [a.lower() for a in split_list(args.algs, "--algs")]
     unknown = [a for a in algs if a not in STRATEGIES]
     if unknown:
-        raise SweepError(f"unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(sorted(STRATEGIES))}")
+        named = [a + (f" (did you mean {' or '.join(close)}?)" if (close := close_names(a, STRATEGIES)) else "")
+                 for a in unknown]
+        raise SweepError(f"unknown algorithm(s) {', '.join(named)}; known: {', '.join(sorted(STRATEGIES))}")
     seeds = split_list(args.seeds, "--seeds", int)
     models, queries = split_list(args.model, "--model"), split_list(args.nQuery, "--nQuery", int)
     if not (algs and seeds and models and queries):
@@ -130,10 +158,10 @@ def plan(args, passthrough):
                 *absolute_path(passthrough), "--out", str(out)]
         ns = parse_run_argv(argv)
         name = run.run_name(ns, seed)
-        action = action_for(out / name, ns)
+        action, reason = action_for(out / name, ns)
         if action == "resume":
             argv.append("--resume")
-        jobs.append(Job(name, argv, action, str(out / "logs" / f"{name}.log")))
+        jobs.append(Job(name, argv, action, str(out / "logs" / f"{name}.log"), reason))
     if len({j.name for j in jobs}) < len(jobs):
         raise SweepError("the lists name the same run twice; remove the repeated value")
     return jobs
@@ -353,7 +381,10 @@ def main(argv=None):
         if args.address and args.backend != "ray":
             raise SweepError("--address needs --backend ray")
         jobs = plan(args, passthrough)
-        todo = [j for j in jobs if j.action != "skip"]
+        todo = [j for j in jobs if j.action in ("run", "resume")]
+        refused = [j for j in jobs if j.action == "refuse"]
+        for j in refused:
+            print(f"REFUSED {j.name}: {j.reason}", file=sys.stderr)
         if args.dry_run:
             for j in jobs:
                 print(f"{j.action:6s} python run.py {' '.join(j.argv)}")
@@ -364,6 +395,7 @@ def main(argv=None):
         return 2
     failed = []
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run", desc="sweep", file=sys.stderr)
+    skipped = len(jobs) - len(todo) - len(refused)
 
     def done(job, code, line):
         if code != 0:
@@ -384,11 +416,14 @@ def main(argv=None):
               file=sys.stderr)
         return 130
     bar.close()
-    print(f"{len(jobs)} runs: {len(todo) - len(failed)} ran, {len(jobs) - len(todo)} skipped (finished before), "
+    refused_note = f"{len(refused)} refused (made with other settings), " if refused else ""
+    print(f"{len(jobs)} runs: {len(todo) - len(failed)} ran, {skipped} skipped (finished before), {refused_note}"
           f"{len(failed)} failed, {time.perf_counter() - start:.0f} s")
     for job, code, line in failed:
         print(f"failed: {job.name} (exit {code}): {line}", file=sys.stderr)
-    return 1 if failed else 0
+    for job in refused:
+        print(f"refused: {job.name}: {job.reason}", file=sys.stderr)
+    return 1 if failed or refused else 0
 
 
 def cli():

@@ -165,10 +165,25 @@ def test_normalised_error_and_its_1_over_L_weights():
 
 
 def test_colours_are_fixed_and_distinct():
-    assert agg_algs.colour("badge") == agg_algs.colour("badge") == agg_algs.ALG_COLOURS["badge"]
-    assert len(set(agg_algs.ALG_COLOURS.values())) == len(agg_algs.ALG_COLOURS)
+    assert agg_algs.style("badge") == agg_algs.style("badge") and agg_algs.colour("badge") in agg_algs.COLOURS
     assert agg_algs.colour("my_new_alg") == agg_algs.colour("my_new_alg")
     assert agg_algs.alg_order(["zeta", "badge", "rand"]) == ["rand", "badge", "zeta"]
+
+
+def test_forty_strategies_differ_in_at_least_two_of_colour_marker_and_line_style():
+    styles = [agg_algs.style_at(k) for k in range(40)]
+    assert [agg_algs.style(a) for a in agg_algs.ORDER[1:]] == styles[:len(agg_algs.ORDER) - 1]
+    for i, a in enumerate(styles):
+        for b in styles[i + 1:]:
+            assert sum(a[k] != b[k] for k in a) >= 2, (a, b)
+    assert all(agg_algs.style("rand")["color"] != s["color"] for s in styles)
+
+
+def test_data_sets_are_named_as_people_know_them():
+    assert agg_algs.data_title("openml6") == "letter (OpenML 6)"
+    assert agg_algs.data_title("openml99999") == "OpenML 99999"
+    assert agg_algs.data_title("CIFAR10") == "CIFAR-10" and agg_algs.data_title("my_file") == "my_file"
+    assert agg_read.setting_title(("openml6", "mlp", 100, "")) == "letter (OpenML 6), mlp, batch 100"
 
 
 def test_truncated_last_line_is_ignored(tmp_path):
@@ -241,11 +256,12 @@ def test_original_log_setting_from_file_name_then_log_meta(tmp_path):
 
 # ---------------------------------------------------------------- end to end
 
-def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, query_s=0.01):
+def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, query_s=0.01, **recorded):
     config = dict(alg=alg, did=0, lr=1e-4, model="mlp", path="data", data="", nQuery=n_query, nStart=n_start,
                   nEnd=n_start + n_query * (len(accs) - 1), nEmb=128, rounds=0, trunc=-1, aug=0, dummy=1, seed=seed,
                   device="cpu", out=str(root), maxEpochs=100, data_name="digits", n_pool=1617, n_test=180,
                   n_classes=10, input_shape=[64])
+    config.update(recorded)
     run_dir = RunDir(root / f"digits_mlp_{alg}_{n_query}_seed{seed}")
     run_dir.start(config)
     for rd, acc in enumerate(accs):
@@ -253,7 +269,7 @@ def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, quer
         run_dir.append_round(dict(round=rd, n_labeled=n_start + rd * n_query, test_acc=float(acc), train_acc=1.0,
                                   train_epochs=10, train_stop="target", restarts=0, train_seconds=0.1,
                                   test_seconds=0.01, infer_seconds=q / 2, select_seconds=q / 2, query_seconds=q),
-                             queried=range(rd * n_query, (rd + 1) * n_query))
+                             queried=range(rd * n_query, (rd + 1) * n_query), source_rows=range(10_000))
     if finished:
         run_dir.summary.write_text(json.dumps({"finished": True, "stopped_by": "budget"}))
     return run_dir
@@ -368,7 +384,7 @@ def test_t_threshold_must_be_a_positive_finite_number(tmp_path, capsys, value):
     assert not (tmp_path / "f").exists()
 
 
-def test_rand_seeds_without_a_common_count_are_not_reported_missing(tmp_path):
+def test_rand_seeds_of_another_nstart_are_another_setting_not_missing(tmp_path):
     write_run(tmp_path, "rand", 1, [0.5, 0.6, 0.7], n_start=50)
     write_run(tmp_path, "rand", 2, [0.5, 0.6, 0.7], n_start=75)  # 75, 125, 175: no count shared with seed 1
     write_run(tmp_path, "conf", 1, [0.5, 0.6, 0.7], n_start=50)
@@ -376,8 +392,62 @@ def test_rand_seeds_without_a_common_count_are_not_reported_missing(tmp_path):
         warnings.simplefilter("always")
         assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
     messages = [str(w.message) for w in caught]
-    assert any("its 'rand' seeds share no labelled count" in m for m in messages), messages
-    assert not any("no 'rand' runs" in m for m in messages)
+    assert "digits, mlp, batch 50: its runs differ in nStart; analysed as separate settings (nStart=50; nStart=75)" \
+        in messages
+    assert not any("share no labelled count" in m or "no 'rand' runs" in m for m in messages), messages
+    assert (tmp_path / "f" / "learning_digits_mlp_50_nStart-75.png").is_file()
+
+
+def test_runs_with_other_result_changing_flags_are_separate_settings(tmp_path):
+    accs = [0.5, 0.6, 0.7]
+    for seed in (1, 2):
+        write_run(tmp_path / "sweep", "rand", seed, accs, lr=1e-4)
+        write_run(tmp_path / "sweep", "powerbald", seed, accs, lr=1e-4, beta=1.0)
+    write_run(tmp_path / "by_hand", "rand", 1, accs, n_start=40, lr=1e-3)
+    write_run(tmp_path / "by_hand", "powerbald", 3, accs, lr=1e-4, beta=2.0, kmFactor=5.0)  # kmFactor: not its flag
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = agg_read.load_results([tmp_path])
+    runs = table.groupby("source").first()
+    assert sorted(runs.protocol.unique()) == ["nStart=40 lr=0.001", "nStart=50 lr=0.0001"]
+    assert set(runs[runs.protocol == "nStart=40 lr=0.001"].index) == {str(tmp_path / "by_hand/digits_mlp_rand_50_seed1")}
+    assert sorted(runs.alg.unique()) == ["powerbald beta=1", "powerbald beta=2", "rand"]
+    messages = [str(w.message) for w in caught]
+    assert ("digits, mlp, batch 50: its runs differ in nStart, lr; analysed as separate settings "
+            "(nStart=40 lr=0.001; nStart=50 lr=0.0001)") in messages
+    assert any("its powerbald runs differ in beta;" in m for m in messages), messages
+    assert len(table) == 6 * 3  # the hand-made rand run of seed 1 is not a duplicate of the sweep's
+
+
+def test_one_protocol_keeps_the_setting_and_its_file_names(tmp_path):
+    for seed in (1, 2):
+        write_run(tmp_path / "a", "rand", seed, [0.5, 0.6], lr=1e-4, threads=1)
+    write_run(tmp_path / "b", "rand", 3, [0.5, 0.6])  # an older version's run: no lr or threads recorded
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = agg_read.load_results([tmp_path])
+    assert set(table.protocol) == {""} and table.source.nunique() == 3
+    assert not [w for w in caught if "differ" in str(w.message)]
+    assert agg_results.setting_stem(("openml6", "mlp", 100, "")) == "openml6_mlp_100"
+    assert agg_results.setting_stem(("digits", "mlp", 50, "lr=0.001")) == "digits_mlp_50_lr-0.001"
+
+
+def test_one_warning_per_setting_whose_runs_used_different_trainers(tmp_path):
+    compiled = {"path": "compiled", "library": "ab", "compiler": "cc 12", "cpu_flags": "f"}
+    write_run(tmp_path, "rand", 1, [0.5, 0.6], trainer="compiled", trainer_identity=compiled)
+    write_run(tmp_path, "rand", 2, [0.5, 0.6], trainer="compiled")  # older: no identity, taken as the same
+    write_run(tmp_path, "conf", 1, [0.5, 0.6], trainer="compiled", trainer_identity=dict(compiled, library="cd"))
+    write_run(tmp_path, "conf", 2, [0.5, 0.6], trainer="torch")
+    write_run(tmp_path, "badge", 1, [0.5, 0.6])  # no trainer recorded: unknown
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        agg_read.load_results([tmp_path])
+    mixed = [str(w.message) for w in caught if "different trainers" in str(w.message)]
+    one = agg_read.short_hash(compiled)
+    other = agg_read.short_hash(dict(compiled, library="cd"))
+    assert len(mixed) == 1 and mixed[0].startswith("digits, mlp, batch 50: its runs used different trainers: ")
+    assert f"compiled [{one}] (1 run)" in mixed[0] and f"compiled [{other}] (1 run)" in mixed[0]
+    assert "torch (1 run)" in mixed[0] and "compiled (" not in mixed[0]
 
 
 def test_penalty_matrices_per_batch_size_and_model_family(tmp_path):

@@ -1,5 +1,6 @@
 """The real CLI end to end on digits: output lines, results folder, reproducibility, flags and error paths."""
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -43,6 +44,9 @@ def test_run_prints_the_original_lines_and_writes_results(entropy_run):
     assert [n for n, _ in lines] == [50, 100, 150]
     assert all(0 < a <= 1 for _, a in lines)
     assert "train" in proc.stderr and "inference" in proc.stderr and "query" in proc.stderr
+    # stderr's query time is rounds.csv's query_seconds: inference + selection
+    split = re.findall(r"query ([\d.]+) s \(inference ([\d.]+) s \+ selection ([\d.]+) s\)", proc.stderr)
+    assert len(split) == 3 and all(abs(float(q) - float(i) - float(s)) <= 0.011 for q, i, s in split)
     config = json.loads((folder / "config.json").read_text())
     n_test = config["n_test"]
     for _, printed in ACC_LINE.findall(proc.stdout):  # the exact ratio correct / n, as Python prints it

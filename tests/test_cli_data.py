@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import dataset
+import run
 from cli import LETTER, assert_one_line_error, run_cli
 from data_files import SHARED_DATA, skip_md5, tree_state, write_cifar10, write_mnist_slice, write_svhn
 
@@ -71,6 +73,14 @@ def test_user_csv_with_header_and_text_labels(tmp_path, digits_table):
     assert [n for n, _ in pairs] == [50, 100, 150] and pairs[-1][1] > 0.6  # labels stay with their rows
     cfg = config(tmp_path / "out")
     assert (cfg["n_pool"], cfg["n_test"], cfg["n_classes"], cfg["data_name"]) == (1617, 180, 10, "digits")
+    assert cfg["class_names"] == [f"digit {v}" for v in range(10)]
+    # each pick's row is its row in the user's file: the pool as run.py loads it holds that row's features
+    queries = pd.read_csv(next((tmp_path / "out").iterdir()) / "queries.csv")
+    ds = dataset.load(str(tmp_path / "digits.csv"), 0, "data", np.random.default_rng(run.seeds(1, 3)[0]))
+    assert len(queries) == 150 and queries.row.is_unique and queries.row.between(0, len(table) - 1).all()
+    assert (ds.rows[queries["index"]] == queries.row).all()
+    np.testing.assert_array_equal(ds.X_train[queries["index"]].numpy(), X[queries.row].astype(np.float32))
+    assert [ds.class_names[c] for c in ds.y_train[queries["index"]]] == table.label[queries.row].tolist()
 
 
 def test_user_npz(tmp_path, digits_table):
@@ -145,6 +155,9 @@ def bad_data_case(case, tmp_path):
         return ["--did", "424242", "--path", tmp_path / "none"], {}, ["OpenML data set 424242"]
     if case == "missing csv":
         return ["--data", tmp_path / "nope.csv"], {}, ["nope.csv not found"]
+    if case == "pandas index column":
+        (tmp_path / "indexed.csv").write_text(",a,b,label\n0,1,2,x\n1,3,4,y\n")
+        return ["--data", tmp_path / "indexed.csv"], {}, ["the header row's column 1 is empty", "index=False"]
     if case == "text in csv":
         (tmp_path / "text.csv").write_text("a,b,label\n1,2,x\n3,four,y\n")
         return ["--data", tmp_path / "text.csv"], {}, ["column 2 is not numeric (row 3: 'four')"]
@@ -152,7 +165,8 @@ def bad_data_case(case, tmp_path):
     return ["--data", tmp_path / "bad.npz"], {}, ["is not a readable .npz file"]
 
 
-@pytest.mark.parametrize("case", ["truncated gz", "no SVHN", "no OpenML", "missing csv", "text in csv", "broken npz"])
+@pytest.mark.parametrize("case", ["truncated gz", "no SVHN", "no OpenML", "missing csv", "text in csv",
+                                  "pandas index column", "broken npz"])
 def test_bad_data_gives_one_line_on_stderr(tmp_path, monkeypatch, capsys, case):
     """run.main in this process (no interpreter start-up): exit code 2 and exactly one line on stderr."""
     import run

@@ -13,7 +13,7 @@ import run
 from learner import Learner
 from query_strategies.entropy_sampling import EntropySampling
 from cli import ROOT
-from scripts import sweep
+from scripts import agg_algs, sweep
 
 README = (ROOT / "README.md").read_text()
 
@@ -35,6 +35,8 @@ def test_learning_curve_example(tmp_path, monkeypatch, capsys):
     scope = {}
     exec(code_block("python", "learning_curve.png"), scope)
     assert (tmp_path / "learning_curve.png").stat().st_size > 10_000
+    drawn = {(ln.get_color(), ln.get_marker()) for ln in scope["ax"].lines}
+    assert {(agg_algs.colour("rand"), ""), (agg_algs.colour("entropy"), agg_algs.style("entropy")["marker"])} <= drawn
     rand = [pd.read_csv(tmp_path / "results" / f"digits_mlp_rand_100_seed{s}" / "rounds.csv") for s in (1, 2)]
     curve = scope["curve"].set_index(["alg", "n_labeled"])
     assert sorted(curve.index) == [("entropy", 100), ("entropy", 200), ("rand", 100), ("rand", 200)]

@@ -35,7 +35,8 @@ def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--algs", "rand,nosuch"], "unknown algorithm(s) nosuch"),
+    (["--algs", "rand,nosuch"], "unknown algorithm(s) nosuch; known:"),
+    (["--algs", "badeg,nosuch"], "unknown algorithm(s) badeg (did you mean badge or bald?), nosuch; known:"),
     (["--algs", "rand", "--seeds", "1,x"], "--seeds takes comma-separated int values"),
     (["--algs", "rand", "--seed", "3"], "--seed is set by the sweep"),
     (["--algs", "rand", "--nStrat", "3"], "unrecognized arguments: --nStrat"),
@@ -257,3 +258,39 @@ def test_ctrl_c_of_a_ray_sweep_cancels_its_running_task(tmp_path):
     finally:
         proc.kill()
     assert not (folder / "summary.json").exists()  # stopped mid-run, resumable
+
+
+# ---------------------------------------------------------------- reusing only runs made with the same settings
+
+def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys):
+    import run
+    out = tmp_path / "res"
+    by_hand = ["--alg", "rand", "--seed", "1", "--nQuery", "50", "--nEnd", "50", "--maxEpochs", "5",
+               "--out", str(out)]
+    assert run.main(by_hand + ["--nStart", "50", "--lr", "1e-3"]) == 0
+    folder = out / "digits_mlp_rand_50_seed1"
+    stamps = {p: p.stat().st_mtime_ns for p in folder.iterdir()}
+    capsys.readouterr()
+    grid = ["--algs", "rand", "--seeds", "1", "--nQuery", "50", "--nEnd", "50", "--maxEpochs", "5", "--out", str(out)]
+    assert sweep.main(grid + ["--nStart", "40"]) == 1
+    captured = capsys.readouterr()
+    refused = [ln for ln in captured.err.splitlines() if ln.startswith("REFUSED")]
+    assert refused == [f"REFUSED digits_mlp_rand_50_seed1: {folder} was made with --nStart 50 --lr 0.001, the sweep "
+                       f"would run --nStart 40 --lr 0.0001; not reused: run the sweep with those flags, move the "
+                       f"folder away or use another --out"]
+    assert "1 runs: 0 ran, 0 skipped (finished before), 1 refused (made with other settings), 0 failed" in captured.out
+    assert stamps == {p: p.stat().st_mtime_ns for p in folder.iterdir()}
+    # the same settings (and a --beta that rand does not use): skipped
+    assert sweep.main(grid + ["--nStart", "50", "--lr", "0.001", "--beta", "2"]) == 0
+    assert "1 skipped (finished before)" in capsys.readouterr().out
+    assert stamps == {p: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+
+def test_differing_settings_compares_the_result_changing_flags_the_run_records():
+    from results import differing_settings
+    recorded = {"alg": "powerbald", "nStart": 100, "lr": 1e-4, "beta": 1.0, "nConfigs": 1000, "device": "cpu",
+                "nEnd": 300, "out": "a", "path": "data"}
+    assert differing_settings(recorded, dict(recorded, nEnd=900, out="b", path="x", nConfigs=5)) == []
+    assert differing_settings(recorded, dict(recorded, beta=2.0, lr=1e-3, threads=2)) == ["lr", "beta"]
+    assert differing_settings(dict(recorded, alg="rand"), dict(recorded, alg="rand", beta=2.0)) == []
+    assert differing_settings(recorded, dict(recorded, device="cuda")) == ["device"]

@@ -1,0 +1,46 @@
+"""Long selections report their steps (query_strategies.selection.progress), and a run shows them on its bar."""
+import numpy as np
+import pytest
+import torch
+
+import run
+from query_strategies.bait_sampling import bait_select
+from query_strategies.batchbald import batchbald_select
+from query_strategies.probcover import probcover_select
+from query_strategies.selection import progress, reporting
+
+
+def reports(select):
+    """The (stage, done, total) reports made while select() runs."""
+    seen = []
+    with reporting(lambda *report: seen.append(report)):
+        select()
+    return seen
+
+
+def test_progress_outside_a_reporting_block_does_nothing():
+    progress("anything", 1, 2)
+    with reporting(lambda *r: None):
+        pass
+
+
+def test_greedy_selections_report_every_step_of_their_total():
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(40, 3, generator=g), 1)
+    emb = torch.randn(40, 4, generator=g)
+    mask = torch.zeros(40, dtype=torch.bool)
+    mask[:5] = True
+    seen = reports(lambda: bait_select(probs, emb, mask, 6, 1.0))
+    assert seen == [("bait greedy steps", i, 18) for i in range(18)]  # 12 additions, 6 removals
+    mc = torch.softmax(torch.randn(4, 30, 3, generator=g), 2)
+    assert reports(lambda: batchbald_select(mc, 5, g)) == [("batchbald picks", i, 5) for i in range(5)]
+    x = torch.nn.functional.normalize(torch.randn(30, 4, generator=g), dim=1)
+    labeled = np.zeros(30, dtype=bool)
+    assert reports(lambda: probcover_select(x, labeled, 4, 0.5, g)) == [("probcover picks", i, 4) for i in range(4)]
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_a_run_shows_a_long_selection_on_its_bar(tmp_path, capsys):
+    assert run.main(["--alg", "bait", "--nStart", "50", "--nQuery", "20", "--nEnd", "70", "--maxEpochs", "5",
+                     "--out", str(tmp_path)]) == 0
+    assert "query: bait greedy steps 0/60" in capsys.readouterr().err
