@@ -222,11 +222,30 @@ def drop_duplicate_runs(table):
     return table[table.source.isin(keep.index)]
 
 
+TABLE_KEYS = ["data", "model", "nQuery", "alg", "seed", "n_labeled", "test_acc", "source"]
+
+
+def load_table(path):
+    """The rows of a results.csv that an earlier analysis wrote (its `source` column names each run), so that
+    committed results pool with new run folders; each algorithm by its plain name (split_protocols derives any
+    protocol again from the recorded flags). BrokenRun when it is not such a table."""
+    try:
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise BrokenRun(f"{path} cannot be read as a results table ({type(e).__name__})") from None
+    missing = [k for k in TABLE_KEYS if k not in table]
+    if missing:
+        raise BrokenRun(f"{path} is not a results.csv of scripts/agg_results.py (no {', '.join(missing)} column)")
+    return table.drop(columns=["protocol"], errors="ignore").assign(alg=table.alg.astype(str).str.split(" ").str[0])
+
+
 def load_results(roots, log_meta=None, broken=None):
-    """Every round of every run and log under the roots, one row each; broken run folders are skipped (and
-    appended to the list `broken` when given)."""
-    runs, logs = find_sources(roots)
-    frames = load_runs(runs, [] if broken is None else broken)
+    """Every round of every run and log under the roots, one row each; a root that is a file is a results.csv of
+    an earlier analysis (load_table). Broken run folders are skipped (and appended to the list `broken` when
+    given)."""
+    tables = [Path(r) for r in roots if Path(r).is_file()]
+    runs, logs = find_sources([r for r in roots if not Path(r).is_file()])
+    frames = load_runs(runs, [] if broken is None else broken) + [load_table(t) for t in tables]
     frames += [f for f in (load_log(p, log_meta or {}) for p in logs) if f is not None]
     frames = [f for f in frames if len(f)]
     if not frames:

@@ -4,7 +4,9 @@
 
 Reads, recursively, every run folder (config.json + rounds.csv, as run.py writes them; partial runs included, a
 truncated last line of rounds.csv ignored) and every output log of the original code (*.txt, *.log, *.out or
-no suffix, at most 50 MB, holding `<n>  testing accuracy <acc>` lines) into one table, FIG_DIR/results.csv.
+no suffix, at most 50 MB, holding `<n>  testing accuracy <acc>` lines) into one table, FIG_DIR/results.csv. A
+RESULTS argument that is a .csv file is such a results.csv of an earlier analysis, read again and pooled with the
+rest (e.g. the committed docs/letter/results.csv with new runs).
 Each field of a log's setting comes from the `Namespace(...)` line the original printed (seed = --seed, else
 --dummy), else from its file name (`<data>_<model>_<alg>_<nQuery>[_seed<seed>|_dummy<seed>|_<seed>]`), else
 from `--log-meta KEY=VALUE`; logs without any seed are numbered 1, 2, … per setting and algorithm in file order.
@@ -54,7 +56,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
-from scripts.agg_read import SETTING, load_results, setting_title  # noqa: E402
+from scripts.agg_read import SETTING, BrokenRun, load_results, setting_title  # noqa: E402
 from scripts.agg_stats import (RAND, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, tested_pairs)
 
@@ -198,7 +200,8 @@ def warn_untested(tested):
 def parse_args(argv):
     """The command line's options (argparse exits with its usage message on unknown or missing ones)."""
     p = argparse.ArgumentParser(prog="agg_results.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("results", nargs="+", help="results folder(s), searched recursively")
+    p.add_argument("results", nargs="+", help="results folder(s), searched recursively, or results.csv files "
+                   "written by an earlier analysis (e.g. the committed docs/letter/results.csv)")
     p.add_argument("--fig", required=True, help="output folder for figures and CSVs")
     p.add_argument("--t-threshold", type=float, default=None,
                    help="fixed t threshold (the paper's 2.776); default t(0.975, seeds − 1) per checkpoint")
@@ -215,8 +218,8 @@ def usage_error(args):
     if args.t_threshold is not None and not (math.isfinite(args.t_threshold) and args.t_threshold > 0):
         return (f"--t-threshold must be a positive finite number (the paper's is 2.776), "
                 f"got {args.t_threshold}")
-    missing = [r for r in args.results if not Path(r).is_dir()]
-    return f"no such folder: {missing[0]}" if missing else None
+    missing = [r for r in args.results if not (Path(r).is_dir() or Path(r).suffix == ".csv" and Path(r).is_file())]
+    return f"no such folder or results.csv: {missing[0]}" if missing else None
 
 
 def error(message):
@@ -231,7 +234,10 @@ def main(argv=None):
     if (message := usage_error(args)) is not None:
         return error(message)
     broken = []
-    table = load_results(args.results, dict(kv.split("=", 1) for kv in args.log_meta), broken)
+    try:
+        table = load_results(args.results, dict(kv.split("=", 1) for kv in args.log_meta), broken)
+    except BrokenRun as e:
+        return error(str(e))
     if table.empty:
         return error(f"no readable runs (config.json + rounds.csv) or accuracy logs under "
                      f"{', '.join(args.results)}" + (f" ({broken_note(broken)})" if broken else ""))

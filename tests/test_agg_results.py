@@ -469,3 +469,20 @@ def test_penalty_matrices_per_batch_size_and_model_family(tmp_path):
     assert pd.read_csv(tmp_path / "penalty_family_mlp.csv", index_col=0).loc["badge", "rand"] == 0.75
     assert (tmp_path / "penalty_family_convolutional.png").stat().st_size > 1000
     assert agg_results.setting_groups(found[:1]) == {}  # one batch size and one family: nothing to split
+
+
+def test_a_results_csv_of_an_earlier_analysis_pools_with_new_runs(tmp_path, capsys):
+    rand = [0.50, 0.70, 0.80, 0.88]
+    for s, z in zip(SEEDS, Z):
+        write_run(tmp_path / "old", "rand", s, list(np.add(rand, 0.01 * z)))
+        write_run(tmp_path / "new", "badge", s, list(np.add(rand, 0.05 + 0.01 * z)))
+    assert agg_results.main([str(tmp_path / "old"), "--fig", str(tmp_path / "first")]) == 0
+    assert agg_results.main([str(tmp_path / "first" / "results.csv"), str(tmp_path / "new"),
+                             "--fig", str(tmp_path / "pooled")]) == 0
+    pooled = pd.read_csv(tmp_path / "pooled" / "results.csv")
+    assert sorted(pooled.alg.unique()) == ["badge", "rand"] and pooled.source.nunique() == 2 * len(SEEDS)
+    P = pd.read_csv(tmp_path / "pooled" / "penalty_digits_mlp_50.csv", index_col=0)
+    assert P.loc["badge", "rand"] > 0 and P.loc["rand", "badge"] == 0
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    assert agg_results.main([str(tmp_path / "other.csv"), "--fig", str(tmp_path / "f")]) == 2
+    assert "is not a results.csv of scripts/agg_results.py" in capsys.readouterr().err
