@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.neighbors import NearestNeighbors
+from threadpoolctl import threadpool_limits
 
 from .selection import check_budget
 from .strategy import Strategy
@@ -25,9 +26,12 @@ def seed_from(generator):
 
 
 def kmeans_labels(x, n_clusters, seed):
-    """Cluster label of every row of x (numpy), by KMeans (MiniBatchKMeans past MINIBATCH_ABOVE clusters)."""
+    """Cluster label of every row of x (numpy), by KMeans (MiniBatchKMeans past MINIBATCH_ABOVE clusters), on one
+    OpenMP/BLAS thread: its many short parallel sections lose more to waking threads than they gain (3× slower on a
+    busy 2-core machine), and one thread makes the centres' float sums deterministic."""
     algo = KMeans if n_clusters <= MINIBATCH_ABOVE else MiniBatchKMeans
-    return algo(n_clusters=n_clusters, random_state=seed).fit_predict(x)
+    with threadpool_limits(limits=1):
+        return algo(n_clusters=n_clusters, random_state=seed).fit_predict(x)
 
 
 def typicality(x):
@@ -36,7 +40,8 @@ def typicality(x):
     if len(x) == 1:
         return np.ones(1)
     k = min(K_NN, len(x) - 1)
-    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
+    with threadpool_limits(limits=1):  # one small cluster: threads cost more than they save
+        dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
     return k / np.maximum(dist.sum(1), np.finfo(float).tiny)
 
 
@@ -49,14 +54,15 @@ def typical_picks(x, labels, labeled, k):
     taken = np.array(labeled, dtype=bool)
     check_budget(k, int((~taken).sum()))
     held = np.bincount(labels[taken], minlength=n_clusters)
+    members = np.split(np.argsort(labels, kind="stable"), np.cumsum(sizes)[:-1])  # ascending within each cluster
+    typical = {}  # cluster -> typicality of its members, computed at the cluster's first visit
     picks = []
     for _ in range(k):
-        free = np.bincount(labels[~taken], minlength=n_clusters) > 0
         order = np.lexsort((-sizes, held))
-        j = order[free[order]][0]
-        members = np.flatnonzero(labels == j)
-        typ = np.where(taken[members], -np.inf, typicality(x[members]))
-        i = int(members[np.argmax(typ)])
+        j = order[(held < sizes)[order]][0]  # held = labelled or picked members: held < size means one is free
+        if j not in typical:
+            typical[j] = typicality(x[members[j]])
+        i = int(members[j][np.argmax(np.where(taken[members[j]], -np.inf, typical[j]))])
         picks.append(i)
         taken[i] = True
         held[j] += 1
