@@ -18,13 +18,14 @@ the threshold is decided, and the few pairs within it get their float64 dot. The
 pseudo-label, so that the products between two labels are whole tiles with no mask, and each TILE×TILE block of
 products serves its rows and its columns (the upper triangle of tiles only): the purity radius costs half an n²·d
 float32 pass, and the graph another, kept as sorted edge lists; the greedy picks then cost O(edges). Memory
-O(n·d + TILE² + edges), no n×n matrix."""
+O(n·d + TILE² + edges), no n×n matrix. Both run on one thread, like the other selections (at two threads on the
+busy 2-core machine they took 4× longer)."""
 import math
 
 import numpy as np
 import torch
 
-from .selection import EPS32, check_budget
+from .selection import EPS32, check_budget, one_thread
 from .strategy import Strategy
 from .typiclust import kmeans_labels, seed_from
 
@@ -102,6 +103,7 @@ def quantile_max_dot(x, labels, position):
     return float(exact.sort().values[position - below])
 
 
+@one_thread()
 def purity_delta(x, labels, alpha=ALPHA):
     """The largest δ with #{i : r_i ≥ δ} ≥ αn, i.e. the ⌈αn⌉-th largest r_i = sqrt(2 − 2m_i) (at most 2, the
     sphere's diameter): r falls as m rises, so it is r of the ⌈αn⌉-th smallest m_i."""
@@ -155,6 +157,7 @@ class BallGraph:
             0, self.rows, counted[self.cols].long())
 
 
+@one_thread()
 def probcover_select(x, labeled, k, delta, generator):
     """k unlabelled rows of the unit-norm rows x by greedy coverage of δ-balls (see the module docstring)."""
     labeled = torch.as_tensor(np.asarray(labeled), dtype=torch.bool, device=x.device)
