@@ -17,8 +17,9 @@ dot of unit rows is within ERR = (d + 4)·ε₃₂ of the float64 one, so a pair
 the threshold is decided, and the few pairs within it get their float64 dot. The points are sorted by
 pseudo-label, so that the products between two labels are whole tiles with no mask, and each TILE×TILE block of
 products serves its rows and its columns (the upper triangle of tiles only): the purity radius costs half an n²·d
-float32 pass, and the graph another, kept as sorted edge lists; the greedy picks then cost O(edges). Memory
-O(n·d + TILE² + edges), no n×n matrix. Both run on one thread, like the other selections (at two threads on the
+float32 pass, and the graph another, kept as sorted edge lists (up to EDGE_BUDGET pairs; beyond, each greedy step
+recomputes the pairs it needs in tiles); the greedy picks then cost O(edges). Memory O(n·d + TILE² + edges), at
+most about 1 GB of edges, no n×n matrix. Both run on one thread, like the other selections (at two threads on the
 busy 2-core machine they took 4× longer)."""
 import math
 
@@ -31,6 +32,7 @@ from .typiclust import kmeans_labels, seed_from
 
 ALPHA = 0.95
 TILE = 1024  # rows and columns per block of float32 products (4 MB: reading it back stays in the cache)
+EDGE_BUDGET = 2**25  # graph edges kept as lists (32 bytes each: 1 GB); past it, the graph is recomputed in tiles
 
 
 def normalised(emb):
@@ -112,36 +114,47 @@ def purity_delta(x, labels, alpha=ALPHA):
     return min(math.sqrt(max(2 - 2 * m, 0.0)), 2.0)
 
 
-def graph_edges(x, threshold):
-    """The pairs (i, j), i ≤ j, with pair_dots(i, j) > threshold: decided in float32 tiles (upper triangle) where the
-    dot is more than ERR from the threshold, in float64 where it is not."""
-    x32, err = x.float(), screen_error(x)
-    pairs, values = [], []
+def screened_pairs(x, x32, rows, cols, threshold, drop=None):
+    """The pairs (rows[r], cols[c]) with pair_dots > threshold (`drop`: a mask of block entries to leave out): decided
+    by the float32 block product where it is more than ERR from the threshold, by pair_dots where it is not."""
+    err = screen_error(x)
+    dots = x32[rows] @ x32[cols].T
+    if drop is not None:
+        dots.masked_fill_(drop, -math.inf)
+    hit = (dots.amax(1) > threshold - err).nonzero().squeeze(1)  # the rows with a pair (most have none)
+    r, c = (dots[hit] > threshold - err).nonzero().unbind(1)
+    r = hit[r]
+    i, j, near = rows[r], cols[c], dots[r, c] <= threshold + err
+    keep = torch.ones_like(near)
+    keep[near] = pair_dots(x, i[near], j[near]) > threshold
+    return i[keep], j[keep]
+
+
+def graph_edges(x, threshold, budget):
+    """The pairs (i, j), i ≤ j, with pair_dots(i, j) > threshold, from the tiles of the upper triangle; None once
+    there are more than `budget`."""
+    x32, index = x.float(), torch.arange(len(x), device=x.device)
+    found, total = [], 0
     for rows, cols in tile_pairs(len(x)):
-        dots = x32[rows] @ x32[cols].T
-        if rows == cols:  # each pair once: i ≤ j
-            dots.masked_fill_(torch.ones_like(dots, dtype=torch.bool).tril_(-1), -math.inf)
-        hit = (dots.amax(1) > threshold - err).nonzero().squeeze(1)  # the rows with a pair (most have none)
-        r, c = (dots[hit] > threshold - err).nonzero().unbind(1)
-        pairs.append(torch.stack([hit[r] + rows.start, c + cols.start]))
-        values.append(dots[hit[r], c])
-    pairs, values = torch.cat(pairs, 1), torch.cat(values)
-    open_ = (values <= threshold + err).nonzero().squeeze(1)
-    keep = torch.ones_like(values, dtype=torch.bool)
-    keep[open_] = pair_dots(x, pairs[0, open_], pairs[1, open_]) > threshold
-    return pairs[:, keep]
+        drop = torch.ones(rows.stop - rows.start, cols.stop - cols.start, dtype=torch.bool,
+                          device=x.device).tril_(-1) if rows == cols else None  # each pair once: i ≤ j
+        found.append(torch.stack(screened_pairs(x, x32, index[rows], index[cols], threshold, drop)))
+        total += found[-1].shape[1]
+        if total > budget:
+            return None
+    return torch.cat(found, 1)
 
 
 class BallGraph:
     """The δ-ball graph as sorted adjacency lists (CSR): the neighbours of i are cols[start[i]:start[i + 1]]."""
 
-    def __init__(self, x, threshold):
-        i, j = graph_edges(x, threshold)
+    def __init__(self, n, edges):
+        i, j = edges
         off = i != j
         rows, cols = torch.cat([i, j[off]]), torch.cat([j, i[off]])
         order = rows.argsort(stable=True)
         self.rows, self.cols = rows[order], cols[order]
-        counts = torch.bincount(self.rows, minlength=len(x))
+        counts = torch.bincount(self.rows, minlength=n)
         self.start = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
 
     def neighbours(self, nodes):
@@ -151,10 +164,50 @@ class BallGraph:
         offsets = torch.arange(int(ends[-1]) if len(ends) else 0, device=first.device)
         return self.cols[offsets + torch.repeat_interleave(first - (ends - sizes), sizes)]
 
+    def neighbour_counts(self, nodes):
+        """For every node, how many of `nodes` it neighbours."""
+        return torch.bincount(self.neighbours(nodes), minlength=len(self.start) - 1)
+
     def degrees(self, counted):
         """For every node, its neighbours j with counted[j]."""
         return torch.zeros(len(self.start) - 1, dtype=torch.long, device=counted.device).index_add_(
             0, self.rows, counted[self.cols].long())
+
+
+class TiledGraph:
+    """The same graph when its edges would not fit EDGE_BUDGET: each query recomputes the pairs it needs in
+    TILE-row blocks (memory O(n·d + TILE²), time O(n·d) per queried node)."""
+
+    def __init__(self, x, threshold):
+        self.x, self.x32, self.threshold = x, x.float(), threshold
+        self.index = torch.arange(len(x), device=x.device)
+
+    def pairs(self, nodes, others):
+        """The edges (node, other) between the two index sets, block by block."""
+        for a in nodes.split(TILE):
+            for b in others.split(TILE):
+                yield screened_pairs(self.x, self.x32, a, b, self.threshold)
+
+    def neighbours(self, nodes):
+        """The neighbours of each of `nodes`, concatenated (with repeats)."""
+        return torch.cat([j for _, j in self.pairs(nodes, self.index)] or [self.index[:0]])
+
+    def neighbour_counts(self, nodes):
+        """For every node, how many of `nodes` it neighbours."""
+        counts = torch.zeros(len(self.x), dtype=torch.long, device=self.x.device)
+        for _, j in self.pairs(nodes, self.index):
+            counts += torch.bincount(j, minlength=len(self.x))
+        return counts
+
+    def degrees(self, counted):
+        """For every node, its neighbours j with counted[j]."""
+        return self.neighbour_counts(counted.nonzero().squeeze(1))
+
+
+def ball_graph(x, threshold):
+    """The δ-ball graph of the rows x (edges: pair_dots > threshold), as edge lists when they fit EDGE_BUDGET."""
+    edges = graph_edges(x, threshold, EDGE_BUDGET)
+    return TiledGraph(x, threshold) if edges is None else BallGraph(len(x), edges)
 
 
 @one_thread()
@@ -162,7 +215,7 @@ def probcover_select(x, labeled, k, delta, generator):
     """k unlabelled rows of the unit-norm rows x by greedy coverage of δ-balls (see the module docstring)."""
     labeled = torch.as_tensor(np.asarray(labeled), dtype=torch.bool, device=x.device)
     check_budget(k, int((~labeled).sum()))
-    graph = BallGraph(x, 1 - delta**2 / 2)
+    graph = ball_graph(x, 1 - delta**2 / 2)
     covered = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     covered[graph.neighbours(labeled.nonzero().squeeze(1))] = True
     degree = graph.degrees(~covered)
@@ -178,7 +231,7 @@ def probcover_select(x, labeled, k, delta, generator):
         new = graph.neighbours(torch.tensor([c], device=x.device))
         new = new[~covered[new]]
         if len(new):
-            degree -= torch.bincount(graph.neighbours(new), minlength=len(x))
+            degree -= graph.neighbour_counts(new)
             covered[new] = True
     return torch.tensor(picks, device=x.device)
 

@@ -151,5 +151,7 @@ def test_purity_delta_and_picks_equal_the_dense_reference(rows, n, labels, seed,
     assert purity_delta(x, y) == delta
     for d in (delta, 1.0, math.sqrt(2.0)):  # with half-integer rows the last two are radii of many pairs
         picks, _ = greedy_on((dots > 1 - d**2 / 2).numpy(), labeled, 12)
-        got = probcover_select(x, labeled, 12, d, torch.Generator().manual_seed(0)).tolist()
-        assert got[:len(picks)] == picks and len(set(got)) == 12 and not labeled[got].any()
+        for budget in (2**25, 10):  # edge lists, or (past 10 edges) the graph recomputed in tiles
+            monkeypatch.setattr(pc, "EDGE_BUDGET", budget)
+            got = probcover_select(x, labeled, 12, d, torch.Generator().manual_seed(0)).tolist()
+            assert got[:len(picks)] == picks and len(set(got)) == 12 and not labeled[got].any()
