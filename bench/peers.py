@@ -110,8 +110,8 @@ def probcover_cases(sizes=(5000, 10000), d=128, k=100, labeled=100, classes=10):
         u = normalised(torch.as_tensor(x)).numpy()
         peer = lambda u=u, y=y: ProbCover(  # noqa: E731 (a new object: it would keep its distances between calls)
             n_classes=classes, random_state=0, cluster_algo=KMeans).query(u, y, batch_size=k)
-        cases.append(("probcover", f"n={n} d={d} k={k} L={labeled}", lambda x=x, m=mask: ours_probcover(x, m, k, classes),
-                      peer))
+        ours = lambda x=x, m=mask: ours_probcover(x, m, k, classes)  # noqa: E731
+        cases.append(("probcover", f"n={n} d={d} k={k} L={labeled}", ours, peer))
     return cases
 
 
