@@ -1,9 +1,12 @@
 from .entropy_sampling import entropy
+from .selection import one_thread
 from .strategy import Strategy, top_k
 
 
+@one_thread()
 def bald_scores(mc_probs):
-    """Mutual information H(mean_t p_t) − mean_t H(p_t) over MC-dropout probabilities of shape (T, n, C)."""
+    """Mutual information H(mean_t p_t) − mean_t H(p_t) over MC-dropout probabilities of shape (T, n, C), on one
+    thread (each reduction splits over the n·C outputs, so the values are those of any thread count)."""
     return entropy(mc_probs.mean(0)) - entropy(mc_probs).mean(0)
 
 

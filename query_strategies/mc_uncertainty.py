@@ -1,6 +1,9 @@
 """`varratio` and `meanstd`: the two MC-dropout uncertainty scores of DeepAL+ (Zhan et al. 2022), over the same
 10 MC-dropout passes as `bald`."""
+import torch
+
 from .least_confidence import LeastConfidenceDropout
+from .selection import BLOCK, one_thread
 from .strategy import Strategy, top_k
 
 
@@ -10,10 +13,17 @@ def variation_ratio(probs):
     return 1 - probs.max(dim=1).values
 
 
+@one_thread()
 def mean_std(mc_probs):
     """(1/C) Σ_c σ_c with σ_c = sqrt(mean_t (p_tc − p̄_c)²), the population standard deviation over the T passes
-    of probabilities of shape (T, n, C) (Kampffmeyer et al. 2016)."""
-    return mc_probs.std(dim=0, correction=0).mean(dim=1)
+    of probabilities of shape (T, n, C) (Kampffmeyer et al. 2016). σ is taken in float64 by two passes over
+    blocks of BLOCK points (each a contiguous sweep over the n·C axis, not a reduction over the strided T axis),
+    then rounded to the input's dtype, as torch's std (float64 accumulation) does; the class mean is in that dtype."""
+    sigma = []
+    for block in mc_probs.split(BLOCK, dim=1):
+        block = block.double()
+        sigma.append((block - block.mean(0)).square_().mean(0).sqrt_().to(mc_probs.dtype))
+    return torch.cat(sigma).mean(dim=1)
 
 
 class VariationRatio(LeastConfidenceDropout):

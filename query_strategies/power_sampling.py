@@ -9,6 +9,7 @@ import torch
 
 from .bald import bald_scores
 from .margin_sampling import smallest_margin
+from .selection import one_thread
 from .strategy import Strategy
 
 DEFAULT_BETA = 1.0
@@ -20,10 +21,11 @@ def gumbel(n, generator):
     return -e.clamp_min_(torch.finfo(torch.float64).tiny).log_()
 
 
+@one_thread()
 def power_sample(scores, k, beta, generator):
     """k distinct positions drawn without replacement with probability ∝ score^β (scores ≥ 0; negative rounding
     noise counts as 0), in order of drawing. Positions of score 0 have probability 0 while a positive score is
-    left; after those they come in uniformly random order."""
+    left; after those they come in uniformly random order. On one thread, like the other selections."""
     s = torch.as_tensor(scores).detach().cpu().double().clamp_min(0)
     if not 1 <= k <= len(s):
         raise ValueError(f"cannot choose {k} of {len(s)} points")

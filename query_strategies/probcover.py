@@ -1,26 +1,38 @@
 """`probcover`: ProbCover (Yehuda, Dekel, Hacohen & Weinshall, NeurIPS 2022, "Active Learning Through a Covering
 Lens").
 
-On the L2-normalised embeddings x, the δ-ball graph has an edge i → j when ‖x_i − x_j‖ < δ (i.e. x_i·x_j > 1 − δ²/2;
-each point is in its own ball). Points in the ball of a labelled point are covered. Greedy maximum coverage: each
-pick is the unlabelled point whose ball holds the most uncovered points (lowest index among ties), and its ball
-becomes covered; when no ball holds an uncovered point, the pick is uniform among the unlabelled points left.
+On the L2-normalised embeddings x, the δ-ball graph has an edge i → j when ‖x_i − x_j‖ < δ, i.e. x_i·x_j > 1 − δ²/2
+with the float64 dot of `pair_dots` (each point is in its own ball for δ > 0; the graph is symmetric). Points in
+the ball of a labelled point are covered. Greedy maximum coverage: each pick is the unlabelled point whose ball
+holds the most uncovered points (lowest index among ties), and its ball becomes covered; when no ball holds an
+uncovered point, the pick is uniform among the unlabelled points left.
 
 δ, unless given: the largest δ whose balls are pure for a fraction ≥ α = 0.95 of the points under k-means
 pseudo-labels (K = number of classes, scikit-learn KMeans on x). The ball of i is pure when it holds no point of
 another pseudo-label, i.e. r_i ≥ δ with r_i the distance to the nearest such point; so δ = the ⌈αn⌉-th largest r_i,
-exactly (the paper searches a grid). Distances come in TILE×TILE blocks of float64 dot products, and ball counts
-are updated only around newly covered points: memory O(n·d + TILE²), no n×n matrix."""
+exactly (the paper searches a grid).
+
+Both searches screen with float32 dot products and decide in float64 only what the screen leaves open: a float32
+dot of unit rows is within ERR = (d + 4)·ε₃₂ of the float64 one, so a pair whose float32 dot is more than ERR from
+the threshold is decided, and the few pairs within it get their float64 dot. The points are sorted by
+pseudo-label, so that the products between two labels are whole tiles with no mask, and each TILE×TILE block of
+products serves its rows and its columns (the upper triangle of tiles only): the purity radius costs half an n²·d
+float32 pass, and the graph another, kept as sorted edge lists (up to EDGE_BUDGET pairs; beyond, each greedy step
+recomputes the pairs it needs in tiles); the greedy picks then cost O(edges). Memory O(n·d + TILE² + edges), at
+most about 1 GB of edges, no n×n matrix. Both run on one thread, like the other selections (at two threads on the
+busy 2-core machine they took 4× longer)."""
 import math
 
 import numpy as np
 import torch
 
-from .selection import TILE, check_budget, progress
+from .selection import EPS32, check_budget, one_thread, progress
 from .strategy import Strategy
 from .typiclust import kmeans_labels, seed_from
 
 ALPHA = 0.95
+TILE = 1024  # rows and columns per block of float32 products (4 MB: reading it back stays in the cache)
+EDGE_BUDGET = 2**25  # graph edges kept as lists (32 bytes each: 1 GB); past it, the graph is recomputed in tiles
 
 
 def normalised(emb):
@@ -29,50 +41,184 @@ def normalised(emb):
     return x / x.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
 
 
-def nearest_other_label(x, labels):
-    """r_i = min over j with labels_j ≠ labels_i of ‖x_i − x_j‖ (inf when there is none), x unit rows."""
-    best = torch.full((len(x),), -math.inf, dtype=x.dtype, device=x.device)
-    for rows in torch.arange(len(x), device=x.device).split(TILE):
-        for cols in torch.arange(len(x), device=x.device).split(TILE):
-            dots = x[rows] @ x[cols].T
-            dots.masked_fill_(labels[rows, None] == labels[cols], -math.inf)
-            best[rows] = torch.maximum(best[rows], dots.max(1).values)
-    return (2 - 2 * best).clamp_min(0).sqrt()
+def pair_dots(x, i, j):
+    """x_i·x_j in float64 for the index pairs (i, j), summed over the features in one fixed order (so that
+    pair_dots(x, i, j) = pair_dots(x, j, i) exactly)."""
+    parts = [(x[a] * x[b]).sum(1) for a, b in zip(i.split(4 * TILE), j.split(4 * TILE))]
+    return torch.cat(parts) if parts else x.new_zeros(0)
 
 
+def screen_error(x):
+    """ERR: a bound on |float32 dot − float64 dot| of two rows of norm ≤ 1 (twice the rounding analysis's)."""
+    return (x.shape[1] + 4) * EPS32
+
+
+def tile_pairs(n):
+    """(rows, cols) of the TILE blocks of an n×n product on or above the diagonal."""
+    starts = range(0, n, TILE)
+    return [(slice(a, min(a + TILE, n)), slice(b, min(b + TILE, n))) for a in starts for b in starts if b >= a]
+
+
+def max_other_label_dots(x32, labels):
+    """m_i = max over j of another label of x_i·x_j in float32 (−inf when there is none), for x32 sorted by
+    label: the tiles whose rows and columns hold different labels need no mask."""
+    best = torch.full((len(x32),), -math.inf, device=x32.device)
+    for rows, cols in tile_pairs(len(x32)):
+        lr, lc = labels[rows], labels[cols]
+        first, last = int(lr[0]), int(lc[-1])
+        if first == last:
+            continue  # one label only
+        dots = x32[rows] @ x32[cols].T
+        if int(lr[-1]) >= int(lc[0]):  # the label ranges overlap
+            dots.masked_fill_(lr[:, None] == lc, -math.inf)
+        best[rows] = torch.maximum(best[rows], dots.amax(1))
+        best[cols] = torch.maximum(best[cols], dots.amax(0))
+    return best
+
+
+def exact_max_other_label(x, x32, labels, rows, approx, err):
+    """The float64 max of pair_dots over the other-label columns, for `rows` whose float32 max is `approx`: only
+    columns whose float32 dot is within 2·ERR of it can hold the float64 max."""
+    out = torch.full((len(rows),), -math.inf, dtype=x.dtype, device=x.device)
+    for part in torch.arange(len(rows), device=x.device).split(max(1, TILE * TILE // len(x))):
+        dots = x32[rows[part]] @ x32.T
+        near = (dots >= approx[part, None] - 2 * err) & (labels[rows[part], None] != labels)
+        r, c = near.nonzero().unbind(1)
+        exact = pair_dots(x, rows[part][r], c)
+        out[part] = out[part].scatter_reduce(0, r, exact, "amax")
+    return out
+
+
+def quantile_max_dot(x, labels, position):
+    """The `position`-th smallest (from 0) of the float64 m_i = max_{labels_j ≠ labels_i} pair_dots(i, j), for x
+    sorted by label. The float32 m's order statistic v is within ERR of it; rows whose float32 m is more than 2·ERR
+    below (above) v lie below (above) it, so it is the right order statistic of the rows in between, taken in
+    float64."""
+    x32, err = x.float(), screen_error(x)
+    approx = max_other_label_dots(x32, labels)
+    v = float(approx.sort().values[position])
+    if v == -math.inf:
+        return v  # those rows have no point of another label: exact
+    below = int((approx < v - 2 * err).sum())
+    band = ((approx >= v - 2 * err) & (approx <= v + 2 * err)).nonzero().squeeze(1)
+    exact = exact_max_other_label(x, x32, labels, band, approx[band], err)
+    return float(exact.sort().values[position - below])
+
+
+@one_thread()
 def purity_delta(x, labels, alpha=ALPHA):
-    """The largest δ with #{i : r_i ≥ δ} ≥ αn, i.e. the ⌈αn⌉-th largest r_i (at most 2, the sphere's diameter)."""
-    r = nearest_other_label(x, labels).sort(descending=True).values
-    return min(float(r[math.ceil(alpha * len(r)) - 1]), 2.0)
+    """The largest δ with #{i : r_i ≥ δ} ≥ αn, i.e. the ⌈αn⌉-th largest r_i = sqrt(2 − 2m_i) (at most 2, the
+    sphere's diameter): r falls as m rises, so it is r of the ⌈αn⌉-th smallest m_i."""
+    order = labels.argsort(stable=True)
+    m = quantile_max_dot(x[order], labels[order], math.ceil(alpha * len(x)) - 1)
+    return min(math.sqrt(max(2 - 2 * m, 0.0)), 2.0)
 
 
-def ball_counts(x, rows, cols, threshold):
-    """For each row index i: #{j in cols : x_i·x_j > threshold}, in TILE×TILE blocks."""
-    counts = torch.zeros(len(rows), dtype=torch.long, device=x.device)
-    for part in torch.arange(len(rows), device=x.device).split(TILE):
-        xr = x[rows[part]]
-        for c in cols.split(TILE):
-            counts[part] += (xr @ x[c].T > threshold).sum(1)
-    return counts
+def screened_pairs(x, x32, rows, cols, threshold, drop=None):
+    """The pairs (rows[r], cols[c]) with pair_dots > threshold (`drop`: a mask of block entries to leave out): decided
+    by the float32 block product where it is more than ERR from the threshold, by pair_dots where it is not."""
+    err = screen_error(x)
+    dots = x32[rows] @ x32[cols].T
+    if drop is not None:
+        dots.masked_fill_(drop, -math.inf)
+    hit = (dots.amax(1) > threshold - err).nonzero().squeeze(1)  # the rows with a pair (most have none)
+    r, c = (dots[hit] > threshold - err).nonzero().unbind(1)
+    r = hit[r]
+    i, j, near = rows[r], cols[c], dots[r, c] <= threshold + err
+    keep = torch.ones_like(near)
+    keep[near] = pair_dots(x, i[near], j[near]) > threshold
+    return i[keep], j[keep]
 
 
-def in_some_ball(x, centres, threshold):
-    """Mask of the rows within distance δ of some row in `centres`."""
-    hit = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-    for c in centres.split(TILE):
-        for rows in torch.arange(len(x), device=x.device).split(TILE):
-            hit[rows] |= (x[rows] @ x[c].T > threshold).any(1)
-    return hit
+def graph_edges(x, threshold, budget):
+    """The pairs (i, j), i ≤ j, with pair_dots(i, j) > threshold, from the tiles of the upper triangle; None once
+    there are more than `budget`."""
+    x32, index = x.float(), torch.arange(len(x), device=x.device)
+    found, total = [], 0
+    for rows, cols in tile_pairs(len(x)):
+        drop = torch.ones(rows.stop - rows.start, cols.stop - cols.start, dtype=torch.bool,
+                          device=x.device).tril_(-1) if rows == cols else None  # each pair once: i ≤ j
+        found.append(torch.stack(screened_pairs(x, x32, index[rows], index[cols], threshold, drop)))
+        total += found[-1].shape[1]
+        if total > budget:
+            return None
+    return torch.cat(found, 1)
 
 
+class BallGraph:
+    """The δ-ball graph as sorted adjacency lists (CSR): the neighbours of i are cols[start[i]:start[i + 1]]."""
+
+    def __init__(self, n, edges):
+        i, j = edges
+        off = i != j
+        rows, cols = torch.cat([i, j[off]]), torch.cat([j, i[off]])
+        order = rows.argsort(stable=True)
+        self.rows, self.cols = rows[order], cols[order]
+        counts = torch.bincount(self.rows, minlength=n)
+        self.start = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+
+    def neighbours(self, nodes):
+        """The neighbours of each of `nodes`, concatenated (with repeats)."""
+        first, sizes = self.start[nodes], self.start[nodes + 1] - self.start[nodes]
+        ends = sizes.cumsum(0)
+        offsets = torch.arange(int(ends[-1]) if len(ends) else 0, device=first.device)
+        return self.cols[offsets + torch.repeat_interleave(first - (ends - sizes), sizes)]
+
+    def neighbour_counts(self, nodes):
+        """For every node, how many of `nodes` it neighbours."""
+        return torch.bincount(self.neighbours(nodes), minlength=len(self.start) - 1)
+
+    def degrees(self, counted):
+        """For every node, its neighbours j with counted[j]."""
+        return torch.zeros(len(self.start) - 1, dtype=torch.long, device=counted.device).index_add_(
+            0, self.rows, counted[self.cols].long())
+
+
+class TiledGraph:
+    """The same graph when its edges would not fit EDGE_BUDGET: each query recomputes the pairs it needs in
+    TILE-row blocks (memory O(n·d + TILE²), time O(n·d) per queried node)."""
+
+    def __init__(self, x, threshold):
+        self.x, self.x32, self.threshold = x, x.float(), threshold
+        self.index = torch.arange(len(x), device=x.device)
+
+    def pairs(self, nodes, others):
+        """The edges (node, other) between the two index sets, block by block."""
+        for a in nodes.split(TILE):
+            for b in others.split(TILE):
+                yield screened_pairs(self.x, self.x32, a, b, self.threshold)
+
+    def neighbours(self, nodes):
+        """The neighbours of each of `nodes`, concatenated (with repeats)."""
+        return torch.cat([j for _, j in self.pairs(nodes, self.index)] or [self.index[:0]])
+
+    def neighbour_counts(self, nodes):
+        """For every node, how many of `nodes` it neighbours."""
+        counts = torch.zeros(len(self.x), dtype=torch.long, device=self.x.device)
+        for _, j in self.pairs(nodes, self.index):
+            counts += torch.bincount(j, minlength=len(self.x))
+        return counts
+
+    def degrees(self, counted):
+        """For every node, its neighbours j with counted[j]."""
+        return self.neighbour_counts(counted.nonzero().squeeze(1))
+
+
+def ball_graph(x, threshold):
+    """The δ-ball graph of the rows x (edges: pair_dots > threshold), as edge lists when they fit EDGE_BUDGET."""
+    edges = graph_edges(x, threshold, EDGE_BUDGET)
+    return TiledGraph(x, threshold) if edges is None else BallGraph(len(x), edges)
+
+
+@one_thread()
 def probcover_select(x, labeled, k, delta, generator):
     """k unlabelled rows of the unit-norm rows x by greedy coverage of δ-balls (see the module docstring)."""
     labeled = torch.as_tensor(np.asarray(labeled), dtype=torch.bool, device=x.device)
     check_budget(k, int((~labeled).sum()))
-    threshold = 1 - delta**2 / 2
-    all_rows = torch.arange(len(x), device=x.device)
-    covered = in_some_ball(x, labeled.nonzero().squeeze(1), threshold)
-    degree = ball_counts(x, all_rows, (~covered).nonzero().squeeze(1), threshold)
+    graph = ball_graph(x, 1 - delta**2 / 2)
+    covered = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    covered[graph.neighbours(labeled.nonzero().squeeze(1))] = True
+    degree = graph.degrees(~covered)
     open_ = ~labeled
     picks = []
     for step in range(k):
@@ -83,9 +229,10 @@ def probcover_select(x, labeled, k, delta, generator):
             c = int(left[int(torch.randint(len(left), (1,), generator=generator))])
         picks.append(c)
         open_[c] = False
-        new = ((x @ x[c] > threshold) & ~covered).nonzero().squeeze(1)
+        new = graph.neighbours(torch.tensor([c], device=x.device))
+        new = new[~covered[new]]
         if len(new):
-            degree -= ball_counts(x, all_rows, new, threshold)
+            degree -= graph.neighbour_counts(new)
             covered[new] = True
     return torch.tensor(picks, device=x.device)
 

@@ -23,3 +23,12 @@ def test_mean_std_is_the_class_mean_of_population_standard_deviations():
 def test_mean_std_is_zero_when_the_passes_agree():
     p = torch.tensor(np.random.default_rng(2).dirichlet(np.ones(3), size=6))
     assert torch.allclose(mean_std(p.expand(10, 6, 3)), torch.zeros(6, dtype=p.dtype))
+
+
+def test_mean_std_equals_torch_std_over_the_passes_across_blocks():
+    """The blocked float64 two-pass σ gives torch's float32 std (float64 Welford accumulation) bit for bit, on more
+    points than one block holds."""
+    g = torch.Generator().manual_seed(3)
+    mc = torch.softmax(3 * torch.randn(9000, 7, generator=g) + torch.randn(10, 9000, 7, generator=g), dim=-1)
+    assert torch.equal(mean_std(mc), mc.std(dim=0, correction=0).mean(dim=1))
+    assert torch.equal(mean_std(mc[:1]), torch.zeros(9000))

@@ -10,7 +10,7 @@ from skactiveml.pool import ProbCover as SkProbCover
 from skactiveml.utils import MISSING_LABEL
 
 import query_strategies.probcover as pc
-from query_strategies.probcover import normalised, probcover_select, purity_delta
+from query_strategies.probcover import normalised, pair_dots, probcover_select, purity_delta
 
 
 def unit_rows(n, d, seed):
@@ -21,7 +21,11 @@ def dense_greedy(x, labeled, k, delta):
     """Brute force on the dense n×n distance matrix; (picks, their coverage gains). No ball with an uncovered
     point left -> the pick is left as -1 (random in the algorithm)."""
     x = x.numpy()
-    edge = np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1)) < delta
+    return greedy_on(np.sqrt(((x[:, None] - x[None]) ** 2).sum(-1)) < delta, labeled, k)
+
+
+def greedy_on(edge, labeled, k):
+    """dense_greedy on the boolean n×n ball graph `edge`."""
     covered = edge[labeled].any(0)
     open_, picks, gains = ~labeled.copy(), [], []
     for _ in range(k):
@@ -96,3 +100,58 @@ def test_purity_delta_is_the_quantile_of_nearest_other_label_distances():
     r = torch.where(labels[:, None] != labels[None], D, math.inf).min(1).values
     delta = purity_delta(x, labels)
     assert (r >= delta - 1e-9).double().mean() >= 0.95 and (r >= delta + 1e-9).double().mean() < 0.95
+
+
+def dense_reference(x, labels, alpha=0.95):
+    """The purity δ and the dots by brute force: every pair's pair_dots, r_i from the largest other-label dot."""
+    n = len(x)
+    i, j = torch.arange(n).repeat_interleave(n), torch.arange(n).repeat(n)
+    dots = pair_dots(x, i, j).reshape(n, n)
+    m = torch.where(labels[:, None] != labels[None], dots, -math.inf).max(1).values
+    r = (2 - 2 * m).clamp_min(0).sqrt().sort(descending=True).values
+    return min(float(r[math.ceil(alpha * n) - 1]), 2.0), dots
+
+
+def half_integer_rows(n, seed):
+    """Unit rows in 8 dimensions with four entries ±1/2 or one entry ±1 (repeats included): every dot product is
+    a multiple of 1/4, exact in any precision and order, so many pairs lie exactly at any radius."""
+    rng = np.random.default_rng(seed)
+    x = np.zeros((n, 8))
+    for row in x:
+        if rng.random() < 0.2:
+            row[rng.integers(8)] = rng.choice([-1.0, 1.0])
+        else:
+            row[rng.choice(8, 4, replace=False)] = rng.choice([-0.5, 0.5], 4)
+    return torch.tensor(x[rng.integers(n, size=n)])
+
+
+def near_duplicate_rows(n, seed):
+    """Rows within 1e-6 of one of 5 directions: their dots differ in float64 but not in float32."""
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(5, 6, generator=g, dtype=torch.float64)
+    return normalised(base[torch.randint(5, (n,), generator=g)] + 1e-6 * torch.randn(n, 6, generator=g,
+                                                                                       dtype=torch.float64))
+
+
+ROWS = {"gauss": lambda n, seed: unit_rows(n, 6, seed), "half": half_integer_rows, "near": near_duplicate_rows}
+
+
+@pytest.mark.parametrize("rows,n,labels,seed", [("gauss", 150, 3, 0), ("gauss", 220, 5, 1), ("half", 120, 3, 2),
+                                                 ("half", 200, 4, 3), ("half", 90, 1, 4), ("near", 160, 3, 5)])
+def test_purity_delta_and_picks_equal_the_dense_reference(rows, n, labels, seed, monkeypatch):
+    """The float32-screened searches (several tiles, labels sorted) against every pair's float64 dot: the same δ
+    to the last bit and the same greedy picks, on random rows, on rows with exact ties at the radius, and on rows
+    that float32 cannot tell apart."""
+    monkeypatch.setattr(pc, "TILE", 16)
+    x = ROWS[rows](n, seed)
+    y = torch.as_tensor(np.random.default_rng(seed).integers(labels, size=n))
+    labeled = np.zeros(n, dtype=bool)
+    labeled[::17] = True
+    delta, dots = dense_reference(x, y)
+    assert purity_delta(x, y) == delta
+    for d in (delta, 1.0, math.sqrt(2.0)):  # with half-integer rows the last two are radii of many pairs
+        picks, _ = greedy_on((dots > 1 - d**2 / 2).numpy(), labeled, 12)
+        for budget in (2**25, 10):  # edge lists, or (past 10 edges) the graph recomputed in tiles
+            monkeypatch.setattr(pc, "EDGE_BUDGET", budget)
+            got = probcover_select(x, labeled, 12, d, torch.Generator().manual_seed(0)).tolist()
+            assert got[:len(picks)] == picks and len(set(got)) == 12 and not labeled[got].any()

@@ -53,3 +53,15 @@ def test_bald_equals_brute_force_mutual_information():
         mean = mc[:, i].mean(0)
         ref.append(-(mean * np.log(mean)).sum() + np.mean([(p * np.log(p)).sum() for p in mc[:, i]]))
     assert np.allclose(bald_scores(torch.tensor(mc)).numpy(), ref)
+
+
+def test_bald_on_one_thread_equals_the_formula_on_two_threads():
+    g = torch.Generator().manual_seed(5)
+    mc = torch.softmax(3 * torch.randn(20000, 10, generator=g) + torch.randn(10, 20000, 10, generator=g), dim=-1)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        direct = entropy(mc.mean(0)) - entropy(mc).mean(0)
+        assert torch.equal(bald_scores(mc), direct) and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)

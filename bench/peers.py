@@ -1,0 +1,163 @@
+"""Each selection against the fastest installed peer implementation of the same definition, on identical inputs,
+at one and at two threads; prints a table of times and ratios (peer time / ours).
+
+    python bench/peers.py                       # every case, 1 and 2 threads, best of 3 interleaved runs
+    python bench/peers.py --cases probcover --threads 1 --repeats 1
+
+Peers (test-only dependencies; a case whose peer is not installed is skipped): baal's BALD, PowerBALD and
+Variance heuristics (numpy, predictions laid out n × C × T, its native layout, prepared outside the timing),
+scikit-activeml's TypiClust and ProbCover, batchbald-redux's get_batchbald_batch and baal's BatchBALD. baal
+has no mean-of-standard-deviations score; its Variance (the class mean of the variances over the passes) is the
+nearest, with the same cost structure. Inputs as bench/selection_speed.py: MC probabilities softmax(3·N(0, 1)
+logits + N(0, 1) per pass), embeddings max(0, N(0, 1)) in float64. Each repeat runs ours then the peer, so both
+see the same load; the table gives each side's fastest repeat, and the load average before and after."""
+import sys
+from pathlib import Path
+
+sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
+
+import argparse  # noqa: E402
+import importlib.util  # noqa: E402
+import os  # noqa: E402
+import time  # noqa: E402
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # the peers' progress bars
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from query_strategies.bald import bald_scores  # noqa: E402
+from query_strategies.batchbald import batchbald_select  # noqa: E402
+from query_strategies.mc_uncertainty import mean_std  # noqa: E402
+from query_strategies.power_sampling import power_sample  # noqa: E402
+from query_strategies.probcover import normalised, probcover_select, purity_delta  # noqa: E402
+from query_strategies.strategy import top_k  # noqa: E402
+from query_strategies.typiclust import K_NN, MINIBATCH_ABOVE, kmeans_labels, typiclust_select  # noqa: E402
+
+
+def mc_inputs(n, C, T, seed=0):
+    """(ours: T × n × C float32 tensor, baal's: n × C × T float32 array) of the same probabilities."""
+    g = torch.Generator().manual_seed(seed)
+    p = torch.softmax(3 * torch.randn(n, C, generator=g) + torch.randn(T, n, C, generator=g), dim=-1)
+    return p, np.ascontiguousarray(p.permute(1, 2, 0).numpy())
+
+
+def embeddings(n, d, labeled, seed=0):
+    """(float64 n × d embeddings, labelled mask with the first `labeled` rows, skactiveml's y for that mask)."""
+    x = torch.randn(n, d, generator=torch.Generator().manual_seed(seed)).clamp_min_(0).double().numpy()
+    mask = np.arange(n) < labeled
+    from skactiveml.utils import MISSING_LABEL
+    y = np.full(n, MISSING_LABEL)
+    y[mask] = 0
+    return x, mask, y
+
+
+def baal_cases(n=50000, C=10, T=10, k=1000):
+    """BALD, PowerBALD and MeanSTD against baal's numpy heuristics."""
+    from baal.active.heuristics import BALD, Variance
+    from baal.active.heuristics.aliases import PowerBALD
+    p, pb = mc_inputs(n, C, T)
+    gen = torch.Generator()
+    size = f"n={n} C={C} T={T} k={k}"
+    return [("bald", size, lambda: top_k(bald_scores(p), k), lambda: BALD().get_ranks(pb)[0][:k]),
+            ("powerbald", size, lambda: power_sample(bald_scores(p), k, 1.0, gen),
+             lambda: PowerBALD(k).get_ranks(pb)[0]),
+            ("meanstd (baal: Variance)", size, lambda: top_k(mean_std(p), k),
+             lambda: Variance().get_ranks(pb)[0][:k])]
+
+
+def batchbald_cases(n=1000, C=10, T=10, k=5):
+    """BatchBALD against batchbald-redux (10⁴ sampled configurations, as its example) and baal's BatchBALD."""
+    from baal.active.heuristics import BatchBALD
+    from batchbald_redux.batchbald import get_batchbald_batch
+    p, pb = mc_inputs(n, C, T)
+    log_p = p.log().permute(1, 0, 2).contiguous()
+    size = f"n={n} C={C} T={T} k={k}"
+    ours = lambda: batchbald_select(p, k, torch.Generator().manual_seed(0))  # noqa: E731
+    return [("batchbald (batchbald-redux)", size, ours,
+             lambda: get_batchbald_batch(log_p, k, num_samples=10000, dtype=torch.double).indices),
+            ("batchbald (baal)", size, ours, lambda: BatchBALD(k).get_ranks(pb)[0][:k])]
+
+
+def typiclust_cases(sizes=(5000, 20000), d=128, k=100, labeled=0):
+    """TypiClust against scikit-activeml's, with the same clustering algorithm and K_NN neighbours."""
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from skactiveml.pool import TypiClust
+    algo = KMeans if labeled + k <= MINIBATCH_ABOVE else MiniBatchKMeans
+    cases = []
+    for n in sizes:
+        x, mask, y = embeddings(n, d, labeled)
+        cases.append(("typiclust", f"n={n} d={d} k={k} L={labeled}", lambda x=x, m=mask: typiclust_select(x, m, k, 0),
+                      lambda x=x, y=y: TypiClust(random_state=0, cluster_algo=algo, k=K_NN).query(x, y, batch_size=k)))
+    return cases
+
+
+def ours_probcover(x, mask, k, classes):
+    """ProbCover as the strategy runs it: unit rows, KMeans pseudo-labels, the purity δ, the greedy picks."""
+    u = normalised(torch.as_tensor(x))
+    delta = purity_delta(u, torch.as_tensor(kmeans_labels(u.numpy(), classes, 0)))
+    return probcover_select(u, mask, k, delta, torch.Generator().manual_seed(0))
+
+
+def probcover_cases(sizes=(5000, 10000), d=128, k=100, labeled=100, classes=10):
+    """ProbCover (purity δ under KMeans pseudo-labels) against scikit-activeml's (its δ grid 0.2, 0.4, …)."""
+    from sklearn.cluster import KMeans
+    from skactiveml.pool import ProbCover
+    cases = []
+    for n in sizes:
+        x, mask, y = embeddings(n, d, labeled)
+        u = normalised(torch.as_tensor(x)).numpy()
+        peer = lambda u=u, y=y: ProbCover(  # noqa: E731 (a new object: it would keep its distances between calls)
+            n_classes=classes, random_state=0, cluster_algo=KMeans).query(u, y, batch_size=k)
+        ours = lambda x=x, m=mask: ours_probcover(x, m, k, classes)  # noqa: E731
+        cases.append(("probcover", f"n={n} d={d} k={k} L={labeled}", ours, peer))
+    return cases
+
+
+CASES = {  # the cases, the peers' modules, and the most repeats worth their time (the BatchBALD peers take minutes)
+    "baal": (baal_cases, ["baal"], None), "batchbald": (batchbald_cases, ["baal", "batchbald_redux"], 1),
+    "typiclust": (typiclust_cases, ["skactiveml"], None), "probcover": (probcover_cases, ["skactiveml"], None)}
+
+
+def timed(fn, threads):
+    """Seconds of one call of fn with torch, BLAS and OpenMP limited to `threads`."""
+    torch.set_num_threads(threads)
+    with threadpool_limits(limits=threads):
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+
+
+def compare(name, size, ours, peer, threads, repeats):
+    """One table row: the fastest of `repeats` interleaved runs of each side, and peer / ours."""
+    mine, theirs = [], []
+    for _ in range(repeats):
+        mine.append(timed(ours, threads))
+        theirs.append(timed(peer, threads))
+    a, b = min(mine), min(theirs)
+    print(f"| {name} | {size} | {threads} | {a:.3f} | {b:.3f} | {b / a:.1f}× |", flush=True)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=sorted(CASES))
+    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print("| selection | inputs | threads | ours (s) | peer (s) | peer / ours |\n|---|---|---|---|---|---|")
+    for key in args.cases:
+        make, modules, most = CASES[key]
+        missing = [m for m in modules if importlib.util.find_spec(m) is None]
+        if missing:
+            print(f"| {key} | skipped: {', '.join(missing)} not installed | | | | |")
+            continue
+        for name, size, ours, peer in make():
+            for threads in args.threads:
+                compare(name, size, ours, peer, threads, min(args.repeats, most or args.repeats))
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
