@@ -7,6 +7,7 @@ Not provoked here: ENOSPC, EROFS and EACCES need a small or read-only mount or a
 file-size limit) takes the same code path (an OSError naming the file)."""
 import itertools
 import json
+import os
 import resource
 import shutil
 import signal
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import results
 from runlock import LOCK_NAME
@@ -103,6 +105,69 @@ def into_file(folder):
     folder.write_text("not a folder\n")
 
 
+VICTIM = b"precious\n"
+
+
+def victim(folder):
+    """A file outside the run folder that no run may write."""
+    path = folder.parent / "victim.txt"
+    path.write_bytes(VICTIM)
+    return path
+
+
+def link_to_victim(name):
+    """Plant `name` as a symbolic link to a file outside the folder."""
+    def plant(folder):
+        (folder / name).unlink(missing_ok=True)
+        (folder / name).symlink_to(victim(folder))
+    return plant
+
+
+def link_to_copy(name):
+    """Replace `name` with a symbolic link to an identical copy outside the folder."""
+    def plant(folder):
+        copy = folder.parent / f"copy-{name}"
+        shutil.copy(folder / name, copy)
+        (folder / name).unlink()
+        (folder / name).symlink_to(copy)
+    return plant
+
+
+def fifo(name):
+    """Put a FIFO (a named pipe nothing writes to) in place of `name`."""
+    def plant(folder):
+        (folder / name).unlink(missing_ok=True)
+        os.mkfifo(folder / name)
+    return plant
+
+
+def forged_round(rd):
+    """Change only the round number in the checkpoint (a weights-only file, so torch can write it back)."""
+    def forge(folder):
+        state = torch.load(folder / "checkpoint.pt", weights_only=True)
+        torch.save(dict(state, round=rd), folder / "checkpoint.pt")
+    return forge
+
+
+def edit_summary(**changes):
+    def edit(folder):
+        summary = json.loads((folder / "summary.json").read_text())
+        (folder / "summary.json").write_text(json.dumps(dict(summary, **changes)))
+    return edit
+
+
+def other_summary(folder):
+    """summary.json of another seed's finished run of rounds 0-3."""
+    out = folder.parent.parent / "other"
+    assert run.main([*ARGS[:3], "4", *ARGS[4:], "--rounds", "3", "--out", str(out)]) == 0
+    shutil.copy(out / FOLDER.replace("seed3", "seed4") / "summary.json", folder / "summary.json")
+
+
+RESUMES = "resumes to the reference run"  # the expected outcome of a mutation that a run must shrug off
+
+# Each case: a mutation of a run folder that has finished rounds 0-2 (summary.json removed first unless the case's
+# name starts with "summary" or "run folder"), then --resume --rounds 3; the outcome is either one line naming
+# the fragments (exit 2, nothing in the folder changed) or RESUMES.
 CORRUPTIONS = {
     "rounds.csv deleted": (lambda f: (f / "rounds.csv").unlink(), ["rounds.csv", "missing", "--force"]),
     "rounds.csv emptied": (lambda f: (f / "rounds.csv").write_text(""), ["rounds.csv", "differs", "--force"]),
@@ -120,7 +185,8 @@ CORRUPTIONS = {
     "queries.csv non-numeric": (lambda f: replace_line(f / "queries.csv", 5, b"0,abc"), ["queries.csv", "differs"]),
     "queries.csv binary appended": (lambda f: open(f / "queries.csv", "ab").write(b"\xff\xfe\n"),
                                     ["queries.csv", "not text"]),
-    "checkpoint.pt a directory": (lambda f: into_directory(f / "checkpoint.pt"), ["checkpoint.pt", "cannot be read"]),
+    "checkpoint.pt a directory": (lambda f: into_directory(f / "checkpoint.pt"),
+                                  ["checkpoint.pt", "not a regular file"]),
     "checkpoint.pt deleted": (lambda f: (f / "checkpoint.pt").unlink(), ["checkpoint.pt", "missing", "rounds.csv"]),
     "checkpoint.pt garbage": (lambda f: (f / "checkpoint.pt").write_bytes(b"PK\x03\x04junk"),
                               ["checkpoint.pt", "cannot be read"]),
@@ -133,11 +199,38 @@ CORRUPTIONS = {
     "summary.json without stopped_by": (lambda f: (f / "summary.json").write_text('{"rounds": 2}'),
                                         ["summary.json", "stopped_by"]),
     "run folder a file": (into_file, [FOLDER, "is a file"]),
+    ".lock a link out of the folder": (link_to_victim(LOCK_NAME), [LOCK_NAME, "symbolic link"]),
+    ".lock a FIFO": (fifo(LOCK_NAME), [LOCK_NAME, "not a regular file"]),
+    "rounds.csv a link to a copy": (link_to_copy("rounds.csv"), ["rounds.csv", "symbolic link"]),
+    "queries.csv a link to a copy": (link_to_copy("queries.csv"), ["queries.csv", "symbolic link"]),
+    "config.json a link to a copy": (link_to_copy("config.json"), ["config.json", "symbolic link"]),
+    "checkpoint.pt a link to a copy": (link_to_copy("checkpoint.pt"), ["checkpoint.pt", "symbolic link"]),
+    "summary.json a link to a copy": (link_to_copy("summary.json"), ["summary.json", "symbolic link"]),
+    "temporary summary.json a link out of the folder": (link_to_victim(".summary.json.tmp"), RESUMES),
+    "temporary checkpoint a link out of the folder": (link_to_victim(".checkpoint.pt.tmp"), RESUMES),
+    "config.json a FIFO": (fifo("config.json"), ["config.json", "not a regular file"]),
+    "rounds.csv a FIFO": (fifo("rounds.csv"), ["rounds.csv", "not a regular file"]),
+    "queries.csv a FIFO": (fifo("queries.csv"), ["queries.csv", "not a regular file"]),
+    "checkpoint.pt a FIFO": (fifo("checkpoint.pt"), ["checkpoint.pt", "not a regular file"]),
+    "summary.json a FIFO": (fifo("summary.json"), ["summary.json", "not a regular file"]),
+    "summary.json hand-written": (lambda f: (f / "summary.json").write_text('{"stopped_by": "budget", "rounds": 7}'),
+                                  ["summary.json", "run id", "delete it"]),
+    "summary.json of another seed": (other_summary, ["summary.json", "run id"]),
+    "summary.json with more rounds": (edit_summary(rounds=7), ["summary.json", "rounds 7"]),
+    "summary.json says the pool ran out": (edit_summary(stopped_by="pool exhausted"), ["summary.json", "pool"]),
+    "summary.json with a row after the checkpoint": (
+        lambda f: open(f / "rounds.csv", "a").write(
+            "3," + ",".join("target" if c == "train_stop" else "1" for c in results.ROUND_COLUMNS[1:]) + "\n"),
+        ["summary.json", "rows after the checkpoint"]),
+    "checkpoint round -1": (forged_round(-1), ["checkpoint.pt", "round -1", "rounds.csv"]),
+    "checkpoint round 1 of 2": (forged_round(1), ["checkpoint.pt", "round 1"]),
+    "checkpoint round 7": (forged_round(7), ["checkpoint.pt", "round 7"]),
+    "checkpoint round 50": (forged_round(50), ["checkpoint.pt", "round 50"]),
 }
 
 
 @pytest.mark.parametrize("case", CORRUPTIONS)
-def test_a_damaged_run_folder_is_refused_with_one_line(case, stopped, capsys):
+def test_a_damaged_run_folder_is_refused_with_one_line(case, stopped, reference, capsys):
     damage, fragments = CORRUPTIONS[case]
     if case.startswith("summary") or case.startswith("run folder"):
         damage(stopped)
@@ -146,8 +239,14 @@ def test_a_damaged_run_folder_is_refused_with_one_line(case, stopped, capsys):
         damage(stopped)
     before = snapshot(stopped)
     code, err = main(capsys, *ARGS, "--rounds", "3", "--out", stopped.parent, "--resume")
-    assert_refused(code, err, *fragments)
-    assert snapshot(stopped) == before
+    if fragments == RESUMES:
+        assert code == 0, err
+        assert outcome(stopped) == reference
+    else:
+        assert_refused(code, err, *fragments)
+        assert snapshot(stopped) == before
+    victim_file = stopped.parent / "victim.txt"
+    assert not victim_file.exists() or victim_file.read_bytes() == VICTIM
 
 
 def test_damage_is_refused_through_the_real_cli(stopped):
@@ -329,12 +428,21 @@ def test_negative_seed_is_refused_through_the_real_cli(tmp_path):
 
 # ---------------------------------------------------------------- sweep and agg_results over damaged folders
 
-def test_sweep_dry_run_over_a_garbled_summary_plans_a_resume(stopped, capsys):
-    (stopped / "summary.json").write_bytes(b"\xff")
+@pytest.mark.parametrize("damage,action", [
+    (lambda f: None, "skip"),
+    (lambda f: (f / "summary.json").write_bytes(b"\xff"), "resume"),
+    (CORRUPTIONS["summary.json hand-written"][0], "resume"),
+    (other_summary, "resume"),
+    (fifo("summary.json"), "resume"),
+    (forged_round(7), "resume"),
+], ids=["intact", "garbled", "hand-written", "another seed's", "FIFO", "forged round"])
+def test_sweep_dry_run_skips_only_a_summary_that_agrees_with_the_run(damage, action, stopped, capsys):
+    damage(stopped)
+    capsys.readouterr()
     code = sweep.main(["--algs", "entropy", "--seeds", "3", "--nQuery", "20", "--out", str(stopped.parent),
-                       "--dry-run", *ARGS[4:6], *ARGS[8:]])
+                       "--dry-run", "--rounds", "2", *ARGS[4:6], *ARGS[8:]])
     assert code == 0
-    assert capsys.readouterr().out.startswith("resume")
+    assert capsys.readouterr().out.startswith(action)
 
 
 def test_agg_results_skips_broken_run_folders_and_lists_them(finished, tmp_path, capsys):
