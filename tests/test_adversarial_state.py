@@ -334,7 +334,7 @@ def test_a_crash_inside_any_write_resumes_to_the_reference(n, tmp_path, referenc
 
 def start_cli(*argv, limit_bytes=None):
     """run.py in a subprocess (stderr piped), optionally under a file-size limit (`ulimit -f`)."""
-    limit = (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))) if limit_bytes else None
+    limit = None if limit_bytes is None else lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes,) * 2)
     return subprocess.Popen([sys.executable, str(ROOT / "run.py"), *map(str, argv)], cwd=ROOT, text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit)
 
@@ -397,6 +397,22 @@ def test_file_size_limit_stops_with_one_line_and_keeps_finished_rounds(stopped, 
     assert outcome(stopped) == reference
 
 
+def test_a_failed_write_of_the_lock_names_the_lock_file(tmp_path):
+    proc = start_cli(*ARGS, "--kernel", "off", "--rounds", "1", "--out", tmp_path, limit_bytes=0)  # no byte fits
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in err, err  # joblib warns that it cannot make semaphores
+    assert err.strip().splitlines()[-1].startswith(f"run.py: error: {tmp_path / FOLDER / LOCK_NAME}: File too large")
+
+
+@pytest.mark.parametrize("mode", ["fresh", "--force"])
+def test_a_planted_lock_link_is_never_followed(mode, tmp_path, capsys):
+    (tmp_path / FOLDER).mkdir()
+    link_to_victim(LOCK_NAME)(tmp_path / FOLDER)
+    argv = [*ARGS, "--rounds", "1", "--out", tmp_path, *(["--force"] if mode == "--force" else [])]
+    assert_refused(*main(capsys, *argv), LOCK_NAME, "symbolic link")
+    assert (tmp_path / "victim.txt").read_bytes() == VICTIM
+
+
 def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert_refused(*main(capsys, *ARGS, "--rounds", "1", "--out", tmp_path / "file"), "file", "Not a directory")
@@ -408,6 +424,7 @@ def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
     (["--seed", "-1"], "--seed"),
     (["--dummy", "-1"], "--dummy"),
     (["--nEmb", str(10**12)], "lower --nEmb"),
+    (["--threads", "2147483648"], "--threads 2147483648"),
 ])
 def test_bad_flags_are_one_line(flags, fragment, tmp_path, capsys):
     argv = [a for a in ARGS if a not in ("--seed", "3")] if "--dummy" in flags else ARGS
@@ -418,6 +435,63 @@ def test_bad_flags_are_one_line(flags, fragment, tmp_path, capsys):
 def test_zero_feature_data_is_refused(tmp_path, capsys):
     np.savez(tmp_path / "empty.npz", X=np.zeros((100, 0)), y=np.arange(100) % 2)
     assert_refused(*main(capsys, *ARGS, "--data", tmp_path / "empty.npz", "--out", tmp_path / "out"), "no columns")
+
+
+@pytest.mark.parametrize("y", [np.zeros(300, dtype=[("a", "i4"), ("b", "f8")]), np.zeros(300, dtype="V4")],
+                         ids=["structured", "void"])
+def test_labels_of_an_odd_dtype_are_refused(y, tmp_path, capsys):
+    np.savez(tmp_path / "odd.npz", X=np.random.default_rng(0).normal(size=(300, 4)), y=y)
+    assert_refused(*main(capsys, *ARGS, "--data", tmp_path / "odd.npz", "--out", tmp_path / "out"), "odd.npz",
+                   "y has dtype")
+
+
+def test_a_csv_too_wide_to_load_quickly_is_refused_at_once(tmp_path, capsys):
+    (tmp_path / "wide.csv").write_bytes((b"0," * 1_000_000 + b"1\n") * 6 + (b"1," * 1_000_000 + b"0\n") * 6)
+    started = time.monotonic()
+    assert_refused(*main(capsys, *ARGS, "--data", tmp_path / "wide.csv", "--out", tmp_path / "out"), "wide.csv",
+                   "more than 10000 columns", ".npz")
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("script,argv", [
+    ("run.py", ["--see", "5"]),
+    ("run.py", ["--forc"]),
+    ("sweep.py", ["--algs", "rand", "--seeds", "1,2", "--see", "5", "--dry-run"]),
+    ("sweep.py", ["--algs", "rand", "--forc", "--dry-run"]),
+])
+def test_no_flag_is_abbreviated(script, argv, tmp_path, capsys):
+    if script == "run.py":
+        with pytest.raises(SystemExit) as stop:
+            run.main([*argv, "--out", str(tmp_path)])
+        code = stop.value.code
+    else:
+        code = sweep.main([*argv, "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    abbreviated = next(a for a in argv if a in ("--see", "--forc"))
+    assert code == 2 and len(err) == 1 and f"unrecognized arguments: {abbreviated}" in err[0], err
+    assert not any(tmp_path.iterdir())
+
+
+def test_sweep_into_an_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    for extra in ([], ["--dry-run"]):
+        assert sweep.main(["--algs", "rand", "--seeds", "1", "--out", str(tmp_path / "afile"), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "afile is a file" in err[0], err
+    assert (tmp_path / "afile").read_text() == ""
+
+
+def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
+    flags = [*ARGS, "--out", tmp_path]
+    assert main(capsys, *flags, "--rounds", "1", "--threads", "1")[0] == 0
+    assert main(capsys, *flags, "--rounds", "1", "--threads", "2", "--resume")[0] == 0  # finished: no new segment
+    assert main(capsys, *flags, "--rounds", "3", "--threads", "2", "--kernel", "off", "--resume")[0] == 0
+    config = json.loads((tmp_path / FOLDER / "config.json").read_text())
+    segments = [{k: v for k, v in s.items() if k != "started"} for s in config["segments"]]
+    assert segments == [{"from_round": 0, "threads": 1, "trainer": config["trainer"], "kernel": "auto"},
+                        {"from_round": 2, "threads": 2, "trainer": "torch", "kernel": "off"}]
+    assert all(time.strptime(s["started"], "%Y-%m-%dT%H:%M:%S") for s in config["segments"])
+    assert config["threads"] == 1 and config["kernel"] == "auto"  # the keys of the first start stay as they were
 
 
 def test_negative_seed_is_refused_through_the_real_cli(tmp_path):
