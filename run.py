@@ -561,10 +561,17 @@ def main(argv=None):
         print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; every finished round is kept: fix the "
               f"cause (disk space, permissions, --out) and continue with --resume", file=sys.stderr)
         return 2
-    except MemoryError:
+    except (MemoryError, RuntimeError) as e:
+        if not out_of_memory(e):
+            raise
         print("run.py: error: out of memory; lower --nEmb, --nQuery or the data size", file=sys.stderr)
         return 2
     return 0
+
+
+def out_of_memory(e):
+    """Whether the exception is a failed allocation: Python's MemoryError, or torch's on the CPU or a GPU."""
+    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(e)
 
 
 def cli():

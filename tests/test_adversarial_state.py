@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ import torch
 import results
 from runlock import LOCK_NAME
 import run
+import procs
 from cli import ROOT, run_cli
 from scripts import agg_read, agg_results
 from scripts import sweep
@@ -561,3 +563,92 @@ def test_force_over_a_directory_in_place_of_the_checkpoint_is_one_line(stopped, 
     into_directory(stopped / "checkpoint.pt")
     assert_refused(*main(capsys, *ARGS, "--rounds", "3", "--out", stopped.parent, "--force"),
                    "checkpoint.pt is a directory")
+
+
+# ---------------------------------------------------------------- sweeps stopped at random moments, sweeps side by
+# side, analysis beside a run, memory
+
+SWEEP = ["--algs", "entropy", "--seeds", "3,4", *ARGS[4:], "--rounds", "2", "--workers", "2"]
+SWEEP_RUNS = [FOLDER, FOLDER.replace("seed3", "seed4")]
+
+
+@pytest.fixture(scope="module")
+def sweep_reference(tmp_path_factory):
+    """The undisturbed sweep's run folders."""
+    out = tmp_path_factory.mktemp("sweep_reference")
+    assert sweep.main([*SWEEP, "--out", str(out)]) == 0
+    return out
+
+
+def start_sweep(out):
+    """scripts/sweep.py in a new session (its process group is its pid); its workers make their own groups."""
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "sweep.py"), *SWEEP, "--out", str(out)],
+                            cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def group_alive(pgid):
+    """Whether any process of group `pgid` is left (zombies included until reaped)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def assert_groups_end(pgids, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while any(group_alive(g) for g in pgids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [g for g in pgids if group_alive(g)], "a sweep worker outlived its sweep"
+
+
+def assert_sweep_outcome(out, reference):
+    """Every run of the sweep complete, with the reference's rows (each round once) and queries."""
+    for name in SWEEP_RUNS:
+        assert outcome(out / name) == outcome(reference / name), name
+
+
+@pytest.mark.parametrize("sig,seed", [(signal.SIGKILL, 1), (signal.SIGINT, 2), (signal.SIGKILL, 3)])
+def test_a_sweep_stopped_at_a_random_moment_reruns_to_the_reference(sig, seed, sweep_reference, tmp_path):
+    proc = start_sweep(tmp_path)
+    time.sleep(np.random.default_rng(seed).uniform(1.0, 12.0))
+    groups = {proc.pid} | {os.getpgid(pid) for pid in procs.children(proc.pid) if procs.alive(pid)}
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert_groups_end(groups)
+    assert sweep.main([*SWEEP, "--out", str(tmp_path)]) == 0
+    assert_sweep_outcome(tmp_path, sweep_reference)
+
+
+def test_two_sweeps_side_by_side_into_one_out(sweep_reference, tmp_path):
+    first, second = start_sweep(tmp_path), start_sweep(tmp_path)
+    for proc in (first, second):
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode in (0, 1) and "Traceback" not in err, err  # 1: the lock or an existing folder
+    assert sweep.main([*SWEEP, "--out", str(tmp_path)]) == 0  # whatever was refused runs now
+    assert_sweep_outcome(tmp_path, sweep_reference)
+
+
+def test_analysis_beside_a_running_run_never_fails(finished, tmp_path):
+    proc = start_cli(*ARGS, "--rounds", "2", "--out", tmp_path)
+    reads = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a folder read between its files' writes is skipped with a warning
+        while proc.poll() is None:
+            agg_read.load_results([tmp_path], broken=[])
+            reads += 1
+    assert proc.wait() == 0 and reads > 0
+    table = agg_read.load_results([tmp_path])
+    assert table.test_acc.tolist() == [float(r[2]) for r in outcome(finished)[0][1:]]
+
+
+def test_out_of_memory_on_a_huge_n_emb_is_one_line(tmp_path):
+    limit = 8 * 2**30  # the address space of an 8 GiB machine: --nEmb 3000000 passes the check, then fails
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS[:10], "--nEmb", "3000000", "--maxEpochs", "2",
+                             "--kernel", "off", "--out", str(tmp_path)], cwd=ROOT, text=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("run.py: error: out of memory; lower --nEmb")
