@@ -292,15 +292,15 @@ class RunDir:
         facts = [("run id", summary.get("run_id"), config.get("run_id")),
                  ("rounds", summary["rounds"], state["round"]),
                  ("labelled points", summary.get("n_labeled"), n_labeled),
-                 ("rows after the checkpoint", bool(longer), False)]
+                 ("CSVs with rows after the last round", 0, len(longer))]
         if summary["stopped_by"] == "pool exhausted":
             left, n_query = config.get("n_pool", 0) - n_labeled, config.get("nQuery", 0)
             facts.append(("stopped_by", summary["stopped_by"], summary["stopped_by"] if left < n_query else
                           f"{left} unlabelled points, enough for --nQuery {n_query}"))
         for what, said, held in facts:
             if said != held:
-                raise StateError(f"{self.summary} says {what} {said!r}, but the run's files hold {held!r}; delete "
-                                 f"it to resume from the checkpoint, or {FORCE_HINT}")
+                raise StateError(f"{self.summary} disagrees with the run's other files on {what} ({said!r} in it, "
+                                 f"{held!r} in them); delete it to resume from the checkpoint, or {FORCE_HINT}")
 
     def file_marks(self):
         """For each CSV: its size, complete line count (header included) and SHA-256, as they are now."""

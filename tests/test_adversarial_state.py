@@ -218,12 +218,12 @@ CORRUPTIONS = {
     "summary.json hand-written": (lambda f: (f / "summary.json").write_text('{"stopped_by": "budget", "rounds": 7}'),
                                   ["summary.json", "run id", "delete it"]),
     "summary.json of another seed": (other_summary, ["summary.json", "run id"]),
-    "summary.json with more rounds": (edit_summary(rounds=7), ["summary.json", "rounds 7"]),
+    "summary.json with more rounds": (edit_summary(rounds=7), ["summary.json", "rounds (7 in it, 2 in them)"]),
     "summary.json says the pool ran out": (edit_summary(stopped_by="pool exhausted"), ["summary.json", "pool"]),
     "summary.json with a row after the checkpoint": (
         lambda f: open(f / "rounds.csv", "a").write(
             "3," + ",".join("target" if c == "train_stop" else "1" for c in results.ROUND_COLUMNS[1:]) + "\n"),
-        ["summary.json", "rows after the checkpoint"]),
+        ["summary.json", "rows after the last round (0 in it, 1 in them)"]),
     "checkpoint round -1": (forged_round(-1), ["checkpoint.pt", "round -1", "rounds.csv"]),
     "checkpoint round 1 of 2": (forged_round(1), ["checkpoint.pt", "round 1"]),
     "checkpoint round 7": (forged_round(7), ["checkpoint.pt", "round 7"]),
