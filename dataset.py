@@ -225,13 +225,30 @@ def read_npz(path):
         raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {hint}")
     if X.ndim == 0 or len(X) == 0:
         raise UserError(f"{path}: X has no rows; {hint}")
+    if y.dtype.kind not in "biufUS":
+        raise UserError(f"{path}: y has dtype {y.dtype}, neither numbers nor strings; {hint}")
     return X.reshape(len(X), -1), y
+
+
+# pandas handles each column of a table on its own, about 1 ms apiece: 10,000 columns load in seconds, a million
+# would take hours. Wider data goes in an .npz file.
+MAX_CSV_COLUMNS = 10_000
+
+
+def check_csv_width(path):
+    """UserError when the CSV's first line (read up to 64 bytes a field) has more than MAX_CSV_COLUMNS fields."""
+    with open(path, "rb") as f:
+        n = f.readline(64 * MAX_CSV_COLUMNS).count(b",") + 1
+    if n > MAX_CSV_COLUMNS:
+        raise UserError(f"{path} has more than {MAX_CSV_COLUMNS} columns, the most a CSV may have; give wide data "
+                        f"as an .npz file (np.savez(file, X=X, y=y))")
 
 
 def read_csv_table(path):
     """(features, labels) from a CSV whose last column is the label; a first row may be a header (`is_header`)."""
     import pandas as pd
 
+    check_csv_width(path)
     try:
         df = pd.read_csv(path, header=None, dtype=str, skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:

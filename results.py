@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from errors import UserError
 from learner import TRAIN_STOPS
 from query_strategies import STRATEGIES
 from runlock import LOCK_NAME
+from statefile import StateError, open_regular, read_regular
 
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
                  "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
@@ -39,6 +39,7 @@ ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "train_acc":
                  "infer_seconds": float, "select_seconds": float, "query_seconds": float}
 QUERY_COLUMNS = ["round", "index", "row"]  # index: in the pool; row: in the data's source (Dataset.rows)
 QUERY_PARSERS = {"round": int, "index": int, "row": int}
+OLD_QUERY_COLUMNS = ["round", "index"]  # queries.csv of versions before `row`: a resumed run keeps its format
 STOP_REASONS = ("budget", "rounds", "pool exhausted")
 FORCE_HINT = "start the run again with --force (or use another --out)"
 # The flags, beyond those that name a run folder (data, did, model, alg, nQuery, seed), whose values change a
@@ -51,18 +52,17 @@ RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience",
 STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor"}
 
 
-class StateError(UserError):
-    """A file of a run folder that cannot be trusted: one line naming it, exit code 2."""
-
-
 def write_atomic(path, data):
     """Write bytes or text to `path` so that a reader sees the old file or the new one, never a part; on an error
-    the temporary file is removed and the old file stays."""
+    the temporary file is removed and the old file stays. The temporary file is created anew (a link planted in
+    its place is removed, never followed) and renamed over `path` (a link there is replaced, not followed)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     mode = "wb" if isinstance(data, bytes) else "w"
     try:
-        with naming(path), open(tmp, mode) as f:
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        with naming(path), os.fdopen(fd, mode) as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -138,9 +138,10 @@ def data_fingerprint(ds, source):
 
 
 def read_bytes(path, what):
-    """The bytes of a state file; StateError when it is missing or not a readable file."""
+    """The bytes of a state file; StateError when it is missing, a symbolic link, not a regular file or not
+    readable."""
     try:
-        return Path(path).read_bytes()
+        return read_regular(path)
     except FileNotFoundError:
         raise StateError(f"{path} is missing; {what}") from None
     except OSError as e:
@@ -260,7 +261,16 @@ class RunDir:
     def tables(self):
         """(name, path, columns, parsers) of the two CSVs."""
         return [("rounds", self.rounds, ROUND_COLUMNS, ROUND_PARSERS),
-                ("queries", self.queries, QUERY_COLUMNS, QUERY_PARSERS)]
+                ("queries", self.queries, self.query_columns(), QUERY_PARSERS)]
+
+    def query_columns(self):
+        """queries.csv's columns: QUERY_COLUMNS, or OLD_QUERY_COLUMNS where an older version started the file (a
+        resumed run goes on in the format its file began with)."""
+        old_header = (",".join(OLD_QUERY_COLUMNS) + "\n").encode()
+        try:
+            return OLD_QUERY_COLUMNS if read_regular(self.queries).startswith(old_header) else QUERY_COLUMNS
+        except (OSError, StateError):  # missing, a link, not a regular file: the reader that needs it says so
+            return QUERY_COLUMNS
 
     def start(self, config):
         """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name; the
@@ -279,13 +289,15 @@ class RunDir:
     def append_round(self, row, queried, source_rows):
         """Append the pool indices queried in this round with their rows in the data's source (`source_rows`, one
         per pool point), then the round's row; both flushed to disk."""
-        append_rows(self.queries, [(row["round"], int(i), int(source_rows[i])) for i in queried])
+        width = len(self.query_columns())
+        append_rows(self.queries, [(row["round"], int(i), int(source_rows[i]))[:width] for i in queried])
         append_rows(self.rounds, [[format_value(row[c]) for c in ROUND_COLUMNS]])
 
     def finish(self, summary):
         """summary.json marks the run as finished (the sweep skips such runs)."""
         rows = self.accuracies()
-        summary = dict(summary, final_test_acc=float(rows[-1][1]) if rows else None)
+        summary = dict(summary, final_test_acc=float(rows[-1][1]) if rows else None,
+                       run_id=self.read_config()["run_id"])
         write_atomic(self.summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
     def read_config(self):
@@ -298,17 +310,45 @@ class RunDir:
         config.update(changes)
         write_atomic(self.config, json.dumps(config, indent=2, sort_keys=True) + "\n")
 
-    def read_summary(self):
-        """summary.json checked (StateError when garbled or incomplete), or None when the run has not ended."""
-        if not self.summary.exists():
+    def read_summary(self, state=None, longer=None):
+        """summary.json, or None when the run has not ended; StateError when it is garbled or disagrees with
+        config.json, the checkpoint or the CSVs (check_finished). `state` and `longer`: the checkpoint and what
+        `verify` said of it, when the caller has them (else both are read and verified here)."""
+        if not os.path.lexists(self.summary):
             return None
-        return check_summary(read_json_object(self.summary), self.summary)
+        summary = check_summary(read_json_object(self.summary), self.summary)
+        config = self.read_config()
+        if state is None:
+            state = self.load_checkpoint()
+            longer = self.verify(state, config.get("run_id"), state.get("identity"))
+        self.check_finished(summary, state, config, longer)
+        return summary
+
+    def check_finished(self, summary, state, config, longer):
+        """StateError unless the summary is that of the run config.json describes (its run id) and of the rounds
+        the checkpoint and the CSVs hold: the same last round and number of labels, no row after the checkpoint,
+        and a pool too small for another query when it says the pool ran out. A summary of an older version names
+        neither run id nor labels: the checkpoint's own run id (checked by `verify`) and its round vouch for it."""
+        n_labeled = state["files"]["queries"]["lines"] - 1
+        facts = [(what, summary.get(key), held) for what, key, held in
+                 [("run id", "run_id", config.get("run_id")), ("labelled points", "n_labeled", n_labeled)]
+                 if key in summary or "run_id" in summary]
+        facts += [("rounds", summary["rounds"], state["round"]),
+                  ("CSVs with rows after the last round", 0, len(longer))]
+        if summary["stopped_by"] == "pool exhausted":
+            left, n_query = config.get("n_pool", 0) - n_labeled, config.get("nQuery", 0)
+            facts.append(("stopped_by", summary["stopped_by"], summary["stopped_by"] if left < n_query else
+                          f"{left} unlabelled points, enough for --nQuery {n_query}"))
+        for what, said, held in facts:
+            if said != held:
+                raise StateError(f"{self.summary} disagrees with the run's other files on {what} ({said!r} in it, "
+                                 f"{held!r} in them); delete it to resume from the checkpoint, or {FORCE_HINT}")
 
     def file_marks(self):
         """For each CSV: its size, complete line count (header included) and SHA-256, as they are now."""
         marks = {}
         for name, path, _, _ in self.tables():
-            data = path.read_bytes()
+            data = read_bytes(path, FORCE_HINT)
             marks[name] = {"bytes": len(data), "lines": data.count(b"\n"), "sha256": sha256(data)}
         return marks
 
@@ -323,8 +363,9 @@ class RunDir:
     def load_checkpoint(self):
         """The saved state, read with torch's restricted unpickler (`weights_only=True`): a file that holds
         anything but tensors and plain containers, numbers and strings is refused without running any of it."""
+        data = read_bytes(self.checkpoint, FORCE_HINT)
         try:
-            state = torch.load(self.checkpoint, weights_only=True)
+            state = torch.load(io.BytesIO(data), weights_only=True)
         except Exception as e:  # a damaged or crafted file raises many kinds
             raise StateError(f"{self.checkpoint} cannot be read as a checkpoint of this program "
                              f"({type(e).__name__}); {FORCE_HINT}")
@@ -339,15 +380,17 @@ class RunDir:
         the round in flight or a torn line, both only of round state['round'] + 1). StateError otherwise."""
         if state.get("run_id") != run_id or state.get("identity") != identity:
             raise StateError(f"{self.checkpoint} belongs to another run than {self.config} describes; {FORCE_HINT}")
-        longer = {}
+        longer, recorded = {}, {}
         for name, path, columns, parsers in self.tables():
             mark = state["files"].get(name)
             mark = mark if isinstance(mark, dict) else {}
             data = read_bytes(path, f"the checkpoint of round {state['round']} needs it; {FORCE_HINT}")
             size = mark.get("bytes", -1)
-            if len(data) < size or size < 0 or sha256(data[:size]) != mark.get("sha256"):
+            if len(data) < size or size < 0 or sha256(data[:size]) != mark.get("sha256") \
+                    or data[:size].count(b"\n") != mark.get("lines"):
                 raise StateError(f"{path} differs from the {mark.get('lines', '?')} lines the checkpoint of round "
                                  f"{state['round']} recorded (lines removed, changed or garbled); {FORCE_HINT}")
+            recorded[name] = [row["round"] for row in parse_table(data[:size], path, columns, parsers)]
             header = (",".join(columns) + "\n").encode()
             extra = parse_table(header + data[size:], path, columns, parsers)
             if any(row["round"] != state["round"] + 1 for row in extra):
@@ -355,12 +398,22 @@ class RunDir:
                                  f"covers; {FORCE_HINT}")
             if len(data) > size:
                 longer[path] = size
+        self.check_round(state["round"], recorded)
         return longer
+
+    def check_round(self, rd, recorded):
+        """StateError unless the rows the checkpoint recorded are those of rounds 0..rd: one row each in
+        rounds.csv, and queries.csv's rows of those rounds in order (a forged round number shows here)."""
+        queried = recorded["queries"]
+        if recorded["rounds"] != list(range(rd + 1)) or queried != sorted(queried) \
+                or sorted(set(queried)) != list(range(rd + 1)):
+            raise StateError(f"{self.checkpoint} says round {rd} was the last to finish, which the "
+                             f"{len(recorded['rounds'])} rows of {self.rounds} it recorded contradict; {FORCE_HINT}")
 
     def cut_to(self, sizes):
         """Cut each file in {path: size} back to its first `size` bytes (atomically)."""
         for path, size in sizes.items():
-            write_atomic(path, path.read_bytes()[:size])
+            write_atomic(path, read_bytes(path, FORCE_HINT)[:size])
 
     def check_nothing_finished(self):
         """Without a checkpoint, at most round 0's row (written just before its checkpoint) may exist; StateError
@@ -396,8 +449,8 @@ def plain(obj):
 
 
 def append_rows(path, rows):
-    """Append CSV rows to `path`, flushed and synced to disk."""
-    with naming(path), open(path, "a", newline="") as f:
+    """Append CSV rows to the regular file `path` (never through a link), flushed and synced to disk."""
+    with naming(path), os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND), "a", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
         f.flush()
         os.fsync(f.fileno())

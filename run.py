@@ -77,7 +77,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def build_parser():
-    p = Parser(prog="run.py", description=__doc__.split("\n\n")[0],
+    p = Parser(prog="run.py", description=__doc__.split("\n\n")[0], allow_abbrev=False,
                formatter_class=HelpFormatter)
     p.add_argument("--alg", default="rand", type=str.lower, choices=sorted(STRATEGIES), metavar="ALG",
                    help=f"selection strategy: {', '.join(sorted(STRATEGIES))}")
@@ -148,6 +148,9 @@ def positive(kind):
     return parse
 
 
+MAX_THREADS = 4096  # far above any machine's cores; torch takes a C int
+
+
 def check_flags(args):
     """Flag values that are wrong before any data is read."""
     if args.nQuery <= 0:
@@ -164,6 +167,8 @@ def check_flags(args):
         raise UserError("--resume continues a run and --force overwrites it; pass only one of them")
     if args.nEmb <= 0 or args.threads <= 0:
         raise UserError("--nEmb and --threads must be positive")
+    if args.threads > MAX_THREADS:
+        raise UserError(f"--threads {args.threads} is more than {MAX_THREADS}; give at most the machine's cores")
     if min(args.maxEpochs, args.patience, args.rounds) < 0:
         raise UserError("--maxEpochs, --patience and --rounds must be at least 0 (0 = no limit)")
     if args.seed is not None and args.seed < 0 or args.seed is None and args.dummy < 0:
@@ -361,23 +366,32 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         if args.resume:
             run_dir.check_nothing_finished()
             print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
-        run_dir.start(config)
+        run_dir.start(dict(config, segments=[segment(0, args, learner)]))
         return 0
     old = run_dir.read_config()
     check_same_run(run_dir, old, config)
     state = run_dir.load_checkpoint()
-    run_dir.cut_to(run_dir.verify(state, old.get("run_id"), run_identity(config)))
-    if is_finished(run_dir.read_summary(), args):
+    longer = run_dir.verify(state, old.get("run_id"), run_identity(config))
+    summary = run_dir.read_summary(state, longer)
+    run_dir.cut_to(longer)
+    if is_finished(summary, args):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
     run_dir.summary.unlink(missing_ok=True)
-    run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds})
     continue_trainer(learner, old.get("trainer", "torch"), run_dir)
+    run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds,
+                           "segments": [*old.get("segments", []), segment(state["round"] + 1, args, learner)]})
     restore_checkpoint(state, learner, strategy, run_dir.checkpoint)
     for n_lab, acc in run_dir.accuracies():
         print(f"{n_lab}\ttesting accuracy {acc}", flush=True)
     print(f"run.py: resuming {run_dir.path} after round {state['round']}", file=sys.stderr)
     return state["round"] + 1
+
+
+def segment(first, args, learner):
+    """config.json's record of one start or resume: the first round it runs and what it runs with."""
+    return {"from_round": first, "threads": args.threads, "trainer": learner.trainer, "kernel": args.kernel,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
 def continue_trainer(learner, started_with, run_dir):
@@ -564,7 +578,8 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        with thread_limit(max(args.threads, 1)):
+        check_flags(args)
+        with thread_limit(args.threads):
             run(args)
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
@@ -579,10 +594,17 @@ def main(argv=None):
         print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; every finished round is kept: fix the "
               f"cause (disk space, permissions, --out) and continue with --resume", file=sys.stderr)
         return 2
-    except MemoryError:
+    except (MemoryError, RuntimeError) as e:
+        if not out_of_memory(e):
+            raise
         print("run.py: error: out of memory; lower --nEmb, --nQuery or the data size", file=sys.stderr)
         return 2
     return 0
+
+
+def out_of_memory(e):
+    """Whether the exception is a failed allocation: Python's MemoryError, or torch's on the CPU or a GPU."""
+    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(e)
 
 
 def cli():

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from errors import UserError
+from statefile import open_regular
 
 LOCK_NAME = ".lock"
 
@@ -19,18 +20,27 @@ def run_folder_lock(folder):
     folder and the holder's pid when another process holds it."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    path = folder / LOCK_NAME
+    fd = open_regular(path, os.O_RDWR | os.O_CREAT)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise UserError(f"{folder} is in use by another process (pid {holder_pid(fd)}); wait for it to end "
-                            f"(or stop it) and run again, or use another --out") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        take(fd, path, folder)
         yield
     finally:
         os.close(fd)
+
+
+def take(fd, path, folder):
+    """Lock the open lock file `path` and write this process's pid into it; UserError when another process holds
+    it, an OSError naming `path` when the write fails (a full disk)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BlockingIOError:
+        raise UserError(f"{folder} is in use by another process (pid {holder_pid(fd)}); wait for it to end "
+                        f"(or stop it) and run again, or use another --out") from None
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def holder_pid(fd, tries=20):

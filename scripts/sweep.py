@@ -46,6 +46,7 @@ import run  # noqa: E402
 from errors import UserError, close_names  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, result_settings  # noqa: E402
+from statefile import open_regular, read_regular  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>: the signal this process gets when its parent dies
@@ -167,6 +168,20 @@ def plan(args, passthrough):
     return jobs
 
 
+def check_out(out):
+    """SweepError when --out names something other than a folder."""
+    if out.exists() and not out.is_dir():
+        raise SweepError(f"--out {out} is a file, not a results folder; move it away or use another --out")
+
+
+def make_logs_folder(out):
+    """OUT/logs, created before any run starts; SweepError naming what stands in the way."""
+    try:
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SweepError(f"{e.filename or out / 'logs'}: {e.strerror or e}; use another --out") from None
+
+
 def absolute_path(passthrough):
     """The pass-through flags with --path made absolute (workers and Ray tasks may run elsewhere)."""
     out = list(passthrough)
@@ -183,7 +198,8 @@ def absolute_path(passthrough):
 def run_job(argv, log_path):
     """run.main(argv) with stdout and stderr appended to log_path; returns (exit code, error line or '')."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a") as log, redirect_stdout(log), redirect_stderr(log):
+    log_fd = open_regular(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    with os.fdopen(log_fd, "a") as log, redirect_stdout(log), redirect_stderr(log):
         print(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {' '.join(argv)}", flush=True)
         try:
             code = run.main(argv)
@@ -197,7 +213,7 @@ def run_job(argv, log_path):
 
 def error_line(log_path):
     """The last `run.py: ...` line of the log's latest attempt, else its last non-empty line."""
-    text = Path(log_path).read_text(errors="replace")
+    text = read_regular(log_path).decode(errors="replace")
     lines = [ln.strip() for ln in text.rsplit("\n# ", 1)[-1].replace("\r", "\n").split("\n") if ln.strip()]
     marked = [ln for ln in lines if ln.startswith("run.py:")]
     return (marked or lines or ["(no output)"])[-1]
@@ -380,6 +396,7 @@ def main(argv=None):
             raise SweepError("--out is empty; name a results folder, e.g. --out results")
         if args.address and args.backend != "ray":
             raise SweepError("--address needs --backend ray")
+        check_out(Path(args.out))
         jobs = plan(args, passthrough)
         todo = [j for j in jobs if j.action in ("run", "resume")]
         refused = [j for j in jobs if j.action == "refuse"]
@@ -389,6 +406,7 @@ def main(argv=None):
             for j in jobs:
                 print(f"{j.action:6s} python run.py {' '.join(j.argv)}")
             return 0
+        make_logs_folder(Path(args.out))
         ray = start_ray(args) if args.backend == "ray" and todo else None
     except SweepError as e:
         print(f"sweep.py: error: {e}", file=sys.stderr)

@@ -7,20 +7,24 @@ Not provoked here: ENOSPC, EROFS and EACCES need a small or read-only mount or a
 file-size limit) takes the same code path (an OSError naming the file)."""
 import itertools
 import json
+import os
 import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import results
 from runlock import LOCK_NAME
 import run
+import procs
 from cli import ROOT, run_cli
 from scripts import agg_read, agg_results
 from scripts import sweep
@@ -103,6 +107,78 @@ def into_file(folder):
     folder.write_text("not a folder\n")
 
 
+VICTIM = b"precious\n"
+
+
+def victim(folder):
+    """A file outside the run folder that no run may write."""
+    path = folder.parent / "victim.txt"
+    path.write_bytes(VICTIM)
+    return path
+
+
+def link_to_victim(name):
+    """Plant `name` as a symbolic link to a file outside the folder."""
+    def plant(folder):
+        (folder / name).unlink(missing_ok=True)
+        (folder / name).symlink_to(victim(folder))
+    return plant
+
+
+def link_to_copy(name):
+    """Replace `name` with a symbolic link to an identical copy outside the folder."""
+    def plant(folder):
+        copy = folder.parent / f"copy-{name}"
+        shutil.copy(folder / name, copy)
+        (folder / name).unlink()
+        (folder / name).symlink_to(copy)
+    return plant
+
+
+def fifo(name):
+    """Put a FIFO (a named pipe nothing writes to) in place of `name`."""
+    def plant(folder):
+        (folder / name).unlink(missing_ok=True)
+        os.mkfifo(folder / name)
+    return plant
+
+
+def forged_round(rd):
+    """Change only the round number in the checkpoint (a weights-only file, so torch can write it back)."""
+    def forge(folder):
+        state = torch.load(folder / "checkpoint.pt", weights_only=True)
+        torch.save(dict(state, round=rd), folder / "checkpoint.pt")
+    return forge
+
+
+def edit_summary(**changes):
+    def edit(folder):
+        summary = json.loads((folder / "summary.json").read_text())
+        (folder / "summary.json").write_text(json.dumps(dict(summary, **changes)))
+    return edit
+
+
+def drop_from_summary(*keys):
+    def drop(folder):
+        summary = json.loads((folder / "summary.json").read_text())
+        (folder / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k not in keys}))
+    return drop
+
+
+def other_summary(folder):
+    """summary.json of another seed's finished run of rounds 0-3."""
+    out = folder.parent.parent / "other"
+    other = out / FOLDER.replace("seed3", "seed4")
+    if not (other / "summary.json").is_file():  # made once per test session's temporary root
+        assert run.main([*ARGS[:3], "4", *ARGS[4:], "--rounds", "3", "--out", str(out)]) == 0
+    shutil.copy(other / "summary.json", folder / "summary.json")
+
+
+RESUMES = "resumes to the reference run"  # the expected outcome of a mutation that a run must shrug off
+
+# Each case: a mutation of a run folder that has finished rounds 0-2 (summary.json removed first unless the case's
+# name starts with "summary" or "run folder"), then --resume --rounds 3; the outcome is either one line naming
+# the fragments (exit 2, nothing in the folder changed) or RESUMES.
 CORRUPTIONS = {
     "rounds.csv deleted": (lambda f: (f / "rounds.csv").unlink(), ["rounds.csv", "missing", "--force"]),
     "rounds.csv emptied": (lambda f: (f / "rounds.csv").write_text(""), ["rounds.csv", "differs", "--force"]),
@@ -120,7 +196,8 @@ CORRUPTIONS = {
     "queries.csv non-numeric": (lambda f: replace_line(f / "queries.csv", 5, b"0,abc"), ["queries.csv", "differs"]),
     "queries.csv binary appended": (lambda f: open(f / "queries.csv", "ab").write(b"\xff\xfe\n"),
                                     ["queries.csv", "not text"]),
-    "checkpoint.pt a directory": (lambda f: into_directory(f / "checkpoint.pt"), ["checkpoint.pt", "cannot be read"]),
+    "checkpoint.pt a directory": (lambda f: into_directory(f / "checkpoint.pt"),
+                                  ["checkpoint.pt", "not a regular file"]),
     "checkpoint.pt deleted": (lambda f: (f / "checkpoint.pt").unlink(), ["checkpoint.pt", "missing", "rounds.csv"]),
     "checkpoint.pt garbage": (lambda f: (f / "checkpoint.pt").write_bytes(b"PK\x03\x04junk"),
                               ["checkpoint.pt", "cannot be read"]),
@@ -133,11 +210,40 @@ CORRUPTIONS = {
     "summary.json without stopped_by": (lambda f: (f / "summary.json").write_text('{"rounds": 2}'),
                                         ["summary.json", "stopped_by"]),
     "run folder a file": (into_file, [FOLDER, "is a file"]),
+    ".lock a link out of the folder": (link_to_victim(LOCK_NAME), [LOCK_NAME, "symbolic link"]),
+    ".lock a FIFO": (fifo(LOCK_NAME), [LOCK_NAME, "not a regular file"]),
+    "rounds.csv a link to a copy": (link_to_copy("rounds.csv"), ["rounds.csv", "symbolic link"]),
+    "queries.csv a link to a copy": (link_to_copy("queries.csv"), ["queries.csv", "symbolic link"]),
+    "config.json a link to a copy": (link_to_copy("config.json"), ["config.json", "symbolic link"]),
+    "checkpoint.pt a link to a copy": (link_to_copy("checkpoint.pt"), ["checkpoint.pt", "symbolic link"]),
+    "summary.json a link to a copy": (link_to_copy("summary.json"), ["summary.json", "symbolic link"]),
+    "temporary summary.json a link out of the folder": (link_to_victim(".summary.json.tmp"), RESUMES),
+    "temporary checkpoint a link out of the folder": (link_to_victim(".checkpoint.pt.tmp"), RESUMES),
+    "config.json a FIFO": (fifo("config.json"), ["config.json", "not a regular file"]),
+    "rounds.csv a FIFO": (fifo("rounds.csv"), ["rounds.csv", "not a regular file"]),
+    "queries.csv a FIFO": (fifo("queries.csv"), ["queries.csv", "not a regular file"]),
+    "checkpoint.pt a FIFO": (fifo("checkpoint.pt"), ["checkpoint.pt", "not a regular file"]),
+    "summary.json a FIFO": (fifo("summary.json"), ["summary.json", "not a regular file"]),
+    "summary.json hand-written": (lambda f: (f / "summary.json").write_text('{"stopped_by": "budget", "rounds": 7}'),
+                                  ["summary.json", "rounds (7 in it, 2 in them)", "delete it"]),
+    "summary.json of an older version (no run id, no labels)": (drop_from_summary("run_id", "n_labeled"), RESUMES),
+    "summary.json with a run id but no labels": (drop_from_summary("n_labeled"), ["summary.json", "labelled points"]),
+    "summary.json of another seed": (other_summary, ["summary.json", "run id"]),
+    "summary.json with more rounds": (edit_summary(rounds=7), ["summary.json", "rounds (7 in it, 2 in them)"]),
+    "summary.json says the pool ran out": (edit_summary(stopped_by="pool exhausted"), ["summary.json", "pool"]),
+    "summary.json with a row after the checkpoint": (
+        lambda f: open(f / "rounds.csv", "a").write(
+            "3," + ",".join("target" if c == "train_stop" else "1" for c in results.ROUND_COLUMNS[1:]) + "\n"),
+        ["summary.json", "rows after the last round (0 in it, 1 in them)"]),
+    "checkpoint round -1": (forged_round(-1), ["checkpoint.pt", "round -1", "rounds.csv"]),
+    "checkpoint round 1 of 2": (forged_round(1), ["checkpoint.pt", "round 1"]),
+    "checkpoint round 7": (forged_round(7), ["checkpoint.pt", "round 7"]),
+    "checkpoint round 50": (forged_round(50), ["checkpoint.pt", "round 50"]),
 }
 
 
 @pytest.mark.parametrize("case", CORRUPTIONS)
-def test_a_damaged_run_folder_is_refused_with_one_line(case, stopped, capsys):
+def test_a_damaged_run_folder_is_refused_with_one_line(case, stopped, reference, capsys):
     damage, fragments = CORRUPTIONS[case]
     if case.startswith("summary") or case.startswith("run folder"):
         damage(stopped)
@@ -146,8 +252,14 @@ def test_a_damaged_run_folder_is_refused_with_one_line(case, stopped, capsys):
         damage(stopped)
     before = snapshot(stopped)
     code, err = main(capsys, *ARGS, "--rounds", "3", "--out", stopped.parent, "--resume")
-    assert_refused(code, err, *fragments)
-    assert snapshot(stopped) == before
+    if fragments == RESUMES:
+        assert code == 0, err
+        assert outcome(stopped) == reference
+    else:
+        assert_refused(code, err, *fragments)
+        assert snapshot(stopped) == before
+    victim_file = stopped.parent / "victim.txt"
+    assert not victim_file.exists() or victim_file.read_bytes() == VICTIM
 
 
 def test_damage_is_refused_through_the_real_cli(stopped):
@@ -235,7 +347,7 @@ def test_a_crash_inside_any_write_resumes_to_the_reference(n, tmp_path, referenc
 
 def start_cli(*argv, limit_bytes=None):
     """run.py in a subprocess (stderr piped), optionally under a file-size limit (`ulimit -f`)."""
-    limit = (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))) if limit_bytes else None
+    limit = None if limit_bytes is None else lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes,) * 2)
     return subprocess.Popen([sys.executable, str(ROOT / "run.py"), *map(str, argv)], cwd=ROOT, text=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit)
 
@@ -298,6 +410,22 @@ def test_file_size_limit_stops_with_one_line_and_keeps_finished_rounds(stopped, 
     assert outcome(stopped) == reference
 
 
+def test_a_failed_write_of_the_lock_names_the_lock_file(tmp_path):
+    proc = start_cli(*ARGS, "--kernel", "off", "--rounds", "1", "--out", tmp_path, limit_bytes=0)  # no byte fits
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in err, err  # joblib warns that it cannot make semaphores
+    assert err.strip().splitlines()[-1].startswith(f"run.py: error: {tmp_path / FOLDER / LOCK_NAME}: File too large")
+
+
+@pytest.mark.parametrize("mode", ["fresh", "--force"])
+def test_a_planted_lock_link_is_never_followed(mode, tmp_path, capsys):
+    (tmp_path / FOLDER).mkdir()
+    link_to_victim(LOCK_NAME)(tmp_path / FOLDER)
+    argv = [*ARGS, "--rounds", "1", "--out", tmp_path, *(["--force"] if mode == "--force" else [])]
+    assert_refused(*main(capsys, *argv), LOCK_NAME, "symbolic link")
+    assert (tmp_path / "victim.txt").read_bytes() == VICTIM
+
+
 def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert_refused(*main(capsys, *ARGS, "--rounds", "1", "--out", tmp_path / "file"), "file", "Not a directory")
@@ -309,6 +437,7 @@ def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
     (["--seed", "-1"], "--seed"),
     (["--dummy", "-1"], "--dummy"),
     (["--nEmb", str(10**12)], "lower --nEmb"),
+    (["--threads", "2147483648"], "--threads 2147483648"),
 ])
 def test_bad_flags_are_one_line(flags, fragment, tmp_path, capsys):
     argv = [a for a in ARGS if a not in ("--seed", "3")] if "--dummy" in flags else ARGS
@@ -321,6 +450,63 @@ def test_zero_feature_data_is_refused(tmp_path, capsys):
     assert_refused(*main(capsys, *ARGS, "--data", tmp_path / "empty.npz", "--out", tmp_path / "out"), "no columns")
 
 
+@pytest.mark.parametrize("y", [np.zeros(300, dtype=[("a", "i4"), ("b", "f8")]), np.zeros(300, dtype="V4")],
+                         ids=["structured", "void"])
+def test_labels_of_an_odd_dtype_are_refused(y, tmp_path, capsys):
+    np.savez(tmp_path / "odd.npz", X=np.random.default_rng(0).normal(size=(300, 4)), y=y)
+    assert_refused(*main(capsys, *ARGS, "--data", tmp_path / "odd.npz", "--out", tmp_path / "out"), "odd.npz",
+                   "y has dtype")
+
+
+def test_a_csv_too_wide_to_load_quickly_is_refused_at_once(tmp_path, capsys):
+    (tmp_path / "wide.csv").write_bytes((b"0," * 1_000_000 + b"1\n") * 6 + (b"1," * 1_000_000 + b"0\n") * 6)
+    started = time.monotonic()
+    assert_refused(*main(capsys, *ARGS, "--data", tmp_path / "wide.csv", "--out", tmp_path / "out"), "wide.csv",
+                   "more than 10000 columns", ".npz")
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("script,argv", [
+    ("run.py", ["--see", "5"]),
+    ("run.py", ["--forc"]),
+    ("sweep.py", ["--algs", "rand", "--seeds", "1,2", "--see", "5", "--dry-run"]),
+    ("sweep.py", ["--algs", "rand", "--forc", "--dry-run"]),
+])
+def test_no_flag_is_abbreviated(script, argv, tmp_path, capsys):
+    if script == "run.py":
+        with pytest.raises(SystemExit) as stop:
+            run.main([*argv, "--out", str(tmp_path)])
+        code = stop.value.code
+    else:
+        code = sweep.main([*argv, "--out", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    abbreviated = next(a for a in argv if a in ("--see", "--forc"))
+    assert code == 2 and len(err) == 1 and f"unrecognized arguments: {abbreviated}" in err[0], err
+    assert not any(tmp_path.iterdir())
+
+
+def test_sweep_into_an_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    for extra in ([], ["--dry-run"]):
+        assert sweep.main(["--algs", "rand", "--seeds", "1", "--out", str(tmp_path / "afile"), *extra]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "afile is a file" in err[0], err
+    assert (tmp_path / "afile").read_text() == ""
+
+
+def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
+    flags = [*ARGS, "--out", tmp_path]
+    assert main(capsys, *flags, "--rounds", "1", "--threads", "1")[0] == 0
+    assert main(capsys, *flags, "--rounds", "1", "--threads", "2", "--resume")[0] == 0  # finished: no new segment
+    assert main(capsys, *flags, "--rounds", "3", "--threads", "2", "--kernel", "off", "--resume")[0] == 0
+    config = json.loads((tmp_path / FOLDER / "config.json").read_text())
+    segments = [{k: v for k, v in s.items() if k != "started"} for s in config["segments"]]
+    assert segments == [{"from_round": 0, "threads": 1, "trainer": config["trainer"], "kernel": "auto"},
+                        {"from_round": 2, "threads": 2, "trainer": "torch", "kernel": "off"}]
+    assert all(time.strptime(s["started"], "%Y-%m-%dT%H:%M:%S") for s in config["segments"])
+    assert config["threads"] == 1 and config["kernel"] == "auto"  # the keys of the first start stay as they were
+
+
 def test_negative_seed_is_refused_through_the_real_cli(tmp_path):
     proc = run_cli(*ARGS, "--seed", "-5", "--out", tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
@@ -329,12 +515,21 @@ def test_negative_seed_is_refused_through_the_real_cli(tmp_path):
 
 # ---------------------------------------------------------------- sweep and agg_results over damaged folders
 
-def test_sweep_dry_run_over_a_garbled_summary_plans_a_resume(stopped, capsys):
-    (stopped / "summary.json").write_bytes(b"\xff")
+@pytest.mark.parametrize("damage,action", [
+    (lambda f: None, "skip"),
+    (lambda f: (f / "summary.json").write_bytes(b"\xff"), "resume"),
+    (CORRUPTIONS["summary.json hand-written"][0], "resume"),
+    (other_summary, "resume"),
+    (fifo("summary.json"), "resume"),
+    (forged_round(7), "resume"),
+], ids=["intact", "garbled", "hand-written", "another seed's", "FIFO", "forged round"])
+def test_sweep_dry_run_skips_only_a_summary_that_agrees_with_the_run(damage, action, stopped, capsys):
+    damage(stopped)
+    capsys.readouterr()
     code = sweep.main(["--algs", "entropy", "--seeds", "3", "--nQuery", "20", "--out", str(stopped.parent),
-                       "--dry-run", *ARGS[4:6], *ARGS[8:]])
+                       "--dry-run", "--rounds", "2", *ARGS[4:6], *ARGS[8:]])
     assert code == 0
-    assert capsys.readouterr().out.startswith("resume")
+    assert capsys.readouterr().out.startswith(action)
 
 
 def test_agg_results_skips_broken_run_folders_and_lists_them(finished, tmp_path, capsys):
@@ -379,3 +574,92 @@ def test_force_over_a_directory_in_place_of_the_checkpoint_is_one_line(stopped, 
     into_directory(stopped / "checkpoint.pt")
     assert_refused(*main(capsys, *ARGS, "--rounds", "3", "--out", stopped.parent, "--force"),
                    "checkpoint.pt is a directory")
+
+
+# ---------------------------------------------------------------- sweeps stopped at random moments, sweeps side by
+# side, analysis beside a run, memory
+
+SWEEP = ["--algs", "entropy", "--seeds", "3,4", *ARGS[4:], "--rounds", "2", "--workers", "2"]
+SWEEP_RUNS = [FOLDER, FOLDER.replace("seed3", "seed4")]
+
+
+@pytest.fixture(scope="module")
+def sweep_reference(tmp_path_factory):
+    """The undisturbed sweep's run folders."""
+    out = tmp_path_factory.mktemp("sweep_reference")
+    assert sweep.main([*SWEEP, "--out", str(out)]) == 0
+    return out
+
+
+def start_sweep(out):
+    """scripts/sweep.py in a new session (its process group is its pid); its workers make their own groups."""
+    return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "sweep.py"), *SWEEP, "--out", str(out)],
+                            cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def group_alive(pgid):
+    """Whether any process of group `pgid` is left (zombies included until reaped)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def assert_groups_end(pgids, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while any(group_alive(g) for g in pgids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [g for g in pgids if group_alive(g)], "a sweep worker outlived its sweep"
+
+
+def assert_sweep_outcome(out, reference):
+    """Every run of the sweep complete, with the reference's rows (each round once) and queries."""
+    for name in SWEEP_RUNS:
+        assert outcome(out / name) == outcome(reference / name), name
+
+
+@pytest.mark.parametrize("sig,seed", [(signal.SIGKILL, 1), (signal.SIGINT, 2), (signal.SIGKILL, 3)])
+def test_a_sweep_stopped_at_a_random_moment_reruns_to_the_reference(sig, seed, sweep_reference, tmp_path):
+    proc = start_sweep(tmp_path)
+    time.sleep(np.random.default_rng(seed).uniform(1.0, 12.0))
+    groups = {proc.pid} | {os.getpgid(pid) for pid in procs.children(proc.pid) if procs.alive(pid)}
+    proc.send_signal(sig)
+    proc.communicate(timeout=60)
+    assert_groups_end(groups)
+    assert sweep.main([*SWEEP, "--out", str(tmp_path)]) == 0
+    assert_sweep_outcome(tmp_path, sweep_reference)
+
+
+def test_two_sweeps_side_by_side_into_one_out(sweep_reference, tmp_path):
+    first, second = start_sweep(tmp_path), start_sweep(tmp_path)
+    for proc in (first, second):
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode in (0, 1) and "Traceback" not in err, err  # 1: the lock or an existing folder
+    assert sweep.main([*SWEEP, "--out", str(tmp_path)]) == 0  # whatever was refused runs now
+    assert_sweep_outcome(tmp_path, sweep_reference)
+
+
+def test_analysis_beside_a_running_run_never_fails(finished, tmp_path):
+    proc = start_cli(*ARGS, "--rounds", "2", "--out", tmp_path)
+    reads = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a folder read between its files' writes is skipped with a warning
+        while proc.poll() is None:
+            agg_read.load_results([tmp_path], broken=[])
+            reads += 1
+    assert proc.wait() == 0 and reads > 0
+    table = agg_read.load_results([tmp_path])
+    assert table.test_acc.tolist() == [float(r[2]) for r in outcome(finished)[0][1:]]
+
+
+def test_out_of_memory_on_a_huge_n_emb_is_one_line(tmp_path):
+    limit = 8 * 2**30  # the address space of an 8 GiB machine: --nEmb 3000000 passes the check, then fails
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS[:10], "--nEmb", "3000000", "--maxEpochs", "2",
+                             "--kernel", "off", "--out", str(tmp_path)], cwd=ROOT, text=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE,
+                            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1].startswith("run.py: error: out of memory; lower --nEmb")

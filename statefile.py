@@ -1,0 +1,38 @@
+"""Opening the files of a run folder (and the sweep's logs): never through a symbolic link, never anything but a
+regular file. A planted link could make a write land outside the folder; a FIFO would block a reader for ever."""
+import errno
+import os
+import stat
+
+from errors import UserError
+
+NOT_REGULAR = "(a FIFO, device or folder)"
+
+
+class StateError(UserError):
+    """A file of a run folder that cannot be trusted: one line naming it, exit code 2."""
+
+
+def open_regular(path, flags, mode=0o644):
+    """A descriptor of `path` opened with `flags` (os.O_*), neither through a symbolic link nor blocking on a FIFO;
+    StateError naming `path` when it is a link or not a regular file."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise StateError(f"{path} is a symbolic link, which a run never follows; remove it") from None
+        if e.errno in (errno.ENXIO, errno.EISDIR):
+            raise StateError(f"{path} is not a regular file {NOT_REGULAR}; remove it") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StateError(f"{path} is not a regular file {NOT_REGULAR}; remove it")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def read_regular(path):
+    """The bytes of the regular file `path` (open_regular's checks)."""
+    with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as f:
+        return f.read()
+
