@@ -56,7 +56,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
-from scripts.agg_read import SETTING, BrokenRun, load_results, setting_title  # noqa: E402
+from scripts.agg_read import SETTING, BrokenRun, canonical, load_results, setting_title  # noqa: E402
 from scripts.agg_stats import (RAND, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, tested_pairs)
 
@@ -207,6 +207,9 @@ def parse_args(argv):
                    help="fixed t threshold (the paper's 2.776); default t(0.975, seeds − 1) per checkpoint")
     p.add_argument("--log-meta", action="append", default=[], metavar="KEY=VALUE",
                    help="setting of logs that name it nowhere else, e.g. --log-meta data=CIFAR10 --log-meta seed=1")
+    p.add_argument("--algs", default=None, metavar="A,B,...",
+                   help="analyse only these algorithms (aliases count as their algorithm), e.g. to compare the "
+                        "same strategies in every setting")
     return p.parse_args(argv)
 
 
@@ -238,8 +241,11 @@ def main(argv=None):
         table = load_results(args.results, dict(kv.split("=", 1) for kv in args.log_meta), broken)
     except BrokenRun as e:
         return error(str(e))
+    if args.algs is not None:
+        table = table[table.alg.str.split(" ").str[0].isin({canonical(a.strip()) for a in args.algs.split(",")})]
     if table.empty:
-        return error(f"no readable runs (config.json + rounds.csv) or accuracy logs under "
+        what = " of --algs" if args.algs else ""
+        return error(f"no readable runs (config.json + rounds.csv) or accuracy logs{what} under "
                      f"{', '.join(args.results)}" + (f" ({broken_note(broken)})" if broken else ""))
     overall = analyse(table, args.fig, args.t_threshold)
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")

@@ -486,3 +486,13 @@ def test_a_results_csv_of_an_earlier_analysis_pools_with_new_runs(tmp_path, caps
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     assert agg_results.main([str(tmp_path / "other.csv"), "--fig", str(tmp_path / "f")]) == 2
     assert "is not a results.csv of scripts/agg_results.py" in capsys.readouterr().err
+
+
+def test_algs_restricts_the_analysis_to_the_strategies_named(tmp_path, capsys):
+    for s, z in zip(SEEDS, Z):
+        for alg, shift in (("rand", 0), ("badge", 0.05), ("kcenter", 0.02)):
+            write_run(tmp_path / "res", alg, s, [0.5 + shift + 0.01 * z, 0.7 + shift + 0.01 * z])
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f"), "--algs", "rand,coreset"]) == 0
+    assert sorted(pd.read_csv(tmp_path / "f" / "results.csv").alg.unique()) == ["coreset", "rand"]
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "g"), "--algs", "bald"]) == 2
+    assert "no readable runs" in capsys.readouterr().err

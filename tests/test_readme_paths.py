@@ -73,7 +73,8 @@ def test_each_readme_command_parses(kind, argv, monkeypatch):
     if kind == "run":
         run.build_parser().parse_args(argv)
     elif kind == "sweep":
-        args, passthrough = sweep.parse_args(argv + ([] if "--algs" in argv or "--grid" in argv else ["--algs", "rand"]))
+        named = "--algs" in argv or "--grid" in argv
+        args, passthrough = sweep.parse_args(argv + ([] if named else ["--algs", "rand"]))
         run.build_parser().parse_args(passthrough)
     else:
         args = agg_results.parse_args(argv)
