@@ -3,11 +3,14 @@
 Point i's Fisher embedding is Vᵢ = Aᵢ ⊗ eᵢᵀ ∈ R^{C×(C·d)} with Aᵢ = diag(√pᵢ)(I − 1pᵢᵀ), so VᵢᵀVᵢ is its
 last-layer Fisher. V is never formed: for a (C·d)×(C·d) matrix K with d×d blocks K_ab,
 Vᵢ K Vᵢᵀ = Aᵢ Qᵢ Aᵢᵀ with Qᵢ[a,b] = eᵢᵀ K_ab eᵢ, and for a (C·d)×m matrix Z with d-row blocks Z_a,
-Vᵢ Z = Aᵢ Tᵢ with Tᵢ[a] = eᵢᵀ Z_a. Every candidate keeps Xᵢ = Ṽᵢ M⁻¹ Ṽᵢᵀ and Yᵢ = Ṽᵢ M⁻¹FM⁻¹ Ṽᵢᵀ (C×C)
+Vᵢ Z = Aᵢ Tᵢ with Tᵢ[a] = eᵢᵀ Z_a. Every candidate in the design keeps Xᵢ = Ṽᵢ M⁻¹ Ṽᵢᵀ and Yᵢ = Ṽᵢ M⁻¹FM⁻¹ Ṽᵢᵀ (C×C)
 current through each rank-C change of M⁻¹, so a greedy step costs O(n·C²·(d + C) + (C·d)²·C) time and the
 whole selection O(n·(C² + d) + (C·d)²) memory. The argmax of a greedy step computes the exact gain
 tr(Yᵢ(I + Xᵢ)⁻¹) only for candidates whose cheap upper bound can still beat the best (the same pick as computing
-all of them).
+all of them). The forward pass is lazy: since tr(Yᵢ(I + Xᵢ)⁻¹) ≤ λmax(M⁻¹F)·tr(Xᵢ(I + Xᵢ)⁻¹) and both factors only
+shrink as points join M, a candidate whose bound falls below half the best drop leaves the design (no more
+updates) and is recomputed from M⁻¹ before the first step at which its bound reaches the best drop: the picks of
+the greedy that updates every candidate at every step (bench/bait_reference.py), with fewer updates.
 
 Precision: products over the n points (the d-wide contractions with the embeddings) run in the embeddings'
 dtype (float32 from the model: the same picks as float64 in the tests); the C×C and (C·d)×(C·d) algebra, M⁻¹ and
@@ -31,7 +34,7 @@ PRUNE_SLACK = 1e-3
 GAIN_BLOCK = 256  # candidates whose exact gain is computed together
 DEMOTE = 0.5  # a candidate leaves the design when its bound falls below DEMOTE × the best drop
 CHECK_EVERY = 16  # greedy steps between two searches for candidates to leave the design
-REVIVE = 0.75  # when one candidate out of the design may beat the best drop, those whose bound reaches REVIVE × it return
+REVIVE = 0.75  # when a candidate out of the design may beat the best drop, all whose bound reaches REVIVE × it return
 RECHECK = 0.8  # λmax(M⁻¹F) is recomputed at a search when the best drop has fallen below RECHECK × its value then
 
 
@@ -133,7 +136,7 @@ class FisherDesign:
         self.pool = (root, probs, emb)
         self.ids = torch.zeros(0, dtype=torch.long, device=emb.device)
         self.root, self.probs = root[:0], probs[:0]
-        self.root_t, self.probs_t = root.new_empty(self.C, 0, dtype=emb.dtype), probs.new_empty(self.C, 0, dtype=emb.dtype)
+        self.root_t, self.probs_t = emb.new_empty(self.C, 0), emb.new_empty(self.C, 0)
         self.emb_t = emb.new_empty(self.d, 0)
         self.X, self.Y = emb.new_empty(self.C, self.C, 0), emb.new_empty(self.C, self.C, 0)
         self.bounds = emb.new_empty(3, 0)
@@ -155,9 +158,9 @@ class FisherDesign:
 
     def best_addition(self, available):
         """The `available` column whose candidate's joining drops tr(M⁻¹F) most, by tr(Yᵢ(I + Xᵢ)⁻¹) (lowest candidate
-        position among ties), and that drop (None, −∞ when none is available). Exact drops are computed in blocks, in decreasing order of their upper
-        bound (`gain_bounds`), over the candidates whose upper bound reaches the largest lower bound, until the next
-        upper bound is below the best drop found."""
+        position among ties), and that drop (None, −∞ when none is available). Exact drops are computed in blocks,
+        in decreasing order of their upper bound (`gain_bounds`), over the candidates whose upper bound reaches the
+        largest lower bound, until the next upper bound is below the best drop found."""
         lower, upper = gain_bounds(*self.bounds)
         upper = torch.maximum(upper, lower).masked_fill(~available, -math.inf)  # rounding may cross the two
         floor = float(lower.masked_fill(~available, -math.inf).max())
