@@ -4,7 +4,7 @@ lazy greedy must reproduce (tests/test_bait.py) and whose time bench/selection_s
 design's arithmetic (set-up, updates, exact drops) is the current module's, unchanged since then."""
 import torch
 
-from query_strategies.bait_sampling import OVERSAMPLE, initial_design
+from query_strategies.bait_sampling import OVERSAMPLE, backward, initial_design
 from query_strategies.selection import one_thread
 
 
@@ -28,9 +28,4 @@ def eager_forward_backward(design, k):
         available[j] = False
         design.change(j, 1)
     design.restrict(torch.tensor(picked, device=available.device))
-    while len(picked) > k:
-        drop = int(design.raises().argmin())
-        design.change(drop, -1)
-        del picked[drop]
-        design.restrict(torch.arange(len(picked) + 1, device=available.device) != drop)
-    return picked
+    return backward(design, picked, k)

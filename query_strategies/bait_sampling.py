@@ -271,11 +271,16 @@ def forward_backward(design, k):
     columns = torch.empty(len(design.pool[0]), dtype=torch.long, device=design.ids.device)
     columns[design.ids] = torch.arange(len(design.ids), device=columns.device)
     design.restrict(columns[torch.tensor(picked, device=columns.device)])
+    return backward(design, picked, k)
+
+
+def backward(design, picked, k):
+    """`picked` (the design's columns, in order) less the removals down to k, each raising tr(M⁻¹F) least."""
     while len(picked) > k:
         drop = int(design.raises().argmin())
         design.change(drop, -1)
         del picked[drop]
-        design.restrict(torch.arange(len(picked) + 1, device=columns.device) != drop)
+        design.restrict(torch.arange(len(picked) + 1, device=design.X.device) != drop)
     return picked
 
 
