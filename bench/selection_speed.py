@@ -13,10 +13,9 @@ unlabelled rows, timed with it (its first query). Only the selection is timed; p
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
 the process's CPU time during the selection (all threads), a steadier figure on a shared machine.
 
-bait (CPU) also prints its floor: the flops of the eager greedy (`bait_flops`: set-up, forward and backward steps)
+bait (CPU) also prints its floor: the flops of the greedy (`bait_flops`: set-up, forward and backward steps)
 over this core's rate on the greedy step's matrix product (measured right after the selection, one thread, per CPU
-second), and time / floor; --reference times the eager greedy of commit 47a24dc (bench/bait_reference.py) instead
-of the lazy one, and picks_sha1 identifies the batch, so that two runs can be checked for the same picks."""
+second), and time / floor; picks_sha1 identifies the batch, so that two runs can be checked for the same picks."""
 import sys
 from pathlib import Path
 
@@ -85,13 +84,11 @@ def selector(args):
         return lambda p, e, m, g: torch.as_tensor(cluster_margin_select(
             p[unl], hac_clusters(e[unl], args.k, g), args.k, 10 * args.k, g))
     from query_strategies.bait_sampling import bait_select
-    from bench.bait_reference import reference_bait_select
-    chosen = reference_bait_select if args.reference else bait_select
-    return lambda p, e, m, g: chosen(p, e, m, args.k, args.lam)
+    return lambda p, e, m, g: bait_select(p, e, m, args.k, args.lam)
 
 
 def bait_flops(n, labeled, d, C, k):
-    """Floating-point operations of BAIT's eager greedy (every candidate updated at every step; bait_sampling.py's
+    """Floating-point operations of BAIT's greedy (every candidate updated at every step; bait_sampling.py's
     arithmetic): set-up (the two Fisher sums over pairs of classes, M⁻¹, M⁻¹FM⁻¹, the two per-candidate quadratic
     forms), then per greedy step and candidate the product with the 2C² rows of the update (2·2C²·d), Ãᵢ applied
     (8C²), the C×C products GGᵀ and JGᵀ (4C³) and the bound statistics (6C²), plus the (C·d)-wide update of M⁻¹;
@@ -144,8 +141,8 @@ def probcover_delta(emb, args):
 
 
 def bait_floor(args, cpu_seconds):
-    """The eager greedy's flops, the core's product rate (measured now) and the floor they give: flops / rate,
-    the time of the eager greedy if every operation ran at the product's rate; and cpu_seconds / floor."""
+    """The greedy's flops, the core's product rate (measured now) and the floor they give: flops / rate,
+    the time of the greedy if every operation ran at the product's rate; and cpu_seconds / floor."""
     flops = bait_flops(args.n, args.labeled, args.d, args.classes, args.k)
     rate = product_rate(args.classes, args.d)
     floor = sum(flops.values()) / (rate * 1e9)
@@ -153,8 +150,7 @@ def bait_floor(args, cpu_seconds):
           f"{flops['forward'] / 1e12:.2f}, backward {flops['backward'] / 1e12:.2f}) at {rate:.1f} GFLOP/s = "
           f"{floor:.1f} s; time / floor = {cpu_seconds / floor:.2f}")
     return dict(flops={key: round(value) for key, value in flops.items()}, product_gflops=round(rate, 2),
-                floor_seconds=round(floor, 2), time_over_floor=round(cpu_seconds / floor, 3),
-                reference=args.reference)
+                floor_seconds=round(floor, 2), time_over_floor=round(cpu_seconds / floor, 3))
 
 
 def main(argv=None):
@@ -171,8 +167,6 @@ def main(argv=None):
     ap.add_argument("--draws", type=int, default=10, help="MC-dropout draws for batchbald, powerbald, meanstd")
     ap.add_argument("--configs", type=int, default=1000, help="BatchBALD's label configurations")
     ap.add_argument("--delta", type=float, default=0.0, help="ProbCover's δ (0 = the purity rule)")
-    ap.add_argument("--reference", action="store_true",
-                    help="bait: the eager greedy of commit 47a24dc (bench/bait_reference.py) instead of the lazy one")
     args = ap.parse_args(argv)
     if not 0 <= args.labeled < args.n:
         ap.error("--labeled must be in [0, n)")

@@ -3,14 +3,11 @@
 Point i's Fisher embedding is Vᵢ = Aᵢ ⊗ eᵢᵀ ∈ R^{C×(C·d)} with Aᵢ = diag(√pᵢ)(I − 1pᵢᵀ), so VᵢᵀVᵢ is its
 last-layer Fisher. V is never formed: for a (C·d)×(C·d) matrix K with d×d blocks K_ab,
 Vᵢ K Vᵢᵀ = Aᵢ Qᵢ Aᵢᵀ with Qᵢ[a,b] = eᵢᵀ K_ab eᵢ, and for a (C·d)×m matrix Z with d-row blocks Z_a,
-Vᵢ Z = Aᵢ Tᵢ with Tᵢ[a] = eᵢᵀ Z_a. Every candidate in the design keeps Xᵢ = Ṽᵢ M⁻¹ Ṽᵢᵀ and Yᵢ = Ṽᵢ M⁻¹FM⁻¹ Ṽᵢᵀ (C×C)
+Vᵢ Z = Aᵢ Tᵢ with Tᵢ[a] = eᵢᵀ Z_a. Every candidate keeps Xᵢ = Ṽᵢ M⁻¹ Ṽᵢᵀ and Yᵢ = Ṽᵢ M⁻¹FM⁻¹ Ṽᵢᵀ (C×C)
 current through each rank-C change of M⁻¹, so a greedy step costs O(n·C²·(d + C) + (C·d)²·C) time and the
 whole selection O(n·(C² + d) + (C·d)²) memory. The argmax of a greedy step computes the exact gain
 tr(Yᵢ(I + Xᵢ)⁻¹) only for candidates whose cheap upper bound can still beat the best (the same pick as computing
-all of them). The forward pass is lazy: since tr(Yᵢ(I + Xᵢ)⁻¹) ≤ λmax(M⁻¹F)·tr(Xᵢ(I + Xᵢ)⁻¹) and both factors only
-shrink as points join M, a candidate whose bound falls below half the best drop leaves the design (no more
-updates) and is recomputed from M⁻¹ before the first step at which its bound reaches the best drop: the picks of
-the greedy that updates every candidate at every step (bench/bait_reference.py), with fewer updates.
+all of them).
 
 Precision: products over the n points (the d-wide contractions with the embeddings) run in the embeddings'
 dtype (float32 from the model: the same picks as float64 in the tests); the C×C and (C·d)×(C·d) algebra, M⁻¹ and
@@ -32,10 +29,6 @@ UPDATE_ELEMENTS = 2**19  # size of the per-chunk temporaries (points × 2C²) of
 # matrices, can miss the computed gain: by up to 5e-5 relatively on letter (26 classes, 18,000 points).
 PRUNE_SLACK = 1e-3
 GAIN_BLOCK = 256  # candidates whose exact gain is computed together
-DEMOTE = 0.5  # a candidate leaves the design when its bound falls below DEMOTE × the best drop
-CHECK_EVERY = 16  # greedy steps between two searches for candidates to leave the design
-REVIVE = 0.75  # when a candidate out of the design may beat the best drop, all whose bound reaches REVIVE × it return
-RECHECK = 0.8  # λmax(M⁻¹F) is recomputed at a search when the best drop has fallen below RECHECK × its value then
 
 
 def factor_times(root, probs, T):
@@ -118,35 +111,31 @@ def gain_bounds(trace_y, inner, top):
     return torch.maximum(trace_y - inner, trace_y / (1 + top)), trace_y - inner / (1 + top)
 
 
-def initial(Q, root, probs):
-    """Ãᵢ Qᵢ Ãᵢᵀ with the point axis last, (C, C, n)."""
-    return sandwich(root, probs, Q).permute(1, 2, 0).contiguous()
-
-
 class FisherDesign:
-    """The inverse P = M⁻¹ of the design matrix and, for each candidate i kept current (a column; Fisher factor
-    Ãᵢ = diag(rootᵢ)(I − 1pᵢᵀ), embedding eᵢ), Xᵢ = Ṽᵢ P Ṽᵢᵀ and Yᵢ = Ṽᵢ P F P Ṽᵢᵀ, kept current when a candidate joins
-    or leaves M. Per-candidate arrays put the point axis last, (C, C, n), so every step works on long contiguous
-    rows; `ids` holds each column's position in the whole candidate set (`pool`), from which `revive` brings
-    candidates back."""
+    """The inverse P = M⁻¹ of the design matrix and, for each candidate i (Fisher factor Ãᵢ = diag(rootᵢ)(I − 1pᵢᵀ),
+    embedding eᵢ), Xᵢ = Ṽᵢ P Ṽᵢᵀ and Yᵢ = Ṽᵢ P F P Ṽᵢᵀ, kept current when a candidate joins or leaves M.
+    Per-candidate arrays put the point axis last, (C, C, n), so every step works on long contiguous rows."""
 
     def __init__(self, P, F, root, probs, emb):
         self.P, self.F = P, F
         self.C, self.d = probs.shape[1], emb.shape[1]
-        self.pool = (root, probs, emb)
-        self.ids = torch.zeros(0, dtype=torch.long, device=emb.device)
-        self.root, self.probs = root[:0], probs[:0]
-        self.root_t, self.probs_t = emb.new_empty(self.C, 0), emb.new_empty(self.C, 0)
-        self.emb_t = emb.new_empty(self.d, 0)
-        self.X, self.Y = emb.new_empty(self.C, self.C, 0), emb.new_empty(self.C, self.C, 0)
-        self.bounds = emb.new_empty(3, 0)
-        self.revive(torch.arange(len(emb), device=emb.device))
+        self.root, self.probs = root, probs
+        self.root_t, self.probs_t = root.T.to(emb.dtype).contiguous(), probs.T.to(emb.dtype).contiguous()
+        self.emb_t = emb.T.contiguous()
+        wide = P.to(emb.dtype)
+        self.X = self.initial(block_quadratic_forms(wide, emb))
+        self.Y = self.initial(block_quadratic_forms(wide @ F.to(emb.dtype) @ wide, emb))
+        self.bounds = torch.stack(bound_statistics(self.X, self.Y))
+
+    def initial(self, Q):
+        """Ãᵢ Qᵢ Ãᵢᵀ with the point axis last, (C, C, n)."""
+        return sandwich(self.root, self.probs, Q).permute(1, 2, 0).contiguous()
 
     def restrict(self, rows):
-        """Keep only columns `rows`."""
+        """Keep only candidates `rows`."""
         for name in ("root", "probs"):
             setattr(self, name, getattr(self, name)[rows])
-        for name in ("root_t", "probs_t", "emb_t", "X", "Y", "bounds", "ids"):
+        for name in ("root_t", "probs_t", "emb_t", "X", "Y", "bounds"):
             setattr(self, name, getattr(self, name)[..., rows])
 
     def eye(self):
@@ -157,51 +146,26 @@ class FisherDesign:
         return self.X.index_select(2, rows).permute(2, 0, 1), self.Y.index_select(2, rows).permute(2, 0, 1)
 
     def best_addition(self, available):
-        """The `available` column whose candidate's joining drops tr(M⁻¹F) most, by tr(Yᵢ(I + Xᵢ)⁻¹) (lowest candidate
-        position among ties), and that drop (None, −∞ when none is available). Exact drops are computed in blocks,
-        in decreasing order of their upper bound (`gain_bounds`), over the candidates whose upper bound reaches the
-        largest lower bound, until the next upper bound is below the best drop found."""
+        """The `available` candidate whose joining drops tr(M⁻¹F) most, by tr(Yᵢ(I + Xᵢ)⁻¹) (lowest position among
+        ties). Exact drops are computed in blocks, in decreasing order of their upper bound (`gain_bounds`), over
+        the candidates whose upper bound reaches the largest lower bound, until the next upper bound is below the
+        best drop found."""
         lower, upper = gain_bounds(*self.bounds)
         upper = torch.maximum(upper, lower).masked_fill(~available, -math.inf)  # rounding may cross the two
         floor = float(lower.masked_fill(~available, -math.inf).max())
-        rows = torch.nonzero(available & (upper >= floor - PRUNE_SLACK * abs(floor))).squeeze(1)
+        rows = torch.nonzero(upper >= floor - PRUNE_SLACK * abs(floor)).squeeze(1)
         rows = rows[upper[rows].argsort(descending=True, stable=True)]
         best, best_row = -math.inf, None
-        for block in rows.split(GAIN_BLOCK) if len(rows) else ():
+        for block in rows.split(GAIN_BLOCK):
             if float(upper[block[0]]) < best - PRUNE_SLACK * abs(best):
                 break
             X, Y = self.matrices(block)
             gain = batch_trace(torch.linalg.solve(self.eye() + X, Y))
             top = float(gain.max())
-            tied = block[gain == top]
-            row = int(tied[self.ids[tied].argmin()])
-            if top > best or (top == best and self.ids[row] < self.ids[best_row]):
+            row = int(block[gain == top].min())
+            if top > best or (top == best and row < best_row):
                 best, best_row = top, row
-        return best_row, best
-
-    def ratio_bound(self):
-        """λmax(M⁻¹F): every candidate's drop tr(Yᵢ(I + Xᵢ)⁻¹) is at most λmax(M⁻¹F)·tr(Xᵢ(I + Xᵢ)⁻¹)."""
-        L = torch.linalg.cholesky(self.P)
-        return float(torch.linalg.eigvalsh(L.T @ self.F @ L)[-1])
-
-    def saturations(self, rows):
-        """tr(Xᵢ(I + Xᵢ)⁻¹) of columns `rows`, in float64: non-increasing while M grows (X ↦ X(I + X)⁻¹ is
-        operator monotone and Xᵢ = ṼᵢM⁻¹Ṽᵢᵀ shrinks)."""
-        X = self.X.index_select(2, rows).permute(2, 0, 1).double()
-        return batch_trace(torch.linalg.solve(self.eye() + X, X))
-
-    def revive(self, positions):
-        """Append the candidates at `positions` (of the whole candidate set) as columns, their Xᵢ, Yᵢ computed afresh
-        from the current M⁻¹."""
-        root, probs, emb = (part[positions] for part in self.pool)
-        wide = self.P.to(emb.dtype)
-        X = initial(block_quadratic_forms(wide, emb), root, probs)
-        Y = initial(block_quadratic_forms(wide @ self.F.to(emb.dtype) @ wide, emb), root, probs)
-        new = dict(root=root, probs=probs, root_t=root.T.to(emb.dtype), probs_t=probs.T.to(emb.dtype), emb_t=emb.T,
-                   X=X, Y=Y, bounds=torch.stack(bound_statistics(X, Y)), ids=positions)
-        for name, value in new.items():
-            axis = 0 if name in ("root", "probs") else -1
-            setattr(self, name, torch.cat([getattr(self, name), value], axis).contiguous())
+        return best_row
 
     def raises(self):
         """Rise of tr(M⁻¹F) when candidate i leaves M: −tr(Yᵢ(Xᵢ − I)⁻¹)."""
@@ -267,72 +231,20 @@ def initial_design(p, emb, labeled_mask, cand, k, lam):
 
 def forward_backward(design, k):
     """Positions (among the design's candidates) of the batch: min(2k, n) greedy additions, then removals down to k."""
-    picked = forward(design, min(OVERSAMPLE * k, design.X.shape[2]))
-    columns = torch.empty(len(design.pool[0]), dtype=torch.long, device=design.ids.device)
-    columns[design.ids] = torch.arange(len(design.ids), device=columns.device)
-    design.restrict(columns[torch.tensor(picked, device=columns.device)])
-    return backward(design, picked, k)
-
-
-def backward(design, picked, k):
-    """`picked` (the design's columns, in order) less the removals down to k, each raising tr(M⁻¹F) least."""
+    available = torch.ones(design.X.shape[2], dtype=torch.bool, device=design.X.device)
+    picked = []
+    for _ in range(min(OVERSAMPLE * k, len(available))):
+        j = design.best_addition(available)
+        picked.append(j)
+        available[j] = False
+        design.change(j, 1)
+    design.restrict(torch.tensor(picked, device=available.device))
     while len(picked) > k:
         drop = int(design.raises().argmin())
         design.change(drop, -1)
         del picked[drop]
-        design.restrict(torch.arange(len(picked) + 1, device=design.X.device) != drop)
+        design.restrict(torch.arange(len(picked) + 1, device=available.device) != drop)
     return picked
-
-
-def forward(design, steps):
-    """Candidate positions of `steps` greedy additions, each the candidate whose joining drops tr(M⁻¹F) most (lowest
-    position among ties). Lazily: an available candidate whose drop is bounded (λmax(M⁻¹F)·tr(Xᵢ(I + Xᵢ)⁻¹), both
-    non-increasing) below DEMOTE × the best drop leaves the design and is no longer updated; it comes back
-    (`revive`, with all those whose bound reaches REVIVE × the best drop) before any step at which its bound
-    reaches the best drop, so every pick is the full greedy's."""
-    device = design.ids.device
-    available = torch.ones(design.X.shape[2], dtype=torch.bool, device=device)  # per column
-    stale = torch.full((len(design.pool[0]),), -math.inf, dtype=torch.float64, device=device)  # bounds, per position
-    ratio, ratio_best, picked = math.inf, math.inf, []
-    for step in range(steps):
-        j, best = design.best_addition(available)
-        if reaching(stale, ratio, best - PRUNE_SLACK * abs(best)).any():
-            if best < RECHECK * ratio_best:
-                ratio, ratio_best = design.ratio_bound(), best
-            if reaching(stale, ratio, best - PRUNE_SLACK * abs(best)).any():
-                positions = torch.nonzero(reaching(stale, ratio, REVIVE * best)).squeeze(1)
-                stale[positions] = -math.inf
-                design.revive(positions)
-                available = torch.cat([available, available.new_ones(len(positions))])
-                j, best = design.best_addition(available)
-        picked.append(int(design.ids[j]))
-        available[j] = False
-        design.change(j, 1)
-        if step % CHECK_EVERY == 0:
-            if best < RECHECK * ratio_best:
-                ratio, ratio_best = design.ratio_bound(), best
-            available = demote(design, available, stale, DEMOTE * best / ratio)
-    return picked
-
-
-def reaching(stale, ratio, level):
-    """Which candidates out of the design (stale saturation above −∞) have a bound ratio × saturation ≥ level."""
-    return (stale > -math.inf) & (stale * ratio >= level)
-
-
-def demote(design, available, stale, level):
-    """Drop from the design the available columns whose saturation tr(Xᵢ(I + Xᵢ)⁻¹) is below `level`, recording it
-    in `stale` (per candidate position); the `available` mask of the columns kept."""
-    rows = torch.nonzero(available).squeeze(1)
-    saturation = design.saturations(rows)
-    low = saturation * (1 + PRUNE_SLACK) < level
-    if not low.any():
-        return available
-    stale[design.ids[rows[low]]] = saturation[low] * (1 + PRUNE_SLACK)
-    keep = torch.ones_like(available)
-    keep[rows[low]] = False
-    design.restrict(keep)
-    return available[keep]
 
 
 def regularisation_for(data_name):
