@@ -11,13 +11,18 @@ whole pool with the labelled mask. batchbald, powerbald and meanstd get --draws 
 purity with --delta 0) get the pool with the mask; cluster_margin gets probabilities and one HAC clustering of the
 unlabelled rows, timed with it (its first query). Only the selection is timed; peak_rss_mb is the process's peak resident memory
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
-the process's CPU time during the selection (all threads), a steadier figure on a shared machine."""
+the process's CPU time during the selection (all threads), a steadier figure on a shared machine.
+
+bait (CPU) also prints its floor: the flops of the greedy (`bait_flops`: set-up, forward and backward steps)
+over this core's rate on the greedy step's matrix product (measured right after the selection, one thread, per CPU
+second), and time / floor; picks_sha1 identifies the batch, so that two runs can be checked for the same picks."""
 import sys
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
 import argparse  # noqa: E402
+import hashlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import time  # noqa: E402
@@ -82,6 +87,37 @@ def selector(args):
     return lambda p, e, m, g: bait_select(p, e, m, args.k, args.lam)
 
 
+def bait_flops(n, labeled, d, C, k):
+    """Floating-point operations of BAIT's greedy (every candidate updated at every step; bait_sampling.py's
+    arithmetic): set-up (the two Fisher sums over pairs of classes, M⁻¹, M⁻¹FM⁻¹, the two per-candidate quadratic
+    forms), then per greedy step and candidate the product with the 2C² rows of the update (2·2C²·d), Ãᵢ applied
+    (8C²), the C×C products GGᵀ and JGᵀ (4C³) and the bound statistics (6C²), plus the (C·d)-wide update of M⁻¹;
+    the backward steps work on 2k down to k candidates and solve one C×C system each (2C³)."""
+    m, pairs, D = n - labeled, C * (C + 1) // 2, C * d
+    setup = 2 * pairs * d * d * (n + labeled) + 5 * D**3 + 2 * 2 * pairs * d * d * m
+    per_candidate = 2 * 2 * C * C * d + 8 * C * C + 4 * C**3 + 6 * C * C
+    per_step = 8 * C * D * D
+    steps = min(2 * k, m)
+    forward = steps * (m * per_candidate + per_step)
+    backward = sum(c * (per_candidate + 2 * C**3) + per_step for c in range(k + 1, steps + 1))
+    return dict(setup=setup, forward=forward, backward=backward)
+
+
+def product_rate(C, d, repeats=20):
+    """GFLOP/s of one thread (per CPU second) on the greedy step's matrix product, (2C² × d)·(d × 2621) in float32:
+    the best of `repeats` timings, so the floor it gives is what this core can do at best under the load."""
+    from query_strategies.selection import one_thread
+    a, b = torch.randn(2 * C * C, d), torch.randn(d, 2**19 // (2 * C * C))
+    best = float("inf")
+    with one_thread():
+        for _ in range(repeats):
+            start = time.process_time()
+            for _ in range(10):
+                torch.mm(a, b)
+            best = min(best, (time.process_time() - start) / 10)
+    return 2 * a.shape[0] * d * b.shape[1] / best / 1e9
+
+
 MC_ALGS = ("batchbald", "powerbald", "meanstd")
 
 
@@ -102,6 +138,19 @@ def probcover_delta(emb, args):
     x = normalised(emb)
     labels = kmeans_labels(x.cpu().numpy(), args.classes, args.seed)
     return purity_delta(x, torch.as_tensor(labels, device=x.device))
+
+
+def bait_floor(args, cpu_seconds):
+    """The greedy's flops, the core's product rate (measured now) and the floor they give: flops / rate,
+    the time of the greedy if every operation ran at the product's rate; and cpu_seconds / floor."""
+    flops = bait_flops(args.n, args.labeled, args.d, args.classes, args.k)
+    rate = product_rate(args.classes, args.d)
+    floor = sum(flops.values()) / (rate * 1e9)
+    print(f"floor: {sum(flops.values()) / 1e12:.2f} Tflop (set-up {flops['setup'] / 1e12:.2f}, forward "
+          f"{flops['forward'] / 1e12:.2f}, backward {flops['backward'] / 1e12:.2f}) at {rate:.1f} GFLOP/s = "
+          f"{floor:.1f} s; time / floor = {cpu_seconds / floor:.2f}")
+    return dict(flops={key: round(value) for key, value in flops.items()}, product_gflops=round(rate, 2),
+                floor_seconds=round(floor, 2), time_over_floor=round(cpu_seconds / floor, 3))
 
 
 def main(argv=None):
@@ -143,6 +192,9 @@ def main(argv=None):
                   threads=torch.get_num_threads())
     if args.device == "cuda":
         result["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    if args.alg == "bait" and args.device == "cpu":
+        result.update(bait_floor(args, cpu_seconds))
+        result["picks_sha1"] = hashlib.sha1(str(sorted(picks.tolist())).encode()).hexdigest()[:12]
     print(f"{args.alg:8s} n={args.n} d={args.d} C={args.classes} k={args.k} L={args.labeled} {args.device}: "
           f"{seconds:.3f} s ({cpu_seconds:.3f} s CPU), peak RSS {result['peak_rss_mb']:.0f} MB")
     print(json.dumps(result))

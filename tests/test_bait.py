@@ -158,3 +158,16 @@ def test_best_addition_survives_bounds_crossed_by_rounding():
     trace_y[best], inner[best] = 1.0, -0.5  # and the best's upper bound below its own lower bound
     available = torch.ones(len(cand), dtype=torch.bool)
     assert design.best_addition(available) == best
+
+
+def test_selection_speed_prints_bait_floor(capsys):
+    """bench/selection_speed.py reports BAIT's flops, the product rate and time / floor, and identifies the batch."""
+    import json
+
+    from bench.selection_speed import bait_flops, main
+    main(["--alg", "bait", "--n", "400", "--d", "8", "--k", "5", "--labeled", "40"])
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert result["flops"] == bait_flops(400, 40, 8, 10, 5)
+    assert result["product_gflops"] > 0 and result["time_over_floor"] > 0 and len(result["picks_sha1"]) == 12
+    per_candidate = 2 * (2 * 10 * 10) * 8 + 8 * 100 + 4 * 1000 + 6 * 100  # the (2C² × d) product, then C×C work
+    assert result["flops"]["forward"] == 2 * 5 * (360 * per_candidate + 8 * 10 * 80**2)  # 2k steps, 360 candidates
