@@ -57,7 +57,7 @@ GRIDS = {  # grid: (runs, flags every run has)
     "mnist": (13 * 5, ("--nQuery 100", "--data MNIST", "--nEnd 1000")),
     "letter_mlp_1000": (13 * 5, ("--did 6", "--nQuery 1000", "--nEnd 5100")),
     "mnist_mlp_1000": (13 * 5, ("--model mlp", "--nQuery 1000", "--data MNIST", "--nEnd 10100")),
-    "mnist_mlp_10000": (13 * 5, ("--model mlp", "--nQuery 10000", "--data MNIST", "--nEnd 50100")),
+    "mnist_mlp_10000": (11 * 5, ("--model mlp", "--nQuery 10000", "--data MNIST", "--nEnd 50100")),
     "mnist_cnn_100": (13 * 5, ("--model cnn", "--nQuery 100", "--data MNIST", "--nEnd 1100")),
     "mnist_cnn_1000": (13 * 5, ("--model cnn", "--nQuery 1000", "--data MNIST", "--nEnd 10100")),
     "fashion_mlp_100": (13 * 5, ("--model mlp", "--nQuery 100", "--data FashionMNIST", "--nEnd 1100")),
