@@ -119,3 +119,14 @@ def test_no_document_points_outside_the_repository():
     for doc in ["README.md", *(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]:
         text = (ROOT / doc).read_text()
         assert "shared/docs" not in text and "SPEC §" not in text, doc
+
+
+def slugs(text):
+    """The anchors GitHub gives a Markdown text's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("target, anchor", sorted(set(re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", README))))
+def test_each_readme_anchor_names_a_heading(target, anchor):
+    assert anchor in slugs((ROOT / target).read_text() if target else README), f"no heading for {target}#{anchor}"
