@@ -1,4 +1,4 @@
-"""Data sets of SPEC §3 as tensors: a pool (train) split, a test split, normalised once, and the loader batch size.
+"""Data sets of PROTOCOL §3 as tensors: a pool (train) split, a test split, normalised once, and the loader batch size.
 
 Every loader returns a `Dataset`; every problem a user can fix (a missing file, a corrupt one, non-numeric
 columns) raises `UserError` with one line that says what to do. Nothing is ever written into `--path` except

@@ -1,4 +1,4 @@
-"""Training and inference, in one place (SPEC §6). Strategies ask the learner for model outputs on pool indices."""
+"""Training and inference, in one place (PROTOCOL §6). Strategies ask the learner for model outputs on pool indices."""
 import time
 import warnings
 from contextlib import contextmanager
@@ -168,7 +168,7 @@ class Learner:
     def train(self, idx):
         """Train a fresh network on pool points `idx` (Adam, cross-entropy, each gradient element clamped to ±0.1)
         until the epoch's training accuracy reaches 0.99, restarting from new weights when it is still under 0.2
-        after a multiple of 1000 epochs (the original's rule). Guards (each with a warning, SPEC §6): the best
+        after a multiple of 1000 epochs (the original's rule). Guards (each with a warning, PROTOCOL §6): the best
         reachable accuracy when identical inputs carry different labels, `max_epochs` (0 = none) and `patience`
         epochs without a new best epoch accuracy (0 = none)."""
         start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Networks of SPEC §4. Every forward returns (logits, embedding); the embedding is the input of `head`,
+"""Networks of PROTOCOL §4. Every forward returns (logits, embedding); the embedding is the input of `head`,
 the last linear layer. Dropout draws from a generator the learner hands in, so runs are reproducible."""
 import math
 

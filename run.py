@@ -210,7 +210,7 @@ def rounds_cap_binds(args):
 
 def n_query_rounds(args):
     """Query rounds to run: min(--rounds, budget rounds) when --rounds > 0, else the budget rounds (the original
-    ran --rounds − 1; we run --rounds, SPEC §1)."""
+    ran --rounds − 1; we run --rounds, PROTOCOL §1)."""
     return args.rounds if rounds_cap_binds(args) else n_budget_rounds(args)
 
 

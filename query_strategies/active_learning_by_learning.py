@@ -1,4 +1,4 @@
-"""`albl`: Active Learning by Learning (Hsu & Lin, AAAI 2015; SPEC §5), a bandit over sub-strategies.
+"""`albl`: Active Learning by Learning (Hsu & Lin, AAAI 2015; PROTOCOL §5), a bandit over sub-strategies.
 
 Each round one sub-strategy s is drawn with probability p_s = (1 − K·pmin)·w_s/Σw + pmin (pmin = 1/(10K)) and
 queries the whole batch; its points remember p_s as their query probability (1 for the initial set). After the

@@ -1,4 +1,4 @@
-"""`bim`: adversarial margin by the basic iterative method (Kurakin et al. 2017; SPEC §5).
+"""`bim`: adversarial margin by the basic iterative method (Kurakin et al. 2017; PROTOCOL §5).
 
 As the original: each unlabelled point is pushed by x ← x + ε·sign(∇ₓ CE(f(x), ŷ)) (ŷ the model's prediction at
 the start) until the prediction changes; its score is the squared norm of the total perturbation, and the lowest

@@ -1,4 +1,4 @@
-"""`deepfool`: adversarial margin by DeepFool (Moosavi-Dezfooli et al., CVPR 2016; SPEC §5).
+"""`deepfool`: adversarial margin by DeepFool (Moosavi-Dezfooli et al., CVPR 2016; PROTOCOL §5).
 
 As the original: from each unlabelled point the perturbation r walks to the nearest boundary of the linearised
 classifier, one step at a time while the prediction at x + r is still the starting one, at most DEEPFOOL_STEPS steps;

@@ -1,4 +1,4 @@
-"""`bait`: BAIT, Fisher-embedding selection (Ash et al., NeurIPS 2021; SPEC §5).
+"""`bait`: BAIT, Fisher-embedding selection (Ash et al., NeurIPS 2021; PROTOCOL §5).
 
 Point i's Fisher embedding is Vᵢ = Aᵢ ⊗ eᵢᵀ ∈ R^{C×(C·d)} with Aᵢ = diag(√pᵢ)(I − 1pᵢᵀ), so VᵢᵀVᵢ is its
 last-layer Fisher. V is never formed: for a (C·d)×(C·d) matrix K with d×d blocks K_ab,

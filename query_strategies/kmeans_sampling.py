@@ -1,5 +1,5 @@
 """`kmeans`: as the original, scikit-learn's `KMeans(n_clusters=k)` on the unlabelled embeddings, then in each
-cluster the member nearest its centre (SPEC §5).
+cluster the member nearest its centre (PROTOCOL §5).
 
 The original relied on the scikit-learn of its day, whose default was 10 k-means++ starts (`n_init=10`; the
 default became one start in scikit-learn 1.4): N_INIT states that number, and `random_state` is drawn from the

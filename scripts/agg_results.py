@@ -1,4 +1,4 @@
-"""The paper's analysis (SPEC §7) of a folder of active-learning runs.
+"""The paper's analysis (PROTOCOL §7) of a folder of active-learning runs.
 
     python scripts/agg_results.py RESULTS_DIR [RESULTS_DIR ...] --fig FIG_DIR
 

@@ -1,5 +1,5 @@
 """scripts/agg_results.py and its modules (agg_read, agg_stats, agg_figures, agg_algs): the penalty-matrix rule of
-SPEC §7 on accuracies built by hand, reading run folders (rounds.csv of any version) and the original's logs, and
+PROTOCOL §7 on accuracies built by hand, reading run folders (rounds.csv of any version) and the original's logs, and
 the files of an end-to-end run."""
 import json
 import warnings

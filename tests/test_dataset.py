@@ -1,6 +1,6 @@
-"""Data loading (SPEC §3) with the real libraries: sklearn's digits, torchvision's MNIST / FashionMNIST from the real
-files, torchvision's SVHN / CIFAR10 classes on small files in their true on-disk formats, openml reading its own
-cache offline, user CSV / NPZ files, the tabular split rules and --trunc. Every bad input must give one UserError
+"""Data loading (PROTOCOL §3) with the real libraries: sklearn's digits, torchvision's MNIST / FashionMNIST from the
+real files, torchvision's SVHN / CIFAR10 classes on small files in their true on-disk formats, openml reading its
+own cache offline, user CSV / NPZ files, the tabular split rules and --trunc. Every bad input must give one UserError
 line that says what to do."""
 import gzip
 import pickle

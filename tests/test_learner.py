@@ -1,4 +1,4 @@
-"""Training (SPEC §6) and inference: fresh weights, the 99 % rule and its restart, every reason training stops
+"""Training (PROTOCOL §6) and inference: fresh weights, the 99 % rule and its restart, every reason training stops
 (target, unreachable, cap, stalled), the closed-form gradients and the clamped Adam step against autograd and
 torch.optim.Adam, MC dropout, augmentation."""
 import numpy as np

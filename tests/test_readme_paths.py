@@ -1,7 +1,9 @@
 """Everything the README tells a reader to type or open exists: each `python run.py`, `scripts/sweep.py` and
 `scripts/agg_results.py` command line in its shell blocks parses with the real parsers (grids read, flags known),
 no analysis command writes into the committed figures under docs/, and every repository path it names (links,
-scripts, grids, docs) is there."""
+scripts, grids, docs) is there. Its top-level sections follow a researcher's workflow (install, quick start,
+reproducing the papers, ..., differences from the original), it links the detail pages in docs/, and no document
+sends the reader outside the repository."""
 import re
 import shlex
 
@@ -96,3 +98,36 @@ def named_paths():
 @pytest.mark.parametrize("path", named_paths())
 def test_each_named_path_exists(path):
     assert any(ROOT.glob(path)) if "*" in path else (ROOT / path).exists(), f"README names {path}, which is missing"
+
+
+WORKFLOW = ["Install", "Quick start", "Reproducing the papers", "Running experiments", "Your own data",
+            "Choosing a strategy", "Reading the results", "Sweeps", "Analysis", "Interrupted runs and `--resume`",
+            "Reproducibility", "Results", "Tests", "Code layout, and adding a strategy", "Benchmarks",
+            "Differences from the original"]
+
+
+def test_the_readme_reads_top_down_as_a_researchers_workflow():
+    headings = [line[3:].strip() for line in README.splitlines() if line.startswith("## ")]
+    assert headings == WORKFLOW
+
+
+@pytest.mark.parametrize("page", ["docs/TRAINING.md", "docs/STATE.md", "docs/PROTOCOL.md", "docs/FIDELITY.md"])
+def test_the_readme_links_the_detail_pages(page):
+    assert f"]({page})" in README
+
+
+def test_no_document_points_outside_the_repository():
+    for doc in ["README.md", *(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]:
+        text = (ROOT / doc).read_text()
+        assert "shared/docs" not in text and "SPEC §" not in text, doc
+
+
+def slugs(text):
+    """The anchors GitHub gives a Markdown text's headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = [line.lstrip("#").strip() for line in text.splitlines() if line.startswith("#")]
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+@pytest.mark.parametrize("target, anchor", sorted(set(re.findall(r"\]\(([^)#\s]*)#([^)\s]+)\)", README))))
+def test_each_readme_anchor_names_a_heading(target, anchor):
+    assert anchor in slugs((ROOT / target).read_text() if target else README), f"no heading for {target}#{anchor}"
