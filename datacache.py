@@ -49,12 +49,13 @@ def entry_key(sources, versions):
 
 def cached_arrays(kind, sources, versions, decode):
     """The dict of arrays `decode()` returns for these source files: read from the entry of `kind` when one exists
-    for their current contents and `versions`, else decoded and stored there (the store is skipped, silently, when
-    the cache cannot be written)."""
+    for their current contents and `versions` (mapped copy-on-write: pages are read when first touched, and
+    writes stay private), else decoded and stored there (the store is skipped, silently, when the cache cannot be
+    written)."""
     folder = cache_dir() / "decoded" / f"{kind}-{entry_key(sources, versions)}"
     if folder.is_dir():
         try:
-            return {f.stem: np.load(f, allow_pickle=False) for f in sorted(folder.glob("*.npy"))}
+            return {f.stem: np.load(f, mmap_mode="c", allow_pickle=False) for f in sorted(folder.glob("*.npy"))}
         except (OSError, ValueError, EOFError):
             shutil.rmtree(folder, ignore_errors=True)
     arrays = decode()
