@@ -155,7 +155,8 @@ def check_flags(args):
     if args.did > 0 and args.model in CONV_MODELS:
         raise UserError(f"--did (tabular OpenML data) works only with --model mlp or lin, not {args.model}")
     if args.model == "cnn" and args.did <= 0 and args.data not in IMAGE_NAMES:
-        raise UserError(f"--model cnn is defined for {', '.join(IMAGE_NAMES)}; use mlp or lin for {args.data or 'digits'}")
+        raise UserError(f"--model cnn is defined for {', '.join(IMAGE_NAMES)}; use mlp or lin for "
+                        f"{args.data or 'digits'}")
 
 
 def pick_device(name):

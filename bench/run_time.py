@@ -57,7 +57,8 @@ def one_run(root, run_args):
             sys.exit(proc.stderr.strip().splitlines()[-1])
         folder = next(Path(out).glob("*/rounds.csv")).parent
         config = json.loads((folder / "config.json").read_text())
-        return {"wall": wall, "rounds": pd.read_csv(folder / "rounds.csv"), "startup": config.get("startup_seconds", {})}
+        return {"wall": wall, "rounds": pd.read_csv(folder / "rounds.csv"),
+                "startup": config.get("startup_seconds", {})}
 
 
 def split(run):
@@ -84,7 +85,8 @@ def describe(name, m, torch_import, original):
              f"(interpreter, parsing, results, exit); beyond `import torch` ({torch_import:.2f} s): "
              f"{m['fixed'] - torch_import:.2f} s"]
     if original:
-        lines.append(f"  whole run: {ORIGINAL_SECONDS / m['wall']:.1f}x faster than the original's ~{ORIGINAL_SECONDS} s")
+        lines.append(f"  whole run: {ORIGINAL_SECONDS / m['wall']:.1f}x faster than the original's "
+                     f"~{ORIGINAL_SECONDS} s")
     return lines
 
 
