@@ -3,8 +3,12 @@
 Every loader returns a `Dataset`; every problem a user can fix (a missing file, a corrupt one, non-numeric
 columns) raises `UserError` with one line that says what to do. Nothing is ever written into `--path` except
 OpenML's own cache (PATH/openml): archives found there are extracted into the project cache (`cache_dir()`), and
-torchvision downloads go there too."""
+torchvision downloads go there too. Decoded MNIST, FashionMNIST, digits and CSV/.npz tables are kept there as
+well (datacache), keyed by the contents of the files they were read from, so later runs skip decoding and the
+libraries that decode (torchvision, scikit-learn, pandas)."""
 import hashlib
+import importlib.metadata
+import importlib.util
 import os
 import socket
 import tempfile
@@ -17,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from datacache import cache_dir, cached_arrays, path_tag
 from errors import UserError
 
 IMAGE_DATA = {
@@ -43,6 +48,7 @@ TEST_BATCH = 1000
 TEST_FRACTION = 0.1
 POOL_CAP = 50_000
 POOL_DRAWS = 100  # random splits tried before a class too rare for the pool is reported
+DECODER = "1"  # the version of the decoding below, part of every decoded cache entry's key: change it with them
 
 
 @dataclass
@@ -56,6 +62,7 @@ class Dataset:
     train_batch: int
     augment: bool = False
     black: torch.Tensor = None  # image data: the normalised value of a black pixel, per channel (−mean/std)
+    sha256: str = None  # content_sha256 of these tensors when already known (a decoded cache entry keeps it)
     rows: np.ndarray = None  # each pool point's row in the source (file, table or training set), from 0
     class_names: list = None  # the source's label of each class 0..C-1, as text
 
@@ -71,16 +78,12 @@ class Dataset:
         return self.X_train.dim() == 4
 
 
-def cache_dir():
-    """The project's cache folder: $BADGE_CACHE, else ~/.cache/badge."""
-    return Path(os.environ.get("BADGE_CACHE", Path.home() / ".cache" / "badge"))
-
-
-def canonical_name(data):
-    """`data` spelled as the data set it names, whatever its case ('mnist' -> 'MNIST'); other text (a file, an
-    unknown name) unchanged."""
-    names = {n.lower(): n for n in ("digits", *IMAGE_DATA)}
-    return names.get(data.lower(), data)
+def content_sha256(ds):
+    """SHA-256 over the labels, then the features (pool, then test), as stored in memory."""
+    h = hashlib.sha256()
+    for t in (ds.y_train, ds.y_test, ds.X_train, ds.X_test):
+        h.update(np.ascontiguousarray(t.detach().cpu().numpy()).data)
+    return h.hexdigest()
 
 
 def load(data, did, path, rng, trunc=-1, aug=0):
@@ -110,17 +113,34 @@ def truncate(ds, n, rng):
     small, small_te = y < 10, ds.y_test < 10
     ds.X_train, ds.y_train, ds.rows = X[small], y[small], ds.rows[keep.numpy()][small.numpy()]
     ds.X_test, ds.y_test = ds.X_test[small_te], ds.y_test[small_te]
-    ds.n_classes = min(ds.n_classes, 10)
+    ds.n_classes, ds.sha256 = min(ds.n_classes, 10), None
     ds.class_names = ds.class_names[:ds.n_classes]
     return ds
 
 
 def load_digits(rng):
-    """scikit-learn's 8×8 digits (1,797 images, 64 pixel intensities 0..16, unscaled), split as tabular data."""
-    from sklearn.datasets import load_digits as sk_digits
+    """scikit-learn's 8×8 digits (1,797 images, 64 pixel intensities 0..16, unscaled), split as tabular data;
+    decoded once, then read from the cache (keyed by scikit-learn's digits file) without importing scikit-learn."""
+    def read():
+        from sklearn.datasets import load_digits as sk_digits
 
-    X, y = sk_digits(return_X_y=True)
-    return tabular_split("digits", X, y, rng)
+        return sk_digits(return_X_y=True)
+
+    spec = importlib.util.find_spec("sklearn")
+    csv = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz" if spec else None
+    sources = [csv] if csv and csv.is_file() else None
+    table = cached_table("digits", sources, read, "digits", importlib.metadata.version("scikit-learn"))
+    return split_table("digits", *table, rng, "digits")
+
+
+def cached_table(kind, sources, read, source, version):
+    """table_arrays of the (features, labels) that read() returns, through the decoded cache entry of `kind`
+    keyed by the `sources` files and the reading library's `version` (decoded afresh when sources is None)."""
+    def decode():
+        return dict(zip(("X", "classes", "codes"), table_arrays(*read(), source)))
+
+    arrays = decode() if sources is None else cached_arrays(kind, sources, (DECODER, version), decode)
+    return arrays["X"], arrays["classes"], arrays["codes"]
 
 
 def tabular_split(name, X, y, rng, source=None):
@@ -128,6 +148,12 @@ def tabular_split(name, X, y, rng, source=None):
     one point), the pool capped at 50,000 random points, redrawn until every class is in the pool; each pool
     point's row of X is kept in `rows`. `source` names the input in error messages."""
     source = source or name
+    return split_table(name, *table_arrays(X, y, source), rng, source)
+
+
+def table_arrays(X, y, source):
+    """(float32 features, sorted classes, label codes 0..C-1) of a table; UserError when it is not a non-empty
+    table of finite numbers with a label per row and at least two classes."""
     X, y = np.asarray(X), np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
@@ -136,8 +162,12 @@ def tabular_split(name, X, y, rng, source=None):
                         f"got features {X.shape} and labels {y.shape}")
     if X.shape[1] == 0:
         raise UserError(f"{source}: the features have no columns; give at least one feature per row")
-    X = as_features(X, source)
-    classes, y = encode_labels(y, source)
+    return (as_features(X, source), *encode_labels(y, source))
+
+
+def split_table(name, X, classes, y, rng, source):
+    """A Dataset of table_arrays' (X, classes, codes y): a random 10 % test split (at least one point), the pool
+    capped at 50,000 random points, redrawn until every class is in the pool."""
     n_test = max(1, int(round(TEST_FRACTION * len(X))))
     n_pool = min(len(X) - n_test, POOL_CAP)
     if n_pool < len(classes):
@@ -203,11 +233,10 @@ def load_file(file, rng):
                         f"or .npz file")
     if not path.is_file():
         raise UserError(f"data file {file} not found: check the path given to --data")
-    if path.suffix.lower() == ".npz":
-        X, y = read_npz(path)
-    else:
-        X, y = read_csv_table(path)
-    return tabular_split(path.stem, X, y, rng, source=str(path))
+    npz = path.suffix.lower() == ".npz"
+    table = cached_table(f"table-{path_tag(path)}", [path], lambda: read_npz(path) if npz else read_csv_table(path),
+                         str(path), np.__version__ if npz else importlib.metadata.version("pandas"))
+    return split_table(path.stem, *table, rng, str(path))
 
 
 def read_npz(path):
@@ -304,8 +333,9 @@ def load_openml(did, path, rng):
     cache under PATH/openml (which works offline once the data set is cached there)."""
     csv = Path(path) / "openml" / f"{did}.csv"
     if csv.is_file():
-        X, y = read_csv_table(csv)
-        return tabular_split(f"openml{did}", X, y, rng, source=str(csv))
+        table = cached_table(f"table-{path_tag(csv)}", [csv], lambda: read_csv_table(csv), str(csv),
+                             importlib.metadata.version("pandas"))
+        return split_table(f"openml{did}", *table, rng, str(csv))
     X, y = fetch_openml(did, Path(path) / "openml")
     return tabular_split(f"openml{did}", X, y, rng, source=f"OpenML data set {did}")
 
@@ -342,6 +372,41 @@ def fetch_openml(did, cache):
 
 
 def load_image_data(name, path):
+    """MNIST, FashionMNIST, SVHN or CIFAR10, normalised with the data set's channel stats; MNIST and FashionMNIST
+    decoded once, then read from the cache (keyed by the files mnist_sources names), without torchvision."""
+    sources = mnist_sources(name, Path(path)) if name in MNIST_LIKE else None
+    if sources is None:
+        return decode_image_data(name, path)
+    arrays = cached_arrays(f"{name}-{path_tag(path)}", sources, (DECODER, torch.__version__),
+                           lambda: dataset_arrays(decode_image_data(name, path)))
+    mean, std, batch = IMAGE_DATA[name]
+    tensors = [torch.from_numpy(arrays[k]) for k in ("X_train", "y_train", "X_test", "y_test")]
+    black = -torch.tensor(mean) / torch.tensor(std)
+    return Dataset(name, *tensors, IMAGE_CLASSES, batch, black=black, sha256=str(arrays["sha256"]))
+
+
+def dataset_arrays(ds):
+    """The tensors of a Dataset as numpy arrays, with their content_sha256 (a cache entry)."""
+    arrays = {k: getattr(ds, k).numpy() for k in ("X_train", "y_train", "X_test", "y_test")}
+    return dict(arrays, sha256=np.array(content_sha256(ds)))
+
+
+def mnist_sources(name, path):
+    """The files MNIST or FashionMNIST is read from, as image_root and torchvision choose them: `path`'s
+    processed/*.pt, else its extracted raw files, else its four .gz archives, else the copy downloaded into the
+    cache; None when none of these is complete (loading then reports what is missing)."""
+    folder, cached = path / name, image_cache(path) / name / "raw"
+    archives = [folder / "raw" / f"{f}.gz" for f in MNIST_FILES]
+    processed = [folder / "processed" / f for f in ("training.pt", "test.pt")]
+    for files in (processed, [folder / "raw" / f for f in MNIST_FILES], archives, [cached / f for f in MNIST_FILES]):
+        if all(f.is_file() for f in files):
+            return files
+        if files is archives and any(f.is_file() for f in files):
+            return None
+    return None
+
+
+def decode_image_data(name, path):
     """MNIST, FashionMNIST, SVHN or CIFAR10 through torchvision, normalised with the data set's channel stats."""
     mean, std, batch = IMAGE_DATA[name]
     root, download = image_root(name, Path(path))
@@ -379,7 +444,7 @@ def torchvision_arrays(name, root, train, download):
 
 def image_cache(path):
     """The cache folder of the data folder `path`: one per resolved path, so two data folders never mix."""
-    return cache_dir() / "torchvision" / hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    return cache_dir() / "torchvision" / path_tag(path)
 
 
 def image_root(name, path):

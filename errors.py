@@ -1,5 +1,6 @@
 """UserError: a problem with the user's input (a flag, a data file, a run folder). run.py, sweep.py and the
-scripts print it as one line and exit non-zero, without a traceback."""
+scripts print it as one line and exit non-zero, without a traceback. TrainingDiverged: a
+network's training loss became NaN or infinite (run.py names the round and exits 1)."""
 import difflib
 
 
@@ -16,3 +17,7 @@ def did_you_mean(name, known):
     """'; did you mean X?' (or 'X or Y?') with close_names(name, known), else ''."""
     close = close_names(name, known)
     return f"; did you mean {' or '.join(close)}?" if close else ""
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite."""

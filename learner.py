@@ -8,15 +8,15 @@ import torch
 import torch.nn.functional as F
 
 import kernels
+from catalog import CONV_MODELS, PATIENCE
 from dataset import TEST_BATCH
-from errors import UserError
+from errors import TrainingDiverged, UserError
 from query_strategies.selection import progress
-from model import CONV_MODELS, Dropout, build_model, dropout, has_dropout, reset_weights, set_dropout_generator
+from model import Dropout, build_model, dropout, has_dropout, keep_mask, reset_weights, set_dropout_generator
 
 ACC_TARGET = 0.99  # train until the epoch's training accuracy reaches this
 RESTART_EPOCHS = 1000  # a model still under RESTART_ACC after a multiple of this many epochs restarts
 RESTART_ACC = 0.2
-PATIENCE = 5000  # default of --patience: epochs without a new best epoch accuracy before training stops
 GRAD_CLAMP = 0.1
 ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 MC_DRAWS = 10
@@ -26,10 +26,6 @@ ATTACK_BATCH = 500  # points attacked together by attack_scores
 
 
 DIVERGED = "the training loss became NaN or infinite; lower --lr or check the features"
-
-
-class TrainingDiverged(RuntimeError):
-    """The training loss became NaN or infinite."""
 
 
 @dataclass
@@ -277,24 +273,13 @@ class Learner:
             self.infer_seconds += time.perf_counter() - start
 
     @torch.no_grad()
-    def forward(self, X, mc=False):
-        """(logits, embeddings) of the trained network over X in batches; `mc` keeps dropout on (BatchNorm in
-        eval mode) and, for networks without dropout layers, drops embedding units before the last layer."""
+    def forward(self, X):
+        """(logits, embeddings) of the trained network over X in batches of TEST_BATCH."""
         model, out_l, out_e = self.model.eval(), [], []
-        gen = self.device_generator() if mc else None
-        native = mc and has_dropout(model)
-        if native:
-            set_dropout_generator(model, gen)
-            for m in model.modules():
-                if isinstance(m, Dropout):
-                    m.train()
         for start in range(0, len(X), TEST_BATCH):
             logits, emb = model(X[start:start + TEST_BATCH])
-            if mc and not native:
-                logits = model.head(dropout(emb, EMBEDDING_DROPOUT, gen))
             out_l.append(logits)
             out_e.append(emb)
-        model.eval()
         return torch.cat(out_l), torch.cat(out_e)
 
     def probs(self, idx):
@@ -312,10 +297,48 @@ class Learner:
         return self.probs_embeddings(idx)[1]
 
     def mc_probs(self, idx, draws=MC_DRAWS):
-        """Softmax probabilities of `draws` MC-dropout passes over pool points `idx`, shape (draws, n, C)."""
+        """Softmax probabilities of `draws` MC-dropout passes over pool points `idx`, shape (draws, n, C): dropout
+        on (BatchNorm in eval mode), or, for networks without dropout layers, embedding units dropped before the
+        last layer. Each pass takes a generator (device_generator) and draws its masks batch after batch of
+        TEST_BATCH points; the layers before the first dropout are computed once for all passes."""
         with self.timed():
             X = self.X[idx]
-            return torch.stack([F.softmax(self.forward(X, mc=True)[0], dim=1) for _ in range(draws)])
+            logits = self.mc_logits(X, draws) if has_dropout(self.model) else self.mc_head_logits(X, draws)
+            return F.softmax(logits, dim=2)
+
+    @torch.no_grad()
+    def mc_head_logits(self, X, draws):
+        """MC-dropout logits (draws, n, C) of a network without dropout layers: the embeddings once, then per pass
+        and batch head(dropout(embedding, EMBEDDING_DROPOUT))."""
+        model = self.model.eval()
+        embs = [model(X[a:a + TEST_BATCH])[1] for a in range(0, len(X), TEST_BATCH)]
+        passes = []
+        for _ in range(draws):
+            gen = self.device_generator()
+            passes.append(torch.cat([model.head(dropout(emb, EMBEDDING_DROPOUT, gen)) for emb in embs]))
+        return torch.stack(passes)
+
+    @torch.no_grad()
+    def mc_logits(self, X, draws):
+        """MC-dropout logits (draws, n, C) of a network with dropout layers (forward = tail(trunk(x))): every
+        pass's keep masks drawn first, then per batch the trunk once and the tail once per pass with its masks."""
+        model = self.model.eval()
+        bounds = [(a, min(a + TEST_BATCH, len(X))) for a in range(0, len(X), TEST_BATCH)]
+        shapes = dropout_input_shapes(model, X[:1])
+        masks = [[[keep_mask((b - a, *shape), m.p, gen, X.device, m.channelwise) for m, shape in shapes.items()]
+                  for a, b in bounds] for gen in (self.device_generator() for _ in range(draws))]
+        out = torch.empty(draws, len(X), self.ds.n_classes, device=X.device)
+        try:
+            for j, (a, b) in enumerate(bounds):
+                h = model.trunk(X[a:b])
+                for t in range(draws):
+                    for m, keep in zip(shapes, masks[t][j]):
+                        m.keep = keep
+                    out[t, a:b] = model.tail(h)[0]
+        finally:
+            for m in shapes:
+                m.keep = None
+        return out
 
     def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
         """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool
@@ -354,6 +377,23 @@ def recalibrate_batchnorm(model, X, size):
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     model.eval()
+
+
+def dropout_input_shapes(model, x):
+    """{dropout layer: shape of its input per sample} of model(x), in the order the layers are called; layers with
+    p = 0 (which draw nothing) left out."""
+    shapes = {}
+
+    def record(layer, args):
+        shapes.setdefault(layer, tuple(args[0].shape[1:]))
+
+    hooks = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, Dropout) and m.p > 0]
+    try:
+        model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes
 
 
 def batch_bounds(n, size):

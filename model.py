@@ -10,23 +10,32 @@ from resnet import ResNet18
 
 
 class Dropout(nn.Module):
-    """Inverted dropout drawing its mask from `self.generator`; channelwise=True drops whole feature maps."""
+    """Inverted dropout drawing its mask from `self.generator`; channelwise=True drops whole feature maps. A mask
+    set in `self.keep` (MC passes whose masks were drawn beforehand) is applied instead, in any mode."""
 
     def __init__(self, p=0.5, channelwise=False):
         super().__init__()
-        self.p, self.channelwise, self.generator = p, channelwise, None
+        self.p, self.channelwise, self.generator, self.keep = p, channelwise, None, None
 
     def forward(self, x):
+        if self.keep is not None:
+            return x * self.keep / (1 - self.p)
         if not self.training or self.p == 0:
             return x
         return dropout(x, self.p, self.generator, self.channelwise)
 
 
+def keep_mask(shape, p, generator, device, channelwise=False):
+    """The Bernoulli(1 − p) keep mask dropout draws for an input of `shape`: one draw per element, or per
+    (sample, channel) when channelwise."""
+    if channelwise:
+        shape = tuple(shape[:2]) + (1,) * (len(shape) - 2)
+    return torch.rand(shape, generator=generator, device=device) >= p
+
+
 def dropout(x, p, generator, channelwise=False):
     """x · Bernoulli(1 − p) / (1 − p); one draw per (sample, channel) when channelwise."""
-    shape = x.shape[:2] + (1,) * (x.dim() - 2) if channelwise else x.shape
-    keep = torch.rand(shape, generator=generator, device=x.device) >= p
-    return x * keep / (1 - p)
+    return x * keep_mask(x.shape, p, generator, x.device, channelwise) / (1 - p)
 
 
 class MLP(nn.Module):
@@ -82,7 +91,9 @@ class Linear(nn.Module):
 
 
 class MnistCNN(nn.Module):
-    """conv5 10ch, pool, conv5 20ch + 2-D dropout, pool, FC 320→50 (embedding), dropout, FC 50→C."""
+    """conv5 10ch, pool, conv5 20ch + 2-D dropout, pool, FC 320→50 (embedding), dropout, FC 50→C. Like every
+    network with dropout layers, forward = tail(trunk(x)): trunk holds the layers before the first dropout, which
+    MC passes compute once."""
 
     def __init__(self, in_channels, n_classes):
         super().__init__()
@@ -94,15 +105,23 @@ class MnistCNN(nn.Module):
         self.head = nn.Linear(50, n_classes)
         self.emb_dim = 50
 
-    def forward(self, x):
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))
-        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
+    def trunk(self, x):
+        """conv1, pool, ReLU, conv2: the layers before the first dropout."""
+        return self.conv2(F.relu(F.max_pool2d(self.conv1(x), 2)))
+
+    def tail(self, h):
+        """(logits, embedding) from trunk's output: 2-D dropout, pool, ReLU, FC, ReLU, dropout, head."""
+        x = F.relu(F.max_pool2d(self.conv2_drop(h), 2))
         emb = F.relu(self.fc1(x.flatten(1)))
         return self.head(self.drop(emb)), emb
 
+    def forward(self, x):
+        return self.tail(self.trunk(x))
+
 
 class SvhnCNN(nn.Module):
-    """Three conv3 32ch (pool after the last two), FC 1152→400→50 (embedding), dropout, FC 50→C."""
+    """Three conv3 32ch (pool after the last two), FC 1152→400→50 (embedding), dropout, FC 50→C; forward =
+    tail(trunk(x)) as in MnistCNN."""
 
     def __init__(self, in_channels, n_classes):
         super().__init__()
@@ -116,17 +135,25 @@ class SvhnCNN(nn.Module):
         self.head = nn.Linear(50, n_classes)
         self.emb_dim = 50
 
-    def forward(self, x):
+    def trunk(self, x):
+        """conv1, ReLU, conv2, pool, ReLU, conv3: the layers before the first dropout."""
         x = F.relu(self.conv1(x))
-        x = F.relu(F.max_pool2d(self.conv2(x), 2))
-        x = F.relu(F.max_pool2d(self.conv3_drop(self.conv3(x)), 2))
+        return self.conv3(F.relu(F.max_pool2d(self.conv2(x), 2)))
+
+    def tail(self, h):
+        """(logits, embedding) from trunk's output: 2-D dropout, pool, ReLU, two FC + ReLU, dropout, head."""
+        x = F.relu(F.max_pool2d(self.conv3_drop(h), 2))
         x = F.relu(self.fc1(x.flatten(1)))
         emb = F.relu(self.fc2(x))
         return self.head(self.drop(emb)), emb
 
+    def forward(self, x):
+        return self.tail(self.trunk(x))
+
 
 class CifarCNN(nn.Module):
-    """conv5 32, conv5 32 + pool, conv5 64 + pool, FC 1024→50 (embedding), dropout, FC 50→C."""
+    """conv5 32, conv5 32 + pool, conv5 64 + pool, FC 1024→50 (embedding), dropout, FC 50→C; forward =
+    tail(trunk(x)) as in MnistCNN."""
 
     def __init__(self, in_channels, n_classes):
         super().__init__()
@@ -138,12 +165,19 @@ class CifarCNN(nn.Module):
         self.head = nn.Linear(50, n_classes)
         self.emb_dim = 50
 
-    def forward(self, x):
+    def trunk(self, x):
+        """The embedding: everything before the only dropout."""
         x = F.relu(self.conv1(x))
         x = F.relu(F.max_pool2d(self.conv2(x), 2))
         x = F.relu(F.max_pool2d(self.conv3(x), 2))
-        emb = F.relu(self.fc1(x.flatten(1)))
+        return F.relu(self.fc1(x.flatten(1)))
+
+    def tail(self, emb):
+        """(logits, embedding): dropout, head."""
         return self.head(self.drop(emb)), emb
+
+    def forward(self, x):
+        return self.tail(self.trunk(x))
 
 
 VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
@@ -172,8 +206,6 @@ class VGG(nn.Module):
 
 
 CNNS = {"MNIST": MnistCNN, "FashionMNIST": MnistCNN, "SVHN": SvhnCNN, "CIFAR10": CifarCNN}
-MODELS = ("mlp", "lin", "resnet", "vgg", "cnn")
-CONV_MODELS = ("resnet", "vgg", "cnn")
 
 
 def build_model(name, input_shape, n_classes, n_emb=128, data_name=None):

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dataset import content_sha256
 from learner import TRAIN_STOPS
 from query_strategies import STRATEGIES
 from runlock import LOCK_NAME
@@ -129,12 +130,10 @@ def identity_hash(config, keys):
 
 def data_fingerprint(ds, source):
     """The data's identity: where it came from, its sizes, and SHA-256 over the labels, then the features
-    (pool, then test), as stored in memory after loading and splitting."""
-    h = hashlib.sha256()
-    for t in (ds.y_train, ds.y_test, ds.X_train, ds.X_test):
-        h.update(np.ascontiguousarray(t.detach().cpu().numpy()).data)
+    (pool, then test), as stored in memory after loading and splitting (dataset.content_sha256; kept with a
+    decoded cache entry)."""
     return {"source": source, "n_train": len(ds.y_train), "n_test": len(ds.y_test), "n_classes": ds.n_classes,
-            "shape": list(ds.X_train.shape[1:]), "sha256": h.hexdigest()}
+            "shape": list(ds.X_train.shape[1:]), "sha256": ds.sha256 or content_sha256(ds)}
 
 
 def read_bytes(path, what):

@@ -33,19 +33,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import torch
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-import dataset
-from errors import UserError, did_you_mean
-from learner import PATIENCE, Learner, TrainingDiverged
-from model import CNNS, CONV_MODELS, MODELS, build_model
+from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name
+from errors import TrainingDiverged, UserError, did_you_mean
 from query_strategies import STRATEGIES
-from query_strategies.bait_sampling import regularisation_for
-from query_strategies.selection import reporting
-from results import STRATEGY_FLAGS, RunDir, data_fingerprint, data_label, identity_hash
 from runlock import run_folder_lock
+
+# torch, torchvision and the modules built on them are imported after the flags are parsed (import_libraries),
+# so that --help and flag errors answer at once.
 
 
 INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '(.*)' \(choose from")
@@ -86,7 +83,7 @@ def build_parser():
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
     p.add_argument("--model", default="mlp", type=str.lower, choices=MODELS, help="network: " + ", ".join(MODELS))
     p.add_argument("--path", default="data", help="data folder: torchvision files, OpenML cache, PATH/openml/<did>.csv")
-    p.add_argument("--data", default="", type=dataset.canonical_name,
+    p.add_argument("--data", default="", type=canonical_name,
                    help="digits (default), MNIST, FashionMNIST, SVHN, CIFAR10 (any case), "
                    "a .csv file (label in the last column) or a .npz file (arrays X, y)")
     p.add_argument("--nQuery", type=int, default=100, help="points labelled per round")
@@ -176,11 +173,14 @@ def check_flags(args):
                         f"({'--dummy' if args.seed is None else '--seed'}); give a seed of 0 or more")
     if args.did > 0 and args.model in CONV_MODELS:
         raise UserError(f"--did (tabular OpenML data) works only with --model mlp or lin, not {args.model}")
-    if args.model == "cnn" and args.did <= 0 and args.data not in CNNS:
-        raise UserError(f"--model cnn is defined for {', '.join(CNNS)}; use mlp or lin for {args.data or 'digits'}")
+    if args.model == "cnn" and args.did <= 0 and args.data not in IMAGE_NAMES:
+        raise UserError(f"--model cnn is defined for {', '.join(IMAGE_NAMES)}; use mlp or lin for "
+                        f"{args.data or 'digits'}")
 
 
 def pick_device(name):
+    import torch
+
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda asked for, but no CUDA device is available; use --device cpu")
     if name == "auto":
@@ -190,6 +190,8 @@ def pick_device(name):
 
 def run_name(args, seed):
     """The run folder's name: <data>_<model>_<alg>_<nQuery>_seed<seed>."""
+    from results import data_label
+
     return f"{data_label(args.did, args.data)}_{args.model}_{args.alg}_{args.nQuery}_seed{seed}"
 
 
@@ -239,14 +241,20 @@ def data_source(args):
 
 def run_identity(config):
     """SHA-256 of the resume-relevant flags and the data's identity: what a checkpoint must match."""
+    from results import identity_hash
+
     return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), RESUME_KEYS + ("data",))
 
 
 def build_strategy(args, learner, labeled, generator):
     """The --alg strategy with the parameters it declares, each from its flag; BAIT's λ from the data's name."""
+    from results import STRATEGY_FLAGS
+
     cls = STRATEGIES[args.alg]
     params = {name: getattr(args, STRATEGY_FLAGS[name]) for name in cls.params if name in STRATEGY_FLAGS}
     if "lam" in cls.params:
+        from query_strategies.bait_sampling import regularisation_for
+
         params["lam"] = regularisation_for(args.data)
     return cls(learner, labeled, generator, **params)
 
@@ -263,9 +271,36 @@ def check_memory(args, ds):
                         f"{have / 2**30:.1f} GiB; lower --nEmb")
 
 
-def run(args):
-    """One experiment, from the flags to a finished run folder (see the module docstring)."""
-    check_flags(args)
+class Stopwatch:
+    """Seconds of consecutive phases: lap(name) records the time since the previous lap (or since it was made)."""
+
+    def __init__(self):
+        self.seconds, self.last = {}, time.perf_counter()
+
+    def lap(self, name):
+        now = time.perf_counter()
+        self.seconds[name], self.last = round(now - self.last, 4), now
+
+
+def import_libraries(alg):
+    """Import what a run needs beyond the parser: torch and the project's modules built on it, and the strategy
+    `alg`'s module (not the other strategies', nor torchvision, which dataset.py imports for image data only)."""
+    import learner  # noqa: F401 (with torch, dataset, model and kernels)
+    import results  # noqa: F401
+
+    STRATEGIES[alg]
+
+
+def run(args, watch):
+    """One experiment, from the flags to a finished run folder (see the module docstring). `watch` (a Stopwatch)
+    has timed the imports; the data's and the set-up's seconds are added, and config.json's startup_seconds
+    records all three."""
+    import torch
+
+    import dataset
+    from learner import Learner
+    from results import RunDir, data_fingerprint
+
     device = pick_device(args.device)
     seed = args.dummy if args.seed is None else args.seed
     data_seed, learn_seed, select_seed = seeds(seed, 3)
@@ -277,6 +312,8 @@ def run(args):
     check_memory(args, ds)
     if args.nStart > n_pool:
         raise UserError(f"--nStart {args.nStart} is larger than the pool of {n_pool} points; lower --nStart")
+    data_identity = data_fingerprint(ds, data_source(args))
+    watch.lap("data")
 
     if args.aug and not ds.augment:
         warnings.warn(f"--aug 1 is defined for CIFAR10 only (random crops and flips of 32x32 images); {ds.name} is "
@@ -288,12 +325,14 @@ def run(args):
     initial = data_rng.choice(n_pool, args.nStart, replace=False)
     labeled[initial] = True
     strategy = build_strategy(args, learner, labeled, torch.Generator().manual_seed(select_seed))
+    watch.lap("setup")
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
                   n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,
                   input_shape=list(ds.X_train.shape[1:]),
                   trainer=learner.trainer, torch=torch.__version__, python=platform.python_version(),
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
-                  data_identity=data_fingerprint(ds, data_source(args)), trainer_identity=learner.trainer_identity)
+                  data_identity=data_identity, trainer_identity=learner.trainer_identity,
+                  startup_seconds=watch.seconds)
     run_dir = RunDir(Path(args.out) / run_name(args, seed))
     if run_dir.path.exists() and not run_dir.path.is_dir():
         raise UserError(f"{run_dir.path} is a file, not a run folder; move it away or use another --out")
@@ -343,6 +382,8 @@ def bait_query_seconds(n, n_classes, emb_dim, k):
 
 def warn_if_expensive(args, ds):
     """One warning line before a run whose BAIT queries would each take over EXPENSIVE_QUERY_SECONDS."""
+    from model import build_model
+
     if args.alg != "bait":
         return
     n, C = len(ds.y_train), ds.n_classes
@@ -450,6 +491,8 @@ def restore_checkpoint(state, learner, strategy, path):
 def run_rounds(args, run_dir, learner, strategy, initial, first):
     """Rounds `first`.. : query (after round 0), train, test; each round's rows and a checkpoint are saved
     before the next begins."""
+    from query_strategies.selection import reporting
+
     n_rounds = n_query_rounds(args)
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
     config = run_dir.read_config()
@@ -560,6 +603,8 @@ def progress_bar(**kwargs):
 def thread_limit(n):
     """torch's intra-op threads and the BLAS / OpenMP pools of numpy and scikit-learn limited to n, restored
     afterwards."""
+    import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -579,8 +624,11 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         check_flags(args)
-        with thread_limit(args.threads):
-            run(args)
+        watch = Stopwatch()
+        import_libraries(args.alg)
+        watch.lap("imports")
+        with thread_limit(max(args.threads, 1)):
+            run(args, watch)
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2
@@ -603,8 +651,11 @@ def main(argv=None):
 
 
 def out_of_memory(e):
-    """Whether the exception is a failed allocation: Python's MemoryError, or torch's on the CPU or a GPU."""
-    return isinstance(e, (MemoryError, torch.OutOfMemoryError)) or "can't allocate memory" in str(e)
+    """Whether the exception is a failed allocation: Python's MemoryError, or torch's on the CPU or a GPU (torch's
+    only once it is imported)."""
+    torch = sys.modules.get("torch")
+    errors = (MemoryError,) + ((torch.OutOfMemoryError,) if torch else ())
+    return isinstance(e, errors) or "can't allocate memory" in str(e)
 
 
 def cli():

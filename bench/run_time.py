@@ -1,11 +1,17 @@
-"""Wall time of a whole run.py experiment, split per round into training, test, inference and query.
+"""Wall time of a whole run.py experiment, split into start-up (imports, data, set-up) and rounds (training, test,
+inference and query).
 
     python bench/run_time.py                      # the issue's MNIST configuration
     python bench/run_time.py --with-load 1        # the same while one CPU-bound process runs beside it
+    python bench/run_time.py --compare OLD_CHECKOUT --repeats 3   # this checkout and another, alternating
     python bench/run_time.py -- --data digits --alg badge --nEnd 600
 
-Everything after `--` is passed to run.py (replacing the default configuration). Prints a table per round and
-the totals; the original code takes about 130 s for the default configuration on a 2-core CPU."""
+Everything after `--` is passed to run.py (replacing the default configuration). Prints a table per round, the
+split of the wall time, the fixed cost (the wall time outside training, test, inference and selection) beside the
+time of `python -c "import torch"` measured in between, and for the default configuration the ratio to the
+original code, which took about ORIGINAL_SECONDS on this 2-core CPU (per-image PIL transforms and data loading;
+BENCHMARKS.md). The first run of a configuration decodes its data into the project cache; the figures are the
+medians over --repeats runs after one unreported warm-up run each."""
 import sys
 from pathlib import Path
 
@@ -13,7 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
 import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
 import os  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -22,7 +31,9 @@ import pandas as pd  # noqa: E402
 
 DEFAULT = ["--model", "mlp", "--data", "MNIST", "--path", str(ROOT.parent / "shared" / "data"), "--nStart", "100",
            "--nQuery", "100", "--nEnd", "400", "--alg", "entropy"]
+ORIGINAL_SECONDS = 130  # the original code on DEFAULT, 2-core CPU
 PHASES = ["train_seconds", "test_seconds", "infer_seconds", "select_seconds"]
+STARTUP = ["imports", "data", "setup"]
 BUSY = "while True: pass"
 
 
@@ -31,34 +42,92 @@ def busy_processes(n):
     return [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(n)]
 
 
+def timed(argv):
+    """Wall seconds of the process `argv`, and the process (stdout and stderr captured)."""
+    start = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    return time.perf_counter() - start, proc
+
+
+def one_run(root, run_args):
+    """{wall, rounds (table), startup (dict, empty for checkouts that do not record it)} of one run.py process."""
+    with tempfile.TemporaryDirectory() as out:
+        wall, proc = timed([sys.executable, str(root / "run.py"), *run_args, "--out", out])
+        if proc.returncode != 0:
+            sys.exit(proc.stderr.strip().splitlines()[-1])
+        folder = next(Path(out).glob("*/rounds.csv")).parent
+        config = json.loads((folder / "config.json").read_text())
+        return {"wall": wall, "rounds": pd.read_csv(folder / "rounds.csv"),
+                "startup": config.get("startup_seconds", {})}
+
+
+def split(run):
+    """The run's wall time in parts: start-up phases, rounds (the four phases) and the rest (interpreter start,
+    parsing, writing results, exit)."""
+    parts = {k: run["startup"].get(k, float("nan")) for k in STARTUP}
+    parts["rounds"] = float(run["rounds"][PHASES].sum().sum())
+    parts["fixed"] = run["wall"] - parts["rounds"]
+    parts["rest"] = parts["fixed"] - sum(parts[k] for k in STARTUP)
+    return dict(parts, wall=run["wall"])
+
+
+def medians(rows):
+    """Per key, the median over the dicts in rows."""
+    return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+
+
+def describe(name, m, torch_import, original):
+    """Lines describing one checkout's median split."""
+    s = {k: "?" if math.isnan(v) else f"{v:.2f}" for k, v in m.items()}  # ?: not recorded by that checkout
+    lines = [f"{name}: wall {s['wall']} s = rounds {s['rounds']} s (training, test, inference, selection) "
+             f"+ fixed cost {s['fixed']} s",
+             f"  fixed cost: imports {s['imports']} s, data {s['data']} s, set-up {s['setup']} s, rest {s['rest']} s "
+             f"(interpreter, parsing, results, exit); beyond `import torch` ({torch_import:.2f} s): "
+             f"{m['fixed'] - torch_import:.2f} s"]
+    if original:
+        lines.append(f"  whole run: {ORIGINAL_SECONDS / m['wall']:.1f}x faster than the original's "
+                     f"~{ORIGINAL_SECONDS} s")
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_args", nargs="*", help="run.py flags (after --)")
     p.add_argument("--with-load", type=int, default=0, metavar="N",
                    help="run N CPU-bound processes beside the experiment (a busy machine)")
+    p.add_argument("--compare", type=Path, help="another checkout's root, run alternately with this one")
+    p.add_argument("--repeats", type=int, default=1, help="measured runs per checkout (after one warm-up run)")
     args = p.parse_args()
     run_args = args.run_args or DEFAULT
+    roots = {"this checkout": ROOT, **({f"{args.compare}": args.compare.resolve()} if args.compare else {})}
     load = busy_processes(args.with_load)
     try:
-        with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
-            proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *run_args, "--out", out],
-                                  capture_output=True, text=True)
-            wall = time.perf_counter() - start
-            load_avg = os.getloadavg()[0]
-            rounds = pd.read_csv(next(Path(out).glob("*/rounds.csv"))) if proc.returncode == 0 else None
+        for root in roots.values():
+            one_run(root, run_args)  # warm-up: decodes the data into the cache, fills the page cache
+        runs, torch_imports, loads = {k: [] for k in roots}, [], []
+        for _ in range(args.repeats):
+            torch_imports.append(timed([sys.executable, "-c", "import torch"])[0])
+            for name, root in roots.items():
+                runs[name].append(one_run(root, run_args))
+            loads.append(os.getloadavg()[0])
     finally:
         for q in load:
             q.kill()
-    if proc.returncode != 0:
-        sys.exit(proc.stderr.strip().splitlines()[-1])
-    table = rounds[["round", "n_labeled", "test_acc", "train_epochs", *PHASES]]
+    last = runs["this checkout"][-1]["rounds"]
     print("run.py " + " ".join(run_args))
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    totals = rounds[PHASES].sum()
-    print(f"\n{args.with_load} CPU-bound process(es) beside it; load average {load_avg:.1f} on {os.cpu_count()} cores")
-    print(f"wall {wall:.2f} s (process start, data loading and imports included); "
-          + ", ".join(f"{k.replace('_seconds', '')} {v:.2f} s" for k, v in totals.items()))
+    print(last[["round", "n_labeled", "test_acc", "train_epochs", *PHASES]].to_string(
+        index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"\n{args.with_load} CPU-bound process(es) beside it; load average {min(loads):.1f}-{max(loads):.1f} on "
+          f"{os.cpu_count()} cores; medians of {args.repeats} run(s); `python -c 'import torch'` "
+          f"{statistics.median(torch_imports):.2f} s")
+    torch_import, original = statistics.median(torch_imports), run_args == DEFAULT
+    summary = {name: medians([split(r) for r in rs]) for name, rs in runs.items()}
+    for name, m in summary.items():
+        print("\n".join(describe(name, m, torch_import, original)))
+    if args.compare:
+        this, other = summary["this checkout"], summary[str(args.compare)]
+        print(f"this checkout vs {args.compare}: whole run {other['wall'] / this['wall']:.2f}x, fixed cost "
+              f"{other['fixed'] / this['fixed']:.2f}x")
 
 
 if __name__ == "__main__":

@@ -1,32 +1,58 @@
-"""Selection algorithms, one module each; STRATEGIES maps every `--alg` name (aliases included) to its class."""
-from .active_learning_by_learning import ActiveLearningByLearning
-from .adversarial_bim import AdversarialBIM
-from .adversarial_deepfool import AdversarialDeepFool
-from .badge_sampling import BadgeSampling
-from .bait_sampling import BaitSampling
-from .bald import BALDDropout
-from .cluster_margin import ClusterMargin
-from .batchbald import BatchBALD
-from .core_set import CoreSet
-from .entropy_sampling import EntropySampling, EntropySamplingDropout
-from .kdpp_sampling import BaselineSampling
-from .kmeans_sampling import KMeansSampling
-from .least_confidence import LeastConfidence, LeastConfidenceDropout
-from .margin_sampling import MarginSampling, MarginSamplingDropout
-from .mc_uncertainty import MeanSTD, VariationRatio
-from .power_sampling import PowerBALD, PowerMargin
-from .probcover import ProbCover
-from .random_sampling import RandomSampling
-from .strategy import Strategy
-from .typiclust import TypiClust
+"""Selection algorithms, one module each; STRATEGIES maps every `--alg` name (aliases included) to its class.
 
-_CLASSES = [RandomSampling, LeastConfidence, MarginSampling, EntropySampling, LeastConfidenceDropout,
-            MarginSamplingDropout, EntropySamplingDropout, BALDDropout, BadgeSampling, BaselineSampling, CoreSet,
-            KMeansSampling, ActiveLearningByLearning, AdversarialBIM, AdversarialDeepFool, BaitSampling,
-            VariationRatio, MeanSTD, PowerBALD, PowerMargin, BatchBALD, TypiClust, ProbCover,
-            ClusterMargin]
+A strategy's module (and what it imports: torch, scikit-learn's clustering, ...) is imported only when its class
+is first looked up, so listing the names costs nothing and a run imports only the strategy it uses."""
+from collections.abc import Mapping
+from importlib import import_module
+
+# --alg name: (module in this package, class)
+CLASSES = {
+    "rand": ("random_sampling", "RandomSampling"),
+    "conf": ("least_confidence", "LeastConfidence"),
+    "marg": ("margin_sampling", "MarginSampling"),
+    "entropy": ("entropy_sampling", "EntropySampling"),
+    "conf_dropout": ("least_confidence", "LeastConfidenceDropout"),
+    "marg_dropout": ("margin_sampling", "MarginSamplingDropout"),
+    "entropy_dropout": ("entropy_sampling", "EntropySamplingDropout"),
+    "bald": ("bald", "BALDDropout"),
+    "badge": ("badge_sampling", "BadgeSampling"),
+    "baseline": ("kdpp_sampling", "BaselineSampling"),
+    "coreset": ("core_set", "CoreSet"),
+    "kmeans": ("kmeans_sampling", "KMeansSampling"),
+    "albl": ("active_learning_by_learning", "ActiveLearningByLearning"),
+    "bim": ("adversarial_bim", "AdversarialBIM"),
+    "deepfool": ("adversarial_deepfool", "AdversarialDeepFool"),
+    "bait": ("bait_sampling", "BaitSampling"),
+    "varratio": ("mc_uncertainty", "VariationRatio"),
+    "meanstd": ("mc_uncertainty", "MeanSTD"),
+    "powerbald": ("power_sampling", "PowerBALD"),
+    "powermargin": ("power_sampling", "PowerMargin"),
+    "batchbald": ("batchbald", "BatchBALD"),
+    "typiclust": ("typiclust", "TypiClust"),
+    "probcover": ("probcover", "ProbCover"),
+    "cluster_margin": ("cluster_margin", "ClusterMargin"),
+}
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
-STRATEGIES = {cls.name: cls for cls in _CLASSES}
-STRATEGIES.update({alias: STRATEGIES[name] for alias, name in ALIASES.items()})
 
-__all__ = ["STRATEGIES", "ALIASES", "Strategy"]
+
+class StrategyTable(Mapping):
+    """name -> strategy class over CLASSES and ALIASES; a lookup imports the class's module (once: Python keeps
+    it in sys.modules)."""
+
+    def __getitem__(self, name):
+        module, cls = CLASSES[ALIASES.get(name, name)]
+        return getattr(import_module(f"{__name__}.{module}"), cls)
+
+    def __iter__(self):
+        return iter([*CLASSES, *ALIASES])
+
+    def __len__(self):
+        return len(CLASSES) + len(ALIASES)
+
+    def __contains__(self, name):
+        return name in CLASSES or name in ALIASES
+
+
+STRATEGIES = StrategyTable()
+
+__all__ = ["STRATEGIES", "ALIASES"]

@@ -1,0 +1,78 @@
+"""Seconds of the MC-dropout inference over a pool (Learner.mc_probs: 10 passes), this checkout against another.
+
+    python bench/mc_speed.py --compare OLD_CHECKOUT [--models mlp,cnn] [--n 60000] [--repeats 3]
+
+Each measurement runs in its own process (one torch thread): a network of the given kind freshly initialised from a
+fixed seed, on n random MNIST-shaped images, mc_probs over all of them; this checkout's and OLD_CHECKOUT's runs
+alternate, and the medians, their ratio and whether both computed the same numbers (SHA-256 of the output) are
+printed."""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def measure(root, model, n):
+    """(seconds of mc_probs over n points, SHA-256 of its output) with the Learner of checkout `root`."""
+    sys.path.insert(0, str(root))
+    import hashlib
+
+    import numpy as np
+    import torch
+
+    import dataset
+    from learner import Learner
+
+    torch.set_num_threads(1)
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(n, 1, 28, 28, generator=g), torch.arange(n) % 10
+    ds = dataset.Dataset("MNIST", X, y, X[:100], y[:100], 10, 64)
+    learner = Learner(model, ds, "cpu", torch.Generator().manual_seed(1))
+    learner.model = learner.fresh_model().eval()
+    start = time.perf_counter()
+    probs = learner.mc_probs(np.arange(n))
+    seconds = time.perf_counter() - start
+    return seconds, hashlib.sha256(probs.numpy().tobytes()).hexdigest()
+
+
+def run_worker(root, model, n):
+    """measure() in a fresh process; its result as a dict."""
+    proc = subprocess.run([sys.executable, __file__, "--worker", str(root), "--models", model, "--n", str(n)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--compare", type=Path, required=False, help="the other checkout's root")
+    p.add_argument("--models", default="mlp,cnn")
+    p.add_argument("--n", type=int, default=60000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        seconds, sha = measure(args.worker, args.models, args.n)
+        print(json.dumps({"seconds": seconds, "sha256": sha}))
+        return
+    roots = {"this": ROOT, **({"old": args.compare.resolve()} if args.compare else {})}
+    print(f"| model | n | this checkout (s) | {'old (s) | speed-up | same output |' if args.compare else ''}")
+    for model in args.models.split(","):
+        runs = {k: [] for k in roots}
+        for _ in range(args.repeats):
+            for k, root in roots.items():
+                runs[k].append(run_worker(root, model, args.n))
+        med = {k: statistics.median(r["seconds"] for r in v) for k, v in runs.items()}
+        line = f"| {model} | {args.n} | {med['this']:.3f} |"
+        if args.compare:
+            same = {r["sha256"] for v in runs.values() for r in v}
+            line += f" {med['old']:.3f} | {med['old'] / med['this']:.1f}× | {'yes' if len(same) == 1 else 'no'} |"
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Decoded data sets in the project cache: arrays a slow decoder made (MNIST's images decoded and normalised, a CSV
+table parsed), stored once and read back by later runs while the files they came from are unchanged.
+
+An entry is a folder of .npy files, `CACHE/decoded/<kind>-<key>`; the key is SHA-256 over ENTRY_FORMAT, the
+decoder's own version strings and the contents of its source files, so a changed file, library or decoder gives a
+new key (and the entries made before it under the same `kind` are removed). Entries are written to a temporary
+folder and renamed into place, so a crash or a parallel run never leaves a partial one."""
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ENTRY_FORMAT = "badge-decoded-1"
+CHUNK = 1 << 20
+KEY_LENGTH = 32
+
+
+def cache_dir():
+    """The project's cache folder: $BADGE_CACHE, else ~/.cache/badge."""
+    return Path(os.environ.get("BADGE_CACHE", Path.home() / ".cache" / "badge"))
+
+
+def file_sha256(path):
+    """SHA-256 of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def path_tag(path):
+    """A short tag of a resolved path: entries decoded from different folders get different kinds."""
+    return hashlib.sha1(str(Path(path).resolve()).encode()).hexdigest()[:12]
+
+
+def entry_key(sources, versions):
+    """SHA-256 over ENTRY_FORMAT, the version strings and each source file's name and content hash."""
+    h = hashlib.sha256(ENTRY_FORMAT.encode())
+    for text in versions:
+        h.update(b"\0" + str(text).encode())
+    for path in sources:
+        h.update(b"\0" + Path(path).name.encode() + b"\0" + file_sha256(path).encode())
+    return h.hexdigest()[:KEY_LENGTH]
+
+
+def cached_arrays(kind, sources, versions, decode):
+    """The dict of arrays `decode()` returns for these source files: read from the entry of `kind` when one exists
+    for their current contents and `versions` (mapped copy-on-write: pages are read when first touched, and
+    writes stay private), else decoded and stored there (the store is skipped, silently, when the cache cannot be
+    written)."""
+    folder = cache_dir() / "decoded" / f"{kind}-{entry_key(sources, versions)}"
+    if folder.is_dir():
+        try:
+            return {f.stem: np.load(f, mmap_mode="c", allow_pickle=False) for f in sorted(folder.glob("*.npy"))}
+        except (OSError, ValueError, EOFError):
+            shutil.rmtree(folder, ignore_errors=True)
+    arrays = decode()
+    store(folder, arrays, kind)
+    return arrays
+
+
+def store(folder, arrays, kind):
+    """Write `arrays` as `folder`/<name>.npy through a temporary folder and one rename, then remove the other
+    entries of `kind` (made from earlier contents of the same sources)."""
+    tmp = None
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".write-"))
+        for name, value in arrays.items():
+            np.save(tmp / f"{name}.npy", value, allow_pickle=False)
+        os.replace(tmp, folder)
+    except OSError:  # a read-only cache, a full disk, or a parallel run's entry already in place
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return
+    for old in folder.parent.glob(f"{kind}-*"):
+        key = old.name[len(kind) + 1:]
+        if old != folder and len(key) == KEY_LENGTH and key.isalnum():
+            shutil.rmtree(old, ignore_errors=True)

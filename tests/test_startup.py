@@ -1,0 +1,104 @@
+"""A run's fixed cost: run.py parses its flags before importing torch, a run imports only the strategy it uses,
+and decoded data sets come from the project cache (keyed by their source files, decoded again when those change)
+without the libraries that decode them."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import dataset
+from cli import ROOT
+from data_files import write_mnist_slice
+from query_strategies import ALIASES, CLASSES, STRATEGIES
+
+HEAVY = ("torch", "torchvision", "sklearn", "pandas", "scipy")
+
+
+def imported_after(code, env=None):
+    """(stdout's last line as JSON, the heavy top-level packages and the strategy modules imported) after a fresh
+    interpreter in the repository root runs `code`."""
+    probe = (f"{code}\nimport sys, json\nprint(json.dumps([out, sorted(m for m in sys.modules if m in {HEAVY!r} "
+             f"or m.startswith('query_strategies.'))]))")
+    proc = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_help_and_flag_errors_come_before_torch():
+    out, modules = imported_after("import run\ntry:\n    run.main(['--help'])\nexcept SystemExit as e:\n"
+                                  "    out = e.code")
+    assert out == 0 and modules == []
+    out, modules = imported_after("import run\nout = run.main(['--nQuery', '0'])")
+    assert out == 2 and modules == []
+
+
+def test_the_strategy_table_imports_a_module_only_when_its_class_is_asked_for():
+    out, modules = imported_after("from query_strategies import STRATEGIES\nout = sorted(STRATEGIES)")
+    assert out == sorted([*CLASSES, *ALIASES]) and modules == []
+    out, modules = imported_after("from query_strategies import STRATEGIES\nout = STRATEGIES['kcenter'].name")
+    assert out == "coreset" and "sklearn" not in modules
+    assert [m for m in modules if m.startswith("query_strategies.")] == [
+        "query_strategies.core_set", "query_strategies.selection", "query_strategies.strategy"]
+
+
+def test_every_name_maps_to_the_class_of_that_name():
+    assert all(STRATEGIES[name].name == name for name in CLASSES)
+    assert all(STRATEGIES[alias] is STRATEGIES[name] for alias, name in ALIASES.items())
+    assert len(STRATEGIES) == len(list(STRATEGIES)) and "kdpp" in STRATEGIES and "nope" not in STRATEGIES
+    with pytest.raises(KeyError):
+        STRATEGIES["nope"]
+
+
+def test_a_second_digits_run_imports_neither_scikit_learn_nor_the_other_strategies(tmp_path, monkeypatch):
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    flags = ["--alg", "marg", "--nStart", "30", "--nQuery", "10", "--nEnd", "40", "--maxEpochs", "5", "--force",
+             "--out", str(tmp_path / "out")]
+    run = f"import run\nout = run.main({flags!r})"
+    first = imported_after(run)
+    second = imported_after(run)
+    assert first[0] == second[0] == 0 and "sklearn" in first[1]
+    assert second[1] == ["query_strategies.margin_sampling", "query_strategies.strategy", "torch"]
+    config = json.loads((tmp_path / "out" / "digits_mlp_marg_10_seed1" / "config.json").read_text())
+    assert set(config["startup_seconds"]) == {"imports", "data", "setup"}
+
+
+def test_decoded_mnist_comes_from_the_cache_until_its_files_change(tmp_path, monkeypatch):
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    raw = write_mnist_slice(tmp_path / "data", n_train=300, n_test=40)
+    rng = lambda: np.random.default_rng(0)  # noqa: E731
+    decoded = dataset.decode_image_data("MNIST", tmp_path / "data")
+    first = dataset.load("MNIST", 0, str(tmp_path / "data"), rng())
+    assert first.sha256 == dataset.content_sha256(decoded)
+    for k in ("X_train", "y_train", "X_test", "y_test", "black"):
+        assert torch.equal(getattr(first, k), getattr(decoded, k))
+    load = f"import dataset, numpy as np\nout = dataset.load('MNIST', 0, {str(tmp_path / 'data')!r}, None).sha256"
+    sha, modules = imported_after(load)
+    assert sha == first.sha256 and "torchvision" not in modules  # read back from the cache
+    labels = raw / "train-labels-idx1-ubyte"
+    data = bytearray(labels.read_bytes())
+    data[8] = (data[8] + 1) % 10  # the first training image's label
+    labels.write_bytes(bytes(data))
+    changed = dataset.load("MNIST", 0, str(tmp_path / "data"), rng())
+    assert changed.y_train[0] == (first.y_train[0] + 1) % 10 and torch.equal(changed.y_train[1:], first.y_train[1:])
+    assert changed.sha256 == dataset.content_sha256(changed) != first.sha256
+    assert len(list((tmp_path / "cache" / "decoded").iterdir())) == 1  # the outdated entry is gone
+    truncated = dataset.load("MNIST", 0, str(tmp_path / "data"), rng(), trunc=100)
+    assert truncated.sha256 is None
+
+
+def test_a_csv_table_is_parsed_once_and_again_when_it_changes(tmp_path, monkeypatch):
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    csv = tmp_path / "table.csv"
+    rows = [f"{i % 7},{i / 3:.3f},{'ab'[i % 2]}" for i in range(60)]
+    csv.write_text("f1,f2,label\n" + "\n".join(rows) + "\n")
+    first = dataset.load(str(csv), 0, "data", np.random.default_rng(1))
+    load = f"import dataset, numpy as np\nout = dataset.load({str(csv)!r}, 0, 'data', np.random.default_rng(1))" \
+           f".X_train.sum().item()"
+    total, modules = imported_after(load)
+    assert total == pytest.approx(first.X_train.sum().item()) and "pandas" not in modules
+    csv.write_text("f1,f2,label\n" + "\n".join(rows[:40]) + "\n")
+    changed = dataset.load(str(csv), 0, "data", np.random.default_rng(1))
+    assert len(changed.y_train) + len(changed.y_test) == 40
