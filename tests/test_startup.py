@@ -60,7 +60,8 @@ def test_a_second_digits_run_imports_neither_scikit_learn_nor_the_other_strategi
     first = imported_after(run)
     second = imported_after(run)
     assert first[0] == second[0] == 0 and "sklearn" in first[1]
-    assert second[1] == ["query_strategies.margin_sampling", "query_strategies.strategy", "torch"]
+    assert second[1] == ["query_strategies.margin_sampling", "query_strategies.selection", "query_strategies.strategy",
+                         "torch"]
     config = json.loads((tmp_path / "out" / "digits_mlp_marg_10_seed1" / "config.json").read_text())
     assert set(config["startup_seconds"]) == {"imports", "data", "setup"}
 
