@@ -164,10 +164,12 @@ NAMES = ["digits_mlp_rand_50_seed1", "digits_mlp_rand_50_seed2"]
 
 
 def outcome(folder):
-    """What a run decided: its rounds without the timings, its queries and its summary."""
+    """What a run decided: its rounds without the timings, its queries and its summary (without the run id, which
+    names the run folder's own start)."""
     rows = rounds(folder.parent, folder.name)
+    summary = json.loads((folder / "summary.json").read_text())
     return (rows[[c for c in rows.columns if not c.endswith("_seconds")]], (folder / "queries.csv").read_text(),
-            json.loads((folder / "summary.json").read_text()))
+            {k: v for k, v in summary.items() if k != "run_id"})
 
 
 def assert_same_outcome(folder, reference):
