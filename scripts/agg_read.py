@@ -239,13 +239,21 @@ def load_table(path):
     return table.drop(columns=["protocol"], errors="ignore").assign(alg=table.alg.astype(str).str.split(" ").str[0])
 
 
+def table_rows(tables, folders):
+    """The rows of the results tables (load_table), each run's once: a run that several tables hold, or whose own
+    folder is read too (`folders`, its source), is not counted twice; its folder wins over a table."""
+    rows = [t[~t.source.astype(str).isin(folders)] for t in map(load_table, tables)]
+    rows = [r for r in rows if len(r)]
+    return [pd.concat(rows, ignore_index=True).drop_duplicates(["source", "n_labeled"])] if rows else []
+
+
 def load_results(roots, log_meta=None, broken=None):
     """Every round of every run and log under the roots, one row each; a root that is a file is a results.csv of
     an earlier analysis (load_table). Broken run folders are skipped (and appended to the list `broken` when
     given)."""
     tables = [Path(r) for r in roots if Path(r).is_file()]
     runs, logs = find_sources([r for r in roots if not Path(r).is_file()])
-    frames = load_runs(runs, [] if broken is None else broken) + [load_table(t) for t in tables]
+    frames = load_runs(runs, [] if broken is None else broken) + table_rows(tables, {str(f) for f in runs})
     frames += [f for f in (load_log(p, log_meta or {}) for p in logs) if f is not None]
     frames = [f for f in frames if len(f)]
     if not frames:

@@ -483,6 +483,9 @@ def test_a_results_csv_of_an_earlier_analysis_pools_with_new_runs(tmp_path, caps
     assert sorted(pooled.alg.unique()) == ["badge", "rand"] and pooled.source.nunique() == 2 * len(SEEDS)
     P = pd.read_csv(tmp_path / "pooled" / "penalty_digits_mlp_50.csv", index_col=0)
     assert P.loc["badge", "rand"] > 0 and P.loc["rand", "badge"] == 0
+    twice = agg_read.load_results([tmp_path / "first" / "results.csv", tmp_path / "pooled" / "results.csv",
+                                   tmp_path / "old"])
+    assert len(twice) == len(pooled)  # a run held by two tables and read from its folder counts once
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     assert agg_results.main([str(tmp_path / "other.csv"), "--fig", str(tmp_path / "f")]) == 2
     assert "is not a results.csv of scripts/agg_results.py" in capsys.readouterr().err
