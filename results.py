@@ -267,9 +267,11 @@ class RunDir:
         resumed run goes on in the format its file began with)."""
         old_header = (",".join(OLD_QUERY_COLUMNS) + "\n").encode()
         try:
-            return OLD_QUERY_COLUMNS if read_regular(self.queries).startswith(old_header) else QUERY_COLUMNS
+            with os.fdopen(open_regular(self.queries, os.O_RDONLY), "rb") as f:
+                head = f.read(len(old_header))  # the header alone: the file grows by every round's picks
         except (OSError, StateError):  # missing, a link, not a regular file: the reader that needs it says so
             return QUERY_COLUMNS
+        return OLD_QUERY_COLUMNS if head == old_header else QUERY_COLUMNS
 
     def start(self, config):
         """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name; the
