@@ -8,7 +8,9 @@ with P an orthonormal d×r basis, f_i = Pᵀe_i and ρ_i the norm of the rest of
 The points the bound keeps get the exact value in float64, so the picks are those of the plain algorithm."""
 import math
 from contextlib import contextmanager
+from typing import NamedTuple
 
+import numpy as np
 import torch
 
 DIRECTIONS = 8  # r, the dimension of the projection behind the lower bound
@@ -16,6 +18,26 @@ SAMPLE_ROWS = 256  # rows (evenly spaced) whose principal directions make the pr
 BLOCK = 4096  # rows per chunk when rows are gathered or upcast
 TILE = 2048  # rows and columns per block of pairwise products (a TILE×TILE float64 matrix, 32 MB)
 EPS32, EPS64 = torch.finfo(torch.float32).eps, torch.finfo(torch.float64).eps
+
+
+class Picks(NamedTuple):
+    """What every selection returns: `index`, the picked rows of the arrays it was given (int64, in pick order),
+    and `score`, the value each pick was ranked by when picked (float64, NaN where the strategy ranks by none)."""
+    index: np.ndarray
+    score: np.ndarray
+
+    def among(self, rows):
+        """The same picks with each index i replaced by rows[i] (e.g. positions among the unlabelled points ->
+        pool indices)."""
+        return Picks(np.asarray(rows)[self.index], self.score)
+
+
+def picks(index, score=None):
+    """Picks from any integer sequence or tensor `index` and optional scores (NaN when None)."""
+    index = torch.as_tensor(index).detach().cpu().numpy().astype(np.int64, copy=False).reshape(-1)
+    if score is None:
+        return Picks(index, np.full(len(index), np.nan))
+    return Picks(index, torch.as_tensor(score).detach().cpu().double().numpy().reshape(-1))
 
 
 @contextmanager

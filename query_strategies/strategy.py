@@ -6,6 +6,8 @@ returns its picks after checking that they are n distinct unlabelled pool indice
 import numpy as np
 import torch
 
+from .selection import Picks
+
 
 class Strategy:
     name = None  # the --alg value; set by each subclass
@@ -36,7 +38,8 @@ class Strategy:
 
     def query(self, n):
         """n distinct unlabelled pool indices to label next: `select(n)`, checked (RuntimeError otherwise)."""
-        picked = np.asarray(self.select(n), dtype=np.int64)
+        chosen = self.select(n)
+        picked = chosen.index if isinstance(chosen, Picks) else np.asarray(chosen, dtype=np.int64)
         in_pool = len(picked) == 0 or (picked.min() >= 0 and picked.max() < self.n_pool)
         if len(picked) != n or len(np.unique(picked)) != n or not in_pool or self.labeled[picked].any():
             raise RuntimeError(f"{self.name} returned {len(picked)} picks, not {n} distinct unlabelled points")
