@@ -129,6 +129,10 @@ def build_parser():
                    "95%% pure under k-means pseudo-labels")
     p.add_argument("--kmFactor", type=positive(float), default=10.0,
                    help="cluster_margin: the kmFactor·nQuery lowest-margin points are spread over clusters")
+    p.add_argument("--nTargets", type=positive(int), default=100,
+                   help="epig: random pool points whose labels the information gain is about")
+    p.add_argument("--nDraws", type=positive(int), default=100,
+                   help="epig: MC-dropout passes, each one network for every point")
     return p
 
 
@@ -223,7 +227,7 @@ def n_possible_rounds(args, n_pool):
 
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
 RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
-               "patience", "beta", "nConfigs", "delta", "kmFactor")
+               "patience", "beta", "nConfigs", "delta", "kmFactor", "nTargets", "nDraws")
 # What identifies the data on resume: its sizes and content hash (not the path it was read from).
 DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
 

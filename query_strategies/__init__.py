@@ -31,6 +31,7 @@ CLASSES = {
     "typiclust": ("typiclust", "TypiClust"),
     "probcover": ("probcover", "ProbCover"),
     "cluster_margin": ("cluster_margin", "ClusterMargin"),
+    "epig": ("epig", "EPIG"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 
