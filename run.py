@@ -133,6 +133,10 @@ def build_parser():
                    help="epig: random pool points whose labels the information gain is about")
     p.add_argument("--nDraws", type=positive(int), default=100,
                    help="epig: MC-dropout passes, each one network for every point")
+    p.add_argument("--dropRate", type=fraction, default=0.75,
+                   help="dropquery: dropout rate on the embedding, in (0, 1)")
+    p.add_argument("--dropPasses", type=positive(int), default=3,
+                   help="dropquery: dropout passes; a point is a candidate when more than half change its class")
     return p
 
 
@@ -147,6 +151,14 @@ def positive(kind):
             raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
         return value
     return parse
+
+
+def fraction(text):
+    """An argparse type: a number strictly between 0 and 1 (else a one-line error naming the value)."""
+    value = positive(float)(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be below 1, got {text}")
+    return value
 
 
 MAX_THREADS = 4096  # far above any machine's cores; torch takes a C int
@@ -227,7 +239,8 @@ def n_possible_rounds(args, n_pool):
 
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
 RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
-               "patience", "beta", "nConfigs", "delta", "kmFactor", "nTargets", "nDraws")
+               "patience", "beta", "nConfigs", "delta", "kmFactor", "nTargets", "nDraws",
+               "dropRate", "dropPasses")
 # What identifies the data on resume: its sizes and content hash (not the path it was read from).
 DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
 

@@ -32,6 +32,7 @@ CLASSES = {
     "probcover": ("probcover", "ProbCover"),
     "cluster_margin": ("cluster_margin", "ClusterMargin"),
     "epig": ("epig", "EPIG"),
+    "dropquery": ("dropquery", "DropQuery"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 
