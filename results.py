@@ -51,7 +51,8 @@ RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience",
 # Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`); a
 # strategy's flag changes results only for the strategies that declare its parameter.
 STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor",
-                  "n_targets": "nTargets", "n_draws": "nDraws", "drop_rate": "dropRate", "drop_passes": "dropPasses"}
+                  "n_targets": "nTargets", "n_draws": "nDraws", "drop_rate": "dropRate", "drop_passes": "dropPasses",
+                  "temperature": "temperature"}
 
 
 def write_atomic(path, data):

@@ -33,6 +33,7 @@ CLASSES = {
     "cluster_margin": ("cluster_margin", "ClusterMargin"),
     "epig": ("epig", "EPIG"),
     "dropquery": ("dropquery", "DropQuery"),
+    "clue": ("clue", "CLUE"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 
