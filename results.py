@@ -52,7 +52,7 @@ RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience",
 # strategy's flag changes results only for the strategies that declare its parameter.
 STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor",
                   "n_targets": "nTargets", "n_draws": "nDraws", "drop_rate": "dropRate", "drop_passes": "dropPasses",
-                  "temperature": "temperature"}
+                  "temperature": "temperature", "gamma": "gamma"}
 
 
 def write_atomic(path, data):

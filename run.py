@@ -139,6 +139,8 @@ def build_parser():
                    help="dropquery: dropout passes; a point is a candidate when more than half change its class")
     p.add_argument("--temperature", type=positive(float), default=1.0,
                    help="clue: softmax temperature of the entropy that weighs each point in k-means")
+    p.add_argument("--gamma", type=positive(float), default=10.0,
+                   help="falcun: points are drawn with probability ∝ (diversity + uncertainty)^gamma")
     return p
 
 
@@ -242,7 +244,7 @@ def n_possible_rounds(args, n_pool):
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
 RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
                "patience", "beta", "nConfigs", "delta", "kmFactor", "nTargets", "nDraws",
-               "dropRate", "dropPasses", "temperature")
+               "dropRate", "dropPasses", "temperature", "gamma")
 # What identifies the data on resume: its sizes and content hash (not the path it was read from).
 DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
 

@@ -34,6 +34,7 @@ CLASSES = {
     "epig": ("epig", "EPIG"),
     "dropquery": ("dropquery", "DropQuery"),
     "clue": ("clue", "CLUE"),
+    "falcun": ("falcun", "Falcun"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 
