@@ -1,16 +1,13 @@
 """EPIG (query_strategies/epig.py) against a pair-by-pair reference and against baal's EPIG on the same MC-dropout
-probabilities; its shared-mask passes (Learner.mc_probs(shared=True)) are one network per pass; a run resumes
-to the picks of an uninterrupted one."""
+probabilities; its shared-mask passes (Learner.mc_probs(shared=True)) are one network per pass."""
 import numpy as np
 import pytest
 import torch
 from baal.active.heuristics import EPIG as BaalEPIG
 
 import query_strategies.epig as ep
-import run
 from learner import Learner
 from query_strategies.epig import epig_scores, epig_select
-from tests.cli import run_cli
 from tests.test_mc_dropout import CASES
 
 
@@ -83,17 +80,3 @@ def test_a_shared_pass_is_one_network_for_every_point(case):
     assert not torch.allclose(together[0], together[1], atol=1e-3)
     independent = lr.mc_probs(idx, draws=4)
     assert not torch.allclose(independent[:, 0], independent[:, 3], atol=1e-3)
-
-
-TINY = ["--alg", "epig", "--nStart", "40", "--nQuery", "20", "--maxEpochs", "40", "--seed", "2", "--nDraws", "20"]
-
-
-@pytest.mark.filterwarnings("ignore:training stopped")
-def test_resume_ends_with_the_queries_of_an_uninterrupted_run(tmp_path):
-    assert run.main([*TINY, "--rounds", "3", "--out", str(tmp_path / "whole")]) == 0
-    assert run.main([*TINY, "--rounds", "1", "--out", str(tmp_path / "split")]) == 0
-    proc = run_cli(*TINY, "--rounds", "3", "--out", tmp_path / "split", "--resume")
-    assert proc.returncode == 0, proc.stderr
-    name = "digits_mlp_epig_20_seed2"
-    assert (tmp_path / "split" / name / "queries.csv").read_text() == \
-        (tmp_path / "whole" / name / "queries.csv").read_text()
