@@ -6,6 +6,7 @@ i.e. of p^(1/T) renormalised; scikit-learn KMeans clusters the embeddings into k
 weights (10 k-means++ starts, the authors' scikit-learn default, seeded from the run's generator; every weight 0,
 i.e. every prediction certain: equal weights), and each centre in turn takes the point nearest it that no earlier
 centre took."""
+from strategy_params import TEMPERATURE
 
 from .dropquery import kmeans_centres, nearest_free
 from .entropy_sampling import entropy
@@ -13,7 +14,7 @@ from .selection import check_budget, picks
 from .strategy import Strategy
 from .typiclust import seed_from
 
-DEFAULT_TEMPERATURE = 1.0
+DEFAULT_TEMPERATURE = TEMPERATURE.default
 N_INIT = 10
 
 
@@ -42,7 +43,6 @@ class CLUE(Strategy):
     """`clue`: the point nearest each centre of k-means on the embeddings weighted by predictive entropy."""
 
     name = "clue"
-    params = {"temperature": DEFAULT_TEMPERATURE}
 
     def select(self, n):
         idx = self.unlabeled()

@@ -12,12 +12,14 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
+from strategy_params import DROP_PASSES, DROP_RATE
+
 from .selection import check_budget, picks
 from .strategy import Strategy
 from .typiclust import seed_from, thread_pools
 
-DEFAULT_RATE = 0.75
-DEFAULT_PASSES = 3
+DEFAULT_RATE = DROP_RATE.default
+DEFAULT_PASSES = DROP_PASSES.default
 
 
 def disagreements(emb, weight, bias, passes, rate, generator):
@@ -88,7 +90,6 @@ class DropQuery(Strategy):
     the candidate nearest each."""
 
     name = "dropquery"
-    params = {"drop_rate": DEFAULT_RATE, "drop_passes": DEFAULT_PASSES}
 
     def select(self, n):
         idx = self.unlabeled()

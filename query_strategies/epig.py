@@ -14,12 +14,14 @@ batch is the k highest scores, as in the authors' code."""
 import numpy as np
 import torch
 
+from strategy_params import N_DRAWS, N_TARGETS
+
 from .entropy_sampling import entropy
 from .selection import check_budget, one_thread, picks
 from .strategy import Strategy, top_k
 
-DEFAULT_TARGETS = 100  # M, the authors' n_target_samples
-DEFAULT_DRAWS = 100  # K, the authors' MC-dropout samples at acquisition (n_samples_test)
+DEFAULT_TARGETS = N_TARGETS.default  # M, the authors' n_target_samples
+DEFAULT_DRAWS = N_DRAWS.default  # K, the authors' MC-dropout samples at acquisition (n_samples_test)
 CHUNK_ELEMENTS = 1 << 22  # pool rows per block × C × M × C stays below this
 
 
@@ -65,7 +67,6 @@ class EPIG(Strategy):
     points, from --nDraws MC-dropout passes (one network per pass)."""
 
     name = "epig"
-    params = {"n_targets": DEFAULT_TARGETS, "n_draws": DEFAULT_DRAWS}
 
     def select(self, n):
         idx = self.unlabeled()

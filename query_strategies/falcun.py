@@ -7,11 +7,13 @@ with probability ∝ (d̃(x) + u(x))^γ, d̃ the min–max normalisation of d ov
 when d is 0 on all of them the draw is uniform. One uniform number from the run's generator per pick."""
 import torch
 
+from strategy_params import GAMMA
+
 from .margin_sampling import smallest_margin
 from .selection import check_budget, draw_index, one_thread, picks
 from .strategy import Strategy
 
-DEFAULT_GAMMA = 10.0
+DEFAULT_GAMMA = GAMMA.default
 
 
 def min_max(values, free):
@@ -53,7 +55,6 @@ class Falcun(Strategy):
     """`falcun`: points drawn with probability ∝ (diversity in probability space + margin uncertainty)^γ."""
 
     name = "falcun"
-    params = {"gamma": DEFAULT_GAMMA}
 
     def select(self, n):
         idx = self.unlabeled()
