@@ -45,7 +45,7 @@ def picks(index, score=None):
     index = torch.as_tensor(index).detach().cpu().numpy().astype(np.int64, copy=False).reshape(-1)
     if score is None:
         return Picks(index, np.full(len(index), np.nan))
-    return Picks(index, torch.as_tensor(score).detach().cpu().double().numpy().reshape(-1))
+    return Picks(index, torch.as_tensor(score, dtype=torch.float64).detach().cpu().numpy().reshape(-1))
 
 
 def top_k(scores, k):
@@ -109,7 +109,7 @@ def best_first(candidates, upper, gains, block, slack):
     """(i*, g*): the argmax i* over `candidates` (a 1-D index tensor) of gains(rows) (lowest index among ties) and
     its value g*, where upper[i] ≥ gain_i. Candidates are evaluated `block` at a time in decreasing order of their
     bound (stable), until the next bound is below g* − slack(g*): no candidate left can beat g* by more than that.
-    (None, −inf) when there is no candidate."""
+    `candidates` must not be empty."""
     order = candidates[upper[candidates].argsort(descending=True, stable=True)]
     best, best_row = -math.inf, None
     for rows in order.split(block):
