@@ -376,7 +376,7 @@ def continue_trainer(learner, started_with, run_dir):
 def run_rounds(args, run_dir, learner, strategy, initial, first):
     """Rounds `first`.. : query (after round 0), train, test; each round's rows and a checkpoint are saved
     before the next begins."""
-    from query_strategies.selection import reporting
+    from query_strategies.selection import picks, reporting
 
     n_rounds = n_query_rounds(args)
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
@@ -387,14 +387,14 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
         for rd in range(first, n_rounds + 1):
             row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
             if rd == 0:
-                queried = initial
+                queried = picks(initial)
             elif (~strategy.labeled).sum() < args.nQuery:
                 stop = "pool exhausted"
                 break
             else:
                 with reporting(query_progress(bar)):
                     queried = timed_query(strategy, learner, args.nQuery, row)
-                strategy.update(queried)
+                strategy.update(queried.index)
             try:
                 res = learner.train(strategy.labeled_idx())
             except TrainingDiverged as e:
@@ -444,7 +444,7 @@ def query_progress(bar):
 
 
 def timed_query(strategy, learner, n, row):
-    """The strategy's picks, checked; fills the row's inference / selection / total query seconds."""
+    """The strategy's Picks (pool indices and scores), checked; fills the row's inference / selection / total query seconds."""
     learner.infer_seconds = 0.0
     start = time.perf_counter()
     picked = strategy.query(n)
@@ -484,21 +484,6 @@ def progress_bar(**kwargs):
             bar.close()
 
 
-@contextmanager
-def thread_limit(n):
-    """torch's intra-op threads and the BLAS / OpenMP pools of numpy and scikit-learn limited to n, restored
-    afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with threadpool_limits(n):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def show_warning(message, category, filename, lineno, file=None, line=None):
     """A warning as its own `warning: ...` line on stderr, above the progress bar (never glued to it)."""
     with interrupt_held():
@@ -512,7 +497,9 @@ def main(argv=None):
         watch = Stopwatch()
         import_libraries(args.alg)
         watch.lap("imports")
-        with thread_limit(max(args.threads, 1)):
+        from query_strategies.selection import thread_limit
+
+        with thread_limit(max(args.threads, 1)), threadpool_limits(max(args.threads, 1)):
             run(args, watch)
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)

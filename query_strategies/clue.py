@@ -10,9 +10,8 @@ from strategy_params import TEMPERATURE
 
 from .dropquery import kmeans_centres, nearest_free
 from .entropy_sampling import entropy
-from .selection import check_budget, picks
+from .selection import check_budget, picks, seed_from
 from .strategy import Strategy
-from .typiclust import seed_from
 
 DEFAULT_TEMPERATURE = TEMPERATURE.default
 N_INIT = 10
@@ -47,4 +46,4 @@ class CLUE(Strategy):
     def select(self, n):
         idx = self.unlabeled()
         probs, emb = self.learner.probs_embeddings(idx)
-        return clue_select(probs, emb, n, self.gen, self.temperature).among(idx)
+        return clue_select(probs, emb, n, self.gen, temperature=self.temperature).among(idx)

@@ -14,9 +14,9 @@ from sklearn.cluster import KMeans
 
 from strategy_params import DROP_PASSES, DROP_RATE
 
-from .selection import check_budget, picks
+from .selection import check_budget, picks, seed_from
 from .strategy import Strategy
-from .typiclust import seed_from, thread_pools
+from .typiclust import thread_pools
 
 DEFAULT_RATE = DROP_RATE.default
 DEFAULT_PASSES = DROP_PASSES.default
@@ -95,4 +95,5 @@ class DropQuery(Strategy):
         idx = self.unlabeled()
         head = self.learner.model.head
         emb = self.learner.embeddings(idx)
-        return dropquery_select(emb, head.weight, head.bias, n, self.gen, self.drop_rate, self.drop_passes).among(idx)
+        return dropquery_select(emb, head.weight, head.bias, n, self.gen, rate=self.drop_rate,
+                                passes=self.drop_passes).among(idx)

@@ -17,8 +17,8 @@ import torch
 from strategy_params import N_DRAWS, N_TARGETS
 
 from .entropy_sampling import entropy
-from .selection import check_budget, one_thread, picks
-from .strategy import Strategy, top_k
+from .selection import check_budget, one_thread, top_k
+from .strategy import Strategy
 
 DEFAULT_TARGETS = N_TARGETS.default  # M, the authors' n_target_samples
 DEFAULT_DRAWS = N_DRAWS.default  # K, the authors' MC-dropout samples at acquisition (n_samples_test)
@@ -49,12 +49,11 @@ def epig_scores(pool_probs, target_probs):
     return marginal + targets - joint_entropies(pool_probs, target_probs)
 
 
-def epig_select(pool_probs, target_probs, k):
-    """The k pool rows of highest EPIG (lowest row among ties), each scored by its EPIG."""
+def epig_select(pool_probs, target_probs, k, generator):
+    """The k pool rows of highest EPIG (lowest row among ties), each scored by its EPIG. Deterministic: `generator`
+    is not drawn from (the strategy draws the targets)."""
     check_budget(k, pool_probs.shape[1])
-    scores = epig_scores(pool_probs, target_probs)
-    index = top_k(scores, k)
-    return picks(index, scores.cpu()[index])
+    return top_k(epig_scores(pool_probs, target_probs), k)
 
 
 def draw_targets(n_pool, m, generator):
@@ -72,4 +71,4 @@ class EPIG(Strategy):
         idx = self.unlabeled()
         targets = draw_targets(self.n_pool, self.n_targets, self.gen)
         probs = self.learner.mc_probs(np.concatenate([idx, targets]), draws=self.n_draws, shared=True)
-        return epig_select(probs[:, :len(idx)], probs[:, len(idx):], n).among(idx)
+        return epig_select(probs[:, :len(idx)], probs[:, len(idx):], n, self.gen).among(idx)

@@ -58,4 +58,4 @@ class Falcun(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        return falcun_select(self.learner.probs(idx), n, self.gen, self.gamma).among(idx)
+        return falcun_select(self.learner.probs(idx), n, self.gen, gamma=self.gamma).among(idx)
