@@ -14,7 +14,8 @@ class Strategy:
     params = {}  # the strategy's own parameters and their defaults (run.py passes each from its flag)
 
     def __init__(self, learner, labeled, generator, **params):
-        """`labeled`: boolean mask over the pool; `generator`: a CPU torch.Generator for every random draw;
+        """`learner`: the model outputs it may ask for (a predictor.Predictor: probs, embeddings, mc_probs ...);
+        `labeled`: boolean mask over the pool; `generator`: a CPU torch.Generator for every random draw;
         `params`: values for the names in the class's `params` (TypeError for any other name)."""
         unknown = sorted(set(params) - set(self.params))
         if unknown:

@@ -119,10 +119,10 @@ def test_strategy_uses_the_whole_pool_and_its_lambda():
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[::10] = True
     learner.train(np.flatnonzero(labeled))
-    probs, emb = learner.probs_embeddings(np.arange(len(labeled)))
+    probs, emb = learner.predictor.probs_embeddings(np.arange(len(labeled)))
     batches = {}
     for lam in (1.0, 0.01):
-        picked = BaitSampling(learner, labeled, torch.Generator(), lam=lam).query(8)
+        picked = BaitSampling(learner.predictor, labeled, torch.Generator(), lam=lam).query(8)
         assert picked.tolist() == bait_select(probs, emb, torch.as_tensor(labeled), 8, lam).tolist()
         assert len(set(picked)) == 8 and not labeled[picked].any()
         batches[lam] = set(picked.tolist())
