@@ -6,7 +6,7 @@ import torch
 
 from catalog import PATIENCE
 from predictor import Predictor
-from training import Setting, StoppingRule, Trainer
+from training import Setting, StoppingRule, Trainer, epoch_engine
 
 
 class Learner:
@@ -18,10 +18,12 @@ class Learner:
     def __init__(self, model_name, ds, device, generator, lr=1e-4, n_emb=128, max_epochs=0, patience=PATIENCE,
                  kernel="auto", extensions=()):
         setting = Setting.of(model_name, ds, device, lr, n_emb)
-        self.data_name, self._gen = ds.name, generator
+        engine = epoch_engine(setting, kernel, ds.X_train, generator, extensions)
+        self._gen = generator
         self._X, self._y = ds.X_train.to(setting.device), ds.y_train.to(setting.device)
         self._X_test, self._y_test = ds.X_test.to(setting.device), ds.y_test.to(setting.device)
-        self.training = Trainer(setting, generator, StoppingRule(max_epochs, patience), kernel, self._X, extensions)
+        rule = StoppingRule(max_epochs, patience)
+        self.training = Trainer(setting, generator, engine, self._X[:2], rule, extensions)
         self.predictor = Predictor(self._X, self._y, ds.n_classes, generator)
 
     @property

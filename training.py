@@ -277,22 +277,20 @@ class CompiledEpochs:
 
 
 class Trainer:
-    """Trains fresh networks of `setting` with an epoch engine until `rule` stops (PROTOCOL §6).
+    """Trains fresh networks of `setting` with an epoch `engine` (epoch_engine) until `rule` stops (PROTOCOL §6).
 
     The hook for strategies that train something beside the classifier (a loss predictor, a discriminator): each
     of `extensions` has a `name`, `reset(generator, device)` (fresh modules, called with every fresh network),
     `parameters()` (updated by the same clamped Adam as the network), `train()` / `eval()`,
     `loss(model, x, y, logits, embeddings)` (a scalar added to each minibatch's cross-entropy) and
     `state_dict()` / `load_state_dict(state)` (kept in the checkpoint under its name by Learner.state_dict).
-    Extensions train with PyTorch's autograd epoch (the compiled epoch and the closed-form steps do not apply)."""
+    Extensions train with PyTorch's autograd epoch (the compiled epoch and the closed-form steps do not apply).
+    `train(X, y)` trains on any labelled points, pool points or others (e.g. pseudo-labelled ones)."""
 
-    def __init__(self, setting, generator, rule=StoppingRule(), kernel="auto", X=None, extensions=()):
-        """`X`: the pool's inputs on the setting's device (its first rows materialise lazy layers; --kernel auto
-        looks at all of them)."""
-        self.setting, self.gen, self.rule = setting, generator, rule
+    def __init__(self, setting, generator, engine, probe, rule=StoppingRule(), extensions=()):
+        """`probe`: two inputs on the setting's device, which materialise lazy layers."""
+        self.setting, self.gen, self.engine, self.probe, self.rule = setting, generator, engine, probe, rule
         self.extensions = tuple(extensions)
-        self.probe = X[:2]
-        self.engine = epoch_engine(setting, kernel, X, generator, self.extensions)
 
     def train_with_torch(self):
         """From now on train with PyTorch's epochs (a resumed run continues with the engine it started with)."""
