@@ -28,16 +28,17 @@ def run_cli(*args, script="run.py", timeout=600, env=None):
 
 def run_main(*args, env=None):
     """`python run.py args…` run as run.main in this process: from the project root, with `env` added to the
-    environment, Python's default warning filters and each warning a `warning:` line on stderr (run.cli's
-    show_warning), as in a fresh process; returns a CompletedProcess with main's exit code (argparse's exit
-    included) and the captured stdout and stderr. An exception main lets through (a traceback in a real process)
-    propagates."""
+    environment, output as wide as a pipe's (COLUMNS, else 80), Python's default warning filters and each warning
+    a `warning:` line on stderr (run.cli's show_warning), as in a fresh process; returns a CompletedProcess with
+    main's exit code (argparse's exit included) and the captured stdout and stderr. An exception main lets through
+    (a traceback in a real process) propagates."""
     import run
 
     argv = [*map(str, args)]
     out, err = io.StringIO(), io.StringIO()
     with pytest.MonkeyPatch.context() as mp, warnings.catch_warnings(), redirect_stdout(out), redirect_stderr(err):
         mp.chdir(ROOT)
+        mp.setenv("COLUMNS", os.environ.get("COLUMNS", "80"))  # what --help wraps to when stdout is a pipe
         for name, value in (env or {}).items():
             mp.setenv(name, value)
         fresh_process_warnings()

@@ -6,6 +6,7 @@ line in rounds.csv and queries.csv (a kill while appending); a crash after the r
 before its checkpoint was saved; a kill before the first round finished."""
 import json
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,6 +38,21 @@ def reference(tmp_path_factory):
     proc = run_main(*ARGS, "--out", out)
     assert proc.returncode == 0, proc.stderr
     return out / FOLDER, proc
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """stopped_run(n, out): out/FOLDER becomes a copy of a run of ARGS stopped by --rounds n (made once per module
+    for each n); returns out."""
+    made = {}
+
+    def copy(n, out):
+        if n not in made:
+            made[n] = tmp_path_factory.mktemp(f"rounds{n}")
+            assert run_main(*ARGS, "--out", made[n], "--rounds", n).returncode == 0
+        shutil.copytree(made[n] / FOLDER, out / FOLDER)
+        return out
+    return copy
 
 
 def same_as_reference(folder, reference):
@@ -140,29 +156,29 @@ def test_resume_extends_a_finished_run_to_a_larger_budget(tmp_path, reference):
     same_as_reference(tmp_path / FOLDER, reference)
 
 
-def test_resume_with_other_flags_is_refused(tmp_path):
-    assert run_main(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
+def test_resume_with_other_flags_is_refused(tmp_path, stopped_run):
+    stopped_run(1, tmp_path)
     changed = [a if a != "150" else "151" for a in ARGS]
     assert_one_line_error(run_main(*changed, "--out", tmp_path, "--resume"), "maxEpochs", "same flags")
 
 
-def test_corrupt_checkpoint_is_reported(tmp_path):
-    assert run_main(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
+def test_corrupt_checkpoint_is_reported(tmp_path, stopped_run):
+    stopped_run(1, tmp_path)
     (tmp_path / FOLDER / "checkpoint.pt").write_bytes(b"not a checkpoint")
     (tmp_path / FOLDER / "summary.json").unlink()
     assert_one_line_error(run_main(*ARGS, "--out", tmp_path, "--resume"), "cannot be read", "--force")
 
 
 @pytest.mark.slow
-def test_resume_accepts_the_same_data_spelled_differently(tmp_path):
-    assert run_main(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
+def test_resume_accepts_the_same_data_spelled_differently(tmp_path, stopped_run):
+    stopped_run(1, tmp_path)
     (tmp_path / FOLDER / "summary.json").unlink()
     assert run_main(*ARGS, "--out", tmp_path, "--rounds", "2", "--data", "digits", "--resume").returncode == 0
     config = (tmp_path / FOLDER / "config.json").read_text()
     assert '"rounds": 2' in config  # the budget a resumed run went on to is recorded
 
 
-def test_resume_trains_as_the_run_started(tmp_path, reference):
+def test_resume_trains_as_the_run_started(tmp_path, reference, stopped_run):
     """A run started with --kernel off continues with PyTorch when resumed without the flag, and ends as an
     uninterrupted --kernel off run; one started with the compiled epoch and resumed with --kernel off warns."""
     torch_out, torch_ref = tmp_path / "torch", tmp_path / "torch-reference"
@@ -176,17 +192,16 @@ def test_resume_trains_as_the_run_started(tmp_path, reference):
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the same last network, bit for bit
     assert json.loads((torch_out / FOLDER / "config.json").read_text())["trainer"] == "torch"
     if json.loads((reference[0] / "config.json").read_text())["trainer"] == "compiled":
-        compiled_out = tmp_path / "compiled"
-        assert run_main(*ARGS, "--out", compiled_out, "--rounds", "2").returncode == 0
+        compiled_out = stopped_run(2, tmp_path / "compiled")
         proc = run_main(*ARGS, "--out", compiled_out, "--resume", "--kernel", "off")
         assert proc.returncode == 0, proc.stderr
         assert "started with the compiled mlp epoch" in proc.stderr and "continues with PyTorch" in proc.stderr
 
 
-def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(tmp_path, reference, capsys):
+def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(tmp_path, reference, stopped_run, capsys):
     """A run folder an older version wrote (queries.csv without its `row` column, summary.json without run id and
     labels) is resumed and extended in that format, ending with the reference run's rows and picks."""
-    assert run.main([*ARGS, "--rounds", "2", "--out", str(tmp_path)]) == 0
+    stopped_run(2, tmp_path)
     folder, ref_folder = tmp_path / FOLDER, reference[0]
     queries = folder / "queries.csv"
     queries.write_text("".join(",".join(line.split(",")[:2]) + "\n" for line in queries.read_text().splitlines()))
