@@ -76,17 +76,19 @@ def cpu_seconds(pid):
 
 def tree_cpu_seconds(pid):
     """CPU seconds used by process `pid` and all its descendants: its own utime + stime, those of its ended children
-    (cutime + cstime), and the same sum over its children still running."""
-    fields = stat_fields(pid)
-    own = sum(map(int, fields[11:15])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
-    return own + sum(tree_cpu_seconds(kid) for kid in children(pid))
+    (cutime + cstime), and the same sum over its children still running (one pass over /proc)."""
+    stats = {int(e.name): f for e in Path("/proc").iterdir() if e.name.isdigit() and (f := stat_fields(e.name))}
+
+    def ticks(p):
+        return sum(map(int, stats[p][11:15])) + sum(ticks(k) for k, f in stats.items() if int(f[1]) == p)
+    return ticks(pid) / os.sysconf("SC_CLK_TCK") if pid in stats else 0.0
 
 
 def wait_for_cpu(proc, seconds, timeout=600, used=cpu_seconds):
     """Return once the running Popen `proc` has used `seconds` CPU seconds as `used(pid)` counts them, or has ended
-    (polled every 10 ms): a moment in the process's own progress, the same point of its work however loaded the
+    (polled every 20 ms): a moment in the process's own progress, the same point of its work however loaded the
     machine is."""
     deadline = time.monotonic() + timeout
     while proc.poll() is None and used(proc.pid) < seconds:
         assert time.monotonic() < deadline, f"process {proc.pid} did not use {seconds} CPU seconds in {timeout} s"
-        time.sleep(0.01)
+        time.sleep(0.02)
