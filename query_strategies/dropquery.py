@@ -93,7 +93,6 @@ class DropQuery(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        head = self.learner.model.head
-        emb = self.learner.embeddings(idx)
-        return dropquery_select(emb, head.weight, head.bias, n, self.gen, rate=self.drop_rate,
+        weight, bias = self.learner.last_layer()
+        return dropquery_select(self.learner.embeddings(idx), weight, bias, n, self.gen, rate=self.drop_rate,
                                 passes=self.drop_passes).among(idx)

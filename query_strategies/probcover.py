@@ -247,6 +247,6 @@ class ProbCover(Strategy):
         x = normalised(self.learner.embeddings(np.arange(self.n_pool)))
         delta = self.delta
         if delta is None:
-            labels = kmeans_labels(x.cpu().numpy(), self.learner.ds.n_classes, seed_from(self.gen))
+            labels = kmeans_labels(x.cpu().numpy(), self.learner.n_classes, seed_from(self.gen))
             delta = purity_delta(x, torch.as_tensor(labels, device=x.device))
         return probcover_select(x, self.labeled, n, self.gen, delta=delta)

@@ -1,5 +1,5 @@
 """EPIG (query_strategies/epig.py) against a pair-by-pair reference and against baal's EPIG on the same MC-dropout
-probabilities; its shared-mask passes (Learner.mc_probs(shared=True)) are one network per pass."""
+probabilities; its shared-mask passes (Predictor.mc_probs(shared=True)) are one network per pass."""
 import numpy as np
 import pytest
 import torch
@@ -68,15 +68,16 @@ def test_a_shared_pass_is_one_network_for_every_point(case):
     """With shared masks a point's probabilities in a pass do not depend on the other points in the call (and a
     duplicated point gets the same); with per-point masks they do."""
     ds = CASES[case]()
-    lr = Learner(case, ds, "cpu", torch.Generator().manual_seed(1), max_epochs=2)
+    gen = torch.Generator().manual_seed(1)
+    lr = Learner(case, ds, "cpu", gen, max_epochs=2)
     lr.train(np.arange(20))
     idx = np.array([3, 4, 5, 3])
-    state = lr.gen.get_state()
-    together = lr.mc_probs(idx, draws=4, shared=True)
-    lr.gen.set_state(state)
-    alone = lr.mc_probs(idx[1:2], draws=4, shared=True)
+    state = gen.get_state()
+    together = lr.predictor.mc_probs(idx, draws=4, shared=True)
+    gen.set_state(state)
+    alone = lr.predictor.mc_probs(idx[1:2], draws=4, shared=True)
     assert torch.allclose(together[:, 1], alone[:, 0], atol=1e-6)
     assert torch.allclose(together[:, 0], together[:, 3], atol=1e-6)  # a convolution's rounding may differ
     assert not torch.allclose(together[0], together[1], atol=1e-3)
-    independent = lr.mc_probs(idx, draws=4)
+    independent = lr.predictor.mc_probs(idx, draws=4)
     assert not torch.allclose(independent[:, 0], independent[:, 3], atol=1e-3)
