@@ -6,6 +6,7 @@ from sklearn.cluster import KMeans
 from skactiveml.pool import TypiClust as SkTypiClust
 from skactiveml.utils import MISSING_LABEL
 
+from query_strategies import typiclust
 from query_strategies.typiclust import K_NN, typical_picks, typicality, typiclust_select
 
 
@@ -46,7 +47,9 @@ def test_picks_equal_brute_force_on_given_clusters(n, clusters, k, n_lab, seed):
     assert typical_picks(x, labels, labeled, k).tolist() == brute_picks(x, labels, labeled, k)
 
 
-def test_typicality_counts_twenty_neighbours_and_handles_singletons():
+@pytest.mark.parametrize("gram_entries", [typiclust.GRAM_ENTRIES, 100, 1])
+def test_typicality_counts_twenty_neighbours_and_handles_singletons(monkeypatch, gram_entries):
+    monkeypatch.setattr(typiclust, "GRAM_ENTRIES", gram_entries)  # 100, 1: the neighbour search in row blocks
     x = np.random.default_rng(3).normal(size=(40, 5))
     assert np.allclose(typicality(x), brute_typicality(x))
     assert np.allclose(typicality(x[:6]), brute_typicality(x[:6]))
