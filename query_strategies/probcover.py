@@ -329,7 +329,6 @@ class ProbCover(Strategy):
     """`probcover`: greedy maximum coverage of δ-balls around the labelled points (δ by purity or --delta)."""
 
     name = "probcover"
-    params = {"delta": None}  # None: the largest radius whose balls are ALPHA-pure
 
     def select(self, n):
         x = normalised(self.learner.embeddings(np.arange(self.n_pool)))
