@@ -44,19 +44,23 @@ def kmeans_labels(x, n_clusters, seed):
 
 
 def nearest_distances(x, k):
-    """The distances from each row of x to its k nearest other rows: d²_ij = ‖x_i‖² + (‖x_j‖² − 2x_i·x_j), whose
-    k smallest (the diagonal left out) come from a partial sort of the bracket, in blocks of rows holding at most
-    GRAM_ENTRIES of them; clamped at 0."""
+    """The distances from each row of x to its k nearest other rows, in increasing order: the k smallest (the
+    diagonal left out) of d²_ij = (‖x_i‖² + ‖x_j‖²) − 2x_i·x_j by a partial sort of blocks of rows holding at most
+    GRAM_ENTRIES of them (one block: the symmetric product x·xᵀ, half the work). A d² within its rounding error,
+    4(d + 2)·ε·‖x_i‖², counts as 0 (duplicates are at 0 exactly); d²_ij = d²_ji, and each row's distances are
+    summed in one order, so points placed alike tie exactly."""
     sq = np.einsum("ij,ij->i", x, x)
-    minus_twice = -2 * x  # exact: a power of 2
     out = np.empty((len(x), k))
     step = max(1, GRAM_ENTRIES // len(x))
     for a in range(0, len(x), step):
         rows = np.arange(a, min(a + step, len(x)))
-        part = minus_twice[rows] @ x.T
-        part += sq
-        part[np.arange(len(rows)), rows] = np.inf
-        out[rows] = np.sqrt(np.maximum(np.partition(part, k - 1, axis=1)[:, :k] + sq[rows, None], 0))
+        d2 = x @ x.T if len(rows) == len(x) else x[rows] @ x.T
+        d2 *= -2
+        d2 += sq[rows, None] + sq
+        d2[np.arange(len(rows)), rows] = np.inf
+        near = np.partition(d2, k - 1, axis=1)[:, :k]
+        near[near <= 4 * (x.shape[1] + 2) * np.finfo(float).eps * sq[rows, None]] = 0
+        out[rows] = np.sort(np.sqrt(near), axis=1)
     return out
 
 
