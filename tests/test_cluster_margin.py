@@ -10,7 +10,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 import query_strategies.cluster_margin as cm
 import run
 from query_strategies.cluster_margin import cluster_margin_select, hac_clusters, round_robin
-from tests.cli import run_cli
+from tests.cli import run_main
 
 
 def plain_round_robin(clusters, k, generator):
@@ -37,7 +37,7 @@ def test_round_robin_equals_plain_python(n, n_clusters, k, seed):
 def test_smallest_clusters_first_and_only_low_margin_candidates():
     probs = torch.tensor([[0.5, 0.5], [0.9, 0.1], [0.55, 0.45], [0.6, 0.4], [0.99, 0.01], [0.52, 0.48]])
     clusters = np.array([0, 0, 0, 1, 1, 2])
-    picks = cluster_margin_select(probs, clusters, 3, 4, torch.Generator().manual_seed(0)).tolist()
+    picks = cluster_margin_select(probs, clusters, 3, torch.Generator().manual_seed(0), k_m=4).index.tolist()
     # candidates (4 smallest margins): 0, 5, 2, 3 -> clusters {0: [0, 2], 2: [5], 1: [3]}
     assert picks[:2] == [3, 5]  # clusters 1 and 2 hold one candidate each: lowest id first
     assert picks[2] in (0, 2) and set(picks) <= {0, 2, 3, 5}
@@ -68,7 +68,7 @@ def test_resume_continues_with_the_saved_clustering(tmp_path):
     """A run stopped after one query round and resumed to three ends with the queries of an uninterrupted run."""
     assert run.main([*TINY, "--rounds", "3", "--out", str(tmp_path / "whole")]) == 0
     assert run.main([*TINY, "--rounds", "1", "--out", str(tmp_path / "split")]) == 0
-    proc = run_cli(*TINY, "--rounds", "3", "--out", tmp_path / "split", "--resume")
+    proc = run_main(*TINY, "--rounds", "3", "--out", tmp_path / "split", "--resume")
     assert proc.returncode == 0, proc.stderr
     name = "digits_mlp_cluster_margin_20_seed2"
     whole = (tmp_path / "whole" / name / "queries.csv").read_text()
