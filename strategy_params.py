@@ -72,6 +72,8 @@ TEMPERATURE = Param("temperature", "temperature", positive(float), 1.0,
                     "softmax temperature of the entropy that weighs each point in k-means")
 GAMMA = Param("gamma", "gamma", positive(float), 10.0,
               "points are drawn with probability ∝ (diversity + uncertainty)^gamma")
+PCA_DIM = Param("pca_dim", "pcaDim", positive(int), 50,
+                "embeddings wider than this are reduced to this many principal components")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -84,6 +86,7 @@ DECLARED = {
     "dropquery": (DROP_RATE, DROP_PASSES),
     "clue": (TEMPERATURE,),
     "falcun": (GAMMA,),
+    "coreset_pca": (PCA_DIM,),
 }
 
 

@@ -6,8 +6,8 @@
     python bench/selection_speed.py --alg epig --n 60000 --d 1 --classes 10 --k 100 --draws 100
 
 Embeddings e = max(0, N(0, 1)) of shape n×d, probabilities softmax(3·N(0, 1)) of shape n×C, float32; the first
---labeled rows are labelled. badge, kdpp and kmeans choose among the unlabelled rows, coreset and bait get the
-whole pool with the labelled mask. batchbald, powerbald and meanstd get --draws MC-dropout-like probabilities
+--labeled rows are labelled. badge, kdpp and kmeans choose among the unlabelled rows, coreset, coreset_pca (50
+principal components) and bait get the whole pool with the labelled mask. batchbald, powerbald and meanstd get --draws MC-dropout-like probabilities
 (draws × n × C: softmax of the logits plus N(0, 1) noise per draw); typiclust and probcover (δ = --delta, or by
 purity with --delta 0) get the pool with the mask; cluster_margin gets probabilities and one HAC clustering of the
 unlabelled rows, timed with it (its first query). epig gets --draws passes of the pool and 100 random pool rows as
@@ -38,6 +38,7 @@ from query_strategies.batchbald import batchbald_select  # noqa: E402
 from query_strategies.clue import clue_select  # noqa: E402
 from query_strategies.cluster_margin import cluster_margin_select, hac_clusters  # noqa: E402
 from query_strategies.core_set import coreset_select  # noqa: E402
+from query_strategies.coreset_pca import coreset_pca_select  # noqa: E402
 from query_strategies.dropquery import dropquery_select  # noqa: E402
 from query_strategies.epig import draw_targets, epig_select  # noqa: E402
 from query_strategies.falcun import falcun_select  # noqa: E402
@@ -50,7 +51,7 @@ from query_strategies.selection import top_k  # noqa: E402
 from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
 
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
-        "cluster_margin", "epig", "dropquery", "clue", "falcun")
+        "cluster_margin", "epig", "dropquery", "clue", "falcun", "coreset_pca")
 
 
 def peak_rss_mb():
@@ -81,6 +82,8 @@ def selector(args):
         return lambda p, e, m, g: kmeans_select(e[unl], args.k, g)
     if args.alg == "coreset":
         return lambda p, e, m, g: coreset_select(e, m, args.k, g)
+    if args.alg == "coreset_pca":
+        return lambda p, e, m, g: coreset_pca_select(e, m, args.k, g)
     if args.alg in MC_ALGS:
         return mc_selector(args)
     if args.alg == "typiclust":

@@ -35,6 +35,7 @@ CLASSES = {
     "dropquery": ("dropquery", "DropQuery"),
     "clue": ("clue", "CLUE"),
     "falcun": ("falcun", "Falcun"),
+    "coreset_pca": ("coreset_pca", "CoreSetPCA"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 
