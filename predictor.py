@@ -98,6 +98,11 @@ class Predictor:
             raise ValueError("labels asked for points the network was not trained on")
         return self._y[torch.as_tensor(idx, device=self._y.device)]
 
+    def label_picks(self, idx):
+        """The labels of pool points `idx` that a strategy is picking in the current query (the query pays for
+        them): for sequential strategies that use a pick's label before choosing the next one (GALAXY)."""
+        return self._y[torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self._y.device)]
+
     def accuracy(self, X, y):
         """correct / n of the network over (X, y), as a Python float of that exact ratio (as the original prints
         it)."""

@@ -12,7 +12,7 @@ principal components) and bait get the whole pool with the labelled mask. batchb
 purity with --delta 0) get the pool with the mask; cluster_margin gets probabilities and one HAC clustering of the
 unlabelled rows, timed with it (its first query). epig gets --draws passes of the pool and 100 random pool rows as
 its targets; dropquery the unlabelled embeddings and a random C × d last layer; clue the unlabelled probabilities and
-embeddings; falcun the unlabelled probabilities. Only the selection is timed; peak_rss_mb is the process's peak resident memory
+embeddings; falcun the unlabelled probabilities; galaxy the pool's probabilities with noisy argmax labels. Only the selection is timed; peak_rss_mb is the process's peak resident memory
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
 the process's CPU time during the selection (all threads), a steadier figure on a shared machine.
 
@@ -42,6 +42,7 @@ from query_strategies.coreset_pca import coreset_pca_select  # noqa: E402
 from query_strategies.dropquery import dropquery_select  # noqa: E402
 from query_strategies.epig import draw_targets, epig_select  # noqa: E402
 from query_strategies.falcun import falcun_select  # noqa: E402
+from query_strategies.galaxy import galaxy_select  # noqa: E402
 from query_strategies.kdpp_sampling import kdpp_select  # noqa: E402
 from query_strategies.kmeans_sampling import kmeans_select  # noqa: E402
 from query_strategies.mc_uncertainty import mean_std  # noqa: E402
@@ -51,7 +52,7 @@ from query_strategies.selection import top_k  # noqa: E402
 from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
 
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
-        "cluster_margin", "epig", "dropquery", "clue", "falcun", "coreset_pca")
+        "cluster_margin", "epig", "dropquery", "clue", "falcun", "coreset_pca", "galaxy")
 
 
 def peak_rss_mb():
@@ -84,6 +85,8 @@ def selector(args):
         return lambda p, e, m, g: coreset_select(e, m, args.k, g)
     if args.alg == "coreset_pca":
         return lambda p, e, m, g: coreset_pca_select(e, m, args.k, g)
+    if args.alg == "galaxy":
+        return galaxy_selector(args)
     if args.alg in MC_ALGS:
         return mc_selector(args)
     if args.alg == "typiclust":
@@ -143,6 +146,17 @@ def peer_selector(args):
     if args.alg == "clue":
         return lambda p, e, m, g: clue_select(p[unl], e[unl], args.k, g)
     return lambda p, e, m, g: falcun_select(p[unl], args.k, g)
+
+
+def galaxy_selector(args):
+    """GALAXY on the pool's probabilities, the labels of the labelled rows and of each pick being the argmax of
+    the probabilities plus N(0, 1) noise."""
+    def select(p, e, m, g):
+        labels = (p.cpu() + torch.randn(p.shape, generator=g)).argmax(1).numpy()
+        known = labels.copy()
+        known[~m.cpu().numpy()] = -1
+        return galaxy_select(p, known, args.k, g, lambda i: labels[i])
+    return select
 
 
 def mc_selector(args):

@@ -36,6 +36,7 @@ CLASSES = {
     "clue": ("clue", "CLUE"),
     "falcun": ("falcun", "Falcun"),
     "coreset_pca": ("coreset_pca", "CoreSetPCA"),
+    "galaxy": ("galaxy", "Galaxy"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 

@@ -1,4 +1,4 @@
-"""The strategies of issue 23 (epig, dropquery, clue, falcun) from run.py on digits: a run stopped after one
+"""The strategies of issue 23 (epig, dropquery, clue, falcun, coreset_pca, galaxy, ...) from run.py on digits: a run stopped after one
 query round and resumed to three ends with the queries of an uninterrupted run, each records its parameters in
 config.json, and a bad parameter value is refused with one line."""
 import json
@@ -11,7 +11,7 @@ from tests.cli import assert_one_line_error, run_cli
 TINY = ["--nStart", "40", "--nQuery", "20", "--maxEpochs", "40", "--seed", "2", "--nDraws", "20"]
 PARAMS = {"epig": {"nTargets": 100, "nDraws": 20}, "dropquery": {"dropRate": 0.75, "dropPasses": 3},
           "clue": {"temperature": 1.0}, "falcun": {"gamma": 10.0},
-          "coreset_pca": {"pcaDim": 50}}
+          "coreset_pca": {"pcaDim": 50}, "galaxy": {}}
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")
