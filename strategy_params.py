@@ -74,6 +74,8 @@ GAMMA = Param("gamma", "gamma", positive(float), 10.0,
               "points are drawn with probability ∝ (diversity + uncertainty)^gamma")
 PCA_DIM = Param("pca_dim", "pcaDim", positive(int), 50,
                 "embeddings wider than this are reduced to this many principal components")
+TOP_N = Param("top_n", "topN", positive(int), 5,
+              "the topN·nQuery points of highest entropy are the candidates of the submodular selection")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -87,6 +89,7 @@ DECLARED = {
     "clue": (TEMPERATURE,),
     "falcun": (GAMMA,),
     "coreset_pca": (PCA_DIM,),
+    "fass": (TOP_N,),
 }
 
 

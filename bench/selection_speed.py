@@ -11,7 +11,7 @@ principal components) and bait get the whole pool with the labelled mask. batchb
 (draws × n × C: softmax of the logits plus N(0, 1) noise per draw); typiclust and probcover (δ = --delta, or by
 purity with --delta 0) get the pool with the mask; cluster_margin gets probabilities and one HAC clustering of the
 unlabelled rows, timed with it (its first query). epig gets --draws passes of the pool and 100 random pool rows as
-its targets; dropquery the unlabelled embeddings and a random C × d last layer; clue the unlabelled probabilities and
+its targets; dropquery the unlabelled embeddings and a random C × d last layer; clue and fass the unlabelled probabilities and
 embeddings; falcun the unlabelled probabilities; galaxy the pool's probabilities with noisy argmax labels. Only the selection is timed; peak_rss_mb is the process's peak resident memory
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
 the process's CPU time during the selection (all threads), a steadier figure on a shared machine.
@@ -42,6 +42,7 @@ from query_strategies.coreset_pca import coreset_pca_select  # noqa: E402
 from query_strategies.dropquery import dropquery_select  # noqa: E402
 from query_strategies.epig import draw_targets, epig_select  # noqa: E402
 from query_strategies.falcun import falcun_select  # noqa: E402
+from query_strategies.fass import fass_select  # noqa: E402
 from query_strategies.galaxy import galaxy_select  # noqa: E402
 from query_strategies.kdpp_sampling import kdpp_select  # noqa: E402
 from query_strategies.kmeans_sampling import kmeans_select  # noqa: E402
@@ -52,7 +53,7 @@ from query_strategies.selection import top_k  # noqa: E402
 from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
 
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
-        "cluster_margin", "epig", "dropquery", "clue", "falcun", "coreset_pca", "galaxy")
+        "cluster_margin", "epig", "dropquery", "clue", "falcun", "coreset_pca", "galaxy", "fass")
 
 
 def peak_rss_mb():
@@ -134,17 +135,19 @@ def product_rate(C, d, repeats=20):
 
 
 MC_ALGS = ("batchbald", "powerbald", "meanstd", "epig")
-PEER_ALGS = ("dropquery", "clue", "falcun")
+PEER_ALGS = ("dropquery", "clue", "falcun", "fass")
 
 
 def peer_selector(args):
-    """dropquery (a random last layer C × d), clue and falcun on the unlabelled rows."""
+    """dropquery (a random last layer C × d), clue, falcun and fass on the unlabelled rows."""
     unl = slice(args.labeled, None)
     if args.alg == "dropquery":
         return lambda p, e, m, g: dropquery_select(e[unl], torch.randn(args.classes, args.d, generator=g), None,
                                                    args.k, g)
     if args.alg == "clue":
         return lambda p, e, m, g: clue_select(p[unl], e[unl], args.k, g)
+    if args.alg == "fass":
+        return lambda p, e, m, g: fass_select(p[unl], e[unl], args.k, g)
     return lambda p, e, m, g: falcun_select(p[unl], args.k, g)
 
 

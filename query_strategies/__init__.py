@@ -37,6 +37,7 @@ CLASSES = {
     "falcun": ("falcun", "Falcun"),
     "coreset_pca": ("coreset_pca", "CoreSetPCA"),
     "galaxy": ("galaxy", "Galaxy"),
+    "fass": ("fass", "FASS"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 
