@@ -76,6 +76,11 @@ PCA_DIM = Param("pca_dim", "pcaDim", positive(int), 50,
                 "embeddings wider than this are reduced to this many principal components")
 TOP_N = Param("top_n", "topN", positive(int), 5,
               "the topN·nQuery points of highest entropy are the candidates of the submodular selection")
+SMI_ETA = Param("smi_eta", "smiEta", positive(float), 1.0,
+                "weight of query relevance against diversity in the submodular mutual information")
+SMI_LAMBDA = Param("smi_lambda", "smiLambda", positive(float), 1.0, "ridge λ added to the log-determinant kernels")
+QUERY_CLASSES = Param("query_classes", "queryClasses", positive(int), 1,
+                      "the query set: labelled points of this many classes with the fewest labels")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -90,6 +95,8 @@ DECLARED = {
     "falcun": (GAMMA,),
     "coreset_pca": (PCA_DIM,),
     "fass": (TOP_N,),
+    "flqmi": (SMI_ETA, QUERY_CLASSES),
+    "logdetmi": (SMI_ETA, SMI_LAMBDA, QUERY_CLASSES),
 }
 
 

@@ -12,7 +12,8 @@ principal components) and bait get the whole pool with the labelled mask. batchb
 purity with --delta 0) get the pool with the mask; cluster_margin gets probabilities and one HAC clustering of the
 unlabelled rows, timed with it (its first query). epig gets --draws passes of the pool and 100 random pool rows as
 its targets; dropquery the unlabelled embeddings and a random C × d last layer; clue and fass the unlabelled probabilities and
-embeddings; falcun the unlabelled probabilities; galaxy the pool's probabilities with noisy argmax labels. Only the selection is timed; peak_rss_mb is the process's peak resident memory
+embeddings; falcun the unlabelled probabilities; galaxy the pool's probabilities with noisy argmax labels;
+flqmi and logdetmi the unlabelled rows' gradient rows, the labelled rows' as the query set (--labeled > 0). Only the selection is timed; peak_rss_mb is the process's peak resident memory
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
 the process's CPU time during the selection (all threads), a steadier figure on a shared machine.
 
@@ -50,10 +51,11 @@ from query_strategies.mc_uncertainty import mean_std  # noqa: E402
 from query_strategies.power_sampling import power_select  # noqa: E402
 from query_strategies.probcover import normalised, probcover_select, purity_delta  # noqa: E402
 from query_strategies.selection import top_k  # noqa: E402
+from query_strategies.similar import flqmi_select, logdetmi_select, unit_gradients  # noqa: E402
 from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
 
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
-        "cluster_margin", "epig", "dropquery", "clue", "falcun", "coreset_pca", "galaxy", "fass")
+        "cluster_margin", "epig", "dropquery", "clue", "falcun", "coreset_pca", "galaxy", "fass", "flqmi", "logdetmi")
 
 
 def peak_rss_mb():
@@ -88,6 +90,8 @@ def selector(args):
         return lambda p, e, m, g: coreset_pca_select(e, m, args.k, g)
     if args.alg == "galaxy":
         return galaxy_selector(args)
+    if args.alg in ("flqmi", "logdetmi"):
+        return smi_selector(args)
     if args.alg in MC_ALGS:
         return mc_selector(args)
     if args.alg == "typiclust":
@@ -160,6 +164,17 @@ def galaxy_selector(args):
         known[~m.cpu().numpy()] = -1
         return galaxy_select(p, known, args.k, g, lambda i: labels[i])
     return select
+
+
+def smi_selector(args):
+    """FLQMI or LogDetMI between the unlabelled rows and the labelled rows as the query set, on unit gradient rows
+    with predicted labels."""
+    select = flqmi_select if args.alg == "flqmi" else logdetmi_select
+
+    def run(p, e, m, g):
+        rows = unit_gradients(p, e, p.argmax(1))
+        return select(rows[~m.cpu()], rows[m.cpu()], args.k, g)
+    return run
 
 
 def mc_selector(args):

@@ -38,6 +38,8 @@ CLASSES = {
     "coreset_pca": ("coreset_pca", "CoreSetPCA"),
     "galaxy": ("galaxy", "Galaxy"),
     "fass": ("fass", "FASS"),
+    "flqmi": ("similar", "FLQMI"),
+    "logdetmi": ("similar", "LogDetMI"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 

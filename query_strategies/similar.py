@@ -1,0 +1,148 @@
+"""`flqmi`, `logdetmi`: SIMILAR's submodular mutual information with a query set (Kothawade, Beck, Killamsetty &
+Iyer, NeurIPS 2021, "SIMILAR: Submodular Information Measures Based Active Learning In Realistic Scenarios"), as
+DISTIL's `SMI` runs them, the query set Q being the labelled points of the `--queryClasses` (1) classes with the
+fewest labelled points (among those with any; lower class first among ties): the rare-class setting.
+
+Each point is its loss gradient with respect to the last layer's weights and bias, (onehot(y) − p) ⊗ (e, 1), y
+the predicted class for an unlabelled point and the true one for a query point; the kernel is
+s_ij = (1 + cos(g_i, g_j)) / 2. With η = `--smiEta` (1), greedy maximisation over the unlabelled set U of
+- FLQMI: I(A; Q) = Σ_{q∈Q} max_{j∈A} s_qj + η Σ_{j∈A} max_{q∈Q} s_jq;
+- LogDetMI: I(A; Q) = log det(S_A) − log det(S_A − η² S_AQ S_Q⁻¹ S_QA), S_A = K_AA + λI, S_Q = K_QQ + λI,
+  λ = `--smiLambda` (1); each logdet grows by log of a Cholesky pivot per pick (incremental Cholesky on columns
+  computed as needed, no |U|×|U| matrix).
+Each pick: the largest gain (lowest index among ties), scored by that gain."""
+import numpy as np
+import torch
+
+from strategy_params import QUERY_CLASSES, SMI_ETA, SMI_LAMBDA
+
+from .selection import check_budget, one_thread, picks
+from .strategy import Strategy
+
+DEFAULT_ETA, DEFAULT_LAMBDA, DEFAULT_QUERY_CLASSES = SMI_ETA.default, SMI_LAMBDA.default, QUERY_CLASSES.default
+
+
+def rare_class_rows(labels, n_classes):
+    """Positions of the labels in the n_classes classes with the fewest labels among those present (ties: the
+    lower class)."""
+    labels = np.asarray(labels)
+    present, counts = np.unique(labels, return_counts=True)
+    rare = present[np.argsort(counts, kind="stable")[:n_classes]]
+    return np.flatnonzero(np.isin(labels, rare))
+
+
+def unit_gradients(probs, emb, labels):
+    """Rows (onehot(y) − p) ⊗ (e, 1), scaled to unit norm (float64; a zero row stays 0)."""
+    p = probs.detach().cpu().double()
+    a = torch.nn.functional.one_hot(torch.as_tensor(labels).cpu().long(), p.shape[1]).double() - p
+    e = torch.cat([emb.detach().cpu().double(), torch.ones(len(p), 1, dtype=torch.float64)], 1)
+    g = torch.einsum("ic,id->icd", a, e).reshape(len(p), -1)
+    return g / g.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+
+
+def kernel(x, y):
+    """s_ij = (1 + x_i·y_j) / 2 for unit rows: the cosine kernel shifted into [0, 1]."""
+    return (1 + x @ y.T) / 2
+
+
+@one_thread()
+def flqmi_select(unl, query, k, generator, eta=DEFAULT_ETA):
+    """k rows of `unl` (unit gradient rows) greedily maximising FLQMI with the rows `query`; each scored by its
+    gain Σ_q max(0, s_qj − m_q) + η max_q s_jq (m_q: the largest s_qj over the picks so far, 0 at first)."""
+    check_budget(k, len(unl))
+    s = kernel(query, unl)
+    relevance = eta * s.max(0).values
+    best = torch.zeros(len(query), dtype=torch.float64)
+    free = torch.ones(len(unl), dtype=torch.bool)
+    rows, gains = [], []
+    for _ in range(k):
+        gain = ((s - best[:, None]).clamp_min(0).sum(0) + relevance).masked_fill(~free, -np.inf)
+        j = int(gain.argmax())
+        rows.append(j)
+        gains.append(float(gain[j]))
+        free[j] = False
+        best = torch.maximum(best, s[:, j])
+    return picks(rows, gains)
+
+
+class IncrementalCholesky:
+    """Pivots d_j² = M_jj − ‖c_j‖² of every row j against the picked rows of a positive definite M:
+    log det(M_{A+j}) − log det(M_A) = log d_j²."""
+
+    def __init__(self, diagonal, k):
+        self.d2 = diagonal.clone()
+        self.c = torch.zeros(len(diagonal), k, dtype=torch.float64)
+        self.count = 0
+
+    def add(self, j, column):
+        """Extend the factor by row j, given M's column j: c_i[t] = (M_ij − c_i·c_j) / d_j, d_i² −= c_i[t]²."""
+        t = self.count
+        new = (column - self.c[:, :t] @ self.c[j, :t]) / self.d2[j].sqrt()
+        self.c[:, t] = new
+        self.d2 -= new ** 2
+        self.count += 1
+
+
+@one_thread()
+def logdetmi_select(unl, query, k, generator, eta=DEFAULT_ETA, lam=DEFAULT_LAMBDA):
+    """k rows of `unl` greedily maximising LogDetMI with `query`: gain_j = log d_j²(S) − log d_j²(S − η² S_·Q S_Q⁻¹
+    S_Q·) (incremental Cholesky of both); each scored by its gain."""
+    check_budget(k, len(unl))
+    n = len(unl)
+    factor = torch.linalg.cholesky(kernel(query, query) + lam * torch.eye(len(query), dtype=torch.float64))
+    b = eta * torch.linalg.solve_triangular(factor, kernel(query, unl), upper=False).T  # η K_UQ L⁻ᵀ
+    diag = (1 + (unl * unl).sum(1)) / 2 + lam  # K_jj + λ
+
+    def plain(j):
+        col = kernel(unl, unl[j:j + 1]).reshape(n)
+        col[j] += lam
+        return col
+
+    whole = IncrementalCholesky(diag, k)
+    given_q = IncrementalCholesky(diag - (b ** 2).sum(1), k)
+    free = torch.ones(n, dtype=torch.bool)
+    rows, gains = [], []
+    for _ in range(k):
+        gain = (whole.d2.log() - given_q.d2.log()).masked_fill(~free, -np.inf)
+        j = int(gain.argmax())
+        rows.append(j)
+        gains.append(float(gain[j]))
+        free[j] = False
+        column = plain(j)
+        whole.add(j, column)
+        given_q.add(j, column - b @ b[j])
+    return picks(rows, gains)
+
+
+class SubmodularMI(Strategy):
+    """The unlabelled and query gradient rows of the current model, for a SIMILAR measure."""
+
+    def gradient_rows(self):
+        """(unit gradients of the unlabelled points with predicted labels, of the query points with true ones)."""
+        idx, labelled = self.unlabeled(), self.labeled_idx()
+        labels = self.learner.labels(labelled).cpu().numpy()
+        query = labelled[rare_class_rows(labels, self.query_classes)]
+        probs, emb = self.learner.probs_embeddings(idx)
+        q_probs, q_emb = self.learner.probs_embeddings(query)
+        unl = unit_gradients(probs, emb, probs.argmax(1))
+        return idx, unl, unit_gradients(q_probs, q_emb, self.learner.labels(query))
+
+
+class FLQMI(SubmodularMI):
+    """`flqmi`: facility-location query mutual information with the rarest classes' labelled points."""
+
+    name = "flqmi"
+
+    def select(self, n):
+        idx, unl, query = self.gradient_rows()
+        return flqmi_select(unl, query, n, self.gen, eta=self.smi_eta).among(idx)
+
+
+class LogDetMI(SubmodularMI):
+    """`logdetmi`: log-determinant mutual information with the rarest classes' labelled points."""
+
+    name = "logdetmi"
+
+    def select(self, n):
+        idx, unl, query = self.gradient_rows()
+        return logdetmi_select(unl, query, n, self.gen, eta=self.smi_eta, lam=self.smi_lambda).among(idx)

@@ -1,0 +1,80 @@
+"""SIMILAR's FLQMI and LogDetMI (query_strategies/similar.py) against slow references that evaluate the set
+functions from scratch (determinants by numpy) for every candidate; the query set and the gradient kernel."""
+import numpy as np
+import pytest
+import torch
+
+from query_strategies.similar import flqmi_select, kernel, logdetmi_select, rare_class_rows, unit_gradients
+
+
+def rows(n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64)
+    return x / x.norm(dim=1, keepdim=True)
+
+
+def flqmi(A, K_QU, eta):
+    """Σ_q max_{j∈A} s_qj + η Σ_{j∈A} max_q s_jq (0 for an empty A)."""
+    if not A:
+        return 0.0
+    return K_QU[:, A].max(1).sum() + eta * K_QU[:, A].max(0).sum()
+
+
+def logdetmi(A, K_UU, K_QU, K_QQ, eta, lam):
+    """log det(S_A) − log det(S_A − η² S_AQ S_Q⁻¹ S_QA)."""
+    if not A:
+        return 0.0
+    S_A = K_UU[np.ix_(A, A)] + lam * np.eye(len(A))
+    S_Q = K_QQ + lam * np.eye(len(K_QQ))
+    cond = S_A - eta ** 2 * K_QU[:, A].T @ np.linalg.solve(S_Q, K_QU[:, A])
+    return np.linalg.slogdet(S_A)[1] - np.linalg.slogdet(cond)[1]
+
+
+def plain_greedy(f, n, k):
+    A, gains = [], []
+    for _ in range(k):
+        base = f(A)
+        gain = {j: f(A + [j]) - base for j in range(n) if j not in A}
+        j = max(gain, key=lambda j: gain[j])
+        A.append(j)
+        gains.append(gain[j])
+    return A, gains
+
+
+@pytest.mark.parametrize("n,q,d,k,eta,seed", [(40, 5, 4, 8, 1.0, 0), (30, 3, 6, 10, 0.5, 1), (50, 8, 3, 6, 2.0, 2)])
+def test_flqmi_same_picks_as_plain_greedy(n, q, d, k, eta, seed):
+    unl, query = rows(n, d, seed), rows(q, d, seed + 100)
+    K_QU = kernel(query, unl).numpy()
+    want, gains = plain_greedy(lambda A: flqmi(A, K_QU, eta), n, k)
+    got = flqmi_select(unl, query, k, torch.Generator(), eta=eta)
+    assert got.index.tolist() == want
+    np.testing.assert_allclose(got.score, gains, rtol=1e-9)
+
+
+@pytest.mark.parametrize("n,q,d,k,eta,lam,seed", [(40, 5, 4, 8, 1.0, 1.0, 0), (30, 3, 6, 10, 0.5, 0.3, 1),
+                                                  (25, 6, 3, 6, 1.0, 2.0, 2)])
+def test_logdetmi_same_picks_as_plain_greedy(n, q, d, k, eta, lam, seed):
+    unl, query = rows(n, d, seed), rows(q, d, seed + 100)
+    K_UU, K_QU, K_QQ = kernel(unl, unl).numpy(), kernel(query, unl).numpy(), kernel(query, query).numpy()
+    want, gains = plain_greedy(lambda A: logdetmi(A, K_UU, K_QU, K_QQ, eta, lam), n, k)
+    got = logdetmi_select(unl, query, k, torch.Generator(), eta=eta, lam=lam)
+    assert got.index.tolist() == want
+    np.testing.assert_allclose(got.score, gains, rtol=1e-7, atol=1e-10)
+
+
+def test_query_set_is_the_rarest_classes():
+    labels = np.array([0, 0, 0, 1, 2, 2, 1, 0, 3, 3, 2])
+    assert rare_class_rows(labels, 1).tolist() == [3, 6]  # classes 1 and 3 have two labels each: the lower
+    assert rare_class_rows(labels, 2).tolist() == [3, 6, 8, 9]
+
+
+def test_gradient_rows_are_unit_bias_and_weight_gradients():
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(6, 3, generator=g, dtype=torch.float64), 1)
+    emb = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    y = torch.tensor([0, 1, 2, 2, 1, 0])
+    grad = probs - torch.nn.functional.one_hot(y, 3)  # d loss / d bias; d loss / d W = that ⊗ e
+    full = torch.cat([grad, torch.einsum("ic,id->icd", grad, emb).reshape(6, -1)], 1)
+    cos = torch.nn.functional.cosine_similarity(full[:, None], full[None], dim=2)
+    got = unit_gradients(probs, emb, y)
+    assert torch.allclose(got @ got.T, cos, atol=1e-12)
