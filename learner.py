@@ -353,8 +353,11 @@ class Learner:
 
     def test_accuracy(self):
         """correct / n over the test set, as a Python float of that exact ratio (as the original prints it)."""
-        logits, _ = self.forward(self.X_test)
-        return int((logits.argmax(1) == self.y_test).sum()) / len(self.y_test)
+        return int((self.test_predictions() == self.y_test).sum()) / len(self.y_test)
+
+    def test_predictions(self):
+        """The trained network's class of every test point: the argmax of its logits."""
+        return self.forward(self.X_test)[0].argmax(1)
 
 
 @torch.no_grad()

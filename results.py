@@ -25,8 +25,14 @@ from query_strategies import STRATEGIES
 from runlock import LOCK_NAME
 from statefile import StateError, open_regular, read_regular
 
-ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
-                 "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
+# balanced_acc: mean per-class recall on the test set; rarest_labeled: labelled points of the pool's rarest class
+ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "balanced_acc", "rarest_labeled", "train_acc", "train_epochs",
+                 "train_stop", "restarts", "train_seconds", "test_seconds", "infer_seconds", "select_seconds",
+                 "query_seconds"]
+# rounds.csv of versions before balanced_acc and rarest_labeled: a resumed run keeps its format
+OLD_ROUND_COLUMNS = [c for c in ROUND_COLUMNS if c not in ("balanced_acc", "rarest_labeled")]
+
+
 def train_stop(text):
     """Why a round's training ended: one of learner.TRAIN_STOPS."""
     if text not in TRAIN_STOPS:
@@ -35,7 +41,8 @@ def train_stop(text):
 
 
 # How each rounds.csv column is read back: a function from the field's text to its value (ValueError if invalid).
-ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "train_acc": float, "train_epochs": int,
+ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "balanced_acc": float, "rarest_labeled": int,
+                 "train_acc": float, "train_epochs": int,
                  "train_stop": train_stop, "restarts": int, "train_seconds": float, "test_seconds": float,
                  "infer_seconds": float, "select_seconds": float, "query_seconds": float}
 QUERY_COLUMNS = ["round", "index", "row"]  # index: in the pool; row: in the data's source (Dataset.rows)
@@ -198,8 +205,23 @@ def parse_table(data, path, columns, parsers):
 
 
 def read_rounds(path):
-    """rounds.csv's complete rows, parsed with ROUND_PARSERS (StateError on a garbled file)."""
-    return parse_table(read_bytes(path, FORCE_HINT), path, ROUND_COLUMNS, ROUND_PARSERS)
+    """rounds.csv's complete rows, parsed with ROUND_PARSERS, in its own format (file_columns; StateError on a
+    garbled file)."""
+    return parse_table(read_bytes(path, FORCE_HINT), path, file_columns(path, ROUND_COLUMNS, OLD_ROUND_COLUMNS),
+                       ROUND_PARSERS)
+
+
+def file_columns(path, columns, old_columns):
+    """A CSV's columns: `old_columns` where an older version started the file with their header (a resumed run
+    goes on in the format its file began with), else `columns`. Only the header is read: the file grows by every
+    round's rows."""
+    old_header = (",".join(old_columns) + "\n").encode()
+    try:
+        with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as f:
+            head = f.read(len(old_header))
+    except (OSError, StateError):  # missing, a link, not a regular file: the reader that needs it says so
+        return columns
+    return old_columns if head == old_header else columns
 
 
 def number(text):
@@ -259,19 +281,16 @@ class RunDir:
 
     def tables(self):
         """(name, path, columns, parsers) of the two CSVs."""
-        return [("rounds", self.rounds, ROUND_COLUMNS, ROUND_PARSERS),
+        return [("rounds", self.rounds, self.round_columns(), ROUND_PARSERS),
                 ("queries", self.queries, self.query_columns(), QUERY_PARSERS)]
 
     def query_columns(self):
-        """queries.csv's columns: QUERY_COLUMNS, or OLD_QUERY_COLUMNS where an older version started the file (a
-        resumed run goes on in the format its file began with)."""
-        old_header = (",".join(OLD_QUERY_COLUMNS) + "\n").encode()
-        try:
-            with os.fdopen(open_regular(self.queries, os.O_RDONLY), "rb") as f:
-                head = f.read(len(old_header))  # the header alone: the file grows by every round's picks
-        except (OSError, StateError):  # missing, a link, not a regular file: the reader that needs it says so
-            return QUERY_COLUMNS
-        return OLD_QUERY_COLUMNS if head == old_header else QUERY_COLUMNS
+        """queries.csv's columns: QUERY_COLUMNS, or OLD_QUERY_COLUMNS in a file an older version started."""
+        return file_columns(self.queries, QUERY_COLUMNS, OLD_QUERY_COLUMNS)
+
+    def round_columns(self):
+        """rounds.csv's columns: ROUND_COLUMNS, or OLD_ROUND_COLUMNS in a file an older version started."""
+        return file_columns(self.rounds, ROUND_COLUMNS, OLD_ROUND_COLUMNS)
 
     def start(self, config):
         """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name; the
@@ -292,7 +311,7 @@ class RunDir:
         per pool point), then the round's row; both flushed to disk."""
         width = len(self.query_columns())
         append_rows(self.queries, [(row["round"], int(i), int(source_rows[i]))[:width] for i in queried])
-        append_rows(self.rounds, [[format_value(row[c]) for c in ROUND_COLUMNS]])
+        append_rows(self.rounds, [[format_value(row[c]) for c in self.round_columns()]])
 
     def finish(self, summary):
         """summary.json marks the run as finished (the sweep skips such runs)."""

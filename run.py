@@ -491,8 +491,11 @@ def restore_checkpoint(state, learner, strategy, path):
 def run_rounds(args, run_dir, learner, strategy, initial, first):
     """Rounds `first`.. : query (after round 0), train, test; each round's rows and a checkpoint are saved
     before the next begins."""
+    from metrics import accuracy, balanced_accuracy, labels_of_class, rarest_class
     from query_strategies.selection import reporting
 
+    y_pool, y_test = learner.ds.y_train.numpy(), learner.ds.y_test.numpy()
+    rarest = rarest_class(y_pool, learner.ds.n_classes)
     n_rounds = n_query_rounds(args)
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
     config = run_dir.read_config()
@@ -516,9 +519,12 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                 raise TrainingDiverged(f"round {rd}: {e}; the rounds before it are saved in {run_dir.path}")
             strategy.trained()
             start = time.perf_counter()
-            acc = learner.test_accuracy()
+            predicted = learner.test_predictions().cpu().numpy()
+            acc = accuracy(predicted, y_test)
             n_lab = int(strategy.labeled.sum())
-            row.update(n_labeled=n_lab, test_acc=acc, train_acc=res.train_acc, train_epochs=res.epochs,
+            row.update(n_labeled=n_lab, test_acc=acc, balanced_acc=balanced_accuracy(predicted, y_test),
+                       rarest_labeled=labels_of_class(y_pool, strategy.labeled, rarest),
+                       train_acc=res.train_acc, train_epochs=res.epochs,
                        train_stop=res.stop, restarts=res.restarts, train_seconds=res.seconds,
                        test_seconds=time.perf_counter() - start)
             with interrupt_held():
