@@ -85,7 +85,11 @@ def build_parser():
     p.add_argument("--path", default="data", help="data folder: torchvision files, OpenML cache, PATH/openml/<did>.csv")
     p.add_argument("--data", default="", type=canonical_name,
                    help="digits (default), MNIST, FashionMNIST, SVHN, CIFAR10 (any case), "
-                   "a .csv file (label in the last column) or a .npz file (arrays X, y)")
+                   "a .csv file (label in the last column) or a .npz file (arrays X, y; or X_train, y_train, "
+                   "X_test, y_test for its own test set)")
+    p.add_argument("--test", default="",
+                   help="the test set of a --data .csv or .npz file, as a file of the same kind (the labels those "
+                        "of the training file); default: a random 10%% of --data")
     p.add_argument("--nQuery", type=int, default=100, help="points labelled per round")
     p.add_argument("--nStart", type=int, default=100, help="initial random labels")
     p.add_argument("--nEnd", type=int, default=50000, help="label budget")
@@ -171,6 +175,8 @@ def check_flags(args):
     if args.seed is not None and args.seed < 0 or args.seed is None and args.dummy < 0:
         raise UserError(f"the seed must be at least 0, got {args.dummy if args.seed is None else args.seed} "
                         f"({'--dummy' if args.seed is None else '--seed'}); give a seed of 0 or more")
+    if args.test and (args.did > 0 or not args.data.lower().endswith((".csv", ".npz"))):
+        raise UserError(f"--test {args.test} is the test set of a --data .csv or .npz file; give --data such a file")
     if args.did > 0 and args.model in CONV_MODELS:
         raise UserError(f"--did (tabular OpenML data) works only with --model mlp or lin, not {args.model}")
     if args.model == "cnn" and args.did <= 0 and args.data not in IMAGE_NAMES:
@@ -233,7 +239,7 @@ def data_source(args):
     if args.did > 0:
         return f"OpenML {args.did} via {Path(args.path).resolve()}"
     if args.data.lower().endswith((".csv", ".npz")):
-        return str(Path(args.data).resolve())
+        return str(Path(args.data).resolve()) + (f" with test set {Path(args.test).resolve()}" if args.test else "")
     if args.data and args.data != "digits":
         return f"{args.data} in {Path(args.path).resolve()}"
     return "digits (scikit-learn)"
@@ -305,7 +311,7 @@ def run(args, watch):
     seed = args.dummy if args.seed is None else args.seed
     data_seed, learn_seed, select_seed = seeds(seed, 3)
     data_rng = np.random.default_rng(data_seed)
-    ds = dataset.load(args.data, args.did, args.path, data_rng, args.trunc, args.aug)
+    ds = dataset.load(args.data, args.did, args.path, data_rng, args.trunc, args.aug, args.test)
     if args.model in CONV_MODELS and not ds.is_image:
         raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
     n_pool = len(ds.y_train)

@@ -58,3 +58,62 @@ def test_rounds_csv_records_balanced_accuracy_and_the_rarest_class_labels(tmp_pa
     assert rounds.balanced_acc.iloc[-1] == pytest.approx(balanced_accuracy_score(ds.y_test.numpy(), predicted))
     assert rounds.test_acc.iloc[-1] == (predicted == ds.y_test.numpy()).mean()
 
+
+# ---------------------------------------------------------------- official test splits of user data
+
+def digits_halves():
+    """scikit-learn's digits as (X_train, y_train, X_test, y_test): the first 1,400 rows and the other 397."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X[:1400], y[:1400], X[1400:], y[1400:]
+
+
+def write_csv(path, X, y):
+    pd.DataFrame(np.column_stack([X, y])).to_csv(path, header=False, index=False)
+
+
+def error_line(capsys):
+    """The one stderr line of a run that failed with a user error."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("run.py: error: "), lines
+    return lines[0]
+
+
+def test_an_npz_with_its_own_test_set_and_a_csv_pair_run_on_that_test_set(tmp_path, capsys):
+    """X_train, y_train, X_test, y_test in an .npz (and the same as --data train.csv --test test.csv): the pool is
+    the training rows in order, the test set is the given one, whole; both forms give the same run."""
+    X_tr, y_tr, X_te, y_te = digits_halves()
+    np.savez(tmp_path / "split.npz", X_train=X_tr, y_train=y_tr, X_test=X_te, y_test=y_te)
+    write_csv(tmp_path / "train.csv", X_tr, y_tr)
+    write_csv(tmp_path / "test.csv", X_te, y_te)
+    flags = ["--nStart", "20", *SMALL, "--out", str(tmp_path / "out")]
+    assert run.main(["--data", str(tmp_path / "split.npz"), *flags]) == 0
+    assert run.main(["--data", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"), *flags]) == 0
+    npz, csv = (run_folder(tmp_path / "out", data=d) for d in ("split", "train"))
+    config = pd.read_json(npz / "config.json", typ="series")
+    assert (config.n_pool, config.n_test) == (1400, 397)
+    queries = pd.read_csv(npz / "queries.csv")
+    assert (queries["row"] == queries["index"]).all() and queries["row"].max() < 1400
+    for name in ("rounds.csv", "queries.csv"):
+        columns = ["round", "n_labeled", "test_acc", "balanced_acc"] if name == "rounds.csv" else None
+        assert pd.read_csv(npz / name, usecols=columns).equals(pd.read_csv(csv / name, usecols=columns))
+    ds = dataset.load(str(tmp_path / "split.npz"), 0, "", np.random.default_rng(0))
+    assert np.array_equal(ds.X_test.numpy(), X_te.astype(np.float32)) and np.array_equal(ds.y_test.numpy(), y_te)
+
+
+def test_bad_official_splits_are_one_line_errors(tmp_path, capsys):
+    X_tr, y_tr, X_te, y_te = digits_halves()
+    np.savez(tmp_path / "narrow.npz", X_train=X_tr, y_train=y_tr, X_test=X_te[:, :60], y_test=y_te)
+    write_csv(tmp_path / "train.csv", X_tr[y_tr < 9], y_tr[y_tr < 9])
+    write_csv(tmp_path / "test.csv", X_te, y_te)
+    np.savez(tmp_path / "split.npz", X_train=X_tr, y_train=y_tr, X_test=X_te, y_test=y_te)
+    cases = [(["--data", str(tmp_path / "narrow.npz")], "has 60 features per row"),
+             (["--data", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")],
+              "label '9' never occurs in the training set"),
+             (["--test", str(tmp_path / "test.csv")], "give --data such a file"),
+             (["--data", str(tmp_path / "split.npz"), "--test", str(tmp_path / "test.csv")], "drop --test"),
+             (["--data", str(tmp_path / "train.csv"), "--test", str(tmp_path / "none.csv")], "none.csv not found")]
+    for flags, message in cases:
+        assert run.main([*flags, *SMALL, "--nStart", "20", "--out", str(tmp_path / "out")]) == 2
+        assert message in error_line(capsys)
