@@ -119,6 +119,28 @@ def truncate(ds, n, rng):
     return ds
 
 
+def long_tail_counts(n_max, n_classes, ratio):
+    """Pool points kept per rank r = 0..C-1 of the class order: ⌊n_max·R^(−r/(C−1))⌋, from n_max down to ⌊n_max/R⌋."""
+    return [int(n_max * ratio ** (-r / (n_classes - 1))) for r in range(n_classes)]
+
+
+def long_tail(ds, ratio, rng):
+    """The pool cut to a long-tail profile (the test set untouched): in a random class order, the class of rank r
+    keeps a random long_tail_counts share of its points, n_max being the smallest class's pool count; UserError
+    when the rarest class would keep no point."""
+    y = ds.y_train.numpy()
+    n_max = int(np.bincount(y, minlength=ds.n_classes).min())
+    counts = long_tail_counts(n_max, ds.n_classes, ratio)
+    if counts[-1] < 1:
+        raise UserError(f"--imbalance {ratio:g} leaves the rarest class no pool point: the smallest class has "
+                        f"{n_max} pool points, so --imbalance may be at most {n_max}")
+    order = rng.permutation(ds.n_classes)
+    keep = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False)
+                                   for c, n in zip(order, counts)]))
+    ds.X_train, ds.y_train, ds.rows, ds.sha256 = ds.X_train[keep], ds.y_train[keep], ds.rows[keep], None
+    return ds
+
+
 def load_digits(rng):
     """scikit-learn's 8×8 digits (1,797 images, 64 pixel intensities 0..16, unscaled), split as tabular data;
     decoded once, then read from the cache (keyed by scikit-learn's digits file) without importing scikit-learn."""

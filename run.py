@@ -99,6 +99,10 @@ def build_parser():
                         "(0 = no cap)")
     p.add_argument("--trunc", type=int, default=-1,
                    help="keep this many random pool points, then only classes 0-9 (-1 = all)")
+    p.add_argument("--imbalance", type=float, default=None, metavar="R",
+                   help="long-tailed pool: in a seeded class order, class r keeps n_max·R^(−r/(C−1)) of its pool "
+                        "points (n_max: the smallest class's count), so the largest class has R times the smallest's; "
+                        "the test set is untouched")
     p.add_argument("--aug", type=int, default=0, choices=(0, 1),
                    help="1 = CIFAR10 train-time augmentation (random crop 32, padding 4, horizontal flip)")
     p.add_argument("--dummy", type=int, default=1, help="replicate index for shell sweeps; the seed when --seed is absent")
@@ -177,6 +181,9 @@ def check_flags(args):
                         f"({'--dummy' if args.seed is None else '--seed'}); give a seed of 0 or more")
     if args.test and (args.did > 0 or not args.data.lower().endswith((".csv", ".npz"))):
         raise UserError(f"--test {args.test} is the test set of a --data .csv or .npz file; give --data such a file")
+    if args.imbalance is not None and not (math.isfinite(args.imbalance) and args.imbalance >= 1):
+        raise UserError(f"--imbalance is the ratio of the largest class to the smallest, at least 1, got "
+                        f"{args.imbalance:g}")
     if args.did > 0 and args.model in CONV_MODELS:
         raise UserError(f"--did (tabular OpenML data) works only with --model mlp or lin, not {args.model}")
     if args.model == "cnn" and args.did <= 0 and args.data not in IMAGE_NAMES:
@@ -230,6 +237,9 @@ def n_possible_rounds(args, n_pool):
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
 RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
                "patience", "beta", "nConfigs", "delta", "kmFactor")
+# Options added since checkpoints recorded RESUME_KEYS, with the value that means "not used": they must match too,
+# and are part of a run's identity hash only when used (a checkpoint of an older version keeps its identity).
+LATER_RESUME_KEYS = {"imbalance": None}
 # What identifies the data on resume: its sizes and content hash (not the path it was read from).
 DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
 
@@ -249,7 +259,9 @@ def run_identity(config):
     """SHA-256 of the resume-relevant flags and the data's identity: what a checkpoint must match."""
     from results import identity_hash
 
-    return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), RESUME_KEYS + ("data",))
+    used = tuple(k for k, unused in LATER_RESUME_KEYS.items() if config.get(k, unused) != unused)
+    return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]),
+                         RESUME_KEYS + used + ("data",))
 
 
 def build_strategy(args, learner, labeled, generator):
@@ -312,6 +324,8 @@ def run(args, watch):
     data_seed, learn_seed, select_seed = seeds(seed, 3)
     data_rng = np.random.default_rng(data_seed)
     ds = dataset.load(args.data, args.did, args.path, data_rng, args.trunc, args.aug, args.test)
+    if args.imbalance is not None:
+        ds = dataset.long_tail(ds, args.imbalance, data_rng)
     if args.model in CONV_MODELS and not ds.is_image:
         raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
     n_pool = len(ds.y_train)
@@ -460,10 +474,10 @@ def is_finished(summary, args):
 
 def check_same_run(run_dir, old, config):
     """The resumed run's flags and data are those in config.json (`old`); UserError naming the first that is not."""
-    for key in RESUME_KEYS:
-        if old.get(key) != config[key]:
-            raise UserError(f"{run_dir.path} was started with {key}={old.get(key)!r}, not {config[key]!r}; "
-                            f"resume with the same flags or use another --out")
+    for key in (*RESUME_KEYS, *LATER_RESUME_KEYS):
+        if old.get(key, LATER_RESUME_KEYS.get(key)) != config[key]:
+            raise UserError(f"{run_dir.path} was started with {key}={old.get(key, LATER_RESUME_KEYS.get(key))!r}, "
+                            f"not {config[key]!r}; resume with the same flags or use another --out")
     was, now = old.get("data_identity"), config["data_identity"]
     if not isinstance(was, dict):
         raise UserError(f"{run_dir.config} records no data identity (an older version wrote it); start the run "

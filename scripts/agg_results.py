@@ -14,10 +14,10 @@ A run folder wins over a log of the same (data, model, nQuery, alg, seed); alias
 their algorithm (coreset, baseline).
 
 Runs are never averaged across result-changing flags: when runs of one (data, model, nQuery) differ in nStart,
---lr, --nEmb, --trunc, --aug, --maxEpochs, --patience, --threads, --device or the data's content (as their
-config.json records them), each group becomes its own setting, named by those values (e.g. `lr=0.001 nStart=50`);
-runs of one algorithm that differ in its own flags (--beta, --nConfigs, --delta, --kmFactor) become separate
-algorithms (`powerbald beta=2`); a warning says which flags differ. Another warning names the trainers when a
+--lr, --nEmb, --trunc, --aug, --maxEpochs, --patience, --threads, --device, --imbalance or the data's content (as
+their config.json records them), each group becomes its own setting, named by those values (e.g. `lr=0.001
+nStart=50`); runs of one algorithm that differ in its own flags (--beta, --nConfigs, --delta, --kmFactor) become
+separate algorithms (`powerbald beta=2`); a warning says which flags differ. Another warning names the trainers when a
 setting's runs trained with different ones (config.json's trainer and trainer_identity).
 
 For each setting (data, model, nQuery and any such protocol) it writes, as PNG and PDF (and CSV where it is a

@@ -117,3 +117,55 @@ def test_bad_official_splits_are_one_line_errors(tmp_path, capsys):
     for flags, message in cases:
         assert run.main([*flags, *SMALL, "--nStart", "20", "--out", str(tmp_path / "out")]) == 2
         assert message in error_line(capsys)
+
+
+# ---------------------------------------------------------------- a long-tailed pool
+
+def test_long_tail_counts_decay_exponentially_from_n_max_to_n_max_over_r():
+    counts = dataset.long_tail_counts(1000, 5, 16.0)
+    assert counts == [1000, 500, 250, 125, 62]
+    assert dataset.long_tail_counts(7, 3, 1.0) == [7, 7, 7]
+
+
+def test_imbalance_keeps_a_long_tail_pool_and_the_whole_test_set(tmp_path, capsys):
+    """--imbalance 10 on digits: the pool's class counts, in the seeded class order, are long_tail_counts from the
+    smallest class's count; the test set is that of the balanced run; config.json records the ratio and the data
+    identity of exactly that pool."""
+    flags = ["--nStart", "20", *SMALL, "--out", str(tmp_path), "--rounds", "1"]
+    assert run.main([*flags, "--imbalance", "10"]) == 0
+    config = pd.read_json(run_folder(tmp_path) / "config.json", typ="series")
+    rng = np.random.default_rng(run.seeds(3, 3)[0])
+    balanced = dataset.load("", 0, "data", rng)
+    n_max = int(np.bincount(balanced.y_train.numpy()).min())
+    test_set = balanced.y_test.clone()
+    tail = dataset.long_tail(balanced, 10.0, rng)
+    counts = np.bincount(tail.y_train.numpy())
+    assert sorted(counts, reverse=True) == dataset.long_tail_counts(n_max, 10, 10.0)
+    assert counts.max() / counts.min() == pytest.approx(10, rel=0.1)
+    assert config.imbalance == 10 and config.n_pool == counts.sum() and config.n_test == len(test_set)
+    assert config.data_identity["sha256"] == dataset.content_sha256(tail)
+    assert np.array_equal(tail.y_test.numpy(), test_set.numpy())
+
+
+def test_resume_refuses_another_imbalance_and_keeps_older_identities(tmp_path, capsys):
+    flags = ["--nStart", "20", *SMALL, "--out", str(tmp_path)]
+    assert run.main([*flags, "--rounds", "1", "--imbalance", "10"]) == 0
+    capsys.readouterr()
+    for other in (["--imbalance", "20"], []):
+        assert run.main([*flags, "--resume", *other]) == 2
+        assert "was started with imbalance=10.0" in error_line(capsys)
+    assert run.main([*flags, "--resume", "--imbalance", "10"]) == 0
+    config = pd.read_json(run_folder(tmp_path) / "config.json", typ="series").to_dict()
+    config["imbalance"] = None  # a run without --imbalance has the identity of an older version's run
+    from results import identity_hash
+
+    older = identity_hash(dict(config, data=[config["data_identity"][k] for k in run.DATA_KEYS]),
+                          run.RESUME_KEYS + ("data",))
+    assert run.run_identity(config) == older and run.run_identity(dict(config, imbalance=10.0)) != older
+
+
+@pytest.mark.parametrize("ratio, message", [("0.5", "at least 1, got 0.5"), ("nan", "at least 1, got nan"),
+                                            ("1000", "may be at most")])
+def test_bad_imbalance_is_one_line(ratio, message, tmp_path, capsys):
+    assert run.main(["--imbalance", ratio, "--nStart", "20", *SMALL, "--out", str(tmp_path)]) == 2
+    assert message in error_line(capsys)
