@@ -74,8 +74,10 @@ class Learner:
     from a device generator seeded from it."""
 
     def __init__(self, model_name, ds, device, generator, lr=1e-4, n_emb=128, max_epochs=0, patience=PATIENCE,
-                 kernel="auto"):
+                 kernel="auto", select_on="model"):
+        """`select_on`: "model" (embeddings are the network's) or "input" (the data's own features)."""
         self.model_name, self.ds, self.device = model_name, ds, torch.device(device)
+        self.select_on = select_on
         self.lr, self.n_emb, self.max_epochs, self.patience = lr, n_emb, max_epochs, patience
         self.kernel = self.use_kernel(kernel)
         self.gen = generator
@@ -294,6 +296,10 @@ class Learner:
             return F.softmax(logits, dim=1), emb
 
     def embeddings(self, idx):
+        """The embeddings (n, d) that strategies select on at pool points `idx`: the network's (the input of its
+        last layer), or the data's own features, flattened, when `select_on` is "input" (no network needed)."""
+        if self.select_on == "input":
+            return self.X[idx].flatten(1)
         return self.probs_embeddings(idx)[1]
 
     def mc_probs(self, idx, draws=MC_DRAWS):

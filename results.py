@@ -54,7 +54,8 @@ FORCE_HINT = "start the run again with --force (or use another --out)"
 # run's picks or accuracies: a sweep reuses a run only when they match, and the analysis never averages runs that
 # differ in them. nEnd and rounds only stop a run sooner or later; path, out, dummy, resume and force change
 # nothing; --kernel's choice is recorded as `trainer` (the analysis warns when a setting mixes trainers).
-RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device", "imbalance")
+RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device", "imbalance",
+                "select_on")
 # Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`); a
 # strategy's flag changes results only for the strategies that declare its parameter.
 STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor"}

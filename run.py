@@ -91,7 +91,10 @@ def build_parser():
                    help="the test set of a --data .csv or .npz file, as a file of the same kind (the labels those "
                         "of the training file); default: a random 10%% of --data")
     p.add_argument("--nQuery", type=int, default=100, help="points labelled per round")
-    p.add_argument("--nStart", type=int, default=100, help="initial random labels")
+    p.add_argument("--nStart", type=int, default=100,
+                   help="initial random labels; 0 = a cold start: the strategy picks the first --nQuery where it "
+                        "needs no labels (rand, and typiclust, probcover, coreset, kmeans with --select-on input), "
+                        "else they are drawn at random")
     p.add_argument("--nEnd", type=int, default=50000, help="label budget")
     p.add_argument("--nEmb", type=int, default=128, help="MLP hidden / embedding width")
     p.add_argument("--rounds", type=int, default=0,
@@ -103,6 +106,10 @@ def build_parser():
                    help="long-tailed pool: in a seeded class order, class r keeps n_max·R^(−r/(C−1)) of its pool "
                         "points (n_max: the smallest class's count), so the largest class has R times the smallest's; "
                         "the test set is untouched")
+    p.add_argument("--select-on", dest="select_on", default="model", choices=("model", "input"),
+                   help="what the embedding-based strategies (typiclust, probcover, coreset, kmeans, cluster_margin) "
+                        "select on: model = the trained network's embedding, input = the data's own features (e.g. "
+                        "pretrained embeddings in an .npz written by scripts/embed.py)")
     p.add_argument("--aug", type=int, default=0, choices=(0, 1),
                    help="1 = CIFAR10 train-time augmentation (random crop 32, padding 4, horizontal flip)")
     p.add_argument("--dummy", type=int, default=1, help="replicate index for shell sweeps; the seed when --seed is absent")
@@ -160,10 +167,11 @@ def check_flags(args):
     """Flag values that are wrong before any data is read."""
     if args.nQuery <= 0:
         raise UserError(f"--nQuery must be positive, got {args.nQuery}")
-    if args.nStart <= 0:
-        raise UserError(f"--nStart must be positive, got {args.nStart}")
-    if args.nEnd < args.nStart:
-        raise UserError(f"--nEnd ({args.nEnd}) is below --nStart ({args.nStart}); raise --nEnd")
+    if args.nStart < 0:
+        raise UserError(f"--nStart must be at least 0 (0 = a cold start), got {args.nStart}")
+    if args.nEnd < first_batch(args):
+        raise UserError(f"--nEnd ({args.nEnd}) is below the first batch ({first_batch(args)}: --nStart, or --nQuery "
+                        f"when --nStart is 0); raise --nEnd")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UserError(f"--lr must be a positive finite number, got {args.lr}")
     if not args.out.strip():
@@ -191,6 +199,23 @@ def check_flags(args):
                         f"{args.data or 'digits'}")
 
 
+def check_selection_flags(args):
+    """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free)."""
+    cls = STRATEGIES[args.alg]
+    if args.select_on == "input" and not cls.on_embedding:
+        takers = sorted(a for a, c in STRATEGIES.items() if c.on_embedding and c.name == a)
+        raise UserError(f"--select-on input gives the embedding-based strategies ({', '.join(takers)}) the data's "
+                        f"own features; {args.alg} does not select on an embedding: drop --select-on input")
+    if args.nStart == 0 and cls.label_free and cls.on_embedding and args.select_on == "model":
+        raise UserError(f"--nStart 0: {args.alg} picks the first batch on an embedding, and no network is trained "
+                        f"before any label; add --select-on input (the data's own features) or give --nStart")
+
+
+def first_batch(args):
+    """The labels of round 0: --nStart, or --nQuery in a cold start (--nStart 0)."""
+    return args.nStart or args.nQuery
+
+
 def pick_device(name):
     import torch
 
@@ -199,6 +224,15 @@ def pick_device(name):
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
+
+
+def strategy_picks_first(args):
+    """Whether the strategy picks round 0's labels: in a cold start (--nStart 0) of a label_free strategy."""
+    return args.nStart == 0 and STRATEGIES[args.alg].label_free
+
+
+COLD_RANDOM = ("run.py: --nStart 0: {} needs labels to select, so its first batch of {} is drawn uniformly at "
+               "random")
 
 
 def run_name(args, seed):
@@ -214,8 +248,8 @@ def seeds(seed, n):
 
 
 def n_budget_rounds(args):
-    """Query rounds the label budget allows: ⌊(nEnd − nStart) / nQuery⌋."""
-    return (args.nEnd - args.nStart) // args.nQuery
+    """Query rounds the label budget allows: ⌊(nEnd − first batch) / nQuery⌋."""
+    return (args.nEnd - first_batch(args)) // args.nQuery
 
 
 def rounds_cap_binds(args):
@@ -231,7 +265,7 @@ def n_query_rounds(args):
 
 def n_possible_rounds(args, n_pool):
     """Query rounds that will run: n_query_rounds, but none once fewer than nQuery unlabelled points remain."""
-    return min(n_query_rounds(args), (n_pool - args.nStart) // args.nQuery)
+    return min(n_query_rounds(args), (n_pool - first_batch(args)) // args.nQuery)
 
 
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
@@ -239,7 +273,7 @@ RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "t
                "patience", "beta", "nConfigs", "delta", "kmFactor")
 # Options added since checkpoints recorded RESUME_KEYS, with the value that means "not used": they must match too,
 # and are part of a run's identity hash only when used (a checkpoint of an older version keeps its identity).
-LATER_RESUME_KEYS = {"imbalance": None}
+LATER_RESUME_KEYS = {"imbalance": None, "select_on": "model"}
 # What identifies the data on resume: its sizes and content hash (not the path it was read from).
 DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
 
@@ -330,8 +364,9 @@ def run(args, watch):
         raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
     n_pool = len(ds.y_train)
     check_memory(args, ds)
-    if args.nStart > n_pool:
-        raise UserError(f"--nStart {args.nStart} is larger than the pool of {n_pool} points; lower --nStart")
+    if first_batch(args) > n_pool:
+        what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"
+        raise UserError(f"{what} is larger than the pool of {n_pool} points; lower it")
     data_identity = data_fingerprint(ds, data_source(args))
     watch.lap("data")
 
@@ -340,10 +375,11 @@ def run(args, watch):
                       f"trained without augmentation", stacklevel=2)
     warn_if_expensive(args, ds)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
-                      args.maxEpochs, args.patience, kernel=args.kernel)
+                      args.maxEpochs, args.patience, kernel=args.kernel, select_on=args.select_on)
     labeled = np.zeros(n_pool, dtype=bool)
-    initial = data_rng.choice(n_pool, args.nStart, replace=False)
-    labeled[initial] = True
+    initial = None if strategy_picks_first(args) else data_rng.choice(n_pool, first_batch(args), replace=False)
+    if initial is not None:
+        labeled[initial] = True
     strategy = build_strategy(args, learner, labeled, torch.Generator().manual_seed(select_seed))
     watch.lap("setup")
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
@@ -509,8 +545,8 @@ def restore_checkpoint(state, learner, strategy, path):
 
 
 def run_rounds(args, run_dir, learner, strategy, initial, first):
-    """Rounds `first`.. : query (after round 0), train, test; each round's rows and a checkpoint are saved
-    before the next begins."""
+    """Rounds `first`.. : query (after round 0; in round 0 too when `initial` is None, a cold start the strategy
+    picks), train, test; each round's rows and a checkpoint are saved before the next begins."""
     from metrics import accuracy, balanced_accuracy, labels_of_class, rarest_class
     from query_strategies.selection import reporting
 
@@ -520,13 +556,15 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
     config = run_dir.read_config()
     owner = {"run_id": config["run_id"], "identity": run_identity(config)}
+    if first == 0 and args.nStart == 0 and initial is not None:
+        print(COLD_RANDOM.format(args.alg, args.nQuery), file=sys.stderr)
     with progress_bar(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round",
                       file=sys.stderr, desc=f"{args.alg} on {learner.ds.name}") as bar:
         for rd in range(first, n_rounds + 1):
             row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
-            if rd == 0:
+            if rd == 0 and initial is not None:
                 queried = initial
-            elif (~strategy.labeled).sum() < args.nQuery:
+            elif rd > 0 and (~strategy.labeled).sum() < args.nQuery:
                 stop = "pool exhausted"
                 break
             else:
@@ -652,6 +690,7 @@ def main(argv=None):
         check_flags(args)
         watch = Stopwatch()
         import_libraries(args.alg)
+        check_selection_flags(args)
         watch.lap("imports")
         with thread_limit(max(args.threads, 1)):
             run(args, watch)

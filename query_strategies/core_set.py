@@ -86,6 +86,7 @@ def kcenter_greedy(emb, labeled_mask, k):
 class CoreSet(Strategy):
     """`coreset`: greedy k-center cover of the embedding space, starting from the labelled points."""
 
+    on_embedding = label_free = True
     name = "coreset"
 
     def select(self, n):

@@ -240,6 +240,7 @@ def probcover_select(x, labeled, k, delta, generator):
 class ProbCover(Strategy):
     """`probcover`: greedy maximum coverage of δ-balls around the labelled points (δ by purity or --delta)."""
 
+    on_embedding = label_free = True
     name = "probcover"
     params = {"delta": None}  # None: the largest radius whose balls are ALPHA-pure
 

@@ -6,6 +6,7 @@ from .strategy import Strategy
 class RandomSampling(Strategy):
     """`rand`: n unlabelled points uniformly at random, without replacement."""
 
+    label_free = True
     name = "rand"
 
     def select(self, n):

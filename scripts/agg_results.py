@@ -14,8 +14,8 @@ A run folder wins over a log of the same (data, model, nQuery, alg, seed); alias
 their algorithm (coreset, baseline).
 
 Runs are never averaged across result-changing flags: when runs of one (data, model, nQuery) differ in nStart,
---lr, --nEmb, --trunc, --aug, --maxEpochs, --patience, --threads, --device, --imbalance or the data's content (as
-their config.json records them), each group becomes its own setting, named by those values (e.g. `lr=0.001
+--lr, --nEmb, --trunc, --aug, --maxEpochs, --patience, --threads, --device, --imbalance, --select-on or the data's
+content (as their config.json records them), each group becomes its own setting, named by those values (e.g. `lr=0.001
 nStart=50`); runs of one algorithm that differ in its own flags (--beta, --nConfigs, --delta, --kmFactor) become
 separate algorithms (`powerbald beta=2`); a warning says which flags differ. Another warning names the trainers when a
 setting's runs trained with different ones (config.json's trainer and trainer_identity).
@@ -107,7 +107,8 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc"):
     reaches its nStart."""
     stem, n_query = setting_stem(key), key[2]
     acc = accuracies(setting, metric)
-    points, cutoff = checkpoints(acc, int(setting.nStart.min()), int(n_query))
+    n_first = int(setting.nStart.min()) or int(n_query)  # a cold start (nStart 0) first labels --nQuery points
+    points, cutoff = checkpoints(acc, n_first, int(n_query))
     if not points:
         warnings.warn(f"{key}: no run reaches nStart = {int(setting.nStart.min())} labels; skipped")
         return None

@@ -169,3 +169,90 @@ def test_resume_refuses_another_imbalance_and_keeps_older_identities(tmp_path, c
 def test_bad_imbalance_is_one_line(ratio, message, tmp_path, capsys):
     assert run.main(["--imbalance", ratio, "--nStart", "20", *SMALL, "--out", str(tmp_path)]) == 2
     assert message in error_line(capsys)
+
+
+# ---------------------------------------------------------------- a cold start and selection on the input features
+
+def picks_by_round(folder):
+    """queries.csv's pool indices, {round: list}."""
+    queries = pd.read_csv(folder / "queries.csv")
+    return {r: g["index"].tolist() for r, g in queries.groupby("round")}
+
+
+def test_a_cold_start_lets_typiclust_pick_the_first_batch_on_the_input_features(tmp_path, capsys):
+    """--nStart 0 --select-on input: round 0's batch is TypiClust's on the digits' pixels with nothing labelled
+    (the strategy's generator, as run.py seeds it), and round 0 of rounds.csv is the network trained on it."""
+    from query_strategies.typiclust import seed_from, typiclust_select
+
+    assert run.main(["--alg", "typiclust", "--nStart", "0", "--select-on", "input", *SMALL, "--out",
+                     str(tmp_path)]) == 0
+    assert "drawn uniformly at random" not in capsys.readouterr().err
+    folder = run_folder(tmp_path, "typiclust")
+    ds = digits_as_run_loads_it(3)
+    generator = torch.Generator().manual_seed(run.seeds(3, 3)[2])
+    expected = typiclust_select(ds.X_train, np.zeros(len(ds.y_train), bool), 20, seed_from(generator))
+    picks = picks_by_round(folder)
+    assert picks[0] == expected.tolist()
+    rounds = pd.read_csv(folder / "rounds.csv")
+    assert rounds.n_labeled.tolist() == [20, 40, 60] and rounds.query_seconds[0] > 0
+
+
+def test_a_cold_start_of_a_strategy_that_needs_labels_draws_its_first_batch_at_random(tmp_path, capsys):
+    """marg with --nStart 0 says once that its first batch is random, and runs as with --nStart = --nQuery."""
+    assert run.main(["--alg", "marg", "--nStart", "0", *SMALL, "--out", str(tmp_path / "cold")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("run.py: --nStart 0: marg needs labels to select, so its first batch of 20 is drawn "
+                     "uniformly at random") == 1
+    assert run.main(["--alg", "marg", "--nStart", "20", *SMALL, "--out", str(tmp_path / "warm")]) == 0
+    cold, warm = (run_folder(tmp_path / d, "marg") for d in ("cold", "warm"))
+    assert picks_by_round(cold) == picks_by_round(warm)
+    columns = ["round", "n_labeled", "test_acc", "balanced_acc", "rarest_labeled"]
+    assert pd.read_csv(cold / "rounds.csv", usecols=columns).equals(pd.read_csv(warm / "rounds.csv", usecols=columns))
+
+
+def test_a_cold_start_resumes_to_the_same_picks(tmp_path, capsys):
+    flags = ["--alg", "kmeans", "--nStart", "0", "--select-on", "input", *SMALL]
+    assert run.main([*flags, "--out", str(tmp_path / "whole")]) == 0
+    assert run.main([*flags, "--out", str(tmp_path / "parts"), "--rounds", "1"]) == 0
+    assert run.main([*flags, "--out", str(tmp_path / "parts"), "--resume"]) == 0
+    assert picks_by_round(run_folder(tmp_path / "whole", "kmeans")) == picks_by_round(run_folder(tmp_path / "parts",
+                                                                                                 "kmeans"))
+
+
+def test_select_on_input_makes_coreset_cover_the_input_features(tmp_path, capsys):
+    """coreset --select-on input (no randomness in its definition): round 1's batch is the k-center greedy cover of
+    the digits' pixels around round 0's labels; with the network's embedding it is another batch."""
+    from query_strategies.core_set import kcenter_greedy
+
+    for on in ("input", "model"):
+        assert run.main(["--alg", "coreset", "--select-on", on, "--nStart", "20", *SMALL, "--rounds", "1",
+                         "--out", str(tmp_path / on)]) == 0
+    picks = {on: picks_by_round(run_folder(tmp_path / on, "coreset")) for on in ("input", "model")}
+    ds = digits_as_run_loads_it(3)
+    labeled = np.zeros(len(ds.y_train), bool)
+    labeled[picks["input"][0]] = True
+    assert picks["input"][1] == kcenter_greedy(ds.X_train, torch.as_tensor(labeled), 20).tolist()
+    assert picks["model"][0] == picks["input"][0] and picks["model"][1] != picks["input"][1]
+    config = pd.read_json(run_folder(tmp_path / "input", "coreset") / "config.json", typ="series")
+    assert config.select_on == "input"
+    capsys.readouterr()
+    assert run.main(["--alg", "coreset", "--nStart", "20", *SMALL, "--out", str(tmp_path / "input"), "--resume"]) == 2
+    assert "was started with select_on='input', not 'model'" in error_line(capsys)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--alg", "badge", "--select-on", "input", "--nStart", "20"], "badge does not select on an embedding"),
+    (["--alg", "typiclust", "--nStart", "0"], "--nStart 0: typiclust picks the first batch on an embedding"),
+    (["--nStart", "-1"], "--nStart must be at least 0"),
+    (["--nStart", "0", "--nQuery", "80", "--nEnd", "60"], "--nEnd (60) is below the first batch (80"),
+    (["--nStart", "0", "--nQuery", "2000", "--nEnd", "3000"], "the first batch (--nQuery 2000) is larger than the pool"),
+])
+def test_bad_cold_start_and_select_on_flags_are_one_line(flags, message, tmp_path, capsys):
+    assert run.main([*SMALL, *flags, "--out", str(tmp_path)]) == 2
+    assert message in error_line(capsys)
+
+
+def test_learner_embeddings_are_the_input_features_when_selecting_on_input():
+    ds = digits_as_run_loads_it(3)
+    learner = Learner("mlp", ds, "cpu", torch.Generator(), select_on="input")
+    assert torch.equal(learner.embeddings(np.array([5, 2])), ds.X_train[[5, 2]])
