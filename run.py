@@ -107,9 +107,11 @@ def build_parser():
                         "points (n_max: the smallest class's count), so the largest class has R times the smallest's; "
                         "the test set is untouched")
     p.add_argument("--select-on", dest="select_on", default="model", choices=("model", "input"),
-                   help="what the embedding-based strategies (typiclust, probcover, coreset, kmeans, cluster_margin) "
-                        "select on: model = the trained network's embedding, input = the data's own features (e.g. "
-                        "pretrained embeddings in an .npz written by scripts/embed.py)")
+                   help="what the embedding-based strategies (typiclust, probcover, coreset, kmeans, cluster_margin; "
+                        "albl's coreset) select on: model = the trained network's embedding, input = the data's own "
+                        "features (e.g. pretrained embeddings in an .npz written by scripts/embed.py); strategies on "
+                        "the network's predictions are unchanged, those on its gradients (badge, baseline, bait, bim, "
+                        "deepfool) refuse input")
     p.add_argument("--aug", type=int, default=0, choices=(0, 1),
                    help="1 = CIFAR10 train-time augmentation (random crop 32, padding 4, horizontal flip)")
     p.add_argument("--dummy", type=int, default=1, help="replicate index for shell sweeps; the seed when --seed is absent")
@@ -202,10 +204,11 @@ def check_flags(args):
 def check_selection_flags(args):
     """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free)."""
     cls = STRATEGIES[args.alg]
-    if args.select_on == "input" and not cls.on_embedding:
+    if args.select_on == "input" and cls.takes_gradients:
         takers = sorted(a for a, c in STRATEGIES.items() if c.on_embedding and c.name == a)
         raise UserError(f"--select-on input gives the embedding-based strategies ({', '.join(takers)}) the data's "
-                        f"own features; {args.alg} does not select on an embedding: drop --select-on input")
+                        f"own features; {args.alg} selects on the network's gradients, which they cannot stand for: "
+                        f"drop --select-on input")
     if args.nStart == 0 and cls.label_free and cls.on_embedding and args.select_on == "model":
         raise UserError(f"--nStart 0: {args.alg} picks the first batch on an embedding, and no network is trained "
                         f"before any label; add --select-on input (the data's own features) or give --nStart")

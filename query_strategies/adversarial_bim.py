@@ -64,6 +64,8 @@ class AdversarialMargin(Strategy):
     """Label the unlabelled points whose adversarial perturbation is smallest; a subclass gives the attack's
     per-point score as `score(model, X)`."""
 
+    takes_gradients = True
+
     def select(self, n):
         idx = self.unlabeled()
         scores = self.learner.attack_scores(idx, self.score)

@@ -260,6 +260,7 @@ class BaitSampling(Strategy):
     """`bait`: BAIT over the whole pool's probabilities and embeddings, regularised by λ (`lam`; run.py passes
     regularisation_for(--data))."""
 
+    takes_gradients = True
     name = "bait"
     params = {"lam": 1.0}
 

@@ -14,6 +14,7 @@ class Strategy:
     params = {}  # the strategy's own parameters and their defaults (run.py passes each from its flag)
     on_embedding = False  # its definition takes an embedding (learner.embeddings), not gradients: --select-on input
     label_free = False  # it picks a first batch without labels (--nStart 0) on the data's own features
+    takes_gradients = False  # its definition takes the network's gradients, which no input feature can stand for
 
     def __init__(self, learner, labeled, generator, **params):
         """`labeled`: boolean mask over the pool; `generator`: a CPU torch.Generator for every random draw;

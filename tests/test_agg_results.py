@@ -533,3 +533,17 @@ def test_metric_balanced_acc_without_any_run_recording_it_is_one_error(tmp_path,
     assert agg_results.main([str(tmp_path / "logs"), "--fig", str(tmp_path / "f"), "--metric", "balanced_acc"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "records balanced_acc" in err[0]
+
+
+def test_a_cold_start_setting_checks_from_its_first_batch(tmp_path):
+    """Runs with nStart 0 first label nQuery points: the checkpoints are nQuery·{1, 2, 3, 5, …}, every one reached,
+    so a strategy better at every one wins with weight 1."""
+    res, rand = tmp_path / "results", np.array([0.50, 0.70, 0.80, 0.88, 0.90, 0.90])
+    for s, z in zip(SEEDS, Z):
+        for alg, acc in (("rand", rand), ("typiclust", np.minimum(rand + 0.05, 1))):
+            run_dir = write_run(res, alg, s, list(acc + 0.01 * z))
+            config = json.loads(run_dir.config.read_text())
+            run_dir.config.write_text(json.dumps(dict(config, nStart=0)))
+    assert agg_results.main([str(res), "--fig", str(tmp_path / "fig")]) == 0
+    P = pd.read_csv(tmp_path / "fig" / "penalty_digits_mlp_50.csv", index_col=0)
+    assert P.loc["typiclust", "rand"] == pytest.approx(1.0)

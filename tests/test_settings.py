@@ -241,7 +241,7 @@ def test_select_on_input_makes_coreset_cover_the_input_features(tmp_path, capsys
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--alg", "badge", "--select-on", "input", "--nStart", "20"], "badge does not select on an embedding"),
+    (["--alg", "badge", "--select-on", "input", "--nStart", "20"], "badge selects on the network's gradients"),
     (["--alg", "typiclust", "--nStart", "0"], "--nStart 0: typiclust picks the first batch on an embedding"),
     (["--nStart", "-1"], "--nStart must be at least 0"),
     (["--nStart", "0", "--nQuery", "80", "--nEnd", "60"], "--nEnd (60) is below the first batch (80"),
@@ -256,3 +256,10 @@ def test_learner_embeddings_are_the_input_features_when_selecting_on_input():
     ds = digits_as_run_loads_it(3)
     learner = Learner("mlp", ds, "cpu", torch.Generator(), select_on="input")
     assert torch.equal(learner.embeddings(np.array([5, 2])), ds.X_train[[5, 2]])
+
+
+def test_select_on_input_leaves_a_strategy_on_predictions_unchanged(tmp_path, capsys):
+    for on in ("input", "model"):
+        assert run.main(["--alg", "marg", "--select-on", on, "--nStart", "20", *SMALL, "--out", str(tmp_path / on)]) == 0
+    assert picks_by_round(run_folder(tmp_path / "input", "marg")) == picks_by_round(run_folder(tmp_path / "model",
+                                                                                               "marg"))
