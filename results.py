@@ -21,9 +21,9 @@ import torch
 
 from dataset import content_sha256
 from learner import TRAIN_STOPS
-from query_strategies import STRATEGIES
 from runlock import LOCK_NAME
 from statefile import StateError, open_regular, read_regular
+from strategy_params import result_flags
 
 # balanced_acc: mean per-class recall on the test set; rarest_labeled: labelled points of the pool's rarest class
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "balanced_acc", "rarest_labeled", "train_acc", "train_epochs",
@@ -53,12 +53,10 @@ FORCE_HINT = "start the run again with --force (or use another --out)"
 # The flags, beyond those that name a run folder (data, did, model, alg, nQuery, seed), whose values change a
 # run's picks or accuracies: a sweep reuses a run only when they match, and the analysis never averages runs that
 # differ in them. nEnd and rounds only stop a run sooner or later; path, out, dummy, resume and force change
-# nothing; --kernel's choice is recorded as `trainer` (the analysis warns when a setting mixes trainers).
+# nothing; --kernel's choice is recorded as `trainer` (the analysis warns when a setting mixes trainers). A
+# strategy's own flags change results only for that strategy, as it declares them (strategy_params.result_flags).
 RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device", "imbalance",
                 "select_on")
-# Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`); a
-# strategy's flag changes results only for the strategies that declare its parameter.
-STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor"}
 
 
 def write_atomic(path, data):
@@ -108,16 +106,10 @@ def safe_label(text):
     return label or "data"
 
 
-def strategy_flags(alg):
-    """The flags of the parameters that the strategy `alg` declares (none for an unknown name)."""
-    cls = STRATEGIES.get(alg)
-    return [STRATEGY_FLAGS[p] for p in (cls.params if cls else ()) if p in STRATEGY_FLAGS]
-
-
 def result_settings(config):
     """The result-changing flags of a run, {flag: value}: RESULT_FLAGS and its strategy's flags, as far as
     `config` (config.json, or run.py's flags as a dict) holds them (an older version's config lacks some)."""
-    return {k: config[k] for k in (*RESULT_FLAGS, *strategy_flags(config.get("alg"))) if k in config}
+    return {k: config[k] for k in (*RESULT_FLAGS, *result_flags(config.get("alg"))) if k in config}
 
 
 def differing_settings(recorded_config, planned_flags):

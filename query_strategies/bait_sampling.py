@@ -13,9 +13,12 @@ Precision: products over the n points (the d-wide contractions with the embeddin
 dtype (float32 from the model: the same picks as float64 in the tests); the C×C and (C·d)×(C·d) algebra, M⁻¹ and
 the per-candidate Xᵢ, Yᵢ are float64."""
 import math
+import warnings
 
 import numpy as np
 import torch
+
+from model import build_model
 
 from .selection import one_thread, progress
 from .strategy import Strategy
@@ -29,6 +32,15 @@ UPDATE_ELEMENTS = 2**19  # size of the per-chunk temporaries (points × 2C²) of
 # matrices, can miss the computed gain: by up to 5e-5 relatively on letter (26 classes, 18,000 points).
 PRUNE_SLACK = 1e-3
 GAIN_BLOCK = 256  # candidates whose exact gain is computed together
+# BAIT's cost: setup O(n·C²·d²) and 3k greedy steps of O(n·C²·(d + C) + (C·d)²·C) each. The two parts run at
+# different rates: streaming over the n points, and the float64 (C·d)×(C·d) rank-C updates of M⁻¹, which dominate
+# with many classes. Both rates are fitted to the median measured selection seconds per query of the committed
+# sweeps (--nQuery 100, d = 128, one thread, 2-core CPU): letter (docs/letter/results.csv, n = 18,000, C = 26:
+# 241 s) and MNIST (docs/mnist/results.csv, n = 60,000, C = 10: 30 s); they predict bench/selection_speed.py's
+# --n 50000 --d 128 --classes 10 --k 1000 (BENCHMARKS.md: 249 s) as 245 s.
+STREAM_OPS_PER_SECOND = 1.61e10
+MATRIX_OPS_PER_SECOND = 4.33e8
+EXPENSIVE_QUERY_SECONDS = 10  # a run whose queries are estimated slower than this is warned about
 
 
 def factor_times(root, probs, T):
@@ -256,13 +268,41 @@ def regularisation_for(data_name):
     return CIFAR_LAMBDA if "cifar" in data_name.lower() else 1.0
 
 
+def bait_query_seconds(n, n_classes, emb_dim, k):
+    """Estimated seconds of one BAIT selection of k from n points with C classes and d-wide embeddings:
+    (n·C²·d²/2 + 3k·n·C²·(d + C)) / STREAM_OPS_PER_SECOND + 3k·(C·d)²·C / MATRIX_OPS_PER_SECOND."""
+    C, d = n_classes, emb_dim
+    stream = n * C * C * d * d / 2 + 3 * k * n * C * C * (d + C)
+    return stream / STREAM_OPS_PER_SECOND + 3 * k * (C * d) ** 2 * C / MATRIX_OPS_PER_SECOND
+
+
 class BaitSampling(Strategy):
-    """`bait`: BAIT over the whole pool's probabilities and embeddings, regularised by λ (`lam`; run.py passes
-    regularisation_for(--data))."""
+    """`bait`: BAIT over the whole pool's probabilities and embeddings, regularised by λ (`lam`, from the data's
+    name: data_parameters)."""
 
     takes_gradients = True
     name = "bait"
-    params = {"lam": 1.0}
+
+    def __init__(self, learner, labeled, generator, lam=1.0):
+        super().__init__(learner, labeled, generator)
+        self.lam = lam
+
+    @classmethod
+    def data_parameters(cls, data_name):
+        """λ = regularisation_for(data_name)."""
+        return {"lam": regularisation_for(data_name)}
+
+    @classmethod
+    def warn_if_expensive(cls, ds, model_name, n_emb, k):
+        """One warning line when a query of k points on `ds` would take over EXPENSIVE_QUERY_SECONDS
+        (bait_query_seconds, with the embedding width of the network `model_name`)."""
+        n, C = len(ds.y_train), ds.n_classes
+        d = build_model(model_name, tuple(ds.X_train.shape[1:]), C, n_emb, ds.name).emb_dim
+        seconds = bait_query_seconds(n, C, d, k)
+        if seconds > EXPENSIVE_QUERY_SECONDS:
+            warnings.warn(f"bait on {n} pool points ({C} classes, {d}-wide embeddings, --nQuery {k}) costs about "
+                          f"{seconds:.0f} s per query on a 2-core CPU, O(k·n·C²·(d + C) + k·(C·d)²·C); a smaller "
+                          f"--nQuery, --nEmb or --trunc is faster", stacklevel=2)
 
     def select(self, n):
         probs, emb = self.learner.probs_embeddings(np.arange(self.n_pool))

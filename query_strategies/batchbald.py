@@ -16,11 +16,13 @@ import math
 
 import torch
 
+from strategy_params import N_CONFIGS
+
 from .selection import check_budget, one_thread, progress
 from .entropy_sampling import entropy
 from .strategy import Strategy
 
-DEFAULT_CONFIGS = 1000  # M: exact sums while C^|B| ≤ M, M sampled configurations beyond
+DEFAULT_CONFIGS = N_CONFIGS.default  # M: exact sums while C^|B| ≤ M, M sampled configurations beyond
 CHUNK_ELEMENTS = 1 << 22  # candidates per block × M × C stays below this
 BOUND_SLACK = 1e-4  # nats: float32 rounding of a gain and of its bound stays far below this
 
@@ -131,7 +133,6 @@ class BatchBALD(Strategy):
     exact sum would exceed them."""
 
     name = "batchbald"
-    params = {"n_configs": DEFAULT_CONFIGS}
 
     def select(self, n):
         idx = self.unlabeled()

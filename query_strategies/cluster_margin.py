@@ -23,7 +23,6 @@ from .strategy import Strategy, top_k
 
 HAC_LIMIT = 10000
 TILE = 2048
-DEFAULT_KM_FACTOR = 10.0
 
 
 def nearest_rows(x, ref):
@@ -75,8 +74,6 @@ class ClusterMargin(Strategy):
 
     on_embedding = True
     name = "cluster_margin"
-
-    params = {"km_factor": DEFAULT_KM_FACTOR}
 
     def __init__(self, learner, labeled, generator, **params):
         super().__init__(learner, labeled, generator, **params)

@@ -12,8 +12,6 @@ from .margin_sampling import smallest_margin
 from .selection import one_thread
 from .strategy import Strategy
 
-DEFAULT_BETA = 1.0
-
 
 def gumbel(n, generator):
     """n i.i.d. Gumbel(0, 1) draws in float64: −log E with E ~ Exp(1), from the CPU generator."""
@@ -44,7 +42,6 @@ class PowerBALD(Strategy):
     """`powerbald`: nQuery points drawn with probability ∝ BALD^β (10 MC-dropout passes), without replacement."""
 
     name = "powerbald"
-    params = {"beta": DEFAULT_BETA}
 
     def scores(self, idx):
         return bald_scores(self.learner.mc_probs(idx))

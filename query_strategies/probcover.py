@@ -242,7 +242,6 @@ class ProbCover(Strategy):
 
     on_embedding = label_free = True
     name = "probcover"
-    params = {"delta": None}  # None: the largest radius whose balls are ALPHA-pure
 
     def select(self, n):
         x = normalised(self.learner.embeddings(np.arange(self.n_pool)))

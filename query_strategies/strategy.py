@@ -2,31 +2,62 @@
 
 A strategy owns the labelled mask of the pool and its random generator. A subclass's `select(n)` asks the learner
 for the model outputs it needs on the unlabelled points and hands arrays to a pure selection function; `query(n)`
-returns its picks after checking that they are n distinct unlabelled pool indices, for every caller."""
+returns its picks after checking that they are n distinct unlabelled pool indices, for every caller.
+
+A strategy's own parameters are declared once, by its --alg name, in strategy_params.DECLARED (torch-free, so
+that run.py builds their flags before importing torch):
+
+    BETA = Param("beta", "beta", positive(float), 1.0, "draw points with probability ∝ score^beta")
+    DECLARED = {..., "powerbald": (BETA,)}
+
+gives run.py the flag --beta (type, default, help), config.json its value, `self.beta` here (from the flag, or the
+default), and, as the parameter changes results, the refusal of another --beta on --resume and the sweep's and the
+analysis' comparison of it. A value that follows from the run's other settings rather than a flag comes from the
+class hook `data_parameters` (BAIT's λ); a cost model that warns before a slow run is the hook
+`warn_if_expensive` (BAIT's). The runner calls both for every strategy."""
 import numpy as np
 import torch
+
+from strategy_params import parameters
 
 from .selection import Picks
 
 
 class Strategy:
     name = None  # the --alg value; set by each subclass
-    params = {}  # the strategy's own parameters and their defaults (run.py passes each from its flag)
     on_embedding = False  # its definition takes an embedding (learner.embeddings), not gradients: --select-on input
     label_free = False  # it picks a first batch without labels (--nStart 0) on the data's own features
     takes_gradients = False  # its definition takes the network's gradients, which no input feature can stand for
 
+    def __init_subclass__(cls, **kwargs):
+        """A class-level `params` is the former way of declaring parameters: refused, pointing to the new one."""
+        super().__init_subclass__(**kwargs)
+        if "params" in vars(cls):
+            raise TypeError(f"{cls.__name__}.params: declare a strategy's parameters in strategy_params.DECLARED")
+
     def __init__(self, learner, labeled, generator, **params):
         """`labeled`: boolean mask over the pool; `generator`: a CPU torch.Generator for every random draw;
-        `params`: values for the names in the class's `params` (TypeError for any other name)."""
-        unknown = sorted(set(params) - set(self.params))
+        `params`: values for the parameters the strategy declares (strategy_params.parameters(name)), each set as
+        an attribute, its default when absent (TypeError for any other name)."""
+        declared = {p.name: p.default for p in parameters(self.name)}
+        unknown = sorted(set(params) - set(declared))
         if unknown:
             raise TypeError(f"{type(self).__name__} takes no parameter {', '.join(unknown)}")
         self.learner = learner
         self.labeled = np.asarray(labeled, dtype=bool).copy()
         self.gen = generator
-        for name, default in self.params.items():
+        for name, default in declared.items():
             setattr(self, name, params.get(name, default))
+
+    @classmethod
+    def data_parameters(cls, data_name):
+        """Constructor keywords that follow from the data's name (--data) rather than from a flag: none here."""
+        return {}
+
+    @classmethod
+    def warn_if_expensive(cls, ds, model_name, n_emb, k):
+        """A warning before a run whose queries of k points on `ds` with this network would be slow: none here (a
+        strategy with a cost model overrides it)."""
 
     @property
     def n_pool(self):

@@ -10,6 +10,7 @@ import torch
 
 import dataset
 import run
+import strategy_params
 from learner import Learner
 from query_strategies.entropy_sampling import EntropySampling
 from cli import ROOT
@@ -80,7 +81,9 @@ def test_the_shipped_sweep_grids_plan_their_runs(grid, capsys):
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
-def test_new_strategy_example_picks_like_entropy_and_checks_its_picks():
+def test_new_strategy_example_picks_like_entropy_and_checks_its_picks(monkeypatch):
+    assert '"scaled_entropy": (BETA,)' in code_block("python", "DECLARED = {")  # its declaration, made here:
+    monkeypatch.setitem(strategy_params.DECLARED, "scaled_entropy", (strategy_params.BETA,))
     scope = {}
     exec(code_block("python", "class ScaledEntropy(Strategy)"), scope)
     ds = dataset.load("digits", 0, "data", np.random.default_rng(0))

@@ -9,8 +9,11 @@ from sklearn.metrics import balanced_accuracy_score
 
 import dataset
 import metrics
+import resume
 import run
 from learner import Learner
+from results import identity_hash
+from strategy_params import every_result_flag
 
 pytestmark = pytest.mark.filterwarnings("ignore:training stopped")
 SMALL = ["--nQuery", "20", "--nEnd", "60", "--nEmb", "32", "--maxEpochs", "20", "--seed", "3"]
@@ -157,11 +160,10 @@ def test_resume_refuses_another_imbalance_and_keeps_older_identities(tmp_path, c
     assert run.main([*flags, "--resume", "--imbalance", "10"]) == 0
     config = pd.read_json(run_folder(tmp_path) / "config.json", typ="series").to_dict()
     config["imbalance"] = None  # a run without --imbalance has the identity of an older version's run
-    from results import identity_hash
-
-    older = identity_hash(dict(config, data=[config["data_identity"][k] for k in run.DATA_KEYS]),
-                          run.RESUME_KEYS + ("data",))
-    assert run.run_identity(config) == older and run.run_identity(dict(config, imbalance=10.0)) != older
+    strategy_flags = tuple(f for f in every_result_flag() if f in config)
+    older = identity_hash(dict(config, data=[config["data_identity"][k] for k in resume.DATA_KEYS]),
+                          resume.RUN_KEYS + strategy_flags + ("data",))
+    assert resume.run_identity(config) == older and resume.run_identity(dict(config, imbalance=10.0)) != older
 
 
 @pytest.mark.parametrize("ratio, message", [("0.5", "at least 1, got 0.5"), ("nan", "at least 1, got nan"),
