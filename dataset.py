@@ -120,7 +120,8 @@ def truncate(ds, n, rng):
 
 
 def long_tail_counts(n_max, n_classes, ratio):
-    """Pool points kept per rank r = 0..C-1 of the class order: ⌊n_max·R^(−r/(C−1))⌋, from n_max down to ⌊n_max/R⌋."""
+    """Pool points kept per rank r = 0..C-1 of the class order: ⌊n_max·R^(−r/(C−1))⌋, from n_max down to
+    ⌊n_max/R⌋."""
     return [int(n_max * ratio ** (-r / (n_classes - 1))) for r in range(n_classes)]
 
 

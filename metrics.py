@@ -9,7 +9,8 @@ def accuracy(predicted, truth):
 
 
 def balanced_accuracy(predicted, truth):
-    """Mean per-class recall over the classes present in `truth`: (1/|C|)·Σ_c #{i: y_i = c, ŷ_i = c} / #{i: y_i = c}."""
+    """Mean per-class recall over the classes C present in `truth`:
+    (1/|C|)·Σ_c #{i: y_i = c, ŷ_i = c} / #{i: y_i = c}."""
     predicted, truth = np.asarray(predicted), np.asarray(truth)
     classes = np.unique(truth)
     return float(np.mean([(predicted[truth == c] == c).mean() for c in classes]))

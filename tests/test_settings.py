@@ -247,7 +247,8 @@ def test_select_on_input_makes_coreset_cover_the_input_features(tmp_path, capsys
     (["--alg", "typiclust", "--nStart", "0"], "--nStart 0: typiclust picks the first batch on an embedding"),
     (["--nStart", "-1"], "--nStart must be at least 0"),
     (["--nStart", "0", "--nQuery", "80", "--nEnd", "60"], "--nEnd (60) is below the first batch (80"),
-    (["--nStart", "0", "--nQuery", "2000", "--nEnd", "3000"], "the first batch (--nQuery 2000) is larger than the pool"),
+    (["--nStart", "0", "--nQuery", "2000", "--nEnd", "3000"],
+     "the first batch (--nQuery 2000) is larger than the pool"),
 ])
 def test_bad_cold_start_and_select_on_flags_are_one_line(flags, message, tmp_path, capsys):
     assert run.main([*SMALL, *flags, "--out", str(tmp_path)]) == 2
@@ -262,6 +263,7 @@ def test_learner_embeddings_are_the_input_features_when_selecting_on_input():
 
 def test_select_on_input_leaves_a_strategy_on_predictions_unchanged(tmp_path, capsys):
     for on in ("input", "model"):
-        assert run.main(["--alg", "marg", "--select-on", on, "--nStart", "20", *SMALL, "--out", str(tmp_path / on)]) == 0
+        assert run.main(["--alg", "marg", "--select-on", on, "--nStart", "20", *SMALL,
+                         "--out", str(tmp_path / on)]) == 0
     assert picks_by_round(run_folder(tmp_path / "input", "marg")) == picks_by_round(run_folder(tmp_path / "model",
                                                                                                "marg"))
