@@ -1,5 +1,5 @@
 """A run's output folder: config.json, rounds.csv (one row per finished round), queries.csv (the pool indices
-labelled in each round and their rows in the data's source), checkpoint.pt (the state after the last finished round, for --resume) and, once the
+labelled in each round, their rows in the data's source and the scores they were picked by), checkpoint.pt (the state after the last finished round, for --resume) and, once the
 run has ended, summary.json. Whole files are written atomically (temporary file, then rename); the CSVs are
 append-only and flushed after every round.
 
@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import re
 from contextlib import contextmanager
@@ -20,10 +21,10 @@ import numpy as np
 import torch
 
 from dataset import content_sha256
-from learner import TRAIN_STOPS
 from runlock import LOCK_NAME
 from statefile import StateError, open_regular, read_regular
 from strategy_params import result_flags
+from training import TRAIN_STOPS
 
 # balanced_acc: mean per-class recall on the test set; rarest_labeled: labelled points of the pool's rarest class
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "balanced_acc", "rarest_labeled", "train_acc", "train_epochs",
@@ -34,7 +35,7 @@ OLD_ROUND_COLUMNS = [c for c in ROUND_COLUMNS if c not in ("balanced_acc", "rare
 
 
 def train_stop(text):
-    """Why a round's training ended: one of learner.TRAIN_STOPS."""
+    """Why a round's training ended: one of training.TRAIN_STOPS."""
     if text not in TRAIN_STOPS:
         raise ValueError(f"unknown train_stop {text!r}")
     return text
@@ -45,9 +46,19 @@ ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "balanced_ac
                  "train_acc": float, "train_epochs": int,
                  "train_stop": train_stop, "restarts": int, "train_seconds": float, "test_seconds": float,
                  "infer_seconds": float, "select_seconds": float, "query_seconds": float}
-QUERY_COLUMNS = ["round", "index", "row"]  # index: in the pool; row: in the data's source (Dataset.rows)
-QUERY_PARSERS = {"round": int, "index": int, "row": int}
-OLD_QUERY_COLUMNS = ["round", "index"]  # queries.csv of versions before `row`: a resumed run keeps its format
+
+
+def optional_float(text):
+    """A float field that may be empty (NaN)."""
+    return float(text) if text else math.nan
+
+
+# index: in the pool; row: in the data's source (Dataset.rows); score: what the strategy ranked the pick by (empty
+# where it ranks by none: random picks, the initial labels)
+QUERY_COLUMNS = ["round", "index", "row", "score"]
+QUERY_PARSERS = {"round": int, "index": int, "row": int, "score": optional_float}
+# queries.csv of older versions (before `row`, before `score`): a resumed run keeps the format its file began with
+OLD_QUERY_COLUMNS = (["round", "index"], ["round", "index", "row"])
 STOP_REASONS = ("budget", "rounds", "pool exhausted")
 FORCE_HINT = "start the run again with --force (or use another --out)"
 # The flags, beyond those that name a run folder (data, did, model, alg, nQuery, seed), whose values change a
@@ -200,21 +211,21 @@ def parse_table(data, path, columns, parsers):
 def read_rounds(path):
     """rounds.csv's complete rows, parsed with ROUND_PARSERS, in its own format (file_columns; StateError on a
     garbled file)."""
-    return parse_table(read_bytes(path, FORCE_HINT), path, file_columns(path, ROUND_COLUMNS, OLD_ROUND_COLUMNS),
+    return parse_table(read_bytes(path, FORCE_HINT), path, file_columns(path, ROUND_COLUMNS, [OLD_ROUND_COLUMNS]),
                        ROUND_PARSERS)
 
 
-def file_columns(path, columns, old_columns):
-    """A CSV's columns: `old_columns` where an older version started the file with their header (a resumed run
-    goes on in the format its file began with), else `columns`. Only the header is read: the file grows by every
-    round's rows."""
-    old_header = (",".join(old_columns) + "\n").encode()
+def file_columns(path, columns, older):
+    """A CSV's columns: those of `older` (the columns of older versions' files) whose header starts the file (a
+    resumed run goes on in the format its file began with), else `columns`. Only the header is read: the file grows
+    by every round's rows."""
     try:
         with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as f:
-            head = f.read(len(old_header))
+            head = f.read(len(",".join(columns)) + 1)
     except (OSError, StateError):  # missing, a link, not a regular file: the reader that needs it says so
         return columns
-    return old_columns if head == old_header else columns
+    found = [c for c in older if head.startswith((",".join(c) + "\n").encode())]
+    return found[0] if found else columns
 
 
 def number(text):
@@ -278,12 +289,12 @@ class RunDir:
                 ("queries", self.queries, self.query_columns(), QUERY_PARSERS)]
 
     def query_columns(self):
-        """queries.csv's columns: QUERY_COLUMNS, or OLD_QUERY_COLUMNS in a file an older version started."""
+        """queries.csv's columns: QUERY_COLUMNS, or those of OLD_QUERY_COLUMNS in a file an older version started."""
         return file_columns(self.queries, QUERY_COLUMNS, OLD_QUERY_COLUMNS)
 
     def round_columns(self):
         """rounds.csv's columns: ROUND_COLUMNS, or OLD_ROUND_COLUMNS in a file an older version started."""
-        return file_columns(self.rounds, ROUND_COLUMNS, OLD_ROUND_COLUMNS)
+        return file_columns(self.rounds, ROUND_COLUMNS, [OLD_ROUND_COLUMNS])
 
     def start(self, config):
         """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name; the
@@ -300,10 +311,11 @@ class RunDir:
         write_atomic(self.queries, ",".join(QUERY_COLUMNS) + "\n")
 
     def append_round(self, row, queried, source_rows):
-        """Append the pool indices queried in this round with their rows in the data's source (`source_rows`, one
-        per pool point), then the round's row; both flushed to disk."""
+        """Append the pool indices `queried` (Picks) in this round with their rows in the data's source
+        (`source_rows`, one per pool point) and their scores, then the round's row; both flushed to disk."""
         width = len(self.query_columns())
-        append_rows(self.queries, [(row["round"], int(i), int(source_rows[i]))[:width] for i in queried])
+        append_rows(self.queries, [(row["round"], int(i), int(source_rows[i]), score_text(s))[:width]
+                                   for i, s in zip(queried.index, queried.score)])
         append_rows(self.rounds, [[format_value(row[c]) for c in self.round_columns()]])
 
     def finish(self, summary):
@@ -467,6 +479,11 @@ def append_rows(path, rows):
         csv.writer(f, lineterminator="\n").writerows(rows)
         f.flush()
         os.fsync(f.fileno())
+
+
+def score_text(score):
+    """queries.csv's text of a score: empty for NaN (no score), else format_value's."""
+    return "" if math.isnan(score) else format_value(score)
 
 
 def format_value(v):

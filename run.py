@@ -339,7 +339,7 @@ def run(args, watch):
     initial = None if strategy_picks_first(args) else data_rng.choice(n_pool, first_batch(args), replace=False)
     if initial is not None:
         labeled[initial] = True
-    strategy = build_strategy(args, learner, labeled, torch.Generator().manual_seed(select_seed))
+    strategy = build_strategy(args, learner.predictor, labeled, torch.Generator().manual_seed(select_seed))
     watch.lap("setup")
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
                   n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,
@@ -359,7 +359,7 @@ def run(args, watch):
         if first is None:
             return run_dir
         try:
-            run_rounds(args, run_dir, learner, strategy, initial, first)
+            run_rounds(args, run_dir, ds, learner, strategy, initial, first)
         except KeyboardInterrupt:
             raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
     return run_dir
@@ -421,20 +421,20 @@ def continue_trainer(learner, started_with, run_dir):
     PyTorch when it started with it, whatever --kernel says now; a warning when it started with the compiled epoch
     and that is not used here (its rounding differs from here on)."""
     if started_with == "torch":
-        learner.kernel = False
-    elif not learner.kernel:
+        learner.train_with_torch()
+    elif learner.trainer != "compiled":
         warnings.warn(f"{run_dir.path} started with the compiled mlp epoch, which is not used here (--kernel off or "
                       f"no working C compiler); it continues with PyTorch, whose float rounding differs", stacklevel=2)
 
 
-def run_rounds(args, run_dir, learner, strategy, initial, first):
-    """Rounds `first`.. : query (after round 0; in round 0 too when `initial` is None, a cold start the strategy
-    picks), train, test; each round's rows and a checkpoint are saved before the next begins."""
+def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
+    """Rounds `first`.. on data set `ds`: query (after round 0; in round 0 too when `initial` is None, a cold start
+    the strategy picks), train, test; each round's rows and a checkpoint are saved before the next begins."""
     from metrics import accuracy, balanced_accuracy, labels_of_class, rarest_class
-    from query_strategies.selection import reporting
+    from query_strategies.selection import picks, reporting
 
-    y_pool, y_test = learner.ds.y_train.numpy(), learner.ds.y_test.numpy()
-    rarest = rarest_class(y_pool, learner.ds.n_classes)
+    y_pool, y_test = ds.y_train.numpy(), ds.y_test.numpy()
+    rarest = rarest_class(y_pool, ds.n_classes)
     n_rounds = n_query_rounds(args)
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
     config = run_dir.read_config()
@@ -442,18 +442,18 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
     if first == 0 and args.nStart == 0 and initial is not None:
         print(COLD_RANDOM.format(args.alg, args.nQuery), file=sys.stderr)
     with progress_bar(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round",
-                      file=sys.stderr, desc=f"{args.alg} on {learner.ds.name}") as bar:
+                      file=sys.stderr, desc=f"{args.alg} on {ds.name}") as bar:
         for rd in range(first, n_rounds + 1):
             row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
             if rd == 0 and initial is not None:
-                queried = initial
+                queried = picks(initial)
             elif rd > 0 and (~strategy.labeled).sum() < args.nQuery:
                 stop = "pool exhausted"
                 break
             else:
                 with reporting(query_progress(bar)):
-                    queried = timed_query(strategy, learner, args.nQuery, row)
-                strategy.update(queried)
+                    queried = timed_query(strategy, learner.predictor, args.nQuery, row)
+                strategy.update(queried.index)
             try:
                 res = learner.train(strategy.labeled_idx())
             except TrainingDiverged as e:
@@ -469,7 +469,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                        train_stop=res.stop, restarts=res.restarts, train_seconds=res.seconds,
                        test_seconds=time.perf_counter() - start)
             with interrupt_held():
-                run_dir.append_round(row, queried, learner.ds.rows)
+                run_dir.append_round(row, queried, ds.rows)
                 run_dir.save_checkpoint(checkpoint_state(rd, owner, learner, strategy))
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
                 sys.stdout.flush()
@@ -505,14 +505,15 @@ def query_progress(bar):
     return show
 
 
-def timed_query(strategy, learner, n, row):
-    """The strategy's picks, checked; fills the row's inference / selection / total query seconds."""
-    learner.infer_seconds = 0.0
+def timed_query(strategy, predictor, n, row):
+    """The strategy's Picks (pool indices and scores), checked; fills the row's inference (time spent in
+    `predictor`) / selection / total query seconds."""
+    inferred = predictor.infer_seconds
     start = time.perf_counter()
     picked = strategy.query(n)
     row["query_seconds"] = time.perf_counter() - start
-    row["infer_seconds"] = learner.infer_seconds
-    row["select_seconds"] = row["query_seconds"] - learner.infer_seconds
+    row["infer_seconds"] = predictor.infer_seconds - inferred
+    row["select_seconds"] = row["query_seconds"] - row["infer_seconds"]
     return picked
 
 
@@ -546,21 +547,6 @@ def progress_bar(**kwargs):
             bar.close()
 
 
-@contextmanager
-def thread_limit(n):
-    """torch's intra-op threads and the BLAS / OpenMP pools of numpy and scikit-learn limited to n, restored
-    afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with threadpool_limits(n):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def show_warning(message, category, filename, lineno, file=None, line=None):
     """A warning as its own `warning: ...` line on stderr, above the progress bar (never glued to it)."""
     with interrupt_held():
@@ -575,7 +561,9 @@ def main(argv=None):
         import_libraries(args.alg)
         check_selection_flags(args)
         watch.lap("imports")
-        with thread_limit(max(args.threads, 1)):
+        from query_strategies.selection import thread_limit
+
+        with thread_limit(max(args.threads, 1)), threadpool_limits(max(args.threads, 1)):
             run(args, watch)
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)

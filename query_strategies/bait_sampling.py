@@ -20,7 +20,7 @@ import torch
 
 from model import build_model
 
-from .selection import one_thread, progress
+from .selection import best_first, one_thread, picks, progress
 from .strategy import Strategy
 
 CIFAR_LAMBDA = 0.01  # λ when the data name contains "CIFAR" (any case), as in the original; 1 elsewhere
@@ -158,26 +158,19 @@ class FisherDesign:
         return self.X.index_select(2, rows).permute(2, 0, 1), self.Y.index_select(2, rows).permute(2, 0, 1)
 
     def best_addition(self, available):
-        """The `available` candidate whose joining drops tr(M⁻¹F) most, by tr(Yᵢ(I + Xᵢ)⁻¹) (lowest position among
-        ties). Exact drops are computed in blocks, in decreasing order of their upper bound (`gain_bounds`), over
-        the candidates whose upper bound reaches the largest lower bound, until the next upper bound is below the
-        best drop found."""
+        """(i, drop): the `available` candidate whose joining drops tr(M⁻¹F) most, by tr(Yᵢ(I + Xᵢ)⁻¹) (lowest
+        position among ties), and that drop. Exact drops are computed by `best_first` over the candidates whose upper
+        bound (`gain_bounds`) reaches the largest lower bound."""
         lower, upper = gain_bounds(*self.bounds)
         upper = torch.maximum(upper, lower).masked_fill(~available, -math.inf)  # rounding may cross the two
         floor = float(lower.masked_fill(~available, -math.inf).max())
         rows = torch.nonzero(upper >= floor - PRUNE_SLACK * abs(floor)).squeeze(1)
-        rows = rows[upper[rows].argsort(descending=True, stable=True)]
-        best, best_row = -math.inf, None
-        for block in rows.split(GAIN_BLOCK):
-            if float(upper[block[0]]) < best - PRUNE_SLACK * abs(best):
-                break
-            X, Y = self.matrices(block)
-            gain = batch_trace(torch.linalg.solve(self.eye() + X, Y))
-            top = float(gain.max())
-            row = int(block[gain == top].min())
-            if top > best or (top == best and row < best_row):
-                best, best_row = top, row
-        return best_row
+        return best_first(rows, upper, self.drops, GAIN_BLOCK, lambda best: PRUNE_SLACK * abs(best))
+
+    def drops(self, rows):
+        """tr(Yᵢ(I + Xᵢ)⁻¹) of candidates `rows`: how much each one's joining drops tr(M⁻¹F)."""
+        X, Y = self.matrices(rows)
+        return batch_trace(torch.linalg.solve(self.eye() + X, Y))
 
     def raises(self):
         """Rise of tr(M⁻¹F) when candidate i leaves M: −tr(Yᵢ(Xᵢ − I)⁻¹)."""
@@ -221,14 +214,16 @@ class FisherDesign:
                 stat.copy_(value)
 
 
-def bait_select(probs, emb, labeled_mask, k, lam):
+def bait_select(probs, emb, labeled_mask, k, generator, lam=1.0):
     """BAIT batch of k unlabelled rows: M = λI + (Σ_L VᵀV + k·Σ_S VᵀV)/(|L| + k), F = mean VᵀV over the pool;
-    2k greedy additions each maximising the drop of tr(M⁻¹F), then k removals each raising it least."""
+    2k greedy additions each maximising the drop of tr(M⁻¹F), then k removals each raising it least. Each pick's
+    score is the drop of tr(M⁻¹F) at its addition. Deterministic: `generator` is not drawn from."""
     cand = torch.nonzero(~labeled_mask).squeeze(1)
     if k > len(cand):
         raise ValueError(f"asked for {k} points but only {len(cand)} are unlabelled")
     with one_thread():
-        return cand[forward_backward(initial_design(probs.double(), emb, labeled_mask, cand, k, lam), k)]
+        chosen = forward_backward(initial_design(probs.double(), emb, labeled_mask, cand, k, lam), k)
+    return chosen.among(cand.cpu())
 
 
 def initial_design(p, emb, labeled_mask, cand, k, lam):
@@ -242,15 +237,17 @@ def initial_design(p, emb, labeled_mask, cand, k, lam):
 
 
 def forward_backward(design, k):
-    """Positions (among the design's candidates) of the batch: min(2k, n) greedy additions, then removals down to k."""
+    """Picks of positions among the design's candidates: min(2k, n) greedy additions, then removals down to k; each
+    kept pick scored by the drop of tr(M⁻¹F) at its addition."""
     available = torch.ones(design.X.shape[2], dtype=torch.bool, device=design.X.device)
-    picked = []
+    picked, drops = [], []
     n_forward = min(OVERSAMPLE * k, len(available))
     steps = 2 * n_forward - k
     for step in range(n_forward):
         progress("bait greedy steps", step, steps)
-        j = design.best_addition(available)
+        j, drop = design.best_addition(available)
         picked.append(j)
+        drops.append(drop)
         available[j] = False
         design.change(j, 1)
     design.restrict(torch.tensor(picked, device=available.device))
@@ -258,9 +255,9 @@ def forward_backward(design, k):
         progress("bait greedy steps", steps - len(picked) + k, steps)
         drop = int(design.raises().argmin())
         design.change(drop, -1)
-        del picked[drop]
+        del picked[drop], drops[drop]
         design.restrict(torch.arange(len(picked) + 1, device=available.device) != drop)
-    return picked
+    return picks(picked, drops)
 
 
 def regularisation_for(data_name):
@@ -307,4 +304,4 @@ class BaitSampling(Strategy):
     def select(self, n):
         probs, emb = self.learner.probs_embeddings(np.arange(self.n_pool))
         mask = torch.as_tensor(self.labeled, device=probs.device)
-        return bait_select(probs, emb, mask, n, self.lam).cpu().numpy()
+        return bait_select(probs, emb, mask, n, self.gen, lam=self.lam)

@@ -55,14 +55,14 @@ def albl_on_digits(ds, arms, seed=0):
     learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(seed), max_epochs=40)
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[:30] = True
-    albl = ActiveLearningByLearning(learner, labeled, torch.Generator().manual_seed(seed + 1), arms=arms)
+    albl = ActiveLearningByLearning(learner.predictor, labeled, torch.Generator().manual_seed(seed + 1), arms=arms)
     learner.train(albl.labeled_idx())
     albl.trained()  # no query yet: nothing to learn
     return learner, albl
 
 
 def play_round(learner, albl, n):
-    albl.update(albl.query(n))
+    albl.update(albl.query(n).index)
     learner.train(albl.labeled_idx())
     albl.trained()
 
@@ -75,7 +75,7 @@ def test_rounds_on_digits_match_the_formulas(digits):
         p = expected_probabilities(w)
         draw = torch.Generator().set_state(albl.gen.get_state())
         s = int(torch.multinomial(torch.tensor(p, dtype=torch.float64), 1, generator=draw))
-        picked = albl.query(20)
+        picked = albl.query(20).index
         assert albl.last == (s, pytest.approx(p[s]))
         chosen.add(s)
         q[picked] = p[s]
@@ -84,8 +84,8 @@ def test_rounds_on_digits_match_the_formulas(digits):
         learner.train(albl.labeled_idx())
         idx = albl.labeled_idx()
         with torch.no_grad():
-            pred = learner.model(learner.X[idx])[0].argmax(1)
-        reward = float(np.mean((pred == learner.y[idx]).numpy() / q[idx]))
+            pred = learner.model(digits.X_train[idx])[0].argmax(1)
+        reward = float(np.mean((pred == digits.y_train[idx]).numpy() / q[idx]))
         w[s] *= math.exp(0.05 / 2 * (reward + math.sqrt(math.log(20)) / math.sqrt(2) / p[s]))
         albl.trained()
         np.testing.assert_allclose(albl.query_prob[idx], q[idx])
@@ -98,14 +98,16 @@ def test_state_dict_continues_exactly(digits):
     learner, albl = albl_on_digits(digits, [LeastConfidence, CoreSet])
     play_round(learner, albl, 15)
     state, gen_state = albl.state_dict(), albl.gen.get_state()
-    twin = ActiveLearningByLearning(learner, np.zeros(len(albl.labeled), dtype=bool),
+    twin = ActiveLearningByLearning(learner.predictor, np.zeros(len(albl.labeled), dtype=bool),
                                     torch.Generator().set_state(gen_state))
     twin.load_state_dict(state)
     assert all((arm.labeled == albl.labeled).all() for arm in twin.arms)
-    first = albl.query(15)
-    assert np.array_equal(twin.query(15), first) and twin.last == albl.last
+    first = albl.query(15).index
+    assert np.array_equal(twin.query(15).index, first) and twin.last == albl.last
     for strategy in (albl, twin):
         strategy.update(first)
+    learner.train(albl.labeled_idx())  # the rewards' labels: those of the points the network was trained on
+    for strategy in (albl, twin):
         strategy.trained()
     assert torch.equal(twin.log_w, albl.log_w) and np.array_equal(twin.query_prob, albl.query_prob)
 

@@ -203,6 +203,8 @@ def test_csv_values_are_plain_numbers():
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_training_that_diverges_later_keeps_the_finished_rounds(tmp_path, monkeypatch, capsys):
     """From round 1 on, the learning rate is raised to 1e30 (a real overflow to an infinite loss in torch)."""
+    from dataclasses import replace
+
     from learner import Learner
 
     train, calls = Learner.train, []
@@ -210,7 +212,7 @@ def test_training_that_diverges_later_keeps_the_finished_rounds(tmp_path, monkey
     def diverging_after_round_0(self, idx):
         calls.append(len(idx))
         if len(calls) > 1:
-            self.lr = 1e30
+            self.training.engine.setting = replace(self.training.engine.setting, lr=1e30)
         return train(self, idx)
 
     monkeypatch.setattr(Learner, "train", diverging_after_round_0)

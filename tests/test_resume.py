@@ -190,14 +190,15 @@ def test_resume_trains_as_the_run_started(tmp_path, reference):
         assert "started with the compiled mlp epoch" in proc.stderr and "continues with PyTorch" in proc.stderr
 
 
-def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(tmp_path, reference, capsys):
-    """A run folder an older version wrote (queries.csv without its `row` column, rounds.csv without balanced_acc
-    and rarest_labeled, summary.json without run id and labels) is resumed and extended in that format, ending with
-    the reference run's rows and picks."""
+@pytest.mark.parametrize("width", [2, 3])
+def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(width, tmp_path, reference, capsys):
+    """A run folder an older version wrote (queries.csv without its `score` column, or without `row` too;
+    rounds.csv without balanced_acc and rarest_labeled; summary.json without run id and labels) is resumed and
+    extended in that format, ending with the reference run's rows and picks."""
     assert run.main([*ARGS, "--rounds", "2", "--out", str(tmp_path)]) == 0
     folder, ref_folder = tmp_path / FOLDER, reference[0]
     queries, rounds = folder / "queries.csv", folder / "rounds.csv"
-    queries.write_text("".join(",".join(line.split(",")[:2]) + "\n" for line in queries.read_text().splitlines()))
+    queries.write_text("".join(",".join(line.split(",")[:width]) + "\n" for line in queries.read_text().splitlines()))
     lines = [line.split(",") for line in rounds.read_text().splitlines()]
     old = [lines[0].index(c) for c in results.OLD_ROUND_COLUMNS]
     rounds.write_text("".join(",".join(fields[i] for i in old) + "\n" for fields in lines))
@@ -208,5 +209,5 @@ def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(tmp_path, r
     assert run.main([*ARGS, "--out", str(tmp_path), "--resume"]) == 0, capsys.readouterr().err
     assert rounds.read_text().splitlines()[0] == ",".join(results.OLD_ROUND_COLUMNS)
     assert deterministic_columns(folder, OLD_DETERMINISTIC) == deterministic_columns(ref_folder, OLD_DETERMINISTIC)
-    assert queries.read_text() == "".join(",".join(line.split(",")[:2]) + "\n"
+    assert queries.read_text() == "".join(",".join(line.split(",")[:width]) + "\n"
                                           for line in (ref_folder / "queries.csv").read_text().splitlines())
