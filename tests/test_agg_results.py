@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from query_strategies import ALIASES
+from query_strategies.selection import picks
 from results import RunDir, data_label
 from scripts import agg_algs, agg_figures, agg_read, agg_results, agg_stats
 
@@ -271,7 +272,7 @@ def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, quer
                                   train_acc=1.0,
                                   train_epochs=10, train_stop="target", restarts=0, train_seconds=0.1,
                                   test_seconds=0.01, infer_seconds=q / 2, select_seconds=q / 2, query_seconds=q),
-                             queried=range(rd * n_query, (rd + 1) * n_query), source_rows=range(10_000))
+                             queried=picks(np.arange(rd * n_query, (rd + 1) * n_query)), source_rows=range(10_000))
     if finished:
         run_dir.summary.write_text(json.dumps({"finished": True, "stopped_by": "budget"}))
     return run_dir
