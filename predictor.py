@@ -26,8 +26,10 @@ class Predictor:
     masks come from `generator` (on the CPU) or from a device generator seeded from it: the one the trainer draws
     from, so that picks follow from the seed."""
 
-    def __init__(self, X, y, n_classes, generator):
+    def __init__(self, X, y, n_classes, generator, select_on="model"):
+        """`select_on`: "model" (embeddings are the network's) or "input" (the pool's own features)."""
         self._X, self._y, self._n_classes, self._gen = X, y, n_classes, generator
+        self._select_on = select_on
         self._model = None
         self._labelled = np.zeros(len(y), dtype=bool)
         self._seconds = 0.0
@@ -87,7 +89,10 @@ class Predictor:
             return F.softmax(logits, dim=1), emb
 
     def embeddings(self, idx):
-        """Embeddings (n, d) of pool points `idx`: the input of the last layer."""
+        """Embeddings (n, d) of pool points `idx`: the input of the last layer, or the points' own features,
+        flattened, when selecting on the input (--select-on input; no network needed)."""
+        if self._select_on == "input":
+            return self._X[idx].flatten(1)
         return self.probs_embeddings(idx)[1]
 
     def labels(self, idx):
@@ -101,8 +106,11 @@ class Predictor:
     def accuracy(self, X, y):
         """correct / n of the network over (X, y), as a Python float of that exact ratio (as the original prints
         it)."""
-        logits, _ = self._forward(X)
-        return int((logits.argmax(1) == y).sum()) / len(y)
+        return int((self.predictions(X) == y).sum()) / len(y)
+
+    def predictions(self, X):
+        """The network's class of each input in X: the argmax of its logits."""
+        return self._forward(X)[0].argmax(1)
 
     def mc_probs(self, idx, draws=MC_DRAWS, shared=False):
         """Softmax probabilities of `draws` MC-dropout passes over pool points `idx`, shape (draws, n, C): dropout
