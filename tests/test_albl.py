@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dataset
-from cli import LETTER, SMALL, accuracy_lines, run_cli
+from cli import LETTER, SMALL, accuracy_lines, run_main
 from learner import Learner
 from query_strategies import STRATEGIES
 from query_strategies.active_learning_by_learning import (ActiveLearningByLearning, choice_probabilities,
@@ -120,6 +120,6 @@ def test_albl_is_registered_over_conf_and_coreset():
 @pytest.mark.slow
 @pytest.mark.parametrize("data", [[], LETTER])
 def test_cli_runs_albl(tmp_path, data):
-    proc = run_cli("--alg", "albl", "--out", tmp_path, *(data or SMALL))
+    proc = run_main("--alg", "albl", "--out", tmp_path, *(data or SMALL))
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == ([100, 150, 200] if data else [50, 100, 150])
