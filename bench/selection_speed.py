@@ -3,13 +3,16 @@
     python bench/selection_speed.py --alg badge --n 20000 --d 128 --classes 10 --k 1000
     python bench/selection_speed.py --alg coreset --n 50000 --d 512 --k 1000 --labeled 1000
     python bench/selection_speed.py --alg batchbald --n 20000 --d 1 --classes 10 --k 20 --draws 10
+    python bench/selection_speed.py --alg epig --n 60000 --d 1 --classes 10 --k 100 --draws 100
 
 Embeddings e = max(0, N(0, 1)) of shape n×d, probabilities softmax(3·N(0, 1)) of shape n×C, float32; the first
 --labeled rows are labelled. badge, kdpp and kmeans choose among the unlabelled rows, coreset and bait get the
 whole pool with the labelled mask. batchbald, powerbald and meanstd get --draws MC-dropout-like probabilities
 (draws × n × C: softmax of the logits plus N(0, 1) noise per draw); typiclust and probcover (δ = --delta, or by
 purity with --delta 0) get the pool with the mask; cluster_margin gets probabilities and one HAC clustering of the
-unlabelled rows, timed with it (its first query). Only the selection is timed; peak_rss_mb is the process's peak resident memory
+unlabelled rows, timed with it (its first query). epig gets --draws passes of the pool and 100 random pool rows as
+its targets; dropquery the unlabelled embeddings and a random C × d last layer; clue the unlabelled probabilities and
+embeddings; falcun the unlabelled probabilities. Only the selection is timed; peak_rss_mb is the process's peak resident memory
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
 the process's CPU time during the selection (all threads), a steadier figure on a shared machine.
 
@@ -32,8 +35,12 @@ import torch  # noqa: E402
 from query_strategies.badge_sampling import badge_select  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
+from query_strategies.clue import clue_select  # noqa: E402
 from query_strategies.cluster_margin import cluster_margin_select, hac_clusters  # noqa: E402
 from query_strategies.core_set import coreset_select  # noqa: E402
+from query_strategies.dropquery import dropquery_select  # noqa: E402
+from query_strategies.epig import draw_targets, epig_select  # noqa: E402
+from query_strategies.falcun import falcun_select  # noqa: E402
 from query_strategies.kdpp_sampling import kdpp_select  # noqa: E402
 from query_strategies.kmeans_sampling import kmeans_select  # noqa: E402
 from query_strategies.mc_uncertainty import mean_std  # noqa: E402
@@ -43,7 +50,7 @@ from query_strategies.selection import top_k  # noqa: E402
 from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
 
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
-        "cluster_margin")
+        "cluster_margin", "epig", "dropquery", "clue", "falcun")
 
 
 def peak_rss_mb():
@@ -83,6 +90,8 @@ def selector(args):
     if args.alg == "cluster_margin":
         return lambda p, e, m, g: cluster_margin_select(p[unl], hac_clusters(e[unl], args.k, g), args.k, g,
                                                         k_m=10 * args.k)
+    if args.alg in PEER_ALGS:
+        return peer_selector(args)
     from query_strategies.bait_sampling import bait_select
     return lambda p, e, m, g: bait_select(p, e, m, args.k, g, lam=args.lam)
 
@@ -118,7 +127,19 @@ def product_rate(C, d, repeats=20):
     return 2 * a.shape[0] * d * b.shape[1] / best / 1e9
 
 
-MC_ALGS = ("batchbald", "powerbald", "meanstd")
+MC_ALGS = ("batchbald", "powerbald", "meanstd", "epig")
+PEER_ALGS = ("dropquery", "clue", "falcun")
+
+
+def peer_selector(args):
+    """dropquery (a random last layer C × d), clue and falcun on the unlabelled rows."""
+    unl = slice(args.labeled, None)
+    if args.alg == "dropquery":
+        return lambda p, e, m, g: dropquery_select(e[unl], torch.randn(args.classes, args.d, generator=g), None,
+                                                   args.k, g)
+    if args.alg == "clue":
+        return lambda p, e, m, g: clue_select(p[unl], e[unl], args.k, g)
+    return lambda p, e, m, g: falcun_select(p[unl], args.k, g)
 
 
 def mc_selector(args):
@@ -126,6 +147,8 @@ def mc_selector(args):
     unl = slice(args.labeled, None)
     if args.alg == "batchbald":
         return lambda p, e, m, g: batchbald_select(p[:, unl], args.k, g, n_configs=args.configs)
+    if args.alg == "epig":
+        return lambda p, e, m, g: epig_select(p[:, unl], p[:, draw_targets(args.n, 100, g)], args.k, g)
     if args.alg == "powerbald":
         return lambda p, e, m, g: power_select(bald_scores(p[:, unl]), args.k, g, beta=1.0)
     return lambda p, e, m, g: top_k(mean_std(p[:, unl]), args.k)
@@ -165,7 +188,7 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lam", type=float, default=1.0, help="BAIT's λ")
-    ap.add_argument("--draws", type=int, default=10, help="MC-dropout draws for batchbald, powerbald, meanstd")
+    ap.add_argument("--draws", type=int, default=10, help="MC-dropout draws for batchbald, powerbald, meanstd, epig")
     ap.add_argument("--configs", type=int, default=1000, help="BatchBALD's label configurations")
     ap.add_argument("--delta", type=float, default=0.0, help="ProbCover's δ (0 = the purity rule)")
     args = ap.parse_args(argv)

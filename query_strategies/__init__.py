@@ -31,6 +31,10 @@ CLASSES = {
     "typiclust": ("typiclust", "TypiClust"),
     "probcover": ("probcover", "ProbCover"),
     "cluster_margin": ("cluster_margin", "ClusterMargin"),
+    "epig": ("epig", "EPIG"),
+    "dropquery": ("dropquery", "DropQuery"),
+    "clue": ("clue", "CLUE"),
+    "falcun": ("falcun", "Falcun"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 
