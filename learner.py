@@ -1,4 +1,5 @@
 """Training and inference, in one place (PROTOCOL §6). Strategies ask the learner for model outputs on pool indices."""
+import copy
 import time
 import warnings
 from contextlib import contextmanager
@@ -273,9 +274,9 @@ class Learner:
             self.infer_seconds += time.perf_counter() - start
 
     @torch.no_grad()
-    def forward(self, X):
-        """(logits, embeddings) of the trained network over X in batches of TEST_BATCH."""
-        model, out_l, out_e = self.model.eval(), [], []
+    def forward(self, X, model=None):
+        """(logits, embeddings) of `model` (default: the trained network) over X in batches of TEST_BATCH."""
+        model, out_l, out_e = (self.model if model is None else model).eval(), [], []
         for start in range(0, len(X), TEST_BATCH):
             logits, emb = model(X[start:start + TEST_BATCH])
             out_l.append(logits)
@@ -339,6 +340,30 @@ class Learner:
             for m in shapes:
                 m.keep = None
         return out
+
+    def last_layer(self):
+        """(W, b) of the trained network's last layer `head`, logits = emb·Wᵀ + b: detached copies, W of shape
+        (C, d), b of shape (C,) (zeros when the layer has no bias)."""
+        head = self.model.head
+        bias = head.bias if head.bias is not None else torch.zeros(head.out_features, device=self.device)
+        return head.weight.detach().clone(), bias.detach().clone()
+
+    @torch.no_grad()
+    def noisy_probs(self, idx, scale, draws):
+        """Softmax outputs (draws, n, C) on pool points `idx` of `draws` copies of the trained network, each with
+        every layer's `weight` (not its bias) perturbed by Gaussian noise ξ scaled to ‖ξ‖ = scale·‖weight‖, ξ drawn
+        layer by layer from a device_generator per copy (NoiseStability, Li et al. 2024)."""
+        with self.timed():
+            X, out = self.X[idx], []
+            for _ in range(draws):
+                gen, noisy = self.device_generator(), copy.deepcopy(self.model).eval()
+                for m in noisy.modules():
+                    weight = getattr(m, "weight", None)
+                    if isinstance(weight, torch.nn.Parameter):
+                        noise = torch.randn(weight.shape, generator=gen, device=weight.device, dtype=weight.dtype)
+                        weight.add_(noise.mul_(scale * weight.norm() / noise.norm()))
+                out.append(F.softmax(self.forward(X, noisy)[0], dim=1))
+            return torch.stack(out)
 
     def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
         """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool

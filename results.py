@@ -50,7 +50,9 @@ FORCE_HINT = "start the run again with --force (or use another --out)"
 RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device")
 # Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`); a
 # strategy's flag changes results only for the strategies that declare its parameter.
-STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor"}
+STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor",
+                  "ldm_ref": "ldmRef", "ldm_stop": "ldmStop", "noise_scale": "noiseScale", "noise_draws": "noiseDraws",
+                  "alpha_cap": "alphaCap", "cov_inv_scaling": "covInvScaling"}
 
 
 def write_atomic(path, data):

@@ -129,6 +129,19 @@ def build_parser():
                    "95%% pure under k-means pseudo-labels")
     p.add_argument("--kmFactor", type=positive(float), default=10.0,
                    help="cluster_margin: the kmFactor·nQuery lowest-margin points are spread over clusters")
+    p.add_argument("--ldmRef", type=positive(int), default=2000,
+                   help="ldm: random training points on which a perturbed last layer's disagreement is measured")
+    p.add_argument("--ldmStop", type=positive(int), default=10,
+                   help="ldm: perturbations in a row that lower no point's LDM before the noise level grows")
+    p.add_argument("--noiseScale", type=positive(float), default=0.001,
+                   help="noise_stability: norm of each layer's weight noise relative to the weights' norm")
+    p.add_argument("--noiseDraws", type=positive(int), default=50,
+                   help="noise_stability: noisy copies of the network")
+    p.add_argument("--alphaCap", type=positive(float), default=0.2,
+                   help="alfamix: step by which the cap on the interpolation ratio grows (below 1) until more "
+                        "than nQuery points flip")
+    p.add_argument("--covInvScaling", type=positive(float), default=100.0,
+                   help="vessal: the inverse covariance starts as this times the identity (1/λ)")
     return p
 
 
@@ -223,7 +236,8 @@ def n_possible_rounds(args, n_pool):
 
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
 RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
-               "patience", "beta", "nConfigs", "delta", "kmFactor")
+               "patience", "beta", "nConfigs", "delta", "kmFactor", "ldmRef", "ldmStop", "noiseScale", "noiseDraws",
+               "alphaCap", "covInvScaling")
 # What identifies the data on resume: its sizes and content hash (not the path it was read from).
 DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
 

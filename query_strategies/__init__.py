@@ -31,6 +31,10 @@ CLASSES = {
     "typiclust": ("typiclust", "TypiClust"),
     "probcover": ("probcover", "ProbCover"),
     "cluster_margin": ("cluster_margin", "ClusterMargin"),
+    "ldm": ("ldm", "LDMSampling"),
+    "noise_stability": ("noise_stability", "NoiseStability"),
+    "alfamix": ("alfamix", "AlfaMix"),
+    "vessal": ("vessal", "VeSSAL"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 

@@ -206,3 +206,16 @@ def kmeanspp(points, k, generator, first):
         dist.add(picks[-1])
         picks.append(draw_index(dist.D2, picks, uniforms[t]))
     return torch.tensor(picks, device=points.e.device)
+
+
+def fill_uniformly(chosen, scores, n, k, generator):
+    """Picks `chosen` (with their `scores`) followed by k − len(chosen) rows drawn uniformly without replacement
+    from the others (score NaN)."""
+    missing = k - len(chosen)
+    if missing:
+        rest = torch.ones(n, dtype=torch.bool)
+        rest[chosen] = False
+        others = rest.nonzero().squeeze(1)
+        chosen = chosen + others[torch.randperm(len(others), generator=generator)[:missing]].tolist()
+        scores = scores + [math.nan] * missing
+    return picks(chosen, scores)

@@ -1,0 +1,54 @@
+"""`noise_stability`: NoiseStability (Li, Yang, Gu, Zhan, Wang, Xu & Xu, AAAI 2024, "Deep Active Learning with
+Noise Stability").
+
+K = `noise_draws` copies of the trained network each get Gaussian noise on every layer's weights, scaled per layer
+to `noise_scale` times the weights' norm (Learner.noisy_probs). Point i's feature is the concatenation over the
+copies of its output change, (p̃_k,i − p_i)/‖p_i‖ (softmax outputs), a vector of K·C numbers whose norm is the
+method's uncertainty. The k picks cover these features by greedy k-center, started from the origin (a virtual
+centre): first the largest change, then each time the point farthest from the origin and the picks so far
+(core_set.kcenter_greedy with the origin as a labelled row)."""
+import numpy as np
+import torch
+
+from .core_set import kcenter_greedy
+from .selection import check_budget, picks
+from .strategy import Strategy
+
+DEFAULT_NOISE_SCALE = 0.001  # ‖noise‖ / ‖weights‖ per layer (the authors' NOISE_SCALE)
+DEFAULT_NOISE_DRAWS = 50  # K (the authors' n_sampling)
+
+
+def deviation_features(probs, noisy):
+    """(p̃_k,i − p_i)/‖p_i‖ for the K noisy outputs `noisy` (K, n, C), concatenated per point: (n, K·C), float64."""
+    p = probs.double()
+    change = (noisy.double() - p) / p.norm(dim=1, keepdim=True)
+    return change.permute(1, 0, 2).reshape(len(p), -1)
+
+
+def noise_stability_select(probs, noisy, k):
+    """k rows by greedy k-center on the deviation features, from the origin; score: each pick's distance to the
+    origin and the picks before it."""
+    check_budget(k, len(probs))
+    x = deviation_features(probs, noisy)
+    with_origin = torch.cat([x, x.new_zeros(1, x.shape[1])])
+    origin = torch.zeros(len(with_origin), dtype=torch.bool, device=x.device)
+    origin[-1] = True
+    chosen = kcenter_greedy(with_origin, origin, k)
+    centres = torch.cat([x.new_zeros(1, x.shape[1]), x[chosen]])
+    gaps = torch.cdist(x[chosen], centres).masked_fill_(
+        torch.ones(k, k + 1, dtype=torch.bool, device=x.device).triu(1), torch.inf)
+    return picks(chosen, gaps.min(1).values)
+
+
+class NoiseStability(Strategy):
+    """`noise_stability`: points whose outputs move most under small weight noise, spread by k-center."""
+
+    name = "noise_stability"
+
+    params = {"noise_scale": DEFAULT_NOISE_SCALE, "noise_draws": DEFAULT_NOISE_DRAWS}
+
+    def select(self, n):
+        idx = self.unlabeled()
+        probs = self.learner.probs(idx)
+        noisy = self.learner.noisy_probs(idx, self.noise_scale, self.noise_draws)
+        return noise_stability_select(probs, noisy, n).among(np.asarray(idx))
