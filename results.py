@@ -51,7 +51,7 @@ RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience",
 # Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`); a
 # strategy's flag changes results only for the strategies that declare its parameter.
 STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor",
-                  "ldm_ref": "ldmRef", "ldm_stop": "ldmStop", "noise_scale": "noiseScale", "noise_draws": "noiseDraws",
+                  "ldm_ref": "ldmRef", "ldm_stop": "ldmStop", "ldm_pool": "ldmPool", "noise_scale": "noiseScale", "noise_draws": "noiseDraws",
                   "alpha_cap": "alphaCap", "cov_inv_scaling": "covInvScaling"}
 
 

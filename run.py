@@ -133,6 +133,9 @@ def build_parser():
                    help="ldm: random training points on which a perturbed last layer's disagreement is measured")
     p.add_argument("--ldmStop", type=positive(int), default=10,
                    help="ldm: perturbations in a row that lower no point's LDM before the noise level grows")
+    p.add_argument("--ldmPool", type=non_negative_int, default=2000,
+                   help="ldm: candidates per query, a random subset of the unlabelled points (at least nQuery; "
+                        "0 = all of them)")
     p.add_argument("--noiseScale", type=positive(float), default=0.001,
                    help="noise_stability: norm of each layer's weight noise relative to the weights' norm")
     p.add_argument("--noiseDraws", type=positive(int), default=50,
@@ -156,6 +159,17 @@ def positive(kind):
             raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
         return value
     return parse
+
+
+def non_negative_int(text):
+    """An argparse type: an integer ≥ 0 (else a one-line error naming the value)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an int")
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or a positive int, got {text}")
+    return value
 
 
 MAX_THREADS = 4096  # far above any machine's cores; torch takes a C int
@@ -236,7 +250,8 @@ def n_possible_rounds(args, n_pool):
 
 # Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
 RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
-               "patience", "beta", "nConfigs", "delta", "kmFactor", "ldmRef", "ldmStop", "noiseScale", "noiseDraws",
+               "patience", "beta", "nConfigs", "delta", "kmFactor", "ldmRef", "ldmStop", "ldmPool", "noiseScale",
+               "noiseDraws",
                "alphaCap", "covInvScaling")
 # What identifies the data on resume: its sizes and content hash (not the path it was read from).
 DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")

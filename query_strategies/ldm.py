@@ -10,7 +10,12 @@ Selection (k points), in the points' order by LDM (ascending, ties by position):
 (the smallest positive one when it is 0), γ = exp(−max(L − L_q, 0)/L_q), the γ of the points past the first k
 rescaled to sum to k, then capped at 1. The first pick is the point of smallest LDM; each next one is drawn with
 probability ∝ (γ_x · D_x)², D_x the cosine distance of x's embedding to the nearest pick (distances under 1e-5
-count as 0). The seeding keeps D as a vector (k passes over n×d), not the n×n matrix of the authors' code."""
+count as 0). The seeding keeps D as a vector (k passes over n×d), not the n×n matrix of the authors' code.
+
+As in the authors' code, the candidates are a random subset of `ldm_pool` unlabelled points (at least k) drawn
+afresh at each query (0 = every unlabelled point): the stopping rule at each σ waits for `stop` hypotheses in a row
+that lower no candidate's LDM, which comes later and later as the candidates grow in number (over 19 minutes for
+one query of 20,000 candidates on the shared 2-core CPU, BENCHMARKS.md)."""
 import math
 
 import numpy as np
@@ -21,6 +26,7 @@ from .strategy import Strategy
 
 DEFAULT_N_REF = 2000  # |S| (the authors' nSample)
 DEFAULT_STOP = 10  # draws in a row without a lower LDM before σ grows (the authors' stop_cond)
+DEFAULT_POOL = 2000  # candidates: a random subset of this many unlabelled points per query (the authors' nPool)
 SIGMAS = 10.0 ** (torch.arange(51, dtype=torch.float64) / 10 - 5)  # 1e-5 ... 1e0 in steps of 10^0.1
 ZERO_DISTANCE = 1e-5
 
@@ -125,10 +131,13 @@ class LDMSampling(Strategy):
 
     name = "ldm"
 
-    params = {"ldm_ref": DEFAULT_N_REF, "ldm_stop": DEFAULT_STOP}
+    params = {"ldm_ref": DEFAULT_N_REF, "ldm_stop": DEFAULT_STOP, "ldm_pool": DEFAULT_POOL}
 
     def select(self, n):
         idx = self.unlabeled()
+        if self.ldm_pool:
+            size = min(len(idx), max(self.ldm_pool, n))
+            idx = np.sort(idx[torch.randperm(len(idx), generator=self.gen)[:size].numpy()])
         ref = torch.randperm(self.n_pool, generator=self.gen)[:self.ldm_ref].numpy()
         emb = self.learner.embeddings(idx)
         W, b = self.learner.last_layer()

@@ -289,7 +289,8 @@ def test_alfamix_candidates_are_the_points_that_flip():
 
 # --- through run.main -----------------------------------------------------------------------------------------------
 
-FLAGS = ["--nStart", "30", "--nQuery", "10", "--nEmb", "32", "--maxEpochs", "15", "--seed", "7", "--ldmRef", "300"]
+FLAGS = ["--nStart", "30", "--nQuery", "10", "--nEmb", "32", "--maxEpochs", "15", "--seed", "7", "--ldmRef", "300",
+         "--ldmPool", "500"]
 
 
 def queries(out, alg):
@@ -308,7 +309,8 @@ def test_runs_from_the_cli_and_resumes_bit_for_bit(alg, tmp_path):
     assert whole.equals(queries(tmp_path / "parts", alg))
 
 
-@pytest.mark.parametrize("flag,value", [("--ldmRef", "0"), ("--ldmStop", "-1"), ("--noiseScale", "0"),
+@pytest.mark.parametrize("flag,value", [("--ldmRef", "0"), ("--ldmStop", "-1"), ("--ldmPool", "-5"),
+                                        ("--ldmPool", "x"), ("--noiseScale", "0"),
                                         ("--noiseDraws", "x"), ("--alphaCap", "-0.1"), ("--covInvScaling", "0")])
 def test_bad_parameter_values_are_refused_in_one_line(flag, value, capsys):
     with pytest.raises(SystemExit) as exit_:
