@@ -18,24 +18,30 @@ DEFAULT_NOISE_SCALE = 0.001  # ‖noise‖ / ‖weights‖ per layer (the author
 DEFAULT_NOISE_DRAWS = 50  # K (the authors' n_sampling)
 
 
-def deviation_features(probs, noisy):
-    """(p̃_k,i − p_i)/‖p_i‖ for the K noisy outputs `noisy` (K, n, C), concatenated per point: (n, K·C), float64."""
+def deviation_features(probs, noisy, extra_rows=0):
+    """(p̃_k,i − p_i)/‖p_i‖ for the K noisy outputs `noisy` (K, n, C), concatenated per point: (n, K·C), float64,
+    written draw by draw into one matrix (followed by `extra_rows` rows of zeros)."""
     p = probs.double()
-    change = (noisy.double() - p) / p.norm(dim=1, keepdim=True)
-    return change.permute(1, 0, 2).reshape(len(p), -1)
+    scale = p.norm(dim=1, keepdim=True)
+    K, n, C = noisy.shape
+    out = torch.zeros(n + extra_rows, K * C, dtype=torch.float64, device=p.device)
+    for k in range(K):
+        torch.div(noisy[k].double() - p, scale, out=out[:n, k * C:(k + 1) * C])
+    return out
 
 
 def noise_stability_select(probs, noisy, k):
     """k rows by greedy k-center on the deviation features, from the origin; score: each pick's distance to the
     origin and the picks before it."""
-    check_budget(k, len(probs))
-    x = deviation_features(probs, noisy)
-    with_origin = torch.cat([x, x.new_zeros(1, x.shape[1])])
-    origin = torch.zeros(len(with_origin), dtype=torch.bool, device=x.device)
+    n = len(probs)
+    check_budget(k, n)
+    with_origin = deviation_features(probs, noisy, extra_rows=1)  # row n: the origin
+    origin = torch.zeros(n + 1, dtype=torch.bool, device=with_origin.device)
     origin[-1] = True
     chosen = kcenter_greedy(with_origin, origin, k)
-    centres = torch.cat([x.new_zeros(1, x.shape[1]), x[chosen]])
-    gaps = torch.cdist(x[chosen], centres).masked_fill_(
+    x = with_origin[chosen]
+    centres = torch.cat([with_origin[n:], x])
+    gaps = torch.cdist(x, centres).masked_fill_(
         torch.ones(k, k + 1, dtype=torch.bool, device=x.device).triu(1), torch.inf)
     return picks(chosen, gaps.min(1).values)
 
