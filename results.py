@@ -1,5 +1,5 @@
 """A run's output folder: config.json, rounds.csv (one row per finished round), queries.csv (the pool indices
-labelled in each round and their rows in the data's source), checkpoint.pt (the state after the last finished round, for --resume) and, once the
+labelled in each round, their rows in the data's source and the scores they were picked by), checkpoint.pt (the state after the last finished round, for --resume) and, once the
 run has ended, summary.json. Whole files are written atomically (temporary file, then rename); the CSVs are
 append-only and flushed after every round.
 
@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import math
 import os
 import re
 from contextlib import contextmanager
@@ -21,9 +22,9 @@ import torch
 
 from dataset import content_sha256
 from learner import TRAIN_STOPS
-from query_strategies import STRATEGIES
 from runlock import LOCK_NAME
 from statefile import StateError, open_regular, read_regular
+from strategy_params import result_flags
 
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
                  "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
@@ -38,21 +39,27 @@ def train_stop(text):
 ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "train_acc": float, "train_epochs": int,
                  "train_stop": train_stop, "restarts": int, "train_seconds": float, "test_seconds": float,
                  "infer_seconds": float, "select_seconds": float, "query_seconds": float}
-QUERY_COLUMNS = ["round", "index", "row"]  # index: in the pool; row: in the data's source (Dataset.rows)
-QUERY_PARSERS = {"round": int, "index": int, "row": int}
-OLD_QUERY_COLUMNS = ["round", "index"]  # queries.csv of versions before `row`: a resumed run keeps its format
+
+
+def optional_float(text):
+    """A float field that may be empty (NaN)."""
+    return float(text) if text else math.nan
+
+
+# index: in the pool; row: in the data's source (Dataset.rows); score: what the strategy ranked the pick by (empty
+# where it ranks by none: random picks, the initial labels)
+QUERY_COLUMNS = ["round", "index", "row", "score"]
+QUERY_PARSERS = {"round": int, "index": int, "row": int, "score": optional_float}
+# queries.csv of older versions (before `row`, before `score`): a resumed run keeps the format its file began with
+OLD_QUERY_COLUMNS = (["round", "index"], ["round", "index", "row"])
 STOP_REASONS = ("budget", "rounds", "pool exhausted")
 FORCE_HINT = "start the run again with --force (or use another --out)"
 # The flags, beyond those that name a run folder (data, did, model, alg, nQuery, seed), whose values change a
 # run's picks or accuracies: a sweep reuses a run only when they match, and the analysis never averages runs that
 # differ in them. nEnd and rounds only stop a run sooner or later; path, out, dummy, resume and force change
-# nothing; --kernel's choice is recorded as `trainer` (the analysis warns when a setting mixes trainers).
+# nothing; --kernel's choice is recorded as `trainer` (the analysis warns when a setting mixes trainers). A
+# strategy's own flags change results only for that strategy, as it declares them (strategy_params.result_flags).
 RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device")
-# Strategy parameter -> the flag that sets it (a strategy declares its parameters in its class's `params`); a
-# strategy's flag changes results only for the strategies that declare its parameter.
-STRATEGY_FLAGS = {"beta": "beta", "n_configs": "nConfigs", "delta": "delta", "km_factor": "kmFactor",
-                  "ldm_ref": "ldmRef", "ldm_stop": "ldmStop", "ldm_pool": "ldmPool", "noise_scale": "noiseScale", "noise_draws": "noiseDraws",
-                  "alpha_cap": "alphaCap", "cov_inv_scaling": "covInvScaling"}
 
 
 def write_atomic(path, data):
@@ -102,16 +109,10 @@ def safe_label(text):
     return label or "data"
 
 
-def strategy_flags(alg):
-    """The flags of the parameters that the strategy `alg` declares (none for an unknown name)."""
-    cls = STRATEGIES.get(alg)
-    return [STRATEGY_FLAGS[p] for p in (cls.params if cls else ()) if p in STRATEGY_FLAGS]
-
-
 def result_settings(config):
     """The result-changing flags of a run, {flag: value}: RESULT_FLAGS and its strategy's flags, as far as
     `config` (config.json, or run.py's flags as a dict) holds them (an older version's config lacks some)."""
-    return {k: config[k] for k in (*RESULT_FLAGS, *strategy_flags(config.get("alg"))) if k in config}
+    return {k: config[k] for k in (*RESULT_FLAGS, *result_flags(config.get("alg"))) if k in config}
 
 
 def differing_settings(recorded_config, planned_flags):
@@ -265,15 +266,16 @@ class RunDir:
                 ("queries", self.queries, self.query_columns(), QUERY_PARSERS)]
 
     def query_columns(self):
-        """queries.csv's columns: QUERY_COLUMNS, or OLD_QUERY_COLUMNS where an older version started the file (a
+        """queries.csv's columns: QUERY_COLUMNS, or those of OLD_QUERY_COLUMNS whose header starts the file (a
         resumed run goes on in the format its file began with)."""
-        old_header = (",".join(OLD_QUERY_COLUMNS) + "\n").encode()
+        header = (",".join(QUERY_COLUMNS) + "\n").encode()
         try:
             with os.fdopen(open_regular(self.queries, os.O_RDONLY), "rb") as f:
-                head = f.read(len(old_header))  # the header alone: the file grows by every round's picks
+                head = f.read(len(header))  # the header alone: the file grows by every round's picks
         except (OSError, StateError):  # missing, a link, not a regular file: the reader that needs it says so
             return QUERY_COLUMNS
-        return OLD_QUERY_COLUMNS if head == old_header else QUERY_COLUMNS
+        old = [c for c in OLD_QUERY_COLUMNS if head.startswith((",".join(c) + "\n").encode())]
+        return old[0] if old else QUERY_COLUMNS
 
     def start(self, config):
         """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name; the
@@ -290,10 +292,11 @@ class RunDir:
         write_atomic(self.queries, ",".join(QUERY_COLUMNS) + "\n")
 
     def append_round(self, row, queried, source_rows):
-        """Append the pool indices queried in this round with their rows in the data's source (`source_rows`, one
-        per pool point), then the round's row; both flushed to disk."""
+        """Append the pool indices `queried` (Picks) in this round with their rows in the data's source
+        (`source_rows`, one per pool point) and their scores, then the round's row; both flushed to disk."""
         width = len(self.query_columns())
-        append_rows(self.queries, [(row["round"], int(i), int(source_rows[i]))[:width] for i in queried])
+        append_rows(self.queries, [(row["round"], int(i), int(source_rows[i]), score_text(s))[:width]
+                                   for i, s in zip(queried.index, queried.score)])
         append_rows(self.rounds, [[format_value(row[c]) for c in ROUND_COLUMNS]])
 
     def finish(self, summary):
@@ -457,6 +460,11 @@ def append_rows(path, rows):
         csv.writer(f, lineterminator="\n").writerows(rows)
         f.flush()
         os.fsync(f.fileno())
+
+
+def score_text(score):
+    """queries.csv's text of a score: empty for NaN (no score), else format_value's."""
+    return "" if math.isnan(score) else format_value(score)
 
 
 def format_value(v):

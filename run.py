@@ -39,7 +39,9 @@ from tqdm import tqdm
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name
 from errors import TrainingDiverged, UserError, did_you_mean
 from query_strategies import STRATEGIES
+from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity
 from runlock import run_folder_lock
+from strategy_params import add_flags, arguments
 
 # torch, torchvision and the modules built on them are imported after the flags are parsed (import_libraries),
 # so that --help and flag errors answer at once.
@@ -120,56 +122,8 @@ def build_parser():
     p.add_argument("--resume", action="store_true",
                    help="continue the run in the output folder from its last finished round")
     p.add_argument("--force", action="store_true", help="overwrite an existing run folder")
-    p.add_argument("--beta", type=positive(float), default=1.0,
-                   help="powerbald, powermargin: draw points with probability ∝ score^beta")
-    p.add_argument("--nConfigs", type=positive(int), default=1000,
-                   help="batchbald: label configurations summed exactly up to this many, sampled beyond")
-    p.add_argument("--delta", type=positive(float), default=None,
-                   help="probcover: ball radius on L2-normalised embeddings; None = the largest whose balls are "
-                   "95%% pure under k-means pseudo-labels")
-    p.add_argument("--kmFactor", type=positive(float), default=10.0,
-                   help="cluster_margin: the kmFactor·nQuery lowest-margin points are spread over clusters")
-    p.add_argument("--ldmRef", type=positive(int), default=2000,
-                   help="ldm: random training points on which a perturbed last layer's disagreement is measured")
-    p.add_argument("--ldmStop", type=positive(int), default=10,
-                   help="ldm: perturbations in a row that lower no point's LDM before the noise level grows")
-    p.add_argument("--ldmPool", type=non_negative_int, default=2000,
-                   help="ldm: candidates per query, a random subset of the unlabelled points (at least nQuery; "
-                        "0 = all of them)")
-    p.add_argument("--noiseScale", type=positive(float), default=0.001,
-                   help="noise_stability: norm of each layer's weight noise relative to the weights' norm")
-    p.add_argument("--noiseDraws", type=positive(int), default=50,
-                   help="noise_stability: noisy copies of the network")
-    p.add_argument("--alphaCap", type=positive(float), default=0.2,
-                   help="alfamix: step by which the cap on the interpolation ratio grows (below 1) until more "
-                        "than nQuery points flip")
-    p.add_argument("--covInvScaling", type=positive(float), default=100.0,
-                   help="vessal: the inverse covariance starts as this times the identity (1/λ)")
+    add_flags(p)  # each strategy's own parameters (strategy_params.DECLARED)
     return p
-
-
-def positive(kind):
-    """An argparse type: a number of `kind` above 0 (else a one-line error naming the value)."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}")
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
-        return value
-    return parse
-
-
-def non_negative_int(text):
-    """An argparse type: an integer ≥ 0 (else a one-line error naming the value)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an int")
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or a positive int, got {text}")
-    return value
 
 
 MAX_THREADS = 4096  # far above any machine's cores; torch takes a C int
@@ -248,15 +202,6 @@ def n_possible_rounds(args, n_pool):
     return min(n_query_rounds(args), (n_pool - args.nStart) // args.nQuery)
 
 
-# Options that must match when a run is resumed (nEnd and rounds may grow: the run then goes on further).
-RESUME_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
-               "patience", "beta", "nConfigs", "delta", "kmFactor", "ldmRef", "ldmStop", "ldmPool", "noiseScale",
-               "noiseDraws",
-               "alphaCap", "covInvScaling")
-# What identifies the data on resume: its sizes and content hash (not the path it was read from).
-DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
-
-
 def data_source(args):
     """Where the data came from, for config.json: the resolved file or folder, or the built-in name."""
     if args.did > 0:
@@ -268,24 +213,11 @@ def data_source(args):
     return "digits (scikit-learn)"
 
 
-def run_identity(config):
-    """SHA-256 of the resume-relevant flags and the data's identity: what a checkpoint must match."""
-    from results import identity_hash
-
-    return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), RESUME_KEYS + ("data",))
-
-
 def build_strategy(args, learner, labeled, generator):
-    """The --alg strategy with the parameters it declares, each from its flag; BAIT's λ from the data's name."""
-    from results import STRATEGY_FLAGS
-
+    """The --alg strategy with the parameters it declares, each from its flag (strategy_params.arguments), and
+    those it derives from the data's name (Strategy.data_parameters: BAIT's λ)."""
     cls = STRATEGIES[args.alg]
-    params = {name: getattr(args, STRATEGY_FLAGS[name]) for name in cls.params if name in STRATEGY_FLAGS}
-    if "lam" in cls.params:
-        from query_strategies.bait_sampling import regularisation_for
-
-        params["lam"] = regularisation_for(args.data)
-    return cls(learner, labeled, generator, **params)
+    return cls(learner, labeled, generator, **arguments(args.alg, vars(args)), **cls.data_parameters(args.data))
 
 
 def check_memory(args, ds):
@@ -347,7 +279,7 @@ def run(args, watch):
     if args.aug and not ds.augment:
         warnings.warn(f"--aug 1 is defined for CIFAR10 only (random crops and flips of 32x32 images); {ds.name} is "
                       f"trained without augmentation", stacklevel=2)
-    warn_if_expensive(args, ds)
+    STRATEGIES[args.alg].warn_if_expensive(ds, args.model, args.nEmb, args.nQuery)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
                       args.maxEpochs, args.patience, kernel=args.kernel)
     labeled = np.zeros(n_pool, dtype=bool)
@@ -390,40 +322,6 @@ def saved_rounds_note(run_dir):
     return f"{n} finished round{'s' * (n > 1)} saved in {run_dir.path}; continue with --resume"
 
 
-# BAIT's cost: setup O(n·C²·d²) and 3k greedy steps of O(n·C²·(d + C) + (C·d)²·C) each (bait_sampling.py). The
-# two parts run at different rates: streaming over the n points, and the float64 (C·d)×(C·d) rank-C updates of
-# M⁻¹, which dominate with many classes. Both rates are fitted to the median measured selection seconds per
-# query of the committed sweeps (--nQuery 100, d = 128, one thread, 2-core CPU): letter (docs/letter/results.csv,
-# n = 18,000, C = 26: 241 s) and MNIST (docs/mnist/results.csv, n = 60,000, C = 10: 30 s); they predict
-# bench/selection_speed.py's --n 50000 --d 128 --classes 10 --k 1000 (BENCHMARKS.md: 249 s) as 245 s.
-BAIT_STREAM_OPS_PER_SECOND = 1.61e10
-BAIT_MATRIX_OPS_PER_SECOND = 4.33e8
-EXPENSIVE_QUERY_SECONDS = 10
-
-
-def bait_query_seconds(n, n_classes, emb_dim, k):
-    """Estimated seconds of one BAIT selection of k from n points with C classes and d-wide embeddings:
-    (n·C²·d²/2 + 3k·n·C²·(d + C)) / BAIT_STREAM_OPS_PER_SECOND + 3k·(C·d)²·C / BAIT_MATRIX_OPS_PER_SECOND."""
-    C, d = n_classes, emb_dim
-    stream = n * C * C * d * d / 2 + 3 * k * n * C * C * (d + C)
-    return stream / BAIT_STREAM_OPS_PER_SECOND + 3 * k * (C * d) ** 2 * C / BAIT_MATRIX_OPS_PER_SECOND
-
-
-def warn_if_expensive(args, ds):
-    """One warning line before a run whose BAIT queries would each take over EXPENSIVE_QUERY_SECONDS."""
-    from model import build_model
-
-    if args.alg != "bait":
-        return
-    n, C = len(ds.y_train), ds.n_classes
-    d = build_model(args.model, tuple(ds.X_train.shape[1:]), C, args.nEmb, ds.name).emb_dim
-    seconds = bait_query_seconds(n, C, d, args.nQuery)
-    if seconds > EXPENSIVE_QUERY_SECONDS:
-        warnings.warn(f"bait on {n} pool points ({C} classes, {d}-wide embeddings, --nQuery {args.nQuery}) costs "
-                      f"about {seconds:.0f} s per query on a 2-core CPU, O(k·n·C²·(d + C) + k·(C·d)²·C); a "
-                      f"smaller --nQuery, --nEmb or --trunc is faster", stacklevel=2)
-
-
 def open_run_dir(run_dir, args, config, learner, strategy):
     """The first round to run: 0 in a fresh folder, or the one after the last checkpoint with --resume (the
     learner and strategy then continue from it); None when a resumed run has nothing left to do. A resume first
@@ -441,10 +339,10 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     old = run_dir.read_config()
     check_same_run(run_dir, old, config)
     state = run_dir.load_checkpoint()
-    longer = run_dir.verify(state, old.get("run_id"), run_identity(config))
+    longer = run_dir.verify(state, old.get("run_id"), run_identity(old))
     summary = run_dir.read_summary(state, longer)
     run_dir.cut_to(longer)
-    if is_finished(summary, args):
+    if is_finished(summary, n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
     run_dir.summary.unlink(missing_ok=True)
@@ -475,52 +373,10 @@ def continue_trainer(learner, started_with, run_dir):
                       f"no working C compiler); it continues with PyTorch, whose float rounding differs", stacklevel=2)
 
 
-def is_finished(summary, args):
-    """Whether a run whose summary.json holds `summary` (None: the run has not ended) has nothing left to do under
-    these flags: its pool ran out, or it ran the query rounds they ask for."""
-    return bool(summary) and (summary["stopped_by"] == "pool exhausted" or summary["rounds"] >= n_query_rounds(args))
-
-
-def check_same_run(run_dir, old, config):
-    """The resumed run's flags and data are those in config.json (`old`); UserError naming the first that is not."""
-    for key in RESUME_KEYS:
-        if old.get(key) != config[key]:
-            raise UserError(f"{run_dir.path} was started with {key}={old.get(key)!r}, not {config[key]!r}; "
-                            f"resume with the same flags or use another --out")
-    was, now = old.get("data_identity"), config["data_identity"]
-    if not isinstance(was, dict):
-        raise UserError(f"{run_dir.config} records no data identity (an older version wrote it); start the run "
-                        f"again with --force")
-    if [was.get(k) for k in DATA_KEYS] != [now[k] for k in DATA_KEYS]:
-        raise UserError(f"{run_dir.path} was started on other data ({describe_data(was)}) than now "
-                        f"({describe_data(now)}); resume with the same data, or use --force or another --out")
-
-
-def describe_data(identity):
-    """`source: n_train+n_test points of shape, sha256 prefix` for messages."""
-    return (f"{identity.get('source', '?')}: {identity.get('n_train', '?')}+{identity.get('n_test', '?')} points "
-            f"of shape {identity.get('shape', '?')}, sha256 {str(identity.get('sha256', '?'))[:12]}")
-
-
-def checkpoint_state(rd, owner, learner, strategy):
-    """What a checkpoint holds after round `rd`: the round, its owner (run id and identity hash), and the
-    learner's and the strategy's state (restore_checkpoint reads it back)."""
-    return {"round": rd, **owner, "learner": learner.state_dict(), "strategy": strategy.state_dict()}
-
-
-def restore_checkpoint(state, learner, strategy, path):
-    """The learner and the strategy as checkpoint_state saved them (UserError when the state does not fit)."""
-    try:
-        learner.load_state_dict(state["learner"])
-        strategy.load_state_dict(state["strategy"])
-    except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as e:
-        raise UserError(f"{path} does not fit this run ({type(e).__name__}); start the run again with --force")
-
-
 def run_rounds(args, run_dir, learner, strategy, initial, first):
     """Rounds `first`.. : query (after round 0), train, test; each round's rows and a checkpoint are saved
     before the next begins."""
-    from query_strategies.selection import reporting
+    from query_strategies.selection import picks, reporting
 
     n_rounds = n_query_rounds(args)
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
@@ -531,14 +387,14 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
         for rd in range(first, n_rounds + 1):
             row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
             if rd == 0:
-                queried = initial
+                queried = picks(initial)
             elif (~strategy.labeled).sum() < args.nQuery:
                 stop = "pool exhausted"
                 break
             else:
                 with reporting(query_progress(bar)):
                     queried = timed_query(strategy, learner, args.nQuery, row)
-                strategy.update(queried)
+                strategy.update(queried.index)
             try:
                 res = learner.train(strategy.labeled_idx())
             except TrainingDiverged as e:
@@ -588,7 +444,7 @@ def query_progress(bar):
 
 
 def timed_query(strategy, learner, n, row):
-    """The strategy's picks, checked; fills the row's inference / selection / total query seconds."""
+    """The strategy's Picks (pool indices and scores), checked; fills the row's inference / selection / total query seconds."""
     learner.infer_seconds = 0.0
     start = time.perf_counter()
     picked = strategy.query(n)
@@ -628,21 +484,6 @@ def progress_bar(**kwargs):
             bar.close()
 
 
-@contextmanager
-def thread_limit(n):
-    """torch's intra-op threads and the BLAS / OpenMP pools of numpy and scikit-learn limited to n, restored
-    afterwards."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        with threadpool_limits(n):
-            yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def show_warning(message, category, filename, lineno, file=None, line=None):
     """A warning as its own `warning: ...` line on stderr, above the progress bar (never glued to it)."""
     with interrupt_held():
@@ -656,7 +497,9 @@ def main(argv=None):
         watch = Stopwatch()
         import_libraries(args.alg)
         watch.lap("imports")
-        with thread_limit(max(args.threads, 1)):
+        from query_strategies.selection import thread_limit
+
+        with thread_limit(max(args.threads, 1)), threadpool_limits(max(args.threads, 1)):
             run(args, watch)
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)

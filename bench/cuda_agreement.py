@@ -13,18 +13,18 @@ import argparse  # noqa: E402
 import torch  # noqa: E402
 
 from query_strategies.bait_sampling import bait_select  # noqa: E402
-from query_strategies.core_set import kcenter_greedy  # noqa: E402
+from query_strategies.core_set import coreset_select  # noqa: E402
 from query_strategies.entropy_sampling import entropy  # noqa: E402
 from query_strategies.least_confidence import least_confidence  # noqa: E402
 from query_strategies.margin_sampling import smallest_margin  # noqa: E402
-from query_strategies.strategy import top_k  # noqa: E402
+from query_strategies.selection import top_k  # noqa: E402
 
 SELECTIONS = {
     "entropy": lambda p, e, m, k: top_k(entropy(p), k),
     "marg": lambda p, e, m, k: top_k(smallest_margin(p), k),
     "conf": lambda p, e, m, k: top_k(least_confidence(p), k),
-    "coreset": lambda p, e, m, k: kcenter_greedy(e, m, k),
-    "bait": lambda p, e, m, k: bait_select(p, e, m, min(k, 20), 1.0),
+    "coreset": lambda p, e, m, k: coreset_select(e, m, k, torch.Generator()),
+    "bait": lambda p, e, m, k: bait_select(p, e, m, min(k, 20), torch.Generator(), lam=1.0),
 }
 
 
@@ -42,8 +42,8 @@ def main():
     mask[:100] = True
     differ = 0
     for name, select in SELECTIONS.items():
-        cpu = torch.as_tensor(select(probs, emb, mask, args.k)).cpu()
-        gpu = torch.as_tensor(select(probs.cuda(), emb.cuda(), mask.cuda(), args.k)).cpu()
+        cpu = select(probs, emb, mask, args.k).index
+        gpu = select(probs.cuda(), emb.cuda(), mask.cuda(), args.k).index
         n_diff = len(set(cpu.tolist()) ^ set(gpu.tolist())) // 2
         differ += n_diff > 0
         print(f"{name:8s} {'same' if n_diff == 0 else f'{n_diff} of {len(cpu)} picks differ'}")

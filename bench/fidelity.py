@@ -43,7 +43,7 @@ def trained_learner(data, did, model, args):
 
 def dropout_overlap(learner, labeled, seed, n):
     """{plain: |dropout picks ∩ plain picks| / n} for conf, marg, entropy."""
-    picks = {alg: set(STRATEGIES[alg](learner, labeled, torch.Generator().manual_seed(seed)).query(n).tolist())
+    picks = {alg: set(STRATEGIES[alg](learner, labeled, torch.Generator().manual_seed(seed)).query(n).index.tolist())
              for alg in ("conf", "marg", "entropy", "conf_dropout", "marg_dropout", "entropy_dropout")}
     return {alg: len(picks[alg] & picks[alg + "_dropout"]) / n for alg in ("conf", "marg", "entropy")}
 

@@ -30,9 +30,9 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
 from query_strategies.mc_uncertainty import mean_std  # noqa: E402
-from query_strategies.power_sampling import power_sample  # noqa: E402
+from query_strategies.power_sampling import power_select  # noqa: E402
 from query_strategies.probcover import normalised, probcover_select, purity_delta  # noqa: E402
-from query_strategies.strategy import top_k  # noqa: E402
+from query_strategies.selection import seed_from, top_k  # noqa: E402
 from query_strategies.typiclust import K_NN, MINIBATCH_ABOVE, kmeans_labels, typiclust_select  # noqa: E402
 
 
@@ -61,7 +61,7 @@ def baal_cases(n=50000, C=10, T=10, k=1000):
     gen = torch.Generator()
     size = f"n={n} C={C} T={T} k={k}"
     return [("bald", size, lambda: top_k(bald_scores(p), k), lambda: BALD().get_ranks(pb)[0][:k]),
-            ("powerbald", size, lambda: power_sample(bald_scores(p), k, 1.0, gen),
+            ("powerbald", size, lambda: power_select(bald_scores(p), k, gen, beta=1.0),
              lambda: PowerBALD(k).get_ranks(pb)[0]),
             ("meanstd (baal: Variance)", size, lambda: top_k(mean_std(p), k),
              lambda: Variance().get_ranks(pb)[0][:k])]
@@ -88,8 +88,10 @@ def typiclust_cases(sizes=(5000, 20000), d=128, k=100, labeled=0):
     cases = []
     for n in sizes:
         x, mask, y = embeddings(n, d, labeled)
-        cases.append(("typiclust", f"n={n} d={d} k={k} L={labeled}", lambda x=x, m=mask: typiclust_select(x, m, k, 0),
-                      lambda x=x, y=y: TypiClust(random_state=0, cluster_algo=algo, k=K_NN).query(x, y, batch_size=k)))
+        ours = lambda x=x, m=mask: typiclust_select(x, m, k, torch.Generator().manual_seed(0))  # noqa: E731
+        peer = lambda x=x, y=y: TypiClust(  # noqa: E731 (the k-means seed that ours draws)
+            random_state=seed_from(torch.Generator().manual_seed(0)), cluster_algo=algo, k=K_NN).query(x, y, batch_size=k)
+        cases.append(("typiclust", f"n={n} d={d} k={k} L={labeled}", ours, peer))
     return cases
 
 
@@ -97,7 +99,7 @@ def ours_probcover(x, mask, k, classes):
     """ProbCover as the strategy runs it: unit rows, KMeans pseudo-labels, the purity δ, the greedy picks."""
     u = normalised(torch.as_tensor(x))
     delta = purity_delta(u, torch.as_tensor(kmeans_labels(u.numpy(), classes, 0)))
-    return probcover_select(u, mask, k, delta, torch.Generator().manual_seed(0))
+    return probcover_select(u, mask, k, torch.Generator().manual_seed(0), delta=delta)
 
 
 def probcover_cases(sizes=(5000, 10000), d=128, k=100, labeled=100, classes=10):

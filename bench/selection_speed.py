@@ -44,13 +44,13 @@ from query_strategies.badge_sampling import badge_select  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
 from query_strategies.cluster_margin import cluster_margin_select, hac_clusters  # noqa: E402
-from query_strategies.core_set import kcenter_greedy  # noqa: E402
+from query_strategies.core_set import coreset_select  # noqa: E402
 from query_strategies.kdpp_sampling import kdpp_select  # noqa: E402
 from query_strategies.kmeans_sampling import kmeans_select  # noqa: E402
 from query_strategies.mc_uncertainty import mean_std  # noqa: E402
-from query_strategies.power_sampling import power_sample  # noqa: E402
+from query_strategies.power_sampling import power_select  # noqa: E402
 from query_strategies.probcover import normalised, probcover_select, purity_delta  # noqa: E402
-from query_strategies.strategy import top_k  # noqa: E402
+from query_strategies.selection import top_k  # noqa: E402
 from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
 from query_strategies import ldm as ldm_module  # noqa: E402
 from query_strategies.alfamix import alfamix_select  # noqa: E402
@@ -80,29 +80,30 @@ def synthetic(n, d, classes, labeled, device, seed, draws=0):
 
 
 def selector(args):
-    """A function of (probs, emb, mask, gen) running the chosen algorithm on the inputs it takes."""
+    """A function of (probs, emb, mask, gen) running the chosen algorithm on the inputs it takes (its Picks)."""
     unl = slice(args.labeled, None)
     if args.alg == "badge":
         return lambda p, e, m, g: badge_select(p[unl], e[unl], args.k, g)
     if args.alg == "kdpp":
         return lambda p, e, m, g: kdpp_select(p[unl], e[unl], args.k, g)
     if args.alg == "kmeans":
-        return lambda p, e, m, g: torch.as_tensor(kmeans_select(e[unl], args.k, args.seed))
+        return lambda p, e, m, g: kmeans_select(e[unl], args.k, g)
     if args.alg == "coreset":
-        return lambda p, e, m, g: kcenter_greedy(e, m, args.k)
+        return lambda p, e, m, g: coreset_select(e, m, args.k, g)
     if args.alg in MC_ALGS:
         return mc_selector(args)
     if args.alg == "typiclust":
-        return lambda p, e, m, g: torch.as_tensor(typiclust_select(e, m.cpu().numpy(), args.k, args.seed))
+        return lambda p, e, m, g: typiclust_select(e, m.cpu().numpy(), args.k, g)
     if args.alg == "probcover":
-        return lambda p, e, m, g: probcover_select(normalised(e), m.cpu().numpy(), args.k, probcover_delta(e, args), g)
+        return lambda p, e, m, g: probcover_select(normalised(e), m.cpu().numpy(), args.k, g,
+                                                   delta=probcover_delta(e, args))
     if args.alg == "cluster_margin":
-        return lambda p, e, m, g: torch.as_tensor(cluster_margin_select(
-            p[unl], hac_clusters(e[unl], args.k, g), args.k, 10 * args.k, g))
+        return lambda p, e, m, g: cluster_margin_select(p[unl], hac_clusters(e[unl], args.k, g), args.k, g,
+                                                        k_m=10 * args.k)
     if args.alg in NOVEL:
         return novel_selector(args)
     from query_strategies.bait_sampling import bait_select
-    return lambda p, e, m, g: bait_select(p, e, m, args.k, args.lam)
+    return lambda p, e, m, g: bait_select(p, e, m, args.k, g, lam=args.lam)
 
 
 def last_layer(d, classes, device, seed):
@@ -112,21 +113,20 @@ def last_layer(d, classes, device, seed):
 
 
 def novel_selector(args):
-    """ldm, noise_stability, alfamix and vessal on the unlabelled rows (module docstring), as index tensors."""
+    """ldm, noise_stability, alfamix and vessal on the unlabelled rows (module docstring)."""
     unl = slice(args.labeled, None)
     W, b = last_layer(args.d, args.classes, args.device, args.seed)
     if args.alg == "ldm":
-        return lambda p, e, m, g: torch.as_tensor(ldm_module.ldm_select(
-            e[unl], e[torch.randperm(len(e), generator=g)[:args.ref]], W, b, args.k, g).index)
+        return lambda p, e, m, g: ldm_module.ldm_select(e[unl], e[torch.randperm(len(e), generator=g)[:args.ref]],
+                                                        W, b, args.k, g)
     if args.alg == "noise_stability":
-        return lambda p, e, m, g: torch.as_tensor(noise_stability_select(p[unl], noisy_copies(p[unl], args, g),
-                                                                         args.k).index)
+        return lambda p, e, m, g: noise_stability_select(p[unl], noisy_copies(p[unl], args, g), args.k, g)
     if args.alg == "alfamix":
         def alfamix(p, e, m, g):
             lab, q = e[:args.labeled], torch.softmax(e[unl] @ W.T, 1)
-            return torch.as_tensor(alfamix_select(q, e[unl], lab, (lab @ W.T).argmax(1), W, b, args.k, g).index)
+            return alfamix_select(q, e[unl], lab, (lab @ W.T).argmax(1), W, b, args.k, g)
         return alfamix
-    return lambda p, e, m, g: torch.as_tensor(vessal_select(torch.softmax(e[unl] @ W.T, 1), e[unl], args.k, g).index)
+    return lambda p, e, m, g: vessal_select(torch.softmax(e[unl] @ W.T, 1), e[unl], args.k, g)
 
 
 def noisy_copies(probs, args, gen):
@@ -228,10 +228,10 @@ def mc_selector(args):
     """The selectors that take MC-dropout probabilities (draws × n × C) of the unlabelled rows."""
     unl = slice(args.labeled, None)
     if args.alg == "batchbald":
-        return lambda p, e, m, g: batchbald_select(p[:, unl], args.k, g, args.configs)
+        return lambda p, e, m, g: batchbald_select(p[:, unl], args.k, g, n_configs=args.configs)
     if args.alg == "powerbald":
-        return lambda p, e, m, g: torch.as_tensor(power_sample(bald_scores(p[:, unl]), args.k, 1.0, g))
-    return lambda p, e, m, g: torch.as_tensor(top_k(mean_std(p[:, unl]), args.k))
+        return lambda p, e, m, g: power_select(bald_scores(p[:, unl]), args.k, g, beta=1.0)
+    return lambda p, e, m, g: top_k(mean_std(p[:, unl]), args.k)
 
 
 def probcover_delta(emb, args):
@@ -288,9 +288,9 @@ def main(argv=None):
     if args.device == "cuda":
         torch.cuda.synchronize()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    picks = picks.cpu()
-    if len(picks) != args.k or len(picks.unique()) != args.k:
-        raise SystemExit(f"{args.alg} returned {len(picks)} picks, {len(picks.unique())} distinct, not {args.k}")
+    picks = picks.index
+    if len(picks) != args.k or len(set(picks.tolist())) != args.k:
+        raise SystemExit(f"{args.alg} returned {len(picks)} picks, {len(set(picks.tolist()))} distinct, not {args.k}")
     result = dict(alg=args.alg, n=args.n, d=args.d, classes=args.classes, k=args.k, labeled=args.labeled,
                   device=args.device, seed=args.seed, seconds=round(seconds, 4), cpu_seconds=round(cpu_seconds, 4),
                   peak_rss_mb=round(peak_rss_mb(), 1), rss_before_mb=round(rss_before, 1),

@@ -57,8 +57,8 @@ class ActiveLearningByLearning(Strategy):
     def select(self, n):
         p = choice_probabilities(self.log_w)
         s = int(torch.multinomial(p, 1, generator=self.gen))
-        picked = np.asarray(self.arms[s].query(n))
-        self.query_prob[picked] = float(p[s])
+        picked = self.arms[s].query(n)
+        self.query_prob[picked.index] = float(p[s])
         self.last = (s, float(p[s]))
         return picked
 

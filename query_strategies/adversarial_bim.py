@@ -11,7 +11,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .strategy import Strategy, top_k
+from .selection import picks, top_k
+from .strategy import Strategy
 
 EPS = 0.05
 BIM_STEPS = 100
@@ -60,14 +61,19 @@ def bim_scores(model, X, eps=EPS, max_iter=BIM_STEPS):
     return torch.where(flipped, delta.flatten(1).square().sum(1), torch.full_like(flipped, math.inf, dtype=delta.dtype))
 
 
+def smallest_k(scores, k):
+    """Picks of the k lowest scores (ties broken by position, lowest first), each with its score."""
+    lowest = top_k(-torch.as_tensor(scores), k)
+    return picks(lowest.index, -lowest.score)
+
+
 class AdversarialMargin(Strategy):
     """Label the unlabelled points whose adversarial perturbation is smallest; a subclass gives the attack's
-    per-point score as `score(model, X)`."""
+    per-point score as `score(model, X)`, and each pick's score is its ‖δ‖²."""
 
     def select(self, n):
         idx = self.unlabeled()
-        scores = self.learner.attack_scores(idx, self.score)
-        return idx[top_k(-scores, n)]
+        return smallest_k(self.learner.attack_scores(idx, self.score), n).among(idx)
 
 
 class AdversarialBIM(AdversarialMargin):

@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
-from .selection import check_budget, fill_uniformly
-from .strategy import Strategy
-from .typiclust import seed_from, thread_pools
+from strategy_params import ALPHA_CAP
 
-DEFAULT_ALPHA_CAP = 0.2  # the step of the cap on ‖α‖ (the authors' README command: --alpha_cap 0.2)
+from .selection import check_budget, fill_uniformly, seed_from
+from .strategy import Strategy
+from .typiclust import thread_pools
+
 KMEANS_STARTS = 10  # scikit-learn's n_init when the authors wrote their code
 Z_EPS = 1e-8  # keeps z*_c − u away from 0 in α's denominator, as the authors' code does
 
@@ -80,7 +81,7 @@ def nearest_to_centres(x, n_clusters, seed):
     return order[first]
 
 
-def alfamix_select(probs, emb, lab_emb, lab_y, W, b, k, generator, alpha_cap=DEFAULT_ALPHA_CAP):
+def alfamix_select(probs, emb, lab_emb, lab_y, W, b, k, generator, alpha_cap=ALPHA_CAP.default):
     """k rows of emb by ALFA-Mix (module docstring), given the labelled embeddings and labels and the last layer."""
     n = len(emb)
     check_budget(k, n)
@@ -100,8 +101,6 @@ class AlfaMix(Strategy):
     spread by k-means."""
 
     name = "alfamix"
-
-    params = {"alpha_cap": DEFAULT_ALPHA_CAP}
 
     def select(self, n):
         idx, lab = self.unlabeled(), self.labeled_idx()

@@ -10,7 +10,8 @@ from .strategy import Strategy
 
 @one_thread()
 def badge_select(probs, emb, k, generator):
-    """k rows by k-means++ seeding on gradient embeddings g = (onehot(ŷ) − p) ⊗ e, starting from the largest ‖g‖."""
+    """k rows by k-means++ seeding on gradient embeddings g = (onehot(ŷ) − p) ⊗ e, starting from the largest ‖g‖;
+    each scored by its D² when drawn (the first by its ‖g‖²)."""
     check_budget(k, len(emb))
     points = FactoredPoints(gradient_factor(probs), emb)
     return kmeanspp(points, k, generator, int(points.s.argmax()))
@@ -24,4 +25,4 @@ class BadgeSampling(Strategy):
     def select(self, n):
         idx = self.unlabeled()
         probs, emb = self.learner.probs_embeddings(idx)
-        return idx[badge_select(probs, emb, n, self.gen).cpu().numpy()]
+        return badge_select(probs, emb, n, self.gen).among(idx)

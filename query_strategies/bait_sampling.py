@@ -13,11 +13,14 @@ Precision: products over the n points (the d-wide contractions with the embeddin
 dtype (float32 from the model: the same picks as float64 in the tests); the C×C and (C·d)×(C·d) algebra, M⁻¹ and
 the per-candidate Xᵢ, Yᵢ are float64."""
 import math
+import warnings
 
 import numpy as np
 import torch
 
-from .selection import one_thread, progress
+from model import build_model
+
+from .selection import best_first, one_thread, picks, progress
 from .strategy import Strategy
 
 CIFAR_LAMBDA = 0.01  # λ when the data name contains "CIFAR" (any case), as in the original; 1 elsewhere
@@ -29,6 +32,15 @@ UPDATE_ELEMENTS = 2**19  # size of the per-chunk temporaries (points × 2C²) of
 # matrices, can miss the computed gain: by up to 5e-5 relatively on letter (26 classes, 18,000 points).
 PRUNE_SLACK = 1e-3
 GAIN_BLOCK = 256  # candidates whose exact gain is computed together
+# BAIT's cost: setup O(n·C²·d²) and 3k greedy steps of O(n·C²·(d + C) + (C·d)²·C) each. The two parts run at
+# different rates: streaming over the n points, and the float64 (C·d)×(C·d) rank-C updates of M⁻¹, which dominate
+# with many classes. Both rates are fitted to the median measured selection seconds per query of the committed
+# sweeps (--nQuery 100, d = 128, one thread, 2-core CPU): letter (docs/letter/results.csv, n = 18,000, C = 26:
+# 241 s) and MNIST (docs/mnist/results.csv, n = 60,000, C = 10: 30 s); they predict bench/selection_speed.py's
+# --n 50000 --d 128 --classes 10 --k 1000 (BENCHMARKS.md: 249 s) as 245 s.
+STREAM_OPS_PER_SECOND = 1.61e10
+MATRIX_OPS_PER_SECOND = 4.33e8
+EXPENSIVE_QUERY_SECONDS = 10  # a run whose queries are estimated slower than this is warned about
 
 
 def factor_times(root, probs, T):
@@ -146,26 +158,19 @@ class FisherDesign:
         return self.X.index_select(2, rows).permute(2, 0, 1), self.Y.index_select(2, rows).permute(2, 0, 1)
 
     def best_addition(self, available):
-        """The `available` candidate whose joining drops tr(M⁻¹F) most, by tr(Yᵢ(I + Xᵢ)⁻¹) (lowest position among
-        ties). Exact drops are computed in blocks, in decreasing order of their upper bound (`gain_bounds`), over
-        the candidates whose upper bound reaches the largest lower bound, until the next upper bound is below the
-        best drop found."""
+        """(i, drop): the `available` candidate whose joining drops tr(M⁻¹F) most, by tr(Yᵢ(I + Xᵢ)⁻¹) (lowest
+        position among ties), and that drop. Exact drops are computed by `best_first` over the candidates whose upper
+        bound (`gain_bounds`) reaches the largest lower bound."""
         lower, upper = gain_bounds(*self.bounds)
         upper = torch.maximum(upper, lower).masked_fill(~available, -math.inf)  # rounding may cross the two
         floor = float(lower.masked_fill(~available, -math.inf).max())
         rows = torch.nonzero(upper >= floor - PRUNE_SLACK * abs(floor)).squeeze(1)
-        rows = rows[upper[rows].argsort(descending=True, stable=True)]
-        best, best_row = -math.inf, None
-        for block in rows.split(GAIN_BLOCK):
-            if float(upper[block[0]]) < best - PRUNE_SLACK * abs(best):
-                break
-            X, Y = self.matrices(block)
-            gain = batch_trace(torch.linalg.solve(self.eye() + X, Y))
-            top = float(gain.max())
-            row = int(block[gain == top].min())
-            if top > best or (top == best and row < best_row):
-                best, best_row = top, row
-        return best_row
+        return best_first(rows, upper, self.drops, GAIN_BLOCK, lambda best: PRUNE_SLACK * abs(best))
+
+    def drops(self, rows):
+        """tr(Yᵢ(I + Xᵢ)⁻¹) of candidates `rows`: how much each one's joining drops tr(M⁻¹F)."""
+        X, Y = self.matrices(rows)
+        return batch_trace(torch.linalg.solve(self.eye() + X, Y))
 
     def raises(self):
         """Rise of tr(M⁻¹F) when candidate i leaves M: −tr(Yᵢ(Xᵢ − I)⁻¹)."""
@@ -209,14 +214,16 @@ class FisherDesign:
                 stat.copy_(value)
 
 
-def bait_select(probs, emb, labeled_mask, k, lam):
+def bait_select(probs, emb, labeled_mask, k, generator, lam=1.0):
     """BAIT batch of k unlabelled rows: M = λI + (Σ_L VᵀV + k·Σ_S VᵀV)/(|L| + k), F = mean VᵀV over the pool;
-    2k greedy additions each maximising the drop of tr(M⁻¹F), then k removals each raising it least."""
+    2k greedy additions each maximising the drop of tr(M⁻¹F), then k removals each raising it least. Each pick's
+    score is the drop of tr(M⁻¹F) at its addition. Deterministic: `generator` is not drawn from."""
     cand = torch.nonzero(~labeled_mask).squeeze(1)
     if k > len(cand):
         raise ValueError(f"asked for {k} points but only {len(cand)} are unlabelled")
     with one_thread():
-        return cand[forward_backward(initial_design(probs.double(), emb, labeled_mask, cand, k, lam), k)]
+        chosen = forward_backward(initial_design(probs.double(), emb, labeled_mask, cand, k, lam), k)
+    return chosen.among(cand.cpu())
 
 
 def initial_design(p, emb, labeled_mask, cand, k, lam):
@@ -230,15 +237,17 @@ def initial_design(p, emb, labeled_mask, cand, k, lam):
 
 
 def forward_backward(design, k):
-    """Positions (among the design's candidates) of the batch: min(2k, n) greedy additions, then removals down to k."""
+    """Picks of positions among the design's candidates: min(2k, n) greedy additions, then removals down to k; each
+    kept pick scored by the drop of tr(M⁻¹F) at its addition."""
     available = torch.ones(design.X.shape[2], dtype=torch.bool, device=design.X.device)
-    picked = []
+    picked, drops = [], []
     n_forward = min(OVERSAMPLE * k, len(available))
     steps = 2 * n_forward - k
     for step in range(n_forward):
         progress("bait greedy steps", step, steps)
-        j = design.best_addition(available)
+        j, drop = design.best_addition(available)
         picked.append(j)
+        drops.append(drop)
         available[j] = False
         design.change(j, 1)
     design.restrict(torch.tensor(picked, device=available.device))
@@ -246,9 +255,9 @@ def forward_backward(design, k):
         progress("bait greedy steps", steps - len(picked) + k, steps)
         drop = int(design.raises().argmin())
         design.change(drop, -1)
-        del picked[drop]
+        del picked[drop], drops[drop]
         design.restrict(torch.arange(len(picked) + 1, device=available.device) != drop)
-    return picked
+    return picks(picked, drops)
 
 
 def regularisation_for(data_name):
@@ -256,14 +265,42 @@ def regularisation_for(data_name):
     return CIFAR_LAMBDA if "cifar" in data_name.lower() else 1.0
 
 
+def bait_query_seconds(n, n_classes, emb_dim, k):
+    """Estimated seconds of one BAIT selection of k from n points with C classes and d-wide embeddings:
+    (n·C²·d²/2 + 3k·n·C²·(d + C)) / STREAM_OPS_PER_SECOND + 3k·(C·d)²·C / MATRIX_OPS_PER_SECOND."""
+    C, d = n_classes, emb_dim
+    stream = n * C * C * d * d / 2 + 3 * k * n * C * C * (d + C)
+    return stream / STREAM_OPS_PER_SECOND + 3 * k * (C * d) ** 2 * C / MATRIX_OPS_PER_SECOND
+
+
 class BaitSampling(Strategy):
-    """`bait`: BAIT over the whole pool's probabilities and embeddings, regularised by λ (`lam`; run.py passes
-    regularisation_for(--data))."""
+    """`bait`: BAIT over the whole pool's probabilities and embeddings, regularised by λ (`lam`, from the data's
+    name: data_parameters)."""
 
     name = "bait"
-    params = {"lam": 1.0}
+
+    def __init__(self, learner, labeled, generator, lam=1.0):
+        super().__init__(learner, labeled, generator)
+        self.lam = lam
+
+    @classmethod
+    def data_parameters(cls, data_name):
+        """λ = regularisation_for(data_name)."""
+        return {"lam": regularisation_for(data_name)}
+
+    @classmethod
+    def warn_if_expensive(cls, ds, model_name, n_emb, k):
+        """One warning line when a query of k points on `ds` would take over EXPENSIVE_QUERY_SECONDS
+        (bait_query_seconds, with the embedding width of the network `model_name`)."""
+        n, C = len(ds.y_train), ds.n_classes
+        d = build_model(model_name, tuple(ds.X_train.shape[1:]), C, n_emb, ds.name).emb_dim
+        seconds = bait_query_seconds(n, C, d, k)
+        if seconds > EXPENSIVE_QUERY_SECONDS:
+            warnings.warn(f"bait on {n} pool points ({C} classes, {d}-wide embeddings, --nQuery {k}) costs about "
+                          f"{seconds:.0f} s per query on a 2-core CPU, O(k·n·C²·(d + C) + k·(C·d)²·C); a smaller "
+                          f"--nQuery, --nEmb or --trunc is faster", stacklevel=2)
 
     def select(self, n):
         probs, emb = self.learner.probs_embeddings(np.arange(self.n_pool))
         mask = torch.as_tensor(self.labeled, device=probs.device)
-        return bait_select(probs, emb, mask, n, self.lam).cpu().numpy()
+        return bait_select(probs, emb, mask, n, self.gen, lam=self.lam)

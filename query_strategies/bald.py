@@ -1,6 +1,6 @@
 from .entropy_sampling import entropy
-from .selection import one_thread
-from .strategy import Strategy, top_k
+from .selection import one_thread, top_k
+from .strategy import Strategy
 
 
 @one_thread()
@@ -17,4 +17,4 @@ class BALDDropout(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        return idx[top_k(bald_scores(self.learner.mc_probs(idx)), n)]
+        return top_k(bald_scores(self.learner.mc_probs(idx)), n).among(idx)

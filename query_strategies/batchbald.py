@@ -16,11 +16,13 @@ import math
 
 import torch
 
-from .selection import check_budget, one_thread, progress
+from strategy_params import N_CONFIGS
+
+from .selection import best_first, check_budget, one_thread, picks, progress
 from .entropy_sampling import entropy
 from .strategy import Strategy
 
-DEFAULT_CONFIGS = 1000  # M: exact sums while C^|B| ≤ M, M sampled configurations beyond
+DEFAULT_CONFIGS = N_CONFIGS.default  # M: exact sums while C^|B| ≤ M, M sampled configurations beyond
 CHUNK_ELEMENTS = 1 << 22  # candidates per block × M × C stays below this
 BOUND_SLACK = 1e-4  # nats: float32 rounding of a gain and of its bound stays far below this
 
@@ -80,50 +82,38 @@ def entropy_bound(mc_probs, q, omega):
 
 
 def best_gain(mc_probs, expected, q, omega, taken):
-    """argmax_i of H(y_i | y_B) − E_t H(p_t(x_i)) over the rows not `taken` (lowest index among ties). Candidates
-    are scored in blocks, in decreasing order of their upper bound, until the best gain found beats every bound
-    left (by more than float rounding), so most of the pool is never scored once the batch has a few points."""
-    T, n, C = mc_probs.shape
+    """(i, gain): argmax_i of H(y_i | y_B) − E_t H(p_t(x_i)) over the rows not `taken` (lowest index among ties) and
+    that gain, by `best_first` over the entropy_bound upper bounds (by more than float rounding), so most of the
+    pool is never scored once the batch has a few points."""
+    C = mc_probs.shape[2]
     bound = entropy_bound(mc_probs, q, omega) - expected
-    bound[taken] = -torch.inf
-    order = torch.argsort(bound, descending=True, stable=True)
-    rows = max(1, CHUNK_ELEMENTS // (q.shape[1] * C))
-    best, best_i = -torch.inf, n
-    for start in range(0, n, rows):
-        cand = order[start:start + rows]
-        cand = cand[bound[cand] > -torch.inf]
-        if len(cand) == 0:
-            break
-        gain = conditional_entropies(mc_probs[:, cand], q, omega) - expected[cand]
-        top = float(gain.max())
-        i = int(cand[gain == top].min())
-        if top > best or (top == best and i < best_i):
-            best, best_i = top, i
-        if start + rows >= n or best > float(bound[order[start + rows]]) + BOUND_SLACK:
-            break
-    return best_i
+    return best_first((~taken).nonzero().squeeze(1), bound,
+                      lambda rows: conditional_entropies(mc_probs[:, rows], q, omega) - expected[rows],
+                      max(1, CHUNK_ELEMENTS // (q.shape[1] * C)), lambda best: BOUND_SLACK)
 
 
 @one_thread()
 def batchbald_select(mc_probs, k, generator, n_configs=DEFAULT_CONFIGS):
     """k rows of mc_probs (T, n, C) by greedy BatchBALD: each time the row maximising H(y_i | y_B) − E_t H(p_t(x_i))
-    given the rows B chosen so far; exact sums over configurations while C^|B| ≤ n_configs, else n_configs
-    sampled configurations (seeded)."""
+    given the rows B chosen so far (its score: that joint gain); exact sums over configurations while
+    C^|B| ≤ n_configs, else n_configs sampled configurations (seeded)."""
     T, n, C = mc_probs.shape
     check_budget(k, n)
     expected = entropy(mc_probs).mean(0)
     taken = torch.zeros(n, dtype=torch.bool, device=mc_probs.device)
-    picks = []
+    chosen, gains = [], []
     for step in range(k):
         progress("batchbald picks", step, k)
-        batch = mc_probs[:, picks]
-        if C ** len(picks) <= n_configs:
+        batch = mc_probs[:, chosen]
+        if C ** len(chosen) <= n_configs:
             q, omega = exact_configurations(batch)
         else:
             q, omega = sampled_configurations(batch, n_configs, generator)
-        picks.append(best_gain(mc_probs, expected, q, omega, taken))
-        taken[picks[-1]] = True
-    return torch.tensor(picks, device=mc_probs.device)
+        i, gain = best_gain(mc_probs, expected, q, omega, taken)
+        chosen.append(i)
+        gains.append(gain)
+        taken[i] = True
+    return picks(chosen, gains)
 
 
 class BatchBALD(Strategy):
@@ -131,8 +121,7 @@ class BatchBALD(Strategy):
     exact sum would exceed them."""
 
     name = "batchbald"
-    params = {"n_configs": DEFAULT_CONFIGS}
 
     def select(self, n):
         idx = self.unlabeled()
-        return idx[batchbald_select(self.learner.mc_probs(idx), n, self.gen, self.n_configs).cpu().numpy()]
+        return batchbald_select(self.learner.mc_probs(idx), n, self.gen, n_configs=self.n_configs).among(idx)

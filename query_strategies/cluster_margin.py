@@ -17,13 +17,11 @@ import numpy as np
 import torch
 from sklearn.cluster import AgglomerativeClustering
 
-from .selection import check_budget, progress
+from .selection import TILE, check_budget, picks, progress, top_k
 from .margin_sampling import smallest_margin
-from .strategy import Strategy, top_k
+from .strategy import Strategy
 
 HAC_LIMIT = 10000
-TILE = 2048
-DEFAULT_KM_FACTOR = 10.0
 
 
 def nearest_rows(x, ref):
@@ -63,10 +61,12 @@ def round_robin(clusters, k, generator):
     return shuffle[np.lexsort((cl, turn))[:k]]
 
 
-def cluster_margin_select(probs, clusters, k, k_m, generator):
-    """k rows: the k_m smallest-margin rows of probs, spread by round_robin over their `clusters` ids."""
+def cluster_margin_select(probs, clusters, k, generator, k_m):
+    """k rows: the k_m smallest-margin rows of probs, spread by round_robin over their `clusters` ids; each scored
+    by its margin score −(p₍₁₎ − p₍₂₎)."""
     candidates = top_k(smallest_margin(probs), min(k_m, len(probs)))
-    return candidates[round_robin(np.asarray(clusters)[candidates], k, generator)]
+    spread = round_robin(np.asarray(clusters)[candidates.index], k, generator)
+    return picks(candidates.index[spread], candidates.score[spread])
 
 
 class ClusterMargin(Strategy):
@@ -74,8 +74,6 @@ class ClusterMargin(Strategy):
     first query."""
 
     name = "cluster_margin"
-
-    params = {"km_factor": DEFAULT_KM_FACTOR}
 
     def __init__(self, learner, labeled, generator, **params):
         super().__init__(learner, labeled, generator, **params)
@@ -86,7 +84,7 @@ class ClusterMargin(Strategy):
             self.clusters = hac_clusters(self.learner.embeddings(np.arange(self.n_pool)), n, self.gen)
         idx = self.unlabeled()
         k_m = max(n, math.ceil(self.km_factor * n))
-        return idx[cluster_margin_select(self.learner.probs(idx), self.clusters[idx], n, k_m, self.gen)]
+        return cluster_margin_select(self.learner.probs(idx), self.clusters[idx], n, self.gen, k_m=k_m).among(idx)
 
     def state_dict(self):
         state = super().state_dict()

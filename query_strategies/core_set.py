@@ -10,7 +10,7 @@ import math
 import numpy as np
 import torch
 
-from .selection import TILE, check_budget, one_thread, row_sq_norms
+from .selection import TILE, check_budget, one_thread, picks, row_sq_norms
 from .strategy import Strategy
 
 TOP = 32  # how many points with the largest stale distances are refreshed first
@@ -67,20 +67,22 @@ class LazyNearestCentre:
 
 
 @one_thread()
-def kcenter_greedy(emb, labeled_mask, k):
-    """k unlabelled rows: each time the one whose distance to the nearest labelled or chosen row is largest."""
+def coreset_select(emb, labeled_mask, k, generator):
+    """k unlabelled rows by greedy k-center: each time the one whose squared distance D² to the nearest labelled or
+    chosen row is largest (its score: that D²). Deterministic: `generator` is not drawn from."""
     labeled = torch.as_tensor(labeled_mask, dtype=torch.bool, device=emb.device)
     candidates = ~labeled
     check_budget(k, int(candidates.sum()))
     dist = LazyNearestCentre(emb, labeled.nonzero().squeeze(1), int(labeled.sum()) + k)
     dist.refresh(candidates.nonzero().squeeze(1))
-    picks = []
+    chosen, scores = [], []
     for _ in range(k):
         c = dist.farthest(candidates)
-        picks.append(c)
+        chosen.append(c)
+        scores.append(float(dist.D[c]))
         candidates[c] = False
         dist.add(c)
-    return torch.tensor(picks, device=emb.device)
+    return picks(chosen, scores)
 
 
 class CoreSet(Strategy):
@@ -90,4 +92,4 @@ class CoreSet(Strategy):
 
     def select(self, n):
         emb = self.learner.embeddings(np.arange(self.n_pool))
-        return kcenter_greedy(emb, torch.as_tensor(self.labeled), n).cpu().numpy()
+        return coreset_select(emb, torch.as_tensor(self.labeled), n, self.gen)

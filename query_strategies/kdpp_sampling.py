@@ -13,7 +13,7 @@ import math
 
 import torch
 
-from .selection import check_budget, gradient_factor, one_thread, row_sq_norms
+from .selection import check_budget, gradient_factor, one_thread, picks, row_sq_norms
 from .strategy import Strategy
 
 INDEPENDENT = 1e-10  # v joins the start if its gradient keeps this share of its squared norm outside span(S)
@@ -109,10 +109,11 @@ def kdpp_chain(kernel, k, generator, steps):
 
 @one_thread()
 def kdpp_select(probs, emb, k, generator, steps=None):
-    """k rows from the k-DPP with kernel L = G Gᵀ over gradient embeddings, by 5·k·ln k MCMC swap steps."""
+    """k rows from the k-DPP with kernel L = G Gᵀ over gradient embeddings, by 5·k·ln k MCMC swap steps; a sample,
+    so no score."""
     check_budget(k, len(emb))
     steps = int(5 * k * math.log(k)) if steps is None else steps
-    return kdpp_chain(Kernel(gradient_factor(probs), emb), k, generator, steps)
+    return picks(kdpp_chain(Kernel(gradient_factor(probs), emb), k, generator, steps))
 
 
 class BaselineSampling(Strategy):
@@ -123,4 +124,4 @@ class BaselineSampling(Strategy):
     def select(self, n):
         idx = self.unlabeled()
         probs, emb = self.learner.probs_embeddings(idx)
-        return idx[kdpp_select(probs, emb, n, self.gen).cpu().numpy()]
+        return kdpp_select(probs, emb, n, self.gen).among(idx)

@@ -21,12 +21,11 @@ import math
 import numpy as np
 import torch
 
+from strategy_params import LDM_STOP
+
 from .selection import check_budget, draw_index, one_thread, picks, progress
 from .strategy import Strategy
 
-DEFAULT_N_REF = 2000  # |S| (the authors' nSample)
-DEFAULT_STOP = 10  # draws in a row without a lower LDM before σ grows (the authors' stop_cond)
-DEFAULT_POOL = 2000  # candidates: a random subset of this many unlabelled points per query (the authors' nPool)
 SIGMAS = 10.0 ** (torch.arange(51, dtype=torch.float64) / 10 - 5)  # 1e-5 ... 1e0 in steps of 10^0.1
 ZERO_DISTANCE = 1e-5
 
@@ -55,7 +54,7 @@ def chunk_minima(ldm, flipped, rho):
 
 
 @one_thread()
-def ldm_estimates(emb, ref, W, b, generator, stop=DEFAULT_STOP):
+def ldm_estimates(emb, ref, W, b, generator, stop=LDM_STOP.default):
     """LDM of every row of emb (float64): min over drawn hypotheses that flip the row of their disagreement ρ on
     the reference embeddings `ref` (1 when none flips it). Noise comes in chunks of `stop` hypotheses (their N,
     then their ν, from the CPU generator); the hypotheses of a chunk after σ's stopping point are not used."""
@@ -120,7 +119,7 @@ def ldm_seeding(ldm, emb, k, generator):
     return picks(chosen, ldm[chosen])
 
 
-def ldm_select(emb, ref, W, b, k, generator, stop=DEFAULT_STOP):
+def ldm_select(emb, ref, W, b, k, generator, stop=LDM_STOP.default):
     """k rows of emb by LDM-S: LDM estimated against the reference embeddings `ref`, then LDM-weighted seeding."""
     check_budget(k, len(emb))
     return ldm_seeding(ldm_estimates(emb, ref, W, b, generator, stop), emb, k, generator)
@@ -130,8 +129,6 @@ class LDMSampling(Strategy):
     """`ldm`: points with the smallest least disagree metric, spread by LDM-weighted k-means++-style seeding."""
 
     name = "ldm"
-
-    params = {"ldm_ref": DEFAULT_N_REF, "ldm_stop": DEFAULT_STOP, "ldm_pool": DEFAULT_POOL}
 
     def select(self, n):
         idx = self.unlabeled()

@@ -3,8 +3,8 @@
 import torch
 
 from .least_confidence import LeastConfidenceDropout
-from .selection import BLOCK, one_thread
-from .strategy import Strategy, top_k
+from .selection import BLOCK, one_thread, top_k
+from .strategy import Strategy
 
 
 def variation_ratio(probs):
@@ -40,4 +40,4 @@ class MeanSTD(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        return idx[top_k(mean_std(self.learner.mc_probs(idx)), n)]
+        return top_k(mean_std(self.learner.mc_probs(idx)), n).among(idx)

@@ -6,16 +6,13 @@ to `noise_scale` times the weights' norm (Learner.noisy_probs). Point i's featur
 copies of its output change, (p̃_k,i − p_i)/‖p_i‖ (softmax outputs), a vector of K·C numbers whose norm is the
 method's uncertainty. The k picks cover these features by greedy k-center, started from the origin (a virtual
 centre): first the largest change, then each time the point farthest from the origin and the picks so far
-(core_set.kcenter_greedy with the origin as a labelled row)."""
-import numpy as np
+(core_set.coreset_select with the origin as a labelled row)."""
 import torch
 
-from .core_set import kcenter_greedy
-from .selection import check_budget, picks
+from .core_set import coreset_select
+from .selection import check_budget
 from .strategy import Strategy
 
-DEFAULT_NOISE_SCALE = 0.001  # ‖noise‖ / ‖weights‖ per layer (the authors' NOISE_SCALE)
-DEFAULT_NOISE_DRAWS = 50  # K (the authors' n_sampling)
 
 
 def deviation_features(probs, noisy, extra_rows=0):
@@ -30,20 +27,16 @@ def deviation_features(probs, noisy, extra_rows=0):
     return out
 
 
-def noise_stability_select(probs, noisy, k):
-    """k rows by greedy k-center on the deviation features, from the origin; score: each pick's distance to the
-    origin and the picks before it."""
+def noise_stability_select(probs, noisy, k, generator):
+    """k rows by greedy k-center on the deviation features, from the origin (core_set.coreset_select with the
+    origin as the one labelled row; score: each pick's squared distance to the origin and the picks before it).
+    Deterministic: `generator` is not drawn from."""
     n = len(probs)
     check_budget(k, n)
     with_origin = deviation_features(probs, noisy, extra_rows=1)  # row n: the origin
     origin = torch.zeros(n + 1, dtype=torch.bool, device=with_origin.device)
     origin[-1] = True
-    chosen = kcenter_greedy(with_origin, origin, k)
-    x = with_origin[chosen]
-    centres = torch.cat([with_origin[n:], x])
-    gaps = torch.cdist(x, centres).masked_fill_(
-        torch.ones(k, k + 1, dtype=torch.bool, device=x.device).triu(1), torch.inf)
-    return picks(chosen, gaps.min(1).values)
+    return coreset_select(with_origin, origin, k, generator)
 
 
 class NoiseStability(Strategy):
@@ -51,10 +44,8 @@ class NoiseStability(Strategy):
 
     name = "noise_stability"
 
-    params = {"noise_scale": DEFAULT_NOISE_SCALE, "noise_draws": DEFAULT_NOISE_DRAWS}
-
     def select(self, n):
         idx = self.unlabeled()
         probs = self.learner.probs(idx)
         noisy = self.learner.noisy_probs(idx, self.noise_scale, self.noise_draws)
-        return noise_stability_select(probs, noisy, n).among(np.asarray(idx))
+        return noise_stability_select(probs, noisy, n, self.gen).among(idx)

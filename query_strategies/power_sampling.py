@@ -7,12 +7,12 @@ the k largest keys β log s_i + G_i are a sample of that sequential law (Kool et
 import numpy as np
 import torch
 
+from strategy_params import BETA
+
 from .bald import bald_scores
 from .margin_sampling import smallest_margin
-from .selection import one_thread
+from .selection import check_budget, one_thread, picks
 from .strategy import Strategy
-
-DEFAULT_BETA = 1.0
 
 
 def gumbel(n, generator):
@@ -22,17 +22,18 @@ def gumbel(n, generator):
 
 
 @one_thread()
-def power_sample(scores, k, beta, generator):
+def power_select(scores, k, generator, beta=BETA.default):
     """k distinct positions drawn without replacement with probability ∝ score^β (scores ≥ 0; negative rounding
     noise counts as 0), in order of drawing. Positions of score 0 have probability 0 while a positive score is
-    left; after those they come in uniformly random order. On one thread, like the other selections."""
+    left; after those they come in uniformly random order. Each pick's score is its s (clamped at 0), the weight it
+    was drawn by. On one thread, like the other selections."""
     s = torch.as_tensor(scores).detach().cpu().double().clamp_min(0)
-    if not 1 <= k <= len(s):
-        raise ValueError(f"cannot choose {k} of {len(s)} points")
+    check_budget(k, len(s))
     g = gumbel(len(s), generator).numpy()
     positive = (s > 0).numpy()
     keys = np.where(positive, beta * np.log(np.where(positive, s.numpy(), 1.0)) + g, g)
-    return np.lexsort((-keys, ~positive))[:k]
+    drawn = np.lexsort((-keys, ~positive))[:k]
+    return picks(drawn, s.numpy()[drawn])
 
 
 def margin_power_score(probs):
@@ -44,14 +45,13 @@ class PowerBALD(Strategy):
     """`powerbald`: nQuery points drawn with probability ∝ BALD^β (10 MC-dropout passes), without replacement."""
 
     name = "powerbald"
-    params = {"beta": DEFAULT_BETA}
 
     def scores(self, idx):
         return bald_scores(self.learner.mc_probs(idx))
 
     def select(self, n):
         idx = self.unlabeled()
-        return idx[power_sample(self.scores(idx), n, self.beta, self.gen)]
+        return power_select(self.scores(idx), n, self.gen, beta=self.beta).among(idx)
 
 
 class PowerMargin(PowerBALD):

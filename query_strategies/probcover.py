@@ -26,12 +26,11 @@ import math
 import numpy as np
 import torch
 
-from .selection import EPS32, check_budget, one_thread, progress
+from .selection import EPS32, SCREEN_TILE as TILE, check_budget, one_thread, picks, progress, seed_from
 from .strategy import Strategy
-from .typiclust import kmeans_labels, seed_from
+from .typiclust import kmeans_labels
 
 ALPHA = 0.95
-TILE = 1024  # rows and columns per block of float32 products (4 MB: reading it back stays in the cache)
 EDGE_BUDGET = 2**25  # graph edges kept as lists (32 bytes each: 1 GB); past it, the graph is recomputed in tiles
 
 
@@ -211,8 +210,9 @@ def ball_graph(x, threshold):
 
 
 @one_thread()
-def probcover_select(x, labeled, k, delta, generator):
-    """k unlabelled rows of the unit-norm rows x by greedy coverage of δ-balls (see the module docstring)."""
+def probcover_select(x, labeled, k, generator, delta):
+    """k unlabelled rows of the unit-norm rows x by greedy coverage of δ-balls (see the module docstring), each
+    scored by the number of uncovered points its ball held when picked (0 for a uniform pick)."""
     labeled = torch.as_tensor(np.asarray(labeled), dtype=torch.bool, device=x.device)
     check_budget(k, int((~labeled).sum()))
     graph = ball_graph(x, 1 - delta**2 / 2)
@@ -220,28 +220,28 @@ def probcover_select(x, labeled, k, delta, generator):
     covered[graph.neighbours(labeled.nonzero().squeeze(1))] = True
     degree = graph.degrees(~covered)
     open_ = ~labeled
-    picks = []
+    chosen, gains = [], []
     for step in range(k):
         progress("probcover picks", step, k)
         c = int(torch.where(open_, degree, -1).argmax())
         if int(degree[c]) == 0:
             left = open_.nonzero().squeeze(1)
             c = int(left[int(torch.randint(len(left), (1,), generator=generator))])
-        picks.append(c)
+        chosen.append(c)
+        gains.append(int(degree[c]))
         open_[c] = False
         new = graph.neighbours(torch.tensor([c], device=x.device))
         new = new[~covered[new]]
         if len(new):
             degree -= graph.neighbour_counts(new)
             covered[new] = True
-    return torch.tensor(picks, device=x.device)
+    return picks(chosen, gains)
 
 
 class ProbCover(Strategy):
     """`probcover`: greedy maximum coverage of δ-balls around the labelled points (δ by purity or --delta)."""
 
     name = "probcover"
-    params = {"delta": None}  # None: the largest radius whose balls are ALPHA-pure
 
     def select(self, n):
         x = normalised(self.learner.embeddings(np.arange(self.n_pool)))
@@ -249,4 +249,4 @@ class ProbCover(Strategy):
         if delta is None:
             labels = kmeans_labels(x.cpu().numpy(), self.learner.ds.n_classes, seed_from(self.gen))
             delta = purity_delta(x, torch.as_tensor(labels, device=x.device))
-        return probcover_select(x, self.labeled, n, delta, self.gen).cpu().numpy()
+        return probcover_select(x, self.labeled, n, self.gen, delta=delta)

@@ -1,6 +1,13 @@
 import torch
 
+from .selection import check_budget, picks
 from .strategy import Strategy
+
+
+def random_select(n, k, generator):
+    """k of n rows uniformly at random without replacement (the first k of a random permutation); no score."""
+    check_budget(k, n)
+    return picks(torch.randperm(n, generator=generator)[:k])
 
 
 class RandomSampling(Strategy):
@@ -10,4 +17,4 @@ class RandomSampling(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        return idx[torch.randperm(len(idx), generator=self.gen)[:n].numpy()]
+        return random_select(len(idx), n, self.gen).among(idx)

@@ -1,5 +1,10 @@
-"""Helpers shared by the selection functions: the thread limit, the budget check, float64 row blocks, the
+"""What the selection functions share: their result (Picks) and its ranking (top_k), the thread limit, the budget
+check, the seed for scikit-learn, the tile sizes, the best-first search over upper bounds, float64 row blocks, the
 gradient-embedding factor, and k-means++ seeding over points g_i = a_i ⊗ e_i held as their factors.
+
+The contract: `<name>_select(<arrays>, k, generator, **parameters) -> Picks`, the picks being rows of the arrays
+given and `generator` (a CPU torch.Generator) the only source of randomness; a Strategy's `select(n)` returns
+`<name>_select(...).among(idx)`, the same picks as pool indices.
 
 k-means++ (kmeanspp) needs ‖g_i − g_c‖² = s_i + s_c − 2(a_i·a_c)(e_i·e_c), s_i = ‖a_i‖²‖e_i‖², for each new
 centre c: an n×d pass. A cheap lower bound skips the points whose distance cannot fall below their current D²:
@@ -16,7 +21,10 @@ import torch
 DIRECTIONS = 8  # r, the dimension of the projection behind the lower bound
 SAMPLE_ROWS = 256  # rows (evenly spaced) whose principal directions make the projection
 BLOCK = 4096  # rows per chunk when rows are gathered or upcast
-TILE = 2048  # rows and columns per block of pairwise products (a TILE×TILE float64 matrix, 32 MB)
+# Tile sizes: rows (and columns) per block of a pass over pairs of points, each set by what one block holds.
+TILE = 2048  # float64 pairwise products (core_set, cluster_margin): a TILE×TILE float64 block is 32 MB
+ROW_TILE = 4096  # float64 differences of rows to their centres (kmeans): 4096×d float64, a few MB for any embedding
+SCREEN_TILE = 1024  # float32 screening products read back at once (probcover): 4 MB, so the reads stay in the cache
 EPS32, EPS64 = torch.finfo(torch.float32).eps, torch.finfo(torch.float64).eps
 
 
@@ -37,20 +45,37 @@ def picks(index, score=None):
     index = torch.as_tensor(index).detach().cpu().numpy().astype(np.int64, copy=False).reshape(-1)
     if score is None:
         return Picks(index, np.full(len(index), np.nan))
-    return Picks(index, torch.as_tensor(score).detach().cpu().double().numpy().reshape(-1))
+    return Picks(index, torch.as_tensor(score, dtype=torch.float64).detach().cpu().numpy().reshape(-1))
+
+
+def top_k(scores, k):
+    """Picks of the k highest scores (ties broken by position, lowest first), each with its score."""
+    scores = torch.as_tensor(scores).detach().cpu().double().numpy().reshape(-1)
+    index = np.argsort(-scores, kind="stable")[:k]
+    return Picks(index.astype(np.int64), scores[index])
 
 
 @contextmanager
-def one_thread():
-    """Run on one CPU thread, then restore the setting (a decorator too). The selection loops are long chains of
-    small operations that gain nothing from more threads, while waking the others for each operation costs many
-    times the operation itself on a busy machine (measured: 5-10× slower on the shared 2-core box)."""
+def thread_limit(n):
+    """torch's intra-op threads limited to n within the block, then restored (a decorator too)."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(n)
     try:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def one_thread():
+    """thread_limit(1). The selection loops are long chains of small operations that gain nothing from more threads,
+    while waking the others for each operation costs many times the operation itself on a busy machine (measured:
+    5-10× slower on the shared 2-core box)."""
+    return thread_limit(1)
+
+
+def seed_from(generator):
+    """A 31-bit integer seed for NumPy / scikit-learn, drawn from the run's CPU generator."""
+    return int(torch.randint(2**31 - 1, (1,), generator=generator))
 
 
 REPORTERS = []  # the callbacks of the `reporting` blocks being run, innermost last
@@ -75,8 +100,27 @@ def progress(stage, done, total):
 
 
 def check_budget(k, n):
+    """ValueError unless 1 ≤ k ≤ n: k picks among n candidates."""
     if not 1 <= k <= n:
         raise ValueError(f"cannot choose {k} of {n} points")
+
+
+def best_first(candidates, upper, gains, block, slack):
+    """(i*, g*): the argmax i* over `candidates` (a 1-D index tensor) of gains(rows) (lowest index among ties) and
+    its value g*, where upper[i] ≥ gain_i. Candidates are evaluated `block` at a time in decreasing order of their
+    bound (stable), until the next bound is below g* − slack(g*): no candidate left can beat g* by more than that.
+    `candidates` must not be empty."""
+    order = candidates[upper[candidates].argsort(descending=True, stable=True)]
+    best, best_row = -math.inf, None
+    for rows in order.split(block):
+        if float(upper[rows[0]]) < best - slack(best):
+            break
+        gain = gains(rows)
+        top = float(gain.max())
+        row = int(rows[gain == top].min())
+        if top > best or (top == best and row < best_row):
+            best, best_row = top, row
+    return best_row, best
 
 
 def gradient_factor(probs):
@@ -196,16 +240,18 @@ def draw_index(weights, chosen, u):
 def kmeanspp(points, k, generator, first):
     """k-means++ seeding: centre `first`, then k − 1 centres each drawn with probability ∝ D² (D = distance to the
     nearest centre so far), one uniform number from the CPU generator per draw. Once every point not yet chosen
-    has D = 0 (duplicates), the draw is uniform over the points not yet chosen, so no index comes twice."""
+    has D = 0 (duplicates), the draw is uniform over the points not yet chosen, so no index comes twice.
+    Each pick's score is its D² when drawn; the first's, its ‖g‖² (its D² to the origin)."""
     n = len(points)
     check_budget(k, n)
     uniforms = torch.rand(k - 1, generator=generator, dtype=torch.float64).tolist()
     dist = NearestCentre(points)
-    picks = [first]
+    chosen, scores = [first], [points.s_list[first]]
     for t in range(k - 1):
-        dist.add(picks[-1])
-        picks.append(draw_index(dist.D2, picks, uniforms[t]))
-    return torch.tensor(picks, device=points.e.device)
+        dist.add(chosen[-1])
+        chosen.append(draw_index(dist.D2, chosen, uniforms[t]))
+        scores.append(float(dist.D2[chosen[-1]]))
+    return picks(chosen, scores)
 
 
 def fill_uniformly(chosen, scores, n, k, generator):

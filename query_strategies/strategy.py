@@ -1,29 +1,60 @@
 """The Strategy base class: what every selection algorithm shares.
 
 A strategy owns the labelled mask of the pool and its random generator. A subclass's `select(n)` asks the learner
-for the model outputs it needs on the unlabelled points and hands arrays to a pure selection function; `query(n)`
-returns its picks after checking that they are n distinct unlabelled pool indices, for every caller."""
-import numpy as np
-import torch
+for the model outputs it needs on the unlabelled points and hands arrays to a pure selection function, whose Picks
+(rows of those arrays) it returns as pool indices (`Picks.among`); `query(n)` returns them after checking that they
+are n distinct unlabelled pool indices, for every caller.
 
-from .selection import Picks
+A strategy's own parameters are declared once, by its --alg name, in strategy_params.DECLARED (torch-free, so
+that run.py builds their flags before importing torch):
+
+    BETA = Param("beta", "beta", positive(float), 1.0, "draw points with probability ∝ score^beta")
+    DECLARED = {..., "powerbald": (BETA,)}
+
+gives run.py the flag --beta (type, default, help), config.json its value, `self.beta` here (from the flag, or the
+default), and, as the parameter changes results, the refusal of another --beta on --resume and the sweep's and the
+analysis' comparison of it. A value that follows from the run's other settings rather than a flag comes from the
+class hook `data_parameters` (BAIT's λ); a cost model that warns before a slow run is the hook
+`warn_if_expensive` (BAIT's). The runner calls both for every strategy."""
+import numpy as np
+
+from strategy_params import parameters
+
+from .selection import Picks, top_k
 
 
 class Strategy:
     name = None  # the --alg value; set by each subclass
-    params = {}  # the strategy's own parameters and their defaults (run.py passes each from its flag)
+
+    def __init_subclass__(cls, **kwargs):
+        """A class-level `params` is the former way of declaring parameters: refused, pointing to the new one."""
+        super().__init_subclass__(**kwargs)
+        if "params" in vars(cls):
+            raise TypeError(f"{cls.__name__}.params: declare a strategy's parameters in strategy_params.DECLARED")
 
     def __init__(self, learner, labeled, generator, **params):
         """`labeled`: boolean mask over the pool; `generator`: a CPU torch.Generator for every random draw;
-        `params`: values for the names in the class's `params` (TypeError for any other name)."""
-        unknown = sorted(set(params) - set(self.params))
+        `params`: values for the parameters the strategy declares (strategy_params.parameters(name)), each set as
+        an attribute, its default when absent (TypeError for any other name)."""
+        declared = {p.name: p.default for p in parameters(self.name)}
+        unknown = sorted(set(params) - set(declared))
         if unknown:
             raise TypeError(f"{type(self).__name__} takes no parameter {', '.join(unknown)}")
         self.learner = learner
         self.labeled = np.asarray(labeled, dtype=bool).copy()
         self.gen = generator
-        for name, default in self.params.items():
+        for name, default in declared.items():
             setattr(self, name, params.get(name, default))
+
+    @classmethod
+    def data_parameters(cls, data_name):
+        """Constructor keywords that follow from the data's name (--data) rather than from a flag: none here."""
+        return {}
+
+    @classmethod
+    def warn_if_expensive(cls, ds, model_name, n_emb, k):
+        """A warning before a run whose queries of k points on `ds` with this network would be slow: none here (a
+        strategy with a cost model overrides it)."""
 
     @property
     def n_pool(self):
@@ -37,16 +68,19 @@ class Strategy:
         return np.flatnonzero(self.labeled)
 
     def query(self, n):
-        """n distinct unlabelled pool indices to label next: `select(n)`, checked (RuntimeError otherwise)."""
+        """The Picks of n distinct unlabelled pool indices to label next, with their scores: `select(n)`, checked
+        (RuntimeError otherwise)."""
         chosen = self.select(n)
-        picked = chosen.index if isinstance(chosen, Picks) else np.asarray(chosen, dtype=np.int64)
+        if not isinstance(chosen, Picks):
+            raise TypeError(f"{self.name}: select returned {type(chosen).__name__}, not selection.Picks")
+        picked = chosen.index
         in_pool = len(picked) == 0 or (picked.min() >= 0 and picked.max() < self.n_pool)
         if len(picked) != n or len(np.unique(picked)) != n or not in_pool or self.labeled[picked].any():
             raise RuntimeError(f"{self.name} returned {len(picked)} picks, not {n} distinct unlabelled points")
-        return picked
+        return chosen
 
     def select(self, n):
-        """The subclass's selection: n unlabelled pool indices."""
+        """The subclass's selection: Picks of n unlabelled pool indices."""
         raise NotImplementedError
 
     def update(self, idx):
@@ -66,12 +100,6 @@ class Strategy:
         self.gen.set_state(state["gen"])
 
 
-def top_k(scores, k):
-    """Positions of the k highest scores, ties broken by position (lowest first)."""
-    scores = torch.as_tensor(scores).detach().cpu().double().numpy()
-    return np.argsort(-scores, kind="stable")[:k]
-
-
 class ScoreStrategy(Strategy):
     """Label the k unlabelled points with the highest `score(probs)` — uncertainty sampling.
     With `dropout = True` the probabilities are the mean of MC-dropout passes."""
@@ -85,4 +113,4 @@ class ScoreStrategy(Strategy):
     def select(self, n):
         idx = self.unlabeled()
         probs = self.learner.mc_probs(idx).mean(0) if self.dropout else self.learner.probs(idx)
-        return idx[top_k(self.score(probs), n)]
+        return top_k(self.score(probs), n).among(idx)

@@ -15,16 +15,11 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import ThreadpoolController
 
-from .selection import check_budget
+from .selection import check_budget, picks, seed_from
 from .strategy import Strategy
 
 K_NN = 20
 MINIBATCH_ABOVE = 50  # clusters
-
-
-def seed_from(generator):
-    """A 31-bit integer seed for scikit-learn, drawn from the run's CPU generator."""
-    return int(torch.randint(2**31 - 1, (1,), generator=generator))
 
 
 @cache
@@ -56,7 +51,7 @@ def typicality(x):
 def typical_picks(x, labels, labeled, k):
     """k unlabelled rows of x given cluster `labels` and the `labeled` mask: each time, in the cluster with the
     fewest labelled-or-picked points (then the largest, then the lowest id) that still has an unlabelled row, its
-    most typical unlabelled row (lowest index among ties)."""
+    most typical unlabelled row (lowest index among ties), scored by its typicality."""
     n_clusters = int(labels.max()) + 1
     sizes = np.bincount(labels, minlength=n_clusters)
     taken = np.array(labeled, dtype=bool)
@@ -64,25 +59,28 @@ def typical_picks(x, labels, labeled, k):
     held = np.bincount(labels[taken], minlength=n_clusters)
     members = np.split(np.argsort(labels, kind="stable"), np.cumsum(sizes)[:-1])  # ascending within each cluster
     typical = {}  # cluster -> typicality of its members, computed at the cluster's first visit
-    picks = []
+    chosen, scores = [], []
     for _ in range(k):
         order = np.lexsort((-sizes, held))
         j = order[(held < sizes)[order]][0]  # held = labelled or picked members: held < size means one is free
         if j not in typical:
             with thread_pools().limit(limits=1):  # one small cluster: threads cost more than they save
                 typical[j] = typicality(x[members[j]])
-        i = int(members[j][np.argmax(np.where(taken[members[j]], -np.inf, typical[j]))])
-        picks.append(i)
+        best = int(np.argmax(np.where(taken[members[j]], -np.inf, typical[j])))
+        i = int(members[j][best])
+        chosen.append(i)
+        scores.append(typical[j][best])
         taken[i] = True
         held[j] += 1
-    return np.array(picks)
+    return picks(chosen, scores)
 
 
-def typiclust_select(emb, labeled, k, seed):
-    """k unlabelled pool rows by TypiClust on the embeddings `emb` (all pool rows) with the `labeled` mask."""
+def typiclust_select(emb, labeled, k, generator):
+    """k unlabelled pool rows by TypiClust on the embeddings `emb` (all pool rows) with the `labeled` mask, k-means
+    seeded by seed_from(generator)."""
     x = emb.detach().cpu().double().numpy() if torch.is_tensor(emb) else np.asarray(emb, dtype=float)
     labeled = np.asarray(labeled, dtype=bool)
-    return typical_picks(x, kmeans_labels(x, int(labeled.sum()) + k, seed), labeled, k)
+    return typical_picks(x, kmeans_labels(x, int(labeled.sum()) + k, seed_from(generator)), labeled, k)
 
 
 class TypiClust(Strategy):
@@ -92,4 +90,4 @@ class TypiClust(Strategy):
 
     def select(self, n):
         emb = self.learner.embeddings(np.arange(self.n_pool))
-        return typiclust_select(emb, self.labeled, n, seed_from(self.gen))
+        return typiclust_select(emb, self.labeled, n, self.gen)

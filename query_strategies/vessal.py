@@ -16,10 +16,11 @@ M = Σ_s g_s g_sᵀ (D×D) grown by one product per block, so that tr(M A⁻¹) 
 v = A⁻¹g. About 4nD² flops in all, in float64."""
 import torch
 
+from strategy_params import COV_INV_SCALING
+
 from .selection import check_budget, fill_uniformly, gradient_factor, one_thread, progress
 from .strategy import Strategy
 
-DEFAULT_COV_INV_SCALING = 100.0  # A⁻¹ = 100·I at the start of each query: λ = 0.01 (the authors' default)
 MIN_BLOCK, MAX_BLOCK = 256, 2048  # rows per block: about twice the expected gap between picks, within these
 
 
@@ -41,7 +42,7 @@ def first_pick(rate_num, start, n, trace, quad, u):
 
 
 @one_thread()
-def vessal_select(probs, emb, k, generator, cov_inv_scaling=DEFAULT_COV_INV_SCALING):
+def vessal_select(probs, emb, k, generator, cov_inv_scaling=COV_INV_SCALING.default):
     """k rows by one VeSSAL pass over the rows in order (module docstring), then uniform draws to fill up."""
     n = len(emb)
     check_budget(k, n)
@@ -76,8 +77,6 @@ class VeSSAL(Strategy):
     """`vessal`: one streaming pass of volume sampling over the unlabelled points' gradient embeddings."""
 
     name = "vessal"
-
-    params = {"cov_inv_scaling": DEFAULT_COV_INV_SCALING}
 
     def select(self, n):
         idx = self.unlabeled()

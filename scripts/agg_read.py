@@ -13,14 +13,15 @@ import pandas as pd
 
 from query_strategies import ALIASES
 from scripts.agg_algs import data_title
-from results import RESULT_FLAGS, STRATEGY_FLAGS, data_label, lenient_rounds, result_settings
+from results import RESULT_FLAGS, data_label, lenient_rounds, result_settings
+from strategy_params import every_result_flag
 
 # A setting: the data, model and batch size, and `protocol`, which is empty unless runs of one (data, model,
 # nQuery) differ in a result-changing flag: then it names that flag's value in each (split_protocols).
 SETTING = ["data", "model", "nQuery", "protocol"]
 RUN_KEY = SETTING + ["alg", "seed"]
 PROTOCOL_COLUMNS = [*RESULT_FLAGS, "data_sha256"]  # compared within a (data, model, nQuery)
-STRATEGY_COLUMNS = list(STRATEGY_FLAGS.values())  # compared within a (data, model, nQuery, alg)
+STRATEGY_COLUMNS = every_result_flag()  # compared within a (data, model, nQuery, alg)
 ACC_LINE = re.compile(r"(\d+(?:\.\d+)?)\s+testing accuracy\s+(\d+(?:\.\d+)?)")
 NAMESPACE = re.compile(r"Namespace\((.*)\)")
 NAMESPACE_ITEM = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,]*)")

@@ -43,6 +43,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import run  # noqa: E402
+import resume  # noqa: E402
 from errors import UserError, close_names  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, result_settings  # noqa: E402
@@ -102,7 +103,7 @@ def parse_run_argv(argv):
 
 
 def action_for(folder, ns):
-    """(action, reason): skip when finished with nothing left under these flags (run.is_finished); resume any other
+    """(action, reason): skip when finished with nothing left under these flags (resume.is_finished); resume any other
     existing run folder; run when nothing is there yet; refuse (reason: refusal_line) when its config.json records
     result-changing flags other than these."""
     if not (folder / "rounds.csv").is_file() and not (folder / "config.json").is_file():
@@ -116,7 +117,7 @@ def action_for(folder, ns):
     differing = differing_settings(recorded, planned)
     if differing:
         return "refuse", refusal_line(folder, recorded, planned, differing)
-    return ("skip" if run.is_finished(done, ns) else "resume"), ""
+    return ("skip" if resume.is_finished(done, run.n_query_rounds(ns)) else "resume"), ""
 
 
 def planned_settings(ns):

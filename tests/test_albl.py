@@ -62,7 +62,7 @@ def albl_on_digits(ds, arms, seed=0):
 
 
 def play_round(learner, albl, n):
-    albl.update(albl.query(n))
+    albl.update(albl.query(n).index)
     learner.train(albl.labeled_idx())
     albl.trained()
 
@@ -75,7 +75,7 @@ def test_rounds_on_digits_match_the_formulas(digits):
         p = expected_probabilities(w)
         draw = torch.Generator().set_state(albl.gen.get_state())
         s = int(torch.multinomial(torch.tensor(p, dtype=torch.float64), 1, generator=draw))
-        picked = albl.query(20)
+        picked = albl.query(20).index
         assert albl.last == (s, pytest.approx(p[s]))
         chosen.add(s)
         q[picked] = p[s]
@@ -102,8 +102,8 @@ def test_state_dict_continues_exactly(digits):
                                     torch.Generator().set_state(gen_state))
     twin.load_state_dict(state)
     assert all((arm.labeled == albl.labeled).all() for arm in twin.arms)
-    first = albl.query(15)
-    assert np.array_equal(twin.query(15), first) and twin.last == albl.last
+    first = albl.query(15).index
+    assert np.array_equal(twin.query(15).index, first) and twin.last == albl.last
     for strategy in (albl, twin):
         strategy.update(first)
         strategy.trained()

@@ -37,7 +37,7 @@ def test_round_robin_equals_plain_python(n, n_clusters, k, seed):
 def test_smallest_clusters_first_and_only_low_margin_candidates():
     probs = torch.tensor([[0.5, 0.5], [0.9, 0.1], [0.55, 0.45], [0.6, 0.4], [0.99, 0.01], [0.52, 0.48]])
     clusters = np.array([0, 0, 0, 1, 1, 2])
-    picks = cluster_margin_select(probs, clusters, 3, 4, torch.Generator().manual_seed(0)).tolist()
+    picks = cluster_margin_select(probs, clusters, 3, torch.Generator().manual_seed(0), k_m=4).index.tolist()
     # candidates (4 smallest margins): 0, 5, 2, 3 -> clusters {0: [0, 2], 2: [5], 1: [3]}
     assert picks[:2] == [3, 5]  # clusters 1 and 2 hold one candidate each: lowest id first
     assert picks[2] in (0, 2) and set(picks) <= {0, 2, 3, 5}

@@ -63,7 +63,7 @@ def test_chain_samples_the_k_dpp():
     L = explicit_kernel(probs, emb).numpy()
     subsets = list(itertools.combinations(range(5), 2))
     dets = np.array([np.linalg.det(L[np.ix_(s, s)]) for s in subsets])
-    seen = [tuple(sorted(kdpp_select(probs, emb, 2, torch.Generator().manual_seed(s), steps=40).tolist()))
+    seen = [tuple(sorted(kdpp_select(probs, emb, 2, torch.Generator().manual_seed(s), steps=40).index.tolist()))
             for s in range(600)]
     counts = np.array([seen.count(s) for s in subsets])
     assert stats.chisquare(counts, 600 * dets / dets.sum()).pvalue > 1e-3
@@ -72,23 +72,23 @@ def test_chain_samples_the_k_dpp():
 def test_distinct_points_with_nonzero_gradient_and_reproducible():
     probs, emb = inputs(300, 16, 10, seed=4)
     probs[::3] = torch.eye(10)[0]  # a third of the pool has zero gradient: never in a set of positive det
-    picks = kdpp_select(probs, emb, 30, torch.Generator().manual_seed(9))
+    picks = kdpp_select(probs, emb, 30, torch.Generator().manual_seed(9)).index
     assert len(set(picks.tolist())) == 30 and all(i % 3 for i in picks.tolist())
-    assert picks.tolist() == kdpp_select(probs, emb, 30, torch.Generator().manual_seed(9)).tolist()
+    assert picks.tolist() == kdpp_select(probs, emb, 30, torch.Generator().manual_seed(9)).index.tolist()
 
 
 def test_rank_below_k_still_gives_k_distinct_points():
     """Four distinct points repeated: rank(L) ≤ 4 < k, so the chain runs on L + εI."""
     probs, emb = inputs(4, 6, 3, seed=5)
-    picks = kdpp_select(probs.repeat(10, 1), emb.repeat(10, 1), 7, torch.Generator().manual_seed(0))
+    picks = kdpp_select(probs.repeat(10, 1), emb.repeat(10, 1), 7, torch.Generator().manual_seed(0)).index
     assert len(set(picks.tolist())) == 7
-    everything = kdpp_select(probs, emb, 4, torch.Generator().manual_seed(0))
+    everything = kdpp_select(probs, emb, 4, torch.Generator().manual_seed(0)).index
     assert sorted(everything.tolist()) == [0, 1, 2, 3]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_same_picks_on_cuda():
     probs, emb = inputs(2000, 32, 10, seed=6)
-    cpu = kdpp_select(probs, emb, 40, torch.Generator().manual_seed(1))
-    cuda = kdpp_select(probs.cuda(), emb.cuda(), 40, torch.Generator().manual_seed(1))
-    assert cuda.device.type == "cuda" and cuda.cpu().tolist() == cpu.tolist()
+    cpu = kdpp_select(probs, emb, 40, torch.Generator().manual_seed(1)).index
+    cuda = kdpp_select(probs.cuda(), emb.cuda(), 40, torch.Generator().manual_seed(1)).index
+    assert cuda.tolist() == cpu.tolist()

@@ -6,6 +6,11 @@ import torch
 from sklearn.cluster import KMeans
 
 from query_strategies.kmeans_sampling import kmeans_select, nearest_to_centres
+from query_strategies.selection import seed_from
+
+
+def generator(seed):
+    return torch.Generator().manual_seed(seed)
 
 
 def reference_picks(x, k, seed):
@@ -27,12 +32,12 @@ def reference_picks(x, k, seed):
 @pytest.mark.parametrize("n,d,k,seed", [(500, 8, 20, 0), (300, 4, 50, 7), (120, 3, 120, 3)])
 def test_picks_equal_a_direct_scikit_learn_call(n, d, k, seed):
     x = torch.rand(n, d, generator=torch.Generator().manual_seed(n))
-    assert kmeans_select(x, k, seed).tolist() == reference_picks(x.numpy(), k, seed)
+    assert kmeans_select(x, k, generator(seed)).index.tolist() == reference_picks(x.numpy(), k, seed_from(generator(seed)))
 
 
 def test_ties_go_to_the_lowest_index():
     x = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [5.0, 5.0], [5.0, 5.0]])
-    picks = nearest_to_centres(x, np.array([[0.0, 0.0], [5.0, 5.0]]), np.array([0, 0, 0, 1, 1]))
+    picks = nearest_to_centres(x, np.array([[0.0, 0.0], [5.0, 5.0]]), np.array([0, 0, 0, 1, 1])).index
     assert picks.tolist() == [0, 3]
 
 
@@ -40,24 +45,24 @@ def test_separated_blobs_give_one_pick_per_blob():
     g = torch.Generator().manual_seed(0)
     means = 50 * torch.randn(5, 6, generator=g)
     x = means.repeat_interleave(80, 0) + torch.randn(400, 6, generator=g)
-    assert sorted((kmeans_select(x, 5, 2) // 80).tolist()) == [0, 1, 2, 3, 4]
+    assert sorted((kmeans_select(x, 5, generator(2)).index // 80).tolist()) == [0, 1, 2, 3, 4]
 
 
 def test_fewer_distinct_points_than_clusters_still_gives_k_distinct():
     x = torch.zeros(60, 3)
     x[20:40], x[40:] = 1, 2  # three distinct points: most clusters end up empty
-    picks = kmeans_select(x, 12, 0)
+    picks = kmeans_select(x, 12, generator(0)).index
     assert len(set(picks.tolist())) == 12
     assert {int(x[i, 0]) for i in picks.tolist()} == {0, 1, 2}
 
 
 def test_strategy_seed_comes_from_its_generator():
     x = torch.rand(400, 10, generator=torch.Generator().manual_seed(5))
-    assert kmeans_select(x, 25, 3).tolist() == kmeans_select(x, 25, 3).tolist()
-    assert kmeans_select(x, 25, 3).tolist() != kmeans_select(x, 25, 4).tolist()
+    assert kmeans_select(x, 25, generator(3)).index.tolist() == kmeans_select(x, 25, generator(3)).index.tolist()
+    assert kmeans_select(x, 25, generator(3)).index.tolist() != kmeans_select(x, 25, generator(4)).index.tolist()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_embeddings_give_the_cpu_picks():
     x = torch.rand(3000, 32, generator=torch.Generator().manual_seed(6))
-    assert kmeans_select(x.cuda(), 50, 0).tolist() == kmeans_select(x, 50, 0).tolist()
+    assert kmeans_select(x.cuda(), 50, generator(0)).index.tolist() == kmeans_select(x, 50, generator(0)).index.tolist()

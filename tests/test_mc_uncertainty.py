@@ -4,14 +4,14 @@ import torch
 
 from query_strategies.least_confidence import least_confidence
 from query_strategies.mc_uncertainty import mean_std, variation_ratio
-from query_strategies.strategy import top_k
+from query_strategies.selection import top_k
 
 
 def test_variation_ratio_is_one_minus_the_top_mean_probability():
     mc = torch.tensor(np.random.default_rng(0).dirichlet(np.ones(5), size=(10, 30)))
     mean = mc.mean(0).numpy()
     assert np.allclose(variation_ratio(mc.mean(0)).numpy(), [1 - max(row) for row in mean])
-    assert top_k(variation_ratio(mc.mean(0)), 7).tolist() == top_k(least_confidence(mc.mean(0)), 7).tolist()
+    assert top_k(variation_ratio(mc.mean(0)), 7).index.tolist() == top_k(least_confidence(mc.mean(0)), 7).index.tolist()
 
 
 def test_mean_std_is_the_class_mean_of_population_standard_deviations():

@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.stats import chisquare
 
-from query_strategies.power_sampling import margin_power_score, power_sample
+from query_strategies.power_sampling import margin_power_score, power_select
 
 DRAWS = 8000
 
@@ -33,7 +33,7 @@ def test_gumbel_top_k_follows_the_sequential_law(scores, k, beta):
     seqs = list(law)
     counts = dict.fromkeys(seqs, 0)
     for _ in range(DRAWS):
-        counts[tuple(power_sample(torch.tensor(scores), k, beta, gen).tolist())] += 1
+        counts[tuple(power_select(torch.tensor(scores), k, gen, beta=beta).index.tolist())] += 1
     observed = np.array([counts[s] for s in seqs])
     expected = np.array([law[s] for s in seqs]) * DRAWS
     assert chisquare(observed, expected).pvalue > 1e-3
@@ -45,7 +45,7 @@ def test_gumbel_top_k_detects_a_wrong_law():
     law = sequential_law([0.3, 0.6, 0.9, 1.2], 2, 2.0)
     counts = dict.fromkeys(law, 0)
     for _ in range(5000):
-        counts[tuple(power_sample(torch.tensor([0.3, 0.6, 0.9, 1.2]), 2, 1.0, gen).tolist())] += 1
+        counts[tuple(power_select(torch.tensor([0.3, 0.6, 0.9, 1.2]), 2, gen, beta=1.0).index.tolist())] += 1
     observed = np.array([counts[s] for s in law])
     assert chisquare(observed, np.array(list(law.values())) * 5000).pvalue < 1e-6
 
@@ -54,7 +54,7 @@ def test_zero_scores_come_last_in_random_order_and_picks_are_distinct():
     scores = torch.tensor([0.0, 2.0, 0.0, 1.0, -1e-9, 0.0])
     firsts = set()
     for seed in range(30):
-        picks = power_sample(scores, 6, 1.0, torch.Generator().manual_seed(seed)).tolist()
+        picks = power_select(scores, 6, torch.Generator().manual_seed(seed), beta=1.0).index.tolist()
         assert sorted(picks) == list(range(6)) and set(picks[:2]) == {1, 3}
         firsts.add(picks[2])
     assert firsts == {0, 2, 4, 5}
@@ -62,10 +62,10 @@ def test_zero_scores_come_last_in_random_order_and_picks_are_distinct():
 
 def test_same_seed_same_draw_and_bad_budget_refused():
     s = torch.rand(50, generator=torch.Generator().manual_seed(0))
-    one = power_sample(s, 10, 1.0, torch.Generator().manual_seed(4))
-    assert one.tolist() == power_sample(s, 10, 1.0, torch.Generator().manual_seed(4)).tolist()
+    one = power_select(s, 10, torch.Generator().manual_seed(4), beta=1.0).index
+    assert one.tolist() == power_select(s, 10, torch.Generator().manual_seed(4), beta=1.0).index.tolist()
     with pytest.raises(ValueError):
-        power_sample(s, 51, 1.0, torch.Generator())
+        power_select(s, 51, torch.Generator(), beta=1.0).index
 
 
 def test_margin_power_score_is_one_minus_the_top_two_gap():

@@ -47,7 +47,7 @@ def test_picks_equal_dense_brute_force(n, d, k, n_lab, delta, seed, monkeypatch)
     labeled = np.zeros(n, dtype=bool)
     labeled[:n_lab] = True
     picks, _ = dense_greedy(x, labeled, k, delta)
-    got = probcover_select(x, labeled, k, delta, torch.Generator().manual_seed(0)).tolist()
+    got = probcover_select(x, labeled, k, torch.Generator().manual_seed(0), delta=delta).index.tolist()
     assert got[:len(picks)] == picks and len(set(got)) == k and not labeled[got].any()
 
 
@@ -55,9 +55,9 @@ def test_with_everything_covered_the_picks_are_seeded_uniform():
     x = unit_rows(50, 3, 3)
     labeled = np.zeros(50, dtype=bool)
     labeled[0] = True
-    picks = [tuple(probcover_select(x, labeled, 3, 2.5, torch.Generator().manual_seed(s)).tolist()) for s in range(8)]
+    picks = [tuple(probcover_select(x, labeled, 3, torch.Generator().manual_seed(s), delta=2.5).index.tolist()) for s in range(8)]
     assert len(set(picks)) > 4 and all(0 not in p for p in picks)
-    assert picks[0] == tuple(probcover_select(x, labeled, 3, 2.5, torch.Generator().manual_seed(0)).tolist())
+    assert picks[0] == tuple(probcover_select(x, labeled, 3, torch.Generator().manual_seed(0), delta=2.5).index.tolist())
 
 
 @pytest.mark.filterwarnings("ignore:The maximum purity")  # one δ given: scikit-activeml computes no purity
@@ -68,7 +68,7 @@ def test_coverage_gains_match_scikit_activeml(seed):
     x = unit_rows(150, 4, seed)
     labeled = np.zeros(150, dtype=bool)
     labeled[:4] = True
-    picks = probcover_select(x, labeled, 6, 0.6, torch.Generator().manual_seed(0)).tolist()
+    picks = probcover_select(x, labeled, 6, torch.Generator().manual_seed(0), delta=0.6).index.tolist()
     _, gains = dense_greedy(x, labeled, 6, 0.6)
     for step, c in enumerate(picks):
         y = np.full(150, MISSING_LABEL)
@@ -153,5 +153,5 @@ def test_purity_delta_and_picks_equal_the_dense_reference(rows, n, labels, seed,
         picks, _ = greedy_on((dots > 1 - d**2 / 2).numpy(), labeled, 12)
         for budget in (2**25, 10):  # edge lists, or (past 10 edges) the graph recomputed in tiles
             monkeypatch.setattr(pc, "EDGE_BUDGET", budget)
-            got = probcover_select(x, labeled, 12, d, torch.Generator().manual_seed(0)).tolist()
+            got = probcover_select(x, labeled, 12, torch.Generator().manual_seed(0), delta=d).index.tolist()
             assert got[:len(picks)] == picks and len(set(got)) == 12 and not labeled[got].any()

@@ -30,13 +30,13 @@ def test_greedy_selections_report_every_step_of_their_total():
     emb = torch.randn(40, 4, generator=g)
     mask = torch.zeros(40, dtype=torch.bool)
     mask[:5] = True
-    seen = reports(lambda: bait_select(probs, emb, mask, 6, 1.0))
+    seen = reports(lambda: bait_select(probs, emb, mask, 6, torch.Generator(), lam=1.0))
     assert seen == [("bait greedy steps", i, 18) for i in range(18)]  # 12 additions, 6 removals
     mc = torch.softmax(torch.randn(4, 30, 3, generator=g), 2)
     assert reports(lambda: batchbald_select(mc, 5, g)) == [("batchbald picks", i, 5) for i in range(5)]
     x = torch.nn.functional.normalize(torch.randn(30, 4, generator=g), dim=1)
     labeled = np.zeros(30, dtype=bool)
-    assert reports(lambda: probcover_select(x, labeled, 4, 0.5, g)) == [("probcover picks", i, 4) for i in range(4)]
+    assert reports(lambda: probcover_select(x, labeled, 4, g, delta=0.5)) == [("probcover picks", i, 4) for i in range(4)]
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")

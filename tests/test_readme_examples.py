@@ -10,8 +10,10 @@ import torch
 
 import dataset
 import run
+import strategy_params
 from learner import Learner
 from query_strategies.entropy_sampling import EntropySampling
+from query_strategies.selection import picks
 from cli import ROOT
 from scripts import agg_algs, sweep
 
@@ -80,7 +82,9 @@ def test_the_shipped_sweep_grids_plan_their_runs(grid, capsys):
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
-def test_new_strategy_example_picks_like_entropy_and_checks_its_picks():
+def test_new_strategy_example_picks_like_entropy_and_checks_its_picks(monkeypatch):
+    assert '"scaled_entropy": (BETA,)' in code_block("python", "DECLARED = {")  # its declaration, made here:
+    monkeypatch.setitem(strategy_params.DECLARED, "scaled_entropy", (strategy_params.BETA,))
     scope = {}
     exec(code_block("python", "class ScaledEntropy(Strategy)"), scope)
     ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
@@ -90,9 +94,9 @@ def test_new_strategy_example_picks_like_entropy_and_checks_its_picks():
     learner.train(np.flatnonzero(labeled))
     mine = scope["ScaledEntropy"](learner, labeled, torch.Generator(), beta=2.0)
     assert mine.beta == 2.0
-    assert mine.query(10).tolist() == EntropySampling(learner, labeled, torch.Generator()).query(10).tolist()
+    assert mine.query(10).index.tolist() == EntropySampling(learner, labeled, torch.Generator()).query(10).index.tolist()
     for wrong in (np.arange(10), np.arange(-10, 0), np.full(10, 100), np.arange(100, 109)):
-        mine.select = lambda n: wrong  # labelled, negative, repeated, too few: Strategy.query refuses them all
+        mine.select = lambda n: picks(wrong)  # labelled, negative, repeated, too few: Strategy.query refuses them all
         with pytest.raises(RuntimeError, match="not 10 distinct unlabelled points"):
             mine.query(10)
     with pytest.raises(TypeError, match="no parameter gamma"):

@@ -188,18 +188,20 @@ def test_resume_trains_as_the_run_started(tmp_path, reference):
         assert "started with the compiled mlp epoch" in proc.stderr and "continues with PyTorch" in proc.stderr
 
 
-def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(tmp_path, reference, capsys):
-    """A run folder an older version wrote (queries.csv without its `row` column, summary.json without run id and
-    labels) is resumed and extended in that format, ending with the reference run's rows and picks."""
+@pytest.mark.parametrize("width", [2, 3])
+def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(width, tmp_path, reference, capsys):
+    """A run folder an older version wrote (queries.csv without its `score` column, or without `row` too;
+    summary.json without run id and labels) is resumed and extended in that format, ending with the reference
+    run's rows and picks."""
     assert run.main([*ARGS, "--rounds", "2", "--out", str(tmp_path)]) == 0
     folder, ref_folder = tmp_path / FOLDER, reference[0]
     queries = folder / "queries.csv"
-    queries.write_text("".join(",".join(line.split(",")[:2]) + "\n" for line in queries.read_text().splitlines()))
+    queries.write_text("".join(",".join(line.split(",")[:width]) + "\n" for line in queries.read_text().splitlines()))
     state = torch.load(folder / "checkpoint.pt", weights_only=True)
     torch.save(dict(state, files=results.RunDir(folder).file_marks()), folder / "checkpoint.pt")
     summary = json.loads((folder / "summary.json").read_text())
     (folder / "summary.json").write_text(json.dumps({k: summary[k] for k in ("stopped_by", "rounds")}))
     assert run.main([*ARGS, "--out", str(tmp_path), "--resume"]) == 0, capsys.readouterr().err
     assert deterministic_columns(folder) == deterministic_columns(ref_folder)
-    assert queries.read_text() == "".join(",".join(line.split(",")[:2]) + "\n"
+    assert queries.read_text() == "".join(",".join(line.split(",")[:width]) + "\n"
                                           for line in (ref_folder / "queries.csv").read_text().splitlines())

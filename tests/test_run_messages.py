@@ -13,6 +13,8 @@ import dataset
 import run
 from cli import ROOT, SHARED_DATA, assert_one_line_error, run_cli
 from learner import Learner
+from query_strategies import STRATEGIES
+from query_strategies.bait_sampling import bait_query_seconds
 
 TINY = ["--nStart", "50", "--nQuery", "50", "--nEnd", "150"]
 
@@ -134,15 +136,15 @@ def test_bait_cost_estimate_is_within_2x_of_the_measured_queries(folder, n_pool,
     """The estimate against the median selection seconds of the committed sweeps' bait queries (batch 100)."""
     table = pd.read_csv(ROOT / "docs" / folder / "results.csv")
     measured = table[(table.alg == "bait") & (table["round"] > 0)].select_seconds.median()
-    assert 0.5 < run.bait_query_seconds(n_pool, classes, 128, 100) / measured < 2
+    assert 0.5 < bait_query_seconds(n_pool, classes, 128, 100) / measured < 2
 
 
 def test_bait_cost_follows_its_complexity():
     """Linear in k; in n only through the streaming part; BENCHMARKS.md's 249 s case within a factor of two."""
-    base = run.bait_query_seconds(18000, 26, 128, 100)
-    assert run.bait_query_seconds(18000, 26, 128, 200) == pytest.approx(2 * base, rel=0.1)
-    assert base < run.bait_query_seconds(36000, 26, 128, 100) < 2 * base
-    assert 0.5 < run.bait_query_seconds(50000, 10, 128, 1000) / 249 < 2
+    base = bait_query_seconds(18000, 26, 128, 100)
+    assert bait_query_seconds(18000, 26, 128, 200) == pytest.approx(2 * base, rel=0.1)
+    assert base < bait_query_seconds(36000, 26, 128, 100) < 2 * base
+    assert 0.5 < bait_query_seconds(50000, 10, 128, 1000) / 249 < 2
 
 
 @pytest.mark.parametrize("argv, warns", [
@@ -156,7 +158,7 @@ def test_warning_before_an_expensive_bait_run(argv, warns):
     ds = dataset.load(args.data, args.did, args.path, np.random.default_rng(0))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        run.warn_if_expensive(args, ds)
+        STRATEGIES[args.alg].warn_if_expensive(ds, args.model, args.nEmb, args.nQuery)
     assert len(caught) == int(warns)
     if warns:
         assert re.search(rf"bait on {len(ds.y_train)} pool points .* about \d+ s per query", str(caught[0].message))

@@ -8,7 +8,7 @@ from query_strategies.bald import bald_scores
 from query_strategies.entropy_sampling import entropy
 from query_strategies.least_confidence import least_confidence
 from query_strategies.margin_sampling import smallest_margin
-from query_strategies.strategy import top_k
+from query_strategies.selection import top_k
 
 P = torch.tensor([[1.0, 0.0, 0.0],
                   [0.5, 0.5, 0.0],
@@ -32,8 +32,8 @@ def test_margin():
 
 
 def test_top_k_takes_highest_and_breaks_ties_by_position():
-    assert top_k(torch.tensor([0.1, 0.9, 0.5, 0.9]), 3).tolist() == [1, 3, 2]
-    assert top_k(smallest_margin(P), 2).tolist() == [1, 3]
+    assert top_k(torch.tensor([0.1, 0.9, 0.5, 0.9]), 3).index.tolist() == [1, 3, 2]
+    assert top_k(smallest_margin(P), 2).index.tolist() == [1, 3]
 
 
 def test_bald_on_known_mc_samples():

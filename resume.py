@@ -1,0 +1,70 @@
+"""--resume: which run a run folder holds, whether the flags and data of a resume are that run's, whether it has
+anything left to do, and the state a checkpoint saves and restores (run.py's open_run_dir uses them; the sweep
+uses is_finished to plan). Imports nothing heavy, so that run.py can import it before parsing its flags."""
+from errors import UserError
+from strategy_params import every_result_flag, result_flags
+
+# The flags (and data name) that must match when a run is resumed, beyond its strategy's result-changing
+# parameters (strategy_params.result_flags); nEnd and rounds may grow: the run then goes on further.
+RUN_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
+            "patience")
+# What identifies the data on resume: its sizes and content hash (not the path it was read from).
+DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
+
+
+def resume_keys(alg):
+    """The config.json keys a resume of a run of strategy `alg` must match: RUN_KEYS and the flags of its
+    parameters that change results."""
+    return RUN_KEYS + tuple(result_flags(alg))
+
+
+def run_identity(config):
+    """SHA-256 of a run's config.json (`config`) over RUN_KEYS, the result-changing strategy flags it records (of
+    every strategy, as a run records all its flags) and its data's identity: what its checkpoint must match."""
+    from results import identity_hash
+
+    keys = RUN_KEYS + tuple(f for f in every_result_flag() if f in config) + ("data",)
+    return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), keys)
+
+
+def check_same_run(run_dir, old, config):
+    """The resumed run's flags (resume_keys) and data are those in config.json (`old`); UserError naming the first
+    that is not."""
+    for key in resume_keys(config["alg"]):
+        if old.get(key) != config[key]:
+            raise UserError(f"{run_dir.path} was started with {key}={old.get(key)!r}, not {config[key]!r}; "
+                            f"resume with the same flags or use another --out")
+    was, now = old.get("data_identity"), config["data_identity"]
+    if not isinstance(was, dict):
+        raise UserError(f"{run_dir.config} records no data identity (an older version wrote it); start the run "
+                        f"again with --force")
+    if [was.get(k) for k in DATA_KEYS] != [now[k] for k in DATA_KEYS]:
+        raise UserError(f"{run_dir.path} was started on other data ({describe_data(was)}) than now "
+                        f"({describe_data(now)}); resume with the same data, or use --force or another --out")
+
+
+def describe_data(identity):
+    """`source: n_train+n_test points of shape, sha256 prefix` for messages."""
+    return (f"{identity.get('source', '?')}: {identity.get('n_train', '?')}+{identity.get('n_test', '?')} points "
+            f"of shape {identity.get('shape', '?')}, sha256 {str(identity.get('sha256', '?'))[:12]}")
+
+
+def is_finished(summary, n_rounds):
+    """Whether a run whose summary.json holds `summary` (None: the run has not ended) has nothing left to do when
+    it is to run n_rounds query rounds (run.n_query_rounds): its pool ran out, or it ran them."""
+    return bool(summary) and (summary["stopped_by"] == "pool exhausted" or summary["rounds"] >= n_rounds)
+
+
+def checkpoint_state(rd, owner, learner, strategy):
+    """What a checkpoint holds after round `rd`: the round, its owner (run id and identity hash), and the
+    learner's and the strategy's state (restore_checkpoint reads it back)."""
+    return {"round": rd, **owner, "learner": learner.state_dict(), "strategy": strategy.state_dict()}
+
+
+def restore_checkpoint(state, learner, strategy, path):
+    """The learner and the strategy as checkpoint_state saved them (UserError when the state does not fit)."""
+    try:
+        learner.load_state_dict(state["learner"])
+        strategy.load_state_dict(state["strategy"])
+    except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as e:
+        raise UserError(f"{path} does not fit this run ({type(e).__name__}); start the run again with --force")

@@ -1,0 +1,135 @@
+"""Each strategy's own parameters, declared once, in a module that imports nothing heavy.
+
+A strategy's parameters are its entry in DECLARED (--alg name -> Params). From that entry alone:
+- run.py's parser gets one flag per parameter (`add_flags`; help prefixed with the strategies that take it),
+  before torch is imported, so --help stays fast;
+- the strategy's constructor gets each value from its flag (`arguments`) and sets it as an attribute
+  (Strategy.__init__), its declared default when the strategy is built directly;
+- config.json records every flag's value (run.py records all its flags);
+- the parameters that change results (`result_flags`) must match on --resume (resume.check_same_run) and are
+  compared by the sweep's planning and the analysis (results.result_settings).
+
+The declarations live here rather than in the strategy modules because those import torch and run.py parses its
+flags first; a strategy module reads its own declaration back with `parameters(name)`."""
+import argparse
+import math
+from dataclasses import dataclass
+
+from query_strategies import ALIASES
+
+
+@dataclass(frozen=True)
+class Param:
+    """One strategy parameter: `name` (the constructor keyword and the strategy's attribute), `flag` (run.py's
+    flag without its dashes, and config.json's key), `type` (text -> value, argparse.ArgumentTypeError when
+    invalid), `default`, `help` and whether it changes results (part of the run's identity)."""
+    name: str
+    flag: str
+    type: object
+    default: object
+    help: str
+    changes_results: bool = True
+
+
+def positive(kind):
+    """An argparse type: a number of `kind` above 0 (else a one-line error naming the value)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}")
+        if not (math.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        return value
+    return parse
+
+
+BETA = Param("beta", "beta", positive(float), 1.0, "draw points with probability ∝ score^beta")
+N_CONFIGS = Param("n_configs", "nConfigs", positive(int), 1000,
+                  "label configurations summed exactly up to this many, sampled beyond")
+DELTA = Param("delta", "delta", positive(float), None,
+              "ball radius on L2-normalised embeddings; None = the largest whose balls are 95%% pure under k-means "
+              "pseudo-labels")
+KM_FACTOR = Param("km_factor", "kmFactor", positive(float), 10.0,
+                  "the kmFactor·nQuery lowest-margin points are spread over clusters")
+
+def non_negative(kind):
+    """An argparse type: a number of `kind` ≥ 0 (else a one-line error naming the value)."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}")
+        if not (math.isfinite(value) and value >= 0):
+            raise argparse.ArgumentTypeError(f"must be 0 or a positive {kind.__name__}, got {text}")
+        return value
+    return parse
+
+
+LDM_REF = Param("ldm_ref", "ldmRef", positive(int), 2000,
+                "random pool points on which a perturbed last layer's disagreement with the network is measured "
+                "(the authors' nSample)")
+LDM_STOP = Param("ldm_stop", "ldmStop", positive(int), 10,
+                 "perturbations in a row that lower no candidate's LDM before the noise level grows (the authors' "
+                 "stop_cond)")
+LDM_POOL = Param("ldm_pool", "ldmPool", non_negative(int), 2000,
+                 "candidates per query, a random subset of the unlabelled points (at least nQuery; 0 = all of them; "
+                 "the authors' nPool)")
+NOISE_SCALE = Param("noise_scale", "noiseScale", positive(float), 0.001,
+                    "norm of each layer's weight noise relative to the weights' norm")
+NOISE_DRAWS = Param("noise_draws", "noiseDraws", positive(int), 50, "noisy copies of the network")
+ALPHA_CAP = Param("alpha_cap", "alphaCap", positive(float), 0.2,
+                  "step by which the cap on the interpolation ratio grows (below 1) until more than nQuery points flip")
+COV_INV_SCALING = Param("cov_inv_scaling", "covInvScaling", positive(float), 100.0,
+                        "the inverse covariance starts as this times the identity (1/λ)")
+
+# --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
+DECLARED = {
+    "powerbald": (BETA,),
+    "powermargin": (BETA,),
+    "batchbald": (N_CONFIGS,),
+    "probcover": (DELTA,),
+    "cluster_margin": (KM_FACTOR,),
+    "ldm": (LDM_REF, LDM_STOP, LDM_POOL),
+    "noise_stability": (NOISE_SCALE, NOISE_DRAWS),
+    "alfamix": (ALPHA_CAP,),
+    "vessal": (COV_INV_SCALING,),
+}
+
+
+def parameters(alg):
+    """The Params that the strategy `alg` (an alias too) declares; () for none or an unknown name."""
+    return DECLARED.get(ALIASES.get(alg, alg), ())
+
+
+def every_parameter():
+    """{flag: Param} over all strategies, in declaration order; ValueError when two declarations share a flag
+    but differ (one flag has one meaning)."""
+    found = {}
+    for params in DECLARED.values():
+        for p in params:
+            if found.setdefault(p.flag, p) != p:
+                raise ValueError(f"--{p.flag} is declared twice, differently: {found[p.flag]} and {p}")
+    return found
+
+
+def add_flags(parser):
+    """One flag per declared parameter: its type and default, the help naming the strategies that take it."""
+    for flag, p in every_parameter().items():
+        takers = [alg for alg, params in DECLARED.items() if p in params]
+        parser.add_argument(f"--{flag}", type=p.type, default=p.default, help=f"{', '.join(takers)}: {p.help}")
+
+
+def arguments(alg, flags):
+    """The strategy `alg`'s constructor keywords, {name: value of its flag in `flags`} (a dict of run.py's flags)."""
+    return {p.name: flags[p.flag] for p in parameters(alg)}
+
+
+def result_flags(alg):
+    """The flags of the strategy `alg`'s parameters that change its results."""
+    return [p.flag for p in parameters(alg) if p.changes_results]
+
+
+def every_result_flag():
+    """The flags of every strategy's parameters that change results, in declaration order."""
+    return [flag for flag, p in every_parameter().items() if p.changes_results]

@@ -1,0 +1,123 @@
+"""A strategy declares its parameters once (strategy_params.DECLARED), and from that alone gets its flag, its
+constructor keyword, its config.json entry, its refusal on --resume and its place in the sweep's and the
+analysis' comparisons: checked for every declared parameter, and end to end for a parameter declared here only."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import resume
+import run
+import strategy_params
+from cli import accuracy_lines
+from errors import UserError
+from query_strategies import CLASSES
+from query_strategies.strategy import Strategy
+from results import RunDir, differing_settings, identity_hash, result_settings
+from strategy_params import DECLARED, Param, positive
+
+TINY = ["--nStart", "20", "--nQuery", "10", "--nEnd", "40", "--maxEpochs", "3"]
+DECLARATIONS = [(alg, p) for alg, params in DECLARED.items() for p in params]
+SPREAD = Param("spread", "spread", positive(float), 0.5, "a parameter declared by this test only")
+CHUNK = Param("chunk", "chunk", positive(int), 64, "a parameter declared by this test only, results unchanged",
+              changes_results=False)
+
+
+def other_value(p):
+    """A valid value of p's flag other than its default, as (text, value)."""
+    return "3", p.type("3")
+
+
+def recorded_config(alg, **flags):
+    """A config.json of an `alg` run made with the default flags, changed by `flags`, with its data identity."""
+    args = run.build_parser().parse_args(["--alg", alg])
+    data = {"n_train": 10, "n_test": 5, "n_classes": 2, "shape": [3], "sha256": "ab"}
+    return dict(vars(args), **flags, data_name="digits", data_identity=data)
+
+
+@pytest.mark.parametrize("alg, p", DECLARATIONS, ids=[f"{alg}-{p.flag}" for alg, p in DECLARATIONS])
+def test_every_declared_parameter_has_its_flag_default_and_constructor_value(alg, p):
+    assert alg in CLASSES
+    parser = run.build_parser()
+    assert getattr(parser.parse_args(["--alg", alg]), p.flag) == p.default
+    text, value = other_value(p)
+    assert value != p.default
+    args = parser.parse_args(["--alg", alg, f"--{p.flag}", text])
+    strategy = run.build_strategy(args, None, np.zeros(5, dtype=bool), torch.Generator())
+    assert getattr(strategy, p.name) == value
+    assert getattr(run.build_strategy(parser.parse_args(["--alg", alg]), None, np.zeros(5, dtype=bool),
+                                      torch.Generator()), p.name) == p.default
+
+
+@pytest.mark.parametrize("alg, p", DECLARATIONS, ids=[f"{alg}-{p.flag}" for alg, p in DECLARATIONS])
+def test_every_result_changing_parameter_is_refused_on_resume_and_compared_by_the_sweep(alg, p, tmp_path):
+    old, (_, value) = recorded_config(alg), other_value(p)
+    now = dict(old, **{p.flag: value})
+    assert p.changes_results
+    with pytest.raises(UserError, match=f"was started with {p.flag}={p.default!r}, not {value!r}"):
+        resume.check_same_run(RunDir(tmp_path), old, now)
+    assert differing_settings(old, now) == [p.flag]
+    others = [a for a in CLASSES if p not in strategy_params.parameters(a)]
+    resume.check_same_run(RunDir(tmp_path), dict(old, alg=others[0]), dict(now, alg=others[0]))
+    assert differing_settings(dict(old, alg=others[0]), dict(now, alg=others[0])) == []
+
+
+def test_a_flag_shared_by_strategies_has_one_declaration(monkeypatch):
+    assert list(strategy_params.every_parameter()) == ["beta", "nConfigs", "delta", "kmFactor"]
+    monkeypatch.setitem(DECLARED, "rand", (Param("beta", "beta", float, 2.0, "another meaning"),))
+    with pytest.raises(ValueError, match="--beta is declared twice"):
+        run.build_parser()
+
+
+def test_an_alias_has_the_parameters_of_its_strategy(monkeypatch):
+    monkeypatch.setitem(DECLARED, "coreset", (SPREAD,))
+    assert strategy_params.parameters("kcenter") == (SPREAD,)
+    assert strategy_params.parameters("nope") == ()
+
+
+def test_the_former_class_level_declaration_is_refused_with_a_pointer_to_the_new_one():
+    with pytest.raises(TypeError, match="declare a strategy's parameters in strategy_params.DECLARED"):
+        type("Declared", (Strategy,), {"name": "declared", "params": {"beta": 1.0}})
+
+
+def test_a_run_identity_covers_the_strategy_flags_its_config_records():
+    """The identity of a run is that of earlier versions (which listed the four strategy flags by hand), so their
+    checkpoints resume; a parameter declared after a run started does not change that run's identity."""
+    config = recorded_config("badge")
+    earlier_keys = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed",
+                    "maxEpochs", "patience", "beta", "nConfigs", "delta", "kmFactor", "data")
+    data = [config["data_identity"][k] for k in resume.DATA_KEYS]
+    assert resume.run_identity(config) == identity_hash(dict(config, data=data), earlier_keys)
+    assert resume.run_identity(config) != resume.run_identity(dict(config, beta=2.0))
+    with pytest.MonkeyPatch.context() as m:
+        m.setitem(DECLARED, "rand", (SPREAD,))
+        assert resume.run_identity(config) == identity_hash(dict(config, data=data), earlier_keys)
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_a_parameter_declared_here_gets_flag_config_entry_resume_refusal_and_sweep_comparison(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(DECLARED, "rand", (SPREAD, CHUNK))
+    help_text = " ".join(run.build_parser().format_help().split())
+    assert "--spread SPREAD rand: a parameter declared by this test only (default: 0.5)" in help_text
+    args = run.build_parser().parse_args(["--alg", "rand", "--spread", "2", "--chunk", "8"])
+    strategy = run.build_strategy(args, None, np.zeros(5, dtype=bool), torch.Generator())
+    assert (strategy.spread, strategy.chunk) == (2.0, 8)
+
+    flags = ["--alg", "rand", "--out", str(tmp_path), *TINY, "--spread", "2"]
+    assert run.main([*flags, "--rounds", "1"]) == 0
+    config = json.loads((tmp_path / "digits_mlp_rand_10_seed1" / "config.json").read_text())
+    assert (config["spread"], config["chunk"]) == (2.0, 64)
+    capsys.readouterr()
+
+    assert run.main([*flags[:-1], "3", "--resume"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"run.py: error: {tmp_path / 'digits_mlp_rand_10_seed1'} was started with spread=2.0, not 3.0; resume "
+        f"with the same flags or use another --out"]
+    assert run.main([*flags, "--chunk", "8", "--resume"]) == 0  # chunk does not change results
+    assert [n for n, _ in accuracy_lines(capsys.readouterr().out)] == [20, 30, 40]
+
+    assert result_settings(config)["spread"] == 2.0 and "chunk" not in result_settings(config)
+    assert differing_settings(config, dict(config, spread=3.0, chunk=8)) == ["spread"]
+    assert differing_settings(dict(config, alg="badge"), dict(config, alg="badge", spread=3.0)) == []
