@@ -9,21 +9,19 @@ cross-entropy at ŷ with respect to u (the last layer logits = uWᵀ + b), ε = 
 the last layer predicts the mix of some anchor as another class than ŷ (never when ∇ = 0). The cap grows by
 `alpha_cap` (cap = alpha_cap, 2·alpha_cap, ... while below 1), the candidates of every cap so far pooled, until
 there are more than k. The candidates' L2-normalised embeddings are clustered into min(k, candidates) clusters by
-k-means (scikit-learn, 10 starts, seeded from the generator); each cluster gives the member nearest its centre, in
-cluster order. Picks still missing are drawn uniformly from the other unlabelled points."""
+k-means (kmeans_sampling.kmeans_select: scikit-learn, 10 starts, seeded from the generator); each cluster gives
+the member nearest its centre (score: that squared distance), in cluster order. Picks still missing are drawn
+uniformly from the other unlabelled points (score NaN)."""
 import math
 
-import numpy as np
 import torch
-from sklearn.cluster import KMeans
 
 from strategy_params import ALPHA_CAP
 
-from .selection import check_budget, fill_uniformly, seed_from
+from .kmeans_sampling import kmeans_select
+from .selection import check_budget, fill_uniformly
 from .strategy import Strategy
-from .typiclust import thread_pools
 
-KMEANS_STARTS = 10  # scikit-learn's n_init when the authors wrote their code
 Z_EPS = 1e-8  # keeps z*_c − u away from 0 in α's denominator, as the authors' code does
 
 
@@ -69,18 +67,6 @@ def candidates(probs, emb, anchors, W, b, k, alpha_cap):
     return chosen
 
 
-def nearest_to_centres(x, n_clusters, seed):
-    """For each k-means cluster of the rows of x (in cluster order, empty ones skipped), its row nearest the
-    centre (lowest index among ties)."""
-    with thread_pools().limit(limits=1):
-        km = KMeans(n_clusters=n_clusters, n_init=KMEANS_STARTS, random_state=seed).fit(x)
-    labels = km.labels_
-    dist = ((x - km.cluster_centers_[labels]) ** 2).sum(1)
-    order = np.lexsort((np.arange(len(x)), dist, labels))
-    first = np.r_[True, labels[order][1:] != labels[order][:-1]]
-    return order[first]
-
-
 def alfamix_select(probs, emb, lab_emb, lab_y, W, b, k, generator, alpha_cap=ALPHA_CAP.default):
     """k rows of emb by ALFA-Mix (module docstring), given the labelled embeddings and labels and the last layer."""
     n = len(emb)
@@ -88,12 +74,13 @@ def alfamix_select(probs, emb, lab_emb, lab_y, W, b, k, generator, alpha_cap=ALP
     anchors = class_anchors(lab_emb, torch.as_tensor(lab_y, device=lab_emb.device), W.shape[0])
     mask = candidates(probs, emb, anchors, W, b, k, alpha_cap)
     cand = mask.nonzero().squeeze(1)
-    chosen = []
+    chosen, scores = [], []
     if len(cand):
         x = emb[cand].double()
-        x = (x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
-        chosen = cand[torch.as_tensor(nearest_to_centres(x, min(k, len(cand)), seed_from(generator)))].tolist()
-    return fill_uniformly(chosen, [math.nan] * len(chosen), n, k, generator)
+        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        clustered = kmeans_select(x.cpu(), min(k, len(cand)), generator)
+        chosen, scores = cand.cpu()[clustered.index].tolist(), clustered.score.tolist()
+    return fill_uniformly(chosen, scores, n, k, generator)
 
 
 class AlfaMix(Strategy):

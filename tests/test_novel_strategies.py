@@ -17,7 +17,7 @@ from learner import Learner
 from query_strategies.alfamix import alfamix_select
 from query_strategies.ldm import SIGMAS, ldm_estimates, ldm_select
 from query_strategies.noise_stability import noise_stability_select
-from query_strategies.typiclust import seed_from
+from query_strategies.selection import seed_from
 from query_strategies.vessal import vessal_select
 
 NOVEL = ["ldm", "noise_stability", "alfamix", "vessal"]
@@ -250,6 +250,8 @@ def reference_candidates(probs, emb, lab_emb, lab_y, W, b, k, cap_step):
 
 
 def reference_alfamix(probs, emb, lab_emb, lab_y, W, b, k, generator, cap_step):
+    """Candidates, then for each k-means cluster of their normalised embeddings the member nearest its centre (an
+    empty cluster: the nearest candidate not yet taken), then uniform draws for what is missing."""
     cand = reference_candidates(probs, emb, lab_emb, lab_y, W, b, k, cap_step)
     chosen = []
     if cand:
@@ -257,11 +259,17 @@ def reference_alfamix(probs, emb, lab_emb, lab_y, W, b, k, generator, cap_step):
         x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)  # as F.normalize: 0 stays 0
         m = min(k, len(cand))
         km = KMeans(n_clusters=m, n_init=10, random_state=seed_from(generator)).fit(x)
+        labels, heads = km.predict(x), [None] * m
         for c in range(m):
-            members = [j for j in range(len(x)) if km.labels_[j] == c]
+            members = [j for j in range(len(x)) if labels[j] == c]
             if members:
-                dist = [((x[j] - km.cluster_centers_[c]) ** 2).sum() for j in members]
-                chosen.append(cand[members[int(np.argmin(dist))]])
+                heads[c] = members[int(np.argmin([((x[j] - km.cluster_centers_[c]) ** 2).sum() for j in members]))]
+        for c in range(m):
+            if heads[c] is None:
+                dist = [((x[j] - km.cluster_centers_[c]) ** 2).sum() if j not in heads else np.inf
+                        for j in range(len(x))]
+                heads[c] = int(np.argmin(dist))
+        chosen = [cand[j] for j in heads]
     return fill_reference(chosen, len(emb), k, generator)
 
 
