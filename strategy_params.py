@@ -31,17 +31,28 @@ class Param:
     changes_results: bool = True
 
 
-def positive(kind):
-    """An argparse type: a number of `kind` above 0 (else a one-line error naming the value)."""
+def checked_number(kind, accept, wanted):
+    """An argparse type: a finite number of `kind` for which accept(value) holds (else a one-line error saying
+    it must be `wanted`)."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}")
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"must be {wanted} {kind.__name__}, got {text}")
         return value
     return parse
+
+
+def positive(kind):
+    """An argparse type: a number of `kind` above 0 (else a one-line error naming the value)."""
+    return checked_number(kind, lambda value: value > 0, "a positive")
+
+
+def non_negative(kind):
+    """An argparse type: a number of `kind` ≥ 0 (else a one-line error naming the value)."""
+    return checked_number(kind, lambda value: value >= 0, "0 or a positive")
 
 
 BETA = Param("beta", "beta", positive(float), 1.0, "draw points with probability ∝ score^beta")
@@ -52,19 +63,6 @@ DELTA = Param("delta", "delta", positive(float), None,
               "pseudo-labels")
 KM_FACTOR = Param("km_factor", "kmFactor", positive(float), 10.0,
                   "the kmFactor·nQuery lowest-margin points are spread over clusters")
-
-def non_negative(kind):
-    """An argparse type: a number of `kind` ≥ 0 (else a one-line error naming the value)."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}")
-        if not (math.isfinite(value) and value >= 0):
-            raise argparse.ArgumentTypeError(f"must be 0 or a positive {kind.__name__}, got {text}")
-        return value
-    return parse
-
 
 LDM_REF = Param("ldm_ref", "ldmRef", positive(int), 2000,
                 "random pool points on which a perturbed last layer's disagreement with the network is measured "
