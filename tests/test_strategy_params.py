@@ -64,7 +64,9 @@ def test_every_result_changing_parameter_is_refused_on_resume_and_compared_by_th
 
 
 def test_a_flag_shared_by_strategies_has_one_declaration(monkeypatch):
-    assert list(strategy_params.every_parameter()) == ["beta", "nConfigs", "delta", "kmFactor"]
+    assert list(strategy_params.every_parameter()) == ["beta", "nConfigs", "delta", "kmFactor", "ldmRef", "ldmStop",
+                                                       "ldmPool", "noiseScale", "noiseDraws", "alphaCap",
+                                                       "covInvScaling"]
     monkeypatch.setitem(DECLARED, "rand", (Param("beta", "beta", float, 2.0, "another meaning"),))
     with pytest.raises(ValueError, match="--beta is declared twice"):
         run.build_parser()
@@ -84,11 +86,13 @@ def test_the_former_class_level_declaration_is_refused_with_a_pointer_to_the_new
 def test_a_run_identity_covers_the_strategy_flags_its_config_records():
     """The identity of a run is that of earlier versions (which listed the four strategy flags by hand), so their
     checkpoints resume; a parameter declared after a run started does not change that run's identity."""
-    config = recorded_config("badge")
     earlier_keys = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed",
                     "maxEpochs", "patience", "beta", "nConfigs", "delta", "kmFactor", "data")
+    now = recorded_config("badge")
+    config = {k: v for k, v in now.items() if k in earlier_keys or k not in strategy_params.every_parameter()}
     data = [config["data_identity"][k] for k in resume.DATA_KEYS]
     assert resume.run_identity(config) == identity_hash(dict(config, data=data), earlier_keys)
+    assert resume.run_identity(now) != resume.run_identity(dict(now, ldmPool=5))  # a later flag a run records
     assert resume.run_identity(config) != resume.run_identity(dict(config, beta=2.0))
     with pytest.MonkeyPatch.context() as m:
         m.setitem(DECLARED, "rand", (SPREAD,))
