@@ -21,15 +21,15 @@ import numpy as np
 import torch
 
 from dataset import content_sha256
-from learner import TRAIN_STOPS
 from runlock import LOCK_NAME
 from statefile import StateError, open_regular, read_regular
 from strategy_params import result_flags
+from training import TRAIN_STOPS
 
 ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
                  "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
 def train_stop(text):
-    """Why a round's training ended: one of learner.TRAIN_STOPS."""
+    """Why a round's training ended: one of training.TRAIN_STOPS."""
     if text not in TRAIN_STOPS:
         raise ValueError(f"unknown train_stop {text!r}")
     return text

@@ -62,9 +62,10 @@ def checkpoint_state(rd, owner, learner, strategy):
 
 
 def restore_checkpoint(state, learner, strategy, path):
-    """The learner and the strategy as checkpoint_state saved them (UserError when the state does not fit)."""
+    """The learner and the strategy as checkpoint_state saved them (UserError when the state does not fit); the
+    saved network was trained on the strategy's labelled points."""
     try:
-        learner.load_state_dict(state["learner"])
         strategy.load_state_dict(state["strategy"])
+        learner.load_state_dict(state["learner"], strategy.labeled_idx())
     except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as e:
         raise UserError(f"{path} does not fit this run ({type(e).__name__}); start the run again with --force")

@@ -285,7 +285,7 @@ def run(args, watch):
     labeled = np.zeros(n_pool, dtype=bool)
     initial = data_rng.choice(n_pool, args.nStart, replace=False)
     labeled[initial] = True
-    strategy = build_strategy(args, learner, labeled, torch.Generator().manual_seed(select_seed))
+    strategy = build_strategy(args, learner.predictor, labeled, torch.Generator().manual_seed(select_seed))
     watch.lap("setup")
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
                   n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,
@@ -305,7 +305,7 @@ def run(args, watch):
         if first is None:
             return run_dir
         try:
-            run_rounds(args, run_dir, learner, strategy, initial, first)
+            run_rounds(args, run_dir, ds, learner, strategy, initial, first)
         except KeyboardInterrupt:
             raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
     return run_dir
@@ -367,15 +367,15 @@ def continue_trainer(learner, started_with, run_dir):
     PyTorch when it started with it, whatever --kernel says now; a warning when it started with the compiled epoch
     and that is not used here (its rounding differs from here on)."""
     if started_with == "torch":
-        learner.kernel = False
-    elif not learner.kernel:
+        learner.train_with_torch()
+    elif learner.trainer != "compiled":
         warnings.warn(f"{run_dir.path} started with the compiled mlp epoch, which is not used here (--kernel off or "
                       f"no working C compiler); it continues with PyTorch, whose float rounding differs", stacklevel=2)
 
 
-def run_rounds(args, run_dir, learner, strategy, initial, first):
-    """Rounds `first`.. : query (after round 0), train, test; each round's rows and a checkpoint are saved
-    before the next begins."""
+def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
+    """Rounds `first`.. on data set `ds`: query (after round 0), train, test; each round's rows and a checkpoint
+    are saved before the next begins."""
     from query_strategies.selection import picks, reporting
 
     n_rounds = n_query_rounds(args)
@@ -383,7 +383,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
     config = run_dir.read_config()
     owner = {"run_id": config["run_id"], "identity": run_identity(config)}
     with progress_bar(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round",
-                      file=sys.stderr, desc=f"{args.alg} on {learner.ds.name}") as bar:
+                      file=sys.stderr, desc=f"{args.alg} on {ds.name}") as bar:
         for rd in range(first, n_rounds + 1):
             row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
             if rd == 0:
@@ -393,7 +393,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                 break
             else:
                 with reporting(query_progress(bar)):
-                    queried = timed_query(strategy, learner, args.nQuery, row)
+                    queried = timed_query(strategy, learner.predictor, args.nQuery, row)
                 strategy.update(queried.index)
             try:
                 res = learner.train(strategy.labeled_idx())
@@ -407,7 +407,7 @@ def run_rounds(args, run_dir, learner, strategy, initial, first):
                        train_stop=res.stop, restarts=res.restarts, train_seconds=res.seconds,
                        test_seconds=time.perf_counter() - start)
             with interrupt_held():
-                run_dir.append_round(row, queried, learner.ds.rows)
+                run_dir.append_round(row, queried, ds.rows)
                 run_dir.save_checkpoint(checkpoint_state(rd, owner, learner, strategy))
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
                 sys.stdout.flush()
@@ -443,14 +443,15 @@ def query_progress(bar):
     return show
 
 
-def timed_query(strategy, learner, n, row):
-    """The strategy's Picks (pool indices and scores), checked; fills the row's inference / selection / total query seconds."""
-    learner.infer_seconds = 0.0
+def timed_query(strategy, predictor, n, row):
+    """The strategy's Picks (pool indices and scores), checked; fills the row's inference (time spent in
+    `predictor`) / selection / total query seconds."""
+    inferred = predictor.infer_seconds
     start = time.perf_counter()
     picked = strategy.query(n)
     row["query_seconds"] = time.perf_counter() - start
-    row["infer_seconds"] = learner.infer_seconds
-    row["select_seconds"] = row["query_seconds"] - learner.infer_seconds
+    row["infer_seconds"] = predictor.infer_seconds - inferred
+    row["select_seconds"] = row["query_seconds"] - row["infer_seconds"]
     return picked
 
 

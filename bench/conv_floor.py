@@ -96,9 +96,9 @@ def measure(model_name, rounds, steps):
     `model_name`, trained by the learner's own epoch on BATCH·steps random images."""
     ds = images(BATCH * steps)
     learner = Learner(model_name, ds, "cpu", torch.Generator().manual_seed(0), max_epochs=0)
-    model = learner.fresh_model()
-    flops = step_flops(learner.fresh_model().train(), ds.X_train[:BATCH], ds.y_train[:BATCH])
-    epoch = learner.epoch_function(model, ds.X_train, ds.y_train)
+    model = learner.training.fresh_model()
+    flops = step_flops(learner.training.fresh_model().train(), ds.X_train[:BATCH], ds.y_train[:BATCH])
+    epoch = learner.training.engine.epoch_function(model, ds.X_train, ds.y_train)
     epoch()  # warm up oneDNN's kernels
     rates, step_s = [], []
     for _ in range(rounds):

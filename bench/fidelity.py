@@ -24,26 +24,27 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import dataset  # noqa: E402
-from learner import Learner, recalibrate_batchnorm  # noqa: E402
+from learner import Learner  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
 from query_strategies.adversarial_bim import bim_perturbations  # noqa: E402
 from query_strategies.adversarial_deepfool import deepfool_perturbations  # noqa: E402
+from training import recalibrate_batchnorm  # noqa: E402
 
 
 def trained_learner(data, did, model, args):
-    """A Learner on the data set, trained on args.nStart random pool points; (learner, labelled mask)."""
+    """A Learner on the data set, trained on args.nStart random pool points; (data set, learner, labelled mask)."""
     rng = np.random.default_rng(args.seed)
     ds = dataset.load(data, did, args.path, rng)
     learner = Learner(model, ds, "cpu", torch.Generator().manual_seed(args.seed), max_epochs=args.maxEpochs)
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[rng.choice(len(labeled), args.nStart, replace=False)] = True
     learner.train(np.flatnonzero(labeled))
-    return learner, labeled
+    return ds, learner, labeled
 
 
 def dropout_overlap(learner, labeled, seed, n):
     """{plain: |dropout picks ∩ plain picks| / n} for conf, marg, entropy."""
-    picks = {alg: set(STRATEGIES[alg](learner, labeled, torch.Generator().manual_seed(seed)).query(n).index.tolist())
+    picks = {alg: set(STRATEGIES[alg](learner.predictor, labeled, torch.Generator().manual_seed(seed)).query(n).index.tolist())
              for alg in ("conf", "marg", "entropy", "conf_dropout", "marg_dropout", "entropy_dropout")}
     return {alg: len(picks[alg] & picks[alg + "_dropout"]) / n for alg in ("conf", "marg", "entropy")}
 
@@ -61,8 +62,8 @@ def batchnorm_effect(args):
     learner = Learner("resnet", ds, "cpu", torch.Generator().manual_seed(args.seed))
     idx = torch.as_tensor(rng.choice(len(ds.y_train), args.nStart, replace=False))
     X, y = ds.X_train[idx], ds.y_train[idx]
-    model = learner.fresh_model()
-    epoch = learner.epoch_function(model, X, y)
+    model = learner.training.fresh_model()
+    epoch = learner.training.engine.epoch_function(model, X, y)
     epochs, acc = 0, 0.0
     while acc < 0.99 and epochs < args.maxEpochs:
         acc, epochs = epoch(), epochs + 1
@@ -91,9 +92,9 @@ def trainer_agreement(data, did, args, seeds=10):
     return ds.name, {t: np.mean(r, axis=0) for t, r in runs.items()}, gap
 
 
-def not_flipped(learner, labeled):
+def not_flipped(ds, learner, labeled):
     """How many unlabelled pool points BIM (≤ 100 steps) and DeepFool (≤ 50 steps) leave on their class, and n."""
-    X = learner.X[torch.as_tensor(np.flatnonzero(~labeled))]
+    X = ds.X_train[torch.as_tensor(np.flatnonzero(~labeled))]
     bim = torch.cat([bim_perturbations(learner.model, part)[1] for part in X.split(500)])
     deepfool = torch.cat([deepfool_perturbations(learner.model, part)[1] for part in X.split(500)])
     return int((~bim).sum()), int((~deepfool).sum()), len(X)
@@ -110,12 +111,12 @@ def main():
     torch.set_num_threads(1)
     print("| difference | data, model | measured |\n|---|---|---|")
     for data, did in (("digits", 0), ("", 6)):
-        learner, labeled = trained_learner(data, did, "mlp", args)
-        name = learner.ds.name
+        ds, learner, labeled = trained_learner(data, did, "mlp", args)
+        name = ds.name
         overlap = dropout_overlap(learner, labeled, args.seed, args.nQuery)
         print(f"| MC dropout on a net without dropout | {name}, mlp, {args.nStart} labels, {args.nQuery} picks | "
               + ", ".join(f"{alg}_dropout picks shared with {alg}: {v:.2f}" for alg, v in overlap.items()) + " |")
-        bim, deepfool, n = not_flipped(learner, labeled)
+        bim, deepfool, n = not_flipped(ds, learner, labeled)
         print(f"| iteration caps | {name}, mlp, {n} unlabelled points | not flipped by BIM in 100 steps: {bim}; "
               f"by DeepFool in 50 steps: {deepfool} |")
     for data, did in (("MNIST", 0), ("", 6)):

@@ -38,7 +38,7 @@ def step_ms(X, batch, kernel, epochs):
     y = torch.arange(len(X)) % 10
     ds = dataset.Dataset("synthetic", X, y, X[:10], y[:10], 10, batch)
     learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), kernel="on" if kernel else "off")
-    epoch = learner.epoch_function(learner.fresh_model(), X, y)
+    epoch = learner.training.engine.epoch_function(learner.training.fresh_model(), X, y)
     epoch()
     start = time.perf_counter()
     for _ in range(epochs):

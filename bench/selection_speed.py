@@ -95,8 +95,7 @@ def selector(args):
     if args.alg == "typiclust":
         return lambda p, e, m, g: typiclust_select(e, m.cpu().numpy(), args.k, g)
     if args.alg == "probcover":
-        return lambda p, e, m, g: probcover_select(normalised(e), m.cpu().numpy(), args.k, g,
-                                                   delta=probcover_delta(e, args))
+        return lambda p, e, m, g: probcover_run(normalised(e), m.cpu().numpy(), args, g)
     if args.alg == "cluster_margin":
         return lambda p, e, m, g: cluster_margin_select(p[unl], hac_clusters(e[unl], args.k, g), args.k, g,
                                                         k_m=10 * args.k)
@@ -234,13 +233,14 @@ def mc_selector(args):
     return lambda p, e, m, g: top_k(mean_std(p[:, unl]), args.k)
 
 
-def probcover_delta(emb, args):
-    """--delta, or (--delta 0) the purity rule's δ under KMeans pseudo-labels with --classes clusters."""
-    if args.delta > 0:
-        return args.delta
-    x = normalised(emb)
-    labels = kmeans_labels(x.cpu().numpy(), args.classes, args.seed)
-    return purity_delta(x, torch.as_tensor(labels, device=x.device))
+def probcover_run(x, labeled, args, generator):
+    """ProbCover on the unit rows x with δ = --delta, or (--delta 0) the purity rule's δ under KMeans pseudo-labels
+    with --classes clusters, found on the same rows (so that the purity pass's pairs give the graph)."""
+    delta = args.delta
+    if delta <= 0:
+        labels = kmeans_labels(x.cpu().numpy(), args.classes, args.seed)
+        delta = purity_delta(x, torch.as_tensor(labels, device=x.device))
+    return probcover_select(x, labeled, args.k, generator, delta=delta)
 
 
 def bait_floor(args, cpu_seconds):

@@ -51,10 +51,12 @@ def measure(root, config, device, kernel):
     rng = np.random.default_rng(0)
     ds = dataset.load(data, did, DATA, rng)
     idx = rng.choice(len(ds.y_train), n, replace=False)
-    default = inspect.signature(Learner).parameters.get("kernel")  # older checkouts take a bool, or no choice
+    parameters = inspect.signature(Learner).parameters
+    default = parameters.get("kernel")  # older checkouts take a bool, or no choice
     options = {} if default is None else {"kernel": kernel if isinstance(default.default, str) else kernel == "auto"}
+    if "patience" in parameters:
+        options["patience"] = 0
     learner = Learner(model, ds, device, torch.Generator().manual_seed(0), 1e-4, 128, epochs, **options)
-    learner.patience = 0
     res = learner.train(idx)
     steps_per_epoch = -(-n // ds.train_batch)
     return {"epochs": res.epochs, "seconds": res.seconds, "steps": res.epochs * steps_per_epoch,

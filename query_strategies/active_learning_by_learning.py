@@ -73,7 +73,7 @@ class ActiveLearningByLearning(Strategy):
             return
         s, p_s = self.last
         idx = self.labeled_idx()
-        correct = (self.learner.probs(idx).argmax(1) == self.learner.y[idx]).cpu().numpy()
+        correct = (self.learner.probs(idx).argmax(1) == self.learner.labels(idx)).cpu().numpy()
         reward = importance_weighted_accuracy(correct, self.query_prob[idx])
         self.log_w[s] += log_weight_step(reward, p_s, len(self.arms))
         self.last = None

@@ -93,6 +93,6 @@ class AlfaMix(Strategy):
         idx, lab = self.unlabeled(), self.labeled_idx()
         probs, emb = self.learner.probs_embeddings(idx)
         W, b = self.learner.last_layer()
-        lab_y = self.learner.y[torch.as_tensor(lab, device=self.learner.y.device)]
+        lab_y = self.learner.labels(lab)
         return alfamix_select(probs, emb, self.learner.embeddings(lab), lab_y, W, b, n, self.gen,
                               self.alpha_cap).among(idx)

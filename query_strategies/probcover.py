@@ -17,9 +17,12 @@ dot of unit rows is within ERR = (d + 4)·ε₃₂ of the float64 one, so a pair
 the threshold is decided, and the few pairs within it get their float64 dot. The points are sorted by
 pseudo-label, so that the products between two labels are whole tiles with no mask, and each TILE×TILE block of
 products serves its rows and its columns (the upper triangle of tiles only): the purity radius costs half an n²·d
-float32 pass, and the graph another, kept as sorted edge lists (up to EDGE_BUDGET pairs; beyond, each greedy step
-recomputes the pairs it needs in tiles); the greedy picks then cost O(edges). Memory O(n·d + TILE² + edges), at
-most about 1 GB of edges, no n×n matrix. Both run on one thread, like the other selections (at two threads on the
+float32 pass. The same pass keeps the pairs whose float32 dot exceeds a lower bound of the radius's threshold
+(the order statistic of the maxima found so far, started from a strip of STRIP columns, less 3·ERR): the δ-ball
+graph's edges are among them, so it needs no second pass (one is made when δ is given, or past PAIR_BUDGET pairs).
+The graph is kept as sorted edge lists (up to EDGE_BUDGET pairs; beyond, each greedy step recomputes the pairs it
+needs in tiles); the greedy picks then cost O(edges). Memory O(n·d + TILE² + edges), at most about 1 GB of edges,
+no n×n matrix. Both run on one thread, like the other selections (at two threads on the
 busy 2-core machine they took 4× longer)."""
 import math
 
@@ -32,6 +35,8 @@ from .typiclust import kmeans_labels
 
 ALPHA = 0.95
 EDGE_BUDGET = 2**25  # graph edges kept as lists (32 bytes each: 1 GB); past it, the graph is recomputed in tiles
+PAIR_BUDGET = 2**22  # pairs the purity pass keeps for the graph (20 bytes each: 80 MB); past it, a second pass
+STRIP = 256  # evenly spaced columns whose products start the purity pass's bound
 
 
 def normalised(emb):
@@ -58,21 +63,67 @@ def tile_pairs(n):
     return [(slice(a, min(a + TILE, n)), slice(b, min(b + TILE, n))) for a in starts for b in starts if b >= a]
 
 
-def max_other_label_dots(x32, labels):
-    """m_i = max over j of another label of x_i·x_j in float32 (−inf when there is none), for x32 sorted by
-    label: the tiles whose rows and columns hold different labels need no mask."""
-    best = torch.full((len(x32),), -math.inf, device=x32.device)
-    for rows, cols in tile_pairs(len(x32)):
-        lr, lc = labels[rows], labels[cols]
-        first, last = int(lr[0]), int(lc[-1])
-        if first == last:
-            continue  # one label only
+class PurityRadius(float):
+    """The δ of purity_delta, carrying what its search found on the rows `points`: `pairs`, the (i, j, float32
+    dot) with i ≤ j (row indices of `points`) of every pair whose float32 dot exceeds `bound` (None when they were
+    more than PAIR_BUDGET). The δ-ball graph's edges are among them when its threshold is at least bound + ERR."""
+
+    def __new__(cls, value, points, pairs, bound):
+        radius = super().__new__(cls, value)
+        radius.points, radius.version, radius.pairs, radius.bound = points, points._version, pairs, bound
+        return radius
+
+
+def strip_maxima(x32, labels):
+    """For each row, the largest float32 dot with the STRIP evenly spaced rows of another label (−inf when none):
+    a lower bound of its m_i, known before the full pass."""
+    cols = torch.arange(0, len(x32), max(1, len(x32) // STRIP), device=x32.device)
+    parts = []
+    for rows in torch.arange(len(x32), device=x32.device).split(TILE):
         dots = x32[rows] @ x32[cols].T
+        parts.append(dots.masked_fill_(labels[rows, None] == labels[cols], -math.inf).amax(1))
+    return torch.cat(parts)
+
+
+def tile_pairs_above(dots, row_max, rows, cols, bound):
+    """(i, j, dot) of the entries of the block `dots` of rows × cols (`row_max`: its row maxima) above `bound`,
+    i ≤ j."""
+    hit = (row_max > bound).nonzero().squeeze(1)  # the rows with a pair (most have none)
+    r, c = (dots[hit] > bound).nonzero().unbind(1)
+    r = hit[r]
+    i, j = r + rows.start, c + cols.start
+    keep = i <= j
+    return i[keep], j[keep], dots[r[keep], c[keep]]
+
+
+def other_label_maxima(x32, labels, position, err):
+    """One pass over the TILE blocks of the upper triangle of the float32 products of x32 (sorted by label):
+    (m, pairs, bound) with m_i = max over j of another label of x_i·x_j (−inf when none) and pairs as in
+    PurityRadius. bound = v − 3·ERR, v the `position`-th smallest (from 0) of the maxima so far (the strip's to
+    start), rises at each block row; the final order statistic of the float64 m is at least v − ERR."""
+    best = torch.full((len(x32),), -math.inf, device=x32.device)
+    lower = strip_maxima(x32, labels)
+    bound = float(lower.kthvalue(position + 1).values) - 3 * err
+    pairs, found = [], 0
+    for rows, cols in tile_pairs(len(x32)):
+        if pairs is not None and rows == cols and rows.start:  # a new block row: raise the bound
+            bound = max(bound, float(torch.maximum(best, lower).kthvalue(position + 1).values) - 3 * err)
+        lr, lc = labels[rows], labels[cols]
+        dots = x32[rows] @ x32[cols].T
+        row_max = dots.amax(1)
+        if pairs is not None:
+            pairs.append(tile_pairs_above(dots, row_max, rows, cols, bound))
+            found += len(pairs[-1][0])
+            pairs = pairs if found <= PAIR_BUDGET else None
+        if int(lr[0]) == int(lc[-1]):
+            continue  # one label only
         if int(lr[-1]) >= int(lc[0]):  # the label ranges overlap
-            dots.masked_fill_(lr[:, None] == lc, -math.inf)
-        best[rows] = torch.maximum(best[rows], dots.amax(1))
+            row_max = dots.masked_fill_(lr[:, None] == lc, -math.inf).amax(1)
+        best[rows] = torch.maximum(best[rows], row_max)
         best[cols] = torch.maximum(best[cols], dots.amax(0))
-    return best
+    if pairs is not None:
+        pairs = [torch.cat(part) for part in zip(*pairs)] if pairs else None
+    return best, pairs, bound
 
 
 def exact_max_other_label(x, x32, labels, rows, approx, err):
@@ -88,13 +139,11 @@ def exact_max_other_label(x, x32, labels, rows, approx, err):
     return out
 
 
-def quantile_max_dot(x, labels, position):
+def quantile_max_dot(x, x32, labels, approx, position, err):
     """The `position`-th smallest (from 0) of the float64 m_i = max_{labels_j ≠ labels_i} pair_dots(i, j), for x
-    sorted by label. The float32 m's order statistic v is within ERR of it; rows whose float32 m is more than 2·ERR
-    below (above) v lie below (above) it, so it is the right order statistic of the rows in between, taken in
-    float64."""
-    x32, err = x.float(), screen_error(x)
-    approx = max_other_label_dots(x32, labels)
+    sorted by label, from `approx`, the float32 m. The float32 order statistic v is within ERR of it; rows whose
+    float32 m is more than 2·ERR below (above) v lie below (above) it, so it is the right order statistic of the
+    rows in between, taken in float64."""
     v = float(approx.sort().values[position])
     if v == -math.inf:
         return v  # those rows have no point of another label: exact
@@ -107,10 +156,18 @@ def quantile_max_dot(x, labels, position):
 @one_thread()
 def purity_delta(x, labels, alpha=ALPHA):
     """The largest δ with #{i : r_i ≥ δ} ≥ αn, i.e. the ⌈αn⌉-th largest r_i = sqrt(2 − 2m_i) (at most 2, the
-    sphere's diameter): r falls as m rises, so it is r of the ⌈αn⌉-th smallest m_i."""
+    sphere's diameter): r falls as m rises, so it is r of the ⌈αn⌉-th smallest m_i. Returned as a PurityRadius
+    holding the pairs its pass found above a bound close to the δ-ball threshold."""
     order = labels.argsort(stable=True)
-    m = quantile_max_dot(x[order], labels[order], math.ceil(alpha * len(x)) - 1)
-    return min(math.sqrt(max(2 - 2 * m, 0.0)), 2.0)
+    xs, ls, err = x[order], labels[order], screen_error(x)
+    x32, position = xs.float(), math.ceil(alpha * len(x)) - 1
+    approx, pairs, bound = other_label_maxima(x32, ls, position, err)
+    m = quantile_max_dot(xs, x32, ls, approx, position, err)
+    if pairs is not None:
+        i, j, dots = pairs
+        i, j = order[i], order[j]
+        pairs = (torch.minimum(i, j), torch.maximum(i, j), dots)
+    return PurityRadius(min(math.sqrt(max(2 - 2 * m, 0.0)), 2.0), x, pairs, bound)
 
 
 def screened_pairs(x, x32, rows, cols, threshold, drop=None):
@@ -155,6 +212,11 @@ class BallGraph:
         self.rows, self.cols = rows[order], cols[order]
         counts = torch.bincount(self.rows, minlength=n)
         self.start = torch.cat([counts.new_zeros(1), counts.cumsum(0)])
+        self.bounds = self.start.tolist()
+
+    def ball(self, node):
+        """The neighbours of one node (an int)."""
+        return self.cols[self.bounds[node]:self.bounds[node + 1]]
 
     def neighbours(self, nodes):
         """The neighbours of each of `nodes`, concatenated (with repeats)."""
@@ -191,6 +253,10 @@ class TiledGraph:
         """The neighbours of each of `nodes`, concatenated (with repeats)."""
         return torch.cat([j for _, j in self.pairs(nodes, self.index)] or [self.index[:0]])
 
+    def ball(self, node):
+        """The neighbours of one node (an int)."""
+        return self.neighbours(self.index[node:node + 1])
+
     def neighbour_counts(self, nodes):
         """For every node, how many of `nodes` it neighbours."""
         counts = torch.zeros(len(self.x), dtype=torch.long, device=self.x.device)
@@ -203,9 +269,31 @@ class TiledGraph:
         return self.neighbour_counts(counted.nonzero().squeeze(1))
 
 
-def ball_graph(x, threshold):
-    """The δ-ball graph of the rows x (edges: pair_dots > threshold), as edge lists when they fit EDGE_BUDGET."""
-    edges = graph_edges(x, threshold, EDGE_BUDGET)
+def known_edges(x, threshold, radius):
+    """The pairs (i, j), i ≤ j, with pair_dots(i, j) > threshold, from the pairs a PurityRadius found on these
+    same rows x: decided by their float32 dot where it is more than ERR from the threshold, by pair_dots where it
+    is not. None when the radius holds no such pairs, was found on other rows, or its bound is too high."""
+    err = screen_error(x)
+    if (not isinstance(radius, PurityRadius) or radius.pairs is None or radius.points is not x
+            or radius.version != x._version or radius.bound > threshold - err):
+        return None
+    i, j, dots = radius.pairs
+    hit = dots > threshold - err
+    i, j, dots = i[hit], j[hit], dots[hit]
+    near = dots <= threshold + err
+    keep = torch.ones_like(near)
+    keep[near] = pair_dots(x, i[near], j[near]) > threshold
+    return torch.stack((i[keep], j[keep]))
+
+
+def ball_graph(x, threshold, radius=None):
+    """The δ-ball graph of the rows x (edges: pair_dots > threshold), as edge lists when they fit EDGE_BUDGET;
+    the edges come from `radius`'s pairs when it holds them (see known_edges), else from a search of the tiles."""
+    edges = known_edges(x, threshold, radius)
+    if edges is None:
+        edges = graph_edges(x, threshold, EDGE_BUDGET)
+    elif edges.shape[1] > EDGE_BUDGET:
+        edges = None
     return TiledGraph(x, threshold) if edges is None else BallGraph(len(x), edges)
 
 
@@ -215,25 +303,25 @@ def probcover_select(x, labeled, k, generator, delta):
     scored by the number of uncovered points its ball held when picked (0 for a uniform pick)."""
     labeled = torch.as_tensor(np.asarray(labeled), dtype=torch.bool, device=x.device)
     check_budget(k, int((~labeled).sum()))
-    graph = ball_graph(x, 1 - delta**2 / 2)
+    graph = ball_graph(x, 1 - delta**2 / 2, delta)
     covered = torch.zeros(len(x), dtype=torch.bool, device=x.device)
     covered[graph.neighbours(labeled.nonzero().squeeze(1))] = True
-    degree = graph.degrees(~covered)
-    open_ = ~labeled
+    gain = graph.degrees(~covered)  # the uncovered points in each open ball; −(n + 1) or less once closed
+    gain[labeled] = -1 - len(x)
     chosen, gains = [], []
     for step in range(k):
         progress("probcover picks", step, k)
-        c = int(torch.where(open_, degree, -1).argmax())
-        if int(degree[c]) == 0:
-            left = open_.nonzero().squeeze(1)
+        c = int(gain.argmax())
+        if int(gain[c]) == 0:
+            left = (gain >= 0).nonzero().squeeze(1)
             c = int(left[int(torch.randint(len(left), (1,), generator=generator))])
         chosen.append(c)
-        gains.append(int(degree[c]))
-        open_[c] = False
-        new = graph.neighbours(torch.tensor([c], device=x.device))
+        gains.append(int(gain[c]))
+        gain[c] = -1 - len(x)
+        new = graph.ball(c)
         new = new[~covered[new]]
         if len(new):
-            degree -= graph.neighbour_counts(new)
+            gain -= graph.neighbour_counts(new)
             covered[new] = True
     return picks(chosen, gains)
 
@@ -247,6 +335,6 @@ class ProbCover(Strategy):
         x = normalised(self.learner.embeddings(np.arange(self.n_pool)))
         delta = self.delta
         if delta is None:
-            labels = kmeans_labels(x.cpu().numpy(), self.learner.ds.n_classes, seed_from(self.gen))
+            labels = kmeans_labels(x.cpu().numpy(), self.learner.n_classes, seed_from(self.gen))
             delta = purity_delta(x, torch.as_tensor(labels, device=x.device))
         return probcover_select(x, self.labeled, n, self.gen, delta=delta)

@@ -33,7 +33,8 @@ class Strategy:
             raise TypeError(f"{cls.__name__}.params: declare a strategy's parameters in strategy_params.DECLARED")
 
     def __init__(self, learner, labeled, generator, **params):
-        """`labeled`: boolean mask over the pool; `generator`: a CPU torch.Generator for every random draw;
+        """`learner`: the model outputs it may ask for (a predictor.Predictor: probs, embeddings, mc_probs ...);
+        `labeled`: boolean mask over the pool; `generator`: a CPU torch.Generator for every random draw;
         `params`: values for the parameters the strategy declares (strategy_params.parameters(name)), each set as
         an attribute, its default when absent (TypeError for any other name)."""
         declared = {p.name: p.default for p in parameters(self.name)}

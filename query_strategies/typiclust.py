@@ -5,14 +5,13 @@ MINIBATCH_ABOVE clusters, MiniBatchKMeans beyond, as the paper's code does), see
 Each pick goes to the cluster holding the fewest labelled or already picked points, the largest first (lowest
 cluster id among ties): the largest clusters with no labelled point come first. In it the most typical point not
 yet labelled is taken, typicality(x) = 1 / mean_{z ∈ kNN(x)} ‖x − z‖ over the K_NN = 20 nearest other members of
-its cluster (all of them when fewer; scikit-learn NearestNeighbors). Memory is that of k-means and of the
-nearest-neighbour search inside one cluster at a time: no n×n matrix."""
+its cluster (all of them when fewer), found by blocks of Gram-matrix distances inside one cluster at a time. Memory
+is that of k-means and of one such block: no n×n matrix."""
 from functools import cache
 
 import numpy as np
 import torch
 from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import ThreadpoolController
 
 from .selection import check_budget, picks, seed_from
@@ -20,6 +19,7 @@ from .strategy import Strategy
 
 K_NN = 20
 MINIBATCH_ABOVE = 50  # clusters
+GRAM_ENTRIES = 2**21  # squared distances per block of rows in the neighbour search (16 MB)
 
 
 @cache
@@ -38,14 +38,34 @@ def kmeans_labels(x, n_clusters, seed):
         return algo(n_clusters=n_clusters, random_state=seed).fit_predict(x)
 
 
+def nearest_distances(x, k):
+    """The distances from each row of x to its k nearest other rows, in increasing order: the k smallest (the
+    diagonal left out) of d²_ij = (‖x_i‖² + ‖x_j‖²) − 2x_i·x_j by a partial sort of blocks of rows holding at most
+    GRAM_ENTRIES of them (one block: the symmetric product x·xᵀ, half the work). A d² within its rounding error,
+    4(d + 2)·ε·‖x_i‖², counts as 0 (duplicates are at 0 exactly); d²_ij = d²_ji, and each row's distances are
+    summed in one order, so points placed alike tie exactly."""
+    sq = np.einsum("ij,ij->i", x, x)
+    out = np.empty((len(x), k))
+    step = max(1, GRAM_ENTRIES // len(x))
+    for a in range(0, len(x), step):
+        rows = np.arange(a, min(a + step, len(x)))
+        d2 = x @ x.T if len(rows) == len(x) else x[rows] @ x.T
+        d2 *= -2
+        d2 += sq[rows, None] + sq
+        d2[np.arange(len(rows)), rows] = np.inf
+        near = np.partition(d2, k - 1, axis=1)[:, :k]
+        near[near <= 4 * (x.shape[1] + 2) * np.finfo(float).eps * sq[rows, None]] = 0
+        out[rows] = np.sort(np.sqrt(near), axis=1)
+    return out
+
+
 def typicality(x):
-    """1 / (mean distance to the min(K_NN, s − 1) nearest other rows) for each of the s rows of x; 1 when s = 1.
-    The query includes each row itself at distance 0, so the k + 1 nearest distances sum to those of k others."""
+    """1 / (mean distance to the k = min(K_NN, s − 1) nearest other rows) for each of the s rows of x; 1 when
+    s = 1."""
     if len(x) == 1:
         return np.ones(1)
     k = min(K_NN, len(x) - 1)
-    dist, _ = NearestNeighbors(n_neighbors=k + 1).fit(x).kneighbors(x)
-    return k / np.maximum(dist.sum(1), np.finfo(float).tiny)
+    return k / np.maximum(nearest_distances(x, k).sum(1), np.finfo(float).tiny)
 
 
 def typical_picks(x, labels, labeled, k):
@@ -60,18 +80,18 @@ def typical_picks(x, labels, labeled, k):
     members = np.split(np.argsort(labels, kind="stable"), np.cumsum(sizes)[:-1])  # ascending within each cluster
     typical = {}  # cluster -> typicality of its members, computed at the cluster's first visit
     chosen, scores = [], []
-    for _ in range(k):
-        order = np.lexsort((-sizes, held))
-        j = order[(held < sizes)[order]][0]  # held = labelled or picked members: held < size means one is free
-        if j not in typical:
-            with thread_pools().limit(limits=1):  # one small cluster: threads cost more than they save
+    with thread_pools().limit(limits=1):  # small clusters: threads cost more than they save
+        for _ in range(k):
+            order = np.lexsort((-sizes, held))
+            j = order[(held < sizes)[order]][0]  # held = labelled or picked members: held < size means one is free
+            if j not in typical:
                 typical[j] = typicality(x[members[j]])
-        best = int(np.argmax(np.where(taken[members[j]], -np.inf, typical[j])))
-        i = int(members[j][best])
-        chosen.append(i)
-        scores.append(typical[j][best])
-        taken[i] = True
-        held[j] += 1
+            best = int(np.argmax(np.where(taken[members[j]], -np.inf, typical[j])))
+            i = int(members[j][best])
+            chosen.append(i)
+            scores.append(typical[j][best])
+            taken[i] = True
+            held[j] += 1
     return picks(chosen, scores)
 
 

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import kernels  # noqa: E402
-from learner import ADAM_BETAS, ADAM_EPS, GRAD_CLAMP, batch_bounds  # noqa: E402
+from training import ADAM_BETAS, ADAM_EPS, GRAD_CLAMP, batch_bounds  # noqa: E402
 from model import MLP  # noqa: E402
 
 LR = 1e-3

@@ -1,5 +1,6 @@
-"""Processes in tests: a CLI started in the background, the holder of a run folder's lock, a process's children
-and whether a process is still running (from /proc, Linux)."""
+"""Processes in tests: a CLI started in the background, the holder of a run folder's lock, a process's children,
+whether a process is still running and the CPU time it has used (from /proc, Linux)."""
+import os
 import signal
 import subprocess
 import sys
@@ -64,3 +65,30 @@ def wait_until_gone(pids, timeout=10.0):
     while time.monotonic() < deadline and any(alive(p) for p in pids):
         time.sleep(0.05)
     return [p for p in pids if alive(p)]
+
+
+def cpu_seconds(pid):
+    """User + system CPU seconds process `pid` has used so far (utime + stime of /proc/<pid>/stat); 0.0 when it is
+    gone."""
+    fields = stat_fields(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def tree_cpu_seconds(pid):
+    """CPU seconds used by process `pid` and all its descendants: its own utime + stime, those of its ended children
+    (cutime + cstime), and the same sum over its children still running (one pass over /proc)."""
+    stats = {int(e.name): f for e in Path("/proc").iterdir() if e.name.isdigit() and (f := stat_fields(e.name))}
+
+    def ticks(p):
+        return sum(map(int, stats[p][11:15])) + sum(ticks(k) for k, f in stats.items() if int(f[1]) == p)
+    return ticks(pid) / os.sysconf("SC_CLK_TCK") if pid in stats else 0.0
+
+
+def wait_for_cpu(proc, seconds, timeout=600, used=cpu_seconds):
+    """Return once the running Popen `proc` has used `seconds` CPU seconds as `used(pid)` counts them, or has ended
+    (polled every 20 ms): a moment in the process's own progress, the same point of its work however loaded the
+    machine is."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and used(proc.pid) < seconds:
+        assert time.monotonic() < deadline, f"process {proc.pid} did not use {seconds} CPU seconds in {timeout} s"
+        time.sleep(0.02)

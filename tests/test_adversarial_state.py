@@ -25,7 +25,7 @@ import results
 from runlock import LOCK_NAME
 import run
 import procs
-from cli import ROOT, run_cli
+from cli import ROOT, run_cli, run_main
 from scripts import agg_read, agg_results
 from scripts import sweep
 
@@ -353,15 +353,17 @@ def start_cli(*argv, limit_bytes=None):
 
 
 def test_kills_at_random_moments_resume_to_the_reference(tmp_path, reference):
+    """Each kill lands after a random amount of the run's own CPU time (start-up included), not of wall time, so
+    that a loaded machine does not move every kill into the start-up."""
     rng = np.random.default_rng(11)
-    for delay in rng.uniform(0.5, 6.0, size=2):
+    for cpu in rng.uniform(0.5, 6.0, size=2):
         proc = start_cli(*ARGS, "--rounds", "3", "--out", tmp_path, *(["--resume"] if (tmp_path / FOLDER).exists()
                                                                       else []))
-        time.sleep(delay)
+        procs.wait_for_cpu(proc, cpu)
         proc.kill()
         proc.communicate()
     resume = ["--resume"] if (tmp_path / FOLDER).exists() else []  # killed before its folder existed: start
-    proc = run_cli(*ARGS, "--rounds", "3", "--out", tmp_path, *resume)
+    proc = run_main(*ARGS, "--rounds", "3", "--out", tmp_path, *resume)
     assert proc.returncode == 0, proc.stderr
     assert outcome(tmp_path / FOLDER) == reference
 
@@ -376,8 +378,8 @@ def interrupt(proc, when):
 
 
 def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
-    started = time.time()  # 1 s in: importing torch (about 2 s alone) or loading the data
-    code, err = interrupt(start_cli(*ARGS, "--out", tmp_path), lambda: time.time() > started + 1.0)
+    proc = start_cli(*ARGS, "--out", tmp_path)  # 1 CPU second in: importing torch (about 2 s alone) or the data
+    code, err = interrupt(proc, lambda: procs.cpu_seconds(proc.pid) >= 1.0)
     assert code == 130 and err in ([run.INTERRUPTED_STARTING], [f"run.py: interrupted; {run.NOTHING_SAVED}"])
     assert not (tmp_path / FOLDER / "rounds.csv").exists()  # it was still starting up
 
@@ -388,7 +390,7 @@ def test_ctrl_c_mid_run_prints_one_line_and_resumes(tmp_path, reference):
                           lambda: rounds.is_file() and rounds.read_text().count("\n") >= 2)
     assert code == 130 and err[-1].startswith("run.py: interrupted; ") and "continue with --resume" in err[-1]
     assert not any("Traceback" in line for line in err)
-    assert run_cli(*ARGS, "--rounds", "3", "--out", tmp_path, "--resume").returncode == 0
+    assert run_main(*ARGS, "--rounds", "3", "--out", tmp_path, "--resume").returncode == 0
     assert outcome(tmp_path / FOLDER) == reference
 
 
@@ -406,7 +408,7 @@ def test_file_size_limit_stops_with_one_line_and_keeps_finished_rounds(stopped, 
     rows, queries = outcome(stopped)
     assert rows[: len(before[0])] == before[0] and queries.startswith(before[1])  # round 3's rows may follow
     assert [p.name for p in stopped.iterdir() if p.name.startswith(".")] == [LOCK_NAME]  # no temporary file left
-    assert run_cli(*ARGS, "--rounds", "3", "--out", stopped.parent, "--resume").returncode == 0
+    assert run_main(*ARGS, "--rounds", "3", "--out", stopped.parent, "--resume").returncode == 0
     assert outcome(stopped) == reference
 
 
@@ -622,8 +624,10 @@ def assert_sweep_outcome(out, reference):
 
 @pytest.mark.parametrize("sig,seed", [(signal.SIGKILL, 1), (signal.SIGINT, 2), (signal.SIGKILL, 3)])
 def test_a_sweep_stopped_at_a_random_moment_reruns_to_the_reference(sig, seed, sweep_reference, tmp_path):
+    """The moment is a random amount of CPU time used by the sweep and its workers, not of wall time, so that a
+    loaded machine does not move every stop into the workers' start-up."""
     proc = start_sweep(tmp_path)
-    time.sleep(np.random.default_rng(seed).uniform(1.0, 12.0))
+    procs.wait_for_cpu(proc, np.random.default_rng(seed).uniform(1.0, 12.0), used=procs.tree_cpu_seconds)
     groups = {proc.pid} | {os.getpgid(pid) for pid in procs.children(proc.pid) if procs.alive(pid)}
     proc.send_signal(sig)
     proc.communicate(timeout=60)

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dataset
-from cli import LETTER, SMALL, accuracy_lines, run_cli
+from cli import LETTER, SMALL, accuracy_lines, run_main
 from learner import Learner
 from query_strategies import STRATEGIES
 from query_strategies.active_learning_by_learning import (ActiveLearningByLearning, choice_probabilities,
@@ -55,7 +55,7 @@ def albl_on_digits(ds, arms, seed=0):
     learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(seed), max_epochs=40)
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[:30] = True
-    albl = ActiveLearningByLearning(learner, labeled, torch.Generator().manual_seed(seed + 1), arms=arms)
+    albl = ActiveLearningByLearning(learner.predictor, labeled, torch.Generator().manual_seed(seed + 1), arms=arms)
     learner.train(albl.labeled_idx())
     albl.trained()  # no query yet: nothing to learn
     return learner, albl
@@ -84,8 +84,8 @@ def test_rounds_on_digits_match_the_formulas(digits):
         learner.train(albl.labeled_idx())
         idx = albl.labeled_idx()
         with torch.no_grad():
-            pred = learner.model(learner.X[idx])[0].argmax(1)
-        reward = float(np.mean((pred == learner.y[idx]).numpy() / q[idx]))
+            pred = learner.model(digits.X_train[idx])[0].argmax(1)
+        reward = float(np.mean((pred == digits.y_train[idx]).numpy() / q[idx]))
         w[s] *= math.exp(0.05 / 2 * (reward + math.sqrt(math.log(20)) / math.sqrt(2) / p[s]))
         albl.trained()
         np.testing.assert_allclose(albl.query_prob[idx], q[idx])
@@ -98,7 +98,7 @@ def test_state_dict_continues_exactly(digits):
     learner, albl = albl_on_digits(digits, [LeastConfidence, CoreSet])
     play_round(learner, albl, 15)
     state, gen_state = albl.state_dict(), albl.gen.get_state()
-    twin = ActiveLearningByLearning(learner, np.zeros(len(albl.labeled), dtype=bool),
+    twin = ActiveLearningByLearning(learner.predictor, np.zeros(len(albl.labeled), dtype=bool),
                                     torch.Generator().set_state(gen_state))
     twin.load_state_dict(state)
     assert all((arm.labeled == albl.labeled).all() for arm in twin.arms)
@@ -106,6 +106,8 @@ def test_state_dict_continues_exactly(digits):
     assert np.array_equal(twin.query(15).index, first) and twin.last == albl.last
     for strategy in (albl, twin):
         strategy.update(first)
+    learner.train(albl.labeled_idx())  # the rewards' labels: those of the points the network was trained on
+    for strategy in (albl, twin):
         strategy.trained()
     assert torch.equal(twin.log_w, albl.log_w) and np.array_equal(twin.query_prob, albl.query_prob)
 
@@ -118,6 +120,6 @@ def test_albl_is_registered_over_conf_and_coreset():
 @pytest.mark.slow
 @pytest.mark.parametrize("data", [[], LETTER])
 def test_cli_runs_albl(tmp_path, data):
-    proc = run_cli("--alg", "albl", "--out", tmp_path, *(data or SMALL))
+    proc = run_main("--alg", "albl", "--out", tmp_path, *(data or SMALL))
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == ([100, 150, 200] if data else [50, 100, 150])

@@ -10,7 +10,7 @@ import dataset
 import run
 from learner import Learner
 
-from cli import SHARED_DATA, SMALL, accuracy_lines, run_cli
+from cli import SHARED_DATA, SMALL, accuracy_lines, run_main
 from query_strategies.bait_sampling import (BaitSampling, batch_trace, block_quadratic_forms, bait_select,
                                             factor_times, fisher_sum, initial_design, regularisation_for, sandwich)
 
@@ -119,10 +119,10 @@ def test_strategy_uses_the_whole_pool_and_its_lambda():
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[::10] = True
     learner.train(np.flatnonzero(labeled))
-    probs, emb = learner.probs_embeddings(np.arange(len(labeled)))
+    probs, emb = learner.predictor.probs_embeddings(np.arange(len(labeled)))
     batches = {}
     for lam in (1.0, 0.01):
-        picked = BaitSampling(learner, labeled, torch.Generator(), lam=lam).query(8).index
+        picked = BaitSampling(learner.predictor, labeled, torch.Generator(), lam=lam).query(8).index
         assert picked.tolist() == bait_select(probs, emb, torch.as_tensor(labeled), 8, torch.Generator(), lam=lam).index.tolist()
         assert len(set(picked)) == 8 and not labeled[picked].any()
         batches[lam] = set(picked.tolist())
@@ -139,7 +139,7 @@ LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "1
 @pytest.mark.slow
 @pytest.mark.parametrize("data", ["digits", "letter"])
 def test_cli_runs_bait(tmp_path, data):
-    proc = run_cli("--alg", "bait", "--out", tmp_path, *(SMALL if data == "digits" else LETTER))
+    proc = run_main("--alg", "bait", "--out", tmp_path, *(SMALL if data == "digits" else LETTER))
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == ([50, 100, 150] if data == "digits" else [100, 110, 120])
 

@@ -5,7 +5,7 @@ import re
 import pandas as pd
 import pytest
 
-from cli import ACC_LINE, SMALL, accuracy_lines, assert_one_line_error, run_cli
+from cli import ACC_LINE, SMALL, accuracy_lines, assert_one_line_error, run_cli, run_main
 import kernels
 import run
 from run import build_parser
@@ -23,7 +23,7 @@ def test_defaults_match_the_original():
 
 
 def test_help_explains_every_flag():
-    out = run_cli("--help").stdout
+    out = run_main("--help").stdout
     for flag in ["--alg", "--did", "--lr", "--model", "--path", "--data", "--nQuery", "--nStart", "--nEnd", "--nEmb",
                  "--rounds", "--trunc", "--aug", "--dummy", "--seed", "--device", "--out", "--resume", "--force",
                  "--maxEpochs", "--patience", "--threads", "--kernel"]:
@@ -33,7 +33,7 @@ def test_help_explains_every_flag():
 @pytest.fixture(scope="module")
 def entropy_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("res")
-    proc = run_cli("--alg", "entropy", "--seed", "4", "--out", out, *SMALL)
+    proc = run_main("--alg", "entropy", "--seed", "4", "--out", out, *SMALL)
     return proc, out / "digits_mlp_entropy_50_seed4"
 
 
@@ -80,18 +80,18 @@ def accuracy_columns(folder):
 @pytest.mark.slow
 def test_same_seed_gives_identical_output(entropy_run, tmp_path):
     proc, folder = entropy_run
-    again = run_cli("--alg", "entropy", "--seed", "4", "--out", tmp_path, *SMALL)
+    again = run_main("--alg", "entropy", "--seed", "4", "--out", tmp_path, *SMALL)
     assert accuracy_lines(again.stdout) == accuracy_lines(proc.stdout)
     assert (tmp_path / folder.name / "queries.csv").read_text() == (folder / "queries.csv").read_text()
     assert accuracy_columns(tmp_path / folder.name) == accuracy_columns(folder)
-    other = run_cli("--alg", "entropy", "--seed", "5", "--out", tmp_path, *SMALL)
+    other = run_main("--alg", "entropy", "--seed", "5", "--out", tmp_path, *SMALL)
     assert other.returncode == 0, other.stderr
     assert (tmp_path / "digits_mlp_entropy_50_seed5" / "queries.csv").read_text() != (folder / "queries.csv").read_text()
 
 
 @pytest.mark.slow
 def test_seed_defaults_to_dummy(tmp_path):
-    proc = run_cli("--dummy", "3", "--rounds", "1", "--out", tmp_path, *SMALL)
+    proc = run_main("--dummy", "3", "--rounds", "1", "--out", tmp_path, *SMALL)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "digits_mlp_rand_50_seed3" / "config.json").read_text())["seed"] == 3
 
@@ -107,7 +107,7 @@ def test_uncertainty_strategies_run(alg, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_rounds_flag_runs_exactly_that_many_query_rounds(tmp_path):
-    proc = run_cli("--rounds", "2", "--out", tmp_path, "--nStart", "50", "--nQuery", "20", "--maxEpochs", "60")
+    proc = run_main("--rounds", "2", "--out", tmp_path, "--nStart", "50", "--nQuery", "20", "--maxEpochs", "60")
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 70, 90]
     summary = json.loads((tmp_path / "digits_mlp_rand_20_seed1" / "summary.json").read_text())
     assert (summary["stopped_by"], summary["rounds"], summary["n_labeled"]) == ("rounds", 2, 90)
@@ -116,7 +116,7 @@ def test_rounds_flag_runs_exactly_that_many_query_rounds(tmp_path):
 @pytest.mark.parametrize("rounds", ["50", "2"])
 def test_rounds_flag_never_goes_past_the_label_budget(tmp_path, rounds):
     """--nEnd 150 allows (150 − 50) / 50 = 2 query rounds: --rounds 50 (and --rounds 2) stop there."""
-    proc = run_cli("--rounds", rounds, "--out", tmp_path, "--nStart", "50", "--nQuery", "50", "--nEnd", "150",
+    proc = run_main("--rounds", rounds, "--out", tmp_path, "--nStart", "50", "--nQuery", "50", "--nEnd", "150",
                    "--maxEpochs", "20")
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 100, 150]
@@ -127,7 +127,7 @@ def test_rounds_flag_never_goes_past_the_label_budget(tmp_path, rounds):
 @pytest.mark.slow
 def test_run_ends_cleanly_when_the_pool_runs_out(tmp_path):
     # digits' pool holds 1,617 points: after 1,500 labels fewer than 400 remain
-    proc = run_cli("--out", tmp_path, "--nStart", "1100", "--nQuery", "400", "--nEnd", "5000", "--maxEpochs", "30")
+    proc = run_main("--out", tmp_path, "--nStart", "1100", "--nQuery", "400", "--nEnd", "5000", "--maxEpochs", "30")
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [1100, 1500]
     assert proc.stderr.splitlines()[-1] == ("run.py: done: 1 query round, 1500 labelled, pool exhausted (fewer than "
@@ -139,9 +139,9 @@ def test_run_ends_cleanly_when_the_pool_runs_out(tmp_path):
 @pytest.mark.slow
 def test_existing_results_are_not_overwritten(tmp_path):
     args = ["--rounds", "1", "--out", tmp_path, *SMALL]
-    assert run_cli(*args).returncode == 0
-    assert_one_line_error(run_cli(*args), "already holds results", "--force")
-    assert run_cli(*args, "--force").returncode == 0
+    assert run_main(*args).returncode == 0
+    assert_one_line_error(run_main(*args), "already holds results", "--force")
+    assert run_main(*args, "--force").returncode == 0
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -149,11 +149,17 @@ def test_existing_results_are_not_overwritten(tmp_path):
     (["--model", "transformer"], "invalid choice"),
     (["--device", "tpu"], "invalid choice"),
     (["--lr", "abc"], "invalid float value"),
-    (["--data", "ImageNet"], "unknown --data"),
-    (["--data", "MNIST", "--path", "/nonexistent/folder"], "MNIST is not under"),
 ])
 def test_bad_input_gets_a_one_line_error(args, fragment, tmp_path):
     assert_one_line_error(run_cli(*args, "--out", tmp_path, timeout=120), fragment)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--data", "ImageNet"], "unknown --data"),
+    (["--data", "MNIST", "--path", "/nonexistent/folder"], "MNIST is not under"),
+])
+def test_bad_data_gets_a_one_line_error(args, fragment, tmp_path):
+    assert_one_line_error(run_main(*args, "--out", tmp_path), fragment)
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -183,13 +189,13 @@ def test_cuda_where_there_is_none(tmp_path):
     import torch
     if torch.cuda.is_available():
         pytest.skip("a CUDA device is present")
-    assert_one_line_error(run_cli("--device", "cuda", "--out", tmp_path), "no CUDA device")
+    assert_one_line_error(run_main("--device", "cuda", "--out", tmp_path), "no CUDA device")
 
 
 def test_non_numeric_csv(tmp_path):
     f = tmp_path / "bad.csv"
     f.write_text("1,2,a\n3,x,b\n5,6,a\n")
-    assert_one_line_error(run_cli("--data", f, "--out", tmp_path), "column 2 is not numeric")
+    assert_one_line_error(run_main("--data", f, "--out", tmp_path), "column 2 is not numeric")
 
 
 def test_csv_values_are_plain_numbers():
@@ -203,6 +209,8 @@ def test_csv_values_are_plain_numbers():
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_training_that_diverges_later_keeps_the_finished_rounds(tmp_path, monkeypatch, capsys):
     """From round 1 on, the learning rate is raised to 1e30 (a real overflow to an infinite loss in torch)."""
+    from dataclasses import replace
+
     from learner import Learner
 
     train, calls = Learner.train, []
@@ -210,7 +218,7 @@ def test_training_that_diverges_later_keeps_the_finished_rounds(tmp_path, monkey
     def diverging_after_round_0(self, idx):
         calls.append(len(idx))
         if len(calls) > 1:
-            self.lr = 1e30
+            self.training.engine.setting = replace(self.training.engine.setting, lr=1e30)
         return train(self, idx)
 
     monkeypatch.setattr(Learner, "train", diverging_after_round_0)

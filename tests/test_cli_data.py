@@ -10,7 +10,7 @@ import pytest
 
 import dataset
 import run
-from cli import LETTER, assert_one_line_error, run_cli
+from cli import LETTER, assert_one_line_error, run_cli, run_main
 from data_files import SHARED_DATA, skip_md5, tree_state, write_cifar10, write_mnist_slice, write_svhn
 
 ROUND_LINE = re.compile(r"^(\d+)\ttesting accuracy (\d+(?:\.\d+)?(?:e-?\d+)?)$")
@@ -39,7 +39,7 @@ def shared_state():
 @pytest.mark.slow
 @pytest.mark.parametrize("name, floor", [("MNIST", 0.5), ("FashionMNIST", 0.45)])
 def test_mnist_like_from_the_shared_folder(tmp_path, shared_state, name, floor):
-    proc = run_cli("--data", name, "--path", SHARED_DATA, "--trunc", "2000", *IMAGE_RUN, "--out", tmp_path)
+    proc = run_main("--data", name, "--path", SHARED_DATA, "--trunc", "2000", *IMAGE_RUN, "--out", tmp_path)
     pairs = rounds(proc)
     assert [n for n, _ in pairs] == [50, 100, 150] and pairs[-1][1] > floor
     cfg = config(tmp_path)
@@ -49,7 +49,7 @@ def test_mnist_like_from_the_shared_folder(tmp_path, shared_state, name, floor):
 
 @pytest.mark.slow
 def test_letter_from_the_offline_openml_csv(tmp_path, shared_state):
-    proc = run_cli(*LETTER, "--out", tmp_path)
+    proc = run_main(*LETTER, "--out", tmp_path)
     assert [n for n, _ in rounds(proc)] == [100, 150, 200]
     cfg = config(tmp_path)
     assert (cfg["n_pool"], cfg["n_test"], cfg["n_classes"], cfg["input_shape"]) == (18000, 2000, 26, [16])
@@ -67,8 +67,8 @@ def test_user_csv_with_header_and_text_labels(tmp_path, digits_table):
     X, y = digits_table
     table = pd.DataFrame(X, columns=[f"px{i}" for i in range(64)]).assign(label=[f"digit {v}" for v in y])
     table.to_csv(tmp_path / "digits.csv", index=False)
-    proc = run_cli("--data", tmp_path / "digits.csv", "--nStart", "50", "--nQuery", "50", "--nEnd", "150",
-                   "--maxEpochs", "100", "--out", tmp_path / "out")
+    proc = run_main("--data", tmp_path / "digits.csv", "--nStart", "50", "--nQuery", "50", "--nEnd", "150",
+                    "--maxEpochs", "100", "--out", tmp_path / "out")
     pairs = rounds(proc)
     assert [n for n, _ in pairs] == [50, 100, 150] and pairs[-1][1] > 0.6  # labels stay with their rows
     cfg = config(tmp_path / "out")
@@ -86,8 +86,8 @@ def test_user_csv_with_header_and_text_labels(tmp_path, digits_table):
 def test_user_npz(tmp_path, digits_table):
     X, y = digits_table
     np.savez(tmp_path / "eights.npz", X=X.reshape(-1, 8, 8), y=y)
-    proc = run_cli("--data", tmp_path / "eights.npz", "--nStart", "50", "--nQuery", "50", "--nEnd", "100",
-                   "--maxEpochs", "100", "--out", tmp_path / "out")
+    proc = run_main("--data", tmp_path / "eights.npz", "--nStart", "50", "--nQuery", "50", "--nEnd", "100",
+                    "--maxEpochs", "100", "--out", tmp_path / "out")
     assert [n for n, _ in rounds(proc)] == [50, 100]
     cfg = config(tmp_path / "out")
     assert (cfg["n_pool"], cfg["input_shape"], cfg["data_name"]) == (1617, [64], "eights")
@@ -104,8 +104,8 @@ def mnist_slice(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("model", ["resnet", "cnn"])
 def test_conv_nets_on_a_tiny_mnist_slice(tmp_path, mnist_slice, model):
-    proc = run_cli("--data", "MNIST", "--path", mnist_slice, "--model", model, "--trunc", "300", "--nStart", "50",
-                   "--nQuery", "50", "--nEnd", "100", "--maxEpochs", "2", "--out", tmp_path)
+    proc = run_main("--data", "MNIST", "--path", mnist_slice, "--model", model, "--trunc", "300", "--nStart", "50",
+                    "--nQuery", "50", "--nEnd", "100", "--maxEpochs", "2", "--out", tmp_path)
     assert [n for n, _ in rounds(proc)] == [50, 100]
     cfg = config(tmp_path)
     assert cfg["n_pool"] <= 300 and cfg["n_test"] == 500 and cfg["model"] == model

@@ -10,7 +10,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 import query_strategies.cluster_margin as cm
 import run
 from query_strategies.cluster_margin import cluster_margin_select, hac_clusters, round_robin
-from tests.cli import run_cli
+from tests.cli import run_main
 
 
 def plain_round_robin(clusters, k, generator):
@@ -68,7 +68,7 @@ def test_resume_continues_with_the_saved_clustering(tmp_path):
     """A run stopped after one query round and resumed to three ends with the queries of an uninterrupted run."""
     assert run.main([*TINY, "--rounds", "3", "--out", str(tmp_path / "whole")]) == 0
     assert run.main([*TINY, "--rounds", "1", "--out", str(tmp_path / "split")]) == 0
-    proc = run_cli(*TINY, "--rounds", "3", "--out", tmp_path / "split", "--resume")
+    proc = run_main(*TINY, "--rounds", "3", "--out", tmp_path / "split", "--resume")
     assert proc.returncode == 0, proc.stderr
     name = "digits_mlp_cluster_margin_20_seed2"
     whole = (tmp_path / "whole" / name / "queries.csv").read_text()

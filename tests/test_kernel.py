@@ -26,7 +26,8 @@ import run
 from cli import ROOT, SMALL, assert_one_line_error, run_cli
 from data_files import SHARED_DATA
 from errors import UserError
-from learner import Learner, batch_bounds
+from learner import Learner
+from training import batch_bounds
 
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
 
@@ -79,8 +80,8 @@ def test_three_epochs_match_autograd_and_torch_adam(kernel, ds, n, n_emb):
     learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(1), lr=1e-3, n_emb=n_emb)
     assert learner.trainer == "compiled"
     X, y = ds.X_train[:n], ds.y_train[:n]
-    model = learner.fresh_model()
-    reference = learner.fresh_model()
+    model = learner.training.fresh_model()
+    reference = learner.training.fresh_model()
     reference.load_state_dict(model.state_dict())
     orders = [torch.randperm(n, generator=torch.Generator().manual_seed(e)) for e in range(3)]
     before = model.lm1.weight.detach().clone()
@@ -97,7 +98,7 @@ def test_the_first_epoch_counts_predictions_made_before_each_step(kernel):
     ds = mnist(300)
     learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(2))
     X, y = ds.X_train[:100], ds.y_train[:100]
-    model = learner.fresh_model()
+    model = learner.training.fresh_model()
     with torch.no_grad():
         first_batch = model(X[:ds.train_batch].flatten(1))[0].argmax(1)
     order = torch.arange(100)

@@ -7,8 +7,9 @@ import torch
 
 import dataset
 from data_files import SHARED_DATA
-from learner import (ClampedAdam, Learner, TrainingDiverged, augment, batch_bounds, reachable_accuracy,
-                     recalibrate_batchnorm)
+from errors import TrainingDiverged
+from learner import Learner
+from training import ClampedAdam, augment, batch_bounds, reachable_accuracy, recalibrate_batchnorm
 from model import build_model, reset_weights
 from query_strategies.adversarial_bim import bim_scores
 
@@ -44,9 +45,9 @@ def test_attack_scores_batch_like_one_call_and_count_as_inference():
     learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(1), max_epochs=30)
     learner.train(np.arange(80))
     idx = np.arange(200, 260)
-    batched = learner.attack_scores(idx, bim_scores, batch=7)
-    assert learner.infer_seconds > 0
-    assert torch.equal(batched, bim_scores(learner.model, learner.X[idx]))
+    batched = learner.predictor.attack_scores(idx, bim_scores, batch=7)
+    assert learner.predictor.infer_seconds > 0
+    assert torch.equal(batched, bim_scores(learner.model, ds.X_train[idx]))
 
 
 def test_state_dict_restores_the_network_and_the_generator():
@@ -55,19 +56,20 @@ def test_state_dict_restores_the_network_and_the_generator():
     a.train(np.arange(60))
     state = a.state_dict()
     b = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(99), max_epochs=20)
-    b.load_state_dict(state)
-    assert torch.equal(a.probs(np.arange(100)), b.probs(np.arange(100)))
-    assert torch.equal(a.mc_probs(np.arange(50)), b.mc_probs(np.arange(50)))  # same dropout draws from here on
+    b.load_state_dict(state, np.arange(60))
+    assert torch.equal(a.predictor.probs(np.arange(100)), b.predictor.probs(np.arange(100)))
+    # same dropout draws from here on
+    assert torch.equal(a.predictor.mc_probs(np.arange(50)), b.predictor.mc_probs(np.arange(50)))
     a.train(np.arange(90))
     b.train(np.arange(90))  # same initial weights and shuffles from here on
-    assert torch.equal(a.probs(np.arange(100)), b.probs(np.arange(100)))
+    assert torch.equal(a.predictor.probs(np.arange(100)), b.predictor.probs(np.arange(100)))
 
 
 def test_every_round_starts_from_fresh_weights():
     ds = digits()
     lr = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0))
-    first = lr.fresh_model().lm1.weight.clone()
-    second = lr.fresh_model().lm1.weight.clone()
+    first = lr.training.fresh_model().lm1.weight.clone()
+    second = lr.training.fresh_model().lm1.weight.clone()
     assert not torch.equal(first, second)  # new draws each round, not the previous round's weights
 
 
@@ -76,9 +78,10 @@ def test_cpu_conv_nets_are_channels_last_with_the_same_initial_weights(model):
     """The layout changes, the draws do not: a fresh network equals build_model + reset_weights from the same
     generator state, weight for weight, and gives the same outputs up to rounding."""
     ds = tiny_images()
-    learner = Learner(model, ds, "cpu", torch.Generator().manual_seed(4))
-    state = learner.gen.get_state()
-    net = learner.fresh_model()
+    gen = torch.Generator().manual_seed(4)
+    learner = Learner(model, ds, "cpu", gen)
+    state = gen.get_state()
+    net = learner.training.fresh_model()
     plain = build_model(model, tuple(ds.X_train.shape[1:]), ds.n_classes, data_name=ds.name)
     with torch.no_grad():
         plain.eval()(ds.X_train[:2])
@@ -101,7 +104,7 @@ def test_epoch_cap_warns_and_is_reported():
 def test_no_epoch_cap_by_default_a_linear_model_trains_like_the_others():
     """As the original really runs it: `lin` trains to 0.99 (no early stop after 50 stale epochs)."""
     lr = Learner("lin", digits(), "cpu", torch.Generator().manual_seed(0))
-    assert lr.max_epochs == 0
+    assert lr.training.rule.max_epochs == 0
     res = lr.train(np.arange(300))
     assert res.stop == "target" and res.train_acc >= 0.99 and res.epochs > 50
 
@@ -214,30 +217,29 @@ def test_mc_dropout_without_dropout_layers_drops_embedding_only_in_mc_passes():
     lr = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0))
     lr.train(np.arange(100))
     idx = np.arange(30)
-    p1, p2 = lr.probs(idx), lr.probs(idx)
+    p1, p2 = lr.predictor.probs(idx), lr.predictor.probs(idx)
     assert torch.equal(p1, p2)  # plain inference is deterministic
-    mc = lr.mc_probs(idx)
+    mc = lr.predictor.mc_probs(idx)
     assert mc.shape == (10, 30, ds.n_classes)
     assert torch.allclose(mc.sum(-1), torch.ones(10, 30))  # each draw is a probability vector
     assert not torch.allclose(mc[0], mc[1])  # dropout on the embedding varies between draws
-    assert torch.equal(lr.probs(idx), p1)  # and MC passes leave plain inference unchanged
+    assert torch.equal(lr.predictor.probs(idx), p1)  # and MC passes leave plain inference unchanged
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_mc_dropout_keeps_batchnorm_in_eval_mode():
     ds = tiny_images()
-    lr = Learner("resnet", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=3)
+    gen = torch.Generator().manual_seed(0)
+    lr = Learner("resnet", ds, "cpu", gen, max_epochs=3)
     lr.train(np.arange(40))
     stats = {k: v.clone() for k, v in lr.model.state_dict().items() if "running" in k}
-    mc = lr.mc_probs(np.arange(8), draws=4)
+    mc = lr.predictor.mc_probs(np.arange(8), draws=4)
     assert all(torch.equal(v, lr.model.state_dict()[k]) for k, v in stats.items())  # no BN statistics update
-    emb = lr.embeddings(np.arange(8))  # eval-mode embedding; MC draws only drop its units
-    gen = torch.Generator().manual_seed(123)
-    lr.gen = gen
-    lr.gen.manual_seed(5)
-    draw = lr.mc_probs(np.arange(8), draws=1)[0]
-    lr.gen.manual_seed(5)
-    keep = torch.rand(emb.shape, generator=lr.gen) >= 0.5
+    emb = lr.predictor.embeddings(np.arange(8))  # eval-mode embedding; MC draws only drop its units
+    gen.manual_seed(5)
+    draw = lr.predictor.mc_probs(np.arange(8), draws=1)[0]
+    gen.manual_seed(5)
+    keep = torch.rand(emb.shape, generator=gen) >= 0.5
     expected = torch.softmax(lr.model.head(emb * keep / 0.5), dim=1)
     assert torch.allclose(draw, expected, atol=1e-5)
     assert mc.shape == (4, 8, 3)
@@ -248,10 +250,10 @@ def test_mc_dropout_with_dropout_layers_averages_probabilities():
     ds = tiny_images()
     lr = Learner("cnn", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=3)
     lr.train(np.arange(40))
-    mc = lr.mc_probs(np.arange(10), draws=6)
+    mc = lr.predictor.mc_probs(np.arange(10), draws=6)
     assert not torch.allclose(mc[0], mc[1])  # the network's own dropout layers are on
     assert not lr.model.training and not lr.model.drop.training  # and off again afterwards
-    assert torch.equal(lr.probs(np.arange(10)), lr.probs(np.arange(10)))
+    assert torch.equal(lr.predictor.probs(np.arange(10)), lr.predictor.probs(np.arange(10)))
 
 
 def test_batches_never_leave_a_single_point():
@@ -307,4 +309,4 @@ def test_resnet_trained_on_few_images_classifies_them_in_eval_mode():
     lr = Learner("resnet", ds, "cpu", torch.Generator().manual_seed(0))
     res = lr.train(np.arange(100))
     assert res.train_acc >= 0.99
-    assert (lr.probs(np.arange(100)).argmax(1) == ds.y_train[:100]).float().mean() >= 0.95
+    assert (lr.predictor.probs(np.arange(100)).argmax(1) == ds.y_train[:100]).float().mean() >= 0.95

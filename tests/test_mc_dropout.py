@@ -1,4 +1,4 @@
-"""MC-dropout inference (Learner.mc_probs) computes the network's part before its first dropout once for all
+"""MC-dropout inference (Predictor.mc_probs) computes the network's part before its first dropout once for all
 passes, and gives the same numbers, from the same generator draws, as one full forward pass per draw did before
 (the reference below is that implementation)."""
 import numpy as np
@@ -7,17 +7,19 @@ import torch
 import torch.nn.functional as F
 
 import dataset
-import learner as learner_module
-from learner import EMBEDDING_DROPOUT, Learner
+import predictor as predictor_module
+from learner import Learner
 from model import Dropout, dropout, has_dropout, set_dropout_generator
+from predictor import EMBEDDING_DROPOUT
+from training import device_generator
 
 
-def reference_mc_probs(lr, X, draws, batch):
+def reference_mc_probs(lr, generator, X, draws, batch):
     """The former mc_probs: per pass a generator, dropout layers switched on (or the embedding's units dropped
     before the head) and the whole network run over X batch after batch."""
     model, passes = lr.model.eval(), []
     for _ in range(draws):
-        gen, native = lr.device_generator(), has_dropout(model)
+        gen, native = device_generator(generator, X.device), has_dropout(model)
         if native:
             set_dropout_generator(model, gen)
             for m in model.modules():
@@ -56,18 +58,19 @@ CASES = {  # model: data set
 @pytest.mark.filterwarnings("ignore:training stopped")
 @pytest.mark.parametrize("case", CASES)
 def test_mc_passes_equal_one_full_forward_per_draw(case, monkeypatch):
-    monkeypatch.setattr(learner_module, "TEST_BATCH", 7)  # several batches, the last one short
+    monkeypatch.setattr(predictor_module, "TEST_BATCH", 7)  # several batches, the last one short
     ds = CASES[case]()
-    lr = Learner(case.split("-")[0], ds, "cpu", torch.Generator().manual_seed(1), max_epochs=2)
+    gen = torch.Generator().manual_seed(1)
+    lr = Learner(case.split("-")[0], ds, "cpu", gen, max_epochs=2)
     lr.train(np.arange(20))
     idx = np.arange(3, min(len(ds.y_train), 60))
-    state = lr.gen.get_state()
-    new = lr.mc_probs(idx, draws=4)
-    after = lr.gen.get_state()
-    lr.gen.set_state(state)
-    old = reference_mc_probs(lr, lr.X[idx], 4, 7)
+    state = gen.get_state()
+    new = lr.predictor.mc_probs(idx, draws=4)
+    after = gen.get_state()
+    gen.set_state(state)
+    old = reference_mc_probs(lr, gen, ds.X_train[idx], 4, 7)
     assert torch.equal(new, old)
-    assert torch.equal(after, lr.gen.get_state())  # the same draws: the generator ends in the same state
+    assert torch.equal(after, gen.get_state())  # the same draws: the generator ends in the same state
     assert not torch.equal(new[0], new[1])
     assert all(m.keep is None and not m.training for m in lr.model.modules() if isinstance(m, Dropout))
 
@@ -77,11 +80,11 @@ def test_mc_passes_equal_one_full_forward_per_draw(case, monkeypatch):
                                                       ("cnn-cifar", "conv1", [1])])
 def test_the_layers_before_the_first_dropout_run_once_per_batch(case, first_layer, probe, monkeypatch):
     """Networks with dropout layers first run one sample to find the shapes of their masks (`probe`)."""
-    monkeypatch.setattr(learner_module, "TEST_BATCH", 7)
+    monkeypatch.setattr(predictor_module, "TEST_BATCH", 7)
     ds = CASES[case]()
     lr = Learner(case.split("-")[0], ds, "cpu", torch.Generator().manual_seed(1), max_epochs=1)
     lr.train(np.arange(20))
     rows = []
     getattr(lr.model, first_layer).register_forward_hook(lambda m, args, out: rows.append(len(out)))
-    lr.mc_probs(np.arange(30), draws=10)
+    lr.predictor.mc_probs(np.arange(30), draws=10)
     assert rows == probe + [7, 7, 7, 7, 2]  # once per batch of TEST_BATCH points, not once per pass

@@ -5,7 +5,7 @@ import json
 import pytest
 
 import run
-from tests.cli import accuracy_lines, assert_one_line_error, run_cli
+from tests.cli import accuracy_lines, assert_one_line_error, run_cli, run_main
 
 NEW = ["varratio", "meanstd", "powerbald", "powermargin", "batchbald", "typiclust", "probcover",
        "cluster_margin"]
@@ -45,5 +45,5 @@ def test_bad_strategy_parameters_are_refused_with_one_line(flag, value):
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_resume_with_another_strategy_parameter_is_refused(tmp_path):
     assert run.main(["--alg", "powermargin", "--out", str(tmp_path), "--rounds", "1", *TINY]) == 0
-    proc = run_cli("--alg", "powermargin", "--beta", "2", "--out", tmp_path, "--rounds", "2", "--resume", *TINY)
+    proc = run_main("--alg", "powermargin", "--beta", "2", "--out", tmp_path, "--rounds", "2", "--resume", *TINY)
     assert_one_line_error(proc, "beta=1.0", "same flags")

@@ -195,26 +195,29 @@ def test_noise_stability_same_picks_as_the_reference(n, C, K, k):
     assert (np.diff(ours.score) <= 1e-12).all()  # k-center's distances only fall
 
 
-def test_learner_weight_noise_has_the_stated_norm_and_scale_zero_changes_nothing():
+def test_predictor_weight_noise_has_the_stated_norm_and_scale_zero_changes_nothing():
     """noisy_probs equals the softmax of the network with W ← W + ξ·s‖W‖/‖ξ‖ for lm1's then head's weight (ξ from
     the generator in that order; biases untouched), and leaves the trained network as it was."""
     ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
-    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(1), max_epochs=60, kernel="off")
+    gen = torch.Generator().manual_seed(1)
+    learner = Learner("mlp", ds, "cpu", gen, max_epochs=60, kernel="off")
     learner.train(np.arange(100))
-    idx = np.arange(300)
-    assert torch.allclose(learner.noisy_probs(idx, 0.0, 2), learner.probs(idx).expand(2, -1, -1))
+    predictor, idx = learner.predictor, np.arange(300)
+    assert torch.allclose(predictor.noisy_probs(idx, 0.0, 2), predictor.probs(idx).expand(2, -1, -1))
     net = learner.model
     w1, b1, w2 = (p.detach().clone() for p in (net.lm1.weight, net.lm1.bias, net.head.weight))
-    state = learner.gen.get_state()
-    noisy = learner.noisy_probs(idx, 0.05, 1)[0]
+    state = gen.get_state()
+    noisy = predictor.noisy_probs(idx, 0.05, 1)[0]
     assert all(torch.equal(a, b) for a, b in zip((net.lm1.weight, net.lm1.bias, net.head.weight), (w1, b1, w2)))
-    learner.gen.set_state(state)
-    xi1 = torch.randn(w1.shape, generator=learner.gen)
-    xi2 = torch.randn(w2.shape, generator=learner.gen)
+    gen.set_state(state)
+    xi1 = torch.randn(w1.shape, generator=gen)
+    xi2 = torch.randn(w2.shape, generator=gen)
     v1, v2 = w1 + xi1 * 0.05 * w1.norm() / xi1.norm(), w2 + xi2 * 0.05 * w2.norm() / xi2.norm()
     expected = torch.softmax(torch.relu(ds.X_train[idx].flatten(1) @ v1.T + b1) @ v2.T, 1)
     assert torch.allclose(noisy, expected, atol=1e-6)
-    assert (noisy - learner.probs(idx)).abs().max() > 1e-4
+    assert (noisy - predictor.probs(idx)).abs().max() > 1e-4
+    W, b = predictor.last_layer()
+    assert torch.equal(W, w2) and torch.equal(b, torch.zeros(len(W)))  # the mlp's head has no bias
 
 
 # --- ALFA-Mix -------------------------------------------------------------------------------------------------------

@@ -35,13 +35,14 @@ UNSCORED = {"rand", "baseline"}  # random draws: no score
 
 @pytest.fixture(scope="module")
 def trained():
-    """A learner trained on 60 labelled digits, and the labelled mask."""
+    """The predictor of a learner trained on 60 labelled digits (what strategies are given), and the labelled
+    mask."""
     ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
     learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=20)
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[::27] = True
     learner.train(np.flatnonzero(labeled))
-    return learner, labeled
+    return learner.predictor, labeled
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")

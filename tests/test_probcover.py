@@ -155,3 +155,31 @@ def test_purity_delta_and_picks_equal_the_dense_reference(rows, n, labels, seed,
             monkeypatch.setattr(pc, "EDGE_BUDGET", budget)
             got = probcover_select(x, labeled, 12, torch.Generator().manual_seed(0), delta=d).index.tolist()
             assert got[:len(picks)] == picks and len(set(got)) == 12 and not labeled[got].any()
+
+
+@pytest.mark.parametrize("rows,n,labels,seed", [("gauss", 150, 3, 0), ("half", 120, 3, 2), ("half", 90, 1, 4),
+                                                 ("near", 160, 3, 5)])
+@pytest.mark.parametrize("pair_budget", [2**22, 5])
+def test_graph_from_the_purity_pass_gives_the_dense_picks(rows, n, labels, seed, pair_budget, monkeypatch):
+    """probcover_select given purity_delta's radius takes the δ-ball graph's edges from the pairs its pass kept
+    (a strip of 7 columns to start the bound, tiles of 16), or searches again past PAIR_BUDGET pairs: the same
+    picks as the dense greedy at that δ either way, ties at the radius included."""
+    monkeypatch.setattr(pc, "TILE", 16)
+    monkeypatch.setattr(pc, "STRIP", 7)
+    monkeypatch.setattr(pc, "PAIR_BUDGET", pair_budget)
+    x = ROWS[rows](n, seed)
+    y = torch.as_tensor(np.random.default_rng(seed).integers(labels, size=n))
+    labeled = np.zeros(n, dtype=bool)
+    labeled[::17] = True
+    delta, dots = dense_reference(x, y)
+    radius = purity_delta(x, y)
+    known = pc.known_edges(x, 1 - radius**2 / 2, radius)
+    assert (known is None) == (pair_budget == 5)  # one label: every pair kept, as none bounds the radius
+    if known is not None:
+        i, j = known
+        assert (i <= j).all() and sorted(zip(i.tolist(), j.tolist())) == sorted(
+            (a, b) for a, b in (dots > 1 - delta**2 / 2).nonzero().tolist() if a <= b)
+    picks, _ = greedy_on((dots > 1 - delta**2 / 2).numpy(), labeled, 12)
+    got = probcover_select(x, labeled, 12, torch.Generator().manual_seed(0), delta=radius).index.tolist()
+    assert got[:len(picks)] == picks and len(set(got)) == 12 and not labeled[got].any()
+    assert pc.known_edges(x.clone(), 1 - radius**2 / 2, radius) is None  # other rows: searched again

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cli import ROOT, run_cli
+from cli import ROOT, run_main
 
-FLAGS = ["--nStart", "20", "--nEnd", "1000"]  # 50 rounds trained to 0.99: several seconds, still running when killed
+FLAGS = ["--nStart", "20", "--nEnd", "400"]  # 19 rounds trained to 0.99: seconds, still running when killed
 ALGS = ["rand", "entropy"]
 DETERMINISTIC = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "restarts"]
 
@@ -75,6 +75,18 @@ def kill_node(proc):
     raise AssertionError(f"processes {alive} of the node survived SIGKILL")
 
 
+def wait_for_port(port, timeout=60):
+    """Return once something accepts TCP connections on 127.0.0.1:`port` (the head's GCS is up)."""
+    deadline = time.time() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            assert time.time() < deadline, f"nothing listens on port {port} after {timeout} s"
+            time.sleep(0.1)
+
+
 def count_nodes(env, address):
     code = f"import ray; ray.init(address={address!r}, log_to_driver=False); print(len(ray.nodes()))"
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
@@ -92,7 +104,7 @@ def cluster(tmp_path):
     nodes = [ray_node(env, "--head", "--port", port, "--include-dashboard=false", "--temp-dir", tmp,
                       "--ray-client-server-port", free_port())]
     try:
-        time.sleep(5)
+        wait_for_port(port)
         nodes.append(ray_node(env, "--address", address))
         deadline = time.time() + 60
         while count_nodes(env, address) < 2:
@@ -136,6 +148,6 @@ def test_sweep_on_a_cluster_survives_a_lost_node(cluster, tmp_path):
     assert "0 failed" in again.stdout
     for alg, folder in zip(ALGS, folders):
         reference = tmp_path / "reference"
-        assert run_cli("--alg", alg, "--seed", "1", "--nQuery", "20", *FLAGS, "--out", reference).returncode == 0
+        assert run_main("--alg", alg, "--seed", "1", "--nQuery", "20", *FLAGS, "--out", reference).returncode == 0
         assert outcome(folder) == outcome(reference / folder.name)
         assert (folder / "summary.json").is_file()

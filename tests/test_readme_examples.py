@@ -92,12 +92,12 @@ def test_new_strategy_example_picks_like_entropy_and_checks_its_picks(monkeypatc
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[:60] = True
     learner.train(np.flatnonzero(labeled))
-    mine = scope["ScaledEntropy"](learner, labeled, torch.Generator(), beta=2.0)
+    mine = scope["ScaledEntropy"](learner.predictor, labeled, torch.Generator(), beta=2.0)
     assert mine.beta == 2.0
-    assert mine.query(10).index.tolist() == EntropySampling(learner, labeled, torch.Generator()).query(10).index.tolist()
+    assert mine.query(10).index.tolist() == EntropySampling(learner.predictor, labeled, torch.Generator()).query(10).index.tolist()
     for wrong in (np.arange(10), np.arange(-10, 0), np.full(10, 100), np.arange(100, 109)):
         mine.select = lambda n: picks(wrong)  # labelled, negative, repeated, too few: Strategy.query refuses them all
         with pytest.raises(RuntimeError, match="not 10 distinct unlabelled points"):
             mine.query(10)
     with pytest.raises(TypeError, match="no parameter gamma"):
-        scope["ScaledEntropy"](learner, labeled, torch.Generator(), gamma=1.0)
+        scope["ScaledEntropy"](learner.predictor, labeled, torch.Generator(), gamma=1.0)

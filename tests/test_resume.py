@@ -5,19 +5,21 @@ Moments tried: SIGKILL after 1 and after 3 finished rounds (in training or query
 line in rounds.csv and queries.csv (a kill while appending); a crash after the round's rows were written but
 before its checkpoint was saved; a kill before the first round finished."""
 import json
+import re
+import shutil
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
 
 import results
 import run
-from cli import ROOT, accuracy_lines, assert_one_line_error, run_cli
+import procs
+from cli import ROOT, accuracy_lines, assert_one_line_error, run_main
 
-ARGS = ["--alg", "bald", "--seed", "7", "--nStart", "40", "--nQuery", "40", "--nEnd", "240", "--maxEpochs", "150"]
+ARGS = ["--alg", "bald", "--seed", "7", "--nStart", "40", "--nQuery", "40", "--nEnd", "200", "--maxEpochs", "150"]
 FOLDER = "digits_mlp_bald_40_seed7"
 DETERMINISTIC = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts"]
 
@@ -33,9 +35,24 @@ def deterministic_columns(folder):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("ref")
-    proc = run_cli(*ARGS, "--out", out)
+    proc = run_main(*ARGS, "--out", out)
     assert proc.returncode == 0, proc.stderr
     return out / FOLDER, proc
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tmp_path_factory):
+    """stopped_run(n, out): out/FOLDER becomes a copy of a run of ARGS stopped by --rounds n (made once per module
+    for each n); returns out."""
+    made = {}
+
+    def copy(n, out):
+        if n not in made:
+            made[n] = tmp_path_factory.mktemp(f"rounds{n}")
+            assert run_main(*ARGS, "--out", made[n], "--rounds", n).returncode == 0
+        shutil.copytree(made[n] / FOLDER, out / FOLDER)
+        return out
+    return copy
 
 
 def same_as_reference(folder, reference):
@@ -45,40 +62,34 @@ def same_as_reference(folder, reference):
     assert (folder / "summary.json").is_file()
 
 
-def checkpoint_round(folder):
-    """The round saved in folder's checkpoint.pt (replaced atomically, so never read half-written); -1 if none."""
-    path = folder / "checkpoint.pt"
-    return torch.load(path, weights_only=True)["round"] if path.is_file() else -1
-
-
 def kill_after_rounds(out, n_rounds, part_of_a_round):
-    """Start a real run, SIGKILL it once `n_rounds` rounds are finished, i.e. once the checkpoint of round
-    n_rounds − 1 is saved (its rows are written just before it), plus `part_of_a_round` times the duration of the
-    round before (so the kill lands inside the next round however fast rounds are)."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--out", str(out)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline, seen, times = time.time() + 300, -1, {}
-    while time.time() < deadline and proc.poll() is None:
-        now = checkpoint_round(out / FOLDER)
-        if now != seen:
-            seen, times[now] = now, time.time()
-        if now >= n_rounds - 1:
-            break
-        time.sleep(0.005)
-    last = times.get(n_rounds - 1, 0) - times.get(n_rounds - 2, times.get(n_rounds - 1, 0))
-    time.sleep(part_of_a_round * last)
+    """Start a real run, SIGKILL it once `n_rounds` rounds are finished, i.e. once it reports round n_rounds − 1 on
+    stderr (the line follows that round's rows and checkpoint), plus `part_of_a_round` times the CPU time the round
+    before took (so the kill lands inside the next round, at the same point of its work however loaded the
+    machine is)."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--out", str(out)], cwd=ROOT, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    reported = {}  # round -> CPU seconds the run had used when it reported the round
+    for line in proc.stderr:
+        if m := re.match(r"round (\d+): ", line):
+            reported[int(m[1])] = procs.cpu_seconds(proc.pid)
+            if int(m[1]) == n_rounds - 1:
+                break
+    assert n_rounds - 1 in reported, "the run ended before it reported the round"
+    now = reported[n_rounds - 1]
+    procs.wait_for_cpu(proc, now + part_of_a_round * (now - reported.get(n_rounds - 2, now)))
     proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.communicate()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n_rounds,delay", [(1, 0.0), (3, 0.3)])  # delay: a part of a round
+@pytest.mark.parametrize("n_rounds,delay", [(1, 0.0), (3, 0.3)])  # delay: a part of a round's CPU time
 def test_sigkill_then_resume_matches_an_uninterrupted_run(n_rounds, delay, tmp_path, reference):
     kill_after_rounds(tmp_path, n_rounds, delay)
     assert not (tmp_path / FOLDER / "summary.json").exists()
     checkpointed = (tmp_path / FOLDER / "checkpoint.pt").exists()  # a kill before round 0's checkpoint: afresh
-    proc = run_cli(*ARGS, "--out", tmp_path, "--resume")
+    proc = run_main(*ARGS, "--out", tmp_path, "--resume")
     assert proc.returncode == 0, proc.stderr
     assert ("resuming" in proc.stderr) == checkpointed
     same_as_reference(tmp_path / FOLDER, reference)
@@ -93,7 +104,7 @@ def test_torn_last_lines_are_repaired(tmp_path, reference):
         f.write("9,123,0.5")  # a row cut off mid-write
     with open(folder / "queries.csv", "a") as f:
         f.write("9,1")
-    assert run_cli(*ARGS, "--out", tmp_path, "--resume").returncode == 0
+    assert run_main(*ARGS, "--out", tmp_path, "--resume").returncode == 0
     same_as_reference(folder, reference)
 
 
@@ -123,7 +134,7 @@ def test_resume_before_any_round_finished_starts_afresh(tmp_path, reference):
     folder = tmp_path / FOLDER
     folder.mkdir(parents=True)
     (folder / "rounds.csv").write_text("round,n_labeled\n0,4")
-    proc = run_cli(*ARGS, "--out", tmp_path, "--resume")
+    proc = run_main(*ARGS, "--out", tmp_path, "--resume")
     assert proc.returncode == 0, proc.stderr
     assert "run.py: no checkpoint: starting from round 0" in proc.stderr.splitlines()
     same_as_reference(folder, reference)
@@ -132,48 +143,48 @@ def test_resume_before_any_round_finished_starts_afresh(tmp_path, reference):
 def test_resume_of_a_finished_run_changes_nothing(reference):
     folder, _ = reference
     before = {p.name: p.read_bytes() for p in folder.iterdir() if p.name != ".lock"}  # the lock names its holder
-    proc = run_cli(*ARGS, "--out", folder.parent, "--resume")
+    proc = run_main(*ARGS, "--out", folder.parent, "--resume")
     assert proc.returncode == 0 and "already finished" in proc.stderr
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.name != ".lock"} == before
 
 
 @pytest.mark.slow
 def test_resume_extends_a_finished_run_to_a_larger_budget(tmp_path, reference):
-    short = [a if a != "240" else "160" for a in ARGS]
-    assert run_cli(*short, "--out", tmp_path).returncode == 0
-    assert run_cli(*ARGS, "--out", tmp_path, "--resume").returncode == 0
+    short = [a if a != "200" else "160" for a in ARGS]
+    assert run_main(*short, "--out", tmp_path).returncode == 0
+    assert run_main(*ARGS, "--out", tmp_path, "--resume").returncode == 0
     same_as_reference(tmp_path / FOLDER, reference)
 
 
-def test_resume_with_other_flags_is_refused(tmp_path):
-    assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
+def test_resume_with_other_flags_is_refused(tmp_path, stopped_run):
+    stopped_run(1, tmp_path)
     changed = [a if a != "150" else "151" for a in ARGS]
-    assert_one_line_error(run_cli(*changed, "--out", tmp_path, "--resume"), "maxEpochs", "same flags")
+    assert_one_line_error(run_main(*changed, "--out", tmp_path, "--resume"), "maxEpochs", "same flags")
 
 
-def test_corrupt_checkpoint_is_reported(tmp_path):
-    assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
+def test_corrupt_checkpoint_is_reported(tmp_path, stopped_run):
+    stopped_run(1, tmp_path)
     (tmp_path / FOLDER / "checkpoint.pt").write_bytes(b"not a checkpoint")
     (tmp_path / FOLDER / "summary.json").unlink()
-    assert_one_line_error(run_cli(*ARGS, "--out", tmp_path, "--resume"), "cannot be read", "--force")
+    assert_one_line_error(run_main(*ARGS, "--out", tmp_path, "--resume"), "cannot be read", "--force")
 
 
 @pytest.mark.slow
-def test_resume_accepts_the_same_data_spelled_differently(tmp_path):
-    assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "1").returncode == 0
+def test_resume_accepts_the_same_data_spelled_differently(tmp_path, stopped_run):
+    stopped_run(1, tmp_path)
     (tmp_path / FOLDER / "summary.json").unlink()
-    assert run_cli(*ARGS, "--out", tmp_path, "--rounds", "2", "--data", "digits", "--resume").returncode == 0
+    assert run_main(*ARGS, "--out", tmp_path, "--rounds", "2", "--data", "digits", "--resume").returncode == 0
     config = (tmp_path / FOLDER / "config.json").read_text()
     assert '"rounds": 2' in config  # the budget a resumed run went on to is recorded
 
 
-def test_resume_trains_as_the_run_started(tmp_path, reference):
+def test_resume_trains_as_the_run_started(tmp_path, reference, stopped_run):
     """A run started with --kernel off continues with PyTorch when resumed without the flag, and ends as an
     uninterrupted --kernel off run; one started with the compiled epoch and resumed with --kernel off warns."""
     torch_out, torch_ref = tmp_path / "torch", tmp_path / "torch-reference"
-    assert run_cli(*ARGS, "--kernel", "off", "--out", torch_ref).returncode == 0
-    assert run_cli(*ARGS, "--kernel", "off", "--out", torch_out, "--rounds", "2").returncode == 0
-    proc = run_cli(*ARGS, "--out", torch_out, "--resume")
+    assert run_main(*ARGS, "--kernel", "off", "--out", torch_ref).returncode == 0
+    assert run_main(*ARGS, "--kernel", "off", "--out", torch_out, "--rounds", "2").returncode == 0
+    proc = run_main(*ARGS, "--out", torch_out, "--resume")
     assert proc.returncode == 0 and "compiled" not in proc.stderr, proc.stderr
     same_as_reference(torch_out / FOLDER, (torch_ref / FOLDER, None))
     weights = [torch.load(out / FOLDER / "checkpoint.pt", weights_only=True)["learner"]["model"]
@@ -181,19 +192,18 @@ def test_resume_trains_as_the_run_started(tmp_path, reference):
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])  # the same last network, bit for bit
     assert json.loads((torch_out / FOLDER / "config.json").read_text())["trainer"] == "torch"
     if json.loads((reference[0] / "config.json").read_text())["trainer"] == "compiled":
-        compiled_out = tmp_path / "compiled"
-        assert run_cli(*ARGS, "--out", compiled_out, "--rounds", "2").returncode == 0
-        proc = run_cli(*ARGS, "--out", compiled_out, "--resume", "--kernel", "off")
+        compiled_out = stopped_run(2, tmp_path / "compiled")
+        proc = run_main(*ARGS, "--out", compiled_out, "--resume", "--kernel", "off")
         assert proc.returncode == 0, proc.stderr
         assert "started with the compiled mlp epoch" in proc.stderr and "continues with PyTorch" in proc.stderr
 
 
 @pytest.mark.parametrize("width", [2, 3])
-def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(width, tmp_path, reference, capsys):
+def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(width, tmp_path, reference, stopped_run, capsys):
     """A run folder an older version wrote (queries.csv without its `score` column, or without `row` too;
     summary.json without run id and labels) is resumed and extended in that format, ending with the reference
     run's rows and picks."""
-    assert run.main([*ARGS, "--rounds", "2", "--out", str(tmp_path)]) == 0
+    stopped_run(2, tmp_path)
     folder, ref_folder = tmp_path / FOLDER, reference[0]
     queries = folder / "queries.csv"
     queries.write_text("".join(",".join(line.split(",")[:width]) + "\n" for line in queries.read_text().splitlines()))

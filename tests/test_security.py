@@ -17,7 +17,7 @@ import torch
 
 import results
 import run
-from cli import ROOT, assert_one_line_error, run_cli
+from cli import ROOT, assert_one_line_error, run_main
 from procs import start_cli, wait_for_holder
 from scripts import sweep
 
@@ -48,7 +48,7 @@ def legacy_payload(path, marker):
 def finished_run(tmp_path_factory):
     """A run stopped after round 1 (rounds 0 and 1 done, checkpoint of round 1), to be resumed."""
     out = tmp_path_factory.mktemp("sec")
-    proc = run_cli(*ARGS, "--rounds", "1", "--out", out)
+    proc = run_main(*ARGS, "--rounds", "1", "--out", out)
     assert proc.returncode == 0, proc.stderr
     return out
 
@@ -67,7 +67,7 @@ def test_crafted_checkpoint_is_refused_and_runs_nothing(finished_run, tmp_path, 
     marker = tmp_path / "pwned"
     craft(out / FOLDER / "checkpoint.pt", marker)
 
-    proc = run_cli(*ARGS, "--out", out, "--resume")
+    proc = run_main(*ARGS, "--out", out, "--resume")
     assert_one_line_error(proc, "checkpoint.pt cannot be read", "--force")
     assert proc.returncode == 2
     assert not marker.exists()
@@ -98,26 +98,26 @@ def copy_run(src, out):
 
 def test_a_second_writer_is_refused_and_a_killed_holder_leaves_no_stale_lock(finished_run, tmp_path):
     folder = copy_run(finished_run / FOLDER, tmp_path)
-    longer = [*ARGS, "--nEnd", "400", "--out", tmp_path]
-    holder = start_cli(*longer, "--resume")  # rounds 2..9 left to run
+    longer = [*ARGS, "--nEnd", "200", "--out", tmp_path]
+    holder = start_cli(*longer, "--resume")  # rounds 2..4 left to run
     try:
         wait_for_holder(folder, lambda pid: pid == holder.pid)
         os.kill(holder.pid, signal.SIGSTOP)  # the holder is now inside its run, with the lock
         before = {p.name: p.read_bytes() for p in folder.iterdir()}
         for extra in (["--resume"], ["--force"], []):
-            proc = run_cli(*longer, *extra)
+            proc = run_main(*longer, *extra)
             assert_one_line_error(proc, f"{folder} is in use by another process (pid {holder.pid})")
             assert proc.returncode == 2
         assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing touched
     finally:
         holder.kill()
         holder.wait()
-    proc = run_cli(*longer, "--resume")  # the kernel dropped the dead holder's lock
+    proc = run_main(*longer, "--resume")  # the kernel dropped the dead holder's lock
     assert proc.returncode == 0, proc.stderr
     rounds = pd.read_csv(folder / "rounds.csv")
-    assert rounds["round"].tolist() == list(range(10)) and rounds.n_labeled.tolist() == list(range(40, 401, 40))
+    assert rounds["round"].tolist() == list(range(5)) and rounds.n_labeled.tolist() == list(range(40, 201, 40))
     queries = pd.read_csv(folder / "queries.csv")
-    assert len(queries) == 400 and queries["index"].is_unique
+    assert len(queries) == 200 and queries["index"].is_unique
 
 
 # ---------------------------------------------------------------- nothing written outside --out

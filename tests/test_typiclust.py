@@ -7,6 +7,7 @@ from skactiveml.pool import TypiClust as SkTypiClust
 from skactiveml.utils import MISSING_LABEL
 import torch
 
+from query_strategies import typiclust
 from query_strategies.selection import seed_from
 from query_strategies.typiclust import K_NN, typical_picks, typicality, typiclust_select
 
@@ -48,7 +49,9 @@ def test_picks_equal_brute_force_on_given_clusters(n, clusters, k, n_lab, seed):
     assert typical_picks(x, labels, labeled, k).index.tolist() == brute_picks(x, labels, labeled, k)
 
 
-def test_typicality_counts_twenty_neighbours_and_handles_singletons():
+@pytest.mark.parametrize("gram_entries", [typiclust.GRAM_ENTRIES, 100, 1])
+def test_typicality_counts_twenty_neighbours_and_handles_singletons(monkeypatch, gram_entries):
+    monkeypatch.setattr(typiclust, "GRAM_ENTRIES", gram_entries)  # 100, 1: the neighbour search in row blocks
     x = np.random.default_rng(3).normal(size=(40, 5))
     assert np.allclose(typicality(x), brute_typicality(x))
     assert np.allclose(typicality(x[:6]), brute_typicality(x[:6]))
@@ -76,3 +79,22 @@ def test_largest_uncovered_clusters_first_and_no_labelled_pick():
     picks = typical_picks(x, np.repeat([0, 1, 2], [50, 30, 10]), labeled, 3).index
     # the 30-blob, then the 10-blob; then all hold one point and the largest (the 50-blob) gets its second
     assert picks[0] in range(50, 80) and picks[1] in range(80, 90) and picks[2] in range(1, 50)
+
+
+@pytest.mark.parametrize("gram_entries", [typiclust.GRAM_ENTRIES, 1])
+def test_points_placed_alike_tie_and_the_lowest_index_is_picked(monkeypatch, gram_entries):
+    """A two-point cluster (each the other's only neighbour) and a cluster of a duplicated point and one other:
+    the typicalities tie exactly, and the pick is the lowest index, as in the brute force."""
+    monkeypatch.setattr(typiclust, "GRAM_ENTRIES", gram_entries)
+    rng = np.random.default_rng(5)
+    for trial in range(20):
+        pair = rng.normal(size=(2, 16)) * rng.uniform(0.1, 100)
+        t = typicality(pair)
+        assert t[0] == t[1]
+        a, b = rng.normal(size=(2, 16))
+        t = typicality(np.stack([b, a, a]))
+        assert t[1] == t[2] > t[0]
+    x = np.concatenate([rng.normal(size=(2, 4)), rng.normal(size=(3, 4)) + 50])
+    x[3] = x[2]
+    labels = np.array([0, 0, 1, 1, 1])
+    assert typical_picks(x, labels, np.zeros(5, dtype=bool), 2).index.tolist() == [2, 0]

@@ -1,0 +1,203 @@
+"""What strategies see of a round's trained network: its outputs on pool points, through a narrow interface.
+
+A `Predictor` answers with the network the learner last trained (or restored): probabilities, embeddings (the
+input of the last layer), both together (the inputs of gradient embeddings), MC-dropout samples, per-point
+attack scores, the labels of the points it was trained on, and the number of classes. Strategies never reach the
+network, the pool's tensors or the data set themselves; the time spent here is rounds.csv's infer_seconds."""
+import copy
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from dataset import TEST_BATCH
+from model import Dropout, dropout, has_dropout, keep_mask
+from query_strategies.selection import progress
+from training import device_generator
+
+MC_DRAWS = 10
+EMBEDDING_DROPOUT = 0.5  # MC passes of models without dropout layers drop embedding units with this rate
+ATTACK_BATCH = 500  # points attacked together by attack_scores
+
+
+class Predictor:
+    """The outputs of the trained network on the pool's inputs `X` (labels `y`, `n_classes` classes). MC-dropout
+    masks come from `generator` (on the CPU) or from a device generator seeded from it: the one the trainer draws
+    from, so that picks follow from the seed."""
+
+    def __init__(self, X, y, n_classes, generator):
+        self._X, self._y, self._n_classes, self._gen = X, y, n_classes, generator
+        self._model = None
+        self._labelled = np.zeros(len(y), dtype=bool)
+        self._seconds = 0.0
+
+    def use(self, model, labelled):
+        """Answer with `model` (in eval mode) from now on, trained on pool points `labelled` (whose labels
+        `labels` may then give)."""
+        self._model = model.eval()
+        self._labelled = np.zeros(len(self._y), dtype=bool)
+        self._labelled[np.asarray(labelled, dtype=np.int64)] = True
+
+    @property
+    def model(self):
+        """The network answering (None before the first `use`)."""
+        return self._model
+
+    @property
+    def n_classes(self):
+        return self._n_classes
+
+    @property
+    def n_pool(self):
+        return len(self._y)
+
+    @property
+    def infer_seconds(self):
+        """Seconds spent computing outputs for strategies since this predictor was made."""
+        return self._seconds
+
+    @contextmanager
+    def _timed(self):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._seconds += time.perf_counter() - start
+
+    @torch.no_grad()
+    def _forward(self, X, model=None):
+        """(logits, embeddings) of `model` (default: the network) over inputs X in batches of TEST_BATCH."""
+        model, out_l, out_e = (self._model if model is None else model).eval(), [], []
+        for start in range(0, len(X), TEST_BATCH):
+            logits, emb = model(X[start:start + TEST_BATCH])
+            out_l.append(logits)
+            out_e.append(emb)
+        return torch.cat(out_l), torch.cat(out_e)
+
+    def probs(self, idx):
+        """Softmax probabilities (n, C) of pool points `idx`."""
+        with self._timed():
+            return F.softmax(self._forward(self._X[idx])[0], dim=1)
+
+    def probs_embeddings(self, idx):
+        """(probabilities (n, C), embeddings (n, d)) of pool points `idx`: what gradient embeddings are made of."""
+        with self._timed():
+            logits, emb = self._forward(self._X[idx])
+            return F.softmax(logits, dim=1), emb
+
+    def embeddings(self, idx):
+        """Embeddings (n, d) of pool points `idx`: the input of the last layer."""
+        return self.probs_embeddings(idx)[1]
+
+    def labels(self, idx):
+        """The labels of pool points `idx`, all among those the network was trained on (ValueError otherwise: a
+        strategy learns no label it has not paid for)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if not self._labelled[idx].all():
+            raise ValueError("labels asked for points the network was not trained on")
+        return self._y[torch.as_tensor(idx, device=self._y.device)]
+
+    def accuracy(self, X, y):
+        """correct / n of the network over (X, y), as a Python float of that exact ratio (as the original prints
+        it)."""
+        logits, _ = self._forward(X)
+        return int((logits.argmax(1) == y).sum()) / len(y)
+
+    def mc_probs(self, idx, draws=MC_DRAWS):
+        """Softmax probabilities of `draws` MC-dropout passes over pool points `idx`, shape (draws, n, C): dropout
+        on (BatchNorm in eval mode), or, for networks without dropout layers, embedding units dropped before the
+        last layer. Each pass takes a generator (training.device_generator) and draws its masks batch after batch
+        of TEST_BATCH points; the layers before the first dropout are computed once for all passes."""
+        with self._timed():
+            X = self._X[idx]
+            logits = self._mc_logits(X, draws) if has_dropout(self._model) else self._mc_head_logits(X, draws)
+            return F.softmax(logits, dim=2)
+
+    @torch.no_grad()
+    def _mc_head_logits(self, X, draws):
+        """MC-dropout logits (draws, n, C) of a network without dropout layers: the embeddings once, then per pass
+        and batch head(dropout(embedding, EMBEDDING_DROPOUT))."""
+        model = self._model.eval()
+        embs = [model(X[a:a + TEST_BATCH])[1] for a in range(0, len(X), TEST_BATCH)]
+        passes = []
+        for _ in range(draws):
+            gen = device_generator(self._gen, X.device)
+            passes.append(torch.cat([model.head(dropout(emb, EMBEDDING_DROPOUT, gen)) for emb in embs]))
+        return torch.stack(passes)
+
+    @torch.no_grad()
+    def _mc_logits(self, X, draws):
+        """MC-dropout logits (draws, n, C) of a network with dropout layers (forward = tail(trunk(x))): every
+        pass's keep masks drawn first, then per batch the trunk once and the tail once per pass with its masks."""
+        model = self._model.eval()
+        bounds = [(a, min(a + TEST_BATCH, len(X))) for a in range(0, len(X), TEST_BATCH)]
+        shapes = dropout_input_shapes(model, X[:1])
+        gens = (device_generator(self._gen, X.device) for _ in range(draws))
+        masks = [[[keep_mask((b - a, *shape), m.p, gen, X.device, m.channelwise) for m, shape in shapes.items()]
+                  for a, b in bounds] for gen in gens]
+        out = torch.empty(draws, len(X), self._n_classes, device=X.device)
+        try:
+            for j, (a, b) in enumerate(bounds):
+                h = model.trunk(X[a:b])
+                for t in range(draws):
+                    for m, keep in zip(shapes, masks[t][j]):
+                        m.keep = keep
+                    out[t, a:b] = model.tail(h)[0]
+        finally:
+            for m in shapes:
+                m.keep = None
+        return out
+
+    def last_layer(self):
+        """(W, b) of the network's last layer `head`, logits = emb·Wᵀ + b: detached copies, W of shape (C, d), b of
+        shape (C,) (zeros when the layer has no bias)."""
+        head = self._model.head
+        bias = head.bias if head.bias is not None else torch.zeros(head.out_features, device=head.weight.device)
+        return head.weight.detach().clone(), bias.detach().clone()
+
+    @torch.no_grad()
+    def noisy_probs(self, idx, scale, draws):
+        """Softmax outputs (draws, n, C) on pool points `idx` of `draws` copies of the network, each with every
+        layer's `weight` (not its bias) perturbed by Gaussian noise ξ scaled to ‖ξ‖ = scale·‖weight‖, ξ drawn layer by
+        layer from a device generator per copy (NoiseStability, Li et al. 2024). The network itself is unchanged."""
+        with self._timed():
+            X, out = self._X[idx], []
+            for _ in range(draws):
+                gen, noisy = device_generator(self._gen, X.device), copy.deepcopy(self._model).eval()
+                for m in noisy.modules():
+                    weight = getattr(m, "weight", None)
+                    if isinstance(weight, torch.nn.Parameter):
+                        noise = torch.randn(weight.shape, generator=gen, device=weight.device, dtype=weight.dtype)
+                        weight.add_(noise.mul_(scale * weight.norm() / noise.norm()))
+                out.append(F.softmax(self._forward(X, noisy)[0], dim=1))
+            return torch.stack(out)
+
+    def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
+        """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool
+        points `idx`, `batch` points at a time (each batch reported to selection.progress), timed as inference."""
+        with self._timed():
+            parts = torch.as_tensor(idx, device=self._X.device).split(batch)
+            scores = []
+            for part in parts:
+                progress("points attacked", sum(map(len, scores)), len(idx))
+                scores.append(attack(self._model.eval(), self._X[part]))
+            return torch.cat(scores)
+
+
+def dropout_input_shapes(model, x):
+    """{dropout layer: shape of its input per sample} of model(x), in the order the layers are called; layers with
+    p = 0 (which draw nothing) left out."""
+    shapes = {}
+
+    def record(layer, args):
+        shapes.setdefault(layer, tuple(args[0].shape[1:]))
+
+    hooks = [m.register_forward_pre_hook(record) for m in model.modules() if isinstance(m, Dropout) and m.p > 0]
+    try:
+        model(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes

@@ -1,0 +1,109 @@
+"""The predictor: the narrow interface through which strategies see the trained network (probabilities, embeddings,
+MC-dropout samples, attack scores, the labels of the points it was trained on, the number of classes), checked on
+a network built by hand and on the learner's own."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import dataset
+from learner import Learner
+from model import build_model, reset_weights
+from predictor import Predictor
+from query_strategies import STRATEGIES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pool(n=40, d=6, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, d, generator=g), torch.arange(n) % classes
+
+
+def mlp(d=6, classes=3, seed=0):
+    net = build_model("mlp", (d,), classes, n_emb=16)
+    reset_weights(net, torch.Generator().manual_seed(seed))
+    return net.eval()
+
+
+def test_outputs_are_the_networks_on_the_pool_points_asked_for():
+    X, y = pool()
+    net = mlp()
+    p = Predictor(X, y, 3, torch.Generator())
+    p.use(net, [0, 1, 2])
+    idx = np.array([5, 1, 30])
+    with torch.no_grad():
+        logits, emb = net(X[idx])
+    probs, embeddings = p.probs_embeddings(idx)
+    assert torch.allclose(p.probs(idx), F.softmax(logits, 1)) and torch.equal(p.probs(idx), probs)
+    assert torch.equal(p.embeddings(idx), emb) and torch.equal(embeddings, emb)
+    assert (p.n_classes, p.n_pool, p.model) == (3, 40, net)
+    assert p.accuracy(X, y) == int((net(X)[0].argmax(1) == y).sum()) / 40
+
+
+def test_labels_only_of_the_points_the_network_was_trained_on():
+    X, y = pool()
+    p = Predictor(X, y, 3, torch.Generator())
+    p.use(mlp(), [4, 7, 9])
+    assert p.labels([9, 4]).tolist() == [0, 1]
+    with pytest.raises(ValueError, match="not trained on"):
+        p.labels([4, 5])
+    p.use(mlp(seed=1), [5])  # a new network: the points it was trained on
+    assert p.labels([5]).tolist() == [2]
+    with pytest.raises(ValueError):
+        p.labels([4])
+
+
+def test_mc_samples_are_drawn_from_the_generator_it_was_given():
+    X, y = pool()
+    gen = torch.Generator().manual_seed(3)
+    p = Predictor(X, y, 3, gen)
+    p.use(mlp(), [])
+    first = p.mc_probs(np.arange(10), draws=4)
+    assert first.shape == (4, 10, 3) and torch.allclose(first.sum(2), torch.ones(4, 10))
+    assert not torch.equal(first[0], first[1])
+    gen.manual_seed(3)
+    assert torch.equal(p.mc_probs(np.arange(10), draws=4), first)
+
+
+def test_inference_time_accumulates_over_the_calls_strategies_make():
+    X, y = pool()
+    p = Predictor(X, y, 3, torch.Generator())
+    p.use(mlp(), [])
+    assert p.infer_seconds == 0
+    p.probs(np.arange(40))
+    after_probs = p.infer_seconds
+    p.accuracy(X, y)  # the test set's accuracy is no strategy's inference
+    assert after_probs > 0 and p.infer_seconds == after_probs
+    p.mc_probs(np.arange(40))
+    assert p.infer_seconds > after_probs
+
+
+def test_strategies_use_only_the_predictors_interface():
+    """Every attribute a strategy reads from its `learner` is a public member of Predictor, which exposes neither
+    the pool's tensors nor the data set."""
+    used = set()
+    for path in (ROOT / "query_strategies").glob("*.py"):
+        used |= set(re.findall(r"self\.learner\.(\w+)", path.read_text()))
+    public = {name for name in dir(Predictor) if not name.startswith("_")}
+    assert used and used <= public, used - public
+    assert not public & {"X", "y", "ds", "gen", "X_test", "y_test"}
+
+
+def test_the_learners_predictor_answers_with_each_new_network():
+    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=3)
+    predictor = learner.predictor
+    with pytest.warns(UserWarning, match="epoch cap"):
+        learner.train(np.arange(100))
+    first = predictor.probs(np.arange(20))
+    with pytest.warns(UserWarning, match="epoch cap"):
+        learner.train(np.arange(150))
+    assert predictor is learner.predictor and predictor.model is learner.model
+    assert not torch.equal(predictor.probs(np.arange(20)), first)
+    assert predictor.labels(np.arange(150)).tolist() == ds.y_train[:150].tolist()
+    picked = STRATEGIES["badge"](predictor, np.arange(len(ds.y_train)) < 150, torch.Generator()).query(5)
+    assert len(picked) == 5 and picked.min() >= 150

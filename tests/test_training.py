@@ -1,0 +1,195 @@
+"""training.py's parts: the stopping rule on its own (sequences of epoch accuracies, no network) against the loop the
+learner ran before it was split out, the epoch engine constructor, and the hook for modules trained beside the
+classifier (training extensions)."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+import dataset
+import training
+from errors import UserError
+from learner import Learner
+from training import (RESTART, TRAIN_STOPS, CompiledEpochs, Progress, Setting, StoppingRule, TorchEpochs,
+                      epoch_engine)
+
+
+def replay(rule, accuracies):
+    """(verdicts, progress) of the rule over a sequence of epoch accuracies, until it stops or the sequence ends."""
+    progress, verdicts = Progress(), []
+    for acc in accuracies:
+        progress, verdict = rule.after_epoch(progress, acc)
+        verdicts.append(verdict)
+        if verdict in TRAIN_STOPS:
+            break
+    return verdicts, progress
+
+
+def former_loop(accuracies, max_epochs, patience, reachable):
+    """The learner's training loop before the split (Learner.train and Learner.stop_reason), over given epoch
+    accuracies: (epochs, stop reason or None when the sequence ran out, restarts)."""
+    restarts, epoch, best, best_epoch = 0, 0, -1.0, 0
+    for acc in accuracies:
+        epoch += 1
+        if acc > best:
+            best, best_epoch = acc, epoch
+        stale, stop = epoch - best_epoch, None
+        if acc >= training.ACC_TARGET:
+            stop = "target"
+        elif acc >= reachable:
+            stop = "unreachable"
+        elif max_epochs and epoch >= max_epochs:
+            stop = "cap"
+        elif patience and stale >= patience:
+            stop = "stalled"
+        if stop:
+            return epoch, stop, restarts
+        if epoch % training.RESTART_EPOCHS == 0 and acc < training.RESTART_ACC:
+            restarts, best, best_epoch = restarts + 1, -1.0, epoch
+    return epoch, None, restarts
+
+
+def test_the_target_ends_training_at_the_first_epoch_that_reaches_it():
+    verdicts, progress = replay(StoppingRule(), [0.3, 0.8, 0.99, 1.0])
+    assert verdicts == [None, None, "target"] and progress.epoch == 3 and progress.best == 0.99
+
+
+def test_an_unreachable_target_stops_at_the_best_reachable_accuracy():
+    verdicts, progress = replay(StoppingRule(reachable=0.98), [0.5, 0.97, 0.98])
+    assert verdicts[-1] == "unreachable" and progress.epoch == 3
+
+
+def test_the_epoch_cap_stops_unless_the_target_is_reached_at_the_same_epoch():
+    assert replay(StoppingRule(max_epochs=3), [0.1, 0.2, 0.3, 0.4])[0] == [None, None, "cap"]
+    assert replay(StoppingRule(max_epochs=3), [0.1, 0.2, 0.995])[0] == [None, None, "target"]
+    assert replay(StoppingRule(max_epochs=0, patience=0), [0.5] * 3000)[0][-1] is None  # 0: no cap, no patience
+
+
+def test_patience_counts_epochs_since_the_best_accuracy():
+    verdicts, progress = replay(StoppingRule(patience=7), [0.6] + [0.5] * 20)
+    assert verdicts[-1] == "stalled" and progress.epoch == 8 and progress.best_epoch == 1
+    verdicts, progress = replay(StoppingRule(patience=3), [0.1, 0.2, 0.2, 0.3, 0.3, 0.3, 0.3])
+    assert verdicts[-1] == "stalled" and progress.epoch == 7  # equal accuracies are not better
+
+
+def test_a_model_under_20_percent_at_a_multiple_of_1000_epochs_restarts_and_its_best_counts_afresh():
+    rule = StoppingRule(patience=0)
+    verdicts, progress = replay(rule, [0.1] * 2000)
+    assert [e + 1 for e, v in enumerate(verdicts) if v == RESTART] == [1000, 2000]
+    assert progress == Progress(2000, -1.0, 2000, 2)
+    assert replay(rule, [0.1] * 999 + [0.2])[0][-1] is None  # 0.2 is not under 0.2
+    assert replay(StoppingRule(max_epochs=1000, patience=0), [0.1] * 1000)[0][-1] == "cap"  # a stop comes first
+    _, after = replay(StoppingRule(patience=5), [0.1] * 1000)
+    assert after.epoch == 6  # patience would have stopped it long before
+
+
+def test_after_epoch_is_pure():
+    rule, start = StoppingRule(max_epochs=5, patience=2), Progress(3, 0.5, 2, 1)
+    assert rule.after_epoch(start, 0.4) == rule.after_epoch(start, 0.4) == (Progress(4, 0.5, 2, 1), "stalled")
+    assert start == Progress(3, 0.5, 2, 1)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_rule_stops_where_the_former_loop_stopped(seed, monkeypatch):
+    """Random accuracy sequences (restarts every 6 epochs instead of 1000, so that they happen) against the loop
+    the learner ran before: the same epoch, stop reason and number of restarts."""
+    monkeypatch.setattr(training, "RESTART_EPOCHS", 6)
+    rng = np.random.default_rng(seed)
+    accuracies = rng.choice([0.05, 0.1, 0.15, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99], size=60,
+                            p=[0.2, 0.2, 0.15, 0.1, 0.1, 0.1, 0.1, 0.04, 0.01]).tolist()
+    max_epochs, patience = int(rng.choice([0, 10, 40])), int(rng.choice([0, 3, 8]))
+    reachable = float(rng.choice([1.0, 0.9, 0.5]))
+    verdicts, progress = replay(StoppingRule(max_epochs, patience, reachable), accuracies)
+    stop = verdicts[-1] if verdicts[-1] in TRAIN_STOPS else None
+    assert (progress.epoch, stop, progress.restarts) == former_loop(accuracies, max_epochs, patience, reachable)
+
+
+def test_the_guards_warn_with_their_flag():
+    rule = StoppingRule(max_epochs=4, patience=9)
+    assert rule.warning("cap", 4, 0.5) == ("training stopped after 4 epochs at the epoch cap (4; raise --maxEpochs) "
+                                           "with training accuracy 0.500")
+    assert "9 epochs without a better epoch accuracy (--patience)" in rule.warning("stalled", 30, 0.5)
+    assert rule.warning("target", 4, 0.99) is None and rule.warning("unreachable", 4, 0.9) is None
+
+
+def digits():
+    return dataset.load("digits", 0, "data", np.random.default_rng(0))
+
+
+def test_one_constructor_gives_the_engine_for_the_setting():
+    ds = digits()
+    mlp, lin = Setting.of("mlp", ds, "cpu"), Setting.of("lin", ds, "cpu")
+    assert isinstance(epoch_engine(mlp, "off", ds.X_train, torch.Generator()), TorchEpochs)
+    assert isinstance(epoch_engine(lin, "auto", ds.X_train, torch.Generator()), TorchEpochs)
+    with pytest.raises(ValueError, match="kernel must be auto, on or off, not 'yes'"):
+        epoch_engine(mlp, "yes", ds.X_train, torch.Generator())
+    if training.kernels.library() is not None:
+        assert isinstance(epoch_engine(mlp, "on", ds.X_train, torch.Generator()), CompiledEpochs)
+
+
+class AuxHead:
+    """A training extension: a linear classifier on the embedding, trained beside the network, its cross-entropy
+    weighted by `weight`; zero weights at every reset (no draws from the generator)."""
+    name = "aux"
+
+    def __init__(self, emb_dim, n_classes, weight):
+        self.shape, self.weight, self.linear = (emb_dim, n_classes), weight, None
+
+    def reset(self, generator, device):
+        self.linear = torch.nn.Linear(*self.shape).to(device)
+        with torch.no_grad():
+            for p in self.linear.parameters():
+                p.zero_()
+
+    def parameters(self):
+        return list(self.linear.parameters())
+
+    def train(self):
+        self.linear.train()
+
+    def eval(self):
+        self.linear.eval()
+
+    def loss(self, model, x, y, logits, emb):
+        return self.weight * F.cross_entropy(self.linear(emb), y)
+
+    def state_dict(self):
+        return self.linear.state_dict()
+
+    def load_state_dict(self, state):
+        self.linear.load_state_dict(state)
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_an_extension_trains_beside_the_network_and_its_state_is_checkpointed():
+    ds = digits()
+    aux = AuxHead(32, ds.n_classes, 1.0)
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), n_emb=32, max_epochs=5, extensions=[aux])
+    assert learner.trainer == "torch"  # the compiled epoch trains the classifier alone
+    learner.train(np.arange(200))
+    assert aux.linear.weight.abs().max() > 0 and not aux.linear.training
+    state = learner.state_dict()
+    twin_aux = AuxHead(32, ds.n_classes, 1.0)
+    twin = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(9), n_emb=32, extensions=[twin_aux])
+    twin.load_state_dict(state, np.arange(200))
+    assert torch.equal(twin_aux.linear.weight, aux.linear.weight)
+    assert torch.equal(twin.predictor.probs(np.arange(50)), learner.predictor.probs(np.arange(50)))
+    with pytest.raises(UserError, match="^--kernel on: the compiled epoch trains the classifier alone, not with aux"):
+        Learner("mlp", ds, "cpu", torch.Generator(), n_emb=32, kernel="on", extensions=[aux])
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_an_extension_without_loss_leaves_the_training_unchanged():
+    """A weight-0 extension adds zero gradients: the autograd-trained network is the one trained without it."""
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(40, 1, 28, 28, generator=g), torch.arange(40) % 3
+    X[torch.arange(40), 0, 0, y] += 4.0
+    ds = dataset.Dataset("MNIST", X, y, X[:10], y[:10], 3, 16)
+    plain = Learner("cnn", ds, "cpu", torch.Generator().manual_seed(1), max_epochs=2)
+    plain.train(np.arange(40))
+    extended = Learner("cnn", ds, "cpu", torch.Generator().manual_seed(1), max_epochs=2,
+                       extensions=[AuxHead(50, 3, 0.0)])
+    extended.train(np.arange(40))
+    assert all(torch.equal(a, b) for a, b in zip(plain.model.state_dict().values(),
+                                                 extended.model.state_dict().values()))
+    assert "extensions" not in plain.state_dict() and set(extended.state_dict()["extensions"]) == {"aux"}
