@@ -105,38 +105,47 @@ class Predictor:
         logits, _ = self._forward(X)
         return int((logits.argmax(1) == y).sum()) / len(y)
 
-    def mc_probs(self, idx, draws=MC_DRAWS):
+    def mc_probs(self, idx, draws=MC_DRAWS, shared=False):
         """Softmax probabilities of `draws` MC-dropout passes over pool points `idx`, shape (draws, n, C): dropout
         on (BatchNorm in eval mode), or, for networks without dropout layers, embedding units dropped before the
         last layer. Each pass takes a generator (training.device_generator) and draws its masks batch after batch
-        of TEST_BATCH points; the layers before the first dropout are computed once for all passes."""
+        of TEST_BATCH points; the layers before the first dropout are computed once for all passes. shared=True:
+        each pass draws one mask per dropout layer and applies it to every point, so that a pass is one network
+        (one sample of the weights) for all of them."""
         with self._timed():
             X = self._X[idx]
-            logits = self._mc_logits(X, draws) if has_dropout(self._model) else self._mc_head_logits(X, draws)
+            if has_dropout(self._model):
+                logits = self._mc_logits(X, draws, shared)
+            else:
+                logits = self._mc_head_logits(X, draws, shared)
             return F.softmax(logits, dim=2)
 
     @torch.no_grad()
-    def _mc_head_logits(self, X, draws):
+    def _mc_head_logits(self, X, draws, shared=False):
         """MC-dropout logits (draws, n, C) of a network without dropout layers: the embeddings once, then per pass
-        and batch head(dropout(embedding, EMBEDDING_DROPOUT))."""
+        and batch head(dropout(embedding, EMBEDDING_DROPOUT)); shared: one mask per pass for every batch."""
         model = self._model.eval()
         embs = [model(X[a:a + TEST_BATCH])[1] for a in range(0, len(X), TEST_BATCH)]
         passes = []
         for _ in range(draws):
             gen = device_generator(self._gen, X.device)
-            passes.append(torch.cat([model.head(dropout(emb, EMBEDDING_DROPOUT, gen)) for emb in embs]))
+            if shared:
+                keep = keep_mask((1, embs[0].shape[1]), EMBEDDING_DROPOUT, gen, X.device)
+                passes.append(torch.cat([model.head(emb * keep / (1 - EMBEDDING_DROPOUT)) for emb in embs]))
+            else:
+                passes.append(torch.cat([model.head(dropout(emb, EMBEDDING_DROPOUT, gen)) for emb in embs]))
         return torch.stack(passes)
 
     @torch.no_grad()
-    def _mc_logits(self, X, draws):
+    def _mc_logits(self, X, draws, shared=False):
         """MC-dropout logits (draws, n, C) of a network with dropout layers (forward = tail(trunk(x))): every
-        pass's keep masks drawn first, then per batch the trunk once and the tail once per pass with its masks."""
+        pass's keep masks drawn first (shared: one per layer and pass, for every batch), then per batch the trunk
+        once and the tail once per pass with its masks."""
         model = self._model.eval()
         bounds = [(a, min(a + TEST_BATCH, len(X))) for a in range(0, len(X), TEST_BATCH)]
         shapes = dropout_input_shapes(model, X[:1])
         gens = (device_generator(self._gen, X.device) for _ in range(draws))
-        masks = [[[keep_mask((b - a, *shape), m.p, gen, X.device, m.channelwise) for m, shape in shapes.items()]
-                  for a, b in bounds] for gen in gens]
+        masks = [pass_masks(shapes, bounds, gen, X.device, shared) for gen in gens]
         out = torch.empty(draws, len(X), self._n_classes, device=X.device)
         try:
             for j, (a, b) in enumerate(bounds):
@@ -151,11 +160,10 @@ class Predictor:
         return out
 
     def last_layer(self):
-        """(W, b) of the network's last layer `head`, logits = emb·Wᵀ + b: detached copies, W of shape (C, d), b of
-        shape (C,) (zeros when the layer has no bias)."""
+        """(weight C × d, bias C or None) of the network's last linear layer, whose input is the embedding:
+        detached, on the network's device."""
         head = self._model.head
-        bias = head.bias if head.bias is not None else torch.zeros(head.out_features, device=head.weight.device)
-        return head.weight.detach().clone(), bias.detach().clone()
+        return head.weight.detach(), None if head.bias is None else head.bias.detach()
 
     @torch.no_grad()
     def noisy_probs(self, idx, scale, draws):
@@ -173,7 +181,6 @@ class Predictor:
                         weight.add_(noise.mul_(scale * weight.norm() / noise.norm()))
                 out.append(F.softmax(self._forward(X, noisy)[0], dim=1))
             return torch.stack(out)
-
     def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
         """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool
         points `idx`, `batch` points at a time (each batch reported to selection.progress), timed as inference."""
@@ -184,6 +191,16 @@ class Predictor:
                 progress("points attacked", sum(map(len, scores)), len(idx))
                 scores.append(attack(self._model.eval(), self._X[part]))
             return torch.cat(scores)
+
+
+def pass_masks(shapes, bounds, gen, device, shared):
+    """One pass's keep masks, per batch of `bounds` a list over the dropout layers of `shapes`: drawn batch after
+    batch, or (shared) one of batch size 1 per layer, the same for every batch."""
+    if shared:
+        one = [keep_mask((1, *shape), m.p, gen, device, m.channelwise) for m, shape in shapes.items()]
+        return [one] * len(bounds)
+    return [[keep_mask((b - a, *shape), m.p, gen, device, m.channelwise) for m, shape in shapes.items()]
+            for a, b in bounds]
 
 
 def dropout_input_shapes(model, x):

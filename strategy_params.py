@@ -81,6 +81,26 @@ ALPHA_CAP = Param("alpha_cap", "alphaCap", positive(float), 0.2,
 COV_INV_SCALING = Param("cov_inv_scaling", "covInvScaling", positive(float), 100.0,
                         "the inverse covariance starts as this times the identity (1/λ)")
 
+
+def fraction(text):
+    """An argparse type: a number strictly between 0 and 1 (else a one-line error naming the value)."""
+    value = positive(float)(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be below 1, got {text}")
+    return value
+
+
+N_TARGETS = Param("n_targets", "nTargets", positive(int), 100,
+                  "random pool points whose labels the information gain is about")
+N_DRAWS = Param("n_draws", "nDraws", positive(int), 100, "MC-dropout passes, each one network for every point")
+DROP_RATE = Param("drop_rate", "dropRate", fraction, 0.75, "dropout rate on the embedding, in (0, 1)")
+DROP_PASSES = Param("drop_passes", "dropPasses", positive(int), 3,
+                    "dropout passes; a point is a candidate when more than half change its class")
+TEMPERATURE = Param("temperature", "temperature", positive(float), 1.0,
+                    "softmax temperature of the entropy that weighs each point in k-means")
+GAMMA = Param("gamma", "gamma", positive(float), 10.0,
+              "points are drawn with probability ∝ (diversity + uncertainty)^gamma")
+
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
     "powerbald": (BETA,),
@@ -92,6 +112,10 @@ DECLARED = {
     "noise_stability": (NOISE_SCALE, NOISE_DRAWS),
     "alfamix": (ALPHA_CAP,),
     "vessal": (COV_INV_SCALING,),
+    "epig": (N_TARGETS, N_DRAWS),
+    "dropquery": (DROP_RATE, DROP_PASSES),
+    "clue": (TEMPERATURE,),
+    "falcun": (GAMMA,),
 }
 
 

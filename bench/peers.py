@@ -5,8 +5,9 @@ at one and at two threads; prints a table of times and ratios (peer time / ours)
     python bench/peers.py --cases probcover --threads 1 --repeats 1
 
 Peers (test-only dependencies; a case whose peer is not installed is skipped): baal's BALD, PowerBALD and
-Variance heuristics (numpy, predictions laid out n × C × T, its native layout, prepared outside the timing),
-scikit-activeml's TypiClust and ProbCover, batchbald-redux's get_batchbald_batch and baal's BatchBALD. baal
+Variance heuristics (numpy, predictions laid out n × C × T, its native layout, prepared outside the timing) and its
+EPIG, scikit-activeml's TypiClust, ProbCover, DropQuery, Clue and Falcun, batchbald-redux's get_batchbald_batch
+and baal's BatchBALD. baal
 has no mean-of-standard-deviations score; its Variance (the class mean of the variances over the passes) is the
 nearest, with the same cost structure. Inputs as bench/selection_speed.py: MC probabilities softmax(3·N(0, 1)
 logits + N(0, 1) per pass), embeddings max(0, N(0, 1)) in float64. Each repeat runs ours then the peer, so both
@@ -29,6 +30,10 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
+from query_strategies.clue import clue_select  # noqa: E402
+from query_strategies.dropquery import dropquery_select  # noqa: E402
+from query_strategies.epig import epig_select  # noqa: E402
+from query_strategies.falcun import falcun_select  # noqa: E402
 from query_strategies.mc_uncertainty import mean_std  # noqa: E402
 from query_strategies.power_sampling import power_select  # noqa: E402
 from query_strategies.probcover import normalised, probcover_select, purity_delta  # noqa: E402
@@ -117,9 +122,49 @@ def probcover_cases(sizes=(5000, 10000), d=128, k=100, labeled=100, classes=10):
     return cases
 
 
+def epig_cases(n=5000, C=10, K=100, M=100, k=100):
+    """EPIG against baal's (its matrix-product form, numpy in and out), the same pool and target passes."""
+    from baal.active.heuristics import EPIG
+    p, pb = mc_inputs(n, C, K)
+    t, tb = mc_inputs(M, C, K, seed=1)
+    return [("epig", f"n={n} C={C} K={K} M={M} k={k}", lambda: epig_select(p, t, k, torch.Generator()),
+             lambda: EPIG().get_ranks(pb, tb)[0][:k])]
+
+
+def fitted_classifier(x, y, classes):
+    """scikit-activeml's wrapper of a logistic regression without intercept, fitted on the labelled rows."""
+    from sklearn.linear_model import LogisticRegression
+    from skactiveml.classifier import SklearnClassifier
+    return SklearnClassifier(LogisticRegression(fit_intercept=False), classes=list(range(classes)),
+                             random_state=0).fit(x, y)
+
+
+def skactiveml_batch_cases(n=10000, d=128, k=100, labeled=100, classes=10):
+    """DropQuery, CLUE and FALCUN against scikit-activeml's, on the same embeddings and the probabilities of the
+    same linear last layer (a logistic regression on the labelled rows, random labels); the peers' own predictions
+    of that classifier are part of their time (a few milliseconds)."""
+    from skactiveml.pool import Clue, DropQuery, Falcun
+    x, mask, y = embeddings(n, d, labeled)
+    y[mask] = np.arange(labeled) % classes
+    clf = fitted_classifier(x, y, classes)
+    unl = torch.as_tensor(x[~mask])
+    probs = torch.as_tensor(clf.predict_proba(x[~mask]))
+    weight = torch.as_tensor(clf.estimator_.coef_)
+    size = f"n={n} d={d} C={classes} k={k} L={labeled}"
+    return [("dropquery", size, lambda: dropquery_select(unl, weight, None, k, torch.Generator().manual_seed(0)),
+             lambda: DropQuery(n_dropout_samples=3, cluster_algo_dict={"random_state": 0}, random_state=0).query(
+                 x, y, clf, fit_clf=False, batch_size=k)),
+            ("clue", size, lambda: clue_select(probs, unl, k, torch.Generator().manual_seed(0)),
+             lambda: Clue(cluster_algo_dict={"n_init": 10, "random_state": 0}, random_state=0).query(
+                 x, y, clf, fit_estimator=False, batch_size=k)),
+            ("falcun", size, lambda: falcun_select(probs, k, torch.Generator().manual_seed(0)),
+             lambda: Falcun(random_state=0).query(x, y, clf, fit_clf=False, batch_size=k))]
+
+
 CASES = {  # the cases, the peers' modules, and the most repeats worth their time (the BatchBALD peers take minutes)
     "baal": (baal_cases, ["baal"], None), "batchbald": (batchbald_cases, ["baal", "batchbald_redux"], 1),
-    "typiclust": (typiclust_cases, ["skactiveml"], None), "probcover": (probcover_cases, ["skactiveml"], None)}
+    "typiclust": (typiclust_cases, ["skactiveml"], None), "probcover": (probcover_cases, ["skactiveml"], None),
+    "epig": (epig_cases, ["baal"], None), "skactiveml_batch": (skactiveml_batch_cases, ["skactiveml"], None)}
 
 
 def timed(fn, threads):

@@ -4,6 +4,7 @@
     python bench/selection_speed.py --alg coreset --n 50000 --d 512 --k 1000 --labeled 1000
     python bench/selection_speed.py --alg batchbald --n 20000 --d 1 --classes 10 --k 20 --draws 10
     python bench/selection_speed.py --alg vessal --n 60000 --d 128 --classes 10 --k 100
+    python bench/selection_speed.py --alg epig --n 60000 --d 1 --classes 10 --k 100 --draws 100
 
 Embeddings e = max(0, N(0, 1)) of shape n×d, probabilities softmax(3·N(0, 1)) of shape n×C, float32; the first
 --labeled rows are labelled. badge, kdpp and kmeans choose among the unlabelled rows, coreset and bait get the
@@ -15,6 +16,9 @@ W ~ N(0, 1/d) (C×d, no bias) whose softmax(eWᵀ) replaces the probabilities (l
 rows; alfamix's labelled points: the first --labeled rows, labelled by their prediction); noise_stability gets
 the probabilities and --draws noisy copies (softmax of the logits plus N(0, 0.01²) noise). Only the selection is
 timed; peak_rss_mb is the process's peak resident memory
+unlabelled rows, timed with it (its first query). epig gets --draws passes of the pool and 100 random pool rows as
+its targets; dropquery the unlabelled embeddings and a random C × d last layer; clue the unlabelled probabilities and
+embeddings; falcun the unlabelled probabilities. Only the selection is timed; peak_rss_mb is the process's peak resident memory
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
 the process's CPU time during the selection (all threads), a steadier figure on a shared machine.
 
@@ -43,8 +47,12 @@ import torch  # noqa: E402
 from query_strategies.badge_sampling import badge_select  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
+from query_strategies.clue import clue_select  # noqa: E402
 from query_strategies.cluster_margin import cluster_margin_select, hac_clusters  # noqa: E402
 from query_strategies.core_set import coreset_select  # noqa: E402
+from query_strategies.dropquery import dropquery_select  # noqa: E402
+from query_strategies.epig import draw_targets, epig_select  # noqa: E402
+from query_strategies.falcun import falcun_select  # noqa: E402
 from query_strategies.kdpp_sampling import kdpp_select  # noqa: E402
 from query_strategies.kmeans_sampling import kmeans_select  # noqa: E402
 from query_strategies.mc_uncertainty import mean_std  # noqa: E402
@@ -60,6 +68,7 @@ from query_strategies.vessal import vessal_select  # noqa: E402
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
         "cluster_margin", "ldm", "noise_stability", "alfamix", "vessal")
 NOVEL = ("ldm", "noise_stability", "alfamix", "vessal")
+        "cluster_margin", "epig", "dropquery", "clue", "falcun")
 
 
 def peak_rss_mb():
@@ -101,6 +110,8 @@ def selector(args):
                                                         k_m=10 * args.k)
     if args.alg in NOVEL:
         return novel_selector(args)
+    if args.alg in PEER_ALGS:
+        return peer_selector(args)
     from query_strategies.bait_sampling import bait_select
     return lambda p, e, m, g: bait_select(p, e, m, args.k, g, lam=args.lam)
 
@@ -220,7 +231,19 @@ def product_rate(C, d, repeats=20):
     return 2 * a.shape[0] * d * b.shape[1] / best / 1e9
 
 
-MC_ALGS = ("batchbald", "powerbald", "meanstd")
+MC_ALGS = ("batchbald", "powerbald", "meanstd", "epig")
+PEER_ALGS = ("dropquery", "clue", "falcun")
+
+
+def peer_selector(args):
+    """dropquery (a random last layer C × d), clue and falcun on the unlabelled rows."""
+    unl = slice(args.labeled, None)
+    if args.alg == "dropquery":
+        return lambda p, e, m, g: dropquery_select(e[unl], torch.randn(args.classes, args.d, generator=g), None,
+                                                   args.k, g)
+    if args.alg == "clue":
+        return lambda p, e, m, g: clue_select(p[unl], e[unl], args.k, g)
+    return lambda p, e, m, g: falcun_select(p[unl], args.k, g)
 
 
 def mc_selector(args):
@@ -228,6 +251,8 @@ def mc_selector(args):
     unl = slice(args.labeled, None)
     if args.alg == "batchbald":
         return lambda p, e, m, g: batchbald_select(p[:, unl], args.k, g, n_configs=args.configs)
+    if args.alg == "epig":
+        return lambda p, e, m, g: epig_select(p[:, unl], p[:, draw_targets(args.n, 100, g)], args.k, g)
     if args.alg == "powerbald":
         return lambda p, e, m, g: power_select(bald_scores(p[:, unl]), args.k, g, beta=1.0)
     return lambda p, e, m, g: top_k(mean_std(p[:, unl]), args.k)
@@ -267,7 +292,7 @@ def main(argv=None):
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--lam", type=float, default=1.0, help="BAIT's λ")
-    ap.add_argument("--draws", type=int, default=10, help="MC-dropout draws for batchbald, powerbald, meanstd")
+    ap.add_argument("--draws", type=int, default=10, help="MC-dropout draws for batchbald, powerbald, meanstd, epig")
     ap.add_argument("--configs", type=int, default=1000, help="BatchBALD's label configurations")
     ap.add_argument("--delta", type=float, default=0.0, help="ProbCover's δ (0 = the purity rule)")
     ap.add_argument("--ref", type=int, default=2000, help="ldm's reference set")

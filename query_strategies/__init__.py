@@ -35,6 +35,10 @@ CLASSES = {
     "noise_stability": ("noise_stability", "NoiseStability"),
     "alfamix": ("alfamix", "AlfaMix"),
     "vessal": ("vessal", "VeSSAL"),
+    "epig": ("epig", "EPIG"),
+    "dropquery": ("dropquery", "DropQuery"),
+    "clue": ("clue", "CLUE"),
+    "falcun": ("falcun", "Falcun"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 

@@ -19,7 +19,7 @@ import torch
 from strategy_params import ALPHA_CAP
 
 from .kmeans_sampling import kmeans_select
-from .selection import check_budget, fill_uniformly
+from .selection import bias_or_zeros, check_budget, fill_uniformly
 from .strategy import Strategy
 
 Z_EPS = 1e-8  # keeps z*_c − u away from 0 in α's denominator, as the authors' code does
@@ -53,7 +53,7 @@ def flips(u, pred, grad, anchors, W, b, cap):
 def candidates(probs, emb, anchors, W, b, k, alpha_cap):
     """The candidate mask: flips pooled over caps alpha_cap, 2·alpha_cap, ... (< 1 before each step) until more
     than k."""
-    u, W, b = emb.double(), W.double(), b.double()
+    u, W, b = emb.double(), W.double(), bias_or_zeros(W, b).double()
     pred = probs.argmax(1)
     a = probs.double()
     a[torch.arange(len(a), device=a.device), pred] -= 1

@@ -23,7 +23,7 @@ import torch
 
 from strategy_params import LDM_STOP
 
-from .selection import check_budget, draw_index, one_thread, picks, progress
+from .selection import bias_or_zeros, check_budget, draw_index, one_thread, picks, progress
 from .strategy import Strategy
 
 SIGMAS = 10.0 ** (torch.arange(51, dtype=torch.float64) / 10 - 5)  # 1e-5 ... 1e0 in steps of 10^0.1
@@ -36,7 +36,7 @@ class Hypotheses:
 
     def __init__(self, emb, W, b):
         self.u = emb.double()
-        self.base = torch.addmm(b.double(), self.u, W.double().T)
+        self.base = torch.addmm(bias_or_zeros(W, b).double(), self.u, W.double().T)
         self.y0 = self.base.argmax(1)
 
     def flips(self, noise_w, noise_b, sigma):
@@ -65,7 +65,7 @@ def ldm_estimates(emb, ref, W, b, generator, stop=LDM_STOP.default):
         calm = 0
         while calm < stop:
             noise_w = torch.randn(stop, *W.shape, generator=generator, dtype=torch.float64).to(emb.device)
-            noise_b = torch.randn(stop, len(b), generator=generator, dtype=torch.float64).to(emb.device)
+            noise_b = torch.randn(stop, len(W), generator=generator, dtype=torch.float64).to(emb.device)
             rho = refs.flips(noise_w, noise_b, sigma).double().mean(1)
             after = chunk_minima(ldm, pool.flips(noise_w, noise_b, sigma), rho)
             lowered = torch.cat([(after[:1] < ldm).any(1), (after[1:] < after[:-1]).any(1)]).tolist()

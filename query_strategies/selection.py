@@ -265,3 +265,8 @@ def fill_uniformly(chosen, scores, n, k, generator):
         chosen = chosen + others[torch.randperm(len(others), generator=generator)[:missing]].tolist()
         scores = scores + [math.nan] * missing
     return picks(chosen, scores)
+
+
+def bias_or_zeros(W, b):
+    """The last layer's bias b, or zeros (one per row of W) when it has none (Predictor.last_layer gives None)."""
+    return torch.zeros(len(W), dtype=W.dtype, device=W.device) if b is None else b

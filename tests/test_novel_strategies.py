@@ -217,7 +217,7 @@ def test_predictor_weight_noise_has_the_stated_norm_and_scale_zero_changes_nothi
     assert torch.allclose(noisy, expected, atol=1e-6)
     assert (noisy - predictor.probs(idx)).abs().max() > 1e-4
     W, b = predictor.last_layer()
-    assert torch.equal(W, w2) and torch.equal(b, torch.zeros(len(W)))  # the mlp's head has no bias
+    assert torch.equal(W, w2) and b is None  # the mlp's head has no bias
 
 
 # --- ALFA-Mix -------------------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from errors import UserError
 from query_strategies import CLASSES
 from query_strategies.strategy import Strategy
 from results import RunDir, differing_settings, identity_hash, result_settings
-from strategy_params import DECLARED, Param, positive
+from strategy_params import DECLARED, Param, fraction, positive
 
 TINY = ["--nStart", "20", "--nQuery", "10", "--nEnd", "40", "--maxEpochs", "3"]
 DECLARATIONS = [(alg, p) for alg, params in DECLARED.items() for p in params]
@@ -25,8 +25,10 @@ CHUNK = Param("chunk", "chunk", positive(int), 64, "a parameter declared by this
 
 
 def other_value(p):
-    """A valid value of p's flag other than its default, as (text, value)."""
-    return "3", p.type("3")
+    """A valid value of p's flag other than its default, as (text, value): 3 (4 where 3 is the default), or 0.5
+    for a fraction."""
+    text = "0.5" if p.type is fraction else "4" if p.default == 3 else "3"
+    return text, p.type(text)
 
 
 def recorded_config(alg, **flags):
@@ -66,7 +68,8 @@ def test_every_result_changing_parameter_is_refused_on_resume_and_compared_by_th
 def test_a_flag_shared_by_strategies_has_one_declaration(monkeypatch):
     assert list(strategy_params.every_parameter()) == ["beta", "nConfigs", "delta", "kmFactor", "ldmRef", "ldmStop",
                                                        "ldmPool", "noiseScale", "noiseDraws", "alphaCap",
-                                                       "covInvScaling"]
+                                                       "covInvScaling", "nTargets", "nDraws", "dropRate",
+                                                       "dropPasses", "temperature", "gamma"]
     monkeypatch.setitem(DECLARED, "rand", (Param("beta", "beta", float, 2.0, "another meaning"),))
     with pytest.raises(ValueError, match="--beta is declared twice"):
         run.build_parser()
@@ -88,8 +91,9 @@ def test_a_run_identity_covers_the_strategy_flags_its_config_records():
     checkpoints resume; a parameter declared after a run started does not change that run's identity."""
     earlier_keys = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed",
                     "maxEpochs", "patience", "beta", "nConfigs", "delta", "kmFactor", "data")
+    later = set(strategy_params.every_result_flag()) - set(earlier_keys)  # flags an earlier version did not record
     now = recorded_config("badge")
-    config = {k: v for k, v in now.items() if k in earlier_keys or k not in strategy_params.every_parameter()}
+    config = {k: v for k, v in now.items() if k not in later}
     data = [config["data_identity"][k] for k in resume.DATA_KEYS]
     assert resume.run_identity(config) == identity_hash(dict(config, data=data), earlier_keys)
     assert resume.run_identity(now) != resume.run_identity(dict(now, ldmPool=5))  # a later flag a run records

@@ -1,0 +1,98 @@
+"""`dropquery`: DropQuery (Gupte, Aklilu, Nirschl & Yeung-Levy, TMLR 2024, "Revisiting Active Learning in the
+Era of Vision Foundation Models").
+
+Dropout (rate `--dropRate`, 0.75, inverted: kept units scaled by 1/(1 − rate)) is applied to the embedding, the
+input of the last linear layer, `--dropPasses` (3) times, each pass and point with its own mask; a point is a
+candidate when more than half of the passes predict another class than the network without dropout (when fewer
+than k points are, the k with the most such passes, lowest index among ties). The candidates' embeddings are
+clustered by scikit-learn KMeans into k clusters (one k-means++ start, seeded from the run's generator), and each
+centre in turn takes the candidate nearest it that no earlier centre took (float64 distances, lowest index among
+ties)."""
+import numpy as np
+import torch
+from sklearn.cluster import KMeans
+
+from strategy_params import DROP_PASSES, DROP_RATE
+
+from .selection import check_budget, picks, seed_from
+from .strategy import Strategy
+from .typiclust import thread_pools
+
+DEFAULT_RATE = DROP_RATE.default
+DEFAULT_PASSES = DROP_PASSES.default
+
+
+def disagreements(emb, weight, bias, passes, rate, generator):
+    """For each row of emb, how many of `passes` dropout passes argmax((emb ⊙ mask / (1 − rate)) Wᵀ + b) differ
+    from argmax(emb Wᵀ + b); mask entries kept with probability 1 − rate, drawn pass after pass (n × d uniforms
+    each) from the CPU generator."""
+    emb, weight = emb.detach().cpu().float(), weight.detach().cpu().float()
+    bias = torch.zeros(weight.shape[0]) if bias is None else bias.detach().cpu().float()
+    plain = torch.addmm(bias, emb, weight.T).argmax(1)
+    count = torch.zeros(len(emb), dtype=torch.long)
+    for _ in range(passes):
+        keep = torch.rand(emb.shape, generator=generator) >= rate
+        count += torch.addmm(bias, emb * keep / (1 - rate), weight.T).argmax(1) != plain
+    return count.numpy()
+
+
+def candidates(count, passes, k):
+    """Rows whose count exceeds passes / 2, ascending; when fewer than k, the k of highest count (lowest row among
+    ties), ascending."""
+    above = np.flatnonzero(2 * np.asarray(count) > passes)
+    if len(above) >= k:
+        return above
+    return np.sort(np.argsort(-np.asarray(count), kind="stable")[:k])
+
+
+def nearest_free(x, centres, block=256):
+    """For each centre in order, the row of x nearest it (float64 Euclidean) not taken by an earlier centre, lowest
+    row among ties; returns (rows, their distances). Distances are computed for `block` centres at a time."""
+    x, centres = np.asarray(x, dtype=np.float64), np.asarray(centres, dtype=np.float64)
+    sq = (x * x).sum(1)
+    taken = np.zeros(len(x), dtype=bool)
+    rows, dist = [], []
+    for a in range(0, len(centres), block):
+        c = centres[a:a + block]
+        for row in sq[None, :] - 2 * c @ x.T + (c * c).sum(1)[:, None]:
+            i = int(np.argmin(np.where(taken, np.inf, row)))
+            taken[i] = True
+            rows.append(i)
+            dist.append(np.sqrt(max(row[i], 0.0)))
+    return np.array(rows, dtype=np.int64), np.array(dist)
+
+
+def kmeans_centres(x, k, seed, weights=None, n_init=1):
+    """Centres of scikit-learn KMeans(n_clusters=k, n_init, random_state=seed) on the rows of x (optionally
+    weighted), on one OpenMP/BLAS thread (deterministic sums, no thread wake-ups)."""
+    with thread_pools().limit(limits=1):
+        return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x, sample_weight=weights).cluster_centers_
+
+
+def dropquery_pick(emb, count, passes, k, seed):
+    """k rows of emb from the disagreement counts: the candidates' KMeans centres, each taking its nearest free
+    candidate; each pick scored by its distance to its centre."""
+    check_budget(k, len(emb))
+    pool = candidates(count, passes, k)
+    x = np.asarray(emb[pool].detach().cpu().double() if torch.is_tensor(emb) else emb[pool], dtype=np.float64)
+    rows, dist = nearest_free(x, kmeans_centres(x, k, seed))
+    return picks(pool[rows], dist)
+
+
+def dropquery_select(emb, weight, bias, k, generator, rate=DEFAULT_RATE, passes=DEFAULT_PASSES):
+    """DropQuery's k rows of emb (see the module docstring), for a last layer of weight W and bias b."""
+    count = disagreements(emb, weight, bias, passes, rate, generator)
+    return dropquery_pick(emb, count, passes, k, seed_from(generator))
+
+
+class DropQuery(Strategy):
+    """`dropquery`: k-means centres of the points whose prediction most dropout passes on the embedding change,
+    the candidate nearest each."""
+
+    name = "dropquery"
+
+    def select(self, n):
+        idx = self.unlabeled()
+        weight, bias = self.learner.last_layer()
+        return dropquery_select(self.learner.embeddings(idx), weight, bias, n, self.gen, rate=self.drop_rate,
+                                passes=self.drop_passes).among(idx)
