@@ -2,7 +2,7 @@
 Noise Stability").
 
 K = `noise_draws` copies of the trained network each get Gaussian noise on every layer's weights, scaled per layer
-to `noise_scale` times the weights' norm (Learner.noisy_probs). Point i's feature is the concatenation over the
+to `noise_scale` times the weights' norm (Predictor.noisy_probs). Point i's feature is the concatenation over the
 copies of its output change, (p̃_k,i − p_i)/‖p_i‖ (softmax outputs), a vector of K·C numbers whose norm is the
 method's uncertainty. The k picks cover these features by greedy k-center, started from the origin (a virtual
 centre): first the largest change, then each time the point farthest from the origin and the picks so far
