@@ -69,7 +69,8 @@ def test_a_flag_shared_by_strategies_has_one_declaration(monkeypatch):
     assert list(strategy_params.every_parameter()) == ["beta", "nConfigs", "delta", "kmFactor", "ldmRef", "ldmStop",
                                                        "ldmPool", "noiseScale", "noiseDraws", "alphaCap",
                                                        "covInvScaling", "nTargets", "nDraws", "dropRate",
-                                                       "dropPasses", "temperature", "gamma"]
+                                                       "dropPasses", "temperature", "gamma", "pcaDim", "topN",
+                                                       "smiEta", "queryClasses", "smiLambda"]
     monkeypatch.setitem(DECLARED, "rand", (Param("beta", "beta", float, 2.0, "another meaning"),))
     with pytest.raises(ValueError, match="--beta is declared twice"):
         run.build_parser()
