@@ -109,6 +109,8 @@ SMI_ETA = Param("smi_eta", "smiEta", positive(float), 1.0,
 SMI_LAMBDA = Param("smi_lambda", "smiLambda", positive(float), 1.0, "ridge λ added to the log-determinant kernels")
 QUERY_CLASSES = Param("query_classes", "queryClasses", positive(int), 1,
                       "the query set: labelled points of this many classes with the fewest labels")
+GLISTER_LR = Param("glister_lr", "glisterLr", positive(float), 1e-4,
+                   "step size of the one-step Taylor approximation (the training rate, --lr's default)")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -129,6 +131,7 @@ DECLARED = {
     "fass": (TOP_N,),
     "flqmi": (SMI_ETA, QUERY_CLASSES),
     "logdetmi": (SMI_ETA, SMI_LAMBDA, QUERY_CLASSES),
+    "glister": (GLISTER_LR,),
 }
 
 

@@ -18,7 +18,8 @@ by their prediction); noise_stability gets the probabilities and --draws noisy c
 N(0, 0.01²) noise). epig gets --draws passes of the pool and 100 random pool rows as its targets; dropquery the
 unlabelled embeddings and a random C × d last layer; clue and fass the unlabelled probabilities and embeddings;
 falcun the unlabelled probabilities; galaxy the pool's probabilities with noisy argmax labels; flqmi and logdetmi
-the unlabelled rows' gradient rows, the labelled rows' as the query set (--labeled > 0). Only the selection is
+the unlabelled rows' gradient rows, the labelled rows' as the query set (--labeled > 0); glister the pool
+with the labelled rows labelled by their prediction. Only the selection is
 timed; peak_rss_mb is the process's peak resident memory
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
 the process's CPU time during the selection (all threads), a steadier figure on a shared machine.
@@ -57,6 +58,7 @@ from query_strategies.epig import draw_targets, epig_select  # noqa: E402
 from query_strategies.falcun import falcun_select  # noqa: E402
 from query_strategies.fass import fass_select  # noqa: E402
 from query_strategies.galaxy import galaxy_select  # noqa: E402
+from query_strategies.glister import glister_select  # noqa: E402
 from query_strategies.kdpp_sampling import kdpp_select  # noqa: E402
 from query_strategies.kmeans_sampling import kmeans_select  # noqa: E402
 from query_strategies.mc_uncertainty import mean_std  # noqa: E402
@@ -72,7 +74,7 @@ from query_strategies.vessal import vessal_select  # noqa: E402
 
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
         "cluster_margin", "ldm", "noise_stability", "alfamix", "vessal", "epig", "dropquery", "clue", "falcun",
-        "coreset_pca", "galaxy", "fass", "flqmi", "logdetmi")
+        "coreset_pca", "galaxy", "fass", "flqmi", "logdetmi", "glister")
 NOVEL = ("ldm", "noise_stability", "alfamix", "vessal")
 
 
@@ -108,6 +110,8 @@ def selector(args):
         return lambda p, e, m, g: coreset_pca_select(e, m, args.k, g)
     if args.alg == "galaxy":
         return galaxy_selector(args)
+    if args.alg == "glister":
+        return lambda p, e, m, g: glister_select(p, e, torch.where(m.cpu(), p.cpu().argmax(1), -1).numpy(), args.k, g)
     if args.alg in ("flqmi", "logdetmi"):
         return smi_selector(args)
     if args.alg in MC_ALGS:

@@ -44,6 +44,7 @@ CLASSES = {
     "fass": ("fass", "FASS"),
     "flqmi": ("similar", "FLQMI"),
     "logdetmi": ("similar", "LogDetMI"),
+    "glister": ("glister", "Glister"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
 
