@@ -72,6 +72,9 @@ TEMPERATURE = Param("temperature", "temperature", positive(float), 1.0,
                     "softmax temperature of the entropy that weighs each point in k-means")
 GAMMA = Param("gamma", "gamma", positive(float), 10.0,
               "points are drawn with probability ∝ (diversity + uncertainty)^gamma")
+LPL_WEIGHT = Param("lpl_weight", "lplWeight", positive(float), 1.0,
+                   "λ: weight of the loss-prediction module's ranking loss beside the cross-entropy")
+LPL_MARGIN = Param("lpl_margin", "lplMargin", positive(float), 1.0, "ξ: margin of the pairwise ranking loss")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -84,6 +87,7 @@ DECLARED = {
     "dropquery": (DROP_RATE, DROP_PASSES),
     "clue": (TEMPERATURE,),
     "falcun": (GAMMA,),
+    "lpl": (LPL_WEIGHT, LPL_MARGIN),
 }
 
 

@@ -35,8 +35,9 @@ CLASSES = {
     "dropquery": ("dropquery", "DropQuery"),
     "clue": ("clue", "CLUE"),
     "falcun": ("falcun", "Falcun"),
+    "lpl": ("learning_loss", "LearningLoss"),
 }
-ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
+ALIASES = {"kdpp": "baseline", "kcenter": "coreset", "learning_loss": "lpl"}
 
 
 class StrategyTable(Mapping):

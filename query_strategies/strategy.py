@@ -25,6 +25,7 @@ from .selection import Picks, top_k
 
 class Strategy:
     name = None  # the --alg value; set by each subclass
+    extensions = ()  # training.Extension objects trained beside the classifier (LPL's module, CEAL's pseudo-labels)
 
     def __init_subclass__(cls, **kwargs):
         """A class-level `params` is the former way of declaring parameters: refused, pointing to the new one."""
