@@ -75,6 +75,10 @@ GAMMA = Param("gamma", "gamma", positive(float), 10.0,
 LPL_WEIGHT = Param("lpl_weight", "lplWeight", positive(float), 1.0,
                    "λ: weight of the loss-prediction module's ranking loss beside the cross-entropy")
 LPL_MARGIN = Param("lpl_margin", "lplMargin", positive(float), 1.0, "ξ: margin of the pairwise ranking loss")
+CEAL_DELTA = Param("ceal_delta", "cealDelta", positive(float), 0.005,
+                   "δ₀: unlabelled points with predictive entropy below δ₀ − cealDecay·t (query round t) are "
+                   "pseudo-labelled")
+CEAL_DECAY = Param("ceal_decay", "cealDecay", positive(float), 0.00033, "dr: the threshold's decrease per query round")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -88,6 +92,7 @@ DECLARED = {
     "clue": (TEMPERATURE,),
     "falcun": (GAMMA,),
     "lpl": (LPL_WEIGHT, LPL_MARGIN),
+    "ceal": (CEAL_DELTA, CEAL_DECAY),
 }
 
 

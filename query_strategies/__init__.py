@@ -36,6 +36,7 @@ CLASSES = {
     "clue": ("clue", "CLUE"),
     "falcun": ("falcun", "Falcun"),
     "lpl": ("learning_loss", "LearningLoss"),
+    "ceal": ("ceal", "CEAL"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset", "learning_loss": "lpl"}
 
