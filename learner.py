@@ -25,6 +25,12 @@ class Learner:
         rule = StoppingRule(max_epochs, patience)
         self.training = Trainer(setting, generator, engine, self._X[:2], rule, extensions)
         self.predictor = Predictor(self._X, self._y, ds.n_classes, generator)
+        self._show_pool(extensions)
+
+    def _show_pool(self, extensions):
+        """Give each extension the pool's inputs (Extension.see_pool)."""
+        for extension in extensions:
+            extension.see_pool(self._X)
 
     @property
     def trainer(self):
@@ -51,6 +57,7 @@ class Learner:
         s = self.training.setting
         engine = epoch_engine(s, self._kernel, self._X, self._gen, extensions)
         self.training = Trainer(s, self._gen, engine, self._X[:2], self.training.rule, extensions)
+        self._show_pool(extensions)
 
     def train(self, idx):
         """Train a fresh network on pool points `idx` with their labels, and on the extensions' extra points with

@@ -79,6 +79,9 @@ CEAL_DELTA = Param("ceal_delta", "cealDelta", positive(float), 0.005,
                    "δ₀: unlabelled points with predictive entropy below δ₀ − cealDecay·t (query round t) are "
                    "pseudo-labelled")
 CEAL_DECAY = Param("ceal_decay", "cealDecay", positive(float), 0.00033, "dr: the threshold's decrease per query round")
+VAAL_BETA = Param("vaal_beta", "vaalBeta", positive(float), 1.0, "β: weight of the VAE's KL term")
+VAAL_ADVERSARY = Param("vaal_adversary", "vaalAdversary", positive(float), 1.0,
+                       "λ: weight of the VAE's adversarial term (fooling the discriminator)")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -93,6 +96,7 @@ DECLARED = {
     "falcun": (GAMMA,),
     "lpl": (LPL_WEIGHT, LPL_MARGIN),
     "ceal": (CEAL_DELTA, CEAL_DECAY),
+    "vaal": (VAAL_BETA, VAAL_ADVERSARY),
 }
 
 

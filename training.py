@@ -158,6 +158,10 @@ class Extension:
     name = None
     adds_loss = False
 
+    def see_pool(self, X):
+        """The pool's inputs X (on the training device), for an extension that also trains on unlabelled points;
+        called once, when the learner takes the extension."""
+
     def reset(self, generator, device, n_features):
         """Fresh modules (with every fresh network), drawn from `generator`, on `device`, for embeddings of width
         `n_features`."""

@@ -37,6 +37,7 @@ CLASSES = {
     "falcun": ("falcun", "Falcun"),
     "lpl": ("learning_loss", "LearningLoss"),
     "ceal": ("ceal", "CEAL"),
+    "vaal": ("vaal", "VAAL"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset", "learning_loss": "lpl"}
 

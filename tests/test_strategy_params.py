@@ -68,7 +68,8 @@ def test_every_result_changing_parameter_is_refused_on_resume_and_compared_by_th
 def test_a_flag_shared_by_strategies_has_one_declaration(monkeypatch):
     assert list(strategy_params.every_parameter()) == ["beta", "nConfigs", "delta", "kmFactor", "nTargets", "nDraws",
                                                        "dropRate", "dropPasses", "temperature", "gamma",
-                                                       "lplWeight", "lplMargin", "cealDelta", "cealDecay"]
+                                                       "lplWeight", "lplMargin", "cealDelta", "cealDecay", "vaalBeta",
+                                                       "vaalAdversary"]
     monkeypatch.setitem(DECLARED, "rand", (Param("beta", "beta", float, 2.0, "another meaning"),))
     with pytest.raises(ValueError, match="--beta is declared twice"):
         run.build_parser()
