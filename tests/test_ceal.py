@@ -1,17 +1,15 @@
 """CEAL (`ceal`): its selection and pseudo-labelling rule against a slow reference, the pseudo-labelled points'
 effect on training (through the training extension's extra points), and --resume bit for bit with the
 pseudo-labels and the round count in the checkpoint."""
-import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 import dataset
-import run
 from learner import Learner
+from resumed import resume_after_one_round
 from query_strategies.ceal import PseudoLabels, ceal_select, confident_threshold
 
 FLAGS = ["--alg", "ceal", "--nStart", "60", "--nQuery", "20", "--nEnd", "120", "--nEmb", "32", "--maxEpochs", "40",
@@ -63,14 +61,6 @@ def test_pseudo_labelled_points_are_trained_on_with_their_labels():
 
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_resume_is_bit_for_bit_with_the_pseudo_labels_in_the_checkpoint(tmp_path):
-    assert run.main([*FLAGS, "--out", str(tmp_path / "whole")]) == 0
-    assert run.main([*FLAGS, "--out", str(tmp_path / "parts"), "--rounds", "1"]) == 0
-    state = torch.load(tmp_path / "parts" / FOLDER / "checkpoint.pt", weights_only=False)
+    state, config = resume_after_one_round(FLAGS, FOLDER, tmp_path)
     assert len(state["learner"]["extensions"]["pseudo_labels"]["index"]) > 0 and state["strategy"]["rounds"] == 1
-    assert run.main([*FLAGS, "--out", str(tmp_path / "parts"), "--resume"]) == 0
-    whole, parts = tmp_path / "whole" / FOLDER, tmp_path / "parts" / FOLDER
-    assert (whole / "queries.csv").read_text() == (parts / "queries.csv").read_text()
-    columns = ["n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop"]
-    assert pd.read_csv(whole / "rounds.csv")[columns].equals(pd.read_csv(parts / "rounds.csv")[columns])
-    config = json.loads((whole / "config.json").read_text())
     assert (config["cealDelta"], config["cealDecay"]) == (0.8, 0.2)

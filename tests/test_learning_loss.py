@@ -1,16 +1,14 @@
 """Learning loss (`lpl`): the ranking loss and the selection rule against slow references, the loss-prediction
 module's training beside the classifier on digits, and --resume bit for bit with the module in the checkpoint."""
-import json
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from scipy.stats import spearmanr
 
 import dataset
-import run
 from learner import Learner
+from resumed import resume_after_one_round
 from query_strategies.learning_loss import LossPrediction, learning_loss_select, pairwise_ranking_loss
 
 FLAGS = ["--alg", "lpl", "--nStart", "30", "--nQuery", "10", "--nEnd", "60", "--nEmb", "32", "--maxEpochs", "15",
@@ -64,14 +62,6 @@ def test_the_module_learns_to_rank_the_classifiers_losses_on_digits():
 
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_resume_is_bit_for_bit_with_the_module_in_the_checkpoint(tmp_path):
-    assert run.main([*FLAGS, "--out", str(tmp_path / "whole")]) == 0
-    assert run.main([*FLAGS, "--out", str(tmp_path / "parts"), "--rounds", "1"]) == 0
-    state = torch.load(tmp_path / "parts" / FOLDER / "checkpoint.pt", weights_only=False)
+    state, config = resume_after_one_round(FLAGS, FOLDER, tmp_path)
     assert set(state["learner"]["extensions"]) == {"loss_prediction"}
-    assert run.main([*FLAGS, "--out", str(tmp_path / "parts"), "--resume"]) == 0
-    whole, parts = tmp_path / "whole" / FOLDER, tmp_path / "parts" / FOLDER
-    assert (whole / "queries.csv").read_text() == (parts / "queries.csv").read_text()
-    columns = ["n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop"]
-    assert pd.read_csv(whole / "rounds.csv")[columns].equals(pd.read_csv(parts / "rounds.csv")[columns])
-    config = json.loads((whole / "config.json").read_text())
     assert (config["lplWeight"], config["lplMargin"], config["trainer"]) == (1.0, 1.0, "torch")

@@ -1,16 +1,14 @@
 """VAAL (`vaal`): its VAE loss and selection rule against slow references, the VAE and discriminator training
 beside the classifier on digits, and --resume bit for bit with both in the checkpoint."""
-import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 import dataset
-import run
 from learner import Learner
+from resumed import resume_after_one_round
 from query_strategies.vaal import AdversarialVAE, vaal_select, vae_loss
 
 FLAGS = ["--alg", "vaal", "--nStart", "30", "--nQuery", "10", "--nEnd", "50", "--nEmb", "32", "--maxEpochs", "8",
@@ -68,14 +66,6 @@ def test_the_vae_learns_the_inputs_and_the_discriminator_leans_to_the_labelled()
 
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_resume_is_bit_for_bit_with_the_vae_in_the_checkpoint(tmp_path):
-    assert run.main([*FLAGS, "--out", str(tmp_path / "whole")]) == 0
-    assert run.main([*FLAGS, "--out", str(tmp_path / "parts"), "--rounds", "1"]) == 0
-    state = torch.load(tmp_path / "parts" / FOLDER / "checkpoint.pt", weights_only=False)
+    state, config = resume_after_one_round(FLAGS, FOLDER, tmp_path)
     assert set(state["learner"]["extensions"]["vaal"]) == {"vae", "disc"}
-    assert run.main([*FLAGS, "--out", str(tmp_path / "parts"), "--resume"]) == 0
-    whole, parts = tmp_path / "whole" / FOLDER, tmp_path / "parts" / FOLDER
-    assert (whole / "queries.csv").read_text() == (parts / "queries.csv").read_text()
-    columns = ["n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop"]
-    assert pd.read_csv(whole / "rounds.csv")[columns].equals(pd.read_csv(parts / "rounds.csv")[columns])
-    config = json.loads((whole / "config.json").read_text())
     assert (config["vaalBeta"], config["vaalAdversary"]) == (1.0, 1.0)
