@@ -13,10 +13,11 @@ class Learner:
     """Trains fresh networks of `model_name` on pool points of data set `ds` and answers for the last one.
 
     Every random draw (weights, shuffling, augmentation, dropout) comes from `generator` (on the CPU) or from a
-    device generator seeded from it. `extensions`: modules trained beside the classifier (Trainer's hook)."""
+    device generator seeded from it. `extensions`: modules trained beside the classifier (Trainer's hook).
+    `select_on`: what the predictor's embeddings are, "model" (the network's) or "input" (the data's features)."""
 
     def __init__(self, model_name, ds, device, generator, lr=1e-4, n_emb=128, max_epochs=0, patience=PATIENCE,
-                 kernel="auto", extensions=()):
+                 kernel="auto", extensions=(), select_on="model"):
         setting = Setting.of(model_name, ds, device, lr, n_emb)
         engine = epoch_engine(setting, kernel, ds.X_train, generator, extensions)
         self._gen, self._kernel = generator, kernel
@@ -24,7 +25,7 @@ class Learner:
         self._X_test, self._y_test = ds.X_test.to(setting.device), ds.y_test.to(setting.device)
         rule = StoppingRule(max_epochs, patience)
         self.training = Trainer(setting, generator, engine, self._X[:2], rule, extensions)
-        self.predictor = Predictor(self._X, self._y, ds.n_classes, generator)
+        self.predictor = Predictor(self._X, self._y, ds.n_classes, generator, select_on)
         self._show_pool(extensions)
 
     def _show_pool(self, extensions):
@@ -75,6 +76,10 @@ class Learner:
     def test_accuracy(self):
         """correct / n of the trained network over the test set, as a Python float of that exact ratio."""
         return self.predictor.accuracy(self._X_test, self._y_test)
+
+    def test_predictions(self):
+        """The trained network's class of every test point."""
+        return self.predictor.predictions(self._X_test)
 
     def state_dict(self):
         """What load_state_dict needs to continue exactly (used by --resume): the trained network's weights, the

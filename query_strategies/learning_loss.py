@@ -79,6 +79,7 @@ class LearningLoss(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        return learning_loss_select(self.module.predict(self.learner.embeddings(idx)), n, self.gen).among(idx)
+        embeddings = self.learner.probs_embeddings(idx)[1]  # the network's, whatever --select-on says
+        return learning_loss_select(self.module.predict(embeddings), n, self.gen).among(idx)
 
 
