@@ -332,7 +332,8 @@ class Trainer:
     n_features)` (fresh modules, called with every fresh network), `parameters()` (updated by the same clamped Adam
     as the network), `train()` / `eval()`, `loss(model, x, y, logits, embeddings)` (a scalar added to each
     minibatch's cross-entropy, when `adds_loss`), `extra_points()` (pool points and labels Learner.train adds),
-    `see_pool(X)` (the pool's inputs, from the Learner, for unlabelled minibatches) and `state_dict()` / `load_state_dict(state)` (kept in the checkpoint under its name by Learner.state_dict).
+    `see_pool(X)` (the pool's inputs, from the Learner, for unlabelled minibatches) and `state_dict()` /
+    `load_state_dict(state)` (kept in the checkpoint under its name by Learner.state_dict).
     Extensions that add a loss train with PyTorch's autograd epoch (the compiled epoch and the closed-form steps
     do not apply). `train(X, y)` trains on any labelled points, pool points or others (e.g. pseudo-labelled
     ones); the stopping rule reads the classifier's accuracy on them."""
