@@ -18,7 +18,8 @@ LATENT, HIDDEN = 32, 512  # the paper's latent size (CIFAR-10) and discriminator
 
 
 def vae_loss(x, reconstruction, mu, logvar, beta):
-    """Σ_features (x − x̂)² averaged over points, + β · KL(N(μ, σ²) ‖ N(0, I)) = −½ Σ (1 + log σ² − μ² − σ²), averaged."""
+    """Σ_features (x − x̂)² + β · KL(N(μ, σ²) ‖ N(0, I)), KL = −½ Σ (1 + log σ² − μ² − σ²), each averaged over
+    points."""
     squared = (x - reconstruction).pow(2).flatten(1).sum(1).mean()
     return squared + beta * (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1).mean())
 
