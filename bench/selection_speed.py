@@ -66,9 +66,8 @@ from query_strategies.noise_stability import noise_stability_select  # noqa: E40
 from query_strategies.vessal import vessal_select  # noqa: E402
 
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
-        "cluster_margin", "ldm", "noise_stability", "alfamix", "vessal")
+        "cluster_margin", "epig", "dropquery", "clue", "falcun", "ldm", "noise_stability", "alfamix", "vessal")
 NOVEL = ("ldm", "noise_stability", "alfamix", "vessal")
-        "cluster_margin", "epig", "dropquery", "clue", "falcun")
 
 
 def peak_rss_mb():
