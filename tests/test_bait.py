@@ -11,7 +11,7 @@ import run
 from learner import Learner
 
 from cli import SHARED_DATA, SMALL, accuracy_lines, run_main
-from query_strategies.bait_sampling import (BaitSampling, batch_trace, block_quadratic_forms, bait_select,
+from query_strategies.bait_sampling import (BaitSampling, block_quadratic_forms, bait_select,
                                             factor_times, fisher_sum, initial_design, regularisation_for, sandwich)
 
 
@@ -151,7 +151,8 @@ def test_best_addition_survives_bounds_crossed_by_rounding():
     cand = torch.nonzero(~labeled).squeeze(1)
     design = initial_design(probs, emb.float(), labeled, cand, 5, 1.0)
     X, Y = design.matrices(torch.arange(len(cand)))
-    gains = batch_trace(torch.linalg.solve(torch.eye(4, dtype=X.dtype) + X, Y))
+    gains = torch.linalg.solve(torch.eye(4, dtype=X.dtype) + X.permute(2, 0, 1), Y.permute(2, 0, 1))
+    gains = gains.diagonal(dim1=-2, dim2=-1).sum(-1)
     best = int(gains.argmax())
     trace_y, inner, top = design.bounds
     trace_y[:] = 0.0  # every other candidate's upper bound far below the best's lower bound
