@@ -180,9 +180,13 @@ class FisherDesign:
         return best_first(rows, upper, self.drops, GAIN_BLOCK, lambda best: PRUNE_SLACK * abs(best))
 
     def drops(self, rows):
-        """tr(Yᵢ(I + Xᵢ)⁻¹) of candidates `rows`: how much each one's joining drops tr(M⁻¹F)."""
-        X, Y = self.matrices(rows)
-        return trace_solve(self.shifted(X, 1), Y)
+        """tr(Yᵢ(I + Xᵢ)⁻¹) of candidates `rows`: how much each one's joining drops tr(M⁻¹F). The rows are gathered
+        in increasing order (its C² entries lie in C² rows of the whole pool: in order, the reads stream)."""
+        ascending, position = rows.sort()
+        X, Y = self.matrices(ascending)
+        gains = torch.empty(len(rows), dtype=X.dtype, device=X.device)
+        gains[position] = trace_solve(self.shifted(X, 1), Y)
+        return gains
 
     def raises(self):
         """Rise of tr(M⁻¹F) when candidate i leaves M: −tr(Yᵢ(Xᵢ − I)⁻¹)."""
