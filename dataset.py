@@ -86,8 +86,9 @@ def content_sha256(ds):
     return h.hexdigest()
 
 
-def load(data, did, path, rng, trunc=-1, aug=0):
-    """The data set named by the flags: `--did` > 0 wins, then `--data` (a name or a .csv/.npz file), else digits."""
+def load(data, did, path, rng, trunc=-1, aug=0, test=None):
+    """The data set named by the flags: `--did` > 0 wins, then `--data` (a name or a .csv/.npz file, with its test
+    set from the file `test` when given), else digits."""
     if did > 0:
         ds = load_openml(did, path, rng)
     elif not data or data == "digits":
@@ -95,7 +96,7 @@ def load(data, did, path, rng, trunc=-1, aug=0):
     elif data in IMAGE_DATA:
         ds = load_image_data(data, path)
     elif data.lower().endswith((".csv", ".npz")):
-        ds = load_file(data, rng)
+        ds = load_file(data, rng, test)
     else:
         raise UserError(f"unknown --data {data!r}: use digits, {', '.join(IMAGE_DATA)}, or a .csv/.npz file")
     if trunc != -1:
@@ -115,6 +116,29 @@ def truncate(ds, n, rng):
     ds.X_test, ds.y_test = ds.X_test[small_te], ds.y_test[small_te]
     ds.n_classes, ds.sha256 = min(ds.n_classes, 10), None
     ds.class_names = ds.class_names[:ds.n_classes]
+    return ds
+
+
+def long_tail_counts(n_max, n_classes, ratio):
+    """Pool points kept per rank r = 0..C-1 of the class order: ⌊n_max·R^(−r/(C−1))⌋, from n_max down to
+    ⌊n_max/R⌋."""
+    return [int(n_max * ratio ** (-r / (n_classes - 1))) for r in range(n_classes)]
+
+
+def long_tail(ds, ratio, rng):
+    """The pool cut to a long-tail profile (the test set untouched): in a random class order, the class of rank r
+    keeps a random long_tail_counts share of its points, n_max being the smallest class's pool count; UserError
+    when the rarest class would keep no point."""
+    y = ds.y_train.numpy()
+    n_max = int(np.bincount(y, minlength=ds.n_classes).min())
+    counts = long_tail_counts(n_max, ds.n_classes, ratio)
+    if counts[-1] < 1:
+        raise UserError(f"--imbalance {ratio:g} leaves the rarest class no pool point: the smallest class has "
+                        f"{n_max} pool points, so --imbalance may be at most {n_max}")
+    order = rng.permutation(ds.n_classes)
+    keep = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == c), n, replace=False)
+                                   for c, n in zip(order, counts)]))
+    ds.X_train, ds.y_train, ds.rows, ds.sha256 = ds.X_train[keep], ds.y_train[keep], ds.rows[keep], None
     return ds
 
 
@@ -225,37 +249,105 @@ def encode_labels(y, source):
     return classes, codes.ravel()
 
 
-def load_file(file, rng):
-    """A user table: .csv with the label in the last column (a header row is detected), or .npz with X and y."""
+SPLIT_ARRAYS = ("X_train", "y_train", "X_test", "y_test")  # an .npz file with its own (official) test set
+NPZ_HINT = ("write it with np.savez(file, X=X, y=y), or np.savez(file, X_train=..., y_train=..., X_test=..., "
+            "y_test=...) to give the test set; X numeric, y numbers or strings")
+
+
+def load_file(file, rng, test=None):
+    """A user table: .csv with the label in the last column (a header row is detected), or .npz with X and y,
+    split at random (split_table); or with its own test set, from the file `test` (--test, a table of either
+    kind) or in an .npz file's X_train, y_train, X_test, y_test (given_split)."""
+    path = user_file(file, "--data")
+    if path.suffix.lower() == ".npz" and set(SPLIT_ARRAYS) <= set(npz_names(path)):
+        if test:
+            raise UserError(f"{path} holds its own test set (X_test, y_test); drop --test {test}")
+        return given_split(path.stem, file_table(path, "_train"), file_table(path, "_test"), rng, str(path),
+                           f"{path} (X_test, y_test)")
+    if test:
+        test_path = user_file(test, "--test")
+        return given_split(path.stem, file_table(path), file_table(test_path), rng, str(path), str(test_path))
+    return split_table(path.stem, *file_table(path), rng, str(path))
+
+
+def user_file(file, flag):
+    """The regular file a flag names, as a Path; UserError when it is missing or not a regular file."""
     path = Path(file)
     if path.exists() and not path.is_file():
-        raise UserError(f"data file {file} is not a regular file (a folder, FIFO or device); give --data a .csv "
+        raise UserError(f"data file {file} is not a regular file (a folder, FIFO or device); give {flag} a .csv "
                         f"or .npz file")
     if not path.is_file():
-        raise UserError(f"data file {file} not found: check the path given to --data")
-    npz = path.suffix.lower() == ".npz"
-    table = cached_table(f"table-{path_tag(path)}", [path], lambda: read_npz(path) if npz else read_csv_table(path),
-                         str(path), np.__version__ if npz else importlib.metadata.version("pandas"))
-    return split_table(path.stem, *table, rng, str(path))
+        raise UserError(f"data file {file} not found: check the path given to {flag}")
+    return path
 
 
-def read_npz(path):
-    """(X with one row per example, y) from an .npz file written by np.savez(file, X=X, y=y)."""
-    hint = "write it with np.savez(file, X=X, y=y), X numeric, y numbers or strings"
+def file_table(path, part=""):
+    """table_arrays of a .csv file, or of an .npz file's arrays X<part> and y<part>, through the decoded cache."""
+    if path.suffix.lower() == ".npz":
+        return cached_table(f"table{part}-{path_tag(path)}", [path], lambda: read_npz(path, part), str(path),
+                            np.__version__)
+    return cached_table(f"table-{path_tag(path)}", [path], lambda: read_csv_table(path), str(path),
+                        importlib.metadata.version("pandas"))
+
+
+def given_split(name, train, test, rng, source, test_source):
+    """A Dataset of two table_arrays, the pool from `train` (its rows in order; a random 50,000 of them beyond
+    that many) and the test set the whole of `test`, whose labels are coded as train's; UserError when their
+    feature widths differ or a test label never occurs in training."""
+    (X, classes, y), (X_test, test_classes, test_codes) = train, test
+    if X_test.shape[1] != X.shape[1]:
+        raise UserError(f"{test_source} has {X_test.shape[1]} features per row, {source} {X.shape[1]}; the train "
+                        f"and test sets need the same features")
+    y_test = codes_among(classes, test_classes[test_codes], test_source, source)
+    pool = np.arange(len(X)) if len(X) <= POOL_CAP else np.sort(rng.choice(len(X), POOL_CAP, replace=False))
+    missing = np.setdiff1d(np.arange(len(classes)), y[pool])
+    if len(missing):
+        raise UserError(f"{source}: class {label_text(classes[missing[0]])!r} is too rare to appear in a random pool "
+                        f"of {POOL_CAP} rows; add examples of it or remove it")
+    return Dataset(name, torch.from_numpy(X[pool]), torch.from_numpy(y[pool].astype(np.int64)),
+                   torch.from_numpy(X_test), torch.from_numpy(y_test), len(classes), TABULAR_BATCH, rows=pool,
+                   class_names=[label_text(c) for c in classes])
+
+
+def codes_among(classes, labels, source, train_source):
+    """The code 0..C-1 of each label among the training `classes` (int64); UserError naming a label that is not
+    among them."""
+    code = {c: i for i, c in enumerate(classes.tolist())}
+    unseen = [v for v in labels.tolist() if v not in code]
+    if unseen:
+        raise UserError(f"{source}: label {label_text(unseen[0])!r} never occurs in the training set {train_source}; "
+                        f"every test label must be one of the training labels")
+    return np.array([code[v] for v in labels.tolist()], dtype=np.int64)
+
+
+def npz_names(path):
+    """The names of the arrays in an .npz file, read without loading them; UserError when it is not one."""
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise UserError(f"{path} holds a single array, not arrays X and y; {hint}")
+            raise UserError(f"{path} holds a single array, not arrays X and y; {NPZ_HINT}")
         with archive as z:
-            if "X" not in z.files or "y" not in z.files:
-                raise UserError(f"{path} has arrays {sorted(z.files)}, not X and y; {hint}")
-            X, y = z["X"], z["y"]
+            return list(z.files)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
-        raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {hint}")
+        raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {NPZ_HINT}")
+
+
+def read_npz(path, part=""):
+    """(X<part> with one row per example, y<part>) from an .npz file written by np.savez(file, X=X, y=y) (part
+    "") or np.savez(file, X_train=..., y_train=..., X_test=..., y_test=...) (part "_train" or "_test")."""
+    x_name, y_name = f"X{part}", f"y{part}"
+    names = npz_names(path)
+    if x_name not in names or y_name not in names:
+        raise UserError(f"{path} has arrays {sorted(names)}, not {x_name} and {y_name}; {NPZ_HINT}")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            X, y = z[x_name], z[y_name]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {NPZ_HINT}")
     if X.ndim == 0 or len(X) == 0:
-        raise UserError(f"{path}: X has no rows; {hint}")
+        raise UserError(f"{path}: {x_name} has no rows; {NPZ_HINT}")
     if y.dtype.kind not in "biufUS":
-        raise UserError(f"{path}: y has dtype {y.dtype}, neither numbers nor strings; {hint}")
+        raise UserError(f"{path}: {y_name} has dtype {y.dtype}, neither numbers nor strings; {NPZ_HINT}")
     return X.reshape(len(X), -1), y
 
 

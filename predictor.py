@@ -4,6 +4,7 @@ A `Predictor` answers with the network the learner last trained (or restored): p
 input of the last layer), both together (the inputs of gradient embeddings), MC-dropout samples, per-point
 attack scores, the labels of the points it was trained on, and the number of classes. Strategies never reach the
 network, the pool's tensors or the data set themselves; the time spent here is rounds.csv's infer_seconds."""
+import copy
 import time
 from contextlib import contextmanager
 
@@ -26,8 +27,10 @@ class Predictor:
     masks come from `generator` (on the CPU) or from a device generator seeded from it: the one the trainer draws
     from, so that picks follow from the seed."""
 
-    def __init__(self, X, y, n_classes, generator):
+    def __init__(self, X, y, n_classes, generator, select_on="model"):
+        """`select_on`: "model" (embeddings are the network's) or "input" (the pool's own features)."""
         self._X, self._y, self._n_classes, self._gen = X, y, n_classes, generator
+        self._select_on = select_on
         self._model = None
         self._labelled = np.zeros(len(y), dtype=bool)
         self._seconds = 0.0
@@ -66,9 +69,9 @@ class Predictor:
             self._seconds += time.perf_counter() - start
 
     @torch.no_grad()
-    def _forward(self, X):
-        """(logits, embeddings) of the network over inputs X in batches of TEST_BATCH."""
-        model, out_l, out_e = self._model.eval(), [], []
+    def _forward(self, X, model=None):
+        """(logits, embeddings) of `model` (default: the network) over inputs X in batches of TEST_BATCH."""
+        model, out_l, out_e = (self._model if model is None else model).eval(), [], []
         for start in range(0, len(X), TEST_BATCH):
             logits, emb = model(X[start:start + TEST_BATCH])
             out_l.append(logits)
@@ -87,7 +90,10 @@ class Predictor:
             return F.softmax(logits, dim=1), emb
 
     def embeddings(self, idx):
-        """Embeddings (n, d) of pool points `idx`: the input of the last layer."""
+        """Embeddings (n, d) of pool points `idx`: the input of the last layer, or the points' own features,
+        flattened, when selecting on the input (--select-on input; no network needed)."""
+        if self._select_on == "input":
+            return self._X[idx].flatten(1)
         return self.probs_embeddings(idx)[1]
 
     def labels(self, idx):
@@ -101,8 +107,11 @@ class Predictor:
     def accuracy(self, X, y):
         """correct / n of the network over (X, y), as a Python float of that exact ratio (as the original prints
         it)."""
-        logits, _ = self._forward(X)
-        return int((logits.argmax(1) == y).sum()) / len(y)
+        return int((self.predictions(X) == y).sum()) / len(y)
+
+    def predictions(self, X):
+        """The network's class of each input in X: the argmax of its logits."""
+        return self._forward(X)[0].argmax(1)
 
     def mc_probs(self, idx, draws=MC_DRAWS, shared=False):
         """Softmax probabilities of `draws` MC-dropout passes over pool points `idx`, shape (draws, n, C): dropout
@@ -164,6 +173,22 @@ class Predictor:
         head = self._model.head
         return head.weight.detach(), None if head.bias is None else head.bias.detach()
 
+    @torch.no_grad()
+    def noisy_probs(self, idx, scale, draws):
+        """Softmax outputs (draws, n, C) on pool points `idx` of `draws` copies of the network, each with every
+        layer's `weight` (not its bias) perturbed by Gaussian noise ξ scaled to ‖ξ‖ = scale·‖weight‖, ξ drawn layer by
+        layer from a device generator per copy (NoiseStability, Li et al. 2024). The network itself is unchanged."""
+        with self._timed():
+            X, out = self._X[idx], []
+            for _ in range(draws):
+                gen, noisy = device_generator(self._gen, X.device), copy.deepcopy(self._model).eval()
+                for m in noisy.modules():
+                    weight = getattr(m, "weight", None)
+                    if isinstance(weight, torch.nn.Parameter):
+                        noise = torch.randn(weight.shape, generator=gen, device=weight.device, dtype=weight.dtype)
+                        weight.add_(noise.mul_(scale * weight.norm() / noise.norm()))
+                out.append(F.softmax(self._forward(X, noisy)[0], dim=1))
+            return torch.stack(out)
     def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
         """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool
         points `idx`, `batch` points at a time (each batch reported to selection.progress), timed as inference."""

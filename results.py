@@ -26,8 +26,14 @@ from statefile import StateError, open_regular, read_regular
 from strategy_params import result_flags
 from training import TRAIN_STOPS
 
-ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts",
-                 "train_seconds", "test_seconds", "infer_seconds", "select_seconds", "query_seconds"]
+# balanced_acc: mean per-class recall on the test set; rarest_labeled: labelled points of the pool's rarest class
+ROUND_COLUMNS = ["round", "n_labeled", "test_acc", "balanced_acc", "rarest_labeled", "train_acc", "train_epochs",
+                 "train_stop", "restarts", "train_seconds", "test_seconds", "infer_seconds", "select_seconds",
+                 "query_seconds"]
+# rounds.csv of versions before balanced_acc and rarest_labeled: a resumed run keeps its format
+OLD_ROUND_COLUMNS = [c for c in ROUND_COLUMNS if c not in ("balanced_acc", "rarest_labeled")]
+
+
 def train_stop(text):
     """Why a round's training ended: one of training.TRAIN_STOPS."""
     if text not in TRAIN_STOPS:
@@ -36,7 +42,8 @@ def train_stop(text):
 
 
 # How each rounds.csv column is read back: a function from the field's text to its value (ValueError if invalid).
-ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "train_acc": float, "train_epochs": int,
+ROUND_PARSERS = {"round": int, "n_labeled": int, "test_acc": float, "balanced_acc": float, "rarest_labeled": int,
+                 "train_acc": float, "train_epochs": int,
                  "train_stop": train_stop, "restarts": int, "train_seconds": float, "test_seconds": float,
                  "infer_seconds": float, "select_seconds": float, "query_seconds": float}
 
@@ -59,7 +66,8 @@ FORCE_HINT = "start the run again with --force (or use another --out)"
 # differ in them. nEnd and rounds only stop a run sooner or later; path, out, dummy, resume and force change
 # nothing; --kernel's choice is recorded as `trainer` (the analysis warns when a setting mixes trainers). A
 # strategy's own flags change results only for that strategy, as it declares them (strategy_params.result_flags).
-RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device")
+RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device", "imbalance",
+                "select_on")
 
 
 def write_atomic(path, data):
@@ -201,8 +209,23 @@ def parse_table(data, path, columns, parsers):
 
 
 def read_rounds(path):
-    """rounds.csv's complete rows, parsed with ROUND_PARSERS (StateError on a garbled file)."""
-    return parse_table(read_bytes(path, FORCE_HINT), path, ROUND_COLUMNS, ROUND_PARSERS)
+    """rounds.csv's complete rows, parsed with ROUND_PARSERS, in its own format (file_columns; StateError on a
+    garbled file)."""
+    return parse_table(read_bytes(path, FORCE_HINT), path, file_columns(path, ROUND_COLUMNS, [OLD_ROUND_COLUMNS]),
+                       ROUND_PARSERS)
+
+
+def file_columns(path, columns, older):
+    """A CSV's columns: those of `older` (the columns of older versions' files) whose header starts the file (a
+    resumed run goes on in the format its file began with), else `columns`. Only the header is read: the file grows
+    by every round's rows."""
+    try:
+        with os.fdopen(open_regular(path, os.O_RDONLY), "rb") as f:
+            head = f.read(len(",".join(columns)) + 1)
+    except (OSError, StateError):  # missing, a link, not a regular file: the reader that needs it says so
+        return columns
+    found = [c for c in older if head.startswith((",".join(c) + "\n").encode())]
+    return found[0] if found else columns
 
 
 def number(text):
@@ -262,20 +285,16 @@ class RunDir:
 
     def tables(self):
         """(name, path, columns, parsers) of the two CSVs."""
-        return [("rounds", self.rounds, ROUND_COLUMNS, ROUND_PARSERS),
+        return [("rounds", self.rounds, self.round_columns(), ROUND_PARSERS),
                 ("queries", self.queries, self.query_columns(), QUERY_PARSERS)]
 
     def query_columns(self):
-        """queries.csv's columns: QUERY_COLUMNS, or those of OLD_QUERY_COLUMNS whose header starts the file (a
-        resumed run goes on in the format its file began with)."""
-        header = (",".join(QUERY_COLUMNS) + "\n").encode()
-        try:
-            with os.fdopen(open_regular(self.queries, os.O_RDONLY), "rb") as f:
-                head = f.read(len(header))  # the header alone: the file grows by every round's picks
-        except (OSError, StateError):  # missing, a link, not a regular file: the reader that needs it says so
-            return QUERY_COLUMNS
-        old = [c for c in OLD_QUERY_COLUMNS if head.startswith((",".join(c) + "\n").encode())]
-        return old[0] if old else QUERY_COLUMNS
+        """queries.csv's columns: QUERY_COLUMNS, or those of OLD_QUERY_COLUMNS in a file an older version started."""
+        return file_columns(self.queries, QUERY_COLUMNS, OLD_QUERY_COLUMNS)
+
+    def round_columns(self):
+        """rounds.csv's columns: ROUND_COLUMNS, or OLD_ROUND_COLUMNS in a file an older version started."""
+        return file_columns(self.rounds, ROUND_COLUMNS, [OLD_ROUND_COLUMNS])
 
     def start(self, config):
         """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name; the
@@ -297,7 +316,7 @@ class RunDir:
         width = len(self.query_columns())
         append_rows(self.queries, [(row["round"], int(i), int(source_rows[i]), score_text(s))[:width]
                                    for i, s in zip(queried.index, queried.score)])
-        append_rows(self.rounds, [[format_value(row[c]) for c in ROUND_COLUMNS]])
+        append_rows(self.rounds, [[format_value(row[c]) for c in self.round_columns()]])
 
     def finish(self, summary):
         """summary.json marks the run as finished (the sweep skips such runs)."""

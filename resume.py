@@ -8,22 +8,27 @@ from strategy_params import every_result_flag, result_flags
 # parameters (strategy_params.result_flags); nEnd and rounds may grow: the run then goes on further.
 RUN_KEYS = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed", "maxEpochs",
             "patience")
+# Flags added since checkpoints recorded RUN_KEYS, with the value that means "not used": a resume must match them
+# too, and they are part of a run's identity hash only when used (an older version's checkpoint keeps its identity).
+LATER_KEYS = {"imbalance": None, "select_on": "model"}
 # What identifies the data on resume: its sizes and content hash (not the path it was read from).
 DATA_KEYS = ("n_train", "n_test", "n_classes", "shape", "sha256")
 
 
 def resume_keys(alg):
     """The config.json keys a resume of a run of strategy `alg` must match: RUN_KEYS and the flags of its
-    parameters that change results."""
-    return RUN_KEYS + tuple(result_flags(alg))
+    parameters that change results, and LATER_KEYS."""
+    return RUN_KEYS + tuple(LATER_KEYS) + tuple(result_flags(alg))
 
 
 def run_identity(config):
     """SHA-256 of a run's config.json (`config`) over RUN_KEYS, the result-changing strategy flags it records (of
-    every strategy, as a run records all its flags) and its data's identity: what its checkpoint must match."""
+    every strategy, as a run records all its flags), the LATER_KEYS it uses and its data's identity: what its
+    checkpoint must match."""
     from results import identity_hash
 
-    keys = RUN_KEYS + tuple(f for f in every_result_flag() if f in config) + ("data",)
+    used = tuple(k for k, unused in LATER_KEYS.items() if config.get(k, unused) != unused)
+    keys = RUN_KEYS + tuple(f for f in every_result_flag() if f in config) + used + ("data",)
     return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), keys)
 
 
@@ -31,9 +36,9 @@ def check_same_run(run_dir, old, config):
     """The resumed run's flags (resume_keys) and data are those in config.json (`old`); UserError naming the first
     that is not."""
     for key in resume_keys(config["alg"]):
-        if old.get(key) != config[key]:
-            raise UserError(f"{run_dir.path} was started with {key}={old.get(key)!r}, not {config[key]!r}; "
-                            f"resume with the same flags or use another --out")
+        if old.get(key, LATER_KEYS.get(key)) != config[key]:
+            raise UserError(f"{run_dir.path} was started with {key}={old.get(key, LATER_KEYS.get(key))!r}, not "
+                            f"{config[key]!r}; resume with the same flags or use another --out")
     was, now = old.get("data_identity"), config["data_identity"]
     if not isinstance(was, dict):
         raise UserError(f"{run_dir.config} records no data identity (an older version wrote it); start the run "

@@ -87,9 +87,16 @@ def build_parser():
     p.add_argument("--path", default="data", help="data folder: torchvision files, OpenML cache, PATH/openml/<did>.csv")
     p.add_argument("--data", default="", type=canonical_name,
                    help="digits (default), MNIST, FashionMNIST, SVHN, CIFAR10 (any case), "
-                   "a .csv file (label in the last column) or a .npz file (arrays X, y)")
+                   "a .csv file (label in the last column) or a .npz file (arrays X, y; or X_train, y_train, "
+                   "X_test, y_test for its own test set)")
+    p.add_argument("--test", default="",
+                   help="the test set of a --data .csv or .npz file, as a file of the same kind (the labels those "
+                        "of the training file); default: a random 10%% of --data")
     p.add_argument("--nQuery", type=int, default=100, help="points labelled per round")
-    p.add_argument("--nStart", type=int, default=100, help="initial random labels")
+    p.add_argument("--nStart", type=int, default=100,
+                   help="initial random labels; 0 = a cold start: the strategy picks the first --nQuery where it "
+                        "needs no labels (rand, and typiclust, probcover, coreset, kmeans with --select-on input), "
+                        "else they are drawn at random")
     p.add_argument("--nEnd", type=int, default=50000, help="label budget")
     p.add_argument("--nEmb", type=int, default=128, help="MLP hidden / embedding width")
     p.add_argument("--rounds", type=int, default=0,
@@ -97,6 +104,16 @@ def build_parser():
                         "(0 = no cap)")
     p.add_argument("--trunc", type=int, default=-1,
                    help="keep this many random pool points, then only classes 0-9 (-1 = all)")
+    p.add_argument("--imbalance", type=float, default=None, metavar="R",
+                   help="long-tailed pool: in a seeded class order, class r keeps n_max·R^(−r/(C−1)) of its pool "
+                        "points (n_max: the smallest class's count), so the largest class has R times the smallest's; "
+                        "the test set is untouched")
+    p.add_argument("--select-on", dest="select_on", default="model", choices=("model", "input"),
+                   help="what the embedding-based strategies (typiclust, probcover, coreset, kmeans, cluster_margin; "
+                        "albl's coreset) select on: model = the trained network's embedding, input = the data's own "
+                        "features (e.g. pretrained embeddings in an .npz written by scripts/embed.py); strategies on "
+                        "the network's predictions are unchanged, those on its gradients (badge, baseline, bait, bim, "
+                        "deepfool) refuse input")
     p.add_argument("--aug", type=int, default=0, choices=(0, 1),
                    help="1 = CIFAR10 train-time augmentation (random crop 32, padding 4, horizontal flip)")
     p.add_argument("--dummy", type=int, default=1, help="replicate index for shell sweeps; the seed when --seed is absent")
@@ -133,10 +150,11 @@ def check_flags(args):
     """Flag values that are wrong before any data is read."""
     if args.nQuery <= 0:
         raise UserError(f"--nQuery must be positive, got {args.nQuery}")
-    if args.nStart <= 0:
-        raise UserError(f"--nStart must be positive, got {args.nStart}")
-    if args.nEnd < args.nStart:
-        raise UserError(f"--nEnd ({args.nEnd}) is below --nStart ({args.nStart}); raise --nEnd")
+    if args.nStart < 0:
+        raise UserError(f"--nStart must be at least 0 (0 = a cold start), got {args.nStart}")
+    if args.nEnd < first_batch(args):
+        raise UserError(f"--nEnd ({args.nEnd}) is below the first batch ({first_batch(args)}: --nStart, or --nQuery "
+                        f"when --nStart is 0); raise --nEnd")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UserError(f"--lr must be a positive finite number, got {args.lr}")
     if not args.out.strip():
@@ -152,11 +170,34 @@ def check_flags(args):
     if args.seed is not None and args.seed < 0 or args.seed is None and args.dummy < 0:
         raise UserError(f"the seed must be at least 0, got {args.dummy if args.seed is None else args.seed} "
                         f"({'--dummy' if args.seed is None else '--seed'}); give a seed of 0 or more")
+    if args.test and (args.did > 0 or not args.data.lower().endswith((".csv", ".npz"))):
+        raise UserError(f"--test {args.test} is the test set of a --data .csv or .npz file; give --data such a file")
+    if args.imbalance is not None and not (math.isfinite(args.imbalance) and args.imbalance >= 1):
+        raise UserError(f"--imbalance is the ratio of the largest class to the smallest, at least 1, got "
+                        f"{args.imbalance:g}")
     if args.did > 0 and args.model in CONV_MODELS:
         raise UserError(f"--did (tabular OpenML data) works only with --model mlp or lin, not {args.model}")
     if args.model == "cnn" and args.did <= 0 and args.data not in IMAGE_NAMES:
         raise UserError(f"--model cnn is defined for {', '.join(IMAGE_NAMES)}; use mlp or lin for "
                         f"{args.data or 'digits'}")
+
+
+def check_selection_flags(args):
+    """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free)."""
+    cls = STRATEGIES[args.alg]
+    if args.select_on == "input" and cls.takes_gradients:
+        takers = sorted(a for a, c in STRATEGIES.items() if c.on_embedding and c.name == a)
+        raise UserError(f"--select-on input gives the embedding-based strategies ({', '.join(takers)}) the data's "
+                        f"own features; {args.alg} selects on the network's gradients, which they cannot stand for: "
+                        f"drop --select-on input")
+    if args.nStart == 0 and cls.label_free and cls.on_embedding and args.select_on == "model":
+        raise UserError(f"--nStart 0: {args.alg} picks the first batch on an embedding, and no network is trained "
+                        f"before any label; add --select-on input (the data's own features) or give --nStart")
+
+
+def first_batch(args):
+    """The labels of round 0: --nStart, or --nQuery in a cold start (--nStart 0)."""
+    return args.nStart or args.nQuery
 
 
 def pick_device(name):
@@ -167,6 +208,15 @@ def pick_device(name):
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return name
+
+
+def strategy_picks_first(args):
+    """Whether the strategy picks round 0's labels: in a cold start (--nStart 0) of a label_free strategy."""
+    return args.nStart == 0 and STRATEGIES[args.alg].label_free
+
+
+COLD_RANDOM = ("run.py: --nStart 0: {} needs labels to select, so its first batch of {} is drawn uniformly at "
+               "random")
 
 
 def run_name(args, seed):
@@ -182,8 +232,8 @@ def seeds(seed, n):
 
 
 def n_budget_rounds(args):
-    """Query rounds the label budget allows: ⌊(nEnd − nStart) / nQuery⌋."""
-    return (args.nEnd - args.nStart) // args.nQuery
+    """Query rounds the label budget allows: ⌊(nEnd − first batch) / nQuery⌋."""
+    return (args.nEnd - first_batch(args)) // args.nQuery
 
 
 def rounds_cap_binds(args):
@@ -199,7 +249,7 @@ def n_query_rounds(args):
 
 def n_possible_rounds(args, n_pool):
     """Query rounds that will run: n_query_rounds, but none once fewer than nQuery unlabelled points remain."""
-    return min(n_query_rounds(args), (n_pool - args.nStart) // args.nQuery)
+    return min(n_query_rounds(args), (n_pool - first_batch(args)) // args.nQuery)
 
 
 def data_source(args):
@@ -207,7 +257,7 @@ def data_source(args):
     if args.did > 0:
         return f"OpenML {args.did} via {Path(args.path).resolve()}"
     if args.data.lower().endswith((".csv", ".npz")):
-        return str(Path(args.data).resolve())
+        return str(Path(args.data).resolve()) + (f" with test set {Path(args.test).resolve()}" if args.test else "")
     if args.data and args.data != "digits":
         return f"{args.data} in {Path(args.path).resolve()}"
     return "digits (scikit-learn)"
@@ -266,13 +316,16 @@ def run(args, watch):
     seed = args.dummy if args.seed is None else args.seed
     data_seed, learn_seed, select_seed = seeds(seed, 3)
     data_rng = np.random.default_rng(data_seed)
-    ds = dataset.load(args.data, args.did, args.path, data_rng, args.trunc, args.aug)
+    ds = dataset.load(args.data, args.did, args.path, data_rng, args.trunc, args.aug, args.test)
+    if args.imbalance is not None:
+        ds = dataset.long_tail(ds, args.imbalance, data_rng)
     if args.model in CONV_MODELS and not ds.is_image:
         raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
     n_pool = len(ds.y_train)
     check_memory(args, ds)
-    if args.nStart > n_pool:
-        raise UserError(f"--nStart {args.nStart} is larger than the pool of {n_pool} points; lower --nStart")
+    if first_batch(args) > n_pool:
+        what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"
+        raise UserError(f"{what} is larger than the pool of {n_pool} points; lower it")
     data_identity = data_fingerprint(ds, data_source(args))
     watch.lap("data")
 
@@ -281,11 +334,14 @@ def run(args, watch):
                       f"trained without augmentation", stacklevel=2)
     STRATEGIES[args.alg].warn_if_expensive(ds, args.model, args.nEmb, args.nQuery)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
-                      args.maxEpochs, args.patience, kernel=args.kernel)
+                      args.maxEpochs, args.patience, kernel=args.kernel, select_on=args.select_on)
     labeled = np.zeros(n_pool, dtype=bool)
-    initial = data_rng.choice(n_pool, args.nStart, replace=False)
-    labeled[initial] = True
+    initial = None if strategy_picks_first(args) else data_rng.choice(n_pool, first_batch(args), replace=False)
+    if initial is not None:
+        labeled[initial] = True
     strategy = build_strategy(args, learner.predictor, labeled, torch.Generator().manual_seed(select_seed))
+    if strategy.extensions:
+        learner.extend(strategy.extensions)
     watch.lap("setup")
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
                   n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,
@@ -374,21 +430,26 @@ def continue_trainer(learner, started_with, run_dir):
 
 
 def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
-    """Rounds `first`.. on data set `ds`: query (after round 0), train, test; each round's rows and a checkpoint
-    are saved before the next begins."""
+    """Rounds `first`.. on data set `ds`: query (after round 0; in round 0 too when `initial` is None, a cold start
+    the strategy picks), train, test; each round's rows and a checkpoint are saved before the next begins."""
+    from metrics import accuracy, balanced_accuracy, labels_of_class, rarest_class
     from query_strategies.selection import picks, reporting
 
+    y_pool, y_test = ds.y_train.numpy(), ds.y_test.numpy()
+    rarest = rarest_class(y_pool, ds.n_classes)
     n_rounds = n_query_rounds(args)
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
     config = run_dir.read_config()
     owner = {"run_id": config["run_id"], "identity": run_identity(config)}
+    if first == 0 and args.nStart == 0 and initial is not None:
+        print(COLD_RANDOM.format(args.alg, args.nQuery), file=sys.stderr)
     with progress_bar(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round",
                       file=sys.stderr, desc=f"{args.alg} on {ds.name}") as bar:
         for rd in range(first, n_rounds + 1):
             row = {"round": rd, "infer_seconds": 0.0, "select_seconds": 0.0, "query_seconds": 0.0}
-            if rd == 0:
+            if rd == 0 and initial is not None:
                 queried = picks(initial)
-            elif (~strategy.labeled).sum() < args.nQuery:
+            elif rd > 0 and (~strategy.labeled).sum() < args.nQuery:
                 stop = "pool exhausted"
                 break
             else:
@@ -401,9 +462,12 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
                 raise TrainingDiverged(f"round {rd}: {e}; the rounds before it are saved in {run_dir.path}")
             strategy.trained()
             start = time.perf_counter()
-            acc = learner.test_accuracy()
+            predicted = learner.test_predictions().cpu().numpy()
+            acc = accuracy(predicted, y_test)
             n_lab = int(strategy.labeled.sum())
-            row.update(n_labeled=n_lab, test_acc=acc, train_acc=res.train_acc, train_epochs=res.epochs,
+            row.update(n_labeled=n_lab, test_acc=acc, balanced_acc=balanced_accuracy(predicted, y_test),
+                       rarest_labeled=labels_of_class(y_pool, strategy.labeled, rarest),
+                       train_acc=res.train_acc, train_epochs=res.epochs,
                        train_stop=res.stop, restarts=res.restarts, train_seconds=res.seconds,
                        test_seconds=time.perf_counter() - start)
             with interrupt_held():
@@ -497,6 +561,7 @@ def main(argv=None):
         check_flags(args)
         watch = Stopwatch()
         import_libraries(args.alg)
+        check_selection_flags(args)
         watch.lap("imports")
         from query_strategies.selection import thread_limit
 

@@ -31,17 +31,28 @@ class Param:
     changes_results: bool = True
 
 
-def positive(kind):
-    """An argparse type: a number of `kind` above 0 (else a one-line error naming the value)."""
+def checked_number(kind, accept, wanted):
+    """An argparse type: a finite number of `kind` for which accept(value) holds (else a one-line error saying
+    it must be `wanted`)."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}")
-        if not (math.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"must be a positive {kind.__name__}, got {text}")
+        if not (math.isfinite(value) and accept(value)):
+            raise argparse.ArgumentTypeError(f"must be {wanted} {kind.__name__}, got {text}")
         return value
     return parse
+
+
+def positive(kind):
+    """An argparse type: a number of `kind` above 0 (else a one-line error naming the value)."""
+    return checked_number(kind, lambda value: value > 0, "a positive")
+
+
+def non_negative(kind):
+    """An argparse type: a number of `kind` ≥ 0 (else a one-line error naming the value)."""
+    return checked_number(kind, lambda value: value >= 0, "0 or a positive")
 
 
 BETA = Param("beta", "beta", positive(float), 1.0, "draw points with probability ∝ score^beta")
@@ -52,6 +63,23 @@ DELTA = Param("delta", "delta", positive(float), None,
               "pseudo-labels")
 KM_FACTOR = Param("km_factor", "kmFactor", positive(float), 10.0,
                   "the kmFactor·nQuery lowest-margin points are spread over clusters")
+
+LDM_REF = Param("ldm_ref", "ldmRef", positive(int), 2000,
+                "random pool points on which a perturbed last layer's disagreement with the network is measured "
+                "(the authors' nSample)")
+LDM_STOP = Param("ldm_stop", "ldmStop", positive(int), 10,
+                 "perturbations in a row that lower no candidate's LDM before the noise level grows (the authors' "
+                 "stop_cond)")
+LDM_POOL = Param("ldm_pool", "ldmPool", non_negative(int), 2000,
+                 "candidates per query, a random subset of the unlabelled points (at least nQuery; 0 = all of them; "
+                 "the authors' nPool)")
+NOISE_SCALE = Param("noise_scale", "noiseScale", positive(float), 0.001,
+                    "norm of each layer's weight noise relative to the weights' norm")
+NOISE_DRAWS = Param("noise_draws", "noiseDraws", positive(int), 50, "noisy copies of the network")
+ALPHA_CAP = Param("alpha_cap", "alphaCap", positive(float), 0.2,
+                  "step by which the cap on the interpolation ratio grows (below 1) until more than nQuery points flip")
+COV_INV_SCALING = Param("cov_inv_scaling", "covInvScaling", positive(float), 100.0,
+                        "the inverse covariance starts as this times the identity (1/λ)")
 
 
 def fraction(text):
@@ -72,6 +100,16 @@ TEMPERATURE = Param("temperature", "temperature", positive(float), 1.0,
                     "softmax temperature of the entropy that weighs each point in k-means")
 GAMMA = Param("gamma", "gamma", positive(float), 10.0,
               "points are drawn with probability ∝ (diversity + uncertainty)^gamma")
+LPL_WEIGHT = Param("lpl_weight", "lplWeight", positive(float), 1.0,
+                   "λ: weight of the loss-prediction module's ranking loss beside the cross-entropy")
+LPL_MARGIN = Param("lpl_margin", "lplMargin", positive(float), 1.0, "ξ: margin of the pairwise ranking loss")
+CEAL_DELTA = Param("ceal_delta", "cealDelta", positive(float), 0.005,
+                   "δ₀: unlabelled points with predictive entropy below δ₀ − cealDecay·t (query round t) are "
+                   "pseudo-labelled")
+CEAL_DECAY = Param("ceal_decay", "cealDecay", positive(float), 0.00033, "dr: the threshold's decrease per query round")
+VAAL_BETA = Param("vaal_beta", "vaalBeta", positive(float), 1.0, "β: weight of the VAE's KL term")
+VAAL_ADVERSARY = Param("vaal_adversary", "vaalAdversary", positive(float), 1.0,
+                       "λ: weight of the VAE's adversarial term (fooling the discriminator)")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -80,10 +118,17 @@ DECLARED = {
     "batchbald": (N_CONFIGS,),
     "probcover": (DELTA,),
     "cluster_margin": (KM_FACTOR,),
+    "ldm": (LDM_REF, LDM_STOP, LDM_POOL),
+    "noise_stability": (NOISE_SCALE, NOISE_DRAWS),
+    "alfamix": (ALPHA_CAP,),
+    "vessal": (COV_INV_SCALING,),
     "epig": (N_TARGETS, N_DRAWS),
     "dropquery": (DROP_RATE, DROP_PASSES),
     "clue": (TEMPERATURE,),
     "falcun": (GAMMA,),
+    "lpl": (LPL_WEIGHT, LPL_MARGIN),
+    "ceal": (CEAL_DELTA, CEAL_DECAY),
+    "vaal": (VAAL_BETA, VAAL_ADVERSARY),
 }
 
 

@@ -3,6 +3,7 @@
     python bench/selection_speed.py --alg badge --n 20000 --d 128 --classes 10 --k 1000
     python bench/selection_speed.py --alg coreset --n 50000 --d 512 --k 1000 --labeled 1000
     python bench/selection_speed.py --alg batchbald --n 20000 --d 1 --classes 10 --k 20 --draws 10
+    python bench/selection_speed.py --alg vessal --n 60000 --d 128 --classes 10 --k 100
     python bench/selection_speed.py --alg epig --n 60000 --d 1 --classes 10 --k 100 --draws 100
 
 Embeddings e = max(0, N(0, 1)) of shape n×d, probabilities softmax(3·N(0, 1)) of shape n×C, float32; the first
@@ -10,11 +11,22 @@ Embeddings e = max(0, N(0, 1)) of shape n×d, probabilities softmax(3·N(0, 1)) 
 whole pool with the labelled mask. batchbald, powerbald and meanstd get --draws MC-dropout-like probabilities
 (draws × n × C: softmax of the logits plus N(0, 1) noise per draw); typiclust and probcover (δ = --delta, or by
 purity with --delta 0) get the pool with the mask; cluster_margin gets probabilities and one HAC clustering of the
+unlabelled rows, timed with it (its first query). ldm, alfamix and vessal get the unlabelled rows and a last layer
+W ~ N(0, 1/d) (C×d, no bias) whose softmax(eWᵀ) replaces the probabilities (ldm's reference set: --ref random
+rows; alfamix's labelled points: the first --labeled rows, labelled by their prediction); noise_stability gets
+the probabilities and --draws noisy copies (softmax of the logits plus N(0, 0.01²) noise). Only the selection is
+timed; peak_rss_mb is the process's peak resident memory
 unlabelled rows, timed with it (its first query). epig gets --draws passes of the pool and 100 random pool rows as
 its targets; dropquery the unlabelled embeddings and a random C × d last layer; clue the unlabelled probabilities and
 embeddings; falcun the unlabelled probabilities. Only the selection is timed; peak_rss_mb is the process's peak resident memory
 (ru_maxrss, so it includes the inputs and the Python/torch runtime, given alone as rss_before_mb); cpu_seconds is
 the process's CPU time during the selection (all threads), a steadier figure on a shared machine.
+
+ldm, vessal, noise_stability and alfamix (CPU) print their arithmetic floor the same way: the flops of their
+dominant products (ldm: every hypothesis's logits on the pool and the reference set, 2(n + ref)·d·C each, over the
+hypotheses drawn; vessal: g_tᵀA⁻¹g_t and the covariance sum, 2·2n(C·d)², plus 3(C·d)² per pick;
+noise_stability: one pass of k-center distances per pick, 2·n·draws·C·k; alfamix: the flip tests, 2·n·C·(d·C + 4d)
+per cap, without its k-means) over this core's rate on a float64 product of that shape.
 
 bait (CPU) also prints its floor: the flops of the greedy (`bait_flops`: set-up, forward and backward steps)
 over this core's rate on the greedy step's matrix product (measured right after the selection, one thread, per CPU
@@ -48,8 +60,14 @@ from query_strategies.power_sampling import power_select  # noqa: E402
 from query_strategies.probcover import normalised, probcover_select, purity_delta  # noqa: E402
 from query_strategies.selection import top_k  # noqa: E402
 from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
+from query_strategies import ldm as ldm_module  # noqa: E402
+from query_strategies.alfamix import alfamix_select  # noqa: E402
+from query_strategies.noise_stability import noise_stability_select  # noqa: E402
+from query_strategies.vessal import vessal_select  # noqa: E402
 
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
+        "cluster_margin", "ldm", "noise_stability", "alfamix", "vessal")
+NOVEL = ("ldm", "noise_stability", "alfamix", "vessal")
         "cluster_margin", "epig", "dropquery", "clue", "falcun")
 
 
@@ -90,10 +108,96 @@ def selector(args):
     if args.alg == "cluster_margin":
         return lambda p, e, m, g: cluster_margin_select(p[unl], hac_clusters(e[unl], args.k, g), args.k, g,
                                                         k_m=10 * args.k)
+    if args.alg in NOVEL:
+        return novel_selector(args)
     if args.alg in PEER_ALGS:
         return peer_selector(args)
     from query_strategies.bait_sampling import bait_select
     return lambda p, e, m, g: bait_select(p, e, m, args.k, g, lam=args.lam)
+
+
+def last_layer(d, classes, device, seed):
+    """W ~ N(0, 1/d) of shape C×d and b = 0, from their own generator."""
+    gen = torch.Generator().manual_seed(seed + 1)
+    return (torch.randn(classes, d, generator=gen) / d ** 0.5).to(device), torch.zeros(classes, device=device)
+
+
+def novel_selector(args):
+    """ldm, noise_stability, alfamix and vessal on the unlabelled rows (module docstring)."""
+    unl = slice(args.labeled, None)
+    W, b = last_layer(args.d, args.classes, args.device, args.seed)
+    if args.alg == "ldm":
+        return lambda p, e, m, g: ldm_module.ldm_select(e[unl], e[torch.randperm(len(e), generator=g)[:args.ref]],
+                                                        W, b, args.k, g)
+    if args.alg == "noise_stability":
+        return lambda p, e, m, g: noise_stability_select(p[unl], noisy_copies(p[unl], args, g), args.k, g)
+    if args.alg == "alfamix":
+        def alfamix(p, e, m, g):
+            lab, q = e[:args.labeled], torch.softmax(e[unl] @ W.T, 1)
+            return alfamix_select(q, e[unl], lab, (lab @ W.T).argmax(1), W, b, args.k, g)
+        return alfamix
+    return lambda p, e, m, g: vessal_select(torch.softmax(e[unl] @ W.T, 1), e[unl], args.k, g)
+
+
+def noisy_copies(probs, args, gen):
+    """--draws outputs softmax(log p + N(0, 0.01²)), standing in for the network's noisy copies."""
+    noise = 0.01 * torch.randn(args.draws, *probs.shape, generator=gen).to(probs.device)
+    return torch.softmax(probs.log() + noise, -1)
+
+
+def float64_rate(m, k, n, repeats=10):
+    """GFLOP/s of one thread (per CPU second) on an (m × k)·(k × n) float64 product: the best of `repeats`."""
+    from query_strategies.selection import one_thread
+    a, b = torch.randn(m, k, dtype=torch.float64), torch.randn(k, n, dtype=torch.float64)
+    best = float("inf")
+    with one_thread():
+        for _ in range(repeats):
+            start = time.process_time()
+            torch.mm(a, b)
+            best = min(best, time.process_time() - start)
+    return 2 * m * k * n / best / 1e9
+
+
+def novel_floor(args, cpu_seconds, hypotheses):
+    """The dominant flops of ldm, vessal, noise_stability or alfamix (module docstring), the core's float64 rate on
+    a product of their shape, the floor flops / rate and cpu_seconds / floor."""
+    n, d, C, k = args.n - args.labeled, args.d, args.classes, args.k
+    D = C * d
+    if args.alg == "ldm":
+        flops, rate = 2 * (n + args.ref) * d * C * hypotheses, float64_rate(4096, d, 10 * C)
+    elif args.alg == "vessal":
+        flops, rate = 4 * n * D * D + 3 * k * D * D, float64_rate(1024, D, D)
+    elif args.alg == "noise_stability":
+        flops, rate = 2 * n * args.draws * C * k, float64_rate(4096, args.draws * C, 1)
+    else:
+        caps = round(1 / 0.2)
+        flops, rate = 2 * n * C * (d * C + 4 * d) * caps, float64_rate(4096, d, C)
+    floor = flops / (rate * 1e9)
+    print(f"floor: {flops / 1e9:.2f} Gflop at {rate:.1f} GFLOP/s = {floor:.2f} s; time / floor = "
+          f"{cpu_seconds / floor:.2f}" + (f" ({hypotheses} hypotheses)" if args.alg == "ldm" else ""))
+    extra = dict(hypotheses=hypotheses) if args.alg == "ldm" else {}
+    return dict(flops=round(flops), float64_gflops=round(rate, 2), floor_seconds=round(floor, 3),
+                time_over_floor=round(cpu_seconds / floor, 3), **extra)
+
+
+def count_hypotheses():
+    """Wrap ldm's Hypotheses.flips to count the hypotheses evaluated on the pool; returns the counter (a list)."""
+    count, flips = [0], ldm_module.Hypotheses.flips
+
+    def counted(self, noise_w, noise_b, sigma):
+        if self is counted.pool:
+            count[0] += len(noise_w)
+        return flips(self, noise_w, noise_b, sigma)
+
+    counted.pool = None
+    original_init = ldm_module.Hypotheses.__init__
+
+    def init(self, emb, W, b):
+        original_init(self, emb, W, b)
+        if counted.pool is None:
+            counted.pool = self
+    ldm_module.Hypotheses.__init__, ldm_module.Hypotheses.flips = init, counted
+    return count
 
 
 def bait_flops(n, labeled, d, C, k):
@@ -191,11 +295,13 @@ def main(argv=None):
     ap.add_argument("--draws", type=int, default=10, help="MC-dropout draws for batchbald, powerbald, meanstd, epig")
     ap.add_argument("--configs", type=int, default=1000, help="BatchBALD's label configurations")
     ap.add_argument("--delta", type=float, default=0.0, help="ProbCover's δ (0 = the purity rule)")
+    ap.add_argument("--ref", type=int, default=2000, help="ldm's reference set")
     args = ap.parse_args(argv)
     if not 0 <= args.labeled < args.n:
         ap.error("--labeled must be in [0, n)")
 
     draws = args.draws if args.alg in MC_ALGS else 0
+    hypotheses = count_hypotheses() if args.alg == "ldm" else [0]
     probs, emb, mask, gen = synthetic(args.n, args.d, args.classes, args.labeled, args.device, args.seed, draws)
     select = selector(args)
     rss_before = peak_rss_mb()
@@ -219,6 +325,8 @@ def main(argv=None):
     if args.alg == "bait" and args.device == "cpu":
         result.update(bait_floor(args, cpu_seconds))
         result["picks_sha1"] = hashlib.sha1(str(sorted(picks.tolist())).encode()).hexdigest()[:12]
+    if args.alg in NOVEL and args.device == "cpu":
+        result.update(novel_floor(args, cpu_seconds, hypotheses[0]))
     print(f"{args.alg:8s} n={args.n} d={args.d} C={args.classes} k={args.k} L={args.labeled} {args.device}: "
           f"{seconds:.3f} s ({cpu_seconds:.3f} s CPU), peak RSS {result['peak_rss_mb']:.0f} MB")
     print(json.dumps(result))

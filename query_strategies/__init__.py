@@ -31,12 +31,19 @@ CLASSES = {
     "typiclust": ("typiclust", "TypiClust"),
     "probcover": ("probcover", "ProbCover"),
     "cluster_margin": ("cluster_margin", "ClusterMargin"),
+    "ldm": ("ldm", "LDMSampling"),
+    "noise_stability": ("noise_stability", "NoiseStability"),
+    "alfamix": ("alfamix", "AlfaMix"),
+    "vessal": ("vessal", "VeSSAL"),
     "epig": ("epig", "EPIG"),
     "dropquery": ("dropquery", "DropQuery"),
     "clue": ("clue", "CLUE"),
     "falcun": ("falcun", "Falcun"),
+    "lpl": ("learning_loss", "LearningLoss"),
+    "ceal": ("ceal", "CEAL"),
+    "vaal": ("vaal", "VAAL"),
 }
-ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
+ALIASES = {"kdpp": "baseline", "kcenter": "coreset", "learning_loss": "lpl"}
 
 
 class StrategyTable(Mapping):

@@ -71,6 +71,8 @@ class AdversarialMargin(Strategy):
     """Label the unlabelled points whose adversarial perturbation is smallest; a subclass gives the attack's
     per-point score as `score(model, X)`, and each pick's score is its ‖δ‖²."""
 
+    takes_gradients = True
+
     def select(self, n):
         idx = self.unlabeled()
         return smallest_k(self.learner.attack_scores(idx, self.score), n).among(idx)

@@ -20,6 +20,7 @@ def badge_select(probs, emb, k, generator):
 class BadgeSampling(Strategy):
     """`badge`: diverse, uncertain points by k-means++ seeding on the last-layer gradient embeddings."""
 
+    takes_gradients = True
     name = "badge"
 
     def select(self, n):

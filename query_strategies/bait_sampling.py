@@ -292,6 +292,7 @@ class BaitSampling(Strategy):
     """`bait`: BAIT over the whole pool's probabilities and embeddings, regularised by λ (`lam`, from the data's
     name: data_parameters)."""
 
+    takes_gradients = True
     name = "bait"
 
     def __init__(self, learner, labeled, generator, lam=1.0):

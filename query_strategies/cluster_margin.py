@@ -73,6 +73,7 @@ class ClusterMargin(Strategy):
     """`cluster_margin`: the kmFactor·nQuery smallest-margin points, round-robin over HAC clusters fixed at the
     first query."""
 
+    on_embedding = True
     name = "cluster_margin"
 
     def __init__(self, learner, labeled, generator, **params):

@@ -88,6 +88,7 @@ def coreset_select(emb, labeled_mask, k, generator):
 class CoreSet(Strategy):
     """`coreset`: greedy k-center cover of the embedding space, starting from the labelled points."""
 
+    on_embedding = label_free = True
     name = "coreset"
 
     def select(self, n):

@@ -119,6 +119,7 @@ def kdpp_select(probs, emb, k, generator, steps=None):
 class BaselineSampling(Strategy):
     """`baseline`: a k-DPP sample over gradient embeddings (the BADGE paper's k-DPP baseline)."""
 
+    takes_gradients = True
     name = "baseline"
 
     def select(self, n):

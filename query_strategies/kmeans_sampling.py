@@ -63,6 +63,7 @@ def kmeans_select(emb, k, generator):
 class KMeansSampling(Strategy):
     """`kmeans`: one representative (nearest the centre) per k-means cluster of the unlabelled embeddings."""
 
+    on_embedding = label_free = True
     name = "kmeans"
 
     def select(self, n):

@@ -329,6 +329,7 @@ def probcover_select(x, labeled, k, generator, delta):
 class ProbCover(Strategy):
     """`probcover`: greedy maximum coverage of δ-balls around the labelled points (δ by purity or --delta)."""
 
+    on_embedding = label_free = True
     name = "probcover"
 
     def select(self, n):

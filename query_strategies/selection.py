@@ -252,3 +252,21 @@ def kmeanspp(points, k, generator, first):
         chosen.append(draw_index(dist.D2, chosen, uniforms[t]))
         scores.append(float(dist.D2[chosen[-1]]))
     return picks(chosen, scores)
+
+
+def fill_uniformly(chosen, scores, n, k, generator):
+    """Picks `chosen` (with their `scores`) followed by k − len(chosen) rows drawn uniformly without replacement
+    from the others (score NaN)."""
+    missing = k - len(chosen)
+    if missing:
+        rest = torch.ones(n, dtype=torch.bool)
+        rest[chosen] = False
+        others = rest.nonzero().squeeze(1)
+        chosen = chosen + others[torch.randperm(len(others), generator=generator)[:missing]].tolist()
+        scores = scores + [math.nan] * missing
+    return picks(chosen, scores)
+
+
+def bias_or_zeros(W, b):
+    """The last layer's bias b, or zeros (one per row of W) when it has none (Predictor.last_layer gives None)."""
+    return torch.zeros(len(W), dtype=W.dtype, device=W.device) if b is None else b

@@ -106,6 +106,7 @@ def typiclust_select(emb, labeled, k, generator):
 class TypiClust(Strategy):
     """`typiclust`: the most typical point of each of the largest k-means clusters holding no labelled point."""
 
+    on_embedding = label_free = True
     name = "typiclust"
 
     def select(self, n):

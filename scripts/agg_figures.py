@@ -30,13 +30,17 @@ def outside_legend(ax, **kw):
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0, **kw)
 
 
-def plot_learning(acc, title, cutoff, fig_dir, stem):
+METRIC_NAMES = {"test_acc": "test accuracy", "balanced_acc": "balanced test accuracy (mean per-class recall)"}
+
+
+def plot_learning(acc, title, cutoff, fig_dir, stem, metric="test_acc"):
     """The learning curves (learning_figure) saved as <stem>.png and .pdf."""
-    save(learning_figure(acc, title, cutoff), fig_dir, stem)
+    save(learning_figure(acc, title, cutoff, metric), fig_dir, stem)
 
 
-def learning_figure(acc, title, cutoff):
-    """Mean ± standard error of each algorithm's accuracy over seeds, against labelled points."""
+def learning_figure(acc, title, cutoff, metric="test_acc"):
+    """Mean ± standard error of each algorithm's accuracy (`metric`, a rounds.csv column) over seeds, against
+    labelled points."""
     fig, ax = plt.subplots(figsize=(7.6, 4.4))
     for alg in alg_order(acc):
         a = acc[alg]
@@ -45,7 +49,7 @@ def learning_figure(acc, title, cutoff):
         ax.fill_between(mean.index, mean - se, mean + se, color=colour(alg), alpha=0.2, lw=0)
     if cutoff is not None:
         ax.axvline(cutoff, color="0.5", ls=":", lw=1, label="rand at 99 % of final")
-    ax.set(xlabel="labelled points", ylabel="test accuracy", title=title)
+    ax.set(xlabel="labelled points", ylabel=METRIC_NAMES[metric], title=title)
     ax.grid(alpha=0.3)
     outside_legend(ax, title="strategy (seeds)", title_fontsize=8)
     return fig

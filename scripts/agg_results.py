@@ -14,10 +14,10 @@ A run folder wins over a log of the same (data, model, nQuery, alg, seed); alias
 their algorithm (coreset, baseline).
 
 Runs are never averaged across result-changing flags: when runs of one (data, model, nQuery) differ in nStart,
---lr, --nEmb, --trunc, --aug, --maxEpochs, --patience, --threads, --device or the data's content (as their
-config.json records them), each group becomes its own setting, named by those values (e.g. `lr=0.001 nStart=50`);
-runs of one algorithm that differ in its own flags (--beta, --nConfigs, --delta, --kmFactor) become separate
-algorithms (`powerbald beta=2`); a warning says which flags differ. Another warning names the trainers when a
+--lr, --nEmb, --trunc, --aug, --maxEpochs, --patience, --threads, --device, --imbalance, --select-on or the data's
+content (as their config.json records them), each group becomes its own setting, named by those values (e.g. `lr=0.001
+nStart=50`); runs of one algorithm that differ in its own flags (--beta, --nConfigs, --delta, --kmFactor) become
+separate algorithms (`powerbald beta=2`); a warning says which flags differ. Another warning names the trainers when a
 setting's runs trained with different ones (config.json's trainer and trainer_identity).
 
 For each setting (data, model, nQuery and any such protocol) it writes, as PNG and PDF (and CSV where it is a
@@ -30,6 +30,8 @@ and over all settings penalty_overall (the sum of the settings' matrices, with c
 better), cdf_overall, normalised_error.csv and query_time.csv. When the settings span several batch sizes or
 model families, penalty_batch_<nQuery> and penalty_family_<family> sum the matrices of each batch size and of each
 family (MODEL_FAMILY: mlp, linear, convolutional) as the paper's per-batch-size and per-architecture figures do.
+With --metric balanced_acc every figure and matrix is drawn on balanced accuracy (rounds.csv's balanced_acc, the
+mean per-class recall on the test set) in place of test accuracy; runs that do not record it are left out.
 
 Rules. Checkpoints are nStart + k·nQuery, k = 0, 1, 2, 4, 8, …, up to the smallest labelled count at which the
 seeds' mean accuracy of 'rand' reaches 99 % of its final value (its mean at the largest count all 'rand' seeds
@@ -61,6 +63,7 @@ from scripts.agg_stats import (RAND, accuracies, checkpoints, column_averages, m
                                normalised_errors, overall_matrix, penalty_matrix, query_times, tested_pairs)
 
 
+METRICS = ("test_acc", "balanced_acc")
 MODEL_FAMILY = {"mlp": "mlp", "lin": "linear", "cnn": "convolutional", "resnet": "convolutional",
                 "vgg": "convolutional"}
 
@@ -88,21 +91,24 @@ def threshold_note(fixed_threshold):
     return f"t > {fixed_threshold}" if fixed_threshold is not None else "t > t(0.975, seeds − 1)"
 
 
-def analyse(table, fig_dir, fixed_threshold=None):
-    """Every figure and CSV of the module docstring; returns the overall penalty matrix."""
+def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc"):
+    """Every figure and CSV of the module docstring, on the rounds.csv column `metric`; returns the overall penalty
+    matrix."""
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(fig_dir / "results.csv", index=False)
-    found = [analyse_setting(key, setting, fig_dir, fixed_threshold) for key, setting in table.groupby(SETTING)]
+    found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric)
+             for key, setting in table.groupby(SETTING)]
     return write_overall([r for r in found if r is not None], fig_dir, fixed_threshold)
 
 
-def analyse_setting(key, setting, fig_dir, fixed_threshold):
-    """The figures and CSVs of one setting (SETTING's values); None (with a warning) when no run reaches its
-    nStart."""
+def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc"):
+    """The figures and CSVs of one setting (SETTING's values) on `metric`; None (with a warning) when no run
+    reaches its nStart."""
     stem, n_query = setting_stem(key), key[2]
-    acc = accuracies(setting)
-    points, cutoff = checkpoints(acc, int(setting.nStart.min()), int(n_query))
+    acc = accuracies(setting, metric)
+    n_first = int(setting.nStart.min()) or int(n_query)  # a cold start (nStart 0) first labels --nQuery points
+    points, cutoff = checkpoints(acc, n_first, int(n_query))
     if not points:
         warnings.warn(f"{key}: no run reaches nStart = {int(setting.nStart.min())} labels; skipped")
         return None
@@ -111,10 +117,10 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold):
     if cutoff is None and len(acc) > 1:
         why = "its 'rand' seeds share no labelled count" if RAND in acc else "no 'rand' runs"
         warnings.warn(f"{title}: {why}; checkpoints run to {points[-1]} labels (all runs reach it)")
-    plot_learning(acc, f"{title} (mean ± s.e.)", cutoff, fig_dir, f"learning_{stem}")
+    plot_learning(acc, f"{title} (mean ± s.e.)", cutoff, fig_dir, f"learning_{stem}", metric)
     P, T = penalty_matrix(acc, points, fixed_threshold), tested_pairs(acc, points)
     write_penalty(P, T, title, fig_dir, f"penalty_{stem}",
-                  f"L = {len(points)} checkpoints, {threshold_note(fixed_threshold)}, ≤ {n_seeds} seeds")
+                  f"{metric}, L = {len(points)} checkpoints, {threshold_note(fixed_threshold)}, ≤ {n_seeds} seeds")
     columns = dict(zip(SETTING, key))
     errors = write_errors(normalised_errors(acc, points), title, fig_dir, f"cdf_{stem}")
     times = write_query_times(query_times(setting), title, fig_dir, f"query_time_{stem}")
@@ -207,6 +213,9 @@ def parse_args(argv):
                    help="fixed t threshold (the paper's 2.776); default t(0.975, seeds − 1) per checkpoint")
     p.add_argument("--log-meta", action="append", default=[], metavar="KEY=VALUE",
                    help="setting of logs that name it nowhere else, e.g. --log-meta data=CIFAR10 --log-meta seed=1")
+    p.add_argument("--metric", default="test_acc", choices=METRICS,
+                   help="the rounds.csv column every figure and penalty matrix is drawn on: test_acc (accuracy) or "
+                        "balanced_acc (mean per-class recall; runs and logs that do not record it are left out)")
     p.add_argument("--algs", default=None, metavar="A,B,...",
                    help="analyse only these algorithms (aliases count as their algorithm), e.g. to compare the "
                         "same strategies in every setting")
@@ -247,13 +256,27 @@ def main(argv=None):
         what = " of --algs" if args.algs else ""
         return error(f"no readable runs (config.json + rounds.csv) or accuracy logs{what} under "
                      f"{', '.join(args.results)}" + (f" ({broken_note(broken)})" if broken else ""))
-    overall = analyse(table, args.fig, args.t_threshold)
+    table = with_metric(table, args.metric)
+    if table.empty:
+        return error(f"no run under {', '.join(args.results)} records {args.metric} (an older version's runs and "
+                     f"the original's logs record test_acc only); use --metric test_acc")
+    overall = analyse(table, args.fig, args.t_threshold, args.metric)
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")
     print("column averages of the overall penalty matrix (lower is better):")
     print(column_averages(overall).sort_values().to_string(float_format=lambda v: f"{v:.3f}"))
     if broken:
         print(f"agg_results.py: {broken_note(broken)}", file=sys.stderr)
     return 0
+
+
+def with_metric(table, metric):
+    """The rows of the runs that record `metric` (a warning names how many runs do not)."""
+    recorded = table[metric].notna() if metric in table else pd.Series(False, index=table.index)
+    lacking = table[~recorded].source.nunique()
+    if lacking:
+        warnings.warn(f"{lacking} run(s) record no {metric} (an older version's runs or the original's logs); "
+                      f"left out of the analysis")
+    return table[recorded]
 
 
 def broken_note(broken):

@@ -11,9 +11,9 @@ P_VALUE = 0.05
 RAND_FRACTION = 0.99
 
 
-def accuracies(setting):
-    """alg -> DataFrame of test accuracy, index n_labeled, one column per seed."""
-    return {alg: g.pivot_table(index="n_labeled", columns="seed", values="test_acc")
+def accuracies(setting, metric="test_acc"):
+    """alg -> DataFrame of the metric (test_acc or balanced_acc), index n_labeled, one column per seed."""
+    return {alg: g.pivot_table(index="n_labeled", columns="seed", values=metric)
             for alg, g in setting.groupby("alg")}
 
 

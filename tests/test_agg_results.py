@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from query_strategies import ALIASES
+from query_strategies.selection import picks
 from results import RunDir, data_label
 from scripts import agg_algs, agg_figures, agg_read, agg_results, agg_stats
 
@@ -256,7 +257,7 @@ def test_original_log_setting_from_file_name_then_log_meta(tmp_path):
 
 # ---------------------------------------------------------------- end to end
 
-def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, query_s=0.01, **recorded):
+def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, query_s=0.01, balanced=None, **recorded):
     config = dict(alg=alg, did=0, lr=1e-4, model="mlp", path="data", data="", nQuery=n_query, nStart=n_start,
                   nEnd=n_start + n_query * (len(accs) - 1), nEmb=128, rounds=0, trunc=-1, aug=0, dummy=1, seed=seed,
                   device="cpu", out=str(root), maxEpochs=100, data_name="digits", n_pool=1617, n_test=180,
@@ -266,10 +267,12 @@ def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, quer
     run_dir.start(config)
     for rd, acc in enumerate(accs):
         q = 0.0 if rd == 0 else query_s
-        run_dir.append_round(dict(round=rd, n_labeled=n_start + rd * n_query, test_acc=float(acc), train_acc=1.0,
+        run_dir.append_round(dict(round=rd, n_labeled=n_start + rd * n_query, test_acc=float(acc),
+                                  balanced_acc=float(acc if balanced is None else balanced[rd]), rarest_labeled=rd,
+                                  train_acc=1.0,
                                   train_epochs=10, train_stop="target", restarts=0, train_seconds=0.1,
                                   test_seconds=0.01, infer_seconds=q / 2, select_seconds=q / 2, query_seconds=q),
-                             queried=range(rd * n_query, (rd + 1) * n_query), source_rows=range(10_000))
+                             queried=picks(np.arange(rd * n_query, (rd + 1) * n_query)), source_rows=range(10_000))
     if finished:
         run_dir.summary.write_text(json.dumps({"finished": True, "stopped_by": "budget"}))
     return run_dir
@@ -499,3 +502,49 @@ def test_algs_restricts_the_analysis_to_the_strategies_named(tmp_path, capsys):
     assert sorted(pd.read_csv(tmp_path / "f" / "results.csv").alg.unique()) == ["coreset", "rand"]
     assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "g"), "--algs", "bald"]) == 2
     assert "no readable runs" in capsys.readouterr().err
+
+
+def test_metric_balanced_acc_draws_the_penalty_matrix_on_balanced_accuracy(tmp_path, capsys):
+    """--metric balanced_acc ranks by rounds.csv's balanced_acc: badge wins on it while conf wins on plain
+    accuracy; a run of an older version (no balanced_acc column) is left out with a warning."""
+    res, rand = tmp_path / "results", np.array([0.50, 0.70, 0.80, 0.88, 0.90, 0.90])
+    for s, z in zip(SEEDS, Z):
+        write_run(res, "rand", s, list(rand + 0.01 * z))
+        write_run(res, "badge", s, list(rand + 0.01 * z), balanced=list(rand + 0.05 + 0.01 * z))
+        write_run(res, "conf", s, list(rand + 0.05 + 0.01 * z), balanced=list(rand - 0.05 + 0.01 * z))
+    old = write_run(res / "old", "rand", 9, [0.5, 0.6])
+    text = old.rounds.read_text().splitlines()
+    keep = [i for i, c in enumerate(text[0].split(",")) if c not in ("balanced_acc", "rarest_labeled")]
+    old.rounds.write_text("".join(",".join(line.split(",")[i] for i in keep) + "\n" for line in text))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg_results.main([str(res), "--fig", str(tmp_path / "bal"), "--metric", "balanced_acc"]) == 0
+    assert any("1 run(s) record no balanced_acc" in str(w.message) for w in caught)
+    assert agg_results.main([str(res), "--fig", str(tmp_path / "acc")]) == 0
+    bal = pd.read_csv(tmp_path / "bal" / "penalty_digits_mlp_50.csv", index_col=0)
+    acc = pd.read_csv(tmp_path / "acc" / "penalty_digits_mlp_50.csv", index_col=0)
+    assert bal.loc["badge", "rand"] == pytest.approx(1.0) and bal.loc["rand", "conf"] == pytest.approx(1.0)
+    assert acc.loc["conf", "rand"] == pytest.approx(1.0) and acc.loc["badge", "rand"] == 0
+    assert 9 not in set(pd.read_csv(tmp_path / "bal" / "results.csv").seed)
+
+
+def test_metric_balanced_acc_without_any_run_recording_it_is_one_error(tmp_path, capsys):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "digits_mlp_rand_50_seed1.log").write_text("50\ttesting accuracy 0.1\n")
+    assert agg_results.main([str(tmp_path / "logs"), "--fig", str(tmp_path / "f"), "--metric", "balanced_acc"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "records balanced_acc" in err[0]
+
+
+def test_a_cold_start_setting_checks_from_its_first_batch(tmp_path):
+    """Runs with nStart 0 first label nQuery points: the checkpoints are nQuery·{1, 2, 3, 5, …}, every one reached,
+    so a strategy better at every one wins with weight 1."""
+    res, rand = tmp_path / "results", np.array([0.50, 0.70, 0.80, 0.88, 0.90, 0.90])
+    for s, z in zip(SEEDS, Z):
+        for alg, acc in (("rand", rand), ("typiclust", np.minimum(rand + 0.05, 1))):
+            run_dir = write_run(res, alg, s, list(acc + 0.01 * z))
+            config = json.loads(run_dir.config.read_text())
+            run_dir.config.write_text(json.dumps(dict(config, nStart=0)))
+    assert agg_results.main([str(res), "--fig", str(tmp_path / "fig")]) == 0
+    P = pd.read_csv(tmp_path / "fig" / "penalty_digits_mlp_50.csv", index_col=0)
+    assert P.loc["typiclust", "rand"] == pytest.approx(1.0)

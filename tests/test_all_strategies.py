@@ -8,8 +8,8 @@ from query_strategies import ALIASES, STRATEGIES
 
 ALGS = ["rand", "conf", "marg", "entropy", "conf_dropout", "marg_dropout", "entropy_dropout", "bald", "badge",
         "baseline", "coreset", "kmeans", "albl", "bim", "deepfool", "bait", "varratio", "meanstd", "powerbald",
-        "powermargin", "batchbald", "typiclust", "probcover", "cluster_margin", "epig",
-        "dropquery", "clue", "falcun"]
+        "powermargin", "batchbald", "typiclust", "probcover", "cluster_margin", "ldm", "noise_stability", "alfamix",
+        "vessal", "epig", "dropquery", "clue", "falcun", "lpl", "ceal", "vaal"]
 FLAGS = ["--nStart", "30", "--nQuery", "10", "--nEnd", "50", "--nEmb", "32", "--maxEpochs", "15", "--seed", "7"]
 
 

@@ -169,7 +169,7 @@ def test_bad_data_gets_a_one_line_error(args, fragment, tmp_path):
     (["--nStart", "5000"], "larger than the pool"),
     (["--nQuery", "0"], "--nQuery must be positive"),
     (["--nQuery", "-5"], "--nQuery must be positive"),
-    (["--nEnd", "50", "--nStart", "100"], "below --nStart"),
+    (["--nEnd", "50", "--nStart", "100"], "below the first batch (100"),
     (["--lr", "0"], "--lr must be a positive finite number"),
     (["--lr", "nan"], "--lr must be a positive finite number"),
     (["--lr", "inf"], "--lr must be a positive finite number"),

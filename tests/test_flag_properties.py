@@ -5,9 +5,10 @@ traceback, never a hang, never a refusal of valid flags.
 Tried: --nStart and --nQuery from −3 up to beyond the digits pool (1,617 points), --nEnd from 50 below --nStart to
 400 above it; --rounds −1..3; --trunc −3..1,700 (−1 = off); --lr among 0, negatives, NaN, ±inf, tiny and normal
 values; --nEmb −1..40. About half the values drawn for --trunc and --lr are valid, so that valid runs are tried too.
-The rules, in the order run.py applies them: run.check_flags (--nQuery, --nStart > 0, --nEnd ≥ --nStart, --lr
-positive and finite, --nEmb > 0, --rounds ≥ 0), dataset.truncate (--trunc −1 or positive; digits has only classes
-0–9, so the pool keeps min(--trunc, 1,617) points), then run.run (--nStart at most the pool)."""
+The rules, in the order run.py applies them: run.check_flags (--nQuery > 0, --nStart ≥ 0, --nEnd ≥ the first batch
+(--nStart, or --nQuery in a cold start, --nStart 0), --lr positive and finite, --nEmb > 0, --rounds ≥ 0),
+dataset.truncate (--trunc −1 or positive; digits has only classes 0–9, so the pool keeps min(--trunc, 1,617)
+points), then run.run (the first batch at most the pool)."""
 import math
 
 import pytest
@@ -27,21 +28,23 @@ def pool_size(trunc):
 def expected_error(n_start, n_query, n_end, rounds, trunc, lr, n_emb):
     """A part of the one error line run.py must print for these flags (the first rule they break), or None when
     they are valid."""
-    rules = [(n_query > 0, "--nQuery must be positive"), (n_start > 0, "--nStart must be positive"),
-             (n_end >= n_start, f"--nEnd ({n_end}) is below --nStart ({n_start})"),
+    first = n_start or n_query
+    rules = [(n_query > 0, "--nQuery must be positive"), (n_start >= 0, "--nStart must be at least 0"),
+             (n_end >= first, f"--nEnd ({n_end}) is below the first batch ({first}"),
              (math.isfinite(lr) and lr > 0, "--lr must be a positive finite number"),
              (n_emb > 0, "--nEmb and --threads must be positive"), (rounds >= 0, "--rounds must be at least 0"),
              (trunc == -1 or trunc > 0, f"--trunc must be positive (or -1 for no truncation), got {trunc}"),
-             (n_start <= pool_size(trunc), f"--nStart {n_start} is larger than the pool of {pool_size(trunc)} points")]
+             (first <= pool_size(trunc), f"is larger than the pool of {pool_size(trunc)} points")]
     return next((message for ok, message in rules if not ok), None)
 
 
 def expected_rows(n_start, n_query, n_end, rounds, trunc):
     """rounds.csv's rows of a valid run: round 0, then the query rounds that --rounds (which caps, never extends,
-    the budget), the budget ⌊(nEnd − nStart) / nQuery⌋ and the pool all allow."""
-    budget = (n_end - n_start) // n_query
+    the budget), the budget ⌊(nEnd − first batch) / nQuery⌋ and the pool all allow."""
+    first = n_start or n_query
+    budget = (n_end - first) // n_query
     planned = min(rounds, budget) if rounds > 0 else budget
-    return 1 + min(planned, (pool_size(trunc) - n_start) // n_query)
+    return 1 + min(planned, (pool_size(trunc) - first) // n_query)
 
 
 @pytest.mark.slow
@@ -57,6 +60,8 @@ def expected_rows(n_start, n_query, n_end, rounds, trunc):
 @example(n_start=1600, n_query=10, n_to_query=30, rounds=0, trunc=1700, lr=1e-3, n_emb=8)  # --trunc above the pool
 @example(n_start=150, n_query=10, n_to_query=20, rounds=0, trunc=120, lr=1e-3, n_emb=8)  # above the truncated pool
 @example(n_start=50, n_query=50, n_to_query=50, rounds=0, trunc=0, lr=1e-3, n_emb=8)
+@example(n_start=0, n_query=40, n_to_query=100, rounds=0, trunc=-1, lr=1e-3, n_emb=8)  # a cold start
+@example(n_start=0, n_query=40, n_to_query=30, rounds=0, trunc=-1, lr=1e-3, n_emb=8)  # --nEnd below its first batch
 @example(n_start=50, n_query=50, n_to_query=50, rounds=0, trunc=-1, lr=math.nan, n_emb=8)
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_flags_run_or_fail_cleanly(n_start, n_query, n_to_query, rounds, trunc, lr, n_emb, tmp_path_factory,

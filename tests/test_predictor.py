@@ -106,4 +106,4 @@ def test_the_learners_predictor_answers_with_each_new_network():
     assert not torch.equal(predictor.probs(np.arange(20)), first)
     assert predictor.labels(np.arange(150)).tolist() == ds.y_train[:150].tolist()
     picked = STRATEGIES["badge"](predictor, np.arange(len(ds.y_train)) < 150, torch.Generator()).query(5)
-    assert len(picked) == 5 and picked.min() >= 150
+    assert len(picked.index) == 5 and picked.index.min() >= 150

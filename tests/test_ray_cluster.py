@@ -93,6 +93,14 @@ def count_nodes(env, address):
     return int(proc.stdout.split()[-1]) if proc.returncode == 0 and proc.stdout.split() else 0
 
 
+def wait_for_nodes(env, address, n, timeout=120):
+    """Return once the cluster at `address` has `n` nodes (asked every second)."""
+    deadline = time.time() + timeout
+    while count_nodes(env, address) < n:
+        assert time.time() < deadline, f"the Ray cluster did not reach {n} node(s) within {timeout} s"
+        time.sleep(1)
+
+
 @pytest.fixture
 def cluster(tmp_path):
     """(address, env, head, worker node) of a fresh two-node cluster; torn down whatever happens."""
@@ -105,11 +113,9 @@ def cluster(tmp_path):
                       "--ray-client-server-port", free_port())]
     try:
         wait_for_port(port)
+        wait_for_nodes(env, address, 1)  # the head is up: the worker node can join it
         nodes.append(ray_node(env, "--address", address))
-        deadline = time.time() + 60
-        while count_nodes(env, address) < 2:
-            assert time.time() < deadline, "the two-node Ray cluster did not come up within 60 s"
-            time.sleep(1)
+        wait_for_nodes(env, address, 2)
         yield address, env, nodes[0], nodes[1]
     finally:
         for node in reversed(nodes):

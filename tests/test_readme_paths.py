@@ -11,7 +11,7 @@ import pytest
 
 import run
 from cli import ROOT
-from scripts import agg_results, sweep
+from scripts import agg_results, embed, sweep
 
 README = (ROOT / "README.md").read_text()
 
@@ -33,7 +33,7 @@ def fenced_blocks(text):
 
 SHELL_BLOCKS = [body for language, body in fenced_blocks(README) if language in ("", "bash", "sh", "shell")]
 TOOLS = {"run.py": "run", "badge-run": "run", "scripts/sweep.py": "sweep", "badge-sweep": "sweep",
-         "scripts/agg_results.py": "agg", "badge-agg": "agg"}
+         "scripts/agg_results.py": "agg", "badge-agg": "agg", "scripts/embed.py": "embed"}
 REPO_DIRS = ("scripts/", "docs/", "bench/", "tests/", "kernels/", "query_strategies/", ".ci/")
 PLACEHOLDER = {"$seed": "1", "$s": "1", "HOST:6379": "127.0.0.1:6379"}
 
@@ -66,7 +66,7 @@ COMMANDS = tool_commands()
 
 
 def test_the_readme_has_commands_of_each_tool():
-    assert {kind for kind, _ in COMMANDS} == {"run", "sweep", "agg"}
+    assert {kind for kind, _ in COMMANDS} == {"run", "sweep", "agg", "embed"}
 
 
 @pytest.mark.parametrize("kind, argv", COMMANDS, ids=[" ".join(a)[:60] for _, a in COMMANDS])
@@ -74,6 +74,8 @@ def test_each_readme_command_parses(kind, argv, monkeypatch):
     monkeypatch.chdir(ROOT)
     if kind == "run":
         run.build_parser().parse_args(argv)
+    elif kind == "embed":
+        embed.parse_args(argv)
     elif kind == "sweep":
         named = "--algs" in argv or "--grid" in argv
         args, passthrough = sweep.parse_args(argv + ([] if named else ["--algs", "rand"]))

@@ -21,14 +21,16 @@ from cli import ROOT, accuracy_lines, assert_one_line_error, run_main
 
 ARGS = ["--alg", "bald", "--seed", "7", "--nStart", "40", "--nQuery", "40", "--nEnd", "200", "--maxEpochs", "150"]
 FOLDER = "digits_mlp_bald_40_seed7"
-DETERMINISTIC = ["round", "n_labeled", "test_acc", "train_acc", "train_epochs", "train_stop", "restarts"]
+DETERMINISTIC = ["round", "n_labeled", "test_acc", "balanced_acc", "rarest_labeled", "train_acc", "train_epochs",
+                 "train_stop", "restarts"]
+OLD_DETERMINISTIC = [c for c in DETERMINISTIC if c in results.OLD_ROUND_COLUMNS]
 
 
-def deterministic_columns(folder):
-    """rounds.csv restricted to the columns that do not depend on timing, as text."""
+def deterministic_columns(folder, columns=DETERMINISTIC):
+    """rounds.csv restricted to the `columns` that do not depend on timing, as text."""
     lines = (folder / "rounds.csv").read_text().splitlines()
     header = lines[0].split(",")
-    keep = [header.index(c) for c in DETERMINISTIC]
+    keep = [header.index(c) for c in columns]
     return [",".join(line.split(",")[i] for i in keep) for line in lines]
 
 
@@ -201,17 +203,21 @@ def test_resume_trains_as_the_run_started(tmp_path, reference, stopped_run):
 @pytest.mark.parametrize("width", [2, 3])
 def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(width, tmp_path, reference, stopped_run, capsys):
     """A run folder an older version wrote (queries.csv without its `score` column, or without `row` too;
-    summary.json without run id and labels) is resumed and extended in that format, ending with the reference
-    run's rows and picks."""
+    rounds.csv without balanced_acc and rarest_labeled; summary.json without run id and labels) is resumed and
+    extended in that format, ending with the reference run's rows and picks."""
     stopped_run(2, tmp_path)
     folder, ref_folder = tmp_path / FOLDER, reference[0]
-    queries = folder / "queries.csv"
+    queries, rounds = folder / "queries.csv", folder / "rounds.csv"
     queries.write_text("".join(",".join(line.split(",")[:width]) + "\n" for line in queries.read_text().splitlines()))
+    lines = [line.split(",") for line in rounds.read_text().splitlines()]
+    old = [lines[0].index(c) for c in results.OLD_ROUND_COLUMNS]
+    rounds.write_text("".join(",".join(fields[i] for i in old) + "\n" for fields in lines))
     state = torch.load(folder / "checkpoint.pt", weights_only=True)
     torch.save(dict(state, files=results.RunDir(folder).file_marks()), folder / "checkpoint.pt")
     summary = json.loads((folder / "summary.json").read_text())
     (folder / "summary.json").write_text(json.dumps({k: summary[k] for k in ("stopped_by", "rounds")}))
     assert run.main([*ARGS, "--out", str(tmp_path), "--resume"]) == 0, capsys.readouterr().err
-    assert deterministic_columns(folder) == deterministic_columns(ref_folder)
+    assert rounds.read_text().splitlines()[0] == ",".join(results.OLD_ROUND_COLUMNS)
+    assert deterministic_columns(folder, OLD_DETERMINISTIC) == deterministic_columns(ref_folder, OLD_DETERMINISTIC)
     assert queries.read_text() == "".join(",".join(line.split(",")[:width]) + "\n"
                                           for line in (ref_folder / "queries.csv").read_text().splitlines())

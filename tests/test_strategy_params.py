@@ -66,8 +66,11 @@ def test_every_result_changing_parameter_is_refused_on_resume_and_compared_by_th
 
 
 def test_a_flag_shared_by_strategies_has_one_declaration(monkeypatch):
-    assert list(strategy_params.every_parameter()) == ["beta", "nConfigs", "delta", "kmFactor", "nTargets", "nDraws",
-                                                       "dropRate", "dropPasses", "temperature", "gamma"]
+    assert list(strategy_params.every_parameter()) == ["beta", "nConfigs", "delta", "kmFactor", "ldmRef", "ldmStop",
+                                                       "ldmPool", "noiseScale", "noiseDraws", "alphaCap",
+                                                       "covInvScaling", "nTargets", "nDraws", "dropRate",
+                                                       "dropPasses", "temperature", "gamma", "lplWeight", "lplMargin",
+                                                       "cealDelta", "cealDecay", "vaalBeta", "vaalAdversary"]
     monkeypatch.setitem(DECLARED, "rand", (Param("beta", "beta", float, 2.0, "another meaning"),))
     with pytest.raises(ValueError, match="--beta is declared twice"):
         run.build_parser()
@@ -90,9 +93,11 @@ def test_a_run_identity_covers_the_strategy_flags_its_config_records():
     earlier_keys = ("alg", "data_name", "model", "nQuery", "nStart", "nEmb", "lr", "trunc", "aug", "seed",
                     "maxEpochs", "patience", "beta", "nConfigs", "delta", "kmFactor", "data")
     later = set(strategy_params.every_result_flag()) - set(earlier_keys)  # flags an earlier version did not record
-    config = {k: v for k, v in recorded_config("badge").items() if k not in later}
+    now = recorded_config("badge")
+    config = {k: v for k, v in now.items() if k not in later}
     data = [config["data_identity"][k] for k in resume.DATA_KEYS]
     assert resume.run_identity(config) == identity_hash(dict(config, data=data), earlier_keys)
+    assert resume.run_identity(now) != resume.run_identity(dict(now, ldmPool=5))  # a later flag a run records
     assert resume.run_identity(config) != resume.run_identity(dict(config, beta=2.0))
     with pytest.MonkeyPatch.context() as m:
         m.setitem(DECLARED, "rand", (SPREAD,))

@@ -1,0 +1,162 @@
+"""Pretrained features of an image data set as an .npz for run.py's fixed-feature mode (--select-on input).
+
+    python scripts/embed.py --data CIFAR10 --path data --model resnet18 --weights resnet18.pth --out cifar10_r18.npz
+    python run.py --data cifar10_r18.npz --alg typiclust --select-on input --nStart 0 --nQuery 100 --nEnd 1000
+
+--data is MNIST, FashionMNIST or CIFAR10 (read from --path as run.py reads them), or an image folder: FOLDER/<class>/
+*.png|jpg, or FOLDER/train/<class>/... and FOLDER/test/<class>/... for its own test set. --model is any torchvision
+classification model (torchvision.models.list_models()), built without weights, then loaded with the state dict in
+--weights (a file the user has, e.g. torchvision's resnet18-f37072fd.pth or a self-supervised checkpoint of the
+same architecture); its last linear layer is dropped, so each image's feature vector is the input of that layer.
+Images are scaled to [0, 1], grey ones repeated to 3 channels, resized to --size × --size (bilinear) and normalised
+with ImageNet's channel means and standard deviations, as torchvision's pretrained weights expect.
+
+The .npz holds X_train, y_train, X_test, y_test (float32 features, labels; run.py then tests on the given test
+set), or X, y for a folder without train/ and test/ (run.py then splits it at random)."""
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from errors import UserError  # noqa: E402
+
+TORCHVISION_DATA = ("MNIST", "FashionMNIST", "CIFAR10")
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="embed.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", required=True, help="MNIST, FashionMNIST, CIFAR10 or an image folder")
+    p.add_argument("--path", default="data", help="the folder holding MNIST, FashionMNIST or CIFAR10 (as run.py's)")
+    p.add_argument("--model", required=True, help="a torchvision model name, e.g. resnet18, vit_b_16")
+    p.add_argument("--weights", required=True, help="the model's state dict (torch.save(model.state_dict(), f))")
+    p.add_argument("--out", required=True, help="the .npz file to write")
+    p.add_argument("--size", type=int, default=224, help="images are resized to size × size")
+    p.add_argument("--batch", type=int, default=128, help="images embedded together")
+    p.add_argument("--limit", type=int, default=0, help="embed only the first N images of each split (0 = all)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    return p.parse_args(argv)
+
+
+def torchvision_splits(name, path):
+    """{"train": (uint8 images (n, c, h, w), int64 labels), "test": ...} of MNIST, FashionMNIST or CIFAR10 under
+    `path`, found as run.py finds them (dataset.image_root; never downloaded)."""
+    import dataset
+
+    root, download = dataset.image_root(name, Path(path))
+    if download:
+        raise UserError(f"{name} is not under {path}; put {dataset.WHERE_TO_PUT[name]} there (see README, 'Data')")
+    try:
+        return {split: dataset.torchvision_arrays(name, root, train=split == "train", download=False)
+                for split in ("train", "test")}
+    except Exception as e:  # torchvision raises RuntimeError, OSError, EOFError, ValueError ... on bad files
+        raise UserError(f"{name} files under {root} could not be read ({dataset.first_line(e)})")
+
+
+def folder_splits(folder, size):
+    """{split: (uint8 images (n, 3, size, size), class names)} of an image folder: its train/ and test/ subfolders
+    when both exist, else the folder itself as "all"."""
+    parts = {s: folder / s for s in ("train", "test")}
+    if not all(p.is_dir() for p in parts.values()):
+        parts = {"all": folder}
+    return {split: folder_images(p, size) for split, p in parts.items()}
+
+
+def folder_images(folder, size):
+    """(uint8 images (n, 3, size, size), class name of each) of FOLDER/<class>/<image> files, resized bilinearly."""
+    import torch
+    import torchvision.transforms.functional as TF
+    from torchvision.datasets import ImageFolder
+
+    try:
+        images = ImageFolder(str(folder))
+    except (FileNotFoundError, OSError) as e:
+        raise UserError(f"{folder} is not an image folder of <class>/<image> files ({e})")
+    pictures = [TF.resize(TF.pil_to_tensor(images.loader(p).convert("RGB")), [size, size], antialias=True)
+                for p, _ in images.samples]
+    return torch.stack(pictures), np.array([images.classes[c] for _, c in images.samples])
+
+
+def feature_extractor(name, weights, device):
+    """torchvision model `name` with the state dict in the file `weights`, its last linear layer replaced by the
+    identity: its output is the input of that layer."""
+    import torch
+    import torchvision.models as tvm
+
+    if name not in tvm.list_models():
+        raise UserError(f"--model {name} is not a torchvision model; see torchvision.models.list_models()")
+    net = tvm.get_model(name, weights=None)
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        net.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
+    except (OSError, RuntimeError, AttributeError, TypeError, ValueError) as e:
+        raise UserError(f"--weights {weights} does not hold a state dict of {name} ({str(e).splitlines()[0][:200]})")
+    last = [n for n, m in net.named_modules() if isinstance(m, torch.nn.Linear)][-1]
+    parent, _, child = last.rpartition(".")
+    setattr(net.get_submodule(parent), child, torch.nn.Identity())
+    return net.eval().to(device)
+
+
+def features(net, images, size, batch, device):
+    """float32 (n, d): net(normalised images), `batch` images at a time: x/255, grey repeated to 3 channels,
+    resized to size × size, then (x − ImageNet mean) / ImageNet std per channel."""
+    import torch
+    import torch.nn.functional as F
+
+    mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    out = []
+    with torch.no_grad():
+        for a in range(0, len(images), batch):
+            x = images[a:a + batch].to(device).float().div_(255)
+            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+            if x.shape[-2:] != (size, size):
+                x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            out.append(net((x - mean) / std).flatten(1).float().cpu())
+    return torch.cat(out).numpy()
+
+
+def embed(args):
+    """The arrays of the .npz (module docstring) for the parsed flags."""
+    import torch
+
+    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if args.data in TORCHVISION_DATA:
+        splits = torchvision_splits(args.data, args.path)
+    elif Path(args.data).is_dir():
+        splits = folder_splits(Path(args.data), args.size)
+    else:
+        raise UserError(f"--data {args.data} is neither {', '.join(TORCHVISION_DATA)} nor an image folder")
+    net = feature_extractor(args.model, args.weights, device)
+    arrays = {}
+    for split, (images, labels) in splits.items():
+        keep = slice(args.limit or None)
+        suffix = "" if split == "all" else f"_{split}"
+        arrays[f"X{suffix}"] = features(net, images[keep], args.size, args.batch, device)
+        arrays[f"y{suffix}"] = np.asarray(labels[keep])
+    return arrays
+
+
+def main(argv=None):
+    """Write the .npz; exit code 0, or 2 after one error line."""
+    args = parse_args(argv)
+    try:
+        if args.size <= 0 or args.batch <= 0 or args.limit < 0:
+            raise UserError("--size and --batch must be positive, --limit at least 0")
+        arrays = embed(args)
+    except UserError as e:
+        print(f"embed.py: error: {e}", file=sys.stderr)
+        return 2
+    np.savez(args.out, **arrays)
+    shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
+    print(f"embed.py: {args.out}: {shapes}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

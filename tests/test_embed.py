@@ -1,0 +1,115 @@
+"""scripts/embed.py: pretrained features of MNIST (a slice of the real files), CIFAR-10 (small files in the true
+format) and image folders, from a torchvision model with a weights file (randomly initialised here, offline), and
+the workflow it serves: embed, then run.py --select-on input on the .npz."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import torchvision.models as tvm
+
+import run
+from data_files import skip_md5, write_cifar10, write_mnist_slice
+from scripts import embed
+
+pytestmark = pytest.mark.filterwarnings("ignore:training stopped")
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A resnet18 state dict of random weights, saved as a user's weights file."""
+    path = tmp_path_factory.mktemp("weights") / "resnet18.pth"
+    torch.manual_seed(0)
+    torch.save(tvm.resnet18().state_dict(), path)
+    return path
+
+
+def reference_features(weights, images):
+    """resnet18 with the weights, its fc layer removed, on uint8 images as embed.py prepares them at size 32."""
+    net = tvm.resnet18()
+    net.load_state_dict(torch.load(weights, weights_only=True))
+    net.fc = torch.nn.Identity()
+    x = images.float() / 255
+    x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
+    x = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False, antialias=True)
+    mean, std = torch.tensor(embed.IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(embed.IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        return net.eval()((x - mean) / std).numpy()
+
+
+def embed_to(out, *flags):
+    assert embed.main([*map(str, flags), "--out", str(out), "--size", "32", "--model", "resnet18"]) == 0
+    return dict(np.load(out))
+
+
+def test_mnist_features_are_the_models_penultimate_layer_and_run_py_selects_on_them(tmp_path, weights, capsys):
+    write_mnist_slice(tmp_path / "data", n_train=80, n_test=30)
+    arrays = embed_to(tmp_path / "mnist.npz", "--data", "MNIST", "--path", tmp_path / "data", "--weights", weights)
+    assert {k: v.shape for k, v in arrays.items()} == {"X_train": (80, 512), "y_train": (80,),
+                                                       "X_test": (30, 512), "y_test": (30,)}
+    import dataset
+
+    images, labels = dataset.torchvision_arrays("MNIST", tmp_path / "data", train=True, download=False)
+    assert np.array_equal(arrays["y_train"], labels[:80].numpy())
+    assert np.allclose(arrays["X_train"][:5], reference_features(weights, images[:5]), atol=1e-4)
+
+    assert run.main(["--data", str(tmp_path / "mnist.npz"), "--alg", "typiclust", "--select-on", "input",
+                     "--nStart", "0", "--nQuery", "10", "--nEnd", "30", "--maxEpochs", "20", "--nEmb", "16",
+                     "--out", str(tmp_path / "out")]) == 0
+    folder = tmp_path / "out" / "mnist_mlp_typiclust_10_seed1"
+    rounds = pd.read_csv(folder / "rounds.csv")
+    assert rounds.n_labeled.tolist() == [10, 20, 30]
+    config = pd.read_json(folder / "config.json", typ="series")
+    assert (config.n_pool, config.n_test, config.select_on) == (80, 30, "input")
+
+
+def test_cifar10_files_in_their_true_format(tmp_path, weights, monkeypatch):
+    import torchvision.datasets.cifar
+
+    batches = write_cifar10(tmp_path / "data", n_per_batch=4)
+    skip_md5(monkeypatch, torchvision.datasets.cifar)
+    arrays = embed_to(tmp_path / "c.npz", "--data", "CIFAR10", "--path", tmp_path / "data", "--weights", weights)
+    assert arrays["X_train"].shape == (20, 512) and arrays["X_test"].shape == (4, 512)
+    assert arrays["y_test"].tolist() == batches["test_batch"][1]
+    images = torch.from_numpy(batches["test_batch"][0].reshape(4, 3, 32, 32))
+    assert np.allclose(arrays["X_test"], reference_features(weights, images), atol=1e-4)
+
+
+def write_images(folder, n_per_class, seed):
+    """folder/<class>/<k>.png: RGB noise images of two sizes, in classes cat and dog."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for name in ("cat", "dog"):
+        (folder / name).mkdir(parents=True)
+        for k in range(n_per_class):
+            side = 20 if k % 2 else 40
+            Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(folder / name / f"{k}.png")
+
+
+def test_an_image_folder_with_and_without_its_own_test_set(tmp_path, weights):
+    write_images(tmp_path / "split" / "train", 3, 0)
+    write_images(tmp_path / "split" / "test", 2, 1)
+    arrays = embed_to(tmp_path / "s.npz", "--data", tmp_path / "split", "--weights", weights)
+    assert arrays["y_train"].tolist() == ["cat"] * 3 + ["dog"] * 3 and arrays["y_test"].tolist() == ["cat", "cat",
+                                                                                                      "dog", "dog"]
+    assert arrays["X_train"].shape == (6, 512)
+    write_images(tmp_path / "plain", 3, 2)
+    assert set(embed_to(tmp_path / "p.npz", "--data", tmp_path / "plain", "--weights", weights)) == {"X", "y"}
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--data", "nowhere"], "neither MNIST, FashionMNIST, CIFAR10 nor an image folder"),
+    (["--data", "MNIST", "--path", "nowhere"], "MNIST is not under nowhere"),
+    (["--model", "resnet9000"], "is not a torchvision model"),
+    (["--weights", "alexnet"], "does not hold a state dict of resnet18"),
+])
+def test_bad_input_is_one_line(flags, message, tmp_path, weights, capsys):
+    write_images(tmp_path / "plain", 1, 0)
+    if flags == ["--weights", "alexnet"]:
+        torch.save(tvm.alexnet().state_dict(), tmp_path / "alexnet.pth")
+        flags = ["--weights", str(tmp_path / "alexnet.pth")]
+    argv = {"--data": str(tmp_path / "plain"), "--model": "resnet18", "--weights": str(weights)}
+    argv.update(dict(zip(flags[::2], flags[1::2])))
+    assert embed.main([*(x for kv in argv.items() for x in kv), "--out", str(tmp_path / "o.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("embed.py: error: ") and message in err[0], err
