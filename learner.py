@@ -20,12 +20,18 @@ class Learner:
                  kernel="auto", extensions=(), select_on="model"):
         setting = Setting.of(model_name, ds, device, lr, n_emb)
         engine = epoch_engine(setting, kernel, ds.X_train, generator, extensions)
-        self._gen = generator
+        self._gen, self._kernel = generator, kernel
         self._X, self._y = ds.X_train.to(setting.device), ds.y_train.to(setting.device)
         self._X_test, self._y_test = ds.X_test.to(setting.device), ds.y_test.to(setting.device)
         rule = StoppingRule(max_epochs, patience)
         self.training = Trainer(setting, generator, engine, self._X[:2], rule, extensions)
         self.predictor = Predictor(self._X, self._y, ds.n_classes, generator, select_on)
+        self._show_pool(extensions)
+
+    def _show_pool(self, extensions):
+        """Give each extension the pool's inputs (Extension.see_pool)."""
+        for extension in extensions:
+            extension.see_pool(self._X)
 
     @property
     def trainer(self):
@@ -47,12 +53,23 @@ class Learner:
         """Train with PyTorch from now on, whatever --kernel chose (a resumed run that started with PyTorch)."""
         self.training.train_with_torch()
 
+    def extend(self, extensions):
+        """Train with `extensions` (training.Extension: a strategy's) from now on, the epoch engine picked anew."""
+        s = self.training.setting
+        engine = epoch_engine(s, self._kernel, self._X, self._gen, extensions)
+        self.training = Trainer(s, self._gen, engine, self._X[:2], self.training.rule, extensions)
+        self._show_pool(extensions)
+
     def train(self, idx):
-        """Train a fresh network on pool points `idx` (Trainer.train); the predictor answers with it from now on.
-        Returns the training.TrainResult."""
+        """Train a fresh network on pool points `idx` with their labels, and on the extensions' extra points with
+        theirs (Trainer.train); the predictor answers with it from now on. Returns the training.TrainResult."""
         idx = np.asarray(idx)
         rows = torch.as_tensor(idx, device=self._X.device)
-        model, result = self.training.train(self._X[rows], self._y[rows])
+        X, y = self._X[rows], self._y[rows]
+        for extra in filter(None, (e.extra_points() for e in self.training.extensions)):
+            more = torch.as_tensor(np.asarray(extra[0], dtype=np.int64), device=self._X.device)
+            X, y = torch.cat([X, self._X[more]]), torch.cat([y, torch.as_tensor(extra[1], device=y.device)])
+        model, result = self.training.train(X, y)
         self.predictor.use(model, idx)
         return result
 

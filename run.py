@@ -340,6 +340,8 @@ def run(args, watch):
     if initial is not None:
         labeled[initial] = True
     strategy = build_strategy(args, learner.predictor, labeled, torch.Generator().manual_seed(select_seed))
+    if strategy.extensions:
+        learner.extend(strategy.extensions)
     watch.lap("setup")
     config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
                   n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,

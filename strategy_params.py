@@ -111,6 +111,16 @@ QUERY_CLASSES = Param("query_classes", "queryClasses", positive(int), 1,
                       "the query set: labelled points of this many classes with the fewest labels")
 GLISTER_LR = Param("glister_lr", "glisterLr", positive(float), 1e-4,
                    "step size of the one-step Taylor approximation (the training rate, --lr's default)")
+LPL_WEIGHT = Param("lpl_weight", "lplWeight", positive(float), 1.0,
+                   "λ: weight of the loss-prediction module's ranking loss beside the cross-entropy")
+LPL_MARGIN = Param("lpl_margin", "lplMargin", positive(float), 1.0, "ξ: margin of the pairwise ranking loss")
+CEAL_DELTA = Param("ceal_delta", "cealDelta", positive(float), 0.005,
+                   "δ₀: unlabelled points with predictive entropy below δ₀ − cealDecay·t (query round t) are "
+                   "pseudo-labelled")
+CEAL_DECAY = Param("ceal_decay", "cealDecay", positive(float), 0.00033, "dr: the threshold's decrease per query round")
+VAAL_BETA = Param("vaal_beta", "vaalBeta", positive(float), 1.0, "β: weight of the VAE's KL term")
+VAAL_ADVERSARY = Param("vaal_adversary", "vaalAdversary", positive(float), 1.0,
+                       "λ: weight of the VAE's adversarial term (fooling the discriminator)")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -132,6 +142,9 @@ DECLARED = {
     "flqmi": (SMI_ETA, QUERY_CLASSES),
     "logdetmi": (SMI_ETA, SMI_LAMBDA, QUERY_CLASSES),
     "glister": (GLISTER_LR,),
+    "lpl": (LPL_WEIGHT, LPL_MARGIN),
+    "ceal": (CEAL_DELTA, CEAL_DECAY),
+    "vaal": (VAAL_BETA, VAAL_ADVERSARY),
 }
 
 

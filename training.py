@@ -151,9 +151,56 @@ def device_generator(generator, device):
     return torch.Generator(device).manual_seed(seed)
 
 
+class Extension:
+    """What a strategy trains beside the classifier or changes in its training (Trainer's hook; docs/TRAINING.md).
+    A subclass overrides what it needs; these defaults do nothing. `adds_loss`: whether `loss` and `parameters`
+    take part (then every autograd step minimises cross-entropy + Σ loss over network and extension parameters)."""
+    name = None
+    adds_loss = False
+
+    def see_pool(self, X):
+        """The pool's inputs X (on the training device), for an extension that also trains on unlabelled points;
+        called once, when the learner takes the extension."""
+
+    def reset(self, generator, device, n_features):
+        """Fresh modules (with every fresh network), drawn from `generator`, on `device`, for embeddings of width
+        `n_features`."""
+
+    def parameters(self):
+        """The parameters the clamped Adam updates with the network's."""
+        return []
+
+    def train(self):
+        """Training mode (each epoch)."""
+
+    def eval(self):
+        """Evaluation mode (after training)."""
+
+    def loss(self, model, x, y, logits, emb):
+        """A scalar added to the minibatch's cross-entropy (only when `adds_loss`)."""
+        raise NotImplementedError
+
+    def extra_points(self):
+        """(pool indices, labels) trained on beside the labelled points (e.g. pseudo-labels), or None."""
+        return None
+
+    def state_dict(self):
+        """What load_state_dict needs (kept in the checkpoint under `name`)."""
+        return {}
+
+    def load_state_dict(self, state):
+        """The extension as state_dict saved it."""
+
+
+def with_losses(extensions):
+    """The extensions that add a loss (and parameters) to each minibatch step."""
+    return tuple(e for e in extensions if e.adds_loss)
+
+
 def kernel_misfit(setting, extensions=()):
     """Why the compiled epoch does not cover this training, or None: it trains the mlp on the CPU, without
-    augmentation or training extensions, with a hidden width that is a multiple of the kernel's vector width."""
+    augmentation or training extensions that add a loss, with a hidden width that is a multiple of the kernel's
+    vector width."""
     if setting.model_name != "mlp":
         return f"the compiled epoch trains the mlp only, not {setting.model_name}"
     if setting.device.type != "cpu":
@@ -162,8 +209,9 @@ def kernel_misfit(setting, extensions=()):
         return "the compiled epoch does not train with augmentation (--aug 1)"
     if setting.n_emb % kernels.VECTOR:
         return f"the compiled epoch needs --nEmb a multiple of {kernels.VECTOR}, not {setting.n_emb}"
-    if extensions:
-        return f"the compiled epoch trains the classifier alone, not with {', '.join(e.name for e in extensions)}"
+    names = [e.name for e in with_losses(extensions)]
+    if names:
+        return f"the compiled epoch trains the classifier alone, not with {', '.join(names)}"
     return None
 
 
@@ -189,12 +237,12 @@ def epoch_engine(setting, kernel, X, generator, extensions=()):
 class TorchEpochs:
     """PyTorch's epochs: minibatches of the setting's size from a fresh shuffle, each a closed-form gradient step
     (mlp, lin, without augmentation or extensions) or an autograd step (the rest), then the clamped Adam update.
-    With training extensions (Trainer) each autograd step minimises cross-entropy + Σ extension.loss and updates
-    the extensions' parameters with the network's."""
+    With training extensions that add a loss (Trainer) each autograd step minimises cross-entropy + Σ
+    extension.loss and updates the extensions' parameters with the network's."""
     name = "torch"
 
     def __init__(self, setting, generator, extensions=()):
-        self.setting, self.gen, self.extensions = setting, generator, tuple(extensions)
+        self.setting, self.gen, self.extensions = setting, generator, with_losses(extensions)
         self.fill = setting.black.view(1, -1, 1, 1).to(setting.device) if setting.augment else None
 
     @property
@@ -279,13 +327,16 @@ class CompiledEpochs:
 class Trainer:
     """Trains fresh networks of `setting` with an epoch `engine` (epoch_engine) until `rule` stops (PROTOCOL §6).
 
-    The hook for strategies that train something beside the classifier (a loss predictor, a discriminator): each
-    of `extensions` has a `name`, `reset(generator, device)` (fresh modules, called with every fresh network),
-    `parameters()` (updated by the same clamped Adam as the network), `train()` / `eval()`,
-    `loss(model, x, y, logits, embeddings)` (a scalar added to each minibatch's cross-entropy) and
-    `state_dict()` / `load_state_dict(state)` (kept in the checkpoint under its name by Learner.state_dict).
-    Extensions train with PyTorch's autograd epoch (the compiled epoch and the closed-form steps do not apply).
-    `train(X, y)` trains on any labelled points, pool points or others (e.g. pseudo-labelled ones)."""
+    The hook for strategies that train something beside the classifier (a loss predictor, a discriminator) or
+    change its training data (pseudo-labels): `extensions`, each an Extension: `reset(generator, device,
+    n_features)` (fresh modules, called with every fresh network), `parameters()` (updated by the same clamped Adam
+    as the network), `train()` / `eval()`, `loss(model, x, y, logits, embeddings)` (a scalar added to each
+    minibatch's cross-entropy, when `adds_loss`), `extra_points()` (pool points and labels Learner.train adds),
+    `see_pool(X)` (the pool's inputs, from the Learner, for unlabelled minibatches) and `state_dict()` /
+    `load_state_dict(state)` (kept in the checkpoint under its name by Learner.state_dict).
+    Extensions that add a loss train with PyTorch's autograd epoch (the compiled epoch and the closed-form steps
+    do not apply). `train(X, y)` trains on any labelled points, pool points or others (e.g. pseudo-labelled
+    ones); the stopping rule reads the classifier's accuracy on them."""
 
     def __init__(self, setting, generator, engine, probe, rule=StoppingRule(), extensions=()):
         """`probe`: two inputs on the setting's device, which materialise lazy layers."""
@@ -312,10 +363,13 @@ class Trainer:
         return net
 
     def fresh_modules(self):
-        """A fresh network (fresh_model), the extensions reset after it."""
+        """A fresh network (fresh_model), the extensions reset after it for its embedding width."""
         model = self.fresh_model()
-        for extension in self.extensions:
-            extension.reset(self.gen, self.setting.device)
+        if self.extensions:
+            with torch.no_grad():
+                n_features = model.eval()(self.probe)[1].shape[1]
+            for extension in self.extensions:
+                extension.reset(self.gen, self.setting.device, n_features)
         return model
 
     def train(self, X, y):

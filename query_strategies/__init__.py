@@ -45,8 +45,11 @@ CLASSES = {
     "flqmi": ("similar", "FLQMI"),
     "logdetmi": ("similar", "LogDetMI"),
     "glister": ("glister", "Glister"),
+    "lpl": ("learning_loss", "LearningLoss"),
+    "ceal": ("ceal", "CEAL"),
+    "vaal": ("vaal", "VAAL"),
 }
-ALIASES = {"kdpp": "baseline", "kcenter": "coreset"}
+ALIASES = {"kdpp": "baseline", "kcenter": "coreset", "learning_loss": "lpl"}
 
 
 class StrategyTable(Mapping):

@@ -25,6 +25,7 @@ from .selection import Picks, top_k
 
 class Strategy:
     name = None  # the --alg value; set by each subclass
+    extensions = ()  # training.Extension objects trained beside the classifier (LPL's module, CEAL's pseudo-labels)
     on_embedding = False  # its definition takes an embedding (learner.embeddings), not gradients: --select-on input
     label_free = False  # it picks a first batch without labels (--nStart 0) on the data's own features
     takes_gradients = False  # its definition takes the network's gradients, which no input feature can stand for

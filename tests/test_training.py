@@ -10,7 +10,7 @@ import dataset
 import training
 from errors import UserError
 from learner import Learner
-from training import (RESTART, TRAIN_STOPS, CompiledEpochs, Progress, Setting, StoppingRule, TorchEpochs,
+from training import (RESTART, TRAIN_STOPS, CompiledEpochs, Extension, Progress, Setting, StoppingRule, TorchEpochs,
                       epoch_engine)
 
 
@@ -127,15 +127,17 @@ def test_one_constructor_gives_the_engine_for_the_setting():
         assert isinstance(epoch_engine(mlp, "on", ds.X_train, torch.Generator()), CompiledEpochs)
 
 
-class AuxHead:
+class AuxHead(Extension):
     """A training extension: a linear classifier on the embedding, trained beside the network, its cross-entropy
     weighted by `weight`; zero weights at every reset (no draws from the generator)."""
     name = "aux"
+    adds_loss = True
 
     def __init__(self, emb_dim, n_classes, weight):
         self.shape, self.weight, self.linear = (emb_dim, n_classes), weight, None
 
-    def reset(self, generator, device):
+    def reset(self, generator, device, n_features):
+        assert n_features == self.shape[0]
         self.linear = torch.nn.Linear(*self.shape).to(device)
         with torch.no_grad():
             for p in self.linear.parameters():
