@@ -45,11 +45,25 @@ def trained():
     return learner.predictor, labeled
 
 
+def trained_with_extensions(alg, labeled):
+    """Strategy `alg` on a learner trained, as run.py does, with the modules the strategy trains beside the
+    network (its training extensions) on the `labeled` digits."""
+    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=20)
+    strategy = STRATEGIES[alg](learner.predictor, labeled, torch.Generator().manual_seed(1))
+    learner.extend(strategy.extensions)
+    learner.train(np.flatnonzero(labeled))
+    return strategy
+
+
 @pytest.mark.filterwarnings("ignore:training stopped")
 @pytest.mark.parametrize("alg", sorted(set(STRATEGIES) - set(ALIASES)))
 def test_every_query_returns_picks_of_pool_indices_with_a_score_each(alg, trained):
     learner, labeled = trained
-    chosen = STRATEGIES[alg](learner, labeled, torch.Generator().manual_seed(1)).query(12)
+    strategy = STRATEGIES[alg](learner, labeled, torch.Generator().manual_seed(1))
+    if strategy.extensions:
+        strategy = trained_with_extensions(alg, labeled)
+    chosen = strategy.query(12)
     assert isinstance(chosen, Picks)
     assert chosen.index.dtype == np.int64 and chosen.score.dtype == np.float64
     assert chosen.index.shape == chosen.score.shape == (12,)
