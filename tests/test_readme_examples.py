@@ -55,8 +55,8 @@ def test_letter_grid_example_plans_the_letter_sweep(tmp_path, monkeypatch, capsy
 
 
 GRIDS = {  # grid: (runs, flags every run has)
-    "letter": (18 * 5, ("--did 6", "--nQuery 100", "--nEnd 700")),
-    "mnist": (13 * 5, ("--nQuery 100", "--data MNIST", "--nEnd 1000")),
+    "letter": (35 * 5, ("--did 6", "--nQuery 100", "--nEnd 700")),
+    "mnist": (30 * 5, ("--nQuery 100", "--data MNIST", "--nEnd 1000")),
     "letter_mlp_1000": (13 * 5, ("--did 6", "--nQuery 1000", "--nEnd 5100")),
     "mnist_mlp_1000": (13 * 5, ("--model mlp", "--nQuery 1000", "--data MNIST", "--nEnd 10100")),
     "mnist_mlp_10000": (11 * 5, ("--model mlp", "--nQuery 10000", "--data MNIST", "--nEnd 50100")),
@@ -65,6 +65,7 @@ GRIDS = {  # grid: (runs, flags every run has)
     "fashion_mlp_100": (13 * 5, ("--model mlp", "--nQuery 100", "--data FashionMNIST", "--nEnd 1100")),
     "fashion_mlp_1000": (13 * 5, ("--model mlp", "--nQuery 1000", "--data FashionMNIST", "--nEnd 10100")),
     "fashion_cnn_100": (13 * 5, ("--model cnn", "--nQuery 100", "--data FashionMNIST", "--nEnd 1100")),
+    "mnist_mlp_100_imb50": (13 * 5, ("--model mlp", "--nQuery 100", "--data MNIST", "--nEnd 1100", "--imbalance 50")),
 }
 
 
