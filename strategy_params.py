@@ -121,6 +121,8 @@ CEAL_DECAY = Param("ceal_decay", "cealDecay", positive(float), 0.00033, "dr: the
 VAAL_BETA = Param("vaal_beta", "vaalBeta", positive(float), 1.0, "β: weight of the VAE's KL term")
 VAAL_ADVERSARY = Param("vaal_adversary", "vaalAdversary", positive(float), 1.0,
                        "λ: weight of the VAE's adversarial term (fooling the discriminator)")
+KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", positive(float), 0.5,
+                     "σ of the Gaussian kernel exp(−‖x̂ − x̂'‖²/(2σ²)) on unit-norm embeddings")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -145,6 +147,7 @@ DECLARED = {
     "lpl": (LPL_WEIGHT, LPL_MARGIN),
     "ceal": (CEAL_DELTA, CEAL_DECAY),
     "vaal": (VAAL_BETA, VAAL_ADVERSARY),
+    "uherding": (KERNEL_SIGMA,),
 }
 
 
