@@ -26,16 +26,16 @@ def cosine_similarity(x):
 
 
 @one_thread()
-def facility_location_greedy(sim, k):
-    """(rows, gains): k columns j of sim chosen greedily for f(S) = Σ_i max(0, max_{j∈S} sim_ij), each the largest
-    gain Σ_i max(0, sim_ij − m_i) (m_i the current max, 0 at first; lowest index among ties), and that gain."""
-    best = torch.zeros(len(sim), dtype=torch.float64)
-    upper = sim.clamp_min(0).sum(0)
-    free = torch.ones(sim.shape[1], dtype=torch.bool)
+def weighted_facility_location_greedy(columns, weights, covered, upper, k):
+    """(rows, gains): k columns j chosen greedily for f(S) = Σ_i w_i max(m_i, max_{j∈S} s_ij), where columns(cols) gives
+    s[:, cols], w = `weights`, m = `covered`, each the largest gain Σ_i w_i max(0, s_ij − m_i) (m the current
+    cover; lowest index among ties), and that gain. `upper` (one bound ≥ the first gain per column) is updated."""
+    best = covered.clone()
+    free = torch.ones(len(upper), dtype=torch.bool)
     rows, gains = [], []
 
     def fresh_gains(cols):
-        gain = (sim[:, cols] - best[:, None]).clamp_min(0).sum(0)
+        gain = weights @ (columns(cols) - best[:, None]).clamp_min(0)
         upper[cols] = gain
         return gain
 
@@ -44,8 +44,16 @@ def facility_location_greedy(sim, k):
         rows.append(j)
         gains.append(gain)
         free[j] = False
-        best = torch.maximum(best, sim[:, j])
+        best = torch.maximum(best, columns(torch.tensor([j])).squeeze(1))
     return rows, gains
+
+
+def facility_location_greedy(sim, k):
+    """(rows, gains): k columns j of sim chosen greedily for f(S) = Σ_i max(0, max_{j∈S} sim_ij), each the largest
+    gain Σ_i max(0, sim_ij − m_i) (m_i the current max, 0 at first; lowest index among ties), and that gain."""
+    zeros = torch.zeros(len(sim), dtype=torch.float64)
+    return weighted_facility_location_greedy(lambda cols: sim[:, cols], torch.ones_like(zeros), zeros,
+                                             sim.clamp_min(0).sum(0), k)
 
 
 def fass_select(probs, emb, k, generator, top_n=DEFAULT_TOP_N):

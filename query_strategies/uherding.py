@@ -12,12 +12,12 @@ import torch
 
 from strategy_params import KERNEL_SIGMA
 
+from .fass import GAIN_BLOCK, weighted_facility_location_greedy
 from .margin_sampling import smallest_margin
-from .selection import best_first, check_budget, one_thread, picks
+from .selection import check_budget, picks
 from .strategy import Strategy
 
 DEFAULT_SIGMA = KERNEL_SIGMA.default
-GAIN_BLOCK = 64  # candidates whose kernel columns are evaluated together
 
 
 def unit_rows(x):
@@ -44,36 +44,15 @@ def labelled_coverage(x, labelled, sigma):
     return m
 
 
-@one_thread()
-def uncertainty_herding_greedy(x, u, covered, k, sigma):
-    """(rows, gains): k rows j of x chosen greedily for UC(S) = Σ_i u_i max(m_i, max_{j∈S} k_ij), m = `covered`,
-    each the largest gain Σ_i u_i max(0, k_ij − m_i) (lowest index among ties), and that gain."""
-    m = covered.clone()
-    upper = torch.full((len(x),), torch.inf, dtype=torch.float64)
-    free = torch.ones(len(x), dtype=torch.bool)
-    rows, gains = [], []
-
-    def fresh_gains(cols):
-        gain = u @ (gaussian_kernel(x, x[cols], sigma) - m[:, None]).clamp_min(0)
-        upper[cols] = gain
-        return gain
-
-    for _ in range(k):
-        j, gain = best_first(free.nonzero().squeeze(1), upper, fresh_gains, GAIN_BLOCK, lambda g: 0.0)
-        rows.append(j)
-        gains.append(gain)
-        free[j] = False
-        m = torch.maximum(m, gaussian_kernel(x, x[j:j + 1], sigma).squeeze(1))
-    return rows, gains
-
-
 def uherding_select(probs, emb, labelled_emb, k, generator, sigma=DEFAULT_SIGMA):
     """k rows of emb (the unlabelled points) by uncertainty herding, each scored by its coverage gain; labelled_emb
     (the labelled points, possibly none) are covered from the start. Deterministic: `generator` is not drawn from."""
     check_budget(k, len(emb))
     x = unit_rows(emb)
     covered = labelled_coverage(x, unit_rows(labelled_emb), sigma)
-    rows, gains = uncertainty_herding_greedy(x, margin_uncertainty(probs), covered, k, sigma)
+    upper = torch.full((len(x),), torch.inf, dtype=torch.float64)
+    rows, gains = weighted_facility_location_greedy(lambda cols: gaussian_kernel(x, x[cols], sigma),
+                                                    margin_uncertainty(probs), covered, upper, k)
     return picks(rows, gains)
 
 
