@@ -55,7 +55,7 @@ def test_letter_grid_example_plans_the_letter_sweep(tmp_path, monkeypatch, capsy
 
 
 GRIDS = {  # grid: (runs, flags every run has)
-    "letter": (35 * 5, ("--did 6", "--nQuery 100", "--nEnd 700")),
+    "letter": (36 * 5, ("--did 6", "--nQuery 100", "--nEnd 700")),
     "mnist": (30 * 5, ("--nQuery 100", "--data MNIST", "--nEnd 1000")),
     "letter_mlp_1000": (13 * 5, ("--did 6", "--nQuery 1000", "--nEnd 5100")),
     "mnist_mlp_1000": (13 * 5, ("--model mlp", "--nQuery 1000", "--data MNIST", "--nEnd 10100")),
