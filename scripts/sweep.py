@@ -88,13 +88,15 @@ def data_flags(args):
 
 
 def parse_run_argv(argv):
-    """run.py's namespace for argv; SweepError with run.py's one-line message when its parser or its flag check
-    rejects them."""
+    """run.py's namespace for argv; SweepError with run.py's one-line message when its parser or its flag checks
+    reject them (those of --select-on and --nStart 0, which import the strategy's class, only when either is used)."""
     err = StringIO()
     try:
         with redirect_stderr(err):
             ns = run.build_parser().parse_args(argv)
         run.check_flags(ns)
+        if ns.nStart == 0 or ns.select_on != "model":
+            run.check_selection_flags(ns)
     except SystemExit:
         raise SweepError(err.getvalue().strip().removeprefix("run.py: error: ")) from None
     except UserError as e:

@@ -45,6 +45,8 @@ def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys
     (["--algs", "rand", "--workers", "0"], "--workers must be at least 1"),
     (["--algs", "rand", "--did", "6", "--model", "resnet"], "--did (tabular OpenML data) works only with"),
     (["--algs", "rand", "--nStart", "200", "--nEnd", "100"], "--nEnd (100) is below the first batch (200"),
+    (["--algs", "rand,badge", "--select-on", "input"], "badge selects on the network's gradients"),
+    (["--algs", "rand,coreset", "--nStart", "0"], "--nStart 0: coreset picks the first batch on an embedding"),
 ])
 def test_bad_flags_give_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert sweep.main(argv + ["--out", str(tmp_path)]) == 2
