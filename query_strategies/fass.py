@@ -11,7 +11,7 @@ import torch
 from strategy_params import TOP_N
 
 from .entropy_sampling import entropy
-from .selection import best_first, check_budget, one_thread, picks, top_k
+from .selection import best_first, check_budget, normalised, one_thread, picks, top_k
 from .strategy import Strategy
 
 DEFAULT_TOP_N = TOP_N.default
@@ -20,8 +20,7 @@ GAIN_BLOCK = 64  # candidates whose gains are computed together
 
 def cosine_similarity(x):
     """s_ij = x_i·x_j / (‖x_i‖‖x_j‖) in float64 (rows of norm 0 left at 0)."""
-    x = x.detach().cpu().double()
-    unit = x / x.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+    unit = normalised(x.cpu())
     return unit @ unit.T
 
 

@@ -29,7 +29,7 @@ import math
 import numpy as np
 import torch
 
-from .selection import EPS32, SCREEN_TILE as TILE, check_budget, one_thread, picks, progress, seed_from
+from .selection import EPS32, SCREEN_TILE as TILE, check_budget, normalised, one_thread, picks, progress, seed_from
 from .strategy import Strategy
 from .typiclust import kmeans_labels
 
@@ -37,12 +37,6 @@ ALPHA = 0.95
 EDGE_BUDGET = 2**25  # graph edges kept as lists (32 bytes each: 1 GB); past it, the graph is recomputed in tiles
 PAIR_BUDGET = 2**22  # pairs the purity pass keeps for the graph (20 bytes each: 80 MB); past it, a second pass
 STRIP = 256  # evenly spaced columns whose products start the purity pass's bound
-
-
-def normalised(emb):
-    """Rows scaled to unit L2 norm, in float64 (a zero row stays zero)."""
-    x = emb.detach().double()
-    return x / x.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
 
 
 def pair_dots(x, i, j):

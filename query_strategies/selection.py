@@ -123,6 +123,12 @@ def best_first(candidates, upper, gains, block, slack):
     return best_row, best
 
 
+def normalised(emb):
+    """Rows scaled to unit L2 norm, in float64 (a zero row stays zero)."""
+    x = emb.detach().double()
+    return x / x.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+
+
 def gradient_factor(probs):
     """a = onehot(argmax p) − p in float64, so that g = a ⊗ e."""
     a = -probs.double()

@@ -13,27 +13,16 @@ import torch
 from strategy_params import KERNEL_SIGMA
 
 from .fass import GAIN_BLOCK, weighted_facility_location_greedy
-from .margin_sampling import smallest_margin
-from .selection import check_budget, picks
+from .power_sampling import margin_power_score
+from .selection import check_budget, normalised, picks
 from .strategy import Strategy
 
 DEFAULT_SIGMA = KERNEL_SIGMA.default
 
 
-def unit_rows(x):
-    """x̂_i = x_i / ‖x_i‖ in float64 (a row of norm 0 stays 0)."""
-    x = x.detach().cpu().double()
-    return x / x.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
-
-
 def gaussian_kernel(a, b, sigma):
     """K_ij = exp(−‖a_i − b_j‖² / (2σ²))."""
     return torch.exp(-torch.cdist(a, b).square() / (2 * sigma ** 2))
-
-
-def margin_uncertainty(probs):
-    """u = 1 − (p₍₁₎ − p₍₂₎), in [0, 1]; 1 where the two most probable classes tie."""
-    return 1 + smallest_margin(probs.detach().cpu().double())
 
 
 def labelled_coverage(x, labelled, sigma):
@@ -48,11 +37,11 @@ def uherding_select(probs, emb, labelled_emb, k, generator, sigma=DEFAULT_SIGMA)
     """k rows of emb (the unlabelled points) by uncertainty herding, each scored by its coverage gain; labelled_emb
     (the labelled points, possibly none) are covered from the start. Deterministic: `generator` is not drawn from."""
     check_budget(k, len(emb))
-    x = unit_rows(emb)
-    covered = labelled_coverage(x, unit_rows(labelled_emb), sigma)
+    x = normalised(emb.cpu())
+    covered = labelled_coverage(x, normalised(labelled_emb.cpu()), sigma)
     upper = torch.full((len(x),), torch.inf, dtype=torch.float64)
     rows, gains = weighted_facility_location_greedy(lambda cols: gaussian_kernel(x, x[cols], sigma),
-                                                    margin_uncertainty(probs), covered, upper, k)
+                                                    margin_power_score(probs.detach().cpu().double()), covered, upper, k)
     return picks(rows, gains)
 
 
