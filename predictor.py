@@ -27,10 +27,12 @@ class Predictor:
     masks come from `generator` (on the CPU) or from a device generator seeded from it: the one the trainer draws
     from, so that picks follow from the seed."""
 
-    def __init__(self, X, y, n_classes, generator, select_on="model"):
-        """`select_on`: "model" (embeddings are the network's) or "input" (the pool's own features)."""
+    def __init__(self, X, y, n_classes, generator, select_on="model", train_aside=None):
+        """`select_on`: "model" (embeddings are the network's) or "input" (the pool's own features);
+        `train_aside(idx, generator)`: a fresh network trained on pool points idx (Learner.train_aside)."""
         self._X, self._y, self._n_classes, self._gen = X, y, n_classes, generator
         self._select_on = select_on
+        self._train_aside = train_aside
         self._model = None
         self._labelled = np.zeros(len(y), dtype=bool)
         self._seconds = 0.0
@@ -89,11 +91,23 @@ class Predictor:
         with self._timed():
             return F.softmax(self._forward(self._pool_batches(idx))[0], dim=1)
 
-    def probs_embeddings(self, idx):
-        """(probabilities (n, C), embeddings (n, d)) of pool points `idx`: what gradient embeddings are made of."""
+    def probs_embeddings(self, idx, temperature=1.0):
+        """(probabilities (n, C), embeddings (n, d)) of pool points `idx`: what gradient embeddings are made of;
+        the probabilities softmax(logits / temperature)."""
         with self._timed():
             logits, emb = self._forward(self._pool_batches(idx))
-            return F.softmax(logits, dim=1), emb
+            return F.softmax(logits / temperature, dim=1), emb
+
+    def held_out_logits(self, fit_idx, val_idx, generator):
+        """Logits (n, C) on labelled pool points `val_idx` of a fresh network trained on labelled pool points
+        `fit_idx` as the round's was (Learner.train_aside), its random draws from `generator`: what calibrating a
+        temperature on held-out labels takes. The round's network answers on; ValueError for an unlabelled point."""
+        both = np.concatenate([np.asarray(fit_idx, dtype=np.int64), np.asarray(val_idx, dtype=np.int64)])
+        if not self._labelled[both].all():
+            raise ValueError("held-out logits asked for points the network was not trained on")
+        with self._timed():
+            model = self._train_aside(fit_idx, generator)
+            return self._forward(self._pool_batches(val_idx), model)[0]
 
     def embeddings(self, idx):
         """Embeddings (n, d) of pool points `idx`: the input of the last layer, or the points' own features,
