@@ -29,6 +29,7 @@ TEMPERATURES = torch.arange(10, 200, dtype=torch.float64) / 10  # 1.0, 1.1, ...,
 VALIDATION_FRACTION = 0.3  # ⌊0.3·|L|⌋ labelled points held out for the temperature (the authors' share)
 FALLBACK_SIGMA = 1 / math.sqrt(2)  # σ while fewer than two distinct labelled points: the authors' δ = 1
 RADIUS_BLOCK = 256  # labelled rows whose distances to the others are computed together
+SAME_POINT = 1e-9  # unit-norm rows this close are one point (a positive multiple of a row lands ~1e-16 from it)
 
 
 def gaussian_kernel(a, b, sigma):
@@ -58,17 +59,15 @@ def uherding_select(probs, emb, labelled_emb, k, generator, sigma):
 
 
 def kernel_radius(labelled_emb):
-    """σ = min ‖x̂_l − x̂_l'‖ / √2 over pairs of distinct unit-norm labelled embeddings (exact differences, not the
-    Gram expansion, so that no distinct pair rounds to 0); None when fewer than two rows differ."""
-    x = torch.unique(normalised(labelled_emb.cpu()), dim=0)
-    if len(x) < 2:
-        return None
+    """σ = min ‖x̂_l − x̂_l'‖ / √2 over pairs of distinct unit-norm labelled embeddings (distances of at most
+    SAME_POINT count as one point's; exact differences, not the Gram expansion, whose rounding is far larger);
+    None when no two rows are distinct."""
+    x = normalised(labelled_emb.cpu())
     nearest = math.inf
     for start in range(0, len(x), RADIUS_BLOCK):
         d = torch.cdist(x[start:start + RADIUS_BLOCK], x, compute_mode="donot_use_mm_for_euclid_dist")
-        d[torch.arange(len(d)), torch.arange(start, start + len(d))] = math.inf
-        nearest = min(nearest, float(d.min()))
-    return nearest / math.sqrt(2)
+        nearest = min(nearest, float(d.masked_fill(d <= SAME_POINT, math.inf).min()))
+    return None if nearest == math.inf else nearest / math.sqrt(2)
 
 
 def expected_calibration_errors(logits, labels, temperatures, n_bins):

@@ -120,11 +120,12 @@ def test_ece_and_its_temperature_match_a_bin_by_bin_reference(n, C, n_bins, scal
 
 
 def test_a_confidence_on_a_bin_edge_falls_in_the_lower_bin():
-    """Two classes, logits (0, log 3): confidence exactly 0.75, the upper edge of bin (0.5, 0.75] with 4 bins."""
-    logits = torch.tensor([[0.0, math.log(3)]] * 4, dtype=torch.float64)
-    labels = torch.tensor([1, 1, 1, 0])
-    ece = expected_calibration_errors(logits, labels, torch.tensor([1.0], dtype=torch.float64), 4)
-    assert float(ece) == pytest.approx(reference_ece(logits, labels, 1.0, 4)) == pytest.approx(0.0)
+    """Two bins (0, 0.5] and (0.5, 1]: a right prediction of confidence exactly 0.5 (gap +0.5) stays apart from a
+    wrong one of confidence 0.9 (gap −0.9): ECE (0.5 + 0.9)/2, not |0.5 − 0.9|/2 as in one bin."""
+    logits = torch.tensor([[0.0, 0.0], [0.0, math.log(9)]], dtype=torch.float64)
+    labels = torch.tensor([0, 0])
+    ece = float(expected_calibration_errors(logits, labels, torch.tensor([1.0], dtype=torch.float64), 2))
+    assert ece == pytest.approx(reference_ece(logits, labels, 1.0, 2)) == pytest.approx(0.7)
 
 
 def test_the_least_ece_temperature_undoes_a_known_overconfidence():
@@ -138,7 +139,7 @@ def test_the_least_ece_temperature_undoes_a_known_overconfidence():
 
 def reference_radius(emb):
     unit_rows = [unit(row) for row in emb.tolist()]
-    distances = [math.dist(a, b) for i, a in enumerate(unit_rows) for b in unit_rows[i + 1:] if a != b]
+    distances = [d for i, a in enumerate(unit_rows) for b in unit_rows[i + 1:] if (d := math.dist(a, b)) > 1e-9]
     return min(distances) / math.sqrt(2) if distances else None
 
 
@@ -146,8 +147,9 @@ def reference_radius(emb):
 def test_the_radius_is_the_smallest_distinct_labelled_distance_over_root_two(n, d, seed):
     g = torch.Generator().manual_seed(seed)
     emb = torch.randn(n, d, generator=g, dtype=torch.float64)
-    emb = torch.cat([emb, emb[:2], 3 * emb[:1]])  # duplicates and a scaled copy: distance 0 on the unit sphere
-    assert kernel_radius(emb) == pytest.approx(reference_radius(emb), rel=1e-12)
+    emb = torch.cat([emb, emb[:2], 3 * emb[:1]])  # duplicates and a scaled copy: one point on the unit sphere
+    radius = kernel_radius(emb)
+    assert radius == pytest.approx(reference_radius(emb), rel=1e-12) and radius > 1e-3
 
 
 def test_no_radius_without_two_distinct_labelled_points():
