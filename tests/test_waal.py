@@ -10,6 +10,7 @@ import torch
 import dataset
 from learner import Learner
 from model import MLP
+from cli import assert_one_line_error, run_main
 from resumed import resume_after_one_round
 from query_strategies.waal import Critic, gradient_penalty, waal_select, waal_uncertainty, wasserstein_estimate
 
@@ -121,3 +122,8 @@ def test_resume_is_bit_for_bit_with_the_critic_in_the_checkpoint(tmp_path):
     assert set(state["learner"]["extensions"]) == {"waal_critic"}
     assert set(state["learner"]["extensions"]["waal_critic"]) == {"0.weight", "0.bias", "3.weight", "3.bias"}
     assert (config["waalAlpha"], config["waalPenalty"], config["waalSelection"]) == (0.002, 2.0, 10.0)
+
+
+@pytest.mark.parametrize("flag", ["--waalAlpha", "--waalPenalty", "--waalSelection"])
+def test_a_parameter_that_is_not_positive_is_refused_with_one_line(flag):
+    assert_one_line_error(run_main("--alg", "waal", flag, "0"), flag)
