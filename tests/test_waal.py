@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import dataset
-from learner import Learner
+from extension_learner import LABELLED, digits_learner
 from model import MLP
 from cli import assert_one_line_error, run_main
 from resumed import resume_after_one_round
@@ -97,22 +97,16 @@ def test_the_features_descend_and_the_critic_ascends_the_wasserstein_estimate():
 
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_the_critic_raises_its_estimate_while_the_classifier_trains_on_digits():
-    ds = dataset.load_digits(np.random.default_rng(0))
-    labelled = np.zeros(len(ds.y_train), dtype=bool)
-    labelled[:200] = True
-    module = Critic(lambda: np.flatnonzero(~labelled), 0.002, 2.0)
-    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), n_emb=32, max_epochs=60,
-                      extensions=[module])
-    assert learner.trainer == "torch"
-    gamma = 200 / (len(ds.y_train) - 200)
+    ds, module, learner = digits_learner(lambda unlabelled: Critic(unlabelled, 0.002, 2.0))
+    gamma = LABELLED / (len(ds.y_train) - LABELLED)
 
     def estimate(net):
         with torch.no_grad():
             d = module.score(net.eval()(ds.X_train)[1])
-        return wasserstein_estimate(d[200:], d[:200], gamma).item()
+        return wasserstein_estimate(d[LABELLED:], d[:LABELLED], gamma).item()
 
     before = estimate(learner.training.fresh_modules())
-    learner.train(np.arange(200))
+    learner.train(np.arange(LABELLED))
     assert estimate(learner.model) > before + 0.1
 
 
