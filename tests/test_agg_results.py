@@ -526,6 +526,9 @@ def test_metric_balanced_acc_draws_the_penalty_matrix_on_balanced_accuracy(tmp_p
     assert bal.loc["badge", "rand"] == pytest.approx(1.0) and bal.loc["rand", "conf"] == pytest.approx(1.0)
     assert acc.loc["conf", "rand"] == pytest.approx(1.0) and acc.loc["badge", "rand"] == 0
     assert 9 not in set(pd.read_csv(tmp_path / "bal" / "results.csv").seed)
+    rarest = pd.read_csv(tmp_path / "bal" / "rarest_digits_mlp_50.csv", index_col=0)
+    assert rarest.loc["badge"].tolist() == [0.0, 1.0, 2.0, 4.0]  # write_run's rarest_labeled = round
+    assert list(rarest.columns) == ["50", "100", "150", "250"]
 
 
 def test_metric_balanced_acc_without_any_run_recording_it_is_one_error(tmp_path, capsys):
