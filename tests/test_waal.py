@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import dataset
+import run
 from extension_learner import LABELLED, digits_learner
 from model import MLP
 from cli import assert_one_line_error, run_main
@@ -121,3 +122,10 @@ def test_resume_is_bit_for_bit_with_the_critic_in_the_checkpoint(tmp_path):
 @pytest.mark.parametrize("flag", ["--waalAlpha", "--waalPenalty", "--waalSelection"])
 def test_a_parameter_that_is_not_positive_is_refused_with_one_line(flag):
     assert_one_line_error(run_main("--alg", "waal", flag, "0"), flag)
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_a_run_that_labels_the_whole_pool_trains_without_an_unlabelled_minibatch(tmp_path):
+    assert run.main(["--alg", "waal", "--nStart", "1617", "--nQuery", "10", "--nEnd", "1617", "--maxEpochs", "3",
+                     "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "digits_mlp_waal_10_seed1" / "rounds.csv").read_text().count("\n") == 2
