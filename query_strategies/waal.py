@@ -87,6 +87,8 @@ class Critic(Extension):
         self.net.eval()
 
     def loss(self, model, x, y, logits, emb):
+        """α·(W(held critic) − W(critic on held features) + λ·GP), W = wasserstein_estimate over this labelled
+        minibatch's embeddings and those of as many drawn unlabelled points."""
         if not len(self.rows):  # nothing unlabelled to tell apart: no adversarial term (a zero in the critic's graph)
             return 0 * self.net(emb.detach()).sum()
         draw = torch.randint(len(self.rows), (len(x),), generator=self.gen).to(self.X.device)
