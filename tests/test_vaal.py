@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import dataset
-from learner import Learner
+from extension_learner import digits_learner
 from resumed import resume_after_one_round
 from query_strategies.vaal import AdversarialVAE, vaal_select, vae_loss
 
@@ -42,13 +41,7 @@ def test_selection_takes_the_points_least_likely_labelled():
 
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_the_vae_learns_the_inputs_and_the_discriminator_leans_to_the_labelled():
-    ds = dataset.load_digits(np.random.default_rng(0))
-    labelled = np.zeros(len(ds.y_train), dtype=bool)
-    labelled[:200] = True
-    module = AdversarialVAE(lambda: np.flatnonzero(~labelled), 1.0, 1.0)
-    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), n_emb=32, max_epochs=60,
-                      extensions=[module])
-    assert learner.trainer == "torch"
+    ds, module, learner = digits_learner(lambda unlabelled: AdversarialVAE(unlabelled, 1.0, 1.0))
     X = ds.X_train
 
     def reconstruction_error():
