@@ -144,7 +144,7 @@ KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", auto_or_positive, AUTO,
                      "σ of the Gaussian kernel exp(−‖x̂ − x̂'‖²/(2σ²)) on unit-norm embeddings; auto = the smallest "
                      "distance between two labelled points over √2 (Bae et al.'s adaptive radius)")
 UHERDING_TEMPERATURE = Param("uherding_temperature", "uherdingTemperature", auto_or_positive, AUTO,
-                             "temperature T of the softmax softmax(logits/T) whose margin weighs each point; auto = "
+                             "temperature T of softmax(logits/T), whose margin weighs each point; auto = "
                              "the T in 1, 1.1, ..., 19.9 of least calibration error (ECE) on 30%% of the labelled "
                              "points for a network trained on the rest")
 
