@@ -132,12 +132,7 @@ AUTO = "auto"
 
 def auto_or_positive(text):
     """An argparse type: the word auto, or a positive float (else a one-line error naming the value)."""
-    if text == AUTO:
-        return AUTO
-    try:
-        return positive(float)(text)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(f"must be auto or a positive float, got {text}")
+    return AUTO if text == AUTO else checked_number(float, lambda value: value > 0, "auto or a positive")(text)
 
 
 KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", auto_or_positive, AUTO,
