@@ -121,6 +121,12 @@ CEAL_DECAY = Param("ceal_decay", "cealDecay", positive(float), 0.00033, "dr: the
 VAAL_BETA = Param("vaal_beta", "vaalBeta", positive(float), 1.0, "β: weight of the VAE's KL term")
 VAAL_ADVERSARY = Param("vaal_adversary", "vaalAdversary", positive(float), 1.0,
                        "λ: weight of the VAE's adversarial term (fooling the discriminator)")
+WAAL_ALPHA = Param("waal_alpha", "waalAlpha", positive(float), 0.002,
+                   "α: weight of the critic's Wasserstein estimate in the features' and the critic's losses")
+WAAL_PENALTY = Param("waal_penalty", "waalPenalty", positive(float), 2.0,
+                     "weight (times α) of the critic's gradient penalty (‖∇D‖ − 1)²")
+WAAL_SELECTION = Param("waal_selection", "waalSelection", positive(float), 10.0,
+                       "weight of the critic's score D(z) against the uncertainty in the query")
 KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", positive(float), 0.5,
                      "σ of the Gaussian kernel exp(−‖x̂ − x̂'‖²/(2σ²)) on unit-norm embeddings")
 
@@ -147,6 +153,7 @@ DECLARED = {
     "lpl": (LPL_WEIGHT, LPL_MARGIN),
     "ceal": (CEAL_DELTA, CEAL_DECAY),
     "vaal": (VAAL_BETA, VAAL_ADVERSARY),
+    "waal": (WAAL_ALPHA, WAAL_PENALTY, WAAL_SELECTION),
     "uherding": (KERNEL_SIGMA,),
 }
 
