@@ -25,10 +25,11 @@ def cosine_similarity(x):
 
 
 @one_thread()
-def weighted_facility_location_greedy(columns, weights, covered, upper, k):
+def weighted_facility_location_greedy(columns, weights, covered, upper, k, block=GAIN_BLOCK):
     """(rows, gains): k columns j chosen greedily for f(S) = Σ_i w_i max(m_i, max_{j∈S} s_ij), where columns(cols) gives
     s[:, cols], w = `weights`, m = `covered`, each the largest gain Σ_i w_i max(0, s_ij − m_i) (m the current
-    cover; lowest index among ties), and that gain. `upper` (one bound ≥ the first gain per column) is updated."""
+    cover; lowest index among ties), and that gain. `upper` (one bound ≥ the first gain per column) is updated;
+    gains are computed `block` columns at a time."""
     best = covered.clone()
     free = torch.ones(len(upper), dtype=torch.bool)
     rows, gains = [], []
@@ -39,7 +40,7 @@ def weighted_facility_location_greedy(columns, weights, covered, upper, k):
         return gain
 
     for _ in range(k):
-        j, gain = best_first(free.nonzero().squeeze(1), upper, fresh_gains, GAIN_BLOCK, lambda g: 0.0)
+        j, gain = best_first(free.nonzero().squeeze(1), upper, fresh_gains, block, lambda g: 0.0)
         rows.append(j)
         gains.append(gain)
         free[j] = False

@@ -22,7 +22,7 @@ from strategy_params import AUTO
 
 from .fass import GAIN_BLOCK, weighted_facility_location_greedy
 from .power_sampling import margin_power_score
-from .selection import check_budget, normalised, picks
+from .selection import EPS64, TILE, check_budget, normalised, one_thread, picks
 from .strategy import Strategy
 
 TEMPERATURES = torch.arange(10, 200, dtype=torch.float64) / 10  # 1.0, 1.1, ..., 19.9: the authors' grid
@@ -30,6 +30,9 @@ VALIDATION_FRACTION = 0.3  # ⌊0.3·|L|⌋ labelled points held out for the tem
 FALLBACK_SIGMA = 1 / math.sqrt(2)  # σ while fewer than two distinct labelled points: the authors' δ = 1
 RADIUS_BLOCK = 256  # labelled rows whose distances to the others are computed together
 SAME_POINT = 1e-9  # unit-norm rows this close are one point (a positive multiple of a row lands ~1e-16 from it)
+RECHECK_BLOCK = 16  # candidates whose float64 gains the lazy greedy computes together
+EXPONENT_FLOOR = -50.0  # float32 kernel exponents are raised to this (a bound only grows), so exp stays normal
+U32 = 2.0 ** -24  # float32 unit roundoff
 
 
 def gaussian_kernel(a, b, sigma):
@@ -45,6 +48,49 @@ def labelled_coverage(x, labelled, sigma):
     return m
 
 
+def exponent_slack(d, sigma):
+    """s added to the float32 exponent (x_i·x_j − h_i − h_j)/σ², h = ‖x‖²/2, of rows of norm ≤ 1, so that it is never
+    below the exact one: the augmented product's error is at most γ(2/σ² + s), γ = (d + 8)u/(1 − (d + 8)u) (the
+    rounding of its d + 2 factors and of its sum, u = 2⁻²⁴), and 16u more covers exp's own rounding (≤ 7 ulps):
+    s = (2γ/σ² + 16u)/(1 − γ)."""
+    gamma = (d + 8) * U32 / (1 - (d + 8) * U32)
+    return (2 * gamma / sigma ** 2 + 16 * U32) / (1 - gamma)
+
+
+def augmented_factors(x, sigma):
+    """(A, B) in float32 with A_i·B_j = (x_i·x_j − h_i − h_j)/σ² + s, h = ‖x‖²/2, s = exponent_slack: the kernel's
+    exponent, raised by s, as one product: A_i = (x_i/σ², s − h_i/σ², 1), B_j = (x_j, 1, −h_j/σ²)."""
+    c, h, ones = 1 / sigma ** 2, x.square().sum(1, keepdim=True) / 2, torch.ones(len(x), 1, dtype=torch.float64)
+    s = exponent_slack(x.shape[1], sigma)
+    return torch.cat([c * x, s - c * h, ones], 1).float(), torch.cat([x, ones, -c * h], 1).float()
+
+
+def rounded(v, direction):
+    """v in float32, each value rounded toward `direction` (−inf or inf) where the nearest float32 is on the other
+    side."""
+    v32 = v.float()
+    wrong = v32.double() < v if direction > 0 else v32.double() > v
+    return torch.where(wrong, torch.nextafter(v32, torch.tensor(direction, dtype=torch.float32)), v32)
+
+
+@one_thread()
+def initial_gain_bounds(x, weights, covered, sigma):
+    """b_j ≥ Σ_i w_i max(0, k_ij − m_i) for every row j of x (m = `covered`), from float32 TILE × TILE tiles of the
+    raised exponent (augmented_factors; floored at EXPONENT_FLOOR), m rounded down and w up: every term is at least
+    the exact one before the tile's sum, whose relative rounding is at most γ = (TILE + 8)u/(1 − (TILE + 8)u), and a
+    subnormal product loses at most 2⁻¹⁵⁰, so b = (1 + γ + (n/TILE + 2)ε₆₄)·(Σ tile sums) + n·2⁻¹⁴⁹."""
+    A, B = augmented_factors(x, sigma)
+    m32, w32 = rounded(covered, -math.inf), rounded(weights, math.inf)
+    sums = torch.zeros(len(x), dtype=torch.float64)
+    for i in range(0, len(x), TILE):
+        rows = slice(i, i + TILE)
+        for j in range(0, len(x), TILE):
+            tile = (A[rows] @ B[j:j + TILE].T).clamp_min_(EXPONENT_FLOOR).exp_().sub_(m32[rows, None]).clamp_min_(0)
+            sums[j:j + TILE] += (w32[rows] @ tile).double()
+    gamma = (TILE + 8) * U32 / (1 - (TILE + 8) * U32)
+    return sums * (1 + gamma + (len(x) / TILE + 2) * EPS64) + len(x) * 2.0 ** -149
+
+
 def uherding_select(probs, emb, labelled_emb, k, generator, sigma):
     """k rows of emb (the unlabelled points) by uncertainty herding with margin weights from `probs` and kernel
     width `sigma`, each scored by its coverage gain; labelled_emb (the labelled points, possibly none) are covered from the start.
@@ -52,9 +98,10 @@ def uherding_select(probs, emb, labelled_emb, k, generator, sigma):
     check_budget(k, len(emb))
     x = normalised(emb.cpu())
     covered = labelled_coverage(x, normalised(labelled_emb.cpu()), sigma)
-    upper = torch.full((len(x),), torch.inf, dtype=torch.float64)
-    rows, gains = weighted_facility_location_greedy(lambda cols: gaussian_kernel(x, x[cols], sigma),
-                                                    margin_power_score(probs.detach().cpu().double()), covered, upper, k)
+    weights = margin_power_score(probs.detach().cpu().double())
+    upper = initial_gain_bounds(x, weights, covered, sigma)
+    rows, gains = weighted_facility_location_greedy(lambda cols: gaussian_kernel(x, x[cols], sigma), weights, covered,
+                                                    upper, k, RECHECK_BLOCK)
     return picks(rows, gains)
 
 
