@@ -12,8 +12,12 @@ import torch
 
 import dataset
 from learner import Learner
-from query_strategies.uherding import (FALLBACK_SIGMA, TEMPERATURES, UncertaintyHerding, expected_calibration_errors,
-                                       kernel_radius, least_ece_temperature, uherding_select, validation_split)
+from query_strategies.fass import weighted_facility_location_greedy
+from query_strategies.power_sampling import margin_power_score
+from query_strategies.selection import normalised
+from query_strategies.uherding import (FALLBACK_SIGMA, RECHECK_BLOCK, TEMPERATURES, UncertaintyHerding,
+                                       expected_calibration_errors, initial_gain_bounds, kernel_radius,
+                                       labelled_coverage, least_ece_temperature, uherding_select, validation_split)
 
 
 def unit(v):
@@ -244,3 +248,57 @@ def test_auto_calibrates_on_held_out_labels_and_leaves_the_run_alone():
     assert strategy.query(10).index.tolist() == unlabelled[want.index].tolist()
     with pytest.raises(ValueError, match="not trained on"):
         predictor.held_out_logits(labelled, unlabelled[:3], torch.Generator())
+
+
+def dense_gains(x, weights, covered, sigma):
+    """Σ_i w_i max(0, k_ij − m_i) for every column j, from the whole float64 kernel matrix (cdist)."""
+    kernel = torch.exp(-torch.cdist(x, x).square() / (2 * sigma ** 2))
+    return weights @ (kernel - covered[:, None]).clamp_min(0)
+
+
+def bound_case(n, d, sigma, seed, near):
+    """Unit rows in `near` tight clumps (spread 10⁻³, so float32 Gram rounding is a visible part of a narrow
+    kernel's exponent) with two zero rows, margin weights down to 0 and covers from 20 labelled rows."""
+    g = torch.Generator().manual_seed(seed)
+    centres = torch.randn(near, d, generator=g, dtype=torch.float64)
+    emb = centres.repeat(n // near, 1) + 1e-3 * torch.randn(n // near * near, d, generator=g, dtype=torch.float64)
+    emb[:2] = 0
+    x = normalised(emb)
+    probs = torch.softmax(torch.randn(len(x), 4, generator=g, dtype=torch.float64) * 4, 1)
+    probs[3] = torch.tensor([1.0, 0, 0, 0])
+    labelled = normalised(emb[5:25] + 1e-3 * torch.randn(20, d, generator=g, dtype=torch.float64))
+    return x, margin_power_score(probs), labelled_coverage(x, labelled, sigma)
+
+
+@pytest.mark.parametrize("n,d,sigma,seed,near", [(600, 16, 0.01, 0, 30), (600, 128, 0.02, 1, 60),
+                                                 (900, 64, 0.11, 2, 900), (500, 8, 0.7, 3, 5)])
+def test_the_float32_gain_bounds_hold_and_are_tight(n, d, sigma, seed, near):
+    """Every bound at least the float64 gain (the lazy greedy's picks rest on it), and above it by at most 5 % of the
+    largest gain, so that the greedy rechecks few columns."""
+    x, weights, covered = bound_case(n, d, sigma, seed, near)
+    exact = dense_gains(x, weights, covered, sigma)
+    bound = initial_gain_bounds(x, weights, covered, sigma)
+    assert (bound >= exact).all()
+    assert (bound - exact).max() <= 0.05 * exact.max()
+
+
+def test_the_bounds_prune_the_first_pick_and_keep_the_plain_greedys_picks():
+    """On the clumps with the adaptive radius's narrow kernel, the greedy from the float32 bounds computes the float64
+    gains of a small part of the columns for its first pick and makes the picks (and gains) of the greedy that
+    computes every column first."""
+    x, weights, covered = bound_case(2000, 32, 0.01, 4, 200)
+    evaluated = []
+
+    def columns(cols):
+        evaluated.append(len(cols))
+        return torch.exp(-torch.cdist(x, x[cols]).square() / (2 * 0.01 ** 2))
+
+    upper = initial_gain_bounds(x, weights, covered, 0.01)
+    first = weighted_facility_location_greedy(columns, weights, covered, upper, 1, RECHECK_BLOCK)
+    assert sum(evaluated) - 1 <= len(x) / 20
+    pruned = weighted_facility_location_greedy(columns, weights, covered, initial_gain_bounds(x, weights, covered,
+                                                                                              0.01), 40)
+    plain = weighted_facility_location_greedy(columns, weights, covered, torch.full((len(x),), torch.inf,
+                                                                                    dtype=torch.float64), 40)
+    assert first[0] == pruned[0][:1] and pruned[0] == plain[0]
+    np.testing.assert_allclose(pruned[1], plain[1], rtol=1e-12)
