@@ -6,8 +6,11 @@ Each unlabelled point i carries the margin uncertainty u_i = 1 − (p₍₁₎ �
 maximisation of the uncertainty coverage UC(S) = Σ_i u_i max_{j ∈ L ∪ S} k_ij (L the labelled points, which are
 covered by themselves and so add nothing) picks, k times, the unlabelled point of largest gain
 Σ_i u_i max(0, k_ij − m_i), m_i = max_{j ∈ L ∪ S} k_ij (0 when L ∪ S is empty; lowest index among ties). The gains
-only fall as S grows, so stale gains bound fresh ones (lazy greedy: the plain greedy's picks). Kernel columns are
-evaluated a block at a time; no n×n matrix is held.
+only fall as S grows, so stale gains bound fresh ones (lazy greedy: the plain greedy's picks). The first bounds come
+from float32 TILE × TILE tiles of the kernel, its exponent raised by the worst case of its rounding
+(initial_gain_bounds): each is provably at least the float64 gain, so the picks stay the plain greedy's while only
+the columns whose bound reaches the best float64 gain found get their float64 gain, RECHECK_BLOCK at a time (not
+all n at the first pick). No n×n matrix is held.
 
 The adaptations, each replaced by a fixed value through its flag: σ = `--kernelSigma` (auto: the smallest distance
 between two distinct labelled embeddings over √2, so that 2σ² is its square, `kernel_radius`; it shrinks as labels
@@ -35,16 +38,24 @@ EXPONENT_FLOOR = -50.0  # float32 kernel exponents are raised to this (a bound o
 U32 = 2.0 ** -24  # float32 unit roundoff
 
 
-def gaussian_kernel(a, b, sigma):
-    """K_ij = exp(−‖a_i − b_j‖² / (2σ²))."""
-    return torch.exp(-torch.cdist(a, b).square() / (2 * sigma ** 2))
+def distance_factors(a):
+    """(−2a_i, ‖a_i‖², 1) per row: with (b_j, 1, ‖b_j‖²) their product is ‖a_i‖² + ‖b_j‖² − 2a_i·b_j = ‖a_i − b_j‖²
+    (2 − 2a_i·b_j for unit rows), torch.cdist's own product, made once for the n rows instead of at every call."""
+    return torch.cat([a.mul(-2), a.pow(2).sum(1, keepdim=True), torch.ones(len(a), 1, dtype=a.dtype)], 1)
+
+
+def gaussian_kernel(a_factors, b, sigma):
+    """K_ij = exp(−‖a_i − b_j‖² / (2σ²)), the distances as torch.cdist's (clamped at 10⁻³⁰ before the root) from
+    a's distance_factors."""
+    b_factors = torch.cat([b, torch.ones(len(b), 1, dtype=b.dtype), b.pow(2).sum(1, keepdim=True)], 1)
+    return torch.exp(-(a_factors @ b_factors.T).clamp_min_(1e-30).sqrt_().square() / (2 * sigma ** 2))
 
 
 def labelled_coverage(x, labelled, sigma):
     """m_i = max_{l} k(x_i, x_l) over the labelled rows (0 when there are none), a block of them at a time."""
-    m = torch.zeros(len(x), dtype=torch.float64)
+    m, factors = torch.zeros(len(x), dtype=torch.float64), distance_factors(x)
     for start in range(0, len(labelled), GAIN_BLOCK):
-        m = torch.maximum(m, gaussian_kernel(x, labelled[start:start + GAIN_BLOCK], sigma).max(1).values)
+        m = torch.maximum(m, gaussian_kernel(factors, labelled[start:start + GAIN_BLOCK], sigma).max(1).values)
     return m
 
 
@@ -100,8 +111,9 @@ def uherding_select(probs, emb, labelled_emb, k, generator, sigma):
     covered = labelled_coverage(x, normalised(labelled_emb.cpu()), sigma)
     weights = margin_power_score(probs.detach().cpu().double())
     upper = initial_gain_bounds(x, weights, covered, sigma)
-    rows, gains = weighted_facility_location_greedy(lambda cols: gaussian_kernel(x, x[cols], sigma), weights, covered,
-                                                    upper, k, RECHECK_BLOCK)
+    factors = distance_factors(x)
+    rows, gains = weighted_facility_location_greedy(lambda cols: gaussian_kernel(factors, x[cols], sigma), weights,
+                                                    covered, upper, k, RECHECK_BLOCK)
     return picks(rows, gains)
 
 
