@@ -18,6 +18,7 @@ import warnings
 import numpy as np
 import torch
 
+from kernels import bait as bait_kernel
 from model import build_model
 
 from .selection import best_first, one_thread, picks, progress
@@ -27,6 +28,7 @@ CIFAR_LAMBDA = 0.01  # λ when the data name contains "CIFAR" (any case), as in 
 OVERSAMPLE = 2  # forward picks 2B points, backward prunes back to B
 SETUP_ELEMENTS = 2**23  # size of the per-chunk temporaries (points × class pairs × d) in the O(n·C²·d²) set-up
 UPDATE_ELEMENTS = 2**19  # size of the per-chunk temporaries (points × 2C²) of a greedy step: fits in cache
+COMPILED_CHUNK = 512  # candidates per product and kernel call in CompiledDesign
 # Relative slack on the bounds that skip candidates whose gain cannot be the largest. Xᵢ and Yᵢ live in the
 # embeddings' float32 and drift from exact PSD matrices over hundreds of updates, so the bounds, derived for PSD
 # matrices, can miss the computed gain: by up to 5e-5 relatively on letter (26 classes, 18,000 points).
@@ -140,7 +142,7 @@ class FisherDesign:
         self.P, self.F = P, F
         self.C, self.d = probs.shape[1], emb.shape[1]
         self.root, self.probs = root, probs
-        self.root_t, self.probs_t = root.T.to(emb.dtype).contiguous(), probs.T.to(emb.dtype).contiguous()
+        self.root_t, self.probs_t = root.T.contiguous(), probs.T.contiguous()
         self.emb_t = emb.T.contiguous()
         wide = P.to(emb.dtype)
         self.X = self.initial(block_quadratic_forms(wide, emb))
@@ -209,14 +211,18 @@ class FisherDesign:
         self.P.addmm_(Ut.T, Ut, alpha=-sign)
         self.update_candidates(torch.cat([Ut, Rt]), sign)
 
-    def update_candidates(self, Zt, sign):
-        """Xᵢ, Yᵢ and their bound statistics after the change, in chunks that stay in cache, from the rows
-        Zt = [U'ᵀ; Rᵀ]: Ãᵢ applied to the C×C matrices [eᵢᵀ U'_a] and [eᵢᵀ R_a] (a = class block) gives Gᵢ and Jᵢ;
-        then GᵢGᵢᵀ and JᵢGᵢᵀ."""
+    def product_rows(self, Zt):
+        """The 2C² rows (d wide, the embeddings' dtype) whose products with eᵢ are the entries of the C×C matrices
+        [eᵢᵀ U'_a] and [eᵢᵀ R_a] (a = class block, the row index) of a change with Zt = [U'ᵀ; Rᵀ]."""
         C, d = self.C, self.d
-        rows = Zt.to(self.emb_t.dtype).view(2, C, C, d).transpose(1, 2).reshape(2 * C * C, d)
+        return Zt.to(self.emb_t.dtype).view(2, C, C, d).transpose(1, 2).reshape(2 * C * C, d)
+
+    def update_candidates(self, Zt, sign):
+        """Xᵢ, Yᵢ and their bound statistics after the change, in chunks that stay in cache: Ãᵢ applied to the
+        products of `product_rows` (in float64) gives Gᵢ and Jᵢ; then GᵢGᵢᵀ and JᵢGᵢᵀ."""
+        C, rows = self.C, self.product_rows(Zt)
         for part in chunks(self.X.shape[2], 2 * C * C, UPDATE_ELEMENTS):
-            T = (rows @ self.emb_t[:, part]).view(2, C, C, -1)
+            T = (rows @ self.emb_t[:, part]).double().view(2, C, C, -1)
             probs = self.probs_t[:, None, part]
             T = self.root_t[:, None, part] * (T - (probs * T).sum(1, keepdim=True))
             X, Y = self.X[..., part], self.Y[..., part]
@@ -227,6 +233,50 @@ class FisherDesign:
             Y.sub_(out[1] + out[1].transpose(0, 1), alpha=sign)
             for stat, value in zip(self.bounds[:, part], bound_statistics(X, Y)):
                 stat.copy_(value)
+
+
+class CompiledDesign(FisherDesign):
+    """FisherDesign whose candidate updates run in kernels/bait_step.c, which reads each candidate's matrices once
+    per change and, in the same pass, computes every candidate's exact score tr(Yᵢ(shift·I + Xᵢ)⁻¹) for the next
+    step (shift = the change's sign: +1 while adding, the drop of an addition; −1 while removing, minus the rise
+    of a removal), so no bounds are needed: the same argmax as FisherDesign's best-first search."""
+
+    def __init__(self, kernel, *args):
+        super().__init__(*args)
+        self.kernel = kernel
+        self.scores, self.shift = self.X.new_empty(self.X.shape[2]), None
+        self.buffer = self.emb_t.new_empty(2 * self.C * self.C * COMPILED_CHUNK)
+
+    def restrict(self, rows):
+        super().restrict(rows)
+        self.X, self.Y, self.scores = self.X.contiguous(), self.Y.contiguous(), self.scores[rows]
+
+    def scored(self, shift):
+        """Every candidate's tr(Yᵢ(shift·I + Xᵢ)⁻¹), computed unless the last change left them current."""
+        if self.shift != shift:
+            self.kernel.run(self.X, self.Y, self.root_t, self.probs_t, 0, self.X.shape[2], 0.0, shift,
+                            score=self.scores)
+            self.shift = shift
+        return self.scores
+
+    def best_addition(self, available):
+        """(i, drop): the `available` candidate of the largest tr(Yᵢ(I + Xᵢ)⁻¹) (lowest position among ties)."""
+        drops = self.scored(1.0).masked_fill(~available, -math.inf)
+        i = int(drops.argmax())
+        return i, float(drops[i])
+
+    def raises(self):
+        return -self.scored(-1.0)
+
+    def update_candidates(self, Zt, sign):
+        """Xᵢ, Yᵢ and the scores for shift = sign after the change, COMPILED_CHUNK candidates per product."""
+        n, rows = self.X.shape[2], self.product_rows(Zt)
+        for start in range(0, n, COMPILED_CHUNK):
+            stop = min(start + COMPILED_CHUNK, n)
+            T = torch.mm(rows, self.emb_t[:, start:stop], out=self.buffer[:len(rows) * (stop - start)].view(len(rows), -1))
+            self.kernel.run(self.X, self.Y, self.root_t, self.probs_t, start, stop, sign, sign, T=T,
+                            score=self.scores)
+        self.shift = sign
 
 
 def bait_select(probs, emb, labeled_mask, k, generator, lam=1.0):
@@ -248,7 +298,9 @@ def initial_design(p, emb, labeled_mask, cand, k, lam):
     M = fisher_sum(p[labeled_mask], emb[labeled_mask]) / (n_lab + k)
     M.diagonal().add_(lam)
     P = torch.cholesky_inverse(torch.linalg.cholesky(M))
-    return FisherDesign(P, F, math.sqrt(k / (n_lab + k)) * p[cand].sqrt(), p[cand], emb[cand])
+    args = P, F, math.sqrt(k / (n_lab + k)) * p[cand].sqrt(), p[cand], emb[cand]
+    kernel = bait_kernel.library() if emb.device.type == "cpu" else None
+    return FisherDesign(*args) if kernel is None else CompiledDesign(kernel, *args)
 
 
 def forward_backward(design, k):
