@@ -12,6 +12,7 @@
 #include <stdlib.h>
 
 #define W 4 /* candidates per vector */
+#define AHEAD 16 /* how many candidates ahead the rows of X and Y are prefetched (the hardware follows few streams) */
 typedef double vd __attribute__((vector_size(W * sizeof(double)), aligned(sizeof(double))));
 typedef float vf __attribute__((vector_size(W * sizeof(float)), aligned(sizeof(float))));
 
@@ -77,35 +78,60 @@ static inline __attribute__((always_inline)) void factor_times(const Step *s, co
     }
 }
 
-/* X ← X − sign·GGᵀ and Y ← Y − sign·(JGᵀ + GJᵀ) in memory; aug = [shift·I + X | Y] of the new values */
+/* entries (a, b .. b + nb) of X ← X − sign·GGᵀ and Y ← Y − sign·(JGᵀ + GJᵀ) in memory and in aug = [X | Y],
+ * with their mirrors (b, a) where b ≠ a; nb independent sums per product, for the vector units' latency */
+static inline __attribute__((always_inline)) void update_row(const Step *s, const int64_t C, int64_t i, int w,
+                                                             const vd *restrict g, const vd *restrict j,
+                                                             vd *restrict aug, int64_t a, int64_t b0, const int nb)
+{
+    const int64_t C2 = 2 * C;
+    vd x[4] = {{0}}, jg[4] = {{0}}, gj[4] = {{0}};
+    for (int64_t c = 0; c < C; c++) {
+        vd ga = g[a * C + c], ja = j[a * C + c];
+        for (int t = 0; t < nb; t++) {
+            vd gb = g[(b0 + t) * C + c], jb = j[(b0 + t) * C + c];
+            x[t] += ga * gb;
+            jg[t] += ja * gb;
+            gj[t] += jb * ga;
+        }
+    }
+    for (int t = 0; t < nb; t++) {
+        int64_t b = b0 + t, ab = (a * C + b) * s->xy_stride + i, ba = (b * C + a) * s->xy_stride + i;
+        vd y = jg[t] + gj[t];
+        __builtin_prefetch(s->X + ab + AHEAD, 1);
+        __builtin_prefetch(s->Y + ab + AHEAD, 1);
+        __builtin_prefetch(s->X + ba + AHEAD, 1);
+        __builtin_prefetch(s->Y + ba + AHEAD, 1);
+        vd xab = load(s->X + ab, w) - s->sign * x[t], yab = load(s->Y + ab, w) - s->sign * y;
+        store(s->X + ab, xab, w);
+        store(s->Y + ab, yab, w);
+        aug[a * C2 + b] = xab;
+        aug[a * C2 + C + b] = yab;
+        if (b != a) {
+            vd xba = load(s->X + ba, w) - s->sign * x[t], yba = load(s->Y + ba, w) - s->sign * y;
+            store(s->X + ba, xba, w);
+            store(s->Y + ba, yba, w);
+            aug[b * C2 + a] = xba;
+            aug[b * C2 + C + a] = yba;
+        }
+    }
+}
+
+/* X ← X − sign·GGᵀ and Y ← Y − sign·(JGᵀ + GJᵀ): the entries b ≥ a computed, four columns at a time */
 static inline __attribute__((always_inline)) void update(const Step *s, const int64_t C, int64_t i, int w,
                                                          const vd *restrict g, const vd *restrict j,
                                                          vd *restrict aug)
 {
-    const int64_t C2 = 2 * C;
-    for (int64_t a = 0; a < C; a++)
-        for (int64_t b = a; b < C; b++) {
-            vd x = g[a * C] * g[b * C], jg = j[a * C] * g[b * C], gj = j[b * C] * g[a * C];
-            for (int64_t c = 1; c < C; c++) {
-                x += g[a * C + c] * g[b * C + c];
-                jg += j[a * C + c] * g[b * C + c];
-                gj += j[b * C + c] * g[a * C + c];
-            }
-            vd y = jg + gj;
-            int64_t ab = (a * C + b) * s->xy_stride + i, ba = (b * C + a) * s->xy_stride + i;
-            vd xab = load(s->X + ab, w) - s->sign * x, yab = load(s->Y + ab, w) - s->sign * y;
-            store(s->X + ab, xab, w);
-            store(s->Y + ab, yab, w);
-            aug[a * C2 + b] = xab;
-            aug[a * C2 + C + b] = yab;
-            if (b != a) {
-                vd xba = load(s->X + ba, w) - s->sign * x, yba = load(s->Y + ba, w) - s->sign * y;
-                store(s->X + ba, xba, w);
-                store(s->Y + ba, yba, w);
-                aug[b * C2 + a] = xba;
-                aug[b * C2 + C + a] = yba;
-            }
+    for (int64_t a = 0; a < C; a++) {
+        int64_t b = a;
+        for (; b + 4 <= C; b += 4)
+            update_row(s, C, i, w, g, j, aug, a, b, 4);
+        switch (C - b) {
+        case 3: update_row(s, C, i, w, g, j, aug, a, b, 3); break;
+        case 2: update_row(s, C, i, w, g, j, aug, a, b, 2); break;
+        case 1: update_row(s, C, i, w, g, j, aug, a, b, 1); break;
         }
+    }
 }
 
 /* aug = [X | Y] read from memory */
@@ -120,54 +146,57 @@ static inline __attribute__((always_inline)) void gather(const Step *s, const in
         }
 }
 
-/* tr(Y(shift·I + X)⁻¹) = shift·tr(L⁻¹YL⁻ᵀ) for shift = ±1, from aug = [X | Y]: B = I + shift·X = LLᵀ (Cholesky,
- * L in aug's X part, 1/L_jj in inv), Z = L⁻¹Y (in aug's Y part), then Σ_i (L⁻¹Zᵀ)_ii (column by column in v) */
+/* tr(Y(shift·I + X)⁻¹) = shift·tr(L⁻¹YL⁻ᵀ) = shift·Σ_{k ≤ i} (L⁻¹)_ik (L⁻¹Y)_ik for shift = ±1, from aug = [X | Y]:
+ * B = I + shift·X = LLᵀ (right-looking Cholesky in aug's X part, 1/L_jj in inv), then row by row Z = L⁻¹Y (in aug's
+ * Y part) and K = L⁻¹ (in k, C² vectors); the rows' inner loops are independent sums, for the units' latency */
 static inline __attribute__((always_inline)) vd trace_solve(const Step *s, const int64_t C, vd *restrict aug,
-                                                            vd *restrict inv, vd *restrict v)
+                                                            vd *restrict inv, vd *restrict k)
 {
     const int64_t C2 = 2 * C;
     const double shift = s->shift;
-    for (int64_t j = 0; j < C; j++) {
-        vd *lj = aug + j * C2, d = 1 + shift * lj[j];
-        for (int64_t k = 0; k < j; k++)
-            d -= lj[k] * lj[k];
+    for (int64_t a = 0; a < C; a++)
+        for (int64_t b = 0; b <= a; b++)
+            aug[a * C2 + b] = (a == b) + shift * aug[a * C2 + b];
+    for (int64_t q = 0; q < C; q++) {
+        vd d = aug[q * C2 + q];
         for (int l = 0; l < W; l++)
             d[l] = sqrt(d[l]);
-        inv[j] = 1 / d;
-        lj[j] = d;
-        for (int64_t i = j + 1; i < C; i++) {
-            vd *li = aug + i * C2, e = shift * li[j];
-            for (int64_t k = 0; k < j; k++)
-                e -= li[k] * lj[k];
-            li[j] = e * inv[j];
-        }
+        inv[q] = 1 / d;
+        for (int64_t a = q + 1; a < C; a++)
+            aug[a * C2 + q] *= inv[q];
+        for (int64_t a = q + 1; a < C; a++)
+            for (int64_t b = q + 1; b <= a; b++)
+                aug[a * C2 + b] -= aug[a * C2 + q] * aug[b * C2 + q];
     }
-    for (int64_t col = 0; col < C; col++)
-        for (int64_t i = 0; i < C; i++) {
-            vd *li = aug + i * C2, z = li[C + col];
-            for (int64_t k = 0; k < i; k++)
-                z -= li[k] * aug[k * C2 + C + col];
-            li[C + col] = z * inv[i];
+    vd trace = {0}, z[C], ka[C];
+    for (int64_t a = 0; a < C; a++) {
+        const vd *la = aug + a * C2;
+        for (int64_t c = 0; c < C; c++) {
+            z[c] = la[C + c];
+            ka[c] = (vd){0};
         }
-    vd trace = {0};
-    for (int64_t col = 0; col < C; col++) {
-        for (int64_t i = 0; i <= col; i++) {
-            vd *li = aug + i * C2, x = aug[col * C2 + C + i];
-            for (int64_t k = 0; k < i; k++)
-                x -= li[k] * v[k];
-            v[i] = x * inv[i];
+        for (int64_t b = 0; b < a; b++) {
+            const vd *zb = aug + b * C2 + C, *kb = k + b * C, l = la[b];
+            for (int64_t c = 0; c < C; c++) {
+                z[c] -= l * zb[c];
+                ka[c] -= l * kb[c];
+            }
         }
-        trace += v[col];
+        for (int64_t c = 0; c < C; c++) {
+            aug[a * C2 + C + c] = z[c] * inv[a];
+            k[a * C + c] = c == a ? inv[a] : ka[c] * inv[a];
+            trace += k[a * C + c] * aug[a * C2 + C + c];
+        }
     }
     return shift * trace;
 }
 
-/* candidates i .. i + w of the chunk; scratch: g, j (C² vectors each), aug (2C²), root, probs, inv, v (C each) */
+/* candidates i .. i + w of the chunk; scratch: g, j (C² vectors each), aug (2C²), k (C²), root, probs, inv (C each) */
 static inline __attribute__((always_inline)) void lanes(const Step *s, const int64_t C, int64_t i, int w,
                                                         vd *restrict scratch)
 {
-    vd *g = scratch, *j = g + C * C, *aug = j + C * C, *root = aug + 2 * C * C, *probs = root + C, *inv = probs + C,
-       *v = inv + C;
+    vd *g = scratch, *j = g + C * C, *aug = j + C * C, *k = aug + 2 * C * C, *root = k + C * C, *probs = root + C,
+       *inv = probs + C;
     if (s->T) {
         for (int64_t a = 0; a < C; a++) {
             root[a] = load(s->root + a * s->n_stride + i, w);
@@ -180,7 +209,7 @@ static inline __attribute__((always_inline)) void lanes(const Step *s, const int
         gather(s, C, i, w, aug);
     }
     if (s->score)
-        store(s->score + i, trace_solve(s, C, aug, inv, v), w);
+        store(s->score + i, trace_solve(s, C, aug, inv, k), w);
 }
 
 /* every candidate of the chunk, C given as a constant where the caller can (the loops are then unrolled) */
@@ -196,7 +225,7 @@ static inline __attribute__((always_inline)) void chunk(const Step *s, const int
 /* 0, or −2 when the scratch space could not be allocated */
 int64_t bait_step(const Step *s)
 {
-    vd *scratch = malloc(sizeof(vd) * (4 * s->C * s->C + 4 * s->C));
+    vd *scratch = malloc(sizeof(vd) * (5 * s->C * s->C + 3 * s->C));
     if (!scratch)
         return -2;
     if (s->C == 10)
