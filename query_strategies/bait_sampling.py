@@ -5,13 +5,14 @@ last-layer Fisher. V is never formed: for a (C·d)×(C·d) matrix K with d×d bl
 Vᵢ K Vᵢᵀ = Aᵢ Qᵢ Aᵢᵀ with Qᵢ[a,b] = eᵢᵀ K_ab eᵢ, and for a (C·d)×m matrix Z with d-row blocks Z_a,
 Vᵢ Z = Aᵢ Tᵢ with Tᵢ[a] = eᵢᵀ Z_a. Every candidate keeps Xᵢ = Ṽᵢ M⁻¹ Ṽᵢᵀ and Yᵢ = Ṽᵢ M⁻¹FM⁻¹ Ṽᵢᵀ (C×C)
 current through each rank-C change of M⁻¹, so a greedy step costs O(n·C²·(d + C) + (C·d)²·C) time and the
-whole selection O(n·(C² + d) + (C·d)²) memory. The argmax of a greedy step computes the exact gain
-tr(Yᵢ(I + Xᵢ)⁻¹) only for candidates whose cheap upper bound can still beat the best (the same pick as computing
-all of them).
+whole selection O(n·(C² + d) + (C·d)²) memory. On the CPU with a C compiler (CompiledDesign, kernels/bait_step.c)
+one pass per change updates every candidate's Xᵢ, Yᵢ and computes its exact gain tr(Yᵢ(I + Xᵢ)⁻¹) while they are
+in cache; elsewhere (FisherDesign: PyTorch, also on CUDA) the argmax computes the exact gain only for candidates
+whose cheap upper bound can still beat the best. Both give the argmax of the exact gains.
 
 Precision: products over the n points (the d-wide contractions with the embeddings) run in the embeddings'
 dtype (float32 from the model: the same picks as float64 in the tests); the C×C and (C·d)×(C·d) algebra, M⁻¹ and
-the per-candidate Xᵢ, Yᵢ are float64."""
+the per-candidate Xᵢ, Yᵢ are float64 in both paths."""
 import math
 import warnings
 
