@@ -63,6 +63,7 @@ class Dataset:
     augment: bool = False
     black: torch.Tensor = None  # image data: the normalised value of a black pixel, per channel (−mean/std)
     sha256: str = None  # content_sha256 of these tensors when already known (a decoded cache entry keeps it)
+    source_sha256: str = None  # SHA-256 of the data before any seeded step (split, pool cap, --trunc, --imbalance)
     rows: np.ndarray = None  # each pool point's row in the source (file, table or training set), from 0
     class_names: list = None  # the source's label of each class 0..C-1, as text
 
@@ -86,6 +87,14 @@ def content_sha256(ds):
     return h.hexdigest()
 
 
+def arrays_sha256(*arrays):
+    """SHA-256 over the arrays' bytes in order (content_sha256's hash, for arrays not yet in a Dataset)."""
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()
+
+
 def load(data, did, path, rng, trunc=-1, aug=0, test=None):
     """The data set named by the flags: `--did` > 0 wins, then `--data` (a name or a .csv/.npz file, with its test
     set from the file `test` when given), else digits."""
@@ -99,6 +108,9 @@ def load(data, did, path, rng, trunc=-1, aug=0, test=None):
         ds = load_file(data, rng, test)
     else:
         raise UserError(f"unknown --data {data!r}: use digits, {', '.join(IMAGE_DATA)}, or a .csv/.npz file")
+    if ds.source_sha256 is None:  # a fixed split: the data as loaded is the source
+        ds.sha256 = ds.sha256 or content_sha256(ds)
+        ds.source_sha256 = ds.sha256
     if trunc != -1:
         ds = truncate(ds, trunc, rng)
     ds.augment = bool(aug) and ds.name == "CIFAR10"
@@ -210,7 +222,7 @@ def split_table(name, X, classes, y, rng, source):
     as_x = lambda idx: torch.from_numpy(X[idx])  # noqa: E731
     as_y = lambda idx: torch.from_numpy(y[idx].astype(np.int64))  # noqa: E731
     return Dataset(name, as_x(pool), as_y(pool), as_x(test), as_y(test), len(classes), TABULAR_BATCH, rows=pool,
-                   class_names=[label_text(c) for c in classes])
+                   class_names=[label_text(c) for c in classes], source_sha256=arrays_sha256(y, X))
 
 
 def label_text(label):
@@ -306,7 +318,7 @@ def given_split(name, train, test, rng, source, test_source):
                         f"of {POOL_CAP} rows; add examples of it or remove it")
     return Dataset(name, torch.from_numpy(X[pool]), torch.from_numpy(y[pool].astype(np.int64)),
                    torch.from_numpy(X_test), torch.from_numpy(y_test), len(classes), TABULAR_BATCH, rows=pool,
-                   class_names=[label_text(c) for c in classes])
+                   class_names=[label_text(c) for c in classes], source_sha256=arrays_sha256(y, y_test, X, X_test))
 
 
 def codes_among(classes, labels, source, train_source):

@@ -6,7 +6,7 @@ import torch
 
 from catalog import PATIENCE
 from predictor import Predictor
-from training import Setting, StoppingRule, Trainer, epoch_engine
+from training import CompiledEpochs, Setting, StoppingRule, TorchEpochs, Trainer, epoch_engine
 
 
 class Learner:
@@ -25,7 +25,7 @@ class Learner:
         self._X_test, self._y_test = ds.X_test.to(setting.device), ds.y_test.to(setting.device)
         rule = StoppingRule(max_epochs, patience)
         self.training = Trainer(setting, generator, engine, self._X[:2], rule, extensions)
-        self.predictor = Predictor(self._X, self._y, ds.n_classes, generator, select_on)
+        self.predictor = Predictor(self._X, self._y, ds.n_classes, generator, select_on, self.train_aside)
         self._show_pool(extensions)
 
     def _show_pool(self, extensions):
@@ -72,6 +72,14 @@ class Learner:
         model, result = self.training.train(X, y)
         self.predictor.use(model, idx)
         return result
+
+    def train_aside(self, idx, generator):
+        """A fresh network trained on pool points `idx` with their labels as `train` trains the round's (same
+        setting, kind of epoch engine and stopping rule; no extensions), every random draw from `generator`: the
+        round's network and the run's generator are left as they were."""
+        s, rows = self.training.setting, torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self._X.device)
+        engine = TorchEpochs(s, generator) if self.training.engine.name == "torch" else CompiledEpochs(s, generator)
+        return Trainer(s, generator, engine, self._X[:2], self.training.rule).train(self._X[rows], self._y[rows])[0]
 
     def test_accuracy(self):
         """correct / n of the trained network over the test set, as a Python float of that exact ratio."""

@@ -27,10 +27,12 @@ class Predictor:
     masks come from `generator` (on the CPU) or from a device generator seeded from it: the one the trainer draws
     from, so that picks follow from the seed."""
 
-    def __init__(self, X, y, n_classes, generator, select_on="model"):
-        """`select_on`: "model" (embeddings are the network's) or "input" (the pool's own features)."""
+    def __init__(self, X, y, n_classes, generator, select_on="model", train_aside=None):
+        """`select_on`: "model" (embeddings are the network's) or "input" (the pool's own features);
+        `train_aside(idx, generator)`: a fresh network trained on pool points idx (Learner.train_aside)."""
         self._X, self._y, self._n_classes, self._gen = X, y, n_classes, generator
         self._select_on = select_on
+        self._train_aside = train_aside
         self._model = None
         self._labelled = np.zeros(len(y), dtype=bool)
         self._seconds = 0.0
@@ -68,12 +70,18 @@ class Predictor:
         finally:
             self._seconds += time.perf_counter() - start
 
+    def _pool_batches(self, idx):
+        """The inputs of pool points `idx`, TEST_BATCH points at a time, each batch gathered on its own (no copy of
+        the whole subset: at 60,000 MNIST points the copy alone costs as much as the forward pass)."""
+        rows = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self._X.device)
+        return [self._X[rows[start:start + TEST_BATCH]] for start in range(0, len(rows), TEST_BATCH)]
+
     @torch.no_grad()
-    def _forward(self, X, model=None):
-        """(logits, embeddings) of `model` (default: the network) over inputs X in batches of TEST_BATCH."""
+    def _forward(self, batches, model=None):
+        """(logits, embeddings) of `model` (default: the network) over the input batches `batches`, concatenated."""
         model, out_l, out_e = (self._model if model is None else model).eval(), [], []
-        for start in range(0, len(X), TEST_BATCH):
-            logits, emb = model(X[start:start + TEST_BATCH])
+        for X in batches:
+            logits, emb = model(X)
             out_l.append(logits)
             out_e.append(emb)
         return torch.cat(out_l), torch.cat(out_e)
@@ -81,13 +89,25 @@ class Predictor:
     def probs(self, idx):
         """Softmax probabilities (n, C) of pool points `idx`."""
         with self._timed():
-            return F.softmax(self._forward(self._X[idx])[0], dim=1)
+            return F.softmax(self._forward(self._pool_batches(idx))[0], dim=1)
 
-    def probs_embeddings(self, idx):
-        """(probabilities (n, C), embeddings (n, d)) of pool points `idx`: what gradient embeddings are made of."""
+    def probs_embeddings(self, idx, temperature=1.0):
+        """(probabilities (n, C), embeddings (n, d)) of pool points `idx`: what gradient embeddings are made of;
+        the probabilities softmax(logits / temperature)."""
         with self._timed():
-            logits, emb = self._forward(self._X[idx])
-            return F.softmax(logits, dim=1), emb
+            logits, emb = self._forward(self._pool_batches(idx))
+            return F.softmax(logits / temperature, dim=1), emb
+
+    def held_out_logits(self, fit_idx, val_idx, generator):
+        """Logits (n, C) on labelled pool points `val_idx` of a fresh network trained on labelled pool points
+        `fit_idx` as the round's was (Learner.train_aside), its random draws from `generator`: what calibrating a
+        temperature on held-out labels takes. The round's network answers on; ValueError for an unlabelled point."""
+        both = np.concatenate([np.asarray(fit_idx, dtype=np.int64), np.asarray(val_idx, dtype=np.int64)])
+        if not self._labelled[both].all():
+            raise ValueError("held-out logits asked for points the network was not trained on")
+        with self._timed():
+            model = self._train_aside(fit_idx, generator)
+            return self._forward(self._pool_batches(val_idx), model)[0]
 
     def embeddings(self, idx):
         """Embeddings (n, d) of pool points `idx`: the input of the last layer, or the points' own features,
@@ -116,7 +136,7 @@ class Predictor:
 
     def predictions(self, X):
         """The network's class of each input in X: the argmax of its logits."""
-        return self._forward(X)[0].argmax(1)
+        return self._forward(X.split(TEST_BATCH))[0].argmax(1)
 
     def mc_probs(self, idx, draws=MC_DRAWS, shared=False):
         """Softmax probabilities of `draws` MC-dropout passes over pool points `idx`, shape (draws, n, C): dropout
@@ -126,24 +146,24 @@ class Predictor:
         each pass draws one mask per dropout layer and applies it to every point, so that a pass is one network
         (one sample of the weights) for all of them."""
         with self._timed():
-            X = self._X[idx]
             if has_dropout(self._model):
-                logits = self._mc_logits(X, draws, shared)
+                logits = self._mc_logits(self._X[idx], draws, shared)
             else:
-                logits = self._mc_head_logits(X, draws, shared)
+                logits = self._mc_head_logits(self._pool_batches(idx), draws, shared)
             return F.softmax(logits, dim=2)
 
     @torch.no_grad()
-    def _mc_head_logits(self, X, draws, shared=False):
-        """MC-dropout logits (draws, n, C) of a network without dropout layers: the embeddings once, then per pass
-        and batch head(dropout(embedding, EMBEDDING_DROPOUT)); shared: one mask per pass for every batch."""
-        model = self._model.eval()
-        embs = [model(X[a:a + TEST_BATCH])[1] for a in range(0, len(X), TEST_BATCH)]
+    def _mc_head_logits(self, batches, draws, shared=False):
+        """MC-dropout logits (draws, n, C) of a network without dropout layers over the input batches `batches`:
+        the embeddings once, then per pass and batch head(dropout(embedding, EMBEDDING_DROPOUT)); shared: one mask
+        per pass for every batch."""
+        model, device = self._model.eval(), self._X.device
+        embs = [model(X)[1] for X in batches]
         passes = []
         for _ in range(draws):
-            gen = device_generator(self._gen, X.device)
+            gen = device_generator(self._gen, device)
             if shared:
-                keep = keep_mask((1, embs[0].shape[1]), EMBEDDING_DROPOUT, gen, X.device)
+                keep = keep_mask((1, embs[0].shape[1]), EMBEDDING_DROPOUT, gen, device)
                 passes.append(torch.cat([model.head(emb * keep / (1 - EMBEDDING_DROPOUT)) for emb in embs]))
             else:
                 passes.append(torch.cat([model.head(dropout(emb, EMBEDDING_DROPOUT, gen)) for emb in embs]))
@@ -184,15 +204,15 @@ class Predictor:
         layer's `weight` (not its bias) perturbed by Gaussian noise ξ scaled to ‖ξ‖ = scale·‖weight‖, ξ drawn layer by
         layer from a device generator per copy (NoiseStability, Li et al. 2024). The network itself is unchanged."""
         with self._timed():
-            X, out = self._X[idx], []
+            batches, out = self._pool_batches(idx), []
             for _ in range(draws):
-                gen, noisy = device_generator(self._gen, X.device), copy.deepcopy(self._model).eval()
+                gen, noisy = device_generator(self._gen, self._X.device), copy.deepcopy(self._model).eval()
                 for m in noisy.modules():
                     weight = getattr(m, "weight", None)
                     if isinstance(weight, torch.nn.Parameter):
                         noise = torch.randn(weight.shape, generator=gen, device=weight.device, dtype=weight.dtype)
                         weight.add_(noise.mul_(scale * weight.norm() / noise.norm()))
-                out.append(F.softmax(self._forward(X, noisy)[0], dim=1))
+                out.append(F.softmax(self._forward(batches, noisy)[0], dim=1))
             return torch.stack(out)
     def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
         """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool

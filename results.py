@@ -140,11 +140,13 @@ def identity_hash(config, keys):
 
 
 def data_fingerprint(ds, source):
-    """The data's identity: where it came from, its sizes, and SHA-256 over the labels, then the features
-    (pool, then test), as stored in memory after loading and splitting (dataset.content_sha256; kept with a
-    decoded cache entry)."""
+    """The data's identity: where it came from, its sizes, SHA-256 over the labels, then the features (pool, then
+    test), as stored in memory after loading and splitting (dataset.content_sha256; kept with a decoded cache
+    entry), and source_sha256, the data's before any seeded step (the same for every seed of a setting: what the
+    analysis compares)."""
     return {"source": source, "n_train": len(ds.y_train), "n_test": len(ds.y_test), "n_classes": ds.n_classes,
-            "shape": list(ds.X_train.shape[1:]), "sha256": ds.sha256 or content_sha256(ds)}
+            "shape": list(ds.X_train.shape[1:]), "sha256": ds.sha256 or content_sha256(ds),
+            "source_sha256": ds.source_sha256}
 
 
 def read_bytes(path, what):

@@ -121,8 +121,27 @@ CEAL_DECAY = Param("ceal_decay", "cealDecay", positive(float), 0.00033, "dr: the
 VAAL_BETA = Param("vaal_beta", "vaalBeta", positive(float), 1.0, "β: weight of the VAE's KL term")
 VAAL_ADVERSARY = Param("vaal_adversary", "vaalAdversary", positive(float), 1.0,
                        "λ: weight of the VAE's adversarial term (fooling the discriminator)")
-KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", positive(float), 0.5,
-                     "σ of the Gaussian kernel exp(−‖x̂ − x̂'‖²/(2σ²)) on unit-norm embeddings")
+WAAL_ALPHA = Param("waal_alpha", "waalAlpha", positive(float), 0.002,
+                   "α: weight of the critic's Wasserstein estimate in the features' and the critic's losses")
+WAAL_PENALTY = Param("waal_penalty", "waalPenalty", positive(float), 2.0,
+                     "weight (times α) of the critic's gradient penalty (‖∇D‖ − 1)²")
+WAAL_SELECTION = Param("waal_selection", "waalSelection", positive(float), 10.0,
+                       "weight of the critic's score D(z) against the uncertainty in the query")
+AUTO = "auto"
+
+
+def auto_or_positive(text):
+    """An argparse type: the word auto, or a positive float (else a one-line error naming the value)."""
+    return AUTO if text == AUTO else checked_number(float, lambda value: value > 0, "auto or a positive")(text)
+
+
+KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", auto_or_positive, AUTO,
+                     "σ of the Gaussian kernel exp(−‖x̂ − x̂'‖²/(2σ²)) on unit-norm embeddings; auto = the smallest "
+                     "distance between two labelled points over √2 (Bae et al.'s adaptive radius)")
+UHERDING_TEMPERATURE = Param("uherding_temperature", "uherdingTemperature", auto_or_positive, AUTO,
+                             "temperature T of softmax(logits/T), whose margin weighs each point; auto = "
+                             "the T in 1, 1.1, ..., 19.9 of least calibration error (ECE) on 30%% of the labelled "
+                             "points for a network trained on the rest")
 
 # --alg name -> the parameters of its strategy (a strategy without parameters has no entry)
 DECLARED = {
@@ -147,7 +166,8 @@ DECLARED = {
     "lpl": (LPL_WEIGHT, LPL_MARGIN),
     "ceal": (CEAL_DELTA, CEAL_DECAY),
     "vaal": (VAAL_BETA, VAAL_ADVERSARY),
-    "uherding": (KERNEL_SIGMA,),
+    "waal": (WAAL_ALPHA, WAAL_PENALTY, WAAL_SELECTION),
+    "uherding": (KERNEL_SIGMA, UHERDING_TEMPERATURE),
 }
 
 

@@ -10,7 +10,8 @@ EPIG, scikit-activeml's TypiClust, ProbCover, DropQuery, Clue and Falcun, batchb
 and baal's BatchBALD. baal
 has no mean-of-standard-deviations score; its Variance (the class mean of the variances over the passes) is the
 nearest, with the same cost structure. Inputs as bench/selection_speed.py: MC probabilities softmax(3·N(0, 1)
-logits + N(0, 1) per pass), embeddings max(0, N(0, 1)) in float64. Each repeat runs ours then the peer, so both
+logits + N(0, 1) per pass), embeddings max(0, N(0, 1)) in float64 (TypiClust's in float32, as a network yields
+them). Each repeat runs ours then the peer, so both
 see the same load; the table gives each side's fastest repeat, and the load average before and after."""
 import sys
 from pathlib import Path
@@ -48,9 +49,9 @@ def mc_inputs(n, C, T, seed=0):
     return p, np.ascontiguousarray(p.permute(1, 2, 0).numpy())
 
 
-def embeddings(n, d, labeled, seed=0):
-    """(float64 n × d embeddings, labelled mask with the first `labeled` rows, skactiveml's y for that mask)."""
-    x = torch.randn(n, d, generator=torch.Generator().manual_seed(seed)).clamp_min_(0).double().numpy()
+def embeddings(n, d, labeled, seed=0, dtype=torch.float64):
+    """(n × d embeddings in `dtype`, labelled mask with the first `labeled` rows, skactiveml's y for that mask)."""
+    x = torch.randn(n, d, generator=torch.Generator().manual_seed(seed)).clamp_min_(0).to(dtype).numpy()
     mask = np.arange(n) < labeled
     from skactiveml.utils import MISSING_LABEL
     y = np.full(n, MISSING_LABEL)
@@ -86,14 +87,18 @@ def batchbald_cases(n=1000, C=10, T=10, k=5):
 
 
 def typiclust_cases(sizes=(5000, 20000), d=128, k=100, labeled=0):
-    """TypiClust against scikit-activeml's, with the same clustering algorithm and K_NN neighbours."""
+    """TypiClust against scikit-activeml's, with the same clustering algorithm and K_NN neighbours, both given the
+    float32 embeddings a network yields (the strategy's real input): ours takes the tensor and clusters it in
+    float64, as the strategy does; scikit-activeml keeps float32, so its MiniBatchKMeans runs its batches in
+    float32 (its k-means++ distances in float64 blocks)."""
     from sklearn.cluster import KMeans, MiniBatchKMeans
     from skactiveml.pool import TypiClust
     algo = KMeans if labeled + k <= MINIBATCH_ABOVE else MiniBatchKMeans
     cases = []
     for n in sizes:
-        x, mask, y = embeddings(n, d, labeled)
-        ours = lambda x=x, m=mask: typiclust_select(x, m, k, torch.Generator().manual_seed(0))  # noqa: E731
+        x, mask, y = embeddings(n, d, labeled, dtype=torch.float32)
+        ours = lambda x=torch.from_numpy(x), m=mask: typiclust_select(  # noqa: E731
+            x, m, k, torch.Generator().manual_seed(0))
         peer = lambda x=x, y=y: TypiClust(  # noqa: E731 (the k-means seed that ours draws)
             random_state=seed_from(torch.Generator().manual_seed(0)), cluster_algo=algo, k=K_NN).query(x, y, batch_size=k)
         cases.append(("typiclust", f"n={n} d={d} k={k} L={labeled}", ours, peer))

@@ -17,6 +17,7 @@ probabilities (ldm's reference set: --ref random rows; alfamix's labelled points
 by their prediction); noise_stability gets the probabilities and --draws noisy copies (softmax of the logits plus
 N(0, 0.01²) noise). epig gets --draws passes of the pool and 100 random pool rows as its targets; dropquery the
 unlabelled embeddings and a random C × d last layer; clue and fass the unlabelled probabilities and embeddings;
+uherding those and the labelled rows' embeddings, σ their adaptive radius (kernel_radius, timed with it);
 falcun the unlabelled probabilities; galaxy the pool's probabilities with noisy argmax labels; flqmi and logdetmi
 the unlabelled rows' gradient rows, the labelled rows' as the query set (--labeled > 0); glister the pool
 with the labelled rows labelled by their prediction. Only the selection is
@@ -67,6 +68,7 @@ from query_strategies.probcover import normalised, probcover_select, purity_delt
 from query_strategies.selection import top_k  # noqa: E402
 from query_strategies.similar import flqmi_select, logdetmi_select, unit_gradients  # noqa: E402
 from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
+from query_strategies.uherding import FALLBACK_SIGMA, kernel_radius, uherding_select  # noqa: E402
 from query_strategies import ldm as ldm_module  # noqa: E402
 from query_strategies.alfamix import alfamix_select  # noqa: E402
 from query_strategies.noise_stability import noise_stability_select  # noqa: E402
@@ -74,7 +76,7 @@ from query_strategies.vessal import vessal_select  # noqa: E402
 
 ALGS = ("badge", "bait", "coreset", "kdpp", "kmeans", "batchbald", "powerbald", "meanstd", "typiclust", "probcover",
         "cluster_margin", "ldm", "noise_stability", "alfamix", "vessal", "epig", "dropquery", "clue", "falcun",
-        "coreset_pca", "galaxy", "fass", "flqmi", "logdetmi", "glister")
+        "coreset_pca", "galaxy", "fass", "flqmi", "logdetmi", "glister", "uherding")
 NOVEL = ("ldm", "noise_stability", "alfamix", "vessal")
 
 
@@ -247,11 +249,11 @@ def product_rate(C, d, repeats=20):
 
 
 MC_ALGS = ("batchbald", "powerbald", "meanstd", "epig")
-PEER_ALGS = ("dropquery", "clue", "falcun", "fass")
+PEER_ALGS = ("dropquery", "clue", "falcun", "fass", "uherding")
 
 
 def peer_selector(args):
-    """dropquery (a random last layer C × d), clue, falcun and fass on the unlabelled rows."""
+    """dropquery (a random last layer C × d), clue, falcun, fass and uherding on the unlabelled rows."""
     unl = slice(args.labeled, None)
     if args.alg == "dropquery":
         return lambda p, e, m, g: dropquery_select(e[unl], torch.randn(args.classes, args.d, generator=g), None,
@@ -260,6 +262,9 @@ def peer_selector(args):
         return lambda p, e, m, g: clue_select(p[unl], e[unl], args.k, g)
     if args.alg == "fass":
         return lambda p, e, m, g: fass_select(p[unl], e[unl], args.k, g)
+    if args.alg == "uherding":
+        return lambda p, e, m, g: uherding_select(p[unl], e[unl], e[:args.labeled], args.k, g,
+                                                  kernel_radius(e[:args.labeled]) or FALLBACK_SIGMA)
     return lambda p, e, m, g: falcun_select(p[unl], args.k, g)
 
 

@@ -48,6 +48,7 @@ CLASSES = {
     "lpl": ("learning_loss", "LearningLoss"),
     "ceal": ("ceal", "CEAL"),
     "vaal": ("vaal", "VAAL"),
+    "waal": ("waal", "WAAL"),
     "uherding": ("uherding", "UncertaintyHerding"),
 }
 ALIASES = {"kdpp": "baseline", "kcenter": "coreset", "learning_loss": "lpl"}

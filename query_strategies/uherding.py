@@ -1,23 +1,35 @@
 """`uherding`: Uncertainty Herding (Bae et al. 2025, "Uncertainty Herding: One Active Learning Method for All Label
-Budgets"), with a fixed kernel width and no temperature scaling (docs/FIDELITY.md).
+Budgets"), with the authors' two parameter adaptations (docs/FIDELITY.md).
 
-Embeddings are scaled to unit norm x̂ and compared by the Gaussian kernel k(x, x') = exp(−‖x̂ − x̂'‖² / (2σ²)),
-σ = `--kernelSigma`. Each unlabelled point i carries the margin uncertainty u_i = 1 − (p₍₁₎ − p₍₂₎). Greedy
+Embeddings are scaled to unit norm x̂ and compared by the Gaussian kernel k(x, x') = exp(−‖x̂ − x̂'‖² / (2σ²)).
+Each unlabelled point i carries the margin uncertainty u_i = 1 − (p₍₁₎ − p₍₂₎) of p = softmax(logits / T). Greedy
 maximisation of the uncertainty coverage UC(S) = Σ_i u_i max_{j ∈ L ∪ S} k_ij (L the labelled points, which are
 covered by themselves and so add nothing) picks, k times, the unlabelled point of largest gain
 Σ_i u_i max(0, k_ij − m_i), m_i = max_{j ∈ L ∪ S} k_ij (0 when L ∪ S is empty; lowest index among ties). The gains
 only fall as S grows, so stale gains bound fresh ones (lazy greedy: the plain greedy's picks). Kernel columns are
-evaluated a block at a time; no n×n matrix is held."""
+evaluated a block at a time; no n×n matrix is held.
+
+The adaptations, each replaced by a fixed value through its flag: σ = `--kernelSigma` (auto: the smallest distance
+between two distinct labelled embeddings over √2, so that 2σ² is its square, `kernel_radius`; it shrinks as labels
+fill the space) and T = `--uherdingTemperature` (auto: a random 30% of the labelled points held out, a fresh
+network trained on the rest, and the T in 1, 1.1, ..., 19.9 of least expected calibration error on the held-out
+points, `least_ece_temperature`)."""
+import math
+
 import torch
 
-from strategy_params import KERNEL_SIGMA
+from strategy_params import AUTO
 
 from .fass import GAIN_BLOCK, weighted_facility_location_greedy
 from .power_sampling import margin_power_score
 from .selection import check_budget, normalised, picks
 from .strategy import Strategy
 
-DEFAULT_SIGMA = KERNEL_SIGMA.default
+TEMPERATURES = torch.arange(10, 200, dtype=torch.float64) / 10  # 1.0, 1.1, ..., 19.9: the authors' grid
+VALIDATION_FRACTION = 0.3  # ⌊0.3·|L|⌋ labelled points held out for the temperature (the authors' share)
+FALLBACK_SIGMA = 1 / math.sqrt(2)  # σ while fewer than two distinct labelled points: the authors' δ = 1
+RADIUS_BLOCK = 256  # labelled rows whose distances to the others are computed together
+SAME_POINT = 1e-9  # unit-norm rows this close are one point (a positive multiple of a row lands ~1e-16 from it)
 
 
 def gaussian_kernel(a, b, sigma):
@@ -33,9 +45,10 @@ def labelled_coverage(x, labelled, sigma):
     return m
 
 
-def uherding_select(probs, emb, labelled_emb, k, generator, sigma=DEFAULT_SIGMA):
-    """k rows of emb (the unlabelled points) by uncertainty herding, each scored by its coverage gain; labelled_emb
-    (the labelled points, possibly none) are covered from the start. Deterministic: `generator` is not drawn from."""
+def uherding_select(probs, emb, labelled_emb, k, generator, sigma):
+    """k rows of emb (the unlabelled points) by uncertainty herding with margin weights from `probs` and kernel
+    width `sigma`, each scored by its coverage gain; labelled_emb (the labelled points, possibly none) are covered from the start.
+    Deterministic: `generator` is not drawn from."""
     check_budget(k, len(emb))
     x = normalised(emb.cpu())
     covered = labelled_coverage(x, normalised(labelled_emb.cpu()), sigma)
@@ -45,13 +58,73 @@ def uherding_select(probs, emb, labelled_emb, k, generator, sigma=DEFAULT_SIGMA)
     return picks(rows, gains)
 
 
+def kernel_radius(labelled_emb):
+    """σ = min ‖x̂_l − x̂_l'‖ / √2 over pairs of distinct unit-norm labelled embeddings (distances of at most
+    SAME_POINT count as one point's; exact differences, not the Gram expansion, whose rounding is far larger);
+    None when no two rows are distinct."""
+    x = normalised(labelled_emb.cpu())
+    nearest = math.inf
+    for start in range(0, len(x), RADIUS_BLOCK):
+        d = torch.cdist(x[start:start + RADIUS_BLOCK], x, compute_mode="donot_use_mm_for_euclid_dist")
+        nearest = min(nearest, float(d.masked_fill(d <= SAME_POINT, math.inf).min()))
+    return None if nearest == math.inf else nearest / math.sqrt(2)
+
+
+def expected_calibration_errors(logits, labels, temperatures, n_bins):
+    """ECE(T) = Σ_b |Σ_{i ∈ B_b} (1[ŷ_i = y_i] − c_i)| / n for each T, c_i = max_c softmax(logits_i / T)_c, ŷ_i its
+    class, B_b the points with c_i in ((b − 1)/n_bins, b/n_bins]: the gap between accuracy and confidence per bin,
+    weighted by the bin's share."""
+    probs = torch.softmax(logits.double().cpu()[None] / temperatures[:, None, None], dim=2)
+    conf, predicted = probs.max(2)
+    edges = torch.arange(n_bins + 1, dtype=torch.float64) / n_bins
+    bins = torch.searchsorted(edges, conf) - 1
+    gap = (predicted == labels.cpu()[None]).double() - conf
+    per_bin = torch.zeros(len(temperatures), n_bins, dtype=torch.float64).scatter_add_(1, bins, gap)
+    return per_bin.abs().sum(1) / logits.shape[0]
+
+
+def least_ece_temperature(logits, labels, temperatures=TEMPERATURES, n_bins=None):
+    """The first T of `temperatures` of least expected calibration error of softmax(logits / T) on `labels`, with
+    n_bins bins (default: one per class, as the authors' ECE)."""
+    errors = expected_calibration_errors(logits, labels, temperatures, n_bins or logits.shape[1])
+    return float(temperatures[int(errors.argmin())])
+
+
+def validation_split(n, generator, fraction=VALIDATION_FRACTION):
+    """(fit, held out): positions 0..n−1 in a random order drawn from `generator`, its first ⌊fraction·n⌋ held out."""
+    order = torch.randperm(n, generator=generator).numpy()
+    n_out = math.floor(fraction * n)
+    return order[n_out:], order[:n_out]
+
+
 class UncertaintyHerding(Strategy):
     """`uherding`: greedy margin-weighted Gaussian-kernel coverage of the unlabelled pool beyond the labelled set."""
 
     name = "uherding"
 
     def select(self, n):
-        idx = self.unlabeled()
-        probs, emb = self.learner.probs_embeddings(idx)
-        labelled_emb = self.learner.probs_embeddings(self.labeled_idx())[1]
-        return uherding_select(probs, emb, labelled_emb, n, self.gen, sigma=self.kernel_sigma).among(idx)
+        idx, labelled = self.unlabeled(), self.labeled_idx()
+        temperature = self.temperature(labelled)
+        probs, emb = self.learner.probs_embeddings(idx, temperature)
+        labelled_emb = self.learner.probs_embeddings(labelled)[1]
+        return uherding_select(probs, emb, labelled_emb, n, self.gen, sigma=self.sigma(labelled_emb)).among(idx)
+
+    def sigma(self, labelled_emb):
+        """--kernelSigma, or for auto the labelled points' kernel_radius (FALLBACK_SIGMA when it has none)."""
+        if self.kernel_sigma != AUTO:
+            return self.kernel_sigma
+        radius = kernel_radius(labelled_emb)
+        return FALLBACK_SIGMA if radius is None else radius
+
+    def temperature(self, labelled):
+        """--uherdingTemperature, or for auto the least-ECE temperature of a network trained on a random 70% of the
+        labelled points (pool indices `labelled`) on the other 30% (1 when either part is empty); the split and the
+        network's draws come from the strategy's generator."""
+        if self.uherding_temperature != AUTO:
+            return self.uherding_temperature
+        fit, held_out = validation_split(len(labelled), self.gen)
+        seed = int(torch.randint(2**62, (1,), generator=self.gen))
+        if len(fit) == 0 or len(held_out) == 0:
+            return 1.0
+        logits = self.learner.held_out_logits(labelled[fit], labelled[held_out], torch.Generator().manual_seed(seed))
+        return least_ece_temperature(logits, self.learner.labels(labelled[held_out]))

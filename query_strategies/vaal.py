@@ -77,6 +77,8 @@ class AdversarialVAE(Extension):
         return self.vae["encode"](x).chunk(2, dim=1)
 
     def loss(self, model, x, y, logits, emb):
+        if not len(self.rows):  # nothing unlabelled to tell apart (the whole pool labelled): no VAAL term
+            return sum((p * 0).sum() for p in self.parameters())  # (a zero in the modules' graph)
         draw = torch.randint(len(self.rows), (len(x),), generator=self.gen).to(self.X.device)
         both = torch.cat([x, self.X[self.rows[draw]]])
         mu, logvar = self.encode(both)

@@ -11,7 +11,8 @@ one uniform draw per point, and a pick updates A⁻¹ by Sherman–Morrison. The
 stream ends with fewer, the rest are drawn uniformly from the points not picked (the authors' `fill_random`).
 
 Cost: A⁻¹ changes only at a pick, so the points are taken in blocks: g formed for a block of rows (b×D, never n×D),
-their g_tᵀA⁻¹g_t by one product with A⁻¹, the picks' test vectorised over the block up to its first pick, and
+their g_tᵀA⁻¹g_t by one product with A⁻¹, the picks' test vectorised over the block up to its first pick, the rest
+of the block carried past each pick by the rank-1 form of the Sherman–Morrison update (b×D, not b×D²), and
 M = Σ_s g_s g_sᵀ (D×D) grown by one product per block, so that tr(M A⁻¹) after a pick is tr(M A⁻¹) − vᵀMv/(1 + gᵀv),
 v = A⁻¹g. About 4nD² flops in all, in float64."""
 import torch
@@ -41,6 +42,13 @@ def first_pick(rate_num, start, n, trace, quad, u):
     return (int(hit[0, 0]) if len(hit) else None), p, traces
 
 
+def after_pick(G, V, quad, v, denom):
+    """The block's later rows under A⁻¹ − vvᵀ/denom (Sherman–Morrison after a pick, v = A⁻¹g): V − (Gv)vᵀ/denom
+    and gᵀA⁻¹g − (gᵀv)²/denom, a rank-1 update in place of a new product with A⁻¹."""
+    w = G @ v
+    return V.sub_(torch.outer(w, v), alpha=1 / denom), quad.sub_(w.square(), alpha=1 / denom)
+
+
 @one_thread()
 def vessal_select(probs, emb, k, generator, cov_inv_scaling=COV_INV_SCALING.default):
     """k rows by one VeSSAL pass over the rows in order (module docstring), then uniform draws to fill up."""
@@ -55,21 +63,23 @@ def vessal_select(probs, emb, k, generator, cov_inv_scaling=COV_INV_SCALING.defa
     while start < n and len(chosen) < k:
         progress("vessal: points streamed", start, n)
         gap = (n - start) / (k - len(chosen))
-        rows = slice(start, min(n, start + int(min(MAX_BLOCK, max(MIN_BLOCK, 2 * gap)))))
-        G = gradient_rows(a[rows], emb[rows])
+        end = min(n, start + int(min(MAX_BLOCK, max(MIN_BLOCK, 2 * gap))))
+        G = gradient_rows(a[start:end], emb[start:end])
         V = G @ a_inv
         quad = torch.einsum("ij,ij->i", V, G)
-        j, p, traces = first_pick(k - len(chosen), start, n, trace, quad, u[rows])
-        seen = len(G) if j is None else j + 1
-        M.addmm_(G[:seen].T, G[:seen])
-        trace = float(traces[seen - 1])
-        if j is not None:
-            v, denom = V[j], 1 + float(quad[j])
-            trace -= float(v @ M @ v) / denom
-            a_inv.sub_(torch.outer(v, v), alpha=1 / denom)
-            chosen.append(start + j)
-            scores.append(float(p[j]))
-        start += seen
+        while start < end and len(chosen) < k:
+            j, p, traces = first_pick(k - len(chosen), start, n, trace, quad, u[start:end])
+            seen = len(G) if j is None else j + 1
+            M.addmm_(G[:seen].T, G[:seen])
+            trace = float(traces[seen - 1])
+            if j is not None:
+                v, denom = V[j], 1 + float(quad[j])
+                trace -= float(v @ M @ v) / denom
+                a_inv.sub_(torch.outer(v, v), alpha=1 / denom)
+                chosen.append(start + j)
+                scores.append(float(p[j]))
+                G, (V, quad) = G[seen:], after_pick(G[seen:], V[seen:], quad[seen:], v, denom)
+            start += seen
     return fill_uniformly(chosen, scores, n, k, generator)
 
 

@@ -87,12 +87,13 @@ def load_run(folder):
 
 def recorded_settings(config):
     """What config.json records about a run's protocol beyond its setting: its result-changing flags (but nStart,
-    read with the setting), the data's content hash, and the trainer with a short hash of its identity (None where
-    an older version recorded neither)."""
+    read with the setting), the content hash of its data before any seeded step (data_identity's source_sha256:
+    the same for every seed, whose split or --imbalance subsample differ), and the trainer with a short hash of its
+    identity (None where an older version recorded neither)."""
     found = {k: v for k, v in result_settings(config).items() if k != "nStart"}
     identity = config.get("data_identity")
     trainer_identity = config.get("trainer_identity")
-    return dict(found, data_sha256=identity.get("sha256") if isinstance(identity, dict) else None,
+    return dict(found, data_sha256=identity.get("source_sha256") if isinstance(identity, dict) else None,
                 trainer=config.get("trainer"),
                 trainer_identity=short_hash(trainer_identity) if trainer_identity is not None else None)
 

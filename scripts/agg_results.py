@@ -26,6 +26,8 @@ table):
   penalty_<setting>     the pairwise penalty matrix: P[i, j] = fraction of the L checkpoints at which i beats j;
   cdf_<setting>         the cumulative distribution of the normalised error (1 − acc_alg) / (1 − acc_rand);
   query_time_<setting>  mean query seconds per round (mean over seeds ± standard error);
+  rarest_<setting>.csv  the mean labelled count of the pool's rarest class per algorithm at each checkpoint
+                        (runs that record rounds.csv's rarest_labeled; e.g. with --imbalance);
 and over all settings penalty_overall (the sum of the settings' matrices, with column averages: lower is
 better), cdf_overall, normalised_error.csv and query_time.csv. When the settings span several batch sizes or
 model families, penalty_batch_<nQuery> and penalty_family_<family> sum the matrices of each batch size and of each
@@ -60,7 +62,8 @@ if str(ROOT) not in sys.path:
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
 from scripts.agg_read import SETTING, BrokenRun, canonical, load_results, setting_title  # noqa: E402
 from scripts.agg_stats import (RAND, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
-                               normalised_errors, overall_matrix, penalty_matrix, query_times, tested_pairs)
+                               normalised_errors, overall_matrix, penalty_matrix, query_times, rarest_counts,
+                               tested_pairs)
 
 
 METRICS = ("test_acc", "balanced_acc")
@@ -124,6 +127,8 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc"):
     columns = dict(zip(SETTING, key))
     errors = write_errors(normalised_errors(acc, points), title, fig_dir, f"cdf_{stem}")
     times = write_query_times(query_times(setting), title, fig_dir, f"query_time_{stem}")
+    if (rarest := rarest_counts(setting, points)) is not None:
+        rarest.to_csv(fig_dir / f"rarest_{stem}.csv", float_format="%.1f")
     return SettingResult(key, title, P, T, None if errors is None else errors.assign(**columns),
                          None if times is None else times.reset_index().assign(**columns))
 

@@ -17,6 +17,15 @@ def accuracies(setting, metric="test_acc"):
             for alg, g in setting.groupby("alg")}
 
 
+def rarest_counts(setting, points):
+    """The mean over seeds of rounds.csv's rarest_labeled (labelled points of the pool's rarest class) per
+    algorithm (rows) at each checkpoint in `points` (columns); None when no run records it."""
+    if "rarest_labeled" not in setting or setting.rarest_labeled.isna().all():
+        return None
+    at = setting[setting.n_labeled.isin(points)]
+    return at.pivot_table(index="alg", columns="n_labeled", values="rarest_labeled", aggfunc="mean")
+
+
 def geometric_counts(n_start, n_query, n_max):
     """nStart + k·nQuery for k = 0, 1, 2, 4, 8, … while at most n_max."""
     counts, k = [], 0

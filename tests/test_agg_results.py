@@ -435,6 +435,22 @@ def test_one_protocol_keeps_the_setting_and_its_file_names(tmp_path):
     assert agg_results.setting_stem(("digits", "mlp", 50, "lr=0.001")) == "digits_mlp_50_lr-0.001"
 
 
+def test_seeds_whose_split_differs_share_a_setting_but_other_source_data_does_not(tmp_path):
+    """Each seed splits (or subsamples, --imbalance) the data its own way, so its in-memory sha256 differs; the
+    analysis compares the data before any seeded step (source_sha256), and a run of an older version that recorded
+    none joins either."""
+    for seed in (1, 2, 3):
+        write_run(tmp_path / "a", "rand", seed, [0.5, 0.6],
+                  data_identity={"sha256": f"split{seed}", "source_sha256": "letter-csv"})
+    write_run(tmp_path / "b", "rand", 4, [0.5, 0.6], data_identity={"sha256": "split1"})
+    table = agg_read.load_results([tmp_path])
+    assert set(table.protocol) == {""} and table.source.nunique() == 4
+    write_run(tmp_path / "c", "rand", 5, [0.5, 0.6], data_identity={"sha256": "x", "source_sha256": "edited-csv"})
+    with pytest.warns(UserWarning, match="differ in data_sha256"):
+        table = agg_read.load_results([tmp_path])
+    assert sorted(table.protocol.unique()) == ["data_sha256=?", "data_sha256=edited-c", "data_sha256=letter-c"]
+
+
 def test_one_warning_per_setting_whose_runs_used_different_trainers(tmp_path):
     compiled = {"path": "compiled", "library": "ab", "compiler": "cc 12", "cpu_flags": "f"}
     write_run(tmp_path, "rand", 1, [0.5, 0.6], trainer="compiled", trainer_identity=compiled)
@@ -526,6 +542,9 @@ def test_metric_balanced_acc_draws_the_penalty_matrix_on_balanced_accuracy(tmp_p
     assert bal.loc["badge", "rand"] == pytest.approx(1.0) and bal.loc["rand", "conf"] == pytest.approx(1.0)
     assert acc.loc["conf", "rand"] == pytest.approx(1.0) and acc.loc["badge", "rand"] == 0
     assert 9 not in set(pd.read_csv(tmp_path / "bal" / "results.csv").seed)
+    rarest = pd.read_csv(tmp_path / "bal" / "rarest_digits_mlp_50.csv", index_col=0)
+    assert rarest.loc["badge"].tolist() == [0.0, 1.0, 2.0, 4.0]  # write_run's rarest_labeled = round
+    assert list(rarest.columns) == ["50", "100", "150", "250"]
 
 
 def test_metric_balanced_acc_without_any_run_recording_it_is_one_error(tmp_path, capsys):

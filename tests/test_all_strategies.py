@@ -9,7 +9,7 @@ from query_strategies import ALIASES, STRATEGIES
 ALGS = ["rand", "conf", "marg", "entropy", "conf_dropout", "marg_dropout", "entropy_dropout", "bald", "badge",
         "baseline", "coreset", "kmeans", "albl", "bim", "deepfool", "bait", "varratio", "meanstd", "powerbald",
         "powermargin", "batchbald", "typiclust", "probcover", "cluster_margin", "ldm", "noise_stability", "alfamix",
-        "vessal", "epig", "dropquery", "clue", "falcun", "lpl", "ceal", "vaal", "coreset_pca", "galaxy", "fass",
+        "vessal", "epig", "dropquery", "clue", "falcun", "lpl", "ceal", "vaal", "waal", "coreset_pca", "galaxy", "fass",
         "flqmi", "logdetmi", "glister", "uherding"]
 FLAGS = ["--nStart", "30", "--nQuery", "10", "--nEnd", "50", "--nEmb", "32", "--maxEpochs", "15", "--seed", "7"]
 

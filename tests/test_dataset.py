@@ -519,3 +519,20 @@ def test_arbitrary_bytes_are_a_user_error_or_a_table(data, suffix):
             assert "\n" not in str(e)
             return
     assert ds.n_classes >= 2 and torch.isfinite(ds.X_train).all()
+
+
+def test_source_sha256_is_the_same_for_every_seed_and_changes_with_the_data(tmp_path):
+    """The split of a table (digits, a .csv) and --imbalance's subsample are seeded, so the loaded tensors' hash
+    differs by seed; source_sha256 (what the analysis compares) is the data's before those steps."""
+    one, two = (dataset.load("", 0, "", np.random.default_rng(s)) for s in (1, 2))
+    assert one.source_sha256 == two.source_sha256
+    assert dataset.content_sha256(one) != dataset.content_sha256(two)
+    tails = [dataset.long_tail(dataset.load("", 0, "", np.random.default_rng(s)), 5, np.random.default_rng(s))
+             for s in (1, 2)]
+    assert tails[0].source_sha256 == tails[1].source_sha256 == one.source_sha256
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.arange(60) % 3
+    np.savez(tmp_path / "a.npz", X=X, y=y)
+    np.savez(tmp_path / "b.npz", X=X + 1e-6, y=y)
+    a, b = (dataset.load(str(tmp_path / f), 0, "", np.random.default_rng(1)) for f in ("a.npz", "b.npz"))
+    assert a.source_sha256 != b.source_sha256

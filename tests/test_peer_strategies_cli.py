@@ -13,7 +13,7 @@ PARAMS = {"epig": {"nTargets": 100, "nDraws": 20}, "dropquery": {"dropRate": 0.7
           "clue": {"temperature": 1.0}, "falcun": {"gamma": 10.0},
           "coreset_pca": {"pcaDim": 50}, "galaxy": {}, "fass": {"topN": 5},
           "flqmi": {"smiEta": 1.0, "queryClasses": 1}, "logdetmi": {"smiEta": 1.0, "smiLambda": 1.0, "queryClasses": 1},
-          "glister": {"glisterLr": 1e-4}, "uherding": {"kernelSigma": 0.5}}
+          "glister": {"glisterLr": 1e-4}, "uherding": {"kernelSigma": "auto", "uherdingTemperature": "auto"}}
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")
@@ -34,6 +34,7 @@ def test_resume_ends_with_the_queries_of_an_uninterrupted_run(alg, tmp_path):
 @pytest.mark.parametrize("flag,value", [("--nTargets", "0"), ("--nDraws", "1.5"), ("--dropRate", "1"),
                                         ("--dropRate", "0"), ("--dropPasses", "-1"), ("--temperature", "inf"),
                                         ("--gamma", "x"), ("--pcaDim", "0"), ("--topN", "2.5"), ("--smiEta", "-1"), ("--queryClasses", "0"), ("--glisterLr", "0"),
-                                        ("--kernelSigma", "0")])
+                                        ("--kernelSigma", "0"), ("--kernelSigma", "Auto"),
+                                        ("--uherdingTemperature", "-1"), ("--uherdingTemperature", "nan")])
 def test_bad_parameters_are_refused_with_one_line(flag, value):
     assert_one_line_error(run_cli("--alg", "epig", flag, value), flag)

@@ -55,8 +55,8 @@ def test_letter_grid_example_plans_the_letter_sweep(tmp_path, monkeypatch, capsy
 
 
 GRIDS = {  # grid: (runs, flags every run has)
-    "letter": (36 * 5, ("--did 6", "--nQuery 100", "--nEnd 700")),
-    "mnist": (30 * 5, ("--nQuery 100", "--data MNIST", "--nEnd 1000")),
+    "letter": (37 * 5, ("--did 6", "--nQuery 100", "--nEnd 700")),
+    "mnist": (31 * 5, ("--nQuery 100", "--data MNIST", "--nEnd 1000")),
     "letter_mlp_1000": (13 * 5, ("--did 6", "--nQuery 1000", "--nEnd 5100")),
     "mnist_mlp_1000": (13 * 5, ("--model mlp", "--nQuery 1000", "--data MNIST", "--nEnd 10100")),
     "mnist_mlp_10000": (11 * 5, ("--model mlp", "--nQuery 10000", "--data MNIST", "--nEnd 50100")),

@@ -72,7 +72,9 @@ def test_a_flag_shared_by_strategies_has_one_declaration(monkeypatch):
                                                        "dropPasses", "temperature", "gamma", "pcaDim", "topN",
                                                        "smiEta", "queryClasses", "smiLambda", "glisterLr",
                                                        "lplWeight", "lplMargin", "cealDelta", "cealDecay",
-                                                       "vaalBeta", "vaalAdversary", "kernelSigma"]
+                                                       "vaalBeta", "vaalAdversary", "waalAlpha", "waalPenalty",
+                                                       "waalSelection", "kernelSigma",
+                                                       "uherdingTemperature"]
     monkeypatch.setitem(DECLARED, "rand", (Param("beta", "beta", float, 2.0, "another meaning"),))
     with pytest.raises(ValueError, match="--beta is declared twice"):
         run.build_parser()

@@ -1,12 +1,19 @@
-"""Uncertainty herding (query_strategies/uherding.py) against a slow reference written from the paper's definition:
-plain greedy maximisation of UC(S) = Σ_i u_i max_{j ∈ L ∪ S} k(x_i, x_j), evaluated from scratch for every candidate."""
+"""Uncertainty herding (query_strategies/uherding.py) against slow references written from the paper's definition:
+plain greedy maximisation of UC(S) = Σ_i u_i max_{j ∈ L ∪ S} k(x_i, x_j), evaluated from scratch for every
+candidate; the expected calibration error bin by bin and the temperature of least ECE; the adaptive radius over every
+pair of labelled points. With every uncertainty 1 the greedy is scikit-activeml's MaxHerding (the installed peer).
+The strategy's adaptations through a trained network on digits: held-out calibration that leaves the run's network
+and generator alone, and the fixed-flag path that is the former behaviour."""
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from query_strategies.uherding import uherding_select
+import dataset
+from learner import Learner
+from query_strategies.uherding import (FALLBACK_SIGMA, TEMPERATURES, UncertaintyHerding, expected_calibration_errors,
+                                       kernel_radius, least_ece_temperature, uherding_select, validation_split)
 
 
 def unit(v):
@@ -72,3 +79,168 @@ def test_a_group_covered_by_a_labelled_point_is_left_alone():
     probs, emb = groups()
     got = uherding_select(probs, emb, emb[:1], 2, torch.Generator(), sigma=0.2).index
     assert sorted(got // 5) == [1, 2]
+
+
+def reference_ece(logits, labels, temperature, n_bins):
+    """Σ over bins ((b−1)/n_bins, b/n_bins] of (share of points) · |accuracy − mean confidence|, point by point."""
+    total = 0.0
+    rows = [[math.exp(z / temperature) for z in row] for row in logits.tolist()]
+    conf = [max(r) / sum(r) for r in rows]
+    right = [r.index(max(r)) == y for r, y in zip(rows, labels.tolist())]
+    for b in range(1, n_bins + 1):
+        members = [i for i, c in enumerate(conf) if (b - 1) / n_bins < c <= b / n_bins]
+        if members:
+            accuracy = sum(right[i] for i in members) / len(members)
+            confidence = sum(conf[i] for i in members) / len(members)
+            total += len(members) / len(conf) * abs(accuracy - confidence)
+    return total
+
+
+def reference_temperature(logits, labels, temperatures, n_bins):
+    best, best_t = math.inf, None
+    for t in temperatures.tolist():
+        ece = reference_ece(logits, labels, t, n_bins)
+        if ece < best:
+            best, best_t = ece, t
+    return best_t
+
+
+@pytest.mark.parametrize("n,C,n_bins,scale,seed", [(30, 3, 3, 4.0, 0), (50, 10, 10, 8.0, 1), (17, 26, 15, 2.0, 2),
+                                                   (40, 2, 5, 20.0, 3)])
+def test_ece_and_its_temperature_match_a_bin_by_bin_reference(n, C, n_bins, scale, seed):
+    g = torch.Generator().manual_seed(seed)
+    logits = scale * torch.randn(n, C, generator=g, dtype=torch.float64)
+    labels = torch.randint(C, (n,), generator=g)
+    temperatures = TEMPERATURES[::7]
+    got = expected_calibration_errors(logits, labels, temperatures, n_bins)
+    want = [reference_ece(logits, labels, t, n_bins) for t in temperatures.tolist()]
+    np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    assert least_ece_temperature(logits, labels, temperatures, n_bins) == reference_temperature(logits, labels,
+                                                                                               temperatures, n_bins)
+
+
+def test_a_confidence_on_a_bin_edge_falls_in_the_lower_bin():
+    """Two bins (0, 0.5] and (0.5, 1]: a right prediction of confidence exactly 0.5 (gap +0.5) stays apart from a
+    wrong one of confidence 0.9 (gap −0.9): ECE (0.5 + 0.9)/2, not |0.5 − 0.9|/2 as in one bin."""
+    logits = torch.tensor([[0.0, 0.0], [0.0, math.log(9)]], dtype=torch.float64)
+    labels = torch.tensor([0, 0])
+    ece = float(expected_calibration_errors(logits, labels, torch.tensor([1.0], dtype=torch.float64), 2))
+    assert ece == pytest.approx(reference_ece(logits, labels, 1.0, 2)) == pytest.approx(0.7)
+
+
+def test_the_least_ece_temperature_undoes_a_known_overconfidence():
+    """Labels drawn from softmax(z / 3) for logits z: the temperature of least ECE is close to 3."""
+    g = torch.Generator().manual_seed(0)
+    logits = 6 * torch.randn(20000, 5, generator=g, dtype=torch.float64)
+    labels = torch.multinomial(torch.softmax(logits / 3, 1), 1, generator=g).squeeze(1)
+    assert abs(least_ece_temperature(logits, labels) - 3) <= 0.3
+    assert least_ece_temperature(logits, torch.multinomial(torch.softmax(logits, 1), 1, generator=g).squeeze(1)) < 1.3
+
+
+def reference_radius(emb):
+    unit_rows = [unit(row) for row in emb.tolist()]
+    distances = [d for i, a in enumerate(unit_rows) for b in unit_rows[i + 1:] if (d := math.dist(a, b)) > 1e-9]
+    return min(distances) / math.sqrt(2) if distances else None
+
+
+@pytest.mark.parametrize("n,d,seed", [(2, 3, 0), (9, 4, 1), (40, 8, 2), (300, 5, 3)])
+def test_the_radius_is_the_smallest_distinct_labelled_distance_over_root_two(n, d, seed):
+    g = torch.Generator().manual_seed(seed)
+    emb = torch.randn(n, d, generator=g, dtype=torch.float64)
+    emb = torch.cat([emb, emb[:2], 3 * emb[:1]])  # duplicates and a scaled copy: one point on the unit sphere
+    radius = kernel_radius(emb)
+    assert radius == pytest.approx(reference_radius(emb), rel=1e-12) and radius > 1e-3
+
+
+def test_no_radius_without_two_distinct_labelled_points():
+    row = torch.tensor([[1.0, 2.0]])
+    assert kernel_radius(row) is None and kernel_radius(torch.cat([row, 2 * row])) is None
+    assert kernel_radius(row[:0]) is None
+
+
+def test_the_radius_shrinks_as_labels_fill_the_space():
+    emb = torch.randn(2000, 4, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    radii = [kernel_radius(emb[:m]) for m in (10, 100, 1000, 2000)]
+    assert radii == sorted(radii, reverse=True) and radii[0] > 4 * radii[-1]
+
+
+def test_the_validation_split_holds_out_30_percent_drawn_from_the_generator():
+    fit, held_out = validation_split(20, torch.Generator().manual_seed(5))
+    assert len(held_out) == 6 and sorted([*fit, *held_out]) == list(range(20))
+    again = validation_split(20, torch.Generator().manual_seed(5))
+    assert held_out.tolist() == again[1].tolist()
+    assert held_out.tolist() != validation_split(20, torch.Generator().manual_seed(6))[1].tolist()
+    assert len(validation_split(3, torch.Generator())[1]) == 0
+
+
+@pytest.mark.parametrize("n,n_lab,d,k,sigma,seed", [(60, 0, 4, 8, 0.4, 0), (80, 6, 5, 10, 0.3, 1),
+                                                    (50, 20, 3, 12, 0.6, 2), (120, 10, 16, 15, 0.8, 3)])
+def test_with_every_uncertainty_one_each_pick_is_maxherdings(n, n_lab, d, k, sigma, seed):
+    """scikit-activeml 1.0.1's MaxHerding on the same points: unit-norm rows (normalize_samples), the RBF kernel
+    exp(−γ‖x − x'‖²) with γ = 1/(2σ²), labelled rows covering the candidates; its utility is the mean gain over the
+    candidates where ours is the sum. Uniform probabilities make every margin uncertainty 1. Each of our picks,
+    given the ones before it as labelled, is MaxHerding's best candidate with our gain as its utility, the
+    lowest index among equal utilities: two near points that only cover each other tie exactly, and MaxHerding
+    breaks such ties at random."""
+    from skactiveml.pool import MaxHerding
+
+    g = torch.Generator().manual_seed(seed)
+    emb = torch.randn(n, d, generator=g, dtype=torch.float64)
+    labelled_emb = torch.randn(n_lab, d, generator=g, dtype=torch.float64)
+    got = uherding_select(torch.full((n, 3), 1 / 3, dtype=torch.float64), emb, labelled_emb, k, torch.Generator(),
+                          sigma=sigma)
+    X = torch.cat([labelled_emb, emb]).numpy()
+    peer = MaxHerding(metric="rbf", metric_dict={"gamma": 1 / (2 * sigma ** 2)}, random_state=0)
+    for b, (row, gain) in enumerate(zip(got.index, got.score)):
+        y = np.full(n_lab + n, np.nan)
+        y[:n_lab] = 0
+        y[n_lab + got.index[:b]] = 0
+        utility = peer.query(X, y, return_utilities=True)[1][0, n_lab:]
+        best = np.nanmax(utility)
+        assert row == np.flatnonzero(np.isclose(utility, best, rtol=1e-12, atol=0))[0]
+        assert gain / (n - b) == pytest.approx(best, rel=1e-9)  # the picks before are no candidates now
+
+
+def trained_digits(n_labelled=60):
+    """A learner trained on digits' first n_labelled pool points (mlp, 32-wide embeddings) and the labelled mask."""
+    ds = dataset.load_digits(np.random.default_rng(0))
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), n_emb=32, max_epochs=30)
+    labeled = np.zeros(len(ds.y_train), dtype=bool)
+    labeled[:n_labelled] = True
+    learner.train(np.flatnonzero(labeled))
+    return learner, labeled
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_fixed_flags_pick_as_the_plain_softmax_and_width_did():
+    learner, labeled = trained_digits()
+    predictor = learner.predictor
+    strategy = UncertaintyHerding(predictor, labeled, torch.Generator(), kernel_sigma=0.5, uherding_temperature=1.0)
+    unlabelled = np.flatnonzero(~labeled)
+    probs, emb = predictor.probs_embeddings(unlabelled)
+    want = uherding_select(probs, emb, predictor.embeddings(np.flatnonzero(labeled)), 10, torch.Generator(), 0.5)
+    assert strategy.query(10).index.tolist() == unlabelled[want.index].tolist()
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_auto_calibrates_on_held_out_labels_and_leaves_the_run_alone():
+    """auto: T from a network trained on 70% of the labelled points (not the round's network, whose outputs and
+    the run's generator stay as they were), the same T for the same strategy seed; σ the labelled points'
+    radius; and the picks those of the plain function at that T and σ."""
+    learner, labeled = trained_digits()
+    predictor, labelled = learner.predictor, np.flatnonzero(labeled)
+    before, run_state = predictor.probs(np.arange(100)), learner.state_dict()["gen"]
+    temperatures = [UncertaintyHerding(predictor, labeled, torch.Generator().manual_seed(s)).temperature(labelled)
+                    for s in (3, 3, 4)]
+    assert torch.equal(predictor.probs(np.arange(100)), before) and torch.equal(learner.state_dict()["gen"], run_state)
+    assert temperatures[0] == temperatures[1] and all(t in TEMPERATURES.tolist() for t in temperatures)
+    assert max(temperatures) > 1  # a network trained to 99% on 42 points is overconfident on the other 18
+    strategy = UncertaintyHerding(predictor, labeled, torch.Generator().manual_seed(3))
+    unlabelled = np.flatnonzero(~labeled)
+    probs, emb = predictor.probs_embeddings(unlabelled, temperatures[0])
+    sigma = kernel_radius(predictor.embeddings(labelled))
+    assert sigma < FALLBACK_SIGMA
+    want = uherding_select(probs, emb, predictor.embeddings(labelled), 10, torch.Generator(), sigma)
+    assert strategy.query(10).index.tolist() == unlabelled[want.index].tolist()
+    with pytest.raises(ValueError, match="not trained on"):
+        predictor.held_out_logits(labelled, unlabelled[:3], torch.Generator())

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-import dataset
-from learner import Learner
+from cli import run_main
+from extension_learner import digits_learner
 from resumed import resume_after_one_round
 from query_strategies.vaal import AdversarialVAE, vaal_select, vae_loss
 
@@ -42,13 +42,7 @@ def test_selection_takes_the_points_least_likely_labelled():
 
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_the_vae_learns_the_inputs_and_the_discriminator_leans_to_the_labelled():
-    ds = dataset.load_digits(np.random.default_rng(0))
-    labelled = np.zeros(len(ds.y_train), dtype=bool)
-    labelled[:200] = True
-    module = AdversarialVAE(lambda: np.flatnonzero(~labelled), 1.0, 1.0)
-    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), n_emb=32, max_epochs=60,
-                      extensions=[module])
-    assert learner.trainer == "torch"
+    ds, module, learner = digits_learner(lambda unlabelled: AdversarialVAE(unlabelled, 1.0, 1.0))
     X = ds.X_train
 
     def reconstruction_error():
@@ -69,3 +63,11 @@ def test_resume_is_bit_for_bit_with_the_vae_in_the_checkpoint(tmp_path):
     state, config = resume_after_one_round(FLAGS, FOLDER, tmp_path)
     assert set(state["learner"]["extensions"]["vaal"]) == {"vae", "disc"}
     assert (config["vaalBeta"], config["vaalAdversary"]) == (1.0, 1.0)
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_a_run_that_labels_the_whole_pool_trains_without_an_unlabelled_minibatch(tmp_path):
+    done = run_main("--alg", "vaal", "--nStart", "1617", "--nQuery", "10", "--nEnd", "1617", "--maxEpochs", "3",
+                    "--out", tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "digits_mlp_vaal_10_seed1" / "rounds.csv").read_text().count("\n") == 2
