@@ -1,11 +1,12 @@
 /* One step of BAIT's greedy over a chunk of candidates (query_strategies/bait_sampling.py, CompiledDesign), in one
  * pass that reads each candidate's matrices once. Candidate i's C×C matrices are stored with the point axis last:
  * entry (a, b) at [(a·C + b)·stride + i]. With Tᵢ, T'ᵢ the C×C products of the change's rows with eᵢ (from the
- * caller's matrix product in the embeddings' float32 or float64: 2C² rows, t_stride apart) and Ãᵢ = diag(rootᵢ)(I − 1pᵢᵀ):
+ * caller's matrix product in the embeddings' float32 or float64: 2C² rows, t_stride apart) and
+ * Ãᵢ = diag(rootᵢ)(I − 1pᵢᵀ):
  *   Gᵢ = Ãᵢ Tᵢ, Jᵢ = Ãᵢ T'ᵢ   (row a of ÃT is root_a·(T[a] − Σ_c p_c T[c])),
  *   Xᵢ ← Xᵢ − sign·GᵢGᵢᵀ,  Yᵢ ← Yᵢ − sign·(JᵢGᵢᵀ + GᵢJᵢᵀ),
- *   scoreᵢ = tr(Yᵢ(shift·I + Xᵢ)⁻¹)
- *            for shift = ±1 (shift·I + Xᵢ is definite then), by the Cholesky factor of I + shift·Xᵢ.
+ *   scoreᵢ = tr(Yᵢ(shift·I + Xᵢ)⁻¹) for shift = ±1 (shift·I + Xᵢ is definite then), by the Cholesky factor of
+ *            I + shift·Xᵢ.
  * Without T only the scores are computed. W candidates are processed together, one per vector lane, in float64. */
 #include <math.h>
 #include <stdint.h>

@@ -240,7 +240,8 @@ class CompiledDesign(FisherDesign):
     """FisherDesign whose candidate updates run in kernels/bait_step.c, which reads each candidate's matrices once
     per change and, in the same pass, computes every candidate's exact score tr(Yᵢ(shift·I + Xᵢ)⁻¹) for the next
     step (shift = the change's sign: +1 while adding, the drop of an addition; −1 while removing, minus the rise
-    of a removal), so no bounds are needed: the same argmax as FisherDesign's best-first search."""
+    of a removal), so no bounds are needed (`bounds` stay as at the start, unused): the same argmax as
+    FisherDesign's best-first search."""
 
     def __init__(self, kernel, *args):
         super().__init__(*args)
@@ -249,6 +250,7 @@ class CompiledDesign(FisherDesign):
         self.buffer = self.emb_t.new_empty(2 * self.C * self.C * COMPILED_CHUNK)
 
     def restrict(self, rows):
+        """Keep only candidates `rows` (and their scores), X and Y contiguous for the kernel."""
         super().restrict(rows)
         self.X, self.Y, self.scores = self.X.contiguous(), self.Y.contiguous(), self.scores[rows]
 
@@ -267,6 +269,7 @@ class CompiledDesign(FisherDesign):
         return i, float(drops[i])
 
     def raises(self):
+        """Rise of tr(M⁻¹F) when candidate i leaves M: −tr(Yᵢ(Xᵢ − I)⁻¹)."""
         return -self.scored(-1.0)
 
     def update_candidates(self, Zt, sign):
@@ -274,7 +277,8 @@ class CompiledDesign(FisherDesign):
         n, rows = self.X.shape[2], self.product_rows(Zt)
         for start in range(0, n, COMPILED_CHUNK):
             stop = min(start + COMPILED_CHUNK, n)
-            T = torch.mm(rows, self.emb_t[:, start:stop], out=self.buffer[:len(rows) * (stop - start)].view(len(rows), -1))
+            T = self.buffer[:len(rows) * (stop - start)].view(len(rows), -1)
+            torch.mm(rows, self.emb_t[:, start:stop], out=T)
             self.kernel.run(self.X, self.Y, self.root_t, self.probs_t, start, stop, sign, sign, T=T,
                             score=self.scores)
         self.shift = sign
