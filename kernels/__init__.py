@@ -102,28 +102,28 @@ def write_atomic(path, text):
     os.replace(f.name, path)
 
 
-def build(cache, flags=FLAGS):
-    """Path of the library compiled with `flags` in `cache`, compiling it when missing (or not `trusted`); raises
-    Unavailable saying why when there is no working compiler or the compilation fails."""
+def build(cache, flags=FLAGS, source=SOURCE):
+    """Path of the library compiled from `source` with `flags` in `cache`, compiling it when missing (or not
+    `trusted`); raises Unavailable saying why when there is no working compiler or the compilation fails."""
     cc = compiler()
     try:
         version = compiler_version(cc, cache)
-        key = hashlib.sha256("\0".join([SOURCE.read_text(), " ".join(cc), version, " ".join(flags),
+        key = hashlib.sha256("\0".join([source.read_text(), " ".join(cc), version, " ".join(flags),
                                         cpu_identity()]).encode())
-        lib = cache / f"mlp_epoch-{key.hexdigest()[:16]}.so"
+        lib = cache / f"{source.stem}-{key.hexdigest()[:16]}.so"
         if lib.exists() and trusted(lib):
             return lib
         cache.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=cache) as tmp:
             out = Path(tmp) / lib.name
-            done = subprocess.run([*cc, *flags, "-o", str(out), str(SOURCE), "-lm"], capture_output=True, text=True,
+            done = subprocess.run([*cc, *flags, "-o", str(out), str(source), "-lm"], capture_output=True, text=True,
                                   timeout=COMPILE_SECONDS)
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-                raise Unavailable(f"{shlex.join(cc)} could not compile kernels/mlp_epoch.c: {last}")
+                raise Unavailable(f"{shlex.join(cc)} could not compile kernels/{source.name}: {last}")
             os.replace(out, lib)  # atomic: a concurrent build of the same key writes the same file
     except subprocess.TimeoutExpired:
-        raise Unavailable(f"compiling kernels/mlp_epoch.c took more than {COMPILE_SECONDS} s") from None
+        raise Unavailable(f"compiling kernels/{source.name} took more than {COMPILE_SECONDS} s") from None
     except OSError as e:
         raise Unavailable(f"the kernel could not be built in {cache} ({e})") from None
     return lib

@@ -5,19 +5,21 @@ last-layer Fisher. V is never formed: for a (C·d)×(C·d) matrix K with d×d bl
 Vᵢ K Vᵢᵀ = Aᵢ Qᵢ Aᵢᵀ with Qᵢ[a,b] = eᵢᵀ K_ab eᵢ, and for a (C·d)×m matrix Z with d-row blocks Z_a,
 Vᵢ Z = Aᵢ Tᵢ with Tᵢ[a] = eᵢᵀ Z_a. Every candidate keeps Xᵢ = Ṽᵢ M⁻¹ Ṽᵢᵀ and Yᵢ = Ṽᵢ M⁻¹FM⁻¹ Ṽᵢᵀ (C×C)
 current through each rank-C change of M⁻¹, so a greedy step costs O(n·C²·(d + C) + (C·d)²·C) time and the
-whole selection O(n·(C² + d) + (C·d)²) memory. The argmax of a greedy step computes the exact gain
-tr(Yᵢ(I + Xᵢ)⁻¹) only for candidates whose cheap upper bound can still beat the best (the same pick as computing
-all of them).
+whole selection O(n·(C² + d) + (C·d)²) memory. On the CPU with a C compiler (CompiledDesign, kernels/bait_step.c)
+one pass per change updates every candidate's Xᵢ, Yᵢ and computes its exact gain tr(Yᵢ(I + Xᵢ)⁻¹) while they are
+in cache; elsewhere (FisherDesign: PyTorch, also on CUDA) the argmax computes the exact gain only for candidates
+whose cheap upper bound can still beat the best. Both give the argmax of the exact gains.
 
 Precision: products over the n points (the d-wide contractions with the embeddings) run in the embeddings'
 dtype (float32 from the model: the same picks as float64 in the tests); the C×C and (C·d)×(C·d) algebra, M⁻¹ and
-the per-candidate Xᵢ, Yᵢ are float64."""
+the per-candidate Xᵢ, Yᵢ are float64 in both paths."""
 import math
 import warnings
 
 import numpy as np
 import torch
 
+from kernels import bait as bait_kernel
 from model import build_model
 
 from .selection import best_first, one_thread, picks, progress
@@ -27,6 +29,7 @@ CIFAR_LAMBDA = 0.01  # λ when the data name contains "CIFAR" (any case), as in 
 OVERSAMPLE = 2  # forward picks 2B points, backward prunes back to B
 SETUP_ELEMENTS = 2**23  # size of the per-chunk temporaries (points × class pairs × d) in the O(n·C²·d²) set-up
 UPDATE_ELEMENTS = 2**19  # size of the per-chunk temporaries (points × 2C²) of a greedy step: fits in cache
+COMPILED_CHUNK = 512  # candidates per product and kernel call in CompiledDesign
 # Relative slack on the bounds that skip candidates whose gain cannot be the largest. Xᵢ and Yᵢ live in the
 # embeddings' float32 and drift from exact PSD matrices over hundreds of updates, so the bounds, derived for PSD
 # matrices, can miss the computed gain: by up to 5e-5 relatively on letter (26 classes, 18,000 points).
@@ -140,7 +143,7 @@ class FisherDesign:
         self.P, self.F = P, F
         self.C, self.d = probs.shape[1], emb.shape[1]
         self.root, self.probs = root, probs
-        self.root_t, self.probs_t = root.T.to(emb.dtype).contiguous(), probs.T.to(emb.dtype).contiguous()
+        self.root_t, self.probs_t = root.T.contiguous(), probs.T.contiguous()
         self.emb_t = emb.T.contiguous()
         wide = P.to(emb.dtype)
         self.X = self.initial(block_quadratic_forms(wide, emb))
@@ -209,14 +212,18 @@ class FisherDesign:
         self.P.addmm_(Ut.T, Ut, alpha=-sign)
         self.update_candidates(torch.cat([Ut, Rt]), sign)
 
-    def update_candidates(self, Zt, sign):
-        """Xᵢ, Yᵢ and their bound statistics after the change, in chunks that stay in cache, from the rows
-        Zt = [U'ᵀ; Rᵀ]: Ãᵢ applied to the C×C matrices [eᵢᵀ U'_a] and [eᵢᵀ R_a] (a = class block) gives Gᵢ and Jᵢ;
-        then GᵢGᵢᵀ and JᵢGᵢᵀ."""
+    def product_rows(self, Zt):
+        """The 2C² rows (d wide, the embeddings' dtype) whose products with eᵢ are the entries of the C×C matrices
+        [eᵢᵀ U'_a] and [eᵢᵀ R_a] (a = class block, the row index) of a change with Zt = [U'ᵀ; Rᵀ]."""
         C, d = self.C, self.d
-        rows = Zt.to(self.emb_t.dtype).view(2, C, C, d).transpose(1, 2).reshape(2 * C * C, d)
+        return Zt.to(self.emb_t.dtype).view(2, C, C, d).transpose(1, 2).reshape(2 * C * C, d)
+
+    def update_candidates(self, Zt, sign):
+        """Xᵢ, Yᵢ and their bound statistics after the change, in chunks that stay in cache: Ãᵢ applied to the
+        products of `product_rows` (in float64) gives Gᵢ and Jᵢ; then GᵢGᵢᵀ and JᵢGᵢᵀ."""
+        C, rows = self.C, self.product_rows(Zt)
         for part in chunks(self.X.shape[2], 2 * C * C, UPDATE_ELEMENTS):
-            T = (rows @ self.emb_t[:, part]).view(2, C, C, -1)
+            T = (rows @ self.emb_t[:, part]).double().view(2, C, C, -1)
             probs = self.probs_t[:, None, part]
             T = self.root_t[:, None, part] * (T - (probs * T).sum(1, keepdim=True))
             X, Y = self.X[..., part], self.Y[..., part]
@@ -227,6 +234,54 @@ class FisherDesign:
             Y.sub_(out[1] + out[1].transpose(0, 1), alpha=sign)
             for stat, value in zip(self.bounds[:, part], bound_statistics(X, Y)):
                 stat.copy_(value)
+
+
+class CompiledDesign(FisherDesign):
+    """FisherDesign whose candidate updates run in kernels/bait_step.c, which reads each candidate's matrices once
+    per change and, in the same pass, computes every candidate's exact score tr(Yᵢ(shift·I + Xᵢ)⁻¹) for the next
+    step (shift = the change's sign: +1 while adding, the drop of an addition; −1 while removing, minus the rise
+    of a removal), so no bounds are needed (`bounds` stay as at the start, unused): the same argmax as
+    FisherDesign's best-first search."""
+
+    def __init__(self, kernel, *args):
+        super().__init__(*args)
+        self.kernel = kernel
+        self.scores, self.shift = self.X.new_empty(self.X.shape[2]), None
+        self.buffer = self.emb_t.new_empty(2 * self.C * self.C * COMPILED_CHUNK)
+
+    def restrict(self, rows):
+        """Keep only candidates `rows` (and their scores), X and Y contiguous for the kernel."""
+        super().restrict(rows)
+        self.X, self.Y, self.scores = self.X.contiguous(), self.Y.contiguous(), self.scores[rows]
+
+    def scored(self, shift):
+        """Every candidate's tr(Yᵢ(shift·I + Xᵢ)⁻¹), computed unless the last change left them current."""
+        if self.shift != shift:
+            self.kernel.run(self.X, self.Y, self.root_t, self.probs_t, 0, self.X.shape[2], 0.0, shift,
+                            score=self.scores)
+            self.shift = shift
+        return self.scores
+
+    def best_addition(self, available):
+        """(i, drop): the `available` candidate of the largest tr(Yᵢ(I + Xᵢ)⁻¹) (lowest position among ties)."""
+        drops = self.scored(1.0).masked_fill(~available, -math.inf)
+        i = int(drops.argmax())
+        return i, float(drops[i])
+
+    def raises(self):
+        """Rise of tr(M⁻¹F) when candidate i leaves M: −tr(Yᵢ(Xᵢ − I)⁻¹)."""
+        return -self.scored(-1.0)
+
+    def update_candidates(self, Zt, sign):
+        """Xᵢ, Yᵢ and the scores for shift = sign after the change, COMPILED_CHUNK candidates per product."""
+        n, rows = self.X.shape[2], self.product_rows(Zt)
+        for start in range(0, n, COMPILED_CHUNK):
+            stop = min(start + COMPILED_CHUNK, n)
+            T = self.buffer[:len(rows) * (stop - start)].view(len(rows), -1)
+            torch.mm(rows, self.emb_t[:, start:stop], out=T)
+            self.kernel.run(self.X, self.Y, self.root_t, self.probs_t, start, stop, sign, sign, T=T,
+                            score=self.scores)
+        self.shift = sign
 
 
 def bait_select(probs, emb, labeled_mask, k, generator, lam=1.0):
@@ -248,7 +303,9 @@ def initial_design(p, emb, labeled_mask, cand, k, lam):
     M = fisher_sum(p[labeled_mask], emb[labeled_mask]) / (n_lab + k)
     M.diagonal().add_(lam)
     P = torch.cholesky_inverse(torch.linalg.cholesky(M))
-    return FisherDesign(P, F, math.sqrt(k / (n_lab + k)) * p[cand].sqrt(), p[cand], emb[cand])
+    args = P, F, math.sqrt(k / (n_lab + k)) * p[cand].sqrt(), p[cand], emb[cand]
+    kernel = bait_kernel.library() if emb.device.type == "cpu" else None
+    return FisherDesign(*args) if kernel is None else CompiledDesign(kernel, *args)
 
 
 def forward_backward(design, k):
