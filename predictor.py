@@ -71,10 +71,11 @@ class Predictor:
             self._seconds += time.perf_counter() - start
 
     def _pool_batches(self, idx):
-        """The inputs of pool points `idx`, TEST_BATCH points at a time, each batch gathered on its own (no copy of
-        the whole subset: at 60,000 MNIST points the copy alone costs as much as the forward pass)."""
+        """The inputs of pool points `idx`, TEST_BATCH points at a time, each batch gathered only when it is used (no
+        copy of the whole subset: at 60,000 MNIST points the copy alone costs as much as the forward pass, and a
+        batch gathered right before its forward pass is still in cache)."""
         rows = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self._X.device)
-        return [self._X[rows[start:start + TEST_BATCH]] for start in range(0, len(rows), TEST_BATCH)]
+        return (self._X[rows[start:start + TEST_BATCH]] for start in range(0, len(rows), TEST_BATCH))
 
     @torch.no_grad()
     def _forward(self, batches, model=None):
@@ -204,7 +205,7 @@ class Predictor:
         layer's `weight` (not its bias) perturbed by Gaussian noise ξ scaled to ‖ξ‖ = scale·‖weight‖, ξ drawn layer by
         layer from a device generator per copy (NoiseStability, Li et al. 2024). The network itself is unchanged."""
         with self._timed():
-            batches, out = self._pool_batches(idx), []
+            batches, out = list(self._pool_batches(idx)), []
             for _ in range(draws):
                 gen, noisy = device_generator(self._gen, self._X.device), copy.deepcopy(self._model).eval()
                 for m in noisy.modules():
