@@ -81,14 +81,11 @@ class Dataset:
 
 def content_sha256(ds):
     """SHA-256 over the labels, then the features (pool, then test), as stored in memory."""
-    h = hashlib.sha256()
-    for t in (ds.y_train, ds.y_test, ds.X_train, ds.X_test):
-        h.update(np.ascontiguousarray(t.detach().cpu().numpy()).data)
-    return h.hexdigest()
+    return arrays_sha256(*(t.detach().cpu().numpy() for t in (ds.y_train, ds.y_test, ds.X_train, ds.X_test)))
 
 
 def arrays_sha256(*arrays):
-    """SHA-256 over the arrays' bytes in order (content_sha256's hash, for arrays not yet in a Dataset)."""
+    """SHA-256 over the arrays' bytes in order."""
     h = hashlib.sha256()
     for a in arrays:
         h.update(np.ascontiguousarray(a).data)

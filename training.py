@@ -6,6 +6,7 @@ import time
 import warnings
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -190,6 +191,34 @@ class Extension:
 
     def load_state_dict(self, state):
         """The extension as state_dict saved it."""
+
+
+class UnlabelledDraws(Extension):
+    """An extension that trains on unlabelled pool points beside each labelled minibatch (vaal, waal): the pool's
+    inputs (see_pool), the points unlabelled at this training (refreshed by `train`), and minibatches of them drawn
+    uniformly from the extension's generator `gen` (set by its `reset`)."""
+
+    def __init__(self, unlabelled):
+        """`unlabelled`: a function giving the pool indices not yet labelled."""
+        self.unlabelled, self.X, self.rows, self.gen = unlabelled, None, None, None
+
+    def see_pool(self, X):
+        self.X = X
+
+    def train(self):
+        """The unlabelled points of this training (read once per epoch)."""
+        self.rows = torch.as_tensor(np.asarray(self.unlabelled(), dtype=np.int64), device=self.X.device)
+
+    def unlabelled_batch(self, n):
+        """The inputs of n unlabelled pool points drawn uniformly with replacement; None when none is unlabelled."""
+        if not len(self.rows):
+            return None
+        draw = torch.randint(len(self.rows), (n,), generator=self.gen).to(self.X.device)
+        return self.X[self.rows[draw]]
+
+    def no_loss(self):
+        """A zero in the graph of every parameter (the loss when the whole pool is labelled)."""
+        return sum((p * 0).sum() for p in self.parameters())
 
 
 def with_losses(extensions):

@@ -2,14 +2,13 @@
 discriminator on its latent codes train beside the classifier (a training.Extension), the discriminator telling
 labelled from unlabelled points and the VAE learning to fool it; the unlabelled points the discriminator finds
 least likely labelled are queried. docs/FIDELITY.md says how its training relates to the paper's."""
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
 from model import reset_weights
-from training import Extension
+from training import UnlabelledDraws
 
 from .selection import top_k
 from .strategy import Strategy
@@ -30,7 +29,7 @@ def vaal_select(labelled_probability, k, generator):
     return top_k(1 - torch.as_tensor(labelled_probability).double(), k)
 
 
-class AdversarialVAE(Extension):
+class AdversarialVAE(UnlabelledDraws):
     """The VAE (encoder: FC 512, ReLU, FC to μ and log σ² in 32 dimensions; decoder: FC 512, ReLU, FC back to the
     input) and the discriminator (FC 512, ReLU, FC 512, ReLU, FC 1, sigmoid on the latent code). Each minibatch of
     labelled points (L) is paired with as many unlabelled points (U, drawn uniformly from the run's generator);
@@ -42,11 +41,9 @@ class AdversarialVAE(Extension):
 
     def __init__(self, unlabelled, beta, adversary_weight):
         """`unlabelled`: a function giving the pool indices not yet labelled."""
-        self.unlabelled, self.beta, self.weight = unlabelled, beta, adversary_weight
-        self.X = self.vae = self.disc = self.gen = self.rows = None
-
-    def see_pool(self, X):
-        self.X = X
+        super().__init__(unlabelled)
+        self.beta, self.weight = beta, adversary_weight
+        self.vae = self.disc = None
 
     def reset(self, generator, device, n_features):
         d = self.X[0].numel()
@@ -66,7 +63,7 @@ class AdversarialVAE(Extension):
         """Training mode; the unlabelled points of this training (read once per epoch)."""
         self.vae.train()
         self.disc.train()
-        self.rows = torch.as_tensor(np.asarray(self.unlabelled(), dtype=np.int64), device=self.X.device)
+        super().train()
 
     def eval(self):
         self.vae.eval()
@@ -77,10 +74,10 @@ class AdversarialVAE(Extension):
         return self.vae["encode"](x).chunk(2, dim=1)
 
     def loss(self, model, x, y, logits, emb):
-        if not len(self.rows):  # nothing unlabelled to tell apart (the whole pool labelled): no VAAL term
-            return sum((p * 0).sum() for p in self.parameters())  # (a zero in the modules' graph)
-        draw = torch.randint(len(self.rows), (len(x),), generator=self.gen).to(self.X.device)
-        both = torch.cat([x, self.X[self.rows[draw]]])
+        drawn = self.unlabelled_batch(len(x))
+        if drawn is None:  # nothing unlabelled to tell apart (the whole pool labelled): no VAAL term
+            return self.no_loss()
+        both = torch.cat([x, drawn])
         mu, logvar = self.encode(both)
         noise = torch.randn(mu.shape, generator=self.gen, dtype=mu.dtype).to(mu.device)
         z = mu + noise * (0.5 * logvar).exp()

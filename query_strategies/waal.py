@@ -3,13 +3,12 @@ embedding trains beside it (a training.Extension) to estimate the Wasserstein di
 the labelled points, while the network's features learn to shrink it; a query takes the unlabelled points that are
 uncertain and that the critic finds least like the labelled ones. docs/FIDELITY.md says how its training relates to
 the paper's and to the authors' code."""
-import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
 
 from model import Dropout, reset_weights
-from training import Extension, device_generator
+from training import UnlabelledDraws, device_generator
 
 from .selection import Picks, top_k
 from .strategy import Strategy
@@ -48,7 +47,7 @@ def waal_select(probs, critic_scores, k, generator, selection):
     return Picks(lowest.index, -lowest.score)
 
 
-class Critic(Extension):
+class Critic(UnlabelledDraws):
     """The critic D: FC(n_features → 50), ReLU, dropout 0.5 (from the run's generator), FC(50 → 1), sigmoid, on the
     classifier's embedding z. Each minibatch of labelled points (L) is paired with as many unlabelled points (U,
     drawn uniformly from the run's generator), whose features come from the same network; its loss is, summed:
@@ -60,12 +59,10 @@ class Critic(Extension):
 
     def __init__(self, unlabelled, alpha, penalty):
         """`unlabelled`: a function giving the pool indices not yet labelled."""
-        self.unlabelled, self.alpha, self.penalty = unlabelled, alpha, penalty
-        self.X = self.net = self.gen = self.rows = None
+        super().__init__(unlabelled)
+        self.alpha, self.penalty = alpha, penalty
+        self.net = None
         self.gamma = 0.0
-
-    def see_pool(self, X):
-        self.X = X
 
     def reset(self, generator, device, n_features):
         self.net = nn.Sequential(nn.Linear(n_features, HIDDEN), nn.ReLU(), Dropout(0.5), nn.Linear(HIDDEN, 1),
@@ -80,7 +77,7 @@ class Critic(Extension):
     def train(self):
         """Training mode; the unlabelled points of this training and γ = |L|/|U| (read once per epoch)."""
         self.net.train()
-        self.rows = torch.as_tensor(np.asarray(self.unlabelled(), dtype=np.int64), device=self.X.device)
+        super().train()
         self.gamma = (len(self.X) - len(self.rows)) / max(len(self.rows), 1)
 
     def eval(self):
@@ -89,10 +86,10 @@ class Critic(Extension):
     def loss(self, model, x, y, logits, emb):
         """α·(W(held critic) − W(critic on held features) + λ·GP), W = wasserstein_estimate over this labelled
         minibatch's embeddings and those of as many drawn unlabelled points."""
-        if not len(self.rows):  # nothing unlabelled to tell apart: no adversarial term (a zero in the critic's graph)
-            return 0 * self.net(emb.detach()).sum()
-        draw = torch.randint(len(self.rows), (len(x),), generator=self.gen).to(self.X.device)
-        z_u, z_l = model(self.X[self.rows[draw]])[1], emb
+        drawn = self.unlabelled_batch(len(x))
+        if drawn is None:  # nothing unlabelled to tell apart: no adversarial term
+            return self.no_loss()
+        z_u, z_l = model(drawn)[1], emb
         features = wasserstein_estimate(self.held(z_u), self.held(z_l), self.gamma)
         z_u, z_l = z_u.detach(), z_l.detach()
         ascent = wasserstein_estimate(self.net(z_u), self.net(z_l), self.gamma)
