@@ -6,14 +6,21 @@
  * s is sparse (CSR: indptr, indices, values), so for MNIST-like data most of the first layer's products are skipped:
  *   h = relu(s W1ᵀ + (W1 base + b1)),   ∂W1 = ∂Hᵀ s + (Σ_rows ∂H) baseᵀ.
  * W1 is kept transposed (W1t, d x H) so that one feature's weights are one contiguous row.
- * H must be a multiple of V (16). */
+ * H must be a multiple of 16 (kernels.VECTOR; V divides it). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define V 16 /* floats per vector */
-#define NV 4 /* vectors per register block (64 hidden units) */
+/* Floats per vector: a machine register's width (AVX-512: 16, else 8; GCC emulates wider vector types through the
+ * stack, 10x slower), and vectors per register block (64 hidden units either way). Each hidden unit is summed in the
+ * same order at any width, so both give the same floats. */
+#ifdef __AVX512F__
+#define V 16
+#else
+#define V 8
+#endif
+#define NV (64 / V)
 typedef float vf __attribute__((vector_size(V * sizeof(float)), aligned(sizeof(float))));
 
 /* Adam's step t: size = lr · √bc2 / bc1 and eps = ε · √bc2, with bc_i = 1 − β_iᵗ (torch's update
