@@ -1,18 +1,23 @@
 """BAIT's compiled step (kernels/bait_step.c through kernels/bait.py) and its PyTorch fallback: the kernel's update
-and scores against the formulas written in PyTorch, the checks at its C boundary, and both paths of bait_select
-picking the direct-inversion reference's points, at the issue's size class too (n = 60,000 pool points, C = 10,
-1,000 labelled) against a greedy that recomputes every candidate's matrices from M⁻¹ at every step."""
+and scores against the formulas written in PyTorch, its edge cases (also in a build with AddressSanitizer and
+UBSan), the checks at its C boundary, and both paths of bait_select picking the direct-inversion reference's
+points, at the issue's size class too (n = 60,000 pool points, C = 10, 1,000 labelled) against a greedy that
+recomputes every candidate's matrices from M⁻¹ at every step."""
 import functools
 import math
 
 import pytest
 import torch
 
+import bait_kernel_cases
+from bait_kernel_cases import step_inputs, torch_step
+from cli import ROOT
 from kernels import bait as bait_kernel
 from query_strategies import bait_sampling
 from query_strategies.bait_sampling import (CompiledDesign, FisherDesign, bait_select, block_quadratic_forms,
-                                            factor_times, fisher_sum, initial_design, sandwich)
+                                            fisher_sum, initial_design, sandwich)
 from query_strategies.selection import one_thread
+from sanitized import assert_clean_then_overrun, sanitized_build
 from test_bait import random_problem, reference_bait
 
 
@@ -46,30 +51,6 @@ def test_the_path_fixture_selects_the_design(path):
     probs, emb, labeled = random_problem(30, 3, 4, 5, seed=0)
     assert design_class(probs, emb, labeled) is (CompiledDesign if path == "compiled" else FisherDesign)
     assert (bait_kernel.library() is None) == (path == "torch")
-
-
-def step_inputs(C, n, seed, t_dtype):
-    """Random symmetric X (PSD, small) and Y, probabilities, roots and the change's products T."""
-    g = torch.Generator().manual_seed(seed)
-    B = torch.randn(n, C, C, generator=g, dtype=torch.float64) / (3 * C)
-    X = (B @ B.transpose(1, 2)).permute(1, 2, 0).contiguous()
-    Y = (B.transpose(1, 2) @ B).permute(1, 2, 0).contiguous()
-    probs = torch.softmax(torch.randn(n, C, generator=g, dtype=torch.float64), 1)
-    root = 0.7 * probs.sqrt()
-    T = (torch.randn(2 * C * C, n, generator=g, dtype=torch.float64) / (4 * C)).to(t_dtype)
-    return X, Y, probs, root, T
-
-
-def torch_step(X, Y, probs, root, T, sign, shift):
-    """The formulas of bait_step.c in PyTorch: G = ÃT, J = ÃT', X − sign·GGᵀ, Y − sign·(JGᵀ + GJᵀ) and
-    tr(Y(shift·I + X)⁻¹), with points first."""
-    C, n = probs.shape[1], len(probs)
-    T = T.double().view(2, C, C, n).permute(0, 3, 1, 2)
-    G, J = factor_times(root, probs, T[0]), factor_times(root, probs, T[1])
-    Xn = X.permute(2, 0, 1) - sign * G @ G.transpose(1, 2)
-    Yn = Y.permute(2, 0, 1) - sign * (J @ G.transpose(1, 2) + G @ J.transpose(1, 2))
-    score = torch.linalg.solve(shift * torch.eye(C, dtype=torch.float64) + Xn, Yn).diagonal(dim1=1, dim2=2).sum(1)
-    return Xn.permute(1, 2, 0), Yn.permute(1, 2, 0), score
 
 
 @pytest.mark.parametrize("C, n, t_dtype", [(10, 23, torch.float32), (10, 8, torch.float64), (3, 5, torch.float32),
@@ -112,6 +93,27 @@ def test_kernel_refuses_what_it_cannot_read(compiled):
     with pytest.raises(ValueError, match="shift must be 1 or -1"):
         compiled.run(X, Y, root_t, probs_t, 0, 10, 0.0, 0.5, score=torch.empty(10, dtype=torch.float64))
 
+
+
+@pytest.mark.parametrize("case", bait_kernel_cases.EDGES, ids=str)
+def test_kernel_edge_cases_match_the_formulas_in_pytorch(compiled, case):
+    """C = 1 and 2, chunks of 1 and 513 candidates, float and double T, scores only, the update only."""
+    bait_kernel_cases.check(compiled, case)
+
+
+@pytest.fixture(scope="module")
+def sanitized(tmp_path_factory):
+    """(library, environment) for bait_step.c built with AddressSanitizer and UBSan (sanitized.py); skips where the
+    step cannot be built at all."""
+    if bait_kernel.library() is None:
+        pytest.skip(f"the compiled bait step cannot be built here: {bait_kernel.state()[1]}")
+    return sanitized_build(tmp_path_factory.mktemp("sanitized"), bait_kernel.SOURCE)
+
+
+def test_the_edge_cases_run_clean_under_address_and_undefined_behaviour_sanitizers(sanitized):
+    """Every edge case matches the formulas with no report; then an overrun forced past kernels/bait.py's checks is
+    reported (the sanitizer is live)."""
+    assert_clean_then_overrun(ROOT / "tests" / "bait_kernel_cases.py", *sanitized, len(bait_kernel_cases.EDGES))
 
 @pytest.mark.parametrize("n,C,d,n_lab,k,lam,seed", [
     (40, 3, 4, 6, 4, 1.0, 0),

@@ -9,8 +9,6 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,9 +25,8 @@ from cli import ROOT, SMALL, assert_one_line_error, run_cli
 from data_files import SHARED_DATA
 from errors import UserError
 from learner import Learner
+from sanitized import assert_clean_then_overrun, sanitized_build
 from training import batch_bounds
-
-SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
 
 
 @pytest.fixture(scope="module")
@@ -256,31 +253,14 @@ def test_the_boundary_rejects_what_does_not_fit_before_passing_a_pointer(kernel)
 
 @pytest.fixture(scope="module")
 def sanitized(kernel, tmp_path_factory):
-    """(library, environment) for the kernel built with AddressSanitizer and UBSan, loaded in a Python that
-    preloads the sanitizer's runtime (ahead of every library, as ASan needs) and the C++ runtime torch already uses
-    (for ASan's exception interceptor); skips where the compiler or the platform does not support it."""
-    try:
-        lib = kernels.build(tmp_path_factory.mktemp("sanitized"), kernels.FLAGS + SANITIZE)
-    except kernels.Unavailable as e:
-        pytest.skip(f"no sanitized build here: {e}")
-    linked = subprocess.run(["ldd", str(lib)], capture_output=True, text=True).stdout.split()
-    asan = next((w for w in linked if "libasan.so" in w and w.startswith("/")), None)
-    cxx = next((line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
-                if "libstdc++.so" in line), None)
-    if asan is None or cxx is None:
-        pytest.skip(f"the sanitized build links no ASan runtime to preload ({asan}) or torch uses no libstdc++")
-    return lib, dict(os.environ, LD_PRELOAD=f"{asan} {cxx}", ASAN_OPTIONS="detect_leaks=0")
+    """(library, environment) for the kernel built with AddressSanitizer and UBSan (sanitized.py)."""
+    return sanitized_build(tmp_path_factory.mktemp("sanitized"), kernels.SOURCE)
 
 
 def test_the_edge_cases_run_clean_under_address_and_undefined_behaviour_sanitizers(sanitized):
     """Every edge case passes with no report; then an overrun forced past the checks is reported (the sanitizer is
     live)."""
-    lib, env = sanitized
-    script = [sys.executable, str(ROOT / "tests" / "kernel_cases.py"), str(lib), "--overrun"]
-    proc = subprocess.run(script, env=env, capture_output=True, text=True, timeout=600)
-    assert proc.stdout == f"ok {len(kernel_cases.EDGES)}\n", proc.stderr[-3000:]
-    assert proc.returncode != 0 and "AddressSanitizer: heap-buffer-overflow" in proc.stderr, proc.stderr[-3000:]
-    assert proc.stderr.count("ERROR: AddressSanitizer") == 1 and "runtime error" not in proc.stderr
+    assert_clean_then_overrun(ROOT / "tests" / "kernel_cases.py", *sanitized, len(kernel_cases.EDGES))
 
 
 def test_kernel_on_fails_in_one_line_where_it_does_not_apply_or_cannot_be_built(tmp_path, capsys):

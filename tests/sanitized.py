@@ -1,0 +1,40 @@
+"""A compiled kernel built with AddressSanitizer and UBSan, the environment a Python needs to load it (the
+sanitizer's runtime preloaded ahead of every library, as ASan needs, and the C++ runtime torch already uses, for
+ASan's exception interceptor), and the check that a script's edge cases run clean under it. test_kernel.py and
+test_bait_kernel.py run their edge cases so, in a subprocess."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import kernels
+
+SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
+
+
+def sanitized_build(cache, source):
+    """(library, environment) for `source` compiled into `cache` with the kernels' flags and SANITIZE; skips the
+    test where the compiler or the platform does not support it."""
+    try:
+        lib = kernels.build(cache, kernels.FLAGS + SANITIZE, source)
+    except kernels.Unavailable as e:
+        pytest.skip(f"no sanitized build here: {e}")
+    linked = subprocess.run(["ldd", str(lib)], capture_output=True, text=True).stdout.split()
+    asan = next((w for w in linked if "libasan.so" in w and w.startswith("/")), None)
+    cxx = next((line.split()[-1] for line in Path("/proc/self/maps").read_text().splitlines()
+                if "libstdc++.so" in line), None)
+    if asan is None or cxx is None:
+        pytest.skip(f"the sanitized build links no ASan runtime to preload ({asan}) or torch uses no libstdc++")
+    return lib, dict(os.environ, LD_PRELOAD=f"{asan} {cxx}", ASAN_OPTIONS="detect_leaks=0")
+
+
+def assert_clean_then_overrun(script, lib, env, cases):
+    """Runs `python script lib --overrun` in `env`: it must print "ok <cases>" with no sanitizer report, then have
+    its forced overrun reported as ASan's only error (the sanitizer is live)."""
+    proc = subprocess.run([sys.executable, str(script), str(lib), "--overrun"], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.stdout == f"ok {cases}\n", proc.stderr[-3000:]
+    assert proc.returncode != 0 and "AddressSanitizer: heap-buffer-overflow" in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.count("ERROR: AddressSanitizer") == 1 and "runtime error" not in proc.stderr
