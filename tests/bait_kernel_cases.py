@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kernels import bait as bait_kernel  # noqa: E402
 from query_strategies.bait_sampling import factor_times  # noqa: E402
+from sanitized import run_edge_cases  # noqa: E402
 
 
 def step_inputs(C, n, seed, t_dtype):
@@ -103,16 +104,5 @@ def overrun(step):
     step.lib.bait_step(ctypes.byref(args))
 
 
-def main(path, *flags):
-    """Loads the library at `path` and checks every edge case, then, with --overrun, runs `overrun`."""
-    torch.set_num_threads(1)
-    step = bait_kernel.load(Path(path))
-    for case in EDGES:
-        check(step, case)
-    print(f"ok {len(EDGES)}", flush=True)
-    if "--overrun" in flags:
-        overrun(step)
-
-
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    run_edge_cases(bait_kernel.load, EDGES, check, overrun, *sys.argv[1:])

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import kernels  # noqa: E402
 from training import ADAM_BETAS, ADAM_EPS, GRAD_CLAMP, batch_bounds  # noqa: E402
 from model import MLP  # noqa: E402
+from sanitized import run_edge_cases  # noqa: E402
 
 LR = 1e-3
 ATOL = 1e-5
@@ -106,16 +107,5 @@ def overrun(kernel):
     kernel.epoch(run.packed)
 
 
-def main(path, *flags):
-    """Loads the library at `path` and checks every edge case, then, with --overrun, runs `overrun`."""
-    torch.set_num_threads(1)
-    kernel = kernels.load(Path(path))
-    for p in EDGES:
-        check(kernel, p)
-    print(f"ok {len(EDGES)}", flush=True)
-    if "--overrun" in flags:
-        overrun(kernel)
-
-
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    run_edge_cases(kernels.load, EDGES, check, overrun, *sys.argv[1:])

@@ -1,24 +1,25 @@
 """A compiled kernel built with AddressSanitizer and UBSan, the environment a Python needs to load it (the
 sanitizer's runtime preloaded ahead of every library, as ASan needs, and the C++ runtime torch already uses, for
-ASan's exception interceptor), and the check that a script's edge cases run clean under it. test_kernel.py and
-test_bait_kernel.py run their edge cases so, in a subprocess."""
+ASan's exception interceptor), the check that a case script runs clean under it, and those scripts' main
+(kernel_cases.py, bait_kernel_cases.py: test_kernel.py and test_bait_kernel.py run them so, in a subprocess)."""
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import kernels
 
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
 
 
-def sanitized_build(cache, source):
-    """(library, environment) for `source` compiled into `cache` with the kernels' flags and SANITIZE; skips the
-    test where the compiler or the platform does not support it."""
+def sanitized_build(cache, source, *flags):
+    """(library, environment) for `source` compiled into `cache` with the kernels' flags, SANITIZE and `flags`;
+    skips the test where the compiler or the platform does not support it."""
     try:
-        lib = kernels.build(cache, kernels.FLAGS + SANITIZE, source)
+        lib = kernels.build(cache, kernels.FLAGS + SANITIZE + flags, source)
     except kernels.Unavailable as e:
         pytest.skip(f"no sanitized build here: {e}")
     linked = subprocess.run(["ldd", str(lib)], capture_output=True, text=True).stdout.split()
@@ -38,3 +39,15 @@ def assert_clean_then_overrun(script, lib, env, cases):
     assert proc.stdout == f"ok {cases}\n", proc.stderr[-3000:]
     assert proc.returncode != 0 and "AddressSanitizer: heap-buffer-overflow" in proc.stderr, proc.stderr[-3000:]
     assert proc.stderr.count("ERROR: AddressSanitizer") == 1 and "runtime error" not in proc.stderr
+
+
+def run_edge_cases(load, edges, check, overrun, path, *flags):
+    """A case script's main: loads the library at `path` with `load`, runs check(library, case) for every edge case
+    and prints "ok <count>"; then, with --overrun, runs overrun(library), which a sanitized build must report."""
+    torch.set_num_threads(1)
+    library = load(Path(path))
+    for case in edges:
+        check(library, case)
+    print(f"ok {len(edges)}", flush=True)
+    if "--overrun" in flags:
+        overrun(library)

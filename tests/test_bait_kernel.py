@@ -103,11 +103,12 @@ def test_kernel_edge_cases_match_the_formulas_in_pytorch(compiled, case):
 
 @pytest.fixture(scope="module")
 def sanitized(tmp_path_factory):
-    """(library, environment) for bait_step.c built with AddressSanitizer and UBSan (sanitized.py); skips where the
-    step cannot be built at all."""
+    """(library, environment) for bait_step.c built with AddressSanitizer and UBSan (sanitized.py) at -O1: at -O3
+    the sanitizers' build took 38 CPU-s, 170 s on the loaded machine, over kernels.COMPILE_SECONDS (-O1: 14 CPU-s);
+    skips where the step cannot be built at all."""
     if bait_kernel.library() is None:
         pytest.skip(f"the compiled bait step cannot be built here: {bait_kernel.state()[1]}")
-    return sanitized_build(tmp_path_factory.mktemp("sanitized"), bait_kernel.SOURCE)
+    return sanitized_build(tmp_path_factory.mktemp("sanitized"), bait_kernel.SOURCE, "-O1")
 
 
 def test_the_edge_cases_run_clean_under_address_and_undefined_behaviour_sanitizers(sanitized):
