@@ -33,7 +33,9 @@ per cap, without its k-means) over this core's rate on a float64 product of that
 
 bait (CPU) also prints its floor: the flops of the greedy (`bait_flops`: set-up, forward and backward steps)
 over this core's rate on the greedy step's matrix product (measured right after the selection, one thread, per CPU
-second), and time / floor; picks_sha1 identifies the batch, so that two runs can be checked for the same picks."""
+second), and time / floor; bait_step says which greedy step ran ("compiled", or "PyTorch" where kernels/bait_step.c
+cannot be built, e.g. with CC=false); picks_sha1 identifies the batch, so that two runs can be checked for the same
+picks."""
 import sys
 from pathlib import Path
 
@@ -314,7 +316,8 @@ def probcover_run(x, labeled, args, generator):
 
 def bait_floor(args, cpu_seconds):
     """The greedy's flops, the core's product rate (measured now) and the floor they give: flops / rate,
-    the time of the greedy if every operation ran at the product's rate; and cpu_seconds / floor."""
+    the time of the greedy if every operation ran at the product's rate; cpu_seconds / floor; the step that ran."""
+    from query_strategies.bait_sampling import bait_step_path
     flops = bait_flops(args.n, args.labeled, args.d, args.classes, args.k)
     rate = product_rate(args.classes, args.d)
     floor = sum(flops.values()) / (rate * 1e9)
@@ -322,7 +325,8 @@ def bait_floor(args, cpu_seconds):
           f"{flops['forward'] / 1e12:.2f}, backward {flops['backward'] / 1e12:.2f}) at {rate:.1f} GFLOP/s = "
           f"{floor:.1f} s; time / floor = {cpu_seconds / floor:.2f}")
     return dict(flops={key: round(value) for key, value in flops.items()}, product_gflops=round(rate, 2),
-                floor_seconds=round(floor, 2), time_over_floor=round(cpu_seconds / floor, 3))
+                floor_seconds=round(floor, 2), time_over_floor=round(cpu_seconds / floor, 3),
+                bait_step=bait_step_path())
 
 
 def main(argv=None):

@@ -35,14 +35,15 @@ COMPILED_CHUNK = 512  # candidates per product and kernel call in CompiledDesign
 # matrices, can miss the computed gain: by up to 5e-5 relatively on letter (26 classes, 18,000 points).
 PRUNE_SLACK = 1e-3
 GAIN_BLOCK = 2048  # candidates whose exact gain is computed together (one elimination over all of them)
-# BAIT's cost: setup O(n·C²·d²) and 3k greedy steps of O(n·C²·(d + C) + (C·d)²·C) each. The two parts run at
-# different rates: streaming over the n points, and the float64 (C·d)×(C·d) rank-C updates of M⁻¹, which dominate
-# with many classes. Both rates are fitted to the median measured selection seconds per query of the committed
-# sweeps (--nQuery 100, d = 128, one thread, 2-core CPU): letter (docs/letter/results.csv, n = 18,000, C = 26:
-# 241 s) and MNIST (docs/mnist/results.csv, n = 60,000, C = 10: 30 s); they predict bench/selection_speed.py's
-# --n 50000 --d 128 --classes 10 --k 1000 (BENCHMARKS.md: 249 s) as 245 s.
-STREAM_OPS_PER_SECOND = 1.61e10
-MATRIX_OPS_PER_SECOND = 4.33e8
+# BAIT's cost: set-up O(n·C²·d²), 2k forward steps over the n candidates of O(n·C²·(d + C)) each (the backward
+# steps work on 2k candidates or fewer), and 3k rank-C updates of the float64 (C·d)×(C·d) M⁻¹ of O((C·d)²·C) each,
+# which dominate with many classes or a small pool. Each greedy step has two rates, operations per CPU second:
+# streaming over the pool, and the updates of M⁻¹. Fitted (least relative squares) to bench/selection_speed.py's CPU
+# seconds (its synthetic inputs, d = 128, one thread, 2-core CPU at load 1.5-5, 2026-12-02; BENCHMARKS.md, "BAIT's
+# cost warning"): n = 1,617, C = 10, k = 100 (digits), n = 60,000, C = 10, k = 100 (MNIST) and, compiled, k = 1,000,
+# n = 18,000, C = 26, k = 100 (letter); each point within 0.82-1.13 of its median. The PyTorch step prunes with
+# bounds, so its cost depends on the probabilities: the synthetic ones prune little (an upper estimate).
+STEP_RATES = {"compiled": (9.8e9, 6.45e8), "PyTorch": (2.71e9, 5.16e8)}
 EXPENSIVE_QUERY_SECONDS = 10  # a run whose queries are estimated slower than this is warned about
 
 
@@ -337,12 +338,17 @@ def regularisation_for(data_name):
     return CIFAR_LAMBDA if "cifar" in data_name.lower() else 1.0
 
 
-def bait_query_seconds(n, n_classes, emb_dim, k):
-    """Estimated seconds of one BAIT selection of k from n points with C classes and d-wide embeddings:
-    (n·C²·d²/2 + 3k·n·C²·(d + C)) / STREAM_OPS_PER_SECOND + 3k·(C·d)²·C / MATRIX_OPS_PER_SECOND."""
+def bait_step_path():
+    """The greedy step a CPU query will run: "compiled" where kernels/bait_step.c builds here, else "PyTorch"."""
+    return "PyTorch" if bait_kernel.library() is None else "compiled"
+
+
+def bait_query_seconds(n, n_classes, emb_dim, k, path):
+    """Estimated CPU seconds of one BAIT selection of k from n points with C classes and d-wide embeddings by the
+    greedy step `path` (STEP_RATES: stream, matrix): (n·C²·d²/2 + 2k·n·C²·(d + C)) / stream + 3k·(C·d)²·C / matrix."""
     C, d = n_classes, emb_dim
-    stream = n * C * C * d * d / 2 + 3 * k * n * C * C * (d + C)
-    return stream / STREAM_OPS_PER_SECOND + 3 * k * (C * d) ** 2 * C / MATRIX_OPS_PER_SECOND
+    stream, matrix = STEP_RATES[path]
+    return (n * C * C * d * d / 2 + 2 * k * n * C * C * (d + C)) / stream + 3 * k * (C * d) ** 2 * C / matrix
 
 
 class BaitSampling(Strategy):
@@ -364,14 +370,16 @@ class BaitSampling(Strategy):
     @classmethod
     def warn_if_expensive(cls, ds, model_name, n_emb, k):
         """One warning line when a query of k points on `ds` would take over EXPENSIVE_QUERY_SECONDS
-        (bait_query_seconds, with the embedding width of the network `model_name`)."""
+        (bait_query_seconds, with the embedding width of the network `model_name`, for the step this CPU runs)."""
         n, C = len(ds.y_train), ds.n_classes
         d = build_model(model_name, tuple(ds.X_train.shape[1:]), C, n_emb, ds.name).emb_dim
-        seconds = bait_query_seconds(n, C, d, k)
+        path = bait_step_path()
+        seconds = bait_query_seconds(n, C, d, k, path)
         if seconds > EXPENSIVE_QUERY_SECONDS:
             warnings.warn(f"bait on {n} pool points ({C} classes, {d}-wide embeddings, --nQuery {k}) costs about "
-                          f"{seconds:.0f} s per query on a 2-core CPU, O(k·n·C²·(d + C) + k·(C·d)²·C); a smaller "
-                          f"--nQuery, --nEmb or --trunc is faster", stacklevel=2)
+                          f"{seconds:.0f} s per query on a 2-core CPU ({path} greedy step), "
+                          f"O(k·n·C²·(d + C) + k·(C·d)²·C); a smaller --nQuery, --nEmb or --trunc is faster",
+                          stacklevel=2)
 
     def select(self, n):
         probs, emb = self.learner.probs_embeddings(np.arange(self.n_pool))
