@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from catalog import PATIENCE
-from predictor import Predictor
+from predictor import Inputs, Predictor
 from training import CompiledEpochs, Setting, StoppingRule, TorchEpochs, Trainer, epoch_engine
 
 
@@ -22,10 +22,11 @@ class Learner:
         engine = epoch_engine(setting, kernel, ds.X_train, generator, extensions)
         self._gen, self._kernel = generator, kernel
         self._X, self._y = ds.X_train.to(setting.device), ds.y_train.to(setting.device)
-        self._X_test, self._y_test = ds.X_test.to(setting.device), ds.y_test.to(setting.device)
+        self._X_test, self._y_test = Inputs(ds.X_test.to(setting.device)), ds.y_test.to(setting.device)
         rule = StoppingRule(max_epochs, patience)
         self.training = Trainer(setting, generator, engine, self._X[:2], rule, extensions)
-        self.predictor = Predictor(self._X, self._y, ds.n_classes, generator, select_on, self.train_aside)
+        self.predictor = Predictor(self._X, self._y, ds.n_classes, generator, select_on, self.train_aside,
+                                   lambda: self.trainer == "compiled")
         self._show_pool(extensions)
 
     def _show_pool(self, extensions):
