@@ -279,6 +279,11 @@ class TorchEpochs:
         """What config.json's trainer_identity records for this engine."""
         return {"path": "torch"}
 
+    def aside(self, generator):
+        """The same kind of engine for the same setting, drawing from `generator`, without extensions: what trains
+        a network beside the round's (Learner.train_aside)."""
+        return TorchEpochs(self.setting, generator)
+
     def epoch_function(self, model, X, y):
         """A function that trains `model` for one epoch on (X, y) and returns the fraction of points predicted
         right during it (TrainingDiverged when the loss becomes NaN or infinite)."""
@@ -337,6 +342,10 @@ class CompiledEpochs:
     def identity(self):
         """The library's hash, the compiler's version line and a hash of the CPU's flags (kernels.state)."""
         return kernels.state().identity
+
+    def aside(self, generator):
+        """TorchEpochs.aside's compiled form."""
+        return CompiledEpochs(self.setting, generator)
 
     def epoch_function(self, model, X, y):
         """TorchEpochs.epoch_function's compiled form."""
