@@ -177,22 +177,23 @@ typedef float *f32_ptr;
     X(f64, clamp, )
 
 #define FIELD(type, name, ...) type name;
-typedef struct {
-    MLP_TRAINING(FIELD)
-} MlpTraining;
-
 #define DESCRIBE(type, name, ...) #type " " #name " " #__VA_ARGS__ ";"
-/* "type name shape;" per field of MlpTraining */
-const char *mlp_training_fields(void)
-{
-    return MLP_TRAINING(DESCRIBE);
-}
+/* The structure `Type` with the fields of LIST, and the functions prefix_fields ("type name shape;" per field) and
+ * prefix_size (its sizeof, for the caller to check its structure against) */
+#define DESCRIBED_STRUCT(Type, LIST, prefix)                                                                          \
+    typedef struct {                                                                                                  \
+        LIST(FIELD)                                                                                                   \
+    } Type;                                                                                                           \
+    const char *prefix##_fields(void)                                                                                 \
+    {                                                                                                                 \
+        return LIST(DESCRIBE);                                                                                        \
+    }                                                                                                                 \
+    int64_t prefix##_size(void)                                                                                       \
+    {                                                                                                                 \
+        return sizeof(Type);                                                                                          \
+    }
 
-/* sizeof(MlpTraining), for the caller to check its structure against */
-int64_t mlp_training_size(void)
-{
-    return sizeof(MlpTraining);
-}
+DESCRIBED_STRUCT(MlpTraining, MLP_TRAINING, mlp_training)
 
 /* Trains one epoch over t->order, in batches of B (a last batch of one row joins the one before, as in
  * learner.batch_bounds). Writes each row's prediction (made before its step) to predicted[position] and returns the
@@ -298,21 +299,7 @@ static void matvec(float *restrict z, const float *restrict W, const float *rest
     X(f32_ptr, logits, m, C)                                                                                          \
     X(f32_ptr, emb, m, H)
 
-typedef struct {
-    MLP_INFERENCE(FIELD)
-} MlpInference;
-
-/* "type name shape;" per field of MlpInference */
-const char *mlp_inference_fields(void)
-{
-    return MLP_INFERENCE(DESCRIBE);
-}
-
-/* sizeof(MlpInference) */
-int64_t mlp_inference_size(void)
-{
-    return sizeof(MlpInference);
-}
+DESCRIBED_STRUCT(MlpInference, MLP_INFERENCE, mlp_inference)
 
 /* For each asked row r = rows[i], alone: emb_i = h = relu(s_r W1ᵀ + c) and logits_i = W2 h */
 void mlp_forward(const MlpInference *t)
@@ -339,21 +326,7 @@ void mlp_forward(const MlpInference *t)
     X(i32_ptr, indices, nnz)                                                                                          \
     X(f32_ptr, values, nnz)
 
-typedef struct {
-    SPARSE_ROWS(FIELD)
-} SparseRows;
-
-/* "type name shape;" per field of SparseRows */
-const char *sparse_rows_fields(void)
-{
-    return SPARSE_ROWS(DESCRIBE);
-}
-
-/* sizeof(SparseRows) */
-int64_t sparse_rows_size(void)
-{
-    return sizeof(SparseRows);
-}
+DESCRIBED_STRUCT(SparseRows, SPARSE_ROWS, sparse_rows)
 
 /* base_j = min_i X_ij; indptr[i + 1] = indptr[i] + #{j : X_ij − base_j ≠ 0}, indptr[0] = 0. Returns indptr[n]. */
 int64_t sparse_count(const SparseRows *t)

@@ -32,15 +32,6 @@ from training import batch_bounds
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    """The compiled kernel, built into the session's cache when a test first needs it; skips where it cannot be."""
-    built = kernels.state()
-    if built.kernel is None:
-        pytest.skip(f"the compiled epoch cannot be built here: {built.reason}")
-    return built.kernel
-
-
 @pytest.fixture
 def no_compiler(monkeypatch):
     """A machine without a working C compiler ($CC=false), the kernel's state looked up afresh before and after."""

@@ -18,15 +18,6 @@ from model import MLP, dropout
 
 
 @pytest.fixture(scope="module")
-def kernel():
-    """The compiled kernel; skips where it cannot be built."""
-    built = kernels.state()
-    if built.kernel is None:
-        pytest.skip(f"the compiled kernel cannot be built here: {built.reason}")
-    return built.kernel
-
-
-@pytest.fixture(scope="module")
 def mnist():
     return dataset.load("MNIST", 0, str(SHARED_DATA), np.random.default_rng(0), trunc=600)
 
