@@ -154,8 +154,8 @@ class Signature:
     def pack(self, **values):
         """The argument structure holding `values` (a number per scalar field, a tensor per array field), after
         checking that they are exactly its fields, that the sizes (every scalar count but nnz) are positive and the
-        hidden width (where there is one) whole vectors, and that each tensor is a contiguous CPU tensor of its field's dtype and shape;
-        ValueError otherwise."""
+        hidden width (where there is one) whole vectors, and that each tensor is a contiguous CPU tensor of its
+        field's dtype and shape; ValueError otherwise."""
         names = [name for _, name, _ in self.fields]
         if sorted(values) != sorted(names):
             raise ValueError(f"{self.name} takes the fields {names}, not {sorted(values)}")
@@ -348,12 +348,12 @@ class MlpForward:
         """(logits m × C, embeddings m × H) of `model` on X's rows `rows` (int64 tensor, each in [0, n); default
         all): h = relu(s·W1ᵀ + (W1·base + b1)), logits = W2·h, the bracket computed once per call."""
         rows = torch.arange(self.n) if rows is None else rows
-        if rows.dtype != torch.int64 or rows.dim() != 1 or (len(rows) and (int(rows.min()) < 0
-                                                                          or int(rows.max()) >= self.n)):
+        if rows.dtype != torch.int64 or rows.dim() != 1 or not bool(((rows >= 0) & (rows < self.n)).all()):
             raise ValueError(f"mlp_forward's rows must be int64 rows in [0, {self.n})")
         w1, b1, w2 = (t.detach() for t in (model.lm1.weight, model.lm1.bias, model.head.weight))
         H, C = w1.shape[0], w2.shape[0]
-        check_array("mlp_forward's W1", w1, torch.float32, (H, self.d))  # before W1·base is computed from it
+        check_array("mlp_forward's W1", w1, torch.float32, (H, self.d))  # before W1·base + b1 is computed from them
+        check_array("mlp_forward's b1", b1, torch.float32, (H,))
         logits, emb = torch.empty(len(rows), C), torch.empty(len(rows), H)
         if len(rows):
             self.kernel.forward(n=self.n, d=self.d, H=H, C=C, m=len(rows), nnz=len(self.values), indptr=self.indptr,

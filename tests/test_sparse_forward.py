@@ -72,6 +72,10 @@ def test_the_boundary_rejects_what_does_not_fit(kernel):
     with pytest.raises(ValueError, match="^mlp_forward's W1 must be a contiguous CPU torch.float32 tensor of "
                                          r"shape \(32, 6\), not torch.float32 \(32, 7\)"):
         forward(MLP(7, 3, 32))
+    double_bias = MLP(6, 3, 16)
+    double_bias.lm1.bias.data = double_bias.lm1.bias.data.double()
+    with pytest.raises(ValueError, match="^mlp_forward's b1 must be a contiguous CPU torch.float32"):
+        forward(double_bias)
     wide_head = MLP(6, 3, 16)
     wide_head.head = torch.nn.Linear(32, 3, bias=False)
     with pytest.raises(ValueError, match=r"^mlp_forward's W2 must be .* of shape \(3, 16\), not torch.float32 "
