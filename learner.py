@@ -1,12 +1,14 @@
 """A run's learner (PROTOCOL §6): the pool and test tensors on one device, a `training.Trainer` that trains each
 round's fresh network, and the `predictor.Predictor` strategies ask for that network's outputs. run.py builds it
 from its flags, trains it on the labelled points each round, tests it, and saves and restores it for --resume."""
+import warnings
+
 import numpy as np
 import torch
 
 from catalog import PATIENCE
-from predictor import Predictor
-from training import CompiledEpochs, Setting, StoppingRule, TorchEpochs, Trainer, epoch_engine
+from predictor import Inputs, Predictor
+from training import Setting, StoppingRule, Trainer, epoch_engine
 
 
 class Learner:
@@ -22,10 +24,11 @@ class Learner:
         engine = epoch_engine(setting, kernel, ds.X_train, generator, extensions)
         self._gen, self._kernel = generator, kernel
         self._X, self._y = ds.X_train.to(setting.device), ds.y_train.to(setting.device)
-        self._X_test, self._y_test = ds.X_test.to(setting.device), ds.y_test.to(setting.device)
+        self._X_test, self._y_test = Inputs(ds.X_test.to(setting.device)), ds.y_test.to(setting.device)
         rule = StoppingRule(max_epochs, patience)
         self.training = Trainer(setting, generator, engine, self._X[:2], rule, extensions)
-        self.predictor = Predictor(self._X, self._y, ds.n_classes, generator, select_on, self.train_aside)
+        self.predictor = Predictor(self._X, self._y, ds.n_classes, generator, select_on, self.train_aside,
+                                   lambda: self.training.engine.sparse_forward)
         self._show_pool(extensions)
 
     def _show_pool(self, extensions):
@@ -76,10 +79,17 @@ class Learner:
     def train_aside(self, idx, generator):
         """A fresh network trained on pool points `idx` with their labels as `train` trains the round's (same
         setting, kind of epoch engine and stopping rule; no extensions), every random draw from `generator`: the
-        round's network and the run's generator are left as they were."""
+        round's network and the run's generator are left as they were. Its training warnings (a guard, an
+        unreachable target) are re-issued naming that network, so that they are not read as the round's."""
         s, rows = self.training.setting, torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self._X.device)
-        engine = TorchEpochs(s, generator) if self.training.engine.name == "torch" else CompiledEpochs(s, generator)
-        return Trainer(s, generator, engine, self._X[:2], self.training.rule).train(self._X[rows], self._y[rows])[0]
+        trainer = Trainer(s, generator, self.training.engine.aside(generator), self._X[:2], self.training.rule)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = trainer.train(self._X[rows], self._y[rows])[0]
+        for w in caught:
+            warnings.warn(f"the network trained aside on {len(rows)} labelled points: {w.message}", w.category,
+                          stacklevel=2)
+        return model
 
     def test_accuracy(self):
         """correct / n of the trained network over the test set, as a Python float of that exact ratio."""

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import kernels
 from dataset import TEST_BATCH
 from model import Dropout, dropout, has_dropout, keep_mask
 from query_strategies.selection import progress
@@ -22,15 +23,52 @@ EMBEDDING_DROPOUT = 0.5  # MC passes of models without dropout layers drop embed
 ATTACK_BATCH = 500  # points attacked together by attack_scores
 
 
+class Inputs:
+    """Inputs X (n × ...) a network answers on, by rows: through PyTorch, TEST_BATCH rows at a time, or through the
+    compiled kernel's sparse first layer (kernels.MlpForward, for the mlp it trains; X's sparse form is built at the
+    first such call, once)."""
+
+    def __init__(self, X):
+        self.X, self._sparse = X, None
+
+    def batches(self, idx=None):
+        """The inputs of rows `idx` (all when None), TEST_BATCH rows at a time, each batch gathered only when it is
+        used (no copy of the whole subset: at 60,000 MNIST points the copy alone costs as much as the forward pass,
+        and a batch gathered right before its forward pass is still in cache)."""
+        if idx is None:
+            return iter(self.X.split(TEST_BATCH))
+        rows = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self.X.device)
+        return (self.X[rows[start:start + TEST_BATCH]] for start in range(0, len(rows), TEST_BATCH))
+
+    @torch.no_grad()
+    def outputs(self, model, idx=None, compiled=False):
+        """(logits, embeddings) of `model` (in eval mode) on rows `idx` (all when None): with the compiled kernel
+        when `compiled`, else with PyTorch."""
+        model.eval()
+        if compiled:
+            if self._sparse is None:
+                self._sparse = kernels.MlpForward(kernels.library(), self.X)
+            return self._sparse(model, None if idx is None else torch.as_tensor(np.asarray(idx, dtype=np.int64)))
+        out_l, out_e = [], []
+        for X in self.batches(idx):
+            logits, emb = model(X)
+            out_l.append(logits)
+            out_e.append(emb)
+        return torch.cat(out_l), torch.cat(out_e)
+
+
 class Predictor:
     """The outputs of the trained network on the pool's inputs `X` (labels `y`, `n_classes` classes). MC-dropout
     masks come from `generator` (on the CPU) or from a device generator seeded from it: the one the trainer draws
     from, so that picks follow from the seed."""
 
-    def __init__(self, X, y, n_classes, generator, select_on="model", train_aside=None):
+    def __init__(self, X, y, n_classes, generator, select_on="model", train_aside=None, compiled=lambda: False):
         """`select_on`: "model" (embeddings are the network's) or "input" (the pool's own features);
-        `train_aside(idx, generator)`: a fresh network trained on pool points idx (Learner.train_aside)."""
+        `train_aside(idx, generator)`: a fresh network trained on pool points idx (Learner.train_aside);
+        `compiled()`: whether the networks answering are the mlp's trained by the compiled kernel (then they answer
+        through its sparse first layer, kernels.MlpForward)."""
         self._X, self._y, self._n_classes, self._gen = X, y, n_classes, generator
+        self._pool, self._compiled = Inputs(X), compiled
         self._select_on = select_on
         self._train_aside = train_aside
         self._model = None
@@ -70,33 +108,22 @@ class Predictor:
         finally:
             self._seconds += time.perf_counter() - start
 
-    def _pool_batches(self, idx):
-        """The inputs of pool points `idx`, TEST_BATCH points at a time, each batch gathered only when it is used (no
-        copy of the whole subset: at 60,000 MNIST points the copy alone costs as much as the forward pass, and a
-        batch gathered right before its forward pass is still in cache)."""
-        rows = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self._X.device)
-        return (self._X[rows[start:start + TEST_BATCH]] for start in range(0, len(rows), TEST_BATCH))
-
-    @torch.no_grad()
-    def _forward(self, batches, model=None):
-        """(logits, embeddings) of `model` (default: the network) over the input batches `batches`, concatenated."""
-        model, out_l, out_e = (self._model if model is None else model).eval(), [], []
-        for X in batches:
-            logits, emb = model(X)
-            out_l.append(logits)
-            out_e.append(emb)
-        return torch.cat(out_l), torch.cat(out_e)
+    def _forward(self, inputs, idx=None, model=None):
+        """(logits, embeddings) of `model` (default: the network) on rows `idx` of `inputs` (an Inputs; all rows
+        when None): the one place that picks the compiled kernel's forward pass (whenever the network was trained
+        by it) or PyTorch's."""
+        return inputs.outputs(self._model if model is None else model, idx, self._compiled())
 
     def probs(self, idx):
         """Softmax probabilities (n, C) of pool points `idx`."""
         with self._timed():
-            return F.softmax(self._forward(self._pool_batches(idx))[0], dim=1)
+            return F.softmax(self._forward(self._pool, idx)[0], dim=1)
 
     def probs_embeddings(self, idx, temperature=1.0):
         """(probabilities (n, C), embeddings (n, d)) of pool points `idx`: what gradient embeddings are made of;
         the probabilities softmax(logits / temperature)."""
         with self._timed():
-            logits, emb = self._forward(self._pool_batches(idx))
+            logits, emb = self._forward(self._pool, idx)
             return F.softmax(logits / temperature, dim=1), emb
 
     def held_out_logits(self, fit_idx, val_idx, generator):
@@ -108,7 +135,7 @@ class Predictor:
             raise ValueError("held-out logits asked for points the network was not trained on")
         with self._timed():
             model = self._train_aside(fit_idx, generator)
-            return self._forward(self._pool_batches(val_idx), model)[0]
+            return self._forward(self._pool, val_idx, model)[0]
 
     def embeddings(self, idx):
         """Embeddings (n, d) of pool points `idx`: the input of the last layer, or the points' own features,
@@ -131,13 +158,14 @@ class Predictor:
         return self._y[torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self._y.device)]
 
     def accuracy(self, X, y):
-        """correct / n of the network over (X, y), as a Python float of that exact ratio (as the original prints
-        it)."""
+        """correct / n of the network over inputs X (a tensor or an Inputs) with labels y, as a Python float of that
+        exact ratio (as the original prints it)."""
         return int((self.predictions(X) == y).sum()) / len(y)
 
     def predictions(self, X):
-        """The network's class of each input in X: the argmax of its logits."""
-        return self._forward(X.split(TEST_BATCH))[0].argmax(1)
+        """The network's class of each input in X (a tensor or an Inputs, whose sparse form is then kept): the
+        argmax of its logits."""
+        return self._forward(X if isinstance(X, Inputs) else Inputs(X))[0].argmax(1)
 
     def mc_probs(self, idx, draws=MC_DRAWS, shared=False):
         """Softmax probabilities of `draws` MC-dropout passes over pool points `idx`, shape (draws, n, C): dropout
@@ -150,16 +178,15 @@ class Predictor:
             if has_dropout(self._model):
                 logits = self._mc_logits(self._X[idx], draws, shared)
             else:
-                logits = self._mc_head_logits(self._pool_batches(idx), draws, shared)
+                logits = self._mc_head_logits(self._forward(self._pool, idx)[1].split(TEST_BATCH), draws, shared)
             return F.softmax(logits, dim=2)
 
     @torch.no_grad()
-    def _mc_head_logits(self, batches, draws, shared=False):
-        """MC-dropout logits (draws, n, C) of a network without dropout layers over the input batches `batches`:
-        the embeddings once, then per pass and batch head(dropout(embedding, EMBEDDING_DROPOUT)); shared: one mask
-        per pass for every batch."""
+    def _mc_head_logits(self, embs, draws, shared=False):
+        """MC-dropout logits (draws, n, C) of a network without dropout layers over the embedding batches `embs`
+        (computed once): per pass and batch head(dropout(embedding, EMBEDDING_DROPOUT)); shared: one mask per pass
+        for every batch."""
         model, device = self._model.eval(), self._X.device
-        embs = [model(X)[1] for X in batches]
         passes = []
         for _ in range(draws):
             gen = device_generator(self._gen, device)
@@ -205,7 +232,7 @@ class Predictor:
         layer's `weight` (not its bias) perturbed by Gaussian noise ξ scaled to ‖ξ‖ = scale·‖weight‖, ξ drawn layer by
         layer from a device generator per copy (NoiseStability, Li et al. 2024). The network itself is unchanged."""
         with self._timed():
-            batches, out = list(self._pool_batches(idx)), []
+            out = []
             for _ in range(draws):
                 gen, noisy = device_generator(self._gen, self._X.device), copy.deepcopy(self._model).eval()
                 for m in noisy.modules():
@@ -213,7 +240,7 @@ class Predictor:
                     if isinstance(weight, torch.nn.Parameter):
                         noise = torch.randn(weight.shape, generator=gen, device=weight.device, dtype=weight.dtype)
                         weight.add_(noise.mul_(scale * weight.norm() / noise.norm()))
-                out.append(F.softmax(self._forward(batches, noisy)[0], dim=1))
+                out.append(F.softmax(self._forward(self._pool, idx, noisy)[0], dim=1))
             return torch.stack(out)
     def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
         """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool

@@ -269,6 +269,7 @@ class TorchEpochs:
     With training extensions that add a loss (Trainer) each autograd step minimises cross-entropy + Σ
     extension.loss and updates the extensions' parameters with the network's."""
     name = "torch"
+    sparse_forward = False  # whether its networks answer through the compiled sparse forward (Predictor)
 
     def __init__(self, setting, generator, extensions=()):
         self.setting, self.gen, self.extensions = setting, generator, with_losses(extensions)
@@ -278,6 +279,11 @@ class TorchEpochs:
     def identity(self):
         """What config.json's trainer_identity records for this engine."""
         return {"path": "torch"}
+
+    def aside(self, generator):
+        """The same kind of engine for the same setting, drawing from `generator`, without extensions: what trains
+        a network beside the round's (Learner.train_aside)."""
+        return TorchEpochs(self.setting, generator)
 
     def epoch_function(self, model, X, y):
         """A function that trains `model` for one epoch on (X, y) and returns the fraction of points predicted
@@ -329,6 +335,7 @@ class CompiledEpochs:
     """The compiled mlp epoch (kernels.MlpEpoch) on the CPU: TorchEpochs' training, from the same shuffle, in one
     call of the kernel per epoch."""
     name = "compiled"
+    sparse_forward = True  # its networks answer through kernels.MlpForward (Predictor)
 
     def __init__(self, setting, generator):
         self.setting, self.gen = setting, generator
@@ -337,6 +344,10 @@ class CompiledEpochs:
     def identity(self):
         """The library's hash, the compiler's version line and a hash of the CPU's flags (kernels.state)."""
         return kernels.state().identity
+
+    def aside(self, generator):
+        """TorchEpochs.aside's compiled form."""
+        return CompiledEpochs(self.setting, generator)
 
     def epoch_function(self, model, X, y):
         """TorchEpochs.epoch_function's compiled form."""

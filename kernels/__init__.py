@@ -1,10 +1,12 @@
-"""The compiled training epoch of the mlp on CPU (mlp_epoch.c): built once per source, compiler and CPU with the
-system's C compiler into the cache folder and loaded with ctypes. Where no compiler works, `library()` is None (and
-`state().reason` says why) and the learner trains with PyTorch (the same semantics; only float rounding differs).
+"""The compiled training epoch and forward pass of the mlp on CPU (mlp_epoch.c): built once per source, compiler
+and CPU with the system's C compiler into the cache folder and loaded with ctypes. Where no compiler works,
+`library()` is None (and `state().reason` says why) and the learner trains and infers with PyTorch (the same
+semantics; only float rounding differs).
 
-The C side defines the one argument structure (MlpTraining) and describes it (mlp_training_fields); this module
-builds its ctypes structure from that description and checks every array against it before a pointer is passed.
-The kernel allocates its own scratch space."""
+The C side defines each function's argument structure (MlpTraining, MlpInference) and describes it
+(mlp_training_fields, mlp_inference_fields); this module builds their ctypes structures from those descriptions
+and checks every array against them before a pointer is passed. The training epoch allocates its own scratch
+space."""
 import ctypes
 import functools
 import hashlib
@@ -143,32 +145,47 @@ def parse_fields(text):
 
 
 @dataclass(frozen=True)
-class Kernel:
-    """The loaded library with the fields of its argument structure (parse_fields) and its ctypes form."""
-    lib: ctypes.CDLL
+class Signature:
+    """One kernel function's argument structure: the function's name, its fields (parse_fields) and ctypes form."""
+    name: str
     fields: list
     structure: type
 
     def pack(self, **values):
         """The argument structure holding `values` (a number per scalar field, a tensor per array field), after
-        checking that they are exactly its fields, that the sizes are positive and the hidden width whole vectors,
-        and that each tensor is a contiguous CPU tensor of its field's dtype and shape; ValueError otherwise."""
+        checking that they are exactly its fields, that the sizes (every scalar count but nnz) are positive and the
+        hidden width (where there is one) whole vectors, and that each tensor is a contiguous CPU tensor of its
+        field's dtype and shape; ValueError otherwise."""
         names = [name for _, name, _ in self.fields]
         if sorted(values) != sorted(names):
-            raise ValueError(f"mlp_epoch takes the fields {names}, not {sorted(values)}")
+            raise ValueError(f"{self.name} takes the fields {names}, not {sorted(values)}")
         sizes = {name: values[name] for kind, name, _ in self.fields if kind == "i64"}
-        if any(sizes[k] < 1 for k in ("n", "d", "H", "C", "B")):
-            raise ValueError(f"mlp_epoch needs positive sizes, not {sizes}")
-        if sizes["H"] % VECTOR:
-            raise ValueError(f"mlp_epoch needs a hidden width that is a multiple of {VECTOR}, not {sizes['H']}")
+        if any(v < 1 for k, v in sizes.items() if k != "nnz"):
+            raise ValueError(f"{self.name} needs positive sizes, not {sizes}")
+        if sizes.get("H", VECTOR) % VECTOR:
+            raise ValueError(f"{self.name} needs a hidden width that is a multiple of {VECTOR}, not {sizes['H']}")
         packed = self.structure()
         for kind, name, dims in self.fields:
             value = values[name]
             if dims is not None:
-                check_array(name, value, ARRAYS[kind], tuple(extent(d, sizes) for d in dims))
+                check_array(f"{self.name}'s {name}", value, ARRAYS[kind], tuple(extent(d, sizes) for d in dims))
                 value = value.data_ptr() or ctypes.addressof(EMPTY)
             setattr(packed, name, value)
         return packed
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The loaded library with the argument structures of its training epoch, its forward pass and its sparse form
+    of the inputs."""
+    lib: ctypes.CDLL
+    training: Signature
+    inference: Signature
+    sparse: Signature
+
+    def pack(self, **values):
+        """mlp_epoch's argument structure holding `values` (Signature.pack)."""
+        return self.training.pack(**values)
 
     def epoch(self, packed):
         """Runs mlp_epoch on a structure from `pack`: the number of rows predicted right, or −1 when a logit was not
@@ -178,6 +195,23 @@ class Kernel:
             raise MemoryError("the compiled mlp epoch could not allocate its scratch space")
         return right
 
+    def forward(self, **values):
+        """Runs mlp_forward on `values` (checked by Signature.pack): writes their logits and emb."""
+        self.lib.mlp_forward(ctypes.byref(self.inference.pack(**values)))
+
+    def sparse_rows(self, X):
+        """X (n × d, float32, contiguous) as base + s: base holds each feature's minimum (in images the background,
+        so that s is sparse), s is returned as CSR (indptr int64, indices int32, values float32), its entries row
+        after row, features ascending. ValueError when X does not fit (Signature.pack)."""
+        n, d = X.shape
+        base, indptr = torch.empty(d), torch.empty(n + 1, dtype=torch.int64)
+        indices, values = torch.empty(0, dtype=torch.int32), torch.empty(0)
+        sizes = dict(n=n, d=d, inputs=X, base=base, indptr=indptr)
+        nnz = self.lib.sparse_count(ctypes.byref(self.sparse.pack(nnz=0, indices=indices, values=values, **sizes)))
+        indices, values = torch.empty(nnz, dtype=torch.int32), torch.empty(nnz)
+        self.lib.sparse_fill(ctypes.byref(self.sparse.pack(nnz=nnz, indices=indices, values=values, **sizes)))
+        return base, indptr, indices, values
+
 
 def extent(terms, sizes):
     """The sum of `terms`, each the name of a size in `sizes` or a number."""
@@ -185,29 +219,42 @@ def extent(terms, sizes):
 
 
 def check_array(name, t, dtype, shape):
-    """ValueError unless `t` is a contiguous CPU tensor of `dtype` and `shape`."""
+    """ValueError unless `t` (the argument `name`) is a contiguous CPU tensor of `dtype` and `shape`."""
     if not (isinstance(t, torch.Tensor) and t.device.type == "cpu" and t.dtype == dtype and tuple(t.shape) == shape
             and t.is_contiguous()):
         got = f"{t.dtype} {tuple(t.shape)} on {t.device}" if isinstance(t, torch.Tensor) else type(t).__name__
-        raise ValueError(f"mlp_epoch's {name} must be a contiguous CPU {dtype} tensor of shape {shape}, not {got}"
+        raise ValueError(f"{name} must be a contiguous CPU {dtype} tensor of shape {shape}, not {got}"
                          + ("" if not isinstance(t, torch.Tensor) or t.is_contiguous() else " (not contiguous)"))
 
 
+def signature(lib, description, function, *more):
+    """The Signature of `function` (and the `more` functions taking the same structure) in `lib`, its structure
+    built from `description` (the name of the library's function that describes its fields; a sibling "..._size"
+    gives the structure's size) and checked against it; Unavailable when they disagree."""
+    describe, size = getattr(lib, f"{description}_fields"), getattr(lib, f"{description}_size")
+    describe.restype, size.restype = ctypes.c_char_p, ctypes.c_int64
+    fields = parse_fields(describe().decode())
+    structure = type(description, (ctypes.Structure,),
+                     {"_fields_": [(name, SCALARS.get(kind, ctypes.c_void_p)) for kind, name, _ in fields]})
+    if ctypes.sizeof(structure) != size():
+        raise Unavailable(f"kernels/mlp_epoch.c's argument structure of {function} does not match its description")
+    for name in (function, *more):
+        getattr(lib, name).argtypes = [ctypes.POINTER(structure)]
+    return Signature(function, fields, structure)
+
+
 def load(path):
-    """The Kernel in the library at `path`, its argument structure built from the library's own description and
-    checked against its size; Unavailable when it cannot be loaded."""
+    """The Kernel in the library at `path`, its argument structures built from the library's own descriptions and
+    checked against their sizes; Unavailable when it cannot be loaded."""
     try:
         lib = ctypes.CDLL(str(path))
     except OSError as e:
         raise Unavailable(f"the compiled kernel could not be loaded ({e})") from None
-    lib.mlp_training_fields.restype, lib.mlp_training_size.restype = ctypes.c_char_p, ctypes.c_int64
-    fields = parse_fields(lib.mlp_training_fields().decode())
-    structure = type("MlpTraining", (ctypes.Structure,),
-                     {"_fields_": [(name, SCALARS.get(kind, ctypes.c_void_p)) for kind, name, _ in fields]})
-    if ctypes.sizeof(structure) != lib.mlp_training_size():
-        raise Unavailable("kernels/mlp_epoch.c's argument structure does not match its description")
-    lib.mlp_epoch.restype, lib.mlp_epoch.argtypes = ctypes.c_int64, [ctypes.POINTER(structure)]
-    return Kernel(lib, fields, structure)
+    training, inference = signature(lib, "mlp_training", "mlp_epoch"), signature(lib, "mlp_inference", "mlp_forward")
+    sparse = signature(lib, "sparse_rows", "sparse_count", "sparse_fill")
+    lib.mlp_epoch.restype, lib.sparse_count.restype = ctypes.c_int64, ctypes.c_int64
+    lib.mlp_forward.restype = lib.sparse_fill.restype = None
+    return Kernel(lib, training, inference, sparse)
 
 
 @dataclass(frozen=True)
@@ -251,17 +298,6 @@ def pays_off(X, batch, rows=10_000):
     return bool(off <= 0.6 * X.shape[1] + 9000 / batch)
 
 
-def sparse_rows(X):
-    """X (n × d, float32) as base + s: base holds each feature's minimum (in images the background, so that s is
-    sparse), s is returned as CSR (indptr int64, indices int32, values float32)."""
-    base = X.amin(0)
-    s = X - base
-    rows, cols = (s != 0).nonzero(as_tuple=True)
-    indptr = torch.zeros(len(X) + 1, dtype=torch.int64)
-    torch.cumsum(torch.bincount(rows, minlength=len(X)), 0, out=indptr[1:])
-    return base, indptr, cols.to(torch.int32), s[rows, cols].contiguous()
-
-
 class MlpEpoch:
     """Trains `model` (model.MLP, on the CPU) on (X, y) one epoch per call with the compiled kernel: minibatches of
     `batch` in the order given, clamped Adam with learning rate `lr`; its weights are updated in place. ValueError
@@ -271,7 +307,7 @@ class MlpEpoch:
         self.kernel, self.model = kernel, model
         X = X.flatten(1).contiguous()
         n, d = X.shape
-        base, indptr, indices, values = sparse_rows(X)
+        base, indptr, indices, values = kernel.sparse_rows(X)
         w1t = model.lm1.weight.detach().t().contiguous()
         b1, w2 = model.lm1.bias.detach(), model.head.weight.detach()
         m1, v1, mb, vb, m2, v2 = (torch.zeros_like(t) for t in (w1t, w1t, b1, b1, w2, w2))
@@ -295,3 +331,33 @@ class MlpEpoch:
         with torch.no_grad():
             self.model.lm1.weight.copy_(self.w1t.t())
         return None if right < 0 else right / n
+
+
+class MlpForward:
+    """The outputs of model.MLP networks (on the CPU) on the rows of X through the compiled kernel's sparse first
+    layer: X's CSR form (Kernel.sparse_rows) is built once, here; each row is computed alone, so that its outputs
+    do not depend on the rows asked with it. ValueError when an input does not fit the kernel (Signature.pack)."""
+
+    def __init__(self, kernel, X):
+        self.kernel = kernel
+        X = X.flatten(1).contiguous()
+        self.n, self.d = X.shape
+        self.base, self.indptr, self.indices, self.values = kernel.sparse_rows(X)
+
+    def __call__(self, model, rows=None):
+        """(logits m × C, embeddings m × H) of `model` on X's rows `rows` (int64 tensor, each in [0, n); default
+        all): h = relu(s·W1ᵀ + (W1·base + b1)), logits = W2·h, the bracket computed once per call."""
+        rows = torch.arange(self.n) if rows is None else rows
+        if rows.dtype != torch.int64 or rows.dim() != 1 or not bool(((rows >= 0) & (rows < self.n)).all()):
+            raise ValueError(f"mlp_forward's rows must be int64 rows in [0, {self.n})")
+        w1, b1, w2 = (t.detach() for t in (model.lm1.weight, model.lm1.bias, model.head.weight))
+        H, C = w1.shape[0], w2.shape[0]
+        check_array("mlp_forward's W1", w1, torch.float32, (H, self.d))  # before W1·base + b1 is computed from them
+        check_array("mlp_forward's b1", b1, torch.float32, (H,))
+        logits, emb = torch.empty(len(rows), C), torch.empty(len(rows), H)
+        if len(rows):
+            self.kernel.forward(n=self.n, d=self.d, H=H, C=C, m=len(rows), nnz=len(self.values), indptr=self.indptr,
+                                indices=self.indices, values=self.values, rows=rows.contiguous(),
+                                W1t=w1.t().contiguous(), c=torch.addmv(b1, w1, self.base), W2=w2.contiguous(),
+                                logits=logits, emb=emb)
+        return logits, emb

@@ -6,7 +6,8 @@
  * s is sparse (CSR: indptr, indices, values), so for MNIST-like data most of the first layer's products are skipped:
  *   h = relu(s W1ᵀ + (W1 base + b1)),   ∂W1 = ∂Hᵀ s + (Σ_rows ∂H) baseᵀ.
  * W1 is kept transposed (W1t, d x H) so that one feature's weights are one contiguous row.
- * H must be a multiple of 16 (kernels.VECTOR; V divides it). */
+ * H must be a multiple of 16 (kernels.VECTOR; V divides it).
+ * mlp_forward computes the same network's outputs (logits and embeddings h) on CSR rows, one row at a time. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -176,22 +177,23 @@ typedef float *f32_ptr;
     X(f64, clamp, )
 
 #define FIELD(type, name, ...) type name;
-typedef struct {
-    MLP_TRAINING(FIELD)
-} MlpTraining;
-
 #define DESCRIBE(type, name, ...) #type " " #name " " #__VA_ARGS__ ";"
-/* "type name shape;" per field of MlpTraining */
-const char *mlp_training_fields(void)
-{
-    return MLP_TRAINING(DESCRIBE);
-}
+/* The structure `Type` with the fields of LIST, and the functions prefix_fields ("type name shape;" per field) and
+ * prefix_size (its sizeof, for the caller to check its structure against) */
+#define DESCRIBED_STRUCT(Type, LIST, prefix)                                                                          \
+    typedef struct {                                                                                                  \
+        LIST(FIELD)                                                                                                   \
+    } Type;                                                                                                           \
+    const char *prefix##_fields(void)                                                                                 \
+    {                                                                                                                 \
+        return LIST(DESCRIBE);                                                                                        \
+    }                                                                                                                 \
+    int64_t prefix##_size(void)                                                                                       \
+    {                                                                                                                 \
+        return sizeof(Type);                                                                                          \
+    }
 
-/* sizeof(MlpTraining), for the caller to check its structure against */
-int64_t mlp_training_size(void)
-{
-    return sizeof(MlpTraining);
-}
+DESCRIBED_STRUCT(MlpTraining, MLP_TRAINING, mlp_training)
 
 /* Trains one epoch over t->order, in batches of B (a last batch of one row joins the one before, as in
  * learner.batch_bounds). Writes each row's prediction (made before its step) to predicted[position] and returns the
@@ -257,4 +259,122 @@ int64_t mlp_epoch(const MlpTraining *t)
     free(work);
     free(iwork);
     return finite ? correct : -1;
+}
+
+/* z[q] = Σ_k W[q·H + k] · h[k] for q < C (W: C × H): per row NV partial sums of V lanes, added up at the end */
+static void matvec(float *restrict z, const float *restrict W, const float *restrict h, int64_t C, int64_t H)
+{
+    for (int64_t q = 0; q < C; q++) {
+        const float *w = W + q * H;
+        vf acc[NV] = {0};
+        int64_t k = 0;
+        for (; k + NV * V <= H; k += NV * V)
+            for (int l = 0; l < NV; l++)
+                acc[l] += *(const vf *)(w + k + l * V) * *(const vf *)(h + k + l * V);
+        for (; k < H; k += V)
+            acc[0] += *(const vf *)(w + k) * *(const vf *)(h + k);
+        float sum = 0;
+        for (int l = 0; l < NV; l++)
+            for (int lane = 0; lane < V; lane++)
+                sum += acc[l][lane];
+        z[q] = sum;
+    }
+}
+
+/* The arguments of mlp_forward (described like MLP_TRAINING's, by mlp_inference_fields) */
+#define MLP_INFERENCE(X)                                                                                              \
+    X(i64, n, )            /* rows of s */                                                                            \
+    X(i64, d, )            /* features */                                                                             \
+    X(i64, H, )            /* hidden width, a multiple of V */                                                        \
+    X(i64, C, )            /* classes */                                                                              \
+    X(i64, m, )            /* rows asked for */                                                                       \
+    X(i64, nnz, )          /* entries of s */                                                                         \
+    X(i64_ptr, indptr, n + 1)                                                                                         \
+    X(i32_ptr, indices, nnz)                                                                                          \
+    X(f32_ptr, values, nnz)                                                                                           \
+    X(i64_ptr, rows, m)    /* the rows asked for, each in [0, n) */                                                   \
+    X(f32_ptr, W1t, d, H)                                                                                             \
+    X(f32_ptr, c, H)       /* W1 base + b1 */                                                                         \
+    X(f32_ptr, W2, C, H)                                                                                              \
+    X(f32_ptr, logits, m, C)                                                                                          \
+    X(f32_ptr, emb, m, H)
+
+DESCRIBED_STRUCT(MlpInference, MLP_INFERENCE, mlp_inference)
+
+/* For each asked row r = rows[i], alone: emb_i = h = relu(s_r W1ᵀ + c) and logits_i = W2 h */
+void mlp_forward(const MlpInference *t)
+{
+    const int64_t H = t->H, C = t->C, *indptr = t->indptr;
+    for (int64_t i = 0; i < t->m; i++) {
+        int64_t r = t->rows[i];
+        float *h = t->emb + i * H;
+        combine(h, t->c, 1.0f, t->W1t, H, t->indices + indptr[r], t->values + indptr[r], indptr[r + 1] - indptr[r]);
+        for (int64_t k = 0; k < H; k++)
+            h[k] = h[k] > 0 ? h[k] : 0;
+        matvec(t->logits + i * C, t->W2, h, C, H);
+    }
+}
+
+/* The arguments of sparse_count and sparse_fill (described by sparse_rows_fields): X as base + s, s in CSR */
+#define SPARSE_ROWS(X)                                                                                                \
+    X(i64, n, )            /* rows */                                                                                 \
+    X(i64, d, )            /* features */                                                                             \
+    X(i64, nnz, )          /* entries of s (0 while counting) */                                                      \
+    X(f32_ptr, inputs, n, d)                                                                                          \
+    X(f32_ptr, base, d)                                                                                               \
+    X(i64_ptr, indptr, n + 1)                                                                                         \
+    X(i32_ptr, indices, nnz)                                                                                          \
+    X(f32_ptr, values, nnz)
+
+DESCRIBED_STRUCT(SparseRows, SPARSE_ROWS, sparse_rows)
+
+/* base_j = min_i X_ij; indptr[i + 1] = indptr[i] + #{j : X_ij − base_j ≠ 0}, indptr[0] = 0. Returns indptr[n]. */
+int64_t sparse_count(const SparseRows *t)
+{
+    const int64_t n = t->n, d = t->d;
+    const float *X = t->inputs;
+    float *restrict base = t->base;
+    memcpy(base, X, d * sizeof(float));
+    for (int64_t i = 1; i < n; i++)
+        for (int64_t j = 0; j < d; j++)
+            base[j] = X[i * d + j] < base[j] ? X[i * d + j] : base[j];
+    t->indptr[0] = 0;
+    for (int64_t i = 0; i < n; i++) {
+        int64_t count = 0;
+        for (int64_t j = 0; j < d; j++)
+            count += X[i * d + j] - base[j] != 0;
+        t->indptr[i + 1] = t->indptr[i] + count;
+    }
+    return t->indptr[n];
+}
+
+/* indices and values of s = X − base's entries that are not 0, row after row, features ascending (indptr and base
+ * from sparse_count). Where a later entry exists, every entry is written and the position advances past those that
+ * are not 0 only (no branch to mispredict): a 0 written past row i's last entry lands on slot indptr[i + 1], which a
+ * later row then overwrites. */
+void sparse_fill(const SparseRows *t)
+{
+    const int64_t n = t->n, d = t->d, nnz = t->nnz;
+    const float *restrict base = t->base;
+    int32_t *restrict indices = t->indices;
+    float *restrict values = t->values;
+    int64_t p = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const float *restrict x = t->inputs + i * d;
+        if (t->indptr[i + 1] < nnz)
+            for (int64_t j = 0; j < d; j++) {
+                float s = x[j] - base[j];
+                indices[p] = (int32_t)j;
+                values[p] = s;
+                p += s != 0;
+            }
+        else
+            for (int64_t j = 0; j < d; j++) {
+                float s = x[j] - base[j];
+                if (s != 0) {
+                    indices[p] = (int32_t)j;
+                    values[p++] = s;
+                }
+            }
+    }
 }

@@ -37,3 +37,15 @@ def badge_cache(tmp_path_factory):
         mp.setenv("OMP_NUM_THREADS", threads)
         yield path
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def kernel():
+    """The compiled mlp kernel (kernels/), built into the session's cache when a test first needs it; skips where it
+    cannot be."""
+    import kernels
+
+    built = kernels.state()
+    if built.kernel is None:
+        pytest.skip(f"the compiled epoch cannot be built here: {built.reason}")
+    return built.kernel

@@ -3,7 +3,8 @@ cross-entropy, clip_grad_value_(0.1) and torch.optim.Adam. test_kernel.py draws 
 script, this file trains EDGES with the library given (the suite runs it on a build with AddressSanitizer and
 UBSan, in a process that preloads the sanitizer's runtime):
 
-    python tests/kernel_cases.py LIBRARY            # every edge case against the reference; prints "ok N"
+    python tests/kernel_cases.py LIBRARY            # every edge case against the references (training, forward
+                                                    # pass); prints "ok N"
     python tests/kernel_cases.py LIBRARY --overrun  # then tells the kernel one row more than its arrays hold"""
 import sys
 from dataclasses import dataclass
@@ -97,6 +98,18 @@ def check(kernel, p):
     assert all(0 <= a <= 1 for a in accuracies), accuracies
 
 
+def check_forward(kernel, p):
+    """AssertionError unless `kernel`'s forward pass (kernels.MlpForward) gives PyTorch's outputs (within ATOL) on
+    problem p's inputs, with its middle and last rows set to the features' minima (rows with no sparse entries,
+    the last ones where sparse_fill writes without overrunning)."""
+    X = data(p)[0]
+    X[p.n // 2:p.n // 2 + 1] = X[-2:] = X.amin(0)
+    net = model(p)
+    with torch.no_grad():
+        for ours, theirs in zip(kernels.MlpForward(kernel, X)(net), net(X)):
+            assert torch.allclose(ours, theirs, rtol=0, atol=ATOL), (p, (ours - theirs).abs().max())
+
+
 def overrun(kernel):
     """Passes the kernel an argument structure that claims one row more than its arrays hold (an out-of-bounds
     read of `order` that a sanitized build reports)."""
@@ -107,5 +120,11 @@ def overrun(kernel):
     kernel.epoch(run.packed)
 
 
+def check_all(kernel, p):
+    """check and check_forward for problem p: its training and its forward pass."""
+    check(kernel, p)
+    check_forward(kernel, p)
+
+
 if __name__ == "__main__":
-    run_edge_cases(kernels.load, EDGES, check, overrun, *sys.argv[1:])
+    run_edge_cases(kernels.load, EDGES, check_all, overrun, *sys.argv[1:])

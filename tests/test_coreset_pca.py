@@ -1,6 +1,5 @@
 """k-center on PCA-reduced embeddings (query_strategies/coreset_pca.py) against scikit-learn's exact PCA followed
 by a brute-force greedy k-center over the full distance matrix (DeepAL+'s KCenterGreedyPCA, in float64)."""
-import numpy as np
 import pytest
 import torch
 from sklearn.decomposition import PCA

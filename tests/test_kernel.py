@@ -29,15 +29,6 @@ from sanitized import assert_clean_then_overrun, sanitized_build
 from training import batch_bounds
 
 
-@pytest.fixture(scope="module")
-def kernel():
-    """The compiled kernel, built into the session's cache when a test first needs it; skips where it cannot be."""
-    built = kernels.state()
-    if built.kernel is None:
-        pytest.skip(f"the compiled epoch cannot be built here: {built.reason}")
-    return built.kernel
-
-
 @pytest.fixture
 def no_compiler(monkeypatch):
     """A machine without a working C compiler ($CC=false), the kernel's state looked up afresh before and after."""
@@ -104,10 +95,12 @@ def test_the_first_epoch_counts_predictions_made_before_each_step(kernel):
     assert torch.equal(run.predicted[:ds.train_batch], first_batch)
 
 
-def test_sparse_rows_rebuild_the_inputs():
+def test_sparse_rows_rebuild_the_inputs(kernel):
     X = mnist(300).X_train[:50].flatten(1)
-    base, indptr, indices, values = kernels.sparse_rows(X)
+    base, indptr, indices, values = kernel.sparse_rows(X)
     assert torch.equal(base, X.amin(0))
+    rows, cols = (X - base != 0).nonzero(as_tuple=True)  # row after row, features ascending
+    assert torch.equal(indices.long(), cols) and torch.equal(values, (X - base)[rows, cols])
     rebuilt = base.repeat(len(X), 1)
     rows = torch.repeat_interleave(torch.arange(len(X)), indptr.diff())
     rebuilt[rows, indices.long()] += values

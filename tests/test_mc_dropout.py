@@ -61,7 +61,8 @@ def test_mc_passes_equal_one_full_forward_per_draw(case, monkeypatch):
     monkeypatch.setattr(predictor_module, "TEST_BATCH", 7)  # several batches, the last one short
     ds = CASES[case]()
     gen = torch.Generator().manual_seed(1)
-    lr = Learner(case.split("-")[0], ds, "cpu", gen, max_epochs=2)
+    # PyTorch's forward, as the reference's (the compiled mlp's sparse forward: test_sparse_forward.py)
+    lr = Learner(case.split("-")[0], ds, "cpu", gen, max_epochs=2, kernel="off")
     lr.train(np.arange(20))
     idx = np.arange(3, min(len(ds.y_train), 60))
     state = gen.get_state()
@@ -79,10 +80,11 @@ def test_mc_passes_equal_one_full_forward_per_draw(case, monkeypatch):
 @pytest.mark.parametrize("case, first_layer, probe", [("mlp", "lm1", []), ("cnn", "conv1", [1]),
                                                       ("cnn-cifar", "conv1", [1])])
 def test_the_layers_before_the_first_dropout_run_once_per_batch(case, first_layer, probe, monkeypatch):
-    """Networks with dropout layers first run one sample to find the shapes of their masks (`probe`)."""
+    """Networks with dropout layers first run one sample to find the shapes of their masks (`probe`). PyTorch's
+    forward (the compiled mlp's: test_sparse_forward.py)."""
     monkeypatch.setattr(predictor_module, "TEST_BATCH", 7)
     ds = CASES[case]()
-    lr = Learner(case.split("-")[0], ds, "cpu", torch.Generator().manual_seed(1), max_epochs=1)
+    lr = Learner(case.split("-")[0], ds, "cpu", torch.Generator().manual_seed(1), max_epochs=1, kernel="off")
     lr.train(np.arange(20))
     rows = []
     getattr(lr.model, first_layer).register_forward_hook(lambda m, args, out: rows.append(len(out)))

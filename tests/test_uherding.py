@@ -302,3 +302,14 @@ def test_the_bounds_prune_the_first_pick_and_keep_the_plain_greedys_picks():
                                                                                     dtype=torch.float64), 40)
     assert first[0] == pruned[0][:1] and pruned[0] == plain[0]
     np.testing.assert_allclose(pruned[1], plain[1], rtol=1e-12)
+
+
+def test_the_network_trained_aside_names_itself_in_its_warnings():
+    """A guard that stops the calibration network's training says it is that network's, not the round's."""
+    learner, labeled = trained_digits()
+    labelled = np.flatnonzero(labeled)
+    with pytest.warns(UserWarning) as caught:
+        learner.predictor.held_out_logits(labelled[:42], labelled[42:], torch.Generator().manual_seed(0))
+    messages = [str(w.message) for w in caught]
+    assert messages and all(m.startswith("the network trained aside on 42 labelled points: training stopped")
+                            for m in messages), messages

@@ -1,0 +1,74 @@
+"""The mlp's forward pass over the MNIST pool: PyTorch's dense layers against the compiled kernel's sparse first layer.
+
+    python bench/infer_speed.py --repeats 5
+
+One process, the two paths interleaved (torch, compiled, torch, ...) on the same network and the same 59,800 pool
+points (the pool of an MNIST run after its 200 first labels), PyTorch with --threads threads (default 1, run.py's
+default; the compiled forward runs on one).
+Prints the median seconds of each, their ratio, the one-off cost of the pool's sparse form (built once per run),
+the largest difference of the softmax probabilities, and the load average before and after."""
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)  # the project's modules, from the repository root
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+DATA = str(ROOT.parent / "shared" / "data")
+
+
+def seconds(f):
+    """(wall seconds of f(), its result)."""
+    start = time.perf_counter()
+    out = f()
+    return time.perf_counter() - start, out
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=5, help="timed passes of each path")
+    p.add_argument("--labelled", type=int, default=200, help="points left out of the pool")
+    p.add_argument("--threads", type=int, default=1, help="PyTorch's threads")
+    args = p.parse_args()
+
+    import numpy as np
+    import torch
+
+    import dataset
+    import kernels
+    from model import MLP
+    from predictor import Inputs
+
+    torch.set_num_threads(args.threads)
+    if kernels.library() is None:
+        sys.exit(f"infer_speed.py: the compiled kernel cannot be built here: {kernels.state().reason}")
+    rng = np.random.default_rng(0)
+    ds = dataset.load("MNIST", 0, DATA, rng)
+    pool = np.sort(rng.permutation(len(ds.y_train))[args.labelled:])
+    torch.manual_seed(0)
+    net = MLP(ds.X_train[0].numel(), ds.n_classes, 256).eval()
+    inputs = Inputs(ds.X_train)
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {os.cpu_count()} cores, "
+          f"{torch.get_num_threads()} torch threads; {time.strftime('%Y-%m-%d')}")
+    build, _ = seconds(lambda: inputs.outputs(net, pool[:1], compiled=True))
+    times = {"torch": [], "compiled": []}
+    for _ in range(args.repeats):
+        for path in times:
+            took, (logits, _) = seconds(lambda: inputs.outputs(net, pool, compiled=path == "compiled"))
+            times[path].append(took)
+            if path == "torch":
+                dense = logits
+    gap = (torch.softmax(logits, 1) - torch.softmax(dense, 1)).abs().max().item()
+    t, c = statistics.median(times["torch"]), statistics.median(times["compiled"])
+    print(f"pool forward, {len(pool)} points, 784 -> 256 -> 10: torch {t:.3f} s, compiled {c:.3f} s "
+          f"(median of {args.repeats}): {t / c:.1f}x; sparse form built once in {build:.3f} s; "
+          f"largest probability difference {gap:.1e}")
+    print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
