@@ -242,6 +242,7 @@ class Predictor:
                         weight.add_(noise.mul_(scale * weight.norm() / noise.norm()))
                 out.append(F.softmax(self._forward(self._pool, idx, noisy)[0], dim=1))
             return torch.stack(out)
+
     def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
         """`attack(network, X)` (a per-point score that needs input gradients, e.g. an adversarial attack) for pool
         points `idx`, `batch` points at a time (each batch reported to selection.progress), timed as inference."""
