@@ -230,8 +230,12 @@ class Predictor:
     def noisy_probs(self, idx, scale, draws):
         """Softmax outputs (draws, n, C) on pool points `idx` of `draws` copies of the network, each with every
         layer's `weight` (not its bias) perturbed by Gaussian noise ξ scaled to ‖ξ‖ = scale·‖weight‖, ξ drawn layer by
-        layer from a device generator per copy (NoiseStability, Li et al. 2024). The network itself is unchanged."""
+        layer from a device generator per copy (NoiseStability, Li et al. 2024). The network itself is unchanged. On
+        PyTorch's path the points' inputs are gathered once for all copies (the compiled path reads the pool's sparse
+        form, built once)."""
         with self._timed():
+            rows = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self._X.device)
+            inputs, idx = (self._pool, idx) if self._compiled() else (Inputs(self._X[rows]), None)
             out = []
             for _ in range(draws):
                 gen, noisy = device_generator(self._gen, self._X.device), copy.deepcopy(self._model).eval()
@@ -240,7 +244,7 @@ class Predictor:
                     if isinstance(weight, torch.nn.Parameter):
                         noise = torch.randn(weight.shape, generator=gen, device=weight.device, dtype=weight.dtype)
                         weight.add_(noise.mul_(scale * weight.norm() / noise.norm()))
-                out.append(F.softmax(self._forward(self._pool, idx, noisy)[0], dim=1))
+                out.append(F.softmax(self._forward(inputs, idx, noisy)[0], dim=1))
             return torch.stack(out)
 
     def attack_scores(self, idx, attack, batch=ATTACK_BATCH):
