@@ -49,3 +49,15 @@ def kernel():
     if built.kernel is None:
         pytest.skip(f"the compiled epoch cannot be built here: {built.reason}")
     return built.kernel
+
+
+@pytest.fixture(scope="session")
+def letter(tmp_path_factory):
+    """cli.LETTER's flags on a --path holding the first 2,000 rows of the real letter data (26 classes, 16 features,
+    a 1,800-point pool): the strategies' letter runs check the CLI on letter's shape, not its size, at a ninth of
+    the full set's selection cost (tests/test_cli_data.py loads the whole set)."""
+    from cli import LETTER, SHARED_DATA
+    from data_files import write_letter_slice
+
+    path = write_letter_slice(tmp_path_factory.mktemp("letter"))
+    return [path if flag == SHARED_DATA else flag for flag in LETTER]

@@ -126,6 +126,17 @@ def copy_mnist(dest, name="MNIST"):
     return raw
 
 
+def write_letter_slice(dest, n_rows=2000):
+    """dest/openml/6.csv (what --did 6 --path dest reads offline) holding the header and the first n_rows rows of
+    the real letter data (OpenML 6); the first 2,000 hold all 26 classes, each at least 58 times."""
+    folder = Path(dest) / "openml"
+    folder.mkdir(parents=True)
+    with open(SHARED_DATA / "openml" / "6.csv") as f:
+        head = [line for _, line in zip(range(n_rows + 1), f)]
+    (folder / "6.csv").write_text("".join(head))
+    return dest
+
+
 def write_mnist_slice(dest, name="MNIST", n_train=2000, n_test=500):
     """dest/<name>/raw with the extracted idx files torchvision reads in place, holding the first n_train / n_test
     images and labels of the real archives (idx: big-endian magic 2051 or 2049, the sizes, then the bytes)."""

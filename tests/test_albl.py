@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import dataset
-from cli import LETTER, SMALL, accuracy_lines, run_main
+from cli import SMALL, accuracy_lines, run_main
 from learner import Learner
 from query_strategies import STRATEGIES
 from query_strategies.active_learning_by_learning import (ActiveLearningByLearning, choice_probabilities,
@@ -118,8 +118,8 @@ def test_albl_is_registered_over_conf_and_coreset():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("data", [[], LETTER])
-def test_cli_runs_albl(tmp_path, data):
-    proc = run_main("--alg", "albl", "--out", tmp_path, *(data or SMALL))
+@pytest.mark.parametrize("data", ["digits", "letter"])
+def test_cli_runs_albl(tmp_path, letter, data):
+    proc = run_main("--alg", "albl", "--out", tmp_path, *(SMALL if data == "digits" else letter))
     assert proc.returncode == 0, proc.stderr
-    assert [n for n, _ in accuracy_lines(proc.stdout)] == ([100, 150, 200] if data else [50, 100, 150])
+    assert [n for n, _ in accuracy_lines(proc.stdout)] == ([50, 100, 150] if data == "digits" else [100, 150, 200])

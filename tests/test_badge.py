@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy import stats
 
-from cli import LETTER, SHARED_DATA, SMALL, accuracy_lines, run_main
+from cli import SHARED_DATA, SMALL, accuracy_lines, run_main
 from query_strategies.badge_sampling import badge_select
 from query_strategies.selection import FactoredPoints, draw_index, gradient_factor, kmeanspp
 
@@ -120,13 +120,14 @@ def test_same_picks_on_cuda():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("alg", ["badge", "kdpp", "kcenter", "kmeans"])
-def test_diversity_strategies_run_from_the_cli(tmp_path, alg):
-    """Each of the four (two by their aliases) end to end on digits and on the real letter data."""
+def test_diversity_strategies_run_from_the_cli(tmp_path, request, alg):
+    """Each of the four (two by their aliases) end to end on digits and on the real letter data (the conftest's
+    2,000-row slice)."""
     proc = run_main("--alg", alg, "--out", tmp_path, *SMALL)
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [50, 100, 150]
     if not (SHARED_DATA / "openml" / "6.csv").is_file():
         pytest.skip("the letter data (OpenML 6) is not in the shared data folder")
-    proc = run_main("--alg", alg, "--out", tmp_path, *LETTER)
+    proc = run_main("--alg", alg, "--out", tmp_path, *request.getfixturevalue("letter"))
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [100, 150, 200]
