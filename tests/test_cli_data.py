@@ -131,11 +131,11 @@ def test_cifar10_and_svhn_files_through_run_main(tmp_path, monkeypatch, capsys, 
         write_svhn(tmp_path / "data", n_train=60, n_test=12)
         skip_md5(monkeypatch, torchvision.datasets.svhn)
     code = run.main(["--data", data, "--path", str(tmp_path / "data"), "--model", model, "--alg", alg, "--aug", "1",
-                     "--nStart", "20", "--nQuery", "10", "--nEnd", "40", "--maxEpochs", "2", "--seed", "1",
+                     "--nStart", "10", "--nQuery", "5", "--nEnd", "20", "--maxEpochs", "1", "--seed", "1",
                      "--out", str(tmp_path / "out")])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert [n for n, _ in rounds(subprocess.CompletedProcess([], code, captured.out, captured.err))] == [20, 30, 40]
+    assert [n for n, _ in rounds(subprocess.CompletedProcess([], code, captured.out, captured.err))] == [10, 15, 20]
     cfg = config(tmp_path / "out")
     assert (cfg["n_pool"], cfg["n_test"], cfg["aug"], cfg["model"]) == (60, 12, 1, model)
 
