@@ -25,7 +25,7 @@ import results
 from runlock import LOCK_NAME
 import run
 import procs
-from cli import ROOT, run_cli, run_main
+from cli import ROOT, SHARED_DATA, run_cli, run_main
 from scripts import agg_read, agg_results
 from scripts import sweep
 
@@ -659,10 +659,13 @@ def test_analysis_beside_a_running_run_never_fails(finished, tmp_path):
 
 
 def test_out_of_memory_on_a_huge_n_emb_is_one_line(tmp_path):
-    limit = 8 * 2**30  # the address space of an 8 GiB machine: --nEmb 3000000 passes the check, then fails
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS[:10], "--nEmb", "3000000", "--maxEpochs", "2",
-                             "--kernel", "off", "--out", str(tmp_path)], cwd=ROOT, text=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE,
+    # the address space of a 6 GiB machine: --nEmb 1500000 on MNIST (784 inputs, a 100-image pool) passes the check
+    # (19.7 GB of physical memory needed), then the first layer's 4.7 GB of weights cannot be allocated
+    limit = 6 * 2**30
+    mnist = ["--data", "MNIST", "--path", SHARED_DATA, "--trunc", "100"]
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS[:10], *mnist, "--nEmb", "1500000",
+                             "--maxEpochs", "2", "--kernel", "off", "--out", str(tmp_path)], cwd=ROOT, text=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)))
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 2 and "Traceback" not in err, err
