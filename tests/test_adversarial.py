@@ -188,8 +188,8 @@ def test_scores_rank_the_closest_points_first_and_unflipped_bim_points_last():
 @pytest.mark.slow
 @pytest.mark.parametrize("alg", ["bim", "deepfool"])
 @pytest.mark.parametrize("data", ["digits", "letter"])
-def test_cli_runs(tmp_path, letter, alg, data):
-    flags = SMALL if data == "digits" else letter
+def test_cli_runs(tmp_path, request, alg, data):
+    flags = SMALL if data == "digits" else request.getfixturevalue("letter")
     proc = run_main("--alg", alg, "--out", tmp_path, *flags)
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == ([50, 100, 150] if data == "digits" else [100, 150, 200])

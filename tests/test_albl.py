@@ -119,7 +119,8 @@ def test_albl_is_registered_over_conf_and_coreset():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("data", ["digits", "letter"])
-def test_cli_runs_albl(tmp_path, letter, data):
-    proc = run_main("--alg", "albl", "--out", tmp_path, *(SMALL if data == "digits" else letter))
+def test_cli_runs_albl(tmp_path, request, data):
+    flags = SMALL if data == "digits" else request.getfixturevalue("letter")
+    proc = run_main("--alg", "albl", "--out", tmp_path, *flags)
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == ([50, 100, 150] if data == "digits" else [100, 150, 200])

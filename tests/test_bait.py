@@ -161,8 +161,9 @@ LETTER_BAIT = ["--nQuery", "10", "--nEnd", "120", "--nEmb", "32"]
 
 @pytest.mark.slow
 @pytest.mark.parametrize("data", ["digits", "letter"])
-def test_cli_runs_bait(tmp_path, letter, data):
-    proc = run_main("--alg", "bait", "--out", tmp_path, *(SMALL if data == "digits" else [*letter, *LETTER_BAIT]))
+def test_cli_runs_bait(tmp_path, request, data):
+    flags = SMALL if data == "digits" else [*request.getfixturevalue("letter"), *LETTER_BAIT]
+    proc = run_main("--alg", "bait", "--out", tmp_path, *flags)
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == ([50, 100, 150] if data == "digits" else [100, 110, 120])
 
