@@ -139,7 +139,7 @@ def test_strategy_uses_the_whole_pool_and_its_lambda():
     """BaitSampling picks bait_select's batch over the whole pool with its own λ, and λ = 1 and λ = 0.01 pick
     different batches here (so a λ that is not passed on shows)."""
     ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
-    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=20)
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), n_emb=32, max_epochs=20)
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[::10] = True
     learner.train(np.flatnonzero(labeled))
@@ -155,14 +155,15 @@ def test_strategy_uses_the_whole_pool_and_its_lambda():
 
 # letter (the conftest's 2,000-row slice) with a smaller batch and embedding than the other strategies' letter runs:
 # with C = 26 classes one BAIT query of 100 over the full 18,000-point pool at --nEmb 128 takes about 2 minutes on
-# the 2-core machine (scripts/grids/letter.toml).
+# the 2-core machine (scripts/grids/letter.toml). Both runs check the CLI path, not BAIT's cost at the default
+# --nEmb 128 (test_bait_kernel.py's issue-size test does): --nEmb 32 on digits too.
 LETTER_BAIT = ["--nQuery", "10", "--nEnd", "120", "--nEmb", "32"]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("data", ["digits", "letter"])
 def test_cli_runs_bait(tmp_path, request, data):
-    flags = SMALL if data == "digits" else [*request.getfixturevalue("letter"), *LETTER_BAIT]
+    flags = [*SMALL, "--nEmb", "32"] if data == "digits" else [*request.getfixturevalue("letter"), *LETTER_BAIT]
     proc = run_main("--alg", "bait", "--out", tmp_path, *flags)
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == ([50, 100, 150] if data == "digits" else [100, 110, 120])
