@@ -33,7 +33,7 @@ class Nearest(ctypes.Structure):
 class Update(ctypes.Structure):
     """update's argument structure."""
     _fields_ = [("b", I64), ("k", I64), ("d", I64), ("x", P), ("rows", P), ("labels", P), ("centres", P),
-                ("counts", P), ("order", P), ("inertia", P)]
+                ("counts", P), ("order", P), ("ratio", ctypes.c_double), ("out", P)]
 
 
 def address(name, a, dtype, size):
@@ -83,19 +83,28 @@ class KmeansStep:
                            len(u), rows.ctypes.data)
         return rows
 
-    def update(self, x, rows, labels, centres, counts):
+    def gather(self, x, sq, rows, xb, xb32, sqb):
+        """xb ← x[rows], xb32 ← the same in float32, sqb ← sq[rows]."""
+        (n, d), b = x.shape, len(rows)
+        if b and not 0 <= rows.min() <= rows.max() < n:
+            raise ValueError(f"kmeans_step's rows must lie in [0, {n})")
+        self.lib.gather(address("x", x, np.float64, n * d), address("sq", sq, np.float64, n),
+                        address("rows", rows, np.int64, b), b, d, address("xb", xb, np.float64, b * d),
+                        address("xb32", xb32, np.float32, b * d), address("sqb", sqb, np.float64, b))
+
+    def update(self, x, rows, labels, centres, counts, ratio):
         """The batch's (inertia, its rounding bound); then the running means of the centres and their counts, in
-        place (scikit-learn's minibatch update)."""
+        place (scikit-learn's minibatch update); last how many counts are below `ratio` × the largest, and how many
+        are 0."""
         (n, d), (k, b) = x.shape, (len(centres), len(rows))
         if len(labels) and not 0 <= labels.min() <= labels.max() < k:
             raise ValueError(f"kmeans_step's labels must lie in [0, {k})")
-        inertia, order = np.empty(2), np.empty(b, dtype=np.int64)
+        out, order = np.empty(4), np.empty(b, dtype=np.int64)
         args = Update(b, k, d, address("x", x, np.float64, n * d), address("rows", rows, np.int64, b),
                       address("labels", labels, np.int64, b), address("centres", centres, np.float64, k * d),
-                      address("counts", counts, np.float64, k), order.ctypes.data,
-                      inertia.ctypes.data)
+                      address("counts", counts, np.float64, k), order.ctypes.data, ratio, out.ctypes.data)
         self.lib.update(ctypes.byref(args))
-        return inertia
+        return out
 
 
 def load(path):
@@ -114,6 +123,7 @@ def load(path):
     lib.nearest.restype, lib.nearest.argtypes = ctypes.c_int64, [ctypes.POINTER(Nearest)]
     lib.update.restype, lib.update.argtypes = None, [ctypes.POINTER(Update)]
     lib.draw_rows.restype, lib.draw_rows.argtypes = None, [P, I64, P, I64, P]
+    lib.gather.restype, lib.gather.argtypes = None, [P, P, P, I64, I64, P, P, P]
     return KmeansStep(lib)
 
 

@@ -16,7 +16,11 @@
 #define NEAR_TIE (-1)
 #define EPS 0x1p-52
 #define EPS32 0x1p-23
-#define LANES 8 /* partial sums of a dot product or a squared distance; running minima */
+#define W 4 /* doubles per vector */
+#define LANES 8 /* floats per vector */
+typedef double vd __attribute__((vector_size(W * sizeof(double)), aligned(sizeof(double))));
+typedef float vf __attribute__((vector_size(LANES * sizeof(float)), aligned(sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(LANES * sizeof(int32_t))));
 
 typedef struct {
     int64_t m, d, t, u_t;   /* rows, features, candidates, next candidates */
@@ -49,25 +53,45 @@ typedef struct {
     const int64_t *rows, *labels;
     double *centres, *counts; /* k × d, k: updated */
     int64_t *order;         /* b scratch */
-    double *inertia;        /* 2: out, Σ‖xᵢ − cᵢ‖² and its rounding bound */
+    double ratio;           /* the reassignment ratio */
+    double *out;            /* 4: Σ‖xᵢ − cᵢ‖², its rounding bound, how many counts are < ratio × the largest, and
+                               how many are 0 (after the update) */
 } Update;
 
 int64_t kpp_size(void) { return sizeof(Kpp); }
 int64_t nearest_size(void) { return sizeof(Nearest); }
 int64_t update_size(void) { return sizeof(Update); }
 
-/* a·b summed in LANES partial sums (every bound here holds in any order of summation) */
+/* a·b summed in two vectors of partial sums (every bound here holds in any order of summation) */
 static double dot(const double *a, const double *b, int64_t d)
 {
-    double lane[LANES] = {0}, s = 0;
+    vd s0 = {0}, s1 = {0};
     int64_t f = 0;
-    for (; f + LANES <= d; f += LANES)
-        for (int l = 0; l < LANES; l++)
-            lane[l] += a[f + l] * b[f + l];
+    for (; f + 2 * W <= d; f += 2 * W) {
+        s0 += *(const vd *)(a + f) * *(const vd *)(b + f);
+        s1 += *(const vd *)(a + f + W) * *(const vd *)(b + f + W);
+    }
+    s0 += s1;
+    double s = s0[0] + s0[1] + s0[2] + s0[3];
     for (; f < d; f++)
         s += a[f] * b[f];
-    for (int l = 0; l < LANES; l++)
-        s += lane[l];
+    return s;
+}
+
+/* ‖x − c‖², summed likewise */
+static double squared_distance(const double *x, const double *c, int64_t d)
+{
+    vd s0 = {0}, s1 = {0};
+    int64_t f = 0;
+    for (; f + 2 * W <= d; f += 2 * W) {
+        vd u = *(const vd *)(x + f) - *(const vd *)(c + f), v = *(const vd *)(x + f + W) - *(const vd *)(c + f + W);
+        s0 += u * u;
+        s1 += v * v;
+    }
+    s0 += s1;
+    double s = s0[0] + s0[1] + s0[2] + s0[3];
+    for (; f < d; f++)
+        s += (x[f] - c[f]) * (x[f] - c[f]);
     return s;
 }
 
@@ -144,18 +168,18 @@ void draw_rows(const double *cdf, int64_t n, const double *u, int64_t b, int64_t
     }
 }
 
-/* The least of the k values v (k ≤ LANES·⌈k/LANES⌉ slots, +∞ past k), by LANES running minima. */
+/* The least of the k values v (LANES·⌈k/LANES⌉ slots, +∞ past k), by a vector of running minima. */
 static float least(const float *v, int64_t k)
 {
-    float lane[LANES];
-    for (int l = 0; l < LANES; l++)
-        lane[l] = INFINITY;
-    for (int64_t j = 0; j < k; j += LANES)
-        for (int l = 0; l < LANES; l++)
-            lane[l] = v[j + l] < lane[l] ? v[j + l] : lane[l];
-    float best = lane[0];
+    vf low = *(const vf *)v;
+    for (int64_t j = LANES; j < k; j += LANES) {
+        vf u = *(const vf *)(v + j);
+        vi less = u < low;
+        low = (vf)(((vi)u & less) | ((vi)low & ~less));
+    }
+    float best = low[0];
     for (int l = 1; l < LANES; l++)
-        best = lane[l] < best ? lane[l] : best;
+        best = low[l] < best ? low[l] : best;
     return best;
 }
 
@@ -169,7 +193,10 @@ static int64_t label(const Nearest *a, int64_t i, double reach2, float *v)
     const float *p = a->prod + i * a->k;
     const double *x = a->x + a->rows[i] * a->d;
     double e64 = 2 * (a->d + 3) * EPS * reach2, e = 2 * (a->d + 6) * EPS32 * reach2 + e64;
-    for (int64_t j = 0; j < a->k; j++)
+    int64_t j = 0;
+    for (; j + LANES <= a->k; j += LANES)
+        *(vf *)(v + j) = *(const vf *)(a->csq32 + j) - 2 * *(const vf *)(p + j);
+    for (; j < a->k; j++)
         v[j] = a->csq32[j] - 2 * p[j];
     float best = least(v, a->k);
     int64_t j0 = 0;
@@ -180,7 +207,7 @@ static int64_t label(const Nearest *a, int64_t i, double reach2, float *v)
         return j0;
     v[j0] = best;
     double near[a->k], b64 = INFINITY;
-    for (int64_t j = 0; j < a->k; j++) {
+    for (j = 0; j < a->k; j++) {
         near[j] = v[j] <= best + e ? a->csq[j] - 2 * dot(x, a->centres + j * a->d, a->d) : INFINITY;
         if (near[j] < b64) {
             b64 = near[j];
@@ -188,7 +215,7 @@ static int64_t label(const Nearest *a, int64_t i, double reach2, float *v)
         }
     }
     const double *c0 = a->centres + j0 * a->d;
-    for (int64_t j = 0; j < a->k; j++)
+    for (j = 0; j < a->k; j++)
         if (j != j0 && near[j] - b64 <= e64 && memcmp(a->centres + j * a->d, c0, a->d * sizeof(double)))
             return NEAR_TIE;
     return j0;
@@ -215,24 +242,30 @@ int64_t nearest(const Nearest *a)
     return 0;
 }
 
-/* ‖x − c‖² summed in LANES partial sums */
-static double squared_distance(const double *x, const double *c, int64_t d)
+/* c ← c·s, elementwise */
+static void scale(double *c, double s, int64_t d)
 {
-    double lane[LANES] = {0}, s = 0;
     int64_t f = 0;
-    for (; f + LANES <= d; f += LANES)
-        for (int l = 0; l < LANES; l++)
-            lane[l] += (x[f + l] - c[f + l]) * (x[f + l] - c[f + l]);
+    for (; f + W <= d; f += W)
+        *(vd *)(c + f) *= s;
     for (; f < d; f++)
-        s += (x[f] - c[f]) * (x[f] - c[f]);
-    for (int l = 0; l < LANES; l++)
-        s += lane[l];
-    return s;
+        c[f] *= s;
+}
+
+/* c ← c + x, elementwise */
+static void add(double *c, const double *x, int64_t d)
+{
+    int64_t f = 0;
+    for (; f + W <= d; f += W)
+        *(vd *)(c + f) += *(const vd *)(x + f);
+    for (; f < d; f++)
+        c[f] += x[f];
 }
 
 /* The batch's inertia Σ‖xᵢ − c_{label i}‖² with its bound 2(d + 2b + 8)ε·Σ on the difference from scikit-learn's;
  * then each centre with points c ← (c·w + Σ x in batch order) · (1 / (w + n)), w ← w + n: scikit-learn's running
- * mean, operation for operation. Each centre's rows are taken together (their inertia first, on the old centre). */
+ * mean, operation for operation. Each centre's rows are taken together (their inertia first, on the old centre).
+ * Last, the counts below the reassignment threshold and at 0. */
 void update(const Update *a)
 {
     int64_t d = a->d, start[a->k + 1], fill[a->k];
@@ -251,18 +284,35 @@ void update(const Update *a)
         double *c = a->centres + j * d;
         for (int64_t i = start[j]; i < start[j + 1]; i++)
             total += squared_distance(a->x + a->order[i] * d, c, d);
-        for (int64_t f = 0; f < d; f++)
-            c[f] *= a->counts[j];
-        for (int64_t i = start[j]; i < start[j + 1]; i++) {
-            const double *x = a->x + a->order[i] * d;
-            for (int64_t f = 0; f < d; f++)
-                c[f] += x[f];
-        }
+        scale(c, a->counts[j], d);
+        for (int64_t i = start[j]; i < start[j + 1]; i++)
+            add(c, a->x + a->order[i] * d, d);
         a->counts[j] += (double)(start[j + 1] - start[j]);
-        double alpha = 1 / a->counts[j];
-        for (int64_t f = 0; f < d; f++)
-            c[f] *= alpha;
+        scale(c, 1 / a->counts[j], d);
     }
-    a->inertia[0] = total;
-    a->inertia[1] = 2 * (d + 2 * a->b + 8) * EPS * total;
+    double top = 0;
+    int64_t low = 0, empty = 0;
+    for (int64_t j = 0; j < a->k; j++)
+        top = fmax(top, a->counts[j]);
+    for (int64_t j = 0; j < a->k; j++) {
+        low += a->counts[j] < a->ratio * top;
+        empty += a->counts[j] == 0;
+    }
+    a->out[0] = total;
+    a->out[1] = 2 * (d + 2 * a->b + 8) * EPS * total;
+    a->out[2] = (double)low;
+    a->out[3] = (double)empty;
+}
+
+/* Rows `rows` of x (n × d) copied to xb (b × d), in float32 to xb32, their squared norms to sqb. */
+void gather(const double *x, const double *sq, const int64_t *rows, int64_t b, int64_t d, double *xb, float *xb32,
+            double *sqb)
+{
+    for (int64_t i = 0; i < b; i++) {
+        const double *r = x + rows[i] * d;
+        memcpy(xb + i * d, r, d * sizeof(double));
+        for (int64_t f = 0; f < d; f++)
+            xb32[i * d + f] = (float)r[f];
+        sqb[i] = sq[rows[i]];
+    }
 }

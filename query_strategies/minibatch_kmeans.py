@@ -88,34 +88,38 @@ class Smoothed:
         return self.stale >= PATIENCE
 
 
-def minibatch_steps(kern, x, x32, sq, centres, rs):
+def minibatch_steps(kern, x, sq, centres, rs):
     """scikit-learn's minibatch loop from the initial `centres` (updated in place). Its batch draw,
     RandomState.choice(n, b, p=1/n), is numpy's search of b uniform draws in the normalised cumulative p."""
-    n, b, k = len(x), min(BATCH, len(x)), len(centres)
-    counts, labels = np.zeros(k), np.empty(b, dtype=np.int64)
+    (n, d), b, k = x.shape, min(BATCH, len(x)), len(centres)
+    counts, labels, batch = np.zeros(k), np.empty(b, dtype=np.int64), np.arange(b)
+    xb, xb32, sqb = np.empty((b, d)), np.empty((b, d), dtype=np.float32), np.empty(b)
     cdf = (np.ones(n) / n).cumsum()
     cdf /= cdf[-1]
-    smoothed, since = Smoothed(n, b), 0
+    smoothed, since, empty = Smoothed(n, b), 0, k
     for step in range(MAX_ITER * n // b):
         rows = kern.draw_rows(cdf, rs.random_sample(b))
+        kern.gather(x, sq, rows, xb, xb32, sqb)
         since += b
-        due = bool((counts == 0).any() or since >= 10 * k)
+        due = bool(empty or since >= 10 * k)
         since = 0 if due else since
-        if not kern.nearest(x, sq, rows, x32[rows] @ centres.astype(np.float32).T, centres, labels):
+        if not kern.nearest(xb, sqb, batch, xb32 @ centres.astype(np.float32).T, centres, labels):
             raise NearTie
-        inertia, err = kern.update(x, rows, labels, centres, counts) / b
-        if due:
+        inertia, err, low, empty = kern.update(xb, batch, labels, centres, counts, REASSIGN) / [b, b, 1, 1]
+        if due and low:
             reassign(centres, counts, x, rows, rs)
+            empty = (counts == 0).sum()
         if step and smoothed.stop(inertia, err):
             break
 
 
-def nearest_centres(kern, x, x32, sq, centres):
+def nearest_centres(kern, x, sq, centres):
     """The label of every row of x: its nearest centre, by products of LABEL_ROWS rows at a time."""
     labels, c32 = np.empty(len(x), dtype=np.int64), centres.astype(np.float32).T
     for a in range(0, len(x), LABEL_ROWS):
-        rows = np.arange(a, min(a + LABEL_ROWS, len(x)))
-        if not kern.nearest(x, sq, rows, x32[a:a + LABEL_ROWS] @ c32, centres, labels[a:a + LABEL_ROWS]):
+        block = slice(a, a + LABEL_ROWS)
+        if not kern.nearest(x, sq, np.arange(len(x))[block], x[block].astype(np.float32) @ c32, centres,
+                            labels[block]):
             raise NearTie
     return labels.astype(np.int32)
 
@@ -123,14 +127,14 @@ def nearest_centres(kern, x, x32, sq, centres):
 def compiled_labels(kern, x, k, seed):
     """MiniBatchKMeans(k, random_state=seed).fit_predict(x) for float64 rows x, or NearTie."""
     n, b = len(x), min(BATCH, len(x))
-    x32, sq = x.astype(np.float32), np.einsum("ij,ij->i", x, x)
+    sq = np.einsum("ij,ij->i", x, x)
     rs = np.random.RandomState(seed)
     init = min(3 * b if 3 * b >= k else 3 * k, n)
     rs.randint(0, n, init)  # the validation rows, which one init leaves unused
     rows = rs.randint(0, n, init) if init < n else np.arange(n)
     centres = kmeans_plus_plus(kern, np.ascontiguousarray(x[rows]), sq[rows], k, rs)
-    minibatch_steps(kern, x, x32, sq, centres, rs)
-    return nearest_centres(kern, x, x32, sq, centres)
+    minibatch_steps(kern, x, sq, centres, rs)
+    return nearest_centres(kern, x, sq, centres)
 
 
 def minibatch_kmeans_labels(x, k, seed):
