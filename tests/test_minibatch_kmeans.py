@@ -8,10 +8,13 @@ import torch
 from sklearn.cluster import MiniBatchKMeans
 from sklearn.datasets import make_blobs
 
+import kmeans_kernel_cases
+from cli import ROOT
 from kernels import kmeans as kmeans_kernel
 from query_strategies import minibatch_kmeans
 from query_strategies.minibatch_kmeans import NearTie, Smoothed, compiled_labels, minibatch_kmeans_labels
 from query_strategies.typiclust import kmeans_labels, thread_pools
+from sanitized import assert_clean_then_overrun, sanitized_build
 
 
 @pytest.fixture
@@ -150,3 +153,11 @@ def test_arrays_are_checked_at_the_boundary(kern):
     with pytest.raises(ValueError, match="rows must lie in"):
         kern.nearest(x, np.ones(1), np.ones(1, dtype=np.int64), np.zeros((1, 2), dtype=np.float32), c,
                      np.zeros(1, dtype=np.int64))
+
+
+def test_the_edge_cases_run_clean_under_address_and_undefined_behaviour_sanitizers(kern, tmp_path):
+    """Every edge case gives scikit-learn's labels (or a reported near tie) with no sanitizer report, built at -O1
+    (kmeans_kernel_cases.py); then an overrun forced past kernels/kmeans.py's checks is reported (the sanitizer is
+    live)."""
+    lib, env = sanitized_build(tmp_path, kmeans_kernel.SOURCE, "-O1", "-ffp-contract=off")
+    assert_clean_then_overrun(ROOT / "tests" / "kmeans_kernel_cases.py", lib, env, len(kmeans_kernel_cases.EDGES))
