@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import FLAGS, Unavailable, build
+from . import FLAGS, built_state, open_library
 
 SOURCE = Path(__file__).with_name("kmeans_step.c")
 NEAR_TIE = -1  # kmeans_step.c's answer when a decision is within rounding error of going the other way
@@ -110,15 +110,7 @@ class KmeansStep:
 def load(path):
     """The KmeansStep in the library at `path`, its argument structures checked against the library's; Unavailable
     when it cannot be loaded."""
-    try:
-        lib = ctypes.CDLL(str(path))
-    except OSError as e:
-        raise Unavailable(f"the compiled k-means step could not be loaded ({e})") from None
-    for name, structure in (("kpp", Kpp), ("nearest", Nearest), ("update", Update)):
-        size = getattr(lib, f"{name}_size")
-        size.restype = ctypes.c_int64
-        if ctypes.sizeof(structure) != size():
-            raise Unavailable(f"kernels/kmeans_step.c's {name} structure does not match kernels/kmeans.py's")
+    lib = open_library(path, "k-means step", (("kpp", Kpp), ("nearest", Nearest), ("update", Update)))
     lib.kpp_step.restype, lib.kpp_step.argtypes = ctypes.c_int64, [ctypes.POINTER(Kpp)]
     lib.nearest.restype, lib.nearest.argtypes = ctypes.c_int64, [ctypes.POINTER(Nearest)]
     lib.update.restype, lib.update.argtypes = None, [ctypes.POINTER(Update)]
@@ -130,11 +122,7 @@ def load(path):
 @functools.cache
 def state():
     """(KmeansStep, None) built (or found built) in the project cache and loaded, or (None, why not)."""
-    from dataset import cache_dir
-    try:
-        return load(build(cache_dir() / "kernels", (*FLAGS, "-ffp-contract=off"), SOURCE)), None
-    except (Unavailable, OSError) as e:
-        return None, str(e)
+    return built_state(load, (*FLAGS, "-ffp-contract=off"), SOURCE)
 
 
 def library():

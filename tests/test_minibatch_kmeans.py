@@ -14,16 +14,13 @@ from kernels import kmeans as kmeans_kernel
 from query_strategies import minibatch_kmeans
 from query_strategies.minibatch_kmeans import NearTie, Smoothed, compiled_labels, minibatch_kmeans_labels
 from query_strategies.typiclust import kmeans_labels, thread_pools
-from sanitized import assert_clean_then_overrun, sanitized_build
+from sanitized import assert_clean_then_overrun, built_or_skip, sanitized_build
 
 
 @pytest.fixture
 def kern():
     """The compiled k-means step, built into the session's cache; skips where it cannot be."""
-    step, why = kmeans_kernel.state()
-    if step is None:
-        pytest.skip(f"the compiled k-means step cannot be built here: {why}")
-    return step
+    return built_or_skip(kmeans_kernel.state, "k-means step")
 
 
 def relu_gaussian(n, d, seed, dtype=torch.float64):
