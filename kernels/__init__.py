@@ -243,6 +243,31 @@ def signature(lib, description, function, *more):
     return Signature(function, fields, structure)
 
 
+def open_library(path, what, structures):
+    """The ctypes library at `path`, each (name, Structure) of `structures` checked against the library's own
+    `<name>_size()`; Unavailable (naming `what`) when it cannot be loaded or a structure differs."""
+    try:
+        lib = ctypes.CDLL(str(path))
+    except OSError as e:
+        raise Unavailable(f"the compiled {what} could not be loaded ({e})") from None
+    for name, structure in structures:
+        size = getattr(lib, f"{name}_size")
+        size.restype = ctypes.c_int64
+        if ctypes.sizeof(structure) != size():
+            raise Unavailable(f"the compiled {what}'s {name} structure does not match its Python description")
+    return lib
+
+
+def built_state(load_library, flags, source):
+    """(the library of `source` built with `flags` into the project cache and loaded by `load_library`, None), or
+    (None, why not)."""
+    from dataset import cache_dir
+    try:
+        return load_library(build(cache_dir() / "kernels", flags, source)), None
+    except (Unavailable, OSError) as e:
+        return None, str(e)
+
+
 def load(path):
     """The Kernel in the library at `path`, its argument structures built from the library's own descriptions and
     checked against their sizes; Unavailable when it cannot be loaded."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from . import FLAGS, Unavailable, build
+from . import FLAGS, built_state, open_library
 
 SOURCE = Path(__file__).with_name("bait_step.c")
 
@@ -72,13 +72,7 @@ class BaitStep:
 def load(path):
     """The BaitStep in the library at `path`, its argument structure checked against the library's; Unavailable
     when it cannot be loaded."""
-    try:
-        lib = ctypes.CDLL(str(path))
-    except OSError as e:
-        raise Unavailable(f"the compiled bait step could not be loaded ({e})") from None
-    lib.bait_step_size.restype = ctypes.c_int64
-    if ctypes.sizeof(Step) != lib.bait_step_size():
-        raise Unavailable("kernels/bait_step.c's argument structure does not match kernels/bait.py's")
+    lib = open_library(path, "bait step", (("bait_step", Step),))
     lib.bait_step.restype, lib.bait_step.argtypes = ctypes.c_int64, [ctypes.POINTER(Step)]
     return BaitStep(lib)
 
@@ -86,11 +80,7 @@ def load(path):
 @functools.cache
 def state():
     """(BaitStep, None) built (or found built) in the project cache and loaded, or (None, why not)."""
-    from dataset import cache_dir
-    try:
-        return load(build(cache_dir() / "kernels", FLAGS, SOURCE)), None
-    except (Unavailable, OSError) as e:
-        return None, str(e)
+    return built_state(load, FLAGS, SOURCE)
 
 
 def library():

@@ -11,9 +11,10 @@ from functools import cache
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.cluster import KMeans
 from threadpoolctl import ThreadpoolController
 
+from .minibatch_kmeans import minibatch_kmeans_labels
 from .selection import check_budget, picks, seed_from
 from .strategy import Strategy
 
@@ -30,12 +31,14 @@ def thread_pools():
 
 
 def kmeans_labels(x, n_clusters, seed):
-    """Cluster label of every row of x (numpy), by KMeans (MiniBatchKMeans past MINIBATCH_ABOVE clusters), on one
-    OpenMP/BLAS thread: its many short parallel sections lose more to waking threads than they gain (3× slower on a
-    busy 2-core machine), and one thread makes the centres' float sums deterministic."""
-    algo = KMeans if n_clusters <= MINIBATCH_ABOVE else MiniBatchKMeans
+    """Cluster label of every row of x (numpy), by KMeans (MiniBatchKMeans past MINIBATCH_ABOVE clusters: its labels
+    through minibatch_kmeans_labels, compiled where the kernel builds), on one OpenMP/BLAS thread: its many short
+    parallel sections lose more to waking threads than they gain (3× slower on a busy 2-core machine), and one thread
+    makes the centres' float sums deterministic."""
     with thread_pools().limit(limits=1):
-        return algo(n_clusters=n_clusters, random_state=seed).fit_predict(x)
+        if n_clusters <= MINIBATCH_ABOVE:
+            return KMeans(n_clusters=n_clusters, random_state=seed).fit_predict(x)
+        return minibatch_kmeans_labels(x, n_clusters, seed)
 
 
 def nearest_distances(x, k):

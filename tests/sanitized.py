@@ -1,7 +1,8 @@
 """A compiled kernel built with AddressSanitizer and UBSan, the environment a Python needs to load it (the
 sanitizer's runtime preloaded ahead of every library, as ASan needs, and the C++ runtime torch already uses, for
 ASan's exception interceptor), the check that a case script runs clean under it, and those scripts' main
-(kernel_cases.py, bait_kernel_cases.py: test_kernel.py and test_bait_kernel.py run them so, in a subprocess)."""
+(kernel_cases.py, bait_kernel_cases.py, kmeans_kernel_cases.py: their test modules run them so, in a subprocess),
+and the skip of a test whose kernel cannot be built here."""
 import os
 import subprocess
 import sys
@@ -13,6 +14,14 @@ import torch
 import kernels
 
 SANITIZE = ("-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer")
+
+
+def built_or_skip(state, what):
+    """The library a kernel module's state() built and loaded, or a skip naming `what` and why it cannot be here."""
+    library, why = state()
+    if library is None:
+        pytest.skip(f"the compiled {what} cannot be built here: {why}")
+    return library
 
 
 def sanitized_build(cache, source, *flags):

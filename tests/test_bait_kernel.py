@@ -17,17 +17,14 @@ from query_strategies import bait_sampling
 from query_strategies.bait_sampling import (CompiledDesign, FisherDesign, bait_select, block_quadratic_forms,
                                             fisher_sum, initial_design, sandwich)
 from query_strategies.selection import one_thread
-from sanitized import assert_clean_then_overrun, sanitized_build
+from sanitized import assert_clean_then_overrun, built_or_skip, sanitized_build
 from test_bait import random_problem, reference_bait
 
 
 @pytest.fixture
 def compiled():
     """The compiled step, built into the session's cache when first needed; skips where it cannot be."""
-    step, why = bait_kernel.state()
-    if step is None:
-        pytest.skip(f"the compiled bait step cannot be built here: {why}")
-    return step
+    return built_or_skip(bait_kernel.state, "bait step")
 
 
 @pytest.fixture(params=["compiled", "torch"])
