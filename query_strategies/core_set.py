@@ -4,7 +4,10 @@ Every point keeps D_i, its squared distance to the centres it has been compared 
 the picks, in order), and how many of them that was. D_i only falls as centres are added, so a stale D_i is an
 upper bound. Each pick refreshes only the points with the largest stale values, widening that set until the
 largest refreshed value beats every stale value left: the picks equal those of the eager algorithm, while most
-point–centre distances are never computed and the rest come as small matrix products. No n×n matrix is built."""
+point–centre distances are never computed and the rest come as small matrix products. As picks accumulate, the
+top points have ever more centres to catch up on; once those small products have cost a set fraction of bringing
+every point up to date, every point is, in one pass of TILE-row products against the recent centres. No n×n
+matrix is built."""
 import math
 
 import numpy as np
@@ -14,6 +17,8 @@ from .selection import TILE, check_budget, one_thread, picks, row_sq_norms
 from .strategy import Strategy
 
 TOP = 32  # how many points with the largest stale distances are refreshed first
+CATCH_UP = 0.05  # all candidates are brought up to date once the refreshes since the last time evaluated more
+# row–centre pairs than CATCH_UP × candidates × picks since then: one pass of large products beats many small ones
 TIE_RTOL = 1e-9  # squared distances this close (relatively) to the largest count as ties -> lowest index
 
 
@@ -33,10 +38,10 @@ class LazyNearestCentre:
         self.count += 1
 
     def refresh(self, rows):
-        """Bring D of `rows` up to date with every centre."""
+        """Bring D of `rows` up to date with every centre; returns the number of row–centre pairs evaluated."""
         rows = rows[self.seen[rows] < self.count]
         if len(rows) == 0:
-            return
+            return 0
         first = int(self.seen[rows].min())
         best = torch.full((len(rows),), math.inf, dtype=torch.float64, device=self.x.device)
         for start in range(first, self.count, TILE):
@@ -50,19 +55,21 @@ class LazyNearestCentre:
                 best[part] = torch.minimum(best[part], d2.min(1).values)
         self.D[rows] = torch.minimum(self.D[rows], best)
         self.seen[rows] = self.count
+        return len(rows) * (self.count - first)
 
     def farthest(self, candidates):
-        """The candidate with the largest D (lowest index among ties); D of the others may stay stale."""
+        """(the candidate with the largest D (lowest index among ties), the row–centre pairs evaluated to find it);
+        D of the others may stay stale."""
         stale = torch.where(candidates, self.D, -math.inf)
-        top = TOP
+        top, work = TOP, 0
         while True:
             bar = stale.topk(min(top, len(stale))).values[-1]
             rows = ((stale >= bar) & candidates).nonzero().squeeze(1)
-            self.refresh(rows)
+            work += self.refresh(rows)
             fresh = self.D[rows]
             low = fresh.max() * (1 - TIE_RTOL)
             if low >= bar or top >= len(stale):
-                return int(rows[(fresh >= low).nonzero()[0, 0]])
+                return int(rows[(fresh >= low).nonzero()[0, 0]]), work
             top *= 4
 
 
@@ -72,12 +79,18 @@ def coreset_select(emb, labeled_mask, k, generator):
     chosen row is largest (its score: that D²). Deterministic: `generator` is not drawn from."""
     labeled = torch.as_tensor(labeled_mask, dtype=torch.bool, device=emb.device)
     candidates = ~labeled
-    check_budget(k, int(candidates.sum()))
+    n_candidates = int(candidates.sum())
+    check_budget(k, n_candidates)
     dist = LazyNearestCentre(emb, labeled.nonzero().squeeze(1), int(labeled.sum()) + k)
     dist.refresh(candidates.nonzero().squeeze(1))
     chosen, scores = [], []
+    work = since = 0
     for _ in range(k):
-        c = dist.farthest(candidates)
+        if work > CATCH_UP * since * (n_candidates - len(chosen)):
+            dist.refresh(candidates.nonzero().squeeze(1))
+            work = since = 0
+        c, pairs = dist.farthest(candidates)
+        work, since = work + pairs, since + 1
         chosen.append(c)
         scores.append(float(dist.D[c]))
         candidates[c] = False

@@ -1,10 +1,13 @@
 """Greedy k-center (query_strategies/core_set.py) against a brute-force reference over the full n×n distance
 matrix, and a check that the real implementation never allocates anything of that size."""
+import math
+
 import numpy as np
 import pytest
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from query_strategies import core_set
 from query_strategies.core_set import TIE_RTOL, coreset_select
 
 
@@ -79,3 +82,18 @@ def test_same_picks_on_cuda():
     cpu = coreset_select(emb, labeled, 200, torch.Generator()).index
     cuda = coreset_select(emb.cuda(), labeled.cuda(), 200, torch.Generator()).index
     assert cuda.tolist() == cpu.tolist()
+
+
+@pytest.mark.parametrize("catch_up", [0.0, 0.05, math.inf])
+def test_catch_up_passes_leave_the_picks_unchanged(monkeypatch, catch_up):
+    """Bringing every candidate up to date before each pick (0), when the lazy refreshes have cost enough (the
+    default) or never (∞) gives the brute-force picks and scores, duplicated and labelled rows included."""
+    monkeypatch.setattr(core_set, "CATCH_UP", catch_up)
+    emb, labeled = problem(1200, 6, 150, seed=7)
+    emb[900:940] = emb[:40]  # 40 more duplicated rows, some of them of labelled rows
+    chosen = coreset_select(emb, labeled, 500, torch.Generator())
+    assert chosen.index.tolist() == reference_kcenter(emb, labeled.numpy(), 500)
+    X = emb.double()
+    for i, c in enumerate(chosen.index):
+        centres = torch.cat([labeled.nonzero().squeeze(1), torch.as_tensor(chosen.index[:i], dtype=torch.long)])
+        assert chosen.score[i] == pytest.approx(float(((X[centres] - X[c]) ** 2).sum(1).min()), rel=1e-9, abs=1e-9)
