@@ -6,8 +6,8 @@ upper bound. Each pick refreshes only the points with the largest stale values, 
 largest refreshed value beats every stale value left: the picks equal those of the eager algorithm, while most
 point–centre distances are never computed and the rest come as small matrix products. As picks accumulate, the
 top points have ever more centres to catch up on; once those small products have cost a set fraction of bringing
-every point up to date, every point is, in one pass of TILE-row products against the recent centres. No n×n
-matrix is built."""
+every point up to date (and enough picks remain to repay it), every point is, in one pass of TILE-row products
+against the recent centres. No n×n matrix is built."""
 import math
 
 import numpy as np
@@ -17,8 +17,9 @@ from .selection import TILE, check_budget, one_thread, picks, row_sq_norms
 from .strategy import Strategy
 
 TOP = 32  # how many points with the largest stale distances are refreshed first
-CATCH_UP = 0.05  # all candidates are brought up to date once the refreshes since the last time evaluated more
-# row–centre pairs than CATCH_UP × candidates × picks since then: one pass of large products beats many small ones
+CATCH_UP = 0.1  # all candidates are brought up to date once the refreshes since the last time evaluated more
+# row–centre pairs than CATCH_UP × candidates × picks since then, and at least twice as many picks remain: one pass
+# of large products then beats the small ones it saves
 TIE_RTOL = 1e-9  # squared distances this close (relatively) to the largest count as ties -> lowest index
 
 
@@ -86,7 +87,7 @@ def coreset_select(emb, labeled_mask, k, generator):
     chosen, scores = [], []
     work = since = 0
     for _ in range(k):
-        if work > CATCH_UP * since * (n_candidates - len(chosen)):
+        if work > CATCH_UP * since * (n_candidates - len(chosen)) and k - len(chosen) >= 2 * since:
             dist.refresh(candidates.nonzero().squeeze(1))
             work = since = 0
         c, pairs = dist.farthest(candidates)
