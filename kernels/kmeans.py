@@ -43,6 +43,12 @@ def address(name, a, dtype, size):
     return a.ctypes.data
 
 
+def check_range(name, a, n):
+    """ValueError unless every entry of the integer array `a` lies in [0, n)."""
+    if len(a) and not 0 <= a.min() <= a.max() < n:
+        raise ValueError(f"kmeans_step's {name} must lie in [0, {n})")
+
+
 @dataclass(frozen=True)
 class KmeansStep:
     """The loaded library."""
@@ -67,8 +73,7 @@ class KmeansStep:
         """labels[i] ← the nearest of the k `centres` to x[rows[i]] (prod: b × k float32 products of the rows and
         centres); False on a near tie."""
         (n, d), (b, k) = x.shape, prod.shape
-        if len(rows) and not 0 <= rows.min() <= rows.max() < n:
-            raise ValueError(f"kmeans_step's rows must lie in [0, {n})")
+        check_range("rows", rows, n)
         csq, csq32 = np.empty(k), np.empty(k, dtype=np.float32)  # held here while the kernel writes to them
         args = Nearest(b, k, d, address("x", x, np.float64, n * d), address("sq", sq, np.float64, n),
                        address("rows", rows, np.int64, b), address("prod", prod, np.float32, b * k),
@@ -86,8 +91,7 @@ class KmeansStep:
     def gather(self, x, sq, rows, xb, xb32, sqb):
         """xb ← x[rows], xb32 ← the same in float32, sqb ← sq[rows]."""
         (n, d), b = x.shape, len(rows)
-        if b and not 0 <= rows.min() <= rows.max() < n:
-            raise ValueError(f"kmeans_step's rows must lie in [0, {n})")
+        check_range("rows", rows, n)
         self.lib.gather(address("x", x, np.float64, n * d), address("sq", sq, np.float64, n),
                         address("rows", rows, np.int64, b), b, d, address("xb", xb, np.float64, b * d),
                         address("xb32", xb32, np.float32, b * d), address("sqb", sqb, np.float64, b))
@@ -97,8 +101,7 @@ class KmeansStep:
         place (scikit-learn's minibatch update); last how many counts are below `ratio` × the largest, and how many
         are 0."""
         (n, d), (k, b) = x.shape, (len(centres), len(rows))
-        if len(labels) and not 0 <= labels.min() <= labels.max() < k:
-            raise ValueError(f"kmeans_step's labels must lie in [0, {k})")
+        check_range("labels", labels, k)
         out, order = np.empty(4), np.empty(b, dtype=np.int64)
         args = Update(b, k, d, address("x", x, np.float64, n * d), address("rows", rows, np.int64, b),
                       address("labels", labels, np.int64, b), address("centres", centres, np.float64, k * d),

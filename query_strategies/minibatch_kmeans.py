@@ -115,11 +115,10 @@ def minibatch_steps(kern, x, sq, centres, rs):
 
 def nearest_centres(kern, x, sq, centres):
     """The label of every row of x: its nearest centre, by products of LABEL_ROWS rows at a time."""
-    labels, c32 = np.empty(len(x), dtype=np.int64), centres.astype(np.float32).T
+    labels, c32, index = np.empty(len(x), dtype=np.int64), centres.astype(np.float32).T, np.arange(len(x))
     for a in range(0, len(x), LABEL_ROWS):
         block = slice(a, a + LABEL_ROWS)
-        if not kern.nearest(x, sq, np.arange(len(x))[block], x[block].astype(np.float32) @ c32, centres,
-                            labels[block]):
+        if not kern.nearest(x, sq, index[block], x[block].astype(np.float32) @ c32, centres, labels[block]):
             raise NearTie
     return labels.astype(np.int32)
 
