@@ -43,6 +43,23 @@ def take(fd, path, folder):
         raise OSError(e.errno, e.strerror, str(path)) from None
 
 
+def holder(folder):
+    """The pid (text) of the process that holds `folder`'s lock, or None when none does (or there is no lock file
+    yet). The probe takes and drops the lock in microseconds."""
+    path = Path(folder) / LOCK_NAME
+    try:
+        fd = open_regular(path, os.O_RDWR)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return holder_pid(fd)
+    finally:
+        os.close(fd)
+    return None
+
+
 def holder_pid(fd, tries=20):
     """The pid written in the lock file by its holder ('unknown' when it has not written it within ~1 s)."""
     for _ in range(tries):

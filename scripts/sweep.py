@@ -12,9 +12,15 @@ folder whose config.json records other result-changing flags (results.RESULT_FLA
 run's stdout and stderr go to OUT/logs/<run>.log. A failed run is reported (its name, exit code and error line)
 and the others go on; the exit code is 1 when any run failed.
 
+Each run's action is decided again the moment it starts, so that two sweeps of one grid (in two terminals, or on
+two machines that share --out) share its runs: a run that another process finished meanwhile is skipped, one it
+started is resumed, and one that another process is running right now is left to it (reported as `busy`, not as a
+failure).
+
 --backend local (default) runs --workers processes (spawn); each run uses run.py's --threads (default 1, as a run
-by hand, so a sweep and a hand run of the same flags pick the same points); they die with the sweep, and Ctrl-C stops the running runs within seconds (resumable) and starts no queued one. Two
-sweeps into one --out never write the same run folder: its lock refuses the second (reported as a failure).
+by hand, so a sweep and a hand run of the same flags pick the same points); they die with the sweep, and Ctrl-C
+stops the running runs within seconds (resumable) and starts no queued one. Two sweeps into one --out never write
+the same run folder: its lock keeps the second out.
 --backend ray submits one Ray task per run: to a new local Ray instance, or with --address to a running cluster
 (the repository is shipped as the tasks' working_dir; --out and --path must then be on a file system every node
 sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run CPUs.
@@ -33,7 +39,7 @@ import time
 import tomllib
 import traceback
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from io import StringIO
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -47,6 +53,7 @@ import resume  # noqa: E402
 from errors import UserError, close_names  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, result_settings  # noqa: E402
+from runlock import holder  # noqa: E402
 from statefile import open_regular, read_regular  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -198,9 +205,45 @@ def absolute_path(passthrough):
 
 # ---------------------------------------------------------------- one run, in a worker
 
+def replan(argv):
+    """(action, argv, reason) of a planned run at the moment it starts, since another sweep may have started,
+    finished or broken it after the plan: 'busy' (another process holds its folder; reason names it), 'skip',
+    'refuse', or 'run' / 'resume' with argv carrying --resume for the latter only."""
+    argv = [a for a in argv if a != "--resume"]
+    ns, folder = run_folder(argv)
+    if busy := busy_line(folder):
+        return "busy", argv, busy
+    action, reason = action_for(folder, ns)
+    return action, argv + ["--resume"] * (action == "resume"), reason
+
+
+def run_folder(argv):
+    """(run.py's parsed flags, the run folder) of a run's argv."""
+    ns = parse_run_argv(argv)
+    return ns, Path(ns.out) / run.run_name(ns, ns.seed)
+
+
+def busy_line(folder):
+    """'another process (pid N) is running it' while a process holds the run folder's lock, else ''. A lock file
+    run.py would refuse (a link, a FIFO) counts as free, so that run.py names it."""
+    try:
+        pid = holder(folder)
+    except (UserError, OSError):
+        return ""
+    return f"another process (pid {pid}) is running it" if pid else ""
+
+
 def run_job(argv, log_path):
-    """run.main(argv) with stdout and stderr appended to log_path; returns (exit code, error line or '')."""
+    """The planned run as replan decides now: run.main(argv) with stdout and stderr appended to log_path, or
+    nothing; returns (outcome, exit code, line) with outcome 'ran', 'skip', 'refuse' or 'busy' (also for a run
+    that failed because another process took its folder first)."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        action, argv, reason = replan(argv)
+    except (SweepError, UserError, OSError) as e:
+        return "ran", 2, str(e)
+    if action in ("skip", "busy", "refuse"):
+        return action, 0, reason
     log_fd = open_regular(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     with os.fdopen(log_fd, "a") as log, redirect_stdout(log), redirect_stderr(log):
         print(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {' '.join(argv)}", flush=True)
@@ -210,8 +253,10 @@ def run_job(argv, log_path):
             code = 0 if e.code is None else e.code if isinstance(e.code, int) else 2
         except Exception as e:
             traceback.print_exc()
-            return 1, f"{type(e).__name__}: {e}"
-    return code, error_line(log_path) if code else ""
+            return "ran", 1, f"{type(e).__name__}: {e}"
+    if code and (busy := busy_line(run_folder(argv)[1])):
+        return "busy", 0, busy
+    return "ran", code, error_line(log_path) if code else ""
 
 
 def error_line(log_path):
@@ -225,43 +270,51 @@ def error_line(log_path):
 # ---------------------------------------------------------------- backends
 
 def run_local(jobs, workers, done):
-    """jobs on at most `workers` spawned processes at a time; done(job, code, line) as each ends. Workers die with
-    the sweep (worker_main); when the sweep is interrupted, the running ones are stopped (stop_workers) and the
-    queued ones never start."""
+    """jobs on at most `workers` spawned processes at a time; done(job, outcome, code, line) as each ends. Workers
+    die with the sweep (worker_main); when the sweep is interrupted, the running ones are stopped (stop_workers)
+    and the queued ones never start."""
     workers = min(workers, len(jobs))
     ctx, queue, running = mp.get_context("spawn"), list(jobs), {}
     try:
         while queue or running:
             while queue and len(running) < workers:
                 job = queue.pop(0)
-                proc = ctx.Process(target=worker_main, args=(job.argv, job.log, os.getpid()), daemon=True)
+                receive, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=worker_main, args=(job.argv, job.log, os.getpid(), send), daemon=True)
                 proc.start()
-                running[proc.sentinel] = (proc, job)
+                send.close()
+                running[proc.sentinel] = (proc, job, receive)
             for sentinel in wait(list(running)):
-                proc, job = running.pop(sentinel)
+                proc, job, receive = running.pop(sentinel)
                 proc.join()
-                done(job, *worker_outcome(proc.exitcode, job.log))
+                with receive:
+                    done(job, *worker_outcome(proc.exitcode, receive, job.log))
     finally:
-        stop_workers([proc for proc, _ in running.values()])
+        stop_workers([proc for proc, _, _ in running.values()])
 
 
-def worker_main(argv, log_path, parent):
+def worker_main(argv, log_path, parent, send):
     """A local worker: in its own process group (a Ctrl-C at the terminal reaches only the sweep, which forwards
-    it once), killed by the kernel when the sweep dies (Linux PR_SET_PDEATHSIG), then run_job; exits with its
-    code."""
+    it once), killed by the kernel when the sweep dies (Linux PR_SET_PDEATHSIG), then run_job; sends its result
+    through `send` and exits with its code."""
     os.setpgrp()
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the sweep died before the line above took effect
         os._exit(1)
-    sys.exit(run_job(argv, log_path)[0])
+    result = run_job(argv, log_path)
+    send.send(result)
+    sys.exit(result[1])
 
 
-def worker_outcome(exitcode, log_path):
-    """(exit code, error line) of a finished worker process; a worker killed by a signal counts as exit 1."""
+def worker_outcome(exitcode, receive, log_path):
+    """(outcome, exit code, line) of a finished worker process: what it sent, else (killed, or failed before it
+    could send) 'ran' with its exit code, a signal counting as exit 1."""
     if exitcode < 0:
-        return 1, f"its worker process was killed by {signal.Signals(-exitcode).name} (out of memory?)"
-    return exitcode, error_line(log_path) if exitcode else ""
+        return "ran", 1, f"its worker process was killed by {signal.Signals(-exitcode).name} (out of memory?)"
+    if receive.poll():
+        return receive.recv()
+    return "ran", exitcode or 1, error_line(log_path) if Path(log_path).is_file() else "(no output)"
 
 
 def stop_workers(procs, grace=3.0):
@@ -309,7 +362,7 @@ def start_ray(args):
 
 
 def run_ray(ray, jobs, args, done):
-    """One Ray task per job; done(job, code, line) as each finishes. When the sweep is interrupted its tasks are
+    """One Ray task per job; done(job, outcome, code, line) as each finishes. When the sweep is interrupted its tasks are
     cancelled; when the driver dies, Ray itself kills the tasks it owned."""
     task = ray.remote(run_job).options(**ray_task_options(ray, args))
     pending = {task.remote(j.argv, j.log): j for j in jobs}
@@ -318,10 +371,10 @@ def run_ray(ray, jobs, args, done):
             ready, _ = ray.wait(list(pending), num_returns=1)
             job = pending.pop(ready[0])
             try:
-                code, line = ray.get(ready[0])
+                outcome, code, line = ray.get(ready[0])
             except ray.exceptions.RayError as e:
-                code, line = 1, str(e).strip().splitlines()[-1]
-            done(job, code, line)
+                outcome, code, line = "ran", 1, str(e).strip().splitlines()[-1]
+            done(job, outcome, code, line)
     finally:
         for ref in pending:  # interrupted: kill the running tasks' workers, drop the queued ones
             ray.cancel(ref, force=True)
@@ -414,12 +467,21 @@ def main(argv=None):
     except SweepError as e:
         print(f"sweep.py: error: {e}", file=sys.stderr)
         return 2
-    failed = []
+    failed, busy, skipped = [], [], [j for j in jobs if j.action == "skip"]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run", desc="sweep", file=sys.stderr)
-    skipped = len(jobs) - len(todo) - len(refused)
 
-    def done(job, code, line):
-        if code != 0:
+    def done(job, outcome, code, line):
+        """Counts a job that ended: skipped now (finished meanwhile), busy (left to the process running it),
+        refused now, or ran (failed when its code is not 0)."""
+        if outcome == "skip":
+            skipped.append(job)
+        elif outcome == "busy":
+            busy.append((job, line))
+            tqdm.write(f"BUSY {job.name}: {line}; left to it", file=sys.stderr)
+        elif outcome == "refuse":
+            refused.append(replace(job, action="refuse", reason=line))
+            tqdm.write(f"REFUSED {job.name}: {line}", file=sys.stderr)
+        elif code != 0:
             failed.append((job, code, line))
             tqdm.write(f"FAILED {job.name} (exit {code}): {line}  [log: {job.log}]", file=sys.stderr)
         bar.set_postfix(failed=len(failed), refresh=False)
@@ -437,13 +499,17 @@ def main(argv=None):
               file=sys.stderr)
         return 130
     bar.close()
+    ran = len(jobs) - len(skipped) - len(busy) - len(refused) - len(failed)
+    busy_note = f"{len(busy)} left to other processes running them, " if busy else ""
     refused_note = f"{len(refused)} refused (made with other settings), " if refused else ""
-    print(f"{len(jobs)} runs: {len(todo) - len(failed)} ran, {skipped} skipped (finished before), {refused_note}"
+    print(f"{len(jobs)} runs: {ran} ran, {len(skipped)} skipped (finished before), {busy_note}{refused_note}"
           f"{len(failed)} failed, {time.perf_counter() - start:.0f} s")
     for job, code, line in failed:
         print(f"failed: {job.name} (exit {code}): {line}", file=sys.stderr)
     for job in refused:
         print(f"refused: {job.name}: {job.reason}", file=sys.stderr)
+    for job, line in busy:
+        print(f"busy: {job.name}: {line}; run the sweep again after it ends to check on it", file=sys.stderr)
     return 1 if failed or refused else 0
 
 

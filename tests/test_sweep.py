@@ -3,6 +3,7 @@ a failed run that does not stop the others) and on a local Ray instance; a sweep
 (SIGINT) leaves no process behind and its re-run matches an undisturbed sweep; two sweeps into one --out."""
 import json
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import run
 from data_files import SHARED_DATA
 from procs import children, start_cli, wait_for_holder, wait_until_gone
 from scripts import sweep
@@ -233,10 +235,27 @@ def test_two_sweeps_into_one_out_never_write_the_same_run_folder(undisturbed, tm
         assert first.wait(timeout=300) == 0
     finally:
         first.kill()
-    assert code == 1
-    assert (f"FAILED {NAMES[0]} (exit 2): run.py: error: {folder} is in use by another process (pid {worker})"
-            in capsys.readouterr().err)
+    assert code == 0
+    out_text, err = capsys.readouterr()
+    assert f"BUSY {NAMES[0]}: another process (pid {worker}) is running it; left to it" in err
+    assert "1 runs: 0 ran, 0 skipped (finished before), 1 left to other processes running them, 0 failed" in out_text
+    assert "FAILED" not in err
     assert_same_outcome(folder, undisturbed / NAMES[0])
+
+
+def test_each_run_is_planned_again_when_it_starts(undisturbed, tmp_path):
+    """Planned on an empty --out, then another process finishes the first run and starts the second before the
+    sweep reaches them: the first is skipped, the second resumed, and it ends as an undisturbed run."""
+    out = tmp_path / "out"
+    jobs = sweep.plan(*sweep.parse_args([*STOP_GRID, "--out", str(out)]))
+    assert [j.action for j in jobs] == ["run", "run"]
+    shutil.copytree(undisturbed / NAMES[0], out / NAMES[0])
+    assert run.main([*jobs[1].argv, "--rounds", "2"]) == 0
+    assert sweep.replan(jobs[1].argv)[:2] == ("resume", [*jobs[1].argv, "--resume"])
+    assert sweep.run_job(jobs[0].argv, jobs[0].log) == ("skip", 0, "")
+    assert sweep.run_job(jobs[1].argv, jobs[1].log) == ("ran", 0, "")
+    assert "resuming" in Path(jobs[1].log).read_text()
+    assert_same_outcome(out / NAMES[1], undisturbed / NAMES[1])
 
 
 def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
