@@ -326,6 +326,9 @@ def run(args, watch):
     if first_batch(args) > n_pool:
         what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"
         raise UserError(f"{what} is larger than the pool of {n_pool} points; lower it")
+    if n_query_rounds(args) and not n_possible_rounds(args, n_pool):
+        raise UserError(f"--nQuery {args.nQuery} is larger than the {n_pool - first_batch(args)} unlabelled points "
+                        f"left after the first batch of {first_batch(args)} (pool of {n_pool}); lower --nQuery")
     data_identity = data_fingerprint(ds, data_source(args))
     watch.lap("data")
 
