@@ -58,6 +58,7 @@ from statefile import open_regular, read_regular  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>: the signal this process gets when its parent dies
+RAY_RETRIES = 3  # reruns of a Ray task whose node or worker died (Ray's own default, made explicit)
 SWEEP_FLAGS = {"--alg", "--seed", "--dummy", "--out", "--force", "--resume", "--data", "--did", "--model", "--nQuery"}
 
 
@@ -332,9 +333,10 @@ def stop_workers(procs, grace=3.0):
 
 
 def ray_task_options(ray, args):
-    """One GPU per run when the cluster has GPUs, else --cpus-per-run CPUs; on a local instance the tasks find the
-    code through PYTHONPATH (on a cluster it travels as the job's working_dir, see start_ray)."""
-    options = {"num_cpus": args.cpus_per_run}
+    """One GPU per run when the cluster has GPUs, else --cpus-per-run CPUs; a task whose node or worker dies is run
+    again up to RAY_RETRIES times (its run_job resumes the run from its last finished round); on a local instance
+    the tasks find the code through PYTHONPATH (on a cluster it travels as the job's working_dir, see start_ray)."""
+    options = {"num_cpus": args.cpus_per_run, "max_retries": RAY_RETRIES}
     if ray.cluster_resources().get("GPU", 0) > 0:
         options["num_gpus"] = 1
     if not args.address:

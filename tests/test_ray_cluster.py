@@ -1,6 +1,6 @@
 """scripts/sweep.py --backend ray --address against a real two-node Ray cluster on this machine (`ray start
---head` plus a second `ray start --address`, one CPU each): one node is killed mid-sweep; the sweep reports the
-lost run and exits 1, and running the same sweep again resumes it, ending with the results of undisturbed runs.
+--head` plus a second `ray start --address`, one CPU each): one node is killed mid-sweep; Ray runs its task again
+on the other node, which resumes the run, and the sweep ends with no failure and the results of undisturbed runs.
 
 The nodes run with their own HOME and temporary folder (a token in ~/.ray from another Ray instance would
 otherwise be sent to this cluster) and in their own process groups, which the teardown kills (only those)."""
@@ -145,13 +145,10 @@ def test_sweep_on_a_cluster_survives_a_lost_node(cluster, tmp_path):
             pytest.fail(f"both runs did not start on the two nodes: {proc.communicate()}")
         time.sleep(0.1)
     kill_node(worker)
-    stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 1 and "FAILED" in stderr and "Traceback" not in stderr, stderr
-    assert "1 failed" in stdout
-    print("\nlost run reported as:", next(ln for ln in stderr.splitlines() if "FAILED" in ln))
-    again = subprocess.run(sweep, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert again.returncode == 0, again.stderr
-    assert "0 failed" in again.stdout
+    stdout, stderr = proc.communicate(timeout=180)
+    assert proc.returncode == 0 and "FAILED" not in stderr and "Traceback" not in stderr, stderr
+    assert "2 runs: 2 ran, 0 skipped (finished before), 0 failed" in stdout
+    assert any("resuming" in (out / "logs" / f"{f.name}.log").read_text() for f in folders)
     for alg, folder in zip(ALGS, folders):
         reference = tmp_path / "reference"
         assert run_main("--alg", alg, "--seed", "1", "--nQuery", "20", *FLAGS, "--out", reference).returncode == 0
