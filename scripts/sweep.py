@@ -364,8 +364,8 @@ def start_ray(args):
 
 
 def run_ray(ray, jobs, args, done):
-    """One Ray task per job; done(job, outcome, code, line) as each finishes. When the sweep is interrupted its tasks are
-    cancelled; when the driver dies, Ray itself kills the tasks it owned."""
+    """One Ray task per job; done(job, outcome, code, line) as each finishes. When the sweep is interrupted its
+    tasks are cancelled; when the driver dies, Ray itself kills the tasks it owned."""
     task = ray.remote(run_job).options(**ray_task_options(ray, args))
     pending = {task.remote(j.argv, j.log): j for j in jobs}
     try:

@@ -86,8 +86,9 @@ def test_same_picks_on_cuda():
 
 @pytest.mark.parametrize("catch_up", [0.0, 0.05, math.inf])
 def test_catch_up_passes_leave_the_picks_unchanged(monkeypatch, catch_up):
-    """Bringing every candidate up to date before each pick (0), when the lazy refreshes have cost enough (the
-    default) or never (∞) gives the brute-force picks and scores, duplicated and labelled rows included."""
+    """Bringing every candidate up to date before each pick (0), once the lazy refreshes have cost 0.05 of it (a
+    lower threshold than the default 0.1) or never (∞) gives the brute-force picks and scores,
+    duplicated and labelled rows included."""
     monkeypatch.setattr(core_set, "CATCH_UP", catch_up)
     emb, labeled = problem(1200, 6, 150, seed=7)
     emb[900:940] = emb[:40]  # 40 more duplicated rows, some of them of labelled rows
