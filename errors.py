@@ -1,7 +1,10 @@
 """UserError: a problem with the user's input (a flag, a data file, a run folder). run.py, sweep.py and the
 scripts print it as one line and exit non-zero, without a traceback. TrainingDiverged: a
-network's training loss became NaN or infinite (run.py names the round and exits 1)."""
+network's training loss became NaN or infinite (run.py names the round and exits 1). exit_with: the console
+commands' exit, quiet when the reader of their output goes away."""
 import difflib
+import os
+import sys
 
 
 class UserError(Exception):
@@ -21,3 +24,15 @@ def did_you_mean(name, known):
 
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
+
+
+def exit_with(main):
+    """Exit with main()'s code. A reader that closes the output early (`sweep.py --dry-run | head`) ends the command
+    with exit 1 and no traceback: stdout is pointed at /dev/null so the final flush cannot fail again."""
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 1
+    sys.exit(code)

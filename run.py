@@ -37,7 +37,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name
-from errors import TrainingDiverged, UserError, did_you_mean
+from errors import TrainingDiverged, UserError, did_you_mean, exit_with
 from query_strategies import STRATEGIES
 from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity
 from runlock import run_folder_lock
@@ -603,7 +603,7 @@ def cli():
     """The console command (`badge-run`, or `python run.py`): warnings on their own lines, main's exit code."""
     warnings.showwarning = show_warning
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    sys.exit(main())
+    exit_with(main)
 
 
 if __name__ == "__main__":

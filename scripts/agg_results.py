@@ -59,6 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from errors import exit_with  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
 from scripts.agg_read import SETTING, BrokenRun, canonical, load_results, setting_title  # noqa: E402
 from scripts.agg_stats import (RAND, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
@@ -292,7 +293,7 @@ def broken_note(broken):
 def cli():
     """The console command (`badge-agg`, or `python scripts/agg_results.py`): one-line warnings, main's exit code."""
     warnings.formatwarning = lambda msg, *a, **k: f"agg_results.py: warning: {msg}\n"
-    sys.exit(main())
+    exit_with(main)
 
 
 if __name__ == "__main__":

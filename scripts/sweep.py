@@ -50,7 +50,7 @@ if str(ROOT) not in sys.path:
 
 import run  # noqa: E402
 import resume  # noqa: E402
-from errors import UserError, close_names  # noqa: E402
+from errors import UserError, close_names, exit_with  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
@@ -519,7 +519,7 @@ def cli():
     """The console command (`badge-sweep`, or `python scripts/sweep.py`): Ctrl-C (SIGINT) stops the sweep even when
     a non-interactive shell started it in the background with SIGINT ignored; exits with main's code."""
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    sys.exit(main())
+    exit_with(main)
 
 
 if __name__ == "__main__":

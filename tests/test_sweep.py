@@ -5,6 +5,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pandas as pd
 import pytest
 
 import run
+from cli import ROOT
 from data_files import SHARED_DATA
 from procs import children, start_cli, wait_for_holder, wait_until_gone
 from scripts import sweep
@@ -317,3 +320,17 @@ def test_differing_settings_compares_the_result_changing_flags_the_run_records()
     assert differing_settings(recorded, dict(recorded, beta=2.0, lr=1e-3, threads=2)) == ["lr", "beta"]
     assert differing_settings(dict(recorded, alg="rand"), dict(recorded, alg="rand", beta=2.0)) == []
     assert differing_settings(recorded, dict(recorded, device="cuda")) == ["device"]
+
+
+@pytest.mark.parametrize("script, args", [("scripts/sweep.py", ["--grid", "scripts/grids/mnist.toml", "--dry-run"]),
+                                          ("scripts/agg_results.py", ["docs/paper/results.csv", "--fig"])])
+def test_a_reader_that_stops_early_ends_the_command_quietly(script, args, tmp_path):
+    """`sweep.py --dry-run | head -1`: the reader closes the pipe before the command writes; exit 1, no traceback."""
+    read, write = os.pipe()
+    os.close(read)
+    args = args + [str(tmp_path)] if args[-1] == "--fig" else args
+    proc = subprocess.run([sys.executable, script, *args], cwd=ROOT, stdout=write, stderr=subprocess.PIPE,
+                          text=True, timeout=300)
+    os.close(write)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
