@@ -28,6 +28,9 @@ table):
   query_time_<setting>  mean query seconds per round (mean over seeds ± standard error);
   rarest_<setting>.csv  the mean labelled count of the pool's rarest class per algorithm at each checkpoint
                         (runs that record rounds.csv's rarest_labeled; e.g. with --imbalance);
+  summary_<setting>.csv per algorithm, best column average first: mean accuracy at each checkpoint and at the
+                        last count all reach, the column average, wins against and losses to each --versus
+                        algorithm (shares of the L checkpoints) and the mean query seconds;
 and over all settings penalty_overall (the sum of the settings' matrices, with column averages: lower is
 better), cdf_overall, normalised_error.csv and query_time.csv. When the settings span several batch sizes or
 model families, penalty_batch_<nQuery> and penalty_family_<family> sum the matrices of each batch size and of each
@@ -64,7 +67,7 @@ from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_quer
 from scripts.agg_read import SETTING, BrokenRun, canonical, load_results, setting_title  # noqa: E402
 from scripts.agg_stats import (RAND, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rarest_counts,
-                               tested_pairs)
+                               setting_summary, tested_pairs)
 
 
 METRICS = ("test_acc", "balanced_acc")
@@ -95,18 +98,18 @@ def threshold_note(fixed_threshold):
     return f"t > {fixed_threshold}" if fixed_threshold is not None else "t > t(0.975, seeds − 1)"
 
 
-def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc"):
-    """Every figure and CSV of the module docstring, on the rounds.csv column `metric`; returns the overall penalty
-    matrix."""
+def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=("badge", "bait")):
+    """Every figure and CSV of the module docstring, on the rounds.csv column `metric`, with summaries against
+    `versus`; returns the overall penalty matrix."""
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(fig_dir / "results.csv", index=False)
-    found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric)
+    found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric, versus)
              for key, setting in table.groupby(SETTING)]
     return write_overall([r for r in found if r is not None], fig_dir, fixed_threshold)
 
 
-def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc"):
+def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", versus=("badge", "bait")):
     """The figures and CSVs of one setting (SETTING's values) on `metric`; None (with a warning) when no run
     reaches its nStart."""
     stem, n_query = setting_stem(key), key[2]
@@ -128,6 +131,10 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc"):
     columns = dict(zip(SETTING, key))
     errors = write_errors(normalised_errors(acc, points), title, fig_dir, f"cdf_{stem}")
     times = write_query_times(query_times(setting), title, fig_dir, f"query_time_{stem}")
+    summary = setting_summary(acc, P, T, points, versus)
+    if times is not None:
+        summary = summary.join(times.query_seconds_mean)
+    summary.to_csv(fig_dir / f"summary_{stem}.csv", index_label="alg", float_format="%.4f")
     if (rarest := rarest_counts(setting, points)) is not None:
         rarest.to_csv(fig_dir / f"rarest_{stem}.csv", float_format="%.1f")
     return SettingResult(key, title, P, T, None if errors is None else errors.assign(**columns),
@@ -225,6 +232,8 @@ def parse_args(argv):
     p.add_argument("--algs", default=None, metavar="A,B,...",
                    help="analyse only these algorithms (aliases count as their algorithm), e.g. to compare the "
                         "same strategies in every setting")
+    p.add_argument("--versus", default="badge,bait", metavar="A,B,...",
+                   help="the algorithms each setting's summary_<setting>.csv counts wins against and losses to")
     return p.parse_args(argv)
 
 
@@ -266,7 +275,8 @@ def main(argv=None):
     if table.empty:
         return error(f"no run under {', '.join(args.results)} records {args.metric} (an older version's runs and "
                      f"the original's logs record test_acc only); use --metric test_acc")
-    overall = analyse(table, args.fig, args.t_threshold, args.metric)
+    versus = tuple(canonical(a.strip()) for a in args.versus.split(",") if a.strip())
+    overall = analyse(table, args.fig, args.t_threshold, args.metric, versus)
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")
     print("column averages of the overall penalty matrix (lower is better):")
     print(column_averages(overall).sort_values().to_string(float_format=lambda v: f"{v:.3f}"))

@@ -114,6 +114,23 @@ def column_averages(P):
     return P.sum(axis=0) / max(k - 1, 1)
 
 
+def setting_summary(acc, P, T, points, versus=("badge", "bait")):
+    """Per algorithm (rows, best column average first): the mean over seeds at each checkpoint and at the largest
+    labelled count every algorithm reached (acc_<n>), the column average, and for each algorithm V of `versus` in
+    the setting the share of checkpoints at which the row beats V (beats_V) and V beats the row (beaten_by_V);
+    untested cells (T False) and averages stay empty, as in marked_table."""
+    last = min(int(a.index.max()) for a in acc.values())
+    counts = sorted(set(points) | {last})
+    out = pd.DataFrame({f"acc_{n}": {alg: a.loc[n].mean() if n in a.index else float("nan")
+                                     for alg, a in acc.items()} for n in counts})
+    marked = marked_table(P, T)
+    out["column_average"] = marked.loc["column average"]
+    for v in [v for v in versus if v in P.index]:
+        out[f"beats_{v}"], out[f"beaten_by_{v}"] = marked[v], marked.loc[v]
+        out.loc[v, [f"beats_{v}", f"beaten_by_{v}"]] = float("nan")
+    return out.sort_values("column_average")
+
+
 def overall_matrix(matrices):
     """Sum over settings of P (an algorithm missing from a setting adds 0 there); for boolean matrices, the
     count of settings where the cell is True."""

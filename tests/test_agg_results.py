@@ -326,6 +326,15 @@ def test_end_to_end_files(tmp_path, capsys):
     assert times.loc["badge", "query_seconds_mean"] == pytest.approx(0.5)
     err = pd.read_csv(fig / "normalised_error.csv")
     assert err.groupby("alg").weight.sum().to_dict() == pytest.approx({"rand": 1.0, "badge": 1.0, "conf": 0.75})
+    summary = pd.read_csv(fig / "summary_digits_mlp_50.csv", index_col=0)
+    assert list(summary.index) == ["badge", "rand", "conf"]  # best column average first; conf's is empty
+    # the checkpoints, and 150, the largest count every algorithm reached (conf's partial run stops there)
+    assert list(summary.columns[:5]) == ["acc_50", "acc_100", "acc_150", "acc_250", "column_average"]
+    assert summary.loc["rand", "acc_100"] == pytest.approx(0.70, abs=1e-4)
+    assert summary.loc["rand", ["beats_badge", "beaten_by_badge"]].tolist() == [0, 1]
+    assert summary.loc["badge", ["beats_badge", "beaten_by_badge"]].isna().all()
+    assert "beats_bait" not in summary  # --versus names bait, which this setting lacks
+    assert summary.loc["badge", "query_seconds_mean"] == pytest.approx(0.5)
 
 
 def test_cli_errors(tmp_path, capsys):
@@ -518,6 +527,18 @@ def test_algs_restricts_the_analysis_to_the_strategies_named(tmp_path, capsys):
     assert sorted(pd.read_csv(tmp_path / "f" / "results.csv").alg.unique()) == ["coreset", "rand"]
     assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "g"), "--algs", "bald"]) == 2
     assert "no readable runs" in capsys.readouterr().err
+
+
+def test_versus_names_the_strategies_the_summary_counts_wins_against(tmp_path):
+    """--versus kcenter (an alias of coreset): the summary has beats_coreset and beaten_by_coreset, not badge's."""
+    for s, z in zip(SEEDS, Z):
+        for alg, shift in (("rand", 0), ("badge", 0.05), ("kcenter", 0.02)):
+            write_run(tmp_path / "res", alg, s, [0.5 + shift + 0.01 * z, 0.7 + shift + 0.01 * z])
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f"), "--versus", "kcenter"]) == 0
+    summary = pd.read_csv(tmp_path / "f" / "summary_digits_mlp_50.csv", index_col=0)
+    assert list(summary.index) == ["badge", "coreset", "rand"]
+    assert [c for c in summary if c.startswith("beat")] == ["beats_coreset", "beaten_by_coreset"]
+    assert summary.loc["badge", "beats_coreset"] == 1 and summary.loc["rand", "beaten_by_coreset"] == 1
 
 
 def test_metric_balanced_acc_draws_the_penalty_matrix_on_balanced_accuracy(tmp_path, capsys):
