@@ -13,9 +13,11 @@ from cli import ROOT
 def start_cli(*args, script="run.py"):
     """`python <script> args…` started in the background from the project root (stdout and stderr captured), with
     SIGINT ignored as a non-interactive shell starts a background job: a Ctrl-C test then also shows that the
-    command itself turns SIGINT back on."""
+    command itself turns SIGINT back on. Python's fault handler is on, so a crash (SIGABRT, SIGSEGV) leaves the
+    Python stack on the captured stderr for the failing test to show."""
     return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ignore_sigint)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ignore_sigint,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
 
 def ignore_sigint():

@@ -380,7 +380,7 @@ def interrupt(proc, when):
 def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
     proc = start_cli(*ARGS, "--out", tmp_path)  # 1 CPU second in: importing torch (about 2 s alone) or the data
     code, err = interrupt(proc, lambda: procs.cpu_seconds(proc.pid) >= 1.0)
-    assert code == 130 and err in ([run.INTERRUPTED_STARTING], [f"run.py: interrupted; {run.NOTHING_SAVED}"])
+    assert code == 130 and err in ([run.INTERRUPTED_STARTING], [f"run.py: interrupted; {run.NOTHING_SAVED}"]), (code, err)
     assert not (tmp_path / FOLDER / "rounds.csv").exists()  # it was still starting up
 
 
