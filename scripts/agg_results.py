@@ -232,8 +232,9 @@ def parse_args(argv):
     p.add_argument("--algs", default=None, metavar="A,B,...",
                    help="analyse only these algorithms (aliases count as their algorithm), e.g. to compare the "
                         "same strategies in every setting")
-    p.add_argument("--versus", default="badge,bait", metavar="A,B,...",
-                   help="the algorithms each setting's summary_<setting>.csv counts wins against and losses to")
+    p.add_argument("--versus", default=None, metavar="A,B,...",
+                   help="the algorithms each setting's summary_<setting>.csv counts wins against and losses to "
+                        "(default: badge,bait)")
     return p.parse_args(argv)
 
 
@@ -275,7 +276,9 @@ def main(argv=None):
     if table.empty:
         return error(f"no run under {', '.join(args.results)} records {args.metric} (an older version's runs and "
                      f"the original's logs record test_acc only); use --metric test_acc")
-    versus = tuple(canonical(a.strip()) for a in args.versus.split(",") if a.strip())
+    versus = tuple(canonical(a.strip()) for a in (args.versus or "badge,bait").split(",") if a.strip())
+    if args.versus and (absent := [v for v in versus if v not in set(table.alg)]):
+        warnings.warn(f"--versus {', '.join(absent)}: no runs of it here, so no summary counts wins against it")
     overall = analyse(table, args.fig, args.t_threshold, args.metric, versus)
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")
     print("column averages of the overall penalty matrix (lower is better):")

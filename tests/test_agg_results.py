@@ -539,6 +539,8 @@ def test_versus_names_the_strategies_the_summary_counts_wins_against(tmp_path):
     assert list(summary.index) == ["badge", "coreset", "rand"]
     assert [c for c in summary if c.startswith("beat")] == ["beats_coreset", "beaten_by_coreset"]
     assert summary.loc["badge", "beats_coreset"] == 1 and summary.loc["rand", "beaten_by_coreset"] == 1
+    with pytest.warns(UserWarning, match="--versus bait: no runs of it here"):
+        assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "g"), "--versus", "badge,bait"]) == 0
 
 
 def test_metric_balanced_acc_draws_the_penalty_matrix_on_balanced_accuracy(tmp_path, capsys):
