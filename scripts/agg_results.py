@@ -65,7 +65,7 @@ if str(ROOT) not in sys.path:
 from errors import exit_with  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
 from scripts.agg_read import SETTING, BrokenRun, canonical, load_results, setting_title  # noqa: E402
-from scripts.agg_stats import (RAND, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
+from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rarest_counts,
                                setting_summary, tested_pairs)
 
@@ -98,7 +98,7 @@ def threshold_note(fixed_threshold):
     return f"t > {fixed_threshold}" if fixed_threshold is not None else "t > t(0.975, seeds − 1)"
 
 
-def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=("badge", "bait")):
+def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERSUS):
     """Every figure and CSV of the module docstring, on the rounds.csv column `metric`, with summaries against
     `versus`; returns the overall penalty matrix."""
     fig_dir = Path(fig_dir)
@@ -109,7 +109,7 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=("ba
     return write_overall([r for r in found if r is not None], fig_dir, fixed_threshold)
 
 
-def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", versus=("badge", "bait")):
+def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", versus=VERSUS):
     """The figures and CSVs of one setting (SETTING's values) on `metric`; None (with a warning) when no run
     reaches its nStart."""
     stem, n_query = setting_stem(key), key[2]
@@ -234,7 +234,7 @@ def parse_args(argv):
                         "same strategies in every setting")
     p.add_argument("--versus", default=None, metavar="A,B,...",
                    help="the algorithms each setting's summary_<setting>.csv counts wins against and losses to "
-                        "(default: badge,bait)")
+                        f"(default: {','.join(VERSUS)})")
     return p.parse_args(argv)
 
 
@@ -276,8 +276,8 @@ def main(argv=None):
     if table.empty:
         return error(f"no run under {', '.join(args.results)} records {args.metric} (an older version's runs and "
                      f"the original's logs record test_acc only); use --metric test_acc")
-    versus = tuple(canonical(a.strip()) for a in (args.versus or "badge,bait").split(",") if a.strip())
-    if args.versus and (absent := [v for v in versus if v not in set(table.alg)]):
+    versus = tuple(canonical(a.strip()) for a in args.versus.split(",") if a.strip()) if args.versus else VERSUS
+    if args.versus and (absent := sorted(set(versus) - set(table.alg))):
         warnings.warn(f"--versus {', '.join(absent)}: no runs of it here, so no summary counts wins against it")
     overall = analyse(table, args.fig, args.t_threshold, args.metric, versus)
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")

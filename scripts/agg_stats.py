@@ -7,6 +7,7 @@ from scipy import stats
 from scripts.agg_algs import alg_order
 
 RAND = "rand"
+VERSUS = ("badge", "bait")  # the strategies a setting's summary counts wins against, unless --versus names others
 P_VALUE = 0.05
 RAND_FRACTION = 0.99
 
@@ -114,7 +115,7 @@ def column_averages(P):
     return P.sum(axis=0) / max(k - 1, 1)
 
 
-def setting_summary(acc, P, T, points, versus=("badge", "bait")):
+def setting_summary(acc, P, T, points, versus=VERSUS):
     """Per algorithm (rows, best column average first): the mean over seeds at each checkpoint and at the largest
     labelled count every algorithm reached (acc_<n>), the column average, and for each algorithm V of `versus` in
     the setting the share of checkpoints at which the row beats V (beats_V) and V beats the row (beaten_by_V);

@@ -323,12 +323,12 @@ def test_differing_settings_compares_the_result_changing_flags_the_run_records()
 
 
 @pytest.mark.parametrize("script, args", [("scripts/sweep.py", ["--grid", "scripts/grids/mnist.toml", "--dry-run"]),
-                                          ("scripts/agg_results.py", ["docs/paper/results.csv", "--fig"])])
+                                          ("scripts/agg_results.py", ["docs/paper/results.csv", "--fig", "{tmp}"])])
 def test_a_reader_that_stops_early_ends_the_command_quietly(script, args, tmp_path):
     """`sweep.py --dry-run | head -1`: the reader closes the pipe before the command writes; exit 1, no traceback."""
     read, write = os.pipe()
     os.close(read)
-    args = args + [str(tmp_path)] if args[-1] == "--fig" else args
+    args = [a.format(tmp=tmp_path) for a in args]
     proc = subprocess.run([sys.executable, script, *args], cwd=ROOT, stdout=write, stderr=subprocess.PIPE,
                           text=True, timeout=300)
     os.close(write)
