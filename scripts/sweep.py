@@ -237,27 +237,47 @@ def busy_line(folder):
 def run_job(argv, log_path):
     """The planned run as replan decides now: run.main(argv) with stdout and stderr appended to log_path, or
     nothing; returns (outcome, exit code, line) with outcome 'ran', 'skip', 'refuse' or 'busy' (also for a run
-    that failed because another process took its folder first)."""
+    that failed because another process took its folder first). A fresh run refused because another sweep filled
+    its folder between the replan and run.py's start is planned once more (skipped, or resumed)."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        action, argv, reason = replan(argv)
-    except (SweepError, UserError, OSError) as e:
-        return "ran", 2, str(e)
-    if action in ("skip", "busy", "refuse"):
-        return action, 0, reason
+    for attempt in range(2):
+        try:
+            action, argv, reason = replan(argv)
+        except (SweepError, UserError, OSError) as e:
+            return "ran", 2, str(e)
+        if action in ("skip", "busy", "refuse"):
+            return action, 0, reason
+        code, failure = run_logged(argv, log_path)
+        if failure:
+            return "ran", code, failure
+        if code and (busy := busy_line(run_folder(argv)[1])):
+            return "busy", 0, busy
+        if not (code == 2 and action == "run" and attempt == 0 and filled_meanwhile(argv)):
+            break
+    return "ran", code, error_line(log_path) if code else ""
+
+
+def run_logged(argv, log_path):
+    """(exit code, '') of run.main(argv) with its output appended to log_path; (1, the exception) when it raised."""
     log_fd = open_regular(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     with os.fdopen(log_fd, "a") as log, redirect_stdout(log), redirect_stderr(log):
         print(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {' '.join(argv)}", flush=True)
         try:
-            code = run.main(argv)
+            return run.main(argv), ""
         except SystemExit as e:
-            code = 0 if e.code is None else e.code if isinstance(e.code, int) else 2
+            return (0 if e.code is None else e.code if isinstance(e.code, int) else 2), ""
         except Exception as e:
             traceback.print_exc()
-            return "ran", 1, f"{type(e).__name__}: {e}"
-    if code and (busy := busy_line(run_folder(argv)[1])):
-        return "busy", 0, busy
-    return "ran", code, error_line(log_path) if code else ""
+            return 1, f"{type(e).__name__}: {e}"
+
+
+def filled_meanwhile(argv):
+    """Whether the run folder now asks for something other than a fresh run (it holds another process's results)."""
+    ns, folder = run_folder(argv)
+    try:
+        return action_for(folder, ns)[0] != "run"
+    except (SweepError, UserError, OSError):
+        return False
 
 
 def error_line(log_path):

@@ -8,7 +8,8 @@ values; --nEmb −1..40. About half the values drawn for --trunc and --lr are va
 The rules, in the order run.py applies them: run.check_flags (--nQuery > 0, --nStart ≥ 0, --nEnd ≥ the first batch
 (--nStart, or --nQuery in a cold start, --nStart 0), --lr positive and finite, --nEmb > 0, --rounds ≥ 0),
 dataset.truncate (--trunc −1 or positive; digits has only classes 0–9, so the pool keeps min(--trunc, 1,617)
-points), then run.run (the first batch at most the pool)."""
+points), then run.run (the first batch at most the pool; when a query round is planned, --nQuery at most the
+unlabelled points left after the first batch)."""
 import math
 
 import pytest
@@ -35,16 +36,24 @@ def expected_error(n_start, n_query, n_end, rounds, trunc, lr, n_emb):
              (n_emb > 0, "--nEmb and --threads must be positive"), (rounds >= 0, "--rounds must be at least 0"),
              (trunc == -1 or trunc > 0, f"--trunc must be positive (or -1 for no truncation), got {trunc}"),
              (first <= pool_size(trunc), f"is larger than the pool of {pool_size(trunc)} points")]
-    return next((message for ok, message in rules if not ok), None)
+    message = next((message for ok, message in rules if not ok), None)
+    left = pool_size(trunc) - first
+    if message is None and planned_rounds(n_start, n_query, n_end, rounds) > 0 and n_query > left:
+        return f"--nQuery {n_query} is larger than the {left} unlabelled points left after the first batch of {first}"
+    return message
+
+
+def planned_rounds(n_start, n_query, n_end, rounds):
+    """The query rounds --rounds (which caps, never extends, the budget) and the budget ⌊(nEnd − first batch) /
+    nQuery⌋ allow, before the pool is counted."""
+    budget = (n_end - (n_start or n_query)) // n_query
+    return min(rounds, budget) if rounds > 0 else budget
 
 
 def expected_rows(n_start, n_query, n_end, rounds, trunc):
-    """rounds.csv's rows of a valid run: round 0, then the query rounds that --rounds (which caps, never extends,
-    the budget), the budget ⌊(nEnd − first batch) / nQuery⌋ and the pool all allow."""
+    """rounds.csv's rows of a valid run: round 0, then the planned rounds that the pool allows."""
     first = n_start or n_query
-    budget = (n_end - first) // n_query
-    planned = min(rounds, budget) if rounds > 0 else budget
-    return 1 + min(planned, (pool_size(trunc) - first) // n_query)
+    return 1 + min(planned_rounds(n_start, n_query, n_end, rounds), (pool_size(trunc) - first) // n_query)
 
 
 @pytest.mark.slow
@@ -63,6 +72,7 @@ def expected_rows(n_start, n_query, n_end, rounds, trunc):
 @example(n_start=0, n_query=40, n_to_query=100, rounds=0, trunc=-1, lr=1e-3, n_emb=8)  # a cold start
 @example(n_start=0, n_query=40, n_to_query=30, rounds=0, trunc=-1, lr=1e-3, n_emb=8)  # --nEnd below its first batch
 @example(n_start=50, n_query=50, n_to_query=50, rounds=0, trunc=-1, lr=math.nan, n_emb=8)
+@example(n_start=3, n_query=118, n_to_query=118, rounds=0, trunc=120, lr=1e-12, n_emb=8)  # no query fits the pool
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_flags_run_or_fail_cleanly(n_start, n_query, n_to_query, rounds, trunc, lr, n_emb, tmp_path_factory,
                                    capsys):

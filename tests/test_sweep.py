@@ -261,6 +261,28 @@ def test_each_run_is_planned_again_when_it_starts(undisturbed, tmp_path):
     assert_same_outcome(out / NAMES[1], undisturbed / NAMES[1])
 
 
+def test_a_run_finished_between_its_replan_and_its_start_is_skipped(undisturbed, tmp_path, monkeypatch):
+    """The race of two sweeps into one --out: replan finds the folder empty, another process then runs the run to
+    its end before run.py starts, and run.py refuses the filled folder; the job is planned once more and skipped,
+    not reported as failed."""
+    out = tmp_path / "out"
+    job = sweep.plan(*sweep.parse_args([*STOP_GRID, "--out", str(out)]))[0]
+    real_replan, calls = sweep.replan, []
+
+    def stale_then_real(argv):
+        calls.append(argv)
+        if len(calls) == 1:
+            shutil.copytree(undisturbed / NAMES[0], out / NAMES[0])  # the other sweep's finished run
+            return "run", argv, ""
+        return real_replan(argv)
+
+    monkeypatch.setattr(sweep, "replan", stale_then_real)
+    assert sweep.run_job(job.argv, job.log) == ("skip", 0, "")
+    assert len(calls) == 2
+    assert "already holds results" in Path(job.log).read_text()
+    assert_same_outcome(out / NAMES[0], undisturbed / NAMES[0])
+
+
 def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert sweep.main(["--algs", "rand", "--out", " "]) == 2
