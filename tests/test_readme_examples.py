@@ -64,6 +64,7 @@ GRIDS = {  # grid: (runs, flags every run has)
     "mnist_cnn_1000": (13 * 5, ("--model cnn", "--nQuery 1000", "--data MNIST", "--nEnd 10100")),
     "fashion_mlp_100": (13 * 5, ("--model mlp", "--nQuery 100", "--data FashionMNIST", "--nEnd 1100")),
     "fashion_mlp_1000": (13 * 5, ("--model mlp", "--nQuery 1000", "--data FashionMNIST", "--nEnd 10100")),
+    "fashion_mlp_10000": (11 * 5, ("--model mlp", "--nQuery 10000", "--data FashionMNIST", "--nEnd 50100")),
     "fashion_cnn_100": (13 * 5, ("--model cnn", "--nQuery 100", "--data FashionMNIST", "--nEnd 1100")),
     "mnist_mlp_100_imb50": (13 * 5, ("--model mlp", "--nQuery 100", "--data MNIST", "--nEnd 1100", "--imbalance 50")),
 }
