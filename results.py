@@ -1,5 +1,6 @@
 """A run's output folder: config.json, rounds.csv (one row per finished round), queries.csv (the pool indices
-labelled in each round, their rows in the data's source and the scores they were picked by), checkpoint.pt (the state after the last finished round, for --resume) and, once the
+labelled in each round, their rows in the data's source and the scores they were picked by), checkpoint.pt (the state after the last finished round, for --resume), training.pt (the
+training in progress of a long round, saved every few minutes so that --resume continues it) and, once the
 run has ended, summary.json. Whole files are written atomically (temporary file, then rename); the CSVs are
 append-only and flushed after every round.
 
@@ -14,6 +15,8 @@ import json
 import math
 import os
 import re
+import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -280,10 +283,11 @@ class RunDir:
         self.queries = self.path / "queries.csv"
         self.summary = self.path / "summary.json"
         self.checkpoint = self.path / "checkpoint.pt"
+        self.training = self.path / "training.pt"
 
     def state_files(self):
         """The paths run.py writes in the folder."""
-        return self.config, self.rounds, self.queries, self.summary, self.checkpoint
+        return self.config, self.rounds, self.queries, self.summary, self.checkpoint, self.training
 
     def tables(self):
         """(name, path, columns, parsers) of the two CSVs."""
@@ -383,19 +387,11 @@ class RunDir:
         """Everything needed to continue after the round just finished (model, generators, strategy state) plus
         the CSVs' marks, as tensors and plain values only (numpy arrays become tensors), so that loading it can
         never run code."""
-        buf = io.BytesIO()
-        torch.save(plain(dict(state, files=self.file_marks())), buf)
-        write_atomic(self.checkpoint, buf.getvalue())
+        save_state(self.checkpoint, dict(state, files=self.file_marks()))
 
     def load_checkpoint(self):
-        """The saved state, read with torch's restricted unpickler (`weights_only=True`): a file that holds
-        anything but tensors and plain containers, numbers and strings is refused without running any of it."""
-        data = read_bytes(self.checkpoint, FORCE_HINT)
-        try:
-            state = torch.load(io.BytesIO(data), weights_only=True)
-        except Exception as e:  # a damaged or crafted file raises many kinds
-            raise StateError(f"{self.checkpoint} cannot be read as a checkpoint of this program "
-                             f"({type(e).__name__}); {FORCE_HINT}")
+        """The saved state (load_state: tensors and plain values only)."""
+        state = load_state(self.checkpoint, "a checkpoint", FORCE_HINT)
         if not isinstance(state, dict) or not isinstance(state.get("files"), dict) or type(state.get("round")) is not int:
             raise StateError(f"{self.checkpoint} records no run identity or file marks (another program or an "
                              f"older version wrote it); {FORCE_HINT}")
@@ -459,6 +455,66 @@ class RunDir:
         if not self.rounds.is_file():
             return []
         return [(row["n_labeled"], row["test_acc"]) for row in read_rounds(self.rounds)]
+
+
+def save_state(path, state):
+    """torch.save of `state` (plain: tensors and plain values only) to `path`, atomically."""
+    buf = io.BytesIO()
+    torch.save(plain(state), buf)
+    write_atomic(path, buf.getvalue())
+
+
+def load_state(path, what, hint):
+    """What save_state wrote to `path`, read with torch's restricted unpickler (`weights_only=True`): a file that
+    holds anything but tensors and plain containers, numbers and strings is refused without running any of it
+    (StateError saying it cannot be read as `what`, then `hint`)."""
+    data = read_bytes(path, hint)
+    try:
+        return torch.load(io.BytesIO(data), weights_only=True)
+    except Exception as e:  # a damaged or crafted file raises many kinds
+        raise StateError(f"{path} cannot be read as {what} of this program ({type(e).__name__}); {hint}")
+
+
+class TrainingSnapshot:
+    """training.pt: round `rd`'s training in progress, saved every `every` seconds (0 = never) by
+    training.Trainer.train, so that --resume continues it from the last save instead of its first epoch. A
+    snapshot belongs to one run (`owner`: run id and identity hash, as the checkpoint's), one round, and one
+    training (its key: training.training_key of the points, labels and generator state it started from)."""
+
+    def __init__(self, path, owner, rd, every):
+        self.path, self.owner, self.rd, self.every = Path(path), owner, rd, every
+
+    def save(self, key, training):
+        """Save the training state `training` (Trainer.snapshot_state) of the training `key`."""
+        save_state(self.path, {**self.owner, "round": self.rd, "key": key, "training": training})
+
+    def load(self, key):
+        """The saved state of training `key`, or None: when there is no snapshot, or one of another round (the
+        run stopped after its checkpoint, before removing it) or of another training of this round (the resumed
+        run picked other points, e.g. under other --threads: a warning); such a file is removed. StateError when
+        the file cannot be read or belongs to another run."""
+        if not os.path.lexists(self.path):
+            return None
+        hint = f"delete it to train round {self.rd} from its first epoch"
+        state = load_state(self.path, "a training snapshot", hint)
+        if not isinstance(state, dict) or not isinstance(state.get("training"), dict):
+            raise StateError(f"{self.path} holds no training snapshot; {hint}")
+        if any(state.get(k) != v for k, v in self.owner.items()):
+            raise StateError(f"{self.path} belongs to another run than its folder's config.json describes; {hint}")
+        if state.get("round") != self.rd or state.get("key") != key:
+            if state.get("round") == self.rd:
+                warnings.warn(f"{self.path} was saved by a training of round {self.rd} on other points or from "
+                              f"another generator state than this one's; round {self.rd} trains from its first "
+                              f"epoch", stacklevel=2)
+            self.remove()
+            return None
+        print(f"run.py: round {self.rd} continues its training from epoch {state['training']['progress'][0]} "
+              f"({self.path.name})", file=sys.stderr)
+        return state["training"]
+
+    def remove(self):
+        """Delete the snapshot (its round is checkpointed, or it is stale)."""
+        self.path.unlink(missing_ok=True)
 
 
 def plain(obj):

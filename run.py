@@ -139,11 +139,16 @@ def build_parser():
     p.add_argument("--resume", action="store_true",
                    help="continue the run in the output folder from its last finished round")
     p.add_argument("--force", action="store_true", help="overwrite an existing run folder")
+    p.add_argument("--snapshotEvery", type=float, default=SNAPSHOT_SECONDS,
+                   help="seconds between saves of a round's training in progress (training.pt in the run folder), "
+                        "so that --resume continues a long training where it stopped rather than from its first "
+                        "epoch; rounds after the first; 0 = never. Results are the same either way")
     add_flags(p)  # each strategy's own parameters (strategy_params.DECLARED)
     return p
 
 
 MAX_THREADS = 4096  # far above any machine's cores; torch takes a C int
+SNAPSHOT_SECONDS = 300.0  # default of --snapshotEvery
 
 
 def check_flags(args):
@@ -165,6 +170,8 @@ def check_flags(args):
         raise UserError("--nEmb and --threads must be positive")
     if args.threads > MAX_THREADS:
         raise UserError(f"--threads {args.threads} is more than {MAX_THREADS}; give at most the machine's cores")
+    if not (math.isfinite(args.snapshotEvery) and args.snapshotEvery >= 0):
+        raise UserError(f"--snapshotEvery must be a number of seconds, at least 0 (0 = never), got {args.snapshotEvery}")
     if min(args.maxEpochs, args.patience, args.rounds) < 0:
         raise UserError("--maxEpochs, --patience and --rounds must be at least 0 (0 = no limit)")
     if args.seed is not None and args.seed < 0 or args.seed is None and args.dummy < 0:
@@ -434,9 +441,12 @@ def continue_trainer(learner, started_with, run_dir):
 
 def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
     """Rounds `first`.. on data set `ds`: query (after round 0; in round 0 too when `initial` is None, a cold start
-    the strategy picks), train, test; each round's rows and a checkpoint are saved before the next begins."""
+    the strategy picks), train, test; each round's rows and a checkpoint are saved before the next begins. A
+    round's training in progress is saved every --snapshotEvery seconds (results.TrainingSnapshot, training.pt)
+    until its checkpoint replaces it."""
     from metrics import accuracy, balanced_accuracy, labels_of_class, rarest_class
     from query_strategies.selection import picks, reporting
+    from results import TrainingSnapshot
 
     y_pool, y_test = ds.y_train.numpy(), ds.y_test.numpy()
     rarest = rarest_class(y_pool, ds.n_classes)
@@ -459,8 +469,9 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
                 with reporting(query_progress(bar)):
                     queried = timed_query(strategy, learner.predictor, args.nQuery, row)
                 strategy.update(queried.index)
+            snapshot = TrainingSnapshot(run_dir.training, owner, rd, args.snapshotEvery) if rd > 0 else None
             try:
-                res = learner.train(strategy.labeled_idx())
+                res = learner.train(strategy.labeled_idx(), snapshot)
             except TrainingDiverged as e:
                 raise TrainingDiverged(f"round {rd}: {e}; the rounds before it are saved in {run_dir.path}")
             strategy.trained()
@@ -476,6 +487,8 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
             with interrupt_held():
                 run_dir.append_round(row, queried, ds.rows)
                 run_dir.save_checkpoint(checkpoint_state(rd, owner, learner, strategy))
+                if snapshot:
+                    snapshot.remove()
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
                 sys.stdout.flush()
                 tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "

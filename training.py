@@ -2,6 +2,7 @@
 the two epoch engines (PyTorch's and the compiled mlp epoch of kernels/) behind one constructor, `epoch_engine`, and
 the `Trainer`, which trains fresh networks with them. Every random draw (weights, shuffles, augmentation, dropout)
 comes from the one CPU generator the trainer is given, or from a device generator seeded from it."""
+import hashlib
 import time
 import warnings
 from dataclasses import dataclass, field, replace
@@ -13,7 +14,7 @@ import torch.nn.functional as F
 import kernels
 from catalog import CONV_MODELS, PATIENCE
 from errors import TrainingDiverged, UserError
-from model import build_model, reset_weights, set_dropout_generator
+from model import Dropout, build_model, reset_weights, set_dropout_generator
 
 ACC_TARGET = 0.99  # train until the epoch's training accuracy reaches this
 RESTART_EPOCHS = 1000  # a model still under RESTART_ACC after a multiple of this many epochs restarts
@@ -120,6 +121,28 @@ class ClampedAdam:
                            beta1=ADAM_BETAS[0], beta2=ADAM_BETAS[1], weight_decay=0.0, eps=ADAM_EPS,
                            amsgrad=False, maximize=False)
 
+    def state_dict(self):
+        """The moments and step counts (what a training snapshot saves)."""
+        return {"exp_avg": self.exp_avg, "exp_avg_sq": self.exp_avg_sq, "steps": self.steps}
+
+    @torch.no_grad()
+    def load_state_dict(self, state):
+        """The moments and step counts as state_dict saved them, copied in place."""
+        for name in ("exp_avg", "exp_avg_sq", "steps"):
+            for mine, saved in zip(getattr(self, name), state[name], strict=True):
+                mine.copy_(saved)
+
+
+@dataclass(frozen=True)
+class Epochs:
+    """An engine's epochs over one network: each call trains one epoch and returns its training accuracy;
+    `optimizer` holds the state carried from epoch to epoch (state_dict / load_state_dict)."""
+    run: object
+    optimizer: object
+
+    def __call__(self):
+        return self.run()
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -169,6 +192,10 @@ class Extension:
 
     def parameters(self):
         """The parameters the clamped Adam updates with the network's."""
+        return []
+
+    def generators(self):
+        """The generators its modules draw from, beyond the one `reset` was given (a snapshot saves their state)."""
         return []
 
     def train(self):
@@ -286,7 +313,7 @@ class TorchEpochs:
         return TorchEpochs(self.setting, generator)
 
     def epoch_function(self, model, X, y):
-        """A function that trains `model` for one epoch on (X, y) and returns the fraction of points predicted
+        """Epochs of `model` on (X, y): each call trains one epoch and returns the fraction of points predicted
         right during it (TrainingDiverged when the loss becomes NaN or infinite)."""
         s = self.setting
         params = list(model.parameters()) + [p for e in self.extensions for p in e.parameters()]
@@ -328,7 +355,7 @@ class TorchEpochs:
                 raise TrainingDiverged(DIVERGED)
             return (predicted == yo).sum().item() / len(y)
 
-        return epoch
+        return Epochs(epoch, adam)
 
 
 class CompiledEpochs:
@@ -361,7 +388,7 @@ class CompiledEpochs:
                 raise TrainingDiverged(DIVERGED)
             return acc
 
-        return epoch
+        return Epochs(epoch, run)
 
 
 class Trainer:
@@ -412,17 +439,28 @@ class Trainer:
                 extension.reset(self.gen, self.setting.device, n_features)
         return model
 
-    def train(self, X, y):
+    def train(self, X, y, snapshot=None):
         """(network, TrainResult): a fresh network trained on (X, y) (Adam, cross-entropy, each gradient element
         clamped to ±0.1) epoch after epoch until the stopping rule ends it, from fresh weights on its RESTART;
         warnings when the target is unreachable and when a guard stops it. BatchNorm statistics are then
-        recomputed over X (recalibrate_batchnorm) and the network is returned in eval mode."""
+        recomputed over X (recalibrate_batchnorm) and the network is returned in eval mode.
+
+        `snapshot` (optional; results.TrainingSnapshot): every `snapshot.every` seconds (0 = never) the training
+        in progress is saved with `snapshot.save(key, state)`; when `snapshot.load(key)` gives a state saved by
+        this same training (key: training_key at its start), it continues from there, exactly as if uninterrupted,
+        and TrainResult's seconds include those spent before."""
         start = time.perf_counter()
         rule = replace(self.rule, reachable=reachable_accuracy(X, y))
         if rule.reachable < ACC_TARGET:
             warnings.warn(f"training accuracy {ACC_TARGET} is unreachable: labelled points with identical inputs "
                           f"carry different labels (at most {rule.reachable:.4f}); training stops there")
-        model, progress, verdict = None, Progress(), None
+        model, progress, verdict, before = None, Progress(), None, 0.0
+        key = training_key(X, y, self.gen) if snapshot else None
+        saved = snapshot.load(key) if snapshot else None
+        if saved:
+            model, epoch = self.restore(saved, X, y)
+            progress, before = Progress(*saved["progress"]), saved["seconds"]
+        saved_at = time.perf_counter()
         while verdict not in TRAIN_STOPS:
             if model is None:
                 model = self.fresh_modules()
@@ -431,13 +469,55 @@ class Trainer:
             progress, verdict = rule.after_epoch(progress, acc)
             if verdict == RESTART:
                 model = None
+            elif verdict is None and snapshot and snapshot.every and time.perf_counter() - saved_at >= snapshot.every:
+                seconds = before + time.perf_counter() - start
+                snapshot.save(key, self.snapshot_state(model, epoch, progress, seconds))
+                saved_at = time.perf_counter()
         message = rule.warning(verdict, progress.epoch, acc)
         if message:
             warnings.warn(message)
         recalibrate_batchnorm(model, X, self.setting.batch)
         for extension in self.extensions:
             extension.eval()
-        return model.eval(), TrainResult(progress.epoch, time.perf_counter() - start, acc, verdict, progress.restarts)
+        seconds = before + time.perf_counter() - start
+        return model.eval(), TrainResult(progress.epoch, seconds, acc, verdict, progress.restarts)
+
+    def side_generators(self, model):
+        """The generators training draws from besides the trainer's own (a device's, for dropout off the CPU)."""
+        gens = [m.generator for m in model.modules() if isinstance(m, Dropout)]
+        gens += [g for e in self.extensions for g in e.generators()]
+        unique = {id(g): g for g in gens if g is not None and g is not self.gen}
+        return list(unique.values())
+
+    def snapshot_state(self, model, epoch, progress, seconds):
+        """What `restore` needs to continue this training exactly: weights, optimizer moments, generator states,
+        the extensions' states, the stopping rule's progress and the seconds trained so far."""
+        return {"model": model.state_dict(), "optimizer": epoch.optimizer.state_dict(),
+                "gen": self.gen.get_state(), "side_gens": [g.get_state() for g in self.side_generators(model)],
+                "extensions": {e.name: e.state_dict() for e in self.extensions},
+                "progress": [progress.epoch, progress.best, progress.best_epoch, progress.restarts],
+                "seconds": seconds}
+
+    def restore(self, state, X, y):
+        """(network, its Epochs) as snapshot_state saved them; the generators continue from their saved states."""
+        model = self.fresh_modules()
+        epoch = self.engine.epoch_function(model, X, y)
+        model.load_state_dict(state["model"])
+        for extension in self.extensions:
+            extension.load_state_dict(state["extensions"][extension.name])
+        epoch.optimizer.load_state_dict(state["optimizer"])
+        self.gen.set_state(state["gen"])
+        for gen, saved in zip(self.side_generators(model), state["side_gens"], strict=True):
+            gen.set_state(saved)
+        return model, epoch
+
+
+def training_key(X, y, generator):
+    """SHA-256 of the points, labels and generator state a training starts from: what a snapshot must match."""
+    digest = hashlib.sha256()
+    for t in (X, y, generator.get_state()):
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 @torch.no_grad()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The CUDA path, checked in one short script (run it on a machine with a GPU, e.g. through the device tool):
-#   1. every strategy on MNIST with --device cuda for two query rounds (a one-line status each);
+#   1. every strategy on MNIST with --device cuda for two query rounds (a one-line status each), and a training
+#      continued from its snapshot on CUDA as it would have gone on uninterrupted;
 #   2. CPU-vs-CUDA agreement of the deterministic selections (bench/cuda_agreement.py);
 #   3. bench/train_speed.py and bench/run_select.sh on CUDA.
 # Usage: bash bench/gpu_check.sh [python]   (OUT=folder for the results; default a temporary folder)
@@ -23,6 +24,7 @@ for alg in $("$PY" -c "from query_strategies import STRATEGIES, ALIASES; print('
 done
 "$PY" run.py --data MNIST --path "$DATA" --model cnn --alg badge --nStart 100 --nQuery 100 --nEnd 300 \
     --device cuda --out "$OUT/strategies" --force > "$OUT/cnn.log" 2>&1 && echo "cnn badge ok" || { echo "cnn FAIL"; status=1; }
+"$PY" -m pytest -q tests/test_training.py -k "snapshot and cuda" || status=1  # a training snapshot on CUDA
 echo "== 2. CPU vs CUDA selections"
 "$PY" bench/cuda_agreement.py || status=1
 echo "== 3. training and selection speed on CUDA"

@@ -357,6 +357,18 @@ class MlpEpoch:
             self.model.lm1.weight.copy_(self.w1t.t())
         return None if right < 0 else right / n
 
+    def state_dict(self):
+        """The Adam moments and step count (what a training snapshot saves)."""
+        return {k: self.values[k] for k in ("m1", "v1", "mb", "vb", "m2", "v2", "step")}
+
+    @torch.no_grad()
+    def load_state_dict(self, state):
+        """The Adam moments and step count as state_dict saved them, and the first layer's weights taken again
+        from the model (after its load_state_dict); all copied in place, where the kernel reads them."""
+        for k in ("m1", "v1", "mb", "vb", "m2", "v2", "step"):
+            self.values[k].copy_(state[k])
+        self.w1t.copy_(self.model.lm1.weight.t())
+
 
 class MlpForward:
     """The outputs of model.MLP networks (on the CPU) on the rows of X through the compiled kernel's sparse first

@@ -74,6 +74,9 @@ class Critic(UnlabelledDraws):
     def parameters(self):
         return list(self.net.parameters())
 
+    def generators(self):
+        return [self.net[2].generator]
+
     def train(self):
         """Training mode; the unlabelled points of this training and γ = |L|/|U| (read once per epoch)."""
         self.net.train()

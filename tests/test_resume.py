@@ -3,13 +3,16 @@ of an uninterrupted run with the same seed.
 
 Moments tried: SIGKILL after 1 and after 3 finished rounds (in training or querying the next one); a torn last
 line in rounds.csv and queries.csv (a kill while appending); a crash after the round's rows were written but
-before its checkpoint was saved; a kill before the first round finished."""
+before its checkpoint was saved; a kill before the first round finished; a kill in the middle of a round's training,
+continued from its snapshot (training.pt)."""
 import json
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
+import warnings
 
 import pytest
 import torch
@@ -221,3 +224,73 @@ def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(width, tmp_
     assert deterministic_columns(folder, OLD_DETERMINISTIC) == deterministic_columns(ref_folder, OLD_DETERMINISTIC)
     assert queries.read_text() == "".join(",".join(line.split(",")[:width]) + "\n"
                                           for line in (ref_folder / "queries.csv").read_text().splitlines())
+
+
+def kill_mid_training(out, *flags):
+    """Start a real run saving its training after every epoch; freeze it (SIGSTOP) when training.pt holds the
+    training of the round after the last checkpoint, then SIGKILL it. Returns the epoch that snapshot was saved at."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, *flags, "--out", str(out)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    folder = out / FOLDER
+    try:
+        while proc.poll() is None:
+            if (folder / "training.pt").exists():
+                proc.send_signal(signal.SIGSTOP)
+                if (folder / "training.pt").exists() and (folder / "checkpoint.pt").exists():
+                    snap = torch.load(folder / "training.pt", weights_only=True)
+                    if snap["round"] == torch.load(folder / "checkpoint.pt", weights_only=True)["round"] + 1:
+                        proc.send_signal(signal.SIGKILL)
+                        proc.wait()
+                        return snap["training"]["progress"][0]
+                proc.send_signal(signal.SIGCONT)
+            time.sleep(0.001)
+    finally:
+        proc.kill()
+        proc.wait()
+    pytest.fail("the run ended before a snapshot of a round's training was seen")
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_a_kill_mid_training_continues_that_training_from_its_snapshot(tmp_path, reference):
+    """Saving the training every epoch changes no result; killed mid-round, --resume continues that round's
+    training from its snapshot (said on stderr) and ends as the uninterrupted run, its snapshot removed."""
+    epoch = kill_mid_training(tmp_path, "--snapshotEvery", "1e-6")
+    proc = run_main(*ARGS, "--out", tmp_path, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(rf"round \d+ continues its training from epoch {epoch} \(training.pt\)", proc.stderr), proc.stderr
+    same_as_reference(tmp_path / FOLDER, reference)
+    assert not (tmp_path / FOLDER / "training.pt").exists()
+
+
+def snapshot_of(folder, rd=1, key="k", owner=None):
+    """A TrainingSnapshot of round `rd` in run folder `folder` (owner: the run id and identity it belongs to)."""
+    owner = owner or {"run_id": "r1", "identity": "i1"}
+    return results.TrainingSnapshot(folder / "training.pt", owner, rd, 60.0)
+
+
+def test_a_training_snapshot_is_loaded_only_by_its_own_training(tmp_path, capsys):
+    """The saved state comes back for the same run, round and key; one of another round is removed silently, one
+    of another key of the same round with a warning; another run's or a garbled file is refused with one line."""
+    state = {"progress": [7, 0.5, 6, 0], "model": {"w": torch.ones(2)}}
+    snapshot_of(tmp_path).save("k", state)
+    loaded = snapshot_of(tmp_path).load("k")
+    assert loaded["progress"] == [7, 0.5, 6, 0] and torch.equal(loaded["model"]["w"], torch.ones(2))
+    assert "round 1 continues its training from epoch 7 (training.pt)" in capsys.readouterr().err
+    assert snapshot_of(tmp_path, rd=2).load("k") is None and not (tmp_path / "training.pt").exists()
+    snapshot_of(tmp_path).save("k", state)
+    with pytest.warns(UserWarning, match="round 1 on other points or from another generator state"):
+        assert snapshot_of(tmp_path).load("other key") is None
+    assert not (tmp_path / "training.pt").exists()
+    snapshot_of(tmp_path).save("k", state)
+    with pytest.raises(results.StateError, match="belongs to another run .* delete it to train round 1 from its first"):
+        snapshot_of(tmp_path, owner={"run_id": "r2", "identity": "i1"}).load("k")
+    (tmp_path / "training.pt").write_bytes(b"garbled")
+    with pytest.raises(results.StateError, match="cannot be read as a training snapshot"):
+        snapshot_of(tmp_path).load("k")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert snapshot_of(tmp_path / "nothing").load("k") is None
+
+
+def test_a_negative_snapshot_interval_is_refused():
+    assert_one_line_error(run_main(*ARGS, "--snapshotEvery", "-1"), "--snapshotEvery", "at least 0")

@@ -1,6 +1,8 @@
 """training.py's parts: the stopping rule on its own (sequences of epoch accuracies, no network) against the loop the
 learner ran before it was split out, the epoch engine constructor, and the hook for modules trained beside the
-classifier (training extensions)."""
+classifier (training extensions), and a training saved mid-way (a snapshot) and continued exactly."""
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -195,3 +197,99 @@ def test_an_extension_without_loss_leaves_the_training_unchanged():
     assert all(torch.equal(a, b) for a, b in zip(plain.model.state_dict().values(),
                                                  extended.model.state_dict().values()))
     assert "extensions" not in plain.state_dict() and set(extended.state_dict()["extensions"]) == {"aux"}
+
+
+class Killed(Exception):
+    pass
+
+
+class MemorySnapshot:
+    """results.TrainingSnapshot's interface held in memory, saving after every epoch; its `kill_at`-th save raises
+    Killed (a process killed right after it), and `load` gives the last save when its key matches."""
+    every = 1e-9
+
+    def __init__(self, kill_at=None, saved=None):
+        self.kill_at, self.saved, self.saves = kill_at, saved, 0
+
+    def save(self, key, state):
+        self.saved = (key, copy.deepcopy(state))  # a file holds a copy, not the live tensors
+        self.saves += 1
+        if self.saves == self.kill_at:
+            raise Killed
+
+    def load(self, key):
+        return self.saved[1] if self.saved and self.saved[0] == key else None
+
+
+def tiny_images(n=60, classes=3):
+    """n 28×28 images whose class marks one pixel, as an MNIST-named data set (the cnn for MNIST, with dropout)."""
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(n, 1, 28, 28, generator=g), torch.arange(n) % classes
+    X[torch.arange(n), 0, 0, y] += 4.0
+    return dataset.Dataset("MNIST", X, y, X[:10], y[:10], classes, 16)
+
+
+def snapshot_learner(case):
+    """A fresh learner of one test case (generator seeded by 1, at most 12 epochs) and the points it trains on."""
+    model, kernel, extension, device = case
+    ds = digits() if model == "mlp" else tiny_images()
+    extensions = [AuxHead(32 if model == "mlp" else 50, ds.n_classes, 0.5)] if extension else []
+    learner = Learner(model, ds, device, torch.Generator().manual_seed(1), n_emb=32, max_epochs=12, kernel=kernel,
+                      extensions=extensions)
+    return learner, np.arange(60)
+
+
+SNAPSHOT_CASES = {"mlp-torch": ("mlp", "off", False, "cpu"), "mlp-compiled": ("mlp", "on", False, "cpu"),
+                  "cnn-dropout": ("cnn", "off", False, "cpu"), "cnn-extension": ("cnn", "off", True, "cpu"),
+                  "cnn-cuda": ("cnn", "off", True, "cuda")}  # on a GPU, dropout draws from a device generator
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+@pytest.mark.parametrize("case", SNAPSHOT_CASES.values(), ids=SNAPSHOT_CASES.keys())
+def test_a_training_killed_after_a_snapshot_continues_exactly(case):
+    """Killed after its 5th epoch's snapshot, a training continued by a new learner from it ends with the weights,
+    epochs, accuracy and generator states of the same training uninterrupted; without the snapshot it would
+    start again from the weights of its first epoch."""
+    if case[1] == "on" and training.kernels.library() is None:
+        pytest.skip("no C compiler here for the compiled epoch")
+    if case[3] == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA here (bench/gpu_check.sh runs this case on a GPU)")
+    reference, idx = snapshot_learner(case)
+    done = reference.train(idx)
+    killed, _ = snapshot_learner(case)
+    snapshot = MemorySnapshot(kill_at=5)
+    with pytest.raises(Killed):
+        killed.train(idx, snapshot)
+    assert snapshot.saved[1]["progress"][0] == 5
+    resumed, _ = snapshot_learner(case)
+    result = resumed.train(idx, MemorySnapshot(saved=snapshot.saved))
+    assert (result.epochs, result.train_acc, result.stop) == (done.epochs, done.train_acc, done.stop) == \
+        (12, done.train_acc, "cap")
+    assert result.seconds >= snapshot.saved[1]["seconds"]
+    for name, weights in reference.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[name], weights), name
+    if case[2]:
+        assert torch.equal(resumed.training.extensions[0].linear.weight, reference.training.extensions[0].linear.weight)
+    assert torch.equal(resumed.state_dict()["gen"], reference.state_dict()["gen"])
+    sides = [t.training.side_generators(t.model) for t in (resumed, reference)]
+    assert len(sides[0]) == (case[3] == "cuda")
+    assert all(torch.equal(a.get_state(), b.get_state()) for a, b in zip(*sides))
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_a_snapshot_of_another_training_is_not_continued():
+    """A snapshot saved for other points (another key) is not loaded: the training starts afresh, and it ends as
+    one that never had a snapshot."""
+    case = SNAPSHOT_CASES["mlp-torch"]
+    other, _ = snapshot_learner(case)
+    snapshot = MemorySnapshot(kill_at=3)
+    with pytest.raises(Killed):
+        other.train(np.arange(1, 61), snapshot)
+    reference, idx = snapshot_learner(case)
+    reference.train(idx)
+    learner, _ = snapshot_learner(case)
+    fresh = MemorySnapshot(saved=snapshot.saved)
+    learner.train(idx, fresh)
+    assert fresh.saves == 11  # after each epoch but the last, from epoch 1
+    assert torch.equal(learner.state_dict()["gen"], reference.state_dict()["gen"])
+    assert all(torch.equal(a, b) for a, b in zip(learner.model.parameters(), reference.model.parameters()))
