@@ -509,7 +509,7 @@ class TrainingSnapshot:
             self.remove()
             return None
         print(f"run.py: round {self.rd} continues its training from epoch {state['training']['progress'][0]} "
-              f"({self.path.name})", file=sys.stderr)
+              f"({self.path.name})", file=sys.stderr, flush=True)
         return state["training"]
 
     def remove(self):
