@@ -512,6 +512,12 @@ class TrainingSnapshot:
               f"({self.path.name})", file=sys.stderr, flush=True)
         return state["training"]
 
+    def unfit(self, error):
+        """The StateError for a snapshot whose content does not fit the training it was loaded for (`error`: what
+        restoring it raised)."""
+        return StateError(f"{self.path} does not fit round {self.rd}'s training ({type(error).__name__}); delete it "
+                          f"to train round {self.rd} from its first epoch")
+
     def remove(self):
         """Delete the snapshot (its round is checkpointed, or it is stale)."""
         self.path.unlink(missing_ok=True)

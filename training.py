@@ -448,7 +448,7 @@ class Trainer:
         `snapshot` (optional; results.TrainingSnapshot): every `snapshot.every` seconds (0 = never) the training
         in progress is saved with `snapshot.save(key, state)`; when `snapshot.load(key)` gives a state saved by
         this same training (key: training_key at its start), it continues from there, exactly as if uninterrupted,
-        and TrainResult's seconds include those spent before."""
+        and TrainResult's seconds include those spent before; a state that does not fit raises snapshot.unfit(error)."""
         start = time.perf_counter()
         rule = replace(self.rule, reachable=reachable_accuracy(X, y))
         if rule.reachable < ACC_TARGET:
@@ -458,8 +458,13 @@ class Trainer:
         key = training_key(X, y, self.gen) if snapshot else None
         saved = snapshot.load(key) if snapshot else None
         if saved:
-            model, epoch = self.restore(saved, X, y)
-            progress, before = Progress(*saved["progress"]), saved["seconds"]
+            try:
+                model, epoch = self.restore(saved, X, y)
+                epochs, best, best_epoch, restarts = saved["progress"]
+                progress = Progress(int(epochs), float(best), int(best_epoch), int(restarts))
+                before = float(saved["seconds"])
+            except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as e:
+                raise snapshot.unfit(e) from None
         saved_at = time.perf_counter()
         while verdict not in TRAIN_STOPS:
             if model is None:

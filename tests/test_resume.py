@@ -262,6 +262,24 @@ def test_a_kill_mid_training_continues_that_training_from_its_snapshot(tmp_path,
     assert not (tmp_path / FOLDER / "training.pt").exists()
 
 
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_a_snapshot_that_does_not_fit_its_training_is_refused(tmp_path):
+    """A training.pt of this run, round and training whose content is not a training of this network (a forged or
+    mangled state) stops the resume with one line saying to delete it."""
+    kill_mid_training(tmp_path, "--snapshotEvery", "1e-6")
+    path = tmp_path / FOLDER / "training.pt"
+    state = torch.load(path, weights_only=True)
+    state["training"]["model"] = {"lm1.weight": torch.zeros(3, 3)}
+    torch.save(state, path)
+    proc = run_main(*ARGS, "--out", tmp_path, "--resume")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1 and proc.stderr.strip().endswith(errors[0]), proc.stderr
+    error = errors[0]
+    assert re.fullmatch(r"run\.py: error: .*training\.pt does not fit round \d+'s training \(RuntimeError\); delete "
+                        r"it to train round \d+ from its first epoch", error), error
+
+
 def snapshot_of(folder, rd=1, key="k", owner=None):
     """A TrainingSnapshot of round `rd` in run folder `folder` (owner: the run id and identity it belongs to)."""
     owner = owner or {"run_id": "r1", "identity": "i1"}
