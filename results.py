@@ -302,15 +302,16 @@ class RunDir:
         """rounds.csv's columns: ROUND_COLUMNS, or OLD_ROUND_COLUMNS in a file an older version started."""
         return file_columns(self.rounds, ROUND_COLUMNS, [OLD_ROUND_COLUMNS])
 
-    def start(self, config):
+    def start(self, config, keep=()):
         """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name; the
-        run's lock file stays)."""
+        run's lock file and the files in `keep` stay)."""
         self.path.mkdir(parents=True, exist_ok=True)
         for path in self.state_files():
             if path.is_dir():
                 raise StateError(f"{path} is a directory; remove it to start the run again")
+        kept = {LOCK_NAME} | {Path(k).name for k in keep}
         for f in self.path.iterdir():
-            if f.is_file() and f.name != LOCK_NAME:
+            if f.is_file() and f.name not in kept:
                 f.unlink()
         write_atomic(self.config, json.dumps(config, indent=2, sort_keys=True) + "\n")
         write_atomic(self.rounds, ",".join(ROUND_COLUMNS) + "\n")

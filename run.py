@@ -142,7 +142,7 @@ def build_parser():
     p.add_argument("--snapshotEvery", type=float, default=SNAPSHOT_SECONDS,
                    help="seconds between saves of a round's training in progress (training.pt in the run folder), "
                         "so that --resume continues a long training where it stopped rather than from its first "
-                        "epoch; rounds after the first; 0 = never. Results are the same either way")
+                        "epoch; 0 = never. Results are the same either way")
     add_flags(p)  # each strategy's own parameters (strategy_params.DECLARED)
     return p
 
@@ -392,15 +392,19 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     """The first round to run: 0 in a fresh folder, or the one after the last checkpoint with --resume (the
     learner and strategy then continue from it); None when a resumed run has nothing left to do. A resume first
     checks that config.json, the checkpoint and the CSVs agree (RunDir.verify) and cuts off only lines written
-    after the checkpoint."""
+    after the checkpoint. A resume before the first checkpoint starts afresh, keeping the run id and the
+    training snapshot of a first round cut off in its training (first_round_run_id)."""
     if not args.resume or not run_dir.checkpoint.exists():
         if run_dir.holds_results() and not args.force and not args.resume:
             raise UserError(f"{run_dir.path} already holds results; pass --resume to continue that run, "
                             f"--force to overwrite it, or use another --out")
+        kept = None
         if args.resume:
             run_dir.check_nothing_finished()
             print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
-        run_dir.start(dict(config, segments=[segment(0, args, learner)]))
+            kept = first_round_run_id(run_dir, config)
+        run_dir.start(dict(config, run_id=kept or config["run_id"], segments=[segment(0, args, learner)]),
+                      keep=[run_dir.training] if kept else [])
         return 0
     old = run_dir.read_config()
     check_same_run(run_dir, old, config)
@@ -420,6 +424,21 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         print(f"{n_lab}\ttesting accuracy {acc}", flush=True)
     print(f"run.py: resuming {run_dir.path} after round {state['round']}", file=sys.stderr)
     return state["round"] + 1
+
+
+def first_round_run_id(run_dir, config):
+    """The run id in the folder's config.json when a training snapshot is there and config.json describes this
+    same run (its identity hash, resume.run_identity): a resume before the first checkpoint keeps both, and the
+    first round's training continues from the snapshot. None otherwise (the folder then starts anew)."""
+    from statefile import StateError
+
+    if not os.path.lexists(run_dir.training):
+        return None
+    try:
+        old = run_dir.read_config()
+        return old.get("run_id") if run_identity(old) == run_identity(config) else None
+    except (StateError, KeyError, TypeError):
+        return None
 
 
 def segment(first, args, learner):
@@ -469,7 +488,7 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
                 with reporting(query_progress(bar)):
                     queried = timed_query(strategy, learner.predictor, args.nQuery, row)
                 strategy.update(queried.index)
-            snapshot = TrainingSnapshot(run_dir.training, owner, rd, args.snapshotEvery) if rd > 0 else None
+            snapshot = TrainingSnapshot(run_dir.training, owner, rd, args.snapshotEvery)
             try:
                 res = learner.train(strategy.labeled_idx(), snapshot)
             except TrainingDiverged as e:
@@ -487,8 +506,7 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
             with interrupt_held():
                 run_dir.append_round(row, queried, ds.rows)
                 run_dir.save_checkpoint(checkpoint_state(rd, owner, learner, strategy))
-                if snapshot:
-                    snapshot.remove()
+                snapshot.remove()
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
                 sys.stdout.flush()
                 tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "

@@ -226,47 +226,75 @@ def test_a_run_of_an_older_version_resumes_in_its_own_queries_format(width, tmp_
                                           for line in (ref_folder / "queries.csv").read_text().splitlines())
 
 
-def kill_mid_training(out, *flags):
+def snapshot_in_flight(folder):
+    """training.pt's content when it holds the training of the round after the last checkpoint (round 0 without
+    one), else None."""
+    if not (folder / "training.pt").exists():
+        return None
+    snap = torch.load(folder / "training.pt", weights_only=True)
+    checkpoint = folder / "checkpoint.pt"
+    done = torch.load(checkpoint, weights_only=True)["round"] if checkpoint.exists() else -1
+    return snap if snap["round"] == done + 1 else None
+
+
+def kill_mid_training(out, first_round=1):
     """Start a real run saving its training after every epoch; freeze it (SIGSTOP) when training.pt holds the
-    training of the round after the last checkpoint, then SIGKILL it. Returns the epoch that snapshot was saved at."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, *flags, "--out", str(out)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    training in flight of round `first_round` or a later one, then SIGKILL it. Returns (round, epoch) of that
+    snapshot."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--snapshotEvery", "1e-6", "--out",
+                             str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     folder = out / FOLDER
     try:
         while proc.poll() is None:
             if (folder / "training.pt").exists():
                 proc.send_signal(signal.SIGSTOP)
-                if (folder / "training.pt").exists() and (folder / "checkpoint.pt").exists():
-                    snap = torch.load(folder / "training.pt", weights_only=True)
-                    if snap["round"] == torch.load(folder / "checkpoint.pt", weights_only=True)["round"] + 1:
-                        proc.send_signal(signal.SIGKILL)
-                        proc.wait()
-                        return snap["training"]["progress"][0]
+                snap = snapshot_in_flight(folder)
+                if snap and snap["round"] >= first_round:
+                    proc.send_signal(signal.SIGKILL)
+                    proc.wait()
+                    return snap["round"], snap["training"]["progress"][0]
                 proc.send_signal(signal.SIGCONT)
             time.sleep(0.001)
     finally:
         proc.kill()
         proc.wait()
-    pytest.fail("the run ended before a snapshot of a round's training was seen")
+    pytest.fail(f"the run ended before a snapshot of round {first_round}'s training or a later one was seen")
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
-def test_a_kill_mid_training_continues_that_training_from_its_snapshot(tmp_path, reference):
+@pytest.mark.parametrize("first_round", [0, 1])
+def test_a_kill_mid_training_continues_that_training_from_its_snapshot(first_round, tmp_path, reference):
     """Saving the training every epoch changes no result; killed mid-round, --resume continues that round's
-    training from its snapshot (said on stderr) and ends as the uninterrupted run, its snapshot removed."""
-    epoch = kill_mid_training(tmp_path, "--snapshotEvery", "1e-6")
+    training from its snapshot (said on stderr) and ends as the uninterrupted run, its snapshot removed. In the
+    first round, before any checkpoint, the resume starts afresh but keeps the run's id and its snapshot."""
+    rd, epoch = kill_mid_training(tmp_path, first_round)
+    run_id = json.loads((tmp_path / FOLDER / "config.json").read_text())["run_id"]
     proc = run_main(*ARGS, "--out", tmp_path, "--resume")
     assert proc.returncode == 0, proc.stderr
-    assert re.search(rf"round \d+ continues its training from epoch {epoch} \(training.pt\)", proc.stderr), proc.stderr
+    assert f"run.py: round {rd} continues its training from epoch {epoch} (training.pt)" in proc.stderr, proc.stderr
+    assert ("no checkpoint: starting from round 0" in proc.stderr) == (rd == 0)
     same_as_reference(tmp_path / FOLDER, reference)
+    assert json.loads((tmp_path / FOLDER / "config.json").read_text())["run_id"] == run_id
     assert not (tmp_path / FOLDER / "training.pt").exists()
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_a_first_round_snapshot_of_other_flags_is_dropped(tmp_path):
+    """Resumed with other result-changing flags before its first checkpoint, a run starts afresh as any such
+    resume does: another run id, and the first round's snapshot (of the other flags' training) removed unread."""
+    kill_mid_training(tmp_path, 0)
+    config = json.loads((tmp_path / FOLDER / "config.json").read_text())
+    proc = run_main(*[a if a != "150" else "2" for a in ARGS], "--out", tmp_path, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "continues its training" not in proc.stderr
+    assert json.loads((tmp_path / FOLDER / "config.json").read_text())["run_id"] != config["run_id"]
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_a_snapshot_that_does_not_fit_its_training_is_refused(tmp_path):
     """A training.pt of this run, round and training whose content is not a training of this network (a forged or
     mangled state) stops the resume with one line saying to delete it."""
-    kill_mid_training(tmp_path, "--snapshotEvery", "1e-6")
+    kill_mid_training(tmp_path)
     path = tmp_path / FOLDER / "training.pt"
     state = torch.load(path, weights_only=True)
     state["training"]["model"] = {"lm1.weight": torch.zeros(3, 3)}
