@@ -434,6 +434,12 @@ class RunDir:
             raise StateError(f"{self.checkpoint} says round {rd} was the last to finish, which the "
                              f"{len(recorded['rounds'])} rows of {self.rounds} it recorded contradict; {FORCE_HINT}")
 
+    def check_training(self, owner, rd):
+        """StateError unless training.pt, when there, is a training snapshot of the run `owner` names
+        (read_snapshot; `rd`: the round a resume trains next): checked before a resume changes anything."""
+        if os.path.lexists(self.training):
+            read_snapshot(self.training, owner, rd)
+
     def cut_to(self, sizes):
         """Cut each file in {path: size} back to its first `size` bytes (atomically)."""
         for path, size in sizes.items():
@@ -476,6 +482,18 @@ def load_state(path, what, hint):
         raise StateError(f"{path} cannot be read as {what} of this program ({type(e).__name__}); {hint}")
 
 
+def read_snapshot(path, owner, rd):
+    """The training snapshot in `path` (load_state) for a resume whose next round is `rd`; StateError, saying to
+    delete it, when it holds no training snapshot or one of another run than `owner` (run id and identity hash)."""
+    hint = f"delete it to train round {rd} from its first epoch"
+    state = load_state(path, "a training snapshot", hint)
+    if not isinstance(state, dict) or not isinstance(state.get("training"), dict):
+        raise StateError(f"{path} holds no training snapshot; {hint}")
+    if any(state.get(k) != v for k, v in owner.items()):
+        raise StateError(f"{path} belongs to another run than its folder's config.json describes; {hint}")
+    return state
+
+
 class TrainingSnapshot:
     """training.pt: round `rd`'s training in progress, saved every `every` seconds (0 = never) by
     training.Trainer.train, so that --resume continues it from the last save instead of its first epoch. A
@@ -496,12 +514,7 @@ class TrainingSnapshot:
         the file cannot be read or belongs to another run."""
         if not os.path.lexists(self.path):
             return None
-        hint = f"delete it to train round {self.rd} from its first epoch"
-        state = load_state(self.path, "a training snapshot", hint)
-        if not isinstance(state, dict) or not isinstance(state.get("training"), dict):
-            raise StateError(f"{self.path} holds no training snapshot; {hint}")
-        if any(state.get(k) != v for k, v in self.owner.items()):
-            raise StateError(f"{self.path} belongs to another run than its folder's config.json describes; {hint}")
+        state = read_snapshot(self.path, self.owner, self.rd)
         if state.get("round") != self.rd or state.get("key") != key:
             if state.get("round") == self.rd:
                 warnings.warn(f"{self.path} was saved by a training of round {self.rd} on other points or from "

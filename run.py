@@ -411,6 +411,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     state = run_dir.load_checkpoint()
     longer = run_dir.verify(state, old.get("run_id"), run_identity(old))
     summary = run_dir.read_summary(state, longer)
+    run_dir.check_training({"run_id": old.get("run_id"), "identity": run_identity(old)}, state["round"] + 1)
     run_dir.cut_to(longer)
     if is_finished(summary, n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
@@ -427,16 +428,21 @@ def open_run_dir(run_dir, args, config, learner, strategy):
 
 
 def first_round_run_id(run_dir, config):
-    """The run id in the folder's config.json when a training snapshot is there and config.json describes this
-    same run (its identity hash, resume.run_identity): a resume before the first checkpoint keeps both, and the
-    first round's training continues from the snapshot. None otherwise (the folder then starts anew)."""
+    """The run id in the folder's config.json when config.json describes this same run (its identity hash,
+    resume.run_identity) and training.pt is a training snapshot of it: a resume before the first checkpoint keeps
+    both, and the first round's training continues from the snapshot. None otherwise (the folder then starts
+    anew)."""
     from statefile import StateError
 
     if not os.path.lexists(run_dir.training):
         return None
     try:
         old = run_dir.read_config()
-        return old.get("run_id") if run_identity(old) == run_identity(config) else None
+        owner = {"run_id": old.get("run_id"), "identity": run_identity(old)}
+        if owner["identity"] != run_identity(config):
+            return None
+        run_dir.check_training(owner, 0)
+        return owner["run_id"]
     except (StateError, KeyError, TypeError):
         return None
 

@@ -22,6 +22,7 @@ import pytest
 import torch
 
 import results
+from resume import run_identity
 from runlock import LOCK_NAME
 import run
 import procs
@@ -89,6 +90,24 @@ def other_checkpoint(folder):
     out = folder.parent.parent / "other"
     assert run.main([*ARGS, "--rounds", "2", "--out", str(out)]) == 0
     shutil.copy(out / FOLDER / "checkpoint.pt", folder / "checkpoint.pt")
+
+
+def planted_snapshot(**changes):
+    """Plant training.pt: a training snapshot of round 3 of this run (its run id and identity) with `changes`."""
+    def plant(folder):
+        config = json.loads((folder / "config.json").read_text())
+        state = {"run_id": config["run_id"], "identity": run_identity(config), "round": 3, "key": "k",
+                 "training": {"progress": [1, 0.5, 1, 0]}}
+        torch.save(dict(state, **changes), folder / "training.pt")
+    return plant
+
+
+def then(*steps):
+    """The mutations `steps`, one after the other."""
+    def apply(folder):
+        for step in steps:
+            step(folder)
+    return apply
 
 
 def replace_line(path, number, text):
@@ -235,6 +254,17 @@ CORRUPTIONS = {
         lambda f: open(f / "rounds.csv", "a").write(
             "3," + ",".join("target" if c == "train_stop" else "1" for c in results.ROUND_COLUMNS[1:]) + "\n"),
         ["summary.json", "rows after the last round (0 in it, 1 in them)"]),
+    "training.pt a directory": (lambda f: (f / "training.pt").mkdir(), ["training.pt", "not a regular file"]),
+    "training.pt a FIFO": (fifo("training.pt"), ["training.pt", "not a regular file"]),
+    "training.pt garbage": (lambda f: (f / "training.pt").write_bytes(b"PK\x03\x04junk"),
+                            ["training.pt", "cannot be read", "delete it to train round 3"]),
+    "training.pt of another run": (planted_snapshot(run_id="another"), ["training.pt", "another run"]),
+    "training.pt of another identity": (planted_snapshot(identity="0" * 64), ["training.pt", "another run"]),
+    "training.pt without a training": (planted_snapshot(training=[1, 2]), ["training.pt", "no training snapshot"]),
+    "training.pt a link to a copy": (then(planted_snapshot(), link_to_copy("training.pt")),
+                                     ["training.pt", "symbolic link"]),
+    "training.pt of a finished round": (planted_snapshot(round=2), RESUMES),
+    "training.pt of another training of the round": (planted_snapshot(), RESUMES),
     "checkpoint round -1": (forged_round(-1), ["checkpoint.pt", "round -1", "rounds.csv"]),
     "checkpoint round 1 of 2": (forged_round(1), ["checkpoint.pt", "round 1"]),
     "checkpoint round 7": (forged_round(7), ["checkpoint.pt", "round 7"]),
