@@ -459,10 +459,7 @@ class Trainer:
         saved = snapshot.load(key) if snapshot else None
         if saved:
             try:
-                model, epoch = self.restore(saved, X, y)
-                epochs, best, best_epoch, restarts = saved["progress"]
-                progress = Progress(int(epochs), float(best), int(best_epoch), int(restarts))
-                before = float(saved["seconds"])
+                model, epoch, progress, before = self.restore(saved, X, y)
             except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as e:
                 raise snapshot.unfit(e) from None
         saved_at = time.perf_counter()
@@ -504,7 +501,10 @@ class Trainer:
                 "seconds": seconds}
 
     def restore(self, state, X, y):
-        """(network, its Epochs) as snapshot_state saved them; the generators continue from their saved states."""
+        """(network, its Epochs, Progress, seconds trained) as snapshot_state saved them; the generators continue
+        from their saved states."""
+        epochs, best, best_epoch, restarts = state["progress"]
+        progress = Progress(int(epochs), float(best), int(best_epoch), int(restarts))
         model = self.fresh_modules()
         epoch = self.engine.epoch_function(model, X, y)
         model.load_state_dict(state["model"])
@@ -514,7 +514,7 @@ class Trainer:
         self.gen.set_state(state["gen"])
         for gen, saved in zip(self.side_generators(model), state["side_gens"], strict=True):
             gen.set_state(saved)
-        return model, epoch
+        return model, epoch, progress, float(state["seconds"])
 
 
 def training_key(X, y, generator):
