@@ -22,6 +22,10 @@ def did_you_mean(name, known):
     return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
+# What loading a saved state (a checkpoint, a training snapshot) into modules it does not fit raises.
+STATE_MISFITS = (KeyError, RuntimeError, TypeError, ValueError, IndexError)
+
+
 class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 

@@ -1,7 +1,7 @@
 """--resume: which run a run folder holds, whether the flags and data of a resume are that run's, whether it has
 anything left to do, and the state a checkpoint saves and restores (run.py's open_run_dir uses them; the sweep
 uses is_finished to plan). Imports nothing heavy, so that run.py can import it before parsing its flags."""
-from errors import UserError
+from errors import STATE_MISFITS, UserError
 from strategy_params import every_result_flag, result_flags
 
 # The flags (and data name) that must match when a run is resumed, beyond its strategy's result-changing
@@ -30,6 +30,12 @@ def run_identity(config):
     used = tuple(k for k, unused in LATER_KEYS.items() if config.get(k, unused) != unused)
     keys = RUN_KEYS + tuple(f for f in every_result_flag() if f in config) + used + ("data",)
     return identity_hash(dict(config, data=[config["data_identity"][k] for k in DATA_KEYS]), keys)
+
+
+def run_owner(config):
+    """What a run's checkpoint and training snapshot must belong to: the run id in its config.json (`config`) and
+    its identity hash (run_identity)."""
+    return {"run_id": config.get("run_id"), "identity": run_identity(config)}
 
 
 def check_same_run(run_dir, old, config):
@@ -72,5 +78,5 @@ def restore_checkpoint(state, learner, strategy, path):
     try:
         strategy.load_state_dict(state["strategy"])
         learner.load_state_dict(state["learner"], strategy.labeled_idx())
-    except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as e:
+    except STATE_MISFITS as e:
         raise UserError(f"{path} does not fit this run ({type(e).__name__}); start the run again with --force")

@@ -39,7 +39,7 @@ from tqdm import tqdm
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name
 from errors import TrainingDiverged, UserError, did_you_mean, exit_with
 from query_strategies import STRATEGIES
-from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity
+from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity, run_owner
 from runlock import run_folder_lock
 from strategy_params import add_flags, arguments
 
@@ -409,9 +409,10 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     old = run_dir.read_config()
     check_same_run(run_dir, old, config)
     state = run_dir.load_checkpoint()
-    longer = run_dir.verify(state, old.get("run_id"), run_identity(old))
+    owner = run_owner(old)
+    longer = run_dir.verify(state, owner["run_id"], owner["identity"])
     summary = run_dir.read_summary(state, longer)
-    run_dir.check_training({"run_id": old.get("run_id"), "identity": run_identity(old)}, state["round"] + 1)
+    run_dir.check_training(owner, state["round"] + 1)
     run_dir.cut_to(longer)
     if is_finished(summary, n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
@@ -438,7 +439,7 @@ def first_round_run_id(run_dir, config):
         return None
     try:
         old = run_dir.read_config()
-        owner = {"run_id": old.get("run_id"), "identity": run_identity(old)}
+        owner = run_owner(old)
         if owner["identity"] != run_identity(config):
             return None
         run_dir.check_training(owner, 0)
@@ -478,7 +479,7 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
     n_rounds = n_query_rounds(args)
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
     config = run_dir.read_config()
-    owner = {"run_id": config["run_id"], "identity": run_identity(config)}
+    owner = run_owner(config)
     if first == 0 and args.nStart == 0 and initial is not None:
         print(COLD_RANDOM.format(args.alg, args.nQuery), file=sys.stderr)
     with progress_bar(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round",

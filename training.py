@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import kernels
 from catalog import CONV_MODELS, PATIENCE
-from errors import TrainingDiverged, UserError
+from errors import STATE_MISFITS, TrainingDiverged, UserError
 from model import Dropout, build_model, reset_weights, set_dropout_generator
 
 ACC_TARGET = 0.99  # train until the epoch's training accuracy reaches this
@@ -460,7 +460,7 @@ class Trainer:
         if saved:
             try:
                 model, epoch, progress, before = self.restore(saved, X, y)
-            except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as e:
+            except STATE_MISFITS as e:
                 raise snapshot.unfit(e) from None
         saved_at = time.perf_counter()
         while verdict not in TRAIN_STOPS:

@@ -327,6 +327,7 @@ class MlpEpoch:
     """Trains `model` (model.MLP, on the CPU) on (X, y) one epoch per call with the compiled kernel: minibatches of
     `batch` in the order given, clamped Adam with learning rate `lr`; its weights are updated in place. ValueError
     when an input does not fit the kernel (Kernel.pack)."""
+    ADAM_STATE = ("m1", "v1", "mb", "vb", "m2", "v2", "step")  # the Adam moments and step count among its values
 
     def __init__(self, kernel, model, X, y, batch, lr, clamp, betas, eps):
         self.kernel, self.model = kernel, model
@@ -359,13 +360,13 @@ class MlpEpoch:
 
     def state_dict(self):
         """The Adam moments and step count (what a training snapshot saves)."""
-        return {k: self.values[k] for k in ("m1", "v1", "mb", "vb", "m2", "v2", "step")}
+        return {k: self.values[k] for k in self.ADAM_STATE}
 
     @torch.no_grad()
     def load_state_dict(self, state):
         """The Adam moments and step count as state_dict saved them, and the first layer's weights taken again
         from the model (after its load_state_dict); all copied in place, where the kernel reads them."""
-        for k in ("m1", "v1", "mb", "vb", "m2", "v2", "step"):
+        for k in self.ADAM_STATE:
             self.values[k].copy_(state[k])
         self.w1t.copy_(self.model.lm1.weight.t())
 

@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import results
-from resume import run_identity
+from resume import run_owner
 from runlock import LOCK_NAME
 import run
 import procs
@@ -96,8 +96,7 @@ def planted_snapshot(**changes):
     """Plant training.pt: a training snapshot of round 3 of this run (its run id and identity) with `changes`."""
     def plant(folder):
         config = json.loads((folder / "config.json").read_text())
-        state = {"run_id": config["run_id"], "identity": run_identity(config), "round": 3, "key": "k",
-                 "training": {"progress": [1, 0.5, 1, 0]}}
+        state = {**run_owner(config), "round": 3, "key": "k", "training": {"progress": [1, 0.5, 1, 0]}}
         torch.save(dict(state, **changes), folder / "training.pt")
     return plant
 
