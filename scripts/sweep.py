@@ -17,6 +17,9 @@ two machines that share --out) share its runs: a run that another process finish
 started is resumed, and one that another process is running right now is left to it (reported as `busy`, not as a
 failure).
 
+--dry-run prints each run's action and command, and runs nothing; a run it would resume is followed by how far it
+got (query rounds done, its training snapshot's epochs, whether a process runs it now).
+
 --backend local (default) runs --workers processes (spawn); each run uses run.py's --threads (default 1, as a run
 by hand, so a sweep and a hand run of the same flags pick the same points); they die with the sweep, and Ctrl-C
 stops the running runs within seconds (resumable) and starts no queued one. Two sweeps into one --out never write
@@ -52,7 +55,7 @@ import run  # noqa: E402
 import resume  # noqa: E402
 from errors import UserError, close_names, exit_with  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
-from results import RunDir, differing_settings, result_settings  # noqa: E402
+from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
 from statefile import open_regular, read_regular  # noqa: E402
 from tqdm import tqdm  # noqa: E402
@@ -222,6 +225,36 @@ def run_folder(argv):
     """(run.py's parsed flags, the run folder) of a run's argv."""
     ns = parse_run_argv(argv)
     return ns, Path(ns.out) / run.run_name(ns, ns.seed)
+
+
+def progress_note(ns, folder):
+    """What a dry run adds to a run it would resume: '  # ' + the query rounds rounds.csv holds of those planned,
+    how far the next round's training got by its last snapshot (training.pt) and whether another process runs it
+    now; the parts whose files cannot be read are left out (run.py --resume names a broken file)."""
+    run_dir, parts = RunDir(folder), []
+    try:
+        parts.append(f"{max(len(run_dir.accuracies()) - 1, 0)} of {run.n_query_rounds(ns)} query rounds done")
+    except UserError:
+        pass
+    if snapshot := snapshot_progress(run_dir.training):
+        parts.append(snapshot)
+    if busy := busy_line(folder):
+        parts.append(busy.replace("is running it", "runs it now"))
+    return "  # " + "; ".join(parts) if parts else ""
+
+
+def snapshot_progress(path):
+    """'round R: E epochs trained (M min), best epoch accuracy A' from a training snapshot, '' without a readable
+    one."""
+    if not path.is_file():
+        return ""
+    try:
+        state = load_state(path, "a training snapshot", "")
+        epochs, best = state["training"]["progress"][:2]
+        return (f"round {int(state['round'])}: {int(epochs):,} epochs trained "
+                f"({float(state['training']['seconds']) / 60:.0f} min), best epoch accuracy {float(best):.3f}")
+    except (UserError, KeyError, TypeError, ValueError):
+        return ""
 
 
 def busy_line(folder):
@@ -422,7 +455,7 @@ def build_parser():
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="where the runs execute")
     p.add_argument("--address", default=None, help="ray backend: address of a running cluster (default: start one)")
     p.add_argument("--cpus-per-run", type=float, default=1, help="ray backend: CPUs per run (without GPUs)")
-    p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
+    p.add_argument("--dry-run", action="store_true", help="print what would run (and how far each run to resume got), run nothing")
     return p
 
 
@@ -482,7 +515,11 @@ def main(argv=None):
             print(f"REFUSED {j.name}: {j.reason}", file=sys.stderr)
         if args.dry_run:
             for j in jobs:
-                print(f"{j.action:6s} python run.py {' '.join(j.argv)}")
+                note = progress_note(*run_folder(j.argv)) if j.action == "resume" else ""
+                print(f"{j.action:6s} python run.py {' '.join(j.argv)}{note}")
+            counts = {a: sum(j.action == a for j in jobs) for a in ("skip", "resume", "run", "refuse")}
+            print(f"{len(jobs)} runs: {counts['skip']} finished (skip), {counts['resume']} to resume, "
+                  f"{counts['run']} to run, {counts['refuse']} refused", file=sys.stderr)
             return 0
         make_logs_folder(Path(args.out))
         ray = start_ray(args) if args.backend == "ray" and todo else None

@@ -6,6 +6,7 @@ line in rounds.csv and queries.csv (a kill while appending); a crash after the r
 before its checkpoint was saved; a kill before the first round finished; a kill in the middle of a round's training,
 continued from its snapshot (training.pt)."""
 import json
+import os
 import re
 import shutil
 import signal
@@ -21,6 +22,8 @@ import results
 import run
 import procs
 from cli import ROOT, accuracy_lines, assert_one_line_error, run_main
+from runlock import run_folder_lock
+from scripts import sweep
 
 ARGS = ["--alg", "bald", "--seed", "7", "--nStart", "40", "--nQuery", "40", "--nEnd", "200", "--maxEpochs", "150"]
 FOLDER = "digits_mlp_bald_40_seed7"
@@ -340,3 +343,24 @@ def test_a_training_snapshot_is_loaded_only_by_its_own_training(tmp_path, capsys
 
 def test_a_negative_snapshot_interval_is_refused():
     assert_one_line_error(run_main(*ARGS, "--snapshotEvery", "-1"), "--snapshotEvery", "at least 0")
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_a_sweep_dry_run_says_how_far_a_run_to_resume_got(tmp_path, capsys):
+    """`sweep.py --dry-run` follows a run it would resume with the query rounds done and its snapshot's epochs and
+    best epoch accuracy; a garbled snapshot leaves that part out (the resume itself names the file)."""
+    rd, epoch = kill_mid_training(tmp_path)
+    best = torch.load(tmp_path / FOLDER / "training.pt", weights_only=True)["training"]["progress"][1]
+    flags = ["--algs", "bald", "--seeds", "7", "--nQuery", "40", "--nStart", "40", "--nEnd", "200", "--maxEpochs",
+             "150", "--out", str(tmp_path), "--dry-run"]
+    assert sweep.main(flags) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("resume ") and out.endswith(f" --resume  # {rd - 1} of 4 query rounds done; round {rd}: "
+                                                      f"{epoch:,} epochs trained (0 min), best epoch accuracy "
+                                                      f"{best:.3f}\n"), out
+    assert err == "1 runs: 0 finished (skip), 1 to resume, 0 to run, 0 refused\n"
+    (tmp_path / FOLDER / "training.pt").write_bytes(b"garbled")
+    with run_folder_lock(tmp_path / FOLDER):
+        assert sweep.main(flags) == 0
+    assert capsys.readouterr().out.endswith(f" --resume  # {rd - 1} of 4 query rounds done; another process "
+                                            f"(pid {os.getpid()}) runs it now\n")
