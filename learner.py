@@ -63,17 +63,17 @@ class Learner:
         self.training = Trainer(s, self._gen, engine, self._X[:2], self.training.rule, extensions)
         self._show_pool(extensions)
 
-    def train(self, idx, snapshot=None):
+    def train(self, idx, snapshot=None, report=None):
         """Train a fresh network on pool points `idx` with their labels, and on the extensions' extra points with
-        theirs (Trainer.train, which saves and continues the training in progress through `snapshot`); the
-        predictor answers with it from now on. Returns the training.TrainResult."""
+        theirs (Trainer.train, which saves and continues the training in progress through `snapshot` and calls
+        `report` after every epoch); the predictor answers with it from now on. Returns the training.TrainResult."""
         idx = np.asarray(idx)
         rows = torch.as_tensor(idx, device=self._X.device)
         X, y = self._X[rows], self._y[rows]
         for extra in filter(None, (e.extra_points() for e in self.training.extensions)):
             more = torch.as_tensor(np.asarray(extra[0], dtype=np.int64), device=self._X.device)
             X, y = torch.cat([X, self._X[more]]), torch.cat([y, torch.as_tensor(extra[1], device=y.device)])
-        model, result = self.training.train(X, y, snapshot)
+        model, result = self.training.train(X, y, snapshot, report)
         self.predictor.use(model, idx)
         return result
 

@@ -497,7 +497,7 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
                 strategy.update(queried.index)
             snapshot = TrainingSnapshot(run_dir.training, owner, rd, args.snapshotEvery)
             try:
-                res = learner.train(strategy.labeled_idx(), snapshot)
+                res = learner.train(strategy.labeled_idx(), snapshot, training_progress(bar))
             except TrainingDiverged as e:
                 raise TrainingDiverged(f"round {rd}: {e}; the rounds before it are saved in {run_dir.path}")
             strategy.trained()
@@ -514,12 +514,12 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
                 run_dir.append_round(row, queried, ds.rows)
                 run_dir.save_checkpoint(checkpoint_state(rd, owner, learner, strategy))
                 snapshot.remove()
+                bar.set_postfix(acc=f"{acc:.4f}", n=n_lab, refresh=False)
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)
                 sys.stdout.flush()
                 tqdm.write(f"round {rd}: {n_lab} labelled, train {res.seconds:.2f} s ({res.epochs} epochs), "
                            f"test {row['test_seconds']:.2f} s, query {row['query_seconds']:.2f} s (inference "
                            f"{row['infer_seconds']:.2f} s + selection {row['select_seconds']:.2f} s)", file=sys.stderr)
-                bar.set_postfix(acc=f"{acc:.4f}", n=n_lab, refresh=False)
                 bar.update()
             done = rd
     n_lab = int(strategy.labeled.sum())
@@ -532,20 +532,37 @@ STOP_REASONS = {"budget": "budget (--nEnd) reached", "rounds": "--rounds reached
                 "pool exhausted": "pool exhausted (fewer than {} unlabelled points left)"}
 
 
-PROGRESS_SECONDS = 0.5  # a long selection's steps are shown on the bar at most this often
+PROGRESS_SECONDS = {True: 0.5, False: 60.0}  # how often a long step shows on the bar: on a terminal, in a log file
+
+
+def bar_note(bar):
+    """show(text): `text` as the bar's postfix, the first at once, then at most every PROGRESS_SECONDS (a log file,
+    where each is a new line, gets one a minute)."""
+    interval, shown = PROGRESS_SECONDS[sys.stderr.isatty()], [-math.inf]
+
+    def show(text):
+        if time.monotonic() - shown[0] >= interval:
+            shown[0] = time.monotonic()
+            with interrupt_held():
+                bar.set_postfix_str(text)
+    return show
 
 
 def query_progress(bar):
-    """A selection.reporting callback that shows `stage done/total` on the run's bar, at most every
-    PROGRESS_SECONDS."""
-    shown = [0.0]
+    """A selection.reporting callback that shows `query: stage done/total` on the run's bar (bar_note)."""
+    show = bar_note(bar)
+    return lambda stage, done, total: show(f"query: {stage} {done}/{total}")
 
-    def show(stage, done, total):
-        if time.monotonic() - shown[0] >= PROGRESS_SECONDS:
-            shown[0] = time.monotonic()
-            with interrupt_held():
-                bar.set_postfix_str(f"query: {stage} {done}/{total}")
-    return show
+
+def training_progress(bar):
+    """A Trainer.train report callback that shows `train: epoch E, accuracy A (best B)` on the run's bar
+    (bar_note): a round that trains for an hour shows that it goes on."""
+    show = bar_note(bar)
+
+    def report(progress, acc):
+        best = f" (best {progress.best:.3f})" if progress.best >= 0 else ""
+        show(f"train: epoch {progress.epoch:,}, accuracy {acc:.3f}{best}")
+    return report
 
 
 def timed_query(strategy, predictor, n, row):

@@ -439,7 +439,7 @@ class Trainer:
                 extension.reset(self.gen, self.setting.device, n_features)
         return model
 
-    def train(self, X, y, snapshot=None):
+    def train(self, X, y, snapshot=None, report=None):
         """(network, TrainResult): a fresh network trained on (X, y) (Adam, cross-entropy, each gradient element
         clamped to ±0.1) epoch after epoch until the stopping rule ends it, from fresh weights on its RESTART;
         warnings when the target is unreachable and when a guard stops it. BatchNorm statistics are then
@@ -448,7 +448,8 @@ class Trainer:
         `snapshot` (optional; results.TrainingSnapshot): every `snapshot.every` seconds (0 = never) the training
         in progress is saved with `snapshot.save(key, state)`; when `snapshot.load(key)` gives a state saved by
         this same training (key: training_key at its start), it continues from there, exactly as if uninterrupted,
-        and TrainResult's seconds include those spent before; a state that does not fit raises snapshot.unfit(error)."""
+        and TrainResult's seconds include those spent before; a state that does not fit raises snapshot.unfit(error).
+        `report` (optional): called as report(progress, acc) after every epoch (how a run shows a long training)."""
         start = time.perf_counter()
         rule = replace(self.rule, reachable=reachable_accuracy(X, y))
         if rule.reachable < ACC_TARGET:
@@ -469,6 +470,8 @@ class Trainer:
                 epoch = self.engine.epoch_function(model, X, y)
             acc = epoch()
             progress, verdict = rule.after_epoch(progress, acc)
+            if report:
+                report(progress, acc)
             if verdict == RESTART:
                 model = None
             elif verdict is None and snapshot and snapshot.every and time.perf_counter() - saved_at >= snapshot.every:

@@ -217,11 +217,11 @@ def test_training_that_diverges_later_keeps_the_finished_rounds(tmp_path, monkey
 
     train, calls = Learner.train, []
 
-    def diverging_after_round_0(self, idx, snapshot=None):
+    def diverging_after_round_0(self, idx, snapshot=None, report=None):
         calls.append(len(idx))
         if len(calls) > 1:
             self.training.engine.setting = replace(self.training.engine.setting, lr=1e30)
-        return train(self, idx, snapshot)
+        return train(self, idx, snapshot, report)
 
     monkeypatch.setattr(Learner, "train", diverging_after_round_0)
     code = run.main(["--alg", "conf", "--seed", "2", "--out", str(tmp_path), *SMALL])

@@ -1,7 +1,11 @@
-"""Long selections report their steps (query_strategies.selection.progress), and a run shows them on its bar."""
+"""Long selections report their steps (query_strategies.selection.progress), and a run shows them and its training's
+epochs on its bar."""
+import io
+
 import numpy as np
 import pytest
 import torch
+from tqdm import tqdm
 
 import run
 from query_strategies.bait_sampling import bait_select
@@ -44,3 +48,25 @@ def test_a_run_shows_a_long_selection_on_its_bar(tmp_path, capsys):
     assert run.main(["--alg", "bait", "--nStart", "50", "--nQuery", "20", "--nEnd", "70", "--maxEpochs", "5",
                      "--out", str(tmp_path)]) == 0
     assert "query: bait greedy steps 0/60" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_a_run_shows_its_training_on_its_bar_once_a_minute_in_a_log(tmp_path, capsys):
+    """Its first epoch at once; in a log file (stderr not a terminal) the next only a minute later, so a round of
+    five epochs shows only its first."""
+    assert run.main(["--alg", "rand", "--nStart", "50", "--nQuery", "20", "--nEnd", "70", "--maxEpochs", "5",
+                     "--out", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "train: epoch 1, accuracy " in err and "train: epoch 2," not in err
+
+
+def test_a_bar_note_waits_its_interval_between_notes(monkeypatch):
+    for interval, shown in ((60.0, ["first"]), (0.0, ["first", "second"])):
+        for on_a_terminal in (True, False):
+            monkeypatch.setitem(run.PROGRESS_SECONDS, on_a_terminal, interval)
+        log = io.StringIO()
+        with tqdm(total=2, file=log) as bar:
+            show = run.bar_note(bar)
+            show("first")
+            show("second")
+        assert [note for note in ("first", "second") if note in log.getvalue()] == shown

@@ -79,11 +79,11 @@ def interrupt_at_training(monkeypatch, call):
     """Learner.train raises KeyboardInterrupt (as Ctrl-C would) on its `call`-th call, trains before it."""
     train, calls = Learner.train, []
 
-    def train_until_interrupted(self, idx, snapshot=None):
+    def train_until_interrupted(self, idx, snapshot=None, report=None):
         calls.append(len(idx))
         if len(calls) == call:
             raise KeyboardInterrupt
-        return train(self, idx, snapshot)
+        return train(self, idx, snapshot, report)
 
     monkeypatch.setattr(Learner, "train", train_until_interrupted)
 

@@ -277,6 +277,26 @@ def test_a_training_killed_after_a_snapshot_continues_exactly(case):
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")
+def test_a_training_reports_every_epoch_and_a_continued_one_from_where_it_was():
+    """report(progress, acc) runs after every epoch with its number, accuracy and the best so far; a training
+    continued from its 5th epoch's snapshot reports epochs 6 to 12 as the uninterrupted one did."""
+    case = SNAPSHOT_CASES["mlp-torch"]
+    learner, idx = snapshot_learner(case)
+    seen = []
+    result = learner.train(idx, report=lambda progress, acc: seen.append((progress.epoch, acc, progress.best)))
+    assert [epoch for epoch, _, _ in seen] == list(range(1, 13)) and seen[-1][1] == result.train_acc
+    assert [best for _, _, best in seen] == [max(acc for _, acc, _ in seen[:i + 1]) for i in range(12)]
+    killed, _ = snapshot_learner(case)
+    snapshot = MemorySnapshot(kill_at=5)
+    with pytest.raises(Killed):
+        killed.train(idx, snapshot)
+    resumed, _ = snapshot_learner(case)
+    again = []
+    resumed.train(idx, MemorySnapshot(saved=snapshot.saved), lambda p, acc: again.append((p.epoch, acc, p.best)))
+    assert again == seen[5:]
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
 def test_a_snapshot_of_another_training_is_not_continued():
     """A snapshot saved for other points (another key) is not loaded: the training starts afresh, and it ends as
     one that never had a snapshot."""
