@@ -32,7 +32,9 @@ table):
                         last count all reach, the column average, wins against and losses to each --versus
                         algorithm (shares of the L checkpoints) and the mean query seconds;
 and over all settings penalty_overall (the sum of the settings' matrices, with column averages: lower is
-better), cdf_overall, normalised_error.csv and query_time.csv. When the settings span several batch sizes or
+better), cdf_overall, normalised_error.csv, query_time.csv, and train_stops.csv: per setting and algorithm, how
+many rounds' training reached the 0.99 target and how many a guard stopped (rounds.csv's train_stop: stalled,
+cap, unreachable), which the last lines printed also count. When the settings span several batch sizes or
 model families, penalty_batch_<nQuery> and penalty_family_<family> sum the matrices of each batch size and of each
 family (MODEL_FAMILY: mlp, linear, convolutional) as the paper's per-batch-size and per-architecture figures do.
 With --metric balanced_acc every figure and matrix is drawn on balanced accuracy (rounds.csv's balanced_acc, the
@@ -63,6 +65,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from errors import exit_with  # noqa: E402
+from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
 from scripts.agg_read import SETTING, BrokenRun, canonical, load_results, setting_title  # noqa: E402
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
@@ -104,9 +107,32 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERS
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(fig_dir / "results.csv", index=False)
+    if (stops := training_stops(table)) is not None:
+        stops.to_csv(fig_dir / "train_stops.csv")
     found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric, versus)
              for key, setting in table.groupby(SETTING)]
     return write_overall([r for r in found if r is not None], fig_dir, fixed_threshold)
+
+
+def training_stops(table):
+    """Rounds per setting and algorithm by why their training ended (rounds.csv's train_stop, a column per reason
+    of training.TRAIN_STOPS), over the rows that record it (the original's logs do not); None when none does."""
+    recorded = table.dropna(subset=["train_stop"]) if "train_stop" in table else table.iloc[:0]
+    if recorded.empty:
+        return None
+    counts = recorded.groupby(SETTING + ["alg", "train_stop"]).size().unstack("train_stop", fill_value=0)
+    return counts.reindex(columns=list(TRAIN_STOPS), fill_value=0)
+
+
+def stops_line(stops):
+    """'rounds trained to the 0.99 target: N of M' and, when a guard stopped some, how many for each reason."""
+    total, reached = stops.to_numpy().sum(), stops["target"].sum()
+    line = f"rounds trained to the {ACC_TARGET} target: {reached:,} of {total:,}"
+    guards = {k: int(stops[k].sum()) for k in stops.columns if k != "target" and stops[k].sum()}
+    if guards:
+        line += (f" (stopped by a guard: {', '.join(f'{k} {n:,}' for k, n in guards.items())}; by setting and "
+                 f"algorithm in train_stops.csv)")
+    return line
 
 
 def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", versus=VERSUS):
@@ -281,6 +307,8 @@ def main(argv=None):
         warnings.warn(f"--versus {', '.join(absent)}: no runs of it here, so no summary counts wins against it")
     overall = analyse(table, args.fig, args.t_threshold, args.metric, versus)
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")
+    if (stops := training_stops(table)) is not None:
+        print(stops_line(stops))
     print("column averages of the overall penalty matrix (lower is better):")
     print(column_averages(overall).sort_values().to_string(float_format=lambda v: f"{v:.3f}"))
     if broken:

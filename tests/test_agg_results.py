@@ -257,7 +257,8 @@ def test_original_log_setting_from_file_name_then_log_meta(tmp_path):
 
 # ---------------------------------------------------------------- end to end
 
-def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, query_s=0.01, balanced=None, **recorded):
+def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, query_s=0.01, balanced=None, stops=None,
+              **recorded):
     config = dict(alg=alg, did=0, lr=1e-4, model="mlp", path="data", data="", nQuery=n_query, nStart=n_start,
                   nEnd=n_start + n_query * (len(accs) - 1), nEmb=128, rounds=0, trunc=-1, aug=0, dummy=1, seed=seed,
                   device="cpu", out=str(root), maxEpochs=100, data_name="digits", n_pool=1617, n_test=180,
@@ -270,7 +271,8 @@ def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, quer
         run_dir.append_round(dict(round=rd, n_labeled=n_start + rd * n_query, test_acc=float(acc),
                                   balanced_acc=float(acc if balanced is None else balanced[rd]), rarest_labeled=rd,
                                   train_acc=1.0,
-                                  train_epochs=10, train_stop="target", restarts=0, train_seconds=0.1,
+                                  train_epochs=10, train_stop=stops[rd] if stops else "target", restarts=0,
+                                  train_seconds=0.1,
                                   test_seconds=0.01, infer_seconds=q / 2, select_seconds=q / 2, query_seconds=q),
                              queried=picks(np.arange(rd * n_query, (rd + 1) * n_query)), source_rows=range(10_000))
     if finished:
@@ -301,7 +303,11 @@ def test_end_to_end_files(tmp_path, capsys):
     assert not [w for w in caught if "duplicate" in str(w.message)]
     untested = [str(w.message) for w in caught if "no test was possible" in str(w.message)]
     assert len(untested) == 1 and "digits, mlp, batch 50: 4" in untested[0], untested  # conf vs rand, badge
-    assert "column averages" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "column averages" in out and "rounds trained to the 0.99 target: 63 of 63\n" in out  # the logs' lack it
+    stops = pd.read_csv(fig / "train_stops.csv", index_col="alg")
+    assert stops.loc[["badge", "conf", "rand"], ["target", "unreachable", "cap", "stalled"]].to_numpy().tolist() == \
+        [[30, 0, 0, 0], [3, 0, 0, 0], [30, 0, 0, 0]]
 
     table = pd.read_csv(fig / "results.csv")
     assert len(table) == 5 * 6 * 2 + 3 + 2
@@ -590,3 +596,17 @@ def test_a_cold_start_setting_checks_from_its_first_batch(tmp_path):
     assert agg_results.main([str(res), "--fig", str(tmp_path / "fig")]) == 0
     P = pd.read_csv(tmp_path / "fig" / "penalty_digits_mlp_50.csv", index_col=0)
     assert P.loc["typiclust", "rand"] == pytest.approx(1.0)
+
+
+def test_rounds_a_guard_stopped_are_counted_per_setting_and_algorithm(tmp_path, capsys):
+    for seed in (1, 2):
+        write_run(tmp_path / "res", "rand", seed, [0.5, 0.6, 0.7])
+        write_run(tmp_path / "res", "conf", seed, [0.5, 0.6, 0.7],
+                  stops=["target", "stalled", "cap" if seed == 2 else "target"])
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "fig")]) == 0
+    assert ("rounds trained to the 0.99 target: 9 of 12 (stopped by a guard: cap 1, stalled 2; by setting and "
+            "algorithm in train_stops.csv)") in capsys.readouterr().out
+    stops = pd.read_csv(tmp_path / "fig" / "train_stops.csv")
+    assert stops[["alg", "target", "unreachable", "cap", "stalled"]].to_numpy().tolist() == \
+        [["conf", 3, 0, 1, 2], ["rand", 6, 0, 0, 0]]
+    assert stops[["data", "model", "nQuery"]].drop_duplicates().to_numpy().tolist() == [["digits", "mlp", 50]]
