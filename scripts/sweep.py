@@ -238,8 +238,8 @@ def progress_note(ns, folder):
         pass
     if snapshot := snapshot_progress(run_dir.training):
         parts.append(snapshot)
-    if busy := busy_line(folder):
-        parts.append(busy.replace("is running it", "runs it now"))
+    if pid := lock_holder(folder):
+        parts.append(f"another process (pid {pid}) runs it now")
     return "  # " + "; ".join(parts) if parts else ""
 
 
@@ -258,13 +258,18 @@ def snapshot_progress(path):
 
 
 def busy_line(folder):
-    """'another process (pid N) is running it' while a process holds the run folder's lock, else ''. A lock file
-    run.py would refuse (a link, a FIFO) counts as free, so that run.py names it."""
-    try:
-        pid = holder(folder)
-    except (UserError, OSError):
-        return ""
+    """'another process (pid N) is running it' while a process holds the run folder's lock, else ''."""
+    pid = lock_holder(folder)
     return f"another process (pid {pid}) is running it" if pid else ""
+
+
+def lock_holder(folder):
+    """The pid of the process that holds the run folder's lock, or None. A lock file run.py would refuse (a link,
+    a FIFO) counts as free, so that run.py names it."""
+    try:
+        return holder(folder)
+    except (UserError, OSError):
+        return None
 
 
 def run_job(argv, log_path):
