@@ -30,7 +30,8 @@ table):
                         (runs that record rounds.csv's rarest_labeled; e.g. with --imbalance);
   summary_<setting>.csv per algorithm, best column average first: mean accuracy at each checkpoint and at the
                         last count all reach, the column average, wins against and losses to each --versus
-                        algorithm (shares of the L checkpoints) and the mean query seconds;
+                        algorithm (shares of the L checkpoints), the mean query seconds and a round's mean
+                        training seconds and epochs (means over seeds of each run's means per round);
 and over all settings penalty_overall (the sum of the settings' matrices, with column averages: lower is
 better), cdf_overall, normalised_error.csv, query_time.csv, and train_stops.csv: per setting and algorithm, how
 many rounds' training reached the 0.99 target and how many a guard stopped (rounds.csv's train_stop: stalled,
@@ -70,7 +71,7 @@ from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_quer
 from scripts.agg_read import SETTING, BrokenRun, canonical, load_results, setting_title  # noqa: E402
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rarest_counts,
-                               setting_summary, tested_pairs)
+                               setting_summary, tested_pairs, training_costs)
 
 
 METRICS = ("test_acc", "balanced_acc")
@@ -160,6 +161,7 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
     summary = setting_summary(acc, P, T, points, versus)
     if times is not None:
         summary = summary.join(times.query_seconds_mean)
+    summary = summary.join(training_costs(setting))
     summary.to_csv(fig_dir / f"summary_{stem}.csv", index_label="alg", float_format="%.4f")
     if (rarest := rarest_counts(setting, points)) is not None:
         rarest.to_csv(fig_dir / f"rarest_{stem}.csv", float_format="%.1f")

@@ -167,3 +167,13 @@ def query_times(setting):
     out = out.join(per_run.size().rename("runs"))
     return out.reindex(alg_order(out.index))[["query_seconds_mean", "query_seconds_sem", "infer_seconds_mean",
                                                "select_seconds_mean", "runs"]]
+
+
+def training_costs(setting):
+    """Per alg: mean over seeds of each run's mean training seconds and epochs per round (rounds.csv's
+    train_seconds, train_epochs), what a round's training costs with each strategy's labels; empty without them."""
+    if not {"train_seconds", "train_epochs"} <= set(setting) or setting.train_seconds.isna().all():
+        return pd.DataFrame()
+    rounds = setting[setting.train_seconds.notna()]
+    per_run = rounds.groupby(["alg", "seed"])[["train_seconds", "train_epochs"]].mean().groupby("alg").mean()
+    return per_run.add_suffix("_mean")

@@ -258,7 +258,7 @@ def test_original_log_setting_from_file_name_then_log_meta(tmp_path):
 # ---------------------------------------------------------------- end to end
 
 def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, query_s=0.01, balanced=None, stops=None,
-              **recorded):
+              train_s=0.1, **recorded):
     config = dict(alg=alg, did=0, lr=1e-4, model="mlp", path="data", data="", nQuery=n_query, nStart=n_start,
                   nEnd=n_start + n_query * (len(accs) - 1), nEmb=128, rounds=0, trunc=-1, aug=0, dummy=1, seed=seed,
                   device="cpu", out=str(root), maxEpochs=100, data_name="digits", n_pool=1617, n_test=180,
@@ -271,8 +271,8 @@ def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, quer
         run_dir.append_round(dict(round=rd, n_labeled=n_start + rd * n_query, test_acc=float(acc),
                                   balanced_acc=float(acc if balanced is None else balanced[rd]), rarest_labeled=rd,
                                   train_acc=1.0,
-                                  train_epochs=10, train_stop=stops[rd] if stops else "target", restarts=0,
-                                  train_seconds=0.1,
+                                  train_epochs=int(100 * train_s), train_stop=stops[rd] if stops else "target",
+                                  restarts=0, train_seconds=train_s,
                                   test_seconds=0.01, infer_seconds=q / 2, select_seconds=q / 2, query_seconds=q),
                              queried=picks(np.arange(rd * n_query, (rd + 1) * n_query)), source_rows=range(10_000))
     if finished:
@@ -610,3 +610,14 @@ def test_rounds_a_guard_stopped_are_counted_per_setting_and_algorithm(tmp_path, 
     assert stops[["alg", "target", "unreachable", "cap", "stalled"]].to_numpy().tolist() == \
         [["conf", 3, 0, 1, 2], ["rand", 6, 0, 0, 0]]
     assert stops[["data", "model", "nQuery"]].drop_duplicates().to_numpy().tolist() == [["digits", "mlp", 50]]
+
+
+def test_the_summary_gives_each_strategy_s_training_cost_per_round(tmp_path):
+    """train_seconds_mean and train_epochs_mean: the mean over seeds of each run's mean per round."""
+    for seed, cost in ((1, 1.0), (2, 3.0)):
+        write_run(tmp_path / "res", "rand", seed, [0.5, 0.6, 0.7], train_s=cost)
+    write_run(tmp_path / "res", "conf", 1, [0.5, 0.6], train_s=8.0)
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "fig")]) == 0
+    summary = pd.read_csv(tmp_path / "fig" / "summary_digits_mlp_50.csv", index_col="alg")
+    assert summary.loc[["rand", "conf"], "train_seconds_mean"].tolist() == [2.0, 8.0]
+    assert summary.loc[["rand", "conf"], "train_epochs_mean"].tolist() == [200, 800]
