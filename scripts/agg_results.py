@@ -104,7 +104,7 @@ def threshold_note(fixed_threshold):
 
 def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERSUS):
     """Every figure and CSV of the module docstring, on the rounds.csv column `metric`, with summaries against
-    `versus`; returns the overall penalty matrix."""
+    `versus`; returns the overall penalty matrix and the training stops (training_stops, None without any)."""
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(fig_dir / "results.csv", index=False)
@@ -112,7 +112,7 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERS
         stops.to_csv(fig_dir / "train_stops.csv")
     found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric, versus)
              for key, setting in table.groupby(SETTING)]
-    return write_overall([r for r in found if r is not None], fig_dir, fixed_threshold)
+    return write_overall([r for r in found if r is not None], fig_dir, fixed_threshold), stops
 
 
 def training_stops(table):
@@ -307,9 +307,9 @@ def main(argv=None):
     versus = tuple(canonical(a.strip()) for a in args.versus.split(",") if a.strip()) if args.versus else VERSUS
     if args.versus and (absent := sorted(set(versus) - set(table.alg))):
         warnings.warn(f"--versus {', '.join(absent)}: no runs of it here, so no summary counts wins against it")
-    overall = analyse(table, args.fig, args.t_threshold, args.metric, versus)
+    overall, stops = analyse(table, args.fig, args.t_threshold, args.metric, versus)
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")
-    if (stops := training_stops(table)) is not None:
+    if stops is not None:
         print(stops_line(stops))
     print("column averages of the overall penalty matrix (lower is better):")
     print(column_averages(overall).sort_values().to_string(float_format=lambda v: f"{v:.3f}"))

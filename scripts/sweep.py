@@ -460,7 +460,8 @@ def build_parser():
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="where the runs execute")
     p.add_argument("--address", default=None, help="ray backend: address of a running cluster (default: start one)")
     p.add_argument("--cpus-per-run", type=float, default=1, help="ray backend: CPUs per run (without GPUs)")
-    p.add_argument("--dry-run", action="store_true", help="print what would run (and how far each run to resume got), run nothing")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print what would run (and how far each run to resume got), run nothing")
     return p
 
 
