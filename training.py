@@ -82,14 +82,15 @@ class StoppingRule:
             return "stalled"
         return None
 
-    def warning(self, stop, epochs, acc):
-        """The warning a training that ended for `stop` after `epochs` at accuracy `acc` gives (the guards: cap and
-        stalled), else None."""
+    def warning(self, stop, progress, acc):
+        """The warning a training that ended for `stop` at `progress` with a last epoch's accuracy `acc` gives (the
+        guards: cap and stalled), else None."""
         if stop not in ("cap", "stalled"):
             return None
         why = (f"the epoch cap ({self.max_epochs}; raise --maxEpochs)" if stop == "cap" else
                f"{self.patience} epochs without a better epoch accuracy (--patience)")
-        return f"training stopped after {epochs} epochs at {why} with training accuracy {acc:.3f}"
+        return (f"training stopped after {progress.epoch} epochs at {why} with training accuracy {acc:.3f} "
+                f"(best {progress.best:.3f}, epoch {progress.best_epoch})")
 
 
 def reachable_accuracy(X, y):
@@ -478,7 +479,7 @@ class Trainer:
                 seconds = before + time.perf_counter() - start
                 snapshot.save(key, self.snapshot_state(model, epoch, progress, seconds))
                 saved_at = time.perf_counter()
-        message = rule.warning(verdict, progress.epoch, acc)
+        message = rule.warning(verdict, progress, acc)
         if message:
             warnings.warn(message)
         recalibrate_batchnorm(model, X, self.setting.batch)

@@ -262,7 +262,6 @@ def load_results(roots, log_meta=None, broken=None):
         return pd.DataFrame()
     table = number_unseeded(split_protocols(pd.concat(frames, ignore_index=True)))
     table = drop_duplicate_runs(table.astype({"seed": int, "nQuery": int, "n_labeled": int}))
-    warn_mixed_trainers(table)
     first = ["data", "model", "nQuery", "protocol", "alg", "seed", "round", "n_labeled", "test_acc"]
     return table[first + [c for c in table.columns if c not in first]].sort_values(
         ["data", "model", "nQuery", "protocol", "alg", "seed", "n_labeled"]).reset_index(drop=True)

@@ -68,7 +68,8 @@ if str(ROOT) not in sys.path:
 from errors import exit_with  # noqa: E402
 from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
-from scripts.agg_read import SETTING, BrokenRun, canonical, load_results, setting_title  # noqa: E402
+from scripts.agg_read import (SETTING, BrokenRun, canonical, load_results, setting_title,  # noqa: E402
+                              warn_mixed_trainers)
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rarest_counts,
                                setting_summary, tested_pairs, training_costs)
@@ -300,6 +301,7 @@ def main(argv=None):
         what = " of --algs" if args.algs else ""
         return error(f"no readable runs (config.json + rounds.csv) or accuracy logs{what} under "
                      f"{', '.join(args.results)}" + (f" ({broken_note(broken)})" if broken else ""))
+    warn_mixed_trainers(table)
     table = with_metric(table, args.metric)
     if table.empty:
         return error(f"no run under {', '.join(args.results)} records {args.metric} (an older version's runs and "

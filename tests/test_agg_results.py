@@ -475,13 +475,31 @@ def test_one_warning_per_setting_whose_runs_used_different_trainers(tmp_path):
     write_run(tmp_path, "badge", 1, [0.5, 0.6])  # no trainer recorded: unknown
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        agg_read.load_results([tmp_path])
+        agg_read.warn_mixed_trainers(agg_read.load_results([tmp_path]))
     mixed = [str(w.message) for w in caught if "different trainers" in str(w.message)]
     one = agg_read.short_hash(compiled)
     other = agg_read.short_hash(dict(compiled, library="cd"))
     assert len(mixed) == 1 and mixed[0].startswith("digits, mlp, batch 50: its runs used different trainers: ")
     assert f"compiled [{one}] (1 run)" in mixed[0] and f"compiled [{other}] (1 run)" in mixed[0]
     assert "torch (1 run)" in mixed[0] and "compiled (" not in mixed[0]
+
+
+def test_the_trainer_warning_counts_only_the_algorithms_analysed(tmp_path):
+    compiled = {"path": "compiled", "library": "ab", "compiler": "cc 12", "cpu_flags": "f"}
+    for seed in (1, 2):
+        write_run(tmp_path, "rand", seed, [0.5, 0.6], trainer="compiled", trainer_identity=compiled)
+        write_run(tmp_path, "conf", seed, [0.5, 0.6], trainer="compiled", trainer_identity=compiled)
+    write_run(tmp_path, "bait", 1, [0.5, 0.6], trainer="compiled", trainer_identity=dict(compiled, library="cd"))
+
+    def trainer_warnings(*flags):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f"), *flags]) == 0
+        return [str(w.message) for w in caught if "different trainers" in str(w.message)]
+
+    assert trainer_warnings("--algs", "rand,conf") == []
+    mixed = trainer_warnings()
+    assert len(mixed) == 1 and f"compiled [{agg_read.short_hash(compiled)}] (4 runs)" in mixed[0]
 
 
 def test_penalty_matrices_per_batch_size_and_model_family(tmp_path):

@@ -106,12 +106,17 @@ def test_the_rule_stops_where_the_former_loop_stopped(seed, monkeypatch):
     assert (progress.epoch, stop, progress.restarts) == former_loop(accuracies, max_epochs, patience, reachable)
 
 
-def test_the_guards_warn_with_their_flag():
+def test_the_guards_warn_with_their_flag_and_the_best_epoch():
     rule = StoppingRule(max_epochs=4, patience=9)
-    assert rule.warning("cap", 4, 0.5) == ("training stopped after 4 epochs at the epoch cap (4; raise --maxEpochs) "
-                                           "with training accuracy 0.500")
-    assert "9 epochs without a better epoch accuracy (--patience)" in rule.warning("stalled", 30, 0.5)
-    assert rule.warning("target", 4, 0.99) is None and rule.warning("unreachable", 4, 0.9) is None
+    verdicts, progress = replay(rule, [0.3, 0.6, 0.55, 0.5])
+    assert verdicts[-1] == "cap"
+    assert rule.warning("cap", progress, 0.5) == ("training stopped after 4 epochs at the epoch cap (4; raise "
+                                                  "--maxEpochs) with training accuracy 0.500 (best 0.600, epoch 2)")
+    verdicts, progress = replay(StoppingRule(patience=9), [0.7] + [0.6] * 9)
+    assert verdicts[-1] == "stalled"
+    assert rule.warning("stalled", progress, 0.6).endswith(
+        "9 epochs without a better epoch accuracy (--patience) with training accuracy 0.600 (best 0.700, epoch 1)")
+    assert rule.warning("target", progress, 0.99) is None and rule.warning("unreachable", progress, 0.9) is None
 
 
 def digits():
