@@ -9,6 +9,7 @@ libraries that decode (torchvision, scikit-learn, pandas)."""
 import hashlib
 import importlib.metadata
 import importlib.util
+import math
 import os
 import socket
 import tempfile
@@ -32,6 +33,7 @@ IMAGE_DATA = {
     "CIFAR10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 128),
 }
 IMAGE_CLASSES = 10
+FLOOR_SLACK = 1e-9  # a class count within this of the next integer is that integer (long_tail_counts)
 MNIST_LIKE = ("MNIST", "FashionMNIST")
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 SVHN_FILES = ("train_32x32.mat", "test_32x32.mat")
@@ -130,8 +132,8 @@ def truncate(ds, n, rng):
 
 def long_tail_counts(n_max, n_classes, ratio):
     """Pool points kept per rank r = 0..C-1 of the class order: ⌊n_max·R^(−r/(C−1))⌋, from n_max down to
-    ⌊n_max/R⌋."""
-    return [int(n_max * ratio ** (-r / (n_classes - 1))) for r in range(n_classes)]
+    ⌊n_max/R⌋, each floored past float rounding (49·49^(−1) is 1, not 0.99999…)."""
+    return [math.floor(n_max * ratio ** (-r / (n_classes - 1)) + FLOOR_SLACK) for r in range(n_classes)]
 
 
 def long_tail(ds, ratio, rng):

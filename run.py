@@ -81,7 +81,7 @@ def build_parser():
     p.add_argument("--alg", default="rand", type=str.lower, choices=sorted(STRATEGIES), metavar="ALG",
                    help=f"selection strategy: {', '.join(sorted(STRATEGIES))}")
     p.add_argument("--did", type=int, default=0,
-                   help="OpenML data set id; > 0 overrides --data (with --model mlp or lin only)")
+                   help="OpenML data set id; > 0 overrides --data (with --model mlp or lin only); 0 = use --data")
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
     p.add_argument("--model", default="mlp", type=str.lower, choices=MODELS, help="network: " + ", ".join(MODELS))
     p.add_argument("--path", default="data", help="data folder: torchvision files, OpenML cache, PATH/openml/<did>.csv")
@@ -164,6 +164,10 @@ def check_flags(args):
         raise UserError(f"--lr must be a positive finite number, got {args.lr}")
     if not args.out.strip():
         raise UserError("--out is empty; name a results folder, e.g. --out results")
+    if os.path.lexists(args.out) and not os.path.isdir(args.out):
+        raise UserError(f"--out {args.out} is a file, not a results folder; move it away or use another --out")
+    if args.did < 0:
+        raise UserError(f"--did is an OpenML data set id, at least 1 (0: use --data), got {args.did}")
     if args.resume and args.force:
         raise UserError("--resume continues a run and --force overwrites it; pass only one of them")
     if args.nEmb <= 0 or args.threads <= 0:
@@ -403,11 +407,12 @@ def open_run_dir(run_dir, args, config, learner, strategy):
             run_dir.check_nothing_finished()
             print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
             kept = first_round_run_id(run_dir, config)
-        run_dir.start(dict(config, run_id=kept or config["run_id"], segments=[segment(0, args, learner)]),
+        run_dir.start(dict(config, run_id=kept or config["run_id"], segments=[segment(0, args, learner, config)]),
                       keep=[run_dir.training] if kept else [])
         return 0
     old = run_dir.read_config()
     check_same_run(run_dir, old, config)
+    segments = recorded_segments(run_dir, old)
     state = run_dir.load_checkpoint()
     owner = run_owner(old)
     longer = run_dir.verify(state, owner["run_id"], owner["identity"])
@@ -419,8 +424,9 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         return None
     run_dir.summary.unlink(missing_ok=True)
     continue_trainer(learner, old.get("trainer", "torch"), run_dir)
+    continue_device(old.get("device"), config["device"], run_dir)
     run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds,
-                           "segments": [*old.get("segments", []), segment(state["round"] + 1, args, learner)]})
+                           "segments": [*segments, segment(state["round"] + 1, args, learner, config)]})
     restore_checkpoint(state, learner, strategy, run_dir.checkpoint)
     for n_lab, acc in run_dir.accuracies():
         print(f"{n_lab}\ttesting accuracy {acc}", flush=True)
@@ -448,10 +454,30 @@ def first_round_run_id(run_dir, config):
         return None
 
 
-def segment(first, args, learner):
+def segment(first, args, learner, config):
     """config.json's record of one start or resume: the first round it runs and what it runs with."""
     return {"from_round": first, "threads": args.threads, "trainer": learner.trainer, "kernel": args.kernel,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "device": config["device"], "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def recorded_segments(run_dir, old):
+    """config.json's segments (none in an older version's run); StateError, before the resume changes anything,
+    when they are not a list of records."""
+    from results import FORCE_HINT
+    from statefile import StateError
+
+    segments = old.get("segments", [])
+    if not isinstance(segments, list) or not all(isinstance(s, dict) for s in segments):
+        raise StateError(f"{run_dir.config}: its segments are not a list of records; {FORCE_HINT}")
+    return segments
+
+
+def continue_device(started_on, device, run_dir):
+    """A warning when a resumed run continues on another device than it started on (`--device auto` on another
+    machine): the float rounding differs from here on; each segment of config.json records its device."""
+    if started_on is not None and started_on != device:
+        warnings.warn(f"{run_dir.path} started on {started_on} and continues on {device}; its float rounding differs "
+                      f"from here on (config.json's segments record each part's device)", stacklevel=2)
 
 
 def continue_trainer(learner, started_with, run_dir):

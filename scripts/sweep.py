@@ -54,7 +54,7 @@ if str(ROOT) not in sys.path:
 import run  # noqa: E402
 import resume  # noqa: E402
 from errors import UserError, close_names, exit_with  # noqa: E402
-from query_strategies import STRATEGIES  # noqa: E402
+from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
 from statefile import open_regular, read_regular  # noqa: E402
@@ -62,6 +62,7 @@ from tqdm import tqdm  # noqa: E402
 
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>: the signal this process gets when its parent dies
 RAY_RETRIES = 3  # reruns of a Ray task whose node or worker died (Ray's own default, made explicit)
+PATH_FLAGS = ("--path", "--test")  # run.py flags naming files or folders, made absolute for every run
 SWEEP_FLAGS = {"--alg", "--seed", "--dummy", "--out", "--force", "--resume", "--data", "--did", "--model", "--nQuery"}
 
 
@@ -94,7 +95,10 @@ def data_flags(args):
     (digits when neither)."""
     specs = [["--data", str(Path(d).resolve()) if d.lower().endswith((".csv", ".npz")) else d]
              for d in split_list(args.data, "--data")]
-    specs += [["--did", str(d)] for d in split_list(args.did, "--did", int) if d > 0]
+    dids = split_list(args.did, "--did", int)
+    if any(d < 0 for d in dids):
+        raise SweepError(f"--did takes OpenML data set ids, at least 1 (0: the --data sets only), got {args.did}")
+    specs += [["--did", str(d)] for d in dids if d > 0]
     return specs or [[]]
 
 
@@ -116,9 +120,11 @@ def parse_run_argv(argv):
 
 
 def action_for(folder, ns):
-    """(action, reason): skip when finished with nothing left under these flags (resume.is_finished); resume any other
-    existing run folder; run when nothing is there yet; refuse (reason: refusal_line) when its config.json records
-    result-changing flags other than these."""
+    """(action, reason): skip when finished with nothing left under these flags (resume.is_finished), read from the
+    data these flags name (an older version's run records no source and counts as the same); resume any other
+    existing run folder (run.py --resume then compares the data's content when it was read from elsewhere: a file
+    of the same name in another folder, another --test or --path); run when nothing is there yet; refuse (reason:
+    refusal_line) when its config.json records result-changing flags other than these."""
     if not (folder / "rounds.csv").is_file() and not (folder / "config.json").is_file():
         return "run", ""
     run_dir, planned = RunDir(folder), planned_settings(ns)
@@ -130,7 +136,9 @@ def action_for(folder, ns):
     differing = differing_settings(recorded, planned)
     if differing:
         return "refuse", refusal_line(folder, recorded, planned, differing)
-    return ("skip" if resume.is_finished(done, run.n_query_rounds(ns)) else "resume"), ""
+    identity = recorded.get("data_identity")
+    same_source = not isinstance(identity, dict) or identity.get("source") == run.data_source(ns)
+    return ("skip" if same_source and resume.is_finished(done, run.n_query_rounds(ns)) else "resume"), ""
 
 
 def planned_settings(ns):
@@ -151,8 +159,9 @@ def refusal_line(folder, recorded, planned, differing):
 
 
 def plan(args, passthrough):
-    """Every combination as a Job, seeds outside algorithms (all algorithms of seed 1 first)."""
-    algs = [a.lower() for a in split_list(args.algs, "--algs")]
+    """Every combination as a Job, seeds outside algorithms (all algorithms of seed 1 first); an alias runs as the
+    strategy it names (kcenter as coreset)."""
+    algs = [ALIASES.get(a, a) for a in (a.lower() for a in split_list(args.algs, "--algs"))]
     unknown = [a for a in algs if a not in STRATEGIES]
     if unknown:
         named = [a + (f" (did you mean {' or '.join(close)}?)" if (close := close_names(a, STRATEGIES)) else "")
@@ -197,13 +206,13 @@ def make_logs_folder(out):
 
 
 def absolute_path(passthrough):
-    """The pass-through flags with --path made absolute (workers and Ray tasks may run elsewhere)."""
+    """The pass-through flags with --path and --test made absolute (workers and Ray tasks may run elsewhere)."""
     out = list(passthrough)
     for i, a in enumerate(out):
-        if a == "--path" and i + 1 < len(out):
+        if a in PATH_FLAGS and i + 1 < len(out) and out[i + 1]:
             out[i + 1] = str(Path(out[i + 1]).resolve())
-        elif a.startswith("--path="):
-            out[i] = "--path=" + str(Path(a.split("=", 1)[1]).resolve())
+        elif (flag := a.split("=", 1)[0]) in PATH_FLAGS and "=" in a and a.split("=", 1)[1]:
+            out[i] = f"{flag}=" + str(Path(a.split("=", 1)[1]).resolve())
     return out
 
 

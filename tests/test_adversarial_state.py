@@ -457,11 +457,6 @@ def test_a_planted_lock_link_is_never_followed(mode, tmp_path, capsys):
     assert (tmp_path / "victim.txt").read_bytes() == VICTIM
 
 
-def test_out_that_is_a_file_is_one_line(tmp_path, capsys):
-    (tmp_path / "file").write_text("")
-    assert_refused(*main(capsys, *ARGS, "--rounds", "1", "--out", tmp_path / "file"), "file", "Not a directory")
-
-
 # ---------------------------------------------------------------- flags and data
 
 @pytest.mark.parametrize("flags,fragment", [
@@ -525,6 +520,38 @@ def test_sweep_into_an_out_that_is_a_file_is_one_line(tmp_path, capsys):
     assert (tmp_path / "afile").read_text() == ""
 
 
+def test_a_run_into_an_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    (tmp_path / "afile").write_text("")
+    for extra in ([], ["--resume"]):
+        assert_refused(*main(capsys, *ARGS, "--out", tmp_path / "afile", *extra), "afile is a file, not a results "
+                       "folder; move it away or use another --out")
+    assert (tmp_path / "afile").read_text() == ""
+
+
+@pytest.mark.parametrize("segments", [None, "x", [1], {"from_round": 0}])
+def test_garbled_segments_are_refused_before_the_resume_changes_anything(tmp_path, capsys, segments):
+    flags = [*ARGS, "--out", tmp_path, "--rounds", "1"]
+    assert main(capsys, *flags)[0] == 0
+    folder = tmp_path / FOLDER
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(dict(config, segments=segments)))
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    assert_refused(*main(capsys, *ARGS, "--out", tmp_path, "--rounds", "2", "--resume"),
+                   "config.json: its segments are not a list of records; start the run again with --force")
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+
+
+def test_a_run_resumed_on_another_device_warns_and_records_it(tmp_path, capsys):
+    flags = [*ARGS, "--out", tmp_path]
+    assert main(capsys, *flags, "--rounds", "1")[0] == 0
+    path = tmp_path / FOLDER / "config.json"
+    path.write_text(json.dumps(dict(json.loads(path.read_text()), device="cuda")))  # as if started on a GPU
+    with pytest.warns(UserWarning, match=f"{FOLDER} started on cuda and continues on cpu; its float rounding"):
+        assert main(capsys, *flags, "--rounds", "2", "--resume")[0] == 0
+    config = json.loads(path.read_text())
+    assert config["device"] == "cuda" and config["segments"][-1]["device"] == "cpu"
+
+
 def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
     flags = [*ARGS, "--out", tmp_path]
     assert main(capsys, *flags, "--rounds", "1", "--threads", "1")[0] == 0
@@ -532,8 +559,8 @@ def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
     assert main(capsys, *flags, "--rounds", "3", "--threads", "2", "--kernel", "off", "--resume")[0] == 0
     config = json.loads((tmp_path / FOLDER / "config.json").read_text())
     segments = [{k: v for k, v in s.items() if k != "started"} for s in config["segments"]]
-    assert segments == [{"from_round": 0, "threads": 1, "trainer": config["trainer"], "kernel": "auto"},
-                        {"from_round": 2, "threads": 2, "trainer": "torch", "kernel": "off"}]
+    assert segments == [{"from_round": 0, "threads": 1, "trainer": config["trainer"], "kernel": "auto", "device": "cpu"},
+                        {"from_round": 2, "threads": 2, "trainer": "torch", "kernel": "off", "device": "cpu"}]
     assert all(time.strptime(s["started"], "%Y-%m-%dT%H:%M:%S") for s in config["segments"])
     assert config["threads"] == 1 and config["kernel"] == "auto"  # the keys of the first start stay as they were
 

@@ -164,6 +164,7 @@ def test_odd_data_names_give_safe_run_names_and_every_file_stays_under_out(tmp_p
     (["--out", ""], "--out is empty; name a results folder"),
     (["--resume", "--force"], "--resume continues a run and --force overwrites it; pass only one of them"),
     (["--resume", "--alg", "conf"], "--resume: there is no run folder"),
+    (["--did", "-3"], "--did is an OpenML data set id, at least 1 (0: use --data), got -3"),
 ])
 def test_contradictory_or_empty_flags_are_refused_and_write_nothing(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)

@@ -130,6 +130,14 @@ def test_long_tail_counts_decay_exponentially_from_n_max_to_n_max_over_r():
     assert dataset.long_tail_counts(7, 3, 1.0) == [7, 7, 7]
 
 
+def test_the_largest_imbalance_the_error_suggests_keeps_one_rarest_point():
+    """--imbalance n_max is the bound the error names: the rarest class keeps ⌊n_max/n_max⌋ = 1 point, although
+    n_max·n_max^(−1) is 0.99999… in floats for n_max = 49, 98, 103, …"""
+    for n_classes in (2, 3, 10, 26):
+        assert all(dataset.long_tail_counts(n, n_classes, float(n))[-1] == 1 for n in range(1, 2000))
+        assert all(dataset.long_tail_counts(n, n_classes, n + 0.5)[-1] == 0 for n in range(1, 2000))
+
+
 def test_imbalance_keeps_a_long_tail_pool_and_the_whole_test_set(tmp_path, capsys):
     """--imbalance 10 on digits: the pool's class counts, in the seeded class order, are long_tail_counts from the
     smallest class's count; the test set is that of the balanced run; config.json records the ratio and the data

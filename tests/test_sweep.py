@@ -334,6 +334,60 @@ def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys)
     assert stamps == {p: p.stat().st_mtime_ns for p in folder.iterdir()}
 
 
+def write_digits_csv(path, rows):
+    from sklearn.datasets import load_digits
+    X, y = load_digits(return_X_y=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(X[rows]).assign(label=y[rows]).to_csv(path, index=False)
+    return path
+
+
+def test_a_finished_run_is_reused_only_for_the_data_file_it_read(tmp_path, capsys):
+    """Two files of one name in two folders give one run folder: a finished run of the first is not skipped for
+    the second; its resume compares their content and refuses other data, and finds a copy of the same finished."""
+    first = write_digits_csv(tmp_path / "a" / "d.csv", slice(0, 600))
+    other = write_digits_csv(tmp_path / "b" / "d.csv", slice(600, 1200))
+    copy = tmp_path / "c" / "d.csv"
+    copy.parent.mkdir()
+    shutil.copy(first, copy)
+    grid = ["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--out", str(tmp_path / "res")]
+    assert sweep.main(grid + ["--data", str(first)]) == 0
+    folder = tmp_path / "res" / "d_mlp_rand_50_seed1"
+    kept = ("config.json", "summary.json", "rounds.csv", "queries.csv", "checkpoint.pt")
+    stamps = {name: (folder / name).stat().st_mtime_ns for name in kept}
+    capsys.readouterr()
+    assert sweep.main(grid + ["--data", str(first), "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("skip ")
+    assert sweep.main(grid + ["--data", str(other), "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("resume ")
+    assert sweep.main(grid + ["--data", str(other)]) == 1
+    failed = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("FAILED")]
+    assert len(failed) == 1 and f"was started on other data ({first.resolve()}: " in failed[0]
+    assert sweep.main(grid + ["--data", str(copy)]) == 0
+    assert "already finished" in (tmp_path / "res" / "logs" / "d_mlp_rand_50_seed1.log").read_text()
+    assert stamps == {name: (folder / name).stat().st_mtime_ns for name in kept}
+
+
+def test_an_alias_runs_as_the_strategy_it_names(tmp_path, capsys):
+    grid = ["--seeds", "1", "--out", str(tmp_path), "--dry-run"]
+    assert sweep.main(grid + ["--algs", "kcenter,learning_loss"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[4] for line in lines] == ["coreset", "lpl"]
+    assert sweep.main(grid + ["--algs", "coreset,kcenter"]) == 2
+    assert "the same run twice" in capsys.readouterr().err
+
+
+def test_test_files_and_paths_are_made_absolute_for_every_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_digits_csv(tmp_path / "train.csv", slice(0, 600))
+    write_digits_csv(tmp_path / "t.csv", slice(600, 800))
+    for test_flag in (["--test", "t.csv"], ["--test=t.csv"]):
+        assert sweep.main(["--algs", "rand", "--data", "train.csv", *test_flag, "--path=d", "--out", "res",
+                           "--dry-run"]) == 0
+        line = capsys.readouterr().out
+        assert f"{tmp_path / 't.csv'}" in line and f"--path={tmp_path / 'd'}" in line, line
+
+
 def test_differing_settings_compares_the_result_changing_flags_the_run_records():
     from results import differing_settings
     recorded = {"alg": "powerbald", "nStart": 100, "lr": 1e-4, "beta": 1.0, "nConfigs": 1000, "device": "cpu",
