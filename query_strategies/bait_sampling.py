@@ -30,9 +30,10 @@ OVERSAMPLE = 2  # forward picks 2B points, backward prunes back to B
 SETUP_ELEMENTS = 2**23  # size of the per-chunk temporaries (points × class pairs × d) in the O(n·C²·d²) set-up
 UPDATE_ELEMENTS = 2**19  # size of the per-chunk temporaries (points × 2C²) of a greedy step: fits in cache
 COMPILED_CHUNK = 512  # candidates per product and kernel call in CompiledDesign
-# Relative slack on the bounds that skip candidates whose gain cannot be the largest. Xᵢ and Yᵢ live in the
-# embeddings' float32 and drift from exact PSD matrices over hundreds of updates, so the bounds, derived for PSD
-# matrices, can miss the computed gain: by up to 5e-5 relatively on letter (26 classes, 18,000 points).
+# Relative slack on the bounds that skip candidates whose gain cannot be the largest. Xᵢ and Yᵢ are float64 but
+# are updated from products in the embeddings' float32, and drift from exact PSD matrices over hundreds of updates,
+# so the bounds, derived for PSD matrices, can miss the computed gain: by up to 5e-5 relatively on letter (26
+# classes, 18,000 points).
 PRUNE_SLACK = 1e-3
 GAIN_BLOCK = 2048  # candidates whose exact gain is computed together (one elimination over all of them)
 # BAIT's cost: set-up O(n·C²·d²), 2k forward steps over the n candidates of O(n·C²·(d + C)) each (the backward

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from .selection import TILE, check_budget, one_thread, picks, row_sq_norms
+from .selection import EPS64, TILE, check_budget, one_thread, picks, row_sq_norms
 from .strategy import Strategy
 
 TOP = 32  # how many points with the largest stale distances are refreshed first
@@ -24,7 +24,8 @@ TIE_RTOL = 1e-9  # squared distances this close (relatively) to the largest coun
 
 
 class LazyNearestCentre:
-    """D_i = min over centres[:seen_i] of ‖x_i − x_c‖², evaluated in float64 as ‖x_i‖² + ‖x_c‖² − 2x_i·x_c."""
+    """D_i = min over centres[:seen_i] of ‖x_i − x_c‖², evaluated in float64 as ‖x_i‖² + ‖x_c‖² − 2x_i·x_c, and 0
+    where that is within its rounding error (a duplicate of a centre is at 0, not at noise)."""
 
     def __init__(self, x, centres, capacity):
         self.x, self.sq = x, row_sq_norms(x)
@@ -51,7 +52,9 @@ class LazyNearestCentre:
             order = torch.arange(start, start + len(cols), device=self.x.device)
             for part in torch.arange(len(rows), device=self.x.device).split(TILE):
                 r = rows[part]
-                d2 = (self.sq[r, None] + self.sq[cols] - 2 * self.x[r].double() @ xc.T).clamp_min_(0)
+                scale = self.sq[r, None] + self.sq[cols]
+                d2 = scale - 2 * self.x[r].double() @ xc.T
+                d2.masked_fill_(d2 <= 4 * (self.x.shape[1] + 2) * EPS64 * scale, 0)
                 d2.masked_fill_(order < self.seen[r, None], math.inf)
                 best[part] = torch.minimum(best[part], d2.min(1).values)
         self.D[rows] = torch.minimum(self.D[rows], best)

@@ -1,7 +1,9 @@
 """`typiclust`: TypiClust (Hacohen, Dekel & Weinshall, ICML 2022, "Active Learning on a Budget").
 
 The whole pool's embeddings are clustered into |L| + k clusters by k-means (scikit-learn KMeans up to
-MINIBATCH_ABOVE clusters, MiniBatchKMeans beyond, as the paper's code does), seeded from the run's generator.
+MINIBATCH_ABOVE clusters, MiniBatchKMeans beyond, as the paper's code does), seeded from the run's generator, with
+today's scikit-learn defaults: one start each (the authors' pinned scikit-learn 1.0.2 made 10 and 3), and no
+cap of 500 clusters, no dropping of clusters of 5 points or fewer (steps of the authors' code, not of the paper).
 Each pick goes to the cluster holding the fewest labelled or already picked points, the largest first (lowest
 cluster id among ties): the largest clusters with no labelled point come first. In it the most typical point not
 yet labelled is taken, typicality(x) = 1 / mean_{z ∈ kNN(x)} ‖x − z‖ over the K_NN = 20 nearest other members of

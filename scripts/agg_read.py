@@ -20,6 +20,7 @@ from strategy_params import every_result_flag
 # nQuery) differ in a result-changing flag: then it names that flag's value in each (split_protocols).
 SETTING = ["data", "model", "nQuery", "protocol"]
 RUN_KEY = SETTING + ["alg", "seed"]
+UNSET = "none"  # a result-changing flag that a run records as null (recorded_settings)
 PROTOCOL_COLUMNS = [*RESULT_FLAGS, "data_sha256"]  # compared within a (data, model, nQuery)
 STRATEGY_COLUMNS = every_result_flag()  # compared within a (data, model, nQuery, alg)
 ACC_LINE = re.compile(r"(\d+(?:\.\d+)?)\s+testing accuracy\s+(\d+(?:\.\d+)?)")
@@ -89,8 +90,9 @@ def recorded_settings(config):
     """What config.json records about a run's protocol beyond its setting: its result-changing flags (but nStart,
     read with the setting), the content hash of its data before any seeded step (data_identity's source_sha256:
     the same for every seed, whose split or --imbalance subsample differ), and the trainer with a short hash of its
-    identity (None where an older version recorded neither)."""
-    found = {k: v for k, v in result_settings(config).items() if k != "nStart"}
+    identity (None where an older version recorded neither). A flag recorded as null (unset: no --imbalance) is
+    UNSET, a known value, so that such runs never pool with runs that set it; only a flag not recorded is unknown."""
+    found = {k: UNSET if v is None else v for k, v in result_settings(config).items() if k != "nStart"}
     identity = config.get("data_identity")
     trainer_identity = config.get("trainer_identity")
     return dict(found, data_sha256=identity.get("source_sha256") if isinstance(identity, dict) else None,

@@ -37,19 +37,21 @@ better), cdf_overall, normalised_error.csv, query_time.csv, and train_stops.csv:
 many rounds' training reached the 0.99 target and how many a guard stopped (rounds.csv's train_stop: stalled,
 cap, unreachable), which the last lines printed also count. When the settings span several batch sizes or
 model families, penalty_batch_<nQuery> and penalty_family_<family> sum the matrices of each batch size and of each
-family (MODEL_FAMILY: mlp, linear, convolutional) as the paper's per-batch-size and per-architecture figures do.
+family (MODEL_FAMILY: mlp, linear, convolutional), like the paper's per-batch-size and per-architecture figures
+(the authors' script splits by network, so resnet and vgg, one family here, are two figures there).
 With --metric balanced_acc every figure and matrix is drawn on balanced accuracy (rounds.csv's balanced_acc, the
 mean per-class recall on the test set) in place of test accuracy; runs that do not record it are left out.
 
-Rules. Checkpoints are nStart + k·nQuery, k = 0, 1, 2, 4, 8, …, up to the smallest labelled count at which the
-seeds' mean accuracy of 'rand' reaches 99 % of its final value (its mean at the largest count all 'rand' seeds
-reached). A setting without 'rand' uses every such checkpoint that all its runs reached, with a warning, and has
+Rules. Checkpoints are nStart, then nStart + k·nQuery, k = 1, 2, 4, 8, …, while the seeds' mean accuracy of
+'rand' there is at most 99 % of its final value (its mean at the largest count all 'rand' seeds reached): as in the
+authors' script, the first such count where rand exceeds 99 % is not a checkpoint. A setting without 'rand' uses every such checkpoint that all its runs reached, with a warning, and has
 no normalised error. At a checkpoint, i beats j when the paired (by seed) t statistic of acc_i − acc_j exceeds
 the two-sided 5 % critical value t_{0.975, n−1} of the n paired seeds (2.776 for 5 seeds; --t-threshold fixes
 it); equal non-zero differences at every seed count as a win (t = ±inf), fewer than 2 paired seeds never do.
 Each win adds 1/L to P[i, j]. A cell (i, j) whose algorithms share fewer than 2 seeds at every checkpoint had no
 test at all: it is n/a in the figure, empty in the CSV (a column without any test has an empty average), and one
-warning names such settings. A column average is the mean over the other algorithms' rows. Each normalised
+warning names such settings. A column average is the mean over the other algorithms' rows (the authors' script
+also counts the zero diagonal, so its averages are (k−1)/k of these for k algorithms; the order is the same). Each normalised
 error is weighted 1/L, so every setting weighs the same in a CDF (each algorithm's curve rises to 1)."""
 import argparse
 import math
@@ -70,7 +72,7 @@ from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
 from scripts.agg_read import (SETTING, BrokenRun, canonical, load_results, setting_title,  # noqa: E402
                               warn_mixed_trainers)
-from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, column_averages, marked_table,  # noqa: E402
+from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rarest_counts,
                                setting_summary, tested_pairs, training_costs)
 
@@ -105,7 +107,8 @@ def threshold_note(fixed_threshold):
 
 def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERSUS):
     """Every figure and CSV of the module docstring, on the rounds.csv column `metric`, with summaries against
-    `versus`; returns the overall penalty matrix and the training stops (training_stops, None without any)."""
+    `versus`; returns the overall matrix's column averages (empty where untested) and the training stops
+    (training_stops, None without any)."""
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(fig_dir / "results.csv", index=False)
@@ -149,6 +152,10 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
         return None
     n_seeds = setting.groupby("alg").seed.nunique().max()
     title = setting_title(key)
+    if RAND in acc and (ends := acc[RAND].apply(pd.Series.last_valid_index).dropna()).nunique() > 1:
+        warnings.warn(f"{title}: its 'rand' seeds end at different labelled counts ({int(ends.min())}–"
+                      f"{int(ends.max())}); rand's final accuracy, which places the checkpoints, is taken at "
+                      f"{int(ends.min())}, the largest all reach")
     if cutoff is None and len(acc) > 1:
         why = "its 'rand' seeds share no labelled count" if RAND in acc else "no 'rand' runs"
         warnings.warn(f"{title}: {why}; checkpoints run to {points[-1]} labels (all runs reach it)")
@@ -195,7 +202,9 @@ def write_query_times(times, title, fig_dir, stem):
 
 def write_overall(found, fig_dir, fixed_threshold):
     """penalty_overall, cdf_overall, normalised_error.csv and query_time.csv over the settings' results; warns
-    about untested cells; returns the overall penalty matrix."""
+    about untested cells and about algorithms missing from some settings (their sums cover fewer); returns the
+    overall matrix's column averages, empty where untested."""
+    warn_uneven_settings(found)
     overall = overall_matrix([r.P for r in found])
     overall_tested = overall_matrix([r.T for r in found]).astype(bool)
     write_penalty(overall, overall_tested, f"all settings ({len(found)})", fig_dir, "penalty_overall",
@@ -210,7 +219,18 @@ def write_overall(found, fig_dir, fixed_threshold):
     times = [r.times for r in found if r.times is not None]
     if times:
         pd.concat(times, ignore_index=True).to_csv(fig_dir / "query_time.csv", index=False)
-    return overall
+    return marked_table(overall, overall_tested).loc["column average"]
+
+
+def warn_uneven_settings(found):
+    """One warning naming the algorithms that only some of the settings ran: summed over settings, their columns
+    cover fewer of them than the others'."""
+    counts = pd.Series([a for r in found for a in r.P.columns]).value_counts()
+    fewer = counts[counts < len(found)]
+    if len(found) > 1 and len(fewer):
+        named = ", ".join(f"{a} ({n})" for a, n in fewer.sort_index().items())
+        warnings.warn(f"not every algorithm is in all {len(found)} settings: {named}; overall sums over fewer "
+                      f"settings are lower for that alone, so compare them over the settings they share (--algs)")
 
 
 def setting_groups(found):
@@ -309,12 +329,12 @@ def main(argv=None):
     versus = tuple(canonical(a.strip()) for a in args.versus.split(",") if a.strip()) if args.versus else VERSUS
     if args.versus and (absent := sorted(set(versus) - set(table.alg))):
         warnings.warn(f"--versus {', '.join(absent)}: no runs of it here, so no summary counts wins against it")
-    overall, stops = analyse(table, args.fig, args.t_threshold, args.metric, versus)
+    averages, stops = analyse(table, args.fig, args.t_threshold, args.metric, versus)
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")
     if stops is not None:
         print(stops_line(stops))
     print("column averages of the overall penalty matrix (lower is better):")
-    print(column_averages(overall).sort_values().to_string(float_format=lambda v: f"{v:.3f}"))
+    print(averages.sort_values().to_string(float_format=lambda v: f"{v:.3f}", na_rep="n/a (no test)"))
     if broken:
         print(f"agg_results.py: {broken_note(broken)}", file=sys.stderr)
     return 0
@@ -325,8 +345,8 @@ def with_metric(table, metric):
     recorded = table[metric].notna() if metric in table else pd.Series(False, index=table.index)
     lacking = table[~recorded].source.nunique()
     if lacking:
-        warnings.warn(f"{lacking} run(s) record no {metric} (an older version's runs or the original's logs); "
-                      f"left out of the analysis")
+        warnings.warn(f"{lacking} run(s) record no {metric} in some or all rounds (an older version's runs or the "
+                      f"original's logs); those rounds are left out of the analysis")
     return table[recorded]
 
 

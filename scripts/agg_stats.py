@@ -36,20 +36,38 @@ def geometric_counts(n_start, n_query, n_max):
     return counts
 
 
+def rand_means(rand_acc):
+    """rand's mean accuracy over seeds at each labelled count that every seed reached (empty when none)."""
+    return rand_acc.dropna().mean(axis=1)
+
+
 def rand_cutoff(rand_acc):
-    """Smallest labelled count where rand's mean accuracy reaches 99 % of its mean at the largest count that
-    every seed reached."""
-    common = rand_acc.dropna()
-    if common.empty:
+    """Smallest labelled count where rand's mean accuracy exceeds 99 % of its final mean (at the largest count that
+    every seed reached); None without such counts."""
+    mean = rand_means(rand_acc)
+    if mean.empty:
         return None
-    mean = common.mean(axis=1)
-    return int(mean.index[np.argmax(mean.to_numpy() >= RAND_FRACTION * mean.iloc[-1])])
+    return int(mean.index[np.argmax(mean.to_numpy() > RAND_FRACTION * mean.iloc[-1])])
+
+
+def rand_checkpoints(rand_acc, n_start, n_query):
+    """nStart, then nStart + k·nQuery (k = 1, 2, 4, …) while rand's mean there is at most 99 % of its final mean:
+    the authors' rule, which leaves out the checkpoint where rand first exceeds it."""
+    mean = rand_means(rand_acc)
+    counts = geometric_counts(n_start, n_query, int(mean.index[-1]))
+    kept = counts[:1]
+    for count in counts[1:]:
+        if count not in mean.index or mean[count] > RAND_FRACTION * mean.iloc[-1]:
+            break
+        kept.append(count)
+    return kept
 
 
 def checkpoints(acc, n_start, n_query):
-    """The setting's checkpoints (agg_results' docstring) and the last labelled count they may reach."""
+    """The setting's checkpoints (agg_results' docstring) and the count where rand exceeds 99 % of its final
+    accuracy (None without rand)."""
     if RAND in acc and (cut := rand_cutoff(acc[RAND])) is not None:
-        return geometric_counts(n_start, n_query, cut), cut
+        return rand_checkpoints(acc[RAND], n_start, n_query), cut
     last_common = min(int(a.apply(pd.Series.last_valid_index).min()) for a in acc.values())
     return geometric_counts(n_start, n_query, last_common), None
 

@@ -98,3 +98,13 @@ def test_catch_up_passes_leave_the_picks_unchanged(monkeypatch, catch_up):
     for i, c in enumerate(chosen.index):
         centres = torch.cat([labeled.nonzero().squeeze(1), torch.as_tensor(chosen.index[:i], dtype=torch.long)])
         assert chosen.score[i] == pytest.approx(float(((X[centres] - X[c]) ** 2).sum(1).min()), rel=1e-9, abs=1e-9)
+
+
+def test_copies_of_centres_are_at_distance_zero_and_tie_to_the_lowest_index():
+    """Rows 2 and 3 copy the labelled rows 0 and 1: both are at D² = 0 exactly, so the pick is row 2 with score 0,
+    whatever rounding ‖a‖² + ‖b‖² − 2a·b leaves for large entries."""
+    for seed in range(100):
+        a, b = np.random.default_rng(seed).normal(size=(2, 9)) * 100
+        p = coreset_select(torch.tensor(np.stack([a, b, a, b])), torch.tensor([True, True, False, False]), 1,
+                           torch.Generator())
+        assert (p.index.tolist(), p.score.tolist()) == ([2], [0.0]), seed
