@@ -33,6 +33,7 @@ IMAGE_DATA = {
     "CIFAR10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616), 128),
 }
 IMAGE_CLASSES = 10
+NUMBERED_MIN = 3  # features from which a first row 0, 1, …, d−1 is pandas' numbered header, not data (is_header)
 FLOOR_SLACK = 1e-9  # a class count within this of the next integer is that integer (long_tail_counts)
 MNIST_LIKE = ("MNIST", "FashionMNIST")
 MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -50,7 +51,7 @@ TEST_BATCH = 1000
 TEST_FRACTION = 0.1
 POOL_CAP = 50_000
 POOL_DRAWS = 100  # random splits tried before a class too rare for the pool is reported
-DECODER = "1"  # the version of the decoding below, part of every decoded cache entry's key: change it with them
+DECODER = "2"  # the version of the decoding below, part of every decoded cache entry's key: change it with them
 
 
 @dataclass
@@ -141,7 +142,11 @@ def long_tail(ds, ratio, rng):
     keeps a random long_tail_counts share of its points, n_max being the smallest class's pool count; UserError
     when the rarest class would keep no point."""
     y = ds.y_train.numpy()
-    n_max = int(np.bincount(y, minlength=ds.n_classes).min())
+    per_class = np.bincount(y, minlength=ds.n_classes)
+    n_max = int(per_class.min())
+    if n_max == 0:
+        raise UserError(f"--imbalance: class {ds.class_names[int(per_class.argmin())]!r} has no pool point to keep "
+                        f"(after --trunc); raise --trunc or drop --imbalance")
     counts = long_tail_counts(n_max, ds.n_classes, ratio)
     if counts[-1] < 1:
         raise UserError(f"--imbalance {ratio:g} leaves the rarest class no pool point: the smallest class has "
@@ -245,10 +250,15 @@ def as_features(X, source):
 
 
 def encode_labels(y, source):
-    """(classes, codes 0..C-1): labels sorted as numbers when every label is a number, else as text."""
+    """(classes, codes 0..C-1): labels sorted as numbers when every label is a number, else as text (byte strings
+    decoded); UserError for a missing or blank label or a single class."""
     import pandas as pd
 
+    if y.dtype.kind in "SO":
+        y = np.array([v.decode() if isinstance(v, bytes) else v for v in y], dtype=object)
     missing = pd.isna(y)
+    if y.dtype.kind in "UO":
+        missing |= np.array([isinstance(v, str) and not v.strip() for v in y], dtype=bool)
     if missing.any():
         raise UserError(f"{source}: data row {int(np.flatnonzero(missing)[0]) + 1} has no label; every row needs one")
     if y.dtype.kind not in "biuf":
@@ -321,14 +331,15 @@ def given_split(name, train, test, rng, source, test_source):
 
 
 def codes_among(classes, labels, source, train_source):
-    """The code 0..C-1 of each label among the training `classes` (int64); UserError naming a label that is not
-    among them."""
-    code = {c: i for i, c in enumerate(classes.tolist())}
-    unseen = [v for v in labels.tolist() if v not in code]
+    """The code 0..C-1 of each label among the training `classes` (int64), matched by label_text (one side's labels
+    may be numbers, the other's text: 1.0 and '1' are one class); UserError naming a label that is not among them."""
+    code = {label_text(c): i for i, c in enumerate(classes)}
+    texts = [label_text(v) for v in labels]
+    unseen = [t for t in texts if t not in code]
     if unseen:
-        raise UserError(f"{source}: label {label_text(unseen[0])!r} never occurs in the training set {train_source}; "
+        raise UserError(f"{source}: label {unseen[0]!r} never occurs in the training set {train_source}; "
                         f"every test label must be one of the training labels")
-    return np.array([code[v] for v in labels.tolist()], dtype=np.int64)
+    return np.array([code[t] for t in texts], dtype=np.int64)
 
 
 def npz_names(path):
@@ -420,15 +431,20 @@ def check_header_cells(df, text, path):
 
 def is_header(df, text):
     """Whether the first row of the table `df` (strings) names the columns: it has no empty cell, and either every
-    feature cell is text, or (pandas' numbered columns: 0,1,…,label) only its label is text while all other labels
-    are numbers. `text` marks the feature cells that are neither numbers nor empty."""
+    feature cell is text, or its d ≥ NUMBERED_MIN feature cells are pandas' column numbers 0, 1, …, d−1 (to_csv of
+    an unnamed frame) with a label cell of text or d, or only its label is text while all other labels are numbers.
+    `text` marks the feature cells that are neither numbers nor empty."""
     import pandas as pd
 
     labels = pd.to_numeric(df.iloc[:, -1], errors="coerce")
-    if not df.iloc[0].notna().all():
+    first = df.iloc[0]
+    if not first.notna().all():
         return False
-    return bool(text.iloc[0].all() or (not text.iloc[0].any() and pd.isna(labels.iloc[0])
-                                       and labels.iloc[1:].notna().all()))
+    d = df.shape[1] - 1
+    numbered = (d >= NUMBERED_MIN and first.iloc[:-1].tolist() == [str(i) for i in range(d)]
+                and (pd.isna(labels.iloc[0]) or first.iloc[-1] == str(d)))
+    return bool(text.iloc[0].all() or numbered or (not text.iloc[0].any() and pd.isna(labels.iloc[0])
+                                                   and labels.iloc[1:].notna().all()))
 
 
 def load_openml(did, path, rng):

@@ -359,6 +359,30 @@ def test_trunc_keeps_n_random_pool_points_then_classes_0_to_9(tmp_path):
         user_error(lambda: dataset.load("digits", 0, "", rng(), trunc=bad), "--trunc must be positive")
 
 
+def test_test_labels_match_training_labels_written_as_numbers_or_text(tmp_path):
+    """Train labels 1, 2, x are text; the test file's 1, 2 are numbers: the same classes, coded alike; an unseen
+    test label is the one named."""
+    (tmp_path / "train.csv").write_text("".join(f"{i},{i % 7},{lab}\n" for i, lab in enumerate(["1", "2", "x"] * 20)))
+    (tmp_path / "test.csv").write_text("5,1,2\n6,2,1\n7,3,2\n")
+    ds = dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), test=str(tmp_path / "test.csv"))
+    assert ds.class_names == ["1", "2", "x"] and ds.y_test.tolist() == [1, 0, 1]
+    (tmp_path / "test.csv").write_text("5,1,1\n6,2,y\n7,3,2\n")
+    user_error(lambda: dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), test=str(tmp_path / "test.csv")),
+               "label 'y' never occurs in the training set")
+
+
+def test_byte_string_labels_are_named_as_text(tmp_path):
+    X = np.arange(80, dtype=np.float32).reshape(40, 2)
+    np.savez(tmp_path / "b.npz", X=X, y=np.array([b"cat", b"dog"] * 20))
+    assert dataset.load(str(tmp_path / "b.npz"), 0, "", rng()).class_names == ["cat", "dog"]
+
+
+def test_imbalance_after_trunc_that_empties_a_class_names_it():
+    ds = dataset.load("digits", 0, "", rng(), trunc=15)
+    assert np.bincount(ds.y_train.numpy(), minlength=ds.n_classes).min() == 0
+    user_error(lambda: dataset.long_tail(ds, 2.0, rng()), "has no pool point to keep", "raise --trunc or drop --imbalance")
+
+
 def test_unknown_data_name():
     user_error(lambda: dataset.load("mnist", 0, "data", rng()), "unknown --data 'mnist'", "MNIST")
 
@@ -370,6 +394,10 @@ def test_unknown_data_name():
     ("a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n", (4, 2), ["x", "y", "x", "y"]),
     ("1,2,x\n3,4,y\n5,6,x\n7,8,y\n", (4, 2), ["x", "y", "x", "y"]),
     ("0,1,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", (4, 2), [0, 1, 0, 1]),  # pandas' numbered header
+    ("0,1,2,label\n1,2,3,cat\n3,4,5,dog\n", (2, 3), ["cat", "dog"]),  # ... over text labels
+    ("0,1,2,3\n1,2,3,0\n4,5,6,1\n", (2, 3), [0, 1]),  # ... of a frame whose label column is unnamed too
+    ("0,1,2,1\n1,2,3,0\n4,5,6,1\n", (3, 3), [1, 0, 1]),  # a data row 0, 1, 2 whose label is not 3
+    ("0,1,x\n1,0,y\n", (2, 2), ["x", "y"]),  # two binary features: data, not a header
     (" 1 , 2.5e0 ,  yes\n-3,4, no\n", (2, 2), ["yes", "no"]),
 ])
 def test_csv_layouts(tmp_path, text, shape, labels):
@@ -393,6 +421,7 @@ def test_csv_layouts(tmp_path, text, shape, labels):
     ("1,2,a\n3,inf,b\n5,6,a\n", "is inf"),
     ("1,2,a\n3,4,a\n5,6,a\n", "only one class"),
     ("1,2,a\n3,4,\n5,6,b\n", "data row 2 has no label"),
+    ('1,2,a\n3,4,"  "\n5,6,b\n', "data row 2 has no label"),
     ("1,2,a\n3,4,b,9\n", "is not a readable CSV file"),
     ("1,2,a\n3,4,b\n", "are too few for 2 classes"),
 ])
