@@ -191,12 +191,6 @@ def plan(args, passthrough):
     return jobs
 
 
-def check_out(out):
-    """SweepError when --out names something other than a folder."""
-    if out.exists() and not out.is_dir():
-        raise SweepError(f"--out {out} is a file, not a results folder; move it away or use another --out")
-
-
 def make_logs_folder(out):
     """OUT/logs, created before any run starts; SweepError naming what stands in the way."""
     try:
@@ -209,10 +203,11 @@ def absolute_path(passthrough):
     """The pass-through flags with --path and --test made absolute (workers and Ray tasks may run elsewhere)."""
     out = list(passthrough)
     for i, a in enumerate(out):
+        flag, eq, value = a.partition("=")
         if a in PATH_FLAGS and i + 1 < len(out) and out[i + 1]:
             out[i + 1] = str(Path(out[i + 1]).resolve())
-        elif (flag := a.split("=", 1)[0]) in PATH_FLAGS and "=" in a and a.split("=", 1)[1]:
-            out[i] = f"{flag}=" + str(Path(a.split("=", 1)[1]).resolve())
+        elif eq and flag in PATH_FLAGS and value:
+            out[i] = f"{flag}={Path(value).resolve()}"
     return out
 
 
@@ -522,8 +517,7 @@ def main(argv=None):
             raise SweepError("--out is empty; name a results folder, e.g. --out results")
         if args.address and args.backend != "ray":
             raise SweepError("--address needs --backend ray")
-        check_out(Path(args.out))
-        jobs = plan(args, passthrough)
+        jobs = plan(args, passthrough)  # run.check_flags refuses an --out that is a file
         todo = [j for j in jobs if j.action in ("run", "resume")]
         refused = [j for j in jobs if j.action == "refuse"]
         for j in refused:
