@@ -39,7 +39,8 @@ class BrokenRun(Exception):
 def read_rounds(path):
     """rounds.csv as a table, read by results.lenient_rounds (a last line cut off mid-write is left out, an older
     version's columns are accepted); BrokenRun when the file is unreadable, has a line longer than its header,
-    lacks n_labeled or test_acc, or a complete row holds no number there."""
+    lacks n_labeled or test_acc, a complete row holds no number there, or n_labeled does not grow from row to row
+    (a run adds labels every round: rows that repeat a count are not one run's, and are never averaged)."""
     try:
         columns, rows = lenient_rounds(Path(path).read_text())
     except (OSError, UnicodeDecodeError) as e:
@@ -54,6 +55,11 @@ def read_rounds(path):
     bad = df[["n_labeled", "test_acc"]].isna().any(axis=1).to_numpy().nonzero()[0]
     if len(bad):
         raise BrokenRun(f"{path} line {bad[0] + 2} holds no number in n_labeled or test_acc")
+    counts = df.n_labeled.to_numpy()
+    repeated = (counts[1:] <= np.maximum.accumulate(counts)[:-1]).nonzero()[0]
+    if len(repeated):
+        raise BrokenRun(f"{path} line {repeated[0] + 3} has n_labeled {counts[repeated[0] + 1]:g}, not above the lines "
+                        f"before it: not one run's rounds (rows of two runs?)")
     return df
 
 

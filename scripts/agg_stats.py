@@ -41,19 +41,17 @@ def rand_means(rand_acc):
     return rand_acc.dropna().mean(axis=1)
 
 
-def rand_cutoff(rand_acc):
-    """Smallest labelled count where rand's mean accuracy exceeds 99 % of its final mean (at the largest count that
-    every seed reached); None without such counts."""
-    mean = rand_means(rand_acc)
+def rand_cutoff(mean):
+    """Smallest labelled count where rand's mean accuracy (rand_means) exceeds 99 % of its final mean; None when it
+    is empty."""
     if mean.empty:
         return None
     return int(mean.index[np.argmax(mean.to_numpy() > RAND_FRACTION * mean.iloc[-1])])
 
 
-def rand_checkpoints(rand_acc, n_start, n_query):
-    """nStart, then nStart + k·nQuery (k = 1, 2, 4, …) while rand's mean there is at most 99 % of its final mean:
-    the authors' rule, which leaves out the checkpoint where rand first exceeds it."""
-    mean = rand_means(rand_acc)
+def rand_checkpoints(mean, n_start, n_query):
+    """nStart, then nStart + k·nQuery (k = 1, 2, 4, …) while rand's mean (rand_means) there is at most 99 % of its
+    final mean: the authors' rule, which leaves out the checkpoint where rand first exceeds it."""
     counts = geometric_counts(n_start, n_query, int(mean.index[-1]))
     kept = counts[:1]
     for count in counts[1:]:
@@ -66,8 +64,9 @@ def rand_checkpoints(rand_acc, n_start, n_query):
 def checkpoints(acc, n_start, n_query):
     """The setting's checkpoints (agg_results' docstring) and the count where rand exceeds 99 % of its final
     accuracy (None without rand)."""
-    if RAND in acc and (cut := rand_cutoff(acc[RAND])) is not None:
-        return rand_checkpoints(acc[RAND], n_start, n_query), cut
+    mean = rand_means(acc[RAND]) if RAND in acc else pd.Series(dtype=float)
+    if (cut := rand_cutoff(mean)) is not None:
+        return rand_checkpoints(mean, n_start, n_query), cut
     last_common = min(int(a.apply(pd.Series.last_valid_index).min()) for a in acc.values())
     return geometric_counts(n_start, n_query, last_common), None
 

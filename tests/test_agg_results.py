@@ -111,7 +111,7 @@ def test_checkpoints_stop_where_rand_reaches_99_percent_of_its_final_accuracy():
     rand_mean[5] = 0.890  # n = 350: 0.890 < 0.891 = 99 % of 0.9
     rand_mean[6] = 0.892  # n = 400: first >= 0.891
     acc = {"rand": pd.DataFrame({s: rand_mean + 0.01 * z for s, z in zip(SEEDS, Z)}, index=n)}
-    assert agg_stats.rand_cutoff(acc["rand"]) == 400
+    assert agg_stats.rand_cutoff(agg_stats.rand_means(acc["rand"])) == 400
     points, cutoff = agg_stats.checkpoints(acc, 100, 50)
     assert (points, cutoff) == ([100, 150, 200, 300], 400)
 
@@ -147,7 +147,7 @@ def test_runs_that_leave_a_flag_unset_are_not_pooled_with_runs_that_set_it(tmp_p
 def test_final_accuracy_of_rand_is_taken_where_all_seeds_are():
     n = [100, 200, 300]
     rand = pd.DataFrame({1: [0.5, 0.8, 0.95], 2: [0.5, 0.8, np.nan]}, index=n)  # seed 2 stopped at 200
-    assert agg_stats.rand_cutoff(rand) == 200
+    assert agg_stats.rand_cutoff(agg_stats.rand_means(rand)) == 200
 
 
 def test_without_rand_every_checkpoint_all_runs_reach():
@@ -240,6 +240,8 @@ def test_rounds_of_an_older_version_are_read(tmp_path):
     ("round,n_labeled,test_acc\n0,50\n", "line 2 holds no number in n_labeled or test_acc"),
     ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6,7\n", "is not a CSV table (line 3 has 4 fields, the header 3)"),
     ("round,n_labeled,accuracy\n0,50,0.5\n", "has no n_labeled and test_acc columns"),
+    ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n1,100,0.7\n", "line 4 has n_labeled 100, not above the lines before it: not one run's rounds (rows of two runs?)"),
+    ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n0,50,0.55\n", "line 4 has n_labeled 50, not above the lines before it: not one run's rounds (rows of two runs?)"),
     (b"round,n_labeled,test_acc\n0,50,\xff\n", "cannot be read (UnicodeDecodeError)")])
 def test_garbled_rounds_are_a_broken_run(tmp_path, text, message):
     f = tmp_path / "rounds.csv"
