@@ -194,13 +194,18 @@ def check_flags(args):
 
 
 def check_selection_flags(args):
-    """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free)."""
+    """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free), and its
+    parameters against its own bounds (Strategy.check_parameters)."""
     cls = STRATEGIES[args.alg]
     if args.select_on == "input" and cls.takes_gradients:
         takers = sorted(a for a, c in STRATEGIES.items() if c.on_embedding and c.name == a)
         raise UserError(f"--select-on input gives the embedding-based strategies ({', '.join(takers)}) the data's "
                         f"own features; {args.alg} selects on the network's gradients, which they cannot stand for: "
                         f"drop --select-on input")
+    try:
+        cls.check_parameters(arguments(args.alg, vars(args)))
+    except ValueError as e:
+        raise UserError(str(e)) from None
     if args.nStart == 0 and cls.label_free and cls.on_embedding and args.select_on == "model":
         raise UserError(f"--nStart 0: {args.alg} picks the first batch on an embedding, and no network is trained "
                         f"before any label; add --select-on input (the data's own features) or give --nStart")

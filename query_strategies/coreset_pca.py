@@ -35,6 +35,7 @@ def coreset_pca_select(emb, labeled_mask, k, generator, pca_dim=DEFAULT_PCA_DIM)
 class CoreSetPCA(Strategy):
     """`coreset_pca`: greedy k-center cover of the PCA-reduced embedding space, starting from the labelled points."""
 
+    on_embedding = label_free = True
     name = "coreset_pca"
 
     def select(self, n):

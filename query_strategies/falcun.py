@@ -24,9 +24,11 @@ def min_max(values, free):
 
 def draw_weights(d, u, free, gamma):
     """(weights, relevance) of one FALCUN draw: relevance min–max(d) + u (over the `free` rows), weights its γ-th
-    power on the free rows and 0 elsewhere; uniform on the free rows when d is 0 on all of them."""
+    power on the free rows and 0 elsewhere, taken as (relevance / its largest free value)^γ, the same law without
+    overflow at large γ; uniform on the free rows when d is 0 on all of them."""
     relevance = min_max(d, free) + u
-    weights = relevance.pow(gamma) if float(d[free].sum()) > 0 else torch.ones_like(d)
+    top = relevance[free].max()
+    weights = (relevance / top).pow(gamma) if float(d[free].sum()) > 0 and top > 0 else torch.ones_like(d)
     return torch.where(free, weights, 0.0), relevance
 
 

@@ -83,11 +83,20 @@ class IncrementalCholesky:
         self.count += 1
 
 
+def check_logdet_eta(eta):
+    """ValueError unless 0 < η ≤ 1: S_A − η² S_AQ S_Q⁻¹ S_QA is a Schur complement of the positive definite kernel
+    on A ∪ Q (η = 1) or a convex combination of one with S_A, hence positive definite, only then."""
+    if not 0 < eta <= 1:
+        raise ValueError(f"logdetmi needs --smiEta in (0, 1], got {eta:g}: above 1 the conditioned kernel "
+                         f"S_A − η²·S_AQ·S_Q⁻¹·S_QA has no log-determinant; lower --smiEta")
+
+
 @one_thread()
 def logdetmi_select(unl, query, k, generator, eta=DEFAULT_ETA, lam=DEFAULT_LAMBDA):
     """k rows of `unl` greedily maximising LogDetMI with `query`: gain_j = log d_j²(S) − log d_j²(S − η² S_·Q S_Q⁻¹
-    S_Q·) (incremental Cholesky of both); each scored by its gain."""
+    S_Q·) (incremental Cholesky of both); each scored by its gain. 0 < η ≤ 1 (check_logdet_eta)."""
     check_budget(k, len(unl))
+    check_logdet_eta(eta)
     n = len(unl)
     factor = torch.linalg.cholesky(kernel(query, query) + lam * torch.eye(len(query), dtype=torch.float64))
     b = eta * torch.linalg.solve_triangular(factor, kernel(query, unl), upper=False).T  # η K_UQ L⁻ᵀ
@@ -142,6 +151,10 @@ class LogDetMI(SubmodularMI):
     """`logdetmi`: log-determinant mutual information with the rarest classes' labelled points."""
 
     name = "logdetmi"
+
+    @classmethod
+    def check_parameters(cls, params):
+        check_logdet_eta(params["smi_eta"])
 
     def select(self, n):
         idx, unl, query = self.gradient_rows()

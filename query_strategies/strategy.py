@@ -15,7 +15,8 @@ gives run.py the flag --beta (type, default, help), config.json its value, `self
 default), and, as the parameter changes results, the refusal of another --beta on --resume and the sweep's and the
 analysis' comparison of it. A value that follows from the run's other settings rather than a flag comes from the
 class hook `data_parameters` (BAIT's λ); a cost model that warns before a slow run is the hook
-`warn_if_expensive` (BAIT's). The runner calls both for every strategy."""
+`warn_if_expensive` (BAIT's); a bound that holds for one strategy only is the hook `check_parameters` (logdetmi's
+η ≤ 1, refused before the run starts). The runner calls all three for every strategy."""
 import numpy as np
 
 from strategy_params import parameters
@@ -55,6 +56,11 @@ class Strategy:
     def data_parameters(cls, data_name):
         """Constructor keywords that follow from the data's name (--data) rather than from a flag: none here."""
         return {}
+
+    @classmethod
+    def check_parameters(cls, params):
+        """ValueError (its message one line for the user) when the parameter values {name: value} cannot go
+        together for this strategy, beyond what each flag's type accepts: none here."""
 
     @classmethod
     def warn_if_expensive(cls, ds, model_name, n_emb, k):

@@ -58,6 +58,7 @@ from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
 from statefile import open_regular, read_regular  # noqa: E402
+from strategy_params import parameters  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>: the signal this process gets when its parent dies
@@ -104,13 +105,14 @@ def data_flags(args):
 
 def parse_run_argv(argv):
     """run.py's namespace for argv; SweepError with run.py's one-line message when its parser or its flag checks
-    reject them (those of --select-on and --nStart 0, which import the strategy's class, only when either is used)."""
+    reject them (the strategy's checks, which import its class, only when --select-on, --nStart 0 or a parameter
+    of its own is in play)."""
     err = StringIO()
     try:
         with redirect_stderr(err):
             ns = run.build_parser().parse_args(argv)
         run.check_flags(ns)
-        if ns.nStart == 0 or ns.select_on != "model":
+        if ns.nStart == 0 or ns.select_on != "model" or parameters(ns.alg):
             run.check_selection_flags(ns)
     except SystemExit:
         raise SweepError(err.getvalue().strip().removeprefix("run.py: error: ")) from None

@@ -16,9 +16,10 @@ def simplex(n, C, seed):
     return torch.softmax(2 * torch.randn(n, C, generator=g, dtype=torch.float64), dim=1)
 
 
-def reference(p, k, uniforms, gamma):
+def reference(p, k, uniforms, gamma, power=lambda rel, gamma: rel ** gamma):
     """The authors' loop in NumPy: d starts at u, then min(d, L1 to the last pick); draw ∝ (minmax(d) + u)^γ over
-    the rows not picked (min and max over them), uniform when d is 0 on all of them; inverse CDF of each uniform."""
+    the rows not picked (min and max over them), uniform when d is 0 on all of them; inverse CDF of each uniform.
+    `power(rel, γ)` computes the weights (up to a common factor)."""
     p = p.numpy()
     top = -np.sort(-p, axis=1)
     u = 1 - (top[:, 0] - top[:, 1])
@@ -30,7 +31,7 @@ def reference(p, k, uniforms, gamma):
         free[picked] = False
         lo, hi = d[free].min(), d[free].max()
         rel = ((d - lo) / (hi - lo) if hi > lo else np.zeros_like(d)) + u
-        w = np.where(free, rel ** gamma if d[free].sum() > 0 else 1.0, 0.0)
+        w = np.where(free, power(rel, gamma) if d[free].sum() > 0 else 1.0, 0.0)
         picked.append(int(np.searchsorted(np.cumsum(w), uniforms[t] * w.sum(), side="right")))
     return picked
 
@@ -42,6 +43,19 @@ def test_picks_equal_the_reference_loop(n, C, k, gamma, seed):
     got = falcun_select(p, k, torch.Generator().manual_seed(seed), gamma)
     assert got.index.tolist() == reference(p, k, uniforms, gamma)
     assert len(set(got.index.tolist())) == k and (got.score >= 0).all()
+
+
+@pytest.mark.parametrize("gamma", [1100.0, 1e5])
+def test_a_gamma_whose_power_overflows_draws_from_the_same_law(gamma):
+    """Relevance reaches 2, and 2^γ is inf in float64 from γ = 1024 on: the weights as exp(γ (log rel − log max)),
+    the same law, give the same draws, never an index past the pool."""
+    p = simplex(50, 4, 3)
+    uniforms = torch.rand(10, generator=torch.Generator().manual_seed(3), dtype=torch.float64).tolist()
+    assert gamma > np.log2(np.finfo(np.float64).max)
+    in_logs = lambda rel, gamma: np.exp(gamma * (np.log(rel) - np.log(rel.max())))  # noqa: E731
+    got = falcun_select(p, 10, torch.Generator().manual_seed(3), gamma)
+    assert got.index.tolist() == reference(p, 10, uniforms, gamma, in_logs)
+    assert len(set(got.index.tolist())) == 10
 
 
 def test_first_draw_frequencies_follow_the_weights():

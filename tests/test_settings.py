@@ -250,8 +250,35 @@ def test_select_on_input_makes_coreset_cover_the_input_features(tmp_path, capsys
     assert "was started with select_on='input', not 'model'" in error_line(capsys)
 
 
+def test_coreset_pca_covers_the_input_features_from_a_cold_start(tmp_path, capsys):
+    """coreset_pca --nStart 0 --select-on input: round 0 is the k-center cover of the digits' 64 pixels reduced to
+    their first 50 principal components with nothing labelled, round 1 the cover around round 0's labels."""
+    from query_strategies.coreset_pca import coreset_pca_select
+
+    assert run.main(["--alg", "coreset_pca", "--nStart", "0", "--select-on", "input", *SMALL, "--rounds", "1",
+                     "--out", str(tmp_path)]) == 0
+    assert "drawn uniformly at random" not in capsys.readouterr().err
+    picks = picks_by_round(run_folder(tmp_path, "coreset_pca"))
+    X = digits_as_run_loads_it(3).X_train
+    labeled = np.zeros(len(X), bool)
+    assert picks[0] == coreset_pca_select(X, torch.as_tensor(labeled), 20, None).index.tolist()
+    labeled[picks[0]] = True
+    assert picks[1] == coreset_pca_select(X, torch.as_tensor(labeled), 20, None).index.tolist()
+
+
+@pytest.mark.parametrize("alg", ["ldm", "alfamix", "dropquery"])
+def test_select_on_input_leaves_strategies_on_the_last_layer_unchanged(alg, tmp_path, capsys):
+    """ldm, alfamix and dropquery put embeddings through the network's last layer, so they take the network's
+    whatever --select-on says (the digits' 64 pixels would not even fit its 32 inputs)."""
+    for on in ("input", "model"):
+        assert run.main(["--alg", alg, "--select-on", on, "--nStart", "20", *SMALL, "--rounds", "1",
+                         "--out", str(tmp_path / on)]) == 0
+    assert picks_by_round(run_folder(tmp_path / "input", alg)) == picks_by_round(run_folder(tmp_path / "model", alg))
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--alg", "badge", "--select-on", "input", "--nStart", "20"], "badge selects on the network's gradients"),
+    (["--alg", "coreset_pca", "--nStart", "0"], "--nStart 0: coreset_pca picks the first batch on an embedding"),
     (["--alg", "typiclust", "--nStart", "0"], "--nStart 0: typiclust picks the first batch on an embedding"),
     (["--nStart", "-1"], "--nStart must be at least 0"),
     (["--nStart", "0", "--nQuery", "80", "--nEnd", "60"], "--nEnd (60) is below the first batch (80"),

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import run
 from query_strategies.similar import flqmi_select, kernel, logdetmi_select, rare_class_rows, unit_gradients
 
 
@@ -78,3 +79,25 @@ def test_gradient_rows_are_unit_bias_and_weight_gradients():
     cos = torch.nn.functional.cosine_similarity(full[:, None], full[None], dim=2)
     got = unit_gradients(probs, emb, y)
     assert torch.allclose(got @ got.T, cos, atol=1e-12)
+
+
+def test_logdetmi_refuses_an_eta_above_one_whose_conditioned_kernel_goes_indefinite():
+    """η = 2: S_A − η² S_AQ S_Q⁻¹ S_QA has a negative pivot on these rows (its log would be NaN and every gain NaN);
+    η = 1 keeps every pivot positive."""
+    unl, query = rows(30, 4, 0), rows(5, 4, 100)
+    K = kernel(torch.cat([query, unl]), torch.cat([query, unl])).numpy() + np.eye(35)
+    S_Q, S_QU = K[:5, :5], K[:5, 5:]
+    assert (np.diag(K[5:, 5:]) - 4 * np.einsum("qu,qu->u", S_QU, np.linalg.solve(S_Q, S_QU))).min() < 0
+    with pytest.raises(ValueError, match=r"logdetmi needs --smiEta in \(0, 1\], got 2"):
+        logdetmi_select(unl, query, 5, torch.Generator(), eta=2.0)
+    assert np.isfinite(logdetmi_select(unl, query, 5, torch.Generator(), eta=1.0).score).all()
+
+
+def test_run_refuses_logdetmi_with_an_eta_above_one_in_one_line(tmp_path, capsys):
+    assert run.main(["--alg", "logdetmi", "--smiEta", "2", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["run.py: error: logdetmi needs --smiEta in (0, 1], got 2: above 1 the conditioned kernel "
+                   "S_A − η²·S_AQ·S_Q⁻¹·S_QA has no log-determinant; lower --smiEta"]
+    assert not any(tmp_path.iterdir())
+    assert run.main(["--alg", "flqmi", "--smiEta", "2", "--nStart", "50", "--nQuery", "10", "--nEnd", "60", "--nEmb", "16",
+                     "--maxEpochs", "5", "--out", str(tmp_path)]) == 0  # FLQMI's η weighs a sum: any η > 0

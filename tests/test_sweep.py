@@ -52,6 +52,7 @@ def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys
     (["--algs", "rand", "--nStart", "200", "--nEnd", "100"], "--nEnd (100) is below the first batch (200"),
     (["--algs", "rand,badge", "--select-on", "input"], "badge selects on the network's gradients"),
     (["--algs", "rand,coreset", "--nStart", "0"], "--nStart 0: coreset picks the first batch on an embedding"),
+    (["--algs", "flqmi,logdetmi", "--smiEta", "2"], "logdetmi needs --smiEta in (0, 1], got 2"),
 ])
 def test_bad_flags_give_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert sweep.main(argv + ["--out", str(tmp_path)]) == 2
