@@ -38,8 +38,8 @@ class TrainResult:
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a training stands after `epoch` epochs: the best epoch accuracy since the last (re)start, the epoch
-    that reached it, and the restarts so far."""
+    """Where a training stands after `epoch` epochs: the best epoch accuracy of the round (restarts do not reset
+    it), the epoch that reached it, and the restarts so far."""
     epoch: int = 0
     best: float = -1.0
     best_epoch: int = 0
@@ -50,8 +50,9 @@ class Progress:
 class StoppingRule:
     """When training ends (PROTOCOL §6, docs/TRAINING.md): an epoch accuracy of ACC_TARGET ("target"), else the
     best `reachable` accuracy ("unreachable"), else `max_epochs` epochs ("cap", 0 = none), else `patience` epochs
-    without a new best epoch accuracy ("stalled", 0 = never); a model still under RESTART_ACC after a multiple of
-    RESTART_EPOCHS epochs restarts from fresh weights. Pure: `after_epoch` maps (progress, accuracy) to the next
+    without a new best epoch accuracy of the round ("stalled", 0 = never; restarts included, so that a model that
+    never leaves RESTART_ACC stops too); a model still under RESTART_ACC after a multiple of RESTART_EPOCHS epochs
+    restarts from fresh weights. Pure: `after_epoch` maps (progress, accuracy) to the next
     progress and a verdict, without a network."""
     max_epochs: int = 0
     patience: int = PATIENCE
@@ -59,14 +60,14 @@ class StoppingRule:
 
     def after_epoch(self, progress, acc):
         """(the progress after an epoch of accuracy `acc`, verdict): verdict is a reason in TRAIN_STOPS, RESTART
-        (the best accuracy then counts from this epoch), or None to go on. A stop is checked before a restart."""
+        (go on from fresh weights, the round's best kept), or None to go on. A stop is checked before a restart."""
         epoch = progress.epoch + 1
         best, best_epoch = (acc, epoch) if acc > progress.best else (progress.best, progress.best_epoch)
         stop = self.stop_reason(epoch, acc, epoch - best_epoch)
         if stop:
             return Progress(epoch, best, best_epoch, progress.restarts), stop
         if epoch % RESTART_EPOCHS == 0 and acc < RESTART_ACC:
-            return Progress(epoch, -1.0, epoch, progress.restarts + 1), RESTART
+            return Progress(epoch, best, best_epoch, progress.restarts + 1), RESTART
         return Progress(epoch, best, best_epoch, progress.restarts), None
 
     def stop_reason(self, epoch, acc, stale):

@@ -27,9 +27,9 @@ def replay(rule, accuracies):
     return verdicts, progress
 
 
-def former_loop(accuracies, max_epochs, patience, reachable):
-    """The learner's training loop before the split (Learner.train and Learner.stop_reason), over given epoch
-    accuracies: (epochs, stop reason or None when the sequence ran out, restarts)."""
+def plain_loop(accuracies, max_epochs, patience, reachable):
+    """The training loop as the docs state it, over given epoch accuracies: (epochs, stop reason or None when the
+    sequence ran out, restarts); the best accuracy is the round's, restarts included."""
     restarts, epoch, best, best_epoch = 0, 0, -1.0, 0
     for acc in accuracies:
         epoch += 1
@@ -47,7 +47,7 @@ def former_loop(accuracies, max_epochs, patience, reachable):
         if stop:
             return epoch, stop, restarts
         if epoch % training.RESTART_EPOCHS == 0 and acc < training.RESTART_ACC:
-            restarts, best, best_epoch = restarts + 1, -1.0, epoch
+            restarts += 1
     return epoch, None, restarts
 
 
@@ -74,15 +74,23 @@ def test_patience_counts_epochs_since_the_best_accuracy():
     assert verdicts[-1] == "stalled" and progress.epoch == 7  # equal accuracies are not better
 
 
-def test_a_model_under_20_percent_at_a_multiple_of_1000_epochs_restarts_and_its_best_counts_afresh():
+def test_a_model_under_20_percent_at_a_multiple_of_1000_epochs_restarts_and_keeps_the_rounds_best():
     rule = StoppingRule(patience=0)
     verdicts, progress = replay(rule, [0.1] * 2000)
     assert [e + 1 for e, v in enumerate(verdicts) if v == RESTART] == [1000, 2000]
-    assert progress == Progress(2000, -1.0, 2000, 2)
+    assert progress == Progress(2000, 0.1, 1, 2)
     assert replay(rule, [0.1] * 999 + [0.2])[0][-1] is None  # 0.2 is not under 0.2
     assert replay(StoppingRule(max_epochs=1000, patience=0), [0.1] * 1000)[0][-1] == "cap"  # a stop comes first
     _, after = replay(StoppingRule(patience=5), [0.1] * 1000)
     assert after.epoch == 6  # patience would have stopped it long before
+
+
+def test_a_model_that_never_leaves_20_percent_stalls_across_its_restarts():
+    """Under 0.2 it restarts every 1000 epochs, more often than --patience (5000): patience still counts from the
+    round's best (0.15 at epoch 3), so training ends at epoch 5003 after 5 restarts, where the original loops
+    forever."""
+    verdicts, progress = replay(StoppingRule(), [0.1, 0.12, 0.15] + [0.1] * 9000)
+    assert verdicts[-1] == "stalled" and progress == Progress(5003, 0.15, 3, 5)
 
 
 def test_after_epoch_is_pure():
@@ -92,9 +100,9 @@ def test_after_epoch_is_pure():
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_the_rule_stops_where_the_former_loop_stopped(seed, monkeypatch):
+def test_the_rule_stops_where_the_plain_loop_stops(seed, monkeypatch):
     """Random accuracy sequences (restarts every 6 epochs instead of 1000, so that they happen) against the loop
-    the learner ran before: the same epoch, stop reason and number of restarts."""
+    written from the docs: the same epoch, stop reason and number of restarts."""
     monkeypatch.setattr(training, "RESTART_EPOCHS", 6)
     rng = np.random.default_rng(seed)
     accuracies = rng.choice([0.05, 0.1, 0.15, 0.3, 0.5, 0.7, 0.9, 0.95, 0.99], size=60,
@@ -103,7 +111,7 @@ def test_the_rule_stops_where_the_former_loop_stopped(seed, monkeypatch):
     reachable = float(rng.choice([1.0, 0.9, 0.5]))
     verdicts, progress = replay(StoppingRule(max_epochs, patience, reachable), accuracies)
     stop = verdicts[-1] if verdicts[-1] in TRAIN_STOPS else None
-    assert (progress.epoch, stop, progress.restarts) == former_loop(accuracies, max_epochs, patience, reachable)
+    assert (progress.epoch, stop, progress.restarts) == plain_loop(accuracies, max_epochs, patience, reachable)
 
 
 def test_the_guards_warn_with_their_flag_and_the_best_epoch():
