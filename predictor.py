@@ -137,12 +137,17 @@ class Predictor:
             model = self._train_aside(fit_idx, generator)
             return self._forward(self._pool, val_idx, model)[0]
 
+    def network_embeddings(self, idx):
+        """The network's embeddings (n, d) of pool points `idx`, the input of its last layer, whatever --select-on
+        says: what a strategy that puts embeddings through the last layer takes."""
+        return self.probs_embeddings(idx)[1]
+
     def embeddings(self, idx):
-        """Embeddings (n, d) of pool points `idx`: the input of the last layer, or the points' own features,
-        flattened, when selecting on the input (--select-on input; no network needed)."""
+        """Embeddings (n, d) of pool points `idx` to select on: the network's (network_embeddings), or the points'
+        own features, flattened, when selecting on the input (--select-on input; no network needed)."""
         if self._select_on == "input":
             return self._X[idx].flatten(1)
-        return self.probs_embeddings(idx)[1]
+        return self.network_embeddings(idx)
 
     def labels(self, idx):
         """The labels of pool points `idx`, all among those the network was trained on (ValueError otherwise: a

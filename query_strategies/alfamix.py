@@ -94,5 +94,5 @@ class AlfaMix(Strategy):
         probs, emb = self.learner.probs_embeddings(idx)
         W, b = self.learner.last_layer()
         lab_y = self.learner.labels(lab)
-        return alfamix_select(probs, emb, self.learner.probs_embeddings(lab)[1], lab_y, W, b, n, self.gen,
+        return alfamix_select(probs, emb, self.learner.network_embeddings(lab), lab_y, W, b, n, self.gen,
                               self.alpha_cap).among(idx)

@@ -93,6 +93,6 @@ class DropQuery(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        emb = self.learner.probs_embeddings(idx)[1]  # the network's, whatever --select-on says
         weight, bias = self.learner.last_layer()
-        return dropquery_select(emb, weight, bias, n, self.gen, rate=self.drop_rate, passes=self.drop_passes).among(idx)
+        return dropquery_select(self.learner.network_embeddings(idx), weight, bias, n, self.gen, rate=self.drop_rate,
+                                passes=self.drop_passes).among(idx)

@@ -136,7 +136,6 @@ class LDMSampling(Strategy):
             size = min(len(idx), max(self.ldm_pool, n))
             idx = np.sort(idx[torch.randperm(len(idx), generator=self.gen)[:size].numpy()])
         ref = torch.randperm(self.n_pool, generator=self.gen)[:self.ldm_ref].numpy()
-        # the network's embeddings, whatever --select-on says
-        emb, ref_emb = (self.learner.probs_embeddings(i)[1] for i in (idx, ref))
+        emb = self.learner.network_embeddings(idx)
         W, b = self.learner.last_layer()
-        return ldm_select(emb, ref_emb, W, b, n, self.gen, self.ldm_stop).among(idx)
+        return ldm_select(emb, self.learner.network_embeddings(ref), W, b, n, self.gen, self.ldm_stop).among(idx)

@@ -79,7 +79,7 @@ class LearningLoss(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        embeddings = self.learner.probs_embeddings(idx)[1]  # the network's, whatever --select-on says
+        embeddings = self.learner.network_embeddings(idx)
         return learning_loss_select(self.module.predict(embeddings), n, self.gen).among(idx)
 
 

@@ -165,7 +165,7 @@ class UncertaintyHerding(Strategy):
         idx, labelled = self.unlabeled(), self.labeled_idx()
         temperature = self.temperature(labelled)
         probs, emb = self.learner.probs_embeddings(idx, temperature)
-        labelled_emb = self.learner.probs_embeddings(labelled)[1]
+        labelled_emb = self.learner.network_embeddings(labelled)
         return uherding_select(probs, emb, labelled_emb, n, self.gen, sigma=self.sigma(labelled_emb)).among(idx)
 
     def sigma(self, labelled_emb):

@@ -240,8 +240,10 @@ def test_rounds_of_an_older_version_are_read(tmp_path):
     ("round,n_labeled,test_acc\n0,50\n", "line 2 holds no number in n_labeled or test_acc"),
     ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6,7\n", "is not a CSV table (line 3 has 4 fields, the header 3)"),
     ("round,n_labeled,accuracy\n0,50,0.5\n", "has no n_labeled and test_acc columns"),
-    ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n1,100,0.7\n", "line 4 has n_labeled 100, not above the lines before it: not one run's rounds (rows of two runs?)"),
-    ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n0,50,0.55\n", "line 4 has n_labeled 50, not above the lines before it: not one run's rounds (rows of two runs?)"),
+    ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n1,100,0.7\n",
+     "line 4 has n_labeled 100, not above the lines before it: not one run's rounds (rows of two runs?)"),
+    ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n0,50,0.55\n",
+     "line 4 has n_labeled 50, not above the lines before it: not one run's rounds (rows of two runs?)"),
     (b"round,n_labeled,test_acc\n0,50,\xff\n", "cannot be read (UnicodeDecodeError)")])
 def test_garbled_rounds_are_a_broken_run(tmp_path, text, message):
     f = tmp_path / "rounds.csv"
