@@ -12,3 +12,11 @@ def canonical_name(data):
     unknown name) unchanged."""
     names = {n.lower(): n for n in ("digits", *IMAGE_NAMES)}
     return names.get(data.lower(), data)
+
+
+def unknown_data(data):
+    """The error line for a --data that names no data set: not digits, an image data set or a .csv/.npz file
+    (None when it names one)."""
+    if not data or data in ("digits", *IMAGE_NAMES) or data.lower().endswith((".csv", ".npz")):
+        return None
+    return f"unknown --data {data!r}: use digits, {', '.join(IMAGE_NAMES)}, or a .csv/.npz file"

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from catalog import unknown_data
 from datacache import cache_dir, cached_arrays, path_tag
 from errors import UserError
 
@@ -100,14 +101,14 @@ def load(data, did, path, rng, trunc=-1, aug=0, test=None):
     set from the file `test` when given), else digits."""
     if did > 0:
         ds = load_openml(did, path, rng)
+    elif message := unknown_data(data):
+        raise UserError(message)
     elif not data or data == "digits":
         ds = load_digits(rng)
     elif data in IMAGE_DATA:
         ds = load_image_data(data, path)
-    elif data.lower().endswith((".csv", ".npz")):
-        ds = load_file(data, rng, test)
     else:
-        raise UserError(f"unknown --data {data!r}: use digits, {', '.join(IMAGE_DATA)}, or a .csv/.npz file")
+        ds = load_file(data, rng, test)
     if ds.source_sha256 is None:  # a fixed split: the data as loaded is the source
         ds.sha256 = ds.sha256 or content_sha256(ds)
         ds.source_sha256 = ds.sha256

@@ -36,7 +36,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name
+from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
 from errors import TrainingDiverged, UserError, did_you_mean, exit_with
 from query_strategies import STRATEGIES
 from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity, run_owner
@@ -168,6 +168,8 @@ def check_flags(args):
         raise UserError(f"--out {args.out} is a file, not a results folder; move it away or use another --out")
     if args.did < 0:
         raise UserError(f"--did is an OpenML data set id, at least 1 (0: use --data), got {args.did}")
+    if args.did == 0 and (message := unknown_data(args.data)):
+        raise UserError(message)
     if args.resume and args.force:
         raise UserError("--resume continues a run and --force overwrites it; pass only one of them")
     if args.nEmb <= 0 or args.threads <= 0:
@@ -375,14 +377,19 @@ def run(args, watch):
     if args.resume and not run_dir.path.is_dir():
         raise UserError(f"--resume: there is no run folder {run_dir.path}; check --out and the flags that name "
                         f"the run (--data, --did, --model, --alg, --nQuery, --seed), or drop --resume")
-    with run_folder_lock(run_dir.path):
-        first = open_run_dir(run_dir, args, config, learner, strategy)
-        if first is None:
-            return run_dir
-        try:
-            run_rounds(args, run_dir, ds, learner, strategy, initial, first)
-        except KeyboardInterrupt:
-            raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
+    try:
+        with run_folder_lock(run_dir.path):
+            first = open_run_dir(run_dir, args, config, learner, strategy)
+            if first is None:
+                return run_dir
+            try:
+                run_rounds(args, run_dir, ds, learner, strategy, initial, first)
+            except KeyboardInterrupt:
+                raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
+    except OSError as e:
+        e.add_note("continue with --resume (every finished round is kept)" if os.path.exists(run_dir.checkpoint)
+                   else "run it again (no round had finished)")
+        raise
     return run_dir
 
 
@@ -397,6 +404,15 @@ def saved_rounds_note(run_dir):
     return f"{n} finished round{'s' * (n > 1)} saved in {run_dir.path}; continue with --resume"
 
 
+def occupied(run_dir):
+    """The refusal of a fresh start in a folder holding a run's files: its finished rounds, or (no checkpoint) a
+    run that stopped in round 0 (a crash, a kill, a divergence)."""
+    what = ("already holds results" if run_dir.checkpoint.exists() or run_dir.summary.exists()
+            else "holds a run that stopped before its first round ended")
+    return UserError(f"{run_dir.path} {what}; pass --resume to continue that run, --force to overwrite it, "
+                     f"or use another --out")
+
+
 def open_run_dir(run_dir, args, config, learner, strategy):
     """The first round to run: 0 in a fresh folder, or the one after the last checkpoint with --resume (the
     learner and strategy then continue from it); None when a resumed run has nothing left to do. A resume first
@@ -405,8 +421,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     training snapshot of a first round cut off in its training (first_round_run_id)."""
     if not args.resume or not run_dir.checkpoint.exists():
         if run_dir.holds_results() and not args.force and not args.resume:
-            raise UserError(f"{run_dir.path} already holds results; pass --resume to continue that run, "
-                            f"--force to overwrite it, or use another --out")
+            raise occupied(run_dir)
         kept = None
         if args.resume:
             run_dir.check_nothing_finished()
@@ -530,7 +545,8 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
             try:
                 res = learner.train(strategy.labeled_idx(), snapshot, training_progress(bar))
             except TrainingDiverged as e:
-                raise TrainingDiverged(f"round {rd}: {e}; the rounds before it are saved in {run_dir.path}")
+                raise TrainingDiverged(f"round {rd}: {e}; " + (f"the rounds before it are saved in {run_dir.path}" if rd
+                                       else "no round had finished: start again with --force"))
             strategy.trained()
             start = time.perf_counter()
             predicted = learner.test_predictions().cpu().numpy()
@@ -666,8 +682,9 @@ def main(argv=None):
         print(f"run.py: interrupted; {str(e) or NOTHING_SAVED}", file=sys.stderr)
         return 130
     except OSError as e:
-        print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; every finished round is kept: fix the "
-              f"cause (disk space, permissions, --out) and continue with --resume", file=sys.stderr)
+        then = e.__notes__[0] if getattr(e, "__notes__", None) else "run it again"
+        print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; fix the cause (disk space, permissions, "
+              f"--out) and {then}", file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as e:
         if not out_of_memory(e):

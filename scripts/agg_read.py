@@ -28,6 +28,8 @@ NAMESPACE = re.compile(r"Namespace\((.*)\)")
 NAMESPACE_ITEM = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,]*)")
 LOG_NAME = re.compile(r"^(?P<data>[^_]+)_(?P<model>[^_]+)_(?P<alg>.+?)_(?P<nQuery>\d+)"
                       r"(?:_(?:seed|dummy)?(?P<seed>\d+))?$")
+# run.py's own output: a sweep's OUT/logs/<run>.log starts with its command line; run.py's stderr has round lines
+RUN_PY_OUTPUT = re.compile(rb"\A# \S+ python run\.py |^round \d+: \d+ labelled, train ", re.M)
 LOG_SUFFIXES = {".txt", ".log", ".out", ""}
 LOG_MAX_BYTES = 50 * 2**20  # larger files (e.g. raw data archives without a suffix) are not logs
 
@@ -160,12 +162,29 @@ def log_setting(path, text, log_meta):
     return {k: v for k, v in found.items() if v is not None}
 
 
-def load_log(path, log_meta):
-    """Table rows from one output log of the original code; None when it holds no accuracy line or its setting
-    cannot be told."""
-    raw = path.read_bytes()
-    if b"testing accuracy" not in raw:
-        return None
+def load_logs(paths, log_meta, run_names):
+    """The output logs of the original code as tables (load_log). run.py's own output (RUN_PY_OUTPUT) is never
+    read: its run folder, which records the run's flags, is the source; when no run folder of its name was read
+    (`run_names`: moved away, broken, or under no root given) it is skipped with a warning."""
+    frames = []
+    for path in paths:
+        raw = path.read_bytes()
+        if b"testing accuracy" not in raw:
+            continue
+        if RUN_PY_OUTPUT.search(raw):
+            if path.stem not in run_names:
+                warnings.warn(f"skipping {path}: it is run.py's output, and no run folder named {path.stem} was read "
+                              f"(moved away or broken); results come from run folders, which record the flags")
+            continue
+        frame = load_log(path, raw, log_meta)
+        if frame is not None:
+            frames.append(frame)
+    return frames
+
+
+def load_log(path, raw, log_meta):
+    """Table rows from one output log of the original code (its bytes `raw`); None when it holds no accuracy line
+    or its setting cannot be told."""
     text = raw.decode(errors="replace")
     pairs = ACC_LINE.findall(text)
     if not pairs:
@@ -218,17 +237,15 @@ def number_unseeded(table):
 
 
 def drop_duplicate_runs(table):
-    """One source per (data, model, nQuery, alg, seed): a run folder before a log (silently: sweep.py keeps each
-    run's log beside it), then the one with most rows (with a warning)."""
+    """One source per (data, model, nQuery, alg, seed): a run folder before a log, then the one with most rows;
+    each dropped source is warned about."""
     sizes = table.groupby("source").agg(kind=("kind", "first"), rows=("test_acc", "size"),
                                         **{k: (k, "first") for k in RUN_KEY})
     sizes = sizes.assign(is_log=sizes.kind == "log").sort_values(["is_log", "rows"], ascending=[True, False])
     keep = sizes.drop_duplicates(RUN_KEY)
-    dropped = sizes.drop(keep.index)
-    has_run = dropped.set_index(RUN_KEY).index.isin(sizes[~sizes.is_log].set_index(RUN_KEY).index)
-    same_kind = dropped[~dropped.is_log.to_numpy() | ~has_run]
-    if len(same_kind):
-        warnings.warn(f"ignoring {len(same_kind)} duplicate source(s) of runs already read, e.g. {same_kind.index[0]}")
+    dropped = sizes.index.difference(keep.index)
+    if len(dropped):
+        warnings.warn(f"ignoring {len(dropped)} duplicate source(s) of runs already read, e.g. {dropped[0]}")
     return table[table.source.isin(keep.index)]
 
 
@@ -264,7 +281,8 @@ def load_results(roots, log_meta=None, broken=None):
     tables = [Path(r) for r in roots if Path(r).is_file()]
     runs, logs = find_sources([r for r in roots if not Path(r).is_file()])
     frames = load_runs(runs, [] if broken is None else broken) + table_rows(tables, {str(f) for f in runs})
-    frames += [f for f in (load_log(p, log_meta or {}) for p in logs) if f is not None]
+    run_names = {Path(s).name for f in frames for s in f.source.astype(str).unique()}
+    frames += load_logs(logs, log_meta or {}, run_names)
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()

@@ -288,8 +288,13 @@ def parse_args(argv):
 
 
 def usage_error(args):
-    """The error of options that parse but cannot be used (a --log-meta without '=', a --t-threshold that is not
-    a positive finite number, a results folder that does not exist), or None."""
+    """The error of options that parse but cannot be used (an empty --fig or one that is a file, a --log-meta
+    without '=', a --t-threshold that is not a positive finite number, a results folder that does not exist), or
+    None."""
+    if not args.fig.strip():
+        return "--fig needs a folder name"
+    if Path(args.fig).exists() and not Path(args.fig).is_dir():
+        return f"--fig {args.fig} is a file; name a folder"
     if any("=" not in kv for kv in args.log_meta):
         return "--log-meta takes KEY=VALUE"
     if args.t_threshold is not None and not (math.isfinite(args.t_threshold) and args.t_threshold > 0):
@@ -316,7 +321,7 @@ def main(argv=None):
     except BrokenRun as e:
         return error(str(e))
     if args.algs is not None:
-        table = table[table.alg.str.split(" ").str[0].isin({canonical(a.strip()) for a in args.algs.split(",")})]
+        table = only_algs(table, args.algs)
     if table.empty:
         what = " of --algs" if args.algs else ""
         return error(f"no readable runs (config.json + rounds.csv) or accuracy logs{what} under "
@@ -329,7 +334,10 @@ def main(argv=None):
     versus = tuple(canonical(a.strip()) for a in args.versus.split(",") if a.strip()) if args.versus else VERSUS
     if args.versus and (absent := sorted(set(versus) - set(table.alg))):
         warnings.warn(f"--versus {', '.join(absent)}: no runs of it here, so no summary counts wins against it")
-    averages, stops = analyse(table, args.fig, args.t_threshold, args.metric, versus)
+    try:
+        averages, stops = analyse(table, args.fig, args.t_threshold, args.metric, versus)
+    except OSError as e:
+        return error(f"--fig {args.fig}: cannot write {e.filename or 'there'} ({e.strerror or e}); name another folder")
     print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")
     if stops is not None:
         print(stops_line(stops))
@@ -338,6 +346,17 @@ def main(argv=None):
     if broken:
         print(f"agg_results.py: {broken_note(broken)}", file=sys.stderr)
     return 0
+
+
+def only_algs(table, algs):
+    """The rows of the algorithms named in `algs` (comma-separated, aliases allowed); a warning names those
+    without runs here."""
+    wanted = {canonical(a.strip()) for a in algs.split(",") if a.strip()}
+    names = table.alg.str.split(" ").str[0]
+    if absent := sorted(wanted - set(names)):
+        warnings.warn(f"--algs {', '.join(absent)}: no runs of it here (the runs are of "
+                      f"{', '.join(sorted(set(names)))})")
+    return table[names.isin(wanted)]
 
 
 def with_metric(table, metric):

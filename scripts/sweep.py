@@ -493,7 +493,20 @@ def read_grid(path):
         if isinstance(value, (list, dict)):
             raise SweepError(f"--grid {path}: [run] {key} must be one value (lists go at the top level)")
         argv += [f"--{key}"] if value is True else [] if value is False else [f"--{key}", str(value)]
+    parsed_or_grid_error(lambda: run.build_parser().parse_args(argv), f"--grid {path}: [run]")
     return defaults, argv
+
+
+def parsed_or_grid_error(parse, where):
+    """parse() (an argparse call); SweepError with the parser's message after `where` (the grid file) when it
+    exits on an error."""
+    err = StringIO()
+    try:
+        with redirect_stderr(err):
+            return parse()
+    except SystemExit:
+        message = err.getvalue().strip().split(": error: ", 1)[-1].removesuffix(" (see --help)")
+        raise SweepError(f"{where} {message}") from None
 
 
 def parse_args(argv):
@@ -503,7 +516,7 @@ def parse_args(argv):
     if args.grid:
         defaults, run_argv = read_grid(args.grid)
         parser.set_defaults(**defaults)
-        args, passthrough = parser.parse_known_args(argv)
+        args, passthrough = parsed_or_grid_error(lambda: parser.parse_known_args(argv), f"--grid {args.grid}:")
         passthrough = run_argv + passthrough
     if not args.algs:
         raise SweepError("--algs is required (or algs in the --grid file)")

@@ -434,6 +434,7 @@ def test_file_size_limit_stops_with_one_line_and_keeps_finished_rounds(stopped, 
     line = err.strip().splitlines()[-1]
     assert proc.returncode == 2 and "Traceback" not in err
     assert line.startswith("run.py: error: ") and "checkpoint.pt: File too large" in line
+    assert line.endswith("and continue with --resume (every finished round is kept)"), line
     rows, queries = outcome(stopped)
     assert rows[: len(before[0])] == before[0] and queries.startswith(before[1])  # round 3's rows may follow
     assert [p.name for p in stopped.iterdir() if p.name.startswith(".")] == [LOCK_NAME]  # no temporary file left
@@ -446,6 +447,13 @@ def test_a_failed_write_of_the_lock_names_the_lock_file(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and "Traceback" not in err, err  # joblib warns that it cannot make semaphores
     assert err.strip().splitlines()[-1].startswith(f"run.py: error: {tmp_path / FOLDER / LOCK_NAME}: File too large")
+    assert err.strip().endswith("and run it again (no round had finished)"), err
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_error_that_does_not_offer_resume(capsys):
+    code, err = main(capsys, *ARGS, "--rounds", "1", "--out", "/proc/no/out")
+    assert code == 2 and err == [f"run.py: error: /proc/no: No such file or directory; fix the cause (disk space, "
+                                 f"permissions, --out) and run it again (no round had finished)"], err
 
 
 @pytest.mark.parametrize("mode", ["fresh", "--force"])

@@ -264,10 +264,16 @@ NAMESPACE = ("Namespace(alg='badge', aug=0, data='CIFAR10', did=0, dummy=3, lr=0
              "nEmb=128, nEnd=50000, nQuery=100, nStart=100, path='data', rounds=0, trunc=-1)")
 
 
+def read_log(path, log_meta):
+    """The table of one log through agg_read.load_logs; None when it is not read."""
+    frames = agg_read.load_logs([path], log_meta, set())
+    return frames[0] if frames else None
+
+
 def test_original_log_with_namespace_line(tmp_path):
     log = tmp_path / "anything.txt"
     log.write_text(f"{NAMESPACE}\nBadgeSampling\n100\ttesting accuracy 0.25\n200\ttesting accuracy 0.375\n")
-    rows = agg_read.load_log(log, {})
+    rows = read_log(log, {})
     assert rows[["data", "model", "alg", "nQuery", "seed", "nStart"]].iloc[0].tolist() == [
         "CIFAR10", "resnet", "badge", 100, 3, 100]
     assert rows.n_labeled.tolist() == [100, 200] and rows.test_acc.tolist() == [0.25, 0.375]
@@ -276,14 +282,14 @@ def test_original_log_with_namespace_line(tmp_path):
 def test_original_log_setting_from_file_name_then_log_meta(tmp_path):
     log = tmp_path / "openml6_mlp_conf_dropout_100_3.log"
     log.write_text("100\ttesting accuracy 0.5\n")
-    rows = agg_read.load_log(log, {})
+    rows = read_log(log, {})
     setting = rows[["data", "model", "alg", "nQuery", "seed"]].iloc[0].tolist()
     assert setting == ["openml6", "mlp", "conf_dropout", 100, 3]
     bare = tmp_path / "out.txt"
     bare.write_text("100\ttesting accuracy 0.5\n")
     with pytest.warns(UserWarning, match="cannot tell"):
-        assert agg_read.load_log(bare, {}) is None
-    rows = agg_read.load_log(bare, {"data": "SVHN", "model": "vgg", "alg": "kcenter", "nQuery": "1000"})
+        assert read_log(bare, {}) is None
+    rows = read_log(bare, {"data": "SVHN", "model": "vgg", "alg": "kcenter", "nQuery": "1000"})
     assert rows[["data", "alg", "nQuery"]].iloc[0].tolist() == ["SVHN", "coreset", 1000]
 
 
@@ -312,6 +318,12 @@ def write_run(root, alg, seed, accs, n_start=50, n_query=50, finished=True, quer
     return run_dir
 
 
+def sweep_log(alg, seed, acc):
+    """A run's log as sweep.py writes it (OUT/logs/<run>.log): the command line, then run.py's output."""
+    return (f"# 2026-12-05T07:00:00 python run.py --alg {alg} --seed {seed} --nQuery 50\n50\ttesting accuracy {acc}\n"
+            f"round 0: 50 labelled, train 0.10 s (12 epochs), test 0.01 s, query 0.00 s\n")
+
+
 def test_end_to_end_files(tmp_path, capsys):
     res = tmp_path / "results"
     rand = np.array([0.50, 0.70, 0.80, 0.85, 0.88, 0.90])
@@ -325,8 +337,8 @@ def test_end_to_end_files(tmp_path, capsys):
     old.mkdir()
     (old / "cifar_badge.txt").write_text(f"{NAMESPACE}\n100\ttesting accuracy 0.3\n200\ttesting accuracy 0.4\n")
     (old / "notes.txt").write_text("nothing to read here\n")
-    (res / "logs").mkdir()  # sweep.py's log of a run folder read above: the folder wins, without a warning
-    (res / "logs" / "digits_mlp_rand_50_seed1.log").write_text("50\ttesting accuracy 0.1\n")
+    (res / "logs").mkdir()  # sweep.py's log of a run folder read above: never read, without a warning
+    (res / "logs" / "digits_mlp_rand_50_seed1.log").write_text(sweep_log("rand", 1, 0.1))
 
     fig = tmp_path / "fig"
     with warnings.catch_warnings(record=True) as caught:
@@ -396,6 +408,53 @@ def test_cli_errors(tmp_path, capsys):
     assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.startswith("agg_results.py: error:") for line in err)
+
+
+def test_a_fig_folder_that_cannot_be_written_is_one_error(tmp_path, capsys):
+    write_run(tmp_path / "res", "rand", 1, [0.5, 0.6])
+    (tmp_path / "file").write_text("")
+    for fig, message in [("", "--fig needs a folder name"), (tmp_path / "file", "is a file; name a folder"),
+                         (tmp_path / "file" / "sub", "cannot write"), ("/proc/no/fig", "cannot write /proc/no")]:
+        assert agg_results.main([str(tmp_path / "res"), "--fig", str(fig)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("agg_results.py: error:") and message in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "res"]  # nothing written into the cwd or beside
+
+
+def test_algs_names_a_strategy_without_runs_in_a_warning(tmp_path):
+    for seed in (1, 2):
+        write_run(tmp_path, "rand", seed, [0.5, 0.6])
+        write_run(tmp_path, "badge", seed, [0.5, 0.7])
+    with pytest.warns(UserWarning, match=r"--algs bagde: no runs of it here \(the runs are of badge, rand\)"):
+        assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f"), "--algs", "rand,bagde"]) == 0
+    assert set(pd.read_csv(tmp_path / "f" / "results.csv").alg) == {"rand"}
+
+
+def test_sweep_logs_are_never_read_in_place_of_their_run_folders(tmp_path):
+    """A sweep's OUT/logs/<run>.log records no flags: a broken or moved-away run folder is not averaged through it
+    (it would pool across --lr), and the log is named in a warning."""
+    for seed in (1, 2):
+        write_run(tmp_path, "rand", seed, [0.5, 0.6])
+    broken = write_run(tmp_path, "badge", 1, [0.5, 0.7])
+    broken.path.joinpath("config.json").write_text("{")
+    (tmp_path / "logs").mkdir()
+    for alg, seed in [("rand", 1), ("rand", 2), ("badge", 1), ("badge", 2)]:  # badge seed 2's folder moved away
+        (tmp_path / "logs" / f"digits_mlp_{alg}_50_seed{seed}.log").write_text(sweep_log(alg, seed, 0.9))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = agg_read.load_results([tmp_path], broken=[])
+    assert set(table.alg) == {"rand"} and table.test_acc.max() == 0.6
+    skipped = sorted(str(w.message).split(":")[0] for w in caught if "run.py's output" in str(w.message))
+    assert skipped == [f"skipping {tmp_path}/logs/digits_mlp_badge_50_seed{s}.log" for s in (1, 2)]
+
+
+def test_an_original_log_of_a_run_read_from_its_folder_is_dropped_with_a_warning(tmp_path):
+    write_run(tmp_path, "rand", 1, [0.5, 0.6])
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "digits_mlp_rand_50_seed1.txt").write_text("50\ttesting accuracy 0.1\n")
+    with pytest.warns(UserWarning, match="ignoring 1 duplicate source.*digits_mlp_rand_50_seed1.txt"):
+        table = agg_read.load_results([tmp_path])
+    assert set(table.kind) == {"run"} and table.test_acc.tolist() == [0.5, 0.6]
 
 
 def test_duplicate_logs_keep_the_longest_with_a_warning(tmp_path):

@@ -208,6 +208,19 @@ def test_csv_values_are_plain_numbers():
         == ["0.5", "0.25", 1, 0, 3, "0.1"]
 
 
+def test_divergence_in_round_0_says_nothing_was_saved_and_the_rerun_is_told_so(tmp_path, capsys):
+    args = ["--seed", "2", "--out", str(tmp_path), *SMALL]
+    assert run.main(["--lr", "1e30", *args]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("run.py:")]
+    assert len(err) == 1 and err[0].startswith("run.py: training diverged in round 0:"), err
+    assert err[0].endswith("no round had finished: start again with --force")
+    assert run.main(args) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"run.py: error: {tmp_path / 'digits_mlp_rand_50_seed2'} holds a run that stopped before its first round "
+        f"ended; pass --resume to continue that run, --force to overwrite it, or use another --out")
+    assert run.main([*args, "--force"]) == 0
+
+
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_training_that_diverges_later_keeps_the_finished_rounds(tmp_path, monkeypatch, capsys):
     """From round 1 on, the learning rate is raised to 1e30 (a real overflow to an infinite loss in torch)."""

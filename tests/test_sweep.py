@@ -53,6 +53,7 @@ def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys
     (["--algs", "rand,badge", "--select-on", "input"], "badge selects on the network's gradients"),
     (["--algs", "rand,coreset", "--nStart", "0"], "--nStart 0: coreset picks the first batch on an embedding"),
     (["--algs", "flqmi,logdetmi", "--smiEta", "2"], "logdetmi needs --smiEta in (0, 1], got 2"),
+    (["--algs", "rand", "--data", "digits,Fashion"], "unknown --data 'Fashion': use digits, MNIST, FashionMNIST"),
 ])
 def test_bad_flags_give_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert sweep.main(argv + ["--out", str(tmp_path)]) == 2
@@ -148,7 +149,10 @@ def test_grid_file_plans_the_same_runs_as_the_flags(tmp_path, capsys):
     ("algs = [rand", "cannot be read as TOML"),
     ("algs = ['rand']\nseed = [1]", "unknown key(s) seed"),
     ("algs = ['rand']\n[run]\nnEnd = [100, 200]", "[run] nEnd must be one value"),
-    ("algs = ['rand']\n[run]\nnEnd = 'lots'", "argument --nEnd: invalid int value"),
+    ("algs = ['rand']\n[run]\nnEnd = 'lots'", "{grid}: [run] argument --nEnd: invalid int value: 'lots'"),
+    ("algs = ['rand']\n[run]\naug = true", "{grid}: [run] argument --aug: expected one argument"),
+    ("algs = ['rand']\n[run]\nnStrat = 3", "{grid}: [run] unrecognized arguments: --nStrat 3"),
+    ("algs = ['rand']\nworkers = 'two'", "{grid}: argument --workers: invalid int value: 'two'"),
     ("seeds = [1]", "--algs is required"),
 ])
 def test_bad_grid_files_give_one_line_and_exit_2(tmp_path, capsys, text, message):
@@ -156,6 +160,7 @@ def test_bad_grid_files_give_one_line_and_exit_2(tmp_path, capsys, text, message
     grid.write_text(text)
     assert sweep.main(["--grid", str(grid), "--out", str(tmp_path / "res"), "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
+    message = message.format(grid=f"--grid {grid}")
     assert len(err) == 1 and err[0].startswith("sweep.py: error: ") and message in err[0], err
 
 
