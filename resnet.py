@@ -1,5 +1,5 @@
 """The BADGE code's narrow ResNet-18: 3×3 stem with 16 channels, BasicBlocks [2, 2, 2, 2] with 16/32/64/128
-channels (strides 1, 2, 2, 2), adaptive average pool, embedding 128, Linear(128 → C)."""
+channels (strides 1, 2, 2, 2), global average pool, embedding 128, Linear(128 → C)."""
 import torch.nn.functional as F
 from torch import nn
 
@@ -40,7 +40,7 @@ class ResNet(nn.Module):
 
     def forward(self, x):
         out = self.layers(F.relu(self.bn1(self.conv1(x))))
-        emb = F.adaptive_avg_pool2d(out, 1).flatten(1)
+        emb = out.mean((2, 3))  # average pool to 1×1; on CUDA its backward is deterministic
         return self.head(emb), emb
 
 

@@ -219,13 +219,27 @@ def first_batch(args):
 
 
 def pick_device(name):
+    """The device --device names ('auto': CUDA when available); on CUDA, with deterministic kernels
+    (cuda_deterministic)."""
     import torch
 
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda asked for, but no CUDA device is available; use --device cpu")
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
+    if device == "cuda":
+        cuda_deterministic()
+    return device
+
+
+def cuda_deterministic():
+    """CUDA kernels that give the same results every run: torch's deterministic algorithms (a warning names any
+    operation without one), cuDNN without benchmarking, and cuBLAS with a fixed workspace (CUBLAS_WORKSPACE_CONFIG,
+    read when cuBLAS starts, so set before the first CUDA product)."""
+    import torch
+
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.backends.cudnn.benchmark = False
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def strategy_picks_first(args):

@@ -16,3 +16,21 @@ def test_run_main_shows_warnings_as_the_command_does(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert any(line.startswith("warning: training stopped after 1 epochs at the epoch cap")
                for line in proc.stderr.replace("\r", "\n").splitlines()), proc.stderr
+
+
+def test_cuda_deterministic_sets_torch_s_switches(monkeypatch):
+    """What run.py sets when the device is CUDA (checked here without a GPU; bench/gpu_check.sh runs it on one)."""
+    import os
+
+    import torch
+
+    import run
+
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    before = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        run.cuda_deterministic()
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8" and not torch.backends.cudnn.benchmark
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])

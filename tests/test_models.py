@@ -51,6 +51,25 @@ def test_narrow_resnet18_widths():
     assert len(net.layers) == 8  # BasicBlocks [2, 2, 2, 2]
 
 
+@pytest.mark.parametrize("net, body", [(ResNet18(1, 10), lambda n, x: n.layers(torch.relu(n.bn1(n.conv1(x))))),
+                                       (VGG(1, 10), lambda n, x: n.features(x))])
+def test_the_embedding_is_the_adaptive_average_pool_bit_for_bit(net, body):
+    """The mean over the last map's height and width (deterministic backward on CUDA) gives the same bits on the
+    CPU as adaptive_avg_pool2d to 1×1 (the original's pooling), forward and backward."""
+    torch.manual_seed(0)
+    x = torch.randn(8, 1, 28, 28)
+    net.train()
+    state = torch.get_rng_state()
+    logits, emb = net(x)
+    (logits.square().sum() + emb.sum()).backward()
+    ours = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    torch.set_rng_state(state)
+    pooled = torch.nn.functional.adaptive_avg_pool2d(body(net, x), 1).flatten(1)
+    (net.head(pooled).square().sum() + pooled.sum()).backward()
+    assert torch.equal(emb, pooled) and all(torch.equal(a, p.grad) for a, p in zip(ours, net.parameters()))
+
+
 def test_vgg16_has_13_convolutions_with_batchnorm():
     net = VGG(3, 10)
     convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
