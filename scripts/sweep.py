@@ -41,6 +41,7 @@ import sys
 import time
 import tomllib
 import traceback
+import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
 from io import StringIO
@@ -302,9 +303,11 @@ def run_job(argv, log_path):
 
 
 def run_logged(argv, log_path):
-    """(exit code, '') of run.main(argv) with its output appended to log_path; (1, the exception) when it raised."""
+    """(exit code, '') of run.main(argv) with its output appended to log_path (warnings as run.py's command shows
+    them); (1, the exception) when it raised."""
     log_fd = open_regular(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    with os.fdopen(log_fd, "a") as log, redirect_stdout(log), redirect_stderr(log):
+    with os.fdopen(log_fd, "a") as log, redirect_stdout(log), redirect_stderr(log), warnings.catch_warnings():
+        warnings.showwarning = run.show_warning  # `warning: ...` lines, as run.py's command prints them
         print(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {' '.join(argv)}", flush=True)
         try:
             return run.main(argv), ""

@@ -82,7 +82,9 @@ def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
         assert json.loads((out / n / "summary.json").read_text())["n_labeled"] == 100
         assert rounds(out, n).n_labeled.tolist() == [50, 100]
         assert rounds(out, n).iloc[0].equals(first[n].iloc[0])  # round 0 as trained before, not again
-        assert "resuming" in (out / "logs" / f"{n}.log").read_text()
+        log = (out / "logs" / f"{n}.log").read_text()
+        assert "resuming" in log and "\nwarning: training stopped after 50 epochs at the epoch cap" in log
+        assert "warnings.warn(" not in log and "UserWarning" not in log
     failed = [ln for ln in captured.err.splitlines() if ln.startswith("FAILED")]
     assert len(failed) == 2 and all("missing_mlp_rand_50_seed" in ln and "(exit 2): run.py: error: data file" in ln
                                     for ln in failed)
