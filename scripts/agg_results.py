@@ -73,8 +73,8 @@ from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_quer
 from scripts.agg_read import (SETTING, BrokenRun, canonical, load_results, setting_title,  # noqa: E402
                               warn_mixed_trainers)
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, marked_table,  # noqa: E402
-                               normalised_errors, overall_matrix, penalty_matrix, query_times, rarest_counts,
-                               setting_summary, tested_pairs, training_costs)
+                               normalised_errors, overall_matrix, penalty_matrix, query_times, rand_gaps,
+                               rarest_counts, setting_summary, tested_pairs, training_costs)
 
 
 METRICS = ("test_acc", "balanced_acc")
@@ -156,6 +156,10 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
         warnings.warn(f"{title}: its 'rand' seeds end at different labelled counts ({int(ends.min())}–"
                       f"{int(ends.max())}); rand's final accuracy, which places the checkpoints, is taken at "
                       f"{int(ends.min())}, the largest all reach")
+    if RAND in acc and (gaps := rand_gaps(acc[RAND])):
+        warnings.warn(f"{title}: some 'rand' seeds record no {metric} at {len(gaps)} labelled count(s) ("
+                      f"{', '.join(map(str, gaps[:3]))}{', …' if len(gaps) > 3 else ''}); rand's mean there, which "
+                      f"places the checkpoints, is over the seeds that have it")
     if cutoff is None and len(acc) > 1:
         why = "its 'rand' seeds share no labelled count" if RAND in acc else "no 'rand' runs"
         warnings.warn(f"{title}: {why}; checkpoints run to {points[-1]} labels (all runs reach it)")

@@ -37,8 +37,19 @@ def geometric_counts(n_start, n_query, n_max):
 
 
 def rand_means(rand_acc):
-    """rand's mean accuracy over seeds at each labelled count that every seed reached (empty when none)."""
-    return rand_acc.dropna().mean(axis=1)
+    """rand's mean accuracy over seeds at each labelled count up to the largest that every seed reached (empty when
+    none); a count that some seed lacks below it (a round without the metric: rand_gaps) is averaged over the seeds
+    that have it."""
+    last = rand_acc.apply(pd.Series.last_valid_index).dropna()
+    if last.empty:
+        return pd.Series(dtype=float)
+    return rand_acc.loc[: last.min()].mean(axis=1).dropna()
+
+
+def rand_gaps(rand_acc):
+    """The labelled counts below the largest that every rand seed reached where some seed has no value."""
+    means = rand_means(rand_acc)
+    return [int(n) for n in means.index if rand_acc.loc[n].isna().any()]
 
 
 def rand_cutoff(mean):

@@ -150,6 +150,29 @@ def test_final_accuracy_of_rand_is_taken_where_all_seeds_are():
     assert agg_stats.rand_cutoff(agg_stats.rand_means(rand)) == 200
 
 
+def test_a_rand_seed_without_a_value_in_mid_run_does_not_cut_the_checkpoints(tmp_path):
+    """rand seed 2 lacks its accuracy at 20 labels (a round without the metric): rand's mean there is over seeds 1
+    and 3, the checkpoints stay 10, 20, 30, 50 and `a` (rand + 1/16) beats rand at 3 of 4, with a warning."""
+    counts = list(range(10, 100, 10))
+    base = [.5, .5625, .625, .6875, .75, .78125, .8125, .84375, .875]
+    rand = pd.DataFrame({s: [b + s / 64 for b in base] for s in (1, 2, 3)}, index=counts)
+    rand.loc[20, 2] = np.nan
+    assert agg_stats.rand_gaps(rand) == [20]
+    assert agg_stats.rand_means(rand)[20] == pytest.approx((.5625 + 1 / 64 + .5625 + 3 / 64) / 2)
+    a = rand.copy() + 1 / 16
+    a.loc[10] = rand.loc[10]
+    a.loc[20, 2] = .5625 + 2 / 64 + 1 / 16
+    assert agg_stats.checkpoints({"rand": rand, "a": a}, 10, 10)[0] == [10, 20, 30, 50]
+    for seed in (1, 2, 3):
+        accs = list(rand[seed].fillna(0.99))
+        write_run(tmp_path, "rand", seed, accs, n_start=10, n_query=10, balanced=list(rand[seed]))
+        write_run(tmp_path, "a", seed, list(a[seed]), n_start=10, n_query=10, balanced=list(a[seed]))
+    with pytest.warns(UserWarning, match=r"some 'rand' seeds record no balanced_acc at 1 labelled count\(s\) \(20\)"):
+        assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f"), "--metric", "balanced_acc"]) == 0
+    P = pd.read_csv(tmp_path / "f" / "penalty_digits_mlp_10.csv", index_col=0)
+    assert P.loc["a", "rand"] == pytest.approx(0.75) and P.loc["rand", "a"] == 0
+
+
 def test_without_rand_every_checkpoint_all_runs_reach():
     acc = {"conf": pd.DataFrame({1: [0.5, 0.6, 0.7, 0.8], 2: [0.5, 0.6, 0.7, np.nan]}, index=[100, 150, 200, 250]),
            "marg": pd.DataFrame({1: [0.5, 0.6, 0.7, 0.8]}, index=[100, 150, 200, 250])}
