@@ -365,7 +365,12 @@ def read_npz(path, part=""):
     try:
         with np.load(path, allow_pickle=False) as z:
             X, y = z[x_name], z[y_name]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    except ValueError as e:
+        if "Object arrays" not in str(e):
+            raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {NPZ_HINT}")
+        raise UserError(f"{path}: {x_name} or {y_name} is an array of Python objects (dtype object, e.g. pandas' "
+                        f"strings), which is not read; save it as np.asarray(y, dtype=str) or numbers")
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {NPZ_HINT}")
     if X.ndim == 0 or len(X) == 0:
         raise UserError(f"{path}: {x_name} has no rows; {NPZ_HINT}")
@@ -537,9 +542,10 @@ def decode_image_data(name, path):
     except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, EOFError, ValueError ...
         if download:
             raise UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
-                            f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data')")
+                            f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
         fix = "delete that folder and run again" if root != Path(path) else "replace them with the original files"
-        raise UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} (see README, 'Data')")
+        raise UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} "
+                        f"(see README, 'Data sets')")
     if min(y_tr.min(), y_te.min()) < 0 or max(y_tr.max(), y_te.max()) >= IMAGE_CLASSES:
         raise UserError(f"{name} files under {root} hold labels outside 0..9; replace them with the original files")
     mean = torch.tensor(mean).view(1, -1, 1, 1)
@@ -601,7 +607,7 @@ def extract_mnist(name, raw, dest):
     for archive, md5 in archives:
         src = raw / archive
         if not src.is_file():
-            raise UserError(f"{src} is missing; put all four {name} .gz files in {raw} (see README, 'Data')")
+            raise UserError(f"{src} is missing; put all four {name} .gz files in {raw} (see README, 'Data sets')")
         if not check_integrity(str(src), md5):
             raise UserError(f"{src} is corrupt or truncated (its md5 is not the original's); replace it with the "
                             f"original file")

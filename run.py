@@ -95,8 +95,8 @@ def build_parser():
     p.add_argument("--nQuery", type=int, default=100, help="points labelled per round")
     p.add_argument("--nStart", type=int, default=100,
                    help="initial random labels; 0 = a cold start: the strategy picks the first --nQuery where it "
-                        "needs no labels (rand, and typiclust, probcover, coreset, kmeans with --select-on input), "
-                        "else they are drawn at random")
+                        "needs no labels (rand, and typiclust, probcover, coreset, coreset_pca, kmeans with "
+                        "--select-on input), else they are drawn at random")
     p.add_argument("--nEnd", type=int, default=50000, help="label budget")
     p.add_argument("--nEmb", type=int, default=128, help="MLP hidden / embedding width")
     p.add_argument("--rounds", type=int, default=0,

@@ -162,7 +162,8 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
                       f"places the checkpoints, is over the seeds that have it")
     if cutoff is None and len(acc) > 1:
         why = "its 'rand' seeds share no labelled count" if RAND in acc else "no 'rand' runs"
-        warnings.warn(f"{title}: {why}; checkpoints run to {points[-1]} labels (all runs reach it)")
+        warnings.warn(f"{title}: {why}; checkpoints run to {points[-1]} labels (all runs reach it)"
+                      + ("" if RAND in acc else "; no normalised errors or CDF, which are relative to rand's"))
     plot_learning(acc, f"{title} (mean ± s.e.)", cutoff, fig_dir, f"learning_{stem}", metric)
     P, T = penalty_matrix(acc, points, fixed_threshold), tested_pairs(acc, points)
     write_penalty(P, T, title, fig_dir, f"penalty_{stem}",

@@ -50,7 +50,7 @@ def torchvision_splits(name, path):
 
     root, download = dataset.image_root(name, Path(path))
     if download:
-        raise UserError(f"{name} is not under {path}; put {dataset.WHERE_TO_PUT[name]} there (see README, 'Data')")
+        raise UserError(f"{name} is not under {path}; put {dataset.WHERE_TO_PUT[name]} there (see README, 'Data sets')")
     try:
         return {split: dataset.torchvision_arrays(name, root, train=split == "train", download=False)
                 for split in ("train", "test")}
