@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
 from errors import TrainingDiverged, UserError, did_you_mean, exit_with
-from query_strategies import STRATEGIES
+from query_strategies import ALIASES, STRATEGIES
 from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity, run_owner
 from runlock import run_folder_lock
 from strategy_params import add_flags, arguments
@@ -251,6 +251,23 @@ COLD_RANDOM = ("run.py: --nStart 0: {} needs labels to select, so its first batc
                "random")
 
 
+RECORDED_LIBRARIES = ("numpy", "scipy", "scikit-learn", "torchvision", "threadpoolctl")
+
+
+def library_versions():
+    """The installed version of each library whose code can change a run's numbers (RECORDED_LIBRARIES; None where
+    it is not installed), read from the packages' metadata without importing them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for name in RECORDED_LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found
+
+
 def run_name(args, seed):
     """The run folder's name: <data>_<model>_<alg>_<nQuery>_seed<seed>."""
     from results import data_label
@@ -382,6 +399,7 @@ def run(args, watch):
                   n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,
                   input_shape=list(ds.X_train.shape[1:]),
                   trainer=learner.trainer, torch=torch.__version__, python=platform.python_version(),
+                  libraries=library_versions(),
                   started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
                   data_identity=data_identity, trainer_identity=learner.trainer_identity,
                   startup_seconds=watch.seconds)
@@ -459,6 +477,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     run_dir.summary.unlink(missing_ok=True)
     continue_trainer(learner, old.get("trainer", "torch"), run_dir)
     continue_device(old.get("device"), config["device"], run_dir)
+    continue_threads(old.get("threads"), args.threads, run_dir)
     run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds,
                            "segments": [*segments, segment(state["round"] + 1, args, learner, config)]})
     restore_checkpoint(state, learner, strategy, run_dir.checkpoint)
@@ -512,6 +531,16 @@ def continue_device(started_on, device, run_dir):
     if started_on is not None and started_on != device:
         warnings.warn(f"{run_dir.path} started on {started_on} and continues on {device}; its float rounding differs "
                       f"from here on (config.json's segments record each part's device)", stacklevel=2)
+
+
+def continue_threads(started_with, threads, run_dir):
+    """A warning when a resumed run continues with another --threads than it started with: sums split over other
+    threads round differently, so its picks can differ from here on; each segment of config.json records its
+    threads."""
+    if started_with is not None and started_with != threads:
+        warnings.warn(f"{run_dir.path} started with --threads {started_with} and continues with --threads {threads}; "
+                      f"its float rounding, and so its picks, can differ from here on (config.json's segments record "
+                      f"each part's threads)", stacklevel=2)
 
 
 def continue_trainer(learner, started_with, run_dir):
@@ -676,6 +705,7 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    args.alg = ALIASES.get(args.alg, args.alg)  # an alias runs, and names its folder, as the strategy it names
     try:
         check_flags(args)
         watch = Stopwatch()

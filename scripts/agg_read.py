@@ -30,6 +30,7 @@ LOG_NAME = re.compile(r"^(?P<data>[^_]+)_(?P<model>[^_]+)_(?P<alg>.+?)_(?P<nQuer
                       r"(?:_(?:seed|dummy)?(?P<seed>\d+))?$")
 # run.py's own output: a sweep's OUT/logs/<run>.log starts with its command line; run.py's stderr has round lines
 RUN_PY_OUTPUT = re.compile(rb"\A# \S+ python run\.py |^round \d+: \d+ labelled, train ", re.M)
+LOG_META_KEYS = ("data", "model", "alg", "nQuery", "nStart", "nEnd", "seed")  # a log's setting (--log-meta)
 LOG_SUFFIXES = {".txt", ".log", ".out", ""}
 LOG_MAX_BYTES = 50 * 2**20  # larger files (e.g. raw data archives without a suffix) are not logs
 
@@ -146,7 +147,7 @@ def namespace_setting(text):
     if not opts:
         return {}
     seed = opts.get("seed")
-    named = {k: opts[k] for k in ("model", "alg", "nQuery", "nStart", "nEnd") if k in opts}
+    named = {k: opts[k] for k in LOG_META_KEYS if k in opts and k not in ("data", "seed")}
     return dict(data=data_name(opts), **named, seed=opts.get("dummy") if seed is None else seed)
 
 

@@ -70,7 +70,7 @@ if str(ROOT) not in sys.path:
 from errors import exit_with  # noqa: E402
 from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
-from scripts.agg_read import (SETTING, BrokenRun, canonical, load_results, setting_title,  # noqa: E402
+from scripts.agg_read import (LOG_META_KEYS, SETTING, BrokenRun, canonical, load_results, setting_title,  # noqa: E402
                               warn_mixed_trainers)
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rand_gaps,
@@ -294,14 +294,17 @@ def parse_args(argv):
 
 def usage_error(args):
     """The error of options that parse but cannot be used (an empty --fig or one that is a file, a --log-meta
-    without '=', a --t-threshold that is not a positive finite number, a results folder that does not exist), or
-    None."""
+    without '=' or with a key a log's setting does not have, a --t-threshold that is not a positive finite number, a
+    results folder that does not exist), or None."""
     if not args.fig.strip():
         return "--fig needs a folder name"
     if Path(args.fig).exists() and not Path(args.fig).is_dir():
         return f"--fig {args.fig} is a file; name a folder"
     if any("=" not in kv for kv in args.log_meta):
         return "--log-meta takes KEY=VALUE"
+    unknown = [kv.split("=", 1)[0] for kv in args.log_meta if kv.split("=", 1)[0] not in LOG_META_KEYS]
+    if unknown:
+        return f"--log-meta {unknown[0]}=...: unknown key; use one of {', '.join(LOG_META_KEYS)}"
     if args.t_threshold is not None and not (math.isfinite(args.t_threshold) and args.t_threshold > 0):
         return (f"--t-threshold must be a positive finite number (the paper's is 2.776), "
                 f"got {args.t_threshold}")

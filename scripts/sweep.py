@@ -305,10 +305,11 @@ def run_job(argv, log_path):
 def run_logged(argv, log_path):
     """(exit code, '') of run.main(argv) with its output appended to log_path (warnings as run.py's command shows
     them); (1, the exception) when it raised."""
-    log_fd = open_regular(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    log_fd = open_regular(log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
     with os.fdopen(log_fd, "a") as log, redirect_stdout(log), redirect_stderr(log), warnings.catch_warnings():
         warnings.showwarning = run.show_warning  # `warning: ...` lines, as run.py's command prints them
-        print(f"# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {' '.join(argv)}", flush=True)
+        print(f"{ends_mid_line(log_fd)}# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {' '.join(argv)}",
+              flush=True)
         try:
             return run.main(argv), ""
         except SystemExit as e:
@@ -316,6 +317,12 @@ def run_logged(argv, log_path):
         except Exception as e:
             traceback.print_exc()
             return 1, f"{type(e).__name__}: {e}"
+
+
+def ends_mid_line(fd):
+    """A newline when the file ends without one (a killed run's last progress bar), else ''."""
+    size = os.fstat(fd).st_size
+    return "\n" if size and os.pread(fd, 1, size - 1) != b"\n" else ""
 
 
 def filled_meanwhile(argv):
@@ -512,15 +519,29 @@ def parsed_or_grid_error(parse, where):
         raise SweepError(f"{where} {message}") from None
 
 
+def without_flags(argv, flags):
+    """argv (`--flag value`, or `--flag` alone) without the flags in `flags`, values included: the grid's run.py
+    flags that the command line sets again, so that each run's command names every flag once."""
+    kept, dropping = [], False
+    for a in argv:
+        if a.startswith("--"):
+            dropping = a in flags
+        if not dropping:
+            kept.append(a)
+    return kept
+
+
 def parse_args(argv):
-    """(sweep options, run.py flags): the command line over the --grid file over the defaults."""
+    """(sweep options, run.py flags): the command line over the --grid file over the defaults; a run.py flag on the
+    command line replaces the grid's."""
     parser = build_parser()
     args, passthrough = parser.parse_known_args(argv)
     if args.grid:
         defaults, run_argv = read_grid(args.grid)
         parser.set_defaults(**defaults)
         args, passthrough = parsed_or_grid_error(lambda: parser.parse_known_args(argv), f"--grid {args.grid}:")
-        passthrough = run_argv + passthrough
+        passthrough = without_flags(run_argv, {a.split("=")[0] for a in passthrough if a.startswith("--")}) \
+            + passthrough
     if not args.algs:
         raise SweepError("--algs is required (or algs in the --grid file)")
     return args, passthrough

@@ -433,6 +433,15 @@ def test_cli_errors(tmp_path, capsys):
     assert len(err) == 2 and all(line.startswith("agg_results.py: error:") for line in err)
 
 
+def test_a_log_meta_key_a_log_setting_lacks_is_one_error(tmp_path, capsys):
+    write_run(tmp_path / "res", "rand", 1, [0.5, 0.6])
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f"), "--log-meta", "nquery=100"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["agg_results.py: error: --log-meta nquery=...: unknown key; use one of data, model, alg, nQuery, "
+                   "nStart, nEnd, seed"]
+    assert not (tmp_path / "f").exists()
+
+
 def test_a_fig_folder_that_cannot_be_written_is_one_error(tmp_path, capsys):
     write_run(tmp_path / "res", "rand", 1, [0.5, 0.6])
     (tmp_path / "file").write_text("")

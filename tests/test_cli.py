@@ -2,8 +2,13 @@
 import json
 import re
 
+import numpy
 import pandas as pd
 import pytest
+import scipy
+import sklearn
+import threadpoolctl
+import torchvision
 
 from cli import ACC_LINE, SMALL, accuracy_lines, assert_one_line_error, run_cli, run_main
 import kernels
@@ -55,6 +60,10 @@ def test_run_prints_the_original_lines_and_writes_results(entropy_run):
     assert config["data_name"] == "digits" and config["n_classes"] == 10 and config["threads"] == 1
     assert config["kernel"] == "auto" and config["trainer"] == ("compiled" if kernels.library() else "torch")
     assert config["trainer_identity"] == (kernels.state().identity if kernels.library() else {"path": "torch"})
+    assert config["libraries"] == {"numpy": numpy.__version__, "scipy": scipy.__version__,
+                                   "scikit-learn": sklearn.__version__,
+                                   "torchvision": torchvision.__version__.split("+")[0],
+                                   "threadpoolctl": threadpoolctl.__version__}
     rounds = pd.read_csv(folder / "rounds.csv")
     assert ROUND_COLUMNS <= set(rounds.columns)
     assert rounds["round"].tolist() == [0, 1, 2] and rounds["n_labeled"].tolist() == [50, 100, 150]
@@ -94,6 +103,14 @@ def test_seed_defaults_to_dummy(tmp_path):
     proc = run_main("--dummy", "3", "--rounds", "1", "--out", tmp_path, *SMALL)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((tmp_path / "digits_mlp_rand_50_seed3" / "config.json").read_text())["seed"] == 3
+
+
+@pytest.mark.slow
+def test_an_alias_runs_and_names_its_folder_as_the_strategy_it_names(tmp_path):
+    proc = run_main("--alg", "kcenter", "--rounds", "1", "--out", tmp_path, *SMALL)
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["digits_mlp_coreset_50_seed1"]
+    assert json.loads((tmp_path / "digits_mlp_coreset_50_seed1" / "config.json").read_text())["alg"] == "coreset"
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")

@@ -144,7 +144,8 @@ def test_grid_file_plans_the_same_runs_as_the_flags(tmp_path, capsys):
     assert sweep.main(["--grid", str(grid), "--seeds", "7", "--nEnd", "100", "--dry-run"]) == 0  # flags win
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all("--seed 7 " in ln and ln.endswith(f"--nEnd 100 --out {tmp_path / 'res'}")
-                                   for ln in lines)
+                                   and ln.count("--nEnd") == 1 and "--nStart 50 --maxEpochs 20 --path" in ln
+                                   for ln in lines)  # the grid's --nEnd 150 replaced, its other flags kept
 
 
 @pytest.mark.parametrize("text, message", [
@@ -227,7 +228,9 @@ def test_a_stopped_sweep_leaves_no_process_behind_and_its_rerun_matches_an_undis
     assert worker in helpers and not (out / NAMES[1]).exists()  # the queued run never started
 
     assert sweep.main([*STOP_GRID, "--out", str(out)]) == 0
-    assert "resuming" in (out / "logs" / f"{NAMES[0]}.log").read_text()
+    log = (out / "logs" / f"{NAMES[0]}.log").read_text()
+    headers = [line for line in log.split("\n") if "python run.py --" in line]
+    assert "resuming" in log and len(headers) == 2 and all(line.startswith("# ") for line in headers)  # own line
     for name in NAMES:
         assert_same_outcome(out / name, undisturbed / name)
 
