@@ -412,6 +412,19 @@ def test_end_to_end_files(tmp_path, capsys):
     assert summary.loc["badge", "query_seconds_mean"] == pytest.approx(0.5)
 
 
+def test_the_summary_s_last_count_is_one_every_run_reached(tmp_path):
+    """A run that stopped early (badge's seed 2 at 200 labels) moves the summary's last column back to its count,
+    so that every algorithm's mean there is over all its seeds."""
+    for seed in (1, 2):
+        write_run(tmp_path / "res", "rand", seed, [0.5, 0.6, 0.7, 0.8, 0.9, 0.9, 0.9])
+    write_run(tmp_path / "res", "badge", 1, [0.5, 0.65, 0.75, 0.85, 0.95, 0.95, 0.95])
+    write_run(tmp_path / "res", "badge", 2, [0.5, 0.65, 0.75, 0.81], finished=False)
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "fig")]) == 0
+    summary = pd.read_csv(tmp_path / "fig" / "summary_digits_mlp_50.csv", index_col=0)
+    assert [c for c in summary.columns if c.startswith("acc_")] == ["acc_50", "acc_100", "acc_150", "acc_200"]
+    assert summary.loc["badge", "acc_200"] == pytest.approx(0.83, abs=1e-4)
+
+
 def test_algorithms_missing_from_some_settings_are_named(tmp_path):
     for seed in (1, 2):
         for alg in ("rand", "badge"):
