@@ -145,9 +145,9 @@ def column_averages(P):
 
 def setting_summary(acc, P, T, points, versus=VERSUS):
     """Per algorithm (rows, best column average first): the mean over seeds at each checkpoint and at the largest
-    labelled count every run of every algorithm reached (acc_<n>, so over all seeds), the column average, and for each algorithm V of `versus` in
-    the setting the share of checkpoints at which the row beats V (beats_V) and V beats the row (beaten_by_V);
-    untested cells (T False) and averages stay empty, as in marked_table."""
+    labelled count every run of every algorithm reached (acc_<n>, so over all seeds), the column average, and for each
+    algorithm V of `versus` in the setting the share of checkpoints at which the row beats V (beats_V) and V beats the
+    row (beaten_by_V); untested cells (T False) and averages stay empty, as in marked_table."""
     last = min(int(a.apply(pd.Series.last_valid_index).min()) for a in acc.values())
     counts = sorted(set(points) | {last})
     out = pd.DataFrame({f"acc_{n}": {alg: a.loc[n].mean() if n in a.index else float("nan")
