@@ -69,6 +69,7 @@ FORCE_HINT = "start the run again with --force (or use another --out)"
 # differ in them. nEnd and rounds only stop a run sooner or later; path, out, dummy, resume and force change
 # nothing; --kernel's choice is recorded as `trainer` (the analysis warns when a setting mixes trainers). A
 # strategy's own flags change results only for that strategy, as it declares them (strategy_params.result_flags).
+SEGMENT_FLAGS = ("threads", "device")  # result-changing flags a resume may change (config.json's segments)
 RESULT_FLAGS = ("nStart", "lr", "nEmb", "trunc", "aug", "maxEpochs", "patience", "threads", "device", "imbalance",
                 "select_on")
 
@@ -122,8 +123,24 @@ def safe_label(text):
 
 def result_settings(config):
     """The result-changing flags of a run, {flag: value}: RESULT_FLAGS and its strategy's flags, as far as
-    `config` (config.json, or run.py's flags as a dict) holds them (an older version's config lacks some)."""
-    return {k: config[k] for k in (*RESULT_FLAGS, *result_flags(config.get("alg"))) if k in config}
+    `config` (config.json, or run.py's flags as a dict) holds them (an older version's config lacks some). A run
+    resumed with other --threads or --device than it started with records each part's in its segments: such a
+    flag's value is then all of them in order, e.g. '1+2', so that the run pools with no run made with one value."""
+    found = {k: config[k] for k in (*RESULT_FLAGS, *result_flags(config.get("alg"))) if k in config}
+    segments = config.get("segments")
+    for key in SEGMENT_FLAGS:
+        parts = segment_values(segments, key) if key in found else []
+        if len(parts) > 1:
+            found[key] = "+".join(map(str, parts))
+    return found
+
+
+def segment_values(segments, key):
+    """The distinct values of `key` over config.json's segments, in order (none when segments is not a list of
+    records)."""
+    if not isinstance(segments, list) or not all(isinstance(s, dict) for s in segments):
+        return []
+    return list(dict.fromkeys(s[key] for s in segments if isinstance(s.get(key), (int, str))))
 
 
 def differing_settings(recorded_config, planned_flags):
@@ -522,8 +539,10 @@ class TrainingSnapshot:
                               f"epoch", stacklevel=2)
             self.remove()
             return None
-        print(f"run.py: round {self.rd} continues its training from epoch {state['training']['progress'][0]} "
-              f"({self.path.name})", file=sys.stderr, flush=True)
+        from tqdm import tqdm  # the line goes above the round's progress bar, never onto it
+
+        tqdm.write(f"run.py: round {self.rd} continues its training from epoch {state['training']['progress'][0]} "
+                   f"({self.path.name})", file=sys.stderr)
         return state["training"]
 
     def unfit(self, error):

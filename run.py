@@ -375,6 +375,9 @@ def run(args, watch):
     if first_batch(args) > n_pool:
         what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"
         raise UserError(f"{what} is larger than the pool of {n_pool} points; lower it")
+    if n_query_rounds(args) and first_batch(args) == n_pool:
+        raise UserError(f"the first batch of {n_pool} labels the whole pool of {n_pool} points, leaving none to "
+                        f"query; lower --nStart, or --nEnd to {n_pool} to train once on all of it")
     if n_query_rounds(args) and not n_possible_rounds(args, n_pool):
         raise UserError(f"--nQuery {args.nQuery} is larger than the {n_pool - first_batch(args)} unlabelled points "
                         f"left after the first batch of {first_batch(args)} (pool of {n_pool}); lower --nQuery")

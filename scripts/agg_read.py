@@ -31,6 +31,7 @@ LOG_NAME = re.compile(r"^(?P<data>[^_]+)_(?P<model>[^_]+)_(?P<alg>.+?)_(?P<nQuer
 # run.py's own output: a sweep's OUT/logs/<run>.log starts with its command line; run.py's stderr has round lines
 RUN_PY_OUTPUT = re.compile(rb"\A# \S+ python run\.py |^round \d+: \d+ labelled, train ", re.M)
 LOG_META_KEYS = ("data", "model", "alg", "nQuery", "nStart", "nEnd", "seed")  # a log's setting (--log-meta)
+LOG_META_WHOLE = ("nQuery", "nStart", "nEnd", "seed")  # the keys whose values are whole numbers
 LOG_SUFFIXES = {".txt", ".log", ".out", ""}
 LOG_MAX_BYTES = 50 * 2**20  # larger files (e.g. raw data archives without a suffix) are not logs
 
@@ -123,6 +124,9 @@ def load_runs(folders, broken):
         except BrokenRun as e:
             warnings.warn(f"skipping broken run folder {folder}: {e}")
             broken.append(folder)
+            continue
+        if frames[-1].empty:
+            warnings.warn(f"leaving out {folder}: no round of it has finished yet (its rounds.csv has no rows)")
     return frames
 
 
@@ -196,7 +200,20 @@ def load_log(path, raw, log_meta):
         warnings.warn(f"skipping {path}: cannot tell its {', '.join(missing)}; name the file "
                       f"<data>_<model>_<alg>_<nQuery>_seed<seed>.txt or pass --log-meta KEY=VALUE")
         return None
+    if bad := [k for k in LOG_META_WHOLE if k in setting and whole_number(setting[k]) is None]:
+        warnings.warn(f"skipping {path}: its {bad[0]} {setting[bad[0]]!r} is not a whole number; fix the log's "
+                      f"Namespace line or file name, or pass --log-meta {bad[0]}=N")
+        return None
     return log_rows(path, pairs, setting)
+
+
+def whole_number(value):
+    """value (an int, or text or a float that is one) as an int; None when it is not a whole number."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def log_rows(path, pairs, setting):
@@ -250,7 +267,9 @@ def drop_duplicate_runs(table):
     return table[table.source.isin(keep.index)]
 
 
-TABLE_KEYS = ["data", "model", "nQuery", "alg", "seed", "n_labeled", "test_acc", "source"]
+TABLE_KEYS = ["data", "model", "nQuery", "nStart", "alg", "seed", "n_labeled", "test_acc", "source"]
+TABLE_WHOLE = ("nQuery", "nStart", "seed", "n_labeled")  # a results.csv's columns of whole numbers, never empty
+TABLE_NUMBERS = (*TABLE_WHOLE, "test_acc")
 
 
 def load_table(path):
@@ -264,6 +283,17 @@ def load_table(path):
     missing = [k for k in TABLE_KEYS if k not in table]
     if missing:
         raise BrokenRun(f"{path} is not a results.csv of scripts/agg_results.py (no {', '.join(missing)} column)")
+    for column in TABLE_NUMBERS:
+        values = pd.to_numeric(table[column], errors="coerce").astype(float)
+        if column in TABLE_WHOLE:
+            bad = values.isna() | (values != values.round())
+        else:
+            bad = values.isna() & table[column].notna()
+        if bad.any():
+            row, value = int(bad.idxmax()), table[column][bad.idxmax()]
+            raise BrokenRun(f"{path}: row {row + 2}'s {column} is {'empty' if pd.isna(value) else value}, "
+                            f"not {'a whole number' if column in TABLE_WHOLE else 'a number'}; restore the file from "
+                            f"its analysis or version control")
     return table.drop(columns=["protocol"], errors="ignore").assign(alg=table.alg.astype(str).str.split(" ").str[0])
 
 
@@ -281,8 +311,10 @@ def load_results(roots, log_meta=None, broken=None):
     given)."""
     tables = [Path(r) for r in roots if Path(r).is_file()]
     runs, logs = find_sources([r for r in roots if not Path(r).is_file()])
-    frames = load_runs(runs, [] if broken is None else broken) + table_rows(tables, {str(f) for f in runs})
+    broken = [] if broken is None else broken
+    frames = load_runs(runs, broken) + table_rows(tables, {str(f) for f in runs})
     run_names = {Path(s).name for f in frames for s in f.source.astype(str).unique()}
+    run_names |= {f.name for f in runs if f not in broken}  # read, if without a finished round
     frames += load_logs(logs, log_meta or {}, run_names)
     frames = [f for f in frames if len(f)]
     if not frames:

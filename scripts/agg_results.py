@@ -70,8 +70,8 @@ if str(ROOT) not in sys.path:
 from errors import exit_with  # noqa: E402
 from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
-from scripts.agg_read import (LOG_META_KEYS, SETTING, BrokenRun, canonical, load_results, setting_title,  # noqa: E402
-                              warn_mixed_trainers)
+from scripts.agg_read import (LOG_META_KEYS, LOG_META_WHOLE, SETTING, BrokenRun, canonical,  # noqa: E402
+                              load_results, setting_title, warn_mixed_trainers, whole_number)
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rand_gaps,
                                rarest_counts, setting_summary, tested_pairs, training_costs)
@@ -160,7 +160,7 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
         warnings.warn(f"{title}: some 'rand' seeds record no {metric} at {len(gaps)} labelled count(s) ("
                       f"{', '.join(map(str, gaps[:3]))}{', …' if len(gaps) > 3 else ''}); rand's mean there, which "
                       f"places the checkpoints, is over the seeds that have it")
-    if cutoff is None and len(acc) > 1:
+    if cutoff is None and (len(acc) > 1 or RAND not in acc):
         why = "its 'rand' seeds share no labelled count" if RAND in acc else "no 'rand' runs"
         warnings.warn(f"{title}: {why}; checkpoints run to {points[-1]} labels (all runs reach it)"
                       + ("" if RAND in acc else "; no normalised errors or CDF, which are relative to rand's"))
@@ -305,9 +305,16 @@ def usage_error(args):
     unknown = [kv.split("=", 1)[0] for kv in args.log_meta if kv.split("=", 1)[0] not in LOG_META_KEYS]
     if unknown:
         return f"--log-meta {unknown[0]}=...: unknown key; use one of {', '.join(LOG_META_KEYS)}"
+    meta = dict(kv.split("=", 1) for kv in args.log_meta)
+    if bad := [k for k in LOG_META_WHOLE if k in meta and whole_number(meta[k]) is None]:
+        return f"--log-meta {bad[0]}={meta[bad[0]]}: {bad[0]} is a whole number, e.g. --log-meta {bad[0]}=1"
     if args.t_threshold is not None and not (math.isfinite(args.t_threshold) and args.t_threshold > 0):
         return (f"--t-threshold must be a positive finite number (the paper's is 2.776), "
                 f"got {args.t_threshold}")
+    files = [r for r in args.results if Path(r).is_file() and Path(r).suffix != ".csv"]
+    if files:
+        return (f"{files[0]} is a file; pass the folder that holds it (run folders and the original's logs under a "
+                f"folder are read) or a results.csv")
     missing = [r for r in args.results if not (Path(r).is_dir() or Path(r).suffix == ".csv" and Path(r).is_file())]
     return f"no such folder or results.csv: {missing[0]}" if missing else None
 

@@ -8,7 +8,8 @@ once each, on local worker processes or as Ray tasks.
 OUT/<data>_<model>_<alg>_<nQuery>_seed<seed>/ with summary.json and nothing left to do under these flags is
 skipped (a larger --nEnd continues it); any other existing run folder is continued with run.py --resume. A run
 folder whose config.json records other result-changing flags (results.RESULT_FLAGS and the strategy's own, e.g.
---lr, --nStart) is neither skipped nor continued: it is refused with one line naming them (exit code 1). Each
+--lr, --nStart), or whose config.json cannot be read, is neither skipped nor continued: it is refused with one
+line naming them, or the broken file (exit code 1). Each
 run's stdout and stderr go to OUT/logs/<run>.log. A failed run is reported (its name, exit code and error line)
 and the others go on; the exit code is 1 when any run failed.
 
@@ -56,7 +57,7 @@ import run  # noqa: E402
 import resume  # noqa: E402
 from errors import UserError, close_names, exit_with  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
-from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
+from results import FORCE_HINT, RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
 from statefile import open_regular, read_regular  # noqa: E402
 from strategy_params import parameters  # noqa: E402
@@ -133,6 +134,10 @@ def action_for(folder, ns):
     run_dir, planned = RunDir(folder), planned_settings(ns)
     try:
         recorded = run_dir.read_config()
+    except UserError as e:  # a config.json that cannot be read: nothing says which run this is
+        return "refuse", (str(e).removesuffix(FORCE_HINT).rstrip("; ") + "; move the folder away (or run it by "
+                          "hand with run.py --force), then run the sweep again")
+    try:
         done = run_dir.read_summary()
     except UserError:
         return "resume", ""  # run.py --resume then names the broken file, and only this run fails
@@ -164,7 +169,14 @@ def refusal_line(folder, recorded, planned, differing):
 def plan(args, passthrough):
     """Every combination as a Job, seeds outside algorithms (all algorithms of seed 1 first); an alias runs as the
     strategy it names (kcenter as coreset)."""
-    algs = [ALIASES.get(a, a) for a in (a.lower() for a in split_list(args.algs, "--algs"))]
+    given = [a.lower() for a in split_list(args.algs, "--algs")]
+    algs = [ALIASES.get(a, a) for a in given]
+    twins = [(a, b) for i, a in enumerate(given) for b in given[i + 1:]
+             if a != b and ALIASES.get(a, a) == ALIASES.get(b, b)]
+    if twins:
+        a, b = twins[0]
+        alias = a if a in ALIASES else b
+        raise SweepError(f"--algs names {a} and {b}, one strategy ({alias} is an alias of {ALIASES[alias]}); keep one")
     unknown = [a for a in algs if a not in STRATEGIES]
     if unknown:
         named = [a + (f" (did you mean {' or '.join(close)}?)" if (close := close_names(a, STRATEGIES)) else "")
@@ -190,7 +202,8 @@ def plan(args, passthrough):
             argv.append("--resume")
         jobs.append(Job(name, argv, action, str(out / "logs" / f"{name}.log"), reason))
     if len({j.name for j in jobs}) < len(jobs):
-        raise SweepError("the lists name the same run twice; remove the repeated value")
+        twice = next(name for name in (j.name for j in jobs) if sum(k.name == name for k in jobs) > 1)
+        raise SweepError(f"the lists name the run {twice} twice; remove the repeated value")
     return jobs
 
 
@@ -608,7 +621,7 @@ def main(argv=None):
     bar.close()
     ran = len(jobs) - len(skipped) - len(busy) - len(refused) - len(failed)
     busy_note = f"{len(busy)} left to other processes running them, " if busy else ""
-    refused_note = f"{len(refused)} refused (made with other settings), " if refused else ""
+    refused_note = f"{len(refused)} refused (made with other settings, or unreadable), " if refused else ""
     print(f"{len(jobs)} runs: {ran} ran, {len(skipped)} skipped (finished before), {busy_note}{refused_note}"
           f"{len(failed)} failed, {time.perf_counter() - start:.0f} s")
     for job, code, line in failed:

@@ -573,6 +573,7 @@ def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
                         {"from_round": 2, "threads": 2, "trainer": "torch", "kernel": "off", "device": "cpu"}]
     assert all(time.strptime(s["started"], "%Y-%m-%dT%H:%M:%S") for s in config["segments"])
     assert config["threads"] == 1 and config["kernel"] == "auto"  # the keys of the first start stay as they were
+    assert results.result_settings(config)["threads"] == "1+2"  # the analysis and a sweep never take it for one
 
 
 def test_negative_seed_is_refused_through_the_real_cli(tmp_path):

@@ -554,6 +554,79 @@ def test_t_threshold_must_be_a_positive_finite_number(tmp_path, capsys, value):
     assert not (tmp_path / "f").exists()
 
 
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: t.head(3).to_csv(index=False)[:-40], "row 4's nStart is empty, not a whole number"),  # cut
+    (lambda t: t.assign(test_acc=["x"] + list(t.test_acc[1:])).to_csv(index=False), "row 2's test_acc is x, not a "
+                                                                                      "number"),
+    (lambda t: t.assign(seed=1.5).to_csv(index=False), "row 2's seed is 1.5, not a whole number"),
+    (lambda t: t.drop(columns="nStart").to_csv(index=False), "(no nStart column)"),
+])
+def test_a_damaged_results_table_is_one_error_and_nothing_is_written(tmp_path, capsys, damage, message):
+    write_run(tmp_path / "res", "rand", 1, [0.5, 0.6, 0.7])
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f")]) == 0
+    table = pd.read_csv(tmp_path / "f" / "results.csv")
+    (tmp_path / "bad.csv").write_text(damage(table))
+    capsys.readouterr()
+    assert agg_results.main([str(tmp_path / "bad.csv"), "--fig", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "g").exists()
+
+
+def test_a_run_resumed_with_other_threads_never_pools_with_runs_of_one_thread_count(tmp_path):
+    write_run(tmp_path, "rand", 1, [0.5, 0.6, 0.7], threads=1)
+    write_run(tmp_path, "rand", 2, [0.5, 0.6, 0.7], threads=1,
+              segments=[{"from_round": 0, "threads": 1}, {"from_round": 2, "threads": 2}])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
+    assert "digits, mlp, batch 50: its runs differ in threads; analysed as separate settings (threads=1; " \
+           "threads=1+2)" in [str(w.message) for w in caught]
+
+
+def test_a_run_without_a_finished_round_is_left_out_with_a_warning_that_says_so(tmp_path):
+    for seed in (1, 2):
+        write_run(tmp_path, "rand", seed, [0.5, 0.6, 0.7])
+    run_dir = write_run(tmp_path, "badge", 1, [0.5], finished=False)
+    header = run_dir.rounds.read_text().splitlines()[0]
+    run_dir.rounds.write_text(header + "\n")  # as a sweep killed in round 0 leaves it
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "digits_mlp_badge_50_seed1.log").write_text(
+        "# 2026-12-05T10:00:00 python run.py --alg badge\n50\ttesting accuracy 0.5\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
+    messages = [str(w.message) for w in caught]
+    assert f"leaving out {run_dir.path}: no round of it has finished yet (its rounds.csv has no rows)" in messages
+    assert not any("no run folder named" in m for m in messages), messages
+
+
+def test_a_setting_of_one_strategy_other_than_rand_warns_that_it_has_no_cdf(tmp_path):
+    write_run(tmp_path, "badge", 1, [0.5, 0.6, 0.7])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
+    assert any("no 'rand' runs" in str(w.message) and "no normalised errors or CDF" in str(w.message)
+               for w in caught), [str(w.message) for w in caught]
+    assert not list((tmp_path / "f").glob("cdf_digits*"))
+
+
+def test_log_meta_values_that_are_not_whole_numbers_are_one_error(tmp_path, capsys):
+    write_run(tmp_path / "res", "rand", 1, [0.5, 0.6])
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f"), "--log-meta", "seed=x"]) == 2
+    assert capsys.readouterr().err.strip() == ("agg_results.py: error: --log-meta seed=x: seed is a whole number, "
+                                               "e.g. --log-meta seed=1")
+    log = tmp_path / "logs" / "mylog.txt"
+    log.parent.mkdir()
+    log.write_text("Namespace(data='MNIST', model='mlp', alg='rand', nQuery='ten')\n100\ttesting accuracy 0.5\n")
+    assert agg_results.main([str(log), "--fig", str(tmp_path / "g")]) == 2
+    assert capsys.readouterr().err.strip() == (f"agg_results.py: error: {log} is a file; pass the folder that holds "
+                                               f"it (run folders and the original's logs under a folder are read) or "
+                                               f"a results.csv")
+    with pytest.warns(UserWarning, match="mylog.txt: its nQuery 'ten' is not a whole number"):
+        assert agg_results.main([str(tmp_path / "logs"), str(tmp_path / "res"), "--fig", str(tmp_path / "g")]) == 0
+
+
 def test_rand_seeds_of_another_nstart_are_another_setting_not_missing(tmp_path):
     write_run(tmp_path, "rand", 1, [0.5, 0.6, 0.7], n_start=50)
     write_run(tmp_path, "rand", 2, [0.5, 0.6, 0.7], n_start=75)  # 75, 125, 175: no count shared with seed 1

@@ -184,6 +184,8 @@ def test_bad_data_gets_a_one_line_error(args, fragment, tmp_path):
     (["--model", "vgg"], "needs image data"),
     (["--model", "cnn"], "--model cnn is defined for"),
     (["--nStart", "5000"], "larger than the pool"),
+    (["--nStart", "1617", "--nEnd", "2000"], "the first batch of 1617 labels the whole pool of 1617 points, leaving "
+                                             "none to query; lower --nStart, or --nEnd to 1617"),
     (["--nQuery", "2000", "--nEnd", "2100"], "--nQuery 2000 is larger than the 1517 unlabelled points left after "
                                              "the first batch of 100 (pool of 1617); lower --nQuery"),
     (["--nQuery", "0"], "--nQuery must be positive"),

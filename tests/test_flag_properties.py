@@ -38,6 +38,8 @@ def expected_error(n_start, n_query, n_end, rounds, trunc, lr, n_emb):
              (first <= pool_size(trunc), f"is larger than the pool of {pool_size(trunc)} points")]
     message = next((message for ok, message in rules if not ok), None)
     left = pool_size(trunc) - first
+    if message is None and planned_rounds(n_start, n_query, n_end, rounds) > 0 and left == 0:
+        return f"the first batch of {first} labels the whole pool of {first} points, leaving none to query"
     if message is None and planned_rounds(n_start, n_query, n_end, rounds) > 0 and n_query > left:
         return f"--nQuery {n_query} is larger than the {left} unlabelled points left after the first batch of {first}"
     return message

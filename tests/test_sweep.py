@@ -46,7 +46,7 @@ def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys
     (["--algs", "rand", "--seed", "3"], "--seed is set by the sweep"),
     (["--algs", "rand", "--nStrat", "3"], "unrecognized arguments: --nStrat"),
     (["--algs", "rand", "--nEnd", "many"], "argument --nEnd: invalid int value"),
-    (["--algs", "rand", "--seeds", "1,1"], "the same run twice"),
+    (["--algs", "rand", "--seeds", "1,1"], "the lists name the run digits_mlp_rand_100_seed1 twice"),
     (["--algs", "rand", "--workers", "0"], "--workers must be at least 1"),
     (["--algs", "rand", "--did", "6", "--model", "resnet"], "--did (tabular OpenML data) works only with"),
     (["--algs", "rand", "--nStart", "200", "--nEnd", "100"], "--nEnd (100) is below the first batch (200"),
@@ -337,7 +337,8 @@ def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys)
     assert refused == [f"REFUSED digits_mlp_rand_50_seed1: {folder} was made with --nStart 50 --lr 0.001, the sweep "
                        f"would run --nStart 40 --lr 0.0001; not reused: run the sweep with those flags, move the "
                        f"folder away or use another --out"]
-    assert "1 runs: 0 ran, 0 skipped (finished before), 1 refused (made with other settings), 0 failed" in captured.out
+    assert ("1 runs: 0 ran, 0 skipped (finished before), 1 refused (made with other settings, or unreadable), "
+            "0 failed") in captured.out
     assert stamps == {p: p.stat().st_mtime_ns for p in folder.iterdir()}
     # the same settings (and a --beta that rand does not use): skipped
     assert sweep.main(grid + ["--nStart", "50", "--lr", "0.001", "--beta", "2"]) == 0
@@ -379,13 +380,29 @@ def test_a_finished_run_is_reused_only_for_the_data_file_it_read(tmp_path, capsy
     assert stamps == {name: (folder / name).stat().st_mtime_ns for name in kept}
 
 
+def test_a_run_folder_whose_config_cannot_be_read_is_refused_naming_it(tmp_path, capsys):
+    flags = ["--algs", "rand", "--seeds", "1", "--nQuery", "50", "--nStart", "50", "--nEnd", "100", "--maxEpochs",
+             "20", "--out", str(tmp_path)]
+    assert sweep.main(flags) == 0
+    config = tmp_path / "digits_mlp_rand_50_seed1" / "config.json"
+    config.write_text('{"alg": ')
+    capsys.readouterr()
+    assert sweep.main(flags + ["--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("refuse ")
+    assert sweep.main(flags) == 1
+    assert f"REFUSED digits_mlp_rand_50_seed1: {config} is not valid JSON; move the folder away (or run it by hand " \
+           f"with run.py --force), then run the sweep again" in capsys.readouterr().err
+    assert config.read_text() == '{"alg": '
+
+
 def test_an_alias_runs_as_the_strategy_it_names(tmp_path, capsys):
     grid = ["--seeds", "1", "--out", str(tmp_path), "--dry-run"]
     assert sweep.main(grid + ["--algs", "kcenter,learning_loss"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[4] for line in lines] == ["coreset", "lpl"]
     assert sweep.main(grid + ["--algs", "coreset,kcenter"]) == 2
-    assert "the same run twice" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip() == ("sweep.py: error: --algs names coreset and kcenter, one strategy "
+                                               "(kcenter is an alias of coreset); keep one")
 
 
 def test_test_files_and_paths_are_made_absolute_for_every_run(tmp_path, capsys, monkeypatch):
