@@ -41,7 +41,7 @@ from errors import TrainingDiverged, UserError, did_you_mean, exit_with
 from query_strategies import ALIASES, STRATEGIES
 from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity, run_owner
 from runlock import run_folder_lock
-from strategy_params import add_flags, arguments
+from strategy_params import add_flags, arguments, ignored_flags
 
 # torch, torchvision and the modules built on them are imported after the flags are parsed (import_libraries),
 # so that --help and flag errors answer at once.
@@ -204,6 +204,8 @@ def check_selection_flags(args):
         raise UserError(f"--select-on input gives the embedding-based strategies ({', '.join(takers)}) the data's "
                         f"own features; {args.alg} selects on the network's gradients, which they cannot stand for: "
                         f"drop --select-on input")
+    for flag, takers in ignored_flags(args.alg, vars(args)):
+        warnings.warn(f"--{flag} is a flag of {', '.join(takers)}, not of {args.alg}; it is ignored", stacklevel=2)
     try:
         cls.check_parameters(arguments(args.alg, vars(args)))
     except ValueError as e:

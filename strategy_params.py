@@ -194,6 +194,14 @@ def add_flags(parser):
         parser.add_argument(f"--{flag}", type=p.type, default=p.default, help=f"{', '.join(takers)}: {p.help}")
 
 
+def ignored_flags(alg, flags):
+    """[(flag, the strategies that take it)] for each strategy flag in `flags` (a dict of run.py's flags) set to
+    other than its default that the strategy `alg` does not take."""
+    own = {p.flag for p in parameters(alg)}
+    return [(flag, [a for a, params in DECLARED.items() if p in params]) for flag, p in every_parameter().items()
+            if flag not in own and flag in flags and flags[flag] != p.default]
+
+
 def arguments(alg, flags):
     """The strategy `alg`'s constructor keywords, {name: value of its flag in `flags`} (a dict of run.py's flags)."""
     return {p.name: flags[p.flag] for p in parameters(alg)}

@@ -134,3 +134,12 @@ def test_a_parameter_declared_here_gets_flag_config_entry_resume_refusal_and_swe
     assert result_settings(config)["spread"] == 2.0 and "chunk" not in result_settings(config)
     assert differing_settings(config, dict(config, spread=3.0, chunk=8)) == ["spread"]
     assert differing_settings(dict(config, alg="badge"), dict(config, alg="badge", spread=3.0)) == []
+
+
+def test_a_flag_of_another_strategy_set_away_from_its_default_is_named_in_a_warning(tmp_path, capsys):
+    flags = vars(run.build_parser().parse_args(["--alg", "rand", "--beta", "2", "--gamma", "10"]))
+    assert strategy_params.ignored_flags("rand", flags) == [("beta", ["powerbald", "powermargin"])]
+    assert strategy_params.ignored_flags("powermargin", flags) == []
+    with pytest.warns(UserWarning, match="^--beta is a flag of powerbald, powermargin, not of rand; it is ignored$"):
+        assert run.main(["--alg", "rand", "--beta", "2", "--nStart", "50", "--nQuery", "50", "--nEnd", "100",
+                         "--maxEpochs", "20", "--out", str(tmp_path)]) == 0
