@@ -481,8 +481,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         return None
     run_dir.summary.unlink(missing_ok=True)
     continue_trainer(learner, old.get("trainer", "torch"), run_dir)
-    continue_device(old.get("device"), config["device"], run_dir)
-    continue_threads(old.get("threads"), args.threads, run_dir)
+    continue_segment_flags(old, config, run_dir)
     run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds,
                            "segments": [*segments, segment(state["round"] + 1, args, learner, config)]})
     restore_checkpoint(state, learner, strategy, run_dir.checkpoint)
@@ -530,22 +529,22 @@ def recorded_segments(run_dir, old):
     return segments
 
 
-def continue_device(started_on, device, run_dir):
-    """A warning when a resumed run continues on another device than it started on (`--device auto` on another
-    machine): the float rounding differs from here on; each segment of config.json records its device."""
-    if started_on is not None and started_on != device:
-        warnings.warn(f"{run_dir.path} started on {started_on} and continues on {device}; its float rounding differs "
-                      f"from here on (config.json's segments record each part's device)", stacklevel=2)
+SEGMENT_PHRASES = {"threads": "with --threads {}", "device": "on {}"}  # how warnings name results.SEGMENT_FLAGS
 
 
-def continue_threads(started_with, threads, run_dir):
-    """A warning when a resumed run continues with another --threads than it started with: sums split over other
-    threads round differently, so its picks can differ from here on; each segment of config.json records its
-    threads."""
-    if started_with is not None and started_with != threads:
-        warnings.warn(f"{run_dir.path} started with --threads {started_with} and continues with --threads {threads}; "
-                      f"its float rounding, and so its picks, can differ from here on (config.json's segments record "
-                      f"each part's threads)", stacklevel=2)
+def continue_segment_flags(old, config, run_dir):
+    """A warning for each flag of SEGMENT_FLAGS with which a resumed run continues otherwise than it started (its
+    config.json `old`, now `config`): another --threads, or another device (`--device auto` on another machine),
+    rounds floats otherwise from here on; each segment of config.json records both."""
+    from results import SEGMENT_FLAGS
+
+    for key in SEGMENT_FLAGS:
+        was, now = old.get(key), config[key]
+        if was is not None and was != now:
+            phrase = SEGMENT_PHRASES[key]
+            warnings.warn(f"{run_dir.path} started {phrase.format(was)} and continues {phrase.format(now)}; its float "
+                          f"rounding, and so its picks, can differ from here on (config.json's segments record each "
+                          f"part's {key})", stacklevel=2)
 
 
 def continue_trainer(learner, started_with, run_dir):

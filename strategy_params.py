@@ -187,18 +187,22 @@ def every_parameter():
     return found
 
 
+def takers(param):
+    """The strategies that declare `param`, in declaration order."""
+    return [alg for alg, params in DECLARED.items() if param in params]
+
+
 def add_flags(parser):
     """One flag per declared parameter: its type and default, the help naming the strategies that take it."""
     for flag, p in every_parameter().items():
-        takers = [alg for alg, params in DECLARED.items() if p in params]
-        parser.add_argument(f"--{flag}", type=p.type, default=p.default, help=f"{', '.join(takers)}: {p.help}")
+        parser.add_argument(f"--{flag}", type=p.type, default=p.default, help=f"{', '.join(takers(p))}: {p.help}")
 
 
 def ignored_flags(alg, flags):
     """[(flag, the strategies that take it)] for each strategy flag in `flags` (a dict of run.py's flags) set to
     other than its default that the strategy `alg` does not take."""
     own = {p.flag for p in parameters(alg)}
-    return [(flag, [a for a, params in DECLARED.items() if p in params]) for flag, p in every_parameter().items()
+    return [(flag, takers(p)) for flag, p in every_parameter().items()
             if flag not in own and flag in flags and flags[flag] != p.default]
 
 

@@ -292,6 +292,11 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def log_meta(args):
+    """--log-meta's KEY=VALUE pairs as a dict (the last value of a key given twice)."""
+    return dict(kv.split("=", 1) for kv in args.log_meta)
+
+
 def usage_error(args):
     """The error of options that parse but cannot be used (an empty --fig or one that is a file, a --log-meta
     without '=' or with a key a log's setting does not have, a --t-threshold that is not a positive finite number, a
@@ -302,10 +307,9 @@ def usage_error(args):
         return f"--fig {args.fig} is a file; name a folder"
     if any("=" not in kv for kv in args.log_meta):
         return "--log-meta takes KEY=VALUE"
-    unknown = [kv.split("=", 1)[0] for kv in args.log_meta if kv.split("=", 1)[0] not in LOG_META_KEYS]
-    if unknown:
+    meta = log_meta(args)
+    if unknown := [k for k in meta if k not in LOG_META_KEYS]:
         return f"--log-meta {unknown[0]}=...: unknown key; use one of {', '.join(LOG_META_KEYS)}"
-    meta = dict(kv.split("=", 1) for kv in args.log_meta)
     if bad := [k for k in LOG_META_WHOLE if k in meta and whole_number(meta[k]) is None]:
         return f"--log-meta {bad[0]}={meta[bad[0]]}: {bad[0]} is a whole number, e.g. --log-meta {bad[0]}=1"
     if args.t_threshold is not None and not (math.isfinite(args.t_threshold) and args.t_threshold > 0):
@@ -332,7 +336,7 @@ def main(argv=None):
         return error(message)
     broken = []
     try:
-        table = load_results(args.results, dict(kv.split("=", 1) for kv in args.log_meta), broken)
+        table = load_results(args.results, log_meta(args), broken)
     except BrokenRun as e:
         return error(str(e))
     if args.algs is not None:
