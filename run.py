@@ -417,12 +417,10 @@ def run(args, watch):
     try:
         with run_folder_lock(run_dir.path):
             first = open_run_dir(run_dir, args, config, learner, strategy)
-            if first is None:
-                return run_dir
-            try:
+            if first is not None:
                 run_rounds(args, run_dir, ds, learner, strategy, initial, first)
-            except KeyboardInterrupt:
-                raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
     except OSError as e:
         e.add_note("continue with --resume (every finished round is kept)" if os.path.exists(run_dir.checkpoint)
                    else "run it again (no round had finished)")
@@ -434,11 +432,15 @@ NOTHING_SAVED = "no round had finished, so nothing is saved"
 
 
 def saved_rounds_note(run_dir):
-    """What an interrupted run leaves: the finished rounds (to continue with --resume), or none."""
+    """What an interrupted run leaves: the finished rounds (to continue with --resume), none, or the whole run (a
+    Ctrl-C that came as it ended)."""
     n = len(run_dir.accuracies())
     if n == 0:
         return NOTHING_SAVED
-    return f"{n} finished round{'s' * (n > 1)} saved in {run_dir.path}; continue with --resume"
+    rounds = f"{n} finished round{'s' * (n > 1)}"
+    if run_dir.summary.exists():
+        return f"the run had already ended; its {rounds} are saved in {run_dir.path}"
+    return f"{rounds} saved in {run_dir.path}; continue with --resume"
 
 
 def occupied(run_dir):
@@ -464,8 +466,9 @@ def open_run_dir(run_dir, args, config, learner, strategy):
             run_dir.check_nothing_finished()
             print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
             kept = first_round_run_id(run_dir, config)
-        run_dir.start(dict(config, run_id=kept or config["run_id"], segments=[segment(0, args, learner, config)]),
-                      keep=[run_dir.training] if kept else [])
+        with interrupt_held():  # a fresh start (--force) replaces the folder's files whole
+            run_dir.start(dict(config, run_id=kept or config["run_id"], segments=[segment(0, args, learner, config)]),
+                          keep=[run_dir.training] if kept else [])
         return 0
     old = run_dir.read_config()
     check_same_run(run_dir, old, config)
