@@ -175,9 +175,9 @@ def read_bytes(path, what):
     try:
         return read_regular(path)
     except FileNotFoundError:
-        raise StateError(f"{path} is missing; {what}") from None
+        raise StateError(f"{path} is missing", hint=what) from None
     except OSError as e:
-        raise StateError(f"{path} cannot be read ({e.strerror or type(e).__name__}); {what}") from None
+        raise StateError(f"{path} cannot be read ({e.strerror or type(e).__name__})", hint=what) from None
 
 
 def read_json_object(path):
@@ -185,16 +185,16 @@ def read_json_object(path):
     try:
         value = json.loads(read_bytes(path, FORCE_HINT))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise StateError(f"{path} is not valid JSON; {FORCE_HINT}") from None
+        raise StateError(f"{path} is not valid JSON", hint=FORCE_HINT) from None
     if not isinstance(value, dict):
-        raise StateError(f"{path} holds a JSON {type(value).__name__}, not an object; {FORCE_HINT}")
+        raise StateError(f"{path} holds a JSON {type(value).__name__}, not an object", hint=FORCE_HINT)
     return value
 
 
 def check_summary(summary, path):
     """summary.json as run.py writes it: stopped_by one of STOP_REASONS and an integer `rounds`."""
     if summary.get("stopped_by") not in STOP_REASONS or type(summary.get("rounds")) is not int:
-        raise StateError(f"{path} lacks a valid stopped_by ({', '.join(STOP_REASONS)}) or rounds; {FORCE_HINT}")
+        raise StateError(f"{path} lacks a valid stopped_by ({', '.join(STOP_REASONS)}) or rounds", hint=FORCE_HINT)
     return summary
 
 
@@ -217,16 +217,16 @@ def parse_table(data, path, columns, parsers):
     try:
         text = data.decode()
     except UnicodeDecodeError:
-        raise StateError(f"{path} holds bytes that are not text; {FORCE_HINT}") from None
+        raise StateError(f"{path} holds bytes that are not text", hint=FORCE_HINT) from None
     lines = complete_lines(text)
     if not lines or lines[0] != ",".join(columns):
-        raise StateError(f"{path} does not start with the header {','.join(columns)}; {FORCE_HINT}")
+        raise StateError(f"{path} does not start with the header {','.join(columns)}", hint=FORCE_HINT)
     rows = []
     for line_no, line in enumerate(lines[1:], start=2):
         try:
             rows.append(parse_line(line, columns, parsers))
         except ValueError as e:
-            raise StateError(f"{path} line {line_no} is garbled ({e}); {FORCE_HINT}") from None
+            raise StateError(f"{path} line {line_no} is garbled ({e})", hint=FORCE_HINT) from None
     return rows
 
 
@@ -412,7 +412,7 @@ class RunDir:
         state = load_state(self.checkpoint, "a checkpoint", FORCE_HINT)
         if not isinstance(state, dict) or not isinstance(state.get("files"), dict) or type(state.get("round")) is not int:
             raise StateError(f"{self.checkpoint} records no run identity or file marks (another program or an "
-                             f"older version wrote it); {FORCE_HINT}")
+                             f"older version wrote it)", hint=FORCE_HINT)
         return state
 
     def verify(self, state, run_id, identity):
@@ -420,7 +420,7 @@ class RunDir:
         exactly the bytes recorded in it; return {path: recorded size} for the CSVs that hold more (the rows of
         the round in flight or a torn line, both only of round state['round'] + 1). StateError otherwise."""
         if state.get("run_id") != run_id or state.get("identity") != identity:
-            raise StateError(f"{self.checkpoint} belongs to another run than {self.config} describes; {FORCE_HINT}")
+            raise StateError(f"{self.checkpoint} belongs to another run than {self.config} describes", hint=FORCE_HINT)
         longer, recorded = {}, {}
         for name, path, columns, parsers in self.tables():
             mark = state["files"].get(name)
@@ -430,13 +430,13 @@ class RunDir:
             if len(data) < size or size < 0 or sha256(data[:size]) != mark.get("sha256") \
                     or data[:size].count(b"\n") != mark.get("lines"):
                 raise StateError(f"{path} differs from the {mark.get('lines', '?')} lines the checkpoint of round "
-                                 f"{state['round']} recorded (lines removed, changed or garbled); {FORCE_HINT}")
+                                 f"{state['round']} recorded (lines removed, changed or garbled)", hint=FORCE_HINT)
             recorded[name] = [row["round"] for row in parse_table(data[:size], path, columns, parsers)]
             header = (",".join(columns) + "\n").encode()
             extra = parse_table(header + data[size:], path, columns, parsers)
             if any(row["round"] != state["round"] + 1 for row in extra):
                 raise StateError(f"{path} holds lines after round {state['round']} + 1 that no checkpoint "
-                                 f"covers; {FORCE_HINT}")
+                                 f"covers", hint=FORCE_HINT)
             if len(data) > size:
                 longer[path] = size
         self.check_round(state["round"], recorded)
@@ -449,7 +449,7 @@ class RunDir:
         if recorded["rounds"] != list(range(rd + 1)) or queried != sorted(queried) \
                 or sorted(set(queried)) != list(range(rd + 1)):
             raise StateError(f"{self.checkpoint} says round {rd} was the last to finish, which the "
-                             f"{len(recorded['rounds'])} rows of {self.rounds} it recorded contradict; {FORCE_HINT}")
+                             f"{len(recorded['rounds'])} rows of {self.rounds} it recorded contradict", hint=FORCE_HINT)
 
     def check_training(self, owner, rd):
         """StateError unless training.pt, when there, is a training snapshot of the run `owner` names
@@ -466,9 +466,9 @@ class RunDir:
         """Without a checkpoint, at most round 0's row (written just before its checkpoint) may exist; StateError
         when summary.json or rows of later rounds show that a checkpoint was lost."""
         if self.summary.exists():
-            raise StateError(f"{self.checkpoint} is missing but {self.summary} says the run ended; {FORCE_HINT}")
+            raise StateError(f"{self.checkpoint} is missing but {self.summary} says the run ended", hint=FORCE_HINT)
         if self.rounds.exists() and read_bytes(self.rounds, FORCE_HINT).count(b"\n") > 2:
-            raise StateError(f"{self.checkpoint} is missing but {self.rounds} holds finished rounds; {FORCE_HINT}")
+            raise StateError(f"{self.checkpoint} is missing but {self.rounds} holds finished rounds", hint=FORCE_HINT)
 
     def holds_results(self):
         """Whether any state file of a run is there (a fresh start would overwrite it)."""
@@ -496,7 +496,7 @@ def load_state(path, what, hint):
     try:
         return torch.load(io.BytesIO(data), weights_only=True)
     except Exception as e:  # a damaged or crafted file raises many kinds
-        raise StateError(f"{path} cannot be read as {what} of this program ({type(e).__name__}); {hint}")
+        raise StateError(f"{path} cannot be read as {what} of this program ({type(e).__name__})", hint=hint)
 
 
 def read_snapshot(path, owner, rd):
@@ -505,9 +505,9 @@ def read_snapshot(path, owner, rd):
     hint = f"delete it to train round {rd} from its first epoch"
     state = load_state(path, "a training snapshot", hint)
     if not isinstance(state, dict) or not isinstance(state.get("training"), dict):
-        raise StateError(f"{path} holds no training snapshot; {hint}")
+        raise StateError(f"{path} holds no training snapshot", hint=hint)
     if any(state.get(k) != v for k, v in owner.items()):
-        raise StateError(f"{path} belongs to another run than its folder's config.json describes; {hint}")
+        raise StateError(f"{path} belongs to another run than its folder's config.json describes", hint=hint)
     return state
 
 

@@ -528,7 +528,7 @@ def recorded_segments(run_dir, old):
 
     segments = old.get("segments", [])
     if not isinstance(segments, list) or not all(isinstance(s, dict) for s in segments):
-        raise StateError(f"{run_dir.config}: its segments are not a list of records; {FORCE_HINT}")
+        raise StateError(f"{run_dir.config}: its segments are not a list of records", hint=FORCE_HINT)
     return segments
 
 

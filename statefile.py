@@ -10,7 +10,12 @@ NOT_REGULAR = "(a FIFO, device or folder)"
 
 
 class StateError(UserError):
-    """A file of a run folder that cannot be trusted: one line naming it, exit code 2."""
+    """A file of a run folder that cannot be trusted: one line naming it (`problem`) and what to do (`hint`), exit
+    code 2."""
+
+    def __init__(self, problem, hint=None):
+        super().__init__(f"{problem}; {hint}" if hint else problem)
+        self.problem = problem
 
 
 def open_regular(path, flags, mode=0o644):

@@ -57,9 +57,9 @@ import run  # noqa: E402
 import resume  # noqa: E402
 from errors import UserError, close_names, exit_with  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
-from results import FORCE_HINT, RunDir, differing_settings, load_state, result_settings  # noqa: E402
+from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
-from statefile import open_regular, read_regular  # noqa: E402
+from statefile import StateError, open_regular, read_regular  # noqa: E402
 from strategy_params import parameters  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -134,9 +134,9 @@ def action_for(folder, ns):
     run_dir, planned = RunDir(folder), planned_settings(ns)
     try:
         recorded = run_dir.read_config()
-    except UserError as e:  # a config.json that cannot be read: nothing says which run this is
-        return "refuse", (str(e).removesuffix(FORCE_HINT).rstrip("; ") + "; move the folder away (or run it by "
-                          "hand with run.py --force), then run the sweep again")
+    except StateError as e:  # a config.json that cannot be read: nothing says which run this is
+        return "refuse", (f"{e.problem}; move the folder away (or run it by hand with run.py --force), then run "
+                          "the sweep again")
     try:
         done = run_dir.read_summary()
     except UserError:
