@@ -28,10 +28,9 @@ def wait_for_holder(folder, accept, timeout=120):
     """The pid in `folder`'s lock file once it is one that accept(pid) takes (polled every 10 ms)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        lock = Path(folder) / ".lock"
-        text = lock.read_text().strip() if lock.is_file() else ""
-        if text.isdigit() and accept(int(text)):
-            return int(text)
+        pid = lock_pid(folder)
+        if pid is not None and accept(pid):
+            return pid
         time.sleep(0.01)
     raise AssertionError(f"no process took the lock of {folder} within {timeout} s")
 
@@ -94,3 +93,57 @@ def wait_for_cpu(proc, seconds, timeout=600, used=cpu_seconds):
     while proc.poll() is None and used(proc.pid) < seconds:
         assert time.monotonic() < deadline, f"process {proc.pid} did not use {seconds} CPU seconds in {timeout} s"
         time.sleep(0.02)
+
+
+def freeze(pid):
+    """Stop process `pid` (SIGSTOP) and return once /proc shows it stopped, so that what a test then reads of its
+    files stays true until the test acts; False when the process has ended."""
+    try:
+        os.kill(pid, signal.SIGSTOP)
+    except ProcessLookupError:
+        return False
+    while (fields := stat_fields(pid)) and fields[0] not in "TtZX":
+        time.sleep(0.001)
+    return bool(fields) and fields[0] in "Tt"
+
+
+def resume_frozen(pid):
+    """SIGCONT to a process `freeze` stopped (signals sent to it meanwhile are then delivered); nothing when it has
+    ended (a SIGKILL ends a stopped process too)."""
+    try:
+        os.kill(pid, signal.SIGCONT)
+    except ProcessLookupError:
+        pass
+
+
+def caught_mid_run(start, target, mid_run, attempts=5, timeout=300):
+    """(process, pid): a process `start(attempt)` started, with its process `pid` = target(process) (polled every
+    10 ms until not None) frozen (`freeze`) at a moment when mid_run() holds. A test that polls late on a loaded
+    machine can find the work already past the moment it wants; the process is then killed and started afresh, so
+    the test acts on the moment it names however late it polls. The caller signals, then `resume_frozen(pid)`."""
+    for attempt in range(attempts):
+        proc = start(attempt)
+        deadline = time.monotonic() + timeout
+        while (pid := target(proc)) is None and proc.poll() is None:
+            assert time.monotonic() < deadline, f"process {proc.pid}: nothing to catch within {timeout} s"
+            time.sleep(0.01)
+        if pid is not None and freeze(pid) and mid_run():
+            return proc, pid
+        if pid is not None and alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        proc.kill()
+        proc.communicate()
+    raise AssertionError(f"the process ran past the moment to catch in each of {attempts} tries")
+
+
+def lock_pid(folder):
+    """The pid written in `folder`'s lock file, or None (no lock file yet, or not a pid yet)."""
+    lock = Path(folder) / ".lock"
+    text = lock.read_text().strip() if lock.is_file() else ""
+    return int(text) if text.isdigit() else None
+
+
+def group_of(pid):
+    """The process group of `pid`, or None when it has ended."""
+    fields = stat_fields(pid)
+    return int(fields[2]) if fields and fields[0] != "Z" else None

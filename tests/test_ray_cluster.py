@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import procs
 from cli import ROOT, run_main
 
 FLAGS = ["--nStart", "20", "--nEnd", "200"]  # 9 rounds trained to 0.99: seconds, still running when killed
@@ -134,6 +135,19 @@ def mid_run_on(node, folder):
     return pid in descendants(node.pid) and rounds >= 3 and not (folder / "summary.json").exists()
 
 
+def caught_mid_run_on(node, folder):
+    """mid_run_on, checked again with the run's process frozen (procs.freeze), which it then stays until the node is
+    killed: a late poll on a loaded machine may otherwise kill the node after the run has ended. A run found past
+    that moment is let go on (procs.resume_frozen) and False returned."""
+    if not mid_run_on(node, folder):
+        return False
+    pid = procs.lock_pid(folder)
+    if pid is not None and procs.freeze(pid) and mid_run_on(node, folder):
+        return True
+    procs.resume_frozen(pid)
+    return False
+
+
 def outcome(folder):
     lines = [ln.split(",") for ln in (folder / "rounds.csv").read_text().splitlines()]
     keep = [lines[0].index(c) for c in DETERMINISTIC]
@@ -148,8 +162,8 @@ def test_sweep_on_a_cluster_survives_a_lost_node(cluster, tmp_path):
              "--algs", ",".join(ALGS), "--seeds", "1", "--nQuery", "20", "--out", str(out), *FLAGS]
     proc = subprocess.Popen(sweep, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     folders = [out / f"digits_mlp_{alg}_20_seed1" for alg in ALGS]
-    deadline = time.time() + 60
-    while not any(mid_run_on(worker, f) for f in folders):
+    deadline = time.time() + 300
+    while not any(caught_mid_run_on(worker, f) for f in folders):
         if proc.poll() is not None or time.time() > deadline:
             proc.kill()
             pytest.fail(f"no run was seen mid-way on the second node: {proc.communicate()}")

@@ -7,7 +7,7 @@ pid. Odd data file names give safe run names and nothing is written outside --ou
 import os
 import pickle
 import re
-import signal
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 import results
 import run
 from cli import ROOT, assert_one_line_error, run_main
-from procs import start_cli, wait_for_holder
+from procs import caught_mid_run, lock_pid, start_cli
 from scripts import sweep
 
 ARGS = ["--alg", "albl", "--seed", "3", "--nStart", "40", "--nQuery", "40", "--nEnd", "120", "--maxEpochs", "30"]
@@ -97,12 +97,17 @@ def copy_run(src, out):
 
 
 def test_a_second_writer_is_refused_and_a_killed_holder_leaves_no_stale_lock(finished_run, tmp_path):
-    folder = copy_run(finished_run / FOLDER, tmp_path)
+    folder = tmp_path / FOLDER
     longer = [*ARGS, "--nEnd", "200", "--out", tmp_path]
-    holder = start_cli(*longer, "--resume")  # rounds 2..4 left to run
+
+    def start(_):
+        shutil.rmtree(folder, ignore_errors=True)
+        copy_run(finished_run / FOLDER, tmp_path)
+        return start_cli(*longer, "--resume")  # rounds 2..4 left to run
+
+    holder, _ = caught_mid_run(start, lambda p: p.pid if lock_pid(folder) == p.pid else None,
+                               lambda: (folder / "rounds.csv").read_text().count("\n") < 6)  # round 4 still to do
     try:
-        wait_for_holder(folder, lambda pid: pid == holder.pid)
-        os.kill(holder.pid, signal.SIGSTOP)  # the holder is now inside its run, with the lock
         before = {p.name: p.read_bytes() for p in folder.iterdir()}
         for extra in (["--resume"], ["--force"], []):
             proc = run_main(*longer, *extra)
