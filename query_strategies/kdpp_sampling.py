@@ -4,6 +4,8 @@ A k-subset S from the k-DPP P(S) ∝ det L_S with the linear kernel L_ij = (a_i�
 gradient embeddings g = a ⊗ e, a = onehot(ŷ) − p (L is never formed), by the MCMC swap chain of Anari et al.
 (2016): from a random k-subset, 5·k·ln k times propose swapping a uniform u ∈ S for a uniform v ∉ S and accept
 with probability min(1, det L_{S−u+v} / det L_S). The chain keeps L_S⁻¹, so each ratio costs O(k·(k + d + C)).
+Its stationary law is the k-DPP, but 5·k·ln k swaps (the paper's and the original's budget) are too few to reach
+it: the sample leans toward the random start, and at k = 1 (no step) it is that start.
 
 The chain must start where det L_S > 0: the start is the first k points of a random order of the pool that
 are linearly independent in gradient space (the random k-subset itself when it is non-singular). When the pool
@@ -109,8 +111,8 @@ def kdpp_chain(kernel, k, generator, steps):
 
 @one_thread()
 def kdpp_select(probs, emb, k, generator, steps=None):
-    """k rows from the k-DPP with kernel L = G Gᵀ over gradient embeddings, by 5·k·ln k MCMC swap steps; a sample,
-    so no score."""
+    """k rows after `steps` (default 5·k·ln k, the paper's) MCMC swap steps toward the k-DPP with kernel L = G Gᵀ
+    over gradient embeddings: the k-DPP's law only for chains long enough to mix; a sample, so no score."""
     check_budget(k, len(emb))
     steps = int(5 * k * math.log(k)) if steps is None else steps
     return picks(kdpp_chain(Kernel(gradient_factor(probs), emb), k, generator, steps))

@@ -1,5 +1,6 @@
 """The k-DPP baseline (query_strategies/kdpp_sampling.py): swap ratios and inverse updates against brute-force
-determinants and inverses, the chain's stationary distribution against det L_S, and singular pools."""
+determinants and inverses, the chain's stationary distribution (a long chain) against det L_S, the paper's
+short default chain, and singular pools."""
 import itertools
 
 import numpy as np
@@ -67,6 +68,17 @@ def test_chain_samples_the_k_dpp():
             for s in range(600)]
     counts = np.array([seen.count(s) for s in subsets])
     assert stats.chisquare(counts, 600 * dets / dets.sum()).pvalue > 1e-3
+
+
+def test_the_default_chain_is_the_paper_s_5_k_ln_k_steps():
+    """The paper's short chain: 5·k·ln k swaps (16 at k = 3), none at k = 1 (the random non-singular start)."""
+    probs, emb = inputs(40, 4, 3, seed=5)
+
+    def chain(k, seed, steps=None):
+        return kdpp_select(probs, emb, k, torch.Generator().manual_seed(seed), steps=steps).index.tolist()
+    assert all(chain(3, s) == chain(3, s, steps=16) for s in range(20))
+    assert any(chain(3, s) != chain(3, s, steps=15) for s in range(20))
+    assert all(chain(1, s) == chain(1, s, steps=0) for s in range(20))
 
 
 def test_distinct_points_with_nonzero_gradient_and_reproducible():
