@@ -43,6 +43,22 @@ def test_smallest_clusters_first_and_only_low_margin_candidates():
     assert picks[2] in (0, 2) and set(picks) <= {0, 2, 3, 5}
 
 
+@pytest.mark.parametrize("n,n_clusters,k,k_m,seed", [(60, 5, 10, 25, 0), (40, 40, 8, 8, 1), (30, 3, 12, 30, 2)])
+def test_whole_selection_equals_plain_python(n, n_clusters, k, k_m, seed):
+    """The k_m smallest margins p₍₁₎ − p₍₂₎ by a sort of Python floats (lowest index among ties; some margins tie
+    on purpose), spread by plain_round_robin; each pick scored −margin."""
+    rng = np.random.default_rng(seed)
+    probs = torch.softmax(torch.tensor(rng.normal(size=(n, 4)) * 2), 1)
+    probs[::7] = probs[0]  # ties in margin
+    clusters = rng.integers(n_clusters, size=n)
+    margins = [sorted(row, reverse=True)[0] - sorted(row, reverse=True)[1] for row in probs.tolist()]
+    candidates = sorted(range(n), key=lambda i: (margins[i], i))[:k_m]
+    spread = plain_round_robin([clusters[i] for i in candidates], k, torch.Generator().manual_seed(seed))
+    got = cluster_margin_select(probs, clusters, k, torch.Generator().manual_seed(seed), k_m=k_m)
+    assert got.index.tolist() == [candidates[j] for j in spread]
+    assert np.allclose(got.score, [-margins[candidates[j]] for j in spread], rtol=0, atol=1e-12)
+
+
 def test_average_linkage_equals_scipy():
     x = torch.randn(200, 5, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
     ours = hac_clusters(x, 8, torch.Generator())
