@@ -381,11 +381,23 @@ def start_cli(*argv, limit_bytes=None):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit)
 
 
+def cpu_to_end(proc):
+    """CPU seconds the Popen `proc` (stderr piped) takes to its end, with every descendant it waited for (os.wait4's
+    usage); its exit code must be 0."""
+    err = proc.stderr.read()  # to its end, when the process exits
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, err
+    return usage.ru_utime + usage.ru_stime
+
+
 def test_kills_at_random_moments_resume_to_the_reference(tmp_path, reference):
-    """Each kill lands after a random amount of the run's own CPU time (start-up included), not of wall time, so
-    that a loaded machine does not move every kill into the start-up."""
+    """Each kill lands after a random part (20–95 %) of the CPU time a whole run takes (start-up included), not of
+    wall time, so that a loaded machine does not move every kill into the start-up, and the first kill lands before
+    the run's end on any machine."""
+    whole = cpu_to_end(start_cli(*ARGS, "--rounds", "3", "--out", tmp_path / "whole"))
     rng = np.random.default_rng(11)
-    for cpu in rng.uniform(0.5, 6.0, size=2):
+    for cpu in rng.uniform(0.2, 0.95, size=2) * whole:
         proc = start_cli(*ARGS, "--rounds", "3", "--out", tmp_path, *(["--resume"] if (tmp_path / FOLDER).exists()
                                                                       else []))
         procs.wait_for_cpu(proc, cpu)
@@ -681,10 +693,9 @@ SWEEP_RUNS = [FOLDER, FOLDER.replace("seed3", "seed4")]
 
 @pytest.fixture(scope="module")
 def sweep_reference(tmp_path_factory):
-    """The undisturbed sweep's run folders."""
+    """(the undisturbed sweep's output folder, the CPU seconds it took with its workers)."""
     out = tmp_path_factory.mktemp("sweep_reference")
-    assert sweep.main([*SWEEP, "--out", str(out)]) == 0
-    return out
+    return out, cpu_to_end(start_sweep(out))
 
 
 def start_sweep(out):
@@ -718,16 +729,18 @@ def assert_sweep_outcome(out, reference):
 
 @pytest.mark.parametrize("sig,seed", [(signal.SIGKILL, 1), (signal.SIGINT, 2), (signal.SIGKILL, 3)])
 def test_a_sweep_stopped_at_a_random_moment_reruns_to_the_reference(sig, seed, sweep_reference, tmp_path):
-    """The moment is a random amount of CPU time used by the sweep and its workers, not of wall time, so that a
-    loaded machine does not move every stop into the workers' start-up."""
+    """The moment is a random part (10–90 %) of the CPU time the undisturbed sweep and its workers took, not of wall
+    time, so that a loaded machine does not move every stop into the workers' start-up, and the stop lands before
+    the sweep's end on any machine."""
+    reference, cpu = sweep_reference
     proc = start_sweep(tmp_path)
-    procs.wait_for_cpu(proc, np.random.default_rng(seed).uniform(1.0, 12.0), used=procs.tree_cpu_seconds)
+    procs.wait_for_cpu(proc, np.random.default_rng(seed).uniform(0.1, 0.9) * cpu, used=procs.tree_cpu_seconds)
     groups = {proc.pid} | set(filter(None, map(procs.group_of, procs.children(proc.pid))))
     proc.send_signal(sig)
     proc.communicate(timeout=60)
     assert_groups_end(groups)
     assert sweep.main([*SWEEP, "--out", str(tmp_path)]) == 0
-    assert_sweep_outcome(tmp_path, sweep_reference)
+    assert_sweep_outcome(tmp_path, reference)
 
 
 def test_two_sweeps_side_by_side_into_one_out(sweep_reference, tmp_path):
@@ -736,7 +749,7 @@ def test_two_sweeps_side_by_side_into_one_out(sweep_reference, tmp_path):
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0 and "Traceback" not in err and "FAILED" not in err, err  # they share the runs
     assert sweep.main([*SWEEP, "--out", str(tmp_path)]) == 0
-    assert_sweep_outcome(tmp_path, sweep_reference)
+    assert_sweep_outcome(tmp_path, sweep_reference[0])
 
 
 def test_analysis_beside_a_running_run_never_fails(finished, tmp_path):
