@@ -1,5 +1,6 @@
 """Processes in tests: a CLI started in the background, the holder of a run folder's lock, a process's children,
 whether a process is still running and the CPU time it has used (from /proc, Linux)."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -110,10 +111,8 @@ def freeze(pid):
 def resume_frozen(pid):
     """SIGCONT to a process `freeze` stopped (signals sent to it meanwhile are then delivered); nothing when it has
     ended (a SIGKILL ends a stopped process too)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGCONT)
-    except ProcessLookupError:
-        pass
 
 
 def caught_mid_run(start, target, mid_run, attempts=5, timeout=300):
@@ -129,8 +128,9 @@ def caught_mid_run(start, target, mid_run, attempts=5, timeout=300):
             time.sleep(0.01)
         if pid is not None and freeze(pid) and mid_run():
             return proc, pid
-        if pid is not None and alive(pid):
-            os.kill(pid, signal.SIGKILL)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.kill()
         proc.communicate()
     raise AssertionError(f"the process ran past the moment to catch in each of {attempts} tries")
@@ -141,6 +141,13 @@ def lock_pid(folder):
     lock = Path(folder) / ".lock"
     text = lock.read_text().strip() if lock.is_file() else ""
     return int(text) if text.isdigit() else None
+
+
+def rows_written(folder):
+    """The complete rows of `folder`'s rounds.csv (its lines ended by a newline, less the header); 0 before it
+    exists."""
+    path = Path(folder) / "rounds.csv"
+    return max(path.read_text().count("\n") - 1, 0) if path.is_file() else 0
 
 
 def group_of(pid):

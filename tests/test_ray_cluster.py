@@ -68,9 +68,7 @@ def kill_node(proc):
     proc.wait()
     deadline = time.time() + 30
     while time.time() < deadline:
-        alive = [p for p in pids if Path(f"/proc/{p}").exists() and "Z" not in
-                 Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()[:1]]
-        if not alive:
+        if not any(map(procs.alive, pids)):
             return
         time.sleep(0.2)
     raise AssertionError(f"processes {alive} of the node survived SIGKILL")
@@ -127,22 +125,18 @@ def cluster(tmp_path):
 def mid_run_on(node, folder):
     """True while a process of `node` holds `folder`'s run (the pid its lock file names) and has finished two
     rounds but not the run: killing the node now interrupts it (a run that already ended elsewhere would not)."""
-    try:
-        pid = int((folder / ".lock").read_text())
-        rounds = (folder / "rounds.csv").read_text().count("\n")
-    except (OSError, ValueError):
-        return False
-    return pid in descendants(node.pid) and rounds >= 3 and not (folder / "summary.json").exists()
+    return (procs.lock_pid(folder) in descendants(node.pid) and procs.rows_written(folder) >= 2
+            and not (folder / "summary.json").exists())
 
 
 def caught_mid_run_on(node, folder):
     """mid_run_on, checked again with the run's process frozen (procs.freeze), which it then stays until the node is
     killed: a late poll on a loaded machine may otherwise kill the node after the run has ended. A run found past
     that moment is let go on (procs.resume_frozen) and False returned."""
-    if not mid_run_on(node, folder):
+    pid = procs.lock_pid(folder) if mid_run_on(node, folder) else None
+    if pid is None:
         return False
-    pid = procs.lock_pid(folder)
-    if pid is not None and procs.freeze(pid) and mid_run_on(node, folder):
+    if procs.freeze(pid) and mid_run_on(node, folder):
         return True
     procs.resume_frozen(pid)
     return False

@@ -18,7 +18,7 @@ import torch
 import results
 import run
 from cli import ROOT, assert_one_line_error, run_main
-from procs import caught_mid_run, lock_pid, start_cli
+from procs import caught_mid_run, lock_pid, rows_written, start_cli
 from scripts import sweep
 
 ARGS = ["--alg", "albl", "--seed", "3", "--nStart", "40", "--nQuery", "40", "--nEnd", "120", "--maxEpochs", "30"]
@@ -106,7 +106,7 @@ def test_a_second_writer_is_refused_and_a_killed_holder_leaves_no_stale_lock(fin
         return start_cli(*longer, "--resume")  # rounds 2..4 left to run
 
     holder, _ = caught_mid_run(start, lambda p: p.pid if lock_pid(folder) == p.pid else None,
-                               lambda: (folder / "rounds.csv").read_text().count("\n") < 6)  # round 4 still to do
+                               lambda: rows_written(folder) < 5)  # round 4 still to do
     try:
         before = {p.name: p.read_bytes() for p in folder.iterdir()}
         for extra in (["--resume"], ["--force"], []):

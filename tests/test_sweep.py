@@ -16,7 +16,8 @@ import pytest
 import run
 from cli import ROOT
 from data_files import SHARED_DATA
-from procs import caught_mid_run, children, lock_pid, resume_frozen, start_cli, wait_for_holder, wait_until_gone
+from procs import (caught_mid_run, children, lock_pid, resume_frozen, rows_written, start_cli, wait_for_holder,
+                   wait_until_gone)
 from scripts import sweep
 
 TINY = ["--nStart", "50", "--nQuery", "50", "--maxEpochs", "50"]
@@ -199,11 +200,6 @@ def undisturbed(tmp_path_factory):
     out = tmp_path_factory.mktemp("undisturbed")
     assert sweep.main([*STOP_GRID, "--out", str(out)]) == 0
     return out
-
-
-def rows_written(folder):
-    path = folder / "rounds.csv"
-    return len(path.read_text().splitlines()) - 1 if path.is_file() else 0
 
 
 def sweep_caught_mid_run(out, *grid, rows=0):
