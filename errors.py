@@ -1,9 +1,11 @@
 """UserError: a problem with the user's input (a flag, a data file, a run folder). run.py, sweep.py and the
 scripts print it as one line and exit non-zero, without a traceback. TrainingDiverged: a
 network's training loss became NaN or infinite (run.py names the round and exits 1). exit_with: the console
-commands' exit, quiet when the reader of their output goes away."""
+commands' exit, quiet when the reader of their output goes away. Parser: argparse whose errors are one line."""
+import argparse
 import difflib
 import os
+import re
 import sys
 
 
@@ -40,3 +42,22 @@ def exit_with(main):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         code = 1
     sys.exit(code)
+
+
+INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '(.*)' \(choose from")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: run.py's, sweep.py's and the benchmarks' parser."""
+
+    def error(self, message):
+        """One line, no usage block; an invalid choice gets the closest valid ones (did_you_mean)."""
+        self.exit(2, f"{self.prog}: error: {message}{self.suggestion(message)} (see --help)\n")
+
+    def suggestion(self, message):
+        """did_you_mean for the value of an `invalid choice` message, among its flag's choices; else ''."""
+        m = INVALID_CHOICE.match(message)
+        flags = {s: a for a in self._actions for s in a.option_strings}
+        if not m or m.group(1).split("/")[0] not in flags:
+            return ""
+        return did_you_mean(m.group(2), flags[m.group(1).split("/")[0]].choices or ())

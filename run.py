@@ -25,7 +25,6 @@ if __name__ == "__main__":
 import argparse
 import math
 import platform
-import re
 import threading
 import time
 import warnings
@@ -37,7 +36,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
-from errors import TrainingDiverged, UserError, did_you_mean, exit_with
+from errors import Parser, TrainingDiverged, UserError, exit_with
 from query_strategies import ALIASES, STRATEGIES
 from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity, run_owner
 from runlock import run_folder_lock
@@ -45,23 +44,6 @@ from strategy_params import add_flags, arguments, ignored_flags
 
 # torch, torchvision and the modules built on them are imported after the flags are parsed (import_libraries),
 # so that --help and flag errors answer at once.
-
-
-INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '(.*)' \(choose from")
-
-
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        """One line, no usage block; an invalid choice gets the closest valid ones (did_you_mean)."""
-        self.exit(2, f"{self.prog}: error: {message}{self.suggestion(message)} (see --help)\n")
-
-    def suggestion(self, message):
-        """did_you_mean for the value of an `invalid choice` message, among its flag's choices; else ''."""
-        m = INVALID_CHOICE.match(message)
-        flags = {s: a for a in self._actions for s in a.option_strings}
-        if not m or m.group(1).split("/")[0] not in flags:
-            return ""
-        return did_you_mean(m.group(2), flags[m.group(1).split("/")[0]].choices or ())
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):

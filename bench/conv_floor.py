@@ -16,17 +16,18 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import dataset  # noqa: E402
+from bench import flags  # noqa: E402
 from learner import Learner  # noqa: E402
 
 BATCH, SHAPE, CLASSES = 64, (1, 28, 28), 10
@@ -78,10 +79,23 @@ def epoch_cpu_seconds(epoch):
     return time.process_time() - start
 
 
+@contextmanager
+def stderr_silenced():
+    """File descriptor 2 pointed at /dev/null: the profiler's C++ library writes its start and stop lines there."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def part_seconds(epoch, steps, step_s):
     """CPU seconds per step of each PARTS entry and of the rest: `step_s` shared out as the profiler's times of
     their operations over one epoch share out that epoch's wall time."""
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+    with stderr_silenced(), torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         start = time.perf_counter()
         epoch()
         wall_us = 1e6 * (time.perf_counter() - start)
@@ -132,14 +146,14 @@ def report(model_name, counts, step_s, rate, parts):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = flags.parser(__doc__)
     p.add_argument("--models", default="cnn,resnet", help="comma-separated subset of: cnn, resnet")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of (matmul rate, one epoch)")
-    p.add_argument("--steps", type=int, default=10, help="minibatch steps per epoch")
+    p.add_argument("--rounds", type=flags.positive, default=3, help="interleaved rounds of (matmul rate, one epoch)")
+    p.add_argument("--steps", type=flags.positive, default=10, help="minibatch steps per epoch")
     args = p.parse_args()
     models = args.models.split(",")
-    if any(m not in ("cnn", "resnet") for m in models) or args.rounds < 1 or args.steps < 1:
-        sys.exit("conv_floor.py: error: --models takes cnn and/or resnet; --rounds and --steps must be positive")
+    if any(m not in ("cnn", "resnet") for m in models):
+        p.error(f"--models {args.models}: give cnn and/or resnet, comma-separated")
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     print(f"{time.strftime('%Y-%m-%d')}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "

@@ -2,16 +2,16 @@
 
     python bench/cuda_agreement.py [--n 5000] [--d 64] [--classes 10] [--k 100]
 
-Prints one line per algorithm (`same` or how many picks differ) and exits 1 when any differs. Needs CUDA."""
+The first LABELLED pool points count as labelled. Prints one line per algorithm (`same` or how many picks differ)
+and exits 1 when any differs. Needs CUDA."""
 import sys
 from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
-
 import torch  # noqa: E402
 
+from bench import flags  # noqa: E402
 from query_strategies.bait_sampling import bait_select  # noqa: E402
 from query_strategies.core_set import coreset_select  # noqa: E402
 from query_strategies.entropy_sampling import entropy  # noqa: E402
@@ -26,24 +26,29 @@ SELECTIONS = {
     "coreset": lambda p, e, m, k: coreset_select(e, m, k, torch.Generator()),
     "bait": lambda p, e, m, k: bait_select(p, e, m, min(k, 20), torch.Generator(), lam=1.0),
 }
+LABELLED = 100
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for flag, default in (("--n", 5000), ("--d", 64), ("--classes", 10), ("--k", 100)):
-        ap.add_argument(flag, type=int, default=default)
+    ap = flags.parser(__doc__)
+    ap.add_argument("--n", type=flags.at_least(LABELLED + 1), default=5000, help="pool points")
+    ap.add_argument("--d", type=flags.positive, default=64, help="embedding dimension")
+    ap.add_argument("--classes", type=flags.at_least(2), default=10, help="classes of the probabilities")
+    ap.add_argument("--k", type=flags.positive, default=100, help="points each algorithm selects (bait: at most 20)")
     args = ap.parse_args()
+    if args.k > args.n - LABELLED:
+        ap.error(f"--k {args.k} is more than the {args.n - LABELLED} unlabelled points (--n minus {LABELLED})")
     if not torch.cuda.is_available():
-        sys.exit("cuda_agreement.py: error: no CUDA device")
+        ap.error("no CUDA device is available; it compares CPU and CUDA picks, so run it on a machine with a GPU")
     g = torch.Generator().manual_seed(0)
     emb = torch.randn(args.n, args.d, generator=g).clamp_min_(0)
     probs = torch.softmax(3 * torch.randn(args.n, args.classes, generator=g), 1)
     mask = torch.zeros(args.n, dtype=torch.bool)
-    mask[:100] = True
+    mask[:LABELLED] = True
     differ = 0
     for name, select in SELECTIONS.items():
         cpu = select(probs, emb, mask, args.k).index
-        gpu = select(probs.cuda(), emb.cuda(), mask.cuda(), args.k).index
+        gpu = select(probs.to("cuda"), emb.to("cuda"), mask.to("cuda"), args.k).index
         n_diff = len(set(cpu.tolist()) ^ set(gpu.tolist())) // 2
         differ += n_diff > 0
         print(f"{name:8s} {'same' if n_diff == 0 else f'{n_diff} of {len(cpu)} picks differ'}")

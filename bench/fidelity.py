@@ -18,23 +18,30 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
+import functools  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import dataset  # noqa: E402
+from bench import flags  # noqa: E402
+from errors import UserError  # noqa: E402
 from learner import Learner  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
 from query_strategies.adversarial_bim import bim_perturbations  # noqa: E402
 from query_strategies.adversarial_deepfool import deepfool_perturbations  # noqa: E402
 from training import recalibrate_batchnorm  # noqa: E402
 
+print = functools.partial(print, flush=True)  # each row out as soon as it is measured (minutes apart)
+
 
 def trained_learner(data, did, model, args):
     """A Learner on the data set, trained on args.nStart random pool points; (data set, learner, labelled mask)."""
     rng = np.random.default_rng(args.seed)
     ds = dataset.load(data, did, args.path, rng)
+    if args.nStart + args.nQuery > len(ds.y_train):
+        raise UserError(f"--nStart plus --nQuery is {args.nStart + args.nQuery}, more than the "
+                        f"{len(ds.y_train)} points of the pool of {ds.name}")
     learner = Learner(model, ds, "cpu", torch.Generator().manual_seed(args.seed), max_epochs=args.maxEpochs)
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[rng.choice(len(labeled), args.nStart, replace=False)] = True
@@ -101,14 +108,23 @@ def not_flipped(ds, learner, labeled):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--path", default=str(ROOT.parent / "shared" / "data"))
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--nStart", type=int, default=100)
-    p.add_argument("--nQuery", type=int, default=100)
-    p.add_argument("--maxEpochs", type=int, default=2000)
+    p = flags.parser(__doc__)
+    p.add_argument("--path", default=str(ROOT.parent / "shared" / "data"),
+                   help="the data folder holding MNIST and OpenML's letter (openml/6.csv), as run.py's --path")
+    p.add_argument("--seed", type=int, default=1, help="seed of the labelled sets and the networks")
+    p.add_argument("--nStart", type=flags.positive, default=100, help="random labelled points each network trains on")
+    p.add_argument("--nQuery", type=flags.positive, default=100, help="picks compared per strategy")
+    p.add_argument("--maxEpochs", type=flags.positive, default=2000, help="cap on each training's epochs")
     args = p.parse_args()
     torch.set_num_threads(1)
+    try:
+        table(args)
+    except UserError as e:
+        p.error(str(e))
+
+
+def table(args):
+    """Print the table, row by row."""
     print("| difference | data, model | measured |\n|---|---|---|")
     for data, did in (("digits", 0), ("", 6)):
         ds, learner, labeled = trained_learner(data, did, "mlp", args)

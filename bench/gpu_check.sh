@@ -9,10 +9,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${1:-python}
+if ! "$PY" -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+    echo "gpu_check.sh: error: $PY sees no CUDA device (or cannot import torch); run it on a machine with a GPU" >&2
+    exit 1
+fi
+"$PY" -c "import torch; print(torch.cuda.get_device_name(0))"
 OUT=${OUT:-$(mktemp -d)}
+echo "results and logs in $OUT"
 DATA=${DATA:-../shared/data}
 status=0
-"$PY" -c "import torch; assert torch.cuda.is_available(), 'no CUDA'; print(torch.cuda.get_device_name(0))" || exit 1
 echo "== 1. every strategy on MNIST, --device cuda, two query rounds"
 for alg in $("$PY" -c "from query_strategies import STRATEGIES, ALIASES; print(' '.join(sorted(set(STRATEGIES) - set(ALIASES))))"); do
     start=$SECONDS

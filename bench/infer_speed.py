@@ -13,10 +13,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
+
+from bench import flags  # noqa: E402
 
 DATA = str(ROOT.parent / "shared" / "data")
 
@@ -29,10 +30,10 @@ def seconds(f):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--repeats", type=int, default=5, help="timed passes of each path")
-    p.add_argument("--labelled", type=int, default=200, help="points left out of the pool")
-    p.add_argument("--threads", type=int, default=1, help="PyTorch's threads")
+    p = flags.parser(__doc__)
+    p.add_argument("--repeats", type=flags.positive, default=5, help="timed passes of each path")
+    p.add_argument("--labelled", type=flags.count, default=200, help="points left out of the pool (below 60,000)")
+    p.add_argument("--threads", type=flags.positive, default=1, help="PyTorch's threads")
     args = p.parse_args()
 
     import numpy as np
@@ -48,6 +49,8 @@ def main():
         sys.exit(f"infer_speed.py: the compiled kernel cannot be built here: {kernels.state().reason}")
     rng = np.random.default_rng(0)
     ds = dataset.load("MNIST", 0, DATA, rng)
+    if args.labelled >= len(ds.y_train):
+        p.error(f"--labelled {args.labelled} leaves no pool of MNIST's {len(ds.y_train)} training images")
     pool = np.sort(rng.permutation(len(ds.y_train))[args.labelled:])
     torch.manual_seed(0)
     net = MLP(ds.X_train[0].numel(), ds.n_classes, 256).eval()

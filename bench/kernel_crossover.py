@@ -11,7 +11,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -20,6 +19,7 @@ import torch  # noqa: E402
 
 import dataset  # noqa: E402
 import kernels  # noqa: E402
+from bench import flags  # noqa: E402
 from learner import Learner  # noqa: E402
 
 # (d, share of entries off the minimum, minibatch)
@@ -47,8 +47,8 @@ def step_ms(X, batch, kernel, epochs):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--epochs", type=int, default=20)
+    p = flags.parser(__doc__)
+    p.add_argument("--epochs", type=flags.positive, default=20, help="timed epochs of each path per grid point")
     args = p.parse_args()
     if kernels.library() is None:
         sys.exit("kernel_crossover.py: the compiled mlp epoch is not available here (no working C compiler)")

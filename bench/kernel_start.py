@@ -3,7 +3,6 @@ line remembered (cache/compilers.json, as every start after the first) against t
 which asks `$CC --version` in a subprocess as every start did before. Interleaved, median of --rounds each.
 
     python bench/kernel_start.py [--rounds 20]"""
-import argparse
 import statistics
 import sys
 import tempfile
@@ -13,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import kernels  # noqa: E402
+from bench import flags  # noqa: E402
 
 
 def timed(cache, forget):
@@ -27,8 +27,8 @@ def timed(cache, forget):
 
 def main():
     """Prints both medians in ms and their ratio."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--rounds", type=int, default=20)
+    p = flags.parser(__doc__)
+    p.add_argument("--rounds", type=flags.positive, default=20, help="timed calls of each kind, interleaved")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp)

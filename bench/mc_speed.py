@@ -5,8 +5,7 @@
 Each measurement runs in its own process (one torch thread): a network of the given kind freshly initialised from a
 fixed seed, on n random MNIST-shaped images, mc_probs over all of them; this checkout's and OLD_CHECKOUT's runs
 alternate, and the medians, their ratio and whether both computed the same numbers (SHA-256 of the output) are
-printed."""
-import argparse
+printed. Workers import only the measured checkout's modules (the --worker branch runs before any other import)."""
 import json
 import statistics
 import subprocess
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("mlp", "lin", "cnn", "resnet", "vgg")
 
 
 def measure(root, model, n):
@@ -45,27 +45,38 @@ def measure(root, model, n):
 
 
 def run_worker(root, model, n):
-    """measure() in a fresh process; its result as a dict."""
-    proc = subprocess.run([sys.executable, __file__, "--worker", str(root), "--models", model, "--n", str(n)],
-                          capture_output=True, text=True, check=True)
+    """measure() in a fresh process; its result as a dict. A failed worker stops the benchmark with its last line."""
+    proc = subprocess.run([sys.executable, __file__, "--worker", str(root), model, str(n)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        sys.exit(f"mc_speed.py: error: {model} in {root}: {last}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--compare", type=Path, required=False, help="the other checkout's root")
-    p.add_argument("--models", default="mlp,cnn")
-    p.add_argument("--n", type=int, default=60000)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
-    args = p.parse_args()
-    if args.worker:
-        seconds, sha = measure(args.worker, args.models, args.n)
+    if sys.argv[1:2] == ["--worker"]:
+        root, model, n = sys.argv[2:]
+        seconds, sha = measure(Path(root), model, int(n))
         print(json.dumps({"seconds": seconds, "sha256": sha}))
         return
-    roots = {"this": ROOT, **({"old": args.compare.resolve()} if args.compare else {})}
-    print(f"| model | n | this checkout (s) | {'old (s) | speed-up | same output |' if args.compare else ''}")
-    for model in args.models.split(","):
+    sys.path[0] = str(ROOT)  # the project's modules, from the repository root
+    from bench import flags
+
+    p = flags.parser(__doc__)
+    p.add_argument("--compare", type=flags.checkout, help="the other checkout's root")
+    p.add_argument("--models", default="mlp,cnn", help="comma-separated subset of: " + ", ".join(MODELS))
+    p.add_argument("--n", type=flags.positive, default=60000, help="pool points")
+    p.add_argument("--repeats", type=flags.positive, default=3, help="timed runs of each checkout, alternating")
+    args = p.parse_args()
+    models = args.models.split(",")
+    unknown = [m for m in models if m not in MODELS]
+    if unknown:
+        p.error(f"--models: unknown {', '.join(unknown)}; give a comma-separated subset of {', '.join(MODELS)}")
+    roots = {"this": ROOT, **({"old": args.compare} if args.compare else {})}
+    head = "| model | n | this checkout (s) |" + (" old (s) | speed-up | same output |" if args.compare else "")
+    print(f"{head}\n|{'---|' * (head.count('|') - 1)}")
+    for model in models:
         runs = {k: [] for k in roots}
         for _ in range(args.repeats):
             for k, root in roots.items():

@@ -18,7 +18,6 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
 import importlib.util  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
@@ -29,6 +28,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+from bench import flags  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
 from query_strategies.clue import clue_select  # noqa: E402
@@ -66,10 +66,10 @@ def baal_cases(n=50000, C=10, T=10, k=1000):
     p, pb = mc_inputs(n, C, T)
     gen = torch.Generator()
     size = f"n={n} C={C} T={T} k={k}"
-    return [("bald", size, lambda: top_k(bald_scores(p), k), lambda: BALD().get_ranks(pb)[0][:k]),
-            ("powerbald", size, lambda: power_select(bald_scores(p), k, gen, beta=1.0),
+    return [("bald", size, "baal `BALD`", lambda: top_k(bald_scores(p), k), lambda: BALD().get_ranks(pb)[0][:k]),
+            ("powerbald", size, "baal `PowerBALD`", lambda: power_select(bald_scores(p), k, gen, beta=1.0),
              lambda: PowerBALD(k).get_ranks(pb)[0]),
-            ("meanstd (baal: Variance)", size, lambda: top_k(mean_std(p), k),
+            ("meanstd", size, "baal `Variance`", lambda: top_k(mean_std(p), k),
              lambda: Variance().get_ranks(pb)[0][:k])]
 
 
@@ -81,9 +81,9 @@ def batchbald_cases(n=1000, C=10, T=10, k=5):
     log_p = p.log().permute(1, 0, 2).contiguous()
     size = f"n={n} C={C} T={T} k={k}"
     ours = lambda: batchbald_select(p, k, torch.Generator().manual_seed(0))  # noqa: E731
-    return [("batchbald (batchbald-redux)", size, ours,
+    return [("batchbald", size, "batchbald-redux (10⁴ samples)", ours,
              lambda: get_batchbald_batch(log_p, k, num_samples=10000, dtype=torch.double).indices),
-            ("batchbald (baal)", size, ours, lambda: BatchBALD(k).get_ranks(pb)[0][:k])]
+            ("batchbald", size, "baal `BatchBALD`", ours, lambda: BatchBALD(k).get_ranks(pb)[0][:k])]
 
 
 def typiclust_cases(sizes=(5000, 20000), d=128, k=100, labeled=0):
@@ -101,7 +101,7 @@ def typiclust_cases(sizes=(5000, 20000), d=128, k=100, labeled=0):
             x, m, k, torch.Generator().manual_seed(0))
         peer = lambda x=x, y=y: TypiClust(  # noqa: E731 (the k-means seed that ours draws)
             random_state=seed_from(torch.Generator().manual_seed(0)), cluster_algo=algo, k=K_NN).query(x, y, batch_size=k)
-        cases.append(("typiclust", f"n={n} d={d} k={k} L={labeled}", ours, peer))
+        cases.append(("typiclust", f"n={n} d={d} k={k} L={labeled}", "scikit-activeml `TypiClust`", ours, peer))
     return cases
 
 
@@ -123,7 +123,7 @@ def probcover_cases(sizes=(5000, 10000), d=128, k=100, labeled=100, classes=10):
         peer = lambda u=u, y=y: ProbCover(  # noqa: E731 (a new object: it would keep its distances between calls)
             n_classes=classes, random_state=0, cluster_algo=KMeans).query(u, y, batch_size=k)
         ours = lambda x=x, m=mask: ours_probcover(x, m, k, classes)  # noqa: E731
-        cases.append(("probcover", f"n={n} d={d} k={k} L={labeled}", ours, peer))
+        cases.append(("probcover", f"n={n} d={d} k={k} L={labeled}", "scikit-activeml `ProbCover`", ours, peer))
     return cases
 
 
@@ -132,7 +132,7 @@ def epig_cases(n=5000, C=10, K=100, M=100, k=100):
     from baal.active.heuristics import EPIG
     p, pb = mc_inputs(n, C, K)
     t, tb = mc_inputs(M, C, K, seed=1)
-    return [("epig", f"n={n} C={C} K={K} M={M} k={k}", lambda: epig_select(p, t, k, torch.Generator()),
+    return [("epig", f"n={n} C={C} K={K} M={M} k={k}", "baal `EPIG`", lambda: epig_select(p, t, k, torch.Generator()),
              lambda: EPIG().get_ranks(pb, tb)[0][:k])]
 
 
@@ -156,13 +156,14 @@ def skactiveml_batch_cases(n=10000, d=128, k=100, labeled=100, classes=10):
     probs = torch.as_tensor(clf.predict_proba(x[~mask]))
     weight = torch.as_tensor(clf.estimator_.coef_)
     size = f"n={n} d={d} C={classes} k={k} L={labeled}"
-    return [("dropquery", size, lambda: dropquery_select(unl, weight, None, k, torch.Generator().manual_seed(0)),
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    return [("dropquery", size, "scikit-activeml `DropQuery`", lambda: dropquery_select(unl, weight, None, k, gen()),
              lambda: DropQuery(n_dropout_samples=3, cluster_algo_dict={"random_state": 0}, random_state=0).query(
                  x, y, clf, fit_clf=False, batch_size=k)),
-            ("clue", size, lambda: clue_select(probs, unl, k, torch.Generator().manual_seed(0)),
+            ("clue", size, "scikit-activeml `Clue`", lambda: clue_select(probs, unl, k, gen()),
              lambda: Clue(cluster_algo_dict={"n_init": 10, "random_state": 0}, random_state=0).query(
                  x, y, clf, fit_estimator=False, batch_size=k)),
-            ("falcun", size, lambda: falcun_select(probs, k, torch.Generator().manual_seed(0)),
+            ("falcun", size, "scikit-activeml `Falcun`", lambda: falcun_select(probs, k, gen()),
              lambda: Falcun(random_state=0).query(x, y, clf, fit_clf=False, batch_size=k))]
 
 
@@ -181,33 +182,35 @@ def timed(fn, threads):
         return time.perf_counter() - start
 
 
-def compare(name, size, ours, peer, threads, repeats):
-    """One table row: the fastest of `repeats` interleaved runs of each side, and peer / ours."""
+def compare(name, size, peer_name, ours, peer, threads, repeats):
+    """One table row: the fastest of `repeats` interleaved runs of each side, peer / ours, and the peer's name."""
     mine, theirs = [], []
     for _ in range(repeats):
         mine.append(timed(ours, threads))
         theirs.append(timed(peer, threads))
     a, b = min(mine), min(theirs)
-    print(f"| {name} | {size} | {threads} | {a:.3f} | {b:.3f} | {b / a:.1f}× |", flush=True)
+    print(f"| {name} | {size} | {threads} | {a:.3f} | {b:.3f} | {b / a:.1f}× | {peer_name} |", flush=True)
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=sorted(CASES))
-    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap = flags.parser(__doc__)
+    ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=sorted(CASES), metavar="CASE",
+                    help="cases to run, of: " + ", ".join(sorted(CASES)))
+    ap.add_argument("--threads", nargs="+", type=flags.positive, default=[1, 2], help="thread counts, each in turn")
+    ap.add_argument("--repeats", type=flags.positive, default=3,
+                    help="interleaved runs of each side (the BatchBALD peers: one)")
     args = ap.parse_args(argv)
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print("| selection | inputs | threads | ours (s) | peer (s) | peer / ours |\n|---|---|---|---|---|---|")
+    print("| selection | inputs | threads | ours (s) | peer (s) | peer / ours | peer |\n|---|---|---|---|---|---|---|")
     for key in args.cases:
         make, modules, most = CASES[key]
         missing = [m for m in modules if importlib.util.find_spec(m) is None]
         if missing:
-            print(f"| {key} | skipped: {', '.join(missing)} not installed | | | | |")
+            print(f"| {key} | skipped: {', '.join(missing)} not installed | | | | | |")
             continue
-        for name, size, ours, peer in make():
+        for name, size, peer_name, ours, peer in make():
             for threads in args.threads:
-                compare(name, size, ours, peer, threads, min(args.repeats, most or args.repeats))
+                compare(name, size, peer_name, ours, peer, threads, min(args.repeats, most or args.repeats))
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 

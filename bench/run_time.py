@@ -8,17 +8,17 @@ inference and query).
 
 Everything after `--` is passed to run.py (replacing the default configuration). Prints a table per round, the
 split of the wall time, the fixed cost (the wall time outside training, test, inference and selection) beside the
-time of `python -c "import torch"` measured in between, and for the default configuration the ratio to the
-original code, which took about ORIGINAL_SECONDS on this 2-core CPU (per-image PIL transforms and data loading;
-BENCHMARKS.md). The first run of a configuration decodes its data into the project cache; the figures are the
-medians over --repeats runs after one unreported warm-up run each."""
+time of `python -c "import torch"` measured in between, and for the default configuration the original code's
+time beside it: about ORIGINAL_SECONDS on the 2-core CPU where BENCHMARKS.md measured it (per-image PIL transforms
+and data loading), so the ratio holds for a machine like that one only. The first run of a configuration decodes
+its data into the project cache; the figures are the medians over --repeats runs after one unreported warm-up run
+each."""
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
@@ -29,9 +29,11 @@ import time  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from bench import flags  # noqa: E402
+
 DEFAULT = ["--model", "mlp", "--data", "MNIST", "--path", str(ROOT.parent / "shared" / "data"), "--nStart", "100",
            "--nQuery", "100", "--nEnd", "400", "--alg", "entropy"]
-ORIGINAL_SECONDS = 130  # the original code on DEFAULT, 2-core CPU
+ORIGINAL_SECONDS = 130  # the original code on DEFAULT, on the 2-core CPU of BENCHMARKS.md
 PHASES = ["train_seconds", "test_seconds", "infer_seconds", "select_seconds"]
 STARTUP = ["imports", "data", "setup"]
 BUSY = "while True: pass"
@@ -85,21 +87,22 @@ def describe(name, m, torch_import, original):
              f"(interpreter, parsing, results, exit); beyond `import torch` ({torch_import:.2f} s): "
              f"{m['fixed'] - torch_import:.2f} s"]
     if original:
-        lines.append(f"  whole run: {ORIGINAL_SECONDS / m['wall']:.1f}x faster than the original's "
-                     f"~{ORIGINAL_SECONDS} s")
+        lines.append(f"  the original took ~{ORIGINAL_SECONDS} s on BENCHMARKS.md's 2-core CPU "
+                     f"({ORIGINAL_SECONDS / m['wall']:.1f}x this run's wall time; compare on one machine)")
     return lines
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = flags.parser(__doc__)
     p.add_argument("run_args", nargs="*", help="run.py flags (after --)")
-    p.add_argument("--with-load", type=int, default=0, metavar="N",
+    p.add_argument("--with-load", type=flags.count, default=0, metavar="N",
                    help="run N CPU-bound processes beside the experiment (a busy machine)")
-    p.add_argument("--compare", type=Path, help="another checkout's root, run alternately with this one")
-    p.add_argument("--repeats", type=int, default=1, help="measured runs per checkout (after one warm-up run)")
+    p.add_argument("--compare", type=flags.checkout, help="another checkout's root, run alternately with this one")
+    p.add_argument("--repeats", type=flags.positive, default=1,
+                   help="measured runs per checkout (after one warm-up run)")
     args = p.parse_args()
     run_args = args.run_args or DEFAULT
-    roots = {"this checkout": ROOT, **({f"{args.compare}": args.compare.resolve()} if args.compare else {})}
+    roots = {"this checkout": ROOT, **({f"{args.compare}": args.compare} if args.compare else {})}
     load = busy_processes(args.with_load)
     try:
         for root in roots.values():

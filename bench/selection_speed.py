@@ -41,7 +41,6 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
@@ -49,6 +48,7 @@ import time  # noqa: E402
 
 import torch  # noqa: E402
 
+from bench import flags  # noqa: E402
 from query_strategies.badge_sampling import badge_select  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
@@ -330,23 +330,27 @@ def bait_floor(args, cpu_seconds):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--alg", required=True, choices=ALGS)
-    ap.add_argument("--n", type=int, required=True, help="pool size")
-    ap.add_argument("--d", type=int, required=True, help="embedding dimension")
-    ap.add_argument("--classes", type=int, default=10)
-    ap.add_argument("--k", type=int, required=True, help="points to select")
-    ap.add_argument("--labeled", type=int, default=0, help="the first L rows are labelled")
-    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    ap.add_argument("--seed", type=int, default=0)
+    ap = flags.parser(__doc__)
+    ap.add_argument("--alg", required=True, choices=ALGS, metavar="ALG", help="the selection: " + ", ".join(ALGS))
+    ap.add_argument("--n", type=flags.positive, required=True, help="pool size")
+    ap.add_argument("--d", type=flags.positive, required=True, help="embedding dimension")
+    ap.add_argument("--classes", type=flags.at_least(2), default=10, help="classes C of the probabilities")
+    ap.add_argument("--k", type=flags.positive, required=True, help="points to select")
+    ap.add_argument("--labeled", type=flags.count, default=0, help="the first L rows are labelled")
+    ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the inputs and selection live")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic inputs and the selection")
     ap.add_argument("--lam", type=float, default=1.0, help="BAIT's λ")
-    ap.add_argument("--draws", type=int, default=10, help="MC-dropout draws for batchbald, powerbald, meanstd, epig")
-    ap.add_argument("--configs", type=int, default=1000, help="BatchBALD's label configurations")
+    ap.add_argument("--draws", type=flags.positive, default=10,
+                    help="MC-dropout draws for batchbald, powerbald, meanstd, epig")
+    ap.add_argument("--configs", type=flags.positive, default=1000, help="BatchBALD's label configurations")
     ap.add_argument("--delta", type=float, default=0.0, help="ProbCover's δ (0 = the purity rule)")
-    ap.add_argument("--ref", type=int, default=2000, help="ldm's reference set")
+    ap.add_argument("--ref", type=flags.positive, default=2000, help="ldm's reference set")
     args = ap.parse_args(argv)
-    if not 0 <= args.labeled < args.n:
-        ap.error("--labeled must be in [0, n)")
+    if args.k > args.n - args.labeled:
+        ap.error(f"--k {args.k} is more than the {args.n - args.labeled} unlabelled rows (--n minus --labeled)")
+    if args.alg in ("flqmi", "logdetmi") and args.labeled == 0:
+        ap.error(f"--alg {args.alg} needs labelled rows as its query set: give --labeled")
+    flags.check_device(ap, args.device)
 
     draws = args.draws if args.alg in MC_ALGS else 0
     hypotheses = count_hypotheses() if args.alg == "ldm" else [0]
@@ -363,7 +367,8 @@ def main(argv=None):
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     picks = picks.index
     if len(picks) != args.k or len(set(picks.tolist())) != args.k:
-        raise SystemExit(f"{args.alg} returned {len(picks)} picks, {len(set(picks.tolist()))} distinct, not {args.k}")
+        raise SystemExit(f"selection_speed.py: error: {args.alg} returned {len(picks)} picks, "
+                         f"{len(set(picks.tolist()))} distinct, not {args.k}")
     result = dict(alg=args.alg, n=args.n, d=args.d, classes=args.classes, k=args.k, labeled=args.labeled,
                   device=args.device, seed=args.seed, seconds=round(seconds, 4), cpu_seconds=round(cpu_seconds, 4),
                   peak_rss_mb=round(peak_rss_mb(), 1), rss_before_mb=round(rss_before, 1),

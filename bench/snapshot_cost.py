@@ -12,7 +12,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -23,6 +22,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import dataset  # noqa: E402
+from bench import flags  # noqa: E402
 from learner import Learner  # noqa: E402
 from results import TrainingSnapshot  # noqa: E402
 from training import Progress, training_key  # noqa: E402
@@ -65,10 +65,13 @@ def measure(config, repeats, folder):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=5)
+    p = flags.parser(__doc__)
+    p.add_argument("--repeats", type=flags.positive, default=5, help="timed saves and keys of each configuration")
     p.add_argument("--configs", default=",".join(CONFIGS), help="comma list of: " + ", ".join(CONFIGS))
     args = p.parse_args()
+    unknown = [c for c in args.configs.split(",") if c not in CONFIGS]
+    if unknown:
+        p.error(f"--configs: unknown {', '.join(map(repr, unknown))}; give a comma list of {', '.join(CONFIGS)}")
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="training stopped")  # the few epochs end at their cap
     print(f"load average {os.getloadavg()[0]:.1f}")

@@ -1,11 +1,13 @@
-"""Seconds per query of each strategy: inference on the pool + selection, the median over a run's query rounds.
+"""Seconds per query of each strategy: inference on the pool + selection, the median over the query rounds of
+the runs of one setting (data, model, nQuery, device).
 
     python bench/strategy_cost.py                                  # every strategy on digits, 2 query rounds
     python bench/strategy_cost.py --algs rand,badge,bait -- --did 6 --path ../shared/data --nEnd 300
     python bench/strategy_cost.py --results results/letter         # summarise finished runs (e.g. a sweep)
 
 Without --results, each strategy runs once through run.py (the flags after -- replace the default digits
-configuration) in a temporary folder. Prints a Markdown table with the load average."""
+configuration) in a temporary folder. Prints a Markdown table with the load average: one row per setting and
+strategy, with the number of runs pooled in it."""
 import sys
 from pathlib import Path
 
@@ -20,53 +22,113 @@ import tempfile  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from bench import flags  # noqa: E402
+from errors import UserError, did_you_mean  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 
 DEFAULT = ["--nStart", "100", "--nQuery", "100", "--nEnd", "300"]
+SETTING = {"data": "data_name", "model": "model", "nQuery": "nQuery", "device": "device"}  # column: config key
+SECONDS = ["infer_seconds", "select_seconds", "query_seconds"]
+
+
+def strategies(text):
+    """argparse type: the list of the comma-separated --alg names in `text`, each one run.py knows."""
+    algs = text.split(",")
+    for alg in algs:
+        if alg not in STRATEGIES:
+            raise argparse.ArgumentTypeError(f"unknown strategy {alg!r}{did_you_mean(alg, STRATEGIES)}")
+    return algs
+
+
+def reason(e):
+    """'Type: the first line of the message' of the exception e."""
+    lines = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
+
+
+def run_config(folder):
+    """The setting (SETTING's columns) and the alg of the run in `folder`, read from its config.json."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{folder / 'config.json'} could not be read ({reason(e)})")
+    keys = ["alg", *SETTING.values()]
+    missing = [k for k in keys if not isinstance(config, dict) or k not in config]
+    if missing:
+        raise UserError(f"{folder / 'config.json'} lacks {', '.join(missing)}; is {folder} a run folder of run.py?")
+    return {"alg": config["alg"], **{column: config[key] for column, key in SETTING.items()}}
 
 
 def query_rows(folder):
-    """(data, alg, query rounds of one run folder as a DataFrame)."""
-    config = json.loads((folder / "config.json").read_text())
-    rounds = pd.read_csv(folder / "rounds.csv")
-    return config["data_name"], config["alg"], rounds[rounds["round"] > 0]
+    """The query rounds (round > 0) of the run in `folder`: their SECONDS, as numbers, from its rounds.csv."""
+    try:
+        rounds = pd.read_csv(folder / "rounds.csv")
+        missing = [c for c in ["round", *SECONDS] if c not in rounds.columns]
+        if missing:
+            raise ValueError(f"no column {', '.join(missing)}")
+        rounds = rounds[["round", *SECONDS]].apply(pd.to_numeric)
+    except (OSError, ValueError) as e:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise UserError(f"{folder / 'rounds.csv'} could not be read ({reason(e)})")
+    return rounds.loc[rounds["round"] > 0, SECONDS]
 
 
 def summarise(folders):
-    """One row per (data, alg): median inference, selection and query seconds over all query rounds."""
-    parts = []
-    for folder in folders:
-        data, alg, rows = query_rows(folder)
-        parts.append(rows.assign(data=data, alg=alg))
-    table = pd.concat(parts).groupby(["data", "alg"])[["infer_seconds", "select_seconds", "query_seconds"]]
-    return table.median().reset_index().sort_values(["data", "query_seconds"])
+    """One row per setting and alg: the number of runs and the median inference, selection and query seconds over
+    all their query rounds."""
+    rows = pd.concat([query_rows(f).assign(run=str(f), **run_config(f)) for f in folders])
+    groups = rows.groupby([*SETTING, "alg"], dropna=False)
+    table = groups[SECONDS].median().join(groups["run"].nunique().rename("runs")).reset_index()
+    return table.sort_values([*SETTING, "query_seconds"])
+
+
+def finished_runs(results):
+    """The run folders in the folder `results` that hold a summary.json (finished runs)."""
+    folder = Path(results)
+    if not folder.is_dir():
+        what = "is a file" if folder.exists() else "does not exist"
+        raise UserError(f"--results {results} {what}; give the folder that holds the run folders (run.py's --out)")
+    runs = sorted(p for p in folder.iterdir() if (p / "summary.json").is_file())
+    if not runs:
+        raise UserError(f"--results {results} holds no finished run (a folder with a summary.json); give run.py's "
+                        f"--out folder of finished runs")
+    return runs
 
 
 def run_each(algs, run_args, out):
+    """The run folders of `python run.py --alg A run_args --out out` for each A of algs; stops with run.py's last
+    error line when a run fails."""
     for alg in algs:
         proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "--alg", alg, *run_args, "--out", out],
                               capture_output=True, text=True)
         if proc.returncode != 0:
-            sys.exit(f"{alg}: {proc.stderr.strip().splitlines()[-1]}")
+            sys.exit(f"{alg}: {(proc.stderr.strip().splitlines() or [f'exit code {proc.returncode}'])[-1]}")
     return [p for p in Path(out).iterdir() if (p / "rounds.csv").is_file()]
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Run or read the runs, then print the table; one error line and exit 2 on bad input."""
+    p = flags.parser(__doc__)
     p.add_argument("run_args", nargs="*", help="run.py flags (after --)")
-    p.add_argument("--algs", default=",".join(sorted(set(STRATEGIES) - set(ALIASES))))
+    p.add_argument("--algs", type=strategies, default=",".join(sorted(set(STRATEGIES) - set(ALIASES))),
+                   help="comma-separated strategies (run.py's --alg names) to run; default: all; unused with --results")
     p.add_argument("--results", help="a folder of finished run folders to summarise instead of running")
     args = p.parse_args()
-    if args.results:
-        folders = [p for p in Path(args.results).iterdir() if (p / "summary.json").is_file()]
-        table = summarise(folders)
-    else:
-        with tempfile.TemporaryDirectory() as out:
-            table = summarise(run_each(args.algs.split(","), args.run_args or DEFAULT, out))
+    try:
+        if args.results:
+            table = summarise(finished_runs(args.results))
+        else:
+            with tempfile.TemporaryDirectory() as out:
+                table = summarise(run_each(args.algs, args.run_args or DEFAULT, out))
+    except UserError as e:
+        p.error(str(e))
+    if table.empty:
+        p.error("the runs have no query round (each stopped at --nStart); nothing to time")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print("| data | strategy | inference s | selection s | query s |\n|---|---|---|---|---|")
+    print("| data | model | nQuery | device | strategy | runs | inference s | selection s | query s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in table.itertuples():
-        print(f"| {r.data} | {r.alg} | {r.infer_seconds:.2f} | {r.select_seconds:.2f} | {r.query_seconds:.2f} |")
+        print(f"| {r.data} | {r.model} | {r.nQuery} | {r.device} | {r.alg} | {r.runs} | {r.infer_seconds:.2f} | "
+              f"{r.select_seconds:.2f} | {r.query_seconds:.2f} |")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,9 @@ with ImageNet's channel means and standard deviations, as torchvision's pretrain
 
 The .npz holds X_train, y_train, X_test, y_test (float32 features, labels; run.py then tests on the given test
 set), or X, y for a folder without train/ and test/ (run.py then splits it at random)."""
-import argparse
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,19 +24,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import UserError  # noqa: E402
+from errors import Parser, UserError  # noqa: E402
 
 TORCHVISION_DATA = ("MNIST", "FashionMNIST", "CIFAR10")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="embed.py", description=__doc__.split("\n\n")[0])
+    """The flags of argv; a bad flag exits 2 with one line (errors.Parser)."""
+    p = Parser(prog="embed.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True, help="MNIST, FashionMNIST, CIFAR10 or an image folder")
     p.add_argument("--path", default="data", help="the folder holding MNIST, FashionMNIST or CIFAR10 (as run.py's)")
     p.add_argument("--model", required=True, help="a torchvision model name, e.g. resnet18, vit_b_16")
     p.add_argument("--weights", required=True, help="the model's state dict (torch.save(model.state_dict(), f))")
-    p.add_argument("--out", required=True, help="the .npz file to write")
+    p.add_argument("--out", required=True, help="the .npz file to write (in an existing folder)")
     p.add_argument("--size", type=int, default=224, help="images are resized to size × size")
     p.add_argument("--batch", type=int, default=128, help="images embedded together")
     p.add_argument("--limit", type=int, default=0, help="embed only the first N images of each split (0 = all)")
@@ -77,9 +79,19 @@ def folder_images(folder, size):
         images = ImageFolder(str(folder))
     except (FileNotFoundError, OSError) as e:
         raise UserError(f"{folder} is not an image folder of <class>/<image> files ({e})")
-    pictures = [TF.resize(TF.pil_to_tensor(images.loader(p).convert("RGB")), [size, size], antialias=True)
+    pictures = [TF.resize(TF.pil_to_tensor(picture(images.loader, p)), [size, size], antialias=True)
                 for p, _ in images.samples]
     return torch.stack(pictures), np.array([images.classes[c] for _, c in images.samples])
+
+
+def picture(loader, path):
+    """The RGB PIL image of the file `path` read with `loader`; a file PIL cannot decode is a UserError naming it."""
+    from dataset import first_line
+
+    try:
+        return loader(path).convert("RGB")
+    except (OSError, ValueError) as e:  # PIL: UnidentifiedImageError (an OSError), truncated files, bad headers
+        raise UserError(f"{path} is not a readable image ({first_line(e)}); remove or replace it")
 
 
 def feature_extractor(name, weights, device):
@@ -91,8 +103,8 @@ def feature_extractor(name, weights, device):
     if name not in tvm.list_models():
         raise UserError(f"--model {name} is not a torchvision model; see torchvision.models.list_models()")
     net = tvm.get_model(name, weights=None)
+    state = load_weights(weights)
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
         net.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
     except (OSError, RuntimeError, AttributeError, TypeError, ValueError) as e:
         raise UserError(f"--weights {weights} does not hold a state dict of {name} ({str(e).splitlines()[0][:200]})")
@@ -100,6 +112,29 @@ def feature_extractor(name, weights, device):
     parent, _, child = last.rpartition(".")
     setattr(net.get_submodule(parent), child, torch.nn.Identity())
     return net.eval().to(device)
+
+
+def load_weights(weights):
+    """What torch.load (weights_only) reads from the file `weights`; a missing file or one torch cannot read as
+    tensors is a UserError."""
+    import pickle
+
+    import torch
+
+    from dataset import first_line
+
+    if not Path(weights).is_file():
+        raise UserError(f"--weights {weights}: no such file; give the model's state dict "
+                        f"(torch.save(model.state_dict(), f))")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's note on the file's pickle protocol
+            return torch.load(weights, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch.load raises UnpicklingError, EOFError, RuntimeError, OSError ... on other files
+        unpickling = isinstance(e, pickle.UnpicklingError)  # its message is a long note on weights_only
+        why = type(e).__name__ if unpickling else first_line(e)
+        raise UserError(f"--weights {weights} could not be read as a state dict ({why}); give the model's weights "
+                        f"saved with torch.save(model.state_dict(), f)")
 
 
 def features(net, images, size, batch, device):
@@ -125,14 +160,16 @@ def embed(args):
     """The arrays of the .npz (module docstring) for the parsed flags."""
     import torch
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA device is available; use --device cpu")
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    net = feature_extractor(args.model, args.weights, device)
     if args.data in TORCHVISION_DATA:
         splits = torchvision_splits(args.data, args.path)
     elif Path(args.data).is_dir():
         splits = folder_splits(Path(args.data), args.size)
     else:
         raise UserError(f"--data {args.data} is neither {', '.join(TORCHVISION_DATA)} nor an image folder")
-    net = feature_extractor(args.model, args.weights, device)
     arrays = {}
     for split, (images, labels) in splits.items():
         keep = slice(args.limit or None)
@@ -142,17 +179,46 @@ def embed(args):
     return arrays
 
 
+def out_file(text):
+    """--out as a Path: a file name ending in .npz, not an existing folder, in a folder that exists."""
+    out = Path(text)
+    if out.is_dir():
+        raise UserError(f"--out {text} is a folder; give a file name ending in .npz (e.g. {out / 'features.npz'})")
+    if out.suffix != ".npz":
+        raise UserError(f"--out {text}: give a file name ending in .npz")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {text}: the folder {out.parent} does not exist; create it or write elsewhere")
+    return out
+
+
+def write_npz(out, arrays):
+    """np.savez of `arrays` to the file `out`, written beside it under a temporary name and then renamed, so no
+    half-written file is ever left under the name `out`."""
+    from dataset import first_line
+
+    part = out.with_name(f".{out.name}.{os.getpid()}.part")
+    try:
+        with open(part, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(part, out)
+    except OSError as e:
+        raise UserError(f"--out {out} could not be written ({first_line(e)})")
+    finally:
+        part.unlink(missing_ok=True)
+
+
 def main(argv=None):
     """Write the .npz; exit code 0, or 2 after one error line."""
     args = parse_args(argv)
     try:
         if args.size <= 0 or args.batch <= 0 or args.limit < 0:
             raise UserError("--size and --batch must be positive, --limit at least 0")
+        out = out_file(args.out)
         arrays = embed(args)
+        write_npz(out, arrays)
     except UserError as e:
         print(f"embed.py: error: {e}", file=sys.stderr)
         return 2
-    np.savez(args.out, **arrays)
     shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
     print(f"embed.py: {args.out}: {shapes}", file=sys.stderr)
     return 0

@@ -10,6 +10,7 @@ def test_cnn_flops_per_layer_and_the_ratio_to_the_floor():
     gradients for conv2."""
     proc = run_cli("--models", "cnn", "--rounds", "1", "--steps", "2", script="bench/conv_floor.py")
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # the profiler's C++ start and stop lines are kept off the output
     assert "| conv1 | 18.4 | 18.4 |" in proc.stdout
     assert "| conv2 | 41.0 | 81.9 |" in proc.stdout
     assert "| fc1 | 2.0 | 4.1 |" in proc.stdout

@@ -1,6 +1,8 @@
 """scripts/embed.py: pretrained features of MNIST (a slice of the real files), CIFAR-10 (small files in the true
 format) and image folders, from a torchvision model with a weights file (randomly initialised here, offline), and
 the workflow it serves: embed, then run.py --select-on input on the .npz."""
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ import torch
 import torchvision.models as tvm
 
 import run
+from cli import assert_one_line_error, run_cli
 from data_files import skip_md5, write_cifar10, write_mnist_slice
 from scripts import embed
 
@@ -113,3 +116,77 @@ def test_bad_input_is_one_line(flags, message, tmp_path, weights, capsys):
     assert embed.main([*(x for kv in argv.items() for x in kv), "--out", str(tmp_path / "o.npz")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("embed.py: error: ") and message in err[0], err
+
+
+def embed_cli(tmp_path, weights, *flags):
+    """`python scripts/embed.py` on a folder of two small images (resnet18 at size 32) with `flags` added or
+    replacing the defaults; returns the CompletedProcess."""
+    if not (tmp_path / "plain").is_dir():
+        write_images(tmp_path / "plain", 1, 0)
+    argv = {"--data": tmp_path / "plain", "--model": "resnet18", "--weights": weights, "--size": "32",
+            "--out": tmp_path / "o.npz"}
+    argv.update(dict(zip(flags[::2], flags[1::2])))
+    return run_cli(*(x for kv in argv.items() for x in kv), script="scripts/embed.py", timeout=300)
+
+
+def test_the_file_written_is_the_one_printed(tmp_path, weights):
+    """The .npz lands under exactly the name given and printed, with no temporary file left beside it."""
+    (tmp_path / "out").mkdir()
+    proc = embed_cli(tmp_path, weights, "--out", tmp_path / "out" / "features.npz")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.startswith(f"embed.py: {tmp_path / 'out' / 'features.npz'}: X (2, 512), y (2,)")
+    assert os.listdir(tmp_path / "out") == ["features.npz"]  # no temporary file left beside it
+    assert set(np.load(tmp_path / "out" / "features.npz")) == {"X", "y"}
+
+
+@pytest.mark.parametrize("out, fragments", [
+    ("features", ["--out ", "features: give a file name ending in .npz"]),  # it wrote features.npz, printed features
+    ("folder", ["folder is a folder; give a file name ending in .npz"]),  # it wrote folder.npz beside the folder
+    ("missing/x.npz", ["the folder ", "missing does not exist"]),  # a FileNotFoundError traceback after the work
+])
+def test_out_that_is_not_an_npz_file_in_an_existing_folder_is_one_line_error_before_any_work(out, fragments,
+                                                                                                   tmp_path, weights):
+    """--out is checked before --data is read (its error comes first) and nothing is written anywhere."""
+    (tmp_path / "folder").mkdir()
+    proc = embed_cli(tmp_path, weights, "--out", tmp_path / out, "--data", tmp_path / "nowhere")
+    assert_one_line_error(proc, "embed.py: error: --out ", *fragments)  # not the --data error: --out comes first
+    assert sorted(os.listdir(tmp_path)) == ["folder", "plain"] and os.listdir(tmp_path / "folder") == []
+
+
+@pytest.mark.parametrize("content, fragments", [
+    (b"# a README\n", ["could not be read as a state dict (UnpicklingError)"]),  # pickle.UnpicklingError traceback
+    (b"", ["could not be read as a state dict (EOFError)"]),  # EOFError traceback
+    (None, ["no such file"]),  # was one line, but said the file "does not hold a state dict of resnet18"
+])
+def test_a_weights_file_torch_cannot_read_is_one_line_error(content, fragments, tmp_path, weights):
+    """A text file, an empty file and a missing file each give one line naming --weights, and no .npz."""
+    if content is not None:
+        (tmp_path / "w.pth").write_bytes(content)
+    proc = embed_cli(tmp_path, weights, "--weights", tmp_path / "w.pth")
+    assert_one_line_error(proc, f"embed.py: error: --weights {tmp_path / 'w.pth'}", *fragments)
+    assert not (tmp_path / "o.npz").exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where there is no CUDA device")
+def test_cuda_without_a_gpu_is_one_line_error(tmp_path, weights):
+    """It was torch's RuntimeError traceback (no NVIDIA driver) when the network was moved to the device."""
+    proc = embed_cli(tmp_path, weights, "--device", "cuda")
+    assert_one_line_error(proc, "embed.py: error: --device cuda asked for, but no CUDA device is available; "
+                                "use --device cpu")
+
+
+def test_a_corrupt_image_is_one_line_error_naming_it(tmp_path, weights):
+    """It was PIL's UnidentifiedImageError traceback."""
+    write_images(tmp_path / "plain", 1, 0)
+    (tmp_path / "plain" / "cat" / "a.png").write_bytes(b"not a png at all")
+    proc = embed_cli(tmp_path, weights)
+    assert_one_line_error(proc, f"embed.py: error: {tmp_path / 'plain' / 'cat' / 'a.png'} is not a readable image")
+
+
+@pytest.mark.parametrize("flags, fragments", [
+    (["--size", "x"], ["argument --size: invalid int value: 'x'"]),
+    (["--device", "cdua"], ["invalid choice: 'cdua'", "did you mean cuda?"]),
+])
+def test_a_bad_flag_is_one_line_error(flags, fragments, tmp_path, weights):
+    """argparse's own parser printed the usage block before the error."""
+    assert_one_line_error(embed_cli(tmp_path, weights, *flags), "embed.py: error:", *fragments, "(see --help)")

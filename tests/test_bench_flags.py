@@ -1,0 +1,118 @@
+"""The benchmarks as a user runs them: bad flags are one-line errors before any work, --help describes the
+benchmark and every flag, and the tables they print are complete."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cli import ROOT, assert_one_line_error, run_cli
+
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where there is no CUDA device")
+BENCHMARKS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name != "flags.py")
+SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
+
+
+@pytest.mark.parametrize("script, args, fragments", [
+    ("selection_speed.py", [*SELECT, "--k", "0"], ["--k", "at least 1"]),
+    ("selection_speed.py", [*SELECT, "--k", "300", "--labeled", "10"], ["--k 300", "190 unlabelled rows"]),
+    ("selection_speed.py", [*SELECT, "--k", "5", "--classes", "1"], ["--classes", "at least 2"]),
+    ("selection_speed.py", [*SELECT, "--k", "5", "--draws", "x"], ["--draws", "not a whole number"]),
+    ("selection_speed.py", ["--alg", "flqmi", "--n", "200", "--d", "8", "--k", "5"], ["flqmi", "--labeled"]),
+    ("kernel_start.py", ["--rounds", "0"], ["--rounds"]),
+    ("kernel_crossover.py", ["--epochs", "-1"], ["--epochs", "at least 1"]),
+    ("infer_speed.py", ["--repeats", "0"], ["--repeats"]),
+    ("infer_speed.py", ["--threads", "0"], ["--threads"]),
+    ("mc_speed.py", ["--n", "0"], ["--n"]),
+    ("mc_speed.py", ["--models", "mlp,vit"], ["unknown vit"]),
+    ("mc_speed.py", ["--compare", "bench"], ["not a checkout of this project"]),
+    ("snapshot_cost.py", ["--configs", "bogus"], ["unknown 'bogus'", "MNIST mlp 1000"]),
+    ("snapshot_cost.py", ["--repeats", "0"], ["--repeats"]),
+    ("run_time.py", ["--with-load", "-1"], ["--with-load", "at least 0"]),
+    ("run_time.py", ["--repeats", "0"], ["--repeats"]),
+    ("run_time.py", ["--compare", "tests"], ["tests is not a checkout"]),
+    ("peers.py", ["--repeats", "0"], ["--repeats"]),
+    ("peers.py", ["--threads", "1", "0"], ["--threads"]),
+    ("fidelity.py", ["--nStart", "0"], ["--nStart"]),
+    ("fidelity.py", ["--nStart", "1600", "--nQuery", "100"], ["1700", "1617 points of the pool of digits"]),
+    ("cuda_agreement.py", ["--n", "100"], ["--n", "at least 101"]),
+    ("cuda_agreement.py", ["--n", "200", "--k", "150"], ["--k 150", "100 unlabelled"]),
+    ("conv_floor.py", ["--steps", "0"], ["--steps"]),
+])
+def test_bad_flag_is_one_line_error(script, args, fragments):
+    """Each of these tracebacks, ran on with a nonsense value or ran nothing before the value was checked."""
+    proc = run_cli(*args, script=f"bench/{script}", timeout=120)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, f"{script}: error:", *fragments)
+
+
+@NO_CUDA
+@pytest.mark.parametrize("script, args", [
+    ("selection_speed.py", [*SELECT, "--k", "5", "--device", "cuda"]),
+    ("cuda_agreement.py", []),
+])
+def test_cuda_without_a_gpu_is_one_line_error(script, args):
+    proc = run_cli(*args, script=f"bench/{script}", timeout=120)
+    assert_one_line_error(proc, "no CUDA device is available")
+
+
+@pytest.mark.parametrize("script", BENCHMARKS)
+def test_help_gives_the_whole_first_paragraph_and_every_flag_a_text(script):
+    """The description is the docstring's first paragraph, not its first line cut mid-sentence; no flag is bare."""
+    proc = run_cli("--help", script=f"bench/{script}", env={"COLUMNS": "250"})
+    assert proc.returncode == 0, proc.stderr
+    usage, rest = proc.stdout.split("\n\n", 1)
+    description, options = re.split(r"\n(?:positional arguments|options):\n", rest, maxsplit=1)
+    doc = (ROOT / "bench" / script).read_text().split('"""')[1].split("\n\n")[0]
+    assert " ".join(description.split()) == " ".join(doc.split())
+    lines = options.splitlines() + [""]
+    for line, after in zip(lines, lines[1:]):
+        if line.lstrip().startswith("-"):  # its help on the same line, or on the next, indented further
+            assert re.match(r"\s+-\S.*?\S {2,}\S", line) or re.match(r" {8,}\S", after), \
+                f"{script}: a flag without help: {line}"
+
+
+def test_mc_speed_prints_a_markdown_table_and_a_failed_workers_reason(tmp_path):
+    """The table has its separator row; a checkout whose worker fails stops the benchmark with the worker's own
+    last line (it was a CalledProcessError traceback that hid it)."""
+    proc = run_cli("--models", "mlp", "--n", "300", "--repeats", "1", script="bench/mc_speed.py", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[:2] == ["| model | n | this checkout (s) |", "|---|---|---|"] and lines[2].startswith("| mlp | 300 |")
+    for name in ("run.py", "learner.py"):
+        (tmp_path / name).write_text("")
+    proc = run_cli("--models", "mlp", "--n", "300", "--repeats", "1", "--compare", tmp_path,
+                   script="bench/mc_speed.py", timeout=120)
+    assert_one_line_error(proc, f"mlp in {tmp_path.resolve()}", "No module named 'dataset'")
+
+
+def test_peers_table_names_each_peer():
+    """The rows carry the peer column BENCHMARKS.md shows (the table had six columns, its header in BENCHMARKS
+    seven)."""
+    proc = run_cli("--cases", "epig", "--threads", "1", "--repeats", "1", script="bench/peers.py", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("|")]
+    assert rows[0] == "| selection | inputs | threads | ours (s) | peer (s) | peer / ours | peer |"
+    assert rows[1] == "|---|---|---|---|---|---|---|"
+    assert rows[2].startswith("| epig | n=5000 C=10 K=100 M=100 k=100 | 1 |") and rows[2].endswith("| baal `EPIG` |")
+
+
+def test_run_select_stops_at_a_failed_run_with_its_error():
+    """A selection_speed.py error ends the table with that one line and exit 1, not a JSON traceback; a first
+    argument that is a flag is passed on, not taken for the interpreter."""
+    proc = subprocess.run(["bash", "bench/run_select.sh", "--k", "0"], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"))
+    assert proc.returncode == 1
+    assert proc.stdout.split() == "alg n d C k L seconds cpu_s rss_mb".split()
+    assert_one_line_error(proc, "selection_speed.py: error: argument --k: must be at least 1")
+
+
+@NO_CUDA
+def test_gpu_check_without_cuda_says_so_and_leaves_no_folder(tmp_path):
+    """One line on stderr, exit 1, and no empty results folder made (it made one with mktemp first)."""
+    proc = subprocess.run(["bash", "bench/gpu_check.sh", sys.executable], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, TMPDIR=str(tmp_path)))
+    assert_one_line_error(proc, "gpu_check.sh: error:", "no CUDA device")
+    assert proc.returncode == 1 and list(tmp_path.iterdir()) == []
