@@ -33,26 +33,31 @@ class Param:
 
 def checked_number(kind, accept, wanted):
     """An argparse type: a finite number of `kind` for which accept(value) holds (else a one-line error saying
-    it must be `wanted`)."""
+    it must be `wanted`, e.g. 'a positive int')."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}")
         if not (math.isfinite(value) and accept(value)):
-            raise argparse.ArgumentTypeError(f"must be {wanted} {kind.__name__}, got {text}")
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
         return value
     return parse
 
 
 def positive(kind):
     """An argparse type: a number of `kind` above 0 (else a one-line error naming the value)."""
-    return checked_number(kind, lambda value: value > 0, "a positive")
+    return checked_number(kind, lambda value: value > 0, f"a positive {kind.__name__}")
 
 
 def non_negative(kind):
     """An argparse type: a number of `kind` ≥ 0 (else a one-line error naming the value)."""
-    return checked_number(kind, lambda value: value >= 0, "0 or a positive")
+    return checked_number(kind, lambda value: value >= 0, f"0 or a positive {kind.__name__}")
+
+
+def at_least(low):
+    """An argparse type: a whole number ≥ low (else a one-line error naming the value)."""
+    return checked_number(int, lambda value: value >= low, f"an int of at least {low}")
 
 
 BETA = Param("beta", "beta", positive(float), 1.0, "draw points with probability ∝ score^beta")
@@ -132,7 +137,7 @@ AUTO = "auto"
 
 def auto_or_positive(text):
     """An argparse type: the word auto, or a positive float (else a one-line error naming the value)."""
-    return AUTO if text == AUTO else checked_number(float, lambda value: value > 0, "auto or a positive")(text)
+    return AUTO if text == AUTO else checked_number(float, lambda value: value > 0, "auto or a positive float")(text)
 
 
 KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", auto_or_positive, AUTO,

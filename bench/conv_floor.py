@@ -28,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import dataset  # noqa: E402
 from bench import flags  # noqa: E402
+from strategy_params import positive  # noqa: E402
 from learner import Learner  # noqa: E402
 
 BATCH, SHAPE, CLASSES = 64, (1, 28, 28), 10
@@ -83,8 +84,9 @@ def epoch_cpu_seconds(epoch):
 def stderr_silenced():
     """File descriptor 2 pointed at /dev/null: the profiler's C++ library writes its start and stop lines there."""
     sys.stderr.flush()
-    saved = os.dup(2)
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
     try:
         yield
     finally:
@@ -146,14 +148,14 @@ def report(model_name, counts, step_s, rate, parts):
 
 
 def main():
+    """Print each model's layer table and its step against the floor."""
     p = flags.parser(__doc__)
-    p.add_argument("--models", default="cnn,resnet", help="comma-separated subset of: cnn, resnet")
-    p.add_argument("--rounds", type=flags.positive, default=3, help="interleaved rounds of (matmul rate, one epoch)")
-    p.add_argument("--steps", type=flags.positive, default=10, help="minibatch steps per epoch")
+    p.add_argument("--models", type=flags.subset(["cnn", "resnet"], "model"), default="cnn,resnet",
+                   help="comma-separated subset of: cnn, resnet")
+    p.add_argument("--rounds", type=positive(int), default=3, help="interleaved rounds of (matmul rate, one epoch)")
+    p.add_argument("--steps", type=positive(int), default=10, help="minibatch steps per epoch")
     args = p.parse_args()
-    models = args.models.split(",")
-    if any(m not in ("cnn", "resnet") for m in models):
-        p.error(f"--models {args.models}: give cnn and/or resnet, comma-separated")
+    models = args.models
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     print(f"{time.strftime('%Y-%m-%d')}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "

@@ -12,6 +12,7 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modul
 import torch  # noqa: E402
 
 from bench import flags  # noqa: E402
+from strategy_params import at_least, positive  # noqa: E402
 from query_strategies.bait_sampling import bait_select  # noqa: E402
 from query_strategies.core_set import coreset_select  # noqa: E402
 from query_strategies.entropy_sampling import entropy  # noqa: E402
@@ -30,11 +31,12 @@ LABELLED = 100
 
 
 def main():
+    """Print `same` or the differing picks per selection; exit 1 when any differs."""
     ap = flags.parser(__doc__)
-    ap.add_argument("--n", type=flags.at_least(LABELLED + 1), default=5000, help="pool points")
-    ap.add_argument("--d", type=flags.positive, default=64, help="embedding dimension")
-    ap.add_argument("--classes", type=flags.at_least(2), default=10, help="classes of the probabilities")
-    ap.add_argument("--k", type=flags.positive, default=100, help="points each algorithm selects (bait: at most 20)")
+    ap.add_argument("--n", type=at_least(LABELLED + 1), default=5000, help="pool points")
+    ap.add_argument("--d", type=positive(int), default=64, help="embedding dimension")
+    ap.add_argument("--classes", type=at_least(2), default=10, help="classes of the probabilities")
+    ap.add_argument("--k", type=positive(int), default=100, help="points each algorithm selects (bait: at most 20)")
     args = ap.parse_args()
     if args.k > args.n - LABELLED:
         ap.error(f"--k {args.k} is more than the {args.n - LABELLED} unlabelled points (--n minus {LABELLED})")

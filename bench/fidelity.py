@@ -25,6 +25,7 @@ import torch  # noqa: E402
 
 import dataset  # noqa: E402
 from bench import flags  # noqa: E402
+from strategy_params import non_negative, positive  # noqa: E402
 from errors import UserError  # noqa: E402
 from learner import Learner  # noqa: E402
 from query_strategies import STRATEGIES  # noqa: E402
@@ -108,13 +109,14 @@ def not_flipped(ds, learner, labeled):
 
 
 def main():
+    """Check the flags, then print the table (a data or size problem: one line)."""
     p = flags.parser(__doc__)
     p.add_argument("--path", default=str(ROOT.parent / "shared" / "data"),
                    help="the data folder holding MNIST and OpenML's letter (openml/6.csv), as run.py's --path")
-    p.add_argument("--seed", type=int, default=1, help="seed of the labelled sets and the networks")
-    p.add_argument("--nStart", type=flags.positive, default=100, help="random labelled points each network trains on")
-    p.add_argument("--nQuery", type=flags.positive, default=100, help="picks compared per strategy")
-    p.add_argument("--maxEpochs", type=flags.positive, default=2000, help="cap on each training's epochs")
+    p.add_argument("--seed", type=non_negative(int), default=1, help="seed of the labelled sets and the networks")
+    p.add_argument("--nStart", type=positive(int), default=100, help="random labelled points each network trains on")
+    p.add_argument("--nQuery", type=positive(int), default=100, help="picks compared per strategy")
+    p.add_argument("--maxEpochs", type=positive(int), default=2000, help="cap on each training's epochs")
     args = p.parse_args()
     torch.set_num_threads(1)
     try:

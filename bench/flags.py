@@ -1,49 +1,88 @@
-"""The benchmarks' flags: a parser whose errors are one line (errors.Parser), whole numbers with a lower bound,
-another checkout of this project for --compare, and the check that --device cuda has a GPU to run on."""
+"""What the benchmarks share on their command line: a parser whose errors are one line (errors.Parser), a
+comma-separated subset of known names, another checkout of this
+project for --compare, the CUDA check, the hidden `--worker` entry of a benchmark that times each measurement in
+a fresh process, and running a command that must succeed.
+
+Importing this module imports no other module of the project, so that a worker can take its modules from the
+checkout it measures (the other checkout of --compare) rather than from this one."""
 import argparse
+import subprocess
+import sys
 from pathlib import Path
 
-from errors import Parser
-
+ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT_FILES = ("run.py", "learner.py")
+
+
+def prog():
+    """The running benchmark's file name, as its messages start."""
+    return Path(sys.argv[0]).name
 
 
 def parser(doc):
     """A one-line-error parser described by the first paragraph of a benchmark's docstring (its usage
     examples follow it)."""
+    from errors import Parser
+
     return Parser(description=doc.split("\n\n")[0].replace("\n", " "))
 
 
-def at_least(low):
-    """argparse type: a whole number ≥ low."""
-    def whole(text):
-        try:
-            n = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}")
-        if n < low:
-            raise argparse.ArgumentTypeError(f"must be at least {low}, got {n}")
-        return n
-    return whole
+def subset(known, what="name"):
+    """argparse type: the list of comma-separated names in the text, each one of `known` (else a one-line error
+    naming the first unknown `what` and the closest known names, or all of them)."""
+    def names(text):
+        from errors import did_you_mean
 
-
-positive = at_least(1)
-count = at_least(0)
+        chosen = text.split(",")
+        for name in chosen:
+            if name not in known:
+                hint = did_you_mean(name, known) or f"; give a comma-separated subset of {', '.join(known)}"
+                raise argparse.ArgumentTypeError(f"unknown {what} {name!r}{hint}")
+        return chosen
+    return names
 
 
 def checkout(text):
     """argparse type: the root of another checkout of this project (a folder holding run.py and learner.py)."""
-    root = Path(text).expanduser().resolve()
-    missing = [f for f in CHECKOUT_FILES if not (root / f).is_file()]
+    try:
+        root = Path(text).expanduser().resolve()
+        missing = [f for f in CHECKOUT_FILES if not (root / f).is_file()]
+    except (OSError, RuntimeError) as e:  # a name too long, an unknown ~user
+        raise argparse.ArgumentTypeError(f"{text[:80]!r} cannot be read as a folder ({e.__class__.__name__})")
     if missing:
         raise argparse.ArgumentTypeError(f"{text} is not a checkout of this project (no {' or '.join(missing)} "
                                          f"there); give the root folder of the other checkout")
+    if root == ROOT:
+        raise argparse.ArgumentTypeError(f"{text} is this checkout; give another one to compare it with")
     return root
 
 
 def check_device(p, device):
-    """Stop with one line when `device` is cuda and torch sees no CUDA device."""
-    import torch
+    """Stop with run.py's one line when `device` is cuda and torch sees no CUDA device."""
+    from errors import UserError
+    from run import pick_device
 
-    if device == "cuda" and not torch.cuda.is_available():
-        p.error("--device cuda asked for, but no CUDA device is available; use --device cpu")
+    try:
+        pick_device(device)
+    except UserError as e:
+        p.error(str(e))
+
+
+def worker_args(names):
+    """The arguments after `--worker` when the benchmark runs as its own worker (`BENCH --worker NAME…`), checked
+    against `names`; None when it runs as the benchmark."""
+    if sys.argv[1:2] != ["--worker"]:
+        return None
+    if len(sys.argv) != 2 + len(names):
+        sys.exit(f"{prog()}: error: --worker takes {' '.join(names)} (the benchmark starts its workers itself)")
+    return sys.argv[2:]
+
+
+def run_or_stop(argv, what, **options):
+    """subprocess.run(argv, capture_output, text) when it exits 0; otherwise the benchmark stops with one line:
+    `what` and the process's last line on stderr (or its exit code)."""
+    proc = subprocess.run(argv, capture_output=True, text=True, **options)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        sys.exit(f"{prog()}: error: {what}: {last}")
+    return proc

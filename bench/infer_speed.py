@@ -18,6 +18,7 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 
 from bench import flags  # noqa: E402
+from strategy_params import non_negative, positive  # noqa: E402
 
 DATA = str(ROOT.parent / "shared" / "data")
 
@@ -30,10 +31,11 @@ def seconds(f):
 
 
 def main():
+    """Time both forward paths, interleaved, and print their medians, ratio and largest probability gap."""
     p = flags.parser(__doc__)
-    p.add_argument("--repeats", type=flags.positive, default=5, help="timed passes of each path")
-    p.add_argument("--labelled", type=flags.count, default=200, help="points left out of the pool (below 60,000)")
-    p.add_argument("--threads", type=flags.positive, default=1, help="PyTorch's threads")
+    p.add_argument("--repeats", type=positive(int), default=5, help="timed passes of each path")
+    p.add_argument("--labelled", type=non_negative(int), default=200, help="points left out of the pool (below 60,000)")
+    p.add_argument("--threads", type=positive(int), default=1, help="PyTorch's threads")
     args = p.parse_args()
 
     import numpy as np

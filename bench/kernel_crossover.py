@@ -20,6 +20,7 @@ import torch  # noqa: E402
 import dataset  # noqa: E402
 import kernels  # noqa: E402
 from bench import flags  # noqa: E402
+from strategy_params import positive  # noqa: E402
 from learner import Learner  # noqa: E402
 
 # (d, share of entries off the minimum, minibatch)
@@ -47,8 +48,9 @@ def step_ms(X, batch, kernel, epochs):
 
 
 def main():
+    """Print a row per grid point: both paths' ms per step, the speed-up, and what auto picks."""
     p = flags.parser(__doc__)
-    p.add_argument("--epochs", type=flags.positive, default=20, help="timed epochs of each path per grid point")
+    p.add_argument("--epochs", type=positive(int), default=20, help="timed epochs of each path per grid point")
     args = p.parse_args()
     if kernels.library() is None:
         sys.exit("kernel_crossover.py: the compiled mlp epoch is not available here (no working C compiler)")

@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import kernels  # noqa: E402
 from bench import flags  # noqa: E402
+from strategy_params import positive  # noqa: E402
 
 
 def timed(cache, forget):
@@ -28,7 +29,7 @@ def timed(cache, forget):
 def main():
     """Prints both medians in ms and their ratio."""
     p = flags.parser(__doc__)
-    p.add_argument("--rounds", type=flags.positive, default=20, help="timed calls of each kind, interleaved")
+    p.add_argument("--rounds", type=positive(int), default=20, help="timed calls of each kind, interleaved")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp)

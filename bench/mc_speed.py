@@ -5,13 +5,15 @@
 Each measurement runs in its own process (one torch thread): a network of the given kind freshly initialised from a
 fixed seed, on n random MNIST-shaped images, mc_probs over all of them; this checkout's and OLD_CHECKOUT's runs
 alternate, and the medians, their ratio and whether both computed the same numbers (SHA-256 of the output) are
-printed. Workers import only the measured checkout's modules (the --worker branch runs before any other import)."""
+printed. A worker imports only the measured checkout's modules (this script's --worker entry puts no other checkout
+on the module path)."""
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import flags  # bench/flags.py, beside this script: it imports nothing of the project's until asked
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("mlp", "lin", "cnn", "resnet", "vgg")
@@ -46,33 +48,28 @@ def measure(root, model, n):
 
 def run_worker(root, model, n):
     """measure() in a fresh process; its result as a dict. A failed worker stops the benchmark with its last line."""
-    proc = subprocess.run([sys.executable, __file__, "--worker", str(root), model, str(n)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
-        sys.exit(f"mc_speed.py: error: {model} in {root}: {last}")
+    proc = flags.run_or_stop([sys.executable, __file__, "--worker", str(root), model, str(n)], f"{model} in {root}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main():
-    if sys.argv[1:2] == ["--worker"]:
-        root, model, n = sys.argv[2:]
-        seconds, sha = measure(Path(root), model, int(n))
+    """The table of this checkout's (and --compare's) medians; as `--worker ROOT MODEL N`, one measurement."""
+    worker = flags.worker_args(("ROOT", "MODEL", "N"))
+    if worker:
+        seconds, sha = measure(Path(worker[0]), worker[1], int(worker[2]))
         print(json.dumps({"seconds": seconds, "sha256": sha}))
         return
-    sys.path[0] = str(ROOT)  # the project's modules, from the repository root
-    from bench import flags
+    sys.path.insert(0, str(ROOT))  # the project's modules, from the repository root
+    from strategy_params import positive
 
     p = flags.parser(__doc__)
     p.add_argument("--compare", type=flags.checkout, help="the other checkout's root")
-    p.add_argument("--models", default="mlp,cnn", help="comma-separated subset of: " + ", ".join(MODELS))
-    p.add_argument("--n", type=flags.positive, default=60000, help="pool points")
-    p.add_argument("--repeats", type=flags.positive, default=3, help="timed runs of each checkout, alternating")
+    p.add_argument("--models", type=flags.subset(MODELS, "model"), default="mlp,cnn",
+                   help="comma-separated subset of: " + ", ".join(MODELS))
+    p.add_argument("--n", type=positive(int), default=60000, help="pool points")
+    p.add_argument("--repeats", type=positive(int), default=3, help="timed runs of each checkout, alternating")
     args = p.parse_args()
-    models = args.models.split(",")
-    unknown = [m for m in models if m not in MODELS]
-    if unknown:
-        p.error(f"--models: unknown {', '.join(unknown)}; give a comma-separated subset of {', '.join(MODELS)}")
+    models = args.models
     roots = {"this": ROOT, **({"old": args.compare} if args.compare else {})}
     head = "| model | n | this checkout (s) |" + (" old (s) | speed-up | same output |" if args.compare else "")
     print(f"{head}\n|{'---|' * (head.count('|') - 1)}")

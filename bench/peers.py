@@ -29,6 +29,7 @@ import torch  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from bench import flags  # noqa: E402
+from strategy_params import positive  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
 from query_strategies.clue import clue_select  # noqa: E402
@@ -193,11 +194,12 @@ def compare(name, size, peer_name, ours, peer, threads, repeats):
 
 
 def main(argv=None):
+    """Print a row per case and thread count; a case whose peer is not installed is one skipped row."""
     ap = flags.parser(__doc__)
     ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=sorted(CASES), metavar="CASE",
                     help="cases to run, of: " + ", ".join(sorted(CASES)))
-    ap.add_argument("--threads", nargs="+", type=flags.positive, default=[1, 2], help="thread counts, each in turn")
-    ap.add_argument("--repeats", type=flags.positive, default=3,
+    ap.add_argument("--threads", nargs="+", type=positive(int), default=[1, 2], help="thread counts, each in turn")
+    ap.add_argument("--repeats", type=positive(int), default=3,
                     help="interleaved runs of each side (the BatchBALD peers: one)")
     args = ap.parse_args(argv)
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")

@@ -7,6 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=python
 if [[ $# -gt 0 && $1 != -* ]]; then PY=$1; shift; fi
+if [[ " $* " == *" --help "* || " $* " == *" -h "* ]]; then
+    sed -n '2,5s/^# \{0,1\}//p' "$0"
+    exit 0
+fi
 ROW='%(alg)-14s %(n)6d %(d)4d %(classes)3d %(k)5d %(labeled)6d %(seconds)9.3f %(cpu_seconds)9.3f %(peak_rss_mb)9.0f'
 printf '%-14s %6s %4s %3s %5s %6s %9s %9s %9s\n' alg n d C k L seconds cpu_s rss_mb
 run() {

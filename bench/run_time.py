@@ -30,6 +30,7 @@ import time  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench import flags  # noqa: E402
+from strategy_params import non_negative, positive  # noqa: E402
 
 DEFAULT = ["--model", "mlp", "--data", "MNIST", "--path", str(ROOT.parent / "shared" / "data"), "--nStart", "100",
            "--nQuery", "100", "--nEnd", "400", "--alg", "entropy"]
@@ -44,20 +45,22 @@ def busy_processes(n):
     return [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(n)]
 
 
-def timed(argv):
-    """Wall seconds of the process `argv`, and the process (stdout and stderr captured)."""
+def timed(argv, what):
+    """Wall seconds of the process `argv`, which must succeed (else the benchmark stops: flags.run_or_stop)."""
     start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True)
-    return time.perf_counter() - start, proc
+    flags.run_or_stop(argv, what)
+    return time.perf_counter() - start
 
 
 def one_run(root, run_args):
     """{wall, rounds (table), startup (dict, empty for checkouts that do not record it)} of one run.py process."""
     with tempfile.TemporaryDirectory() as out:
-        wall, proc = timed([sys.executable, str(root / "run.py"), *run_args, "--out", out])
-        if proc.returncode != 0:
-            sys.exit(proc.stderr.strip().splitlines()[-1])
-        folder = next(Path(out).glob("*/rounds.csv")).parent
+        wall = timed([sys.executable, str(root / "run.py"), *run_args, "--out", out], f"run.py of {root}")
+        made = list(Path(out).glob("*/rounds.csv"))
+        if not made:
+            sys.exit(f"{flags.prog()}: error: run.py {' '.join(run_args)} made no run to time; give it the flags "
+                     f"of an experiment")
+        folder = made[0].parent
         config = json.loads((folder / "config.json").read_text())
         return {"wall": wall, "rounds": pd.read_csv(folder / "rounds.csv"),
                 "startup": config.get("startup_seconds", {})}
@@ -93,12 +96,13 @@ def describe(name, m, torch_import, original):
 
 
 def main():
+    """Run the experiment (after a warm-up) --repeats times per checkout, then print its rounds and time split."""
     p = flags.parser(__doc__)
     p.add_argument("run_args", nargs="*", help="run.py flags (after --)")
-    p.add_argument("--with-load", type=flags.count, default=0, metavar="N",
+    p.add_argument("--with-load", type=non_negative(int), default=0, metavar="N",
                    help="run N CPU-bound processes beside the experiment (a busy machine)")
     p.add_argument("--compare", type=flags.checkout, help="another checkout's root, run alternately with this one")
-    p.add_argument("--repeats", type=flags.positive, default=1,
+    p.add_argument("--repeats", type=positive(int), default=1,
                    help="measured runs per checkout (after one warm-up run)")
     args = p.parse_args()
     run_args = args.run_args or DEFAULT
@@ -109,7 +113,7 @@ def main():
             one_run(root, run_args)  # warm-up: decodes the data into the cache, fills the page cache
         runs, torch_imports, loads = {k: [] for k in roots}, [], []
         for _ in range(args.repeats):
-            torch_imports.append(timed([sys.executable, "-c", "import torch"])[0])
+            torch_imports.append(timed([sys.executable, "-c", "import torch"], "import torch"))
             for name, root in roots.items():
                 runs[name].append(one_run(root, run_args))
             loads.append(os.getloadavg()[0])

@@ -49,6 +49,7 @@ import time  # noqa: E402
 import torch  # noqa: E402
 
 from bench import flags  # noqa: E402
+from strategy_params import at_least, non_negative, positive  # noqa: E402
 from query_strategies.badge_sampling import badge_select  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
@@ -330,22 +331,25 @@ def bait_floor(args, cpu_seconds):
 
 
 def main(argv=None):
+    """Time the selection the flags describe; print its line and the JSON record."""
     ap = flags.parser(__doc__)
     ap.add_argument("--alg", required=True, choices=ALGS, metavar="ALG", help="the selection: " + ", ".join(ALGS))
-    ap.add_argument("--n", type=flags.positive, required=True, help="pool size")
-    ap.add_argument("--d", type=flags.positive, required=True, help="embedding dimension")
-    ap.add_argument("--classes", type=flags.at_least(2), default=10, help="classes C of the probabilities")
-    ap.add_argument("--k", type=flags.positive, required=True, help="points to select")
-    ap.add_argument("--labeled", type=flags.count, default=0, help="the first L rows are labelled")
+    ap.add_argument("--n", type=positive(int), required=True, help="pool size")
+    ap.add_argument("--d", type=positive(int), required=True, help="embedding dimension")
+    ap.add_argument("--classes", type=at_least(2), default=10, help="classes C of the probabilities")
+    ap.add_argument("--k", type=positive(int), required=True, help="points to select")
+    ap.add_argument("--labeled", type=non_negative(int), default=0, help="the first L rows are labelled")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the inputs and selection live")
     ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic inputs and the selection")
-    ap.add_argument("--lam", type=float, default=1.0, help="BAIT's λ")
-    ap.add_argument("--draws", type=flags.positive, default=10,
+    ap.add_argument("--lam", type=positive(float), default=1.0, help="BAIT's λ")
+    ap.add_argument("--draws", type=positive(int), default=10,
                     help="MC-dropout draws for batchbald, powerbald, meanstd, epig")
-    ap.add_argument("--configs", type=flags.positive, default=1000, help="BatchBALD's label configurations")
-    ap.add_argument("--delta", type=float, default=0.0, help="ProbCover's δ (0 = the purity rule)")
-    ap.add_argument("--ref", type=flags.positive, default=2000, help="ldm's reference set")
+    ap.add_argument("--configs", type=positive(int), default=1000, help="BatchBALD's label configurations")
+    ap.add_argument("--delta", type=non_negative(float), default=0.0, help="ProbCover's δ (0 = the purity rule)")
+    ap.add_argument("--ref", type=positive(int), default=2000, help="ldm's reference set")
     args = ap.parse_args(argv)
+    if args.labeled >= args.n:
+        ap.error(f"--labeled {args.labeled} leaves no unlabelled row of --n {args.n}")
     if args.k > args.n - args.labeled:
         ap.error(f"--k {args.k} is more than the {args.n - args.labeled} unlabelled rows (--n minus --labeled)")
     if args.alg in ("flqmi", "logdetmi") and args.labeled == 0:

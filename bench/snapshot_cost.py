@@ -23,6 +23,7 @@ import torch  # noqa: E402
 
 import dataset  # noqa: E402
 from bench import flags  # noqa: E402
+from strategy_params import positive  # noqa: E402
 from learner import Learner  # noqa: E402
 from results import TrainingSnapshot  # noqa: E402
 from training import Progress, training_key  # noqa: E402
@@ -65,20 +66,19 @@ def measure(config, repeats, folder):
 
 
 def main():
+    """Print a row per configuration: epoch, save and key times, file size, share of training."""
     p = flags.parser(__doc__)
-    p.add_argument("--repeats", type=flags.positive, default=5, help="timed saves and keys of each configuration")
-    p.add_argument("--configs", default=",".join(CONFIGS), help="comma list of: " + ", ".join(CONFIGS))
+    p.add_argument("--repeats", type=positive(int), default=5, help="timed saves and keys of each configuration")
+    p.add_argument("--configs", type=flags.subset(list(CONFIGS), "configuration"), default=",".join(CONFIGS),
+                   help="comma list of: " + ", ".join(CONFIGS))
     args = p.parse_args()
-    unknown = [c for c in args.configs.split(",") if c not in CONFIGS]
-    if unknown:
-        p.error(f"--configs: unknown {', '.join(map(repr, unknown))}; give a comma list of {', '.join(CONFIGS)}")
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="training stopped")  # the few epochs end at their cap
     print(f"load average {os.getloadavg()[0]:.1f}")
     print(f"| configuration | epoch (ms) | save (ms) | key (ms) | file (KB) | share of training at {DEFAULT_EVERY:.0f} s |")
     print("|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as folder:
-        for config in args.configs.split(","):
+        for config in args.configs:
             epoch, save, hashing, size = measure(config, args.repeats, folder)
             print(f"| {config} | {epoch * 1e3:.1f} | {save * 1e3:.2f} | {hashing * 1e3:.2f} | {size / 1e3:.0f} | "
                   f"{save / DEFAULT_EVERY:.1e} |", flush=True)

@@ -14,16 +14,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
-import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
 from bench import flags  # noqa: E402
-from errors import UserError, did_you_mean  # noqa: E402
+from dataset import first_line  # noqa: E402
+from errors import UserError  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 
 DEFAULT = ["--nStart", "100", "--nQuery", "100", "--nEnd", "300"]
@@ -31,27 +30,12 @@ SETTING = {"data": "data_name", "model": "model", "nQuery": "nQuery", "device": 
 SECONDS = ["infer_seconds", "select_seconds", "query_seconds"]
 
 
-def strategies(text):
-    """argparse type: the list of the comma-separated --alg names in `text`, each one run.py knows."""
-    algs = text.split(",")
-    for alg in algs:
-        if alg not in STRATEGIES:
-            raise argparse.ArgumentTypeError(f"unknown strategy {alg!r}{did_you_mean(alg, STRATEGIES)}")
-    return algs
-
-
-def reason(e):
-    """'Type: the first line of the message' of the exception e."""
-    lines = str(e).strip().splitlines()
-    return f"{type(e).__name__}: {lines[0]}" if lines else type(e).__name__
-
-
 def run_config(folder):
     """The setting (SETTING's columns) and the alg of the run in `folder`, read from its config.json."""
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as e:
-        raise UserError(f"{folder / 'config.json'} could not be read ({reason(e)})")
+        raise UserError(f"{folder / 'config.json'} could not be read ({first_line(e)})")
     keys = ["alg", *SETTING.values()]
     missing = [k for k in keys if not isinstance(config, dict) or k not in config]
     if missing:
@@ -68,7 +52,7 @@ def query_rows(folder):
             raise ValueError(f"no column {', '.join(missing)}")
         rounds = rounds[["round", *SECONDS]].apply(pd.to_numeric)
     except (OSError, ValueError) as e:  # pandas' ParserError and EmptyDataError are ValueErrors
-        raise UserError(f"{folder / 'rounds.csv'} could not be read ({reason(e)})")
+        raise UserError(f"{folder / 'rounds.csv'} could not be read ({first_line(e)})")
     return rounds.loc[rounds["round"] > 0, SECONDS]
 
 
@@ -84,8 +68,12 @@ def summarise(folders):
 def finished_runs(results):
     """The run folders in the folder `results` that hold a summary.json (finished runs)."""
     folder = Path(results)
-    if not folder.is_dir():
-        what = "is a file" if folder.exists() else "does not exist"
+    try:
+        found = "a folder" if folder.is_dir() else "a file" if folder.exists() else None
+    except OSError as e:  # a name too long
+        raise UserError(f"--results {results[:80]}… cannot be read ({first_line(e)}); give a shorter path")
+    if found != "a folder":
+        what = "is a file" if found else "does not exist"
         raise UserError(f"--results {results} {what}; give the folder that holds the run folders (run.py's --out)")
     runs = sorted(p for p in folder.iterdir() if (p / "summary.json").is_file())
     if not runs:
@@ -98,18 +86,19 @@ def run_each(algs, run_args, out):
     """The run folders of `python run.py --alg A run_args --out out` for each A of algs; stops with run.py's last
     error line when a run fails."""
     for alg in algs:
-        proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "--alg", alg, *run_args, "--out", out],
-                              capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.exit(f"{alg}: {(proc.stderr.strip().splitlines() or [f'exit code {proc.returncode}'])[-1]}")
-    return [p for p in Path(out).iterdir() if (p / "rounds.csv").is_file()]
+        flags.run_or_stop([sys.executable, str(ROOT / "run.py"), "--alg", alg, *run_args, "--out", out], alg)
+    runs = [p for p in Path(out).iterdir() if (p / "rounds.csv").is_file()]
+    if not runs:
+        raise UserError(f"run.py {' '.join(run_args)} made no run to time; give it the flags of an experiment")
+    return runs
 
 
 def main():
     """Run or read the runs, then print the table; one error line and exit 2 on bad input."""
     p = flags.parser(__doc__)
     p.add_argument("run_args", nargs="*", help="run.py flags (after --)")
-    p.add_argument("--algs", type=strategies, default=",".join(sorted(set(STRATEGIES) - set(ALIASES))),
+    p.add_argument("--algs", type=flags.subset(sorted(STRATEGIES), "strategy"),
+                   default=",".join(sorted(set(STRATEGIES) - set(ALIASES))),
                    help="comma-separated strategies (run.py's --alg names) to run; default: all; unused with --results")
     p.add_argument("--results", help="a folder of finished run folders to summarise instead of running")
     args = p.parse_args()

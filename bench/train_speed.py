@@ -9,14 +9,16 @@ when it reaches 99 % training accuracy first) in its own process. With --compare
 runs the same configurations, interleaved with this one's (A, B, A, B, ...), and the table gives the median of
 each and their ratio, with the load average during the run: on a shared machine only such ratios are fair. The
 last column says what trained this checkout's networks: "compiled" (the mlp's compiled epoch, kernels/) or
-"torch". Workers import only the measured checkout's modules (the --worker branch runs before any other import)."""
+"torch". A worker imports only the measured checkout's modules (this script's --worker entry puts no other checkout
+on the module path)."""
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+import flags  # bench/flags.py, beside this script: it imports nothing of the project's until asked
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = str(ROOT.parent / "shared" / "data")
@@ -61,40 +63,36 @@ def measure(root, config, device, kernel):
 
 def run_worker(root, config, device, kernel):
     """measure() in a fresh process (one torch thread); stops with the worker's last error line when it fails."""
-    out = subprocess.run([sys.executable, __file__, "--worker", str(root), config, device, kernel],
-                         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    if out.returncode != 0:
-        sys.exit(f"{root}: {config}: {out.stderr.strip().splitlines()[-1]}")
+    out = flags.run_or_stop([sys.executable, __file__, "--worker", str(root), config, device, kernel],
+                            f"{config} in {root}", env=dict(os.environ, OMP_NUM_THREADS="1"))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
     """Time each configuration in workers (interleaved with --compare's) and print the table; or, as
     `--worker ROOT CONFIG DEVICE KERNEL`, time one configuration and print its measure() as JSON."""
-    if sys.argv[1:2] == ["--worker"]:
-        if len(sys.argv) != 6:
-            sys.exit("train_speed.py: error: --worker takes ROOT CONFIG DEVICE KERNEL (the benchmark runs it itself)")
+    worker = flags.worker_args(("ROOT", "CONFIG", "DEVICE", "KERNEL"))
+    if worker:
         import warnings
         warnings.simplefilter("ignore")
-        print(json.dumps(measure(*sys.argv[2:6])))
+        print(json.dumps(measure(*worker)))
         return
-    sys.path[0] = str(ROOT)  # the project's modules, from the repository root
-    from bench import flags
+    sys.path.insert(0, str(ROOT))  # the project's modules, from the repository root
+    from strategy_params import positive
 
     p = flags.parser(__doc__)
     p.add_argument("--compare", type=flags.checkout,
                    help="another checkout (its root folder) whose learner to time against this one, interleaved")
-    p.add_argument("--repeats", type=flags.positive, default=1, help="runs of each configuration and checkout")
-    p.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of: " + ", ".join(CONFIGS))
+    p.add_argument("--repeats", type=positive(int), default=1, help="runs of each configuration and checkout")
+    p.add_argument("--configs", type=flags.subset(list(CONFIGS), "configuration"), default=",".join(CONFIGS),
+                   help="comma-separated subset of: " + ", ".join(CONFIGS))
     p.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the networks train")
-    p.add_argument("--kernel", default="auto", choices=("auto", "off"), help="run.py's --kernel for this checkout")
+    p.add_argument("--kernel", default="auto", choices=("auto", "off"),
+                   help="run.py's --kernel for both checkouts (a checkout whose Learner takes a bool gets auto: "
+                        "True)")
     args = p.parse_args()
     roots = [ROOT] + ([args.compare] if args.compare else [])
-    configs = args.configs.split(",")
-    unknown = [c for c in configs if c not in CONFIGS]
-    if unknown:
-        p.error(f"--configs: unknown configuration(s) {', '.join(map(repr, unknown))}; give a comma list of "
-                f"{', '.join(CONFIGS)}")
+    configs = args.configs
     flags.check_device(p, args.device)
     rate = {(c, r): [] for c in configs for r in roots}
     step_ms = {(c, r): [] for c in configs for r in roots}

@@ -123,9 +123,13 @@ def load_weights(weights):
 
     from dataset import first_line
 
-    if not Path(weights).is_file():
-        raise UserError(f"--weights {weights}: no such file; give the model's state dict "
-                        f"(torch.save(model.state_dict(), f))")
+    try:
+        found = Path(weights).is_file()
+    except OSError as e:  # a name too long
+        raise UserError(f"--weights {weights[:80]}… cannot be read ({first_line(e)}); give a shorter path")
+    if not found:
+        what = "is not a file" if Path(weights).exists() else "no such file"
+        raise UserError(f"--weights {weights}: {what}; give the model's state dict (torch.save(model.state_dict(), f))")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's note on the file's pickle protocol
@@ -158,18 +162,16 @@ def features(net, images, size, batch, device):
 
 def embed(args):
     """The arrays of the .npz (module docstring) for the parsed flags."""
-    import torch
+    from run import pick_device
 
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA device is available; use --device cpu")
-    device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    device = pick_device(args.device)
+    if args.data not in TORCHVISION_DATA and not (args.data and Path(args.data).is_dir()):
+        raise UserError(f"--data {args.data!r} is neither {', '.join(TORCHVISION_DATA)} nor an image folder")
     net = feature_extractor(args.model, args.weights, device)
     if args.data in TORCHVISION_DATA:
         splits = torchvision_splits(args.data, args.path)
-    elif Path(args.data).is_dir():
-        splits = folder_splits(Path(args.data), args.size)
     else:
-        raise UserError(f"--data {args.data} is neither {', '.join(TORCHVISION_DATA)} nor an image folder")
+        splits = folder_splits(Path(args.data), args.size)
     arrays = {}
     for split, (images, labels) in splits.items():
         keep = slice(args.limit or None)
@@ -181,13 +183,21 @@ def embed(args):
 
 def out_file(text):
     """--out as a Path: a file name ending in .npz, not an existing folder, in a folder that exists."""
+    from dataset import first_line
+
     out = Path(text)
-    if out.is_dir():
+    try:
+        folder, parent = out.is_dir(), out.parent.is_dir()
+        missing = not out.parent.exists()
+    except OSError as e:  # a name too long
+        raise UserError(f"--out {text[:80]}… cannot be written ({first_line(e)}); give a shorter path")
+    if folder and text:
         raise UserError(f"--out {text} is a folder; give a file name ending in .npz (e.g. {out / 'features.npz'})")
     if out.suffix != ".npz":
-        raise UserError(f"--out {text}: give a file name ending in .npz")
-    if not out.parent.is_dir():
-        raise UserError(f"--out {text}: the folder {out.parent} does not exist; create it or write elsewhere")
+        raise UserError(f"--out {text or repr(text)}: give a file name ending in .npz")
+    if not parent:
+        what = "does not exist; create it" if missing else "is not a folder; write elsewhere"
+        raise UserError(f"--out {text}: {out.parent} {what}")
     return out
 
 

@@ -473,9 +473,9 @@ def run_ray(ray, jobs, args, done):
 
 def build_parser():
     p = Parser(prog="sweep.py", description=__doc__.split("\n\n")[0], allow_abbrev=False,
-                   formatter_class=run.HelpFormatter,
-                   epilog="Any other option goes to every run.py call, e.g. --nStart 100 --nEnd 1000 "
-                          "--path ../shared/data --maxEpochs 500.")
+               formatter_class=run.HelpFormatter,
+               epilog="Any other option goes to every run.py call, e.g. --nStart 100 --nEnd 1000 "
+                      "--path ../shared/data --maxEpochs 500.")
     p.add_argument("--grid", metavar="FILE", help="TOML file of these options and a [run] table of run.py flags "
                    "(see README, 'Sweeps'); the command line wins over it")
     p.add_argument("--algs", help="comma-separated --alg names (required, here or in --grid)")

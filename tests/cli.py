@@ -10,11 +10,13 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 ACC_LINE = re.compile(r"(\d+(?:\.\d+)?)\s+testing accuracy\s+(\d+(?:\.\d+)?)")
 SMALL = ["--nStart", "50", "--nQuery", "50", "--nEnd", "150", "--maxEpochs", "100"]
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where there is no CUDA device")
 LETTER = ["--did", "6", "--path", SHARED_DATA, "--nStart", "100", "--nQuery", "50", "--nEnd", "200",
           "--maxEpochs", "50"]  # OpenML letter: two query rounds of 50 on the 18,000-point pool
 

@@ -6,11 +6,9 @@ import shutil
 
 import pandas as pd
 import pytest
-import torch
 
-from cli import ROOT, assert_one_line_error, run_cli
+from cli import NO_CUDA, ROOT, assert_one_line_error, run_cli
 
-NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where there is no CUDA device")
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +118,10 @@ QUICK = ["--configs", "digits lin 200"]  # seconds of training where the old cod
 @pytest.mark.parametrize("args, fragments", [
     (["--compare", "bench"], ["bench is not a checkout of this project"]),  # timed this checkout against itself
     (["--compare", "nowhere"], ["nowhere is not a checkout of this project"]),  # the same
-    (["--repeats", "0"], ["argument --repeats: must be at least 1, got 0"]),  # min() of no loads: a traceback
-    (["--repeats", "-1"], ["argument --repeats: must be at least 1, got -1"]),  # the same
-    (["--configs", "digits"], ["unknown configuration(s) 'digits'", "digits lin 200"]),  # exit 1, no valid names
+    (["--compare", "."], ["is this checkout; give another"]),  # the same, its rows pooled in one list
+    (["--repeats", "0"], ["argument --repeats: must be a positive int, got 0"]),  # min() of no loads: a traceback
+    (["--repeats", "-1"], ["argument --repeats: must be a positive int, got -1"]),  # the same
+    (["--configs", "digits"], ["unknown configuration 'digits'", "digits lin 200"]),  # exit 1, no valid names
 ])
 def test_train_speed_bad_flag_is_one_line_error_before_any_training(args, fragments):
     """The flag is refused at parse time: no table, no worker (the old code trained, then timed or crashed)."""
@@ -139,6 +138,16 @@ def test_train_speed_cuda_without_a_gpu_is_one_line_error_before_any_worker():
     assert proc.returncode == 2
     assert_one_line_error(proc, "train_speed.py: error: --device cuda asked for, but no CUDA device is available; "
                                 "use --device cpu")
+
+
+def test_train_speed_worker_takes_its_modules_from_the_measured_checkout_only(tmp_path):
+    """A checkout without dataset.py fails in its worker, whose last line the benchmark shows; the old worker had
+    this checkout on its module path and imported this checkout's dataset for it."""
+    for name in ("run.py", "learner.py"):
+        (tmp_path / name).write_text("")
+    proc = run_cli(*QUICK, "--compare", tmp_path, script="bench/train_speed.py", timeout=300)
+    assert_one_line_error(proc, f"train_speed.py: error: digits lin 200 in {tmp_path.resolve()}: ",
+                          "No module named 'dataset'")
 
 
 def test_train_speed_worker_times_one_configuration():

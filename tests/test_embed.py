@@ -10,7 +10,7 @@ import torch
 import torchvision.models as tvm
 
 import run
-from cli import assert_one_line_error, run_cli
+from cli import NO_CUDA, assert_one_line_error, run_cli
 from data_files import skip_md5, write_cifar10, write_mnist_slice
 from scripts import embed
 
@@ -142,7 +142,7 @@ def test_the_file_written_is_the_one_printed(tmp_path, weights):
 @pytest.mark.parametrize("out, fragments", [
     ("features", ["--out ", "features: give a file name ending in .npz"]),  # it wrote features.npz, printed features
     ("folder", ["folder is a folder; give a file name ending in .npz"]),  # it wrote folder.npz beside the folder
-    ("missing/x.npz", ["the folder ", "missing does not exist"]),  # a FileNotFoundError traceback after the work
+    ("missing/x.npz", ["missing does not exist; create it"]),  # a FileNotFoundError traceback after the work
 ])
 def test_out_that_is_not_an_npz_file_in_an_existing_folder_is_one_line_error_before_any_work(out, fragments,
                                                                                                    tmp_path, weights):
@@ -167,7 +167,7 @@ def test_a_weights_file_torch_cannot_read_is_one_line_error(content, fragments, 
     assert not (tmp_path / "o.npz").exists()
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where there is no CUDA device")
+@NO_CUDA
 def test_cuda_without_a_gpu_is_one_line_error(tmp_path, weights):
     """It was torch's RuntimeError traceback (no NVIDIA driver) when the network was moved to the device."""
     proc = embed_cli(tmp_path, weights, "--device", "cuda")
