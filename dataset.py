@@ -209,6 +209,7 @@ def table_arrays(X, y, source):
 def split_table(name, X, classes, y, rng, source):
     """A Dataset of table_arrays' (X, classes, codes y): a random 10 % test split (at least one point), the pool
     capped at 50,000 random points, redrawn until every class is in the pool."""
+    two_classes(classes, source)
     n_test = max(1, int(round(TEST_FRACTION * len(X))))
     n_pool = min(len(X) - n_test, POOL_CAP)
     if n_pool < len(classes):
@@ -252,7 +253,7 @@ def as_features(X, source):
 
 def encode_labels(y, source):
     """(classes, codes 0..C-1): labels sorted as numbers when every label is a number, else as text (byte strings
-    decoded); UserError for a missing or blank label or a single class."""
+    decoded); UserError for a missing or blank label."""
     import pandas as pd
 
     if y.dtype.kind in "SO":
@@ -266,9 +267,13 @@ def encode_labels(y, source):
         numbers = pd.to_numeric(pd.Series(y, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
         y = numbers if not np.isnan(numbers).any() else np.array([str(v).strip() for v in y])
     classes, codes = np.unique(y, return_inverse=True)
+    return classes, codes.ravel()
+
+
+def two_classes(classes, source):
+    """UserError when the training data `source` has a single class; a test set may have one."""
     if len(classes) < 2:
         raise UserError(f"{source}: only one class in the labels; active learning needs at least two")
-    return classes, codes.ravel()
 
 
 SPLIT_ARRAYS = ("X_train", "y_train", "X_test", "y_test")  # an .npz file with its own (official) test set
@@ -317,6 +322,7 @@ def given_split(name, train, test, rng, source, test_source):
     that many) and the test set the whole of `test`, whose labels are coded as train's; UserError when their
     feature widths differ or a test label never occurs in training."""
     (X, classes, y), (X_test, test_classes, test_codes) = train, test
+    two_classes(classes, source)
     if X_test.shape[1] != X.shape[1]:
         raise UserError(f"{test_source} has {X_test.shape[1]} features per row, {source} {X.shape[1]}; the train "
                         f"and test sets need the same features")

@@ -77,8 +77,8 @@ def build_parser():
     p.add_argument("--nQuery", type=int, default=100, help="points labelled per round")
     p.add_argument("--nStart", type=int, default=100,
                    help="initial random labels; 0 = a cold start: the strategy picks the first --nQuery where it "
-                        "needs no labels (rand, and typiclust, probcover, coreset, coreset_pca, kmeans with "
-                        "--select-on input), else they are drawn at random")
+                        "needs no labels (typiclust, probcover, coreset, coreset_pca, kmeans with --select-on "
+                        "input), else they are drawn at random, the same draw as rand's")
     p.add_argument("--nEnd", type=int, default=50000, help="label budget")
     p.add_argument("--nEmb", type=int, default=128, help="MLP hidden / embedding width")
     p.add_argument("--rounds", type=int, default=0,
@@ -91,11 +91,11 @@ def build_parser():
                         "points (n_max: the smallest class's count), so the largest class has R times the smallest's; "
                         "the test set is untouched")
     p.add_argument("--select-on", dest="select_on", default="model", choices=("model", "input"),
-                   help="what the embedding-based strategies (typiclust, probcover, coreset, kmeans, cluster_margin; "
-                        "albl's coreset) select on: model = the trained network's embedding, input = the data's own "
-                        "features (e.g. pretrained embeddings in an .npz written by scripts/embed.py); strategies on "
-                        "the network's predictions are unchanged, those on its gradients (badge, baseline, bait, bim, "
-                        "deepfool) refuse input")
+                   help="what the embedding-based strategies (typiclust, probcover, coreset, coreset_pca, kmeans, "
+                        "cluster_margin; albl's coreset) select on: model = the trained network's embedding, "
+                        "input = the data's own features (e.g. pretrained embeddings in an .npz written by "
+                        "scripts/embed.py); strategies on the network's predictions are unchanged, those on its "
+                        "gradients (badge, baseline, bait, bim, deepfool) refuse input")
     p.add_argument("--aug", type=int, default=0, choices=(0, 1),
                    help="1 = CIFAR10 train-time augmentation (random crop 32, padding 4, horizontal flip)")
     p.add_argument("--dummy", type=int, default=1, help="replicate index for shell sweeps; the seed when --seed is absent")
@@ -154,18 +154,23 @@ def check_flags(args):
         raise UserError(message)
     if args.resume and args.force:
         raise UserError("--resume continues a run and --force overwrites it; pass only one of them")
-    if args.nEmb <= 0 or args.threads <= 0:
-        raise UserError("--nEmb and --threads must be positive")
+    for flag in ("nEmb", "threads"):
+        if getattr(args, flag) <= 0:
+            raise UserError(f"--{flag} must be positive, got {getattr(args, flag)}")
     if args.threads > MAX_THREADS:
         raise UserError(f"--threads {args.threads} is more than {MAX_THREADS}; give at most the machine's cores")
     if not (math.isfinite(args.snapshotEvery) and args.snapshotEvery >= 0):
         raise UserError(f"--snapshotEvery must be a number of seconds, at least 0 (0 = never), got {args.snapshotEvery}")
-    if min(args.maxEpochs, args.patience, args.rounds) < 0:
-        raise UserError("--maxEpochs, --patience and --rounds must be at least 0 (0 = no limit)")
+    for flag in ("maxEpochs", "patience", "rounds"):
+        if getattr(args, flag) < 0:
+            raise UserError(f"--{flag} must be at least 0 (0 = no limit), got {getattr(args, flag)}")
     if args.seed is not None and args.seed < 0 or args.seed is None and args.dummy < 0:
         raise UserError(f"the seed must be at least 0, got {args.dummy if args.seed is None else args.seed} "
                         f"({'--dummy' if args.seed is None else '--seed'}); give a seed of 0 or more")
-    if args.test and (args.did > 0 or not args.data.lower().endswith((".csv", ".npz"))):
+    if args.test and args.did > 0:
+        raise UserError(f"--test {args.test} is the test set of a --data .csv or .npz file, and --did {args.did} "
+                        f"replaces --data; drop --did (or --test)")
+    if args.test and not args.data.lower().endswith((".csv", ".npz")):
         raise UserError(f"--test {args.test} is the test set of a --data .csv or .npz file; give --data such a file")
     if args.imbalance is not None and not (math.isfinite(args.imbalance) and args.imbalance >= 1):
         raise UserError(f"--imbalance is the ratio of the largest class to the smallest, at least 1, got "
@@ -227,8 +232,11 @@ def cuda_deterministic():
 
 
 def strategy_picks_first(args):
-    """Whether the strategy picks round 0's labels: in a cold start (--nStart 0) of a label_free strategy."""
-    return args.nStart == 0 and STRATEGIES[args.alg].label_free
+    """Whether the strategy picks round 0's labels: in a cold start (--nStart 0) of a label_free strategy but
+    rand, whose pick would be a uniform draw too: it takes the one every strategy that needs labels takes, so that
+    a seed's first batch is the same for all of them."""
+    cls = STRATEGIES[args.alg]
+    return args.nStart == 0 and cls.label_free and cls is not STRATEGIES["rand"]
 
 
 COLD_RANDOM = ("run.py: --nStart 0: {} needs labels to select, so its first batch of {} is drawn uniformly at "
@@ -558,7 +566,7 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
     stop, done = ("rounds" if rounds_cap_binds(args) else "budget"), first - 1
     config = run_dir.read_config()
     owner = run_owner(config)
-    if first == 0 and args.nStart == 0 and initial is not None:
+    if first == 0 and args.nStart == 0 and not STRATEGIES[args.alg].label_free:
         print(COLD_RANDOM.format(args.alg, args.nQuery), file=sys.stderr)
     with progress_bar(total=n_possible_rounds(args, strategy.n_pool) + 1, initial=first, unit="round",
                       file=sys.stderr, desc=f"{args.alg} on {ds.name}") as bar:

@@ -66,8 +66,9 @@ N_CONFIGS = Param("n_configs", "nConfigs", positive(int), 1000,
 DELTA = Param("delta", "delta", positive(float), None,
               "ball radius on L2-normalised embeddings; None = the largest whose balls are 95%% pure under k-means "
               "pseudo-labels")
-KM_FACTOR = Param("km_factor", "kmFactor", positive(float), 10.0,
-                  "the kmFactor·nQuery lowest-margin points are spread over clusters")
+KM_FACTOR = Param("km_factor", "kmFactor", checked_number(float, lambda value: value >= 1, "a float of at least 1"),
+                  10.0, "the kmFactor·nQuery lowest-margin points are spread over clusters (at least 1: the batch "
+                  "comes from them)")
 
 LDM_REF = Param("ldm_ref", "ldmRef", positive(int), 2000,
                 "random pool points on which a perturbed last layer's disagreement with the network is measured "

@@ -31,7 +31,7 @@ LOG_NAME = re.compile(r"^(?P<data>[^_]+)_(?P<model>[^_]+)_(?P<alg>.+?)_(?P<nQuer
 # run.py's own output: a sweep's OUT/logs/<run>.log starts with its command line; run.py's stderr has round lines
 RUN_PY_OUTPUT = re.compile(rb"\A# \S+ python run\.py |^round \d+: \d+ labelled, train ", re.M)
 LOG_META_KEYS = ("data", "model", "alg", "nQuery", "nStart", "nEnd", "seed")  # a log's setting (--log-meta)
-LOG_META_WHOLE = ("nQuery", "nStart", "nEnd", "seed")  # the keys whose values are whole numbers
+LOG_META_WHOLE = {"nQuery": 1, "nStart": 0, "nEnd": 1, "seed": 0}  # the keys of whole numbers, and their least
 LOG_SUFFIXES = {".txt", ".log", ".out", ""}
 LOG_MAX_BYTES = 50 * 2**20  # larger files (e.g. raw data archives without a suffix) are not logs
 
@@ -93,6 +93,8 @@ def load_run(folder):
         raise BrokenRun(f"{path} cannot be read as JSON ({type(e).__name__})") from None
     except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise BrokenRun(f"{path} lacks a valid setting ({type(e).__name__}: {e})") from None
+    if bad := [k for k, low in LOG_META_WHOLE.items() if meta[k] < low]:
+        raise BrokenRun(f"{path} records {bad[0]} {meta[bad[0]]}, below run.py's least ({LOG_META_WHOLE[bad[0]]})")
     return read_rounds(folder / "rounds.csv").assign(**meta)
 
 
@@ -200,20 +202,21 @@ def load_log(path, raw, log_meta):
         warnings.warn(f"skipping {path}: cannot tell its {', '.join(missing)}; name the file "
                       f"<data>_<model>_<alg>_<nQuery>_seed<seed>.txt or pass --log-meta KEY=VALUE")
         return None
-    if bad := [k for k in LOG_META_WHOLE if k in setting and whole_number(setting[k]) is None]:
-        warnings.warn(f"skipping {path}: its {bad[0]} {setting[bad[0]]!r} is not a whole number; fix the log's "
-                      f"Namespace line or file name, or pass --log-meta {bad[0]}=N")
+    if bad := [k for k, low in LOG_META_WHOLE.items() if k in setting and whole_number(setting[k], low) is None]:
+        warnings.warn(f"skipping {path}: its {bad[0]} {setting[bad[0]]!r} is not a whole number of at least "
+                      f"{LOG_META_WHOLE[bad[0]]}; fix the log's Namespace line or file name, or pass "
+                      f"--log-meta {bad[0]}=N")
         return None
     return log_rows(path, pairs, setting)
 
 
-def whole_number(value):
-    """value (an int, or text or a float that is one) as an int; None when it is not a whole number."""
+def whole_number(value, low):
+    """value (an int, or text or a float that is one) as an int; None when it is not a whole number ≥ low."""
     try:
         number = float(value)
     except (TypeError, ValueError):
         return None
-    return int(number) if number.is_integer() else None
+    return int(number) if number.is_integer() and number >= low else None
 
 
 def log_rows(path, pairs, setting):
@@ -286,13 +289,14 @@ def load_table(path):
     for column in TABLE_NUMBERS:
         values = pd.to_numeric(table[column], errors="coerce").astype(float)
         if column in TABLE_WHOLE:
-            bad = values.isna() | (values != values.round())
+            bad = values.isna() | (values != values.round()) | (values < LOG_META_WHOLE.get(column, 0))
         else:
             bad = values.isna() & table[column].notna()
         if bad.any():
             row, value = int(bad.idxmax()), table[column][bad.idxmax()]
             raise BrokenRun(f"{path}: row {row + 2}'s {column} is {'empty' if pd.isna(value) else value}, "
-                            f"not {'a whole number' if column in TABLE_WHOLE else 'a number'}; restore the file from "
+                            f"not {'a whole number' if column in TABLE_WHOLE else 'a number'} (or below its least); "
+                            f"restore the file from "
                             f"its analysis or version control")
     return table.drop(columns=["protocol"], errors="ignore").assign(alg=table.alg.astype(str).str.split(" ").str[0])
 

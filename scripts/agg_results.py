@@ -310,8 +310,11 @@ def usage_error(args):
     meta = log_meta(args)
     if unknown := [k for k in meta if k not in LOG_META_KEYS]:
         return f"--log-meta {unknown[0]}=...: unknown key; use one of {', '.join(LOG_META_KEYS)}"
-    if bad := [k for k in LOG_META_WHOLE if k in meta and whole_number(meta[k]) is None]:
-        return f"--log-meta {bad[0]}={meta[bad[0]]}: {bad[0]} is a whole number, e.g. --log-meta {bad[0]}=1"
+    if bad := [k for k, low in LOG_META_WHOLE.items() if k in meta and whole_number(meta[k], low) is None]:
+        return (f"--log-meta {bad[0]}={meta[bad[0]]}: {bad[0]} is a whole number of at least {LOG_META_WHOLE[bad[0]]}, "
+                f"e.g. --log-meta {bad[0]}=1")
+    if empty := [k for k, v in meta.items() if not v.strip()]:
+        return f"--log-meta {empty[0]}= has no value; give one, e.g. --log-meta {empty[0]}=..."
     if args.t_threshold is not None and not (math.isfinite(args.t_threshold) and args.t_threshold > 0):
         return (f"--t-threshold must be a positive finite number (the paper's is 2.776), "
                 f"got {args.t_threshold}")

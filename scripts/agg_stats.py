@@ -28,7 +28,9 @@ def rarest_counts(setting, points):
 
 
 def geometric_counts(n_start, n_query, n_max):
-    """nStart + k·nQuery for k = 0, 1, 2, 4, 8, … while at most n_max."""
+    """nStart + k·nQuery for k = 0, 1, 2, 4, 8, … while at most n_max (nQuery ≥ 1: the readers refuse less)."""
+    if n_query < 1:
+        raise ValueError(f"a batch of {n_query} labels has no checkpoints")
     counts, k = [], 0
     while n_start + k * n_query <= n_max:
         counts.append(n_start + k * n_query)

@@ -159,9 +159,14 @@ def planned_settings(ns):
 
 
 def refusal_line(folder, recorded, planned, differing):
-    """One line: the flags in which the run in `folder` differs from the planned one, and what to do."""
-    was = " ".join(f"--{k} {recorded[k]}" for k in differing)
-    now = " ".join(f"--{k} {planned[k]}" for k in differing)
+    """One line: the flags in which the run in `folder` differs from the planned one (as run.py spells them; a
+    flag not given: 'no --flag'), and what to do."""
+    spelled = {a.dest: a.option_strings[0] for a in run.build_parser()._actions if a.option_strings}
+
+    def flags(values):
+        return " ".join(f"no {spelled.get(k, '--' + k)}" if values.get(k) is None
+                        else f"{spelled.get(k, '--' + k)} {values[k]}" for k in differing)
+    was, now = flags(recorded), flags(planned)
     return (f"{folder} was made with {was}, the sweep would run {now}; not reused: run the sweep with those "
             f"flags, move the folder away or use another --out")
 

@@ -614,8 +614,8 @@ def test_a_setting_of_one_strategy_other_than_rand_warns_that_it_has_no_cdf(tmp_
 def test_log_meta_values_that_are_not_whole_numbers_are_one_error(tmp_path, capsys):
     write_run(tmp_path / "res", "rand", 1, [0.5, 0.6])
     assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f"), "--log-meta", "seed=x"]) == 2
-    assert capsys.readouterr().err.strip() == ("agg_results.py: error: --log-meta seed=x: seed is a whole number, "
-                                               "e.g. --log-meta seed=1")
+    assert capsys.readouterr().err.strip() == ("agg_results.py: error: --log-meta seed=x: seed is a whole number of "
+                                               "at least 0, e.g. --log-meta seed=1")
     log = tmp_path / "logs" / "mylog.txt"
     log.parent.mkdir()
     log.write_text("Namespace(data='MNIST', model='mlp', alg='rand', nQuery='ten')\n100\ttesting accuracy 0.5\n")
@@ -625,6 +625,43 @@ def test_log_meta_values_that_are_not_whole_numbers_are_one_error(tmp_path, caps
                                                f"a results.csv")
     with pytest.warns(UserWarning, match="mylog.txt: its nQuery 'ten' is not a whole number"):
         assert agg_results.main([str(tmp_path / "logs"), str(tmp_path / "res"), "--fig", str(tmp_path / "g")]) == 0
+
+
+def test_a_batch_of_zero_or_less_is_refused_wherever_it_is_read(tmp_path, capsys):
+    """nQuery 0 or negative made the checkpoints' loop (nStart + k·nQuery ≤ the largest count) run forever, from
+    --log-meta, a log's Namespace line or file name, a results.csv or a config.json; an empty --log-meta value named
+    a strategy ''."""
+    write_run(tmp_path / "res", "rand", 1, [0.5, 0.6])
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "mylog.txt").write_text("100\ttesting accuracy 0.5\n200\ttesting accuracy 0.6\n")
+    meta = ["--log-meta", "data=digits", "--log-meta", "model=mlp", "--log-meta", "alg=marg"]
+    for value in ("0", "-100"):
+        assert agg_results.main([str(logs), "--fig", str(tmp_path / "f"), *meta, "--log-meta", f"nQuery={value}"]) == 2
+        assert capsys.readouterr().err.strip() == (f"agg_results.py: error: --log-meta nQuery={value}: nQuery is a "
+                                                   f"whole number of at least 1, e.g. --log-meta nQuery=1")
+    assert agg_results.main([str(logs), "--fig", str(tmp_path / "f"), *meta, "--log-meta", "alg="]) == 2
+    assert "--log-meta alg= has no value" in capsys.readouterr().err
+    (logs / "mylog.txt").write_text("Namespace(data='digits', model='mlp', alg='marg', nQuery=0)\n"
+                                    "100\ttesting accuracy 0.5\n200\ttesting accuracy 0.6\n")
+    (logs / "digits_mlp_conf_0_seed1.txt").write_text("100\ttesting accuracy 0.5\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg_results.main([str(logs), str(tmp_path / "res"), "--fig", str(tmp_path / "g")]) == 0
+    skipped = [str(w.message) for w in caught if "is not a whole number of at least 1" in str(w.message)]
+    assert len(skipped) == 2, [str(w.message) for w in caught]
+    table = pd.read_csv(tmp_path / "g" / "results.csv")
+    table.loc[0, "nQuery"] = 0
+    table.to_csv(tmp_path / "zero.csv", index=False)
+    assert agg_results.main([str(tmp_path / "zero.csv"), "--fig", str(tmp_path / "h")]) == 2
+    assert "row 2's nQuery is 0, not a whole number (or below its least)" in capsys.readouterr().err
+    config = next((tmp_path / "res").glob("*/config.json"))
+    config.write_text(json.dumps(dict(json.loads(config.read_text()), nQuery=0)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "k")])
+    assert any("records nQuery 0, below run.py's least (1)" in str(w.message) for w in caught), \
+        [str(w.message) for w in caught]
 
 
 def test_rand_seeds_of_another_nstart_are_another_setting_not_missing(tmp_path):

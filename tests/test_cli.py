@@ -195,9 +195,10 @@ def test_bad_data_gets_a_one_line_error(args, fragment, tmp_path):
     (["--lr", "nan"], "--lr must be a positive finite number"),
     (["--lr", "inf"], "--lr must be a positive finite number"),
     (["--data", "missing.csv"], "not found"),
-    (["--threads", "0"], "--threads must be positive"),
-    (["--maxEpochs", "-1"], "--maxEpochs, --patience and --rounds must be at least 0"),
-    (["--patience", "-3"], "--maxEpochs, --patience and --rounds must be at least 0"),
+    (["--threads", "0"], "--threads must be positive, got 0"),
+    (["--nEmb", "0"], "--nEmb must be positive, got 0"),
+    (["--maxEpochs", "-1"], "--maxEpochs must be at least 0 (0 = no limit), got -1"),
+    (["--patience", "-3"], "--patience must be at least 0 (0 = no limit), got -3"),
 ])
 def test_bad_values_are_refused_before_any_work(args, fragment, tmp_path, capsys):
     assert run.main([*args, "--out", str(tmp_path)]) == 2

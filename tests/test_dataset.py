@@ -371,6 +371,22 @@ def test_test_labels_match_training_labels_written_as_numbers_or_text(tmp_path):
                "label 'y' never occurs in the training set")
 
 
+def test_a_test_set_of_one_class_is_a_test_set(tmp_path):
+    """Only the training data needs two classes; a test file or an .npz's y_test of one class was refused with
+    "only one class in the labels"."""
+    (tmp_path / "train.csv").write_text("".join(f"{i},{i % 7},{lab}\n" for i, lab in enumerate(["a", "b"] * 20)))
+    (tmp_path / "test.csv").write_text("5,1,b\n6,2,b\n")
+    ds = dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), test=str(tmp_path / "test.csv"))
+    assert ds.class_names == ["a", "b"] and ds.y_test.tolist() == [1, 1]
+    X = np.arange(80, dtype=np.float32).reshape(40, 2)
+    np.savez(tmp_path / "s.npz", X_train=X, y_train=np.arange(40) % 2, X_test=X[:3], y_test=np.zeros(3))
+    assert dataset.load(str(tmp_path / "s.npz"), 0, "", rng()).y_test.tolist() == [0, 0, 0]
+    (tmp_path / "test.csv").write_text("5,1,a\n6,2,b\n")
+    (tmp_path / "train.csv").write_text("".join(f"{i},{i % 7},a\n" for i in range(40)))
+    user_error(lambda: dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), test=str(tmp_path / "test.csv")),
+               "train.csv: only one class in the labels")
+
+
 def test_byte_string_labels_are_named_as_text(tmp_path):
     X = np.arange(80, dtype=np.float32).reshape(40, 2)
     np.savez(tmp_path / "b.npz", X=X, y=np.array([b"cat", b"dog"] * 20))

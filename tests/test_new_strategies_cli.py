@@ -37,7 +37,7 @@ def test_strategy_parameters_are_recorded(tmp_path):
 
 
 @pytest.mark.parametrize("flag,value", [("--beta", "0"), ("--nConfigs", "-3"), ("--delta", "nan"),
-                                        ("--kmFactor", "x")])
+                                        ("--kmFactor", "x"), ("--kmFactor", "0.5")])  # below 1: the same as 1
 def test_bad_strategy_parameters_are_refused_with_one_line(flag, value):
     assert_one_line_error(run_cli("--alg", "powerbald", flag, value), flag)
 

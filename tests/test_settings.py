@@ -115,6 +115,8 @@ def test_bad_official_splits_are_one_line_errors(tmp_path, capsys):
              (["--data", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")],
               "label '9' never occurs in the training set"),
              (["--test", str(tmp_path / "test.csv")], "give --data such a file"),
+             (["--did", "6", "--data", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")],
+              "--did 6 replaces --data; drop --did (or --test)"),
              (["--data", str(tmp_path / "split.npz"), "--test", str(tmp_path / "test.csv")], "drop --test"),
              (["--data", str(tmp_path / "train.csv"), "--test", str(tmp_path / "none.csv")], "none.csv not found")]
     for flags, message in cases:
@@ -216,6 +218,9 @@ def test_a_cold_start_of_a_strategy_that_needs_labels_draws_its_first_batch_at_r
     assert run.main(["--alg", "marg", "--nStart", "20", *SMALL, "--out", str(tmp_path / "warm")]) == 0
     cold, warm = (run_folder(tmp_path / d, "marg") for d in ("cold", "warm"))
     assert picks_by_round(cold) == picks_by_round(warm)
+    assert run.main(["--alg", "rand", "--nStart", "0", *SMALL, "--out", str(tmp_path / "cold")]) == 0
+    assert "drawn uniformly at random" not in capsys.readouterr().err
+    assert picks_by_round(run_folder(tmp_path / "cold", "rand"))[0] == picks_by_round(cold)[0]  # the same draw
     columns = ["round", "n_labeled", "test_acc", "balanced_acc", "rarest_labeled"]
     assert pd.read_csv(cold / "rounds.csv", usecols=columns).equals(pd.read_csv(warm / "rounds.csv", usecols=columns))
 

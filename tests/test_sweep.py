@@ -353,6 +353,13 @@ def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys)
     assert sweep.main(grid + ["--nStart", "50", "--lr", "0.001", "--beta", "2"]) == 0
     assert "1 skipped (finished before)" in capsys.readouterr().out
     assert stamps == {p: p.stat().st_mtime_ns for p in folder.iterdir()}
+    # flags as run.py spells them (it said --select_on), a flag not given as such (it said --imbalance None)
+    assert run.main(by_hand + ["--nStart", "50", "--imbalance", "2", "--select-on", "input", "--out",
+                               str(tmp_path / "other")]) == 0
+    capsys.readouterr()
+    assert sweep.main([*grid[:-1], str(tmp_path / "other"), "--nStart", "50"]) == 1
+    assert ("was made with --imbalance 2.0 --select-on input, the sweep would run no --imbalance --select-on model; "
+            "not reused") in capsys.readouterr().err
 
 
 def write_digits_csv(path, rows):
