@@ -41,9 +41,6 @@ def trained_learner(data, did, model, args):
     """A Learner on the data set, trained on args.nStart random pool points; (data set, learner, labelled mask)."""
     rng = np.random.default_rng(args.seed)
     ds = dataset.load(data, did, args.path, rng)
-    if args.nStart + args.nQuery > len(ds.y_train):
-        raise UserError(f"--nStart plus --nQuery is {args.nStart + args.nQuery}, more than the "
-                        f"{len(ds.y_train)} points of the pool of {ds.name}")
     learner = Learner(model, ds, "cpu", torch.Generator().manual_seed(args.seed), max_epochs=args.maxEpochs)
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[rng.choice(len(labeled), args.nStart, replace=False)] = True
@@ -122,10 +119,17 @@ def main():
     torch.set_num_threads(1)
     try:
         for data, did in DATA:  # each found (and decoded into the cache) before the first row's minutes of work
-            dataset.load(data, did, args.path, np.random.default_rng(args.seed))
+            check_pool(dataset.load(data, did, args.path, np.random.default_rng(args.seed)), args)
         table(args)
     except UserError as e:
         p.error(str(e))
+
+
+def check_pool(ds, args):
+    """UserError when the pool of `ds` cannot hold --nStart labels and --nQuery picks."""
+    if args.nStart + args.nQuery > len(ds.y_train):
+        raise UserError(f"--nStart plus --nQuery is {args.nStart + args.nQuery}, more than the "
+                        f"{len(ds.y_train)} points of the pool of {ds.name}")
 
 
 def table(args):

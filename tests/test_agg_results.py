@@ -103,6 +103,9 @@ def test_geometric_checkpoints():
     assert agg_stats.geometric_counts(100, 50, 1000) == [100, 150, 200, 300, 500, 900]
     assert agg_stats.geometric_counts(100, 50, 899) == [100, 150, 200, 300, 500]
     assert agg_stats.geometric_counts(100, 50, 100) == [100]
+    for batch in (0, -50):  # a batch that never grows the count: refused, not an endless loop
+        with pytest.raises(ValueError, match="has no checkpoints"):
+            agg_stats.geometric_counts(100, batch, 1000)
 
 
 def test_checkpoints_stop_where_rand_reaches_99_percent_of_its_final_accuracy():

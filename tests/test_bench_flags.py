@@ -42,7 +42,7 @@ SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
     ("peers.py", ["--threads", "1", "0"], ["--threads"]),
     ("fidelity.py", ["--nStart", "0"], ["--nStart"]),
     ("fidelity.py", ["--seed", "-1"], ["--seed"]),
-    ("fidelity.py", ["--path", "nowhere"], ["OpenML data set 6", "nowhere/openml/6.csv"]),  # after the digits rows
+    ("fidelity.py", ["--path", "nowhere"], ["OpenML data set 6", "nowhere/openml/6.csv"]),  # came after the digits rows
     ("fidelity.py", ["--nStart", "1600", "--nQuery", "100"], ["1700", "1617 points of the pool of digits"]),
     ("cuda_agreement.py", ["--n", "100"], ["--n", "an int of at least 101"]),
     ("cuda_agreement.py", ["--n", "200", "--k", "150"], ["--k 150", "100 unlabelled"]),
