@@ -87,12 +87,17 @@ def wait_for_port(port, timeout=60):
 
 
 def count_nodes(env, address):
+    """The cluster's nodes as a fresh driver counts them; 0 while it cannot tell (a driver that has not connected
+    within 60 s, as on a loaded machine, is stopped and asked again)."""
     code = f"import ray; ray.init(address={address!r}, log_to_driver=False); print(len(ray.nodes()))"
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    try:
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return 0
     return int(proc.stdout.split()[-1]) if proc.returncode == 0 and proc.stdout.split() else 0
 
 
-def wait_for_nodes(env, address, n, timeout=120):
+def wait_for_nodes(env, address, n, timeout=240):
     """Return once the cluster at `address` has `n` nodes (asked every second)."""
     deadline = time.time() + timeout
     while count_nodes(env, address) < n:
