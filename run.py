@@ -232,11 +232,11 @@ def cuda_deterministic():
 
 
 def strategy_picks_first(args):
-    """Whether the strategy picks round 0's labels: in a cold start (--nStart 0) of a label_free strategy but
-    rand, whose pick would be a uniform draw too: it takes the one every strategy that needs labels takes, so that
-    a seed's first batch is the same for all of them."""
+    """Whether the strategy picks round 0's labels: in a cold start (--nStart 0) of a label_free strategy whose
+    pick is not a uniform draw (rand's is: it takes the draw every strategy that needs labels takes, so that a
+    seed's first batch is the same for all of them)."""
     cls = STRATEGIES[args.alg]
-    return args.nStart == 0 and cls.label_free and cls is not STRATEGIES["rand"]
+    return args.nStart == 0 and cls.label_free and not cls.uniform_draw
 
 
 COLD_RANDOM = ("run.py: --nStart 0: {} needs labels to select, so its first batch of {} is drawn uniformly at "

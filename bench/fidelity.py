@@ -33,7 +33,10 @@ from query_strategies.adversarial_bim import bim_perturbations  # noqa: E402
 from query_strategies.adversarial_deepfool import deepfool_perturbations  # noqa: E402
 from training import recalibrate_batchnorm  # noqa: E402
 
-DATA = (("digits", 0), ("", 6), ("MNIST", 0))  # (--data, --did) of the data sets the table reads
+DROPOUT_DATA = (("digits", 0), ("", 6))  # (--data, --did) of the MC-dropout and iteration-cap rows
+TRAINER_DATA = (("MNIST", 0), ("", 6))  # of the compiled-epoch rows
+BATCHNORM_DATA = ("MNIST", 0)  # of the BatchNorm row
+DATA = tuple(dict.fromkeys((*DROPOUT_DATA, *TRAINER_DATA, BATCHNORM_DATA)))  # every one the table reads, digits first
 print = functools.partial(print, flush=True)  # each row out as soon as it is measured (minutes apart)
 
 
@@ -64,7 +67,7 @@ def batchnorm_effect(args):
     """Eval-mode accuracy (own training images, test images) of a ResNet on args.nStart MNIST images, before and
     after recalibrate_batchnorm."""
     rng = np.random.default_rng(args.seed)
-    ds = dataset.load("MNIST", 0, args.path, rng)
+    ds = dataset.load(*BATCHNORM_DATA, args.path, rng)
     learner = Learner("resnet", ds, "cpu", torch.Generator().manual_seed(args.seed))
     idx = torch.as_tensor(rng.choice(len(ds.y_train), args.nStart, replace=False))
     X, y = ds.X_train[idx], ds.y_train[idx]
@@ -135,7 +138,7 @@ def check_pool(ds, args):
 def table(args):
     """Print the table, row by row."""
     print("| difference | data, model | measured |\n|---|---|---|")
-    for data, did in (("digits", 0), ("", 6)):
+    for data, did in DROPOUT_DATA:
         ds, learner, labeled = trained_learner(data, did, "mlp", args)
         name = ds.name
         overlap = dropout_overlap(learner, labeled, args.seed, args.nQuery)
@@ -144,7 +147,7 @@ def table(args):
         bim, deepfool, n = not_flipped(ds, learner, labeled)
         print(f"| iteration caps | {name}, mlp, {n} unlabelled points | not flipped by BIM in 100 steps: {bim}; "
               f"by DeepFool in 50 steps: {deepfool} |")
-    for data, did in (("MNIST", 0), ("", 6)):
+    for data, did in TRAINER_DATA:
         name, means, gap = trainer_agreement(data, did, args)
         print(f"| compiled mlp epoch | {name}, mlp, {args.nStart} labels, 10 seeds | mean test accuracy (epochs): "
               + ", ".join(f"{t} {acc:.4f} ({epochs:.0f})" for t, (acc, epochs) in means.items())

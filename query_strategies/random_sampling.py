@@ -13,7 +13,7 @@ def random_select(n, k, generator):
 class RandomSampling(Strategy):
     """`rand`: n unlabelled points uniformly at random, without replacement."""
 
-    label_free = True
+    label_free = uniform_draw = True
     name = "rand"
 
     def select(self, n):

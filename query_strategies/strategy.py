@@ -29,6 +29,7 @@ class Strategy:
     extensions = ()  # training.Extension objects trained beside the classifier (LPL's module, CEAL's pseudo-labels)
     on_embedding = False  # its definition takes an embedding (learner.embeddings), not gradients: --select-on input
     label_free = False  # it picks a first batch without labels (--nStart 0) on the data's own features
+    uniform_draw = False  # its pick is a uniform draw: in a cold start it takes the one shared by those needing labels
     takes_gradients = False  # its definition takes the network's gradients, which no input feature can stand for
 
     def __init_subclass__(cls, **kwargs):

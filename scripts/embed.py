@@ -14,7 +14,9 @@ with ImageNet's channel means and standard deviations, as torchvision's pretrain
 The .npz holds X_train, y_train, X_test, y_test (float32 features, labels; run.py then tests on the given test
 set), or X, y for a folder without train/ and test/ (run.py then splits it at random)."""
 import os
+import stat
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -161,13 +163,29 @@ def features(net, images, size, batch, device):
 
 
 def embed(args):
-    """The arrays of the .npz (module docstring) for the parsed flags."""
+    """The arrays of the .npz (module docstring) for the parsed flags; UserError when the images at --size, or a
+    --batch of them, do not fit in memory."""
+    import torch
+
+    from dataset import first_line
     from run import pick_device
 
     device = pick_device(args.device)
     if args.data not in TORCHVISION_DATA and not (args.data and Path(args.data).is_dir()):
         raise UserError(f"--data {args.data!r} is neither {', '.join(TORCHVISION_DATA)} nor an image folder")
     net = feature_extractor(args.model, args.weights, device)
+    try:
+        return embedded_splits(net, args, device)
+    except RuntimeError as e:  # CUDA's OutOfMemoryError is one; the CPU allocator's failure is a plain one
+        if not isinstance(e, torch.OutOfMemoryError) and "can't allocate memory" not in str(e):
+            raise
+        raise UserError(f"--size {args.size} with --batch {args.batch} does not fit in memory ({first_line(e)}); "
+                        f"lower --size or --batch") from None
+
+
+def embedded_splits(net, args, device):
+    """{X, y} or {X_train, y_train, X_test, y_test}: the features and labels of --data's images (the first --limit
+    of each split)."""
     if args.data in TORCHVISION_DATA:
         splits = torchvision_splits(args.data, args.path)
     else:
@@ -182,23 +200,35 @@ def embed(args):
 
 
 def out_file(text):
-    """--out as a Path: a file name ending in .npz, not an existing folder, in a folder that exists."""
+    """--out as a Path: a file name ending in .npz, not an existing folder, in a folder that exists and takes a
+    new file (a nameless temporary one is made there and dropped)."""
     from dataset import first_line
 
     out = Path(text)
     try:
-        folder, parent = out.is_dir(), out.parent.is_dir()
-        missing = not out.parent.exists()
+        mode, parent_mode = file_mode(out), file_mode(out.parent)
     except OSError as e:  # a name too long
         raise UserError(f"--out {text[:80]}… cannot be written ({first_line(e)}); give a shorter path")
-    if folder and text:
+    if text and mode is not None and stat.S_ISDIR(mode):
         raise UserError(f"--out {text} is a folder; give a file name ending in .npz (e.g. {out / 'features.npz'})")
     if out.suffix != ".npz":
         raise UserError(f"--out {text or repr(text)}: give a file name ending in .npz")
-    if not parent:
-        what = "does not exist; create it" if missing else "is not a folder; write elsewhere"
+    if parent_mode is None or not stat.S_ISDIR(parent_mode):
+        what = "does not exist; create it" if parent_mode is None else "is not a folder; write elsewhere"
         raise UserError(f"--out {text}: {out.parent} {what}")
+    try:
+        tempfile.TemporaryFile(dir=out.parent).close()
+    except OSError as e:
+        raise UserError(f"--out {text}: {out.parent} takes no new file ({first_line(e)}); write elsewhere")
     return out
+
+
+def file_mode(path):
+    """os.stat(path).st_mode, or None where nothing is there (a missing name, or a file taken for a folder)."""
+    try:
+        return path.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def write_npz(out, arrays):

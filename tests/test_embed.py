@@ -143,6 +143,7 @@ def test_the_file_written_is_the_one_printed(tmp_path, weights):
     ("features", ["--out ", "features: give a file name ending in .npz"]),  # it wrote features.npz, printed features
     ("folder", ["folder is a folder; give a file name ending in .npz"]),  # it wrote folder.npz beside the folder
     ("missing/x.npz", ["missing does not exist; create it"]),  # a FileNotFoundError traceback after the work
+    ("/proc/x.npz", ["/proc takes no new file", "write elsewhere"]),  # found only when it wrote, after the work
 ])
 def test_out_that_is_not_an_npz_file_in_an_existing_folder_is_one_line_error_before_any_work(out, fragments,
                                                                                                    tmp_path, weights):
@@ -173,6 +174,14 @@ def test_cuda_without_a_gpu_is_one_line_error(tmp_path, weights):
     proc = embed_cli(tmp_path, weights, "--device", "cuda")
     assert_one_line_error(proc, "embed.py: error: --device cuda asked for, but no CUDA device is available; "
                                 "use --device cpu")
+
+
+def test_images_too_large_for_memory_are_one_line_error(tmp_path, weights):
+    """--size 200,000 asks for 480 GB a batch: it was the CPU allocator's RuntimeError traceback."""
+    proc = embed_cli(tmp_path, weights, "--size", "200000")
+    assert_one_line_error(proc, "embed.py: error: --size 200000 with --batch 128 does not fit in memory (",
+                          "can't allocate memory", "lower --size or --batch")
+    assert not (tmp_path / "o.npz").exists()
 
 
 def test_a_corrupt_image_is_one_line_error_naming_it(tmp_path, weights):

@@ -225,6 +225,15 @@ def test_a_cold_start_of_a_strategy_that_needs_labels_draws_its_first_batch_at_r
     assert pd.read_csv(cold / "rounds.csv", usecols=columns).equals(pd.read_csv(warm / "rounds.csv", usecols=columns))
 
 
+def test_only_a_strategy_that_needs_no_labels_takes_the_shared_cold_start_draw():
+    """uniform_draw (the pick is the shared uniform draw) is declared by rand alone, which is label_free too; every
+    other label_free strategy picks its own first batch."""
+    uniform = {alg for alg, cls in run.STRATEGIES.items() if cls.uniform_draw}
+    assert uniform == {"rand"} and run.STRATEGIES["rand"].label_free
+    parse = run.build_parser().parse_args
+    assert not run.strategy_picks_first(parse(["--alg", "rand", "--nStart", "0"]))
+    assert run.strategy_picks_first(parse(["--alg", "typiclust", "--nStart", "0", "--select-on", "input"]))
+
 def test_a_cold_start_resumes_to_the_same_picks(tmp_path, capsys):
     flags = ["--alg", "kmeans", "--nStart", "0", "--select-on", "input", *SMALL]
     assert run.main([*flags, "--out", str(tmp_path / "whole")]) == 0
