@@ -64,6 +64,12 @@ QUERY_PARSERS = {"round": int, "index": int, "row": int, "score": optional_float
 OLD_QUERY_COLUMNS = (["round", "index"], ["round", "index", "row"])
 STOP_REASONS = ("budget", "rounds", "pool exhausted")
 FORCE_HINT = "start the run again with --force (or use another --out)"
+SUMMARY_HINT = f"delete it to resume from the checkpoint, or {FORCE_HINT}"
+# config.json's keys that run.py writes as records or lists; every other key holds one flag's plain value.
+STRUCTURED_KEYS = {"class_names": list, "data_identity": dict, "input_shape": list, "libraries": dict,
+                   "segments": list, "startup_seconds": dict, "trainer_identity": dict}
+PLAIN = (str, int, float, bool, type(None))
+SHAPES = {list: "a list", dict: "a record", PLAIN: "a plain value (text, a number, true/false or null)"}
 # The flags, beyond those that name a run folder (data, did, model, alg, nQuery, seed), whose values change a
 # run's picks or accuracies: a sweep reuses a run only when they match, and the analysis never averages runs that
 # differ in them. nEnd and rounds only stop a run sooner or later; path, out, dummy, resume and force change
@@ -180,21 +186,38 @@ def read_bytes(path, what):
         raise StateError(f"{path} cannot be read ({e.strerror or type(e).__name__})", hint=what) from None
 
 
-def read_json_object(path):
-    """A state file holding one JSON object; StateError when it is missing, garbled or not an object."""
+def read_json_object(path, hint=FORCE_HINT):
+    """A state file holding one JSON object; StateError (then `hint`) when it is missing, garbled or not an
+    object."""
     try:
-        value = json.loads(read_bytes(path, FORCE_HINT))
+        value = json.loads(read_bytes(path, hint))
     except (UnicodeDecodeError, json.JSONDecodeError):
-        raise StateError(f"{path} is not valid JSON", hint=FORCE_HINT) from None
+        raise StateError(f"{path} is not valid JSON", hint=hint) from None
     if not isinstance(value, dict):
-        raise StateError(f"{path} holds a JSON {type(value).__name__}, not an object", hint=FORCE_HINT)
+        raise StateError(f"{path} holds a JSON {type(value).__name__}, not an object", hint=hint)
     return value
+
+
+def check_config(config, path):
+    """config.json as run.py writes it: an `alg`, records and lists under STRUCTURED_KEYS (segments: a list of
+    records), a plain value (text, a number, true/false or null) under every other key; StateError naming the first
+    key that is not."""
+    if not isinstance(config.get("alg"), str):
+        raise StateError(f"{path} names no strategy (alg), which run.py always records", hint=FORCE_HINT)
+    segments = config.get("segments", [])
+    if not isinstance(segments, list) or not all(isinstance(s, dict) for s in segments):
+        raise StateError(f"{path}: segments is not a list of records, as run.py writes it", hint=FORCE_HINT)
+    for key, value in config.items():
+        shape = STRUCTURED_KEYS.get(key, PLAIN)
+        if not isinstance(value, shape):
+            raise StateError(f"{path}: {key} is not {SHAPES[shape]}, as run.py writes it", hint=FORCE_HINT)
+    return config
 
 
 def check_summary(summary, path):
     """summary.json as run.py writes it: stopped_by one of STOP_REASONS and an integer `rounds`."""
     if summary.get("stopped_by") not in STOP_REASONS or type(summary.get("rounds")) is not int:
-        raise StateError(f"{path} lacks a valid stopped_by ({', '.join(STOP_REASONS)}) or rounds", hint=FORCE_HINT)
+        raise StateError(f"{path} lacks a valid stopped_by ({', '.join(STOP_REASONS)}) or rounds", hint=SUMMARY_HINT)
     return summary
 
 
@@ -350,8 +373,9 @@ class RunDir:
         write_atomic(self.summary, json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
     def read_config(self):
-        """config.json as a dict (StateError when missing, garbled or not an object)."""
-        return read_json_object(self.config)
+        """config.json as a dict (StateError when missing, garbled, not an object or not as run.py writes it:
+        check_config)."""
+        return check_config(read_json_object(self.config), self.config)
 
     def update_config(self, changes):
         """Rewrite config.json with `changes` applied (a resumed run may have a larger budget)."""
@@ -365,19 +389,31 @@ class RunDir:
         `verify` said of it, when the caller has them (else both are read and verified here)."""
         if not os.path.lexists(self.summary):
             return None
-        summary = check_summary(read_json_object(self.summary), self.summary)
+        summary = check_summary(read_json_object(self.summary, SUMMARY_HINT), self.summary)
         config = self.read_config()
         if state is None:
             state = self.load_checkpoint()
-            longer = self.verify(state, config.get("run_id"), state.get("identity"))
+            longer = self.verify(state, config.get("run_id"), self.identity(config))
         self.check_finished(summary, state, config, longer)
         return summary
+
+    def identity(self, config):
+        """resume.run_identity of config.json (`config`): what its checkpoint must match; StateError when it
+        records no data identity to compute it from."""
+        from resume import run_identity
+
+        try:
+            return run_identity(config)
+        except (KeyError, TypeError):
+            raise StateError(f"{self.config} records no identity of its data (data_identity)", hint=FORCE_HINT) \
+                from None
 
     def check_finished(self, summary, state, config, longer):
         """StateError unless the summary is that of the run config.json describes (its run id) and of the rounds
         the checkpoint and the CSVs hold: the same last round and number of labels, no row after the checkpoint,
-        and a pool too small for another query when it says the pool ran out. A summary of an older version names
-        neither run id nor labels: the checkpoint's own run id (checked by `verify`) and its round vouch for it."""
+        and a pool too small for another query when it says the pool ran out (the pool's size as the data identity
+        records it, which the checkpoint's identity hash covers). A summary of an older version names neither run
+        id nor labels: the checkpoint's own run id (checked by `verify`) and its round vouch for it."""
         n_labeled = state["files"]["queries"]["lines"] - 1
         facts = [(what, summary.get(key), held) for what, key, held in
                  [("run id", "run_id", config.get("run_id")), ("labelled points", "n_labeled", n_labeled)]
@@ -385,13 +421,13 @@ class RunDir:
         facts += [("rounds", summary["rounds"], state["round"]),
                   ("CSVs with rows after the last round", 0, len(longer))]
         if summary["stopped_by"] == "pool exhausted":
-            left, n_query = config.get("n_pool", 0) - n_labeled, config.get("nQuery", 0)
+            left, n_query = config["data_identity"]["n_train"] - n_labeled, config["nQuery"]
             facts.append(("stopped_by", summary["stopped_by"], summary["stopped_by"] if left < n_query else
                           f"{left} unlabelled points, enough for --nQuery {n_query}"))
         for what, said, held in facts:
             if said != held:
                 raise StateError(f"{self.summary} disagrees with the run's other files on {what} ({said!r} in it, "
-                                 f"{held!r} in them); delete it to resume from the checkpoint, or {FORCE_HINT}")
+                                 f"{held!r} in them); {SUMMARY_HINT}")
 
     def file_marks(self):
         """For each CSV: its size, complete line count (header included) and SHA-256, as they are now."""
@@ -494,7 +530,9 @@ def load_state(path, what, hint):
     (StateError saying it cannot be read as `what`, then `hint`)."""
     data = read_bytes(path, hint)
     try:
-        return torch.load(io.BytesIO(data), weights_only=True)
+        with warnings.catch_warnings():  # torch's own warnings on a file another program wrote
+            warnings.simplefilter("ignore")
+            return torch.load(io.BytesIO(data), weights_only=True)
     except Exception as e:  # a damaged or crafted file raises many kinds
         raise StateError(f"{path} cannot be read as {what} of this program ({type(e).__name__})", hint=hint)
 

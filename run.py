@@ -462,7 +462,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         return 0
     old = run_dir.read_config()
     check_same_run(run_dir, old, config)
-    segments = recorded_segments(run_dir, old)
+    segments = old.get("segments", [])  # none in an older version's run
     state = run_dir.load_checkpoint()
     owner = run_owner(old)
     longer = run_dir.verify(state, owner["run_id"], owner["identity"])
@@ -508,18 +508,6 @@ def segment(first, args, learner, config):
     """config.json's record of one start or resume: the first round it runs and what it runs with."""
     return {"from_round": first, "threads": args.threads, "trainer": learner.trainer, "kernel": args.kernel,
             "device": config["device"], "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
-
-
-def recorded_segments(run_dir, old):
-    """config.json's segments (none in an older version's run); StateError, before the resume changes anything,
-    when they are not a list of records."""
-    from results import FORCE_HINT
-    from statefile import StateError
-
-    segments = old.get("segments", [])
-    if not isinstance(segments, list) or not all(isinstance(s, dict) for s in segments):
-        raise StateError(f"{run_dir.config}: its segments are not a list of records", hint=FORCE_HINT)
-    return segments
 
 
 SEGMENT_PHRASES = {"threads": "with --threads {}", "device": "on {}"}  # how warnings name results.SEGMENT_FLAGS

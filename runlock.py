@@ -9,16 +9,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from errors import UserError
-from statefile import open_regular
+from statefile import StateError, open_regular
 
 LOCK_NAME = ".lock"
+TRIES, PAUSE = 10, 0.01  # a busy lock is tried again for ~0.1 s: another process's holder() probe holds it briefly
 
 
 @contextmanager
 def run_folder_lock(folder):
     """Hold the exclusive lock of `folder` (created if missing) for the body of the `with`; UserError naming the
-    folder and the holder's pid when another process holds it."""
+    folder and the holder's pid when another process holds it, StateError when the folder is a symbolic link (the
+    run would write where it points)."""
     folder = Path(folder)
+    if folder.is_symlink():
+        raise StateError(f"{folder} is a symbolic link, which a run never follows; remove it")
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     fd = open_regular(path, os.O_RDWR | os.O_CREAT)
@@ -30,17 +34,29 @@ def run_folder_lock(folder):
 
 
 def take(fd, path, folder):
-    """Lock the open lock file `path` and write this process's pid into it; UserError when another process holds
-    it, an OSError naming `path` when the write fails (a full disk)."""
+    """Lock the open lock file `path` and write this process's pid into it; UserError when another process still
+    holds it after TRIES tries, an OSError naming `path` when the write fails (a full disk)."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        for _ in range(TRIES):
+            if locked_now(fd):
+                break
+            time.sleep(PAUSE)
+        else:
+            raise UserError(f"{folder} is in use by another process (pid {holder_pid(fd)}); wait for it to end "
+                            f"(or stop it) and run again, or use another --out")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    except BlockingIOError:
-        raise UserError(f"{folder} is in use by another process (pid {holder_pid(fd)}); wait for it to end "
-                        f"(or stop it) and run again, or use another --out") from None
     except OSError as e:
         raise OSError(e.errno, e.strerror, str(path)) from None
+
+
+def locked_now(fd):
+    """Whether this process now holds the exclusive lock of the open file `fd` (False: another process does)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def holder(folder):

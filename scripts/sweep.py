@@ -35,6 +35,7 @@ address, cpus-per-run), the [run] table holds the run.py flags of every run (nSt
 Options given on the command line win over the file."""
 import ctypes
 import itertools
+import math
 import multiprocessing as mp
 import os
 import signal
@@ -43,9 +44,10 @@ import time
 import tomllib
 import traceback
 import warnings
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
 from io import StringIO
+from multiprocessing import resource_tracker
 from multiprocessing.connection import wait
 from pathlib import Path
 
@@ -128,7 +130,10 @@ def action_for(folder, ns):
     data these flags name (an older version's run records no source and counts as the same); resume any other
     existing run folder (run.py --resume then compares the data's content when it was read from elsewhere: a file
     of the same name in another folder, another --test or --path); run when nothing is there yet; refuse (reason:
-    refusal_line) when its config.json records result-changing flags other than these."""
+    refusal_line) when its config.json records result-changing flags other than these, or when the folder is a
+    symbolic link (its run would be made or reused outside --out)."""
+    if folder.is_symlink():
+        return "refuse", f"{folder} is a symbolic link, which a run never follows; remove it"
     if not (folder / "rounds.csv").is_file() and not (folder / "config.json").is_file():
         return "run", ""
     run_dir, planned = RunDir(folder), planned_settings(ns)
@@ -213,7 +218,10 @@ def plan(args, passthrough):
 
 
 def make_logs_folder(out):
-    """OUT/logs, created before any run starts; SweepError naming what stands in the way."""
+    """OUT/logs, created before any run starts; SweepError naming what stands in the way (a symbolic link there
+    would put the logs outside --out)."""
+    if (out / "logs").is_symlink():
+        raise SweepError(f"{out / 'logs'} is a symbolic link, which a sweep never follows; remove it")
     try:
         (out / "logs").mkdir(parents=True, exist_ok=True)
     except OSError as e:
@@ -302,7 +310,10 @@ def run_job(argv, log_path):
     nothing; returns (outcome, exit code, line) with outcome 'ran', 'skip', 'refuse' or 'busy' (also for a run
     that failed because another process took its folder first). A fresh run refused because another sweep filled
     its folder between the replan and run.py's start is planned once more (skipped, or resumed)."""
-    Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        return "ran", 2, f"{e.filename or Path(log_path).parent}: {e.strerror or e}"
     for attempt in range(2):
         try:
             action, argv, reason = replan(argv)
@@ -322,8 +333,14 @@ def run_job(argv, log_path):
 
 def run_logged(argv, log_path):
     """(exit code, '') of run.main(argv) with its output appended to log_path (warnings as run.py's command shows
-    them); (1, the exception) when it raised."""
-    log_fd = open_regular(log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    them); (1, the exception) when it raised; (2, why) when the log cannot be opened (a link, a FIFO, a full
+    disk)."""
+    try:
+        log_fd = open_regular(log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND)
+    except StateError as e:
+        return 2, str(e)
+    except OSError as e:
+        return 2, f"{log_path}: {e.strerror or e}"
     with os.fdopen(log_fd, "a") as log, redirect_stdout(log), redirect_stderr(log), warnings.catch_warnings():
         warnings.showwarning = run.show_warning  # `warning: ...` lines, as run.py's command prints them
         print(f"{ends_mid_line(log_fd)}# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {' '.join(argv)}",
@@ -353,8 +370,12 @@ def filled_meanwhile(argv):
 
 
 def error_line(log_path):
-    """The last `run.py: ...` line of the log's latest attempt, else its last non-empty line."""
-    text = read_regular(log_path).decode(errors="replace")
+    """The last `run.py: ...` line of the log's latest attempt, else its last non-empty line ('(no output)' when
+    there is none or it cannot be read)."""
+    try:
+        text = read_regular(log_path).decode(errors="replace")
+    except (StateError, OSError):
+        text = ""
     lines = [ln.strip() for ln in text.rsplit("\n# ", 1)[-1].replace("\r", "\n").split("\n") if ln.strip()]
     marked = [ln for ln in lines if ln.startswith("run.py:")]
     return (marked or lines or ["(no output)"])[-1]
@@ -368,15 +389,17 @@ def run_local(jobs, workers, done):
     and the queued ones never start."""
     workers = min(workers, len(jobs))
     ctx, queue, running = mp.get_context("spawn"), list(jobs), {}
+    resource_tracker.ensure_running()  # started by the first worker otherwise, unblocking SIGINT (sigint_blocked)
     try:
         while queue or running:
             while queue and len(running) < workers:
                 job = queue.pop(0)
                 receive, send = ctx.Pipe(duplex=False)
                 proc = ctx.Process(target=worker_main, args=(job.argv, job.log, os.getpid(), send), daemon=True)
-                proc.start()
-                send.close()
-                running[proc.sentinel] = (proc, job, receive)
+                with run.interrupt_held(), sigint_blocked():  # a Ctrl-C now stops the sweep once the worker is known
+                    proc.start()
+                    send.close()
+                    running[proc.sentinel] = (proc, job, receive)
             for sentinel in wait(list(running)):
                 proc, job, receive = running.pop(sentinel)
                 proc.join()
@@ -384,6 +407,17 @@ def run_local(jobs, workers, done):
                     done(job, *worker_outcome(proc.exitcode, receive, job.log))
     finally:
         stop_workers([proc for proc, _, _ in running.values()])
+
+
+@contextmanager
+def sigint_blocked():
+    """SIGINT blocked in this thread for the body: a worker started in it inherits the block, which worker_main
+    lifts, so a Ctrl-C (or stop_workers' SIGINT) while the worker starts does not break its imports."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def worker_main(argv, log_path, parent, send):
@@ -395,7 +429,11 @@ def worker_main(argv, log_path, parent, send):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the sweep died before the line above took effect
         os._exit(1)
-    result = run_job(argv, log_path)
+    try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held while it started (a Ctrl-C comes now)
+        result = run_job(argv, log_path)
+    except KeyboardInterrupt:  # interrupted before run.py took over (it exits 130 itself, its rounds saved)
+        sys.exit(130)
     send.send(result)
     sys.exit(result[1])
 
@@ -404,10 +442,14 @@ def worker_outcome(exitcode, receive, log_path):
     """(outcome, exit code, line) of a finished worker process: what it sent, else (killed, or failed before it
     could send) 'ran' with its exit code, a signal counting as exit 1."""
     if exitcode < 0:
-        return "ran", 1, f"its worker process was killed by {signal.Signals(-exitcode).name} (out of memory?)"
-    if receive.poll():
-        return receive.recv()
-    return "ran", exitcode or 1, error_line(log_path) if Path(log_path).is_file() else "(no output)"
+        guess = " (out of memory?)" if exitcode == -signal.SIGKILL else ""
+        return "ran", 1, f"its worker process was killed by {signal.Signals(-exitcode).name}{guess}"
+    try:
+        if receive.poll():
+            return receive.recv()
+    except EOFError:  # the worker died before it sent anything (poll answers True at end of file)
+        pass
+    return "ran", exitcode or 1, error_line(log_path)
 
 
 def stop_workers(procs, grace=3.0):
@@ -453,6 +495,16 @@ def start_ray(args):
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise SweepError(f"cannot start or reach Ray ({type(e).__name__}: {e})") from None
     return ray
+
+
+def check_cpus_per_run(ray, cpus):
+    """SweepError when a cluster without GPUs has no node with `cpus` CPUs (Ray would wait for one for ever)."""
+    if ray.cluster_resources().get("GPU", 0) > 0:
+        return
+    largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+    if cpus > largest:
+        raise SweepError(f"--cpus-per-run {cpus:g}: no node of the Ray cluster has that many CPUs (the largest has "
+                         f"{largest:g}); lower it")
 
 
 def run_ray(ray, jobs, args, done):
@@ -574,6 +626,8 @@ def main(argv=None):
             raise SweepError("--out is empty; name a results folder, e.g. --out results")
         if args.address and args.backend != "ray":
             raise SweepError("--address needs --backend ray")
+        if not (math.isfinite(args.cpus_per_run) and args.cpus_per_run > 0):
+            raise SweepError(f"--cpus-per-run must be a positive number of CPUs, got {args.cpus_per_run:g}")
         jobs = plan(args, passthrough)  # run.check_flags refuses an --out that is a file
         todo = [j for j in jobs if j.action in ("run", "resume")]
         refused = [j for j in jobs if j.action == "refuse"]
@@ -589,6 +643,8 @@ def main(argv=None):
             return 0
         make_logs_folder(Path(args.out))
         ray = start_ray(args) if args.backend == "ray" and todo else None
+        if ray:
+            check_cpus_per_run(ray, args.cpus_per_run)
     except SweepError as e:
         print(f"sweep.py: error: {e}", file=sys.stderr)
         return 2

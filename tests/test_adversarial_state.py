@@ -176,6 +176,20 @@ def edit_summary(**changes):
     return edit
 
 
+def edit_config(**changes):
+    def edit(folder):
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps(dict(config, **changes)))
+    return edit
+
+
+def into_link_to_copy(folder):
+    """Move the run folder outside --out and leave a symbolic link to it in its place."""
+    moved = folder.parent.parent / f"moved-{folder.parent.name}"
+    shutil.move(folder, moved)
+    folder.symlink_to(moved)
+
+
 def drop_from_summary(*keys):
     def drop(folder):
         summary = json.loads((folder / "summary.json").read_text())
@@ -223,11 +237,17 @@ CORRUPTIONS = {
     "config.json truncated": (lambda f: (f / "config.json").write_text('{"alg": "ent'), ["config.json", "not valid JSON"]),
     "config.json deleted": (lambda f: (f / "config.json").unlink(), ["config.json", "missing"]),
     "config.json a list": (lambda f: (f / "config.json").write_text("[1, 2]"), ["config.json", "not an object"]),
-    "summary.json garbage": (lambda f: (f / "summary.json").write_bytes(b"\x00garbage"), ["summary.json", "JSON"]),
+    "config.json empty object": (lambda f: (f / "config.json").write_text("{}"), ["config.json", "names no strategy"]),
+    "config.json alg a list": (edit_config(alg=["entropy"]), ["config.json", "names no strategy (alg)"]),
+    "config.json nQuery a record": (edit_config(nQuery={"n": 20}), ["config.json", "nQuery is not a plain value"]),
+    "config.json data identity a list": (edit_config(data_identity=[1617]), ["data_identity is not a record"]),
+    "summary.json garbage": (lambda f: (f / "summary.json").write_bytes(b"\x00garbage"),
+                             ["summary.json", "JSON", "delete it to resume from the checkpoint"]),
     "summary.json empty": (lambda f: (f / "summary.json").write_text(""), ["summary.json", "JSON"]),
     "summary.json without stopped_by": (lambda f: (f / "summary.json").write_text('{"rounds": 2}'),
                                         ["summary.json", "stopped_by"]),
     "run folder a file": (into_file, [FOLDER, "is a file"]),
+    "run folder a link to a copy": (into_link_to_copy, [FOLDER, "is a symbolic link", "remove it"]),
     ".lock a link out of the folder": (link_to_victim(LOCK_NAME), [LOCK_NAME, "symbolic link"]),
     ".lock a FIFO": (fifo(LOCK_NAME), [LOCK_NAME, "not a regular file"]),
     "rounds.csv a link to a copy": (link_to_copy("rounds.csv"), ["rounds.csv", "symbolic link"]),
@@ -249,6 +269,12 @@ CORRUPTIONS = {
     "summary.json of another seed": (other_summary, ["summary.json", "run id"]),
     "summary.json with more rounds": (edit_summary(rounds=7), ["summary.json", "rounds (7 in it, 2 in them)"]),
     "summary.json says the pool ran out": (edit_summary(stopped_by="pool exhausted"), ["summary.json", "pool"]),
+    "summary.json says the pool ran out, config.json's n_pool agrees": (
+        then(edit_summary(stopped_by="pool exhausted"), edit_config(n_pool=70)), ["summary.json", "pool"]),
+    "summary.json says the pool ran out, config.json's data identity agrees": (
+        then(edit_summary(stopped_by="pool exhausted"), lambda f: edit_config(data_identity=dict(
+            json.loads((f / "config.json").read_text())["data_identity"], n_train=70))(f)),
+        ["was started on other data", "70+180 points"]),
     "summary.json with a row after the checkpoint": (
         lambda f: open(f / "rounds.csv", "a").write(
             "3," + ",".join("target" if c == "train_stop" else "1" for c in results.ROUND_COLUMNS[1:]) + "\n"),
@@ -583,7 +609,8 @@ def test_garbled_segments_are_refused_before_the_resume_changes_anything(tmp_pat
     (folder / "config.json").write_text(json.dumps(dict(config, segments=segments)))
     before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
     assert_refused(*main(capsys, *ARGS, "--out", tmp_path, "--rounds", "2", "--resume"),
-                   "config.json: its segments are not a list of records; start the run again with --force")
+                   "config.json: segments is not a list of records, as run.py writes it; start the run again "
+                   "with --force")
     assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
 
 

@@ -4,10 +4,12 @@ runs. A real checkpoint holds only tensors and plain values and loads with torch
 One writer per run folder: a second run, --resume or --force on a locked folder is refused naming the holder's
 pid. Odd data file names give safe run names and nothing is written outside --out; contradictory flags, an empty
 --out and a data path that is not a regular file are refused with one line."""
+import fcntl
 import os
 import pickle
 import re
 import shutil
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,9 @@ import torch
 
 import results
 import run
+import runlock
 from cli import ROOT, assert_one_line_error, run_main
+from errors import UserError
 from procs import caught_mid_run, lock_pid, rows_written, start_cli
 from scripts import sweep
 
@@ -123,6 +127,26 @@ def test_a_second_writer_is_refused_and_a_killed_holder_leaves_no_stale_lock(fin
     assert rounds["round"].tolist() == list(range(5)) and rounds.n_labeled.tolist() == list(range(40, 201, 40))
     queries = pd.read_csv(folder / "queries.csv")
     assert len(queries) == 200 and queries["index"].is_unique
+
+
+def test_a_lock_held_for_a_moment_is_waited_for_and_one_held_longer_is_refused(tmp_path):
+    """Another process's probe (sweep.py's lock_holder) holds the lock for microseconds: a run that starts then takes
+    the lock once the probe drops it (it failed with 'in use by another process'); a holder that keeps the lock past
+    runlock's tries is still refused."""
+    with runlock.run_folder_lock(tmp_path):
+        pass
+    fd = os.open(tmp_path / runlock.LOCK_NAME, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        threading.Timer(0.03, fcntl.flock, (fd, fcntl.LOCK_UN)).start()
+        with runlock.run_folder_lock(tmp_path):
+            assert lock_pid(tmp_path) == os.getpid()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(UserError, match="is in use by another process"):
+            with runlock.run_folder_lock(tmp_path):
+                pass
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------- nothing written outside --out

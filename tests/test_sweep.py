@@ -2,6 +2,7 @@
 a failed run that does not stop the others) and on a local Ray instance; a sweep killed (SIGKILL) or interrupted
 (SIGINT) leaves no process behind and its re-run matches an undisturbed sweep; two sweeps into one --out."""
 import json
+import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -49,6 +50,8 @@ def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys
     (["--algs", "rand", "--nEnd", "many"], "argument --nEnd: invalid int value"),
     (["--algs", "rand", "--seeds", "1,1"], "the lists name the run digits_mlp_rand_100_seed1 twice"),
     (["--algs", "rand", "--workers", "0"], "--workers must be at least 1"),
+    (["--algs", "rand", "--cpus-per-run", "0"], "--cpus-per-run must be a positive number of CPUs, got 0"),
+    (["--algs", "rand", "--cpus-per-run", "nan"], "--cpus-per-run must be a positive number of CPUs, got nan"),
     (["--algs", "rand", "--did", "6", "--model", "resnet"], "--did (tabular OpenML data) works only with"),
     (["--algs", "rand", "--nStart", "200", "--nEnd", "100"], "--nEnd (100) is below the first batch (200"),
     (["--algs", "rand,badge", "--select-on", "input"], "badge selects on the network's gradients"),
@@ -108,9 +111,13 @@ def test_ray_backend_on_a_local_instance(tmp_path, capsys):
         code = sweep.main(["--algs", "rand", "--seeds", "1", "--data", f"digits,{tmp_path / 'missing.csv'}", *TINY,
                            "--nEnd", "100", "--out", str(tmp_path), "--backend", "ray"])
         done = time.perf_counter()
+        captured = capsys.readouterr()
+        assert sweep.main(["--algs", "rand", "--seeds", "2", *TINY, "--out", str(tmp_path), "--backend", "ray",
+                           "--cpus-per-run", "3"]) == 2  # a task Ray could never place: it waited for ever
+        assert capsys.readouterr().err == ("sweep.py: error: --cpus-per-run 3: no node of the Ray cluster has that "
+                                           "many CPUs (the largest has 2); lower it\n")
     finally:
         ray.shutdown()
-    captured = capsys.readouterr()
     assert code == 1
     assert json.loads((tmp_path / "digits_mlp_rand_50_seed1" / "summary.json").read_text())["n_labeled"] == 100
     assert "100\ttesting accuracy" in (tmp_path / "logs" / "digits_mlp_rand_50_seed1.log").read_text()
@@ -301,6 +308,122 @@ def test_a_run_finished_between_its_replan_and_its_start_is_skipped(undisturbed,
     assert len(calls) == 2
     assert "already holds results" in Path(job.log).read_text()
     assert_same_outcome(out / NAMES[0], undisturbed / NAMES[0])
+
+
+def test_a_worker_that_ends_without_sending_its_result_is_reported_not_raised(tmp_path):
+    """A worker that died before it sent its result leaves a pipe at its end (poll() is true, recv() raises
+    EOFError, which stopped the whole sweep); a worker killed by a signal other than SIGKILL is no memory
+    suspect."""
+    log = tmp_path / "run.log"
+    log.write_text("# header\nrun.py: error: something\n")
+    receive, send = mp.Pipe(duplex=False)
+    send.close()
+    with receive:
+        assert sweep.worker_outcome(1, receive, str(log)) == ("ran", 1, "run.py: error: something")
+    receive, send = mp.Pipe(duplex=False)
+    with receive, send:
+        assert sweep.worker_outcome(-signal.SIGTERM, receive, str(log)) == (
+            "ran", 1, "its worker process was killed by SIGTERM")
+        assert sweep.worker_outcome(-signal.SIGKILL, receive, str(log))[2].endswith("SIGKILL (out of memory?)")
+        assert sweep.worker_outcome(3, receive, str(tmp_path / "no.log")) == ("ran", 3, "(no output)")
+
+
+def test_a_run_whose_log_cannot_be_opened_fails_alone(tmp_path, capsys):
+    """A planted link (or FIFO, or folder) in place of one run's log: that run fails naming it, the others run,
+    and nothing is written through the link (the worker's StateError stopped the whole sweep with a traceback)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    (tmp_path / "out" / "logs").mkdir(parents=True)
+    (tmp_path / "out" / "logs" / "digits_mlp_rand_50_seed1.log").symlink_to(victim)
+    assert sweep.main(["--algs", "rand", "--seeds", "1,2", *TINY, "--nEnd", "50", "--out", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and victim.read_text() == "precious\n"
+    assert "FAILED digits_mlp_rand_50_seed1 (exit 2): " in captured.err
+    assert "digits_mlp_rand_50_seed1.log is a symbolic link, which a run never follows; remove it" in captured.err
+    assert (tmp_path / "out" / "digits_mlp_rand_50_seed2" / "summary.json").is_file()
+    assert "2 runs: 1 ran, 0 skipped (finished before), 1 failed" in captured.out
+
+
+def test_a_planted_link_for_a_run_folder_or_the_logs_is_refused_and_nothing_lands_where_it_points(tmp_path, capsys):
+    """A run folder or OUT/logs that is a symbolic link made the sweep run (or reuse) the run wherever it
+    pointed."""
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    (elsewhere / "run").mkdir(parents=True)
+    (elsewhere / "logs").mkdir()
+    out.mkdir()
+    (out / "digits_mlp_rand_50_seed1").symlink_to(elsewhere / "run")
+    flags = ["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--out", str(out)]
+    assert sweep.main(flags) == 1
+    assert (f"REFUSED digits_mlp_rand_50_seed1: {out / 'digits_mlp_rand_50_seed1'} is a symbolic link, which a run "
+            f"never follows; remove it") in capsys.readouterr().err
+    (out / "digits_mlp_rand_50_seed1").unlink()
+    shutil.rmtree(out / "logs")
+    (out / "logs").symlink_to(elsewhere / "logs")
+    assert sweep.main(flags) == 2
+    assert capsys.readouterr().err == (f"sweep.py: error: {out / 'logs'} is a symbolic link, which a sweep never "
+                                       f"follows; remove it\n")
+    assert not any((elsewhere / "run").iterdir()) and not any((elsewhere / "logs").iterdir())
+    assert sorted(p.name for p in out.iterdir()) == ["logs"]
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"alg": ["rand"]}, "config.json names no strategy (alg), which run.py always records"),
+    ({"nQuery": {"n": 50}}, "config.json: nQuery is not a plain value"),
+])
+def test_a_config_json_with_values_run_py_never_writes_is_refused_not_a_crash(tmp_path, capsys, changes, message):
+    """Planning compared such a config.json's flags and stopped the whole sweep with a TypeError traceback."""
+    flags = ["--algs", "rand", "--seeds", "1,2", *TINY, "--nEnd", "50", "--out", str(tmp_path)]
+    assert sweep.main(flags) == 0
+    config = tmp_path / "digits_mlp_rand_50_seed1" / "config.json"
+    config.write_text(json.dumps(dict(json.loads(config.read_text()), **changes)))
+    capsys.readouterr()
+    assert sweep.main([*flags[:-3], "100", *flags[-2:]]) == 1
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and f"REFUSED digits_mlp_rand_50_seed1: {tmp_path}" in captured.err
+    assert message in captured.err and "2 runs: 1 ran" in captured.out
+
+
+def test_a_summary_that_says_the_pool_ran_out_is_checked_against_the_data_not_config_json(tmp_path, capsys):
+    """config.json's n_pool is outside the run's identity hash: lowered to agree with a forged 'pool exhausted'
+    summary, it made the sweep skip an unfinished run as finished."""
+    flags = ["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "100", "--out", str(tmp_path)]
+    assert sweep.main(flags) == 0
+    folder = tmp_path / "digits_mlp_rand_50_seed1"
+    for name, changes in (("config.json", {"n_pool": 120}), ("summary.json", {"stopped_by": "pool exhausted"})):
+        (folder / name).write_text(json.dumps(dict(json.loads((folder / name).read_text()), **changes)))
+    capsys.readouterr()
+    assert sweep.main([*flags[:-3], "150", *flags[-2:]]) == 1
+    captured = capsys.readouterr()
+    assert "0 skipped" in captured.out and "FAILED digits_mlp_rand_50_seed1 (exit 2): run.py: error: " in captured.err
+    assert "summary.json disagrees with the run's other files on stopped_by" in captured.err
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_ctrl_c_while_a_worker_starts_stops_the_sweep_without_a_traceback(tmp_path, attempt):
+    """The sweep's SIGINT reached a worker still importing (before worker_main), which printed a
+    KeyboardInterrupt traceback, or came while the sweep wrote a worker's work, which then read none (about half
+    of such interrupts did one or the other)."""
+    proc = start_cli("--algs", "rand", "--seeds", "1,2", *TINY, "--nEnd", "500", "--workers", "2",
+                     "--out", tmp_path, script="scripts/sweep.py")
+    try:
+        deadline = time.monotonic() + 120
+        while not any(b"spawn_main" in command_line(pid) for pid in children(proc.pid)):
+            assert time.monotonic() < deadline, "no worker started"
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=60) == 130
+    finally:
+        proc.kill()
+    err = proc.stderr.read()
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and "sweep.py: interrupted" in err
+
+
+def command_line(pid):
+    """The bytes of /proc/<pid>/cmdline (empty when the process is gone)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
