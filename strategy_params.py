@@ -82,8 +82,11 @@ LDM_POOL = Param("ldm_pool", "ldmPool", non_negative(int), 2000,
 NOISE_SCALE = Param("noise_scale", "noiseScale", positive(float), 0.001,
                     "norm of each layer's weight noise relative to the weights' norm")
 NOISE_DRAWS = Param("noise_draws", "noiseDraws", positive(int), 50, "noisy copies of the network")
-ALPHA_CAP = Param("alpha_cap", "alphaCap", positive(float), 0.2,
-                  "step by which the cap on the interpolation ratio grows (below 1) until more than nQuery points flip")
+ALPHA_CAP = Param("alpha_cap", "alphaCap",
+                  checked_number(float, lambda value: 0.001 <= value < 1, "a float in [0.001, 1): each step of the cap "
+                                 "is a pass over the pool"), 0.2,
+                  "step by which the cap on the interpolation ratio grows (below 1) until more than nQuery points "
+                  "flip; in [0.001, 1)")
 COV_INV_SCALING = Param("cov_inv_scaling", "covInvScaling", positive(float), 100.0,
                         "the inverse covariance starts as this times the identity (1/λ)")
 

@@ -4,7 +4,8 @@ As the original: from each unlabelled point the perturbation r walks to the near
 classifier, one step at a time while the prediction at x + r is still the starting one, at most DEEPFOOL_STEPS steps;
 the score is ‖r‖² where the walk stopped (flipped or not), lowest labelled first. No overshoot, as in the
 original. Fixed (docs/FIDELITY.md): the original kept the last class's step instead of the nearest one; and where
-every w_k vanishes it fails, while here that point stops moving."""
+every w_k vanishes it fails, while here that point stops moving, and a point that cannot move at all (every w_k
+vanishes where it starts) scores +∞, last, as bim ranks the points it never flips."""
 import math
 
 import torch
@@ -46,8 +47,10 @@ def deepfool_step(logits, x, label):
 
 
 def deepfool_scores(model, X, max_iter=DEEPFOOL_STEPS):
-    """‖r‖² of deepfool_perturbations, for every point (the original's score also for points that never flipped)."""
-    return deepfool_perturbations(model, X, max_iter)[0].flatten(1).square().sum(1)
+    """‖r‖² of deepfool_perturbations, for every point (the original's score also for points that never flipped);
+    +∞ where r = 0: a point the walk never moved (every w_k vanishes where it starts; a flipped point has moved)."""
+    sq = deepfool_perturbations(model, X, max_iter)[0].flatten(1).square().sum(1)
+    return sq.masked_fill(sq == 0, math.inf)
 
 
 class AdversarialDeepFool(AdversarialMargin):

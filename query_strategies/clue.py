@@ -6,6 +6,8 @@ i.e. of p^(1/T) renormalised; scikit-learn KMeans clusters the embeddings into k
 weights (10 k-means++ starts, the authors' scikit-learn default, seeded from the run's generator; every weight 0,
 i.e. every prediction certain: equal weights), and each centre in turn takes the point nearest it that no earlier
 centre took."""
+import torch
+
 from strategy_params import TEMPERATURE
 
 from .dropquery import kmeans_centres, nearest_free
@@ -18,11 +20,11 @@ N_INIT = 10
 
 
 def tempered_entropy(probs, temperature):
-    """H(softmax(z / T)) from p = softmax(z): softmax(z / T) = p^(1/T) / Σ_c p_c^(1/T), in float64."""
+    """H(softmax(z / T)) from p = softmax(z): softmax(z / T) = softmax(log p / T), in float64 (p^(1/T) / Σ_c
+    p_c^(1/T) would underflow to 0 / 0 for a small T)."""
     p = probs.detach().cpu().double()
     if temperature != 1:
-        p = p.pow(1 / temperature)
-        p = p / p.sum(1, keepdim=True)
+        p = torch.softmax(p.log() / temperature, dim=1)
     return entropy(p)
 
 

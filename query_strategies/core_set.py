@@ -80,7 +80,8 @@ class LazyNearestCentre:
 @one_thread()
 def coreset_select(emb, labeled_mask, k, generator):
     """k unlabelled rows by greedy k-center: each time the one whose squared distance D² to the nearest labelled or
-    chosen row is largest (its score: that D²). Deterministic: `generator` is not drawn from."""
+    chosen row is largest (its score: that D²). Deterministic given labelled rows; in a cold start (none) every D is
+    +∞ and the first centre is a uniform draw from `generator` (lowest index would pick row 0 for every seed)."""
     labeled = torch.as_tensor(labeled_mask, dtype=torch.bool, device=emb.device)
     candidates = ~labeled
     n_candidates = int(candidates.sum())
@@ -88,8 +89,14 @@ def coreset_select(emb, labeled_mask, k, generator):
     dist = LazyNearestCentre(emb, labeled.nonzero().squeeze(1), int(labeled.sum()) + k)
     dist.refresh(candidates.nonzero().squeeze(1))
     chosen, scores = [], []
+    if k and not labeled.any():
+        c = int(torch.randint(n_candidates, (1,), generator=generator))
+        chosen.append(c)
+        scores.append(math.inf)
+        candidates[c] = False
+        dist.add(c)
     work = since = 0
-    for _ in range(k):
+    for _ in range(k - len(chosen)):
         if work > CATCH_UP * since * (n_candidates - len(chosen)) and k - len(chosen) >= 2 * since:
             dist.refresh(candidates.nonzero().squeeze(1))
             work = since = 0

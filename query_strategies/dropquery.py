@@ -16,7 +16,7 @@ from strategy_params import DROP_PASSES, DROP_RATE
 
 from .selection import check_budget, picks, seed_from
 from .strategy import Strategy
-from .typiclust import thread_pools
+from .typiclust import one_thread_kmeans
 
 DEFAULT_RATE = DROP_RATE.default
 DEFAULT_PASSES = DROP_PASSES.default
@@ -64,8 +64,9 @@ def nearest_free(x, centres, block=256):
 
 def kmeans_centres(x, k, seed, weights=None, n_init=1):
     """Centres of scikit-learn KMeans(n_clusters=k, n_init, random_state=seed) on the rows of x (optionally
-    weighted), on one OpenMP/BLAS thread (deterministic sums, no thread wake-ups)."""
-    with thread_pools().limit(limits=1):
+    weighted), on one OpenMP/BLAS thread (deterministic sums, no thread wake-ups); duplicates may leave fewer
+    distinct centres than k (nearest_free still gives k rows)."""
+    with one_thread_kmeans():
         return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x, sample_weight=weights).cluster_centers_
 
 

@@ -87,7 +87,7 @@ def check_logdet_eta(eta):
     """ValueError unless 0 < η ≤ 1: S_A − η² S_AQ S_Q⁻¹ S_QA is a Schur complement of the positive definite kernel
     on A ∪ Q (η = 1) or a convex combination of one with S_A, hence positive definite, only then."""
     if not 0 < eta <= 1:
-        raise ValueError(f"logdetmi needs --smiEta in (0, 1], got {eta:g}: above 1 the conditioned kernel "
+        raise ValueError(f"logdetmi needs --smiEta in (0, 1], got {eta:.12g}: above 1 the conditioned kernel "
                          f"S_A − η²·S_AQ·S_Q⁻¹·S_QA has no log-determinant; lower --smiEta")
 
 

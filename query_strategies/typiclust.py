@@ -9,11 +9,14 @@ cluster id among ties): the largest clusters with no labelled point come first. 
 yet labelled is taken, typicality(x) = 1 / mean_{z ∈ kNN(x)} ‖x − z‖ over the K_NN = 20 nearest other members of
 its cluster (all of them when fewer), found by blocks of Gram-matrix distances inside one cluster at a time. Memory
 is that of k-means and of one such block: no n×n matrix."""
+import warnings
+from contextlib import contextmanager
 from functools import cache
 
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
+from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
 from .minibatch_kmeans import minibatch_kmeans_labels
@@ -32,12 +35,21 @@ def thread_pools():
     return ThreadpoolController()
 
 
+@contextmanager
+def one_thread_kmeans():
+    """scikit-learn's KMeans on one OpenMP/BLAS thread, without its ConvergenceWarning: fewer distinct points than
+    clusters (duplicates) leaves clusters empty, which the callers allow."""
+    with thread_pools().limit(limits=1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
 def kmeans_labels(x, n_clusters, seed):
     """Cluster label of every row of x (numpy), by KMeans (MiniBatchKMeans past MINIBATCH_ABOVE clusters: its labels
     through minibatch_kmeans_labels, compiled where the kernel builds), on one OpenMP/BLAS thread: its many short
     parallel sections lose more to waking threads than they gain (3× slower on a busy 2-core machine), and one thread
     makes the centres' float sums deterministic."""
-    with thread_pools().limit(limits=1):
+    with one_thread_kmeans():
         if n_clusters <= MINIBATCH_ABOVE:
             return KMeans(n_clusters=n_clusters, random_state=seed).fit_predict(x)
         return minibatch_kmeans_labels(x, n_clusters, seed)
@@ -66,11 +78,12 @@ def nearest_distances(x, k):
 
 def typicality(x):
     """1 / (mean distance to the k = min(K_NN, s − 1) nearest other rows) for each of the s rows of x; 1 when
-    s = 1."""
+    s = 1; +∞ for a row with k exact duplicates."""
     if len(x) == 1:
         return np.ones(1)
     k = min(K_NN, len(x) - 1)
-    return k / np.maximum(nearest_distances(x, k).sum(1), np.finfo(float).tiny)
+    with np.errstate(divide="ignore"):
+        return k / nearest_distances(x, k).sum(1)
 
 
 def typical_picks(x, labels, labeled, k):

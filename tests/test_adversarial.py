@@ -154,7 +154,7 @@ def test_deepfool_stops_at_its_cap_and_scores_the_perturbation_reached():
         r, flipped = deepfool_perturbations(model, X, max_iter=cap)
         ref_r, ref_flipped = reference_deepfool(model, X[0], cap)
         assert flipped.tolist() == [ref_flipped] and torch.allclose(r[0], ref_r)
-        assert deepfool_scores(model, X, max_iter=cap).tolist() == [float(r[0].square().sum())]
+        assert deepfool_scores(model, X, max_iter=cap).tolist() == [float(r[0].square().sum()) or math.inf]
     r3, flipped3 = deepfool_perturbations(model, X, max_iter=3)
     assert 0 < r3[0, 0] < math.atanh(0.9) and r3[0, 1] == 0 and flipped3.tolist() == [False]
     assert math.isclose(float(deepfool_scores(model, X)[0]), math.atanh(0.9) ** 2, rel_tol=1e-12)
@@ -170,6 +170,24 @@ def test_deepfool_batch_equals_one_point_at_a_time():
         assert bool(flipped[i]) == ref_flipped
         assert torch.allclose(r[i], ref_r, atol=1e-10)
     assert (predict(model, X + r)[flipped] != predict(model, X)[flipped]).all()
+
+
+class ReluNet(nn.Module):
+    """Two classes: f₀ = 0, f₁ = relu(x₀) − 1; where x₀ < 0 no input gradient is left (a dead ReLU)."""
+
+    def forward(self, x):
+        return torch.stack([torch.zeros_like(x[:, 0]), torch.relu(x[:, 0]) - 1], 1), x
+
+
+def test_a_point_without_input_gradient_ranks_last_for_deepfool_as_for_bim():
+    """From x₀ = −5 no step leads anywhere (every w_k is 0): r = 0 scored 0, the closest of all, though the point
+    never moved and never flipped; bim gives it +∞."""
+    X = torch.tensor([[-5.0, 0.0], [0.5, 0.0], [2.0, 0.0]], dtype=torch.float64)
+    r, flipped = deepfool_perturbations(ReluNet(), X)
+    assert r[0].tolist() == [0.0, 0.0] and not flipped[0]
+    scores = deepfool_scores(ReluNet(), X)
+    assert scores.tolist()[:2] == [math.inf, 0.25] and scores.argsort().tolist()[-1] == 0
+    assert math.isinf(bim_scores(ReluNet(), X)[0])
 
 
 def test_scores_rank_the_closest_points_first_and_unflipped_bim_points_last():

@@ -11,15 +11,16 @@ from query_strategies import core_set
 from query_strategies.core_set import TIE_RTOL, coreset_select
 
 
-def reference_kcenter(emb, labeled, k):
+def reference_kcenter(emb, labeled, k, first=None):
     """Every pairwise squared distance up front; each pick the unlabelled, unchosen point farthest from the
-    labelled and chosen ones (lowest index among ties); no labelled point: every distance is infinite."""
+    labelled and chosen ones (lowest index among ties); no labelled point: the first pick is `first`."""
     X = emb.double().numpy()
     D = ((X[:, None, :] - X[None, :, :]) ** 2).sum(-1)
-    near = D[:, labeled].min(1) if labeled.any() else np.full(len(X), np.inf)
+    near = D[:, labeled].min(1) if labeled.any() else D[:, first]
     near[labeled] = -np.inf
-    picks = []
-    for _ in range(k):
+    picks = [] if labeled.any() else [first]
+    near[picks] = -np.inf
+    for _ in range(k - len(picks)):
         top = near.max()
         c = int(np.flatnonzero(near >= top * (1 - TIE_RTOL))[0])
         picks.append(c)
@@ -44,9 +45,20 @@ def test_same_picks_as_brute_force(n, d, n_lab, k, dtype):
     """Low dimensions make many of the points with the largest stale distances lose them to a new centre, so
     the lazy refresh has to widen its set: the certificate matters there."""
     emb, labeled = problem(n, d, n_lab, seed=n + k, dtype=dtype)
-    picks = coreset_select(emb, labeled, k, torch.Generator()).index.tolist()
-    assert picks == reference_kcenter(emb, labeled.numpy(), k)
+    picks = coreset_select(emb, labeled, k, torch.Generator().manual_seed(k)).index.tolist()
+    first = int(torch.randint(n, (1,), generator=torch.Generator().manual_seed(k)))  # a cold start's first centre
+    assert picks == reference_kcenter(emb, labeled.numpy(), k, first)
     assert len(set(picks)) == k and not labeled[picks].any()
+
+
+def test_a_cold_start_draws_its_first_centre_from_the_generator():
+    """With nothing labelled every distance is +∞: the lowest index among those ties made row 0 the first pick of
+    every seed, and so the whole cover the same for every seed."""
+    emb, labeled = problem(200, 4, 0, seed=1)
+    covers = [coreset_select(emb, labeled, 10, torch.Generator().manual_seed(s)) for s in range(5)]
+    assert len({c.index[0] for c in covers}) > 1 and all(math.isinf(c.score[0]) for c in covers)
+    for c in covers:
+        assert c.index.tolist() == reference_kcenter(emb, labeled.numpy(), 10, int(c.index[0]))
 
 
 def test_clustered_data_gets_one_point_per_cluster_first():

@@ -22,8 +22,9 @@ def problem(n, d, n_lab, seed):
 def test_same_picks_as_sklearn_pca_then_brute_force(n, d, n_lab, k, dim, seed):
     emb, labeled = problem(n, d, n_lab, seed)
     reduced = PCA(n_components=dim, svd_solver="full").fit_transform(emb.numpy())
-    want = reference_kcenter(torch.as_tensor(reduced), labeled.numpy(), k)
-    got = coreset_pca_select(emb, labeled, k, torch.Generator(), pca_dim=dim)
+    first = int(torch.randint(n, (1,), generator=torch.Generator().manual_seed(seed)))  # a cold start's first centre
+    want = reference_kcenter(torch.as_tensor(reduced), labeled.numpy(), k, first)
+    got = coreset_pca_select(emb, labeled, k, torch.Generator().manual_seed(seed), pca_dim=dim)
     assert got.index.tolist() == want
 
 

@@ -1,6 +1,8 @@
 """DropQuery (query_strategies/dropquery.py): the disagreement counts against a loop over the same dropout draws,
 the candidate rule and the nearest-free rule against brute force, and the picks against scikit-activeml's DropQuery
 given the same dropout predictions."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -102,3 +104,13 @@ def test_select_draws_only_from_the_generator():
 def test_kmeans_centres_are_seeded():
     x, _ = blobs(100, 3, 4, 5)
     assert np.array_equal(kmeans_centres(x, 4, 7), kmeans_centres(x, 4, 7))
+
+
+def test_fewer_distinct_points_than_centres_is_quiet():
+    """scikit-learn warned (ConvergenceWarning) on every query of a pool of duplicates; dropquery and clue take
+    k free rows all the same."""
+    x = np.repeat(np.eye(3), 10, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        centres = kmeans_centres(x, 5, seed=0)
+    assert len(np.unique(centres.round(9), axis=0)) == 3 and len(set(nearest_free(x, centres)[0].tolist())) == 5

@@ -322,7 +322,9 @@ def test_runs_from_the_cli_and_resumes_bit_for_bit(alg, tmp_path):
 
 @pytest.mark.parametrize("flag,value", [("--ldmRef", "0"), ("--ldmStop", "-1"), ("--ldmPool", "-5"),
                                         ("--ldmPool", "x"), ("--noiseScale", "0"),
-                                        ("--noiseDraws", "x"), ("--alphaCap", "-0.1"), ("--covInvScaling", "0")])
+                                        ("--noiseDraws", "x"), ("--alphaCap", "-0.1"), ("--covInvScaling", "0"),
+                                        ("--alphaCap", "1e-9"),  # 10⁹ passes over the pool: it ran for ever
+                                        ("--alphaCap", "1")])  # the help said "below 1"; 5 ran as one cap of 5
 def test_bad_parameter_values_are_refused_in_one_line(flag, value, capsys):
     with pytest.raises(SystemExit) as exit_:
         run.main(["--alg", "vessal", flag, value])

@@ -88,8 +88,10 @@ def test_logdetmi_refuses_an_eta_above_one_whose_conditioned_kernel_goes_indefin
     K = kernel(torch.cat([query, unl]), torch.cat([query, unl])).numpy() + np.eye(35)
     S_Q, S_QU = K[:5, :5], K[:5, 5:]
     assert (np.diag(K[5:, 5:]) - 4 * np.einsum("qu,qu->u", S_QU, np.linalg.solve(S_Q, S_QU))).min() < 0
-    with pytest.raises(ValueError, match=r"logdetmi needs --smiEta in \(0, 1\], got 2"):
+    with pytest.raises(ValueError, match=r"logdetmi needs --smiEta in \(0, 1\], got 2:"):
         logdetmi_select(unl, query, 5, torch.Generator(), eta=2.0)
+    with pytest.raises(ValueError, match=r"got 1.0000001:"):  # it said "got 1", a value it accepts
+        logdetmi_select(unl, query, 5, torch.Generator(), eta=1.0000001)
     assert np.isfinite(logdetmi_select(unl, query, 5, torch.Generator(), eta=1.0).score).all()
 
 

@@ -1,6 +1,7 @@
 """A strategy declares its parameters once (strategy_params.DECLARED), and from that alone gets its flag, its
 constructor keyword, its config.json entry, its refusal on --resume and its place in the sweep's and the
 analysis' comparisons: checked for every declared parameter, and end to end for a parameter declared here only."""
+import argparse
 import json
 
 import numpy as np
@@ -15,7 +16,7 @@ from errors import UserError
 from query_strategies import CLASSES
 from query_strategies.strategy import Strategy
 from results import RunDir, differing_settings, identity_hash, result_settings
-from strategy_params import DECLARED, Param, fraction, positive
+from strategy_params import DECLARED, Param, positive
 
 TINY = ["--nStart", "20", "--nQuery", "10", "--nEnd", "40", "--maxEpochs", "3"]
 DECLARATIONS = [(alg, p) for alg, params in DECLARED.items() for p in params]
@@ -25,10 +26,16 @@ CHUNK = Param("chunk", "chunk", positive(int), 64, "a parameter declared by this
 
 
 def other_value(p):
-    """A valid value of p's flag other than its default, as (text, value): 3 (4 where 3 is the default), or 0.5
-    for a fraction."""
-    text = "0.5" if p.type is fraction else "4" if p.default == 3 else "3"
-    return text, p.type(text)
+    """A valid value of p's flag other than its default, as (text, value): the first of 3, 4 and 0.5 its type
+    takes (0.5 for a fraction or alphaCap)."""
+    for text in ("3", "4", "0.5"):
+        try:
+            value = p.type(text)
+        except argparse.ArgumentTypeError:
+            continue
+        if value != p.default:
+            return text, value
+    raise AssertionError(f"--{p.flag} takes none of 3, 4 and 0.5")
 
 
 def recorded_config(alg, **flags):

@@ -1,5 +1,7 @@
 """TypiClust (query_strategies/typiclust.py) against a brute-force typicality on the same clusters and against
 scikit-activeml's TypiClust on the same embeddings."""
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
@@ -98,3 +100,14 @@ def test_points_placed_alike_tie_and_the_lowest_index_is_picked(monkeypatch, gra
     x[3] = x[2]
     labels = np.array([0, 0, 1, 1, 1])
     assert typical_picks(x, labels, np.zeros(5, dtype=bool), 2).index.tolist() == [2, 0]
+
+
+def test_duplicates_are_infinitely_typical_and_their_clustering_is_quiet():
+    """Rows with K_NN exact duplicates: k / 0 is +∞ without numpy's overflow warning (k / tiny overflowed), and
+    KMeans with fewer distinct points than clusters no longer prints scikit-learn's ConvergenceWarning."""
+    x = np.repeat(np.arange(3.0)[:, None] * [1.0, 2.0], K_NN + 1, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isinf(typicality(x)).all()
+        picked = typiclust_select(torch.as_tensor(x), np.zeros(len(x), bool), 5, torch.Generator().manual_seed(0))
+    assert len(set(picked.index.tolist())) == 5
