@@ -4,11 +4,14 @@ table parsed), stored once and read back by later runs while the files they came
 An entry is a folder of .npy files, `CACHE/decoded/<kind>-<key>`; the key is SHA-256 over ENTRY_FORMAT, the
 decoder's own version strings and the contents of its source files, so a changed file, library or decoder gives a
 new key (and the entries made before it under the same `kind` are removed). Entries are written to a temporary
-folder and renamed into place, so a crash or a parallel run never leaves a partial one."""
+folder and renamed into place, so a crash or a parallel run never leaves a partial one; a temporary folder that a
+killed writer left behind is removed by the next store, and an entry that lacks one of its arrays is decoded
+again."""
 import hashlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +19,12 @@ import numpy as np
 ENTRY_FORMAT = "badge-decoded-1"
 CHUNK = 1 << 20
 KEY_LENGTH = 32
+STALE_WRITE_SECONDS = 3600  # a temporary folder untouched this long was left by a writer that was killed
 
 
 def cache_dir():
-    """The project's cache folder: $BADGE_CACHE, else ~/.cache/badge."""
-    return Path(os.environ.get("BADGE_CACHE", Path.home() / ".cache" / "badge"))
+    """The project's cache folder: $BADGE_CACHE, else (unset or empty) ~/.cache/badge."""
+    return Path(os.environ.get("BADGE_CACHE") or Path.home() / ".cache" / "badge")
 
 
 def file_sha256(path):
@@ -47,16 +51,16 @@ def entry_key(sources, versions):
     return h.hexdigest()[:KEY_LENGTH]
 
 
-def cached_arrays(kind, sources, versions, decode):
-    """The dict of arrays `decode()` returns for these source files: read from the entry of `kind` when one exists
-    for their current contents and `versions` (mapped copy-on-write: pages are read when first touched, and
-    writes stay private), else decoded and stored there (the store is skipped, silently, when the cache cannot be
-    written)."""
+def cached_arrays(kind, sources, versions, decode, names):
+    """The dict of arrays `decode()` returns for these source files, whose keys are `names`: read from the entry of
+    `kind` when one exists for their current contents and `versions` (mapped copy-on-write: pages are read when
+    first touched, and writes stay private) and holds every one of them, else decoded and stored there (the store
+    is skipped, silently, when the cache cannot be written)."""
     folder = cache_dir() / "decoded" / f"{kind}-{entry_key(sources, versions)}"
     if folder.is_dir():
         try:
-            return {f.stem: np.load(f, mmap_mode="c", allow_pickle=False) for f in sorted(folder.glob("*.npy"))}
-        except (OSError, ValueError, EOFError):
+            return {name: np.load(folder / f"{name}.npy", mmap_mode="c", allow_pickle=False) for name in names}
+        except (OSError, ValueError, EOFError):  # a file missing, truncated or not an array: decoded again
             shutil.rmtree(folder, ignore_errors=True)
     arrays = decode()
     store(folder, arrays, kind)
@@ -65,7 +69,8 @@ def cached_arrays(kind, sources, versions, decode):
 
 def store(folder, arrays, kind):
     """Write `arrays` as `folder`/<name>.npy through a temporary folder and one rename, then remove the other
-    entries of `kind` (made from earlier contents of the same sources)."""
+    entries of `kind` (made from earlier contents of the same sources) and stale temporary folders. A Ctrl-C while
+    it writes removes its temporary folder."""
     tmp = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -77,7 +82,24 @@ def store(folder, arrays, kind):
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         return
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    remove_stale_writes(folder.parent)
     for old in folder.parent.glob(f"{kind}-*"):
         key = old.name[len(kind) + 1:]
         if old != folder and len(key) == KEY_LENGTH and key.isalnum():
             shutil.rmtree(old, ignore_errors=True)
+
+
+def remove_stale_writes(decoded):
+    """Remove the temporary folders under `decoded` that no writer has touched for STALE_WRITE_SECONDS (left by a
+    writer that was killed: a store takes seconds)."""
+    now = time.time()
+    for tmp in decoded.glob(".write-*"):
+        try:
+            if now - tmp.stat().st_mtime > STALE_WRITE_SECONDS:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:  # removed meanwhile by another run
+            pass

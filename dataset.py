@@ -114,7 +114,7 @@ def load(data, did, path, rng, trunc=-1, aug=0, test=None):
         ds.source_sha256 = ds.sha256
     if trunc != -1:
         ds = truncate(ds, trunc, rng)
-    ds.augment = bool(aug) and ds.name == "CIFAR10"
+    ds.augment = bool(aug) and data == "CIFAR10" and did <= 0  # not a file that happens to be named CIFAR10
     return ds
 
 
@@ -180,7 +180,8 @@ def cached_table(kind, sources, read, source, version):
     def decode():
         return dict(zip(("X", "classes", "codes"), table_arrays(*read(), source)))
 
-    arrays = decode() if sources is None else cached_arrays(kind, sources, (DECODER, version), decode)
+    arrays = decode() if sources is None else cached_arrays(kind, sources, (DECODER, version), decode,
+                                                            ("X", "classes", "codes"))
     return arrays["X"], arrays["classes"], arrays["codes"]
 
 
@@ -276,6 +277,9 @@ def two_classes(classes, source):
         raise UserError(f"{source}: only one class in the labels; active learning needs at least two")
 
 
+# The cells pandas' read_csv takes for missing by default (its documented na_values).
+MISSING_MARKS = ("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+                 "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 SPLIT_ARRAYS = ("X_train", "y_train", "X_test", "y_test")  # an .npz file with its own (official) test set
 NPZ_HINT = ("write it with np.savez(file, X=X, y=y), or np.savez(file, X_train=..., y_train=..., X_test=..., "
             "y_test=...) to give the test set; X numeric, y numbers or strings")
@@ -400,19 +404,22 @@ def check_csv_width(path):
 
 
 def read_csv_table(path):
-    """(features, labels) from a CSV whose last column is the label; a first row may be a header (`is_header`)."""
+    """(features, labels) from a CSV whose last column is the label; a first row may be a header (`is_header`).
+    A feature cell that is empty or one of pandas' NA marks (MISSING_MARKS) is missing; a label is missing only
+    when empty (None, NA or null name classes too)."""
     import pandas as pd
 
     check_csv_width(path)
     try:
-        df = pd.read_csv(path, header=None, dtype=str, skipinitialspace=True)
+        df = pd.read_csv(path, header=None, dtype=str, skipinitialspace=True, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
         raise UserError(f"{path} is not a readable CSV file ({first_line(e)})")
     if df.shape[1] < 2:
         raise UserError(f"{path} needs at least one feature column and a label column, separated by commas")
-    df = df.apply(lambda col: col.str.strip())
-    features = df.iloc[:, :-1].apply(pd.to_numeric, errors="coerce")
-    text = features.isna() & df.iloc[:, :-1].notna()
+    df = df.apply(lambda col: col.str.strip()).replace("", np.nan)
+    cells = df.iloc[:, :-1].mask(df.iloc[:, :-1].isin(MISSING_MARKS))
+    features = cells.apply(pd.to_numeric, errors="coerce")
+    text = features.isna() & cells.notna()
     check_header_cells(df, text, path)
     first = 1
     if is_header(df, text):
@@ -509,16 +516,16 @@ def load_image_data(name, path):
     if sources is None:
         return decode_image_data(name, path)
     arrays = cached_arrays(f"{name}-{path_tag(path)}", sources, (DECODER, torch.__version__),
-                           lambda: dataset_arrays(decode_image_data(name, path)))
+                           lambda: dataset_arrays(decode_image_data(name, path)), (*SPLIT_ARRAYS, "sha256"))
     mean, std, batch = IMAGE_DATA[name]
-    tensors = [torch.from_numpy(arrays[k]) for k in ("X_train", "y_train", "X_test", "y_test")]
+    tensors = [torch.from_numpy(arrays[k]) for k in SPLIT_ARRAYS]
     black = -torch.tensor(mean) / torch.tensor(std)
     return Dataset(name, *tensors, IMAGE_CLASSES, batch, black=black, sha256=str(arrays["sha256"]))
 
 
 def dataset_arrays(ds):
     """The tensors of a Dataset as numpy arrays, with their content_sha256 (a cache entry)."""
-    arrays = {k: getattr(ds, k).numpy() for k in ("X_train", "y_train", "X_test", "y_test")}
+    arrays = {k: getattr(ds, k).numpy() for k in SPLIT_ARRAYS}
     return dict(arrays, sha256=np.array(content_sha256(ds)))
 
 

@@ -652,6 +652,14 @@ def timed_query(strategy, predictor, n, row):
     return picked
 
 
+def where_written(filename):
+    """The flag or setting that chose where `filename` is: $BADGE_CACHE for a file in the project cache, else --out."""
+    from datacache import cache_dir
+
+    inside = filename and Path(os.path.abspath(filename)).is_relative_to(os.path.abspath(cache_dir()))
+    return "the cache folder, $BADGE_CACHE" if inside else "--out"
+
+
 @contextmanager
 def interrupt_held():
     """Ctrl-C (SIGINT) held back until the block ends, then delivered: a round's files and lines are written
@@ -713,7 +721,7 @@ def main(argv=None):
     except OSError as e:
         then = e.__notes__[0] if getattr(e, "__notes__", None) else "run it again"
         print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; fix the cause (disk space, permissions, "
-              f"--out) and {then}", file=sys.stderr)
+              f"{where_written(e.filename)}) and {then}", file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as e:
         if not out_of_memory(e):

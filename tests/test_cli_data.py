@@ -93,6 +93,42 @@ def test_user_npz(tmp_path, digits_table):
     assert (cfg["n_pool"], cfg["input_shape"], cfg["data_name"]) == (1617, [64], "eights")
 
 
+def test_csv_labels_named_none_or_na_are_classes_and_na_features_are_missing(tmp_path, capsys):
+    """pandas read `None`, `NA` and `null` labels as missing ("data row 1 has no label"), which an .npz of the same
+    labels accepted; an NA feature cell is still missing."""
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame(rng.normal(size=(90, 3)), columns=["a", "b", "c"])
+    table["severity"] = np.array(["None", "NA", "null"])[np.arange(90) % 3]
+    table.to_csv(tmp_path / "labels.csv", index=False)
+    assert run.main(["--data", str(tmp_path / "labels.csv"), "--nStart", "20", "--nQuery", "20", "--nEnd", "40",
+                     "--maxEpochs", "5", "--out", str(tmp_path / "out")]) == 0
+    assert config(tmp_path / "out")["class_names"] == ["NA", "None", "null"]
+    (tmp_path / "holes.csv").write_text("a,b,label\n1,2,x\n3,NA,y\n")
+    assert run.main(["--data", str(tmp_path / "holes.csv"), "--out", str(tmp_path / "o2")]) == 2
+    assert "holes.csv: column 2 is empty or NA in row 3" in capsys.readouterr().err
+
+
+def test_a_cache_that_cannot_be_written_is_named_as_the_cause(tmp_path, monkeypatch, capsys):
+    """MNIST is extracted into the cache: where that fails, the error blamed --out."""
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "afile" / "cache"))
+    assert run.main(["--data", "MNIST", "--path", str(SHARED_DATA), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"run.py: error: {tmp_path / 'afile' / 'cache'}")
+    assert err[0].endswith("Not a directory; fix the cause (disk space, permissions, the cache folder, $BADGE_CACHE) "
+                           "and run it again")
+
+
+def test_a_data_file_named_like_cifar10_is_not_augmented(tmp_path, capsys):
+    """--aug 1 with a file named CIFAR10.npz tried to augment its rows as 32×32 images: an AttributeError
+    traceback; it gets the warning every other file gets."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "CIFAR10.npz", X=rng.normal(size=(200, 3)), y=rng.integers(0, 3, 200))
+    with pytest.warns(UserWarning, match="--aug 1 is defined for CIFAR10 only"):
+        assert run.main(["--data", str(tmp_path / "CIFAR10.npz"), "--aug", "1", "--nStart", "20", "--nQuery", "20",
+                         "--nEnd", "40", "--maxEpochs", "5", "--out", str(tmp_path / "out")]) == 0
+
+
 @pytest.fixture(scope="module")
 def mnist_slice(tmp_path_factory):
     """A --path holding the first 2,000 training and 500 test images of MNIST as extracted idx files."""

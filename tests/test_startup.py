@@ -2,13 +2,16 @@
 and decoded data sets come from the project cache (keyed by their source files, decoded again when those change)
 without the libraries that decode them."""
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+import datacache
 import dataset
 from cli import ROOT
 from data_files import write_mnist_slice
@@ -103,3 +106,34 @@ def test_a_csv_table_is_parsed_once_and_again_when_it_changes(tmp_path, monkeypa
     csv.write_text("f1,f2,label\n" + "\n".join(rows[:40]) + "\n")
     changed = dataset.load(str(csv), 0, "data", np.random.default_rng(1))
     assert len(changed.y_train) + len(changed.y_test) == 40
+
+
+def test_a_damaged_or_interrupted_cache_entry_heals(tmp_path, monkeypatch):
+    """An entry that lost one of its arrays failed every later run with a KeyError traceback; a Ctrl-C while an
+    entry was written left its temporary folder (180 MB for MNIST) for ever; an empty $BADGE_CACHE put the cache
+    in the current folder."""
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    csv = tmp_path / "table.csv"
+    csv.write_text("f1,f2,label\n" + "".join(f"{i % 7},{i / 3:.3f},{'ab'[i % 2]}\n" for i in range(60)))
+    first = dataset.load(str(csv), 0, "data", np.random.default_rng(1))
+    (entry,) = (tmp_path / "cache" / "decoded").iterdir()
+    (entry / "classes.npy").unlink()
+    again = dataset.load(str(csv), 0, "data", np.random.default_rng(1))
+    assert torch.equal(again.X_train, first.X_train) and (entry / "classes.npy").is_file()
+
+    class CtrlC:
+        """An array whose conversion is interrupted (as a Ctrl-C while np.save writes it)."""
+
+        def __array__(self, *args, **kwargs):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        datacache.store(tmp_path / "cache" / "decoded" / "kind-x", {"a": np.zeros(3), "b": CtrlC()}, "kind")
+    assert [p.name for p in (tmp_path / "cache" / "decoded").iterdir()] == [entry.name]
+    stale = tmp_path / "cache" / "decoded" / ".write-killed"
+    stale.mkdir()
+    os.utime(stale, (0, 0))
+    datacache.store(tmp_path / "cache" / "decoded" / "kind-y", {"a": np.zeros(3)}, "kind")
+    assert sorted(p.name for p in (tmp_path / "cache" / "decoded").iterdir()) == sorted([entry.name, "kind-y"])
+    monkeypatch.setenv("BADGE_CACHE", "")
+    assert datacache.cache_dir() == Path.home() / ".cache" / "badge"
