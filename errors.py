@@ -32,6 +32,11 @@ class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+class GuardWarning(UserWarning):
+    """A round's training stopped short of its target (a guard: the epoch cap, no progress, an unreachable target);
+    run.main shows every one, since two rounds can stop with the same words."""
+
+
 def exit_with(main):
     """Exit with main()'s code. A reader that closes the output early (`sweep.py --dry-run | head`) ends the command
     with exit 1 and no traceback: stdout is pointed at /dev/null so the final flush cannot fail again."""

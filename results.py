@@ -562,19 +562,23 @@ class TrainingSnapshot:
         """Save the training state `training` (Trainer.snapshot_state) of the training `key`."""
         save_state(self.path, {**self.owner, "round": self.rd, "key": key, "training": training})
 
-    def load(self, key):
-        """The saved state of training `key`, or None: when there is no snapshot, or one of another round (the
-        run stopped after its checkpoint, before removing it) or of another training of this round (the resumed
-        run picked other points, e.g. under other --threads: a warning); such a file is removed. StateError when
-        the file cannot be read or belongs to another run."""
+    def load(self, key, trainer):
+        """The saved state of training `key` by `trainer` (training's 'compiled' or 'torch' epoch), or None: when
+        there is no snapshot, or one of another round (the run stopped after its checkpoint, before removing it),
+        of another training of this round (the resumed run picked other points, e.g. under other --threads) or of
+        the other trainer (whose optimizer state has another form; a snapshot older than the field counts as this
+        trainer's): a warning for the last two; such a file is removed. StateError when the file cannot be read or
+        belongs to another run."""
         if not os.path.lexists(self.path):
             return None
         state = read_snapshot(self.path, self.owner, self.rd)
-        if state.get("round") != self.rd or state.get("key") != key:
+        saved_by = state["training"].get("trainer", trainer)
+        if state.get("round") != self.rd or state.get("key") != key or saved_by != trainer:
             if state.get("round") == self.rd:
-                warnings.warn(f"{self.path} was saved by a training of round {self.rd} on other points or from "
-                              f"another generator state than this one's; round {self.rd} trains from its first "
-                              f"epoch", stacklevel=2)
+                why = (f"with the {saved_by} epoch, and this run trains with the {trainer} one" if saved_by != trainer
+                       else "on other points or from another generator state than this one's")
+                warnings.warn(f"{self.path} was saved by a training of round {self.rd} {why}; round {self.rd} trains "
+                              f"from its first epoch", stacklevel=2)
             self.remove()
             return None
         from tqdm import tqdm  # the line goes above the round's progress bar, never onto it

@@ -36,7 +36,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
-from errors import Parser, TrainingDiverged, UserError, exit_with
+from errors import GuardWarning, Parser, TrainingDiverged, UserError, exit_with
 from query_strategies import ALIASES, STRATEGIES
 from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity, run_owner
 from runlock import run_folder_lock
@@ -80,7 +80,7 @@ def build_parser():
                         "needs no labels (typiclust, probcover, coreset, coreset_pca, kmeans with --select-on "
                         "input), else they are drawn at random, the same draw as rand's")
     p.add_argument("--nEnd", type=int, default=50000, help="label budget")
-    p.add_argument("--nEmb", type=int, default=128, help="MLP hidden / embedding width")
+    p.add_argument("--nEmb", type=int, default=DEFAULT_N_EMB, help="MLP hidden / embedding width (the mlp's only)")
     p.add_argument("--rounds", type=int, default=0,
                    help="cap on query rounds on top of the --nEnd budget: the run stops at whichever comes first "
                         "(0 = no cap)")
@@ -130,6 +130,7 @@ def build_parser():
 
 
 MAX_THREADS = 4096  # far above any machine's cores; torch takes a C int
+DEFAULT_N_EMB = 128  # --nEmb
 SNAPSHOT_SECONDS = 300.0  # default of --snapshotEvery
 
 
@@ -159,6 +160,13 @@ def check_flags(args):
             raise UserError(f"--{flag} must be positive, got {getattr(args, flag)}")
     if args.threads > MAX_THREADS:
         raise UserError(f"--threads {args.threads} is more than {MAX_THREADS}; give at most the machine's cores")
+    if args.threads > (cores := len(os.sched_getaffinity(0))):
+        warnings.warn(f"--threads {args.threads} is more than the {cores} cores this process may use; the threads "
+                      f"then wait on each other (much slower), and results can differ from a run with fewer",
+                      stacklevel=2)
+    if args.model != "mlp" and args.nEmb != DEFAULT_N_EMB:
+        warnings.warn(f"--nEmb is the mlp's width; --model {args.model} ignores it (it is still recorded, so the "
+                      f"run pools only with runs of --nEmb {args.nEmb})", stacklevel=2)
     if not (math.isfinite(args.snapshotEvery) and args.snapshotEvery >= 0):
         raise UserError(f"--snapshotEvery must be a number of seconds, at least 0 (0 = never), got {args.snapshotEvery}")
     for flag in ("maxEpochs", "patience", "rounds"):
@@ -312,9 +320,11 @@ def build_strategy(args, learner, labeled, generator):
 
 
 def check_memory(args, ds):
-    """Refuse --nEmb too large for this machine before anything is allocated: the network's first and last
-    layers (4 float32 copies: weights, gradients, two Adam moments) and the pool's embeddings need at least
-    4·(4·nEmb·(d + C) + n_pool·nEmb) bytes."""
+    """Refuse --nEmb too large for this machine before anything is allocated: the mlp's first and last layers (4
+    float32 copies: weights, gradients, two Adam moments) and the pool's embeddings need at least
+    4·(4·nEmb·(d + C) + n_pool·nEmb) bytes (the other models have their own widths)."""
+    if args.model != "mlp":
+        return
     d = int(np.prod(ds.X_train.shape[1:]))
     need = 4 * (4 * args.nEmb * (d + ds.n_classes) + len(ds.y_train) * args.nEmb)
     have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -456,8 +466,11 @@ def open_run_dir(run_dir, args, config, learner, strategy):
             run_dir.check_nothing_finished()
             print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
             kept = first_round_run_id(run_dir, config)
+            if kept:  # round 0 continues from its snapshot: with the trainer the run started with
+                continue_trainer(learner, run_dir.read_config().get("trainer", "torch"), run_dir)
         with interrupt_held():  # a fresh start (--force) replaces the folder's files whole
-            run_dir.start(dict(config, run_id=kept or config["run_id"], segments=[segment(0, args, learner, config)]),
+            run_dir.start(dict(config, run_id=kept or config["run_id"], trainer=learner.trainer,
+                               trainer_identity=learner.trainer_identity, segments=[segment(0, args, learner, config)]),
                           keep=[run_dir.training] if kept else [])
         return 0
     old = run_dir.read_config()
@@ -707,7 +720,8 @@ def main(argv=None):
         watch.lap("imports")
         from query_strategies.selection import thread_limit
 
-        with thread_limit(max(args.threads, 1)), threadpool_limits(max(args.threads, 1)):
+        with thread_limit(max(args.threads, 1)), threadpool_limits(max(args.threads, 1)), warnings.catch_warnings():
+            warnings.simplefilter("always", GuardWarning)  # each round's, though words repeat (default: once)
             run(args, watch)
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)

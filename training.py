@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import kernels
 from catalog import CONV_MODELS, PATIENCE
-from errors import STATE_MISFITS, TrainingDiverged, UserError
+from errors import STATE_MISFITS, GuardWarning, TrainingDiverged, UserError
 from model import Dropout, build_model, reset_weights, set_dropout_generator
 
 ACC_TARGET = 0.99  # train until the epoch's training accuracy reaches this
@@ -448,18 +448,19 @@ class Trainer:
         recomputed over X (recalibrate_batchnorm) and the network is returned in eval mode.
 
         `snapshot` (optional; results.TrainingSnapshot): every `snapshot.every` seconds (0 = never) the training
-        in progress is saved with `snapshot.save(key, state)`; when `snapshot.load(key)` gives a state saved by
-        this same training (key: training_key at its start), it continues from there, exactly as if uninterrupted,
+        in progress is saved with `snapshot.save(key, state)`; when `snapshot.load(key, trainer)` gives a state
+        saved by this same training (key: training_key at its start) with this trainer's epoch (its optimizer's
+        state has the trainer's own form), it continues from there, exactly as if uninterrupted,
         and TrainResult's seconds include those spent before; a state that does not fit raises snapshot.unfit(error).
         `report` (optional): called as report(progress, acc) after every epoch (how a run shows a long training)."""
         start = time.perf_counter()
         rule = replace(self.rule, reachable=reachable_accuracy(X, y))
         if rule.reachable < ACC_TARGET:
             warnings.warn(f"training accuracy {ACC_TARGET} is unreachable: labelled points with identical inputs "
-                          f"carry different labels (at most {rule.reachable:.4f}); training stops there")
+                          f"carry different labels (at most {rule.reachable:.4f}); training stops there", GuardWarning)
         model, progress, verdict, before = None, Progress(), None, 0.0
         key = training_key(X, y, self.gen) if snapshot else None
-        saved = snapshot.load(key) if snapshot else None
+        saved = snapshot.load(key, self.engine.name) if snapshot else None
         if saved:
             try:
                 model, epoch, progress, before = self.restore(saved, X, y)
@@ -482,7 +483,7 @@ class Trainer:
                 saved_at = time.perf_counter()
         message = rule.warning(verdict, progress, acc)
         if message:
-            warnings.warn(message)
+            warnings.warn(message, GuardWarning)
         recalibrate_batchnorm(model, X, self.setting.batch)
         for extension in self.extensions:
             extension.eval()
@@ -497,9 +498,10 @@ class Trainer:
         return list(unique.values())
 
     def snapshot_state(self, model, epoch, progress, seconds):
-        """What `restore` needs to continue this training exactly: weights, optimizer moments, generator states,
-        the extensions' states, the stopping rule's progress and the seconds trained so far."""
-        return {"model": model.state_dict(), "optimizer": epoch.optimizer.state_dict(),
+        """What `restore` needs to continue this training exactly: weights, optimizer moments (in the form of the
+        trainer named), generator states, the extensions' states, the stopping rule's progress and the seconds
+        trained so far."""
+        return {"trainer": self.engine.name, "model": model.state_dict(), "optimizer": epoch.optimizer.state_dict(),
                 "gen": self.gen.get_state(), "side_gens": [g.get_state() for g in self.side_generators(model)],
                 "extensions": {e.name: e.state_dict() for e in self.extensions},
                 "progress": [progress.epoch, progress.best, progress.best_epoch, progress.restarts],

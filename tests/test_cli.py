@@ -1,5 +1,6 @@
 """The real CLI end to end on digits: output lines, results folder, reproducibility, flags and error paths."""
 import json
+import os
 import re
 
 import numpy
@@ -264,3 +265,16 @@ def test_training_that_diverges_later_keeps_the_finished_rounds(tmp_path, monkey
     assert len(err) == 1 and "training diverged in round 1" in err[0] and "lower --lr" in err[0], captured.err
     rounds = pd.read_csv(tmp_path / "digits_mlp_conf_50_seed2" / "rounds.csv")
     assert rounds["round"].tolist() == [0] and accuracy_lines(captured.out)[0][0] == 50
+
+
+def test_flags_a_run_ignores_or_cannot_use_are_warned_about(tmp_path):
+    """--nEmb is the mlp's width: with lin it was ignored silently, and a large one refused as needing 200 GiB;
+    --threads beyond the cores this process may use ran 1,000× slower without a word."""
+    small = ["--nStart", "20", "--nQuery", "20", "--nEnd", "40", "--maxEpochs", "5"]
+    proc = run_main(*small, "--model", "lin", "--nEmb", "30000000", "--out", tmp_path / "lin")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: --nEmb is the mlp's width; --model lin ignores it" in proc.stderr
+    cores = len(os.sched_getaffinity(0))
+    proc = run_main(*small, "--threads", str(cores + 1), "--out", tmp_path / "threads")
+    assert proc.returncode == 0 and f"warning: --threads {cores + 1} is more than the {cores} cores" in proc.stderr
+    assert "warning: --threads" not in run_main(*small, "--threads", str(cores), "--out", tmp_path / "ok").stderr

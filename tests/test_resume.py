@@ -245,11 +245,11 @@ def snapshot_in_flight(folder):
     return snap if snap["round"] == done + 1 else None
 
 
-def kill_mid_training(out, first_round=1):
-    """Start a real run saving its training after every epoch; freeze it (SIGSTOP) when training.pt holds the
-    training in flight of round `first_round` or a later one, then SIGKILL it. Returns (round, epoch) of that
-    snapshot."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--snapshotEvery", "1e-6", "--out",
+def kill_mid_training(out, first_round=1, extra=()):
+    """Start a real run (ARGS and `extra`) saving its training after every epoch; freeze it (SIGSTOP) when
+    training.pt holds the training in flight of round `first_round` or a later one, then SIGKILL it. Returns
+    (round, epoch) of that snapshot."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, *extra, "--snapshotEvery", "1e-6", "--out",
                              str(out)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     folder = out / FOLDER
     try:
@@ -299,6 +299,34 @@ def test_a_first_round_snapshot_of_other_flags_is_dropped(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+@pytest.mark.parametrize("first_round", [0, 1])
+def test_a_run_resumed_with_another_kernel_flag_continues_its_snapshot_with_the_trainer_it_started_with(
+        first_round, tmp_path):
+    """Started with --kernel off and resumed with the default (the compiled epoch where it builds): the run goes on
+    with PyTorch, from its snapshot. Round 0 (no checkpoint yet) took today's --kernel and failed on the snapshot
+    (KeyError), after rewriting config.json's trainer."""
+    rd, epoch = kill_mid_training(tmp_path, first_round, extra=["--kernel", "off"])
+    proc = run_main(*ARGS, "--out", tmp_path, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert f"run.py: round {rd} continues its training from epoch {epoch} (training.pt)" in proc.stderr
+    assert json.loads((tmp_path / FOLDER / "config.json").read_text())["trainer"] == "torch"
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_a_snapshot_of_the_compiled_epoch_is_dropped_when_the_run_goes_on_with_pytorch(tmp_path):
+    """Started with the compiled epoch and resumed with --kernel off (or without a C compiler): the run continues
+    with PyTorch, whose optimizer state has another form, so the round trains from its first epoch with a warning
+    (it stopped with 'training.pt does not fit round 1's training (KeyError)')."""
+    kill_mid_training(tmp_path)
+    if json.loads((tmp_path / FOLDER / "config.json").read_text())["trainer"] != "compiled":
+        pytest.skip("the compiled mlp epoch does not build here")
+    proc = run_main(*ARGS, "--out", tmp_path, "--resume", "--kernel", "off")
+    assert proc.returncode == 0, proc.stderr
+    assert "with the compiled epoch, and this run trains with the torch one" in proc.stderr
+    assert "continues its training" not in proc.stderr and not (tmp_path / FOLDER / "training.pt").exists()
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_a_snapshot_that_does_not_fit_its_training_is_refused(tmp_path):
     """A training.pt of this run, round and training whose content is not a training of this network (a forged or
     mangled state) stops the resume with one line saying to delete it."""
@@ -327,23 +355,27 @@ def test_a_training_snapshot_is_loaded_only_by_its_own_training(tmp_path, capsys
     of another key of the same round with a warning; another run's or a garbled file is refused with one line."""
     state = {"progress": [7, 0.5, 6, 0], "model": {"w": torch.ones(2)}}
     snapshot_of(tmp_path).save("k", state)
-    loaded = snapshot_of(tmp_path).load("k")
+    loaded = snapshot_of(tmp_path).load("k", "torch")
     assert loaded["progress"] == [7, 0.5, 6, 0] and torch.equal(loaded["model"]["w"], torch.ones(2))
     assert "round 1 continues its training from epoch 7 (training.pt)" in capsys.readouterr().err
-    assert snapshot_of(tmp_path, rd=2).load("k") is None and not (tmp_path / "training.pt").exists()
+    assert snapshot_of(tmp_path, rd=2).load("k", "torch") is None and not (tmp_path / "training.pt").exists()
     snapshot_of(tmp_path).save("k", state)
     with pytest.warns(UserWarning, match="round 1 on other points or from another generator state"):
-        assert snapshot_of(tmp_path).load("other key") is None
+        assert snapshot_of(tmp_path).load("other key", "torch") is None
+    assert not (tmp_path / "training.pt").exists()
+    snapshot_of(tmp_path).save("k", dict(state, trainer="compiled"))
+    with pytest.warns(UserWarning, match="round 1 with the compiled epoch, and this run trains with the torch one"):
+        assert snapshot_of(tmp_path).load("k", "torch") is None
     assert not (tmp_path / "training.pt").exists()
     snapshot_of(tmp_path).save("k", state)
     with pytest.raises(results.StateError, match="belongs to another run .* delete it to train round 1 from its first"):
-        snapshot_of(tmp_path, owner={"run_id": "r2", "identity": "i1"}).load("k")
+        snapshot_of(tmp_path, owner={"run_id": "r2", "identity": "i1"}).load("k", "torch")
     (tmp_path / "training.pt").write_bytes(b"garbled")
     with pytest.raises(results.StateError, match="cannot be read as a training snapshot"):
-        snapshot_of(tmp_path).load("k")
+        snapshot_of(tmp_path).load("k", "torch")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert snapshot_of(tmp_path / "nothing").load("k") is None
+        assert snapshot_of(tmp_path / "nothing").load("k", "torch") is None
 
 
 def test_a_negative_snapshot_interval_is_refused():

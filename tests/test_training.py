@@ -4,12 +4,14 @@ classifier (training extensions), and a training saved mid-way (a snapshot) and 
 import copy
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 
 import dataset
 import training
+from cli import run_main
 from errors import UserError
 from learner import Learner
 from training import (RESTART, TRAIN_STOPS, CompiledEpochs, Extension, Progress, Setting, StoppingRule, TorchEpochs,
@@ -218,7 +220,7 @@ class Killed(Exception):
 
 class MemorySnapshot:
     """results.TrainingSnapshot's interface held in memory, saving after every epoch; its `kill_at`-th save raises
-    Killed (a process killed right after it), and `load` gives the last save when its key matches."""
+    Killed (a process killed right after it), and `load` gives the last save when its key and trainer match."""
     every = 1e-9
 
     def __init__(self, kill_at=None, saved=None):
@@ -230,8 +232,9 @@ class MemorySnapshot:
         if self.saves == self.kill_at:
             raise Killed
 
-    def load(self, key):
-        return self.saved[1] if self.saved and self.saved[0] == key else None
+    def load(self, key, trainer):
+        match = self.saved and self.saved[0] == key and self.saved[1]["trainer"] == trainer
+        return self.saved[1] if match else None
 
 
 def tiny_images(n=60, classes=3):
@@ -326,3 +329,13 @@ def test_a_snapshot_of_another_training_is_not_continued():
     assert fresh.saves == 11  # after each epoch but the last, from epoch 1
     assert torch.equal(learner.state_dict()["gen"], reference.state_dict()["gen"])
     assert all(torch.equal(a, b) for a, b in zip(learner.model.parameters(), reference.model.parameters()))
+
+
+def test_every_round_a_guard_stops_says_so_though_the_words_repeat(tmp_path):
+    """At lr 1e-9 every round stalls at the same accuracy, so rounds 0 and 2 stop with the same words: Python's
+    default filter showed such a warning once per process, and round 2 went unsaid."""
+    proc = run_main("--nStart", "20", "--nQuery", "20", "--nEnd", "60", "--lr", "1e-9", "--patience", "100",
+                    "--out", tmp_path)
+    stops = pd.read_csv(tmp_path / "digits_mlp_rand_20_seed1" / "rounds.csv").train_stop.tolist()
+    warned = [line for line in proc.stderr.replace("\r", "\n").splitlines() if line.startswith("warning: training")]
+    assert proc.returncode == 0 and stops == ["stalled"] * 3 and len(warned) == 3, proc.stderr
