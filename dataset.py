@@ -470,6 +470,9 @@ def load_openml(did, path, rng):
     """OpenML data set `did`: `PATH/openml/<did>.csv` when present (offline), else the `openml` package with its
     cache under PATH/openml (which works offline once the data set is cached there)."""
     csv = Path(path) / "openml" / f"{did}.csv"
+    if csv.exists() and not csv.is_file():
+        raise UserError(f"{csv} is not a regular file (a folder, FIFO or device); put OpenML data set {did} there as "
+                        f"a CSV, or remove it to fetch the data set")
     if csv.is_file():
         table = cached_table(f"table-{path_tag(csv)}", [csv], lambda: read_csv_table(csv), str(csv),
                              importlib.metadata.version("pandas"))

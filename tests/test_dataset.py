@@ -267,6 +267,9 @@ def test_openml_without_network_or_cache_fails_fast_and_cleans_up(tmp_path):
                f"{tmp_path / 'openml' / '424242.csv'}")
     assert time.perf_counter() - start < 20
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "openml" / "424242.csv").mkdir(parents=True)  # was reported as missing: "no connection …"
+    user_error(lambda: dataset.load("", 424242, str(tmp_path), rng()),
+               f"{tmp_path / 'openml' / '424242.csv'} is not a regular file")
 
 
 # ---------------------------------------------------------------- digits and the tabular split rules
