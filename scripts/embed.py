@@ -33,8 +33,10 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def parse_args(argv):
-    """The flags of argv; a bad flag exits 2 with one line (errors.Parser)."""
-    p = Parser(prog="embed.py", description=__doc__.split("\n\n")[0])
+    """The flags of argv; a bad flag exits 2 with one line (errors.Parser); --help shows the defaults."""
+    from run import HelpFormatter
+
+    p = Parser(prog="embed.py", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--data", required=True, help="MNIST, FashionMNIST, CIFAR10 or an image folder")
     p.add_argument("--path", default="data", help="the folder holding MNIST, FashionMNIST or CIFAR10 (as run.py's)")
     p.add_argument("--model", required=True, help="a torchvision model name, e.g. resnet18, vit_b_16")
@@ -43,7 +45,7 @@ def parse_args(argv):
     p.add_argument("--size", type=int, default=224, help="images are resized to size × size")
     p.add_argument("--batch", type=int, default=128, help="images embedded together")
     p.add_argument("--limit", type=int, default=0, help="embed only the first N images of each split (0 = all)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
     return p.parse_args(argv)
 
 
