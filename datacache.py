@@ -78,14 +78,12 @@ def store(folder, arrays, kind):
         for name, value in arrays.items():
             np.save(tmp / f"{name}.npy", value, allow_pickle=False)
         os.replace(tmp, folder)
+        tmp = None  # in place: nothing left to remove
     except OSError:  # a read-only cache, a full disk, or a parallel run's entry already in place
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
         return
-    except BaseException:
+    finally:  # also on a Ctrl-C while it writes
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-        raise
     remove_stale_writes(folder.parent)
     for old in folder.parent.glob(f"{kind}-*"):
         key = old.name[len(kind) + 1:]

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from errors import UserError
-from statefile import StateError, open_regular
+from statefile import StateError, link_refusal, open_regular
 
 LOCK_NAME = ".lock"
 TRIES, PAUSE = 10, 0.01  # a busy lock is tried again for ~0.1 s: another process's holder() probe holds it briefly
@@ -22,7 +22,7 @@ def run_folder_lock(folder):
     run would write where it points)."""
     folder = Path(folder)
     if folder.is_symlink():
-        raise StateError(f"{folder} is a symbolic link, which a run never follows; remove it")
+        raise StateError(link_refusal(folder))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     fd = open_regular(path, os.O_RDWR | os.O_CREAT)

@@ -18,6 +18,11 @@ class StateError(UserError):
         self.problem = problem
 
 
+def link_refusal(path):
+    """The one line refusing `path`, a symbolic link: a run never follows one (it could lead outside its folder)."""
+    return f"{path} is a symbolic link, which a run never follows; remove it"
+
+
 def open_regular(path, flags, mode=0o644):
     """A descriptor of `path` opened with `flags` (os.O_*), neither through a symbolic link nor blocking on a FIFO;
     StateError naming `path` when it is a link or not a regular file."""
@@ -25,7 +30,7 @@ def open_regular(path, flags, mode=0o644):
         fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
     except OSError as e:
         if e.errno == errno.ELOOP:
-            raise StateError(f"{path} is a symbolic link, which a run never follows; remove it") from None
+            raise StateError(link_refusal(path)) from None
         if e.errno in (errno.ENXIO, errno.EISDIR):
             raise StateError(f"{path} is not a regular file {NOT_REGULAR}; remove it") from None
         raise

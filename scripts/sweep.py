@@ -61,7 +61,7 @@ from errors import Parser, UserError, close_names, exit_with  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
-from statefile import StateError, open_regular, read_regular  # noqa: E402
+from statefile import StateError, link_refusal, open_regular, read_regular  # noqa: E402
 from strategy_params import parameters  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -133,7 +133,7 @@ def action_for(folder, ns):
     refusal_line) when its config.json records result-changing flags other than these, or when the folder is a
     symbolic link (its run would be made or reused outside --out)."""
     if folder.is_symlink():
-        return "refuse", f"{folder} is a symbolic link, which a run never follows; remove it"
+        return "refuse", link_refusal(folder)
     if not (folder / "rounds.csv").is_file() and not (folder / "config.json").is_file():
         return "run", ""
     run_dir, planned = RunDir(folder), planned_settings(ns)
