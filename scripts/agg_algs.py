@@ -5,8 +5,9 @@ A look is a colour, a marker and a line style (`style(alg)`, keyword arguments f
 algorithm of ORDER after rand takes COLOURS[k % 9], MARKERS[k % 8] and LINESTYLES[k % 5]: 9, 8 and 5 are pairwise coprime,
 so no two of the first 360 share all three, and any two of the first 40 differ in at least two of them (a shared
 colour repeats every 9 places, a shared marker every 8, a shared line style every 5, two of them together every
-40, 45 or 72). The colours are Paul Tol's "muted" scheme, distinguishable with the common colour-vision
-deficiencies; rand, the reference, is black, solid and unmarked."""
+40, 45 or 72). ORDER holds all 43 strategies: the 41st and 42nd after rand (vessal, waal) share a marker and a line
+style with the 1st and 2nd (conf, marg), in another colour. The colours are Paul Tol's "muted" scheme,
+distinguishable with the common colour-vision deficiencies; rand, the reference, is black, solid and unmarked."""
 import zlib
 
 # Paul Tol's colour-blind safe "muted" qualitative scheme (https://personal.sron.nl/~pault/).
@@ -14,11 +15,14 @@ COLOURS = ("#332288", "#CC6677", "#117733", "#DDCC77", "#88CCEE", "#882255", "#4
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 LINESTYLES = ("-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)))
 RAND_STYLE = {"color": "#000000", "marker": "", "linestyle": "-"}
-# The original's strategies, then the later ones alphabetically (the order tables had before looks were fixed).
+# The original's strategies, then the later ones alphabetically (the order tables had before looks were fixed),
+# then those added since, alphabetically.
 ORDER = ("rand", "conf", "marg", "entropy", "conf_dropout", "marg_dropout", "entropy_dropout", "bald", "kmeans",
          "coreset", "baseline", "albl", "bim", "deepfool", "badge", "bait", "batchbald", "cluster_margin", "meanstd",
-         "powerbald", "powermargin", "probcover", "typiclust", "varratio")
-UNKNOWN_PLACES = 300  # an algorithm outside ORDER takes a place after it chosen by a hash of its name
+         "powerbald", "powermargin", "probcover", "typiclust", "varratio",
+         "alfamix", "ceal", "clue", "coreset_pca", "dropquery", "epig", "falcun", "fass", "flqmi", "galaxy", "glister",
+         "ldm", "logdetmi", "lpl", "noise_stability", "uherding", "vaal", "vessal", "waal")
+UNKNOWN_PLACES = 300  # an algorithm outside ORDER (a user's own) takes a place after it chosen by a hash of its name
 # OpenML ids -> the names people know the data sets by.
 OPENML_NAMES = {6: "letter", 32: "pendigits", 44: "spambase", 155: "pokerhand", 182: "satimage", 184: "kropt",
                 300: "isolet", 554: "mnist_784", 1590: "adult", 40996: "Fashion-MNIST"}

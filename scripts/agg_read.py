@@ -14,6 +14,7 @@ import pandas as pd
 from query_strategies import ALIASES
 from scripts.agg_algs import data_title
 from results import RESULT_FLAGS, data_label, lenient_rounds, result_settings
+from run import build_parser
 from strategy_params import every_result_flag
 
 # A setting: the data, model and batch size, and `protocol`, which is empty unless runs of one (data, model,
@@ -23,6 +24,10 @@ RUN_KEY = SETTING + ["alg", "seed"]
 UNSET = "none"  # a result-changing flag that a run records as null (recorded_settings)
 PROTOCOL_COLUMNS = [*RESULT_FLAGS, "data_sha256"]  # compared within a (data, model, nQuery)
 STRATEGY_COLUMNS = every_result_flag()  # compared within a (data, model, nQuery, alg)
+# What a run that records a flag not (an older version, a results.csv without the column) most likely used: run.py's
+# default; --device's ('auto') names no value, so an unrecorded device is never presumed to differ.
+PRESUMED = {k: UNSET if v is None else v for k, v in
+            ((k, build_parser().get_default(k)) for k in (*RESULT_FLAGS, *STRATEGY_COLUMNS)) if k != "device"}
 ACC_LINE = re.compile(r"(\d+(?:\.\d+)?)\s+testing accuracy\s+(\d+(?:\.\d+)?)")
 NAMESPACE = re.compile(r"Namespace\((.*)\)")
 NAMESPACE_ITEM = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,]*)")
@@ -59,12 +64,25 @@ def read_rounds(path):
     bad = df[["n_labeled", "test_acc"]].isna().any(axis=1).to_numpy().nonzero()[0]
     if len(bad):
         raise BrokenRun(f"{path} line {bad[0] + 2} holds no number in n_labeled or test_acc")
+    if (line := outside_unit(df)) is not None:
+        raise BrokenRun(f"{path} line {line[0] + 2} has {line[1]} {line[2]:g}, not a fraction in [0, 1]")
     counts = df.n_labeled.to_numpy()
     repeated = (counts[1:] <= np.maximum.accumulate(counts)[:-1]).nonzero()[0]
     if len(repeated):
         raise BrokenRun(f"{path} line {repeated[0] + 3} has n_labeled {counts[repeated[0] + 1]:g}, not above the lines "
                         f"before it: not one run's rounds (rows of two runs?)")
     return df
+
+
+def outside_unit(table):
+    """(row, column, value) of the first accuracy (test_acc, balanced_acc) outside [0, 1] (a percentage?), or None."""
+    for column in ("test_acc", "balanced_acc"):
+        if column in table:
+            values = pd.to_numeric(table[column], errors="coerce")
+            bad = ((values < 0) | (values > 1)).to_numpy().nonzero()[0]
+            if len(bad):
+                return int(bad[0]), column, float(values.iloc[bad[0]])
+    return None
 
 
 def data_name(opts):
@@ -148,13 +166,16 @@ def parse_namespace(text):
 
 def namespace_setting(text):
     """data, model, alg, nQuery, nStart, nEnd and seed (--seed, else --dummy) of a log's Namespace line, as far
-    as it names them (empty without one)."""
+    as it names them (empty without one), and the result-changing flags it records (--lr, --nEmb, ...), so that
+    a log never pools with runs made with other values."""
     opts = parse_namespace(text)
     if not opts:
         return {}
     seed = opts.get("seed")
     named = {k: opts[k] for k in LOG_META_KEYS if k in opts and k not in ("data", "seed")}
-    return dict(data=data_name(opts), **named, seed=opts.get("dummy") if seed is None else seed)
+    flags = {k: UNSET if opts[k] is None else opts[k] for k in (*PROTOCOL_COLUMNS, *STRATEGY_COLUMNS)
+             if k in opts and k not in named}
+    return dict(data=data_name(opts), **named, seed=opts.get("dummy") if seed is None else seed, **flags)
 
 
 def log_setting(path, text, log_meta):
@@ -207,6 +228,15 @@ def load_log(path, raw, log_meta):
                       f"{LOG_META_WHOLE[bad[0]]}; fix the log's Namespace line or file name, or pass "
                       f"--log-meta {bad[0]}=N")
         return None
+    counts = [int(float(n)) for n, _ in pairs]
+    if back := [i for i in range(1, len(counts)) if counts[i] < counts[i - 1]]:
+        warnings.warn(f"skipping {path}: its labelled counts go back from {counts[back[0] - 1]} to "
+                      f"{counts[back[0]]} (accuracy line {back[0] + 1}): two runs' output in one file? Split it, "
+                      f"one run a file")
+        return None
+    if (bad := [a for _, a in pairs if float(a) > 1]):
+        warnings.warn(f"skipping {path}: it has testing accuracy {bad[0]}, not a fraction in [0, 1]")
+        return None
     return log_rows(path, pairs, setting)
 
 
@@ -220,14 +250,17 @@ def whole_number(value, low):
 
 
 def log_rows(path, pairs, setting):
-    """A log's (n_labeled, accuracy) pairs as table rows (the last of each count), with its setting."""
+    """A log's (n_labeled, accuracy) pairs as table rows (the last of each count), with its setting and the
+    result-changing flags its Namespace line records."""
     rows = pd.DataFrame({"n_labeled": [int(float(n)) for n, _ in pairs], "test_acc": [float(a) for _, a in pairs]})
     rows = rows.drop_duplicates("n_labeled", keep="last").reset_index(drop=True)
     return rows.assign(round=np.arange(len(rows)), source=str(path), kind="log", data=str(setting["data"]),
                        model=str(setting["model"]), alg=canonical(str(setting["alg"])), nQuery=int(setting["nQuery"]),
                        nStart=int(setting.get("nStart", rows.n_labeled.min())),
                        nEnd=int(setting["nEnd"]) if "nEnd" in setting else np.nan,
-                       seed=int(setting["seed"]) if "seed" in setting else np.nan, finished=np.nan)
+                       seed=int(setting["seed"]) if "seed" in setting else np.nan, finished=np.nan,
+                       **{k: v for k, v in setting.items()
+                          if k not in LOG_META_KEYS and (k in PROTOCOL_COLUMNS or k in STRATEGY_COLUMNS)})
 
 
 def find_sources(roots):
@@ -259,7 +292,7 @@ def number_unseeded(table):
 
 def drop_duplicate_runs(table):
     """One source per (data, model, nQuery, alg, seed): a run folder before a log, then the one with most rows;
-    each dropped source is warned about."""
+    one warning counts the dropped sources and names one."""
     sizes = table.groupby("source").agg(kind=("kind", "first"), rows=("test_acc", "size"),
                                         **{k: (k, "first") for k in RUN_KEY})
     sizes = sizes.assign(is_log=sizes.kind == "log").sort_values(["is_log", "rows"], ascending=[True, False])
@@ -270,15 +303,20 @@ def drop_duplicate_runs(table):
     return table[table.source.isin(keep.index)]
 
 
-TABLE_KEYS = ["data", "model", "nQuery", "nStart", "alg", "seed", "n_labeled", "test_acc", "source"]
-TABLE_WHOLE = ("nQuery", "nStart", "seed", "n_labeled")  # a results.csv's columns of whole numbers, never empty
+TABLE_KEYS = ["data", "model", "nQuery", "nStart", "alg", "seed", "round", "n_labeled", "test_acc", "source", "kind"]
+TABLE_WHOLE = ("nQuery", "nStart", "seed", "round", "n_labeled")  # a results.csv's columns of whole numbers
 TABLE_NUMBERS = (*TABLE_WHOLE, "test_acc")
+TABLE_TEXT = ("data", "model", "alg", "source", "kind")  # never empty
+RUN_COLUMNS = ["data", "model", "nQuery", "alg", "seed"]  # one value per source in a results.csv
+RESTORE = "restore the file from its analysis or version control"
 
 
 def load_table(path):
     """The rows of a results.csv that an earlier analysis wrote (its `source` column names each run), so that
     committed results pool with new run folders; each algorithm by its plain name (split_protocols derives any
-    protocol again from the recorded flags). BrokenRun when it is not such a table."""
+    protocol again from the recorded flags). BrokenRun when it is not such a table: a column missing, a cell of
+    TABLE_KEYS empty or not of its kind, an accuracy outside [0, 1], a source with two settings or two rows of one
+    labelled count."""
     try:
         table = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except (OSError, UnicodeDecodeError, ValueError) as e:
@@ -286,6 +324,25 @@ def load_table(path):
     missing = [k for k in TABLE_KEYS if k not in table]
     if missing:
         raise BrokenRun(f"{path} is not a results.csv of scripts/agg_results.py (no {', '.join(missing)} column)")
+    check_cells(table, path)
+    if (line := outside_unit(table)) is not None:
+        raise BrokenRun(f"{path}: row {line[0] + 2}'s {line[1]} is {line[2]:g}, not a fraction in [0, 1]; {RESTORE}")
+    table = table.drop(columns=["protocol"], errors="ignore").assign(alg=table.alg.astype(str).str.split(" ").str[0])
+    settings = table.groupby("source")[RUN_COLUMNS].nunique()
+    if (mixed := settings[(settings > 1).any(axis=1)]).size:
+        column = RUN_COLUMNS[int((mixed.iloc[0] > 1).to_numpy().argmax())]
+        raise BrokenRun(f"{path}: source {mixed.index[0]} has rows of more than one {column}: not one run's rows; "
+                        f"{RESTORE}")
+    if (twice := table.duplicated(["source", "n_labeled"])).any():
+        row = int(twice.to_numpy().argmax())
+        raise BrokenRun(f"{path}: row {row + 2} repeats the n_labeled {table.n_labeled[row]} of source "
+                        f"{table.source[row]}: not one run's rows; {RESTORE}")
+    return table
+
+
+def check_cells(table, path):
+    """BrokenRun naming the first cell of TABLE_KEYS that is empty or, in a column of numbers, not one (or a
+    whole number below its least)."""
     for column in TABLE_NUMBERS:
         values = pd.to_numeric(table[column], errors="coerce").astype(float)
         if column in TABLE_WHOLE:
@@ -296,17 +353,40 @@ def load_table(path):
             row, value = int(bad.idxmax()), table[column][bad.idxmax()]
             raise BrokenRun(f"{path}: row {row + 2}'s {column} is {'empty' if pd.isna(value) else value}, "
                             f"not {'a whole number' if column in TABLE_WHOLE else 'a number'} (or below its least); "
-                            f"restore the file from "
-                            f"its analysis or version control")
-    return table.drop(columns=["protocol"], errors="ignore").assign(alg=table.alg.astype(str).str.split(" ").str[0])
+                            f"{RESTORE}")
+    for column in TABLE_TEXT:
+        if (empty := table[column].isna() | (table[column].astype(str).str.strip() == "")).any():
+            raise BrokenRun(f"{path}: row {int(empty.idxmax()) + 2}'s {column} is empty; {RESTORE}")
 
 
 def table_rows(tables, folders):
     """The rows of the results tables (load_table), each run's once: a run that several tables hold, or whose own
-    folder is read too (`folders`, its source), is not counted twice; its folder wins over a table."""
+    folder is read too (`folders`, its source), is not counted twice; its folder wins over a table. Tables that
+    hold one source with other results (two machines' runs of one folder name) keep them apart: each such source
+    is named after its table too (distinct_sources), with a warning."""
     rows = [t[~t.source.astype(str).isin(folders)] for t in map(load_table, tables)]
-    rows = [r for r in rows if len(r)]
-    return [pd.concat(rows, ignore_index=True).drop_duplicates(["source", "n_labeled"])] if rows else []
+    named = [(path, r) for path, r in zip(tables, rows) if len(r)]
+    if not named:
+        return []
+    return [distinct_sources(named).drop_duplicates(["source", "n_labeled"])]
+
+
+def distinct_sources(named):
+    """The (path, table) pairs as one table, where a source that two tables hold with different results (an
+    n_labeled both have with another test_acc, or another setting) becomes `<table>:<source>` in each of them."""
+    keys = ["source", "n_labeled"]
+    rows = pd.concat([t.assign(_table=str(path)) for path, t in named], ignore_index=True)
+    fingerprint = rows[RUN_COLUMNS].astype(str).agg("|".join, axis=1) + "|" + rows.test_acc.astype(str)
+    clash = rows.assign(_print=fingerprint).groupby(keys)._print.transform("nunique") > 1
+    settings = rows.assign(_set=rows[RUN_COLUMNS].astype(str).agg("|".join, axis=1)).groupby("source")._set
+    clashing = set(rows.source[clash]) | set(settings.nunique()[lambda n: n > 1].index)
+    if clashing:
+        apart = rows.source.isin(clashing)
+        rows.loc[apart, "source"] = rows._table[apart] + ":" + rows.source[apart].astype(str)
+        warnings.warn(f"{len(clashing)} run folder name(s) appear in several results tables with different "
+                      f"results, e.g. {sorted(clashing)[0]} (runs of two machines or sweeps?); analysed as separate "
+                      f"runs, each named after its table")
+    return rows.drop(columns="_table")
 
 
 def load_results(roots, log_meta=None, broken=None):
@@ -347,14 +427,31 @@ def value_text(column, value):
     its first 8 digits."""
     if not known(value):
         return "?"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)[:8] if column == "data_sha256" else str(value)
+    return str(value)[:8] if column == "data_sha256" else comparable(value)
+
+
+def per_run(table):
+    """The table with one row per run (source): its first row."""
+    return table.groupby("source", sort=False).first()
 
 
 def differing_columns(runs, columns):
-    """The columns (of a table with one row per run) in which the runs' known values are not all equal."""
-    return [c for c in columns if c in runs and runs[c][runs[c].map(known)].astype(str).nunique() > 1]
+    """The columns (of a table with one row per run) in which the runs differ: their known values are not all
+    equal, or some runs record no value beside runs whose value is not the one presumed of them (PRESUMED, run.py's
+    default), e.g. committed results without --imbalance beside new runs with --imbalance 50."""
+    found = []
+    for c in [c for c in columns if c in runs]:
+        is_known = runs[c].map(known)
+        values = set(runs[c][is_known].map(comparable))
+        if len(values) > 1 or (values and not is_known.all() and c in PRESUMED
+                               and values != {comparable(PRESUMED[c])}):
+            found.append(c)
+    return found
+
+
+def comparable(value):
+    """A recorded value as text that equal values share (a whole float as an integer: 128.0 and 128 are one)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def protocol_labels(runs, columns):
@@ -368,7 +465,7 @@ def split_protocols(table):
     columns as protocol, which makes separate settings; within one algorithm of it, runs that differ in their
     strategy's flags get them appended to the algorithm's name. One warning names each split and its flags; a
     value an older version did not record (or a log) is unknown: it never makes a difference on its own."""
-    runs = table.groupby("source", sort=False).first()
+    runs = per_run(table)
     protocol = pd.Series("", index=runs.index, dtype=object)
     alg = runs.alg.copy()
     for key, group in runs.groupby(["data", "model", "nQuery"]):
@@ -398,7 +495,7 @@ def warn_mixed_trainers(table):
     left out, as is a trainer without identity when other runs of that trainer record one."""
     if "trainer" not in table:
         return
-    runs = table.groupby("source", sort=False).first()
+    runs = per_run(table)
     runs = runs[runs.trainer.map(known)]
     for key, group in runs.groupby(SETTING):
         with_identity = set(group.trainer[group.trainer_identity.map(known)])

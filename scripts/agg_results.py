@@ -11,12 +11,17 @@ Each field of a log's setting comes from the `Namespace(...)` line the original 
 --dummy), else from its file name (`<data>_<model>_<alg>_<nQuery>[_seed<seed>|_dummy<seed>|_<seed>]`), else
 from `--log-meta KEY=VALUE`; logs without any seed are numbered 1, 2, … per setting and algorithm in file order.
 A run folder wins over a log of the same (data, model, nQuery, alg, seed); aliases (kcenter, kdpp) count as
-their algorithm (coreset, baseline).
+their algorithm (coreset, baseline). A log holding two runs (its labelled counts go back) or accuracies above 1 is
+skipped with a warning; a results.csv with a column missing, an empty or malformed cell, an accuracy outside
+[0, 1], or rows of two runs under one source is refused. When two results.csv files hold one source (a run
+folder's name) with different results, e.g. two machines' `results/x_seed1`, those are analysed as separate runs.
 
 Runs are never averaged across result-changing flags: when runs of one (data, model, nQuery) differ in nStart,
 --lr, --nEmb, --trunc, --aug, --maxEpochs, --patience, --threads, --device, --imbalance, --select-on or the data's
 content (as their config.json records them), each group becomes its own setting, named by those values (e.g. `lr=0.001
-nStart=50`); runs of one algorithm that differ in its own flags (--beta, --nConfigs, --delta, --kmFactor) become
+nStart=50`); a run that records no value of such a flag (a results.csv of an older version) pools with runs of
+run.py's default only, and is apart (`imbalance=?`) beside runs that set another; runs of one algorithm that
+differ in its own flags (--beta, --nConfigs, --delta, --kmFactor) become
 separate algorithms (`powerbald beta=2`); a warning says which flags differ. Another warning names the trainers when a
 setting's runs trained with different ones (config.json's trainer and trainer_identity).
 
@@ -29,7 +34,8 @@ table):
   rarest_<setting>.csv  the mean labelled count of the pool's rarest class per algorithm at each checkpoint
                         (runs that record rounds.csv's rarest_labeled; e.g. with --imbalance);
   summary_<setting>.csv per algorithm, best column average first: mean accuracy at each checkpoint and at the
-                        last count all reach, the column average, wins against and losses to each --versus
+                        last count all reach (acc_<n>; balanced_acc_<n> with --metric balanced_acc), the
+                        column average, wins against and losses to each --versus
                         algorithm (shares of the L checkpoints), the mean query seconds and a round's mean
                         training seconds and epochs (means over seeds of each run's means per round);
 and over all settings penalty_overall (the sum of the settings' matrices, with column averages: lower is
@@ -52,7 +58,10 @@ Each win adds 1/L to P[i, j]. A cell (i, j) whose algorithms share fewer than 2 
 test at all: it is n/a in the figure, empty in the CSV (a column without any test has an empty average), and one
 warning names such settings. A column average is the mean over the other algorithms' rows (the authors' script
 also counts the zero diagonal, so its averages are (k−1)/k of these for k algorithms; the order is the same). Each normalised
-error is weighted 1/L, so every setting weighs the same in a CDF (each algorithm's curve rises to 1)."""
+error is weighted 1/L (1/L' when the algorithm has a value at only L' of the checkpoints, or rand's error is 0 at
+some), so every setting weighs the same in a CDF (each algorithm's curve rises to 1).
+A warning names the runs that end before others of their strategy and setting (beyond a run's last round, the
+curve and summary average fewer seeds), and the files of an earlier analysis in --fig that this one did not write."""
 import argparse
 import math
 import re
@@ -111,12 +120,35 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERS
     (training_stops, None without any)."""
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
+    earlier = own_outputs(fig_dir)
     table.to_csv(fig_dir / "results.csv", index=False)
     if (stops := training_stops(table)) is not None:
         stops.to_csv(fig_dir / "train_stops.csv")
     found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric, versus)
              for key, setting in table.groupby(SETTING)]
-    return write_overall([r for r in found if r is not None], fig_dir, fixed_threshold), stops
+    averages = write_overall([r for r in found if r is not None], fig_dir, fixed_threshold)
+    warn_stale(fig_dir, earlier)
+    return averages, stops
+
+
+# The names of the files an analysis writes in --fig (the module docstring).
+OWN_OUTPUT = re.compile(r"((learning|penalty|cdf|query_time|rarest|summary)_.+\.(png|pdf|csv)|"
+                        r"(results|normalised_error|query_time|train_stops)\.csv)")
+
+
+def own_outputs(fig_dir):
+    """{name: modification time (ns)} of the files in fig_dir named as an analysis names its outputs."""
+    return {f.name: f.stat().st_mtime_ns for f in fig_dir.iterdir() if OWN_OUTPUT.fullmatch(f.name) and f.is_file()}
+
+
+def warn_stale(fig_dir, earlier):
+    """One warning naming the files of an earlier analysis (`earlier`, own_outputs before this one) that this one
+    left as they were: they are not of these results."""
+    now = own_outputs(fig_dir)
+    stale = sorted(name for name, mtime in earlier.items() if now.get(name) == mtime)
+    if stale:
+        warnings.warn(f"{fig_dir} holds {len(stale)} file(s) of an earlier analysis that this one did not write, "
+                      f"e.g. {stale[0]}: they are not of these results; delete them or use a new --fig folder")
 
 
 def training_stops(table):
@@ -156,6 +188,7 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
         warnings.warn(f"{title}: its 'rand' seeds end at different labelled counts ({int(ends.min())}–"
                       f"{int(ends.max())}); rand's final accuracy, which places the checkpoints, is taken at "
                       f"{int(ends.min())}, the largest all reach")
+    warn_short_runs(acc, title)
     if RAND in acc and (gaps := rand_gaps(acc[RAND])):
         warnings.warn(f"{title}: some 'rand' seeds record no {metric} at {len(gaps)} labelled count(s) ("
                       f"{', '.join(map(str, gaps[:3]))}{', …' if len(gaps) > 3 else ''}); rand's mean there, which "
@@ -171,7 +204,7 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
     columns = dict(zip(SETTING, key))
     errors = write_errors(normalised_errors(acc, points), title, fig_dir, f"cdf_{stem}")
     times = write_query_times(query_times(setting), title, fig_dir, f"query_time_{stem}")
-    summary = setting_summary(acc, P, T, points, versus)
+    summary = setting_summary(acc, P, T, points, versus, metric)
     if times is not None:
         summary = summary.join(times.query_seconds_mean)
     summary = summary.join(training_costs(setting))
@@ -180,6 +213,19 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
         rarest.to_csv(fig_dir / f"rarest_{stem}.csv", float_format="%.1f")
     return SettingResult(key, title, P, T, None if errors is None else errors.assign(**columns),
                          None if times is None else times.reset_index().assign(**columns))
+
+
+def warn_short_runs(acc, title):
+    """One warning naming the runs (beyond rand's, warned about apart) that end before others of their algorithm
+    in the setting: beyond their last count, the curve and means average fewer seeds."""
+    short = []
+    for alg, a in acc.items():
+        ends = a.apply(pd.Series.last_valid_index)
+        if alg != RAND and ends.nunique() > 1:
+            short += [f"{alg} seed {seed} at {int(end)}" for seed, end in ends[ends < ends.max()].items()]
+    if short:
+        warnings.warn(f"{title}: {len(short)} run(s) end before others of their strategy ({'; '.join(short[:4])}"
+                      f"{'; …' if len(short) > 4 else ''}): beyond that count, curves and means are over fewer seeds")
 
 
 def write_penalty(P, T, title, fig_dir, stem, note):
@@ -315,6 +361,9 @@ def usage_error(args):
                 f"e.g. --log-meta {bad[0]}=1")
     if empty := [k for k, v in meta.items() if not v.strip()]:
         return f"--log-meta {empty[0]}= has no value; give one, e.g. --log-meta {empty[0]}=..."
+    if empty := [flag for flag in ("algs", "versus") if getattr(args, flag) is not None
+                 and not names_of(getattr(args, flag))]:
+        return f"--{empty[0]} names no algorithm; give a comma-separated list, e.g. --{empty[0]} badge,rand"
     if args.t_threshold is not None and not (math.isfinite(args.t_threshold) and args.t_threshold > 0):
         return (f"--t-threshold must be a positive finite number (the paper's is 2.776), "
                 f"got {args.t_threshold}")
@@ -353,7 +402,7 @@ def main(argv=None):
     if table.empty:
         return error(f"no run under {', '.join(args.results)} records {args.metric} (an older version's runs and "
                      f"the original's logs record test_acc only); use --metric test_acc")
-    versus = tuple(canonical(a.strip()) for a in args.versus.split(",") if a.strip()) if args.versus else VERSUS
+    versus = tuple(names_of(args.versus)) if args.versus else VERSUS
     if args.versus and (absent := sorted(set(versus) - set(table.alg))):
         warnings.warn(f"--versus {', '.join(absent)}: no runs of it here, so no summary counts wins against it")
     try:
@@ -373,7 +422,7 @@ def main(argv=None):
 def only_algs(table, algs):
     """The rows of the algorithms named in `algs` (comma-separated, aliases allowed); a warning names those
     without runs here."""
-    wanted = {canonical(a.strip()) for a in algs.split(",") if a.strip()}
+    wanted = set(names_of(algs))
     names = table.alg.str.split(" ").str[0]
     if absent := sorted(wanted - set(names)):
         warnings.warn(f"--algs {', '.join(absent)}: no runs of it here (the runs are of "
@@ -381,13 +430,20 @@ def only_algs(table, algs):
     return table[names.isin(wanted)]
 
 
+def names_of(algs):
+    """The algorithms of a comma-separated list, each alias as its algorithm, in order."""
+    return [canonical(a.strip()) for a in algs.split(",") if a.strip()]
+
+
 def with_metric(table, metric):
     """The rows of the runs that record `metric` (a warning names how many runs do not)."""
     recorded = table[metric].notna() if metric in table else pd.Series(False, index=table.index)
     lacking = table[~recorded].source.nunique()
     if lacking:
-        warnings.warn(f"{lacking} run(s) record no {metric} in some or all rounds (an older version's runs or the "
-                      f"original's logs); those rounds are left out of the analysis")
+        why = ("an older version's runs or the original's logs" if metric != "test_acc" else
+               "empty test_acc cells of a results.csv")
+        warnings.warn(f"{lacking} run(s) record no {metric} in some or all rounds ({why}); those rounds are left "
+                      f"out of the analysis")
     return table[recorded]
 
 

@@ -74,14 +74,18 @@ def rand_checkpoints(mean, n_start, n_query):
     return kept
 
 
+def last_common_count(acc):
+    """The largest labelled count that every run (seed) of every algorithm reached."""
+    return min(int(a.apply(pd.Series.last_valid_index).min()) for a in acc.values())
+
+
 def checkpoints(acc, n_start, n_query):
     """The setting's checkpoints (agg_results' docstring) and the count where rand exceeds 99 % of its final
     accuracy (None without rand)."""
     mean = rand_means(acc[RAND]) if RAND in acc else pd.Series(dtype=float)
     if (cut := rand_cutoff(mean)) is not None:
         return rand_checkpoints(mean, n_start, n_query), cut
-    last_common = min(int(a.apply(pd.Series.last_valid_index).min()) for a in acc.values())
-    return geometric_counts(n_start, n_query, last_common), None
+    return geometric_counts(n_start, n_query, last_common_count(acc)), None
 
 
 def paired_t(a, b):
@@ -145,14 +149,15 @@ def column_averages(P):
     return P.sum(axis=0) / max(k - 1, 1)
 
 
-def setting_summary(acc, P, T, points, versus=VERSUS):
+def setting_summary(acc, P, T, points, versus=VERSUS, metric="test_acc"):
     """Per algorithm (rows, best column average first): the mean over seeds at each checkpoint and at the largest
-    labelled count every run of every algorithm reached (acc_<n>, so over all seeds), the column average, and for each
-    algorithm V of `versus` in the setting the share of checkpoints at which the row beats V (beats_V) and V beats the
-    row (beaten_by_V); untested cells (T False) and averages stay empty, as in marked_table."""
-    last = min(int(a.apply(pd.Series.last_valid_index).min()) for a in acc.values())
-    counts = sorted(set(points) | {last})
-    out = pd.DataFrame({f"acc_{n}": {alg: a.loc[n].mean() if n in a.index else float("nan")
+    labelled count every run of every algorithm reached (acc_<n>, so over all seeds; balanced_acc_<n> for that
+    metric), the column average, and for each algorithm V of `versus` in the setting the share of checkpoints at
+    which the row beats V (beats_V) and V beats the row (beaten_by_V); untested cells (T False) and averages stay
+    empty, as in marked_table."""
+    counts = sorted(set(points) | {last_common_count(acc)})
+    prefix = "acc" if metric == "test_acc" else metric
+    out = pd.DataFrame({f"{prefix}_{n}": {alg: a.loc[n].mean() if n in a.index else float("nan")
                                      for alg, a in acc.items()} for n in counts})
     marked = marked_table(P, T)
     out["column_average"] = marked.loc["column average"]
@@ -173,17 +178,18 @@ def overall_matrix(matrices):
 
 
 def normalised_errors(acc, points):
-    """Rows (alg, n_labeled, value, weight): value = (1 − mean acc_alg) / (1 − mean acc_rand) at each checkpoint,
-    means over seeds; weight 1/L."""
+    """Rows (alg, n_labeled, value, weight): value = (1 − mean acc_alg) / (1 − mean acc_rand) at each checkpoint
+    where both have a mean and rand's error is not 0 (means over seeds); weight 1/L_alg, L_alg the number of such
+    checkpoints of the algorithm (L when it has them all), so that each algorithm's weights in a setting sum to 1."""
     rows = []
     if RAND not in acc:
         return pd.DataFrame(columns=["alg", "n_labeled", "value", "weight"])
     rand_err = 1 - acc[RAND].mean(axis=1)
     for alg in alg_order(acc):
         err = 1 - acc[alg].mean(axis=1)
-        for c in points:
-            if c in err.index and c in rand_err.index and rand_err[c] > 0 and not np.isnan(err[c]):
-                rows.append((alg, c, err[c] / rand_err[c], 1 / len(points)))
+        values = [(c, err[c] / rand_err[c]) for c in points
+                  if c in err.index and c in rand_err.index and rand_err[c] > 0 and not np.isnan(err[c])]
+        rows += [(alg, c, value, 1 / len(values)) for c, value in values]
     return pd.DataFrame(rows, columns=["alg", "n_labeled", "value", "weight"])
 
 

@@ -2,6 +2,7 @@
 PROTOCOL §7 on accuracies built by hand, reading run folders (rounds.csv of any version) and the original's logs, and
 the files of an end-to-end run."""
 import json
+import re
 import warnings
 
 import numpy as np
@@ -227,11 +228,22 @@ def test_colours_are_fixed_and_distinct():
 
 def test_forty_strategies_differ_in_at_least_two_of_colour_marker_and_line_style():
     styles = [agg_algs.style_at(k) for k in range(40)]
-    assert [agg_algs.style(a) for a in agg_algs.ORDER[1:]] == styles[:len(agg_algs.ORDER) - 1]
+    assert [agg_algs.style(a) for a in agg_algs.ORDER[1:41]] == styles
     for i, a in enumerate(styles):
         for b in styles[i + 1:]:
             assert sum(a[k] != b[k] for k in a) >= 2, (a, b)
     assert all(agg_algs.style("rand")["color"] != s["color"] for s in styles)
+
+
+def test_every_strategy_has_a_place_and_a_look_of_its_own():
+    from query_strategies import ALIASES, STRATEGIES
+
+    assert set(agg_algs.ORDER) == set(STRATEGIES) - set(ALIASES)
+    looks = [tuple(map(str, agg_algs.style(a).values())) for a in agg_algs.ORDER]
+    assert len(set(looks)) == len(looks)
+    differ = lambda a, b: sum(agg_algs.style(a)[k] != agg_algs.style(b)[k] for k in ("color", "marker", "linestyle"))
+    close = [(a, b) for i, a in enumerate(agg_algs.ORDER) for b in agg_algs.ORDER[i + 1:] if differ(a, b) < 2]
+    assert close == [("conf", "vessal"), ("marg", "waal")]
 
 
 def test_data_sets_are_named_as_people_know_them():
@@ -403,7 +415,8 @@ def test_end_to_end_files(tmp_path, capsys):
     times = pd.read_csv(fig / "query_time_digits_mlp_50.csv", index_col=0)
     assert times.loc["badge", "query_seconds_mean"] == pytest.approx(0.5)
     err = pd.read_csv(fig / "normalised_error.csv")
-    assert err.groupby("alg").weight.sum().to_dict() == pytest.approx({"rand": 1.0, "badge": 1.0, "conf": 0.75})
+    # conf, with values at 3 of the 4 checkpoints, weighs 1/3 each: every setting weighs the same
+    assert err.groupby("alg").weight.sum().to_dict() == pytest.approx({"rand": 1.0, "badge": 1.0, "conf": 1.0})
     summary = pd.read_csv(fig / "summary_digits_mlp_50.csv", index_col=0)
     assert list(summary.index) == ["badge", "rand", "conf"]  # best column average first; conf's is empty
     # the checkpoints, and 150, the largest count every algorithm reached (conf's partial run stops there)
@@ -497,7 +510,7 @@ def test_sweep_logs_are_never_read_in_place_of_their_run_folders(tmp_path):
 
 
 def test_an_original_log_of_a_run_read_from_its_folder_is_dropped_with_a_warning(tmp_path):
-    write_run(tmp_path, "rand", 1, [0.5, 0.6])
+    write_run(tmp_path, "rand", 1, [0.5, 0.6], maxEpochs=0)  # the original trains without an epoch cap
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "digits_mlp_rand_50_seed1.txt").write_text("50\ttesting accuracy 0.1\n")
     with pytest.warns(UserWarning, match="ignoring 1 duplicate source.*digits_mlp_rand_50_seed1.txt"):
@@ -904,3 +917,134 @@ def test_the_summary_gives_each_strategy_s_training_cost_per_round(tmp_path):
     summary = pd.read_csv(tmp_path / "fig" / "summary_digits_mlp_50.csv", index_col="alg")
     assert summary.loc[["rand", "conf"], "train_seconds_mean"].tolist() == [2.0, 8.0]
     assert summary.loc[["rand", "conf"], "train_epochs_mean"].tolist() == [200, 800]
+
+
+def analysed_table(tmp_path, name="f"):
+    """A first analysis of two rand seeds' runs (under tmp_path/<name>-runs) and its results.csv as a table."""
+    for seed in (1, 2):
+        write_run(tmp_path / f"{name}-runs", "rand", seed, [0.5, 0.6, 0.7])
+    assert agg_results.main([str(tmp_path / f"{name}-runs"), "--fig", str(tmp_path / name)]) == 0
+    return pd.read_csv(tmp_path / name / "results.csv")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: t.drop(columns="round"), "(no round column)"),
+    (lambda t: t.drop(columns="kind"), "(no kind column)"),
+    (lambda t: t.assign(source=[""] + list(t.source[1:])), "row 2's source is empty"),
+    (lambda t: t.assign(alg=[" "] + list(t.alg[1:])), "row 2's alg is empty"),
+    (lambda t: t.assign(data=""), "row 2's data is empty"),
+    (lambda t: t.assign(test_acc=100 * t.test_acc), "row 2's test_acc is 50, not a fraction in [0, 1]"),
+    (lambda t: t.assign(source=t.source[0]), "has rows of more than one seed: not one run's rows"),
+    (lambda t: pd.concat([t, t.head(1).assign(test_acc=0.9)]), "row 8 repeats the n_labeled 50 of source"),
+])
+def test_a_hand_made_results_table_is_one_error(tmp_path, capsys, damage, message):
+    (tmp_path / "bad.csv").write_text(damage(analysed_table(tmp_path)).to_csv(index=False))
+    capsys.readouterr()
+    assert agg_results.main([str(tmp_path / "bad.csv"), "--fig", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_two_tables_holding_one_folder_name_with_other_results_are_separate_runs(tmp_path):
+    """Two machines' results/x_seed1 are not spliced into one run: each keeps its rows, named after its table;
+    a table holding the very same rows as another still counts once."""
+    a = analysed_table(tmp_path, "a")
+    b = a.assign(test_acc=a.test_acc - 0.2, lr=0.01)
+    b.to_csv(tmp_path / "b.csv", index=False)
+    a.to_csv(tmp_path / "a2.csv", index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = agg_read.load_results([tmp_path / "a" / "results.csv", tmp_path / "b.csv", tmp_path / "a2.csv"])
+    messages = [str(w.message) for w in caught]
+    assert any("2 run folder name(s) appear in several results tables with different results" in m for m in messages)
+    assert any("its runs differ in lr" in m for m in messages), messages
+    assert table.source.nunique() == 4 and len(table) == 2 * len(a)
+    for accs in table.groupby("source").test_acc.apply(list):
+        assert accs in ([0.5, 0.6, 0.7], [0.3, 0.4, 0.5]) or np.allclose(accs, [0.3, 0.4, 0.5])
+
+
+def test_runs_that_record_no_flag_pool_only_with_runs_of_the_default(tmp_path):
+    """An older results.csv without flag columns pools with new default runs, but not with runs of --lr 0.01 or
+    --imbalance 50 (which it was most likely not made with)."""
+    old = analysed_table(tmp_path, "old")
+    old = old[[c for c in old.columns if c not in agg_read.PROTOCOL_COLUMNS or c in ("nStart",)]]
+    old.to_csv(tmp_path / "old.csv", index=False)
+    for seed in (3, 4):
+        write_run(tmp_path / "default", "rand", seed, [0.5, 0.6, 0.7], maxEpochs=0)
+        write_run(tmp_path / "other", "rand", seed, [0.4, 0.5, 0.6], maxEpochs=0, lr=0.01, imbalance=50.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pooled = agg_read.load_results([tmp_path / "old.csv", tmp_path / "default"])
+    assert set(pooled.protocol) == {""} and not [w for w in caught if "differ" in str(w.message)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        apart = agg_read.load_results([tmp_path / "old.csv", tmp_path / "other"])
+    assert sorted(set(apart.protocol)) == ["lr=0.01 imbalance=50", "lr=? imbalance=?"]
+    assert any("its runs differ in lr, imbalance" in str(w.message) for w in caught)
+
+
+def test_a_log_s_namespace_flags_keep_it_apart_from_runs_of_other_values(tmp_path):
+    """The original's Namespace line records --lr: a log of lr=0.01 is not averaged with runs of 1e-4."""
+    write_run(tmp_path, "rand", 1, [0.5, 0.6], maxEpochs=0)
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "x.txt").write_text("Namespace(alg='rand', data='', did=0, lr=0.01, model='mlp', nEnd=100, "
+                                             "nQuery=50, nStart=50, nEmb=128, seed=2)\n50\ttesting accuracy 0.3\n")
+    with pytest.warns(UserWarning, match="its runs differ in lr"):
+        table = agg_read.load_results([tmp_path])
+    assert sorted(set(table.protocol)) == ["lr=0.0001", "lr=0.01"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("50\ttesting accuracy 0.7\n100\ttesting accuracy 0.8\n50\ttesting accuracy 0.2\n",
+     "its labelled counts go back from 100 to 50 (accuracy line 3): two runs' output in one file?"),
+    ("50\ttesting accuracy 51.0\n", "it has testing accuracy 51.0, not a fraction in [0, 1]"),
+])
+def test_a_log_of_two_runs_or_of_percentages_is_skipped_with_a_warning(tmp_path, text, message):
+    (tmp_path / "digits_mlp_conf_50_seed1.txt").write_text(text)
+    with pytest.warns(UserWarning, match=re.escape(message)):
+        assert agg_read.load_results([tmp_path]).empty
+
+
+def test_rounds_with_an_accuracy_above_one_are_a_broken_run(tmp_path):
+    run = write_run(tmp_path, "rand", 1, [0.5, 0.6])
+    run.rounds.write_text(run.rounds.read_text().replace(",0.6,", ",60.0,", 1))
+    with pytest.warns(UserWarning, match="line 3 has test_acc 60, not a fraction in"):
+        assert agg_read.load_results([tmp_path]).empty
+
+
+def test_files_of_an_earlier_analysis_left_in_fig_are_named(tmp_path):
+    write_run(tmp_path / "one", "rand", 1, [0.5, 0.6])
+    write_run(tmp_path / "one", "rand", 2, [0.5, 0.6])
+    write_run(tmp_path / "two", "conf", 1, [0.5, 0.6], nQuery=60)
+    assert agg_results.main([str(tmp_path / "one"), "--fig", str(tmp_path / "f")]) == 0
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg_results.main([str(tmp_path / "one"), "--fig", str(tmp_path / "f")]) == 0
+    assert not [w for w in caught if "earlier analysis" in str(w.message)]  # every file written again
+    with pytest.warns(UserWarning, match=r"f holds \d+ file\(s\) of an earlier analysis that this one did not write, "
+                                         r"e.g. cdf_digits_mlp_50.pdf"):
+        assert agg_results.main([str(tmp_path / "two"), "--fig", str(tmp_path / "f")]) == 0
+
+
+def test_runs_that_end_before_others_of_their_strategy_are_named(tmp_path):
+    for seed in (1, 2, 3):
+        write_run(tmp_path, "rand", seed, [0.5, 0.6, 0.7, 0.8])
+        write_run(tmp_path, "conf", seed, [0.5, 0.6, 0.7, 0.8][:2 if seed == 3 else 4])
+    with pytest.warns(UserWarning, match=r"digits, mlp, batch 50: 1 run\(s\) end before others of their strategy "
+                                         r"\(conf seed 3 at 100\)"):
+        assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
+
+
+def test_an_empty_algs_or_versus_is_one_error(tmp_path, capsys):
+    write_run(tmp_path, "rand", 1, [0.5, 0.6])
+    for flag in ("--algs", "--versus"):
+        assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f"), flag, " , "]) == 2
+        assert f"{flag} names no algorithm" in capsys.readouterr().err
+
+
+def test_balanced_accuracy_summaries_name_their_metric(tmp_path):
+    for seed in (1, 2):
+        write_run(tmp_path, "rand", seed, [0.5, 0.6], balanced=[0.4, 0.5])
+    assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f"), "--metric", "balanced_acc"]) == 0
+    summary = pd.read_csv(tmp_path / "f" / "summary_digits_mlp_50.csv", index_col=0)
+    assert summary.loc["rand", "balanced_acc_100"] == pytest.approx(0.5) and "acc_100" not in summary
