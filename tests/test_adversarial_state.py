@@ -161,11 +161,11 @@ def fifo(name):
     return plant
 
 
-def forged_round(rd):
-    """Change only the round number in the checkpoint (a weights-only file, so torch can write it back)."""
+def forged_checkpoint(**changes):
+    """Change only the entries `changes` of the checkpoint (a weights-only file, so torch can write it back)."""
     def forge(folder):
         state = torch.load(folder / "checkpoint.pt", weights_only=True)
-        torch.save(dict(state, round=rd), folder / "checkpoint.pt")
+        torch.save(dict(state, **changes), folder / "checkpoint.pt")
     return forge
 
 
@@ -234,6 +234,7 @@ CORRUPTIONS = {
     "checkpoint.pt garbage": (lambda f: (f / "checkpoint.pt").write_bytes(b"PK\x03\x04junk"),
                               ["checkpoint.pt", "cannot be read"]),
     "checkpoint.pt of another run": (other_checkpoint, ["checkpoint.pt", "another run"]),
+    "checkpoint.pt of another identity": (forged_checkpoint(identity="0" * 64), ["checkpoint.pt", "another run"]),
     "config.json truncated": (lambda f: (f / "config.json").write_text('{"alg": "ent'), ["config.json", "not valid JSON"]),
     "config.json deleted": (lambda f: (f / "config.json").unlink(), ["config.json", "missing"]),
     "config.json a list": (lambda f: (f / "config.json").write_text("[1, 2]"), ["config.json", "not an object"]),
@@ -290,10 +291,10 @@ CORRUPTIONS = {
                                      ["training.pt", "symbolic link"]),
     "training.pt of a finished round": (planted_snapshot(round=2), RESUMES),
     "training.pt of another training of the round": (planted_snapshot(), RESUMES),
-    "checkpoint round -1": (forged_round(-1), ["checkpoint.pt", "round -1", "rounds.csv"]),
-    "checkpoint round 1 of 2": (forged_round(1), ["checkpoint.pt", "round 1"]),
-    "checkpoint round 7": (forged_round(7), ["checkpoint.pt", "round 7"]),
-    "checkpoint round 50": (forged_round(50), ["checkpoint.pt", "round 50"]),
+    "checkpoint round -1": (forged_checkpoint(round=-1), ["checkpoint.pt", "round -1", "rounds.csv"]),
+    "checkpoint round 1 of 2": (forged_checkpoint(round=1), ["checkpoint.pt", "round 1"]),
+    "checkpoint round 7": (forged_checkpoint(round=7), ["checkpoint.pt", "round 7"]),
+    "checkpoint round 50": (forged_checkpoint(round=50), ["checkpoint.pt", "round 50"]),
 }
 
 
@@ -655,7 +656,7 @@ def test_negative_seed_is_refused_through_the_real_cli(tmp_path):
     (CORRUPTIONS["summary.json hand-written"][0], "resume"),
     (other_summary, "resume"),
     (fifo("summary.json"), "resume"),
-    (forged_round(7), "resume"),
+    (forged_checkpoint(round=7), "resume"),
 ], ids=["intact", "garbled", "hand-written", "another seed's", "FIFO", "forged round"])
 def test_sweep_dry_run_skips_only_a_summary_that_agrees_with_the_run(damage, action, stopped, capsys):
     damage(stopped)

@@ -200,6 +200,7 @@ def test_bad_data_gets_a_one_line_error(args, fragment, tmp_path):
     (["--nEmb", "0"], "--nEmb must be positive, got 0"),
     (["--maxEpochs", "-1"], "--maxEpochs must be at least 0 (0 = no limit), got -1"),
     (["--patience", "-3"], "--patience must be at least 0 (0 = no limit), got -3"),
+    (["--rounds", "-1"], "--rounds must be at least 0 (0 = no limit), got -1"),
 ])
 def test_bad_values_are_refused_before_any_work(args, fragment, tmp_path, capsys):
     assert run.main([*args, "--out", str(tmp_path)]) == 2

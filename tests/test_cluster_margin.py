@@ -7,9 +7,11 @@ import pytest
 import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 
+import dataset
 import query_strategies.cluster_margin as cm
 import run
-from query_strategies.cluster_margin import cluster_margin_select, hac_clusters, round_robin
+from learner import Learner
+from query_strategies.cluster_margin import ClusterMargin, cluster_margin_select, hac_clusters, round_robin
 from tests.cli import run_main
 
 
@@ -76,6 +78,25 @@ def test_past_the_limit_a_sample_is_clustered_with_a_warning(monkeypatch):
     assert all(len(set(labels[i * 100:(i + 1) * 100])) == 1 for i in range(3)) and len(set(labels)) == 3
 
 
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_strategy_takes_the_ceiling_of_km_factor_times_the_batch():
+    """kmFactor 2.55 and 12 points per query: the strategy's picks are those of the 31 = ⌈30.6⌉ smallest margins
+    (the same generator state), not of the 30 below."""
+    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=20)
+    labeled = np.zeros(len(ds.y_train), dtype=bool)
+    labeled[::27] = True
+    learner.train(np.flatnonzero(labeled))
+    got = ClusterMargin(learner.predictor, labeled, torch.Generator().manual_seed(1), km_factor=2.55).query(12)
+    idx, gen = np.flatnonzero(~labeled), torch.Generator().manual_seed(1)
+    clusters = hac_clusters(learner.predictor.embeddings(np.arange(len(labeled))), 12, gen)[idx]
+    state, probs = gen.get_state(), learner.predictor.probs(idx)
+    by_k_m = {}
+    for k_m in (31, 30):
+        by_k_m[k_m] = cluster_margin_select(probs, clusters, 12, gen.set_state(state), k_m=k_m).among(idx)
+    assert got.index.tolist() == by_k_m[31].index.tolist() != by_k_m[30].index.tolist()
+
+
 TINY = ["--alg", "cluster_margin", "--nStart", "40", "--nQuery", "20", "--maxEpochs", "40", "--seed", "2"]
 
 
@@ -84,9 +105,11 @@ def test_resume_continues_with_the_saved_clustering(tmp_path):
     """A run stopped after one query round and resumed to three ends with the queries of an uninterrupted run."""
     assert run.main([*TINY, "--rounds", "3", "--out", str(tmp_path / "whole")]) == 0
     assert run.main([*TINY, "--rounds", "1", "--out", str(tmp_path / "split")]) == 0
+    name = "digits_mlp_cluster_margin_20_seed2"
+    round_0 = (tmp_path / "split" / name / "rounds.csv").read_text().splitlines()[:2]  # header, round 0
     proc = run_main(*TINY, "--rounds", "3", "--out", tmp_path / "split", "--resume")
     assert proc.returncode == 0, proc.stderr
-    name = "digits_mlp_cluster_margin_20_seed2"
+    assert (tmp_path / "split" / name / "rounds.csv").read_text().splitlines()[:2] == round_0  # not trained again
     whole = (tmp_path / "whole" / name / "queries.csv").read_text()
     assert (tmp_path / "split" / name / "queries.csv").read_text() == whole
     assert json.loads((tmp_path / "split" / name / "summary.json").read_text())["rounds"] == 3

@@ -41,6 +41,15 @@ def test_ties_go_to_the_lowest_index():
     assert picks.tolist() == [0, 3]
 
 
+def test_an_empty_cluster_takes_the_nearest_row_not_yet_taken():
+    """Centre 1 has no member: it takes row 1 (0.01 from it), not the farthest free row 2 nor row 0, taken by
+    centre 0."""
+    x = np.array([[0.0], [1.0], [5.0], [10.0]])
+    chosen = nearest_to_centres(x, np.array([[0.0], [0.9], [10.0]]), np.array([0, 0, 2, 2]))
+    assert chosen.index.tolist() == [0, 1, 3]
+    np.testing.assert_allclose(chosen.score, [0.0, 0.01, 0.0], rtol=1e-9, atol=0)
+
+
 def test_separated_blobs_give_one_pick_per_blob():
     g = torch.Generator().manual_seed(0)
     means = 50 * torch.randn(5, 6, generator=g)

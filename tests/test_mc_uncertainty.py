@@ -1,7 +1,12 @@
-"""varratio and meanstd (query_strategies/mc_uncertainty.py) against direct numpy formulas."""
+"""varratio and meanstd (query_strategies/mc_uncertainty.py) against direct numpy formulas, and the scores of
+the MC-dropout uncertainty strategies taken on the mean MC-dropout probabilities."""
 import numpy as np
+import pytest
 import torch
 
+import dataset
+from learner import Learner
+from query_strategies import STRATEGIES
 from query_strategies.least_confidence import least_confidence
 from query_strategies.mc_uncertainty import mean_std, variation_ratio
 from query_strategies.selection import top_k
@@ -32,3 +37,22 @@ def test_mean_std_equals_torch_std_over_the_passes_across_blocks():
     mc = torch.softmax(3 * torch.randn(9000, 7, generator=g) + torch.randn(10, 9000, 7, generator=g), dim=-1)
     assert torch.equal(mean_std(mc), mc.std(dim=0, correction=0).mean(dim=1))
     assert torch.equal(mean_std(mc[:1]), torch.zeros(9000))
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+@pytest.mark.parametrize("alg, deterministic", [("conf_dropout", "conf"), ("marg_dropout", "marg"),
+                                                ("entropy_dropout", "entropy"), ("varratio", "conf")])
+def test_dropout_strategies_rank_the_mean_mc_dropout_probabilities(alg, deterministic):
+    """Their picks are the top k of their score of learner.mc_probs(pool).mean(0) (the learner's generator in the
+    same state), not of the deterministic probabilities: those pick another batch on a trained learner."""
+    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
+    gen = torch.Generator().manual_seed(0)
+    learner = Learner("mlp", ds, "cpu", gen, max_epochs=20)
+    labeled = np.zeros(len(ds.y_train), dtype=bool)
+    labeled[::27] = True
+    learner.train(np.flatnonzero(labeled))
+    idx, state, cls = np.flatnonzero(~labeled), gen.get_state(), STRATEGIES[alg]
+    got = cls(learner.predictor, labeled, torch.Generator()).query(15).index.tolist()
+    gen.set_state(state)
+    assert got == top_k(cls.score(learner.predictor.mc_probs(idx).mean(0)), 15).among(idx).index.tolist()
+    assert got != STRATEGIES[deterministic](learner.predictor, labeled, torch.Generator()).query(15).index.tolist()

@@ -14,7 +14,7 @@ from sklearn.metrics.pairwise import cosine_distances
 import dataset
 import run
 from learner import Learner
-from query_strategies.alfamix import alfamix_select
+from query_strategies.alfamix import alfamix_select, candidates, class_anchors
 from query_strategies.ldm import SIGMAS, ldm_estimates, ldm_select
 from query_strategies.noise_stability import noise_stability_select
 from query_strategies.selection import seed_from
@@ -289,11 +289,14 @@ def test_alfamix_same_picks_as_the_reference(n, d, C, k, cap):
 
 
 def test_alfamix_candidates_are_the_points_that_flip():
-    """A point on the decision boundary flips at the smallest cap, a confident one far from it never does."""
+    """The two points on the decision boundary flip at the smallest cap, which then holds more than k = 1
+    candidates; the confident ones far from it do not flip there. The pick is one of the two."""
     W, b = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.zeros(2)
     emb = torch.tensor([[1.0, 0.999], [5.0, 0.0], [0.999, 1.0], [0.0, 6.0]])
     probs = torch.softmax(emb @ W.T, 1)
     lab_emb, lab_y = torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 1])
+    anchors = class_anchors(lab_emb, lab_y, 2)
+    assert candidates(probs, emb, anchors, W, b, 1, 0.2).tolist() == [True, False, True, False]
     picked = alfamix_select(probs, emb, lab_emb, lab_y, W, b, 1, torch.Generator().manual_seed(0), 0.2)
     assert picked.index.tolist()[0] in (0, 2)
 
@@ -313,7 +316,10 @@ def queries(out, alg):
 def test_runs_from_the_cli_and_resumes_bit_for_bit(alg, tmp_path):
     assert run.main(["--alg", alg, "--out", str(tmp_path / "whole"), "--nEnd", "60", *FLAGS]) == 0
     assert run.main(["--alg", alg, "--out", str(tmp_path / "parts"), "--nEnd", "40", *FLAGS]) == 0
+    rounds_csv = tmp_path / "parts" / f"digits_mlp_{alg}_10_seed7" / "rounds.csv"
+    round_0 = rounds_csv.read_text().splitlines()[:2]  # header, round 0
     assert run.main(["--alg", alg, "--out", str(tmp_path / "parts"), "--nEnd", "60", "--resume", *FLAGS]) == 0
+    assert rounds_csv.read_text().splitlines()[:2] == round_0  # round 0 as trained before, not again
     whole = queries(tmp_path / "whole", alg)
     assert whole.groupby("round").size().to_dict() == {0: 30, 1: 10, 2: 10, 3: 10}
     assert whole["index"].is_unique

@@ -22,10 +22,12 @@ def test_resume_ends_with_the_queries_of_an_uninterrupted_run(alg, tmp_path):
     args = ["--alg", alg, *TINY]
     assert run.main([*args, "--rounds", "3", "--out", str(tmp_path / "whole")]) == 0
     assert run.main([*args, "--rounds", "1", "--out", str(tmp_path / "split")]) == 0
-    assert run.main([*args, "--rounds", "3", "--out", str(tmp_path / "split"), "--resume"]) == 0
     name = f"digits_mlp_{alg}_20_seed2"
+    round_0 = (tmp_path / "split" / name / "rounds.csv").read_text().splitlines()[:2]  # header, round 0
+    assert run.main([*args, "--rounds", "3", "--out", str(tmp_path / "split"), "--resume"]) == 0
     whole = tmp_path / "whole" / name
     assert (tmp_path / "split" / name / "queries.csv").read_text() == (whole / "queries.csv").read_text()
+    assert (tmp_path / "split" / name / "rounds.csv").read_text().splitlines()[:2] == round_0  # not trained again
     config = json.loads((whole / "config.json").read_text())
     assert {k: config[k] for k in PARAMS[alg]} == PARAMS[alg]
 

@@ -25,10 +25,11 @@ from query_strategies.margin_sampling import smallest_margin
 from query_strategies.power_sampling import power_select
 from query_strategies.probcover import probcover_select
 from query_strategies.selection import Picks, best_first, picks, top_k
-from query_strategies.typiclust import typical_picks, typicality
+from query_strategies.typiclust import typical_picks
 from test_badge import gradient_embeddings, random_inputs
 from test_bait import fisher_embeddings, random_problem
 from test_probcover import dense_greedy, unit_rows
+from test_typiclust import brute_picks, brute_typicality
 
 UNSCORED = {"rand", "baseline"}  # random draws: no score
 
@@ -164,8 +165,10 @@ def test_power_cluster_margin_kmeans_typiclust_and_probcover_scores():
     assert chosen.index.tolist() == [1, 3] and chosen.score.tolist() == [0.25, 0.0]
 
     x = np.random.default_rng(8).normal(size=(30, 3))
-    chosen = typical_picks(x, np.zeros(30, dtype=np.int64), np.zeros(30, dtype=bool), 2)
-    assert chosen.score.tolist() == sorted(typicality(x), reverse=True)[:2]
+    labels, labeled = np.zeros(30, dtype=np.int64), np.zeros(30, dtype=bool)
+    chosen = typical_picks(x, labels, labeled, 2)
+    assert chosen.index.tolist() == brute_picks(x, labels, labeled, 2)
+    np.testing.assert_allclose(chosen.score, brute_typicality(x)[chosen.index], rtol=1e-12)
 
     x = unit_rows(80, 3, seed=9)
     labeled = np.zeros(80, dtype=bool)

@@ -54,8 +54,10 @@ def test_zero_scores_come_last_in_random_order_and_picks_are_distinct():
     scores = torch.tensor([0.0, 2.0, 0.0, 1.0, -1e-9, 0.0])
     firsts = set()
     for seed in range(30):
-        picks = power_select(scores, 6, torch.Generator().manual_seed(seed), beta=1.0).index.tolist()
+        chosen = power_select(scores, 6, torch.Generator().manual_seed(seed), beta=1.0)
+        picks = chosen.index.tolist()
         assert sorted(picks) == list(range(6)) and set(picks[:2]) == {1, 3}
+        assert chosen.score[2:].tolist() == [0.0] * 4  # -1e-9 (rounding noise) scored as the 0 it counts as
         firsts.add(picks[2])
     assert firsts == {0, 2, 4, 5}
 

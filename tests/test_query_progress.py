@@ -22,10 +22,16 @@ def reports(select):
     return seen
 
 
-def test_progress_outside_a_reporting_block_does_nothing():
-    progress("anything", 1, 2)
-    with reporting(lambda *r: None):
-        pass
+def test_progress_reaches_the_innermost_open_reporting_block_and_nothing_outside_one():
+    """A report goes to the innermost block being run only; once every block has ended, to none of them."""
+    outer, inner = [], []
+    progress("before", 0, 1)
+    with reporting(lambda *report: outer.append(report)):
+        with reporting(lambda *report: inner.append(report)):
+            progress("inner", 1, 2)
+        progress("outer", 2, 3)
+    progress("after", 3, 4)
+    assert (outer, inner) == ([("outer", 2, 3)], [("inner", 1, 2)])
 
 
 def test_greedy_selections_report_every_step_of_their_total():
