@@ -53,7 +53,8 @@ def trained_learner(data, did, model, args):
 
 def dropout_overlap(learner, labeled, seed, n):
     """{plain: |dropout picks ∩ plain picks| / n} for conf, marg, entropy."""
-    picks = {alg: set(STRATEGIES[alg](learner.predictor, labeled, torch.Generator().manual_seed(seed)).query(n).index.tolist())
+    picks = {alg: set(STRATEGIES[alg](learner.predictor, labeled, torch.Generator().manual_seed(seed))
+                      .query(n).index.tolist())
              for alg in ("conf", "marg", "entropy", "conf_dropout", "marg_dropout", "entropy_dropout")}
     return {alg: len(picks[alg] & picks[alg + "_dropout"]) / n for alg in ("conf", "marg", "entropy")}
 
@@ -94,7 +95,7 @@ def trainer_agreement(data, did, args, seeds=10):
             learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(seed), max_epochs=args.maxEpochs,
                               kernel=kernel)
             if learner.trainer != trainer:
-                sys.exit("fidelity.py: the compiled mlp epoch is not available here (no working C compiler)")
+                flags.stop_without_kernel("no working C compiler")
             res = learner.train(idx)
             runs[trainer].append((learner.test_accuracy(), res.epochs))
     gap = max(abs(a[0] - b[0]) for a, b in zip(runs["compiled"], runs["torch"]))
@@ -112,8 +113,7 @@ def not_flipped(ds, learner, labeled):
 def main():
     """Check the flags, then print the table (a data or size problem: one line)."""
     p = flags.parser(__doc__)
-    p.add_argument("--path", default=str(ROOT.parent / "shared" / "data"),
-                   help="the data folder holding MNIST and OpenML's letter (openml/6.csv), as run.py's --path")
+    flags.add_path(p, "MNIST and OpenML's letter (openml/6.csv)")
     p.add_argument("--seed", type=non_negative(int), default=1, help="seed of the labelled sets and the networks")
     p.add_argument("--nStart", type=positive(int), default=100, help="random labelled points each network trains on")
     p.add_argument("--nQuery", type=positive(int), default=100, help="picks compared per strategy")

@@ -1,7 +1,7 @@
 """What the benchmarks share on their command line: a parser whose errors are one line (errors.Parser), a
-comma-separated subset of known names, another checkout of this
-project for --compare, the CUDA check, the hidden `--worker` entry of a benchmark that times each measurement in
-a fresh process, and running a command that must succeed.
+comma-separated subset of known names (or list of values), the data folder (--path, default DATA), another checkout
+of this project for --compare, the CUDA and compiled-kernel checks, the hidden `--worker` entry of a benchmark that
+times each measurement in a fresh process, and running a command that must succeed.
 
 Importing this module imports no other module of the project, so that a worker can take its modules from the
 checkout it measures (the other checkout of --compare) rather than from this one."""
@@ -12,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT_FILES = ("run.py", "learner.py")
+DATA = str(ROOT.parent / "shared" / "data")  # the data folder the benchmarks read by default (run.py's --path)
 
 
 def prog():
@@ -42,6 +43,18 @@ def subset(known, what="name"):
     return names
 
 
+def values(kind):
+    """argparse type: the list of comma-separated values in the text, each converted by the argparse type `kind`
+    (whose one-line error names the first bad value)."""
+    return lambda text: [kind(value) for value in text.split(",")]
+
+
+def add_path(p, holding):
+    """Add --path to parser `p`: the data folder, default DATA, holding `holding` (words for its help)."""
+    p.add_argument("--path", default=DATA, help=f"the data folder holding {holding}, as run.py's --path "
+                                                "(default: %(default)s)")
+
+
 def checkout(text):
     """argparse type: the root of another checkout of this project (a folder holding run.py and learner.py)."""
     try:
@@ -66,6 +79,20 @@ def check_device(p, device):
         pick_device(device)
     except UserError as e:
         p.error(str(e))
+
+
+def stop_without_kernel(reason):
+    """Stop the benchmark with one line: the compiled mlp epoch is not available here, and `reason`."""
+    sys.exit(f"{prog()}: error: the compiled mlp epoch is not available here ({reason})")
+
+
+def require_kernel():
+    """Stop with stop_without_kernel's line unless the compiled mlp epoch builds (or is built) and loads here."""
+    import kernels
+
+    built = kernels.state()
+    if built.kernel is None:
+        stop_without_kernel(built.reason)
 
 
 def worker_args(names):

@@ -1,6 +1,6 @@
 """The mlp's forward pass over the MNIST pool: PyTorch's dense layers against the compiled kernel's sparse first layer.
 
-    python bench/infer_speed.py --repeats 5
+    python bench/infer_speed.py --repeats 5 [--path ../shared/data]
 
 One process, the two paths interleaved (torch, compiled, torch, ...) on the same network and the same 59,800 pool
 points (the pool of an MNIST run after its 200 first labels), PyTorch with --threads threads (default 1, run.py's
@@ -18,9 +18,8 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 
 from bench import flags  # noqa: E402
+from errors import UserError  # noqa: E402
 from strategy_params import non_negative, positive  # noqa: E402
-
-DATA = str(ROOT.parent / "shared" / "data")
 
 
 def seconds(f):
@@ -36,21 +35,23 @@ def main():
     p.add_argument("--repeats", type=positive(int), default=5, help="timed passes of each path")
     p.add_argument("--labelled", type=non_negative(int), default=200, help="points left out of the pool (below 60,000)")
     p.add_argument("--threads", type=positive(int), default=1, help="PyTorch's threads")
+    flags.add_path(p, "MNIST")
     args = p.parse_args()
 
     import numpy as np
     import torch
 
     import dataset
-    import kernels
     from model import MLP
     from predictor import Inputs
 
     torch.set_num_threads(args.threads)
-    if kernels.library() is None:
-        sys.exit(f"infer_speed.py: the compiled kernel cannot be built here: {kernels.state().reason}")
     rng = np.random.default_rng(0)
-    ds = dataset.load("MNIST", 0, DATA, rng)
+    try:
+        ds = dataset.load("MNIST", 0, args.path, rng)
+    except UserError as e:
+        p.error(str(e))
+    flags.require_kernel()
     if args.labelled >= len(ds.y_train):
         p.error(f"--labelled {args.labelled} leaves no pool of MNIST's {len(ds.y_train)} training images")
     pool = np.sort(rng.permutation(len(ds.y_train))[args.labelled:])

@@ -52,8 +52,7 @@ def main():
     p = flags.parser(__doc__)
     p.add_argument("--epochs", type=positive(int), default=20, help="timed epochs of each path per grid point")
     args = p.parse_args()
-    if kernels.library() is None:
-        sys.exit("kernel_crossover.py: the compiled mlp epoch is not available here (no working C compiler)")
+    flags.require_kernel()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")

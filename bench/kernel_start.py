@@ -2,7 +2,9 @@
 line remembered (cache/compilers.json, as every start after the first) against the same call with it forgotten,
 which asks `$CC --version` in a subprocess as every start did before. Interleaved, median of --rounds each.
 
-    python bench/kernel_start.py [--rounds 20]"""
+    python bench/kernel_start.py [--rounds 20]
+
+Where no C compiler works (e.g. CC=false) it stops with one line saying so."""
 import statistics
 import sys
 import tempfile
@@ -26,18 +28,28 @@ def timed(cache, forget):
     return time.perf_counter() - start
 
 
+def interleaved(rounds):
+    """{forget: [seconds of each round]} for both kinds of call, in a fresh cache where the library is built first;
+    kernels.Unavailable when it cannot be built."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp)
+        kernels.build(cache)
+        times = {False: [], True: []}
+        for _ in range(rounds):
+            for forget in times:
+                times[forget].append(timed(cache, forget))
+    return times
+
+
 def main():
     """Prints both medians in ms and their ratio."""
     p = flags.parser(__doc__)
     p.add_argument("--rounds", type=positive(int), default=20, help="timed calls of each kind, interleaved")
     args = p.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = Path(tmp)
-        kernels.build(cache)
-        times = {False: [], True: []}
-        for _ in range(args.rounds):
-            for forget in times:
-                times[forget].append(timed(cache, forget))
+    try:
+        times = interleaved(args.rounds)
+    except kernels.Unavailable as e:
+        flags.stop_without_kernel(e)
     remembered, asked = (statistics.median(times[f]) * 1e3 for f in (False, True))
     print(f"version remembered: {remembered:.2f} ms; compiler asked: {asked:.2f} ms; ratio {asked / remembered:.1f}x")
 

@@ -3,6 +3,7 @@ at one and at two threads; prints a table of times and ratios (peer time / ours)
 
     python bench/peers.py                       # every case, 1 and 2 threads, best of 3 interleaved runs
     python bench/peers.py --cases probcover --threads 1 --repeats 1
+    python bench/peers.py --cases typiclust,epig --threads 1,2
 
 Peers (test-only dependencies; a case whose peer is not installed is skipped): baal's BALD, PowerBALD and
 Variance heuristics (numpy, predictions laid out n × C × T, its native layout, prepared outside the timing) and its
@@ -101,7 +102,8 @@ def typiclust_cases(sizes=(5000, 20000), d=128, k=100, labeled=0):
         ours = lambda x=torch.from_numpy(x), m=mask: typiclust_select(  # noqa: E731
             x, m, k, torch.Generator().manual_seed(0))
         peer = lambda x=x, y=y: TypiClust(  # noqa: E731 (the k-means seed that ours draws)
-            random_state=seed_from(torch.Generator().manual_seed(0)), cluster_algo=algo, k=K_NN).query(x, y, batch_size=k)
+            random_state=seed_from(torch.Generator().manual_seed(0)), cluster_algo=algo, k=K_NN).query(
+            x, y, batch_size=k)
         cases.append(("typiclust", f"n={n} d={d} k={k} L={labeled}", "scikit-activeml `TypiClust`", ours, peer))
     return cases
 
@@ -196,9 +198,10 @@ def compare(name, size, peer_name, ours, peer, threads, repeats):
 def main(argv=None):
     """Print a row per case and thread count; a case whose peer is not installed is one skipped row."""
     ap = flags.parser(__doc__)
-    ap.add_argument("--cases", nargs="+", choices=sorted(CASES), default=sorted(CASES), metavar="CASE",
-                    help="cases to run, of: " + ", ".join(sorted(CASES)))
-    ap.add_argument("--threads", nargs="+", type=positive(int), default=[1, 2], help="thread counts, each in turn")
+    ap.add_argument("--cases", type=flags.subset(sorted(CASES), "case"), default=sorted(CASES),
+                    help="comma-separated cases to run, of: " + ", ".join(sorted(CASES)))
+    ap.add_argument("--threads", type=flags.values(positive(int)), default=[1, 2],
+                    help="comma-separated thread counts, each in turn (default: 1,2)")
     ap.add_argument("--repeats", type=positive(int), default=3,
                     help="interleaved runs of each side (the BatchBALD peers: one)")
     args = ap.parse_args(argv)

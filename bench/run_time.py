@@ -32,7 +32,7 @@ import pandas as pd  # noqa: E402
 from bench import flags  # noqa: E402
 from strategy_params import non_negative, positive  # noqa: E402
 
-DEFAULT = ["--model", "mlp", "--data", "MNIST", "--path", str(ROOT.parent / "shared" / "data"), "--nStart", "100",
+DEFAULT = ["--model", "mlp", "--data", "MNIST", "--path", flags.DATA, "--nStart", "100",
            "--nQuery", "100", "--nEnd", "400", "--alg", "entropy"]
 ORIGINAL_SECONDS = 130  # the original code on DEFAULT, on the 2-core CPU of BENCHMARKS.md
 PHASES = ["train_seconds", "test_seconds", "infer_seconds", "select_seconds"]

@@ -343,7 +343,8 @@ def main(argv=None):
     ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic inputs and the selection")
     ap.add_argument("--lam", type=positive(float), default=1.0, help="BAIT's λ")
     ap.add_argument("--draws", type=positive(int), default=10,
-                    help="MC-dropout draws for batchbald, powerbald, meanstd, epig")
+                    help="MC-dropout draws for batchbald, powerbald, meanstd, epig; noisy copies for "
+                         "noise_stability")
     ap.add_argument("--configs", type=positive(int), default=1000, help="BatchBALD's label configurations")
     ap.add_argument("--delta", type=non_negative(float), default=0.0, help="ProbCover's δ (0 = the purity rule)")
     ap.add_argument("--ref", type=positive(int), default=2000, help="ldm's reference set")
@@ -371,7 +372,7 @@ def main(argv=None):
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     picks = picks.index
     if len(picks) != args.k or len(set(picks.tolist())) != args.k:
-        raise SystemExit(f"selection_speed.py: error: {args.alg} returned {len(picks)} picks, "
+        raise SystemExit(f"{flags.prog()}: error: {args.alg} returned {len(picks)} picks, "
                          f"{len(set(picks.tolist()))} distinct, not {args.k}")
     result = dict(alg=args.alg, n=args.n, d=args.d, classes=args.classes, k=args.k, labeled=args.labeled,
                   device=args.device, seed=args.seed, seconds=round(seconds, 4), cpu_seconds=round(cpu_seconds, 4),

@@ -3,6 +3,7 @@
     python bench/train_speed.py                              # this checkout
     python bench/train_speed.py --compare /path/to/old/checkout --repeats 3
     python bench/train_speed.py --kernel off                 # this checkout's PyTorch path for the mlp
+    python bench/train_speed.py --path /data --device cuda   # MNIST and openml/6.csv from /data, on a GPU
 
 Each configuration trains a fresh network on a fixed random labelled set for a fixed number of epochs (fewer
 when it reaches 99 % training accuracy first) in its own process. With --compare, the other checkout's learner
@@ -21,7 +22,6 @@ from pathlib import Path
 import flags  # bench/flags.py, beside this script: it imports nothing of the project's until asked
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = str(ROOT.parent / "shared" / "data")
 # name: (data, did, model, labelled points, epochs)
 CONFIGS = {
     "letter mlp 100": ("", 6, "mlp", 100, 1000),
@@ -32,9 +32,9 @@ CONFIGS = {
 }
 
 
-def measure(root, config, device, kernel):
+def measure(root, config, device, kernel, path):
     """Train once with the learner of checkout `root` on `device` (with --kernel `kernel` where the checkout has the
-    flag); returns {epochs, seconds, steps, trainer}."""
+    flag) and the data of folder `path`; returns {epochs, seconds, steps, trainer}."""
     sys.path.insert(0, str(root))
     import inspect
 
@@ -47,7 +47,7 @@ def measure(root, config, device, kernel):
     data, did, model, n, epochs = CONFIGS[config]
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)
-    ds = dataset.load(data, did, DATA, rng)
+    ds = dataset.load(data, did, path, rng)
     idx = rng.choice(len(ds.y_train), n, replace=False)
     parameters = inspect.signature(Learner).parameters
     default = parameters.get("kernel")  # older checkouts take a bool, or no choice
@@ -61,17 +61,32 @@ def measure(root, config, device, kernel):
             "trainer": getattr(learner, "trainer", "torch")}
 
 
-def run_worker(root, config, device, kernel):
+def run_worker(root, config, device, kernel, path):
     """measure() in a fresh process (one torch thread); stops with the worker's last error line when it fails."""
-    out = flags.run_or_stop([sys.executable, __file__, "--worker", str(root), config, device, kernel],
+    out = flags.run_or_stop([sys.executable, __file__, "--worker", str(root), config, device, kernel, path],
                             f"{config} in {root}", env=dict(os.environ, OMP_NUM_THREADS="1"))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def check_data(p, configs, path):
+    """Stop with one line (p.error) when the data of a configuration cannot be read from `path`, before any
+    worker: a worker would stop with its traceback's last line."""
+    import numpy as np
+
+    import dataset
+    from errors import UserError
+
+    for data, did in dict.fromkeys(CONFIGS[c][:2] for c in configs):
+        try:
+            dataset.load(data, did, path, np.random.default_rng(0))
+        except UserError as e:
+            p.error(str(e))
+
+
 def main():
     """Time each configuration in workers (interleaved with --compare's) and print the table; or, as
-    `--worker ROOT CONFIG DEVICE KERNEL`, time one configuration and print its measure() as JSON."""
-    worker = flags.worker_args(("ROOT", "CONFIG", "DEVICE", "KERNEL"))
+    `--worker ROOT CONFIG DEVICE KERNEL PATH`, time one configuration and print its measure() as JSON."""
+    worker = flags.worker_args(("ROOT", "CONFIG", "DEVICE", "KERNEL", "PATH"))
     if worker:
         import warnings
         warnings.simplefilter("ignore")
@@ -81,6 +96,7 @@ def main():
     from strategy_params import positive
 
     p = flags.parser(__doc__)
+    flags.add_path(p, "MNIST and OpenML's letter (openml/6.csv)")
     p.add_argument("--compare", type=flags.checkout,
                    help="another checkout (its root folder) whose learner to time against this one, interleaved")
     p.add_argument("--repeats", type=positive(int), default=1, help="runs of each configuration and checkout")
@@ -94,6 +110,7 @@ def main():
     roots = [ROOT] + ([args.compare] if args.compare else [])
     configs = args.configs
     flags.check_device(p, args.device)
+    check_data(p, configs, args.path)
     rate = {(c, r): [] for c in configs for r in roots}
     step_ms = {(c, r): [] for c in configs for r in roots}
     trainer = {c: set() for c in configs}
@@ -101,7 +118,7 @@ def main():
     for _ in range(args.repeats):
         for c in configs:
             for r in roots:
-                res = run_worker(r, c, args.device, args.kernel)
+                res = run_worker(r, c, args.device, args.kernel, args.path)
                 rate[c, r].append(res["epochs"] / res["seconds"])
                 step_ms[c, r].append(1000 * res["seconds"] / res["steps"])
                 if r == ROOT:

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from cli import NO_CUDA, ROOT, assert_one_line_error, run_cli
+from cli import NO_CUDA, ROOT, SHARED_DATA, assert_one_line_error, run_cli
 
 BENCHMARKS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name != "flags.py")
 SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
@@ -39,7 +39,9 @@ SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
     ("run_time.py", ["--", "--help"], ["made no run to time"]),
     ("strategy_cost.py", ["--algs", "rand", "--", "--help"], ["made no run to time"]),
     ("peers.py", ["--repeats", "0"], ["--repeats"]),
-    ("peers.py", ["--threads", "1", "0"], ["--threads"]),
+    ("peers.py", ["--threads", "1,0"], ["--threads", "must be a positive int, got 0"]),
+    ("peers.py", ["--cases", "epig,typiclsut"], ["unknown case 'typiclsut'; did you mean typiclust?"]),
+    ("peers.py", ["--cases", "epig,typiclust", "--threads", "1,2", "--repeats", "0"], ["--repeats"]),  # lists pass
     ("fidelity.py", ["--nStart", "0"], ["--nStart"]),
     ("fidelity.py", ["--seed", "-1"], ["--seed"]),
     ("fidelity.py", ["--path", "nowhere"], ["OpenML data set 6", "nowhere/openml/6.csv"]),  # came after the digits rows
@@ -52,6 +54,40 @@ def test_bad_flag_is_one_line_error(script, args, fragments):
     """Each of these tracebacks, ran on with a nonsense value or ran nothing before the value was checked."""
     proc = run_cli(*args, script=f"bench/{script}", timeout=120)
     assert_one_line_error(proc, f"{script}: error:", *fragments)
+
+
+@pytest.mark.parametrize("script, args, fragment", [
+    ("infer_speed.py", [], "MNIST"),  # a traceback (errors.UserError)
+    ("snapshot_cost.py", [], "MNIST"),  # a traceback after the table's first rows
+    ("snapshot_cost.py", ["--configs", "FashionMNIST cnn 1000"], "FashionMNIST"),
+    ("train_speed.py", ["--configs", "digits lin 200,letter mlp 100"], "OpenML data set 6"),  # the worker's last line
+])
+def test_data_missing_from_path_is_one_line_error_before_any_work(script, args, fragment, tmp_path):
+    """--path names the data folder (these read ../shared/data whatever the caller wanted); a folder without the
+    data is one line naming it, and no table has begun."""
+    proc = run_cli(*args, "--path", tmp_path, script=f"bench/{script}", timeout=300)
+    assert_one_line_error(proc, f"{script}: error:", fragment, str(tmp_path))
+    assert "|" not in proc.stdout
+
+
+@pytest.mark.parametrize("script, args", [
+    ("kernel_start.py", ["--rounds", "2"]),  # a kernels.Unavailable traceback
+    ("kernel_crossover.py", ["--epochs", "1"]),  # one line without `error:`
+    ("infer_speed.py", ["--repeats", "1", "--path", SHARED_DATA]),  # the same
+])
+def test_no_working_compiler_is_one_line_error(script, args, tmp_path):
+    """With CC=false (and a fresh cache) the compiled mlp epoch cannot be built: one line saying so and why."""
+    proc = run_cli(*args, script=f"bench/{script}", timeout=300, env={"CC": "false", "BADGE_CACHE": str(tmp_path)})
+    assert_one_line_error(proc, f"{script}: error: the compiled mlp epoch is not available here (",
+                          "false --version")
+
+
+def test_selection_speed_draws_help_names_every_strategy_that_uses_it():
+    """noise_stability takes --draws noisy copies, but the help named only the MC-dropout strategies."""
+    proc = run_cli("--help", script="bench/selection_speed.py", env={"COLUMNS": "250"})
+    draws = next(line for line in proc.stdout.splitlines() if line.lstrip().startswith("--draws"))
+    for alg in ("batchbald", "powerbald", "meanstd", "epig", "noise_stability"):
+        assert alg in draws
 
 
 @NO_CUDA

@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from cli import NO_CUDA, ROOT, assert_one_line_error, run_cli
+from cli import NO_CUDA, ROOT, SHARED_DATA, assert_one_line_error, run_cli
 
 
 
@@ -151,8 +151,19 @@ def test_train_speed_worker_takes_its_modules_from_the_measured_checkout_only(tm
 
 
 def test_train_speed_worker_times_one_configuration():
-    """The hidden --worker that the benchmark runs for each configuration and checkout."""
-    proc = run_cli("--worker", ROOT, "digits lin 200", "cpu", "auto", script="bench/train_speed.py", timeout=300)
+    """The hidden --worker that the benchmark runs for each configuration and checkout (digits reads no data
+    folder: its PATH is not used)."""
+    proc = run_cli("--worker", ROOT, "digits lin 200", "cpu", "auto", "unused", script="bench/train_speed.py",
+                   timeout=300)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["steps"] == result["epochs"] * 2 and result["seconds"] > 0 and result["trainer"] == "torch"
+
+
+def test_train_speed_workers_read_the_data_of_path(tmp_path):
+    """The workers read letter from --path (they read ../shared/data, whatever the caller wanted)."""
+    (tmp_path / "openml").mkdir()
+    shutil.copy(SHARED_DATA / "openml" / "6.csv", tmp_path / "openml")
+    proc = run_cli("--configs", "letter mlp 100", "--path", tmp_path, script="bench/train_speed.py", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert table_rows(proc.stdout)[0][0] == "letter mlp 100"
