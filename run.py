@@ -314,9 +314,13 @@ def data_source(args):
 
 def build_strategy(args, learner, labeled, generator):
     """The --alg strategy with the parameters it declares, each from its flag (strategy_params.arguments), and
-    those it derives from the data's name (Strategy.data_parameters: BAIT's λ)."""
+    those it derives from the name of the data it runs on (Strategy.data_parameters: BAIT's λ; with --did, the
+    OpenML data set's, whatever --data says)."""
+    from results import data_label
+
     cls = STRATEGIES[args.alg]
-    return cls(learner, labeled, generator, **arguments(args.alg, vars(args)), **cls.data_parameters(args.data))
+    return cls(learner, labeled, generator, **arguments(args.alg, vars(args)),
+               **cls.data_parameters(data_label(args.did, args.data)))
 
 
 def check_memory(args, ds):

@@ -134,6 +134,11 @@ def test_lambda_is_001_for_cifar_names_and_run_passes_it(data, lam):
     assert run.build_strategy(args, None, np.zeros(5, dtype=bool), torch.Generator()).lam == lam
 
 
+def test_lambda_follows_the_openml_data_that_did_runs_on_not_data():
+    args = run.build_parser().parse_args(["--alg", "bait", "--did", "6", "--data", "CIFAR10"])
+    assert run.build_strategy(args, None, np.zeros(5, dtype=bool), torch.Generator()).lam == 1.0
+
+
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_strategy_uses_the_whole_pool_and_its_lambda():
     """BaitSampling picks bait_select's batch over the whole pool with its own λ, and λ = 1 and λ = 0.01 pick
