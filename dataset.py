@@ -342,15 +342,37 @@ def given_split(name, train, test, rng, source, test_source):
 
 
 def codes_among(classes, labels, source, train_source):
-    """The code 0..C-1 of each label among the training `classes` (int64), matched by label_text (one side's labels
-    may be numbers, the other's text: 1.0 and '1' are one class); UserError naming a label that is not among them."""
-    code = {label_text(c): i for i, c in enumerate(classes)}
-    texts = [label_text(v) for v in labels]
-    unseen = [t for t in texts if t not in code]
-    if unseen:
-        raise UserError(f"{source}: label {unseen[0]!r} never occurs in the training set {train_source}; "
-                        f"every test label must be one of the training labels")
-    return np.array([code[t] for t in texts], dtype=np.int64)
+    """The code 0..C-1 of each label among the training `classes` (int64): a label that reads as a number is the
+    class of that value (1.0, 1 and '01' are one class: a table's label column of numbers loses '01''s zero), or,
+    when two classes share it ('01' and '1'), the one written as the label is; any other label the class written
+    alike. UserError naming a label that is not among them, or that two classes share and it does not tell apart."""
+    text_code = {label_text(c): i for i, c in enumerate(classes)}
+    value_codes = {}
+    for i, c in enumerate(classes):
+        if (value := number(c)) is not None:
+            value_codes.setdefault(value, []).append(i)
+    codes = []
+    for label in labels:
+        text, shared = label_text(label), value_codes.get(number(label), [])
+        if len(shared) > 1 and not (isinstance(label, str) and text in text_code):
+            raise UserError(f"{source}: label {text!r} is the value of training labels "
+                            f"{', '.join(repr(label_text(classes[i])) for i in shared)} of {train_source}; rename "
+                            f"them so that no two read as the same number")
+        code = shared[0] if len(shared) == 1 else text_code.get(text)
+        if code is None:
+            raise UserError(f"{source}: label {text!r} never occurs in the training set {train_source}; "
+                            f"every test label must be one of the training labels")
+        codes.append(code)
+    return np.array(codes, dtype=np.int64)
+
+
+def number(label):
+    """A label's value as a float when it is a number or text that reads as one, else None."""
+    try:
+        value = float(label.item() if isinstance(label, np.generic) else label)
+    except (TypeError, ValueError):
+        return None
+    return value if np.isfinite(value) else None
 
 
 def npz_names(path):

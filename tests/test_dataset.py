@@ -374,6 +374,19 @@ def test_test_labels_match_training_labels_written_as_numbers_or_text(tmp_path):
                "label 'y' never occurs in the training set")
 
 
+def test_test_labels_read_as_numbers_match_training_labels_written_with_leading_zeros(tmp_path):
+    """Train labels 01, 02, x are text; the test file's 01, 02 read as the numbers 1 and 2: matched by value (they
+    were refused as label '1'); a value two training labels share ('1' and '01') is refused, not matched to one."""
+    (tmp_path / "train.csv").write_text("".join(f"{i},{i % 7},{lab}\n" for i, lab in enumerate(["01", "02", "x"] * 20)))
+    (tmp_path / "test.csv").write_text("5,1,02\n6,2,01\n7,3,02\n")
+    ds = dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), test=str(tmp_path / "test.csv"))
+    assert ds.class_names == ["01", "02", "x"] and ds.y_test.tolist() == [1, 0, 1]
+    (tmp_path / "train.csv").write_text("".join(f"{i},{i % 7},{lab}\n" for i, lab in enumerate(["01", "1", "x"] * 20)))
+    (tmp_path / "test.csv").write_text("5,1,01\n6,2,01\n")
+    user_error(lambda: dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), test=str(tmp_path / "test.csv")),
+               "label '1' is the value of training labels '01', '1' of")
+
+
 def test_a_test_set_of_one_class_is_a_test_set(tmp_path):
     """Only the training data needs two classes; a test file or an .npz's y_test of one class was refused with
     "only one class in the labels"."""
