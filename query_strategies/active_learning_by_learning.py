@@ -41,6 +41,7 @@ class ActiveLearningByLearning(Strategy):
     """`albl`: a bandit over [conf, coreset]; `arms` (strategy classes) may be given to bandit over others."""
 
     name = "albl"
+    on_embedding = True  # its core-set arm covers learner.embeddings
     default_arms = (LeastConfidence, CoreSet)
 
     def __init__(self, learner, labeled, generator, arms=None):

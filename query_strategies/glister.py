@@ -61,6 +61,7 @@ class Glister(Strategy):
     """`glister`: greedy one-step Taylor reduction of the pool's (pseudo-labelled) loss on the last layer."""
 
     name = "glister"
+    takes_gradients = True
 
     def select(self, n):
         pool, labelled = np.arange(self.n_pool), self.labeled_idx()

@@ -126,6 +126,8 @@ def logdetmi_select(unl, query, k, generator, eta=DEFAULT_ETA, lam=DEFAULT_LAMBD
 class SubmodularMI(Strategy):
     """The unlabelled and query gradient rows of the current model, for a SIMILAR measure."""
 
+    takes_gradients = True
+
     def gradient_rows(self):
         """(unit gradients of the unlabelled points with predicted labels, of the query points with true ones)."""
         idx, labelled = self.unlabeled(), self.labeled_idx()

@@ -87,6 +87,7 @@ class VeSSAL(Strategy):
     """`vessal`: one streaming pass of volume sampling over the unlabelled points' gradient embeddings."""
 
     name = "vessal"
+    takes_gradients = True
 
     def select(self, n):
         idx = self.unlabeled()

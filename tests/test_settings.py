@@ -1,6 +1,8 @@
 """The settings of today's studies (issue 22): balanced accuracy and the rarest class's labels in rounds.csv,
 official test splits of user data, a long-tailed pool (--imbalance), a cold start (--nStart 0) and selection on
 the data's own features (--select-on input), each through run.py as a user runs it."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -294,6 +296,8 @@ def test_select_on_input_leaves_strategies_on_the_last_layer_unchanged(alg, tmp_
 
 @pytest.mark.parametrize("flags, message", [
     (["--alg", "badge", "--select-on", "input", "--nStart", "20"], "badge selects on the network's gradients"),
+    *[(["--alg", alg, "--select-on", "input", "--nStart", "20"], f"{alg} selects on the network's gradients")
+      for alg in ("vessal", "glister", "flqmi", "logdetmi")],  # gradient embeddings, as badge's
     (["--alg", "coreset_pca", "--nStart", "0"], "--nStart 0: coreset_pca picks the first batch on an embedding"),
     (["--alg", "typiclust", "--nStart", "0"], "--nStart 0: typiclust picks the first batch on an embedding"),
     (["--nStart", "-1"], "--nStart must be at least 0"),
@@ -313,8 +317,14 @@ def test_learner_embeddings_are_the_input_features_when_selecting_on_input():
 
 
 def test_select_on_input_leaves_a_strategy_on_predictions_unchanged(tmp_path, capsys):
+    warned = "--select-on input changes what the strategies on an embedding select (albl, cluster_margin, coreset, " \
+             "coreset_pca, kmeans, probcover, typiclust); marg takes the network's outputs whatever it says: it is " \
+             "ignored"
     for on in ("input", "model"):
-        assert run.main(["--alg", "marg", "--select-on", on, "--nStart", "20", *SMALL,
-                         "--out", str(tmp_path / on)]) == 0
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert run.main(["--alg", "marg", "--select-on", on, "--nStart", "20", *SMALL,
+                             "--out", str(tmp_path / on)]) == 0
+        assert (warned in [str(w.message) for w in caught]) == (on == "input")
     assert picks_by_round(run_folder(tmp_path / "input", "marg")) == picks_by_round(run_folder(tmp_path / "model",
                                                                                                "marg"))
