@@ -5,8 +5,8 @@ An entry is a folder of .npy files, `CACHE/decoded/<kind>-<key>`; the key is SHA
 decoder's own version strings and the contents of its source files, so a changed file, library or decoder gives a
 new key (and the entries made before it under the same `kind` are removed). Entries are written to a temporary
 folder and renamed into place, so a crash or a parallel run never leaves a partial one; a temporary folder that a
-killed writer left behind is removed by the next store, and an entry that lacks one of its arrays is decoded
-again."""
+killed writer left behind is removed by a later store once an hour old, and an entry that lacks one of its arrays
+is decoded again."""
 import hashlib
 import os
 import shutil

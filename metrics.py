@@ -1,4 +1,4 @@
-"""What rounds.csv records of each trained model beyond plain accuracy (PROTOCOL §1): balanced accuracy on the test
+"""What rounds.csv records of each trained model beyond plain accuracy (PROTOCOL §7): balanced accuracy on the test
 set, and how many labels the pool's rarest class has."""
 import numpy as np
 

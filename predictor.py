@@ -1,9 +1,11 @@
 """What strategies see of a round's trained network: its outputs on pool points, through a narrow interface.
 
 A `Predictor` answers with the network the learner last trained (or restored): probabilities, embeddings (the
-input of the last layer), both together (the inputs of gradient embeddings), MC-dropout samples, per-point
-attack scores, the labels of the points it was trained on, and the number of classes. Strategies never reach the
-network, the pool's tensors or the data set themselves; the time spent here is rounds.csv's infer_seconds."""
+input of the last layer), both together (the inputs of gradient embeddings), MC-dropout samples, noisy copies'
+outputs, the last layer's weights, the held-out logits of a network trained aside, per-point attack scores (the
+attack alone is handed the network), the labels of the labelled points and of the current query's picks, and the
+number of classes. Strategies never reach the network otherwise, nor the pool's tensors or the data set; the time
+spent here is rounds.csv's infer_seconds."""
 import copy
 import time
 from contextlib import contextmanager

@@ -2,9 +2,10 @@
 
     python run.py --model mlp --nQuery 100 --data MNIST --path ../shared/data --alg badge
 
-Round 0 labels --nStart random pool points; every round trains a fresh network on the labelled points, prints
-`<n labelled>\\ttesting accuracy <acc>`, and the strategy picks --nQuery more. Results go to
-OUT/<data>_<model>_<alg>_<nQuery>_seed<seed>/ (config.json, rounds.csv, queries.csv)."""
+Round 0 labels --nStart random pool points (or, with --nStart 0, a first batch of --nQuery); every round trains a
+fresh network on the labelled points, prints `<n labelled>\\ttesting accuracy <acc>`, and the strategy picks
+--nQuery more. Results go to OUT/<data>_<model>_<alg>_<nQuery>_seed<seed>/ (config.json, rounds.csv, queries.csv,
+checkpoint.pt, training.pt while a round trains, and summary.json once the run ends)."""
 import os
 import signal
 import sys
