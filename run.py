@@ -494,12 +494,12 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     if is_finished(summary, n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
-    run_dir.summary.unlink(missing_ok=True)
     continue_trainer(learner, old.get("trainer", "torch"), run_dir)
+    restore_checkpoint(state, learner, strategy, run_dir.checkpoint)  # one that does not fit stops it here
+    run_dir.summary.unlink(missing_ok=True)
     continue_segment_flags(old, config, run_dir)
     run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds,
                            "segments": [*segments, segment(state["round"] + 1, args, learner, config)]})
-    restore_checkpoint(state, learner, strategy, run_dir.checkpoint)
     for n_lab, acc in run_dir.accuracies():
         print(f"{n_lab}\ttesting accuracy {acc}", flush=True)
     print(f"run.py: resuming {run_dir.path} after round {state['round']}", file=sys.stderr)

@@ -169,6 +169,14 @@ def forged_checkpoint(**changes):
     return forge
 
 
+def misfit_checkpoint(folder):
+    """A checkpoint of this run (its id and identity) whose network weights are of another shape."""
+    state = torch.load(folder / "checkpoint.pt", weights_only=True)
+    model = state["learner"]["model"]
+    model[next(iter(model))] = torch.zeros(3, 3)
+    torch.save(state, folder / "checkpoint.pt")
+
+
 def edit_summary(**changes):
     def edit(folder):
         summary = json.loads((folder / "summary.json").read_text())
@@ -235,6 +243,7 @@ CORRUPTIONS = {
                               ["checkpoint.pt", "cannot be read"]),
     "checkpoint.pt of another run": (other_checkpoint, ["checkpoint.pt", "another run"]),
     "checkpoint.pt of another identity": (forged_checkpoint(identity="0" * 64), ["checkpoint.pt", "another run"]),
+    "checkpoint.pt of another network": (misfit_checkpoint, ["checkpoint.pt", "does not fit this run"]),
     "config.json truncated": (lambda f: (f / "config.json").write_text('{"alg": "ent'), ["config.json", "not valid JSON"]),
     "config.json deleted": (lambda f: (f / "config.json").unlink(), ["config.json", "missing"]),
     "config.json a list": (lambda f: (f / "config.json").write_text("[1, 2]"), ["config.json", "not an object"]),
