@@ -465,8 +465,9 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     """The first round to run: 0 in a fresh folder, or the one after the last checkpoint with --resume (the
     learner and strategy then continue from it); None when a resumed run has nothing left to do. A resume first
     checks that config.json, the checkpoint and the CSVs agree (RunDir.verify) and cuts off only lines written
-    after the checkpoint. A resume before the first checkpoint starts afresh, keeping the run id and the
-    training snapshot of a first round cut off in its training (first_round_run_id)."""
+    after the checkpoint. A resume before the first checkpoint starts afresh, keeping the run id, the segments,
+    the first start's --kernel and the training snapshot of a first round cut off in its training
+    (first_round_config)."""
     if not args.resume or not run_dir.checkpoint.exists():
         if run_dir.holds_results() and not args.force and not args.resume:
             raise occupied(run_dir)
@@ -474,13 +475,14 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         if args.resume:
             run_dir.check_nothing_finished()
             print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
-            kept = first_round_run_id(run_dir, config)
+            kept = first_round_config(run_dir, config)
             if kept:  # round 0 continues from its snapshot: with the trainer the run started with
-                continue_trainer(learner, run_dir.read_config().get("trainer", "torch"), run_dir)
+                continue_trainer(learner, kept.get("trainer", "torch"), run_dir)
+        started = {"run_id": run_owner(kept)["run_id"], "kernel": kept.get("kernel", args.kernel)} if kept else {}
+        segments = [*(kept or {}).get("segments", []), segment(0, args, learner, config)]
         with interrupt_held():  # a fresh start (--force) replaces the folder's files whole
-            run_dir.start(dict(config, run_id=kept or config["run_id"], trainer=learner.trainer,
-                               trainer_identity=learner.trainer_identity, segments=[segment(0, args, learner, config)]),
-                          keep=[run_dir.training] if kept else [])
+            run_dir.start(dict(config, **started, trainer=learner.trainer, trainer_identity=learner.trainer_identity,
+                               segments=segments), keep=[run_dir.training] if kept else [])
         return 0
     old = run_dir.read_config()
     check_same_run(run_dir, old, config)
@@ -506,10 +508,10 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     return state["round"] + 1
 
 
-def first_round_run_id(run_dir, config):
-    """The run id in the folder's config.json when config.json describes this same run (its identity hash,
-    resume.run_identity) and training.pt is a training snapshot of it: a resume before the first checkpoint keeps
-    both, and the first round's training continues from the snapshot. None otherwise (the folder then starts
+def first_round_config(run_dir, config):
+    """The folder's config.json when it describes this same run (its identity hash, resume.run_identity) and
+    training.pt is a training snapshot of it: a resume before the first checkpoint keeps its run id, segments and
+    snapshot, and the first round's training continues from the snapshot. None otherwise (the folder then starts
     anew)."""
     from statefile import StateError
 
@@ -521,7 +523,7 @@ def first_round_run_id(run_dir, config):
         if owner["identity"] != run_identity(config):
             return None
         run_dir.check_training(owner, 0)
-        return owner["run_id"]
+        return old
     except (StateError, KeyError, TypeError):
         return None
 

@@ -304,12 +304,15 @@ def test_a_run_resumed_with_another_kernel_flag_continues_its_snapshot_with_the_
         first_round, tmp_path):
     """Started with --kernel off and resumed with the default (the compiled epoch where it builds): the run goes on
     with PyTorch, from its snapshot. Round 0 (no checkpoint yet) took today's --kernel and failed on the snapshot
-    (KeyError), after rewriting config.json's trainer."""
+    (KeyError), after rewriting config.json's trainer; and its segments began with the resume, whose --kernel the
+    top level named."""
     rd, epoch = kill_mid_training(tmp_path, first_round, extra=["--kernel", "off"])
     proc = run_main(*ARGS, "--out", tmp_path, "--resume")
     assert proc.returncode == 0, proc.stderr
     assert f"run.py: round {rd} continues its training from epoch {epoch} (training.pt)" in proc.stderr
-    assert json.loads((tmp_path / FOLDER / "config.json").read_text())["trainer"] == "torch"
+    config = json.loads((tmp_path / FOLDER / "config.json").read_text())
+    assert config["trainer"] == "torch" and config["kernel"] == "off"
+    assert [(s["from_round"], s["kernel"]) for s in config["segments"]] == [(0, "off"), (rd, "auto")]
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
