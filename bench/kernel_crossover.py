@@ -1,5 +1,6 @@
 """Where the compiled mlp epoch beats PyTorch: ms per step of both on synthetic inputs of width d with a given share
-of entries that differ from their feature's minimum (0 here), one thread, interleaved; prints a table.
+of entries that differ from their feature's minimum (0 here), one thread, the two paths' epochs alternated;
+prints a table.
 
     python bench/kernel_crossover.py [--epochs 20]
 
@@ -34,17 +35,27 @@ def synthetic(d, share, n=512):
     return (torch.rand(n, d, generator=g) + 0.5) * (torch.rand(n, d, generator=g) < share)
 
 
-def step_ms(X, batch, kernel, epochs):
-    """ms per minibatch step of `epochs` epochs of a fresh mlp on X, with the kernel forced on or off."""
+def epoch_function(X, batch, kernel):
+    """One epoch of a fresh mlp on X, as a callable, with the kernel forced on or off; run once (warm-up)."""
     y = torch.arange(len(X)) % 10
     ds = dataset.Dataset("synthetic", X, y, X[:10], y[:10], 10, batch)
     learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), kernel="on" if kernel else "off")
     epoch = learner.training.engine.epoch_function(learner.training.fresh_model(), X, y)
     epoch()
-    start = time.perf_counter()
+    return epoch
+
+
+def step_ms(X, batch, epochs):
+    """(kernel, PyTorch) ms per minibatch step over `epochs` epochs of each, alternated epoch by epoch, so that a
+    shared machine's load weighs on both alike."""
+    functions, totals = [epoch_function(X, batch, kernel) for kernel in (True, False)], [0.0, 0.0]
     for _ in range(epochs):
-        epoch()
-    return 1000 * (time.perf_counter() - start) / (epochs * -(-len(X) // batch))
+        for i, epoch in enumerate(functions):
+            start = time.perf_counter()
+            epoch()
+            totals[i] += time.perf_counter() - start
+    steps = epochs * -(-len(X) // batch)
+    return tuple(1000 * total / steps for total in totals)
 
 
 def main():
@@ -60,7 +71,7 @@ def main():
     print("|---|---|---|---|---|---|---|")
     for d, share, batch in GRID:
         X = synthetic(d, share)
-        ours, torch_ms = step_ms(X, batch, True, args.epochs), step_ms(X, batch, False, args.epochs)
+        ours, torch_ms = step_ms(X, batch, args.epochs)
         auto = "kernel" if kernels.pays_off(X, batch) else "PyTorch"
         print(f"| {d} | {share:.0%} | {batch} | {ours:.3f} | {torch_ms:.3f} | {torch_ms / ours:.2f}× | {auto} |")
 
