@@ -52,6 +52,21 @@ def exit_with(main):
 INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '(.*)' \(choose from")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends "(default: X)" to a flag's help only when X says something: not for None, '' or False, nor when
+    the help already names the default."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default == "" \
+                or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class ExamplesHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """HelpFormatter that prints the description and the epilog (usage examples) as written."""
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: run.py's, sweep.py's and the benchmarks' parser."""
 

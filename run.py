@@ -23,7 +23,6 @@ def exit_interrupted(signum, frame):
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, exit_interrupted)
 
-import argparse
 import math
 import platform
 import threading
@@ -37,7 +36,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
-from errors import GuardWarning, Parser, TrainingDiverged, UserError, exit_with
+from errors import GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with
 from query_strategies import ALIASES, STRATEGIES
 from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity, run_owner
 from runlock import run_folder_lock
@@ -45,17 +44,6 @@ from strategy_params import add_flags, arguments, ignored_flags
 
 # torch, torchvision and the modules built on them are imported after the flags are parsed (import_libraries),
 # so that --help and flag errors answer at once.
-
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Appends "(default: X)" to a flag's help only when X says something: not for None, '' or False, nor when
-    the help already names the default."""
-
-    def _get_help_string(self, action):
-        if action.default is None or action.default is False or action.default == "" \
-                or "default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
 
 
 def build_parser():

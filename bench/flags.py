@@ -21,11 +21,15 @@ def prog():
 
 
 def parser(doc):
-    """A one-line-error parser described by the first paragraph of a benchmark's docstring (its usage
-    examples follow it)."""
-    from errors import Parser
+    """A one-line-error parser described by a benchmark's docstring: its first paragraph, then the rest (its usage
+    examples) after the flags, whose help names their defaults."""
+    import textwrap
 
-    return Parser(description=doc.split("\n\n")[0].replace("\n", " "))
+    from errors import ExamplesHelpFormatter, Parser
+
+    first, _, rest = doc.partition("\n\n")
+    return Parser(description=textwrap.fill(" ".join(first.split()), 100), epilog=rest or None,
+                  formatter_class=ExamplesHelpFormatter)
 
 
 def subset(known, what="name"):

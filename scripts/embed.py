@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import Parser, UserError  # noqa: E402
+from errors import HelpFormatter, Parser, UserError  # noqa: E402
 
 TORCHVISION_DATA = ("MNIST", "FashionMNIST", "CIFAR10")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -34,8 +34,6 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def parse_args(argv):
     """The flags of argv; a bad flag exits 2 with one line (errors.Parser); --help shows the defaults."""
-    from run import HelpFormatter
-
     p = Parser(prog="embed.py", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
     p.add_argument("--data", required=True, help="MNIST, FashionMNIST, CIFAR10 or an image folder")
     p.add_argument("--path", default="data", help="the folder holding MNIST, FashionMNIST or CIFAR10 (as run.py's)")

@@ -57,7 +57,7 @@ if str(ROOT) not in sys.path:
 
 import run  # noqa: E402
 import resume  # noqa: E402
-from errors import Parser, UserError, close_names, exit_with  # noqa: E402
+from errors import HelpFormatter, Parser, UserError, close_names, exit_with  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
@@ -530,7 +530,7 @@ def run_ray(ray, jobs, args, done):
 
 def build_parser():
     p = Parser(prog="sweep.py", description=__doc__.split("\n\n")[0], allow_abbrev=False,
-               formatter_class=run.HelpFormatter,
+               formatter_class=HelpFormatter,
                epilog="Any other option goes to every run.py call, e.g. --nStart 100 --nEnd 1000 "
                       "--path ../shared/data --maxEpochs 500.")
     p.add_argument("--grid", metavar="FILE", help="TOML file of these options and a [run] table of run.py flags "

@@ -82,6 +82,12 @@ def test_no_working_compiler_is_one_line_error(script, args, tmp_path):
                           "false --version")
 
 
+def test_help_names_each_flag_s_default():
+    proc = run_cli("--help", script="bench/selection_speed.py", env={"COLUMNS": "250"})
+    assert re.search(r"--seed SEED +seed of the synthetic inputs and the selection \(default: 0\)", proc.stdout)
+    assert re.search(r"--device \{cpu,cuda\} +where the inputs and selection live \(default: cpu\)", proc.stdout)
+
+
 def test_selection_speed_draws_help_names_every_strategy_that_uses_it():
     """noise_stability takes --draws noisy copies, but the help named only the MC-dropout strategies."""
     proc = run_cli("--help", script="bench/selection_speed.py", env={"COLUMNS": "250"})
@@ -102,15 +108,18 @@ def test_cuda_without_a_gpu_is_one_line_error(script, args):
 
 
 @pytest.mark.parametrize("script", BENCHMARKS)
-def test_help_gives_the_whole_first_paragraph_and_every_flag_a_text(script):
-    """The description is the docstring's first paragraph, not its first line cut mid-sentence; no flag is bare."""
+def test_help_gives_the_whole_docstring_and_every_flag_a_text(script):
+    """The description is the docstring's first paragraph, not its first line cut mid-sentence, and the rest of it
+    (the usage examples) follows the flags; no flag is bare."""
     proc = run_cli("--help", script=f"bench/{script}", env={"COLUMNS": "250"})
     assert proc.returncode == 0, proc.stderr
     usage, rest = proc.stdout.split("\n\n", 1)
-    description, options = re.split(r"\n(?:positional arguments|options):\n", rest, maxsplit=1)
-    doc = (ROOT / "bench" / script).read_text().split('"""')[1].split("\n\n")[0]
-    assert " ".join(description.split()) == " ".join(doc.split())
-    lines = options.splitlines() + [""]
+    description, *sections = re.split(r"\n\n?(?:positional arguments|options):\n", rest)
+    first, _, others = (ROOT / "bench" / script).read_text().split('"""')[1].partition("\n\n")
+    assert " ".join(description.split()) == " ".join(first.split())
+    last, _, epilog = sections.pop().partition("\n\n")
+    assert " ".join(epilog.split()) == " ".join(others.split())
+    lines = "\n".join([*sections, last]).splitlines() + [""]
     for line, after in zip(lines, lines[1:]):
         if line.lstrip().startswith("-"):  # its help on the same line, or on the next, indented further
             assert re.match(r"\s+-\S.*?\S {2,}\S", line) or re.match(r" {8,}\S", after), \
