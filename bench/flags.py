@@ -59,6 +59,20 @@ def add_path(p, holding):
                                                 "(default: %(default)s)")
 
 
+def load_data(p, data, did, path, rng=None):
+    """dataset.load of `data` (`did`) from folder `path` (rng: default a fresh one of seed 0); one line (p.error)
+    when it cannot be read."""
+    import numpy as np
+
+    import dataset
+    from errors import UserError
+
+    try:
+        return dataset.load(data, did, path, np.random.default_rng(0) if rng is None else rng)
+    except UserError as e:
+        p.error(str(e))
+
+
 def checkout(text):
     """argparse type: the root of another checkout of this project (a folder holding run.py and learner.py)."""
     try:

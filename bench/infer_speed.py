@@ -18,7 +18,6 @@ import statistics  # noqa: E402
 import time  # noqa: E402
 
 from bench import flags  # noqa: E402
-from errors import UserError  # noqa: E402
 from strategy_params import non_negative, positive  # noqa: E402
 
 
@@ -41,16 +40,12 @@ def main():
     import numpy as np
     import torch
 
-    import dataset
     from model import MLP
     from predictor import Inputs
 
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
-    try:
-        ds = dataset.load("MNIST", 0, args.path, rng)
-    except UserError as e:
-        p.error(str(e))
+    ds = flags.load_data(p, "MNIST", 0, args.path, rng)
     flags.require_kernel()
     if args.labelled >= len(ds.y_train):
         p.error(f"--labelled {args.labelled} leaves no pool of MNIST's {len(ds.y_train)} training images")

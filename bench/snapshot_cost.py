@@ -22,9 +22,7 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-import dataset  # noqa: E402
 from bench import flags  # noqa: E402
-from errors import UserError  # noqa: E402
 from strategy_params import positive  # noqa: E402
 from learner import Learner  # noqa: E402
 from results import TrainingSnapshot  # noqa: E402
@@ -48,11 +46,7 @@ def timed(function, repeats):
 
 def load_data(p, configs, path):
     """{data name: its data set from `path`} for the configurations; one line (p.error) when one cannot be read."""
-    try:
-        return {data: dataset.load(data, 0, path, np.random.default_rng(0))
-                for data in dict.fromkeys(CONFIGS[c][0] for c in configs)}
-    except UserError as e:
-        p.error(str(e))
+    return {data: flags.load_data(p, data, 0, path) for data in dict.fromkeys(CONFIGS[c][0] for c in configs)}
 
 
 def measure(config, ds, repeats, folder):

@@ -71,16 +71,8 @@ def run_worker(root, config, device, kernel, path):
 def check_data(p, configs, path):
     """Stop with one line (p.error) when the data of a configuration cannot be read from `path`, before any
     worker: a worker would stop with its traceback's last line."""
-    import numpy as np
-
-    import dataset
-    from errors import UserError
-
     for data, did in dict.fromkeys(CONFIGS[c][:2] for c in configs):
-        try:
-            dataset.load(data, did, path, np.random.default_rng(0))
-        except UserError as e:
-            p.error(str(e))
+        flags.load_data(p, data, did, path)
 
 
 def main():
