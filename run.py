@@ -183,14 +183,13 @@ def check_selection_flags(args):
     """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free), and its
     parameters against its own bounds (Strategy.check_parameters)."""
     cls = STRATEGIES[args.alg]
+    takers = ", ".join(sorted(a for a, c in STRATEGIES.items() if c.on_embedding and c.name == a))
     if args.select_on == "input" and cls.takes_gradients:
-        takers = sorted(a for a, c in STRATEGIES.items() if c.on_embedding and c.name == a)
-        raise UserError(f"--select-on input gives the embedding-based strategies ({', '.join(takers)}) the data's "
-                        f"own features; {args.alg} selects on the network's gradients, which they cannot stand for: "
-                        f"drop --select-on input")
+        raise UserError(f"--select-on input gives the embedding-based strategies ({takers}) the data's own features; "
+                        f"{args.alg} selects on the network's gradients, which they cannot stand for: drop "
+                        f"--select-on input")
     if args.select_on == "input" and not cls.on_embedding:
-        takers = sorted(a for a, c in STRATEGIES.items() if c.on_embedding and c.name == a)
-        warnings.warn(f"--select-on input changes what the strategies on an embedding select ({', '.join(takers)}); "
+        warnings.warn(f"--select-on input changes what the strategies on an embedding select ({takers}); "
                       f"{args.alg} takes the network's outputs whatever it says: it is ignored", stacklevel=2)
     for flag, takers in ignored_flags(args.alg, vars(args)):
         warnings.warn(f"--{flag} is a flag of {', '.join(takers)}, not of {args.alg}; it is ignored", stacklevel=2)

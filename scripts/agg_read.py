@@ -24,10 +24,17 @@ RUN_KEY = SETTING + ["alg", "seed"]
 UNSET = "none"  # a result-changing flag that a run records as null (recorded_settings)
 PROTOCOL_COLUMNS = [*RESULT_FLAGS, "data_sha256"]  # compared within a (data, model, nQuery)
 STRATEGY_COLUMNS = every_result_flag()  # compared within a (data, model, nQuery, alg)
-# What a run that records a flag not (an older version, a results.csv without the column) most likely used: run.py's
+
+
+def run_defaults(flags):
+    """{flag: run.py's default} of the flags (dests), UNSET where it is None."""
+    parser = build_parser()
+    return {k: UNSET if (v := parser.get_default(k)) is None else v for k in flags}
+
+
+# What a run that does not record a flag (an older version, a results.csv without the column) most likely used: run.py's
 # default; --device's ('auto') names no value, so an unrecorded device is never presumed to differ.
-PRESUMED = {k: UNSET if v is None else v for k, v in
-            ((k, build_parser().get_default(k)) for k in (*RESULT_FLAGS, *STRATEGY_COLUMNS)) if k != "device"}
+PRESUMED = run_defaults(k for k in (*RESULT_FLAGS, *STRATEGY_COLUMNS) if k != "device")
 ACC_LINE = re.compile(r"(\d+(?:\.\d+)?)\s+testing accuracy\s+(\d+(?:\.\d+)?)")
 NAMESPACE = re.compile(r"Namespace\((.*)\)")
 NAMESPACE_ITEM = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,]*)")
@@ -374,12 +381,11 @@ def table_rows(tables, folders):
 def distinct_sources(named):
     """The (path, table) pairs as one table, where a source that two tables hold with different results (an
     n_labeled both have with another test_acc, or another setting) becomes `<table>:<source>` in each of them."""
-    keys = ["source", "n_labeled"]
     rows = pd.concat([t.assign(_table=str(path)) for path, t in named], ignore_index=True)
-    fingerprint = rows[RUN_COLUMNS].astype(str).agg("|".join, axis=1) + "|" + rows.test_acc.astype(str)
-    clash = rows.assign(_print=fingerprint).groupby(keys)._print.transform("nunique") > 1
-    settings = rows.assign(_set=rows[RUN_COLUMNS].astype(str).agg("|".join, axis=1)).groupby("source")._set
-    clashing = set(rows.source[clash]) | set(settings.nunique()[lambda n: n > 1].index)
+    setting = rows[RUN_COLUMNS].astype(str).agg("|".join, axis=1)
+    results = setting + "|" + rows.test_acc.astype(str)
+    clash = results.groupby([rows.source, rows.n_labeled]).transform("nunique") > 1
+    clashing = set(rows.source[clash]) | set(setting.groupby(rows.source).nunique()[lambda n: n > 1].index)
     if clashing:
         apart = rows.source.isin(clashing)
         rows.loc[apart, "source"] = rows._table[apart] + ":" + rows.source[apart].astype(str)
@@ -464,7 +470,8 @@ def split_protocols(table):
     within a (data, model, nQuery), runs that differ in PROTOCOL_COLUMNS get their values of those
     columns as protocol, which makes separate settings; within one algorithm of it, runs that differ in their
     strategy's flags get them appended to the algorithm's name. One warning names each split and its flags; a
-    value an older version did not record (or a log) is unknown: it never makes a difference on its own."""
+    value an older version did not record (or a log) is unknown: it makes a difference only beside a value other
+    than run.py's default (differing_columns)."""
     runs = per_run(table)
     protocol = pd.Series("", index=runs.index, dtype=object)
     alg = runs.alg.copy()
