@@ -183,14 +183,14 @@ def check_selection_flags(args):
     """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free), and its
     parameters against its own bounds (Strategy.check_parameters)."""
     cls = STRATEGIES[args.alg]
-    takers = ", ".join(sorted(a for a, c in STRATEGIES.items() if c.on_embedding and c.name == a))
     if args.select_on == "input" and cls.takes_gradients:
-        raise UserError(f"--select-on input gives the embedding-based strategies ({takers}) the data's own features; "
-                        f"{args.alg} selects on the network's gradients, which they cannot stand for: drop "
-                        f"--select-on input")
+        raise UserError(f"--select-on input gives the embedding-based strategies ({embedding_strategies()}) the "
+                        f"data's own features; {args.alg} selects on the network's gradients, which they cannot "
+                        f"stand for: drop --select-on input")
     if args.select_on == "input" and not cls.on_embedding:
-        warnings.warn(f"--select-on input changes what the strategies on an embedding select ({takers}); "
-                      f"{args.alg} takes the network's outputs whatever it says: it is ignored", stacklevel=2)
+        warnings.warn(f"--select-on input changes what the strategies on an embedding select "
+                      f"({embedding_strategies()}); {args.alg} takes the network's outputs whatever it says: it is "
+                      f"ignored", stacklevel=2)
     for flag, takers in ignored_flags(args.alg, vars(args)):
         warnings.warn(f"--{flag} is a flag of {', '.join(takers)}, not of {args.alg}; it is ignored", stacklevel=2)
     try:
@@ -200,6 +200,12 @@ def check_selection_flags(args):
     if args.nStart == 0 and cls.label_free and cls.on_embedding and args.select_on == "model":
         raise UserError(f"--nStart 0: {args.alg} picks the first batch on an embedding, and no network is trained "
                         f"before any label; add --select-on input (the data's own features) or give --nStart")
+
+
+def embedding_strategies():
+    """The strategies that select on an embedding (on_embedding), comma-separated; it imports every strategy's
+    module, so only a message about --select-on asks for it."""
+    return ", ".join(sorted(a for a, c in STRATEGIES.items() if c.on_embedding and c.name == a))
 
 
 def first_batch(args):
