@@ -14,14 +14,10 @@ batch is the k highest scores, as in the authors' code."""
 import numpy as np
 import torch
 
-from strategy_params import N_DRAWS, N_TARGETS
-
 from .entropy_sampling import entropy
 from .selection import check_budget, one_thread, top_k
 from .strategy import Strategy
 
-DEFAULT_TARGETS = N_TARGETS.default  # M, the authors' n_target_samples
-DEFAULT_DRAWS = N_DRAWS.default  # K, the authors' MC-dropout samples at acquisition (n_samples_test)
 CHUNK_ELEMENTS = 1 << 22  # pool rows per block × C × M × C stays below this
 
 

@@ -14,12 +14,12 @@ Each pick: the largest gain (lowest index among ties), scored by that gain."""
 import numpy as np
 import torch
 
-from strategy_params import QUERY_CLASSES, SMI_ETA, SMI_LAMBDA
+from strategy_params import SMI_ETA, SMI_LAMBDA
 
 from .selection import check_budget, one_thread, picks
 from .strategy import Strategy
 
-DEFAULT_ETA, DEFAULT_LAMBDA, DEFAULT_QUERY_CLASSES = SMI_ETA.default, SMI_LAMBDA.default, QUERY_CLASSES.default
+DEFAULT_ETA, DEFAULT_LAMBDA = SMI_ETA.default, SMI_LAMBDA.default
 
 
 def rare_class_rows(labels, n_classes):

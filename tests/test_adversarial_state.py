@@ -526,8 +526,8 @@ def test_a_failed_write_of_the_lock_names_the_lock_file(tmp_path):
 
 def test_an_out_folder_that_cannot_be_made_is_one_error_that_does_not_offer_resume(capsys):
     code, err = main(capsys, *ARGS, "--rounds", "1", "--out", "/proc/no/out")
-    assert code == 2 and err == [f"run.py: error: /proc/no: No such file or directory; fix the cause (disk space, "
-                                 f"permissions, --out) and run it again (no round had finished)"], err
+    assert code == 2 and err == ["run.py: error: /proc/no: No such file or directory; fix the cause (disk space, "
+                                 "permissions, --out) and run it again (no round had finished)"], err
 
 
 @pytest.mark.parametrize("mode", ["fresh", "--force"])

@@ -74,12 +74,14 @@ def test_data_missing_from_path_is_one_line_error_before_any_work(script, args, 
     ("kernel_start.py", ["--rounds", "2"]),  # a kernels.Unavailable traceback
     ("kernel_crossover.py", ["--epochs", "1"]),  # one line without `error:`
     ("infer_speed.py", ["--repeats", "1", "--path", SHARED_DATA]),  # the same
+    ("fidelity.py", ["--path", SHARED_DATA]),  # "no working C compiler", whatever the reason, minutes into the table
 ])
 def test_no_working_compiler_is_one_line_error(script, args, tmp_path):
     """With CC=false (and a fresh cache) the compiled mlp epoch cannot be built: one line saying so and why."""
     proc = run_cli(*args, script=f"bench/{script}", timeout=300, env={"CC": "false", "BADGE_CACHE": str(tmp_path)})
     assert_one_line_error(proc, f"{script}: error: the compiled mlp epoch is not available here (",
                           "false --version")
+    assert "|" not in proc.stdout
 
 
 def test_help_names_each_flag_s_default():

@@ -68,7 +68,8 @@ def kill_node(proc):
     proc.wait()
     deadline = time.time() + 30
     while time.time() < deadline:
-        if not any(map(procs.alive, pids)):
+        alive = [pid for pid in pids if procs.alive(pid)]
+        if not alive:
             return
         time.sleep(0.2)
     raise AssertionError(f"processes {alive} of the node survived SIGKILL")
