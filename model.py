@@ -25,6 +25,11 @@ class Dropout(nn.Module):
         return dropout(x, self.p, self.generator, self.channelwise)
 
 
+def child_generator(generator, device="cpu"):
+    """A new generator on `device` seeded by one 62-bit draw from `generator`."""
+    return torch.Generator(device).manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+
+
 def keep_mask(shape, p, generator, device, channelwise=False):
     """The Bernoulli(1 − p) keep mask dropout draws for an input of `shape`: one draw per element, or per
     (sample, channel) when channelwise."""

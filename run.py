@@ -361,7 +361,6 @@ def run(args, watch):
     records all three."""
     import torch
 
-    import dataset
     from learner import Learner
     from results import RunDir, data_fingerprint
 
@@ -369,22 +368,8 @@ def run(args, watch):
     seed = args.dummy if args.seed is None else args.seed
     data_seed, learn_seed, select_seed = seeds(seed, 3)
     data_rng = np.random.default_rng(data_seed)
-    ds = dataset.load(args.data, args.did, args.path, data_rng, args.trunc, args.aug, args.test)
-    if args.imbalance is not None:
-        ds = dataset.long_tail(ds, args.imbalance, data_rng)
-    if args.model in CONV_MODELS and not ds.is_image:
-        raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
+    ds = load_run_data(args, data_rng)
     n_pool = len(ds.y_train)
-    check_memory(args, ds)
-    if first_batch(args) > n_pool:
-        what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"
-        raise UserError(f"{what} is larger than the pool of {n_pool} points; lower it")
-    if n_query_rounds(args) and first_batch(args) == n_pool:
-        raise UserError(f"the first batch of {n_pool} labels the whole pool of {n_pool} points, leaving none to "
-                        f"query; lower --nStart, or --nEnd to {n_pool} to train once on all of it")
-    if n_query_rounds(args) and not n_possible_rounds(args, n_pool):
-        raise UserError(f"--nQuery {args.nQuery} is larger than the {n_pool - first_batch(args)} unlabelled points "
-                        f"left after the first batch of {first_batch(args)} (pool of {n_pool}); lower --nQuery")
     data_identity = data_fingerprint(ds, data_source(args))
     watch.lap("data")
 
@@ -402,14 +387,7 @@ def run(args, watch):
     if strategy.extensions:
         learner.extend(strategy.extensions)
     watch.lap("setup")
-    config = dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=n_pool,
-                  n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,
-                  input_shape=list(ds.X_train.shape[1:]),
-                  trainer=learner.trainer, torch=torch.__version__, python=platform.python_version(),
-                  libraries=library_versions(),
-                  started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
-                  data_identity=data_identity, trainer_identity=learner.trainer_identity,
-                  startup_seconds=watch.seconds)
+    config = run_config(args, seed, device, ds, learner, data_identity, watch.seconds)
     run_dir = RunDir(Path(args.out) / run_name(args, seed))
     if run_dir.path.exists() and not run_dir.path.is_dir():
         raise UserError(f"{run_dir.path} is a file, not a run folder; move it away or use another --out")
@@ -428,6 +406,45 @@ def run(args, watch):
                    else "run it again (no round had finished)")
         raise
     return run_dir
+
+
+def load_run_data(args, data_rng):
+    """The data set of the flags (--imbalance applied), checked against --model, the memory and the batch sizes
+    (UserError saying what to lower)."""
+    import dataset
+
+    ds = dataset.load(args.data, args.did, args.path, data_rng, args.trunc, args.aug, args.test)
+    if args.imbalance is not None:
+        ds = dataset.long_tail(ds, args.imbalance, data_rng)
+    if args.model in CONV_MODELS and not ds.is_image:
+        raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
+    n_pool = len(ds.y_train)
+    check_memory(args, ds)
+    if first_batch(args) > n_pool:
+        what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"
+        raise UserError(f"{what} is larger than the pool of {n_pool} points; lower it")
+    if n_query_rounds(args) and first_batch(args) == n_pool:
+        raise UserError(f"the first batch of {n_pool} labels the whole pool of {n_pool} points, leaving none to "
+                        f"query; lower --nStart, or --nEnd to {n_pool} to train once on all of it")
+    if n_query_rounds(args) and not n_possible_rounds(args, n_pool):
+        raise UserError(f"--nQuery {args.nQuery} is larger than the {n_pool - first_batch(args)} unlabelled points "
+                        f"left after the first batch of {first_batch(args)} (pool of {n_pool}); lower --nQuery")
+    return ds
+
+
+def run_config(args, seed, device, ds, learner, data_identity, startup_seconds):
+    """config.json's contents: the flags, the seed and device used, the data's shape and identity, the trainer, the
+    versions, the start time and a run id."""
+    import torch
+
+    return dict(vars(args), seed=seed, device=device, data_name=ds.name, n_pool=len(ds.y_train),
+                n_test=len(ds.y_test), n_classes=ds.n_classes, class_names=ds.class_names,
+                input_shape=list(ds.X_train.shape[1:]),
+                trainer=learner.trainer, torch=torch.__version__, python=platform.python_version(),
+                libraries=library_versions(),
+                started=time.strftime("%Y-%m-%dT%H:%M:%S"), run_id=f"{time.time_ns():x}-{os.getpid()}",
+                data_identity=data_identity, trainer_identity=learner.trainer_identity,
+                startup_seconds=startup_seconds)
 
 
 NOTHING_SAVED = "no round had finished, so nothing is saved"

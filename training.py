@@ -14,7 +14,7 @@ import torch.nn.functional as F
 import kernels
 from catalog import CONV_MODELS, PATIENCE
 from errors import STATE_MISFITS, GuardWarning, TrainingDiverged, UserError
-from model import Dropout, build_model, reset_weights, set_dropout_generator
+from model import Dropout, build_model, child_generator, reset_weights, set_dropout_generator
 
 ACC_TARGET = 0.99  # train until the epoch's training accuracy reaches this
 RESTART_EPOCHS = 1000  # a model still under RESTART_ACC after a multiple of this many epochs restarts
@@ -171,10 +171,7 @@ class Setting:
 def device_generator(generator, device):
     """A generator on `device`: the CPU generator itself on the CPU; elsewhere a new one seeded by a draw from it
     (each call draws)."""
-    if device.type == "cpu":
-        return generator
-    seed = int(torch.randint(2**62, (1,), generator=generator))
-    return torch.Generator(device).manual_seed(seed)
+    return generator if device.type == "cpu" else child_generator(generator, device)
 
 
 class Extension:

@@ -40,7 +40,7 @@ def main():
     import numpy as np
     import torch
 
-    from model import MLP
+    from model import MLP, reset_weights
     from predictor import Inputs
 
     torch.set_num_threads(args.threads)
@@ -50,8 +50,8 @@ def main():
     if args.labelled >= len(ds.y_train):
         p.error(f"--labelled {args.labelled} leaves no pool of MNIST's {len(ds.y_train)} training images")
     pool = np.sort(rng.permutation(len(ds.y_train))[args.labelled:])
-    torch.manual_seed(0)
     net = MLP(ds.X_train[0].numel(), ds.n_classes, 256).eval()
+    reset_weights(net, torch.Generator().manual_seed(0))
     inputs = Inputs(ds.X_train)
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {os.cpu_count()} cores, "
           f"{torch.get_num_threads()} torch threads; {time.strftime('%Y-%m-%d')}")

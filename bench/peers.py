@@ -39,9 +39,9 @@ from query_strategies.epig import epig_select  # noqa: E402
 from query_strategies.falcun import falcun_select  # noqa: E402
 from query_strategies.mc_uncertainty import mean_std  # noqa: E402
 from query_strategies.power_sampling import power_select  # noqa: E402
-from query_strategies.probcover import normalised, probcover_select, purity_delta  # noqa: E402
+from query_strategies.probcover import normalised, probcover_select, pseudo_label_delta  # noqa: E402
 from query_strategies.selection import seed_from, top_k  # noqa: E402
-from query_strategies.typiclust import K_NN, MINIBATCH_ABOVE, kmeans_labels, typiclust_select  # noqa: E402
+from query_strategies.typiclust import K_NN, MINIBATCH_ABOVE, typiclust_select  # noqa: E402
 
 
 def mc_inputs(n, C, T, seed=0):
@@ -111,7 +111,7 @@ def typiclust_cases(sizes=(5000, 20000), d=128, k=100, labeled=0):
 def ours_probcover(x, mask, k, classes):
     """ProbCover as the strategy runs it: unit rows, KMeans pseudo-labels, the purity δ, the greedy picks."""
     u = normalised(torch.as_tensor(x))
-    delta = purity_delta(u, torch.as_tensor(kmeans_labels(u.numpy(), classes, 0)))
+    delta = pseudo_label_delta(u, classes, 0)
     return probcover_select(u, mask, k, torch.Generator().manual_seed(0), delta=delta)
 
 

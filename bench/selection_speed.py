@@ -17,7 +17,7 @@ probabilities (ldm's reference set: --ref random rows; alfamix's labelled points
 by their prediction); noise_stability gets the probabilities and --draws noisy copies (softmax of the logits plus
 N(0, 0.01²) noise). epig gets --draws passes of the pool and 100 random pool rows as its targets; dropquery the
 unlabelled embeddings and a random C × d last layer; clue and fass the unlabelled probabilities and embeddings;
-uherding those and the labelled rows' embeddings, σ their adaptive radius (kernel_radius, timed with it);
+uherding those and the labelled rows' embeddings, σ their adaptive radius (adaptive_sigma, timed with it);
 falcun the unlabelled probabilities; galaxy the pool's probabilities with noisy argmax labels; flqmi and logdetmi
 the unlabelled rows' gradient rows, the labelled rows' as the query set (--labeled > 0); glister the pool
 with the labelled rows labelled by their prediction. Only the selection is
@@ -67,11 +67,11 @@ from query_strategies.kdpp_sampling import kdpp_select  # noqa: E402
 from query_strategies.kmeans_sampling import kmeans_select  # noqa: E402
 from query_strategies.mc_uncertainty import mean_std  # noqa: E402
 from query_strategies.power_sampling import power_select  # noqa: E402
-from query_strategies.probcover import normalised, probcover_select, purity_delta  # noqa: E402
+from query_strategies.probcover import normalised, probcover_select, pseudo_label_delta  # noqa: E402
 from query_strategies.selection import top_k  # noqa: E402
 from query_strategies.similar import flqmi_select, logdetmi_select, unit_gradients  # noqa: E402
-from query_strategies.typiclust import kmeans_labels, typiclust_select  # noqa: E402
-from query_strategies.uherding import FALLBACK_SIGMA, kernel_radius, uherding_select  # noqa: E402
+from query_strategies.typiclust import typiclust_select  # noqa: E402
+from query_strategies.uherding import adaptive_sigma, uherding_select  # noqa: E402
 from query_strategies import ldm as ldm_module  # noqa: E402
 from query_strategies.alfamix import alfamix_select  # noqa: E402
 from query_strategies.noise_stability import noise_stability_select  # noqa: E402
@@ -267,7 +267,7 @@ def peer_selector(args):
         return lambda p, e, m, g: fass_select(p[unl], e[unl], args.k, g)
     if args.alg == "uherding":
         return lambda p, e, m, g: uherding_select(p[unl], e[unl], e[:args.labeled], args.k, g,
-                                                  kernel_radius(e[:args.labeled]) or FALLBACK_SIGMA)
+                                                  adaptive_sigma(e[:args.labeled]))
     return lambda p, e, m, g: falcun_select(p[unl], args.k, g)
 
 
@@ -308,10 +308,7 @@ def mc_selector(args):
 def probcover_run(x, labeled, args, generator):
     """ProbCover on the unit rows x with δ = --delta, or (--delta 0) the purity rule's δ under KMeans pseudo-labels
     with --classes clusters, found on the same rows (so that the purity pass's pairs give the graph)."""
-    delta = args.delta
-    if delta <= 0:
-        labels = kmeans_labels(x.cpu().numpy(), args.classes, args.seed)
-        delta = purity_delta(x, torch.as_tensor(labels, device=x.device))
+    delta = pseudo_label_delta(x, args.classes, args.seed) if args.delta <= 0 else args.delta
     return probcover_select(x, labeled, args.k, generator, delta=delta)
 
 

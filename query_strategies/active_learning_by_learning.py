@@ -51,10 +51,6 @@ class ActiveLearningByLearning(Strategy):
         self.query_prob = np.ones(self.n_pool)
         self.last = None  # (arm, its probability) of the last query, until the reward after retraining
 
-    @property
-    def weights(self):
-        return self.log_w.exp()
-
     def select(self, n):
         p = choice_probabilities(self.log_w)
         s = int(torch.multinomial(p, 1, generator=self.gen))

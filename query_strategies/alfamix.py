@@ -19,7 +19,7 @@ import torch
 from strategy_params import ALPHA_CAP
 
 from .kmeans_sampling import kmeans_select
-from .selection import bias_or_zeros, check_budget, fill_uniformly
+from .selection import bias_or_zeros, check_budget, fill_uniformly, gradient_factor, normalised
 from .strategy import Strategy
 
 Z_EPS = 1e-8  # keeps z*_c − u away from 0 in α's denominator, as the authors' code does
@@ -55,9 +55,7 @@ def candidates(probs, emb, anchors, W, b, k, alpha_cap):
     than k."""
     u, W, b = emb.double(), W.double(), bias_or_zeros(W, b).double()
     pred = probs.argmax(1)
-    a = probs.double()
-    a[torch.arange(len(a), device=a.device), pred] -= 1
-    grad = a @ W  # ∇_u CE(uWᵀ + b, ŷ) = Wᵀ(p − onehot(ŷ)) per row
+    grad = -gradient_factor(probs) @ W  # ∇_u CE(uWᵀ + b, ŷ) = Wᵀ(p − onehot(ŷ)) per row
     chosen, cap = torch.zeros(len(u), dtype=torch.bool, device=u.device), 0.0
     while cap < 1.0:
         cap += alpha_cap
@@ -68,7 +66,9 @@ def candidates(probs, emb, anchors, W, b, k, alpha_cap):
 
 
 def alfamix_select(probs, emb, lab_emb, lab_y, W, b, k, generator, alpha_cap=ALPHA_CAP.default):
-    """k rows of emb by ALFA-Mix (module docstring), given the labelled embeddings and labels and the last layer."""
+    """k rows of emb by ALFA-Mix: u is a candidate when argmax W((1 − α)⊙u + α⊙z*_c) + b ≠ ŷ(u) for some class
+    anchor z*_c, α = (ε‖z*_c − u‖/‖∇‖)·∇ ⊘ (z*_c − u), ∇ = Wᵀ(p − onehot(ŷ)); the candidates' k-means centres' nearest
+    members, then uniform draws (module docstring)."""
     n = len(emb)
     check_budget(k, n)
     anchors = class_anchors(lab_emb, torch.as_tensor(lab_y, device=lab_emb.device), W.shape[0])
@@ -76,8 +76,7 @@ def alfamix_select(probs, emb, lab_emb, lab_y, W, b, k, generator, alpha_cap=ALP
     cand = mask.nonzero().squeeze(1)
     chosen, scores = [], []
     if len(cand):
-        x = emb[cand].double()
-        x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        x = normalised(emb[cand])
         clustered = kmeans_select(x.cpu(), min(k, len(cand)), generator)
         chosen, scores = cand.cpu()[clustered.index].tolist(), clustered.score.tolist()
     return fill_uniformly(chosen, scores, n, k, generator)

@@ -9,7 +9,7 @@ import torch
 
 from strategy_params import GAMMA
 
-from .margin_sampling import smallest_margin
+from .power_sampling import margin_power_score
 from .selection import check_budget, draw_index, one_thread, picks
 from .strategy import Strategy
 
@@ -34,11 +34,11 @@ def draw_weights(d, u, free, gamma):
 
 @one_thread()
 def falcun_select(probs, k, generator, gamma=DEFAULT_GAMMA):
-    """k rows drawn one by one by draw_weights, d updated after each draw (see the module docstring); each scored
-    by its relevance when drawn."""
+    """k rows drawn one by one with probability ∝ (minmax(d) + 1 − (p₍₁₎ − p₍₂₎))^γ, d ← min(d, ‖p − p(s)‖₁) after
+    each draw s (d starts at the uncertainty); each scored by its relevance when drawn."""
     p = probs.detach().cpu().double()
     check_budget(k, len(p))
-    u = 1 + smallest_margin(p).double()
+    u = margin_power_score(p)
     d, free = u.clone(), torch.ones(len(p), dtype=torch.bool)
     uniforms = torch.rand(k, generator=generator, dtype=torch.float64).tolist()
     rows, scores = [], []

@@ -120,7 +120,9 @@ def ldm_seeding(ldm, emb, k, generator):
 
 
 def ldm_select(emb, ref, W, b, k, generator, stop=LDM_STOP.default):
-    """k rows of emb by LDM-S: LDM estimated against the reference embeddings `ref`, then LDM-weighted seeding."""
+    """k rows of emb by LDM-S: LDM(x) = min ρ_ref(h, g) over last-layer perturbations h with h(x) ≠ g(x), then
+    seeding from the smallest LDM with probability ∝ (γ_x·D_x)², γ = exp(−max(L − L_q, 0)/L_q), D the cosine distance
+    to the nearest pick."""
     check_budget(k, len(emb))
     return ldm_seeding(ldm_estimates(emb, ref, W, b, generator, stop), emb, k, generator)
 

@@ -147,6 +147,13 @@ def quantile_max_dot(x, x32, labels, approx, position, err):
     return float(exact.sort().values[position - below])
 
 
+def pseudo_label_delta(x, n_classes, seed):
+    """δ of the purity rule (purity_delta) under pseudo-labels of the unit rows x: `n_classes` k-means clusters,
+    k-means seeded by `seed`."""
+    labels = kmeans_labels(x.cpu().numpy(), n_classes, seed)
+    return purity_delta(x, torch.as_tensor(labels, device=x.device))
+
+
 @one_thread()
 def purity_delta(x, labels, alpha=ALPHA):
     """The largest δ with #{i : r_i ≥ δ} ≥ αn, i.e. the ⌈αn⌉-th largest r_i = sqrt(2 − 2m_i) (at most 2, the
@@ -293,8 +300,8 @@ def ball_graph(x, threshold, radius=None):
 
 @one_thread()
 def probcover_select(x, labeled, k, generator, delta):
-    """k unlabelled rows of the unit-norm rows x by greedy coverage of δ-balls (see the module docstring), each
-    scored by the number of uncovered points its ball held when picked (0 for a uniform pick)."""
+    """k unlabelled rows of the unit-norm rows x, each the one whose ball {j : ‖x_i − x_j‖ < δ} holds the most points
+    not in a labelled or picked ball (uniform when none does), scored by that count (0 for a uniform pick)."""
     labeled = torch.as_tensor(np.asarray(labeled), dtype=torch.bool, device=x.device)
     check_budget(k, int((~labeled).sum()))
     graph = ball_graph(x, 1 - delta**2 / 2, delta)
@@ -330,6 +337,5 @@ class ProbCover(Strategy):
         x = normalised(self.learner.embeddings(np.arange(self.n_pool)))
         delta = self.delta
         if delta is None:
-            labels = kmeans_labels(x.cpu().numpy(), self.learner.n_classes, seed_from(self.gen))
-            delta = purity_delta(x, torch.as_tensor(labels, device=x.device))
+            delta = pseudo_label_delta(x, self.learner.n_classes, seed_from(self.gen))
         return probcover_select(x, self.labeled, n, self.gen, delta=delta)

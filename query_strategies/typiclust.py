@@ -114,8 +114,9 @@ def typical_picks(x, labels, labeled, k):
 
 
 def typiclust_select(emb, labeled, k, generator):
-    """k unlabelled pool rows by TypiClust on the embeddings `emb` (all pool rows) with the `labeled` mask, k-means
-    seeded by seed_from(generator)."""
+    """k unlabelled pool rows by TypiClust: `emb` (all pool rows) in |L| + k k-means clusters (seeded by
+    seed_from(generator)); each pick the most typical free point, 1 / mean_{z ∈ kNN(x)} ‖x − z‖, of the largest
+    cluster with the fewest labelled or picked points."""
     x = emb.detach().cpu().double().numpy() if torch.is_tensor(emb) else np.asarray(emb, dtype=float)
     labeled = np.asarray(labeled, dtype=bool)
     return typical_picks(x, kmeans_labels(x, int(labeled.sum()) + k, seed_from(generator)), labeled, k)

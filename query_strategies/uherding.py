@@ -21,6 +21,7 @@ import math
 
 import torch
 
+from model import child_generator
 from strategy_params import AUTO
 
 from .fass import GAIN_BLOCK, weighted_facility_location_greedy
@@ -103,9 +104,9 @@ def initial_gain_bounds(x, weights, covered, sigma):
 
 
 def uherding_select(probs, emb, labelled_emb, k, generator, sigma):
-    """k rows of emb (the unlabelled points) by uncertainty herding with margin weights from `probs` and kernel
-    width `sigma`, each scored by its coverage gain; labelled_emb (the labelled points, possibly none) are covered from the start.
-    Deterministic: `generator` is not drawn from."""
+    """k rows of emb (the unlabelled points), each greedily the largest gain Σ_i u_i max(0, k_ij − m_i) in uncertainty
+    coverage, u = 1 − margin of `probs`, k_ij = exp(−‖x̂_i − x̂_j‖²/(2σ²)), m_i = max k_i· over labelled_emb (possibly
+    none) and the picks; each scored by its gain. Deterministic: `generator` is not drawn from."""
     check_budget(k, len(emb))
     x = normalised(emb.cpu())
     covered = labelled_coverage(x, normalised(labelled_emb.cpu()), sigma)
@@ -127,6 +128,13 @@ def kernel_radius(labelled_emb):
         d = torch.cdist(x[start:start + RADIUS_BLOCK], x, compute_mode="donot_use_mm_for_euclid_dist")
         nearest = min(nearest, float(d.masked_fill(d <= SAME_POINT, math.inf).min()))
     return None if nearest == math.inf else nearest / math.sqrt(2)
+
+
+def adaptive_sigma(labelled_emb):
+    """The kernel width of `--kernelSigma auto`: kernel_radius of the labelled embeddings, FALLBACK_SIGMA when it
+    has none."""
+    radius = kernel_radius(labelled_emb)
+    return FALLBACK_SIGMA if radius is None else radius
 
 
 def expected_calibration_errors(logits, labels, temperatures, n_bins):
@@ -169,11 +177,8 @@ class UncertaintyHerding(Strategy):
         return uherding_select(probs, emb, labelled_emb, n, self.gen, sigma=self.sigma(labelled_emb)).among(idx)
 
     def sigma(self, labelled_emb):
-        """--kernelSigma, or for auto the labelled points' kernel_radius (FALLBACK_SIGMA when it has none)."""
-        if self.kernel_sigma != AUTO:
-            return self.kernel_sigma
-        radius = kernel_radius(labelled_emb)
-        return FALLBACK_SIGMA if radius is None else radius
+        """--kernelSigma, or for auto adaptive_sigma of the labelled points."""
+        return adaptive_sigma(labelled_emb) if self.kernel_sigma == AUTO else self.kernel_sigma
 
     def temperature(self, labelled):
         """--uherdingTemperature, or for auto the least-ECE temperature of a network trained on a random 70% of the
@@ -182,8 +187,8 @@ class UncertaintyHerding(Strategy):
         if self.uherding_temperature != AUTO:
             return self.uherding_temperature
         fit, held_out = validation_split(len(labelled), self.gen)
-        seed = int(torch.randint(2**62, (1,), generator=self.gen))
+        network_generator = child_generator(self.gen)
         if len(fit) == 0 or len(held_out) == 0:
             return 1.0
-        logits = self.learner.held_out_logits(labelled[fit], labelled[held_out], torch.Generator().manual_seed(seed))
+        logits = self.learner.held_out_logits(labelled[fit], labelled[held_out], network_generator)
         return least_ece_temperature(logits, self.learner.labels(labelled[held_out]))

@@ -51,7 +51,8 @@ def after_pick(G, V, quad, v, denom):
 
 @one_thread()
 def vessal_select(probs, emb, k, generator, cov_inv_scaling=COV_INV_SCALING.default):
-    """k rows by one VeSSAL pass over the rows in order (module docstring), then uniform draws to fill up."""
+    """k rows by one pass over the rows in order, row t picked with probability z_t·g_tᵀA⁻¹g_t, g = (onehot(ŷ) − p)
+    ⊗ e, z_t = (picks left / rows left) / tr(Σ̂_t A⁻¹), A = λI + Σ_picked g gᵀ; then uniform draws to fill up."""
     n = len(emb)
     check_budget(k, n)
     a = gradient_factor(probs)

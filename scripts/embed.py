@@ -151,9 +151,11 @@ def features(net, images, size, batch, device):
 
     mean = torch.tensor(IMAGENET_MEAN, device=device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=device).view(1, 3, 1, 1)
+    from tqdm import tqdm
+
     out = []
     with torch.no_grad():
-        for a in range(0, len(images), batch):
+        for a in tqdm(range(0, len(images), batch), desc="features", unit="batch", file=sys.stderr, delay=2):
             x = images[a:a + batch].to(device).float().div_(255)
             x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
             if x.shape[-2:] != (size, size):

@@ -69,7 +69,7 @@ def play_round(learner, albl, n):
 
 def test_rounds_on_digits_match_the_formulas(digits):
     learner, albl = albl_on_digits(digits, [LeastConfidence, RandomSampling])
-    assert albl.weights.tolist() == [1.0, 1.0]
+    assert albl.log_w.exp().tolist() == [1.0, 1.0]
     w, q, chosen = [1.0, 1.0], np.ones(len(digits.y_train)), set()
     for _ in range(4):
         p = expected_probabilities(w)
@@ -89,7 +89,7 @@ def test_rounds_on_digits_match_the_formulas(digits):
         w[s] *= math.exp(0.05 / 2 * (reward + math.sqrt(math.log(20)) / math.sqrt(2) / p[s]))
         albl.trained()
         np.testing.assert_allclose(albl.query_prob[idx], q[idx])
-        np.testing.assert_allclose(albl.weights.numpy(), w, rtol=1e-12)
+        np.testing.assert_allclose(albl.log_w.exp().numpy(), w, rtol=1e-12)
         assert albl.last is None
     assert chosen == {0, 1} and (albl.query_prob[:30] == 1).all() and albl.labeled.sum() == 30 + 4 * 20
 
