@@ -4,8 +4,9 @@ A `Predictor` answers with the network the learner last trained (or restored): p
 input of the last layer), both together (the inputs of gradient embeddings), MC-dropout samples, noisy copies'
 outputs, the last layer's weights, the held-out logits of a network trained aside, per-point attack scores (the
 attack alone is handed the network), the labels of the labelled points and of the current query's picks, and the
-number of classes. Strategies never reach the network otherwise, nor the pool's tensors or the data set; the time
-spent here is rounds.csv's infer_seconds."""
+number of classes, and a training extension's scores of the pool's inputs or of the network's embeddings.
+Strategies never reach the network otherwise, nor the pool's tensors or the data set; the time spent here is
+rounds.csv's infer_seconds."""
 import copy
 import time
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ from training import device_generator
 MC_DRAWS = 10
 EMBEDDING_DROPOUT = 0.5  # MC passes of models without dropout layers drop embedding units with this rate
 ATTACK_BATCH = 500  # points attacked together by attack_scores
+SCORE_BATCH = 4096  # pool points whose inputs input_scores scores together: VAAL's size before it moved here, kept
+# because the discriminator's float rounding (so its ties, so its picks) depends on how many rows a product takes
 
 
 class Inputs:
@@ -33,14 +36,15 @@ class Inputs:
     def __init__(self, X):
         self.X, self._sparse = X, None
 
-    def batches(self, idx=None):
-        """The inputs of rows `idx` (all when None), TEST_BATCH rows at a time, each batch gathered only when it is
-        used (no copy of the whole subset: at 60,000 MNIST points the copy alone costs as much as the forward pass,
-        and a batch gathered right before its forward pass is still in cache)."""
+    def batches(self, idx=None, size=None):
+        """The inputs of rows `idx` (all when None), `size` rows at a time (TEST_BATCH when None), each batch gathered
+        only when it is used (no copy of the whole subset: at 60,000 MNIST points the copy alone costs as much as the
+        forward pass, and a batch gathered right before its forward pass is still in cache)."""
+        size = size or TEST_BATCH
         if idx is None:
-            return iter(self.X.split(TEST_BATCH))
+            return iter(self.X.split(size))
         rows = torch.as_tensor(np.asarray(idx, dtype=np.int64), device=self.X.device)
-        return (self.X[rows[start:start + TEST_BATCH]] for start in range(0, len(rows), TEST_BATCH))
+        return (self.X[rows[start:start + size]] for start in range(0, len(rows), size))
 
     @torch.no_grad()
     def outputs(self, model, idx=None, compiled=False):
@@ -226,6 +230,20 @@ class Predictor:
             for m in shapes:
                 m.keep = None
         return out
+
+    def input_scores(self, idx, score):
+        """score(x) (n,) of the inputs x of pool points `idx`, SCORE_BATCH points at a time, concatenated: a
+        training extension's function of the pool's inputs (VAAL's discriminator)."""
+        with self._timed():
+            return torch.cat([score(x) for x in self._pool.batches(idx, SCORE_BATCH)])
+
+    def embedding_scores(self, idx, score):
+        """(softmax probabilities (n, C), score(e) (n,)) of pool points `idx`, e the network's embeddings whatever
+        --select-on says, score taking all at once: a training extension's function of them (LPL's predicted loss,
+        WAAL's critic) with the network's own outputs."""
+        with self._timed():
+            logits, emb = self._forward(self._pool, idx)
+            return F.softmax(logits, dim=1), score(emb)
 
     def last_layer(self):
         """(weight C × d, bias C or None) of the network's last linear layer, whose input is the embedding:

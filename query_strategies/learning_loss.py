@@ -79,7 +79,6 @@ class LearningLoss(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        embeddings = self.learner.network_embeddings(idx)
-        return learning_loss_select(self.module.predict(embeddings), n, self.gen).among(idx)
+        return learning_loss_select(self.learner.embedding_scores(idx, self.module.predict)[1], n, self.gen).among(idx)
 
 

@@ -114,7 +114,4 @@ class VAAL(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        rows = torch.as_tensor(idx, device=self.module.X.device)
-        scores = torch.cat([self.module.labelled_probability(self.module.X[rows[a:a + 4096]])
-                            for a in range(0, len(idx), 4096)])
-        return vaal_select(scores, n, self.gen).among(idx)
+        return vaal_select(self.learner.input_scores(idx, self.module.labelled_probability), n, self.gen).among(idx)

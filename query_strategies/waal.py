@@ -128,5 +128,5 @@ class WAAL(Strategy):
 
     def select(self, n):
         idx = self.unlabeled()
-        probs, embeddings = self.learner.probs_embeddings(idx)  # the network's, whatever --select-on says
-        return waal_select(probs, self.module.score(embeddings), n, self.gen, self.waal_selection).among(idx)
+        probs, critic = self.learner.embedding_scores(idx, self.module.score)
+        return waal_select(probs, critic, n, self.gen, self.waal_selection).among(idx)

@@ -1,7 +1,9 @@
 """The predictor: the narrow interface through which strategies see the trained network (probabilities, embeddings,
-MC-dropout samples, attack scores, the labels of the points it was trained on, the number of classes), checked on
-a network built by hand and on the learner's own."""
+MC-dropout samples, attack scores, the labels of the points it was trained on, the number of classes, a training
+extension's scores), checked on a network built by hand and on the learner's own, and
+the time strategies spend in it booked as rounds.csv's infer_seconds."""
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +12,12 @@ import torch
 import torch.nn.functional as F
 
 import dataset
+import predictor as predictor_module
 from learner import Learner
 from model import build_model, reset_weights
 from predictor import Predictor
 from query_strategies import STRATEGIES
+from run import timed_query
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,6 +84,59 @@ def test_inference_time_accumulates_over_the_calls_strategies_make():
     assert after_probs > 0 and p.infer_seconds == after_probs
     p.mc_probs(np.arange(40))
     assert p.infer_seconds > after_probs
+
+
+def test_an_extensions_scores_are_its_function_of_the_points_asked_for(monkeypatch):
+    """input_scores: score of the pool's inputs, SCORE_BATCH rows at a time; embedding_scores: the probabilities
+    with score of the network's embeddings; both timed."""
+    X, y = pool()
+    net, p = mlp(), Predictor(X, y, 3, torch.Generator())
+    p.use(net, [])
+    idx, sizes = np.array([5, 1, 30, 2, 9, 17, 8, 0, 39]), []
+    monkeypatch.setattr(predictor_module, "SCORE_BATCH", 4)
+    got = p.input_scores(idx, lambda x: sizes.append(len(x)) or x.sum(1))
+    assert torch.equal(got, X[idx].sum(1)) and sizes == [4, 4, 1] and p.infer_seconds > 0
+    before = p.infer_seconds
+    probs, scores = p.embedding_scores(idx, lambda e: e.square().sum(1))
+    with torch.no_grad():
+        logits, emb = net(X[idx])
+    assert torch.equal(probs, F.softmax(logits, 1)) and torch.equal(scores, emb.square().sum(1))
+    assert p.infer_seconds > before
+
+
+SLOW = 0.2  # seconds each slowed call sleeps
+
+
+def slowed(fn):
+    """fn, sleeping SLOW seconds before each call."""
+    def slow(*args, **kwargs):
+        time.sleep(SLOW)
+        return fn(*args, **kwargs)
+    return slow
+
+
+def digits_strategy(alg):
+    """(strategy `alg`, its learner): an mlp trained (2 epochs) with the strategy's extensions on the first 100
+    digits points."""
+    ds = dataset.load_digits(np.random.default_rng(0))
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), n_emb=32, max_epochs=2)
+    labelled = np.arange(len(ds.y_train)) < 100
+    strategy = STRATEGIES[alg](learner.predictor, labelled, torch.Generator().manual_seed(1))
+    learner.extend(strategy.extensions)
+    with pytest.warns(UserWarning, match="epoch cap"):
+        learner.train(np.flatnonzero(labelled))
+    return strategy, learner
+
+
+@pytest.mark.parametrize("alg, scorer", [("vaal", "labelled_probability"), ("lpl", "predict"), ("waal", "score")])
+def test_a_training_extensions_scores_of_the_pool_are_booked_as_inference(alg, scorer, monkeypatch):
+    """The query's time in the extension's scoring function (slowed) is rounds.csv's infer_seconds (run.timed_query),
+    not its select_seconds: the predictor, not the strategy, runs it over the pool."""
+    strategy, learner = digits_strategy(alg)
+    monkeypatch.setattr(strategy.module, scorer, slowed(getattr(strategy.module, scorer)))
+    row = {}
+    timed_query(strategy, learner.predictor, 10, row)
+    assert row["infer_seconds"] >= SLOW > row["select_seconds"]
 
 
 def test_strategies_use_only_the_predictors_interface():
