@@ -4,10 +4,11 @@ A `Predictor` answers with the network the learner last trained (or restored): p
 input of the last layer), both together (the inputs of gradient embeddings), MC-dropout samples, noisy copies'
 outputs, the last layer's weights, the held-out logits of a network trained aside, per-point attack scores (the
 attack alone is handed the network), the labels of the labelled points and of the current query's picks, and the
-number of classes, and a training extension's scores of the pool's inputs or of the network's embeddings.
-Strategies never reach the network otherwise, nor the pool's tensors or the data set; the time spent here is
-rounds.csv's infer_seconds."""
+number of classes, a training extension's scores of the pool's inputs or of the network's embeddings, and the last
+layer's outputs under dropout on the embedding drawn from a strategy's generator. Strategies never reach the network
+otherwise, nor the pool's tensors or the data set; the time spent here is rounds.csv's infer_seconds."""
 import copy
+import functools
 import time
 from contextlib import contextmanager
 
@@ -189,24 +190,10 @@ class Predictor:
             if has_dropout(self._model):
                 logits = self._mc_logits(self._X[idx], draws, shared)
             else:
-                logits = self._mc_head_logits(self._forward(self._pool, idx)[1].split(TEST_BATCH), draws, shared)
+                embs = self._forward(self._pool, idx)[1].split(TEST_BATCH)
+                gens = (device_generator(self._gen, self._X.device) for _ in range(draws))
+                logits = mc_head_logits(self._model.head, embs, gens, EMBEDDING_DROPOUT, shared)
             return F.softmax(logits, dim=2)
-
-    @torch.no_grad()
-    def _mc_head_logits(self, embs, draws, shared=False):
-        """MC-dropout logits (draws, n, C) of a network without dropout layers over the embedding batches `embs`
-        (computed once): per pass and batch head(dropout(embedding, EMBEDDING_DROPOUT)); shared: one mask per pass
-        for every batch."""
-        model, device = self._model.eval(), self._X.device
-        passes = []
-        for _ in range(draws):
-            gen = device_generator(self._gen, device)
-            if shared:
-                keep = keep_mask((1, embs[0].shape[1]), EMBEDDING_DROPOUT, gen, device)
-                passes.append(torch.cat([model.head(emb * keep / (1 - EMBEDDING_DROPOUT)) for emb in embs]))
-            else:
-                passes.append(torch.cat([model.head(dropout(emb, EMBEDDING_DROPOUT, gen)) for emb in embs]))
-        return torch.stack(passes)
 
     @torch.no_grad()
     def _mc_logits(self, X, draws, shared=False):
@@ -230,6 +217,17 @@ class Predictor:
             for m in shapes:
                 m.keep = None
         return out
+
+    @torch.no_grad()
+    def head_dropout(self, idx, rate, passes, generator):
+        """(embeddings e (n, d), logits head(e) (n, C), logits head(e ⊙ m / (1 − rate)) (passes, n, C)) of pool
+        points `idx`, m ~ Bernoulli(1 − rate) (n × d) drawn from `generator` pass after pass: the last layer on the
+        generator's device (a strategy's, the CPU), all points at once (head_dropout_logits)."""
+        with self._timed():
+            emb = self._forward(self._pool, idx)[1]
+            weight, bias = (None if t is None else t.to(generator.device) for t in self.last_layer())
+            head = functools.partial(F.linear, weight=weight, bias=bias)
+            return (emb, *head_dropout_logits(head, emb.to(generator.device), rate, passes, generator))
 
     def input_scores(self, idx, score):
         """score(x) (n,) of the inputs x of pool points `idx`, SCORE_BATCH points at a time, concatenated: a
@@ -282,6 +280,28 @@ class Predictor:
                 progress("points attacked", sum(map(len, scores)), len(idx))
                 scores.append(attack(self._model.eval(), self._X[part]))
             return torch.cat(scores)
+
+
+@torch.no_grad()
+def mc_head_logits(head, embs, gens, rate, shared=False):
+    """Logits (passes, n, C) of the last layer `head` over the embedding batches `embs` under dropout at `rate`:
+    per pass (one per generator of `gens`, taken when the pass begins) and batch head(dropout(e, rate)), masks drawn
+    batch after batch; shared: head(e ⊙ m / (1 − rate)) with one mask m per pass for every batch."""
+    passes = []
+    for gen in gens:
+        if shared:
+            keep = keep_mask((1, embs[0].shape[1]), rate, gen, embs[0].device)
+            passes.append(torch.cat([head(emb * keep / (1 - rate)) for emb in embs]))
+        else:
+            passes.append(torch.cat([head(dropout(emb, rate, gen)) for emb in embs]))
+    return torch.stack(passes)
+
+
+@torch.no_grad()
+def head_dropout_logits(head, emb, rate, passes, generator):
+    """(head(e) (n, C), head(dropout(e, rate)) (passes, n, C)) over the embeddings `emb` (n × d), all rows at once,
+    each pass's n × d mask drawn from `generator` in turn: DropQuery's predictions with and without dropout."""
+    return head(emb), mc_head_logits(head, [emb], [generator] * passes, rate)
 
 
 def pass_masks(shapes, bounds, gen, device, shared):

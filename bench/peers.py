@@ -19,6 +19,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
+import functools  # noqa: E402
 import importlib.util  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
@@ -27,10 +28,12 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # the peers' progress bars
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from bench import flags  # noqa: E402
-from strategy_params import positive  # noqa: E402
+from predictor import head_dropout_logits  # noqa: E402
+from strategy_params import DROP_PASSES, DROP_RATE, positive  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
 from query_strategies.clue import clue_select  # noqa: E402
@@ -160,7 +163,13 @@ def skactiveml_batch_cases(n=10000, d=128, k=100, labeled=100, classes=10):
     weight = torch.as_tensor(clf.estimator_.coef_)
     size = f"n={n} d={d} C={classes} k={k} L={labeled}"
     gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    return [("dropquery", size, "scikit-activeml `DropQuery`", lambda: dropquery_select(unl, weight, None, k, gen()),
+    head = functools.partial(F.linear, weight=weight.float())
+
+    def dropquery(g):
+        """Ours with its dropout passes (float32, as the predictor's)."""
+        passes = head_dropout_logits(head, unl.float(), DROP_RATE.default, DROP_PASSES.default, g)
+        return dropquery_select(unl, *passes, k, g)
+    return [("dropquery", size, "scikit-activeml `DropQuery`", lambda: dropquery(gen()),
              lambda: DropQuery(n_dropout_samples=3, cluster_algo_dict={"random_state": 0}, random_state=0).query(
                  x, y, clf, fit_clf=False, batch_size=k)),
             ("clue", size, "scikit-activeml `Clue`", lambda: clue_select(probs, unl, k, gen()),

@@ -16,7 +16,8 @@ vessal get the unlabelled rows and a last layer W ~ N(0, 1/d) (C×d, no bias) wh
 probabilities (ldm's reference set: --ref random rows; alfamix's labelled points: the first --labeled rows, labelled
 by their prediction); noise_stability gets the probabilities and --draws noisy copies (softmax of the logits plus
 N(0, 0.01²) noise). epig gets --draws passes of the pool and 100 random pool rows as its targets; dropquery the
-unlabelled embeddings and a random C × d last layer; clue and fass the unlabelled probabilities and embeddings;
+unlabelled embeddings and a random C × d last layer, its dropout passes (predictor.head_dropout_logits, on the CPU)
+timed with it; clue and fass the unlabelled probabilities and embeddings;
 uherding those and the labelled rows' embeddings, σ their adaptive radius (adaptive_sigma, timed with it);
 falcun the unlabelled probabilities; galaxy the pool's probabilities with noisy argmax labels; flqmi and logdetmi
 the unlabelled rows' gradient rows, the labelled rows' as the query set (--labeled > 0); glister the pool
@@ -41,15 +42,18 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
+import functools  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 from bench import flags  # noqa: E402
-from strategy_params import at_least, non_negative, positive  # noqa: E402
+from predictor import head_dropout_logits  # noqa: E402
+from strategy_params import DROP_PASSES, DROP_RATE, at_least, non_negative, positive  # noqa: E402
 from query_strategies.badge_sampling import badge_select  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402
 from query_strategies.batchbald import batchbald_select  # noqa: E402
@@ -259,8 +263,9 @@ def peer_selector(args):
     """dropquery (a random last layer C × d), clue, falcun, fass and uherding on the unlabelled rows."""
     unl = slice(args.labeled, None)
     if args.alg == "dropquery":
-        return lambda p, e, m, g: dropquery_select(e[unl], torch.randn(args.classes, args.d, generator=g), None,
-                                                   args.k, g)
+        return lambda p, e, m, g: dropquery_select(e[unl], *head_dropout_logits(
+            functools.partial(F.linear, weight=torch.randn(args.classes, args.d, generator=g)), e[unl].cpu(),
+            DROP_RATE.default, DROP_PASSES.default, g), args.k, g)
     if args.alg == "clue":
         return lambda p, e, m, g: clue_select(p[unl], e[unl], args.k, g)
     if args.alg == "fass":

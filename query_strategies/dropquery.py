@@ -2,38 +2,26 @@
 Era of Vision Foundation Models").
 
 Dropout (rate `--dropRate`, 0.75, inverted: kept units scaled by 1/(1 − rate)) is applied to the embedding, the
-input of the last linear layer, `--dropPasses` (3) times, each pass and point with its own mask; a point is a
-candidate when more than half of the passes predict another class than the network without dropout (when fewer
-than k points are, the k with the most such passes, lowest index among ties). The candidates' embeddings are
-clustered by scikit-learn KMeans into k clusters (one k-means++ start, seeded from the run's generator), and each
-centre in turn takes the candidate nearest it that no earlier centre took (float64 distances, lowest index among
-ties)."""
+input of the last linear layer, `--dropPasses` (3) times, each pass and point with its own mask (the passes are
+Predictor.head_dropout's, the masks drawn from the strategy's generator); a point is a candidate when more than
+half of the passes predict another class than the network without dropout (when fewer than k points are, the k
+with the most such passes, lowest index among ties). The candidates' embeddings are clustered by scikit-learn
+KMeans into k clusters (one k-means++ start, seeded from the run's generator), and each centre in turn takes the
+candidate nearest it that no earlier centre took (float64 distances, lowest index among ties)."""
 import numpy as np
 import torch
 from sklearn.cluster import KMeans
-
-from strategy_params import DROP_PASSES, DROP_RATE
 
 from .selection import check_budget, picks, seed_from
 from .strategy import Strategy
 from .typiclust import one_thread_kmeans
 
-DEFAULT_RATE = DROP_RATE.default
-DEFAULT_PASSES = DROP_PASSES.default
 
-
-def disagreements(emb, weight, bias, passes, rate, generator):
-    """For each row of emb, how many of `passes` dropout passes argmax((emb ⊙ mask / (1 − rate)) Wᵀ + b) differ
-    from argmax(emb Wᵀ + b); mask entries kept with probability 1 − rate, drawn pass after pass (n × d uniforms
-    each) from the CPU generator."""
-    emb, weight = emb.detach().cpu().float(), weight.detach().cpu().float()
-    bias = torch.zeros(weight.shape[0]) if bias is None else bias.detach().cpu().float()
-    plain = torch.addmm(bias, emb, weight.T).argmax(1)
-    count = torch.zeros(len(emb), dtype=torch.long)
-    for _ in range(passes):
-        keep = torch.rand(emb.shape, generator=generator) >= rate
-        count += torch.addmm(bias, emb * keep / (1 - rate), weight.T).argmax(1) != plain
-    return count.numpy()
+def disagreements(logits, dropout_logits):
+    """For each row, how many passes t have argmax dropout_logits[t] ≠ argmax logits: logits (n, C) without dropout,
+    dropout_logits (passes, n, C)."""
+    plain = torch.as_tensor(logits).argmax(1)
+    return (torch.as_tensor(dropout_logits).argmax(2) != plain).sum(0).cpu().numpy()
 
 
 def candidates(count, passes, k):
@@ -80,10 +68,11 @@ def dropquery_pick(emb, count, passes, k, seed):
     return picks(pool[rows], dist)
 
 
-def dropquery_select(emb, weight, bias, k, generator, rate=DEFAULT_RATE, passes=DEFAULT_PASSES):
-    """DropQuery's k rows of emb (see the module docstring), for a last layer of weight W and bias b."""
-    count = disagreements(emb, weight, bias, passes, rate, generator)
-    return dropquery_pick(emb, count, passes, k, seed_from(generator))
+def dropquery_select(emb, logits, dropout_logits, k, generator):
+    """DropQuery's k rows of emb (see the module docstring) from the last layer's logits (n, C) on emb without
+    dropout and with it, one pass each (passes, n, C) (Predictor.head_dropout)."""
+    count = disagreements(logits, dropout_logits)
+    return dropquery_pick(emb, count, len(dropout_logits), k, seed_from(generator))
 
 
 class DropQuery(Strategy):
@@ -93,7 +82,7 @@ class DropQuery(Strategy):
     name = "dropquery"
 
     def select(self, n):
+        """The masks come from the strategy's generator, before its k-means seed."""
         idx = self.unlabeled()
-        weight, bias = self.learner.last_layer()
-        return dropquery_select(self.learner.network_embeddings(idx), weight, bias, n, self.gen, rate=self.drop_rate,
-                                passes=self.drop_passes).among(idx)
+        emb, logits, dropout_logits = self.learner.head_dropout(idx, self.drop_rate, self.drop_passes, self.gen)
+        return dropquery_select(emb, logits, dropout_logits, n, self.gen).among(idx)

@@ -1,24 +1,32 @@
 """DropQuery (query_strategies/dropquery.py): the disagreement counts against a loop over the same dropout draws,
 the candidate rule and the nearest-free rule against brute force, and the picks against scikit-activeml's DropQuery
 given the same dropout predictions."""
+import functools
 import warnings
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from skactiveml.classifier import SklearnClassifier
 from skactiveml.pool import DropQuery as SkDropQuery
 from skactiveml.utils import MISSING_LABEL
 
-from query_strategies.dropquery import (candidates, disagreements, dropquery_pick, dropquery_select, kmeans_centres,
-                                        nearest_free)
+import dataset
+from learner import Learner
+from predictor import head_dropout_logits
+from query_strategies.dropquery import (DropQuery, candidates, disagreements, dropquery_pick, dropquery_select,
+                                        kmeans_centres, nearest_free)
+from query_strategies.selection import seed_from
 
 
 def test_disagreements_count_passes_whose_class_changes():
+    """The last layer's dropout passes (predictor.head_dropout_logits) against a loop over the same draws."""
     g = torch.Generator().manual_seed(0)
     emb, w, b = torch.randn(50, 6, generator=g).relu(), torch.randn(4, 6, generator=g), torch.randn(4, generator=g)
-    got = disagreements(emb, w, b, 5, 0.6, torch.Generator().manual_seed(3))
+    head = functools.partial(F.linear, weight=w, bias=b)
+    got = disagreements(*head_dropout_logits(head, emb, 0.6, 5, torch.Generator().manual_seed(3)))
     draws, want = torch.Generator().manual_seed(3), np.zeros(50, dtype=int)
     for _ in range(5):
         keep = (torch.rand(50, 6, generator=draws) >= 0.6).float()
@@ -95,10 +103,28 @@ def test_picks_match_scikit_activeml_given_the_same_dropout_predictions(seed):
 def test_select_draws_only_from_the_generator():
     g = torch.Generator().manual_seed(4)
     emb, w = torch.randn(300, 8, generator=g).relu(), torch.randn(5, 8, generator=g)
-    a = dropquery_select(emb, w, None, 10, torch.Generator().manual_seed(9))
-    b = dropquery_select(emb, w, None, 10, torch.Generator().manual_seed(9))
+    head = functools.partial(F.linear, weight=w)
+    a, b = (dropquery_select(emb, *head_dropout_logits(head, emb, 0.75, 3, gen), 10, gen)
+            for gen in (torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)))
     assert a.index.tolist() == b.index.tolist() and len(set(a.index.tolist())) == 10
     assert np.isfinite(a.score).all()
+
+
+def test_the_strategy_draws_its_masks_then_its_kmeans_seed_from_its_generator():
+    """DropQuery's picks on a digits network: those of its definition on the network's embeddings e and last layer
+    W, count = Σ_passes [argmax (e ⊙ (u ≥ 0.75) / 0.25) Wᵀ ≠ argmax e Wᵀ] with u (n × d) drawn pass after pass from
+    the strategy's generator, then its k-means seed (the draws of runs made before the passes moved to the
+    predictor)."""
+    ds = dataset.load_digits(np.random.default_rng(0))
+    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=5)
+    with pytest.warns(UserWarning, match="epoch cap"):
+        learner.train(np.arange(100))
+    picks = DropQuery(learner.predictor, np.arange(len(ds.y_train)) < 100, torch.Generator().manual_seed(2)).query(20)
+    idx, gen = np.arange(100, len(ds.y_train)), torch.Generator().manual_seed(2)
+    emb, w = learner.predictor.network_embeddings(idx), learner.predictor.last_layer()[0]
+    count = sum(((emb * (torch.rand(emb.shape, generator=gen) >= 0.75) / 0.25) @ w.T).argmax(1) != (emb @ w.T).argmax(1)
+                for _ in range(3))
+    assert picks.index.tolist() == dropquery_pick(emb, count.numpy(), 3, 20, seed_from(gen)).among(idx).index.tolist()
 
 
 def test_kmeans_centres_are_seeded():

@@ -1,6 +1,6 @@
 """The predictor: the narrow interface through which strategies see the trained network (probabilities, embeddings,
 MC-dropout samples, attack scores, the labels of the points it was trained on, the number of classes, a training
-extension's scores), checked on a network built by hand and on the learner's own, and
+extension's scores, the last layer under dropout), checked on a network built by hand and on the learner's own, and
 the time strategies spend in it booked as rounds.csv's infer_seconds."""
 import re
 import time
@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import dataset
+import model
 import predictor as predictor_module
 from learner import Learner
 from model import build_model, reset_weights
@@ -104,6 +105,24 @@ def test_an_extensions_scores_are_its_function_of_the_points_asked_for(monkeypat
     assert p.infer_seconds > before
 
 
+def test_head_dropout_draws_each_pass_from_the_generator_given():
+    """head(e) and head(e ⊙ m / (1 − rate)) per pass, m ≥ rate of uniforms drawn n × d at a time from the
+    strategy's generator; the predictor's own generator untouched."""
+    X, y = pool()
+    net, own = mlp(), torch.Generator().manual_seed(1)
+    p = Predictor(X, y, 3, own)
+    p.use(net, [])
+    idx = np.array([3, 8, 21, 0, 11])
+    emb, logits, dropped = p.head_dropout(idx, 0.6, 4, torch.Generator().manual_seed(7))
+    draws = torch.Generator().manual_seed(7)
+    with torch.no_grad():
+        want_emb = net(X[idx])[1]
+        want = [net.head(want_emb * (torch.rand(5, 16, generator=draws) >= 0.6) / 0.4) for _ in range(4)]
+    assert torch.equal(emb, want_emb) and torch.equal(logits, want_emb @ net.head.weight.T)
+    assert torch.equal(dropped, torch.stack(want)) and not torch.equal(dropped[0], dropped[1])
+    assert torch.equal(own.get_state(), torch.Generator().manual_seed(1).get_state()) and p.infer_seconds > 0
+
+
 SLOW = 0.2  # seconds each slowed call sleeps
 
 
@@ -137,6 +156,15 @@ def test_a_training_extensions_scores_of_the_pool_are_booked_as_inference(alg, s
     row = {}
     timed_query(strategy, learner.predictor, 10, row)
     assert row["infer_seconds"] >= SLOW > row["select_seconds"]
+
+
+def test_dropquerys_dropout_passes_are_booked_as_inference(monkeypatch):
+    """Each of DropQuery's dropout passes draws its mask through model.keep_mask (slowed) within the predictor."""
+    strategy, learner = digits_strategy("dropquery")
+    monkeypatch.setattr(model, "keep_mask", slowed(model.keep_mask))
+    row = {}
+    timed_query(strategy, learner.predictor, 10, row)
+    assert row["infer_seconds"] >= strategy.drop_passes * SLOW
 
 
 def test_strategies_use_only_the_predictors_interface():
