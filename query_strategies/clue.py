@@ -12,11 +12,11 @@ from strategy_params import TEMPERATURE
 
 from .dropquery import kmeans_centres, nearest_free
 from .entropy_sampling import entropy
+from .kmeans_sampling import N_INIT
 from .selection import check_budget, picks, seed_from
 from .strategy import Strategy
 
 DEFAULT_TEMPERATURE = TEMPERATURE.default
-N_INIT = 10
 
 
 def tempered_entropy(probs, temperature):

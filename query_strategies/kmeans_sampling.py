@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .selection import ROW_TILE, check_budget, picks, progress, seed_from
 from .strategy import Strategy
 
-N_INIT = 10
+N_INIT = 10  # k-means++ starts: scikit-learn's default before 1.4, which the original and CLUE's authors ran
 
 
 def sq_dists_to(x, centres):
