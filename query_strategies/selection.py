@@ -143,10 +143,11 @@ def normalised(emb):
     return x / x.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
 
 
-def gradient_factor(probs):
-    """a = onehot(argmax p) − p in float64, so that g = a ⊗ e."""
+def gradient_factor(probs, labels=None):
+    """a = onehot(y) − p in float64, y = `labels` (argmax p when None), so that g = a ⊗ e."""
     a = -probs.double()
-    a[torch.arange(len(a), device=a.device), probs.argmax(1)] += 1
+    y = probs.argmax(1) if labels is None else torch.as_tensor(labels).to(a.device).long()
+    a[torch.arange(len(a), device=a.device), y] += 1
     return a
 
 

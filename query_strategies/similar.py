@@ -5,18 +5,22 @@ fewest labelled points (among those with any; lower class first among ties): the
 
 Each point is its loss gradient with respect to the last layer's weights and bias, (onehot(y) − p) ⊗ (e, 1), y
 the predicted class for an unlabelled point and the true one for a query point; the kernel is
-s_ij = (1 + cos(g_i, g_j)) / 2. With η = `--smiEta` (1), greedy maximisation over the unlabelled set U of
+s_ij = (1 + cos(g_i, g_j)) / 2, cos(g_i, g_j) = cos(a_i, a_j)·cos(ê_i, ê_j) (a = onehot(y) − p, ê = (e, 1)) from the
+two factors, never the n × C(d + 1) rows (UnitGradients). With η = `--smiEta` (1), greedy maximisation over the
+unlabelled set U of
 - FLQMI: I(A; Q) = Σ_{q∈Q} max_{j∈A} s_qj + η Σ_{j∈A} max_{q∈Q} s_jq;
 - LogDetMI: I(A; Q) = log det(S_A) − log det(S_A − η² S_AQ S_Q⁻¹ S_QA), S_A = K_AA + λI, S_Q = K_QQ + λI,
   λ = `--smiLambda` (1); each logdet grows by log of a Cholesky pivot per pick (incremental Cholesky on columns
   computed as needed, no |U|×|U| matrix).
 Each pick: the largest gain (lowest index among ties), scored by that gain."""
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from strategy_params import SMI_ETA, SMI_LAMBDA
 
-from .selection import check_budget, one_thread, picks
+from .selection import check_budget, gradient_factor, normalised, one_thread, picks
 from .strategy import Strategy
 
 DEFAULT_ETA, DEFAULT_LAMBDA = SMI_ETA.default, SMI_LAMBDA.default
@@ -31,23 +35,36 @@ def rare_class_rows(labels, n_classes):
     return np.flatnonzero(np.isin(labels, rare))
 
 
+@dataclass(frozen=True)
+class UnitGradients:
+    """Unit gradient rows g_i/‖g_i‖, g_i = a_i ⊗ ê_i, held as their unit factors a_i/‖a_i‖ and ê_i/‖ê_i‖ (a zero a_i
+    stays 0): since (a_i ⊗ ê_i)·(a_j ⊗ ê_j) = (a_i·a_j)(ê_i·ê_j), no n × C(d + 1) matrix is needed."""
+    a: torch.Tensor
+    e: torch.Tensor
+
+    def __len__(self):
+        return len(self.a)
+
+    def __getitem__(self, index):
+        return UnitGradients(self.a[index], self.e[index])
+
+
 def unit_gradients(probs, emb, labels):
-    """Rows (onehot(y) − p) ⊗ (e, 1), scaled to unit norm (float64; a zero row stays 0)."""
-    p = probs.detach().cpu().double()
-    a = torch.nn.functional.one_hot(torch.as_tensor(labels).cpu().long(), p.shape[1]).double() - p
-    e = torch.cat([emb.detach().cpu().double(), torch.ones(len(p), 1, dtype=torch.float64)], 1)
-    g = torch.einsum("ic,id->icd", a, e).reshape(len(p), -1)
-    return g / g.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
+    """The rows (onehot(y) − p) ⊗ (e, 1) scaled to unit norm, as UnitGradients (float64)."""
+    e = emb.detach().cpu().double()
+    a = gradient_factor(probs.detach().cpu(), labels)
+    return UnitGradients(normalised(a), normalised(torch.cat([e, torch.ones(len(e), 1, dtype=torch.float64)], 1)))
 
 
 def kernel(x, y):
-    """s_ij = (1 + x_i·y_j) / 2 for unit rows: the cosine kernel shifted into [0, 1]."""
-    return (1 + x @ y.T) / 2
+    """s_ij = (1 + cos(g_i, g_j)) / 2 = (1 + (a_i·a_j)(ê_i·ê_j)) / 2 for UnitGradients x, y: the cosine kernel shifted
+    into [0, 1]."""
+    return (1 + (x.a @ y.a.T) * (x.e @ y.e.T)) / 2
 
 
 @one_thread()
 def flqmi_select(unl, query, k, generator, eta=DEFAULT_ETA):
-    """k rows of `unl` (unit gradient rows) greedily maximising FLQMI with the rows `query`; each scored by its
+    """k rows of `unl` (UnitGradients) greedily maximising FLQMI with the rows `query`; each scored by its
     gain Σ_q max(0, s_qj − m_q) + η max_q s_jq (m_q: the largest s_qj over the picks so far, 0 at first)."""
     check_budget(k, len(unl))
     s = kernel(query, unl)
@@ -100,7 +117,7 @@ def logdetmi_select(unl, query, k, generator, eta=DEFAULT_ETA, lam=DEFAULT_LAMBD
     n = len(unl)
     factor = torch.linalg.cholesky(kernel(query, query) + lam * torch.eye(len(query), dtype=torch.float64))
     b = eta * torch.linalg.solve_triangular(factor, kernel(query, unl), upper=False).T  # η K_UQ L⁻ᵀ
-    diag = (1 + (unl * unl).sum(1)) / 2 + lam  # K_jj + λ
+    diag = (1 + unl.a.square().sum(1) * unl.e.square().sum(1)) / 2 + lam  # K_jj + λ
 
     def plain(j):
         col = kernel(unl, unl[j:j + 1]).reshape(n)
