@@ -6,6 +6,8 @@ fewer); greedy maximisation of the facility-location function f(S) = Σ_{i∈F} 
 s_ij the cosine similarity of the embeddings (0 for a zero embedding), then gives the k picks, each the point of
 largest gain f(S + j) − f(S) (lowest position in F among ties). Gains only fall as S grows, so the stale gains
 bound the fresh ones (lazy greedy: the same picks as the plain greedy, fewer gains computed)."""
+import math
+
 import torch
 
 from strategy_params import TOP_N
@@ -16,12 +18,6 @@ from .strategy import Strategy
 
 DEFAULT_TOP_N = TOP_N.default
 GAIN_BLOCK = 64  # candidates whose gains are computed together
-
-
-def cosine_similarity(x):
-    """s_ij = x_i·x_j / (‖x_i‖‖x_j‖) in float64 (rows of norm 0 left at 0)."""
-    unit = normalised(x.cpu())
-    return unit @ unit.T
 
 
 @one_thread()
@@ -48,12 +44,25 @@ def weighted_facility_location_greedy(columns, weights, covered, upper, k, block
     return rows, gains
 
 
-def facility_location_greedy(sim, k):
-    """(rows, gains): k columns j of sim chosen greedily for f(S) = Σ_i max(0, max_{j∈S} sim_ij), each the largest
-    gain Σ_i max(0, sim_ij − m_i) (m_i the current max, 0 at first; lowest index among ties), and that gain."""
-    zeros = torch.zeros(len(sim), dtype=torch.float64)
-    return weighted_facility_location_greedy(lambda cols: sim[:, cols], torch.ones_like(zeros), zeros,
-                                             sim.clamp_min(0).sum(0), k)
+def cosine_columns(x):
+    """columns(cols) = s[:, cols], s_ij = cos(x_i, x_j) (0 for a zero row), as x̂ x̂_colsᵀ in float64 over at least
+    two columns: a single one would go through a matrix-vector product, whose sums round otherwise than the matrix
+    product's (a copy of a pick would keep a gain of 1e-16 instead of 0 and win a tie it should lose)."""
+    unit = normalised(x.cpu())
+
+    def columns(cols):
+        wide = cols if len(cols) > 1 else cols.repeat(2)
+        return (unit @ unit[wide].T)[:, :len(cols)]
+    return columns
+
+
+def cosine_facility_location_greedy(x, k):
+    """(rows, gains): k rows j chosen greedily for f(S) = Σ_i max(0, max_{j∈S} s_ij), s_ij = cos(x_i, x_j), each the
+    largest gain (lowest index among ties) and that gain. No m × m matrix: the bounds start infinite, so the first
+    pick computes every gain Σ_i max(0, s_ij), GAIN_BLOCK columns at a time, and those become the bounds."""
+    zeros = torch.zeros(len(x), dtype=torch.float64)
+    return weighted_facility_location_greedy(cosine_columns(x), torch.ones_like(zeros), zeros,
+                                             torch.full_like(zeros, math.inf), k)
 
 
 def fass_select(probs, emb, k, generator, top_n=DEFAULT_TOP_N):
@@ -61,7 +70,7 @@ def fass_select(probs, emb, k, generator, top_n=DEFAULT_TOP_N):
     scored by its gain. Deterministic: `generator` is not drawn from."""
     check_budget(k, len(emb))
     filtered = top_k(entropy(probs.detach().cpu().double()), min(top_n * k, len(emb))).index
-    rows, gains = facility_location_greedy(cosine_similarity(emb[torch.as_tensor(filtered, device=emb.device)]), k)
+    rows, gains = cosine_facility_location_greedy(emb[torch.as_tensor(filtered, device=emb.device)], k)
     return picks(filtered[rows], gains)
 
 

@@ -52,3 +52,48 @@ def test_only_uncertain_points_are_picked_and_spread_out():
                        torch.tensor([[0.99, 0.01]], dtype=torch.float64).repeat(45, 1)])
     got = fass_select(probs, emb, 3, torch.Generator(), top_n=5).index
     assert sorted(got // 5) == [0, 1, 2]
+
+
+def tied_inputs(n, d, C, seed):
+    """Random (probs, emb): rows 1 and 2 copies of row 0, row 4 twice row 3 (the same cosines), row 5 a zero
+    embedding."""
+    g = torch.Generator().manual_seed(seed)
+    probs = torch.softmax(torch.randn(n, C, generator=g, dtype=torch.float64), 1)
+    emb = torch.randn(n, d, generator=g, dtype=torch.float64)
+    probs[1:3], emb[1:3] = probs[0], emb[0]
+    probs[4], emb[4] = probs[3], 2 * emb[3]
+    emb[5] = 0
+    return probs, emb
+
+
+def materialised_fass(probs, emb, k, top_n):
+    """FASS as the m × m cosine matrix of F (the top_n·k rows of highest entropy, stable) and the plain greedy on
+    it: every free column's gain Σ_i max(0, s_ij − m_i) at every pick, the first largest taken."""
+    p, x = probs.numpy(), emb.numpy()
+    F = np.argsort((p * np.log(p)).sum(1), kind="stable")[:top_n * k]
+    norm = np.linalg.norm(x[F], axis=1, keepdims=True)
+    unit = np.divide(x[F], norm, out=np.zeros_like(x[F]), where=norm > 0)
+    sim = unit @ unit.T
+    cover, rows, gains = np.zeros(len(F)), [], []
+    for _ in range(k):
+        gain = np.maximum(sim - cover[:, None], 0).sum(0)
+        gain[rows] = -np.inf
+        rows.append(int(np.argmax(gain)))
+        gains.append(gain[rows[-1]])
+        cover = np.maximum(cover, sim[:, rows[-1]])
+    return F[rows].tolist(), gains
+
+
+@pytest.mark.parametrize("n,d,k,top_n,seed", [(30, 2, 12, 5, 0), (30, 4, 8, 5, 1), (40, 3, 6, 4, 2), (25, 2, 20, 2, 3),
+                                              (50, 6, 10, 3, 4), (20, 2, 20, 1, 5), (16, 3, 16, 2, 6),
+                                              (400, 3, 30, 5, 7), (300, 4, 60, 5, 8)])
+def test_same_picks_as_the_materialised_cosine_matrix(n, d, k, top_n, seed):
+    """The columns computed block by block against the whole m × m matrix, with duplicate rows, a positive multiple
+    of a row and a zero row (ties; with k = n, gains of 0 once every row is covered: the lowest position in F
+    first); m above GAIN_BLOCK in the last two, so that the lazy greedy's bounds decide which columns are
+    computed."""
+    probs, emb = tied_inputs(n, d, 3, seed)
+    got = fass_select(probs, emb, k, torch.Generator(), top_n=top_n)
+    rows, gains = materialised_fass(probs, emb, k, top_n)
+    assert got.index.tolist() == rows
+    np.testing.assert_allclose(got.score, gains, rtol=1e-12, atol=1e-12)
