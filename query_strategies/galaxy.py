@@ -46,9 +46,16 @@ def nearest_to_cut(known, known_at, ones_at):
     free = np.flatnonzero(~known)
     if len(edge) == 0 or len(free) == 0:
         return None
-    ends = np.concatenate([known_at[edge], known_at[edge + 1]])
-    dist = np.abs(free[:, None] - ends[None, :]).min(1)
-    return int(free[np.argmin(dist)])
+    ends = np.union1d(known_at[edge], known_at[edge + 1])
+    return int(free[np.argmin(distance_to_nearest(free, ends))])
+
+
+def distance_to_nearest(points, ends):
+    """min_e |p − e| over the sorted, non-empty `ends` for each of `points`, by binary search: the nearest end is
+    the one just below p or the one at or above it (O(n log |ends|) time, no n × |ends| array)."""
+    above = np.searchsorted(ends, points)
+    below, at_or_above = ends[np.maximum(above - 1, 0)], ends[np.minimum(above, len(ends) - 1)]
+    return np.minimum(np.abs(points - below), np.abs(at_or_above - points))
 
 
 def galaxy_pick(order, known_label, k, rng):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from query_strategies.galaxy import galaxy_select, margin_scores
+from query_strategies.galaxy import galaxy_select, margin_scores, nearest_to_cut
 from query_strategies.selection import seed_from
 
 
@@ -82,3 +82,39 @@ def test_picks_close_in_on_the_label_change():
     known[[0, 99]] = y[[0, 99]]
     got = galaxy_select(probs, known, 9, torch.Generator().manual_seed(0), lambda i: y[i]).index.tolist()
     assert {69, 70} <= set(got)
+
+
+def reference_nearest_to_cut(known, known_at, ones_at):
+    """The unknown position of least distance to any end of a cut edge, the lowest among ties, from the whole
+    unknown × ends table of distances (None when either is empty)."""
+    edge = [j for j in range(len(known_at) - 1) if ones_at[j] != ones_at[j + 1] and known_at[j + 1] - known_at[j] == 1]
+    ends = np.array([known_at[j + step] for j in edge for step in (0, 1)])
+    free = np.flatnonzero(~known)
+    if len(ends) == 0 or len(free) == 0:
+        return None
+    table = np.abs(free[:, None] - ends[None, :])
+    return int(free[np.argmin(table.min(1))])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_nearest_to_cut_as_the_table_of_all_distances(seed):
+    """Random graphs, known densities from sparse to all but a few positions, labels from one-sided to mixed:
+    ends shared by two cut edges, unknown positions halfway between two ends (ties: the lower position) and beyond
+    the first and the last end."""
+    rng = np.random.default_rng(seed)
+    for _ in range(50):
+        n = int(rng.integers(2, 60))
+        known = rng.random(n) < rng.choice([0.2, 0.5, 0.9, 1.0])
+        known_at = np.flatnonzero(known)
+        ones_at = rng.random(len(known_at)) < rng.choice([0.0, 0.3, 0.5])
+        assert nearest_to_cut(known, known_at, ones_at) == reference_nearest_to_cut(known, known_at, ones_at)
+
+
+def test_nearest_to_cut_takes_the_lower_of_two_positions_at_the_same_distance():
+    """Cut edges at positions 3-4 and 9-10, unknown 0-2, 5-8, 11: 2 and 5 are both 1 from an end, 2 first; with
+    2 known, 5."""
+    known = np.array([0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0], dtype=bool)
+    ones = np.array([True, False, True, False])
+    assert nearest_to_cut(known, np.flatnonzero(known), ones) == 2
+    known[:3] = True
+    assert nearest_to_cut(known, np.flatnonzero(known), np.array([True, True, True, True, False, True, False])) == 5
