@@ -291,12 +291,18 @@ def load_file(file, rng, test=None):
     kind) or in an .npz file's X_train, y_train, X_test, y_test (given_split)."""
     path = user_file(file, "--data")
     if path.suffix.lower() == ".npz" and set(SPLIT_ARRAYS) <= set(npz_names(path)):
+        if {"X", "y"} & set(npz_names(path)):
+            raise UserError(f"{path} holds both a whole table (X, y) and a split one (X_train ... y_test), so which "
+                            f"to use is unclear; keep one of them")
         if test:
             raise UserError(f"{path} holds its own test set (X_test, y_test); drop --test {test}")
         return given_split(path.stem, file_table(path, "_train"), file_table(path, "_test"), rng, str(path),
                            f"{path} (X_test, y_test)")
     if test:
         test_path = user_file(test, "--test")
+        if test_path.resolve() == path.resolve():
+            raise UserError(f"--test {test} is the --data file itself: the test accuracy would be measured on the "
+                            f"pool; give a separate test file, or drop --test to split {file} at random")
         return given_split(path.stem, file_table(path), file_table(test_path), rng, str(path), str(test_path))
     return split_table(path.stem, *file_table(path), rng, str(path))
 

@@ -39,7 +39,7 @@ from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, 
 from errors import GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with
 from query_strategies import ALIASES, STRATEGIES
 from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity, run_owner
-from runlock import run_folder_lock
+from runlock import enclosing_run_folder, run_folder_lock
 from strategy_params import add_flags, arguments, ignored_flags
 
 # torch, torchvision and the modules built on them are imported after the flags are parsed (import_libraries),
@@ -132,12 +132,19 @@ def check_flags(args):
     if args.nEnd < first_batch(args):
         raise UserError(f"--nEnd ({args.nEnd}) is below the first batch ({first_batch(args)}: --nStart, or --nQuery "
                         f"when --nStart is 0); raise --nEnd")
+    if first_batch(args) < args.nEnd < first_batch(args) + args.nQuery:
+        raise UserError(f"--nEnd {args.nEnd} leaves room for no query of --nQuery {args.nQuery} after the first batch "
+                        f"of {first_batch(args)}; raise --nEnd to {first_batch(args) + args.nQuery}, lower --nQuery, "
+                        f"or give --nEnd {first_batch(args)} to train once on the first batch")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UserError(f"--lr must be a positive finite number, got {args.lr}")
     if not args.out.strip():
         raise UserError("--out is empty; name a results folder, e.g. --out results")
     if os.path.lexists(args.out) and not os.path.isdir(args.out):
         raise UserError(f"--out {args.out} is a file, not a results folder; move it away or use another --out")
+    if run_folder := enclosing_run_folder(args.out):
+        raise UserError(f"--out {args.out} lies in the run folder {run_folder}; give the results folder that holds "
+                        f"the runs (e.g. {run_folder.parent})")
     if args.did < 0:
         raise UserError(f"--did is an OpenML data set id, at least 1 (0: use --data), got {args.did}")
     if args.did == 0 and (message := unknown_data(args.data)):
@@ -451,9 +458,11 @@ NOTHING_SAVED = "no round had finished, so nothing is saved"
 
 
 def saved_rounds_note(run_dir):
-    """What an interrupted run leaves: the finished rounds (to continue with --resume), none, or the whole run (a
-    Ctrl-C that came as it ended)."""
+    """What an interrupted run leaves: the finished rounds (to continue with --resume), round 0's training snapshot,
+    none, or the whole run (a Ctrl-C that came as it ended)."""
     n = len(run_dir.accuracies())
+    if n == 0 and run_dir.training.exists():
+        return f"no round had finished; round 0's training so far is saved in {run_dir.training}: continue with --resume"
     if n == 0:
         return NOTHING_SAVED
     rounds = f"{n} finished round{'s' * (n > 1)}"
@@ -502,6 +511,10 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     longer = run_dir.verify(state, owner["run_id"], owner["identity"])
     summary = run_dir.read_summary(state, longer)
     run_dir.check_training(owner, state["round"] + 1)
+    if not is_finished(summary, n_query_rounds(args)) and state["round"] > n_query_rounds(args):
+        raise UserError(f"--resume: {run_dir.path} has run {state['round']} query rounds "
+                        f"({first_batch(args) + state['round'] * args.nQuery} labelled), more than --nEnd and --rounds "
+                        f"now allow ({n_query_rounds(args)}); raise them to continue it")
     run_dir.cut_to(longer)
     if is_finished(summary, n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
@@ -633,12 +646,19 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
             done = rd
     n_lab = int(strategy.labeled.sum())
     run_dir.finish({"finished": True, "stopped_by": stop, "rounds": done, "n_labeled": n_lab})
-    print(f"run.py: done: {done} query round{'s' * (done != 1)}, {n_lab} labelled, {STOP_REASONS[stop].format(args.nQuery)}; "
+    print(f"run.py: done: {done} query round{'s' * (done != 1)}, {n_lab} labelled, {stop_note(stop, args, n_lab)}; "
           f"results in {run_dir.path}", file=sys.stderr)
 
 
 STOP_REASONS = {"budget": "budget (--nEnd) reached", "rounds": "--rounds reached",
                 "pool exhausted": "pool exhausted (fewer than {} unlabelled points left)"}
+
+
+def stop_note(stop, args, n_lab):
+    """Why the run stopped (STOP_REASONS), for its last line; a budget that a whole query would pass says so."""
+    if stop == "budget" and n_lab < args.nEnd:
+        return f"budget (--nEnd {args.nEnd}) reached: one more query of {args.nQuery} would pass it"
+    return STOP_REASONS[stop].format(args.nQuery)
 
 
 PROGRESS_SECONDS = {True: 0.5, False: 60.0}  # how often a long step shows on the bar: on a terminal, in a log file
@@ -686,12 +706,22 @@ def timed_query(strategy, predictor, n, row):
     return picked
 
 
-def where_written(filename):
-    """The flag or setting that chose where `filename` is: $BADGE_CACHE for a file in the project cache, else --out."""
+def where_written(filename, args):
+    """The flag or setting that chose where `filename` is: $BADGE_CACHE for a file in the project cache, --data or
+    --test for the file it names, --path for a file under it, else --out."""
     from datacache import cache_dir
 
-    inside = filename and Path(os.path.abspath(filename)).is_relative_to(os.path.abspath(cache_dir()))
-    return "the cache folder, $BADGE_CACHE" if inside else "--out"
+    if not filename:
+        return "--out"
+    path = Path(os.path.abspath(filename))
+    if path.is_relative_to(os.path.abspath(cache_dir())):
+        return "the cache folder, $BADGE_CACHE"
+    for flag in ("data", "test"):
+        if getattr(args, flag) and os.path.abspath(getattr(args, flag)) == str(path):
+            return f"--{flag}"
+    if path.is_relative_to(os.path.abspath(args.path)) and not path.is_relative_to(os.path.abspath(args.out)):
+        return "--path"
+    return "--out"
 
 
 @contextmanager
@@ -756,7 +786,7 @@ def main(argv=None):
     except OSError as e:
         then = e.__notes__[0] if getattr(e, "__notes__", None) else "run it again"
         print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; fix the cause (disk space, permissions, "
-              f"{where_written(e.filename)}) and {then}", file=sys.stderr)
+              f"{where_written(e.filename, args)}) and {then}", file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as e:
         if not out_of_memory(e):

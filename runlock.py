@@ -84,3 +84,13 @@ def holder_pid(fd, tries=20):
             return text
         time.sleep(0.05)
     return "unknown"
+
+
+def enclosing_run_folder(path):
+    """The nearest folder at or above `path` that holds a run (config.json beside rounds.csv), or None (also when
+    the path cannot be looked at: making the folder then says why)."""
+    try:
+        return next((folder for folder in (Path(path).resolve(), *Path(path).resolve().parents)
+                     if (folder / "config.json").is_file() and (folder / "rounds.csv").is_file()), None)
+    except OSError:
+        return None

@@ -64,8 +64,8 @@ BETA = Param("beta", "beta", positive(float), 1.0, "draw points with probability
 N_CONFIGS = Param("n_configs", "nConfigs", positive(int), 1000,
                   "label configurations summed exactly up to this many, sampled beyond")
 DELTA = Param("delta", "delta", positive(float), None,
-              "ball radius on L2-normalised embeddings; None = the largest whose balls are 95%% pure under k-means "
-              "pseudo-labels")
+              "ball radius on L2-normalised embeddings; without the flag, the largest whose balls are 95%% pure "
+              "under k-means pseudo-labels")
 KM_FACTOR = Param("km_factor", "kmFactor", checked_number(float, lambda value: value >= 1, "a float of at least 1"),
                   10.0, "the kmFactor·nQuery lowest-margin points are spread over clusters (at least 1: the batch "
                   "comes from them)")
@@ -100,7 +100,7 @@ def fraction(text):
 
 
 N_TARGETS = Param("n_targets", "nTargets", positive(int), 100,
-                  "random pool points whose labels the information gain is about")
+                  "random pool points whose labels the information gain is about (the whole pool when it has fewer)")
 N_DRAWS = Param("n_draws", "nDraws", positive(int), 100, "MC-dropout passes, each one network for every point")
 DROP_RATE = Param("drop_rate", "dropRate", fraction, 0.75, "dropout rate on the embedding, in (0, 1)")
 DROP_PASSES = Param("drop_passes", "dropPasses", positive(int), 3,
@@ -112,12 +112,14 @@ GAMMA = Param("gamma", "gamma", positive(float), 10.0,
 PCA_DIM = Param("pca_dim", "pcaDim", positive(int), 50,
                 "embeddings wider than this are reduced to this many principal components")
 TOP_N = Param("top_n", "topN", positive(int), 5,
-              "the topN·nQuery points of highest entropy are the candidates of the submodular selection")
+              "the topN·nQuery points of highest entropy are the candidates of the submodular selection (all the "
+              "unlabelled points when they are fewer)")
 SMI_ETA = Param("smi_eta", "smiEta", positive(float), 1.0,
                 "weight of query relevance against diversity in the submodular mutual information")
 SMI_LAMBDA = Param("smi_lambda", "smiLambda", positive(float), 1.0, "ridge λ added to the log-determinant kernels")
 QUERY_CLASSES = Param("query_classes", "queryClasses", positive(int), 1,
-                      "the query set: labelled points of this many classes with the fewest labels")
+                      "the query set: labelled points of this many classes with the fewest labels (all the classes "
+                      "labelled when they are fewer)")
 GLISTER_LR = Param("glister_lr", "glisterLr", positive(float), 1e-4,
                    "step size of the one-step Taylor approximation (the training rate, --lr's default)")
 LPL_WEIGHT = Param("lpl_weight", "lplWeight", positive(float), 1.0,
@@ -140,8 +142,10 @@ AUTO = "auto"
 
 
 def auto_or_positive(text):
-    """An argparse type: the word auto, or a positive float (else a one-line error naming the value)."""
-    return AUTO if text == AUTO else checked_number(float, lambda value: value > 0, "auto or a positive float")(text)
+    """An argparse type: the word auto (in any case), or a positive float (else a one-line error naming the value)."""
+    if text.strip().lower() == AUTO:
+        return AUTO
+    return checked_number(float, lambda value: value > 0, "auto or a positive float")(text)
 
 
 KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", auto_or_positive, AUTO,

@@ -530,6 +530,27 @@ def test_an_out_folder_that_cannot_be_made_is_one_error_that_does_not_offer_resu
                                  "permissions, --out) and run it again (no round had finished)"], err
 
 
+def test_an_out_folder_in_a_run_folder_is_refused(tmp_path, capsys):
+    """--out naming a run folder (or a folder in one) put a second run inside the first, which the analysis of the
+    results folder then dropped as a duplicate."""
+    (tmp_path / FOLDER).mkdir()
+    (tmp_path / FOLDER / "config.json").write_text("{}")
+    (tmp_path / FOLDER / "rounds.csv").write_text("round\n")
+    for out in (tmp_path / FOLDER, tmp_path / FOLDER / "more"):
+        assert_refused(*main(capsys, *ARGS, "--out", out), f"--out {out} lies in the run folder {tmp_path / FOLDER}; "
+                       f"give the results folder that holds the runs (e.g. {tmp_path})")
+    assert sorted(p.name for p in (tmp_path / FOLDER).iterdir()) == ["config.json", "rounds.csv"]
+
+
+def test_a_file_that_cannot_be_read_names_the_flag_that_chose_it(tmp_path):
+    """An OSError's file is named with the flag that chose it (an unreadable --data file blamed --out)."""
+    args = run.build_parser().parse_args(["--data", str(tmp_path / "d.csv"), "--test", str(tmp_path / "t.csv"),
+                                          "--path", str(tmp_path / "data"), "--out", str(tmp_path / "data" / "out")])
+    assert [run.where_written(str(tmp_path / f), args) for f in ("d.csv", "t.csv", "data/MNIST/x",
+                                                                  "data/out/r/rounds.csv", "elsewhere")] \
+        == ["--data", "--test", "--path", "--out", "--out"]
+
+
 @pytest.mark.parametrize("mode", ["fresh", "--force"])
 def test_a_planted_lock_link_is_never_followed(mode, tmp_path, capsys):
     (tmp_path / FOLDER).mkdir()

@@ -93,6 +93,20 @@ def test_user_npz(tmp_path, digits_table):
     assert (cfg["n_pool"], cfg["input_shape"], cfg["data_name"]) == (1617, [64], "eights")
 
 
+def test_npz_with_both_a_whole_and_a_split_table_or_a_test_file_that_is_the_data_is_refused(tmp_path, digits_table):
+    """Which table an .npz holding X, y and X_train ... y_test means is unclear (the split one was used, silently);
+    --test naming the --data file itself would test on the pool."""
+    X, y = digits_table
+    both = tmp_path / "both.npz"
+    np.savez(both, X=X, y=y, X_train=X[:1000], y_train=y[:1000], X_test=X[1000:], y_test=y[1000:])
+    assert_one_line_error(run_main("--data", both, "--out", tmp_path / "out"), "holds both a whole table (X, y) and "
+                          "a split one", "keep one of them")
+    whole = tmp_path / "whole.npz"
+    np.savez(whole, X=X, y=y)
+    assert_one_line_error(run_main("--data", whole, "--test", tmp_path / "." / "whole.npz", "--out", tmp_path / "out"),
+                          "is the --data file itself", "drop --test")
+
+
 def test_csv_labels_named_none_or_na_are_classes_and_na_features_are_missing(tmp_path, capsys):
     """pandas read `None`, `NA` and `null` labels as missing ("data row 1 has no label"), which an .npz of the same
     labels accepted; an NA feature cell is still missing."""

@@ -32,6 +32,7 @@ def expected_error(n_start, n_query, n_end, rounds, trunc, lr, n_emb):
     first = n_start or n_query
     rules = [(n_query > 0, "--nQuery must be positive"), (n_start >= 0, "--nStart must be at least 0"),
              (n_end >= first, f"--nEnd ({n_end}) is below the first batch ({first}"),
+             (not first < n_end < first + n_query, f"--nEnd {n_end} leaves room for no query of --nQuery {n_query}"),
              (math.isfinite(lr) and lr > 0, "--lr must be a positive finite number"),
              (n_emb > 0, f"--nEmb must be positive, got {n_emb}"), (rounds >= 0, "--rounds must be at least 0"),
              (trunc == -1 or trunc > 0, f"--trunc must be positive (or -1 for no truncation), got {trunc}"),

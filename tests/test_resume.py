@@ -175,6 +175,18 @@ def test_resume_with_other_flags_is_refused(tmp_path, stopped_run):
     assert_one_line_error(run_main(*changed, "--out", tmp_path, "--resume"), "maxEpochs", "same flags")
 
 
+def test_resume_below_the_rounds_a_run_has_made_is_refused_and_changes_nothing(tmp_path, stopped_run):
+    """An unfinished run of 2 query rounds (120 labels) resumed with --nEnd 80: refused, its folder as it was (it
+    ended at once as "done ... budget reached" with 120 labelled and config.json saying nEnd 80)."""
+    stopped_run(2, tmp_path)
+    (tmp_path / FOLDER / "summary.json").unlink()
+    before = {p.name: p.read_bytes() for p in (tmp_path / FOLDER).iterdir() if p.name != ".lock"}
+    smaller = [a if a != "200" else "80" for a in ARGS]
+    assert_one_line_error(run_main(*smaller, "--out", tmp_path, "--resume"), "has run 2 query rounds (120 labelled), "
+                          "more than --nEnd and --rounds now allow (1); raise them to continue it")
+    assert {p.name: p.read_bytes() for p in (tmp_path / FOLDER).iterdir() if p.name != ".lock"} == before
+
+
 def test_corrupt_checkpoint_is_reported(tmp_path, stopped_run):
     stopped_run(1, tmp_path)
     (tmp_path / FOLDER / "checkpoint.pt").write_bytes(b"not a checkpoint")

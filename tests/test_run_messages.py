@@ -102,6 +102,31 @@ def test_interrupt_says_what_is_saved(tmp_path, monkeypatch, capsys, call, messa
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_interrupt_in_round_0_names_its_training_snapshot(tmp_path, monkeypatch, capsys):
+    """Ctrl-C in round 0 after a training snapshot was saved: the snapshot is named and --resume offered (it said
+    nothing was saved, which invited --force)."""
+    folder = tmp_path / "digits_mlp_marg_50_seed1"
+
+    def snapshot_then_interrupted(self, idx, snapshot=None, report=None):
+        (folder / "training.pt").write_bytes(b"a snapshot")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Learner, "train", snapshot_then_interrupted)
+    assert run.main(["--alg", "marg", *TINY, "--out", str(tmp_path)]) == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"run.py: interrupted; no round had finished; round 0's training so far is saved in {folder / 'training.pt'}: "
+        f"continue with --resume")
+
+
+def test_a_budget_between_two_queries_says_where_it_stopped(tmp_path):
+    proc = run_cli("--nStart", "20", "--nQuery", "20", "--nEnd", "70", "--maxEpochs", "20", "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines()[-1] == (f"run.py: done: 2 query rounds, 60 labelled, budget (--nEnd 70) reached: "
+                                            f"one more query of 20 would pass it; results in "
+                                            f"{tmp_path / 'digits_mlp_rand_20_seed1'}")
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monkeypatch, capsys):
     """A real SIGINT arriving inside the first tqdm.write of round 0 is held until the round's lines and bar are
     written (tqdm's write lock is never left half-taken), then stops the run with round 0 saved."""

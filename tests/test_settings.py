@@ -302,7 +302,10 @@ def test_select_on_input_leaves_strategies_on_the_last_layer_unchanged(alg, tmp_
     (["--alg", "typiclust", "--nStart", "0"], "--nStart 0: typiclust picks the first batch on an embedding"),
     (["--nStart", "-1"], "--nStart must be at least 0"),
     (["--nStart", "0", "--nQuery", "80", "--nEnd", "60"], "--nEnd (60) is below the first batch (80"),
-    (["--nStart", "0", "--nQuery", "2000", "--nEnd", "3000"],
+    (["--nStart", "20", "--nQuery", "100", "--nEnd", "100"],  # ran 0 query rounds and said the budget was reached
+     "--nEnd 100 leaves room for no query of --nQuery 100 after the first batch of 20; raise --nEnd to 120"),
+    (["--nStart", "0", "--nQuery", "80", "--nEnd", "100"], "--nEnd 100 leaves room for no query of --nQuery 80"),
+    (["--nStart", "0", "--nQuery", "2000", "--nEnd", "4000"],
      "the first batch (--nQuery 2000) is larger than the pool"),
 ])
 def test_bad_cold_start_and_select_on_flags_are_one_line(flags, message, tmp_path, capsys):

@@ -19,7 +19,7 @@ from learner import Learner
 from query_strategies import CLASSES
 from query_strategies.strategy import Strategy
 from results import RunDir, differing_settings, identity_hash, result_settings
-from strategy_params import DECLARED, Param, positive
+from strategy_params import AUTO, DECLARED, Param, auto_or_positive, positive
 
 TINY = ["--nStart", "20", "--nQuery", "10", "--nEnd", "40", "--maxEpochs", "3"]
 DECLARATIONS = [(alg, p) for alg, params in DECLARED.items() for p in params]
@@ -202,3 +202,11 @@ def test_a_flag_of_another_strategy_set_away_from_its_default_is_named_in_a_warn
     with pytest.warns(UserWarning, match="^--beta is a flag of powerbald, powermargin, not of rand; it is ignored$"):
         assert run.main(["--alg", "rand", "--beta", "2", "--nStart", "50", "--nQuery", "50", "--nEnd", "100",
                          "--maxEpochs", "20", "--out", str(tmp_path)]) == 0
+
+
+def test_auto_is_read_in_any_case_and_other_words_are_refused():
+    """--kernelSigma AUTO was refused ("'AUTO' is not a float") while data set and strategy names ignore case."""
+    assert [auto_or_positive(text) for text in ("auto", "AUTO", " Auto", "0.5")] == [AUTO, AUTO, AUTO, 0.5]
+    for text in ("automatic", "0", "-1"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            auto_or_positive(text)
