@@ -31,8 +31,9 @@ sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run 
 
 --grid FILE reads the same options from a TOML file that can be kept beside the results: top-level keys are the
 sweep's options without their dashes (algs, seeds, data, did, model, nQuery as lists; out, workers, backend,
-address, cpus-per-run), the [run] table holds the run.py flags of every run (nStart = 100, path = "data", ...).
-Options given on the command line win over the file."""
+address, cpus-per-run), the [run] table holds the run.py flags of every run (nStart = 100, path = "data", ...;
+true gives a switch, false leaves it out). Options given on the command line win over the file; a value of the file
+that the command line would refuse is refused too, naming the file and the key."""
 import ctypes
 import itertools
 import math
@@ -57,7 +58,7 @@ if str(ROOT) not in sys.path:
 
 import run  # noqa: E402
 import resume  # noqa: E402
-from errors import HelpFormatter, Parser, UserError, close_names, exit_with  # noqa: E402
+from errors import HelpFormatter, Parser, UserError, close_names, did_you_mean, exit_with  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
@@ -87,8 +88,11 @@ class Job:
 # ---------------------------------------------------------------- planning
 
 def split_list(text, flag, cast=str):
-    """The comma-separated values of a flag, cast; SweepError when one does not cast."""
-    items = [t.strip() for t in str(text).split(",") if t.strip()]
+    """The comma-separated values of a flag, cast (none for an empty text); SweepError when one is empty or does not
+    cast."""
+    items = [t.strip() for t in str(text).split(",")] if str(text).strip() else []
+    if "" in items:
+        raise SweepError(f"{flag} {text!r} has an empty item; separate its values with single commas")
     try:
         return [cast(t) for t in items]
     except ValueError:
@@ -255,8 +259,11 @@ def replan(argv):
 
 
 def run_folder(argv):
-    """(run.py's parsed flags, the run folder) of a run's argv."""
-    ns = parse_run_argv(argv)
+    """(run.py's parsed flags, the run folder) of a planned run's argv, parsed again without its warnings (the plan
+    showed them once; the run's log has its own)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ns = parse_run_argv(argv)
     return ns, Path(ns.out) / run.run_name(ns, ns.seed)
 
 
@@ -545,7 +552,7 @@ def build_parser():
     p.add_argument("--workers", type=int, default=1, help="local backend: parallel runs")
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="where the runs execute")
     p.add_argument("--address", default=None, help="ray backend: address of a running cluster (default: start one)")
-    p.add_argument("--cpus-per-run", type=float, default=1, help="ray backend: CPUs per run (without GPUs)")
+    p.add_argument("--cpus-per-run", type=float, help="ray backend: CPUs per run (without GPUs; default: 1)")
     p.add_argument("--dry-run", action="store_true",
                    help="print what would run (and how far each run to resume got), run nothing")
     return p
@@ -557,7 +564,7 @@ GRID_KEYS = {"algs", "seeds", "data", "did", "model", "nQuery", "out", "workers"
 
 def read_grid(path):
     """A TOML grid file as (sweep option defaults as strings, the [run] table as run.py argv): a list becomes a
-    comma list, `key = value` in [run] becomes `--key value` (true: `--key` alone, false: omitted)."""
+    comma list (an empty list or item is a SweepError), `key = value` in [run] becomes run_flag's argv."""
     try:
         grid = tomllib.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
@@ -567,14 +574,40 @@ def read_grid(path):
     if unknown:
         raise SweepError(f"--grid {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(GRID_KEYS))} "
                          f"and a [run] table")
+    empty = [k for k, v in grid.items() if isinstance(v, list) and (not v or not all(str(item).strip() for item in v))]
+    if empty:
+        raise SweepError(f"--grid {path}: {empty[0]} = {grid[empty[0]]!r} has no value or an empty one; give its "
+                         f"values, or leave the key out for the default")
     defaults = {k.replace("-", "_"): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in grid.items()}
-    argv = []
-    for key, value in run_table.items():
-        if isinstance(value, (list, dict)):
-            raise SweepError(f"--grid {path}: [run] {key} must be one value (lists go at the top level)")
-        argv += [f"--{key}"] if value is True else [] if value is False else [f"--{key}", str(value)]
-    parsed_or_grid_error(lambda: run.build_parser().parse_args(argv), f"--grid {path}: [run]")
+    parser = run.build_parser()
+    argv = [a for key, value in run_table.items() for a in run_flag(parser, path, key, value)]
+    parsed_or_grid_error(lambda: parser.parse_args(argv), f"--grid {path}: [run]")
     return defaults, argv
+
+
+def run_flag(parser, path, key, value):
+    """The run.py argv of the grid's `[run] key = value`: `--key value`; true: `--key` alone; false: nothing, for a
+    switch of run.py's `parser` only (for a flag that takes a value it would silently mean its default)."""
+    if isinstance(value, (list, dict)):
+        raise SweepError(f"--grid {path}: [run] {key} must be one value (lists go at the top level)")
+    if value is not False:
+        return [f"--{key}"] if value is True else [f"--{key}", str(value)]
+    switches = {s for a in parser._actions if a.nargs == 0 for s in a.option_strings}
+    if f"--{key}" not in switches:
+        raise SweepError(f"--grid {path}: [run] {key} = false: --{key} is not a switch of run.py; give it a value, "
+                         f"or leave the key out for run.py's default")
+    return []
+
+
+def check_grid_choices(parser, args, path):
+    """SweepError naming the grid file and key when a sweep option with choices (--backend) holds a value the
+    grid gave that is not one of them (argparse checks the choices of the command line's values only)."""
+    for action in parser._actions:
+        value = getattr(args, action.dest, None)
+        if action.choices and value not in action.choices:
+            key = action.option_strings[0].removeprefix("--")
+            raise SweepError(f"--grid {path}: {key} = {value!r} is not one of {', '.join(action.choices)}"
+                             f"{did_you_mean(str(value), action.choices)}")
 
 
 def parsed_or_grid_error(parse, where):
@@ -610,11 +643,23 @@ def parse_args(argv):
         defaults, run_argv = read_grid(args.grid)
         parser.set_defaults(**defaults)
         args, passthrough = parsed_or_grid_error(lambda: parser.parse_known_args(argv), f"--grid {args.grid}:")
+        check_grid_choices(parser, args, args.grid)
         passthrough = without_flags(run_argv, {a.split("=")[0] for a in passthrough if a.startswith("--")}) \
             + passthrough
     if not args.algs:
         raise SweepError("--algs is required (or algs in the --grid file)")
     return args, passthrough
+
+
+def check_cpus_flag(args):
+    """SweepError when --cpus-per-run is not a positive number, or is given without --backend ray (the local
+    backend's runs take run.py's --threads); sets the default, 1 CPU."""
+    if args.cpus_per_run is None:
+        args.cpus_per_run = 1.0
+    elif not (math.isfinite(args.cpus_per_run) and args.cpus_per_run > 0):
+        raise SweepError(f"--cpus-per-run must be a positive number of CPUs, got {args.cpus_per_run:g}")
+    elif args.backend != "ray":
+        raise SweepError("--cpus-per-run needs --backend ray (a local run's threads are run.py's --threads)")
 
 
 def main(argv=None):
@@ -626,8 +671,7 @@ def main(argv=None):
             raise SweepError("--out is empty; name a results folder, e.g. --out results")
         if args.address and args.backend != "ray":
             raise SweepError("--address needs --backend ray")
-        if not (math.isfinite(args.cpus_per_run) and args.cpus_per_run > 0):
-            raise SweepError(f"--cpus-per-run must be a positive number of CPUs, got {args.cpus_per_run:g}")
+        check_cpus_flag(args)
         jobs = plan(args, passthrough)  # run.check_flags refuses an --out that is a file
         todo = [j for j in jobs if j.action in ("run", "resume")]
         refused = [j for j in jobs if j.action == "refuse"]
@@ -695,8 +739,10 @@ def main(argv=None):
 
 
 def cli():
-    """The console command (`badge-sweep`, or `python scripts/sweep.py`): Ctrl-C (SIGINT) stops the sweep even when
-    a non-interactive shell started it in the background with SIGINT ignored; exits with main's code."""
+    """The console command (`badge-sweep`, or `python scripts/sweep.py`): warnings as run.py's command shows them
+    (a `warning: ...` line each); Ctrl-C (SIGINT) stops the sweep even when a non-interactive shell started it in the
+    background with SIGINT ignored; exits with main's code."""
+    warnings.showwarning = run.show_warning
     signal.signal(signal.SIGINT, signal.default_int_handler)
     exit_with(main)
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import run
-from cli import ROOT
+from cli import ROOT, assert_one_line_error, run_cli
 from data_files import SHARED_DATA
 from procs import (caught_mid_run, children, lock_pid, resume_frozen, rows_written, start_cli, wait_for_holder,
                    wait_until_gone)
@@ -173,6 +173,52 @@ def test_bad_grid_files_give_one_line_and_exit_2(tmp_path, capsys, text, message
     err = capsys.readouterr().err.strip().splitlines()
     message = message.format(grid=f"--grid {grid}")
     assert len(err) == 1 and err[0].startswith("sweep.py: error: ") and message in err[0], err
+
+
+@pytest.mark.parametrize("flags, grid, message", [
+    ([], "backend = 'Ray'", "{grid}: backend = 'Ray' is not one of local, ray; did you mean ray?"),  # ran locally
+    ([], "backend = 'slurm'", "{grid}: backend = 'slurm' is not one of local, ray"),
+    (["--backend", "local"], "backend = 'slurm'", ""),  # the command line wins over the file
+    ([], "cpus-per-run = 8", "--cpus-per-run needs --backend ray"),  # ignored by the local backend
+    (["--cpus-per-run", "8"], "", "--cpus-per-run needs --backend ray"),
+    ([], "data = []", "{grid}: data = [] has no value or an empty one"),  # the default data set
+    ([], "seeds = [1, '']", "{grid}: seeds = [1, ''] has no value or an empty one"),
+    (["--seeds", "1,,2"], "", "--seeds '1,,2' has an empty item"),  # seeds 1 and 2
+    ([], "[run]\nnEnd = false", "{grid}: [run] nEnd = false: --nEnd is not a switch of run.py"),  # the default nEnd
+])
+def test_grid_values_and_lists_the_sweep_would_not_use_as_written_are_refused(tmp_path, flags, grid, message):
+    """Each of these ran a sweep other than the one written (the run named after it: what it did), with no word."""
+    path = tmp_path / "grid.toml"
+    path.write_text(f"algs = ['rand']\nout = '{tmp_path / 'res'}'\n{grid}\n")
+    proc = run_cli("--grid", path, *flags, "--dry-run", script="scripts/sweep.py")
+    if message:
+        assert_one_line_error(proc, "sweep.py: error: " + message.format(grid=f"--grid {path}"))
+    else:
+        assert proc.returncode == 0 and proc.stdout.startswith("run    python run.py --alg rand"), proc.stderr
+
+
+def test_a_switch_set_false_in_a_grid_is_left_out(tmp_path, capsys):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(f"algs = ['rand']\nseeds = [1]\nout = '{tmp_path / 'res'}'\n[run]\nnEnd = 300\nforce = false\n")
+    assert sweep.main(["--grid", str(grid), "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("run    python run.py --alg rand --seed 1 --model mlp --nQuery 100 "
+                                              f"--nEnd 300 --out {tmp_path / 'res'}\n")
+
+
+@pytest.mark.parametrize("flags, warnings", [
+    (["--algs", "rand", "--seeds", "1,2", "--nStart", "20", "--nQuery", "20", "--nEnd", "40", "--nEmb", "64",
+      "--model", "lin"], ["--nEmb is the mlp's width; --model lin ignores it"]),
+    (["--algs", "rand,marg", "--seeds", "1,2", "--select-on", "input", "--dry-run"],
+     ["rand takes the network's outputs whatever it says", "marg takes the network's outputs whatever it says"]),
+])
+def test_run_py_s_warnings_are_one_line_each_once(tmp_path, flags, warnings):
+    """As run.py shows them (`warning: ...`), each once for the whole sweep: they were Python's two lines (the
+    sweep's file and line, then its source), once more from each run's worker."""
+    proc = run_cli(*flags, "--out", tmp_path, script="scripts/sweep.py", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stderr.replace("\r", "\n").splitlines() if "warning" in ln.lower()]
+    assert len(lines) == len(warnings) and all(ln.startswith("warning: ") and w in ln
+                                               for ln, w in zip(lines, warnings)), proc.stderr
 
 
 def test_missing_grid_file(tmp_path, capsys):
