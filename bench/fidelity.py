@@ -158,4 +158,4 @@ def table(args):
 
 
 if __name__ == "__main__":
-    main()
+    flags.command(main)

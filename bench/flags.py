@@ -1,11 +1,13 @@
 """What the benchmarks share on their command line: a parser whose errors are one line (errors.Parser), a
 comma-separated subset of known names (or list of values), the data folder (--path, default DATA), another checkout
 of this project for --compare, the CUDA and compiled-kernel checks, the hidden `--worker` entry of a benchmark that
-times each measurement in a fresh process, and running a command that must succeed.
+times each measurement in a fresh process, run.py flags a benchmark sets itself, running a command that must succeed,
+and the command's end (`command`: Ctrl-C and a failed allocation as one line).
 
 Importing this module imports no other module of the project, so that a worker can take its modules from the
 checkout it measures (the other checkout of --compare) rather than from this one."""
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -131,3 +133,30 @@ def run_or_stop(argv, what, **options):
         last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
         sys.exit(f"{prog()}: error: {what}: {last}")
     return proc
+
+
+def refuse_run_flags(p, run_args, owned, why):
+    """Stop with one line (p.error) when the run.py flags `run_args` (given after --) name one of `owned`, the flags
+    the benchmark sets itself (`why`: how, after 'the benchmark')."""
+    named = sorted({a.split("=")[0] for a in run_args} & set(owned))
+    if named:
+        p.error(f"{' and '.join(named)} after -- cannot be used: the benchmark {why}; remove it from the run.py flags")
+
+
+def command(main):
+    """The benchmark's command: main(); Ctrl-C stops it with one line and exit code 130 (even when a
+    non-interactive shell started it with SIGINT ignored), a failed allocation (run.out_of_memory) with one line and
+    exit code 2."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        main()
+    except KeyboardInterrupt:
+        print(f"{prog()}: interrupted", file=sys.stderr)
+        sys.exit(130)
+    except (MemoryError, RuntimeError) as e:
+        from run import out_of_memory
+
+        if not out_of_memory(e):
+            raise
+        print(f"{prog()}: error: out of memory; give the benchmark smaller sizes (see --help)", file=sys.stderr)
+        sys.exit(2)

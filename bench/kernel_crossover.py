@@ -77,4 +77,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    flags.command(main)

@@ -38,6 +38,7 @@ ORIGINAL_SECONDS = 130  # the original code on DEFAULT, on the 2-core CPU of BEN
 PHASES = ["train_seconds", "test_seconds", "infer_seconds", "select_seconds"]
 STARTUP = ["imports", "data", "setup"]
 BUSY = "while True: pass"
+OWNED = ("--out", "--resume", "--force")  # run.py flags of each run the benchmark sets itself
 
 
 def busy_processes(n):
@@ -105,6 +106,7 @@ def main():
     p.add_argument("--repeats", type=positive(int), default=1,
                    help="measured runs per checkout (after one warm-up run)")
     args = p.parse_args()
+    flags.refuse_run_flags(p, args.run_args, OWNED, "makes each run in a fresh temporary folder")
     run_args = args.run_args or DEFAULT
     roots = {"this checkout": ROOT, **({f"{args.compare}": args.compare} if args.compare else {})}
     load = busy_processes(args.with_load)
@@ -138,4 +140,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    flags.command(main)

@@ -342,7 +342,7 @@ def main(argv=None):
     ap.add_argument("--k", type=positive(int), required=True, help="points to select")
     ap.add_argument("--labeled", type=non_negative(int), default=0, help="the first L rows are labelled")
     ap.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="where the inputs and selection live")
-    ap.add_argument("--seed", type=int, default=0, help="seed of the synthetic inputs and the selection")
+    ap.add_argument("--seed", type=non_negative(int), default=0, help="seed of the synthetic inputs and the selection")
     ap.add_argument("--lam", type=positive(float), default=1.0, help="BAIT's λ")
     ap.add_argument("--draws", type=positive(int), default=10,
                     help="MC-dropout draws for batchbald, powerbald, meanstd, epig; noisy copies for "
@@ -393,4 +393,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    flags.command(main)

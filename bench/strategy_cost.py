@@ -28,6 +28,7 @@ from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 DEFAULT = ["--nStart", "100", "--nQuery", "100", "--nEnd", "300"]
 SETTING = {"data": "data_name", "model": "model", "nQuery": "nQuery", "device": "device"}  # column: config key
 SECONDS = ["infer_seconds", "select_seconds", "query_seconds"]
+OWNED = ("--alg", "--out", "--resume", "--force")  # run.py flags of each run the benchmark sets itself
 
 
 def run_config(folder):
@@ -102,6 +103,10 @@ def main():
                    help="comma-separated strategies (run.py's --alg names) to run; default: all; unused with --results")
     p.add_argument("--results", help="a folder of finished run folders to summarise instead of running")
     args = p.parse_args()
+    if args.results and args.run_args:
+        p.error(f"--results summarises finished runs; the run.py flags after -- ({' '.join(args.run_args)}) would "
+                f"not be used: leave them out")
+    flags.refuse_run_flags(p, args.run_args, OWNED, "runs each of --algs in a fresh temporary folder")
     try:
         if args.results:
             table = summarise(finished_runs(args.results))
@@ -121,4 +126,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    flags.command(main)

@@ -2,12 +2,14 @@
 benchmark and every flag, and the tables they print are complete."""
 import os
 import re
+import signal
 import subprocess
 import sys
 
 import pytest
 
 from cli import NO_CUDA, ROOT, SHARED_DATA, assert_one_line_error, run_cli
+from procs import start_cli, wait_for_cpu
 
 BENCHMARKS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name != "flags.py")
 SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
@@ -22,6 +24,9 @@ SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
     ("selection_speed.py", [*SELECT, "--k", "5", "--classes", "1"], ["--classes", "an int of at least 2"]),
     ("selection_speed.py", [*SELECT, "--k", "5", "--draws", "x"], ["--draws", "'x' is not"]),
     ("selection_speed.py", ["--alg", "flqmi", "--n", "200", "--d", "8", "--k", "5"], ["flqmi", "--labeled"]),
+    ("selection_speed.py", [*SELECT, "--k", "5", "--seed", "-1"], ["--seed", "must be 0 or a positive int, got -1"]),
+    ("selection_speed.py", ["--alg", "bait", "--n", "50", "--d", "4", "--k", "10", "--classes", "1000000"],
+     ["out of memory; give the benchmark smaller sizes"]),  # a 19-line traceback: a C × C matrix of 8 TB
     ("kernel_start.py", ["--rounds", "0"], ["--rounds"]),
     ("kernel_crossover.py", ["--epochs", "-1"], ["--epochs", "a positive int"]),
     ("infer_speed.py", ["--repeats", "0"], ["--repeats"]),
@@ -38,6 +43,11 @@ SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
     ("run_time.py", ["--compare", "tests"], ["tests is not a checkout"]),
     ("run_time.py", ["--", "--help"], ["made no run to time"]),
     ("strategy_cost.py", ["--algs", "rand", "--", "--help"], ["made no run to time"]),
+    ("strategy_cost.py", ["--algs", "rand", "--", "--nEnd", "300", "--alg", "coreset"],
+     ["--alg after -- cannot be used", "runs each of --algs"]),  # it timed coreset under rand's name
+    ("strategy_cost.py", ["--algs", "rand", "--", "--out=elsewhere"], ["--out after -- cannot be used"]),  # ignored
+    ("strategy_cost.py", ["--results", "results", "--", "--nEnd", "300"], ["--nEnd 300) would not be used"]),
+    ("run_time.py", ["--", "--nEnd", "300", "--out", "elsewhere"], ["--out after -- cannot be used"]),  # ignored
     ("peers.py", ["--repeats", "0"], ["--repeats"]),
     ("peers.py", ["--threads", "1,0"], ["--threads", "must be a positive int, got 0"]),
     ("peers.py", ["--cases", "epig,typiclsut"], ["unknown case 'typiclsut'; did you mean typiclust?"]),
@@ -96,6 +106,16 @@ def test_selection_speed_draws_help_names_every_strategy_that_uses_it():
     draws = next(line for line in proc.stdout.splitlines() if line.lstrip().startswith("--draws"))
     for alg in ("batchbald", "powerbald", "meanstd", "epig", "noise_stability"):
         assert alg in draws
+
+
+def test_ctrl_c_stops_a_benchmark_with_one_line_and_exit_130():
+    """Ctrl-C in the middle of a selection (its imports done: 2 CPU seconds) printed a 36-line traceback; the
+    benchmark is started as a background job (SIGINT ignored), which it undoes."""
+    proc = start_cli("--alg", "kmeans", "--n", "50000", "--d", "64", "--k", "1000", script="bench/selection_speed.py")
+    wait_for_cpu(proc, 5)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err == "selection_speed.py: interrupted\n" and out == "", err
 
 
 @NO_CUDA
