@@ -120,6 +120,8 @@ def load_run(folder):
         raise BrokenRun(f"{path} lacks a valid setting ({type(e).__name__}: {e})") from None
     if bad := [k for k, low in LOG_META_WHOLE.items() if meta[k] < low]:
         raise BrokenRun(f"{path} records {bad[0]} {meta[bad[0]]}, below run.py's least ({LOG_META_WHOLE[bad[0]]})")
+    if blank := [k for k in ("data", "model", "alg") if not (isinstance(meta[k], str) and meta[k].strip())]:
+        raise BrokenRun(f"{path} records no {blank[0]} ({meta[blank[0]]!r}), which run.py always names")
     return read_rounds(folder / "rounds.csv").assign(**meta)
 
 
@@ -270,18 +272,40 @@ def log_rows(path, pairs, setting):
                           if k not in LOG_META_KEYS and (k in PROTOCOL_COLUMNS or k in STRATEGY_COLUMNS)})
 
 
+def is_run_folder(folder):
+    """Whether `folder` is a run folder as run.py writes one: config.json next to rounds.csv."""
+    return (folder / "config.json").is_file() and (folder / "rounds.csv").is_file()
+
+
 def find_sources(roots):
-    """Run folders (config.json next to rounds.csv) and candidate log files outside them, under the roots."""
-    runs, logs = [], []
-    for root in roots:
-        runs += sorted(p.parent for p in Path(root).rglob("config.json") if (p.parent / "rounds.csv").is_file())
-    run_set = set(runs)
-    for root in roots:
-        for p in sorted(Path(root).rglob("*")):
-            if (p.is_file() and p.suffix in LOG_SUFFIXES and not p.name.startswith(".")
-                    and p.stat().st_size <= LOG_MAX_BYTES and not run_set.intersection(p.parents)):
-                logs.append(p)
+    """Run folders (is_run_folder) and candidate log files outside them, under the roots; each once, however many
+    roots reach it (a root given twice, or a folder and one inside it), with a warning that counts the others."""
+    runs, again = unique_paths(p.parent for root in roots for p in sorted(Path(root).rglob("config.json"))
+                               if is_run_folder(p.parent))
+    run_set = {p.resolve() for p in runs}
+    logs, logs_again = unique_paths(p for root in roots for p in sorted(Path(root).rglob("*"))
+                                    if is_log_file(p) and run_set.isdisjoint((p.parent.resolve() / p.name).parents))
+    if again or logs_again:
+        warnings.warn(f"ignoring {len(again) + len(logs_again)} run folder(s) or log(s) found again under another "
+                      f"argument (a folder given twice, or inside another given), e.g. {(again + logs_again)[0]}: "
+                      f"each is read once")
     return runs, logs
+
+
+def unique_paths(paths):
+    """(the paths, each file or folder once: its first spelling, those that name one already kept)."""
+    kept, seen, again = [], set(), []
+    for p in paths:
+        real = p.resolve()
+        (again if real in seen else kept).append(p)
+        seen.add(real)
+    return kept, again
+
+
+def is_log_file(path):
+    """Whether `path` may be an output log: a file, not hidden, of a LOG_SUFFIXES suffix, at most LOG_MAX_BYTES."""
+    return (path.is_file() and path.suffix in LOG_SUFFIXES and not path.name.startswith(".")
+            and path.stat().st_size <= LOG_MAX_BYTES)
 
 
 def number_unseeded(table):

@@ -4,7 +4,8 @@
 
 Reads, recursively, every run folder (config.json + rounds.csv, as run.py writes them; partial runs included, a
 truncated last line of rounds.csv ignored) and every output log of the original code (*.txt, *.log, *.out or
-no suffix, at most 50 MB, holding `<n>  testing accuracy <acc>` lines) into one table, FIG_DIR/results.csv. A
+no suffix, at most 50 MB, holding `<n>  testing accuracy <acc>` lines) into one table, FIG_DIR/results.csv, each
+once however many RESULTS_DIR reach it. A
 RESULTS argument that is a .csv file is such a results.csv of an earlier analysis, read again and pooled with the
 rest (e.g. the committed docs/letter/results.csv with new runs).
 Each field of a log's setting comes from the `Namespace(...)` line the original printed (seed = --seed, else
@@ -62,25 +63,40 @@ error is weighted 1/L (1/L' when the algorithm has a value at only L' of the che
 some), so every setting weighs the same in a CDF (each algorithm's curve rises to 1).
 A warning names the runs that end before others of their strategy and setting (beyond a run's last round, the
 curve and summary average fewer seeds), and the files of an earlier analysis in --fig that this one did not write."""
-import argparse
-import math
-import re
+import os
+import signal
 import sys
-import warnings
-from dataclasses import dataclass
-from pathlib import Path
 
-import pandas as pd
+INTERRUPTED_STARTING = "agg_results.py: interrupted while starting up; nothing was written"
+
+
+def exit_interrupted(signum, frame):
+    """Ctrl-C while the script imports its libraries: one line, exit 130 (from `cli` on, Ctrl-C raises
+    KeyboardInterrupt and `main` says what it left in --fig), as run.py does."""
+    sys.stderr.write(INTERRUPTED_STARTING + "\n")
+    os._exit(130)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, exit_interrupted)
+
+import math  # noqa: E402
+import re  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pandas as pd  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import exit_with  # noqa: E402
+from errors import Parser, exit_with  # noqa: E402
 from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
 from scripts.agg_read import (LOG_META_KEYS, LOG_META_WHOLE, SETTING, BrokenRun, canonical,  # noqa: E402
-                              load_results, setting_title, warn_mixed_trainers, whole_number)
+                              is_run_folder, load_results, setting_title, warn_mixed_trainers, whole_number)
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rand_gaps,
                                rarest_counts, setting_summary, tested_pairs, training_costs)
@@ -317,8 +333,8 @@ def warn_untested(tested):
 
 
 def parse_args(argv):
-    """The command line's options (argparse exits with its usage message on unknown or missing ones)."""
-    p = argparse.ArgumentParser(prog="agg_results.py", description=__doc__.split("\n\n")[0])
+    """The command line's options; an unknown, missing or abbreviated one exits 2 with one line (errors.Parser)."""
+    p = Parser(prog="agg_results.py", description=__doc__.split("\n\n")[0], allow_abbrev=False)
     p.add_argument("results", nargs="+", help="results folder(s), searched recursively, or results.csv files "
                    "written by an earlier analysis (e.g. the committed docs/letter/results.csv)")
     p.add_argument("--fig", required=True, help="output folder for figures and CSVs")
@@ -344,13 +360,16 @@ def log_meta(args):
 
 
 def usage_error(args):
-    """The error of options that parse but cannot be used (an empty --fig or one that is a file, a --log-meta
-    without '=' or with a key a log's setting does not have, a --t-threshold that is not a positive finite number, a
-    results folder that does not exist), or None."""
+    """The error of options that parse but cannot be used (an empty --fig, one that is a file, or one that is or lies
+    in a run folder, a --log-meta without '=' or with a key a log's setting does not have, a --t-threshold that is
+    not a positive finite number, a results folder that does not exist), or None."""
     if not args.fig.strip():
         return "--fig needs a folder name"
     if Path(args.fig).exists() and not Path(args.fig).is_dir():
         return f"--fig {args.fig} is a file; name a folder"
+    if run := run_folder_around(Path(args.fig)):
+        where = "a run folder" if run == Path(args.fig).resolve() else f"inside the run folder {run}"
+        return f"--fig {args.fig} is {where}; name a folder outside the runs, e.g. --fig figures"
     if any("=" not in kv for kv in args.log_meta):
         return "--log-meta takes KEY=VALUE"
     meta = log_meta(args)
@@ -375,6 +394,12 @@ def usage_error(args):
     return f"no such folder or results.csv: {missing[0]}" if missing else None
 
 
+def run_folder_around(folder):
+    """The run folder (agg_read.is_run_folder) that `folder` is or lies inside, resolved; None when there is none."""
+    folder = folder.resolve()
+    return next((f for f in (folder, *folder.parents) if is_run_folder(f)), None)
+
+
 def error(message):
     """Print the one-line error and return exit code 2."""
     print(f"agg_results.py: error: {message}", file=sys.stderr)
@@ -382,8 +407,19 @@ def error(message):
 
 
 def main(argv=None):
-    """The analysis the command line asks for; exit code 0, or 2 after one error line."""
+    """The analysis the command line asks for; exit code 0, 2 after one error line, or 130 after Ctrl-C (one
+    line)."""
     args = parse_args(argv)
+    try:
+        return analyse_command(args)
+    except KeyboardInterrupt:
+        print(f"agg_results.py: interrupted; --fig {args.fig} may hold part of this analysis only: run it again",
+              file=sys.stderr)
+        return 130
+
+
+def analyse_command(args):
+    """The analysis of the parsed command line; exit code 0, or 2 after one error line."""
     if (message := usage_error(args)) is not None:
         return error(message)
     broken = []
@@ -453,8 +489,10 @@ def broken_note(broken):
 
 
 def cli():
-    """The console command (`badge-agg`, or `python scripts/agg_results.py`): one-line warnings, main's exit code."""
+    """The console command (`badge-agg`, or `python scripts/agg_results.py`): one-line warnings; Ctrl-C (SIGINT)
+    stops it even when a non-interactive shell started it with SIGINT ignored; main's exit code."""
     warnings.formatwarning = lambda msg, *a, **k: f"agg_results.py: warning: {msg}\n"
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     exit_with(main)
 
 

@@ -10,6 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from cli import assert_one_line_error, run_cli
+from ctrl_c import ctrl_c_at, loaded
+from procs import start_cli
 from query_strategies import ALIASES
 from query_strategies.selection import picks
 from results import RunDir, data_label
@@ -1048,3 +1051,108 @@ def test_balanced_accuracy_summaries_name_their_metric(tmp_path):
     assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f"), "--metric", "balanced_acc"]) == 0
     summary = pd.read_csv(tmp_path / "f" / "summary_digits_mlp_50.csv", index_col=0)
     assert summary.loc["rand", "balanced_acc_100"] == pytest.approx(0.5) and "acc_100" not in summary
+
+
+# ---------------------------------------------------------------- the command line as a user runs it
+
+def agg_cli(*args):
+    """`python scripts/agg_results.py args…` (cli.run_cli)."""
+    return run_cli(*args, script="scripts/agg_results.py")
+
+
+def two_seeds(root):
+    """Run folders of rand and badge, seeds 1 and 2, three rounds each (12 rounds, all to the target), and an
+    original's log (a CIFAR10 setting) in root/old."""
+    for seed in (1, 2):
+        write_run(root, "rand", seed, [0.5, 0.6, 0.7])
+        write_run(root, "badge", seed, [0.5, 0.65, 0.75])
+    (root / "old").mkdir()
+    (root / "old" / "cifar_badge.txt").write_text(f"{NAMESPACE}\n100\ttesting accuracy 0.3\n")
+
+
+@pytest.mark.parametrize("roots", [["res", "res"], ["res", "res/"], ["", "res"], ["res", "res/../res"]],
+                         ids=["twice", "trailing-slash", "parent-and-child", "dot-dot"])
+def test_a_run_folder_reached_from_two_arguments_counts_once(tmp_path, roots):
+    """Every run was counted twice (results.csv 24 rows, '24 of 24' rounds to the target), with no warning, and the
+    results.csv written was then refused: only a second spelling (res/../res) was caught, as a duplicate source."""
+    two_seeds(tmp_path / "res")
+    proc = agg_cli(*(f"{tmp_path}/{r}" for r in roots), "--fig", tmp_path / "fig")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning: ignoring 5 run folder(s) or log(s) found again under another argument" in proc.stderr
+    assert "5 runs, 2 settings" in proc.stdout and "rounds trained to the 0.99 target: 12 of 12\n" in proc.stdout
+    table = pd.read_csv(tmp_path / "fig" / "results.csv")
+    assert len(table) == 13 and not table.duplicated(["source", "n_labeled"]).any()
+    assert pd.read_csv(tmp_path / "fig" / "train_stops.csv").target.sum() == 12
+    again = agg_cli(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again")
+    assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("flags, fragments", [
+    ([], ["the following arguments are required: --fig"]),
+    (["--fig", "FIG", "--bogus"], ["unrecognized arguments: --bogus"]),
+    (["--fig", "FIG", "--metric", "balanced"], ["invalid choice: 'balanced'", "did you mean balanced_acc?"]),
+    (["--fi", "FIG"], ["the following arguments are required: --fig"]),  # was taken for --fig
+], ids=["no-fig", "unknown", "metric", "abbreviated"])
+def test_a_bad_flag_is_one_line_error(tmp_path, flags, fragments):
+    """argparse's own parser printed the usage block (6 lines) before the error, and took --fi for --fig."""
+    write_run(tmp_path / "res", "rand", 1, [0.5, 0.6])
+    proc = agg_cli(tmp_path / "res", *[str(tmp_path / "f") if f == "FIG" else f for f in flags])
+    assert_one_line_error(proc, "agg_results.py: error:", *fragments, "(see --help)")
+    assert not (tmp_path / "f").exists()
+
+
+@pytest.mark.parametrize("inside", ["", "figures"])
+def test_a_fig_folder_that_is_or_lies_in_a_run_folder_is_one_error(tmp_path, inside):
+    """It wrote some 25 analysis files into the run folder."""
+    run_dir = write_run(tmp_path / "res", "rand", 1, [0.5, 0.6])
+    write_run(tmp_path / "res", "rand", 2, [0.5, 0.6])
+    before = sorted(p.name for p in run_dir.path.iterdir())
+    proc = agg_cli(tmp_path / "res", "--fig", run_dir.path / inside)
+    where = "inside the run folder " if inside else "a run folder"
+    assert_one_line_error(proc, f"agg_results.py: error: --fig {run_dir.path / inside} is {where}",
+                          "name a folder outside the runs")
+    assert sorted(p.name for p in run_dir.path.iterdir()) == before
+
+
+@pytest.mark.parametrize("alg, recorded, named", [("", {}, "alg ('')"), ("conf", {"model": " "}, "model (' ')")],
+                         ids=["no-alg", "blank-model"])
+def test_a_run_folder_that_names_no_strategy_or_model_is_skipped_as_broken(tmp_path, alg, recorded, named):
+    """It was analysed under a blank name (`not every algorithm is in all 2 settings:  (1)`), and the results.csv
+    written was then refused."""
+    for seed in (1, 2):
+        write_run(tmp_path / "res", "rand", seed, [0.5, 0.6])
+    broken = write_run(tmp_path / "res", alg, 1, [0.5, 0.6], **recorded)
+    proc = agg_cli(tmp_path / "res", "--fig", tmp_path / "fig")
+    assert proc.returncode == 0, proc.stderr
+    assert (f"warning: skipping broken run folder {broken.path}: {broken.config} records no {named}, which run.py "
+            f"always names") in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == f"agg_results.py: skipped 1 broken run folder(s): {broken.path}"
+    assert pd.read_csv(tmp_path / "fig" / "results.csv", keep_default_na=False).alg.tolist() == ["rand"] * 4
+    again = agg_cli(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again")
+    assert again.returncode == 0, again.stderr
+
+
+def many_settings(root):
+    """Run folders of rand and badge, 2 seeds, in 6 batch sizes: an analysis of some seconds (its figures)."""
+    for n_query in (10, 20, 30, 40, 50, 60):
+        for seed in (1, 2):
+            write_run(root, "rand", seed, [0.5, 0.6, 0.7], n_query=n_query)
+            write_run(root, "badge", seed, [0.5, 0.65, 0.75], n_query=n_query)
+
+
+@pytest.mark.parametrize("moment, message", [
+    ("starting", "agg_results.py: interrupted while starting up; nothing was written"),
+    ("analysing", "agg_results.py: interrupted; --fig {fig} may hold part of this analysis only: run it again"),
+], ids=["starting", "analysing"])
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path, moment, message):
+    """Ctrl-C while it imports its libraries (pandas loaded, torch not yet) or while it writes the figures
+    (results.csv written, penalty_overall not yet) was a KeyboardInterrupt traceback, and, started in the
+    background (SIGINT ignored), did not stop it."""
+    many_settings(tmp_path / "res")
+    fig = tmp_path / "fig"
+    moments = {"starting": lambda pid: loaded(pid, "pandas") and not loaded(pid, "libtorch"),
+               "analysing": lambda pid: (fig / "results.csv").exists() and not (fig / "penalty_overall.csv").exists()}
+    code, err = ctrl_c_at(lambda: start_cli(tmp_path / "res", "--fig", fig, script="scripts/agg_results.py"),
+                          moments[moment])
+    assert code == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == message.format(fig=fig)

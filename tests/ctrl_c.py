@@ -1,0 +1,34 @@
+"""Ctrl-C in tests: a command started in the background (procs.start_cli) sent SIGINT at a moment of its work that
+a test names by the libraries it has loaded or the files it has written."""
+import os
+import signal
+from pathlib import Path
+
+from procs import caught_mid_run, resume_frozen
+
+
+def loaded(pid, name):
+    """Whether process `pid` has a file whose path holds `name` mapped (/proc/<pid>/maps): a library it imported."""
+    try:
+        return name in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def ctrl_c_at(start, moment, timeout=120):
+    """(exit code, stderr) of the process start() returns, sent SIGINT while frozen at a moment when moment(pid)
+    holds (procs.caught_mid_run, which starts it afresh when it ran past that moment)."""
+    started = []
+
+    def launch(attempt):
+        started.append(start())
+        return started[-1]
+
+    proc, pid = caught_mid_run(launch, lambda p: p.pid if moment(p.pid) else None, lambda: moment(started[-1].pid))
+    try:
+        os.kill(pid, signal.SIGINT)
+        resume_frozen(pid)
+        code = proc.wait(timeout=timeout)
+    finally:
+        proc.kill()
+    return code, proc.stderr.read()
