@@ -3,17 +3,19 @@
     python scripts/embed.py --data CIFAR10 --path data --model resnet18 --weights resnet18.pth --out cifar10_r18.npz
     python run.py --data cifar10_r18.npz --alg typiclust --select-on input --nStart 0 --nQuery 100 --nEnd 1000
 
---data is MNIST, FashionMNIST or CIFAR10 (read from --path as run.py reads them), or an image folder: FOLDER/<class>/
-*.png|jpg, or FOLDER/train/<class>/... and FOLDER/test/<class>/... for its own test set. --model is any torchvision
-classification model (torchvision.models.list_models()), built without weights, then loaded with the state dict in
---weights (a file the user has, e.g. torchvision's resnet18-f37072fd.pth or a self-supervised checkpoint of the
-same architecture); its last linear layer is dropped, so each image's feature vector is the input of that layer.
-Images are scaled to [0, 1], grey ones repeated to 3 channels, resized to --size × --size (bilinear) and normalised
-with ImageNet's channel means and standard deviations, as torchvision's pretrained weights expect.
+--data is MNIST, FashionMNIST or CIFAR10 (in any case; read from --path as run.py reads them), or an image folder:
+FOLDER/<class>/*.png|jpg, or FOLDER/train/<class>/... and FOLDER/test/<class>/... for its own test set. --model is
+any torchvision classification model (torchvision.models.list_models()), built without weights, then loaded with
+the state dict in --weights (a file the user has, e.g. torchvision's resnet18-f37072fd.pth or a self-supervised
+checkpoint of the same architecture); its last linear layer is dropped, so each image's feature vector is the
+input of that layer. Images are scaled to [0, 1], grey ones repeated to 3 channels, resized to --size × --size
+(bilinear) and normalised with ImageNet's channel means and standard deviations, as torchvision's pretrained
+weights expect. An existing --out file is refused, never overwritten.
 
 The .npz holds X_train, y_train, X_test, y_test (float32 features, labels; run.py then tests on the given test
 set), or X, y for a folder without train/ and test/ (run.py then splits it at random)."""
 import os
+import signal
 import stat
 import sys
 import tempfile
@@ -26,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import HelpFormatter, Parser, UserError  # noqa: E402
+from catalog import canonical_name  # noqa: E402
+from errors import HelpFormatter, Parser, UserError, exit_with  # noqa: E402
 
 TORCHVISION_DATA = ("MNIST", "FashionMNIST", "CIFAR10")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -34,12 +37,14 @@ IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def parse_args(argv):
     """The flags of argv; a bad flag exits 2 with one line (errors.Parser); --help shows the defaults."""
-    p = Parser(prog="embed.py", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter)
-    p.add_argument("--data", required=True, help="MNIST, FashionMNIST, CIFAR10 or an image folder")
+    p = Parser(prog="embed.py", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter,
+               allow_abbrev=False)
+    p.add_argument("--data", required=True, type=canonical_name,
+                   help="MNIST, FashionMNIST, CIFAR10 (any case, as run.py's) or an image folder")
     p.add_argument("--path", default="data", help="the folder holding MNIST, FashionMNIST or CIFAR10 (as run.py's)")
     p.add_argument("--model", required=True, help="a torchvision model name, e.g. resnet18, vit_b_16")
     p.add_argument("--weights", required=True, help="the model's state dict (torch.save(model.state_dict(), f))")
-    p.add_argument("--out", required=True, help="the .npz file to write (in an existing folder)")
+    p.add_argument("--out", required=True, help="the .npz file to write: a new file, in an existing folder")
     p.add_argument("--size", type=int, default=224, help="images are resized to size × size")
     p.add_argument("--batch", type=int, default=128, help="images embedded together")
     p.add_argument("--limit", type=int, default=0, help="embed only the first N images of each split (0 = all)")
@@ -154,8 +159,9 @@ def features(net, images, size, batch, device):
     from tqdm import tqdm
 
     out = []
-    with torch.no_grad():
-        for a in tqdm(range(0, len(images), batch), desc="features", unit="batch", file=sys.stderr, delay=2):
+    starts = range(0, len(images), batch)
+    with torch.no_grad(), tqdm(starts, desc="features", unit="batch", file=sys.stderr, delay=2) as bar:
+        for a in bar:  # an error or Ctrl-C closes the bar first: its message starts a line of its own
             x = images[a:a + batch].to(device).float().div_(255)
             x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
             if x.shape[-2:] != (size, size):
@@ -202,8 +208,8 @@ def embedded_splits(net, args, device):
 
 
 def out_file(text):
-    """--out as a Path: a file name ending in .npz, not an existing folder, in a folder that exists and takes a
-    new file (a nameless temporary one is made there and dropped)."""
+    """--out as a Path: a file name ending in .npz, not an existing folder or file (never overwritten), in a folder
+    that exists and takes a new file (a nameless temporary one is made there and dropped)."""
     from dataset import first_line
 
     out = Path(text)
@@ -215,6 +221,8 @@ def out_file(text):
         raise UserError(f"--out {text} is a folder; give a file name ending in .npz (e.g. {out / 'features.npz'})")
     if out.suffix != ".npz":
         raise UserError(f"--out {text or repr(text)}: give a file name ending in .npz")
+    if mode is not None or out.is_symlink():
+        raise UserError(f"--out {text} exists; remove it or choose another --out")
     if parent_mode is None or not stat.S_ISDIR(parent_mode):
         what = "does not exist; create it" if parent_mode is None else "is not a folder; write elsewhere"
         raise UserError(f"--out {text}: {out.parent} {what}")
@@ -250,8 +258,17 @@ def write_npz(out, arrays):
 
 
 def main(argv=None):
-    """Write the .npz; exit code 0, or 2 after one error line."""
+    """Write the .npz; exit code 0, 2 after one error line, or 130 after Ctrl-C (one line, nothing written)."""
     args = parse_args(argv)
+    try:
+        return write_features(args)
+    except KeyboardInterrupt:
+        print(f"embed.py: interrupted; nothing was written to --out {args.out}", file=sys.stderr)
+        return 130
+
+
+def write_features(args):
+    """The .npz of the parsed flags, written to --out; exit code 0, or 2 after one error line."""
     try:
         if args.size <= 0 or args.batch <= 0 or args.limit < 0:
             raise UserError("--size and --batch must be positive, --limit at least 0")
@@ -266,5 +283,12 @@ def main(argv=None):
     return 0
 
 
+def cli():
+    """`python scripts/embed.py`: Ctrl-C (SIGINT) stops it even when a non-interactive shell started it with SIGINT
+    ignored; main's exit code."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    exit_with(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    cli()

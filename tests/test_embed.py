@@ -11,7 +11,9 @@ import torchvision.models as tvm
 
 import run
 from cli import NO_CUDA, assert_one_line_error, run_cli
+from ctrl_c import ctrl_c_at, loaded
 from data_files import skip_md5, write_cifar10, write_mnist_slice
+from procs import start_cli
 from scripts import embed
 
 pytestmark = pytest.mark.filterwarnings("ignore:training stopped")
@@ -199,3 +201,35 @@ def test_a_corrupt_image_is_one_line_error_naming_it(tmp_path, weights):
 def test_a_bad_flag_is_one_line_error(flags, fragments, tmp_path, weights):
     """argparse's own parser printed the usage block before the error."""
     assert_one_line_error(embed_cli(tmp_path, weights, *flags), "embed.py: error:", *fragments, "(see --help)")
+
+
+def test_an_existing_out_file_is_refused_and_kept(tmp_path, weights):
+    """It was silently overwritten (README: --out is a new file in a folder that takes one)."""
+    (tmp_path / "o.npz").write_bytes(b"earlier features")
+    proc = embed_cli(tmp_path, weights)
+    assert_one_line_error(proc, f"embed.py: error: --out {tmp_path / 'o.npz'} exists; remove it or choose another "
+                                f"--out")
+    assert (tmp_path / "o.npz").read_bytes() == b"earlier features"
+
+
+def test_data_set_names_in_any_case_as_run_py_takes_them(tmp_path, weights):
+    """`--data mnist` was refused ("neither MNIST, FashionMNIST, CIFAR10 nor an image folder"); run.py takes it."""
+    write_mnist_slice(tmp_path / "data", n_train=4, n_test=3)
+    proc = embed_cli(tmp_path, weights, "--data", "mnist", "--path", tmp_path / "data")
+    assert proc.returncode == 0, proc.stderr
+    assert {k: v.shape for k, v in np.load(tmp_path / "o.npz").items()} == {
+        "X_train": (4, 512), "y_train": (4,), "X_test": (3, 512), "y_test": (3,)}
+
+
+def test_ctrl_c_is_one_line_and_exit_130_and_writes_nothing(tmp_path, weights):
+    """Ctrl-C while it embeds (torchvision loaded) was a KeyboardInterrupt traceback, and, started in the
+    background (SIGINT ignored), did not stop it."""
+    write_images(tmp_path / "plain", 30, 0)
+    (tmp_path / "out").mkdir()
+    out = tmp_path / "out" / "f.npz"
+    flags = ["--data", tmp_path / "plain", "--model", "resnet18", "--weights", weights, "--out", out]
+    code, err = ctrl_c_at(lambda: start_cli(*flags, script="scripts/embed.py"), lambda pid: loaded(pid, "torchvision"))
+    assert code == 130, err
+    assert "Traceback" not in err and err.strip().splitlines()[-1] == f"embed.py: interrupted; nothing was written " \
+                                                                      f"to --out {out}"
+    assert list((tmp_path / "out").iterdir()) == []
