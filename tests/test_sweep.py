@@ -509,11 +509,11 @@ def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys)
     stamps = {p: p.stat().st_mtime_ns for p in folder.iterdir()}
     capsys.readouterr()
     grid = ["--algs", "rand", "--seeds", "1", "--nQuery", "50", "--nEnd", "50", "--maxEpochs", "5", "--out", str(out)]
-    assert sweep.main(grid + ["--nStart", "40"]) == 1
+    assert sweep.main(grid + ["--nStart", "0"]) == 1  # a cold start: the first batch is --nQuery 50, all of --nEnd
     captured = capsys.readouterr()
     refused = [ln for ln in captured.err.splitlines() if ln.startswith("REFUSED")]
     assert refused == [f"REFUSED digits_mlp_rand_50_seed1: {folder} was made with --nStart 50 --lr 0.001, the sweep "
-                       f"would run --nStart 40 --lr 0.0001; not reused: run the sweep with those flags, move the "
+                       f"would run --nStart 0 --lr 0.0001; not reused: run the sweep with those flags, move the "
                        f"folder away or use another --out"]
     assert ("1 runs: 0 ran, 0 skipped (finished before), 1 refused (made with other settings, or unreadable), "
             "0 failed") in captured.out
