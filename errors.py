@@ -81,3 +81,12 @@ class Parser(argparse.ArgumentParser):
         if not m or m.group(1).split("/")[0] not in flags:
             return ""
         return did_you_mean(m.group(2), flags[m.group(1).split("/")[0]].choices or ())
+
+
+def exit_while_starting(line):
+    """A SIGINT handler for a script's imports: `line` on stderr and exit 130 at once (from the script's `cli` on,
+    Ctrl-C raises KeyboardInterrupt and its `main` says what was left)."""
+    def handler(signum, frame):
+        sys.stderr.write(line + "\n")
+        os._exit(130)
+    return handler

@@ -10,18 +10,11 @@ import os
 import signal
 import sys
 
+from errors import exit_while_starting
+
 INTERRUPTED_STARTING = "run.py: interrupted while starting up; nothing was changed"
-
-
-def exit_interrupted(signum, frame):
-    """Ctrl-C while the script imports its libraries: one line, exit 130 (from `cli` on, Ctrl-C raises
-    KeyboardInterrupt and `main` says what was saved)."""
-    sys.stderr.write(INTERRUPTED_STARTING + "\n")
-    os._exit(130)
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, exit_interrupted)
+    signal.signal(signal.SIGINT, exit_while_starting(INTERRUPTED_STARTING))
 
 import math
 import platform

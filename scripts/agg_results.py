@@ -63,36 +63,27 @@ error is weighted 1/L (1/L' when the algorithm has a value at only L' of the che
 some), so every setting weighs the same in a CDF (each algorithm's curve rises to 1).
 A warning names the runs that end before others of their strategy and setting (beyond a run's last round, the
 curve and summary average fewer seeds), and the files of an earlier analysis in --fig that this one did not write."""
-import os
 import signal
 import sys
-
-INTERRUPTED_STARTING = "agg_results.py: interrupted while starting up; nothing was written"
-
-
-def exit_interrupted(signum, frame):
-    """Ctrl-C while the script imports its libraries: one line, exit 130 (from `cli` on, Ctrl-C raises
-    KeyboardInterrupt and `main` says what it left in --fig), as run.py does."""
-    sys.stderr.write(INTERRUPTED_STARTING + "\n")
-    os._exit(130)
-
-
-if __name__ == "__main__":
-    signal.signal(signal.SIGINT, exit_interrupted)
-
-import math  # noqa: E402
-import re  # noqa: E402
-import warnings  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import pandas as pd  # noqa: E402
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import Parser, exit_with  # noqa: E402
+from errors import Parser, exit_while_starting, exit_with  # noqa: E402
+
+INTERRUPTED_STARTING = "agg_results.py: interrupted while starting up; nothing was written"
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, exit_while_starting(INTERRUPTED_STARTING))
+
+import math  # noqa: E402
+import re  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import pandas as pd  # noqa: E402
+
 from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
 from scripts.agg_read import (LOG_META_KEYS, LOG_META_WHOLE, SETTING, BrokenRun, canonical,  # noqa: E402
