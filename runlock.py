@@ -86,11 +86,16 @@ def holder_pid(fd, tries=20):
     return "unknown"
 
 
+def is_run_folder(folder):
+    """Whether `folder` is a run folder as run.py writes one: config.json next to rounds.csv."""
+    return (folder / "config.json").is_file() and (folder / "rounds.csv").is_file()
+
+
 def enclosing_run_folder(path):
-    """The nearest folder at or above `path` that holds a run (config.json beside rounds.csv), or None (also when
-    the path cannot be looked at: making the folder then says why)."""
+    """The nearest folder at or above `path`, resolved, that is a run folder (is_run_folder), or None (also when the
+    path cannot be looked at: making the folder then says why)."""
     try:
         return next((folder for folder in (Path(path).resolve(), *Path(path).resolve().parents)
-                     if (folder / "config.json").is_file() and (folder / "rounds.csv").is_file()), None)
+                     if is_run_folder(folder)), None)
     except OSError:
         return None

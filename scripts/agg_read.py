@@ -15,6 +15,7 @@ from query_strategies import ALIASES
 from scripts.agg_algs import data_title
 from results import RESULT_FLAGS, data_label, lenient_rounds, result_settings
 from run import build_parser
+from runlock import is_run_folder
 from strategy_params import every_result_flag
 
 # A setting: the data, model and batch size, and `protocol`, which is empty unless runs of one (data, model,
@@ -270,11 +271,6 @@ def log_rows(path, pairs, setting):
                        seed=int(setting["seed"]) if "seed" in setting else np.nan, finished=np.nan,
                        **{k: v for k, v in setting.items()
                           if k not in LOG_META_KEYS and (k in PROTOCOL_COLUMNS or k in STRATEGY_COLUMNS)})
-
-
-def is_run_folder(folder):
-    """Whether `folder` is a run folder as run.py writes one: config.json next to rounds.csv."""
-    return (folder / "config.json").is_file() and (folder / "rounds.csv").is_file()
 
 
 def find_sources(roots):

@@ -84,10 +84,11 @@ from dataclasses import dataclass  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from runlock import enclosing_run_folder  # noqa: E402
 from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
 from scripts.agg_read import (LOG_META_KEYS, LOG_META_WHOLE, SETTING, BrokenRun, canonical,  # noqa: E402
-                              is_run_folder, load_results, setting_title, warn_mixed_trainers, whole_number)
+                              load_results, setting_title, warn_mixed_trainers, whole_number)
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rand_gaps,
                                rarest_counts, setting_summary, tested_pairs, training_costs)
@@ -358,7 +359,7 @@ def usage_error(args):
         return "--fig needs a folder name"
     if Path(args.fig).exists() and not Path(args.fig).is_dir():
         return f"--fig {args.fig} is a file; name a folder"
-    if run := run_folder_around(Path(args.fig)):
+    if run := enclosing_run_folder(args.fig):
         where = "a run folder" if run == Path(args.fig).resolve() else f"inside the run folder {run}"
         return f"--fig {args.fig} is {where}; name a folder outside the runs, e.g. --fig figures"
     if any("=" not in kv for kv in args.log_meta):
@@ -383,12 +384,6 @@ def usage_error(args):
                 f"folder are read) or a results.csv")
     missing = [r for r in args.results if not (Path(r).is_dir() or Path(r).suffix == ".csv" and Path(r).is_file())]
     return f"no such folder or results.csv: {missing[0]}" if missing else None
-
-
-def run_folder_around(folder):
-    """The run folder (agg_read.is_run_folder) that `folder` is or lies inside, resolved; None when there is none."""
-    folder = folder.resolve()
-    return next((f for f in (folder, *folder.parents) if is_run_folder(f)), None)
 
 
 def error(message):
