@@ -171,13 +171,25 @@ def top_directions(x, r):
     return torch.linalg.svd(rows, full_matrices=False).Vh[:r].T
 
 
+def power_of_two_scale(x):
+    """2^−m, m the binary exponent of max |x| (so that max |x|·2^−m lies in [1/2, 1)), or 1 when x is all zeros: a
+    factor whose products are exact in floating point (short of underflow), so it changes no ratio of distances."""
+    return math.ldexp(1.0, -math.frexp(float(x.abs().max()))[1])
+
+
 class FactoredPoints:
     """Points g_i = a_i ⊗ e_i held as their factors a (n×C) and e (n×d), with s_i = ‖g_i‖² and what the distance
     bound needs: f_i = Pᵀe_i and ρ_i ≥ ‖e_i − P f_i‖ (raised by more than its rounding error), in float32 copies
-    laid out feature-major, so that each product with a centre streams over the points."""
+    laid out feature-major, so that each product with a centre streams over the points.
+
+    e is first scaled by power_of_two_scale(e), so that the float32 bound neither overflows (entries of e about 10¹⁹
+    and above: a traceback) nor underflows (about 10⁻²³ and below: points wrongly skipped, wrong picks), whatever
+    the embeddings' scale; a squared distance here times `d2_unit` = 1/scale² is that of the points given, exactly."""
 
     def __init__(self, a, e, r=DIRECTIONS):
-        self.a, self.e = a.double(), e
+        scale = power_of_two_scale(e)
+        self.a, self.e, self.d2_unit = a.double(), e if scale == 1 else e * scale, scale ** -2
+        e = self.e
         d, C = e.shape[1], a.shape[1]
         basis = top_directions(e, r)
         sq_e, f = [], []
@@ -262,7 +274,8 @@ def kmeanspp(points, k, generator, first):
     """k-means++ seeding: centre `first`, then k − 1 centres each drawn with probability ∝ D² (D = distance to the
     nearest centre so far), one uniform number from the CPU generator per draw. Once every point not yet chosen
     has D = 0 (duplicates), the draw is uniform over the points not yet chosen, so no index comes twice.
-    Each pick's score is its D² when drawn; the first's, its ‖g‖² (its D² to the origin)."""
+    Each pick's score is its D² when drawn; the first's, its ‖g‖² (its D² to the origin), both in the units of the
+    points given (× points.d2_unit)."""
     n = len(points)
     check_budget(k, n)
     uniforms = torch.rand(k - 1, generator=generator, dtype=torch.float64).tolist()
@@ -272,7 +285,7 @@ def kmeanspp(points, k, generator, first):
         dist.add(chosen[-1])
         chosen.append(draw_index(dist.D2, chosen, uniforms[t]))
         scores.append(float(dist.D2[chosen[-1]]))
-    return picks(chosen, scores)
+    return picks(chosen, [points.d2_unit * s for s in scores])
 
 
 def fill_uniformly(chosen, scores, n, k, generator):

@@ -102,6 +102,18 @@ def test_second_pick_frequencies_follow_d_squared():
     assert stats.chisquare(counts[d2 > 0], 3000 * d2[d2 > 0] / d2.sum()).pvalue > 1e-3
 
 
+@pytest.mark.parametrize("exponent", [-80, 64])
+def test_picks_do_not_depend_on_the_embeddings_scale(exponent):
+    """Embeddings scaled by 2^exponent (exact in float32): the same picks, and D² scores times 4^exponent. Before
+    FactoredPoints rescaled e, 2^-80 gave other picks (the float32 bound underflowed and skipped points) and 2^64 a
+    traceback (it overflowed); `run.py --alg badge` on features of about 10^18 ended in an IndexError."""
+    probs, emb = random_inputs(300, 16, 5, seed=0)
+    plain = badge_select(probs, emb, 30, torch.Generator().manual_seed(1))
+    scaled = badge_select(probs, emb * 2.0 ** exponent, 30, torch.Generator().manual_seed(1))
+    assert scaled.index.tolist() == plain.index.tolist()
+    assert (scaled.score == plain.score * 4.0 ** exponent).all()
+
+
 def test_draw_index_never_draws_zero_weight():
     w = torch.tensor([0.0, 2.0, 0.0, 1.0, 0.0], dtype=torch.float64)
     assert [draw_index(w, [], u) for u in (0.0, 0.66, 0.67, 1 - 2 ** -53)] == [1, 1, 3, 3]
