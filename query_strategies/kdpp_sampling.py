@@ -48,7 +48,7 @@ class Kernel:
 
     def block(self, rows, cols):
         return (self.a[rows] @ self.a[cols].T) * (self.e[rows].double() @ self.e[cols].double().T) + \
-            self.jitter * (rows[:, None] == cols[None, :])
+            self.jitter * (rows[:, None] == cols[None, :]).double()
 
 
 def independent_start(kernel, order, k):

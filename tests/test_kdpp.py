@@ -98,6 +98,16 @@ def test_rank_below_k_still_gives_k_distinct_points():
     assert sorted(everything.tolist()) == [0, 1, 2, 3]
 
 
+def test_rank_below_k_with_a_tiny_largest_gradient():
+    """Saturated predictions: every gradient 0 but one of squared norm 4e-50, so ε = 4e-56. Kernel.block added ε
+    in float32, where it is 0: the chain's periodic L_S⁻¹ met a singular L_S, a LinAlgError (`run.py --alg
+    baseline --model lin` on digits' features × 1000)."""
+    probs = torch.eye(3, dtype=torch.float64)[torch.arange(30) % 3]
+    probs[0, 1] = 1e-25  # a = onehot − p = (0, −1e-25, 0) in float64
+    picks = kdpp_select(probs, torch.ones(30, 4), 10, torch.Generator().manual_seed(0)).index
+    assert len(set(picks.tolist())) == 10
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_same_picks_on_cuda():
     probs, emb = inputs(2000, 32, 10, seed=6)
