@@ -77,7 +77,8 @@ def build_parser():
                         "cluster_margin; albl's coreset) select on: model = the trained network's embedding, "
                         "input = the data's own features (e.g. pretrained embeddings in an .npz written by "
                         "scripts/embed.py); strategies on the network's predictions are unchanged, those on its "
-                        "gradients (badge, baseline, bait, bim, deepfool) refuse input")
+                        "gradients (badge, baseline, bait, bim, deepfool, vessal, glister, flqmi, logdetmi) refuse "
+                        "input")
     p.add_argument("--aug", type=int, default=0, choices=(0, 1),
                    help="1 = CIFAR10 train-time augmentation (random crop 32, padding 4, horizontal flip)")
     p.add_argument("--dummy", type=int, default=1, help="replicate index for shell sweeps; the seed when --seed is absent")

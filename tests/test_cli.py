@@ -36,6 +36,17 @@ def test_help_explains_every_flag():
         assert flag in out
 
 
+def test_select_on_help_names_the_strategies_it_concerns():
+    """--select-on's help lists the embedding strategies and those that refuse input (on gradients): it named five
+    of the nine that refuse it, leaving vessal, glister, flqmi and logdetmi out."""
+    from query_strategies import ALIASES, STRATEGIES
+    text = " ".join(next(a.help for a in build_parser()._actions if a.dest == "select_on").split())
+    embedding, gradients = re.search(r"strategies \(([^;]*);.*gradients \(([^)]*)\)", text).groups()
+    names = [a for a in STRATEGIES if a not in ALIASES]
+    assert set(embedding.split(", ")) == {a for a in names if STRATEGIES[a].on_embedding} - {"albl"}
+    assert set(gradients.split(", ")) == {a for a in names if STRATEGIES[a].takes_gradients}
+
+
 @pytest.fixture(scope="module")
 def entropy_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("res")
