@@ -174,7 +174,7 @@ def top_directions(x, r):
 def power_of_two_scale(x):
     """2^−m, m the binary exponent of max |x| (so that max |x|·2^−m lies in [1/2, 1)), or 1 when x is all zeros: a
     factor whose products are exact in floating point (short of underflow), so it changes no ratio of distances."""
-    return math.ldexp(1.0, -math.frexp(float(x.abs().max()))[1])
+    return math.ldexp(1.0, -math.frexp(float(abs(x).max()))[1])
 
 
 class FactoredPoints:

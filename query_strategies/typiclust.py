@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import ThreadpoolController
 
 from .minibatch_kmeans import minibatch_kmeans_labels
-from .selection import check_budget, picks, seed_from
+from .selection import check_budget, picks, power_of_two_scale, seed_from
 from .strategy import Strategy
 
 K_NN = 20
@@ -48,7 +48,10 @@ def kmeans_labels(x, n_clusters, seed):
     """Cluster label of every row of x (numpy), by KMeans (MiniBatchKMeans past MINIBATCH_ABOVE clusters: its labels
     through minibatch_kmeans_labels, compiled where the kernel builds), on one OpenMP/BLAS thread: its many short
     parallel sections lose more to waking threads than they gain (3× slower on a busy 2-core machine), and one thread
-    makes the centres' float sums deterministic."""
+    makes the centres' float sums deterministic. The clustering is of x·power_of_two_scale(x), an exact rescaling
+    that leaves the labels as they are, so that the compiled step's float32 products cannot overflow (entries of
+    about 10¹⁸ and above gave a segmentation fault)."""
+    x = x * power_of_two_scale(x)
     with one_thread_kmeans():
         if n_clusters <= MINIBATCH_ABOVE:
             return KMeans(n_clusters=n_clusters, random_state=seed).fit_predict(x)

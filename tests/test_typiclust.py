@@ -111,3 +111,15 @@ def test_duplicates_are_infinitely_typical_and_their_clustering_is_quiet():
         assert np.isinf(typicality(x)).all()
         picked = typiclust_select(torch.as_tensor(x), np.zeros(len(x), bool), 5, torch.Generator().manual_seed(0))
     assert len(set(picked.index.tolist())) == 5
+
+
+def test_picks_do_not_depend_on_the_embeddings_scale():
+    """Embeddings × 2^62 (exact), 60 clusters (MiniBatchKMeans through the compiled step): the same picks. Its
+    float32 screen overflowed: other picks at 2^62, a segmentation fault from 2^64 (`run.py --alg typiclust
+    --select-on input --nStart 0 --nQuery 60` on features of about 10^18)."""
+    x = torch.randn(300, 16, generator=torch.Generator().manual_seed(5)).relu().double()
+    labelled = np.zeros(300, bool)
+    labelled[:20] = True
+    plain = typiclust_select(x, labelled, 60, torch.Generator().manual_seed(0))
+    scaled = typiclust_select(x * 2.0 ** 62, labelled, 60, torch.Generator().manual_seed(0))
+    assert scaled.index.tolist() == plain.index.tolist()
