@@ -13,7 +13,7 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from .selection import ROW_TILE, check_budget, picks, progress, seed_from
+from .selection import ROW_TILE, check_budget, picks, power_of_two_scale, progress, seed_from
 from .strategy import Strategy
 
 N_INIT = 10  # k-means++ starts: scikit-learn's default before 1.4, which the original and CLUE's authors ran
@@ -48,16 +48,21 @@ def nearest_to_centres(x, centres, labels):
 
 def kmeans_select(emb, k, generator):
     """k rows of `emb` (n×d): scikit-learn KMeans(n_clusters=k, n_init=N_INIT, random_state=seed_from(generator)),
-    then nearest_to_centres of its centres and its predicted clusters."""
+    then nearest_to_centres of its centres and its predicted clusters. All of it runs on emb·2^−m =
+    emb·power_of_two_scale(emb), an exact rescaling that changes no pick, and the scores are scaled back by 4^m:
+    scikit-learn computes in emb's dtype, float32 from the model, whose squared distances overflowed (entries of
+    about 10¹⁸ and above) or underflowed (10⁻²⁴ and below), giving other picks."""
     check_budget(k, len(emb))
     seed = seed_from(generator)
-    x = torch.as_tensor(emb).detach().cpu().numpy()
+    scale = power_of_two_scale(emb)
+    x = torch.as_tensor(emb).detach().cpu().numpy() * scale
     progress(f"kmeans: {N_INIT} k-means++ starts of {k} clusters", 0, 1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than k: handled below
         km = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
     progress(f"kmeans: {N_INIT} k-means++ starts of {k} clusters", 1, 1)
-    return nearest_to_centres(x, km.cluster_centers_, km.predict(x))
+    chosen = nearest_to_centres(x, km.cluster_centers_, km.predict(x))
+    return chosen._replace(score=chosen.score / scale ** 2)
 
 
 class KMeansSampling(Strategy):

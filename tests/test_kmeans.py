@@ -75,3 +75,15 @@ def test_strategy_seed_comes_from_its_generator():
 def test_cuda_embeddings_give_the_cpu_picks():
     x = torch.rand(3000, 32, generator=torch.Generator().manual_seed(6))
     assert kmeans_select(x.cuda(), 50, generator(0)).index.tolist() == kmeans_select(x, 50, generator(0)).index.tolist()
+
+
+@pytest.mark.parametrize("exponent", [-80, 60])
+def test_picks_do_not_depend_on_the_embeddings_scale(exponent):
+    """Float32 embeddings scaled by 2^exponent (exact): the same picks, scores times 4^exponent. scikit-learn's
+    float32 squared distances underflowed at 2^-80 and overflowed at 2^60 (other picks, silently) before
+    kmeans_select rescaled the embeddings."""
+    x = torch.rand(300, 16, generator=torch.Generator().manual_seed(5))
+    plain = kmeans_select(x, 30, generator(0))
+    scaled = kmeans_select(x * 2.0 ** exponent, 30, generator(0))
+    assert scaled.index.tolist() == plain.index.tolist()
+    assert np.allclose(scaled.score, plain.score * 4.0 ** exponent, rtol=1e-6)
