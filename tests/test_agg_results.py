@@ -3,6 +3,7 @@ PROTOCOL §7 on accuracies built by hand, reading run folders (rounds.csv of any
 the files of an end-to-end run."""
 import json
 import re
+import shutil
 import warnings
 
 import numpy as np
@@ -1152,7 +1153,11 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, moment, message):
     fig = tmp_path / "fig"
     moments = {"starting": lambda pid: loaded(pid, "pandas") and not loaded(pid, "libtorch"),
                "analysing": lambda pid: (fig / "results.csv").exists() and not (fig / "penalty_overall.csv").exists()}
-    code, err = ctrl_c_at(lambda: start_cli(tmp_path / "res", "--fig", fig, script="scripts/agg_results.py"),
-                          moments[moment])
+
+    def start_afresh():  # a retry (caught_mid_run) must not find the files of the attempt it replaced
+        shutil.rmtree(fig, ignore_errors=True)
+        return start_cli(tmp_path / "res", "--fig", fig, script="scripts/agg_results.py")
+
+    code, err = ctrl_c_at(start_afresh, moments[moment])
     assert code == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] == message.format(fig=fig)
