@@ -1,7 +1,8 @@
 """UserError: a problem with the user's input (a flag, a data file, a run folder). run.py, sweep.py and the
 scripts print it as one line and exit non-zero, without a traceback. TrainingDiverged: a
 network's training loss became NaN or infinite (run.py names the round and exits 1). exit_with: the console
-commands' exit, quiet when the reader of their output goes away. Parser: argparse whose errors are one line."""
+commands' exit, quiet when the reader of their output goes away. Parser: argparse whose errors are one line.
+exit_while_starting: the SIGINT handler of a script's imports (one line, exit 130)."""
 import argparse
 import difflib
 import os

@@ -94,8 +94,9 @@ def build_parser():
                         "accuracy (a warning and train_stop=stalled), 0 = never")
     p.add_argument("--kernel", default="auto", choices=("auto", "on", "off"),
                    help="auto = the mlp trains on the CPU with a compiled epoch (kernels/, built once with the C "
-                        "compiler $CC or cc) where that is faster, on sparse or narrow inputs; PyTorch elsewhere and "
-                        "where no compiler works; on = the compiled epoch wherever it applies (the mlp on the CPU, "
+                        "compiler $CC or cc) where a fixed rule expects it to be faster (sparse or narrow inputs; "
+                        "on some CPUs dense inputs 64-256 wide are faster with off); PyTorch elsewhere and where no "
+                        "compiler works; on = the compiled epoch wherever it applies (the mlp on the CPU, "
                         "--nEmb a multiple of 16, no augmentation), an error where it does not or cannot be built; "
                         "off = PyTorch always. Same training rule, float rounding differs; config.json's trainer and "
                         "trainer_identity say which ran")
@@ -456,7 +457,8 @@ def saved_rounds_note(run_dir):
     none, or the whole run (a Ctrl-C that came as it ended)."""
     n = len(run_dir.accuracies())
     if n == 0 and run_dir.training.exists():
-        return f"no round had finished; round 0's training so far is saved in {run_dir.training}: continue with --resume"
+        return (f"no round had finished; round 0's training so far is saved in {run_dir.training}: continue with "
+                f"--resume")
     if n == 0:
         return NOTHING_SAVED
     rounds = f"{n} finished round{'s' * (n > 1)}"

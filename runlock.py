@@ -1,7 +1,8 @@
 """One writer per run folder: an exclusive `fcntl.flock` on OUT/<run>/.lock, held from before the folder is read or
 written until the run ends. The kernel drops the lock when its holder exits or is killed, so a crashed run never
 leaves a stale lock; a second process on the same folder (run, --resume, --force or a sweep's worker) stops at
-once and names the holder's pid, which the holder writes into the lock file."""
+once and names the holder's pid, which the holder writes into the lock file. is_run_folder / enclosing_run_folder:
+the one test of a run folder (config.json beside rounds.csv), used by run.py's --out and agg_results' --fig checks."""
 import fcntl
 import os
 import time

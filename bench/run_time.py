@@ -6,7 +6,8 @@ inference and query).
     python bench/run_time.py --compare OLD_CHECKOUT --repeats 3   # this checkout and another, alternating
     python bench/run_time.py -- --data digits --alg badge --nEnd 600
 
-Everything after `--` is passed to run.py (replacing the default configuration). Prints a table per round, the
+Everything after `--` is passed to run.py (replacing the default configuration) but --out, --resume and --force,
+which the benchmark sets itself. Prints a table per round, the
 split of the wall time, the fixed cost (the wall time outside training, test, inference and selection) beside the
 time of `python -c "import torch"` measured in between, and for the default configuration the original code's
 time beside it: about ORIGINAL_SECONDS on the 2-core CPU where BENCHMARKS.md measured it (per-image PIL transforms

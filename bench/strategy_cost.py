@@ -6,7 +6,8 @@ the runs of one setting (data, model, nQuery, device).
     python bench/strategy_cost.py --results results/letter         # summarise finished runs (e.g. a sweep)
 
 Without --results, each strategy runs once through run.py (the flags after -- replace the default digits
-configuration) in a temporary folder. Prints a Markdown table with the load average: one row per setting and
+configuration; --alg, --out, --resume and --force are refused there, and with --results any flag after -- is) in a
+temporary folder. Prints a Markdown table with the load average: one row per setting and
 strategy, with the number of runs pooled in it."""
 import sys
 from pathlib import Path

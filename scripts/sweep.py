@@ -6,7 +6,8 @@ once each, on local worker processes or as Ray tasks.
 --data, --did, --model, --nQuery, --algs and --seeds take comma-separated lists; every other option (--nStart,
 --nEnd, --path, --maxEpochs, --lr, ...) goes unchanged to every run. A run folder
 OUT/<data>_<model>_<alg>_<nQuery>_seed<seed>/ with summary.json and nothing left to do under these flags is
-skipped (a larger --nEnd continues it); any other existing run folder is continued with run.py --resume. A run
+skipped (a larger --nEnd continues it); any other existing run folder is continued with run.py --resume (which
+refuses a run that has already made more rounds than --nEnd and --rounds allow). A run
 folder whose config.json records other result-changing flags (results.RESULT_FLAGS and the strategy's own, e.g.
 --lr, --nStart), or whose config.json cannot be read, is neither skipped nor continued: it is refused with one
 line naming them, or the broken file (exit code 1). Each
