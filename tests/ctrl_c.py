@@ -15,20 +15,22 @@ def loaded(pid, name):
         return False
 
 
-def ctrl_c_at(start, moment, timeout=120):
-    """(exit code, stderr) of the process start() returns, sent SIGINT while frozen at a moment when moment(pid)
-    holds (procs.caught_mid_run, which starts it afresh when it ran past that moment)."""
+def ctrl_c_at(start, ready, mid_run=None, timeout=120):
+    """(exit code, stderr) of the process start() returns, sent SIGINT while frozen once ready(pid) holds, at a moment
+    when mid_run() holds (default: ready still holds; procs.caught_mid_run, which starts it afresh when it ran past
+    that moment, so start() must leave nothing of an earlier attempt that the predicates would see)."""
     started = []
 
     def launch(attempt):
         started.append(start())
         return started[-1]
 
-    proc, pid = caught_mid_run(launch, lambda p: p.pid if moment(p.pid) else None, lambda: moment(started[-1].pid))
+    proc, pid = caught_mid_run(launch, lambda p: p.pid if ready(p.pid) else None,
+                               mid_run or (lambda: ready(started[-1].pid)))
     try:
         os.kill(pid, signal.SIGINT)
         resume_frozen(pid)
-        code = proc.wait(timeout=timeout)
+        _, err = proc.communicate(timeout=timeout)
     finally:
         proc.kill()
-    return code, proc.stderr.read()
+    return proc.returncode, err

@@ -27,6 +27,7 @@ from runlock import LOCK_NAME
 import run
 import procs
 from cli import ROOT, SHARED_DATA, run_cli, run_main
+from ctrl_c import ctrl_c_at
 from scripts import agg_read, agg_results
 from scripts import sweep
 
@@ -446,17 +447,14 @@ def test_kills_at_random_moments_resume_to_the_reference(tmp_path, reference):
 
 
 def interrupt_caught(out, ready, mid_run, *flags):
-    """Ctrl-C (SIGINT) to a run into `out` caught (procs.caught_mid_run) once ready(pid) holds, at a moment when
+    """Ctrl-C (SIGINT) to a run into `out` caught (ctrl_c.ctrl_c_at) once ready(pid) holds, at a moment when
     mid_run() holds; (exit code, stderr lines)."""
-    def start(_):
+    def start():
         shutil.rmtree(out, ignore_errors=True)
         return start_cli(*ARGS, *flags, "--out", out)
 
-    proc, pid = procs.caught_mid_run(start, lambda p: p.pid if ready(p.pid) else None, mid_run)
-    proc.send_signal(signal.SIGINT)
-    procs.resume_frozen(pid)
-    _, err = proc.communicate(timeout=60)
-    return proc.returncode, err.strip().splitlines()
+    code, err = ctrl_c_at(start, ready, mid_run, timeout=60)
+    return code, err.strip().splitlines()
 
 
 def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
