@@ -2,11 +2,12 @@
 scripts print it as one line and exit non-zero, without a traceback. TrainingDiverged: a
 network's training loss became NaN or infinite (run.py names the round and exits 1). exit_with: the console
 commands' exit, quiet when the reader of their output goes away. Parser: argparse whose errors are one line.
-exit_while_starting: the SIGINT handler of a script's imports (one line, exit 130)."""
+quiet_start: Ctrl-C during a script's imports as one line and exit 130."""
 import argparse
 import difflib
 import os
 import re
+import signal
 import sys
 
 
@@ -84,10 +85,21 @@ class Parser(argparse.ArgumentParser):
         return did_you_mean(m.group(2), flags[m.group(1).split("/")[0]].choices or ())
 
 
-def exit_while_starting(line):
-    """A SIGINT handler for a script's imports: `line` on stderr and exit 130 at once (from the script's `cli` on,
-    Ctrl-C raises KeyboardInterrupt and its `main` says what was left)."""
+# What each script's Ctrl-C during its imports leaves (quiet_start).
+UNCHANGED_WHILE_STARTING = {"run.py": "nothing was changed", "sweep.py": "no run was started",
+                            "agg_results.py": "nothing was written", "embed.py": "nothing was written"}
+
+
+def starting_line(script):
+    """The line Ctrl-C during `script`'s imports prints."""
+    return f"{script}: interrupted while starting up; {UNCHANGED_WHILE_STARTING[script]}"
+
+
+def quiet_start(script):
+    """Ctrl-C during the imports that follow (torch's and pandas' take seconds) prints starting_line(script) and
+    exits 130 at once, not a KeyboardInterrupt traceback; from the script's `cli` on, Ctrl-C raises
+    KeyboardInterrupt again and its `main` says what was left."""
     def handler(signum, frame):
-        sys.stderr.write(line + "\n")
+        sys.stderr.write(starting_line(script) + "\n")
         os._exit(130)
-    return handler
+    signal.signal(signal.SIGINT, handler)

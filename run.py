@@ -10,11 +10,10 @@ import os
 import signal
 import sys
 
-from errors import exit_while_starting
+from errors import quiet_start
 
-INTERRUPTED_STARTING = "run.py: interrupted while starting up; nothing was changed"
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, exit_while_starting(INTERRUPTED_STARTING))
+    quiet_start("run.py")
 
 import math
 import platform

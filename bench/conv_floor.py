@@ -16,6 +16,10 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import os  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -27,7 +31,6 @@ import torch.nn.functional as F  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 import dataset  # noqa: E402
-from bench import flags  # noqa: E402
 from strategy_params import positive  # noqa: E402
 from learner import Learner  # noqa: E402
 

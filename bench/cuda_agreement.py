@@ -9,9 +9,12 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import torch  # noqa: E402
 
-from bench import flags  # noqa: E402
 from strategy_params import at_least, positive  # noqa: E402
 from query_strategies.bait_sampling import bait_select  # noqa: E402
 from query_strategies.core_set import coreset_select  # noqa: E402

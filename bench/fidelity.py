@@ -18,13 +18,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import functools  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import dataset  # noqa: E402
-from bench import flags  # noqa: E402
 from strategy_params import non_negative, positive  # noqa: E402
 from errors import UserError  # noqa: E402
 from learner import Learner  # noqa: E402

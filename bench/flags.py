@@ -7,6 +7,7 @@ and the command's end (`command`: Ctrl-C and a failed allocation as one line).
 Importing this module imports no other module of the project, so that a worker can take its modules from the
 checkout it measures (the other checkout of --compare) rather than from this one."""
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -141,6 +142,19 @@ def refuse_run_flags(p, run_args, owned, why):
     named = sorted({a.split("=")[0] for a in run_args} & set(owned))
     if named:
         p.error(f"{' and '.join(named)} after -- cannot be used: the benchmark {why}; remove it from the run.py flags")
+
+
+def starting(name):
+    """Under `python bench/x.py` (name == "__main__"): Ctrl-C during the imports that follow (torch's: seconds)
+    prints `x.py: interrupted` and exits 130 at once, as `command` does from main on, not a KeyboardInterrupt
+    traceback."""
+    if name == "__main__":
+        signal.signal(signal.SIGINT, interrupted_while_starting)
+
+
+def interrupted_while_starting(signum, frame):
+    sys.stderr.write(f"{prog()}: interrupted\n")
+    os._exit(130)
 
 
 def command(main):

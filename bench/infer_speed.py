@@ -13,11 +13,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import os  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
-from bench import flags  # noqa: E402
 from strategy_params import non_negative, positive  # noqa: E402
 
 

@@ -12,6 +12,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import os  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -20,7 +24,6 @@ import torch  # noqa: E402
 
 import dataset  # noqa: E402
 import kernels  # noqa: E402
-from bench import flags  # noqa: E402
 from strategy_params import positive  # noqa: E402
 from learner import Learner  # noqa: E402
 

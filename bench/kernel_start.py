@@ -13,8 +13,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import kernels  # noqa: E402
 from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
+import kernels  # noqa: E402
 from strategy_params import positive  # noqa: E402
 
 

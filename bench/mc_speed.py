@@ -15,6 +15,8 @@ from pathlib import Path
 
 import flags  # bench/flags.py, beside this script: it imports nothing of the project's until asked
 
+flags.starting(__name__)
+
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("mlp", "lin", "cnn", "resnet", "vgg")
 

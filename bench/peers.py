@@ -19,6 +19,10 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import functools  # noqa: E402
 import importlib.util  # noqa: E402
 import os  # noqa: E402
@@ -31,7 +35,6 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from bench import flags  # noqa: E402
 from predictor import head_dropout_logits  # noqa: E402
 from strategy_params import DROP_PASSES, DROP_RATE, positive  # noqa: E402
 from query_strategies.bald import bald_scores  # noqa: E402

@@ -20,6 +20,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
@@ -30,7 +34,6 @@ import time  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from bench import flags  # noqa: E402
 from strategy_params import non_negative, positive  # noqa: E402
 
 DEFAULT = ["--model", "mlp", "--data", "MNIST", "--path", flags.DATA, "--nStart", "100",

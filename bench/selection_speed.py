@@ -42,6 +42,10 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import functools  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
@@ -51,7 +55,6 @@ import time  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from bench import flags  # noqa: E402
 from predictor import head_dropout_logits  # noqa: E402
 from strategy_params import DROP_PASSES, DROP_RATE, at_least, non_negative, positive  # noqa: E402
 from query_strategies.badge_sampling import badge_select  # noqa: E402

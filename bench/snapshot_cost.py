@@ -13,6 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import os  # noqa: E402
 import statistics  # noqa: E402
 import tempfile  # noqa: E402
@@ -22,7 +26,6 @@ import warnings  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from bench import flags  # noqa: E402
 from strategy_params import positive  # noqa: E402
 from learner import Learner  # noqa: E402
 from results import TrainingSnapshot  # noqa: E402

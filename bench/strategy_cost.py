@@ -15,13 +15,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)  # the project's modules, from the repository root
 
+from bench import flags  # noqa: E402
+
+flags.starting(__name__)
+
 import json  # noqa: E402
 import os  # noqa: E402
 import tempfile  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from bench import flags  # noqa: E402
 from dataset import first_line  # noqa: E402
 from errors import UserError  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402

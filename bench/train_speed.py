@@ -21,6 +21,8 @@ from pathlib import Path
 
 import flags  # bench/flags.py, beside this script: it imports nothing of the project's until asked
 
+flags.starting(__name__)
+
 ROOT = Path(__file__).resolve().parents[1]
 # name: (data, did, model, labelled points, epochs)
 CONFIGS = {

@@ -71,11 +71,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import Parser, exit_while_starting, exit_with  # noqa: E402
+from errors import Parser, exit_with, quiet_start  # noqa: E402
 
-INTERRUPTED_STARTING = "agg_results.py: interrupted while starting up; nothing was written"
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, exit_while_starting(INTERRUPTED_STARTING))
+    quiet_start("agg_results.py")
 
 import math  # noqa: E402
 import re  # noqa: E402

@@ -22,14 +22,18 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from errors import HelpFormatter, Parser, UserError, exit_with, quiet_start  # noqa: E402
+
+if __name__ == "__main__":
+    quiet_start("embed.py")
+
+import numpy as np  # noqa: E402
+
 from catalog import canonical_name  # noqa: E402
-from errors import HelpFormatter, Parser, UserError, exit_with  # noqa: E402
 
 TORCHVISION_DATA = ("MNIST", "FashionMNIST", "CIFAR10")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

@@ -57,9 +57,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from errors import HelpFormatter, Parser, UserError, close_names, did_you_mean, exit_with, quiet_start  # noqa: E402
+
+if __name__ == "__main__":
+    quiet_start("sweep.py")
+
 import run  # noqa: E402
 import resume  # noqa: E402
-from errors import HelpFormatter, Parser, UserError, close_names, did_you_mean, exit_with  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from cli import NO_CUDA, ROOT, SHARED_DATA, assert_one_line_error, run_cli
+from ctrl_c import ctrl_c_at, loaded
 from procs import start_cli, wait_for_cpu
 
 BENCHMARKS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name != "flags.py")
@@ -116,6 +117,26 @@ def test_ctrl_c_stops_a_benchmark_with_one_line_and_exit_130():
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and err == "selection_speed.py: interrupted\n" and out == "", err
+
+
+def test_ctrl_c_while_a_benchmark_imports_is_one_line_and_exit_130():
+    """Ctrl-C while selection_speed.py imported its strategies (torch loaded, scikit-learn not yet: about a second)
+    was a KeyboardInterrupt traceback of the import, and did nothing to a benchmark started as a background job
+    (SIGINT ignored, as here: it ran to its end)."""
+    code, err = ctrl_c_at(lambda: start_cli(*SELECT, "--k", "5", script="bench/selection_speed.py"),
+                          lambda pid: loaded(pid, "libtorch") and not loaded(pid, "sklearn"))
+    assert code == 130 and err == "selection_speed.py: interrupted\n", err
+
+
+@pytest.mark.parametrize("script", BENCHMARKS)
+def test_quiet_ctrl_c_comes_before_the_heavy_imports(script):
+    """Every benchmark makes Ctrl-C one line (flags.starting) before it imports torch, numpy, pandas or a module of
+    the project (which imports them)."""
+    lines = (ROOT / "bench" / script).read_text().splitlines()
+    first_heavy = next(i for i, line in enumerate(lines) if re.match(
+        r"(import|from) (torch|numpy|pandas|dataset|kernels|learner|predictor|strategy_params|query_strategies)\b",
+        line) or "sys.path.insert(0, str(root))" in line)
+    assert lines.index("flags.starting(__name__)") < first_heavy
 
 
 @NO_CUDA
