@@ -11,8 +11,9 @@ in cache; elsewhere (FisherDesign: PyTorch, also on CUDA) the argmax computes th
 whose cheap upper bound can still beat the best. Both give the argmax of the exact gains.
 
 Precision: products over the n points (the d-wide contractions with the embeddings) run in the embeddings'
-dtype (float32 from the model: the same picks as float64 in the tests); the C×C and (C·d)×(C·d) algebra, M⁻¹ and
-the per-candidate Xᵢ, Yᵢ are float64 in both paths."""
+dtype (float32 from the model: the same picks as float64 in the tests), or in float64 where float32 loses M's
+definiteness (bait_select); the C×C and (C·d)×(C·d) algebra, M⁻¹ and the per-candidate Xᵢ, Yᵢ are float64 in both
+paths."""
 import math
 import warnings
 
@@ -289,22 +290,40 @@ class CompiledDesign(FisherDesign):
 def bait_select(probs, emb, labeled_mask, k, generator, lam=1.0):
     """BAIT batch of k unlabelled rows: M = λI + (Σ_L VᵀV + k·Σ_S VᵀV)/(|L| + k), F = mean VᵀV over the pool;
     2k greedy additions each maximising the drop of tr(M⁻¹F), then k removals each raising it least. Each pick's
-    score is the drop of tr(M⁻¹F) at its addition. Deterministic: `generator` is not drawn from."""
+    score is the drop of tr(M⁻¹F) at its addition. Deterministic: `generator` is not drawn from. Where the sums in
+    the embeddings' float32 lose M's definiteness (entries of about 10⁴ and more against λ = 1: M has no Cholesky
+    factor, or a gain is not finite), the selection is made again with the embeddings in float64."""
     cand = torch.nonzero(~labeled_mask).squeeze(1)
     if k > len(cand):
         raise ValueError(f"asked for {k} points but only {len(cand)} are unlabelled")
     with one_thread():
-        chosen = forward_backward(initial_design(probs.double(), emb, labeled_mask, cand, k, lam), k)
+        chosen = greedy_picks(probs.double(), emb, labeled_mask, cand, k, lam)
+        if chosen is None and emb.dtype != torch.float64:
+            chosen = greedy_picks(probs.double(), emb.double(), labeled_mask, cand, k, lam)
+    if chosen is None:
+        raise ValueError("BAIT's Fisher matrices are not positive definite even in float64: the embeddings are too "
+                         "large against λ; scale them down")
     return chosen.among(cand.cpu())
 
 
+def greedy_picks(p, emb, labeled_mask, cand, k, lam):
+    """forward_backward's picks on initial_design, or None where rounding in the embeddings' dtype left M without a
+    Cholesky factor or a gain not finite."""
+    design = initial_design(p, emb, labeled_mask, cand, k, lam)
+    return None if design is None else forward_backward(design, k)
+
+
 def initial_design(p, emb, labeled_mask, cand, k, lam):
-    """FisherDesign for M = λI + Σ_L VᵀV/(|L| + k), F = mean VᵀV over the pool, candidates scaled by √(k/(|L| + k))."""
+    """FisherDesign for M = λI + Σ_L VᵀV/(|L| + k), F = mean VᵀV over the pool, candidates scaled by √(k/(|L| + k));
+    None when M has no Cholesky factor."""
     n_lab = int(labeled_mask.sum())
     F = fisher_sum(p, emb) / len(p)
     M = fisher_sum(p[labeled_mask], emb[labeled_mask]) / (n_lab + k)
     M.diagonal().add_(lam)
-    P = torch.cholesky_inverse(torch.linalg.cholesky(M))
+    root, info = torch.linalg.cholesky_ex(M)
+    if info:
+        return None
+    P = torch.cholesky_inverse(root)
     args = P, F, math.sqrt(k / (n_lab + k)) * p[cand].sqrt(), p[cand], emb[cand]
     kernel = bait_kernel.library() if emb.device.type == "cpu" else None
     return FisherDesign(*args) if kernel is None else CompiledDesign(kernel, *args)
@@ -312,7 +331,8 @@ def initial_design(p, emb, labeled_mask, cand, k, lam):
 
 def forward_backward(design, k):
     """Picks of positions among the design's candidates: min(2k, n) greedy additions, then removals down to k; each
-    kept pick scored by the drop of tr(M⁻¹F) at its addition."""
+    kept pick scored by the drop of tr(M⁻¹F) at its addition. None when a drop or a rise is not finite (rounding
+    left the matrices far from positive definite)."""
     available = torch.ones(design.X.shape[2], dtype=torch.bool, device=design.X.device)
     picked, drops = [], []
     n_forward = min(OVERSAMPLE * k, len(available))
@@ -320,6 +340,8 @@ def forward_backward(design, k):
     for step in range(n_forward):
         progress("bait greedy steps", step, steps)
         j, drop = design.best_addition(available)
+        if not math.isfinite(drop):
+            return None
         picked.append(j)
         drops.append(drop)
         available[j] = False
@@ -327,7 +349,10 @@ def forward_backward(design, k):
     design.restrict(torch.tensor(picked, device=available.device))
     while len(picked) > k:
         progress("bait greedy steps", steps - len(picked) + k, steps)
-        drop = int(design.raises().argmin())
+        rises = design.raises()
+        if not torch.isfinite(rises).all():
+            return None
+        drop = int(rises.argmin())
         design.change(drop, -1)
         del picked[drop], drops[drop]
         design.restrict(torch.arange(len(picked) + 1, device=available.device) != drop)

@@ -118,6 +118,26 @@ def test_bait_float32_embeddings_pick_the_same_batch():
     assert sorted(bait_select(probs.float(), emb.float(), labeled, 20, torch.Generator(), lam=1.0).index.tolist()) == sorted(exact.tolist())
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("scale", [2**13, 2**14, 2**17])
+def test_embeddings_too_large_for_float32_sums_get_the_float64_batch(seed, scale):
+    """Uncertain predictions and embeddings of about 10⁴: summed in float32, M lost its definiteness against λ = 1,
+    and BAIT raised a LinAlgError (no Cholesky factor), gave NaN gains, or took a NaN or infinite rise in its
+    backward steps for the smallest and picked another batch. Scaled by a power of two, the float32 inputs are the
+    float64 ones exactly; the batch is now the float64 batch, with finite scores."""
+    probs, emb, labeled = random_problem(300, 4, 8, 40, seed=seed)
+    probs, emb = torch.softmax(0.1 * probs.log(), 1).float(), emb.float() * scale
+    got = bait_select(probs, emb, labeled, 10, torch.Generator())
+    exact = bait_select(probs.double(), emb.double(), labeled, 10, torch.Generator())
+    assert sorted(got.index.tolist()) == sorted(exact.index.tolist()) and np.isfinite(got.score).all()
+
+
+def test_embeddings_too_large_even_for_float64_are_refused():
+    probs, emb, labeled = random_problem(60, 3, 4, 10, seed=1)
+    with pytest.raises(ValueError, match="not positive definite even in float64"):
+        bait_select(probs, emb * 1e200, labeled, 5, torch.Generator())
+
+
 def test_bait_returns_k_distinct_unlabelled_points_even_when_all_are_needed():
     probs, emb, labeled = random_problem(30, 3, 4, 25, seed=5)
     got = bait_select(probs, emb, labeled, 5, torch.Generator(), lam=1.0).index
