@@ -226,8 +226,7 @@ class Predictor:
         with self._timed():
             emb = self._forward(self._pool, idx)[1]
             weight, bias = (None if t is None else t.to(generator.device) for t in self.last_layer())
-            head = functools.partial(F.linear, weight=weight, bias=bias)
-            return (emb, *head_dropout_logits(head, emb.to(generator.device), rate, passes, generator))
+            return (emb, *head_dropout_logits(weight, bias, emb.to(generator.device), rate, passes, generator))
 
     def input_scores(self, idx, score):
         """score(x) (n,) of the inputs x of pool points `idx`, SCORE_BATCH points at a time, concatenated: a
@@ -298,9 +297,11 @@ def mc_head_logits(head, embs, gens, rate, shared=False):
 
 
 @torch.no_grad()
-def head_dropout_logits(head, emb, rate, passes, generator):
-    """(head(e) (n, C), head(dropout(e, rate)) (passes, n, C)) over the embeddings `emb` (n × d), all rows at once,
-    each pass's n × d mask drawn from `generator` in turn: DropQuery's predictions with and without dropout."""
+def head_dropout_logits(weight, bias, emb, rate, passes, generator):
+    """(head(e) (n, C), head(dropout(e, rate)) (passes, n, C)) of the last layer head(e) = e Wᵀ + b (bias b or None)
+    over the embeddings `emb` (n × d), all rows at once, each pass's n × d mask drawn from `generator` in turn:
+    DropQuery's predictions with and without dropout."""
+    head = functools.partial(F.linear, weight=weight, bias=bias)
     return head(emb), mc_head_logits(head, [emb], [generator] * passes, rate)
 
 

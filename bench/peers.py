@@ -23,7 +23,6 @@ from bench import flags  # noqa: E402
 
 flags.starting(__name__)
 
-import functools  # noqa: E402
 import importlib.util  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
@@ -32,7 +31,6 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # the peers' progress bars
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from predictor import head_dropout_logits  # noqa: E402
@@ -166,11 +164,10 @@ def skactiveml_batch_cases(n=10000, d=128, k=100, labeled=100, classes=10):
     weight = torch.as_tensor(clf.estimator_.coef_)
     size = f"n={n} d={d} C={classes} k={k} L={labeled}"
     gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
-    head = functools.partial(F.linear, weight=weight.float())
 
     def dropquery(g):
         """Ours with its dropout passes (float32, as the predictor's)."""
-        passes = head_dropout_logits(head, unl.float(), DROP_RATE.default, DROP_PASSES.default, g)
+        passes = head_dropout_logits(weight.float(), None, unl.float(), DROP_RATE.default, DROP_PASSES.default, g)
         return dropquery_select(unl, *passes, k, g)
     return [("dropquery", size, "scikit-activeml `DropQuery`", lambda: dropquery(gen()),
              lambda: DropQuery(n_dropout_samples=3, cluster_algo_dict={"random_state": 0}, random_state=0).query(

@@ -46,14 +46,12 @@ from bench import flags  # noqa: E402
 
 flags.starting(__name__)
 
-import functools  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import resource  # noqa: E402
 import time  # noqa: E402
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 from predictor import head_dropout_logits  # noqa: E402
 from strategy_params import DROP_PASSES, DROP_RATE, at_least, non_negative, positive  # noqa: E402
@@ -267,8 +265,8 @@ def peer_selector(args):
     unl = slice(args.labeled, None)
     if args.alg == "dropquery":
         return lambda p, e, m, g: dropquery_select(e[unl], *head_dropout_logits(
-            functools.partial(F.linear, weight=torch.randn(args.classes, args.d, generator=g)), e[unl].cpu(),
-            DROP_RATE.default, DROP_PASSES.default, g), args.k, g)
+            torch.randn(args.classes, args.d, generator=g), None, e[unl].cpu(), DROP_RATE.default, DROP_PASSES.default,
+            g), args.k, g)
     if args.alg == "clue":
         return lambda p, e, m, g: clue_select(p[unl], e[unl], args.k, g)
     if args.alg == "fass":

@@ -1,13 +1,11 @@
 """DropQuery (query_strategies/dropquery.py): the disagreement counts against a loop over the same dropout draws,
 the candidate rule and the nearest-free rule against brute force, and the picks against scikit-activeml's DropQuery
 given the same dropout predictions."""
-import functools
 import warnings
 
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from skactiveml.classifier import SklearnClassifier
 from skactiveml.pool import DropQuery as SkDropQuery
@@ -25,8 +23,7 @@ def test_disagreements_count_passes_whose_class_changes():
     """The last layer's dropout passes (predictor.head_dropout_logits) against a loop over the same draws."""
     g = torch.Generator().manual_seed(0)
     emb, w, b = torch.randn(50, 6, generator=g).relu(), torch.randn(4, 6, generator=g), torch.randn(4, generator=g)
-    head = functools.partial(F.linear, weight=w, bias=b)
-    got = disagreements(*head_dropout_logits(head, emb, 0.6, 5, torch.Generator().manual_seed(3)))
+    got = disagreements(*head_dropout_logits(w, b, emb, 0.6, 5, torch.Generator().manual_seed(3)))
     draws, want = torch.Generator().manual_seed(3), np.zeros(50, dtype=int)
     for _ in range(5):
         keep = (torch.rand(50, 6, generator=draws) >= 0.6).float()
@@ -103,8 +100,7 @@ def test_picks_match_scikit_activeml_given_the_same_dropout_predictions(seed):
 def test_select_draws_only_from_the_generator():
     g = torch.Generator().manual_seed(4)
     emb, w = torch.randn(300, 8, generator=g).relu(), torch.randn(5, 8, generator=g)
-    head = functools.partial(F.linear, weight=w)
-    a, b = (dropquery_select(emb, *head_dropout_logits(head, emb, 0.75, 3, gen), 10, gen)
+    a, b = (dropquery_select(emb, *head_dropout_logits(w, None, emb, 0.75, 3, gen), 10, gen)
             for gen in (torch.Generator().manual_seed(9), torch.Generator().manual_seed(9)))
     assert a.index.tolist() == b.index.tolist() and len(set(a.index.tolist())) == 10
     assert np.isfinite(a.score).all()
