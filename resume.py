@@ -38,13 +38,21 @@ def run_owner(config):
     return {"run_id": config.get("run_id"), "identity": run_identity(config)}
 
 
+def changed_flags(old, config):
+    """(the recorded, this command's) of the flags (resume_keys) in which config.json (`old`) and this command's
+    `config` differ, as flag_text spells them."""
+    keys = [k for k in resume_keys(config["alg"]) if old.get(k, LATER_KEYS.get(k)) != config[k]]
+    return (" ".join(flag_text(k, old.get(k, LATER_KEYS.get(k))) for k in keys),
+            " ".join(flag_text(k, config[k]) for k in keys))
+
+
 def check_same_run(run_dir, old, config):
-    """The resumed run's flags (resume_keys) and data are those in config.json (`old`); UserError naming the first
-    that is not."""
-    for key in resume_keys(config["alg"]):
-        if old.get(key, LATER_KEYS.get(key)) != config[key]:
-            raise UserError(f"{run_dir.path} was started with {key}={old.get(key, LATER_KEYS.get(key))!r}, not "
-                            f"{config[key]!r}; resume with the same flags or use another --out")
+    """The resumed run's flags (resume_keys) and data are those in config.json (`old`); UserError naming those
+    that are not."""
+    was, now = changed_flags(old, config)
+    if was:
+        raise UserError(f"{run_dir.path} was started with {was}, and this command has {now}; resume with the same "
+                        f"flags or use another --out")
     was, now = old.get("data_identity"), config["data_identity"]
     if not isinstance(was, dict):
         raise UserError(f"{run_dir.config} records no data identity (an older version wrote it); start the run "
@@ -52,6 +60,13 @@ def check_same_run(run_dir, old, config):
     if [was.get(k) for k in DATA_KEYS] != [now[k] for k in DATA_KEYS]:
         raise UserError(f"{run_dir.path} was started on other data ({describe_data(was)}) than now "
                         f"({describe_data(now)}); resume with the same data, or use --force or another --out")
+
+
+def flag_text(key, value):
+    """A recorded run.py flag as the command line spells it: `--select-on input`, `no --imbalance` for one not given
+    (None)."""
+    flag = "--" + key.replace("_", "-")
+    return f"no {flag}" if value is None else f"{flag} {value}"
 
 
 def describe_data(identity):

@@ -30,8 +30,10 @@ from tqdm import tqdm
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
 from errors import GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with
 from query_strategies import ALIASES, STRATEGIES
-from resume import check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity, run_owner
+from resume import (changed_flags, check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity,
+                    run_owner)
 from runlock import enclosing_run_folder, run_folder_lock
+from statefile import StateError
 from strategy_params import add_flags, arguments, ignored_flags
 
 # torch, torchvision and the modules built on them are imported after the flags are parsed (import_libraries),
@@ -214,13 +216,20 @@ def first_batch(args):
     return args.nStart or args.nQuery
 
 
+def check_device(name):
+    """UserError when --device `name` is cuda and this machine has no CUDA device."""
+    import torch
+
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda asked for, but no CUDA device is available; use --device cpu")
+
+
 def pick_device(name):
     """The device --device names ('auto': CUDA when available); on CUDA, with deterministic kernels
     (cuda_deterministic)."""
     import torch
 
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but no CUDA device is available; use --device cpu")
+    check_device(name)
     device = ("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else name
     if device == "cuda":
         cuda_deterministic()
@@ -466,12 +475,18 @@ def saved_rounds_note(run_dir):
     return f"{rounds} saved in {run_dir.path}; continue with --resume"
 
 
-def occupied(run_dir):
+def occupied(run_dir, config):
     """The refusal of a fresh start in a folder holding a run's files: its finished rounds, or (no checkpoint) a
-    run that stopped in round 0 (a crash, a kill, a divergence)."""
+    run that stopped in round 0 (a crash, a kill, a divergence); it names the flags in which that run differs from
+    this command's `config` (runs that differ in --imbalance or a strategy parameter share a folder name)."""
     what = ("already holds results" if run_dir.checkpoint.exists() or run_dir.summary.exists()
             else "holds a run that stopped before its first round ended")
-    return UserError(f"{run_dir.path} {what}; pass --resume to continue that run, --force to overwrite it, "
+    try:
+        was, now = changed_flags(run_dir.read_config(), config)
+    except StateError:
+        was = ""
+    other = f", made with {was} (this command has {now})" if was else ""
+    return UserError(f"{run_dir.path} {what}{other}; pass --resume to continue that run, --force to overwrite it, "
                      f"or use another --out")
 
 
@@ -484,7 +499,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     (first_round_config)."""
     if not args.resume or not run_dir.checkpoint.exists():
         if run_dir.holds_results() and not args.force and not args.resume:
-            raise occupied(run_dir)
+            raise occupied(run_dir, config)
         kept = None
         if args.resume:
             run_dir.check_nothing_finished()
@@ -531,8 +546,6 @@ def first_round_config(run_dir, config):
     training.pt is a training snapshot of it: a resume before the first checkpoint keeps its run id, segments and
     snapshot, and the first round's training continues from the snapshot. None otherwise (the folder then starts
     anew)."""
-    from statefile import StateError
-
     if not os.path.lexists(run_dir.training):
         return None
     try:

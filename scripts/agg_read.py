@@ -16,7 +16,7 @@ from scripts.agg_algs import data_title
 from results import RESULT_FLAGS, data_label, lenient_rounds, result_settings
 from run import build_parser
 from runlock import is_run_folder
-from strategy_params import every_result_flag
+from strategy_params import every_result_flag, result_flags
 
 # A setting: the data, model and batch size, and `protocol`, which is empty unless runs of one (data, model,
 # nQuery) differ in a result-changing flag: then it names that flag's value in each (split_protocols).
@@ -489,7 +489,8 @@ def split_protocols(table):
     """The table with a `protocol` column, so that runs whose result-changing flags differ are never averaged:
     within a (data, model, nQuery), runs that differ in PROTOCOL_COLUMNS get their values of those
     columns as protocol, which makes separate settings; within one algorithm of it, runs that differ in their
-    strategy's flags get them appended to the algorithm's name. One warning names each split and its flags; a
+    strategy's flags get them appended to the algorithm's name, as do flags of its own that all its runs share at a
+    value other than the default (shared_non_defaults). One warning names each split and its flags; a
     value an older version did not record (or a log) is unknown: it makes a difference only beside a value other
     than run.py's default (differing_columns)."""
     runs = per_run(table)
@@ -503,11 +504,20 @@ def split_protocols(table):
                           f"separate settings ({'; '.join(sorted(set(protocol[group.index])))})")
     for (*key, name), group in runs.groupby(["data", "model", "nQuery", "alg"]):
         differ = differing_columns(group, STRATEGY_COLUMNS)
+        named = [c for c in STRATEGY_COLUMNS if c in differ or c in shared_non_defaults(group, name)]
+        if named:
+            alg[group.index] = name + " " + protocol_labels(group, named)
         if differ:
-            alg[group.index] = name + " " + protocol_labels(group, differ)
             warnings.warn(f"{setting_title((*key, ''))}: its {name} runs differ in {', '.join(differ)}; analysed as "
                           f"separate algorithms ({', '.join(sorted(set(alg[group.index])))})")
     return table.assign(protocol=table.source.map(protocol), alg=table.source.map(alg))
+
+
+def shared_non_defaults(runs, name):
+    """The parameters of strategy `name` that all its `runs` record with one value other than run.py's default:
+    they name the algorithm even when no run differs (`powermargin beta=2`, never a plain `powermargin`)."""
+    return [c for c in result_flags(name) if c in runs and runs[c].map(known).all()
+            and set(runs[c].map(comparable)) == {comparable(runs[c].iloc[0])} != {comparable(PRESUMED[c])}]
 
 
 def trainer_label(trainer, identity):

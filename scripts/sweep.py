@@ -81,6 +81,14 @@ class SweepError(Exception):
     """A problem with the sweep's flags: one line, exit code 2."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`) while runs are under way: they are stopped as on Ctrl-C, each saving its finished rounds."""
+
+
+def terminate(signum, frame):
+    raise Terminated
+
+
 @dataclass
 class Job:
     name: str
@@ -164,9 +172,10 @@ def action_for(folder, ns):
 
 
 def planned_settings(ns):
-    """The result-changing flags a run of `ns` would record (results.result_settings); --device auto is left out
-    (it records the device the run found, which on a Ray cluster is the worker's)."""
-    planned = result_settings(vars(ns))
+    """The strategy and the result-changing flags a run of `ns` would record (results.result_settings: its
+    strategy's parameters among them); --device auto is left out (it records the device the run found, which on a
+    Ray cluster is the worker's)."""
+    planned = {"alg": ns.alg, **result_settings(vars(ns))}
     if planned.get("device") == "auto":
         del planned["device"]
     return planned
@@ -175,11 +184,8 @@ def planned_settings(ns):
 def refusal_line(folder, recorded, planned, differing):
     """One line: the flags in which the run in `folder` differs from the planned one (as run.py spells them; a
     flag not given: 'no --flag'), and what to do."""
-    spelled = {a.dest: a.option_strings[0] for a in run.build_parser()._actions if a.option_strings}
-
     def flags(values):
-        return " ".join(f"no {spelled.get(k, '--' + k)}" if values.get(k) is None
-                        else f"{spelled.get(k, '--' + k)} {values[k]}" for k in differing)
+        return " ".join(resume.flag_text(k, values.get(k)) for k in differing)
     was, now = flags(recorded), flags(planned)
     return (f"{folder} was made with {was}, the sweep would run {now}; not reused: run the sweep with those "
             f"flags, move the folder away or use another --out")
@@ -206,6 +212,10 @@ def plan(args, passthrough):
     if not (algs and seeds and models and queries):
         raise SweepError("--algs, --seeds, --model and --nQuery each need at least one value")
     owned = sorted({a.split("=")[0] for a in passthrough} & SWEEP_FLAGS)
+    if "--resume" in owned or "--force" in owned:
+        raise SweepError(f"{' and '.join(f for f in owned if f in ('--force', '--resume'))}: the sweep resumes "
+                         "unfinished runs and skips finished ones itself; to make a run again, move its folder away "
+                         "(or run it by hand with run.py --force)")
     if owned:
         raise SweepError(f"{', '.join(owned)} is set by the sweep; use --algs, --seeds, --data, --did, --model, "
                          f"--nQuery, --out")
@@ -224,6 +234,16 @@ def plan(args, passthrough):
         twice = next(name for name in (j.name for j in jobs) if sum(k.name == name for k in jobs) > 1)
         raise SweepError(f"the lists name the run {twice} twice; remove the repeated value")
     return jobs
+
+
+def check_local_device(job):
+    """SweepError (run.py's line) when the runs, which share their run.py flags, ask for --device cuda on this
+    machine without one: once, before any starts, rather than a failed run each (a Ray cluster's workers may have
+    the GPU, so only the local backend is checked)."""
+    try:
+        run.check_device(parse_run_argv(job.argv).device)
+    except UserError as e:
+        raise SweepError(str(e)) from None
 
 
 def make_logs_folder(out):
@@ -679,6 +699,8 @@ def main(argv=None):
         check_cpus_flag(args)
         jobs = plan(args, passthrough)  # run.check_flags refuses an --out that is a file
         todo = [j for j in jobs if j.action in ("run", "resume")]
+        if todo and args.backend == "local" and not args.dry_run:
+            check_local_device(todo[0])
         refused = [j for j in jobs if j.action == "refuse"]
         for j in refused:
             print(f"REFUSED {j.name}: {j.reason}", file=sys.stderr)
@@ -718,16 +740,20 @@ def main(argv=None):
         bar.update()
 
     start = time.perf_counter()
+    default_term = signal.signal(signal.SIGTERM, terminate)
     try:
         if ray:
             run_ray(ray, todo, args, done)
         elif todo:
             run_local(todo, args.workers, done)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         bar.close()
-        print("sweep.py: interrupted; run the same command again to skip finished runs and resume the others",
+        stopped, code = ("terminated", 143) if isinstance(e, Terminated) else ("interrupted", 130)
+        print(f"sweep.py: {stopped}; run the same command again to skip finished runs and resume the others",
               file=sys.stderr)
-        return 130
+        return code
+    finally:
+        signal.signal(signal.SIGTERM, default_term)
     bar.close()
     ran = len(jobs) - len(skipped) - len(busy) - len(refused) - len(failed)
     busy_note = f"{len(busy)} left to other processes running them, " if busy else ""

@@ -719,6 +719,24 @@ def test_runs_with_other_result_changing_flags_are_separate_settings(tmp_path):
     assert len(table) == 6 * 3  # the hand-made rand run of seed 1 is not a duplicate of the sweep's
 
 
+def test_a_strategy_parameter_all_runs_share_off_its_default_names_the_algorithm(tmp_path):
+    """Runs of powermargin all made with --beta 2 were analysed as plain `powermargin`, as if β had its default:
+    nothing in the figures or tables said otherwise. At the default, the name stays plain."""
+    for seed in (1, 2):
+        write_run(tmp_path / "a", "rand", seed, [0.5, 0.6, 0.7])
+        write_run(tmp_path / "a", "powermargin", seed, [0.5, 0.6, 0.7], beta=2.0)
+        write_run(tmp_path / "b", "powermargin", seed, [0.5, 0.6, 0.7], n_query=60, beta=1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = agg_read.load_results([tmp_path])
+    assert {q: sorted(names) for q, names in table.groupby("nQuery").alg.unique().items()} == {
+        50: ["powermargin beta=2", "rand"], 60: ["powermargin"]}
+    assert not [w for w in caught if "differ" in str(w.message)]
+    proc = agg_cli(tmp_path / "a", "--fig", tmp_path / "fig")
+    assert proc.returncode == 0, proc.stderr
+    assert set(pd.read_csv(tmp_path / "fig" / "results.csv").alg) == {"rand", "powermargin beta=2"}
+
+
 def test_one_protocol_keeps_the_setting_and_its_file_names(tmp_path):
     for seed in (1, 2):
         write_run(tmp_path / "a", "rand", seed, [0.5, 0.6], lr=1e-4, threads=1)

@@ -250,7 +250,8 @@ def test_divergence_in_round_0_says_nothing_was_saved_and_the_rerun_is_told_so(t
     assert run.main(args) == 2
     assert capsys.readouterr().err.strip() == (
         f"run.py: error: {tmp_path / 'digits_mlp_rand_50_seed2'} holds a run that stopped before its first round "
-        f"ended; pass --resume to continue that run, --force to overwrite it, or use another --out")
+        f"ended, made with --lr 1e+30 (this command has --lr 0.0001); pass --resume to continue that run, --force to "
+        f"overwrite it, or use another --out")
     assert run.main([*args, "--force"]) == 0
 
 

@@ -166,9 +166,13 @@ def test_resume_refuses_another_imbalance_and_keeps_older_identities(tmp_path, c
     flags = ["--nStart", "20", *SMALL, "--out", str(tmp_path)]
     assert run.main([*flags, "--rounds", "1", "--imbalance", "10"]) == 0
     capsys.readouterr()
-    for other in (["--imbalance", "20"], []):
+    for other, now in ((["--imbalance", "20"], "--imbalance 20.0"), ([], "no --imbalance")):
         assert run.main([*flags, "--resume", *other]) == 2
-        assert "was started with imbalance=10.0" in error_line(capsys)
+        assert f"was started with --imbalance 10.0, and this command has {now}; resume with" in error_line(capsys)
+        # without --resume: the refusal offers --force, so it says that the run there is another experiment
+        assert run.main([*flags, *other]) == 2
+        assert f"already holds results, made with --imbalance 10.0 (this command has {now}); pass --resume" \
+            in error_line(capsys)
     assert run.main([*flags, "--resume", "--imbalance", "10"]) == 0
     config = pd.read_json(run_folder(tmp_path) / "config.json", typ="series").to_dict()
     config["imbalance"] = None  # a run without --imbalance has the identity of an older version's run
@@ -263,7 +267,7 @@ def test_select_on_input_makes_coreset_cover_the_input_features(tmp_path, capsys
     assert config.select_on == "input"
     capsys.readouterr()
     assert run.main(["--alg", "coreset", "--nStart", "20", *SMALL, "--out", str(tmp_path / "input"), "--resume"]) == 2
-    assert "was started with select_on='input', not 'model'" in error_line(capsys)
+    assert "was started with --select-on input, and this command has --select-on model" in error_line(capsys)
 
 
 def test_coreset_pca_covers_the_input_features_from_a_cold_start(tmp_path, capsys):

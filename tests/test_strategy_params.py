@@ -4,6 +4,7 @@ analysis' comparisons: checked for every declared parameter, and end to end for 
 import argparse
 import functools
 import json
+import re
 
 import numpy as np
 import pytest
@@ -83,7 +84,9 @@ def test_every_result_changing_parameter_is_refused_on_resume_and_compared_by_th
     old, (_, value) = recorded_config(alg), other_value(p)
     now = dict(old, **{p.flag: value})
     assert p.changes_results
-    with pytest.raises(UserError, match=f"was started with {p.flag}={p.default!r}, not {value!r}"):
+    flag = "--" + p.flag.replace("_", "-")
+    was = f"no {flag}" if p.default is None else f"{flag} {p.default}"
+    with pytest.raises(UserError, match=re.escape(f"was started with {was}, and this command has {flag} {value};")):
         resume.check_same_run(RunDir(tmp_path), old, now)
     assert differing_settings(old, now) == [p.flag]
     others = [a for a in CLASSES if p not in strategy_params.parameters(a)]
@@ -185,8 +188,8 @@ def test_a_parameter_declared_here_gets_flag_config_entry_resume_refusal_and_swe
 
     assert run.main([*flags[:-1], "3", "--resume"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"run.py: error: {tmp_path / 'digits_mlp_rand_10_seed1'} was started with spread=2.0, not 3.0; resume "
-        f"with the same flags or use another --out"]
+        f"run.py: error: {tmp_path / 'digits_mlp_rand_10_seed1'} was started with --spread 2.0, and this "
+        f"command has --spread 3.0; resume with the same flags or use another --out"]
     assert run.main([*flags, "--chunk", "8", "--resume"]) == 0  # chunk does not change results
     assert [n for n, _ in accuracy_lines(capsys.readouterr().out)] == [20, 30, 40]
 

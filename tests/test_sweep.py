@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import run
-from cli import ROOT, assert_one_line_error, run_cli
+from cli import NO_CUDA, ROOT, assert_one_line_error, run_cli
 from data_files import SHARED_DATA
 from procs import (caught_mid_run, children, lock_pid, resume_frozen, rows_written, start_cli, wait_for_holder,
                    wait_until_gone)
@@ -46,6 +46,9 @@ def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys
     (["--algs", "badeg,nosuch"], "unknown algorithm(s) badeg (did you mean badge or bald?), nosuch; known:"),
     (["--algs", "rand", "--seeds", "1,x"], "--seeds takes comma-separated int values"),
     (["--algs", "rand", "--seed", "3"], "--seed is set by the sweep"),
+    (["--algs", "rand", "--force"], "--force: the sweep resumes unfinished runs and skips finished ones itself; to "
+                                    "make a run again, move its folder away (or run it by hand with run.py --force)"),
+    (["--algs", "rand", "--resume", "--force"], "--force and --resume: the sweep resumes unfinished runs"),
     (["--algs", "rand", "--nStrat", "3"], "unrecognized arguments: --nStrat"),
     (["--algs", "rand", "--nEnd", "many"], "argument --nEnd: invalid int value"),
     (["--algs", "rand", "--seeds", "1,1"], "the lists name the run digits_mlp_rand_100_seed1 twice"),
@@ -63,6 +66,16 @@ def test_bad_flags_give_one_line_and_exit_2(tmp_path, capsys, argv, message):
     assert sweep.main(argv + ["--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("sweep.py: error: ") and message in err[0]
+    assert not any(tmp_path.iterdir())
+
+
+@NO_CUDA
+def test_device_cuda_without_one_is_refused_once_before_any_run(tmp_path, capsys):
+    """Each run started, then failed with run.py's error: a grid of N runs printed N failures."""
+    assert sweep.main(["--algs", "rand,entropy", "--seeds", "1,2", *TINY, "--device", "cuda", "--out",
+                       str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["sweep.py: error: --device cuda asked for, but no CUDA device is available; use --device cpu"]
     assert not any(tmp_path.iterdir())
 
 
@@ -272,7 +285,7 @@ def sweep_caught_mid_run(out, *grid, rows=0):
                           not (out / NAMES[1]).exists())
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["SIGKILL", "SIGINT", "SIGTERM"])
 def test_a_stopped_sweep_leaves_no_process_behind_and_its_rerun_matches_an_undisturbed_one(undisturbed, tmp_path,
                                                                                           sig):
     out = tmp_path / "out"
@@ -286,8 +299,11 @@ def test_a_stopped_sweep_leaves_no_process_behind_and_its_rerun_matches_an_undis
         assert wait_until_gone(helpers) == [] and time.monotonic() - stopped < 10
     finally:
         proc.kill()
-    if sig == signal.SIGINT:
-        assert proc.returncode == 130 and "sweep.py: interrupted" in proc.stderr.read()
+    if sig != signal.SIGKILL:  # SIGTERM (`kill`) was multiprocessing's warning of a leaked semaphore, no line
+        code, line = (130, "interrupted") if sig == signal.SIGINT else (143, "terminated")
+        err = proc.stderr.read()
+        assert proc.returncode == code and f"sweep.py: {line}; run the same command again" in err
+        assert "leaked" not in err and "Traceback" not in err, err
         log = (out / "logs" / f"{NAMES[0]}.log").read_text()
         assert "run.py: interrupted; " in log and "continue with --resume" in log
     assert worker in helpers and not (out / NAMES[1]).exists()  # the queued run never started
@@ -529,6 +545,25 @@ def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys)
     assert sweep.main([*grid[:-1], str(tmp_path / "other"), "--nStart", "50"]) == 1
     assert ("was made with --imbalance 2.0 --select-on input, the sweep would run no --imbalance --select-on model; "
             "not reused") in capsys.readouterr().err
+
+
+def test_a_run_made_with_another_strategy_parameter_is_refused_not_skipped(tmp_path, capsys):
+    """The planned flags the sweep compared had lost the strategy's name, so none of its parameters (--beta of
+    powermargin here) was compared: a finished run made with --beta 2 was skipped for a sweep of the default β (and
+    an unfinished one resumed, to fail in run.py)."""
+    import run
+    out = tmp_path / "res"
+    flags = ["--seed", "1", "--nQuery", "50", "--nStart", "50", "--nEnd", "50", "--maxEpochs", "5", "--out", str(out)]
+    assert run.main(["--alg", "powermargin", *flags, "--beta", "2"]) == 0
+    folder = out / "digits_mlp_powermargin_50_seed1"
+    capsys.readouterr()
+    grid = ["--algs", "powermargin", "--seeds", "1", *flags[2:], "--dry-run"]
+    assert sweep.main(grid) == 0
+    planned = capsys.readouterr()
+    assert planned.out.startswith("refuse ") and f"{folder} was made with --beta 2.0, the sweep would run --beta " \
+        "1.0; not reused" in planned.err, planned
+    assert sweep.main([*grid, "--beta", "2"]) == 0
+    assert capsys.readouterr().out.startswith("skip ")
 
 
 def write_digits_csv(path, rows):
