@@ -85,8 +85,9 @@ def test_the_shipped_sweep_grids_plan_their_runs(grid, capsys):
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_new_strategy_example_picks_like_entropy_and_checks_its_picks(monkeypatch):
-    assert '"scaled_entropy": (BETA,)' in code_block("python", "DECLARED = {")  # its declaration, made here:
-    monkeypatch.setitem(strategy_params.DECLARED, "scaled_entropy", (strategy_params.BETA,))
+    declarations = {}
+    exec(code_block("python", "DECLARED = {").replace("    ...\n", ""), vars(strategy_params) | {}, declarations)
+    monkeypatch.setitem(strategy_params.DECLARED, "scaled_entropy", declarations["DECLARED"]["scaled_entropy"])
     scope = {}
     exec(code_block("python", "class ScaledEntropy(Strategy)"), scope)
     ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
@@ -94,8 +95,8 @@ def test_new_strategy_example_picks_like_entropy_and_checks_its_picks(monkeypatc
     labeled = np.zeros(len(ds.y_train), dtype=bool)
     labeled[:60] = True
     learner.train(np.flatnonzero(labeled))
-    mine = scope["ScaledEntropy"](learner.predictor, labeled, torch.Generator(), beta=2.0)
-    assert mine.beta == 2.0
+    mine = scope["ScaledEntropy"](learner.predictor, labeled, torch.Generator(), scale=2.0)
+    assert mine.scale == 2.0
     assert mine.query(10).index.tolist() == EntropySampling(learner.predictor, labeled, torch.Generator()).query(10).index.tolist()
     for wrong in (np.arange(10), np.arange(-10, 0), np.full(10, 100), np.arange(100, 109)):
         mine.select = lambda n: picks(wrong)  # labelled, negative, repeated, too few: Strategy.query refuses them all
