@@ -46,4 +46,4 @@ def test_bad_strategy_parameters_are_refused_with_one_line(flag, value):
 def test_resume_with_another_strategy_parameter_is_refused(tmp_path):
     assert run.main(["--alg", "powermargin", "--out", str(tmp_path), "--rounds", "1", *TINY]) == 0
     proc = run_main("--alg", "powermargin", "--beta", "2", "--out", tmp_path, "--rounds", "2", "--resume", *TINY)
-    assert_one_line_error(proc, "beta=1.0", "same flags")
+    assert_one_line_error(proc, "was started with --beta 1.0, and this command has --beta 2.0", "same flags")
