@@ -15,6 +15,7 @@ from errors import quiet_start
 if __name__ == "__main__":
     quiet_start("run.py")
 
+import inspect
 import math
 import platform
 import threading
@@ -331,6 +332,19 @@ def build_strategy(args, learner, labeled, generator):
                **cls.data_parameters(data_label(args.did, args.data)))
 
 
+def note_data_parameters(args):
+    """One line on stderr for each parameter the strategy takes from the data's name at other than its default
+    (BAIT's λ = 0.01 for a name holding "cifar", a file's too), so that a name never sets one unseen."""
+    from results import data_label
+
+    cls, name = STRATEGIES[args.alg], data_label(args.did, args.data)
+    defaults = inspect.signature(cls.__init__).parameters
+    for key, value in cls.data_parameters(name).items():
+        if value != defaults[key].default:
+            print(f"run.py: {args.alg} takes {key} = {value} from the data's name {name!r} (other data: "
+                  f"{defaults[key].default})", file=sys.stderr)
+
+
 def check_memory(args, ds):
     """Refuse --nEmb too large for this machine before anything is allocated: the mlp's first and last layers (4
     float32 copies: weights, gradients, two Adam moments) and the pool's embeddings need at least
@@ -387,6 +401,7 @@ def run(args, watch):
         warnings.warn(f"--aug 1 is defined for CIFAR10 only (random crops and flips of 32x32 images); {ds.name} is "
                       f"trained without augmentation", stacklevel=2)
     STRATEGIES[args.alg].warn_if_expensive(ds, args.model, args.nEmb, args.nQuery)
+    note_data_parameters(args)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
                       args.maxEpochs, args.patience, kernel=args.kernel, select_on=args.select_on)
     labeled = np.zeros(n_pool, dtype=bool)

@@ -154,6 +154,22 @@ def test_lambda_is_001_for_cifar_names_and_run_passes_it(data, lam):
     assert run.build_strategy(args, None, np.zeros(5, dtype=bool), torch.Generator()).lam == lam
 
 
+def test_a_run_says_when_the_data_s_name_sets_lambda(tmp_path, capsys):
+    """A file named cifar_*.csv gave BAIT λ = 0.01 unseen: two byte-identical files picked differently."""
+    from sklearn.datasets import load_digits
+
+    frame = load_digits(as_frame=True).frame.iloc[:400]
+    flags = ["--alg", "bait", "--nStart", "20", "--nQuery", "20", "--nEnd", "40", "--maxEpochs", "5"]
+    notes = {}
+    for name in ("digits_part.csv", "cifar_part.csv"):
+        frame.to_csv(tmp_path / name, index=False)
+        assert run.main([*flags, "--data", str(tmp_path / name), "--out", str(tmp_path / "out")]) == 0
+        notes[name] = [ln for ln in capsys.readouterr().err.splitlines() if "from the data's name" in ln]
+    assert notes == {"digits_part.csv": [],
+                     "cifar_part.csv": ["run.py: bait takes lam = 0.01 from the data's name 'cifar_part' (other data: "
+                                        "1.0)"]}
+
+
 def test_lambda_follows_the_openml_data_that_did_runs_on_not_data():
     args = run.build_parser().parse_args(["--alg", "bait", "--did", "6", "--data", "CIFAR10"])
     assert run.build_strategy(args, None, np.zeros(5, dtype=bool), torch.Generator()).lam == 1.0
