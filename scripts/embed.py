@@ -4,16 +4,23 @@
     python run.py --data cifar10_r18.npz --alg typiclust --select-on input --nStart 0 --nQuery 100 --nEnd 1000
 
 --data is MNIST, FashionMNIST or CIFAR10 (in any case; read from --path as run.py reads them), or an image folder:
-FOLDER/<class>/*.png|jpg, or FOLDER/train/<class>/... and FOLDER/test/<class>/... for its own test set. --model is
+FOLDER/<class>/*.png|jpg, or FOLDER/train/<class>/... and FOLDER/test/<class>/... for its own test set (split names
+in any case; without test/, one val/, valid/ or validation/ is the test set; any other subfolder beside them, val/
+beside test/ included, is left out, and said so; a train/ without a test split, a test split without train/, or two
+validation folders without test/ are refused). --model is
 any torchvision classification model (torchvision.models.list_models()), built without weights, then loaded with
 the state dict in --weights (a file the user has, e.g. torchvision's resnet18-f37072fd.pth or a self-supervised
 checkpoint of the same architecture); its last linear layer is dropped, so each image's feature vector is the
 input of that layer. Images are scaled to [0, 1], grey ones repeated to 3 channels, resized to --size × --size
 (bilinear) and normalised with ImageNet's channel means and standard deviations, as torchvision's pretrained
-weights expect. An existing --out file is refused, never overwritten.
+weights expect. An existing --out file is refused, never overwritten. --limit N keeps N images of each split spread
+evenly over it (positions ⌊i·n/N⌋ of its n, in order: an image folder's classes, then files, sorted), not its first
+N, which in a folder would be one or two classes.
 
 The .npz holds X_train, y_train, X_test, y_test (float32 features, labels; run.py then tests on the given test
-set), or X, y for a folder without train/ and test/ (run.py then splits it at random)."""
+set), or X, y for a folder without train/ and test/ (run.py then splits it at random). For an image folder it also
+holds paths_train, paths_test (or paths): each row's image file, relative to the folder; queries.csv's `row` is a
+pick's row of X_train (or X), so paths_train[row] (or paths[row]) is its file."""
 import os
 import signal
 import stat
@@ -44,14 +51,18 @@ def parse_args(argv):
     p = Parser(prog="embed.py", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter,
                allow_abbrev=False)
     p.add_argument("--data", required=True, type=canonical_name,
-                   help="MNIST, FashionMNIST, CIFAR10 (any case, as run.py's) or an image folder")
+                   help="MNIST, FashionMNIST, CIFAR10 (any case, as run.py's) or an image folder: <class>/<image> "
+                        "files, or train/ and test/ (or val/) subfolders of them; the .npz then also holds each "
+                        "row's file (paths, or paths_train and paths_test)")
     p.add_argument("--path", default="data", help="the folder holding MNIST, FashionMNIST or CIFAR10 (as run.py's)")
     p.add_argument("--model", required=True, help="a torchvision model name, e.g. resnet18, vit_b_16")
     p.add_argument("--weights", required=True, help="the model's state dict (torch.save(model.state_dict(), f))")
     p.add_argument("--out", required=True, help="the .npz file to write: a new file, in an existing folder")
     p.add_argument("--size", type=int, default=224, help="images are resized to size × size")
     p.add_argument("--batch", type=int, default=128, help="images embedded together")
-    p.add_argument("--limit", type=int, default=0, help="embed only the first N images of each split (0 = all)")
+    p.add_argument("--limit", type=int, default=0,
+                   help="embed only N images of each split, spread evenly over it: those at positions ⌊i·n/N⌋, "
+                        "i = 0..N−1, of its n (0 = all)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: CUDA when available")
     return p.parse_args(argv)
 
@@ -71,17 +82,68 @@ def torchvision_splits(name, path):
         raise UserError(f"{name} files under {root} could not be read ({dataset.first_line(e)})")
 
 
-def folder_splits(folder, size):
-    """{split: (uint8 images (n, 3, size, size), class names)} of an image folder: its train/ and test/ subfolders
-    when both exist, else the folder itself as "all"."""
-    parts = {s: folder / s for s in ("train", "test")}
-    if not all(p.is_dir() for p in parts.values()):
-        parts = {"all": folder}
-    return {split: folder_images(p, size) for split, p in parts.items()}
+TEST_SPLIT, VAL_SPLITS = "test", ("val", "valid", "validation")
+SPLIT_NAMES = ("train", TEST_SPLIT, *VAL_SPLITS)  # subfolder names, in any case, that make a folder a split one
 
 
-def folder_images(folder, size):
-    """(uint8 images (n, 3, size, size), class name of each) of FOLDER/<class>/<image> files, resized bilinearly."""
+def folder_splits(folder, size, limit):
+    """({split: (uint8 images (n, 3, size, size), class names, paths relative to `folder`)}, notes) of an image
+    folder: "train" and "test" from the subfolders split_folders finds, else the folder itself as "all", and its
+    notes; `limit` > 0 keeps only the images at positions spread(n, limit) of each split."""
+    splits, notes = split_folders(folder)
+    return {split: folder_images(sub, size, limit, folder) for split, sub in splits.items()}, notes
+
+
+def split_folders(folder):
+    """({"all": folder}, []) when no subfolder of `folder` is named like a split (SPLIT_NAMES, any case), else
+    ({"train": its train/, "test": its test/, or when it has none its one val/, valid/ or validation/}, lines that
+    name a validation folder taken as the test set and the subfolders left out); UserError when the split-named
+    subfolders are not such a pair."""
+    from dataset import first_line
+
+    try:
+        subs = sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError as e:
+        raise UserError(f"--data {folder} cannot be read ({first_line(e)}); give a folder you may read")
+    named = {}
+    for sub in subs:
+        if sub.name.lower() in SPLIT_NAMES:
+            named.setdefault(sub.name.lower(), []).append(sub)
+    if not named:
+        return {"all": folder}, []
+    listed = ", ".join(f"{p.name}/" for group in named.values() for p in group)
+    if twice := next((group for group in named.values() if len(group) > 1), None):
+        raise UserError(f"{folder} has {' and '.join(f'{p.name}/' for p in twice)}, one split in two spellings; "
+                        f"merge them into one subfolder")
+    tests = named.get(TEST_SPLIT) or [named[v][0] for v in VAL_SPLITS if v in named]
+    if "train" not in named:
+        raise UserError(f"{folder} has {listed} but no train/ beside it; put the training images in "
+                        f"{folder / 'train'}/<class>/, or give --data {next(iter(named.values()))[0]} to have run.py "
+                        f"split that one at random")
+    train = named["train"][0]
+    if not tests:
+        raise UserError(f"{folder} has {train.name}/ but no test/ (or val/) beside it; add {folder / 'test'}/<class>/ "
+                        f"for its own test set, or give --data {train} to have run.py split it at random")
+    if len(tests) > 1:
+        raise UserError(f"{folder} has {listed} and no test/, so which is the test set is unclear; rename the one "
+                        f"that is the test set to test/")
+    splits = {"train": train, "test": tests[0]}
+    notes = [f"{tests[0]} is the test set ({folder} has no test/)"] if tests[0].name.lower() != TEST_SPLIT else []
+    if left := [p for p in subs if p not in splits.values()]:
+        notes.append(f"left out {', '.join(str(p) for p in left)} (only the train and test splits are embedded)")
+    return splits, notes
+
+
+def spread(n, limit):
+    """The positions ⌊i·n/limit⌋, i = 0..limit−1, of `limit` items spread evenly over n in order (all n when
+    `limit` is 0 or at least n)."""
+    return np.arange(n) if not 0 < limit < n else np.arange(limit) * n // limit
+
+
+def folder_images(folder, size, limit, root):
+    """(uint8 images (n, 3, size, size), class name of each, path of each relative to `root`) of the FOLDER/<class>/
+    <image> files at positions spread(n, limit) of torchvision's ImageFolder order (classes, then files, sorted),
+    resized bilinearly."""
     import torch
     import torchvision.transforms.functional as TF
     from torchvision.datasets import ImageFolder
@@ -90,9 +152,11 @@ def folder_images(folder, size):
         images = ImageFolder(str(folder))
     except (FileNotFoundError, OSError) as e:
         raise UserError(f"{folder} is not an image folder of <class>/<image> files ({e})")
+    samples = [images.samples[i] for i in spread(len(images.samples), limit)]
     pictures = [TF.resize(TF.pil_to_tensor(picture(images.loader, p)), [size, size], antialias=True)
-                for p, _ in images.samples]
-    return torch.stack(pictures), np.array([images.classes[c] for _, c in images.samples])
+                for p, _ in samples]
+    return (torch.stack(pictures), np.array([images.classes[c] for _, c in samples]),
+            np.array([Path(p).relative_to(root).as_posix() for p, _ in samples]))
 
 
 def picture(loader, path):
@@ -175,8 +239,8 @@ def features(net, images, size, batch, device):
 
 
 def embed(args):
-    """The arrays of the .npz (module docstring) for the parsed flags; UserError when the images at --size, or a
-    --batch of them, do not fit in memory."""
+    """(the arrays of the .npz (module docstring), notes on the folders read) for the parsed flags; UserError when
+    the images at --size, or a --batch of them, do not fit in memory."""
     import torch
 
     from dataset import first_line
@@ -196,19 +260,24 @@ def embed(args):
 
 
 def embedded_splits(net, args, device):
-    """{X, y} or {X_train, y_train, X_test, y_test}: the features and labels of --data's images (the first --limit
-    of each split)."""
+    """({X, y} or {X_train, y_train, X_test, y_test}: the features and labels of --data's images (with --limit N,
+    those at positions spread(n, N) of each split), and for an image folder paths or paths_train and paths_test:
+    each row's image file, relative to the folder; notes on the folders read)."""
+    splits, notes = {}, []
     if args.data in TORCHVISION_DATA:
-        splits = torchvision_splits(args.data, args.path)
+        for split, (images, labels) in torchvision_splits(args.data, args.path).items():
+            keep = spread(len(labels), args.limit)
+            splits[split] = images[keep], labels[keep], None
     else:
-        splits = folder_splits(Path(args.data), args.size)
+        splits, notes = folder_splits(Path(args.data), args.size, args.limit)
     arrays = {}
-    for split, (images, labels) in splits.items():
-        keep = slice(args.limit or None)
+    for split, (images, labels, paths) in splits.items():
         suffix = "" if split == "all" else f"_{split}"
-        arrays[f"X{suffix}"] = features(net, images[keep], args.size, args.batch, device)
-        arrays[f"y{suffix}"] = np.asarray(labels[keep])
-    return arrays
+        arrays[f"X{suffix}"] = features(net, images, args.size, args.batch, device)
+        arrays[f"y{suffix}"] = np.asarray(labels)
+        if paths is not None:
+            arrays[f"paths{suffix}"] = paths
+    return arrays, notes
 
 
 def out_file(text):
@@ -272,18 +341,21 @@ def main(argv=None):
 
 
 def write_features(args):
-    """The .npz of the parsed flags, written to --out; exit code 0, or 2 after one error line."""
+    """The .npz of the parsed flags, written to --out, its arrays' shapes and embedded_splits' notes on stderr; exit
+    code 0, or 2 after one error line."""
     try:
         if args.size <= 0 or args.batch <= 0 or args.limit < 0:
             raise UserError("--size and --batch must be positive, --limit at least 0")
         out = out_file(args.out)
-        arrays = embed(args)
+        arrays, notes = embed(args)
         write_npz(out, arrays)
     except UserError as e:
         print(f"embed.py: error: {e}", file=sys.stderr)
         return 2
     shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
     print(f"embed.py: {args.out}: {shapes}", file=sys.stderr)
+    for note in notes:
+        print(f"embed.py: {note}", file=sys.stderr)
     return 0
 
 

@@ -191,6 +191,21 @@ def test_bad_data_gets_a_one_line_error(args, fragment, tmp_path):
     assert_one_line_error(run_main(*args, "--out", tmp_path), fragment)
 
 
+def test_a_folder_as_data_says_how_to_use_it(tmp_path):
+    """A folder of images got only 'unknown --data ...: use digits, MNIST, ..., or a .csv/.npz file'."""
+    (tmp_path / "photos" / "cat").mkdir(parents=True)
+    assert_one_line_error(run_main("--data", tmp_path / "photos", "--out", tmp_path / "out"),
+                          f"unknown --data '{tmp_path / 'photos'}': use digits, ",
+                          f"; an image folder is first turned into features: python scripts/embed.py --data "
+                          f"{tmp_path / 'photos'} --model resnet18 --weights resnet18.pth --out features.npz, then "
+                          f"--data features.npz")
+    (tmp_path / "data" / "FashionMNIST").mkdir(parents=True)
+    (tmp_path / "data" / "cifar-10-python.tar.gz").write_bytes(b"")
+    assert_one_line_error(run_main("--data", tmp_path / "data", "--out", tmp_path / "out"),
+                          f"; {tmp_path / 'data'} holds FashionMNIST and CIFAR10: use --data FashionMNIST --path "
+                          f"{tmp_path / 'data'}")
+
+
 @pytest.mark.parametrize("args,fragment", [
     (["--did", "6", "--model", "resnet"], "only with --model mlp or lin"),
     (["--model", "vgg"], "needs image data"),

@@ -79,12 +79,12 @@ def test_cifar10_files_in_their_true_format(tmp_path, weights, monkeypatch):
     assert np.allclose(arrays["X_test"], reference_features(weights, images), atol=1e-4)
 
 
-def write_images(folder, n_per_class, seed):
-    """folder/<class>/<k>.png: RGB noise images of two sizes, in classes cat and dog."""
+def write_images(folder, n_per_class, seed, classes=("cat", "dog")):
+    """folder/<class>/<k>.png: RGB noise images of two sizes, in `classes`."""
     from PIL import Image
 
     rng = np.random.default_rng(seed)
-    for name in ("cat", "dog"):
+    for name in classes:
         (folder / name).mkdir(parents=True)
         for k in range(n_per_class):
             side = 20 if k % 2 else 40
@@ -99,7 +99,86 @@ def test_an_image_folder_with_and_without_its_own_test_set(tmp_path, weights):
                                                                                                       "dog", "dog"]
     assert arrays["X_train"].shape == (6, 512)
     write_images(tmp_path / "plain", 3, 2)
-    assert set(embed_to(tmp_path / "p.npz", "--data", tmp_path / "plain", "--weights", weights)) == {"X", "y"}
+    assert set(embed_to(tmp_path / "p.npz", "--data", tmp_path / "plain", "--weights", weights)) == {"X", "y", "paths"}
+
+
+def test_split_names_in_any_case_and_a_validation_folder_as_the_test_set(tmp_path, weights, capsys):
+    """Train/ and Val/ were read as the classes 'Train' and 'Val' of one flat table, silently."""
+    write_images(tmp_path / "f" / "Train", 2, 0)
+    write_images(tmp_path / "f" / "Val", 1, 1)
+    arrays = embed_to(tmp_path / "s.npz", "--data", tmp_path / "f", "--weights", weights)
+    assert arrays["y_train"].tolist() == ["cat", "cat", "dog", "dog"] and arrays["y_test"].tolist() == ["cat", "dog"]
+    assert arrays["paths_test"].tolist() == ["Val/cat/0.png", "Val/dog/0.png"]
+    assert f"embed.py: {tmp_path / 'f' / 'Val'} is the test set ({tmp_path / 'f'} has no test/)" in \
+        capsys.readouterr().err.splitlines()
+
+
+def test_with_train_val_and_test_the_test_folder_is_the_test_set_and_val_is_left_out_and_said_so(tmp_path, weights,
+                                                                                                  capsys):
+    for split, n in (("train", 2), ("val", 1), ("TEST", 3)):
+        write_images(tmp_path / "f" / split, n, 0)
+    arrays = embed_to(tmp_path / "s.npz", "--data", tmp_path / "f", "--weights", weights)
+    assert len(arrays["y_train"]) == 4 and arrays["paths_test"].tolist()[:3] == [f"TEST/cat/{k}.png" for k in range(3)]
+    assert capsys.readouterr().err.splitlines()[-1] == (f"embed.py: left out {tmp_path / 'f' / 'val'} (only the train "
+                                                        f"and test splits are embedded)")
+
+
+@pytest.mark.parametrize("splits, fragments", [
+    (["train"], ["has train/ but no test/ (or val/) beside it; add ", "or give --data ", "/f/train to have run.py"]),
+    (["val", "cat"], ["has val/ but no train/ beside it; put the training images in ", "/f/train/<class>/"]),
+    (["Train", "valid", "validation"], ["has Train/, valid/, validation/ and no test/, so which is the test set is "
+                                        "unclear; rename the one that is the test set to test/"]),
+    (["Train", "train", "test"], ["has Train/ and train/, one split in two spellings; merge them"]),
+])
+def test_split_folders_that_make_no_train_and_test_pair_are_one_line_error(splits, fragments, tmp_path, weights):
+    """Each was read as a flat folder whose classes are the split names (or, Train/ and train/, as train/ alone)."""
+    for split in splits:
+        write_images(tmp_path / "f" / split, 1, 0)
+    proc = embed_cli(tmp_path, weights, "--data", tmp_path / "f")
+    assert_one_line_error(proc, f"embed.py: error: {tmp_path / 'f'} has ", *fragments)
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_paths_name_each_rows_image_and_run_py_picks_map_to_them_through_row(tmp_path, weights):
+    """The .npz held no file names: a pick could not be traced to its image. A whole table's pool is a random
+    split, so queries.csv's row, not its index, is the row of X and of paths."""
+    import torchvision.transforms.functional as TF
+    from PIL import Image
+
+    write_images(tmp_path / "plain", 12, 3)
+    arrays = embed_to(tmp_path / "p.npz", "--data", tmp_path / "plain", "--weights", weights)
+    assert arrays["paths"].tolist() == [f"{c}/{k}.png" for c in ("cat", "dog") for k in sorted(map(str, range(12)))]
+    assert run.main(["--data", str(tmp_path / "p.npz"), "--alg", "rand", "--nStart", "4", "--nQuery", "4",
+                     "--nEnd", "8", "--maxEpochs", "5", "--nEmb", "8", "--out", str(tmp_path / "out")]) == 0
+    picks = pd.read_csv(tmp_path / "out" / "p_mlp_rand_4_seed1" / "queries.csv")
+    assert (picks["index"] != picks["row"]).any()  # the pool is not X's rows in order
+    files = arrays["paths"][picks["row"]]
+    images = torch.stack([TF.resize(TF.pil_to_tensor(Image.open(tmp_path / "plain" / f).convert("RGB")), [32, 32],
+                                    antialias=True) for f in files])
+    assert np.allclose(arrays["X"][picks["row"]], reference_features(weights, images), atol=1e-4)
+
+
+def test_limit_keeps_images_spread_over_each_split_so_every_class_of_a_folder_is_kept(tmp_path, weights):
+    """The first N images of a class-sorted folder were one or two classes: run.py then refused the test set."""
+    for split, n in (("train", 4), ("test", 2)):
+        write_images(tmp_path / "f" / split, n, len(split), ("cat", "dog", "eel"))
+    arrays = embed_to(tmp_path / "l.npz", "--data", tmp_path / "f", "--weights", weights, "--limit", "6")
+    assert arrays["paths_train"].tolist() == ["train/cat/0.png", "train/cat/2.png", "train/dog/0.png",
+                                              "train/dog/2.png", "train/eel/0.png", "train/eel/2.png"]
+    assert arrays["y_test"].tolist() == ["cat", "cat", "dog", "dog", "eel", "eel"]  # fewer than 6: all kept
+    assert run.main(["--data", str(tmp_path / "l.npz"), "--nStart", "3", "--nQuery", "3", "--nEnd", "6",
+                     "--maxEpochs", "5", "--nEmb", "8", "--out", str(tmp_path / "out")]) == 0
+
+
+def test_limit_spreads_over_the_torchvision_sets_too(tmp_path, weights):
+    write_mnist_slice(tmp_path / "data", n_train=80, n_test=30)
+    arrays = embed_to(tmp_path / "m.npz", "--data", "MNIST", "--path", tmp_path / "data", "--weights", weights,
+                      "--limit", "4")
+    import dataset
+
+    labels = dataset.torchvision_arrays("MNIST", tmp_path / "data", train=True, download=False)[1]
+    assert np.array_equal(arrays["y_train"], labels[[0, 20, 40, 60]].numpy()) and len(arrays["y_test"]) == 4
+    assert "paths_train" not in arrays
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -138,7 +217,7 @@ def test_the_file_written_is_the_one_printed(tmp_path, weights):
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.startswith(f"embed.py: {tmp_path / 'out' / 'features.npz'}: X (2, 512), y (2,)")
     assert os.listdir(tmp_path / "out") == ["features.npz"]  # no temporary file left beside it
-    assert set(np.load(tmp_path / "out" / "features.npz")) == {"X", "y"}
+    assert set(np.load(tmp_path / "out" / "features.npz")) == {"X", "y", "paths"}
 
 
 @pytest.mark.parametrize("out, fragments", [
