@@ -18,6 +18,7 @@ import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -171,18 +172,29 @@ def load_digits(rng):
     csv = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "digits.csv.gz" if spec else None
     sources = [csv] if csv and csv.is_file() else None
     table = cached_table("digits", sources, read, "digits", importlib.metadata.version("scikit-learn"))
-    return split_table("digits", *table, rng, "digits")
+    return split_table("digits", table, rng, "digits")
+
+
+class Table(NamedTuple):
+    """A decoded table: float32 features, the sorted classes, each row's class code 0..C-1, and the names of its
+    feature columns that a CSV's header row gives (empty without a header row, and for other sources)."""
+    X: np.ndarray
+    classes: np.ndarray
+    codes: np.ndarray
+    header: np.ndarray
 
 
 def cached_table(kind, sources, read, source, version):
-    """table_arrays of the (features, labels) that read() returns, through the decoded cache entry of `kind`
-    keyed by the `sources` files and the reading library's `version` (decoded afresh when sources is None)."""
+    """The Table of the (features, labels) that read() returns, with the feature columns' names that a CSV reader
+    returns after them, through the decoded cache entry of `kind` keyed by the `sources` files and the reading
+    library's `version` (decoded afresh when sources is None)."""
     def decode():
-        return dict(zip(("X", "classes", "codes"), table_arrays(*read(), source)))
+        X, y, *header = read()
+        names = header[0] if header else np.array([], dtype=str)
+        return dict(zip(Table._fields, (*table_arrays(X, y, source), names)))
 
-    arrays = decode() if sources is None else cached_arrays(kind, sources, (DECODER, version), decode,
-                                                            ("X", "classes", "codes"))
-    return arrays["X"], arrays["classes"], arrays["codes"]
+    arrays = decode() if sources is None else cached_arrays(kind, sources, (DECODER, version), decode, Table._fields)
+    return Table(*(arrays[name] for name in Table._fields))
 
 
 def tabular_split(name, X, y, rng, source=None):
@@ -190,7 +202,7 @@ def tabular_split(name, X, y, rng, source=None):
     one point), the pool capped at 50,000 random points, redrawn until every class is in the pool; each pool
     point's row of X is kept in `rows`. `source` names the input in error messages."""
     source = source or name
-    return split_table(name, *table_arrays(X, y, source), rng, source)
+    return split_table(name, Table(*table_arrays(X, y, source), np.array([], dtype=str)), rng, source)
 
 
 def table_arrays(X, y, source):
@@ -207,15 +219,19 @@ def table_arrays(X, y, source):
     return (as_features(X, source), *encode_labels(y, source))
 
 
-def split_table(name, X, classes, y, rng, source):
-    """A Dataset of table_arrays' (X, classes, codes y): a random 10 % test split (at least one point), the pool
-    capped at 50,000 random points, redrawn until every class is in the pool."""
+def split_table(name, table, rng, source, hint=""):
+    """A Dataset of a Table: a random 10 % test split (at least one point), the pool capped at 50,000 random
+    points, redrawn until every class is in the pool; each pool point's row of the table is kept in `rows`.
+    `hint` ends the messages about the classes (label_hint)."""
+    X, classes, y = table.X, table.classes, table.codes
     two_classes(classes, source)
     n_test = max(1, int(round(TEST_FRACTION * len(X))))
     n_pool = min(len(X) - n_test, POOL_CAP)
     if n_pool < len(classes):
+        fix = ("every row has a label of its own, so the labels look continuous, not like classes"
+               if len(classes) == len(X) else "add rows")
         raise UserError(f"{source}: {len(X)} rows are too few for {len(classes)} classes (a 10 % test split and "
-                        f"every class in the pool); add rows")
+                        f"every class in the pool); {fix}{hint}")
     for _ in range(POOL_DRAWS):
         order = rng.permutation(len(X))
         test, pool = order[:n_test], order[n_test:n_test + n_pool]
@@ -225,11 +241,16 @@ def split_table(name, X, classes, y, rng, source):
         counts = np.bincount(y, minlength=len(classes))
         rare = int(np.argmin(counts))
         raise UserError(f"{source}: class {classes[rare].item()!r} ({counts[rare]} of {len(y)} rows) is too rare to "
-                        f"appear in a random pool of {n_pool} rows; add examples of it or remove it")
+                        f"appear in a random pool of {n_pool} rows; add examples of it or remove it{hint}")
     as_x = lambda idx: torch.from_numpy(X[idx])  # noqa: E731
     as_y = lambda idx: torch.from_numpy(y[idx].astype(np.int64))  # noqa: E731
     return Dataset(name, as_x(pool), as_y(pool), as_x(test), as_y(test), len(classes), TABULAR_BATCH, rows=pool,
                    class_names=[label_text(c) for c in classes], source_sha256=arrays_sha256(y, X))
+
+
+def label_hint(path):
+    """The end of a message about a table's classes that reminds where a CSV's label is ('' for an .npz)."""
+    return "" if path.suffix.lower() == ".npz" else "; run.py takes the last column as the label: move yours there"
 
 
 def label_text(label):
@@ -303,8 +324,10 @@ def load_file(file, rng, test=None):
         if test_path.resolve() == path.resolve():
             raise UserError(f"--test {test} is the --data file itself: the test accuracy would be measured on the "
                             f"pool; give a separate test file, or drop --test to split {file} at random")
-        return given_split(path.stem, file_table(path), file_table(test_path), rng, str(path), str(test_path))
-    return split_table(path.stem, *file_table(path), rng, str(path))
+        train = file_table(path)
+        return given_split(path.stem, train, columns_as_training(file_table(test_path), train, test_path, path), rng,
+                           str(path), str(test_path), label_hint(path))
+    return split_table(path.stem, file_table(path), rng, str(path), label_hint(path))
 
 
 def user_file(file, flag):
@@ -327,11 +350,12 @@ def file_table(path, part=""):
                         importlib.metadata.version("pandas"))
 
 
-def given_split(name, train, test, rng, source, test_source):
-    """A Dataset of two table_arrays, the pool from `train` (its rows in order; a random 50,000 of them beyond
-    that many) and the test set the whole of `test`, whose labels are coded as train's; UserError when their
-    feature widths differ or a test label never occurs in training."""
-    (X, classes, y), (X_test, test_classes, test_codes) = train, test
+def given_split(name, train, test, rng, source, test_source, hint=""):
+    """A Dataset of two Tables, the pool from `train` (its rows in order; a random 50,000 of them beyond that many)
+    and the test set the whole of `test`, whose labels are coded as train's; UserError when their feature widths
+    differ or a test label never occurs in training. `hint` ends the message about a class too rare (label_hint)."""
+    X, classes, y = train.X, train.classes, train.codes
+    X_test, test_classes, test_codes = test.X, test.classes, test.codes
     two_classes(classes, source)
     if X_test.shape[1] != X.shape[1]:
         raise UserError(f"{test_source} has {X_test.shape[1]} features per row, {source} {X.shape[1]}; the train "
@@ -341,10 +365,37 @@ def given_split(name, train, test, rng, source, test_source):
     missing = np.setdiff1d(np.arange(len(classes)), y[pool])
     if len(missing):
         raise UserError(f"{source}: class {label_text(classes[missing[0]])!r} is too rare to appear in a random pool "
-                        f"of {POOL_CAP} rows; add examples of it or remove it")
+                        f"of {POOL_CAP} rows; add examples of it or remove it{hint}")
     return Dataset(name, torch.from_numpy(X[pool]), torch.from_numpy(y[pool].astype(np.int64)),
                    torch.from_numpy(X_test), torch.from_numpy(y_test), len(classes), TABULAR_BATCH, rows=pool,
                    class_names=[label_text(c) for c in classes], source_sha256=arrays_sha256(y, y_test, X, X_test))
+
+
+def columns_as_training(test, train, test_path, path):
+    """The test Table with its feature columns in the order of the training Table's: matched by name when both
+    CSV files have a header row, as they stand when neither has or either file is an .npz (which names no columns).
+    UserError when only one CSV has a header row, or when the headers name different or repeated feature columns."""
+    names, test_names = train.header.tolist(), test.header.tolist()
+    if names == test_names or ".npz" in (path.suffix.lower(), test_path.suffix.lower()):
+        return test
+    if not names or not test_names:
+        headed, plain = (path, test_path) if names else (test_path, path)
+        raise UserError(f"{headed} has a header row and {plain} has none (its first row reads as data), so their "
+                        f"columns cannot be matched by name; give both files the same header row, or neither")
+    missing = [n for n in names if n not in test_names]
+    extra = [n for n in test_names if n not in names]
+    if missing or extra:
+        differ = [f"{a} names {n[0]!r}, {b} does not" for a, b, n in ((path, test_path, missing),
+                                                                      (test_path, path, extra)) if n]
+        raise UserError(f"the header rows of {path} and {test_path} name different feature columns "
+                        f"({'; '.join(differ)}); give the test file the training file's column names, the label last")
+    repeated = [n for n in names + test_names if names.count(n) > 1 or test_names.count(n) > 1]
+    if repeated:
+        raise UserError(f"the header rows of {path} and {test_path} order their feature columns differently and "
+                        f"name {repeated[0]!r} more than once, so the columns cannot be matched by name; name each "
+                        f"column once")
+    order = [test_names.index(n) for n in names]
+    return test._replace(X=np.ascontiguousarray(test.X[:, order]), header=train.header)
 
 
 def codes_among(classes, labels, source, train_source):
@@ -432,7 +483,8 @@ def check_csv_width(path):
 
 
 def read_csv_table(path):
-    """(features, labels) from a CSV whose last column is the label; a first row may be a header (`is_header`).
+    """(features, labels, the feature columns' names) from a CSV whose last column is the label; a first row may
+    be a header (`is_header`), which gives the names (none, an empty array, without one).
     A feature cell that is empty or one of pandas' NA marks (MISSING_MARKS) is missing; a label is missing only
     when empty (None, NA or null name classes too)."""
     import pandas as pd
@@ -449,8 +501,9 @@ def read_csv_table(path):
     features = cells.apply(pd.to_numeric, errors="coerce")
     text = features.isna() & cells.notna()
     check_header_cells(df, text, path)
-    first = 1
+    first, names = 1, np.array([], dtype=str)
     if is_header(df, text):
+        names = df.iloc[0, :-1].to_numpy(dtype=str)
         df, features, text, first = df.iloc[1:], features.iloc[1:], text.iloc[1:], 2
     if len(df) == 0:
         raise UserError(f"{path} has a header but no data rows")
@@ -462,7 +515,7 @@ def read_csv_table(path):
     if features.isna().to_numpy().any():
         row, col = np.argwhere(features.isna().to_numpy())[0]
         raise UserError(f"{path}: column {col + 1} is empty or NA in row {row + first}; fill in or drop missing values")
-    return features.to_numpy(dtype=np.float64), df.iloc[:, -1].to_numpy(dtype=object)
+    return features.to_numpy(dtype=np.float64), df.iloc[:, -1].to_numpy(dtype=object), names
 
 
 def check_header_cells(df, text, path):
@@ -504,7 +557,7 @@ def load_openml(did, path, rng):
     if csv.is_file():
         table = cached_table(f"table-{path_tag(csv)}", [csv], lambda: read_csv_table(csv), str(csv),
                              importlib.metadata.version("pandas"))
-        return split_table(f"openml{did}", *table, rng, str(csv))
+        return split_table(f"openml{did}", table, rng, str(csv), label_hint(csv))
     X, y = fetch_openml(did, Path(path) / "openml")
     return tabular_split(f"openml{did}", X, y, rng, source=f"OpenML data set {did}")
 

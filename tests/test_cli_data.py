@@ -211,12 +211,21 @@ def bad_data_case(case, tmp_path):
     if case == "text in csv":
         (tmp_path / "text.csv").write_text("a,b,label\n1,2,x\n3,four,y\n")
         return ["--data", tmp_path / "text.csv"], {}, ["column 2 is not numeric (row 3: 'four')"]
+    if case == "label first":
+        (tmp_path / "first.csv").write_text("label,a,b\n" + "".join(f"{i % 2},{i},{i * 7}\n" for i in range(40)))
+        return ["--data", tmp_path / "first.csv"], {}, ["40 rows are too few for 40 classes",
+                                                       "run.py takes the last column as the label"]
+    if case == "test columns renamed":
+        (tmp_path / "train.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+        (tmp_path / "test.csv").write_text("b,c,label\n1,2,0\n3,4,1\n")
+        return (["--data", tmp_path / "train.csv", "--test", tmp_path / "test.csv"], {},
+                ["name different feature columns", "names 'a',", "names 'c',"])
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken")
     return ["--data", tmp_path / "bad.npz"], {}, ["is not a readable .npz file"]
 
 
 @pytest.mark.parametrize("case", ["truncated gz", "no SVHN", "no OpenML", "missing csv", "text in csv",
-                                  "pandas index column", "broken npz"])
+                                  "pandas index column", "label first", "test columns renamed", "broken npz"])
 def test_bad_data_gives_one_line_on_stderr(tmp_path, monkeypatch, capsys, case):
     """run.main in this process (no interpreter start-up): exit code 2 and exactly one line on stderr."""
     import run

@@ -387,6 +387,81 @@ def test_test_labels_read_as_numbers_match_training_labels_written_with_leading_
                "label '1' is the value of training labels '01', '1' of")
 
 
+def wine_halves(tmp_path):
+    """sklearn's wine (13 named features, then `target`), shuffled, as train.csv (120 rows) and the rest as a frame."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True).frame.sample(frac=1, random_state=0)
+    wine.iloc[:120].to_csv(tmp_path / "train.csv", index=False)
+    return wine.iloc[120:]
+
+
+def test_a_test_csv_with_its_columns_in_another_order_is_matched_by_name(tmp_path):
+    """Both files with a header row: the test columns were taken by position, so a test file with the training
+    file's columns reversed was tested on swapped features; now it loads as the same data, hash included."""
+    test = wine_halves(tmp_path)
+    test.to_csv(tmp_path / "same.csv", index=False)
+    test[[*test.columns[-2::-1], "target"]].to_csv(tmp_path / "reversed.csv", index=False)
+    same, reordered = (dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), test=str(tmp_path / f))
+                       for f in ("same.csv", "reversed.csv"))
+    np.testing.assert_array_equal(reordered.X_test.numpy(), test.iloc[:, :-1].to_numpy(dtype=np.float32))
+    assert torch.equal(reordered.X_test, same.X_test) and torch.equal(reordered.y_test, same.y_test)
+    assert reordered.source_sha256 == same.source_sha256
+    assert dataset.content_sha256(reordered) == dataset.content_sha256(same)
+
+
+def test_test_csv_columns_that_cannot_be_matched_by_name_are_refused(tmp_path):
+    """Other names, a header row in one file only, a name repeated in another order: one line each; header-less
+    files still go by position."""
+    test = wine_halves(tmp_path)
+    train = str(tmp_path / "train.csv")
+
+    def refused(frame, *fragments, header=True):
+        frame.to_csv(tmp_path / "test.csv", index=False, header=header)
+        return user_error(lambda: dataset.load(train, 0, "", rng(), test=str(tmp_path / "test.csv")), *fragments)
+
+    refused(test.rename(columns={"ash": "Ash"}), f"the header rows of {train} and {tmp_path / 'test.csv'} name "
+            f"different feature columns ({train} names 'ash', {tmp_path / 'test.csv'} does not; "
+            f"{tmp_path / 'test.csv'} names 'Ash', {train} does not)", "give the test file the training file's")
+    refused(test.drop(columns="proline"), f"({train} names 'proline', {tmp_path / 'test.csv'} does not)")
+    refused(test, f"{train} has a header row and {tmp_path / 'test.csv'} has none", "same header row, or neither",
+            header=False)
+    pd.read_csv(train).to_csv(tmp_path / "plain.csv", index=False, header=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    user_error(lambda: dataset.load(str(tmp_path / "plain.csv"), 0, "", rng(), test=str(tmp_path / "test.csv")),
+               f"{tmp_path / 'test.csv'} has a header row and {tmp_path / 'plain.csv'} has none")
+    test.to_csv(tmp_path / "test.csv", index=False, header=False)
+    ds = dataset.load(str(tmp_path / "plain.csv"), 0, "", rng(), test=str(tmp_path / "test.csv"))
+    np.testing.assert_array_equal(ds.X_test.numpy(), test.iloc[:, :-1].to_numpy(dtype=np.float32))
+    twice = pd.read_csv(train).set_axis(["a", "a", *"bcdefghijkl", "target"], axis=1)
+    twice.to_csv(tmp_path / "twice.csv", index=False)
+    train = str(tmp_path / "twice.csv")
+    refused(test.set_axis(["b", "a", "a", *"cdefghijkl", "target"], axis=1), "name 'a' more than once",
+            "name each column once")
+
+
+def test_a_label_that_is_not_the_last_column_is_named_as_the_likely_cause(tmp_path, monkeypatch):
+    """wine with `target` first: its last feature (proline) was taken for the label and refused as a rare class
+    without a hint; a continuous last column (every row a class of its own) likewise."""
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True).frame
+    wine[["target", *wine.columns[:-1]]].to_csv(tmp_path / "wine.csv", index=False)
+    user_error(lambda: dataset.load(str(tmp_path / "wine.csv"), 0, "", rng()), "is too rare to appear in a random pool",
+               "; run.py takes the last column as the label: move yours there")
+    wine.assign(target=np.linspace(0, 1, len(wine))).to_csv(tmp_path / "measured.csv", index=False)
+    user_error(lambda: dataset.load(str(tmp_path / "measured.csv"), 0, "", rng()),
+               "178 rows are too few for 178 classes", "every row has a label of its own, so the labels look "
+               "continuous, not like classes; run.py takes the last column as the label")
+    np.savez(tmp_path / "measured.npz", X=wine.to_numpy()[:, :-1], y=np.linspace(0, 1, len(wine)))
+    msg = user_error(lambda: dataset.load(str(tmp_path / "measured.npz"), 0, "", rng()), "the labels look continuous")
+    assert "last column" not in msg
+    monkeypatch.setattr(dataset, "POOL_CAP", 100)  # with --test, a class missing from the capped pool
+    wine[["target", *wine.columns[:-1]]].iloc[:20].to_csv(tmp_path / "test.csv", index=False)
+    user_error(lambda: dataset.load(str(tmp_path / "wine.csv"), 0, "", rng(), test=str(tmp_path / "test.csv")),
+               "too rare to appear in a random pool of 100 rows", "run.py takes the last column as the label")
+
+
 def test_a_test_set_of_one_class_is_a_test_set(tmp_path):
     """Only the training data needs two classes; a test file or an .npz's y_test of one class was refused with
     "only one class in the labels"."""
@@ -422,21 +497,23 @@ def test_unknown_data_name():
 # ---------------------------------------------------------------- user files: CSV and NPZ
 
 
-@pytest.mark.parametrize("text, shape, labels", [
-    ("a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n", (4, 2), ["x", "y", "x", "y"]),
-    ("1,2,x\n3,4,y\n5,6,x\n7,8,y\n", (4, 2), ["x", "y", "x", "y"]),
-    ("0,1,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", (4, 2), [0, 1, 0, 1]),  # pandas' numbered header
-    ("0,1,2,label\n1,2,3,cat\n3,4,5,dog\n", (2, 3), ["cat", "dog"]),  # ... over text labels
-    ("0,1,2,3\n1,2,3,0\n4,5,6,1\n", (2, 3), [0, 1]),  # ... of a frame whose label column is unnamed too
-    ("0,1,2,1\n1,2,3,0\n4,5,6,1\n", (3, 3), [1, 0, 1]),  # a data row 0, 1, 2 whose label is not 3
-    ("0,1,x\n1,0,y\n", (2, 2), ["x", "y"]),  # two binary features: data, not a header
-    (" 1 , 2.5e0 ,  yes\n-3,4, no\n", (2, 2), ["yes", "no"]),
+@pytest.mark.parametrize("text, shape, labels, names", [
+    ("a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n", (4, 2), ["x", "y", "x", "y"], ["a", "b"]),
+    ("1,2,x\n3,4,y\n5,6,x\n7,8,y\n", (4, 2), ["x", "y", "x", "y"], []),
+    ("0,1,label\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n", (4, 2), [0, 1, 0, 1], ["0", "1"]),  # pandas' numbered header
+    ("0,1,2,label\n1,2,3,cat\n3,4,5,dog\n", (2, 3), ["cat", "dog"], ["0", "1", "2"]),  # ... over text labels
+    ("0,1,2,3\n1,2,3,0\n4,5,6,1\n", (2, 3), [0, 1], ["0", "1", "2"]),  # ... of a frame with an unnamed label
+    ("0,1,2,1\n1,2,3,0\n4,5,6,1\n", (3, 3), [1, 0, 1], []),  # a data row 0, 1, 2 whose label is not 3
+    ("0,1,x\n1,0,y\n", (2, 2), ["x", "y"], []),  # two binary features: data, not a header
+    (" 1 , 2.5e0 ,  yes\n-3,4, no\n", (2, 2), ["yes", "no"], []),
+    (" w400 , w500 ,label\n1,2,x\n", (1, 2), ["x"], ["w400", "w500"]),
 ])
-def test_csv_layouts(tmp_path, text, shape, labels):
+def test_csv_layouts(tmp_path, text, shape, labels, names):
     (tmp_path / "f.csv").write_text(text)
-    X, y = dataset.read_csv_table(tmp_path / "f.csv")
+    X, y, header = dataset.read_csv_table(tmp_path / "f.csv")
     assert X.shape == shape and X.dtype == np.float64
     assert [str(v) for v in y] == [str(v) for v in labels]
+    assert header.tolist() == names
 
 
 @pytest.mark.parametrize("text, fragment", [

@@ -104,3 +104,32 @@ def test_new_strategy_example_picks_like_entropy_and_checks_its_picks(monkeypatc
             mine.query(10)
     with pytest.raises(TypeError, match="no parameter gamma"):
         scope["ScaledEntropy"](learner.predictor, labeled, torch.Generator(), gamma=1.0)
+
+
+def test_readme_recipes_map_a_pick_row_to_its_features(tmp_path):
+    """"Your own data" says which row of the file a pool point's `row` (queries.csv) is: pd.read_csv(file) for a CSV
+    with a header row was also given for a header-less one, whose first data row it takes for a header (off by one);
+    each recipe, taken from the README, must give the loaded pool point's features, for CSV and .npz files, split at
+    random or with their own test set."""
+    recipes = set(re.findall(r"`(pd\.read_csv\(file(?:, header=None)?\)\.iloc\[row\])`", README))
+    headed, plain = "pd.read_csv(file).iloc[row]", "pd.read_csv(file, header=None).iloc[row]"
+    assert recipes == {headed, plain}
+    assert "`X[row]` of an .npz and `X_train[row]` of one with its own test set" in README
+    X = np.random.default_rng(0).normal(size=(60, 3)).round(3)
+    y = np.array(["a", "b", "c"])[np.arange(60) % 3]
+    table = pd.DataFrame(X, columns=["f1", "f2", "f3"]).assign(label=y)
+    table.to_csv(tmp_path / "headed.csv", index=False)
+    table.to_csv(tmp_path / "plain.csv", index=False, header=False)
+    np.savez(tmp_path / "whole.npz", X=X, y=y)
+    np.savez(tmp_path / "split.npz", X_train=X[:50], y_train=y[:50], X_test=X[50:], y_test=y[50:])
+    table.iloc[50:].to_csv(tmp_path / "test.csv", index=False)
+    cases = [("headed.csv", None, headed), ("plain.csv", None, plain), ("headed.csv", "test.csv", headed),
+             ("whole.npz", None, "np.load(file)['X'][row]"), ("split.npz", None, "np.load(file)['X_train'][row]")]
+    for name, test, recipe in cases:
+        file = str(tmp_path / name)
+        ds = dataset.load(file, 0, "", np.random.default_rng(1), test=test and str(tmp_path / test))
+        for index in (0, 7, len(ds.rows) - 1):
+            row = int(ds.rows[index])
+            features = eval(recipe, {"pd": pd, "np": np, "file": file, "row": row})
+            got = np.asarray(features, dtype=object)[:3].astype(np.float32)
+            np.testing.assert_array_equal(got, ds.X_train[index].numpy(), err_msg=f"{name}: {recipe}")
