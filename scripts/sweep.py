@@ -230,10 +230,29 @@ def plan(args, passthrough):
         if action == "resume":
             argv.append("--resume")
         jobs.append(Job(name, argv, action, str(out / "logs" / f"{name}.log"), reason))
-    if len({j.name for j in jobs}) < len(jobs):
-        twice = next(name for name in (j.name for j in jobs) if sum(k.name == name for k in jobs) > 1)
-        raise SweepError(f"the lists name the run {twice} twice; remove the repeated value")
+    check_names_differ(jobs)
     return jobs
+
+
+def check_names_differ(jobs):
+    """SweepError naming the first run folder that two jobs share: two data sets whose names give the same folder
+    name (files a/data.csv and b/data.csv, or a file openml6.csv and --did 6), or a value that the lists repeat."""
+    first = {}
+    for job in jobs:
+        if job.name not in first:
+            first[job.name] = job
+            continue
+        data = [data_flag(j.argv) for j in (first[job.name], job)]
+        if data[0] != data[1]:
+            raise SweepError(f"{data[0]} and {data[1]} give the same run folder name, {job.name}; rename a data "
+                             f"file, or sweep them into different --out folders")
+        raise SweepError(f"the lists name the run {job.name} twice; remove the repeated value")
+
+
+def data_flag(argv):
+    """The data flag of a job's run.py argv as given ('--data FILE' or '--did N'; '' for the default digits)."""
+    flag = next((f for f in ("--data", "--did") if f in argv), None)
+    return f"{flag} {argv[argv.index(flag) + 1]}" if flag else ""
 
 
 def check_local_device(job):

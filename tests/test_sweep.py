@@ -52,6 +52,12 @@ def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys
     (["--algs", "rand", "--nStrat", "3"], "unrecognized arguments: --nStrat"),
     (["--algs", "rand", "--nEnd", "many"], "argument --nEnd: invalid int value"),
     (["--algs", "rand", "--seeds", "1,1"], "the lists name the run digits_mlp_rand_100_seed1 twice"),
+    (["--algs", "rand", "--data", "a/data.csv,./a/data.csv"], "the lists name the run data_mlp_rand_100_seed1 twice"),
+    (["--algs", "rand", "--data", "a/data.csv,b/data.csv"],
+     f"--data {Path('a/data.csv').resolve()} and --data {Path('b/data.csv').resolve()} give the same run folder name, "
+     "data_mlp_rand_100_seed1; rename a data file, or sweep them into different --out folders"),
+    (["--algs", "rand", "--data", "openml6.csv", "--did", "6"],
+     f"--data {Path('openml6.csv').resolve()} and --did 6 give the same run folder name, openml6_mlp_rand_100_seed1"),
     (["--algs", "rand", "--workers", "0"], "--workers must be at least 1"),
     (["--algs", "rand", "--cpus-per-run", "0"], "--cpus-per-run must be a positive number of CPUs, got 0"),
     (["--algs", "rand", "--cpus-per-run", "nan"], "--cpus-per-run must be a positive number of CPUs, got nan"),
