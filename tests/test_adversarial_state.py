@@ -463,7 +463,8 @@ def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
     out = tmp_path / "out"
     code, err = interrupt_caught(out, lambda pid: procs.cpu_seconds(pid) >= 0.3,
                                  lambda: not (out / FOLDER / "rounds.csv").exists())
-    assert code == 130 and err in ([starting_line("run.py")], [f"run.py: interrupted; {run.NOTHING_SAVED}"]), (code, err)
+    assert code == 130 and err in ([starting_line("run.py")], [f"run.py: interrupted; {run.NOTHING_SAVED}"]), \
+        (code, err)
     assert not (out / FOLDER / "rounds.csv").exists()
 
 
