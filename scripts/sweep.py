@@ -144,7 +144,8 @@ def parse_run_argv(argv):
 
 def action_for(folder, ns):
     """(action, reason): skip when finished with nothing left under these flags (resume.is_finished), read from the
-    data these flags name (an older version's run records no source and counts as the same); resume any other
+    data these flags name (an older version's run records no source and counts as the same), and no data file
+    modified since the run started (data_changed_since); resume any other
     existing run folder (run.py --resume then compares the data's content when it was read from elsewhere: a file
     of the same name in another folder, another --test or --path); run when nothing is there yet; refuse (reason:
     refusal_line) when its config.json records result-changing flags other than these, or when the folder is a
@@ -168,7 +169,20 @@ def action_for(folder, ns):
         return "refuse", refusal_line(folder, recorded, planned, differing)
     identity = recorded.get("data_identity")
     same_source = not isinstance(identity, dict) or identity.get("source") == run.data_source(ns)
-    return ("skip" if same_source and resume.is_finished(done, run.n_query_rounds(ns)) else "resume"), ""
+    unchanged = not data_changed_since(folder / "config.json", ns)
+    return ("skip" if same_source and unchanged and resume.is_finished(done, run.n_query_rounds(ns)) else "resume"), ""
+
+
+def data_changed_since(config, ns):
+    """Whether a file a run of `ns` reads its data from (its --data and --test files, or --did's
+    PATH/openml/<did>.csv) was modified after `config` (the run's config.json) was written: rewritten in place since,
+    its finished run is resumed rather than skipped, so that run.py compares the content (and refuses other data)."""
+    if ns.did > 0:
+        files = [Path(ns.path) / "openml" / f"{ns.did}.csv"]
+    else:
+        files = [Path(f) for f in (ns.data, ns.test) if f and f.lower().endswith((".csv", ".npz"))]
+    written = config.stat().st_mtime
+    return any(f.is_file() and f.stat().st_mtime > written for f in files)
 
 
 def planned_settings(ns):

@@ -606,6 +606,27 @@ def test_a_finished_run_is_reused_only_for_the_data_file_it_read(tmp_path, capsy
     assert stamps == {name: (folder / name).stat().st_mtime_ns for name in kept}
 
 
+def test_a_finished_run_is_not_skipped_when_its_data_file_was_rewritten_since(tmp_path, capsys):
+    """A data file rewritten in place kept its path, so its finished runs were skipped while new strategies ran on
+    the new rows: a sweep mixing two data sets, silently. Now such a run is resumed, and run.py compares the content:
+    other rows fail with its line; the same rows (a file touched) find the run finished."""
+    data = write_digits_csv(tmp_path / "d.csv", slice(0, 600))
+    grid = ["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--data", str(data), "--out", str(tmp_path / "r")]
+    assert sweep.main(grid) == 0
+    os.utime(data, (time.time() + 5, time.time() + 5))  # the same rows, written again
+    capsys.readouterr()
+    assert sweep.main([*grid, "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("resume ")
+    assert sweep.main(grid) == 0
+    assert "already finished" in (tmp_path / "r" / "logs" / "d_mlp_rand_50_seed1.log").read_text()
+    write_digits_csv(data, slice(600, 1200))
+    os.utime(data, (time.time() + 10, time.time() + 10))
+    capsys.readouterr()
+    assert sweep.main(grid) == 1
+    failed = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("FAILED")]
+    assert len(failed) == 1 and "was started on other data" in failed[0], failed
+
+
 def test_a_run_folder_whose_config_cannot_be_read_is_refused_naming_it(tmp_path, capsys):
     flags = ["--algs", "rand", "--seeds", "1", "--nQuery", "50", "--nStart", "50", "--nEnd", "100", "--maxEpochs",
              "20", "--out", str(tmp_path)]
