@@ -324,24 +324,23 @@ def data_source(args):
 def build_strategy(args, learner, labeled, generator):
     """The --alg strategy with the parameters it declares, each from its flag (strategy_params.arguments), and
     those it derives from the name of the data it runs on (Strategy.data_parameters: BAIT's λ; with --did, the
-    OpenML data set's, whatever --data says)."""
-    from results import data_label
-
-    cls = STRATEGIES[args.alg]
-    return cls(learner, labeled, generator, **arguments(args.alg, vars(args)),
-               **cls.data_parameters(data_label(args.did, args.data)))
-
-
-def note_data_parameters(args):
-    """One line on stderr for each parameter the strategy takes from the data's name at other than its default
-    (BAIT's λ = 0.01 for a name holding "cifar", a file's too), so that a name never sets one unseen."""
+    OpenML data set's, whatever --data says; note_data_parameters says which)."""
     from results import data_label
 
     cls, name = STRATEGIES[args.alg], data_label(args.did, args.data)
+    derived = cls.data_parameters(name)
+    note_data_parameters(cls, args.alg, name, derived)
+    return cls(learner, labeled, generator, **arguments(args.alg, vars(args)), **derived)
+
+
+def note_data_parameters(cls, alg, name, derived):
+    """One line on stderr for each of the `derived` parameters that strategy `cls` takes from the data's `name` at
+    other than its default (BAIT's λ = 0.01 for a name holding "cifar", a file's too), so that a name never sets
+    one unseen."""
     defaults = inspect.signature(cls.__init__).parameters
-    for key, value in cls.data_parameters(name).items():
+    for key, value in derived.items():
         if value != defaults[key].default:
-            print(f"run.py: {args.alg} takes {key} = {value} from the data's name {name!r} (other data: "
+            print(f"run.py: {alg} takes {key} = {value} from the data's name {name!r} (other data: "
                   f"{defaults[key].default})", file=sys.stderr)
 
 
@@ -401,7 +400,6 @@ def run(args, watch):
         warnings.warn(f"--aug 1 is defined for CIFAR10 only (random crops and flips of 32x32 images); {ds.name} is "
                       f"trained without augmentation", stacklevel=2)
     STRATEGIES[args.alg].warn_if_expensive(ds, args.model, args.nEmb, args.nQuery)
-    note_data_parameters(args)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
                       args.maxEpochs, args.patience, kernel=args.kernel, select_on=args.select_on)
     labeled = np.zeros(n_pool, dtype=bool)
