@@ -504,7 +504,8 @@ def split_protocols(table):
                           f"separate settings ({'; '.join(sorted(set(protocol[group.index])))})")
     for (*key, name), group in runs.groupby(["data", "model", "nQuery", "alg"]):
         differ = differing_columns(group, STRATEGY_COLUMNS)
-        named = [c for c in STRATEGY_COLUMNS if c in differ or c in shared_non_defaults(group, name)]
+        shared = shared_non_defaults(group, name)
+        named = [c for c in STRATEGY_COLUMNS if c in differ or c in shared]
         if named:
             alg[group.index] = name + " " + protocol_labels(group, named)
         if differ:
