@@ -10,7 +10,9 @@ it: the sample leans toward the random start, and at k = 1 (no step) it is that 
 The chain must start where det L_S > 0: the start is the first k points of a random order of the pool that
 are linearly independent in gradient space (the random k-subset itself when it is non-singular). When the pool
 has fewer than k independent points no k-subset has positive determinant and the k-DPP does not exist; the
-chain then runs on L + εI (ε = 1e-6 · largest diagonal entry), whose k-DPP favours subsets of maximal rank."""
+chain then runs on L + εI (ε = 1e-6 · largest diagonal entry, 1 when that is no normal float64), whose k-DPP
+favours subsets of maximal rank. A point is independent only if its Schur complement is a normal float64 (a
+subnormal one's inverse overflows: gradients of norm near 1e-161, from saturated float64 predictions)."""
 import math
 
 import torch
@@ -21,6 +23,7 @@ from .strategy import Strategy
 INDEPENDENT = 1e-10  # v joins the start if its gradient keeps this share of its squared norm outside span(S)
 RATIO_FLOOR = 1e-12  # a computed ratio below this is rounding noise of a singular swap: rejected
 JITTER = 1e-6
+TINY = torch.finfo(torch.float64).tiny  # a Schur complement at or below it is 0: its inverse would overflow
 
 
 def swap_ratio(L_inv, b, l_vv, p):
@@ -52,7 +55,7 @@ class Kernel:
 
 
 def independent_start(kernel, order, k):
-    """The first k points of `order` that keep L_S non-singular (Schur complement > INDEPENDENT · L_vv), with
+    """The first k points of `order` that keep L_S non-singular (Schur complement > INDEPENDENT · L_vv and > TINY), with
     L_S⁻¹ grown by bordering: [[L⁻¹ + x xᵀ/σ, −x/σ], [−xᵀ/σ, 1/σ]], x = L⁻¹b, σ = L_vv − bᵀx.
     None when fewer than k such points exist."""
     chosen = []
@@ -64,7 +67,7 @@ def independent_start(kernel, order, k):
         b = (A[:m] @ a_v) * (E[:m] @ e_v)
         x = L_inv[:m, :m] @ b
         schur = float(kernel.diag[v] - b @ x)
-        if schur <= INDEPENDENT * float(kernel.diag[v]):
+        if not schur > max(INDEPENDENT * float(kernel.diag[v]), TINY):  # NaN too
             continue
         L_inv[:m, :m].addr_(x, x, alpha=1 / schur)
         L_inv[:m, m] = L_inv[m, :m] = -x / schur
@@ -82,7 +85,8 @@ def kdpp_chain(kernel, k, generator, steps):
     order = torch.randperm(n, generator=generator).to(dev)
     start = independent_start(kernel, order, k)
     if start is None:
-        kernel = Kernel(kernel.a, kernel.e, JITTER * float(kernel.diag.max()) or 1.0)
+        jitter = JITTER * float(kernel.diag.max())
+        kernel = Kernel(kernel.a, kernel.e, jitter if jitter > TINY else 1.0)
         start = independent_start(kernel, order, k)
     S, L_inv = start
     if n == k:

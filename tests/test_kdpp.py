@@ -114,3 +114,32 @@ def test_same_picks_on_cuda():
     cpu = kdpp_select(probs, emb, 40, torch.Generator().manual_seed(1)).index
     cuda = kdpp_select(probs.cuda(), emb.cuda(), 40, torch.Generator().manual_seed(1)).index
     assert cuda.tolist() == cpu.tolist()
+
+
+def saturated(seed, eps=(1e-8, 1e-161, 1e-81, 1e-120)):
+    """float64 predictions saturated to gradients a = onehot − p = (0, −ε, 0) (p_0 = 1 − ε rounds to 1) on rows 0,
+    4, 8, ... for the given ε, zero on the other rows; embeddings N(0, 1) from `seed`. With ε = 1e-161,
+    ‖a‖² = 1e-322 is subnormal and 1/L_ii overflows."""
+    probs = torch.eye(3, dtype=torch.float64)[torch.zeros(4 * len(eps), dtype=torch.long)]
+    for i, e in enumerate(eps):
+        probs[4 * i, 1] = e
+    return probs, torch.randn(len(probs), 4, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_start_takes_no_point_whose_schur_complement_is_not_normal(seed):
+    """Row 4's Schur complement 1e-322 put +inf in L_S⁻¹; the next Schur complements came out NaN, which
+    `schur <= INDEPENDENT · L_vv` let through: rows of zero gradient joined a start of det L_S = 0."""
+    probs, emb = saturated(seed)
+    kernel = Kernel(gradient_factor(probs), emb)
+    S, L_inv = independent_start(kernel, torch.randperm(16, generator=torch.Generator().manual_seed(seed)), 3)
+    assert sorted(S.tolist()) == [0, 8, 12] and torch.isfinite(L_inv).all()
+
+
+def test_rank_below_k_with_gradients_below_a_normal_jitter():
+    """Every gradient (0, −1e-153, 0), ‖a‖² = 1e-306: 1e-6 · max L_ii is subnormal, so no Schur complement on
+    L + εI would count as nonzero; the jitter is then 1, and the chain still gives k distinct points."""
+    probs = torch.eye(3, dtype=torch.float64)[torch.zeros(8, dtype=torch.long)]
+    probs[:, 1] = 1e-153
+    picks = kdpp_select(probs, torch.ones(8, 4, dtype=torch.float64), 5, torch.Generator().manual_seed(0)).index
+    assert len(set(picks.tolist())) == 5
