@@ -21,7 +21,7 @@ from .selection import check_budget, gradient_factor, one_thread, picks, row_sq_
 from .strategy import Strategy
 
 INDEPENDENT = 1e-10  # v joins the start if its gradient keeps this share of its squared norm outside span(S)
-RATIO_FLOOR = 1e-12  # a computed ratio below this is rounding noise of a singular swap: rejected
+RATIO_FLOOR = 1e-12  # a computed ratio below this (or NaN: an L_S⁻¹ that overflowed) is rounding noise: rejected
 JITTER = 1e-6
 TINY = torch.finfo(torch.float64).tiny  # a Schur complement at or below it is 0: its inverse would overflow
 
@@ -80,7 +80,9 @@ def independent_start(kernel, order, k):
 
 
 def kdpp_chain(kernel, k, generator, steps):
-    """The swap chain: a random non-singular start, then `steps` Metropolis swaps; the final k-subset."""
+    """The swap chain: a random non-singular start, then `steps` Metropolis swaps; the final k-subset. On gradients
+    spanning hundreds of orders of magnitude (saturated float64 predictions) the rank-one update of L_S⁻¹ can
+    overflow: L_S⁻¹ is then recomputed (as after an infinite ratio), and a NaN ratio is rejected."""
     n, dev = len(kernel.diag), kernel.a.device
     order = torch.randperm(n, generator=generator).to(dev)
     start = independent_start(kernel, order, k)
@@ -102,13 +104,13 @@ def kdpp_chain(kernel, k, generator, steps):
         b = (A @ kernel.a[v]) * (E @ kernel.e[v].double())
         ratio, w = swap_ratio(L_inv, b, kernel.diag[v], p)
         ratio = float(ratio)
-        if ratio <= RATIO_FLOOR or coin >= ratio:
+        if not ratio > RATIO_FLOOR or coin >= ratio:
             continue
-        L_inv = swapped_inverse(L_inv, w, ratio, p)
+        L_inv = swapped_inverse(L_inv, w, ratio, p) if math.isfinite(ratio) else None
         outside[j], S[p] = int(S[p]), v
         A[p], E[p] = kernel.a[v], kernel.e[v].double()
         accepted += 1
-        if accepted % k == 0:  # wash out the rounding error of the rank-one updates
+        if L_inv is None or not torch.isfinite(L_inv).all() or accepted % k == 0:  # overflow, or rounding error
             L_inv = torch.linalg.inv(kernel.block(S, S))
     return S
 

@@ -143,3 +143,13 @@ def test_rank_below_k_with_gradients_below_a_normal_jitter():
     probs[:, 1] = 1e-153
     picks = kdpp_select(probs, torch.ones(8, 4, dtype=torch.float64), 5, torch.Generator().manual_seed(0)).index
     assert len(set(picks.tolist())) == 5
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_an_overflowing_inverse_update_is_recomputed_and_nan_ratios_rejected(seed):
+    """Gradients with ε = 1e-8, 1e-140, 1e-60 (L_ii from 1e-16 down to 1e-280): a swap's rank-one update of L_S⁻¹
+    overflowed to NaN, and `ratio <= floor or coin >= ratio` (False for NaN) accepted the next swaps: rows of zero
+    gradient entered S and the periodic L_S⁻¹ met a singular L_S, a LinAlgError (seeds 1 and 7)."""
+    probs, emb = saturated(seed, (1e-8, 1e-140, 1e-60))
+    picks = kdpp_select(probs, emb, 2, torch.Generator().manual_seed(seed)).index.tolist()
+    assert len(set(picks)) == 2 and set(picks) <= {0, 4, 8}
