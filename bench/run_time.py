@@ -5,15 +5,16 @@ inference and query).
     python bench/run_time.py --with-load 1        # the same while one CPU-bound process runs beside it
     python bench/run_time.py --compare OLD_CHECKOUT --repeats 3   # this checkout and another, alternating
     python bench/run_time.py -- --data digits --alg badge --nEnd 600
+    python bench/run_time.py --path /data         # the MNIST files under /data
 
 Everything after `--` is passed to run.py (replacing the default configuration) but --out, --resume and --force,
-which the benchmark sets itself. Prints a table per round, the
-split of the wall time, the fixed cost (the wall time outside training, test, inference and selection) beside the
-time of `python -c "import torch"` measured in between, and for the default configuration the original code's
-time beside it: about ORIGINAL_SECONDS on the 2-core CPU where BENCHMARKS.md measured it (per-image PIL transforms
-and data loading), so the ratio holds for a machine like that one only. The first run of a configuration decodes
-its data into the project cache; the figures are the medians over --repeats runs after one unreported warm-up run
-each."""
+which the benchmark sets itself; each run.py gets --path before those flags (a --path among them wins). Prints a
+table per round, the split of the wall time, the fixed cost (the wall time outside training, test, inference and
+selection) beside the time of `python -c "import torch"` measured in between, and for the default configuration the
+original code's time beside it: about ORIGINAL_SECONDS on the 2-core CPU where BENCHMARKS.md measured it (per-image
+PIL transforms and data loading), so the ratio holds for a machine like that one only. The first run of a
+configuration decodes its data into the project cache; the figures are the medians over --repeats runs after one
+unreported warm-up run each."""
 import sys
 from pathlib import Path
 
@@ -36,8 +37,8 @@ import pandas as pd  # noqa: E402
 
 from strategy_params import non_negative, positive  # noqa: E402
 
-DEFAULT = ["--model", "mlp", "--data", "MNIST", "--path", flags.DATA, "--nStart", "100",
-           "--nQuery", "100", "--nEnd", "400", "--alg", "entropy"]
+DEFAULT = ["--model", "mlp", "--data", "MNIST", "--nStart", "100", "--nQuery", "100", "--nEnd", "400",
+           "--alg", "entropy"]
 ORIGINAL_SECONDS = 130  # the original code on DEFAULT, on the 2-core CPU of BENCHMARKS.md
 PHASES = ["train_seconds", "test_seconds", "infer_seconds", "select_seconds"]
 STARTUP = ["imports", "data", "setup"]
@@ -109,9 +110,10 @@ def main():
     p.add_argument("--compare", type=flags.checkout, help="another checkout's root, run alternately with this one")
     p.add_argument("--repeats", type=positive(int), default=1,
                    help="measured runs per checkout (after one warm-up run)")
+    flags.add_path(p, "the experiment's data (MNIST for the default configuration)")
     args = p.parse_args()
     flags.refuse_run_flags(p, args.run_args, OWNED, "makes each run in a fresh temporary folder")
-    run_args = args.run_args or DEFAULT
+    run_args = ["--path", args.path, *(args.run_args or DEFAULT)]
     roots = {"this checkout": ROOT, **({f"{args.compare}": args.compare} if args.compare else {})}
     load = busy_processes(args.with_load)
     try:
@@ -133,7 +135,7 @@ def main():
     print(f"\n{args.with_load} CPU-bound process(es) beside it; load average {min(loads):.1f}-{max(loads):.1f} on "
           f"{os.cpu_count()} cores; medians of {args.repeats} run(s); `python -c 'import torch'` "
           f"{statistics.median(torch_imports):.2f} s")
-    torch_import, original = statistics.median(torch_imports), run_args == DEFAULT
+    torch_import, original = statistics.median(torch_imports), not args.run_args
     summary = {name: medians([split(r) for r in rs]) for name, rs in runs.items()}
     for name, m in summary.items():
         print("\n".join(describe(name, m, torch_import, original)))

@@ -72,6 +72,7 @@ def test_bad_flag_is_one_line_error(script, args, fragments):
     ("snapshot_cost.py", [], "MNIST"),  # a traceback after the table's first rows
     ("snapshot_cost.py", ["--configs", "FashionMNIST cnn 1000"], "FashionMNIST"),
     ("train_speed.py", ["--configs", "digits lin 200,letter mlp 100"], "OpenML data set 6"),  # the worker's last line
+    ("run_time.py", [], "MNIST"),  # it had no --path (README named it among those that take one)
 ])
 def test_data_missing_from_path_is_one_line_error_before_any_work(script, args, fragment, tmp_path):
     """--path names the data folder (these read ../shared/data whatever the caller wanted); a folder without the
