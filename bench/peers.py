@@ -207,7 +207,7 @@ def compare(name, size, peer_name, ours, peer, threads, repeats):
 def main(argv=None):
     """Print a row per case and thread count; a case whose peer is not installed is one skipped row."""
     ap = flags.parser(__doc__)
-    ap.add_argument("--cases", type=flags.subset(sorted(CASES), "case"), default=sorted(CASES),
+    ap.add_argument("--cases", type=flags.subset(sorted(CASES), "case"), default=",".join(sorted(CASES)),
                     help="comma-separated cases to run, of: " + ", ".join(sorted(CASES)))
     ap.add_argument("--threads", type=flags.values(positive(int)), default=[1, 2],
                     help="comma-separated thread counts, each in turn (default: 1,2)")

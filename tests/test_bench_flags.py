@@ -154,9 +154,11 @@ def test_cuda_without_a_gpu_is_one_line_error(script, args):
 @pytest.mark.parametrize("script", BENCHMARKS)
 def test_help_gives_the_whole_docstring_and_every_flag_a_text(script):
     """The description is the docstring's first paragraph, not its first line cut mid-sentence, and the rest of it
-    (the usage examples) follows the flags; no flag is bare."""
+    (the usage examples) follows the flags; no flag is bare, and each default is written as it is typed (peers.py's
+    --cases showed a Python list)."""
     proc = run_cli("--help", script=f"bench/{script}", env={"COLUMNS": "250"})
     assert proc.returncode == 0, proc.stderr
+    assert "(default: [" not in proc.stdout
     usage, rest = proc.stdout.split("\n\n", 1)
     description, *sections = re.split(r"\n\n?(?:positional arguments|options):\n", rest)
     first, _, others = (ROOT / "bench" / script).read_text().split('"""')[1].partition("\n\n")
