@@ -47,8 +47,9 @@ OWNED = ("--out", "--resume", "--force")  # run.py flags of each run the benchma
 
 
 def busy_processes(n):
-    """n CPU-bound Python processes (a busy loop each), to be killed by the caller."""
-    return [subprocess.Popen([sys.executable, "-c", BUSY]) for _ in range(n)]
+    """n CPU-bound Python processes (a busy loop each), to be killed by the caller; a terminal's Ctrl-C, which
+    reaches them too, ends them without a word (their stderr is discarded: it would hold their tracebacks)."""
+    return [subprocess.Popen([sys.executable, "-c", BUSY], stderr=subprocess.DEVNULL) for _ in range(n)]
 
 
 def timed(argv, what):

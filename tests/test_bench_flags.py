@@ -1,16 +1,18 @@
 """The benchmarks as a user runs them: bad flags are one-line errors before any work, --help describes the
 benchmark and every flag, and the tables they print are complete."""
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from cli import NO_CUDA, ROOT, SHARED_DATA, assert_one_line_error, run_cli
 from ctrl_c import ctrl_c_at, loaded
-from procs import start_cli, wait_for_cpu
+from procs import children, cpu_seconds, start_cli, wait_for_cpu, wait_until_gone
 
 BENCHMARKS = sorted(p.name for p in (ROOT / "bench").glob("*.py") if p.name != "flags.py")
 SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
@@ -127,6 +129,34 @@ def test_ctrl_c_while_a_benchmark_imports_is_one_line_and_exit_130():
     code, err = ctrl_c_at(lambda: start_cli(*SELECT, "--k", "5", script="bench/selection_speed.py"),
                           lambda pid: loaded(pid, "libtorch") and not loaded(pid, "sklearn"))
     assert code == 130 and err == "selection_speed.py: interrupted\n", err
+
+
+def busy_loops(pid):
+    """The pids of run_time.py's busy loops among the children of `pid`."""
+    loops = []
+    for child in children(pid):
+        with contextlib.suppress(OSError):
+            if b"while True" in Path(f"/proc/{child}/cmdline").read_bytes():
+                loops.append(child)
+    return loops
+
+
+def test_ctrl_c_at_a_terminal_stops_run_time_with_load_in_one_line():
+    """A terminal's Ctrl-C goes to the whole foreground process group: each --with-load busy loop printed its own
+    KeyboardInterrupt traceback under the benchmark's line."""
+    proc = subprocess.Popen([sys.executable, "bench/run_time.py", "--with-load", "1", "--", "--alg", "rand",
+                             "--nEnd", "1600"], cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        wait_for_cpu(proc, 1, used=lambda pid: max(map(cpu_seconds, busy_loops(pid)), default=0.0))
+        loops = busy_loops(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130 and err == "run_time.py: interrupted\n", err
+    assert loops and wait_until_gone(loops) == []
 
 
 @pytest.mark.parametrize("script", BENCHMARKS)
