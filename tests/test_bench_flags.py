@@ -202,6 +202,14 @@ def test_help_gives_the_whole_docstring_and_every_flag_a_text(script):
                 f"{script}: a flag without help: {line}"
 
 
+@pytest.mark.parametrize("script", [*BENCHMARKS, "run_select.sh", "gpu_check.sh"])
+def test_the_readme_names_each_benchmark(script):
+    """README's Benchmarks section, the reader's list of what each benchmark measures, left out mc_speed.py and
+    run_select.sh."""
+    section = (ROOT / "README.md").read_text().split("\n## Benchmarks\n", 1)[1].split("\n## ", 1)[0]
+    assert f"bench/{script}" in section
+
+
 def test_mc_speed_prints_a_markdown_table_and_a_failed_workers_reason(tmp_path):
     """The table has its separator row; a checkout whose worker fails stops the benchmark with the worker's own
     last line (it was a CalledProcessError traceback that hid it)."""
