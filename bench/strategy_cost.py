@@ -6,9 +6,9 @@ the runs of one setting (data, model, nQuery, device).
     python bench/strategy_cost.py --results results/letter         # summarise finished runs (e.g. a sweep)
 
 Without --results, each strategy runs once through run.py (the flags after -- replace the default digits
-configuration; --alg, --out, --resume and --force are refused there, and with --results any flag after -- is) in a
-temporary folder. Prints a Markdown table with the load average: one row per setting and
-strategy, with the number of runs pooled in it."""
+configuration; --alg, --out, --resume and --force are refused there) in a temporary folder; with --results, --algs
+and any flag after -- are refused. Prints a Markdown table with the load average: one row per setting and strategy,
+with the number of runs pooled in it."""
 import sys
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from errors import UserError  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 
 DEFAULT = ["--nStart", "100", "--nQuery", "100", "--nEnd", "300"]
+ALL = sorted(set(STRATEGIES) - set(ALIASES))  # every strategy once, without its aliases
 SETTING = {"data": "data_name", "model": "model", "nQuery": "nQuery", "device": "device"}  # column: config key
 SECONDS = ["infer_seconds", "select_seconds", "query_seconds"]
 OWNED = ("--alg", "--out", "--resume", "--force")  # run.py flags of each run the benchmark sets itself
@@ -103,20 +104,23 @@ def main():
     p = flags.parser(__doc__)
     p.add_argument("run_args", nargs="*", help="run.py flags (after --)")
     p.add_argument("--algs", type=flags.subset(sorted(STRATEGIES), "strategy"),
-                   default=",".join(sorted(set(STRATEGIES) - set(ALIASES))),
-                   help="comma-separated strategies (run.py's --alg names) to run; default: all; unused with --results")
+                   help="comma-separated strategies (run.py's --alg names) to run; default: all; refused with "
+                        "--results")
     p.add_argument("--results", help="a folder of finished run folders to summarise instead of running")
     args = p.parse_args()
     if args.results and args.run_args:
         p.error(f"--results summarises finished runs; the run.py flags after -- ({' '.join(args.run_args)}) would "
                 f"not be used: leave them out")
+    if args.results and args.algs:
+        p.error("--results summarises every finished run in its folder; --algs, the strategies to run, would not "
+                "be used: leave it out")
     flags.refuse_run_flags(p, args.run_args, OWNED, "runs each of --algs in a fresh temporary folder")
     try:
         if args.results:
             table = summarise(finished_runs(args.results))
         else:
             with tempfile.TemporaryDirectory() as out:
-                table = summarise(run_each(args.algs, args.run_args or DEFAULT, out))
+                table = summarise(run_each(args.algs or ALL, args.run_args or DEFAULT, out))
     except UserError as e:
         p.error(str(e))
     if table.empty:

@@ -50,6 +50,7 @@ SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
      ["--alg after -- cannot be used", "runs each of --algs"]),  # it timed coreset under rand's name
     ("strategy_cost.py", ["--algs", "rand", "--", "--out=elsewhere"], ["--out after -- cannot be used"]),  # ignored
     ("strategy_cost.py", ["--results", "results", "--", "--nEnd", "300"], ["--nEnd 300) would not be used"]),
+    ("strategy_cost.py", ["--results", "results", "--algs", "badge"], ["--algs", "would not be used"]),  # ignored
     ("run_time.py", ["--", "--nEnd", "300", "--out", "elsewhere"], ["--out after -- cannot be used"]),  # ignored
     ("peers.py", ["--repeats", "0"], ["--repeats"]),
     ("peers.py", ["--threads", "1,0"], ["--threads", "must be a positive int, got 0"]),
