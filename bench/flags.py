@@ -2,7 +2,7 @@
 comma-separated subset of known names (or list of values), the data folder (--path, default DATA), another checkout
 of this project for --compare, the CUDA and compiled-kernel checks, the hidden `--worker` entry of a benchmark that
 times each measurement in a fresh process, run.py flags a benchmark sets itself, running a command that must succeed,
-and the command's end (`command`: Ctrl-C and a failed allocation as one line).
+and the command's end (`command`: a warning, Ctrl-C and a failed allocation as one line).
 
 Importing this module imports no other module of the project, so that a worker can take its modules from the
 checkout it measures (the other checkout of --compare) rather than from this one."""
@@ -158,9 +158,12 @@ def interrupted_while_starting(signum, frame):
 
 
 def command(main):
-    """The benchmark's command: main(); Ctrl-C stops it with one line and exit code 130 (even when a
-    non-interactive shell started it with SIGINT ignored), a failed allocation (run.out_of_memory) with one line and
-    exit code 2."""
+    """The benchmark's command: main(); a warning is one line (`x.py: warning: ...`, not Python's two with the
+    source line that raised it), Ctrl-C stops it with one line and exit code 130 (even when a non-interactive shell
+    started it with SIGINT ignored), a failed allocation (run.out_of_memory) with one line and exit code 2."""
+    import warnings
+
+    warnings.formatwarning = lambda message, *rest, **options: f"{prog()}: warning: {message}\n"
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()

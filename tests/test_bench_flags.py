@@ -99,6 +99,16 @@ def test_no_working_compiler_is_one_line_error(script, args, tmp_path):
     assert "|" not in proc.stdout
 
 
+def test_a_benchmark_s_warning_is_one_line():
+    """Each fidelity.py training stopped by --maxEpochs warned in Python's two lines, the second the source line
+    that raised it (`warnings.warn(message, GuardWarning)` of training.py)."""
+    proc = run_cli("--nStart", "10", "--nQuery", "5", "--maxEpochs", "1", "--path", SHARED_DATA,
+                   script="bench/fidelity.py", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines and all(line.startswith("fidelity.py: warning: training stopped after 1 epochs") for line in lines)
+
+
 def test_help_names_each_flag_s_default():
     proc = run_cli("--help", script="bench/selection_speed.py", env={"COLUMNS": "250"})
     assert re.search(r"--seed SEED +seed of the synthetic inputs and the selection \(default: 0\)", proc.stdout)
