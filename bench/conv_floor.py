@@ -161,8 +161,7 @@ def main():
     models = args.models
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    print(f"{time.strftime('%Y-%m-%d')}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
-          f"median of {args.rounds} round(s) of {args.steps} steps")
+    print(f"{flags.conditions()}; median of {args.rounds} round(s) of {args.steps} steps")
     for m in models:
         report(m, *measure(m, args.rounds, args.steps))
     print(f"load average after: {os.getloadavg()[0]:.1f}")

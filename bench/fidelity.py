@@ -138,7 +138,8 @@ def check_pool(ds, args):
 
 
 def table(args):
-    """Print the table, row by row."""
+    """Print the table, row by row, after the machine and date."""
+    print(flags.conditions())
     print("| difference | data, model | measured |\n|---|---|---|")
     for data, did in DROPOUT_DATA:
         ds, learner, labeled = trained_learner(data, did, "mlp", args)

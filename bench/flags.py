@@ -1,8 +1,9 @@
 """What the benchmarks share on their command line: a parser whose errors are one line (errors.Parser), a
 comma-separated subset of known names (or list of values), the data folder (--path, default DATA), another checkout
-of this project for --compare, the CUDA and compiled-kernel checks, the hidden `--worker` entry of a benchmark that
-times each measurement in a fresh process, run.py flags a benchmark sets itself, running a command that must succeed,
-and the command's end (`command`: a warning, Ctrl-C and a failed allocation as one line).
+of this project for --compare, the CUDA and compiled-kernel checks, the machine and date a benchmark's figures are
+taken on (`conditions`), the hidden `--worker` entry of a benchmark that times each measurement in a fresh process,
+run.py flags a benchmark sets itself, running a command that must succeed, and the command's end (`command`: a
+warning, Ctrl-C and a failed allocation as one line).
 
 Importing this module imports no other module of the project, so that a worker can take its modules from the
 checkout it measures (the other checkout of --compare) rather than from this one."""
@@ -11,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -114,6 +116,26 @@ def require_kernel():
     built = kernels.state()
     if built.kernel is None:
         stop_without_kernel(built.reason)
+
+
+def machine():
+    """The CPU's model name (the first `model name` of /proc/cpuinfo, else platform.processor()) and its number of
+    cores: what BENCHMARKS.md names a figure's machine by."""
+    import platform
+
+    try:
+        cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name")), "")
+    except OSError:
+        cpu = ""
+    return f"{cpu or platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores"
+
+
+def conditions():
+    """The line a benchmark prints with its figures, for a reader to record beside them: date and time (UTC), the
+    machine and the 1-minute load average."""
+    return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}; "
+            f"load average {os.getloadavg()[0]:.1f}")
 
 
 def worker_args(names):

@@ -56,8 +56,7 @@ def main():
     net = MLP(ds.X_train[0].numel(), ds.n_classes, 256).eval()
     reset_weights(net, torch.Generator().manual_seed(0))
     inputs = Inputs(ds.X_train)
-    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; {os.cpu_count()} cores, "
-          f"{torch.get_num_threads()} torch threads; {time.strftime('%Y-%m-%d')}")
+    print(f"{flags.conditions()}; {torch.get_num_threads()} torch threads")
     build, _ = seconds(lambda: inputs.outputs(net, pool[:1], compiled=True))
     times = {"torch": [], "compiled": []}
     for _ in range(args.repeats):

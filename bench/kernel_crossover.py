@@ -16,7 +16,6 @@ from bench import flags  # noqa: E402
 
 flags.starting(__name__)
 
-import os  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
@@ -69,7 +68,7 @@ def main():
     flags.require_kernel()
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
+    print(flags.conditions())
     print("| d | entries off the minimum | batch | kernel ms/step | PyTorch ms/step | kernel speed-up | auto picks |")
     print("|---|---|---|---|---|---|---|")
     for d, share, batch in GRID:

@@ -54,6 +54,7 @@ def main():
     except kernels.Unavailable as e:
         flags.stop_without_kernel(e)
     remembered, asked = (statistics.median(times[f]) * 1e3 for f in (False, True))
+    print(flags.conditions())
     print(f"version remembered: {remembered:.2f} ms; compiler asked: {asked:.2f} ms; ratio {asked / remembered:.1f}x")
 
 

@@ -214,7 +214,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=positive(int), default=3,
                     help="interleaved runs of each side (the BatchBALD peers: one)")
     args = ap.parse_args(argv)
-    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(flags.conditions())
     print("| selection | inputs | threads | ours (s) | peer (s) | peer / ours | peer |\n|---|---|---|---|---|---|---|")
     for key in args.cases:
         make, modules, most = CASES[key]

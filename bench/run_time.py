@@ -130,11 +130,12 @@ def main():
         for q in load:
             q.kill()
     last = runs["this checkout"][-1]["rounds"]
+    print(flags.conditions())
     print("run.py " + " ".join(run_args))
     print(last[["round", "n_labeled", "test_acc", "train_epochs", *PHASES]].to_string(
         index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"\n{args.with_load} CPU-bound process(es) beside it; load average {min(loads):.1f}-{max(loads):.1f} on "
-          f"{os.cpu_count()} cores; medians of {args.repeats} run(s); `python -c 'import torch'` "
+    print(f"\n{args.with_load} CPU-bound process(es) beside it; load average {min(loads):.1f}-{max(loads):.1f} "
+          f"during the runs; medians of {args.repeats} run(s); `python -c 'import torch'` "
           f"{statistics.median(torch_imports):.2f} s")
     torch_import, original = statistics.median(torch_imports), not args.run_args
     summary = {name: medians([split(r) for r in rs]) for name, rs in runs.items()}

@@ -380,7 +380,7 @@ def main(argv=None):
     result = dict(alg=args.alg, n=args.n, d=args.d, classes=args.classes, k=args.k, labeled=args.labeled,
                   device=args.device, seed=args.seed, seconds=round(seconds, 4), cpu_seconds=round(cpu_seconds, 4),
                   peak_rss_mb=round(peak_rss_mb(), 1), rss_before_mb=round(rss_before, 1),
-                  threads=torch.get_num_threads())
+                  threads=torch.get_num_threads(), conditions=flags.conditions())
     if args.device == "cuda":
         result["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
     if args.alg == "bait" and args.device == "cpu":

@@ -82,7 +82,7 @@ def main():
     data = load_data(p, args.configs, args.path)
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", message="training stopped")  # the few epochs end at their cap
-    print(f"load average {os.getloadavg()[0]:.1f}")
+    print(flags.conditions())
     print(f"| configuration | epoch (ms) | save (ms) | key (ms) | file (KB) | "
           f"share of training at {DEFAULT_EVERY:.0f} s |")
     print("|---|---|---|---|---|---|")

@@ -20,7 +20,6 @@ from bench import flags  # noqa: E402
 flags.starting(__name__)
 
 import json  # noqa: E402
-import os  # noqa: E402
 import tempfile  # noqa: E402
 
 import pandas as pd  # noqa: E402
@@ -125,7 +124,7 @@ def main():
         p.error(str(e))
     if table.empty:
         p.error("the runs have no query round (each stopped at --nStart); nothing to time")
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(flags.conditions())
     print("| data | model | nQuery | device | strategy | runs | inference s | selection s | query s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in table.itertuples():

@@ -16,7 +16,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import flags  # bench/flags.py, beside this script: it imports nothing of the project's until asked
@@ -109,6 +108,7 @@ def main():
     step_ms = {(c, r): [] for c in configs for r in roots}
     trainer = {c: set() for c in configs}
     loads = []
+    print(flags.conditions(), flush=True)
     for _ in range(args.repeats):
         for c in configs:
             for r in roots:
@@ -120,8 +120,8 @@ def main():
                 loads.append(os.getloadavg()[0])
     head = "| configuration | epochs/s | ms/step |" + (" epochs/s (compared) | ms/step (compared) | speed-up |"
                                                       if args.compare else "") + " trainer |"
-    print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores; "
-          f"median of {args.repeats} run(s); {args.device}; {time.strftime('%Y-%m-%d')}")
+    print(f"load average during the runs: {min(loads):.1f}-{max(loads):.1f}; median of {args.repeats} run(s); "
+          f"{args.device}")
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for c in configs:

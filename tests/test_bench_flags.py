@@ -213,6 +213,33 @@ def test_help_gives_the_whole_docstring_and_every_flag_a_text(script):
                 f"{script}: a flag without help: {line}"
 
 
+def cpu_model():
+    """The model name /proc/cpuinfo gives this machine's CPU (Linux)."""
+    return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name"))
+
+
+@pytest.mark.parametrize("script, args", [
+    ("kernel_start.py", ["--rounds", "1"]),  # its one line of figures only
+    ("mc_speed.py", ["--models", "mlp", "--n", "10", "--repeats", "1"]),  # nothing but the table
+])
+def test_figures_come_with_their_machine_and_date(script, args):
+    """BENCHMARKS.md asks figures to be compared only where they name the same CPU (the machine's CPU changed
+    under it), but no benchmark printed the CPU, and several not the date either."""
+    proc = run_cli(*args, script=f"bench/{script}", timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    date, machine, load = proc.stdout.splitlines()[0].split("; ")
+    assert re.fullmatch(r"20\d\d-\d\d-\d\d \d\d:\d\d UTC", date) and re.fullmatch(r"load average [\d.]+", load)
+    assert machine == f"{cpu_model()}, {os.cpu_count()} cores"
+
+
+@pytest.mark.parametrize("script", [b for b in BENCHMARKS if b != "cuda_agreement.py"])
+def test_each_timing_benchmark_prints_its_conditions(script):
+    """Every benchmark whose figures BENCHMARKS.md records prints flags.conditions() with them (cuda_agreement.py
+    prints picks, not figures)."""
+    assert "flags.conditions()" in (ROOT / "bench" / script).read_text()
+
+
 @pytest.mark.parametrize("script", [*BENCHMARKS, "run_select.sh", "gpu_check.sh"])
 def test_the_readme_names_each_benchmark(script):
     """README's Benchmarks section, the reader's list of what each benchmark measures, left out mc_speed.py and
@@ -227,7 +254,7 @@ def test_mc_speed_prints_a_markdown_table_and_a_failed_workers_reason(tmp_path):
     proc = run_cli("--models", "mlp", "--n", "300", "--repeats", "1", script="bench/mc_speed.py", timeout=120)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[:2] == ["| model | n | this checkout (s) |", "|---|---|---|"] and lines[2].startswith("| mlp | 300 |")
+    assert lines[1:3] == ["| model | n | this checkout (s) |", "|---|---|---|"] and lines[3].startswith("| mlp | 300 |")
     for name in ("run.py", "learner.py"):
         (tmp_path / name).write_text("")
     proc = run_cli("--models", "mlp", "--n", "300", "--repeats", "1", "--compare", tmp_path,
