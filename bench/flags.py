@@ -179,16 +179,27 @@ def interrupted_while_starting(signum, frame):
     os._exit(130)
 
 
+def stdout_closed():
+    """Exit 1 without a word once the reader of stdout has gone (`| head`): what is left to print goes to
+    /dev/null, so that the interpreter's last flush does not fail too."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(1)
+
+
 def command(main):
     """The benchmark's command: main(); a warning is one line (`x.py: warning: ...`, not Python's two with the
     source line that raised it), Ctrl-C stops it with one line and exit code 130 (even when a non-interactive shell
-    started it with SIGINT ignored), a failed allocation (run.out_of_memory) with one line and exit code 2."""
+    started it with SIGINT ignored), a failed allocation (run.out_of_memory) with one line and exit code 2, and a
+    closed stdout (stdout_closed) without a traceback."""
     import warnings
 
     warnings.formatwarning = lambda message, *rest, **options: f"{prog()}: warning: {message}\n"
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         main()
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+    except BrokenPipeError:
+        stdout_closed()
     except KeyboardInterrupt:
         print(f"{prog()}: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -170,6 +170,16 @@ def test_ctrl_c_at_a_terminal_stops_run_time_with_load_in_one_line():
     assert loops and wait_until_gone(loops) == []
 
 
+def test_output_cut_short_by_a_closed_pipe_is_no_traceback():
+    """`python bench/kernel_crossover.py | head -3` ended in a BrokenPipeError traceback once head had its lines
+    (the reader of stdout gone before the benchmark's next line)."""
+    proc = subprocess.Popen([sys.executable, "bench/kernel_start.py", "--rounds", "1"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 1 and err == "", err
+
+
 @pytest.mark.parametrize("script", BENCHMARKS)
 def test_quiet_ctrl_c_comes_before_the_heavy_imports(script):
     """Every benchmark makes Ctrl-C one line (flags.starting) before it imports torch, numpy, pandas or a module of
