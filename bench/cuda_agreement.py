@@ -2,7 +2,7 @@
 
     python bench/cuda_agreement.py [--n 5000] [--d 64] [--classes 10] [--k 100]
 
-The first 100 pool points (LABELLED) count as labelled. Prints one line per algorithm (`same` or how many picks differ)
+The first 100 pool points count as labelled. Prints one line per algorithm (`same` or how many picks differ)
 and exits 1 when any differs. Needs CUDA."""
 import sys
 from pathlib import Path

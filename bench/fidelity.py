@@ -63,6 +63,7 @@ def dropout_overlap(learner, labeled, seed, n):
 
 
 def eval_accuracy(model, X, y):
+    """The eval-mode accuracy of `model` on (X, y)."""
     with torch.no_grad():
         return float((model.eval()(X)[0].argmax(1) == y).double().mean())
 

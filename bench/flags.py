@@ -175,6 +175,7 @@ def starting(name):
 
 
 def interrupted_while_starting(signum, frame):
+    """SIGINT during the imports: `x.py: interrupted` and exit 130 at once (flags.starting)."""
     sys.stderr.write(f"{prog()}: interrupted\n")
     os._exit(130)
 

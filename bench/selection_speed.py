@@ -89,6 +89,7 @@ NOVEL = ("ldm", "noise_stability", "alfamix", "vessal")
 
 
 def peak_rss_mb():
+    """The process's peak resident memory so far, in MB (ru_maxrss)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
