@@ -131,11 +131,24 @@ def machine():
     return f"{cpu or platform.processor() or 'unknown CPU'}, {os.cpu_count()} cores"
 
 
-def conditions():
+def revision(root):
+    """The commit checked out in `root`: git's short hash, with `+` when tracked files differ from it; `unknown`
+    where git cannot tell."""
+    git = ["git", "-C", str(root)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=60)
+        changed = subprocess.run([*git, "diff", "--quiet", "HEAD", "--"], capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return head.stdout.strip() + "+" * (changed.returncode == 1) if head.returncode == 0 else "unknown"
+
+
+def conditions(compare=None):
     """The line a benchmark prints with its figures, for a reader to record beside them: date and time (UTC), the
-    machine and the 1-minute load average."""
-    return (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}; "
-            f"load average {os.getloadavg()[0]:.1f}")
+    machine, the 1-minute load average and the commit measured (and that of the checkout `compare`, --compare's)."""
+    line = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {machine()}; "
+            f"load average {os.getloadavg()[0]:.1f}; commit {revision(ROOT)}")
+    return line + (f", compared with {compare} at commit {revision(compare)}" if compare else "")
 
 
 def worker_args(names):

@@ -74,7 +74,7 @@ def main():
     models = args.models
     roots = {"this": ROOT, **({"old": args.compare} if args.compare else {})}
     head = "| model | n | this checkout (s) |" + (" old (s) | speed-up | same output |" if args.compare else "")
-    print(f"{flags.conditions()}\n{head}\n|{'---|' * (head.count('|') - 1)}")
+    print(f"{flags.conditions(args.compare)}\n{head}\n|{'---|' * (head.count('|') - 1)}")
     for model in models:
         runs = {k: [] for k in roots}
         for _ in range(args.repeats):

@@ -130,7 +130,7 @@ def main():
         for q in load:
             q.kill()
     last = runs["this checkout"][-1]["rounds"]
-    print(flags.conditions())
+    print(flags.conditions(args.compare))
     print("run.py " + " ".join(run_args))
     print(last[["round", "n_labeled", "test_acc", "train_epochs", *PHASES]].to_string(
         index=False, float_format=lambda v: f"{v:.3f}"))

@@ -108,7 +108,7 @@ def main():
     step_ms = {(c, r): [] for c in configs for r in roots}
     trainer = {c: set() for c in configs}
     loads = []
-    print(flags.conditions(), flush=True)
+    print(flags.conditions(args.compare), flush=True)
     for _ in range(args.repeats):
         for c in configs:
             for r in roots:

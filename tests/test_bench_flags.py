@@ -3,6 +3,7 @@ benchmark and every flag, and the tables they print are complete."""
 import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import flags
 from cli import NO_CUDA, ROOT, SHARED_DATA, assert_one_line_error, run_cli
 from ctrl_c import ctrl_c_at, loaded
 from procs import children, cpu_seconds, start_cli, wait_for_cpu, wait_until_gone
@@ -238,16 +240,33 @@ def test_figures_come_with_their_machine_and_date(script, args):
     under it), but no benchmark printed the CPU, and several not the date either."""
     proc = run_cli(*args, script=f"bench/{script}", timeout=120)
     assert proc.returncode == 0, proc.stderr
-    date, machine, load = proc.stdout.splitlines()[0].split("; ")
+    date, machine, load, commit = proc.stdout.splitlines()[0].split("; ")
     assert re.fullmatch(r"20\d\d-\d\d-\d\d \d\d:\d\d UTC", date) and re.fullmatch(r"load average [\d.]+", load)
     assert machine == f"{cpu_model()}, {os.cpu_count()} cores"
+    assert commit == f"commit {flags.revision(ROOT)}"
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_the_conditions_name_the_commit_of_each_checkout(tmp_path):
+    """The figures of `--compare OLD` came without the commits they measured, which BENCHMARKS.md then had to give
+    by hand ("epochs/s (8331854)"): a commit's short hash, `+` once a tracked file differs, `unknown` outside git."""
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "run.py").write_text("")
+    subprocess.run([*git, "add", "run.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "one"], check=True)
+    head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    assert flags.conditions(tmp_path).endswith(f", compared with {tmp_path} at commit {head}")
+    (tmp_path / "run.py").write_text("changed")
+    assert flags.revision(tmp_path) == f"{head}+"
+    assert flags.revision("/") == "unknown"
 
 
 @pytest.mark.parametrize("script", [b for b in BENCHMARKS if b != "cuda_agreement.py"])
 def test_each_timing_benchmark_prints_its_conditions(script):
-    """Every benchmark whose figures BENCHMARKS.md records prints flags.conditions() with them (cuda_agreement.py
+    """Every benchmark whose figures BENCHMARKS.md records prints flags.conditions with them (cuda_agreement.py
     prints picks, not figures)."""
-    assert "flags.conditions()" in (ROOT / "bench" / script).read_text()
+    assert "flags.conditions(" in (ROOT / "bench" / script).read_text()
 
 
 @pytest.mark.parametrize("script", [*BENCHMARKS, "run_select.sh", "gpu_check.sh"])
