@@ -38,16 +38,19 @@ def parser(doc):
 
 
 def subset(known, what="name"):
-    """argparse type: the list of comma-separated names in the text, each one of `known` (else a one-line error
-    naming the first unknown `what` and the closest known names, or all of them)."""
+    """argparse type: the list of comma-separated names in the text, each one of `known` and named once (else a
+    one-line error naming the first unknown `what` and the closest known names, or all of them, or the first one
+    named twice, which would be measured twice)."""
     def names(text):
         from errors import did_you_mean
 
         chosen = text.split(",")
-        for name in chosen:
+        for i, name in enumerate(chosen):
             if name not in known:
                 hint = did_you_mean(name, known) or f"; give a comma-separated subset of {', '.join(known)}"
                 raise argparse.ArgumentTypeError(f"unknown {what} {name!r}{hint}")
+            if name in chosen[:i]:
+                raise argparse.ArgumentTypeError(f"{what} {name!r} named twice; name each once")
         return chosen
     return names
 

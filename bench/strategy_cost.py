@@ -98,6 +98,12 @@ def run_each(algs, run_args, out):
     return runs
 
 
+def alias_beside(algs):
+    """The first alias in `algs` beside the strategy it names (run.py would run both into one folder, which the
+    second run refuses); None when there is none."""
+    return next((alg for alg in algs if ALIASES.get(alg) in algs), None)
+
+
 def main():
     """Run or read the runs, then print the table; one error line and exit 2 on bad input."""
     p = flags.parser(__doc__)
@@ -114,6 +120,8 @@ def main():
         p.error("--results summarises every finished run in its folder; --algs, the strategies to run, would not "
                 "be used: leave it out")
     flags.refuse_run_flags(p, args.run_args, OWNED, "runs each of --algs in a fresh temporary folder")
+    if args.algs and (alias := alias_beside(args.algs)):
+        p.error(f"--algs names {ALIASES[alias]} twice, as itself and as its alias {alias}; name each strategy once")
     try:
         if args.results:
             table = summarise(finished_runs(args.results))

@@ -53,6 +53,9 @@ SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
     ("strategy_cost.py", ["--algs", "rand", "--", "--out=elsewhere"], ["--out after -- cannot be used"]),  # ignored
     ("strategy_cost.py", ["--results", "results", "--", "--nEnd", "300"], ["--nEnd 300) would not be used"]),
     ("strategy_cost.py", ["--results", "results", "--algs", "badge"], ["--algs", "would not be used"]),  # ignored
+    ("strategy_cost.py", ["--algs", "rand,badge,rand"], ["--algs", "strategy 'rand' named twice"]),  # run 2 failed
+    ("strategy_cost.py", ["--algs", "kcenter,coreset"], ["coreset twice, as itself and as its alias kcenter"]),  # same
+    ("train_speed.py", ["--configs", "digits lin 200,digits lin 200"], ["'digits lin 200' named twice"]),  # 2 rows
     ("run_time.py", ["--", "--nEnd", "300", "--out", "elsewhere"], ["--out after -- cannot be used"]),  # ignored
     ("peers.py", ["--repeats", "0"], ["--repeats"]),
     ("peers.py", ["--threads", "1,0"], ["--threads", "must be a positive int, got 0"]),
