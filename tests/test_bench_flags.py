@@ -164,7 +164,7 @@ def test_ctrl_c_at_a_terminal_stops_run_time_with_load_in_one_line():
                              "--nEnd", "1600"], cwd=ROOT, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
     try:
-        wait_for_cpu(proc, 1, used=lambda pid: max(map(cpu_seconds, busy_loops(pid)), default=0.0))
+        wait_for_cpu(proc, 0.5, used=lambda pid: max(map(cpu_seconds, busy_loops(pid)), default=0.0))
         loops = busy_loops(proc.pid)
         os.killpg(proc.pid, signal.SIGINT)
         _, err = proc.communicate(timeout=60)
