@@ -203,10 +203,18 @@ def stdout_closed():
     sys.exit(1)
 
 
+def failed_allocation(e):
+    """Whether the exception is a failed allocation, as run.out_of_memory tells it; kept here because a worker's
+    run.py is the measured checkout's, which may be older than that function."""
+    torch = sys.modules.get("torch")
+    return isinstance(e, (MemoryError,) + ((torch.OutOfMemoryError,) if torch else ())) \
+        or "can't allocate memory" in str(e)
+
+
 def command(main):
     """The benchmark's command: main(); a warning is one line (`x.py: warning: ...`, not Python's two with the
     source line that raised it), Ctrl-C stops it with one line and exit code 130 (even when a non-interactive shell
-    started it with SIGINT ignored), a failed allocation (run.out_of_memory) with one line and exit code 2, and a
+    started it with SIGINT ignored), a failed allocation (failed_allocation) with one line and exit code 2, and a
     closed stdout (stdout_closed) without a traceback."""
     import warnings
 
@@ -221,9 +229,7 @@ def command(main):
         print(f"{prog()}: interrupted", file=sys.stderr)
         sys.exit(130)
     except (MemoryError, RuntimeError) as e:
-        from run import out_of_memory
-
-        if not out_of_memory(e):
+        if not failed_allocation(e):
             raise
         print(f"{prog()}: error: out of memory; give the benchmark smaller sizes (see --help)", file=sys.stderr)
         sys.exit(2)

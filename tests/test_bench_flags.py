@@ -272,6 +272,18 @@ def test_each_timing_benchmark_prints_its_conditions(script):
     assert "flags.conditions(" in (ROOT / "bench" / script).read_text()
 
 
+def test_a_compared_checkout_s_failed_allocation_is_named_as_such(tmp_path):
+    """A worker measuring an older checkout (its run.py without out_of_memory, as 47a24dc's) reported a failed
+    allocation as `ImportError: cannot import name 'out_of_memory' from 'run'`: flags.command took the check from
+    the measured checkout's run.py."""
+    (tmp_path / "run.py").write_text("")
+    (tmp_path / "learner.py").write_text("")
+    (tmp_path / "dataset.py").write_text("raise RuntimeError(\"DefaultCPUAllocator: can't allocate memory\")\n")
+    proc = run_cli("--models", "mlp", "--n", "10", "--repeats", "1", "--compare", tmp_path, script="bench/mc_speed.py",
+                   timeout=120)
+    assert_one_line_error(proc, f"mlp in {tmp_path.resolve()}: mc_speed.py: error: out of memory")
+
+
 @pytest.mark.parametrize("script", [*BENCHMARKS, "run_select.sh", "gpu_check.sh"])
 def test_the_readme_names_each_benchmark(script):
     """README's Benchmarks section, the reader's list of what each benchmark measures, left out mc_speed.py and
