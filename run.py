@@ -520,7 +520,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
             kept = first_round_config(run_dir, config)
             if kept:  # round 0 continues from its snapshot: with the trainer the run started with
                 continue_trainer(learner, kept.get("trainer", "torch"), run_dir)
-        started = {"run_id": run_owner(kept)["run_id"], "kernel": kept.get("kernel", args.kernel)} if kept else {}
+        started = first_start(kept, config, run_dir)
         segments = [*(kept or {}).get("segments", []), segment(0, args, learner, config)]
         with interrupt_held():  # a fresh start (--force) replaces the folder's files whole
             run_dir.start(dict(config, **started, trainer=learner.trainer, trainer_identity=learner.trainer_identity,
@@ -570,6 +570,18 @@ def first_round_config(run_dir, config):
         return old
     except (StateError, KeyError, TypeError):
         return None
+
+
+def first_start(kept, config, run_dir):
+    """What a resume before the first checkpoint keeps of the run's first start (its config.json `kept`; None: the
+    run starts anew and keeps nothing): the run id and the top-level --kernel, --threads and device, which name the
+    first start's; a warning for another --threads or device now (continue_segment_flags), as in later rounds."""
+    if not kept:
+        return {}
+    from results import SEGMENT_FLAGS
+
+    continue_segment_flags(kept, config, run_dir)
+    return {"run_id": run_owner(kept)["run_id"], **{k: kept.get(k, config[k]) for k in ("kernel", *SEGMENT_FLAGS)}}
 
 
 def segment(first, args, learner, config):

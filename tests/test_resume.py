@@ -328,6 +328,21 @@ def test_a_run_resumed_with_another_kernel_flag_continues_its_snapshot_with_the_
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
+def test_a_first_round_resumed_with_other_threads_warns_and_keeps_the_first_start_at_the_top(tmp_path):
+    """Killed in round 0's training and resumed with --threads 2, the run continues that training as any resume
+    does: with a warning that its rounding can differ from here on, config.json's top level naming the first
+    start's --threads and device (it named the resume's, without a warning) and each segment its own."""
+    kill_mid_training(tmp_path, 0)
+    proc = run_main(*ARGS, "--out", tmp_path, "--resume", "--threads", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "continues its training" in proc.stderr
+    assert f"{FOLDER} started with --threads 1 and continues with --threads 2; its float rounding" in proc.stderr
+    config = json.loads((tmp_path / FOLDER / "config.json").read_text())
+    assert config["threads"] == 1 and config["device"] == "cpu"
+    assert [(s["from_round"], s["threads"]) for s in config["segments"]] == [(0, 1), (0, 2)]
+
+
+@pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 def test_a_snapshot_of_the_compiled_epoch_is_dropped_when_the_run_goes_on_with_pytorch(tmp_path):
     """Started with the compiled epoch and resumed with --kernel off (or without a C compiler): the run continues
     with PyTorch, whose optimizer state has another form, so the round trains from its first epoch with a warning
