@@ -538,12 +538,12 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         raise UserError(f"--resume: {run_dir.path} has run {state['round']} query rounds "
                         f"({first_batch(args) + state['round'] * args.nQuery} labelled), more than --nEnd and --rounds "
                         f"now allow ({n_query_rounds(args)}); raise them to continue it")
-    run_dir.cut_to(longer)
     if is_finished(summary, n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
     continue_trainer(learner, old.get("trainer", "torch"), run_dir)
     restore_checkpoint(state, learner, strategy, run_dir.checkpoint)  # one that does not fit stops it here
+    run_dir.cut_to(longer)  # only once nothing can refuse the resume: a refusal changes nothing
     run_dir.summary.unlink(missing_ok=True)
     continue_segment_flags(old, config, run_dir)
     run_dir.update_config({"nEnd": args.nEnd, "rounds": args.rounds,

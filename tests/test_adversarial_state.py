@@ -246,6 +246,9 @@ CORRUPTIONS = {
     "checkpoint.pt of another run": (other_checkpoint, ["checkpoint.pt", "another run"]),
     "checkpoint.pt of another identity": (forged_checkpoint(identity="0" * 64), ["checkpoint.pt", "another run"]),
     "checkpoint.pt of another network": (misfit_checkpoint, ["checkpoint.pt", "does not fit this run"]),
+    "checkpoint.pt of another network, rounds.csv torn": (  # the torn line stays: the refusal changes nothing
+        then(misfit_checkpoint, lambda f: open(f / "rounds.csv", "a").write("3,7")),
+        ["checkpoint.pt", "does not fit this run"]),
     "config.json truncated": (lambda f: (f / "config.json").write_text('{"alg": "ent'), ["config.json", "not valid JSON"]),
     "config.json deleted": (lambda f: (f / "config.json").unlink(), ["config.json", "missing"]),
     "config.json a list": (lambda f: (f / "config.json").write_text("[1, 2]"), ["config.json", "not an object"]),
