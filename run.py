@@ -519,7 +519,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
             print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
             kept = first_round_config(run_dir, config)
             if kept:  # round 0 continues from its snapshot: with the trainer the run started with
-                continue_trainer(learner, kept.get("trainer", "torch"), run_dir)
+                continue_trainer(learner, kept, run_dir)
         started = first_start(kept, config, run_dir)
         segments = [*(kept or {}).get("segments", []), segment(0, args, learner, config)]
         with interrupt_held():  # a fresh start (--force) replaces the folder's files whole
@@ -541,7 +541,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     if is_finished(summary, n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
-    continue_trainer(learner, old.get("trainer", "torch"), run_dir)
+    continue_trainer(learner, old, run_dir)
     restore_checkpoint(state, learner, strategy, run_dir.checkpoint)  # one that does not fit stops it here
     run_dir.cut_to(longer)  # only once nothing can refuse the resume: a refusal changes nothing
     run_dir.summary.unlink(missing_ok=True)
@@ -586,8 +586,9 @@ def first_start(kept, config, run_dir):
 
 def segment(first, args, learner, config):
     """config.json's record of one start or resume: the first round it runs and what it runs with."""
-    return {"from_round": first, "threads": args.threads, "trainer": learner.trainer, "kernel": args.kernel,
-            "device": config["device"], "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return {"from_round": first, "threads": args.threads, "trainer": learner.trainer,
+            "trainer_identity": learner.trainer_identity, "kernel": args.kernel, "device": config["device"],
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
 SEGMENT_PHRASES = {"threads": "with --threads {}", "device": "on {}"}  # how warnings name results.SEGMENT_FLAGS
@@ -608,15 +609,20 @@ def continue_segment_flags(old, config, run_dir):
                           f"part's {key})", stacklevel=2)
 
 
-def continue_trainer(learner, started_with, run_dir):
-    """A resumed run trains as it started (config.json's trainer; runs older than the field trained with PyTorch):
-    PyTorch when it started with it, whatever --kernel says now; a warning when it started with the compiled epoch
-    and that is not used here (its rounding differs from here on)."""
-    if started_with == "torch":
+def continue_trainer(learner, old, run_dir):
+    """A resumed run trains as it started (its config.json `old`: trainer; runs older than the field trained with
+    PyTorch): PyTorch when it started with it, whatever --kernel says now; a warning when it started with the
+    compiled epoch and that is not used here, or another build of it is (trainer_identity: another CPU or compiler,
+    e.g. on another machine): its rounding differs from here on."""
+    if old.get("trainer", "torch") == "torch":
         learner.train_with_torch()
     elif learner.trainer != "compiled":
         warnings.warn(f"{run_dir.path} started with the compiled mlp epoch, which is not used here (--kernel off or "
                       f"no working C compiler); it continues with PyTorch, whose float rounding differs", stacklevel=2)
+    elif old.get("trainer_identity", learner.trainer_identity) != learner.trainer_identity:
+        warnings.warn(f"{run_dir.path} started with another build of the compiled mlp epoch than this one (another "
+                      f"CPU or compiler: config.json's trainer_identity); its float rounding, and so its picks, can "
+                      f"differ from here on (config.json's segments record each part's build)", stacklevel=2)
 
 
 def run_rounds(args, run_dir, ds, learner, strategy, initial, first):

@@ -659,6 +659,25 @@ def test_a_run_resumed_on_another_device_warns_and_records_it(tmp_path, capsys):
     assert config["device"] == "cuda" and config["segments"][-1]["device"] == "cpu"
 
 
+def test_a_run_resumed_with_another_build_of_the_compiled_epoch_warns_and_records_it(tmp_path, capsys):
+    """Resumed where the compiled epoch is another build (another CPU or compiler, as on another machine), a run
+    goes on with a warning, as on another device, and each segment records its build (it went on silently)."""
+    flags = [*ARGS, "--out", tmp_path]
+    assert main(capsys, *flags, "--rounds", "1")[0] == 0
+    path = tmp_path / FOLDER / "config.json"
+    config = json.loads(path.read_text())
+    if config["trainer"] != "compiled":
+        pytest.skip("the compiled mlp epoch does not build here")
+    built_here = config["trainer_identity"]
+    other = dict(built_here, cpu_flags_sha256="0" * 64)  # as if started on another CPU
+    path.write_text(json.dumps(dict(config, trainer_identity=other)))
+    with pytest.warns(UserWarning, match=f"{FOLDER} started with another build of the compiled mlp epoch than this "
+                                         f"one"):
+        assert main(capsys, *flags, "--rounds", "2", "--resume")[0] == 0
+    config = json.loads(path.read_text())
+    assert config["trainer_identity"] == other and config["segments"][-1]["trainer_identity"] == built_here
+
+
 def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
     flags = [*ARGS, "--out", tmp_path]
     assert main(capsys, *flags, "--rounds", "1", "--threads", "1")[0] == 0
@@ -667,7 +686,8 @@ def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
                                          f"float rounding, and so its picks, can differ from here on"):
         assert main(capsys, *flags, "--rounds", "3", "--threads", "2", "--kernel", "off", "--resume")[0] == 0
     config = json.loads((tmp_path / FOLDER / "config.json").read_text())
-    segments = [{k: v for k, v in s.items() if k != "started"} for s in config["segments"]]
+    segments = [{k: v for k, v in s.items() if k not in ("started", "trainer_identity")} for s in config["segments"]]
+    assert [s["trainer_identity"]["path"] for s in config["segments"]] == [config["trainer"], "torch"]
     assert segments == [{"from_round": 0, "threads": 1, "trainer": config["trainer"], "kernel": "auto", "device": "cpu"},
                         {"from_round": 2, "threads": 2, "trainer": "torch", "kernel": "off", "device": "cpu"}]
     assert all(time.strptime(s["started"], "%Y-%m-%dT%H:%M:%S") for s in config["segments"])
