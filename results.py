@@ -463,7 +463,7 @@ class RunDir:
             mark = mark if isinstance(mark, dict) else {}
             data = read_bytes(path, f"the checkpoint of round {state['round']} needs it; {FORCE_HINT}")
             size = mark.get("bytes", -1)
-            if len(data) < size or size < 0 or sha256(data[:size]) != mark.get("sha256") \
+            if type(size) is not int or len(data) < size or size < 0 or sha256(data[:size]) != mark.get("sha256") \
                     or data[:size].count(b"\n") != mark.get("lines"):
                 raise StateError(f"{path} differs from the {mark.get('lines', '?')} lines the checkpoint of round "
                                  f"{state['round']} recorded (lines removed, changed or garbled)", hint=FORCE_HINT)

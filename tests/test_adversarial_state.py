@@ -171,6 +171,15 @@ def forged_checkpoint(**changes):
     return forge
 
 
+def forged_mark(size):
+    """Change the size the checkpoint recorded of rounds.csv to `size` (a crafted file's)."""
+    def forge(folder):
+        state = torch.load(folder / "checkpoint.pt", weights_only=True)
+        state["files"]["rounds"]["bytes"] = size
+        torch.save(state, folder / "checkpoint.pt")
+    return forge
+
+
 def misfit_checkpoint(folder):
     """A checkpoint of this run (its id and identity) whose network weights are of another shape."""
     state = torch.load(folder / "checkpoint.pt", weights_only=True)
@@ -305,6 +314,9 @@ CORRUPTIONS = {
                                      ["training.pt", "symbolic link"]),
     "training.pt of a finished round": (planted_snapshot(round=2), RESUMES),
     "training.pt of another training of the round": (planted_snapshot(), RESUMES),
+    "checkpoint size of rounds.csv a text": (forged_mark("x"), ["rounds.csv", "differs from the"]),  # a TypeError
+    "checkpoint size of rounds.csv a float": (forged_mark(1.5), ["rounds.csv", "differs from the"]),
+    "checkpoint size of rounds.csv none": (forged_mark(None), ["rounds.csv", "differs from the"]),
     "checkpoint round -1": (forged_checkpoint(round=-1), ["checkpoint.pt", "round -1", "rounds.csv"]),
     "checkpoint round 1 of 2": (forged_checkpoint(round=1), ["checkpoint.pt", "round 1"]),
     "checkpoint round 7": (forged_checkpoint(round=7), ["checkpoint.pt", "round 7"]),
