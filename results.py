@@ -481,9 +481,9 @@ class RunDir:
     def check_round(self, rd, recorded):
         """StateError unless the rows the checkpoint recorded are those of rounds 0..rd: one row each in
         rounds.csv, and queries.csv's rows of those rounds in order (a forged round number shows here)."""
-        queried = recorded["queries"]
-        if recorded["rounds"] != list(range(rd + 1)) or queried != sorted(queried) \
-                or sorted(set(queried)) != list(range(rd + 1)):
+        queried, n = recorded["queries"], len(recorded["rounds"])  # rd itself may be any forged integer
+        if rd != n - 1 or recorded["rounds"] != list(range(n)) or queried != sorted(queried) \
+                or sorted(set(queried)) != list(range(n)):
             raise StateError(f"{self.checkpoint} says round {rd} was the last to finish, which the "
                              f"{len(recorded['rounds'])} rows of {self.rounds} it recorded contradict", hint=FORCE_HINT)
 

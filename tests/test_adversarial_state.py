@@ -321,6 +321,8 @@ CORRUPTIONS = {
     "checkpoint round 1 of 2": (forged_checkpoint(round=1), ["checkpoint.pt", "round 1"]),
     "checkpoint round 7": (forged_checkpoint(round=7), ["checkpoint.pt", "round 7"]),
     "checkpoint round 50": (forged_checkpoint(round=50), ["checkpoint.pt", "round 50"]),
+    "checkpoint round 10**15": (forged_checkpoint(round=10**15), ["checkpoint.pt", "round 1000000000000000"]),
+    "checkpoint round 2**70": (forged_checkpoint(round=2**70), ["checkpoint.pt", f"round {2**70}"]),
 }
 
 
