@@ -471,6 +471,13 @@ def run_config(args, seed, device, ds, learner, data_identity, startup_seconds):
 
 
 NOTHING_SAVED = "no round had finished, so nothing is saved"
+UNOPENED = "the run folder was not opened yet, so nothing in it changed; continue with --resume"
+
+
+def early_interrupt_note(args):
+    """What a Ctrl-C before the run folder was opened (importing, reading the data, setting up) leaves: with
+    --resume, the folder as it was, finished rounds included; else no round of this run."""
+    return UNOPENED if args.resume else NOTHING_SAVED
 
 
 def saved_rounds_note(run_dir):
@@ -820,7 +827,7 @@ def main(argv=None):
         print(f"run.py: training diverged in {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
-        print(f"run.py: interrupted; {str(e) or NOTHING_SAVED}", file=sys.stderr)
+        print(f"run.py: interrupted; {str(e) or early_interrupt_note(args)}", file=sys.stderr)
         return 130
     except OSError as e:
         then = e.__notes__[0] if getattr(e, "__notes__", None) else "run it again"

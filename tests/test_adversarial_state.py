@@ -485,6 +485,24 @@ def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
     assert not (out / FOLDER / "rounds.csv").exists()
 
 
+def test_ctrl_c_during_the_start_up_of_a_resume_says_its_folder_is_as_it_was(tmp_path, finished):
+    """Caught 0.3 CPU seconds into a --resume (importing torch, reading the data), before it opens its run folder:
+    the folder and its finished rounds are as they were (it said that nothing was saved, which invited --force)."""
+    out = tmp_path / "out"
+
+    def start():
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(finished, out / FOLDER)
+        return start_cli(*ARGS, "--rounds", "3", "--out", out, "--resume")
+
+    code, err = ctrl_c_at(start, lambda pid: procs.cpu_seconds(pid) >= 0.3,
+                          lambda: snapshot(out / FOLDER) == snapshot(finished))
+    assert code == 130 and err.strip().splitlines() in ([starting_line("run.py")], [
+        "run.py: interrupted; the run folder was not opened yet, so nothing in it changed; continue with --resume"]), \
+        (code, err)
+    assert snapshot(out / FOLDER) == snapshot(finished)
+
+
 def test_ctrl_c_mid_run_prints_one_line_and_resumes(tmp_path, reference):
     """Caught once round 0 is saved, before the run ends."""
     out = tmp_path / "out"
