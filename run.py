@@ -809,6 +809,7 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     args.alg = ALIASES.get(args.alg, args.alg)  # an alias runs, and names its folder, as the strategy it names
+    ended = []  # the run folder once run() has returned: a Ctrl-C after that says the run had ended
     try:
         check_flags(args)
         watch = Stopwatch()
@@ -819,7 +820,7 @@ def main(argv=None):
 
         with thread_limit(max(args.threads, 1)), threadpool_limits(max(args.threads, 1)), warnings.catch_warnings():
             warnings.simplefilter("always", GuardWarning)  # each round's, though words repeat (default: once)
-            run(args, watch)
+            ended.append(run(args, watch))
     except UserError as e:
         print(f"run.py: error: {e}", file=sys.stderr)
         return 2
@@ -827,7 +828,8 @@ def main(argv=None):
         print(f"run.py: training diverged in {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as e:
-        print(f"run.py: interrupted; {str(e) or early_interrupt_note(args)}", file=sys.stderr)
+        note = str(e) or (saved_rounds_note(ended[0]) if ended else early_interrupt_note(args))
+        print(f"run.py: interrupted; {note}", file=sys.stderr)
         return 130
     except OSError as e:
         then = e.__notes__[0] if getattr(e, "__notes__", None) else "run it again"
@@ -854,7 +856,15 @@ def cli():
     """The console command (`badge-run`, or `python run.py`): warnings on their own lines, main's exit code."""
     warnings.showwarning = show_warning
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    exit_with(main)
+    exit_with(lambda: exit_quietly(main()))
+
+
+def exit_quietly(code):
+    """main's exit code `code`, with Ctrl-C ignored from now on: main has said how the run ended, and a Ctrl-C while
+    the interpreter shuts down (seconds with torch loaded) would print a traceback or end the process without a
+    line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return code
 
 
 if __name__ == "__main__":

@@ -503,6 +503,23 @@ def test_ctrl_c_during_the_start_up_of_a_resume_says_its_folder_is_as_it_was(tmp
     assert snapshot(out / FOLDER) == snapshot(finished)
 
 
+@pytest.mark.parametrize("delay", [0.0, 0.1])
+def test_ctrl_c_as_the_run_ends_says_it_had_ended_or_goes_unnoticed(tmp_path, delay):
+    """Ctrl-C `delay` seconds after the run's last line (`run.py: done`), as main returns or Python shuts down: the
+    run has ended, so the line says so (exit 130), or the exit is main's 0 with nothing more said. It said that
+    nothing was saved, printed a KeyboardInterrupt traceback, or killed the process without a line."""
+    ended = f"run.py: interrupted; the run had already ended; its 2 finished rounds are saved in {tmp_path / FOLDER}\n"
+    for _ in range(3):
+        proc = start_cli(*ARGS, "--rounds", "1", "--out", tmp_path, "--force")
+        for line in proc.stderr:
+            if line.startswith("run.py: done"):
+                time.sleep(delay)
+                proc.send_signal(signal.SIGINT)
+                break
+        rest = proc.stderr.read()
+        assert (proc.wait(), rest) in ((0, ""), (130, ended)), (proc.returncode, rest)
+
+
 def test_ctrl_c_mid_run_prints_one_line_and_resumes(tmp_path, reference):
     """Caught once round 0 is saved, before the run ends."""
     out = tmp_path / "out"
