@@ -134,10 +134,20 @@ def recorded_settings(config):
     UNSET, a known value, so that such runs never pool with runs that set it; only a flag not recorded is unknown."""
     found = {k: UNSET if v is None else v for k, v in result_settings(config).items() if k != "nStart"}
     identity = config.get("data_identity")
-    trainer_identity = config.get("trainer_identity")
+    trainer, trainer_identity = trainer_record(config)
     return dict(found, data_sha256=identity.get("source_sha256") if isinstance(identity, dict) else None,
-                trainer=config.get("trainer"),
-                trainer_identity=short_hash(trainer_identity) if trainer_identity is not None else None)
+                trainer=trainer, trainer_identity=trainer_identity)
+
+
+def trainer_record(config):
+    """(trainer, short hash of its identity) of a run: the first start's (config.json's top level), then each other
+    one its resumes recorded (segments), joined by '+' as --threads is (`compiled+torch`), so that a run resumed with
+    another trainer or build reads as made with both; None where none is recorded."""
+    segments = config.get("segments") if isinstance(config.get("segments"), list) else []
+    starts = [config, *(s for s in segments if isinstance(s, dict))]
+    trainers = [s["trainer"] for s in starts if isinstance(s.get("trainer"), str)]
+    identities = [short_hash(s["trainer_identity"]) for s in starts if s.get("trainer_identity") is not None]
+    return "+".join(dict.fromkeys(trainers)) or None, "+".join(dict.fromkeys(identities)) or None
 
 
 def short_hash(value):

@@ -24,7 +24,8 @@ nStart=50`); a run that records no value of such a flag (a results.csv of an old
 run.py's default only, and is apart (`imbalance=?`) beside runs that set another; runs of one algorithm that
 differ in its own flags (--beta, --nConfigs, --delta, --kmFactor) become
 separate algorithms (`powerbald beta=2`); a warning says which flags differ. Another warning names the trainers when a
-setting's runs trained with different ones (config.json's trainer and trainer_identity).
+setting's runs trained with different ones (config.json's trainer and trainer_identity, a resumed run's segments
+included).
 
 For each setting (data, model, nQuery and any such protocol) it writes, as PNG and PDF (and CSV where it is a
 table):

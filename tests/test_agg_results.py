@@ -784,6 +784,27 @@ def test_one_warning_per_setting_whose_runs_used_different_trainers(tmp_path):
     assert "torch (1 run)" in mixed[0] and "compiled (" not in mixed[0]
 
 
+def test_a_run_resumed_with_another_build_or_trainer_reads_as_made_with_both(tmp_path):
+    compiled = {"path": "compiled", "library": "ab", "compiler": "cc 12", "cpu_flags": "f"}
+    other = dict(compiled, cpu_flags="g")
+    start = {"from_round": 0, "threads": 1, "trainer": "compiled", "trainer_identity": compiled}
+    write_run(tmp_path, "rand", 1, [0.5, 0.6], trainer="compiled", trainer_identity=compiled, segments=[start])
+    write_run(tmp_path, "rand", 2, [0.5, 0.6], trainer="compiled", trainer_identity=compiled,
+              segments=[start, dict(start, from_round=1, trainer_identity=other)])
+    write_run(tmp_path, "rand", 3, [0.5, 0.6], trainer="compiled", trainer_identity=compiled,
+              segments=[start, dict(start, from_round=1, trainer="torch", trainer_identity={"path": "torch"})])
+    write_run(tmp_path, "rand", 4, [0.5, 0.6], trainer="compiled", trainer_identity=compiled,
+              segments=[start, {"from_round": 1, "threads": 1, "trainer": "compiled"}])  # an older resume: no build
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        agg_read.warn_mixed_trainers(agg_read.load_results([tmp_path]))
+    mixed = [str(w.message) for w in caught if "different trainers" in str(w.message)]
+    one, two, torch_ = (agg_read.short_hash(x) for x in (compiled, other, {"path": "torch"}))
+    assert len(mixed) == 1
+    assert f"compiled [{one}] (2 runs)" in mixed[0] and f"compiled [{one}+{two}] (1 run)" in mixed[0]
+    assert f"compiled+torch [{one}+{torch_}] (1 run)" in mixed[0]
+
+
 def test_the_trainer_warning_counts_only_the_algorithms_analysed(tmp_path):
     compiled = {"path": "compiled", "library": "ab", "compiler": "cc 12", "cpu_flags": "f"}
     for seed in (1, 2):
