@@ -1,6 +1,7 @@
 """`batchbald`: BatchBALD (Kirsch, van Amersfoort & Gal, NeurIPS 2019), greedy maximisation of the mutual
 information I(y_1, …, y_k; θ) between the batch's labels and the weights, θ given by T MC-dropout passes
-p_t(y | x) (each pass equally likely).
+p_t(y | x) (each pass equally likely), each pass one network for every point (one dropout mask per layer: the
+paper's consistent MC dropout; with a mask per point the joint predictive of a batch factorises).
 
 Labels are independent given θ, so I(y_B; θ) = H(y_B) − Σ_{b∈B} E_t H(p_t(x_b)), and adding x_i to the batch B
 raises it by H(y_i | y_B) − E_t H(p_t(x_i)). With configurations m of y_B (all C^|B| of them, or M sampled from
@@ -117,11 +118,12 @@ def batchbald_select(mc_probs, k, generator, n_configs=DEFAULT_CONFIGS):
 
 
 class BatchBALD(Strategy):
-    """`batchbald`: greedy BatchBALD over 10 MC-dropout passes; --nConfigs sampled label configurations once the
-    exact sum would exceed them."""
+    """`batchbald`: greedy BatchBALD over 10 MC-dropout passes, each one network for all points (shared masks);
+    --nConfigs sampled label configurations once the exact sum would exceed them."""
 
     name = "batchbald"
 
     def select(self, n):
         idx = self.unlabeled()
-        return batchbald_select(self.learner.mc_probs(idx), n, self.gen, n_configs=self.n_configs).among(idx)
+        probs = self.learner.mc_probs(idx, shared=True)
+        return batchbald_select(probs, n, self.gen, n_configs=self.n_configs).among(idx)

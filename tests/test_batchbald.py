@@ -7,6 +7,9 @@ import pytest
 import torch
 from batchbald_redux.batchbald import get_batchbald_batch
 
+import dataset
+from learner import Learner
+from query_strategies import STRATEGIES
 from query_strategies.batchbald import (batchbald_select, conditional_entropies, entropy_bound, exact_configurations,
                                         sampled_configurations)
 from query_strategies.entropy_sampling import entropy
@@ -107,3 +110,24 @@ def test_grouped_bound_is_above_every_estimate_and_tight_for_a_long_batch():
         assert (entropy_bound(p, q, omega) >= conditional_entropies(p, q, omega) - 1e-12).all()
     q, omega = sampled_configurations(long, 300, gen)  # 25 points: each configuration singles out one pass
     assert (entropy_bound(p, q, omega) - conditional_entropies(p, q, omega)).max() < 0.05
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_the_strategy_scores_shared_mask_passes():
+    """`batchbald` scores passes that are each one network for every point (Predictor.mc_probs(shared=True), the
+    paper's consistent MC dropout): its picks are batchbald_select's on those, the learner's generator in the same
+    state. With a mask per point (the default) a batch's joint predictive factorises: other picks."""
+    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
+    gen = torch.Generator().manual_seed(0)
+    learner = Learner("mlp", ds, "cpu", gen, max_epochs=20)
+    labeled = np.zeros(len(ds.y_train), dtype=bool)
+    labeled[::27] = True
+    learner.train(np.flatnonzero(labeled))
+    idx, state = np.flatnonzero(~labeled), gen.get_state()
+    got = STRATEGIES["batchbald"](learner.predictor, labeled, torch.Generator()).query(4).index.tolist()
+    gen.set_state(state)
+    shared = learner.predictor.mc_probs(idx, shared=True)
+    assert got == batchbald_select(shared, 4, torch.Generator()).among(idx).index.tolist()
+    gen.set_state(state)
+    per_point = learner.predictor.mc_probs(idx)
+    assert got != batchbald_select(per_point, 4, torch.Generator()).among(idx).index.tolist()
