@@ -46,11 +46,27 @@ def deepfool_step(logits, x, label):
     return nearest_boundary_step(logits.detach(), input_jacobian(logits, x), label)
 
 
+def immovable(model, X):
+    """Which points no step can move: every w_k = ∇f_k − ∇f_ŷ vanishes at x (ŷ = argmax f(x))."""
+    model.eval()
+    with torch.enable_grad():
+        x = X.detach().clone().requires_grad_(True)
+        logits = model(x)[0]
+        jac = input_jacobian(logits, x)
+    label = logits.detach().argmax(1)
+    w = jac - jac[torch.arange(len(label), device=label.device), label].unsqueeze(1)
+    return (w.flatten(2).norm(dim=2) == 0).all(1)
+
+
 def deepfool_scores(model, X, max_iter=DEEPFOOL_STEPS):
     """‖r‖² of deepfool_perturbations, for every point (the original's score also for points that never flipped);
-    +∞ where r = 0: a point the walk never moved (every w_k vanishes where it starts; a flipped point has moved)."""
+    +∞ for a point no step can move (`immovable`). Of the others (max_iter ≥ 1) r = 0 only for a point on a
+    boundary, where ŷ ties with a class k of w_k ≠ 0: its distance, 0 (a flipped point has moved)."""
     sq = deepfool_perturbations(model, X, max_iter)[0].flatten(1).square().sum(1)
-    return sq.masked_fill(sq == 0, math.inf)
+    still = (sq == 0).nonzero().squeeze(1)
+    if len(still):
+        sq[still] = sq[still].masked_fill(immovable(model, X[still]), math.inf)
+    return sq
 
 
 class AdversarialDeepFool(AdversarialMargin):

@@ -154,7 +154,7 @@ def test_deepfool_stops_at_its_cap_and_scores_the_perturbation_reached():
         r, flipped = deepfool_perturbations(model, X, max_iter=cap)
         ref_r, ref_flipped = reference_deepfool(model, X[0], cap)
         assert flipped.tolist() == [ref_flipped] and torch.allclose(r[0], ref_r)
-        assert deepfool_scores(model, X, max_iter=cap).tolist() == [float(r[0].square().sum()) or math.inf]
+        assert deepfool_scores(model, X, max_iter=cap).tolist() == [float(r[0].square().sum())]  # cap 0: r = 0
     r3, flipped3 = deepfool_perturbations(model, X, max_iter=3)
     assert 0 < r3[0, 0] < math.atanh(0.9) and r3[0, 1] == 0 and flipped3.tolist() == [False]
     assert math.isclose(float(deepfool_scores(model, X)[0]), math.atanh(0.9) ** 2, rel_tol=1e-12)
@@ -211,3 +211,15 @@ def test_cli_runs(tmp_path, request, alg, data):
     proc = run_main("--alg", alg, "--out", tmp_path, *flags)
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == ([50, 100, 150] if data == "digits" else [100, 150, 200])
+
+
+def test_a_point_on_a_boundary_scores_zero_for_deepfool():
+    """x₀ = 1 ties f₀ and f₁ (ŷ = 0, the first): the nearest boundary is at distance 0, so r = 0 and the score is 0,
+    the closest of all, as the original's; only a point no step can move (x₀ = −5, dead ReLU) scores +∞. The same
+    on a linear model at a tie (x = (1, 1) with W = I)."""
+    X = torch.tensor([[1.0, 0.0], [-5.0, 0.0], [0.5, 0.0]], dtype=torch.float64)
+    assert deepfool_scores(ReluNet(), X).tolist() == [0.0, math.inf, 0.25]
+    assert deepfool_scores(ReluNet(), X).tolist()[0] == float(reference_deepfool(ReluNet(), X[0], 50)[0].square().sum())
+    model = LinearNet(torch.eye(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64))
+    scores = deepfool_scores(model, torch.tensor([[1.0, 1.0], [2.0, 1.0]], dtype=torch.float64)).tolist()
+    assert scores[0] == 0.0 and math.isclose(scores[1], 0.5, rel_tol=1e-12)
