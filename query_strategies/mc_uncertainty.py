@@ -1,5 +1,6 @@
-"""`varratio` and `meanstd`: the two MC-dropout uncertainty scores of DeepAL+ (Zhan et al. 2022), over the same
-10 MC-dropout passes as `bald`."""
+"""`varratio` and `meanstd`, two uncertainty scores of DeepAL+ (Zhan et al. 2022), both over the same 10 MC-dropout
+passes as `bald`. DeepAL+'s `MeanSTD` takes MC-dropout passes too; its `VarRatio` takes the deterministic
+prediction (so it is `conf`), where ours takes Gal et al.'s (2017) MC-dropout form of 1 − max_c p(c | x)."""
 import torch
 
 from .least_confidence import LeastConfidenceDropout
