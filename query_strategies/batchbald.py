@@ -38,10 +38,14 @@ def exact_configurations(batch_probs):
 
 
 def sampled_configurations(batch_probs, M, generator):
-    """M configurations drawn from p(y_B): configuration m takes pass t_m = m mod T, then y_b ~ p_{t_m}(x_b) for
-    each b, by inverse CDF of uniforms from the CPU generator. Returns (q (T × M), ω = 1/M)."""
+    """M configurations drawn from p(y_B): configuration m takes pass t_m (m mod T for the first T·⌊M/T⌋, distinct
+    uniformly drawn passes for the M mod T others, so that each t_m is uniform), then y_b ~ p_{t_m}(x_b) for each
+    b, by inverse CDF of uniforms from the CPU generator. Returns (q (T × M), ω = 1/M)."""
     T, b, C = batch_probs.shape
-    passes = torch.arange(M, device=batch_probs.device) % T
+    passes = torch.arange(M) % T
+    if M % T:
+        passes[M - M % T:] = torch.randperm(T, generator=generator)[:M % T]
+    passes = passes.to(batch_probs.device)
     u = torch.rand(M, b, 1, generator=generator, dtype=torch.float64).to(batch_probs.device)
     cum = batch_probs.double().cumsum(-1)[passes]
     configs = (cum < u * cum[..., -1:]).sum(-1).clamp_max_(C - 1)

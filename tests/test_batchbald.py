@@ -131,3 +131,14 @@ def test_the_strategy_scores_shared_mask_passes():
     gen.set_state(state)
     per_point = learner.predictor.mc_probs(idx)
     assert got != batchbald_select(per_point, 4, torch.Generator()).among(idx).index.tolist()
+
+
+def test_sampled_configurations_draw_every_pass_alike_when_T_does_not_divide_M():
+    """Pass 0 says class 0, pass 1 class 1, so p(y_B) is (½, ½). With M = 3 configurations the passes must stay
+    equally likely (the third one's drawn): m mod T alone drew class 0 for two of every three."""
+    batch = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]]], dtype=torch.float64)  # (T = 2, b = 1, C = 2)
+    ones = [float(sampled_configurations(batch, 3, torch.Generator().manual_seed(s))[0][1].mean()) for s in range(400)]
+    assert abs(np.mean(ones) - 0.5) < 0.03
+    assert all(q in (1 / 3, 2 / 3) for q in ones)  # the first two configurations take one pass each
+    alone = [float(sampled_configurations(batch, 1, torch.Generator().manual_seed(s))[0][1, 0]) for s in range(50)]
+    assert 0 < np.mean(alone) < 1
