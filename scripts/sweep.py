@@ -175,14 +175,16 @@ def action_for(folder, ns):
 
 def data_changed_since(config, ns):
     """Whether a file a run of `ns` reads its data from (its --data and --test files, or --did's
-    PATH/openml/<did>.csv) was modified after `config` (the run's config.json) was written: rewritten in place since,
-    its finished run is resumed rather than skipped, so that run.py compares the content (and refuses other data)."""
+    PATH/openml/<did>.csv) was modified or replaced after `config` (the run's config.json) was written: rewritten in
+    place, or another file moved or copied with its times (mv, cp -p, tar, rsync) over it, which keeps an older
+    modification time but not the inode's change time. Its finished run is then resumed rather than skipped, so
+    that run.py compares the content (and refuses other data)."""
     if ns.did > 0:
         files = [Path(ns.path) / "openml" / f"{ns.did}.csv"]
     else:
         files = [Path(f) for f in (ns.data, ns.test) if f and f.lower().endswith((".csv", ".npz"))]
     written = config.stat().st_mtime
-    return any(f.is_file() and f.stat().st_mtime > written for f in files)
+    return any(f.is_file() and max(f.stat().st_mtime, f.stat().st_ctime) > written for f in files)
 
 
 def planned_settings(ns):

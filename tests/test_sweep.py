@@ -627,6 +627,23 @@ def test_a_finished_run_is_not_skipped_when_its_data_file_was_rewritten_since(tm
     assert len(failed) == 1 and "was started on other data" in failed[0], failed
 
 
+def test_a_finished_run_is_not_skipped_when_another_file_was_moved_over_its_data_file(tmp_path, capsys):
+    """A file moved (or copied with cp -p, unpacked, rsync'ed) over the data file keeps its older modification time:
+    the finished run of the old rows was skipped while the sweep meant the new ones. Its inode change time tells."""
+    data = write_digits_csv(tmp_path / "d.csv", slice(0, 600))
+    newer = write_digits_csv(tmp_path / "new" / "d.csv", slice(600, 1200))
+    os.utime(newer, (time.time() - 3600, time.time() - 3600))  # made an hour before the run
+    grid = ["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--data", str(data), "--out", str(tmp_path / "r")]
+    assert sweep.main(grid) == 0
+    os.replace(newer, data)
+    capsys.readouterr()
+    assert sweep.main([*grid, "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("resume ")
+    assert sweep.main(grid) == 1
+    failed = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("FAILED")]
+    assert len(failed) == 1 and "was started on other data" in failed[0], failed
+
+
 def test_a_run_folder_whose_config_cannot_be_read_is_refused_naming_it(tmp_path, capsys):
     flags = ["--algs", "rand", "--seeds", "1", "--nQuery", "50", "--nStart", "50", "--nEnd", "100", "--maxEpochs",
              "20", "--out", str(tmp_path)]
