@@ -618,6 +618,7 @@ def build_parser():
     return p
 
 
+DATA_OPTIONS = ("--data", "--did")  # the sweep's options naming its data sets
 GRID_KEYS = {"algs", "seeds", "data", "did", "model", "nQuery", "out", "workers", "backend", "address",
              "cpus-per-run"}
 
@@ -694,6 +695,14 @@ def without_flags(argv, flags):
     return kept
 
 
+def without_grid_data(defaults, argv):
+    """The grid's option defaults without its data sets (data and did) when the command line `argv` names any:
+    --data and --did name the sweep's data sets together, so either replaces both of the grid's."""
+    if any(a.split("=")[0] in DATA_OPTIONS for a in argv):
+        return {k: v for k, v in defaults.items() if k not in ("data", "did")}
+    return defaults
+
+
 def parse_args(argv):
     """(sweep options, run.py flags): the command line over the --grid file over the defaults; a run.py flag on the
     command line replaces the grid's."""
@@ -701,7 +710,7 @@ def parse_args(argv):
     args, passthrough = parser.parse_known_args(argv)
     if args.grid:
         defaults, run_argv = read_grid(args.grid)
-        parser.set_defaults(**defaults)
+        parser.set_defaults(**without_grid_data(defaults, sys.argv[1:] if argv is None else argv))
         args, passthrough = parsed_or_grid_error(lambda: parser.parse_known_args(argv), f"--grid {args.grid}:")
         check_grid_choices(parser, args, args.grid)
         passthrough = without_flags(run_argv, {a.split("=")[0] for a in passthrough if a.startswith("--")}) \

@@ -175,6 +175,21 @@ def test_grid_file_plans_the_same_runs_as_the_flags(tmp_path, capsys):
                                    for ln in lines)  # the grid's --nEnd 150 replaced, its other flags kept
 
 
+@pytest.mark.parametrize("flags, data", [
+    (["--data", "FashionMNIST"], "--data FashionMNIST"),  # the grid's --did 6 ran beside it
+    (["--did", "6"], "--did 6"),  # the grid's MNIST ran beside it
+    (["--data=digits"], "--data digits"),
+])
+def test_the_data_sets_of_the_command_line_replace_the_grid_s(tmp_path, capsys, flags, data):
+    """--data and --did name the data sets together: either on the command line replaces both of the grid's, as
+    --seeds replaces its seeds (they were added to the grid's data sets, into the grid's --out)."""
+    grid = tmp_path / "grid.toml"
+    grid.write_text(f"algs = ['rand']\nseeds = [1]\ndata = ['MNIST']\ndid = [6]\nout = '{tmp_path / 'res'}'\n")
+    assert sweep.main(["--grid", str(grid), *flags, "--dry-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and f"--nQuery 100 {data} --out" in lines[0], lines
+
+
 @pytest.mark.parametrize("text, message", [
     ("algs = [rand", "cannot be read as TOML"),
     ("algs = ['rand']\nseed = [1]", "unknown key(s) seed"),
