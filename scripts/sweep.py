@@ -9,7 +9,8 @@ OUT/<data>_<model>_<alg>_<nQuery>_seed<seed>/ with summary.json and nothing left
 skipped (a larger --nEnd continues it); any other existing run folder is continued with run.py --resume (which
 refuses a run that has already made more rounds than --nEnd and --rounds allow). A run
 folder whose config.json records other result-changing flags (results.RESULT_FLAGS and the strategy's own, e.g.
---lr, --nStart), or whose config.json cannot be read, is neither skipped nor continued: it is refused with one
+--lr, --nStart; one it lacks, from an older version, as run.py's default), or whose config.json cannot be read,
+is neither skipped nor continued: it is refused with one
 line naming them, or the broken file (exit code 1). Each
 run's stdout and stderr go to OUT/logs/<run>.log. A failed run is reported (its name, exit code and error line)
 and the others go on; the exit code is 1 when any run failed.
@@ -65,10 +66,10 @@ if __name__ == "__main__":
 import run  # noqa: E402
 import resume  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
-from results import RunDir, differing_settings, load_state, result_settings  # noqa: E402
+from results import RESULT_FLAGS, RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
 from statefile import StateError, link_refusal, open_regular, read_regular  # noqa: E402
-from strategy_params import parameters  # noqa: E402
+from strategy_params import parameters, result_flags  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>: the signal this process gets when its parent dies
@@ -156,7 +157,7 @@ def action_for(folder, ns):
         return "run", ""
     run_dir, planned = RunDir(folder), planned_settings(ns)
     try:
-        recorded = run_dir.read_config()
+        recorded = presumed_config(run_dir.read_config())
     except StateError as e:  # a config.json that cannot be read: nothing says which run this is
         return "refuse", (f"{e.problem}; move the folder away (or run it by hand with run.py --force), then run "
                           "the sweep again")
@@ -195,6 +196,16 @@ def planned_settings(ns):
     if planned.get("device") == "auto":
         del planned["device"]
     return planned
+
+
+def presumed_config(recorded):
+    """config.json's record (`recorded`) with run.py's default for each result-changing flag it lacks: an older
+    version's run, made before the flag existed, ran as its default runs (no --imbalance, --select-on model), as
+    run.py --resume (resume.LATER_KEYS) and the analysis (agg_read.PRESUMED) take it; --device's default, auto,
+    names no device, so an unrecorded device stays unknown."""
+    parser = run.build_parser()
+    missing = [k for k in (*RESULT_FLAGS, *result_flags(recorded.get("alg"))) if k != "device" and k not in recorded]
+    return {**{k: parser.get_default(k) for k in missing}, **recorded}
 
 
 def refusal_line(folder, recorded, planned, differing):

@@ -587,6 +587,27 @@ def test_a_run_made_with_another_strategy_parameter_is_refused_not_skipped(tmp_p
     assert capsys.readouterr().out.startswith("skip ")
 
 
+def test_a_run_of_an_older_version_counts_as_made_with_the_defaults_of_the_flags_it_lacks(tmp_path, capsys):
+    """A finished run made before --imbalance and --select-on existed records neither: the sweep skipped it for a
+    sweep of --imbalance 2 (the balanced run reused as a long-tailed one), where run.py --resume and the analysis
+    take a flag not recorded as its default."""
+    out = tmp_path / "res"
+    flags = ["--seed", "1", "--nQuery", "50", "--nStart", "50", "--nEnd", "50", "--maxEpochs", "5", "--out", str(out)]
+    assert run.main(["--alg", "powermargin", *flags]) == 0
+    config = out / "digits_mlp_powermargin_50_seed1" / "config.json"
+    recorded = json.loads(config.read_text())
+    config.write_text(json.dumps({k: v for k, v in recorded.items() if k not in ("imbalance", "select_on")}))
+    capsys.readouterr()
+    grid = ["--algs", "powermargin", "--seeds", "1", *flags[2:], "--dry-run"]
+    for extra, was, now in ((["--imbalance", "2"], "no --imbalance", "--imbalance 2.0"),
+                            (["--select-on", "input"], "--select-on model", "--select-on input")):
+        assert sweep.main([*grid, *extra]) == 0
+        planned = capsys.readouterr()
+        assert planned.out.startswith("refuse ") and f"was made with {was}, the sweep would run {now};" in planned.err
+    assert sweep.main(grid) == 0
+    assert capsys.readouterr().out.startswith("skip ")
+
+
 def write_digits_csv(path, rows):
     from sklearn.datasets import load_digits
     X, y = load_digits(return_X_y=True)
