@@ -75,6 +75,7 @@ from tqdm import tqdm  # noqa: E402
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>: the signal this process gets when its parent dies
 RAY_RETRIES = 3  # reruns of a Ray task whose node or worker died (Ray's own default, made explicit)
 PATH_FLAGS = ("--path", "--test")  # run.py flags naming files or folders, made absolute for every run
+NAME_KEYS = ("alg", "model", "nQuery", "seed")  # what a run folder's name says of its run, beside its data
 SWEEP_FLAGS = {"--alg", "--seed", "--dummy", "--out", "--force", "--resume", "--data", "--did", "--model", "--nQuery"}
 
 
@@ -165,7 +166,7 @@ def action_for(folder, ns):
         done = run_dir.read_summary()
     except UserError:
         return "resume", ""  # run.py --resume then names the broken file, and only this run fails
-    differing = differing_settings(recorded, planned)
+    differing = misnamed(recorded, planned) + differing_settings(recorded, planned)
     if differing:
         return "refuse", refusal_line(folder, recorded, planned, differing)
     identity = recorded.get("data_identity")
@@ -189,13 +190,21 @@ def data_changed_since(config, ns):
 
 
 def planned_settings(ns):
-    """The strategy and the result-changing flags a run of `ns` would record (results.result_settings: its
-    strategy's parameters among them); --device auto is left out (it records the device the run found, which on a
-    Ray cluster is the worker's)."""
-    planned = {"alg": ns.alg, **result_settings(vars(ns))}
+    """What a run of `ns` would record of what its folder's name says (NAME_KEYS) and its result-changing flags
+    (results.result_settings: its strategy's parameters among them); --device auto is left out (it records the
+    device the run found, which on a Ray cluster is the worker's)."""
+    planned = {**{k: getattr(ns, k) for k in NAME_KEYS}, **result_settings(vars(ns))}
     if planned.get("device") == "auto":
         del planned["device"]
     return planned
+
+
+def misnamed(recorded, planned):
+    """The keys of NAME_KEYS in which config.json (`recorded`) differs from the run its folder's name stands for
+    (`planned`): a folder renamed or copied from another run's (an alias counting as the strategy it names)."""
+    def named(key, value):
+        return ALIASES.get(value, value) if key == "alg" else value
+    return [k for k in NAME_KEYS if k in recorded and named(k, recorded[k]) != planned[k]]
 
 
 def presumed_config(recorded):

@@ -608,6 +608,23 @@ def test_a_run_of_an_older_version_counts_as_made_with_the_defaults_of_the_flags
     assert capsys.readouterr().out.startswith("skip ")
 
 
+def test_a_run_folder_holding_another_run_is_refused_not_skipped(tmp_path, capsys):
+    """A folder renamed or copied from another run's (seed 1's copied as seed 2's, rand's renamed as marg's) was
+    skipped as finished, its run counted as the one its name says, where run.py --resume refuses it."""
+    out = tmp_path / "res"
+    flags = ["--nQuery", "50", "--nStart", "50", "--nEnd", "50", "--maxEpochs", "5", "--out", str(out)]
+    assert run.main(["--alg", "rand", "--seed", "1", *flags]) == 0
+    shutil.copytree(out / "digits_mlp_rand_50_seed1", out / "digits_mlp_rand_50_seed2")
+    shutil.copytree(out / "digits_mlp_rand_50_seed1", out / "digits_mlp_marg_50_seed1")
+    capsys.readouterr()
+    assert sweep.main(["--algs", "rand,marg", "--seeds", "1,2", *flags, "--dry-run"]) == 0
+    planned = capsys.readouterr()
+    assert [ln.split()[0] for ln in planned.out.splitlines()] == ["skip", "refuse", "refuse", "run"], planned.out
+    assert (f"{out / 'digits_mlp_marg_50_seed1'} was made with --alg rand, the sweep would run --alg marg; not "
+            "reused") in planned.err
+    assert f"{out / 'digits_mlp_rand_50_seed2'} was made with --seed 1, the sweep would run --seed 2;" in planned.err
+
+
 def write_digits_csv(path, rows):
     from sklearn.datasets import load_digits
     X, y = load_digits(return_X_y=True)
