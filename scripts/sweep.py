@@ -29,7 +29,7 @@ stops the running runs within seconds (resumable) and starts no queued one. Two 
 the same run folder: its lock keeps the second out.
 --backend ray submits one Ray task per run: to a new local Ray instance, or with --address to a running cluster
 (the repository is shipped as the tasks' working_dir; --out and --path must then be on a file system every node
-sees). Each task asks for one GPU when the cluster has any, else --cpus-per-run CPUs.
+sees). Each task asks for --cpus-per-run CPUs, and one GPU as well when the cluster has any.
 
 --grid FILE reads the same options from a TOML file that can be kept beside the results: top-level keys are the
 sweep's options without their dashes (algs, seeds, data, did, model, nQuery as lists; out, workers, backend,
@@ -554,7 +554,7 @@ def stop_workers(procs, grace=3.0):
 
 
 def ray_task_options(ray, args):
-    """One GPU per run when the cluster has GPUs, else --cpus-per-run CPUs; a task whose node or worker dies is run
+    """--cpus-per-run CPUs per run, and one GPU when the cluster has GPUs; a task whose node or worker dies is run
     again up to RAY_RETRIES times (its run_job resumes the run from its last finished round); on a local instance
     the tasks find the code through PYTHONPATH (on a cluster it travels as the job's working_dir, see start_ray)."""
     options = {"num_cpus": args.cpus_per_run, "max_retries": RAY_RETRIES}
@@ -585,13 +585,14 @@ def start_ray(args):
 
 
 def check_cpus_per_run(ray, cpus):
-    """SweepError when a cluster without GPUs has no node with `cpus` CPUs (Ray would wait for one for ever)."""
-    if ray.cluster_resources().get("GPU", 0) > 0:
-        return
-    largest = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n.get("Alive")), default=0)
+    """SweepError when no live node has `cpus` CPUs, and a GPU when the cluster has any (a task then asks for one
+    besides its CPUs, ray_task_options): Ray would wait for such a node for ever."""
+    gpus = ray.cluster_resources().get("GPU", 0) > 0
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive") and (not gpus or n["Resources"].get("GPU", 0) > 0)]
+    largest = max((r.get("CPU", 0) for r in nodes), default=0)
     if cpus > largest:
-        raise SweepError(f"--cpus-per-run {cpus:g}: no node of the Ray cluster has that many CPUs (the largest has "
-                         f"{largest:g}); lower it")
+        raise SweepError(f"--cpus-per-run {cpus:g}: no node of the Ray cluster {'with a GPU ' * gpus}has that many "
+                         f"CPUs (the largest has {largest:g}); lower it")
 
 
 def run_ray(ray, jobs, args, done):

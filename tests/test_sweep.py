@@ -145,6 +145,29 @@ def test_ray_backend_on_a_local_instance(tmp_path, capsys):
         print(f"\nray.init {started - start:.1f} s, sweep of 1 tiny run + 1 failure {done - started:.1f} s")
 
 
+def test_a_gpu_run_that_no_node_could_place_is_refused_not_waited_for(tmp_path, capsys):
+    """On a cluster with GPUs each task asks for one GPU and --cpus-per-run CPUs, but their count was checked only
+    on a cluster without GPUs: Ray waited for ever for a node with both."""
+    ray = pytest.importorskip("ray")
+
+    def waited(signum, frame):
+        raise KeyboardInterrupt  # what stops ray.wait: the sweep then ends with 130
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)  # a declared GPU, no CUDA
+    previous = signal.signal(signal.SIGALRM, waited)
+    signal.alarm(60)
+    try:
+        assert sweep.main(["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--out", str(tmp_path),
+                           "--backend", "ray", "--cpus-per-run", "3"]) == 2
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+        ray.shutdown()
+    err = capsys.readouterr().err.splitlines()  # (Ray's logger may also complain of an earlier test's closed stderr)
+    assert err[-1] == ("sweep.py: error: --cpus-per-run 3: no node of the Ray cluster with a GPU has that many CPUs "
+                       "(the largest has 2); lower it"), err
+    assert not (tmp_path / "digits_mlp_rand_50_seed1").exists()
+
+
 GRID = '''# a sweep that can be kept beside its results
 algs = ["rand", "BADGE"]
 seeds = [1, 2]
