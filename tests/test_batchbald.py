@@ -7,8 +7,7 @@ import pytest
 import torch
 from batchbald_redux.batchbald import get_batchbald_batch
 
-import dataset
-from learner import Learner
+from digits_learners import trained_on_every_27th
 from query_strategies import STRATEGIES
 from query_strategies.batchbald import (batchbald_select, conditional_entropies, entropy_bound, exact_configurations,
                                         sampled_configurations)
@@ -117,12 +116,8 @@ def test_the_strategy_scores_shared_mask_passes():
     """`batchbald` scores passes that are each one network for every point (Predictor.mc_probs(shared=True), the
     paper's consistent MC dropout): its picks are batchbald_select's on those, the learner's generator in the same
     state. With a mask per point (the default) a batch's joint predictive factorises: other picks."""
-    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
     gen = torch.Generator().manual_seed(0)
-    learner = Learner("mlp", ds, "cpu", gen, max_epochs=20)
-    labeled = np.zeros(len(ds.y_train), dtype=bool)
-    labeled[::27] = True
-    learner.train(np.flatnonzero(labeled))
+    learner, labeled = trained_on_every_27th(gen)
     idx, state = np.flatnonzero(~labeled), gen.get_state()
     got = STRATEGIES["batchbald"](learner.predictor, labeled, torch.Generator()).query(4).index.tolist()
     gen.set_state(state)

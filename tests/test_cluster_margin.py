@@ -7,10 +7,9 @@ import pytest
 import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 
-import dataset
 import query_strategies.cluster_margin as cm
 import run
-from learner import Learner
+from digits_learners import trained_on_every_27th
 from query_strategies.cluster_margin import ClusterMargin, cluster_margin_select, hac_clusters, round_robin
 from tests.cli import run_main
 
@@ -82,11 +81,7 @@ def test_past_the_limit_a_sample_is_clustered_with_a_warning(monkeypatch):
 def test_strategy_takes_the_ceiling_of_km_factor_times_the_batch():
     """kmFactor 2.55 and 12 points per query: the strategy's picks are those of the 31 = ⌈30.6⌉ smallest margins
     (the same generator state), not of the 30 below."""
-    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
-    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=20)
-    labeled = np.zeros(len(ds.y_train), dtype=bool)
-    labeled[::27] = True
-    learner.train(np.flatnonzero(labeled))
+    learner, labeled = trained_on_every_27th(torch.Generator().manual_seed(0))
     got = ClusterMargin(learner.predictor, labeled, torch.Generator().manual_seed(1), km_factor=2.55).query(12)
     idx, gen = np.flatnonzero(~labeled), torch.Generator().manual_seed(1)
     clusters = hac_clusters(learner.predictor.embeddings(np.arange(len(labeled))), 12, gen)[idx]

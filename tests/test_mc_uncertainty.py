@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-import dataset
-from learner import Learner
+from digits_learners import trained_on_every_27th
 from query_strategies import STRATEGIES
 from query_strategies.least_confidence import least_confidence
 from query_strategies.mc_uncertainty import mean_std, variation_ratio
@@ -45,12 +44,8 @@ def test_mean_std_equals_torch_std_over_the_passes_across_blocks():
 def test_dropout_strategies_rank_the_mean_mc_dropout_probabilities(alg, deterministic):
     """Their picks are the top k of their score of learner.mc_probs(pool).mean(0) (the learner's generator in the
     same state), not of the deterministic probabilities: those pick another batch on a trained learner."""
-    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
     gen = torch.Generator().manual_seed(0)
-    learner = Learner("mlp", ds, "cpu", gen, max_epochs=20)
-    labeled = np.zeros(len(ds.y_train), dtype=bool)
-    labeled[::27] = True
-    learner.train(np.flatnonzero(labeled))
+    learner, labeled = trained_on_every_27th(gen)
     idx, state, cls = np.flatnonzero(~labeled), gen.get_state(), STRATEGIES[alg]
     got = cls(learner.predictor, labeled, torch.Generator()).query(15).index.tolist()
     gen.set_state(state)

@@ -12,6 +12,7 @@ import dataset
 import results
 import run
 from learner import Learner
+from digits_learners import trained_on_every_27th
 from query_strategies import ALIASES, STRATEGIES
 from query_strategies.badge_sampling import badge_select
 from query_strategies.bait_sampling import bait_select
@@ -38,11 +39,7 @@ UNSCORED = {"rand", "baseline"}  # random draws: no score
 def trained():
     """The predictor of a learner trained on 60 labelled digits (what strategies are given), and the labelled
     mask."""
-    ds = dataset.load("digits", 0, "data", np.random.default_rng(0))
-    learner = Learner("mlp", ds, "cpu", torch.Generator().manual_seed(0), max_epochs=20)
-    labeled = np.zeros(len(ds.y_train), dtype=bool)
-    labeled[::27] = True
-    learner.train(np.flatnonzero(labeled))
+    learner, labeled = trained_on_every_27th(torch.Generator().manual_seed(0))
     return learner.predictor, labeled
 
 
