@@ -133,3 +133,39 @@ def test_readme_recipes_map_a_pick_row_to_its_features(tmp_path):
             features = eval(recipe, {"pd": pd, "np": np, "file": file, "row": row})
             got = np.asarray(features, dtype=object)[:3].astype(np.float32)
             np.testing.assert_array_equal(got, ds.X_train[index].numpy(), err_msg=f"{name}: {recipe}")
+
+
+def states(number, seconds):
+    """Whether `number` (a string) is `seconds` written with its decimals; None (no sweep ran it) never is."""
+    return seconds is not None and f"{seconds:.{len(number.partition('.')[2])}f}" == number
+
+
+def cell_states(cell, seconds):
+    """Whether a sweep column's cell of the cost table states `seconds`, the median seconds of the row's strategies
+    (None where no sweep ran one), in the row's order: – for none ran, low–high for min–max of those that ran, one
+    number for each of them, or a list with – for those that did not run."""
+    ran = [s for s in seconds if s is not None]
+    if cell == "–":
+        return not ran
+    if ", " in cell:
+        stated = cell.split(", ")
+        return len(stated) == len(seconds) and all(
+            states(n, s) or (n == "–" and s is None) for n, s in zip(stated, seconds))
+    if "–" in cell:
+        low, high = cell.split("–")
+        return states(low, min(ran, default=None)) and states(high, max(ran, default=None))
+    return bool(ran) and all(states(cell, s) for s in ran)
+
+
+def test_query_cost_table_states_the_committed_sweeps_medians(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    scope = {}
+    exec(code_block("python", "query_seconds.median"), scope)
+    section = README.split("### What a query costs\n")[1].split("\n## ")[0]
+    rows = [line.strip(" |").split(" | ") for line in section.splitlines() if line.startswith("| `")]
+    assert len(rows) == 17
+    for names, _, letter, mnist in rows:
+        algs = re.findall(r"`(\w+)`", names)
+        for data, cell in (("openml6", letter), ("MNIST", mnist)):
+            seconds = [scope["median"].get((data, alg)) for alg in algs]
+            assert cell_states(cell, seconds), (names, data, cell, seconds)
