@@ -59,8 +59,15 @@ class StrategyTable(Mapping):
     it in sys.modules)."""
 
     def __getitem__(self, name):
-        module, cls = CLASSES[ALIASES.get(name, name)]
-        return getattr(import_module(f"{__name__}.{module}"), cls)
+        """The class of `name`; TypeError when its `name` attribute (the key of its parameters, strategy_params) is
+        not its CLASSES key."""
+        key = ALIASES.get(name, name)
+        module, cls_name = CLASSES[key]
+        cls = getattr(import_module(f"{__name__}.{module}"), cls_name)
+        if cls.name != key:
+            raise TypeError(f"{__name__}.{module}.{cls_name}.name is {cls.name!r}: set it to {key!r}, its key in "
+                            f"CLASSES (the --alg name its parameters are declared under)")
+        return cls
 
     def __iter__(self):
         return iter([*CLASSES, *ALIASES])

@@ -55,6 +55,15 @@ def test_every_name_maps_to_the_class_of_that_name():
         STRATEGIES["nope"]
 
 
+def test_a_class_listed_under_another_name_than_its_own_is_refused_naming_the_fix(monkeypatch):
+    """A class is listed in CLASSES under its `name`, the key of its parameters in strategy_params.DECLARED:
+    listed under another key, or without a name, it was refused the parameters declared under its key (`LeastMax
+    takes no parameter jitter`), or built without them."""
+    monkeypatch.setitem(CLASSES, "my_entropy", ("entropy_sampling", "EntropySampling"))
+    with pytest.raises(TypeError, match=r"EntropySampling.name is 'entropy': set it to 'my_entropy', its key in "):
+        STRATEGIES["my_entropy"]
+
+
 def test_a_second_digits_run_imports_neither_scikit_learn_nor_the_other_strategies(tmp_path, monkeypatch):
     monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
     flags = ["--alg", "marg", "--nStart", "30", "--nQuery", "10", "--nEnd", "40", "--maxEpochs", "5", "--force",
