@@ -2,11 +2,12 @@
 the names figures give data sets.
 
 A look is a colour, a marker and a line style (`style(alg)`, keyword arguments for matplotlib's plot). The k-th
-algorithm of ORDER after rand takes COLOURS[k % 9], MARKERS[k % 8] and LINESTYLES[k % 5]: 9, 8 and 5 are pairwise coprime,
-so no two of the first 360 share all three, and any two of the first 40 differ in at least two of them (a shared
-colour repeats every 9 places, a shared marker every 8, a shared line style every 5, two of them together every
-40, 45 or 72). ORDER holds all 43 strategies: the 41st and 42nd after rand (vessal, waal) share a marker and a line
-style with the 1st and 2nd (conf, marg), in another colour. The colours are Paul Tol's "muted" scheme,
+algorithm of ORDER after rand takes COLOURS[k % 9], MARKERS[k % 8] and LINESTYLES[k % 5]: 9, 8 and 5 are pairwise
+coprime, so no two of the first 360 share all three, and any two of the first 40 differ in at least two of them (a
+shared colour repeats every 9 places, a shared marker every 8, a shared line style every 5, two of them together
+every 40, 45 or 72). ORDER holds every strategy, a new one appended at its end: the 41st to 45th after rand (vessal,
+waal, ...) share a marker and a line style with the one 40 places before (conf, marg, ...), in another colour (the
+46th would also share a colour and a line style with the 1st). The colours are Paul Tol's "muted" scheme,
 distinguishable with the common colour-vision deficiencies; rand, the reference, is black, solid and unmarked."""
 import zlib
 
