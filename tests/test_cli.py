@@ -43,8 +43,20 @@ def test_select_on_help_names_the_strategies_it_concerns():
     text = " ".join(next(a.help for a in build_parser()._actions if a.dest == "select_on").split())
     embedding, gradients = re.search(r"strategies \(([^;]*);.*gradients \(([^)]*)\)", text).groups()
     names = [a for a in STRATEGIES if a not in ALIASES]
-    assert set(embedding.split(", ")) == {a for a in names if STRATEGIES[a].on_embedding} - {"albl"}
-    assert set(gradients.split(", ")) == {a for a in names if STRATEGIES[a].takes_gradients}
+    on_embedding = {a for a in names if STRATEGIES[a].on_embedding} - {"albl"}
+    on_gradients = {a for a in names if STRATEGIES[a].takes_gradients}
+    assert set(embedding.split(", ")) == on_embedding, f"--select-on's help (run.py) should list {sorted(on_embedding)}"
+    assert set(gradients.split(", ")) == on_gradients, f"--select-on's help (run.py) should list {sorted(on_gradients)}"
+
+
+def test_cold_start_help_names_the_strategies_that_pick_their_own_first_batch():
+    """--nStart's help, written before torch is imported, lists the label_free strategies by hand (rand's uniform
+    draw aside): a new one must be added there."""
+    from query_strategies import ALIASES, STRATEGIES
+    text = " ".join(next(a.help for a in build_parser()._actions if a.dest == "nStart").split())
+    listed = re.search(r"needs no labels \(([^)]*) with --select-on input\)", text).group(1).split(", ")
+    own = {a for a in STRATEGIES if a not in ALIASES and STRATEGIES[a].label_free and not STRATEGIES[a].uniform_draw}
+    assert set(listed) == own, f"--nStart's help (run.py) should list {', '.join(sorted(own))}"
 
 
 @pytest.fixture(scope="module")
