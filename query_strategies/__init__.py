@@ -1,4 +1,5 @@
-"""Selection algorithms, one module each; STRATEGIES maps every `--alg` name (aliases included) to its class.
+"""Selection algorithms, a module per algorithm or family; STRATEGIES maps every `--alg` name (aliases included) to
+its class, each class listed in CLASSES under its own `name`.
 
 A strategy's module (and what it imports: torch, scikit-learn's clustering, ...) is imported only when its class
 is first looked up, so listing the names costs nothing and a run imports only the strategy it uses."""
