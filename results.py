@@ -1,8 +1,8 @@
-"""A run's output folder: config.json, rounds.csv (one row per finished round), queries.csv (the pool indices
-labelled in each round, their rows in the data's source and the scores they were picked by), checkpoint.pt (the state after the last finished round, for --resume), training.pt (the
-training in progress of a long round, saved every few minutes so that --resume continues it) and, once the
-run has ended, summary.json. Whole files are written atomically (temporary file, then rename); the CSVs are
-append-only and flushed after every round.
+"""A run's output folder: config.json, rounds.csv (one row per finished round), queries.csv (the pool indices labelled
+in each round, their rows in the data's source and the scores they were picked by), checkpoint.pt (the state after the
+last finished round, for --resume), training.pt (the training in progress of a long round, saved every few minutes so
+that --resume continues it) and, once the run has ended, summary.json. Whole files are written atomically (temporary
+file, then rename); the CSVs are append-only and flushed after every round.
 
 The checkpoint records what it belongs to: the run's id and identity hash (config.json) and, for each CSV, its
 size, line count and SHA-256 when the checkpoint was saved. `RunDir.verify` checks all of it before a resume:
@@ -446,7 +446,8 @@ class RunDir:
     def load_checkpoint(self):
         """The saved state (load_state: tensors and plain values only)."""
         state = load_state(self.checkpoint, "a checkpoint", FORCE_HINT)
-        if not isinstance(state, dict) or not isinstance(state.get("files"), dict) or type(state.get("round")) is not int:
+        if (not isinstance(state, dict) or not isinstance(state.get("files"), dict)
+                or type(state.get("round")) is not int):
             raise StateError(f"{self.checkpoint} records no run identity or file marks (another program or an "
                              f"older version wrote it)", hint=FORCE_HINT)
         return state

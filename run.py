@@ -83,7 +83,8 @@ def build_parser():
                         "input")
     p.add_argument("--aug", type=int, default=0, choices=(0, 1),
                    help="1 = CIFAR10 train-time augmentation (random crop 32, padding 4, horizontal flip)")
-    p.add_argument("--dummy", type=int, default=1, help="replicate index for shell sweeps; the seed when --seed is absent")
+    p.add_argument("--dummy", type=int, default=1,
+                   help="replicate index for shell sweeps; the seed when --seed is absent")
     p.add_argument("--seed", type=int, default=None, help="seed of every random draw (default: --dummy)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="auto = CUDA when available, else CPU")
@@ -161,7 +162,8 @@ def check_flags(args):
         warnings.warn(f"--nEmb is the mlp's width; --model {args.model} ignores it (it is still recorded, so the "
                       f"run pools only with runs of --nEmb {args.nEmb})", stacklevel=2)
     if not (math.isfinite(args.snapshotEvery) and args.snapshotEvery >= 0):
-        raise UserError(f"--snapshotEvery must be a number of seconds, at least 0 (0 = never), got {args.snapshotEvery}")
+        raise UserError(f"--snapshotEvery must be a number of seconds, at least 0 (0 = never), "
+                        f"got {args.snapshotEvery}")
     for flag in ("maxEpochs", "patience", "rounds"):
         if getattr(args, flag) < 0:
             raise UserError(f"--{flag} must be at least 0 (0 = no limit), got {getattr(args, flag)}")

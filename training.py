@@ -570,6 +570,7 @@ def augment(x, fill, generator):
     dj = torch.randint(0, 9, (n, 1), generator=generator).to(x.device)
     rows = (di + torch.arange(h, device=x.device))[:, None, :, None]
     cols = (dj + torch.arange(w, device=x.device))[:, None, None, :]
-    out = padded[torch.arange(n, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
+    out = padded[torch.arange(n, device=x.device)[:, None, None, None],
+                 torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
     flip = (torch.rand(n, generator=generator) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], out.flip(3), out)

@@ -20,8 +20,9 @@ P, I64 = ctypes.c_void_p, ctypes.c_int64
 
 class Kpp(ctypes.Structure):
     """kpp_step's argument structure (kmeans_step.c's field order)."""
-    _fields_ = [("m", I64), ("d", I64), ("t", I64), ("u_t", I64), ("x", P), ("sq", P), ("prod", P), ("slack", P), ("cand", P), ("closest", P),
-                ("work", P), ("pot", P), ("u", P), ("next", P), ("err_sum", ctypes.c_double)]
+    _fields_ = [("m", I64), ("d", I64), ("t", I64), ("u_t", I64), ("x", P), ("sq", P), ("prod", P), ("slack", P),
+                ("cand", P), ("closest", P), ("work", P), ("pot", P), ("u", P), ("next", P),
+                ("err_sum", ctypes.c_double)]
 
 
 class Nearest(ctypes.Structure):

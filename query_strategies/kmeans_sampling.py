@@ -1,11 +1,11 @@
 """`kmeans`: as the original, scikit-learn's `KMeans(n_clusters=k)` on the unlabelled embeddings, then in each
 cluster the member nearest its centre (PROTOCOL §5).
 
-The original relied on the scikit-learn of its day, whose default was 10 k-means++ starts (`n_init=10`; the
-default became one start in scikit-learn 1.4): N_INIT states that number, and `random_state` is drawn from the
-run's generator (`seed_from`). Distances to the centres are evaluated in float64; ties go to the lowest index. A cluster left
-empty (fewer distinct points than k: the original then fails on the argmin of an empty array) takes the point
-nearest its centre that no other cluster took, so k distinct points always come back."""
+The original relied on the scikit-learn of its day, whose default was 10 k-means++ starts (`n_init=10`; the default
+became one start in scikit-learn 1.4): N_INIT states that number, and `random_state` is drawn from the run's generator
+(`seed_from`). Distances to the centres are evaluated in float64; ties go to the lowest index. A cluster left empty
+(fewer distinct points than k: the original then fails on the argmin of an empty array) takes the point nearest its
+centre that no other cluster took, so k distinct points always come back."""
 import warnings
 
 import numpy as np

@@ -50,19 +50,19 @@ family (MODEL_FAMILY: mlp, linear, convolutional), like the paper's per-batch-si
 With --metric balanced_acc every figure and matrix is drawn on balanced accuracy (rounds.csv's balanced_acc, the
 mean per-class recall on the test set) in place of test accuracy; runs that do not record it are left out.
 
-Rules. Checkpoints are nStart, then nStart + k·nQuery, k = 1, 2, 4, 8, …, while the seeds' mean accuracy of
-'rand' there is at most 99 % of its final value (its mean at the largest count all 'rand' seeds reached): as in the
-authors' script, the first such count where rand exceeds 99 % is not a checkpoint. A setting without 'rand' uses every such checkpoint that all its runs reached, with a warning, and has
-no normalised error. At a checkpoint, i beats j when the paired (by seed) t statistic of acc_i − acc_j exceeds
-the two-sided 5 % critical value t_{0.975, n−1} of the n paired seeds (2.776 for 5 seeds; --t-threshold fixes
-it); equal non-zero differences at every seed count as a win (t = ±inf), fewer than 2 paired seeds never do.
-Each win adds 1/L to P[i, j]. A cell (i, j) whose algorithms share fewer than 2 seeds at every checkpoint had no
-test at all: it is n/a in the figure, empty in the CSV (a column without any test has an empty average), and one
-warning names such settings. A column average is the mean over the other algorithms' rows (the authors' script
-also counts the zero diagonal, so its averages are (k−1)/k of these for k algorithms; the order is the same). Each normalised
-error is weighted 1/L (1/L' when the algorithm has a value at only L' of the checkpoints, or rand's error is 0 at
-some), so every setting weighs the same in a CDF (each algorithm's curve rises to 1).
-A warning names the runs that end before others of their strategy and setting (beyond a run's last round, the
+Rules. Checkpoints are nStart, then nStart + k·nQuery, k = 1, 2, 4, 8, …, while the seeds' mean accuracy of 'rand'
+there is at most 99 % of its final value (its mean at the largest count all 'rand' seeds reached): as in the authors'
+script, the first such count where rand exceeds 99 % is not a checkpoint. A setting without 'rand' uses every such
+checkpoint that all its runs reached, with a warning, and has no normalised error. At a checkpoint, i beats j when the
+paired (by seed) t statistic of acc_i − acc_j exceeds the two-sided 5 % critical value t_{0.975, n−1} of the n paired
+seeds (2.776 for 5 seeds; --t-threshold fixes it); equal non-zero differences at every seed count as a win (t = ±inf),
+fewer than 2 paired seeds never do. Each win adds 1/L to P[i, j]. A cell (i, j) whose algorithms share fewer than 2
+seeds at every checkpoint had no test at all: it is n/a in the figure, empty in the CSV (a column without any test has
+an empty average), and one warning names such settings. A column average is the mean over the other algorithms' rows
+(the authors' script also counts the zero diagonal, so its averages are (k−1)/k of these for k algorithms; the order
+is the same). Each normalised error is weighted 1/L (1/L' when the algorithm has a value at only L' of the
+checkpoints, or rand's error is 0 at some), so every setting weighs the same in a CDF (each algorithm's curve rises to
+1). A warning names the runs that end before others of their strategy and setting (beyond a run's last round, the
 curve and summary average fewer seeds), and the files of an earlier analysis in --fig that this one did not write."""
 import signal
 import sys

@@ -258,7 +258,8 @@ CORRUPTIONS = {
     "checkpoint.pt of another network, rounds.csv torn": (  # the torn line stays: the refusal changes nothing
         then(misfit_checkpoint, lambda f: open(f / "rounds.csv", "a").write("3,7")),
         ["checkpoint.pt", "does not fit this run"]),
-    "config.json truncated": (lambda f: (f / "config.json").write_text('{"alg": "ent'), ["config.json", "not valid JSON"]),
+    "config.json truncated": (lambda f: (f / "config.json").write_text('{"alg": "ent'),
+                              ["config.json", "not valid JSON"]),
     "config.json deleted": (lambda f: (f / "config.json").unlink(), ["config.json", "missing"]),
     "config.json a list": (lambda f: (f / "config.json").write_text("[1, 2]"), ["config.json", "not an object"]),
     "config.json empty object": (lambda f: (f / "config.json").write_text("{}"), ["config.json", "names no strategy"]),
@@ -737,7 +738,8 @@ def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
     config = json.loads((tmp_path / FOLDER / "config.json").read_text())
     segments = [{k: v for k, v in s.items() if k not in ("started", "trainer_identity")} for s in config["segments"]]
     assert [s["trainer_identity"]["path"] for s in config["segments"]] == [config["trainer"], "torch"]
-    assert segments == [{"from_round": 0, "threads": 1, "trainer": config["trainer"], "kernel": "auto", "device": "cpu"},
+    assert segments == [{"from_round": 0, "threads": 1, "trainer": config["trainer"], "kernel": "auto",
+                         "device": "cpu"},
                         {"from_round": 2, "threads": 2, "trainer": "torch", "kernel": "off", "device": "cpu"}]
     assert all(time.strptime(s["started"], "%Y-%m-%dT%H:%M:%S") for s in config["segments"])
     assert config["threads"] == 1 and config["kernel"] == "auto"  # the keys of the first start stay as they were

@@ -716,7 +716,8 @@ def test_runs_with_other_result_changing_flags_are_separate_settings(tmp_path):
         table = agg_read.load_results([tmp_path])
     runs = table.groupby("source").first()
     assert sorted(runs.protocol.unique()) == ["nStart=40 lr=0.001", "nStart=50 lr=0.0001"]
-    assert set(runs[runs.protocol == "nStart=40 lr=0.001"].index) == {str(tmp_path / "by_hand/digits_mlp_rand_50_seed1")}
+    by_hand = {str(tmp_path / "by_hand/digits_mlp_rand_50_seed1")}
+    assert set(runs[runs.protocol == "nStart=40 lr=0.001"].index) == by_hand
     assert sorted(runs.alg.unique()) == ["powerbald beta=1", "powerbald beta=2", "rand"]
     messages = [str(w.message) for w in caught]
     assert ("digits, mlp, batch 50: its runs differ in nStart, lr; analysed as separate settings "

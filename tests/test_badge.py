@@ -94,8 +94,8 @@ def test_second_pick_frequencies_follow_d_squared():
     probs[7] = probs[2]  # a duplicate of a point: both have the same D², neither is the first pick
     points = FactoredPoints(gradient_factor(probs), emb)
     first = int(points.s.argmax())
-    counts = np.bincount([int(kmeanspp(points, 2, torch.Generator().manual_seed(s), first).index[1]) for s in range(3000)],
-                         minlength=10)
+    seconds = [int(kmeanspp(points, 2, torch.Generator().manual_seed(s), first).index[1]) for s in range(3000)]
+    counts = np.bincount(seconds, minlength=10)
     G = gradient_embeddings(probs, emb)
     d2 = ((G - G[first]) ** 2).sum(1)
     assert counts[first] == 0

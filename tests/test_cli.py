@@ -23,7 +23,8 @@ ROUND_COLUMNS = {"round", "n_labeled", "test_acc", "train_epochs", "train_second
 def test_defaults_match_the_original():
     a = build_parser().parse_args([])
     assert (a.alg, a.did, a.lr, a.model, a.path, a.data) == ("rand", 0, 1e-4, "mlp", "data", "")
-    assert (a.nQuery, a.nStart, a.nEnd, a.nEmb, a.rounds, a.trunc, a.aug, a.dummy) == (100, 100, 50000, 128, 0, -1, 0, 1)
+    assert (a.nQuery, a.nStart, a.nEnd, a.nEmb, a.rounds, a.trunc, a.aug, a.dummy) == \
+        (100, 100, 50000, 128, 0, -1, 0, 1)
     assert (a.seed, a.device, a.out) == (None, "auto", "results")
     assert (a.maxEpochs, a.patience, a.threads, a.kernel) == (0, 5000, 1, "auto")  # the paper's protocol: no cap
 
@@ -119,7 +120,8 @@ def test_same_seed_gives_identical_output(entropy_run, tmp_path):
     assert accuracy_columns(tmp_path / folder.name) == accuracy_columns(folder)
     other = run_main("--alg", "entropy", "--seed", "5", "--out", tmp_path, *SMALL)
     assert other.returncode == 0, other.stderr
-    assert (tmp_path / "digits_mlp_entropy_50_seed5" / "queries.csv").read_text() != (folder / "queries.csv").read_text()
+    assert ((tmp_path / "digits_mlp_entropy_50_seed5" / "queries.csv").read_text()
+            != (folder / "queries.csv").read_text())
 
 
 @pytest.mark.slow
@@ -171,8 +173,9 @@ def test_run_ends_cleanly_when_the_pool_runs_out(tmp_path):
     proc = run_main("--out", tmp_path, "--nStart", "1100", "--nQuery", "400", "--nEnd", "5000", "--maxEpochs", "30")
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [1100, 1500]
-    assert proc.stderr.splitlines()[-1] == ("run.py: done: 1 query round, 1500 labelled, pool exhausted (fewer than "
-                                            f"400 unlabelled points left); results in {tmp_path / 'digits_mlp_rand_400_seed1'}")
+    assert proc.stderr.splitlines()[-1] == ("run.py: done: 1 query round, 1500 labelled, pool exhausted (fewer "
+                                            "than 400 unlabelled points left); results in "
+                                            f"{tmp_path / 'digits_mlp_rand_400_seed1'}")
     summary = json.loads((tmp_path / "digits_mlp_rand_400_seed1" / "summary.json").read_text())
     assert summary["stopped_by"] == "pool exhausted" and summary["rounds"] == 1
 

@@ -487,7 +487,8 @@ def test_byte_string_labels_are_named_as_text(tmp_path):
 def test_imbalance_after_trunc_that_empties_a_class_names_it():
     ds = dataset.load("digits", 0, "", rng(), trunc=15)
     assert np.bincount(ds.y_train.numpy(), minlength=ds.n_classes).min() == 0
-    user_error(lambda: dataset.long_tail(ds, 2.0, rng()), "has no pool point to keep", "raise --trunc or drop --imbalance")
+    user_error(lambda: dataset.long_tail(ds, 2.0, rng()), "has no pool point to keep",
+               "raise --trunc or drop --imbalance")
 
 
 def test_unknown_data_name():

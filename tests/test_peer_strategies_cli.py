@@ -1,6 +1,6 @@
-"""The strategies of issue 23 (epig, dropquery, clue, falcun, coreset_pca, galaxy, ...) from run.py on digits: a run stopped after one
-query round and resumed to three ends with the queries of an uninterrupted run, each records its parameters in
-config.json, and a bad parameter value is refused with one line."""
+"""The strategies of issue 23 (epig, dropquery, clue, falcun, coreset_pca, galaxy, ...) from run.py on digits: a run
+stopped after one query round and resumed to three ends with the queries of an uninterrupted run, each records its
+parameters in config.json, and a bad parameter value is refused with one line."""
 import json
 
 import pytest
@@ -34,7 +34,8 @@ def test_resume_ends_with_the_queries_of_an_uninterrupted_run(alg, tmp_path):
 
 @pytest.mark.parametrize("flag,value", [("--nTargets", "0"), ("--nDraws", "1.5"), ("--dropRate", "1"),
                                         ("--dropRate", "0"), ("--dropPasses", "-1"), ("--temperature", "inf"),
-                                        ("--gamma", "x"), ("--pcaDim", "0"), ("--topN", "2.5"), ("--smiEta", "-1"), ("--queryClasses", "0"), ("--glisterLr", "0"),
+                                        ("--gamma", "x"), ("--pcaDim", "0"), ("--topN", "2.5"), ("--smiEta", "-1"),
+                                        ("--queryClasses", "0"), ("--glisterLr", "0"),
                                         ("--kernelSigma", "0"),
                                         ("--uherdingTemperature", "-1"), ("--uherdingTemperature", "nan")])
 def test_bad_parameters_are_refused_with_one_line(flag, value):

@@ -221,7 +221,8 @@ def test_older_queries_files_keep_their_columns(tmp_path, header):
 def test_a_run_writes_the_scores_it_ranked_by(tmp_path):
     """An entropy run: the initial labels have no score, each query round's scores are its picks' entropies,
     highest first."""
-    flags = ["--alg", "entropy", "--nStart", "20", "--nQuery", "10", "--rounds", "2", "--maxEpochs", "10", "--seed", "3"]
+    flags = ["--alg", "entropy", "--nStart", "20", "--nQuery", "10", "--rounds", "2", "--maxEpochs", "10",
+             "--seed", "3"]
     assert run.main([*flags, "--out", str(tmp_path)]) == 0
     queries = pd.read_csv(tmp_path / "digits_mlp_entropy_10_seed3" / "queries.csv")
     assert list(queries.columns) == ["round", "index", "row", "score"]

@@ -46,7 +46,8 @@ def test_greedy_selections_report_every_step_of_their_total():
     assert reports(lambda: batchbald_select(mc, 5, g)) == [("batchbald picks", i, 5) for i in range(5)]
     x = torch.nn.functional.normalize(torch.randn(30, 4, generator=g), dim=1)
     labeled = np.zeros(30, dtype=bool)
-    assert reports(lambda: probcover_select(x, labeled, 4, g, delta=0.5)) == [("probcover picks", i, 4) for i in range(4)]
+    expected = [("probcover picks", i, 4) for i in range(4)]
+    assert reports(lambda: probcover_select(x, labeled, 4, g, delta=0.5)) == expected
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")

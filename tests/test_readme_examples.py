@@ -97,7 +97,8 @@ def test_new_strategy_example_picks_like_entropy_and_checks_its_picks(monkeypatc
     learner.train(np.flatnonzero(labeled))
     mine = scope["ScaledEntropy"](learner.predictor, labeled, torch.Generator(), scale=2.0)
     assert mine.scale == 2.0
-    assert mine.query(10).index.tolist() == EntropySampling(learner.predictor, labeled, torch.Generator()).query(10).index.tolist()
+    theirs = EntropySampling(learner.predictor, labeled, torch.Generator()).query(10)
+    assert mine.query(10).index.tolist() == theirs.index.tolist()
     for wrong in (np.arange(10), np.arange(-10, 0), np.full(10, 100), np.arange(100, 109)):
         mine.select = lambda n: picks(wrong)  # labelled, negative, repeated, too few: Strategy.query refuses them all
         with pytest.raises(RuntimeError, match="not 10 distinct unlabelled points"):

@@ -164,5 +164,6 @@ def test_run_refuses_logdetmi_with_an_eta_above_one_in_one_line(tmp_path, capsys
     assert err == ["run.py: error: logdetmi needs --smiEta in (0, 1], got 2: above 1 the conditioned kernel "
                    "S_A − η²·S_AQ·S_Q⁻¹·S_QA has no log-determinant; lower --smiEta"]
     assert not any(tmp_path.iterdir())
-    assert run.main(["--alg", "flqmi", "--smiEta", "2", "--nStart", "50", "--nQuery", "10", "--nEnd", "60", "--nEmb", "16",
-                     "--maxEpochs", "5", "--out", str(tmp_path)]) == 0  # FLQMI's η weighs a sum: any η > 0
+    # FLQMI's η weighs a sum: any η > 0
+    assert run.main(["--alg", "flqmi", "--smiEta", "2", "--nStart", "50", "--nQuery", "10", "--nEnd", "60",
+                     "--nEmb", "16", "--maxEpochs", "5", "--out", str(tmp_path)]) == 0

@@ -285,8 +285,8 @@ def test_missing_grid_file(tmp_path, capsys):
 
 # ---------------------------------------------------------------- stopping a sweep, two sweeps on one --out
 
-STOP_GRID = ["--algs", "rand", "--seeds", "1,2", "--nStart", "50", "--nQuery", "50", "--nEnd", "400", "--maxEpochs", "20",
-        "--workers", "1"]
+STOP_GRID = ["--algs", "rand", "--seeds", "1,2", "--nStart", "50", "--nQuery", "50", "--nEnd", "400",
+             "--maxEpochs", "20", "--workers", "1"]
 NAMES = ["digits_mlp_rand_50_seed1", "digits_mlp_rand_50_seed2"]
 
 

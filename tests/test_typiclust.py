@@ -67,10 +67,12 @@ def test_matches_scikit_activeml_on_the_same_embeddings(seed):
     labeled[np.random.default_rng(seed).choice(300, 6, replace=False)] = True
     y = np.full(300, MISSING_LABEL)
     y[labeled] = 0
-    theirs = SkTypiClust(random_state=seed_from(torch.Generator().manual_seed(seed)), cluster_algo=KMeans, k=K_NN).query(x, y, batch_size=8)
+    theirs = SkTypiClust(random_state=seed_from(torch.Generator().manual_seed(seed)), cluster_algo=KMeans,
+                         k=K_NN).query(x, y, batch_size=8)
     # the same clusters (KMeans, same seed) and the same typical points; the order differs only where clusters
     # of equal size tie (scikit-activeml breaks ties at random, we by cluster id)
-    assert sorted(typiclust_select(x, labeled, 8, torch.Generator().manual_seed(seed)).index.tolist()) == sorted(theirs.tolist())
+    ours = typiclust_select(x, labeled, 8, torch.Generator().manual_seed(seed)).index
+    assert sorted(ours.tolist()) == sorted(theirs.tolist())
 
 
 def test_largest_uncovered_clusters_first_and_no_labelled_pick():
