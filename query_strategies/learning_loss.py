@@ -15,11 +15,11 @@ HIDDEN = 128  # the paper's loss-prediction module: FC layers of 128 units on ea
 
 def pairwise_ranking_loss(predicted, target, margin):
     """The paper's loss over a minibatch split into pairs (i, B−1−i), i < ⌊B/2⌋: the mean over pairs of
-    max(0, −s·(l̂_i − l̂_j) + ξ), s = +1 where l_i > l_j, else −1."""
+    max(0, −s·(l̂_i − l̂_j) + ξ), s = +1 where l_i > l_j, else −1; 0 for a minibatch of one point (no pair)."""
     half = len(predicted) // 2
     gap = (predicted - predicted.flip(0))[:half]
     sign = torch.where((target - target.flip(0))[:half] > 0, 1.0, -1.0)
-    return torch.clamp(margin - sign * gap, min=0).mean()
+    return torch.clamp(margin - sign * gap, min=0).sum() / max(half, 1)
 
 
 def learning_loss_select(predicted_losses, k, generator):

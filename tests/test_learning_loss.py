@@ -36,6 +36,18 @@ def test_ranking_loss_is_the_pairwise_hinge_of_the_paper(n):
         assert got == pytest.approx(ranking_loss_by_pairs(predicted.tolist(), target.tolist(), margin), rel=1e-12)
 
 
+def test_a_minibatch_of_one_point_has_no_pair_and_a_ranking_loss_of_zero():
+    """The mean over no pairs was NaN (a run with --nStart 1 trains on one labelled point)."""
+    predicted = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
+    loss = pairwise_ranking_loss(predicted, torch.tensor([2.0]), 1.0)
+    loss.backward()
+    assert loss.item() == 0.0 and predicted.grad.tolist() == [0.0]
+    module = LossPrediction(weight=1.0, margin=1.0)
+    module.reset(torch.Generator().manual_seed(0), "cpu", 4)
+    emb, logits = torch.randn(1, 4), torch.randn(1, 3)
+    assert module.loss(None, None, torch.tensor([1]), logits, emb).item() == 0.0
+
+
 def test_selection_takes_the_highest_predicted_losses():
     scores = torch.tensor([0.3, 2.0, -1.0, 2.0, 0.75])
     picks = learning_loss_select(scores, 3, torch.Generator())
