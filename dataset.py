@@ -628,18 +628,44 @@ def mnist_sources(name, path):
     return None
 
 
-def decode_image_data(name, path):
-    """MNIST, FashionMNIST, SVHN or CIFAR10 through torchvision, normalised with the data set's channel stats."""
-    mean, std, batch = IMAGE_DATA[name]
+def check_available(data, path, test=""):
+    """UserError (the line a run would give) when the --data set `data` cannot be read: a .csv/.npz file, or its
+    --test file, that is missing; an image data set that is neither under `path` nor in its cache, and cannot be
+    downloaded now (fetch_image_data, which downloads it into the cache when it can). MNIST and FashionMNIST
+    files that load_image_data reads as they are (mnist_sources) are taken as they are, without torchvision."""
+    if data in IMAGE_DATA:
+        if not (data in MNIST_LIKE and mnist_sources(data, Path(path))):
+            fetch_image_data(data, path)
+    elif data.lower().endswith((".csv", ".npz")):
+        user_file(data, "--data")
+        if test:
+            user_file(test, "--test")
+
+
+def fetch_image_data(name, path):
+    """The folder torchvision reads `name` from (image_root), after downloading both splits there when it is
+    neither under `path` nor in the cache; UserError naming the files to put under `path` when that fails."""
     root, download = image_root(name, Path(path))
-    try:
-        with socket_timeout(DOWNLOAD_TIMEOUT):
-            X_tr, y_tr = torchvision_arrays(name, root, train=True, download=download)
-            X_te, y_te = torchvision_arrays(name, root, train=False, download=download)
-    except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, EOFError, ValueError ...
-        if download:
+    if download:
+        try:
+            with socket_timeout(DOWNLOAD_TIMEOUT):
+                for train in (True, False):
+                    torchvision_arrays(name, root, train, download=True)
+        except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, EOFError, ValueError ...
             raise UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
                             f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
+    return root
+
+
+def decode_image_data(name, path):
+    """MNIST, FashionMNIST, SVHN or CIFAR10 through torchvision (downloaded first when missing,
+    fetch_image_data), normalised with the data set's channel stats."""
+    mean, std, batch = IMAGE_DATA[name]
+    root = fetch_image_data(name, path)
+    try:
+        X_tr, y_tr = torchvision_arrays(name, root, train=True, download=False)
+        X_te, y_te = torchvision_arrays(name, root, train=False, download=False)
+    except Exception as e:  # torchvision raises RuntimeError, OSError, EOFError, ValueError ...
         fix = "delete that folder and run again" if root != Path(path) else "replace them with the original files"
         raise UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} "
                         f"(see README, 'Data sets')")

@@ -13,7 +13,9 @@ folder whose config.json records other result-changing flags (results.RESULT_FLA
 is neither skipped nor continued: it is refused with one
 line naming them, or the broken file (exit code 1). Each
 run's stdout and stderr go to OUT/logs/<run>.log. A failed run is reported (its name, exit code and error line)
-and the others go on; the exit code is 1 when any run failed.
+and the others go on; the exit code is 1 when any run failed. Data that no run could read (a missing --data or
+--test file, an image data set neither under --path nor downloadable) is refused once, before any run starts
+(check_data, exit code 2).
 
 Each run's action is decided again the moment it starts, so that two sweeps of one grid (in two terminals, or on
 two machines that share --out) share its runs: a run that another process finished meanwhile is skipped, one it
@@ -63,6 +65,7 @@ from errors import HelpFormatter, Parser, UserError, close_names, did_you_mean, 
 if __name__ == "__main__":
     quiet_start("sweep.py")
 
+import dataset  # noqa: E402
 import run  # noqa: E402
 import resume  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
@@ -299,6 +302,20 @@ def check_local_device(job):
         run.check_device(parse_run_argv(job.argv).device)
     except UserError as e:
         raise SweepError(str(e)) from None
+
+
+def check_data(jobs):
+    """SweepError (run.py's line) when a data set of the runs to start cannot be read (dataset.check_available: a
+    missing --data or --test file, an image data set neither under --path nor downloadable): once, before any run
+    starts, rather than a failed run each; an image data set missing under --path is downloaded here, once, into
+    the cache its runs read (--did's data is left to the runs: the openml package fetches it)."""
+    for job in {data_flag(j.argv): j for j in jobs}.values():
+        ns = parse_run_argv(job.argv)
+        if ns.did <= 0:
+            try:
+                dataset.check_available(ns.data, ns.path, ns.test)
+            except UserError as e:
+                raise SweepError(str(e)) from None
 
 
 def make_logs_folder(out):
@@ -766,6 +783,8 @@ def main(argv=None):
         todo = [j for j in jobs if j.action in ("run", "resume")]
         if todo and args.backend == "local" and not args.dry_run:
             check_local_device(todo[0])
+        if todo and not args.dry_run:
+            check_data(todo)
         refused = [j for j in jobs if j.action == "refuse"]
         for j in refused:
             print(f"REFUSED {j.name}: {j.reason}", file=sys.stderr)

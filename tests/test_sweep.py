@@ -85,6 +85,29 @@ def test_device_cuda_without_one_is_refused_once_before_any_run(tmp_path, capsys
     assert not any(tmp_path.iterdir())
 
 
+def test_missing_data_is_refused_once_before_any_run(tmp_path, capsys):
+    """Each run started, then failed with run.py's error: a grid of N runs printed N failures."""
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "t10k-labels-idx1-ubyte.gz").write_bytes(b"one of the four")
+    out, base = tmp_path / "res", ["--algs", "rand,entropy", "--seeds", "1,2", *TINY, "--path", str(tmp_path / "data")]
+    assert sweep.main(base + ["--data", "digits,MNIST", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"sweep.py: error: {raw / 'train-images-idx3-ubyte.gz'} is missing; put all four MNIST .gz files in {raw} "
+        "(see README, 'Data sets')"]
+    assert sweep.main(base + ["--data", f"digits,{tmp_path / 'missing.csv'}", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"sweep.py: error: data file {tmp_path / 'missing.csv'} not found: check the path given to --data"]
+    assert not out.exists()
+
+
+def broken_csv(folder):
+    """A data file that exists but that no run can read (no label column): each of its runs fails."""
+    path = folder / "broken.csv"
+    path.write_text("x\n")
+    return path
+
+
 @pytest.mark.slow
 def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
     out = tmp_path / "res"
@@ -96,9 +119,9 @@ def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
     first = {n: rounds(out, n) for n in names}
     capsys.readouterr()
 
-    # a larger budget: both continue (seed 1 from its finished run, seed 2 from its partial one), a missing data
-    # file fails for both seeds without stopping them
-    code = sweep.main(base + ["--data", f"digits,{tmp_path / 'missing.csv'}", "--nEnd", "100"])
+    # a larger budget: both continue (seed 1 from its finished run, seed 2 from its partial one), a data file no
+    # run can read fails for both seeds without stopping them
+    code = sweep.main(base + ["--data", f"digits,{broken_csv(tmp_path)}", "--nEnd", "100"])
     captured = capsys.readouterr()
     assert code == 1
     for n in names:
@@ -109,10 +132,10 @@ def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
         assert "resuming" in log and "\nwarning: training stopped after 50 epochs at the epoch cap" in log
         assert "warnings.warn(" not in log and "UserWarning" not in log
     failed = [ln for ln in captured.err.splitlines() if ln.startswith("FAILED")]
-    assert len(failed) == 2 and all("missing_mlp_rand_50_seed" in ln and "(exit 2): run.py: error: data file" in ln
-                                    for ln in failed)
+    assert len(failed) == 2 and all("broken_mlp_rand_50_seed" in ln and "(exit 2): run.py: error: " in ln
+                                    and "needs at least one feature column" in ln for ln in failed)
     assert "4 runs: 2 ran, 0 skipped (finished before), 2 failed" in captured.out
-    assert captured.err.count("failed: missing_mlp_rand_50_seed") == 2
+    assert captured.err.count("failed: broken_mlp_rand_50_seed") == 2
 
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")}
     assert sweep.main(base + ["--data", "digits", "--nEnd", "100"]) == 0
@@ -127,7 +150,7 @@ def test_ray_backend_on_a_local_instance(tmp_path, capsys):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         started = time.perf_counter()
-        code = sweep.main(["--algs", "rand", "--seeds", "1", "--data", f"digits,{tmp_path / 'missing.csv'}", *TINY,
+        code = sweep.main(["--algs", "rand", "--seeds", "1", "--data", f"digits,{broken_csv(tmp_path)}", *TINY,
                            "--nEnd", "100", "--out", str(tmp_path), "--backend", "ray"])
         done = time.perf_counter()
         captured = capsys.readouterr()
@@ -140,7 +163,7 @@ def test_ray_backend_on_a_local_instance(tmp_path, capsys):
     assert code == 1
     assert json.loads((tmp_path / "digits_mlp_rand_50_seed1" / "summary.json").read_text())["n_labeled"] == 100
     assert "100\ttesting accuracy" in (tmp_path / "logs" / "digits_mlp_rand_50_seed1.log").read_text()
-    assert "FAILED missing_mlp_rand_50_seed1 (exit 2): run.py: error: data file" in captured.err
+    assert "FAILED broken_mlp_rand_50_seed1 (exit 2): run.py: error: " in captured.err
     with capsys.disabled():
         print(f"\nray.init {started - start:.1f} s, sweep of 1 tiny run + 1 failure {done - started:.1f} s")
 
