@@ -25,13 +25,14 @@ failure).
 --dry-run prints each run's action and command, and runs nothing; a run it would resume is followed by how far it
 got (query rounds done, its training snapshot's epochs, whether a process runs it now).
 
---backend local (default) runs --workers processes (spawn); each run uses run.py's --threads (default 1, as a run
-by hand, so a sweep and a hand run of the same flags pick the same points); they die with the sweep, and Ctrl-C
-stops the running runs within seconds (resumable) and starts no queued one. Two sweeps into one --out never write
-the same run folder: its lock keeps the second out.
+--backend local (default) runs --workers processes (spawn; 1 by default); each run uses run.py's --threads
+(default 1, as a run by hand, so a sweep and a hand run of the same flags pick the same points); they die with the
+sweep, and Ctrl-C stops the running runs within seconds (resumable) and starts no queued one. Two sweeps into one
+--out never write the same run folder: its lock keeps the second out.
 --backend ray submits one Ray task per run: to a new local Ray instance, or with --address to a running cluster
 (the repository is shipped as the tasks' working_dir; --out and --path must then be on a file system every node
-sees). Each task asks for --cpus-per-run CPUs, and one GPU as well when the cluster has any.
+sees). Each task asks for --cpus-per-run CPUs, and one GPU as well when the cluster has any; at most --workers
+tasks are submitted at a time (without --workers, all of them: Ray runs as many as the cluster's CPUs hold).
 
 --grid FILE reads the same options from a TOML file that can be kept beside the results: top-level keys are the
 sweep's options without their dashes (algs, seeds, data, did, model, nQuery as lists; out, workers, backend,
@@ -613,12 +614,17 @@ def check_cpus_per_run(ray, cpus):
 
 
 def run_ray(ray, jobs, args, done):
-    """One Ray task per job; done(job, outcome, code, line) as each finishes. When the sweep is interrupted its
-    tasks are cancelled; when the driver dies, Ray itself kills the tasks it owned."""
+    """One Ray task per job, at most --workers of them submitted at a time (without --workers, all at once: the
+    cluster's CPUs and --cpus-per-run then decide how many run together); done(job, outcome, code, line) as each
+    finishes. When the sweep is interrupted its tasks are cancelled; when the driver dies, Ray itself kills the
+    tasks it owned."""
     task = ray.remote(run_job).options(**ray_task_options(ray, args))
-    pending = {task.remote(j.argv, j.log): j for j in jobs}
+    queue, pending = list(jobs), {}
     try:
-        while pending:
+        while queue or pending:
+            while queue and len(pending) < (args.workers or len(jobs)):
+                job = queue.pop(0)
+                pending[task.remote(job.argv, job.log)] = job
             ready, _ = ray.wait(list(pending), num_returns=1)
             job = pending.pop(ready[0])
             try:
@@ -647,7 +653,8 @@ def build_parser():
     p.add_argument("--model", default="mlp", help="comma-separated models")
     p.add_argument("--nQuery", default="100", help="comma-separated batch sizes")
     p.add_argument("--out", default="results", help="results folder")
-    p.add_argument("--workers", type=int, default=1, help="local backend: parallel runs")
+    p.add_argument("--workers", type=int, help="runs at once (local backend: 1 by default; ray: by default as many "
+                   "as the cluster's CPUs hold, --cpus-per-run each)")
     p.add_argument("--backend", choices=("local", "ray"), default="local", help="where the runs execute")
     p.add_argument("--address", default=None, help="ray backend: address of a running cluster (default: start one)")
     p.add_argument("--cpus-per-run", type=float, help="ray backend: CPUs per run (without GPUs; default: 1)")
@@ -772,7 +779,7 @@ def check_cpus_flag(args):
 def main(argv=None):
     try:
         args, passthrough = parse_args(argv)
-        if args.workers < 1:
+        if args.workers is not None and args.workers < 1:
             raise SweepError("--workers must be at least 1")
         if not args.out.strip():
             raise SweepError("--out is empty; name a results folder, e.g. --out results")
@@ -829,7 +836,7 @@ def main(argv=None):
         if ray:
             run_ray(ray, todo, args, done)
         elif todo:
-            run_local(todo, args.workers, done)
+            run_local(todo, args.workers or 1, done)
     except KeyboardInterrupt as e:
         bar.close()
         stopped, code = ("terminated", 143) if isinstance(e, Terminated) else ("interrupted", 130)

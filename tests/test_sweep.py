@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -143,16 +144,30 @@ def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
     assert stamps == {p: p.stat().st_mtime_ns for p in out.rglob("*.csv")}
 
 
+def task_spans(ray, n):
+    """(start, end) in µs of the run_job tasks in Ray's timeline, sorted, once it holds `n` of them (a task's
+    events reach Ray's control store within seconds of its end) or after 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            events = [e for e in ray.timeline() if e.get("cat") == "task::run_job"]
+        if len(events) >= n or time.monotonic() > deadline:
+            return sorted((e["ts"], e["ts"] + e["dur"]) for e in events)
+
+
 @pytest.mark.slow
 def test_ray_backend_on_a_local_instance(tmp_path, capsys):
+    """--workers 1 ran every task at once as well (as many as the 2 CPUs held)."""
     ray = pytest.importorskip("ray")
     start = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         started = time.perf_counter()
-        code = sweep.main(["--algs", "rand", "--seeds", "1", "--data", f"digits,{broken_csv(tmp_path)}", *TINY,
-                           "--nEnd", "100", "--out", str(tmp_path), "--backend", "ray"])
+        code = sweep.main(["--algs", "rand,entropy", "--seeds", "1", "--data", f"digits,{broken_csv(tmp_path)}",
+                           *TINY, "--nEnd", "100", "--out", str(tmp_path), "--backend", "ray", "--workers", "1"])
         done = time.perf_counter()
+        spans = task_spans(ray, 4)
         captured = capsys.readouterr()
         assert sweep.main(["--algs", "rand", "--seeds", "2", *TINY, "--out", str(tmp_path), "--backend", "ray",
                            "--cpus-per-run", "3"]) == 2  # a task Ray could never place: it waited for ever
@@ -161,11 +176,13 @@ def test_ray_backend_on_a_local_instance(tmp_path, capsys):
     finally:
         ray.shutdown()
     assert code == 1
-    assert json.loads((tmp_path / "digits_mlp_rand_50_seed1" / "summary.json").read_text())["n_labeled"] == 100
-    assert "100\ttesting accuracy" in (tmp_path / "logs" / "digits_mlp_rand_50_seed1.log").read_text()
+    for alg in ("rand", "entropy"):
+        assert json.loads((tmp_path / f"digits_mlp_{alg}_50_seed1" / "summary.json").read_text())["n_labeled"] == 100
+        assert "100\ttesting accuracy" in (tmp_path / "logs" / f"digits_mlp_{alg}_50_seed1.log").read_text()
+    assert len(spans) == 4 and all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))  # --workers 1
     assert "FAILED broken_mlp_rand_50_seed1 (exit 2): run.py: error: " in captured.err
     with capsys.disabled():
-        print(f"\nray.init {started - start:.1f} s, sweep of 1 tiny run + 1 failure {done - started:.1f} s")
+        print(f"\nray.init {started - start:.1f} s, sweep of 2 tiny runs + 2 failures {done - started:.1f} s")
 
 
 def test_a_gpu_run_that_no_node_could_place_is_refused_not_waited_for(tmp_path, capsys):
