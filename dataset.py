@@ -628,6 +628,23 @@ def mnist_sources(name, path):
     return None
 
 
+def source_files(data, did, path, test=""):
+    """The files the data set of these flags is read from, as found now (a file among them may be absent): for
+    --did, PATH/openml/<did>.csv; the --data and --test files; MNIST's or FashionMNIST's (mnist_sources); SVHN's
+    .mat files, CIFAR-10's archive and extracted batches under `path`; none for digits."""
+    path = Path(path)
+    if did > 0:
+        return [path / "openml" / f"{did}.csv"]
+    if data in MNIST_LIKE:
+        return mnist_sources(data, path) or []
+    if data == "SVHN":
+        return [path / f for f in SVHN_FILES]
+    if data == "CIFAR10":
+        folder = path / CIFAR_FOLDER
+        return [path / CIFAR_ARCHIVE, *(sorted(folder.iterdir()) if folder.is_dir() else [])]
+    return [Path(f) for f in (data, test) if f and f.lower().endswith((".csv", ".npz"))]
+
+
 def check_available(data, path, test=""):
     """UserError (the line a run would give) when the --data set `data` cannot be read: a .csv/.npz file, or its
     --test file, that is missing; an image data set that is neither under `path` nor in its cache, and cannot be

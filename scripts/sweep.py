@@ -180,15 +180,13 @@ def action_for(folder, ns):
 
 
 def data_changed_since(config, ns):
-    """Whether a file a run of `ns` reads its data from (its --data and --test files, or --did's
-    PATH/openml/<did>.csv) was modified or replaced after `config` (the run's config.json) was written: rewritten in
-    place, or another file moved or copied with its times (mv, cp -p, tar, rsync) over it, which keeps an older
-    modification time but not the inode's change time. Its finished run is then resumed rather than skipped, so
-    that run.py compares the content (and refuses other data)."""
-    if ns.did > 0:
-        files = [Path(ns.path) / "openml" / f"{ns.did}.csv"]
-    else:
-        files = [Path(f) for f in (ns.data, ns.test) if f and f.lower().endswith((".csv", ".npz"))]
+    """Whether a file a run of `ns` reads its data from (dataset.source_files: its --data and --test files, --did's
+    PATH/openml/<did>.csv, a built-in image data set's files under --path) was modified or replaced after `config`
+    (the run's config.json) was written: rewritten in place, or another file moved or copied with its times (mv,
+    cp -p, tar, rsync) over it, which keeps an older modification time but not the inode's change time. Its
+    finished run is then resumed rather than skipped, so that run.py compares the content (and refuses other
+    data)."""
+    files = dataset.source_files(ns.data, ns.did, ns.path, ns.test)
     written = config.stat().st_mtime
     return any(f.is_file() and max(f.stat().st_mtime, f.stat().st_ctime) > written for f in files)
 

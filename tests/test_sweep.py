@@ -17,7 +17,7 @@ import pytest
 
 import run
 from cli import NO_CUDA, ROOT, assert_one_line_error, run_cli
-from data_files import SHARED_DATA
+from data_files import SHARED_DATA, write_cifar10, write_mnist_slice, write_svhn
 from procs import (caught_mid_run, children, lock_pid, resume_frozen, rows_written, start_cli, wait_for_holder,
                    wait_until_gone)
 from scripts import sweep
@@ -758,6 +758,45 @@ def test_a_finished_run_is_not_skipped_when_another_file_was_moved_over_its_data
     assert sweep.main(grid) == 1
     failed = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("FAILED")]
     assert len(failed) == 1 and "was started on other data" in failed[0], failed
+
+
+def test_a_finished_run_is_not_skipped_when_files_of_a_built_in_data_set_were_replaced_since(tmp_path, capsys):
+    """The files of --data MNIST under --path were not looked at: a finished run was skipped after its idx files
+    had been replaced by others (moved over them with their older times). Now it is resumed, and run.py refuses
+    the other data."""
+    raw = write_mnist_slice(tmp_path / "data", "MNIST", 200, 100)
+    other = write_mnist_slice(tmp_path / "other", "MNIST", 300, 100)
+    grid = ["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--data", "MNIST", "--path",
+            str(tmp_path / "data"), "--out", str(tmp_path / "r")]
+    assert sweep.main(grid) == 0
+    capsys.readouterr()
+    assert sweep.main([*grid, "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("skip ")
+    for kind in ("images-idx3", "labels-idx1"):
+        moved = other / f"train-{kind}-ubyte"
+        os.utime(moved, (time.time() - 3600, time.time() - 3600))
+        os.replace(moved, raw / moved.name)
+    assert sweep.main([*grid, "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("resume ")
+    assert sweep.main(grid) == 1
+    failed = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("FAILED")]
+    assert len(failed) == 1 and "was started on other data" in failed[0], failed
+
+
+@pytest.mark.parametrize("data, write, replaced", [
+    ("SVHN", write_svhn, "test_32x32.mat"), ("CIFAR10", write_cifar10, "cifar-10-batches-py/data_batch_3")])
+def test_image_files_replaced_after_a_run_started_count_as_changed(tmp_path, data, write, replaced):
+    """SVHN's and CIFAR-10's files under --path were not looked at either; now, as MNIST's, they count."""
+    write(tmp_path)
+    config = tmp_path / "config.json"
+    time.sleep(0.05)  # past the clock tick of the files' change times
+    config.write_text("{}")
+    ns = sweep.parse_run_argv(["--data", data, "--path", str(tmp_path)])
+    assert not sweep.data_changed_since(config, ns)
+    time.sleep(0.05)
+    shutil.copy2(tmp_path / replaced, tmp_path / "copy")  # the same bytes and times, another inode
+    os.replace(tmp_path / "copy", tmp_path / replaced)
+    assert sweep.data_changed_since(config, ns)
 
 
 def test_a_run_folder_whose_config_cannot_be_read_is_refused_naming_it(tmp_path, capsys):
