@@ -53,7 +53,7 @@ TEST_BATCH = 1000
 TEST_FRACTION = 0.1
 POOL_CAP = 50_000
 POOL_DRAWS = 100  # random splits tried before a class too rare for the pool is reported
-DECODER = "2"  # the version of the decoding below, part of every decoded cache entry's key: change it with them
+DECODER = "3"  # the version of the decoding below, part of every decoded cache entry's key: change it with them
 
 
 @dataclass
@@ -643,12 +643,21 @@ def decode_image_data(name, path):
         fix = "delete that folder and run again" if root != Path(path) else "replace them with the original files"
         raise UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} "
                         f"(see README, 'Data sets')")
+    check_counts(name, root, X_tr, y_tr, "training")
+    check_counts(name, root, X_te, y_te, "test")
     if min(y_tr.min(), y_te.min()) < 0 or max(y_tr.max(), y_te.max()) >= IMAGE_CLASSES:
         raise UserError(f"{name} files under {root} hold labels outside 0..9; replace them with the original files")
     mean = torch.tensor(mean).view(1, -1, 1, 1)
     std = torch.tensor(std).view(1, -1, 1, 1)
     norm = lambda x: (x.float().div_(255) - mean) / std  # noqa: E731
     return Dataset(name, norm(X_tr), y_tr, norm(X_te), y_te, IMAGE_CLASSES, batch, black=(-mean / std).flatten())
+
+
+def check_counts(name, root, images, labels, split):
+    """UserError when the `split` set has not one label per image (an images file beside another file's labels)."""
+    if len(images) != len(labels):
+        raise UserError(f"{name} files under {root}: the {split} set has {len(images)} images but {len(labels)} "
+                        f"labels; replace them with the original files")
 
 
 def torchvision_arrays(name, root, train, download):

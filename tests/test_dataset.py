@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import dataset
 from data_files import (CIFAR_MEANS, CIFAR_STDS, SHARED_DATA, SVHN_MEANS, SVHN_STDS, copy_mnist, skip_md5, tree_state,
-                        write_cifar10, write_openml_cache, write_svhn)
+                        write_cifar10, write_mnist_slice, write_openml_cache, write_svhn)
 from errors import UserError
 
 
@@ -125,6 +125,15 @@ def test_truncated_extracted_mnist_files_in_the_data_folder(tmp_path, mnist_like
     images.write_bytes(images.read_bytes()[: 16 + 784 * 100 + 5])
     user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()), "MNIST files under", str(tmp_path),
                "replace them with the original files")
+
+
+def test_images_beside_another_splits_labels_are_refused(tmp_path):
+    """torchvision reads each idx file on its own: 200 training images beside the 50 test labels loaded, and the
+    run trained on images paired with the wrong labels."""
+    raw = write_mnist_slice(tmp_path, "MNIST", 200, 50)
+    shutil.copyfile(raw / "t10k-labels-idx1-ubyte", raw / "train-labels-idx1-ubyte")
+    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()), f"MNIST files under {tmp_path}",
+               "the training set has 200 images but 50 labels", "replace them with the original files")
 
 
 def test_old_torchvision_processed_files_are_read_in_place(tmp_path):
