@@ -12,6 +12,7 @@ import importlib.util
 import math
 import os
 import socket
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -640,7 +641,13 @@ def decode_image_data(name, path):
         if download:
             raise UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
                             f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
-        fix = "delete that folder and run again" if root != Path(path) else "replace them with the original files"
+        in_cache = root != Path(path)
+        if found := unreadable_file(name, root):
+            file, problem = found
+            fix = "delete that folder and run again" if in_cache else "replace it with the original file"
+            raise UserError(f"{name} files under {root} could not be read: {file.relative_to(root)} {problem}; "
+                            f"{fix} (see README, 'Data sets')")
+        fix = "delete that folder and run again" if in_cache else "replace them with the original files"
         raise UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} "
                         f"(see README, 'Data sets')")
     check_counts(name, root, X_tr, y_tr, "training")
@@ -651,6 +658,61 @@ def decode_image_data(name, path):
     std = torch.tensor(std).view(1, -1, 1, 1)
     norm = lambda x: (x.float().div_(255) - mean) / std  # noqa: E731
     return Dataset(name, norm(X_tr), y_tr, norm(X_te), y_te, IMAGE_CLASSES, batch, black=(-mean / std).flatten())
+
+
+def unreadable_file(name, root):
+    """(file, what is wrong with it) for a file of `name` under `root` that torchvision cannot read: the first one
+    missing, else the first not the original (its md5, which torchvision checks for CIFAR10 and SVHN) or not an MNIST
+    idx file (idx_problem); None when each file looks right, or when torchvision reads MNIST's processed/*.pt."""
+    from torchvision.datasets import CIFAR10, SVHN
+    from torchvision.datasets.utils import check_integrity
+
+    if name in MNIST_LIKE:
+        if all((root / name / "processed" / f).is_file() for f in ("training.pt", "test.pt")):
+            return None
+        files = [(root / name / "raw" / f, None) for f in MNIST_FILES]
+    elif name == "SVHN":
+        files = [(root / SVHN.split_list[s][1], SVHN.split_list[s][2]) for s in ("train", "test")]
+    else:
+        listed = [*CIFAR10.train_list, *CIFAR10.test_list, (CIFAR10.meta["filename"], CIFAR10.meta["md5"])]
+        files = [(root / CIFAR_FOLDER / f, md5) for f, md5 in listed]
+    for file, _ in files:
+        if not file.is_file():
+            return file, "is missing" if not file.exists() else "is not a regular file"
+    for file, md5 in files:
+        try:
+            if md5 is None and (problem := idx_problem(file)):
+                return file, problem
+            if md5 is not None and not check_integrity(str(file), md5):
+                return file, "is not the original file (its md5 differs: truncated, corrupt or another version)"
+        except OSError as e:
+            return file, f"cannot be opened ({first_line(e)})"
+    return None
+
+
+IDX_MAGIC = {1: 2049, 3: 2051}  # an idx file of unsigned bytes: 0x0000 0x08 <dimensions>, big-endian
+
+
+def idx_problem(file):
+    """What keeps `file` (MNIST's <split>-images-idx3-ubyte or -labels-idx1-ubyte) from being an idx file of
+    unsigned bytes: magic number 0x0000080N for N dimensions, N big-endian sizes, then their product of bytes;
+    None when it is one."""
+    ndim = 3 if "-idx3-" in file.name else 1
+    header = 4 * (1 + ndim)
+    size = file.stat().st_size
+    with open(file, "rb") as f:
+        head = f.read(header)
+    if head[:2] == b"\x1f\x8b":
+        return f"is gzip-compressed (the archive {file.name}.gz under the extracted file's name)"
+    if size < header:
+        return f"is {size} bytes long, shorter than its {header}-byte header: it is empty or truncated"
+    magic, *dims = struct.unpack(f">{1 + ndim}I", head)
+    if magic != IDX_MAGIC[ndim]:
+        return f"starts with magic number {magic:#010x}, not {IDX_MAGIC[ndim]:#010x}: it is not an idx{ndim} file"
+    if size - header != math.prod(dims):
+        return (f"holds {size - header} bytes after its header, which announces {'×'.join(map(str, dims))} = "
+                f"{math.prod(dims)}: it is truncated or has bytes past its end")
+    return None
 
 
 def check_counts(name, root, images, labels, split):

@@ -6,6 +6,7 @@ import gzip
 import pickle
 import shutil
 import socket
+import struct
 import tarfile
 import tempfile
 import time
@@ -123,8 +124,32 @@ def test_truncated_extracted_mnist_files_in_the_data_folder(tmp_path, mnist_like
         shutil.copyfile(cached / f, raw / f)
     images = raw / "train-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[: 16 + 784 * 100 + 5])
-    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()), "MNIST files under", str(tmp_path),
-               "replace them with the original files")
+    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()), f"MNIST files under {tmp_path}",
+               "MNIST/raw/train-images-idx3-ubyte holds 78405 bytes after its header, which announces 60000×28×28 = "
+               "47040000: it is truncated", "replace it with the original file")
+
+
+def rewrite(file, edit):
+    """Replace `file`'s bytes with edit(its bytes)."""
+    file.write_bytes(edit(file.read_bytes()))
+
+
+@pytest.mark.parametrize("file, edit, problem", [
+    ("train-images-idx3-ubyte", lambda b: struct.pack(">i", 2049) + b[4:],
+     "starts with magic number 0x00000801, not 0x00000803: it is not an idx3 file"),
+    ("t10k-labels-idx1-ubyte", lambda b: b"\x12\x34" + b[2:],
+     "starts with magic number 0x12340801, not 0x00000801: it is not an idx1 file"),
+    ("t10k-labels-idx1-ubyte", lambda b: b"", "is 0 bytes long, shorter than its 8-byte header: it is empty"),
+    ("train-labels-idx1-ubyte", lambda b: b + b"\0", "holds 201 bytes after its header, which announces 200 = 200"),
+    ("train-images-idx3-ubyte", gzip.compress,
+     "is gzip-compressed (the archive train-images-idx3-ubyte.gz under the extracted file's name)"),
+])
+def test_a_damaged_idx_file_is_named_with_what_is_wrong(tmp_path, file, edit, problem):
+    raw = write_mnist_slice(tmp_path, "MNIST", 200, 50)
+    rewrite(raw / file, edit)
+    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()),
+               f"MNIST files under {tmp_path} could not be read: MNIST/raw/{file} {problem}",
+               "replace it with the original file")
 
 
 def test_images_beside_another_splits_labels_are_refused(tmp_path):
@@ -215,11 +240,20 @@ def test_svhn_mat_files_through_torchvision(tmp_path, monkeypatch):
     assert ds.train_batch == 64 and not ds.augment and ds.n_classes == 10
 
 
-@pytest.mark.parametrize("name, writer", [("CIFAR10", write_cifar10), ("SVHN", write_svhn)])
-def test_files_that_are_not_the_originals_fail_torchvisions_md5(tmp_path, name, writer):
+@pytest.mark.parametrize("name, writer, file", [("CIFAR10", write_cifar10, "cifar-10-batches-py/data_batch_1"),
+                                                ("SVHN", write_svhn, "train_32x32.mat")])
+def test_files_that_are_not_the_originals_fail_torchvisions_md5(tmp_path, name, writer, file):
     writer(tmp_path)
-    user_error(lambda: dataset.load(name, 0, str(tmp_path), rng()), f"{name} files under {tmp_path}",
-               "replace them with the original files")
+    user_error(lambda: dataset.load(name, 0, str(tmp_path), rng()), f"{name} files under {tmp_path} could not be "
+               f"read: {file} is not the original file (its md5 differs", "replace it with the original file")
+
+
+def test_a_cifar10_folder_missing_a_batch_names_it(tmp_path, monkeypatch):
+    write_cifar10(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "test_batch").unlink()
+    skip_md5(monkeypatch, torchvision.datasets.cifar)
+    user_error(lambda: dataset.load("CIFAR10", 0, str(tmp_path), rng()),
+               f"CIFAR10 files under {tmp_path} could not be read: cifar-10-batches-py/test_batch is missing")
 
 
 @pytest.mark.slow
