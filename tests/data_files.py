@@ -25,8 +25,9 @@ def tree_state(root):
 
 
 class Py2Pickler(pickle._Pickler):
-    """Pickles as Python 2 did, the format of the CIFAR-10 python batches: text and bytes are py2 `str`
-    (BINSTRING), so pickle.load(f, encoding='latin1') gives str keys and encoding='bytes' gives b'data'."""
+    """Pickles as Python 2 with numpy 1 did, the format of the CIFAR-10 python batches: text and bytes are py2 `str`
+    (BINSTRING), so pickle.load(f, encoding='latin1') gives str keys and encoding='bytes' gives b'data'; numpy's
+    globals under numpy 1's module names."""
 
     dispatch = pickle._Pickler.dispatch.copy()
 
@@ -40,6 +41,15 @@ class Py2Pickler(pickle._Pickler):
 
     dispatch[str] = save_py2_str
     dispatch[bytes] = save_py2_str
+
+    def save_global(self, obj, name=None):
+        """A global as numpy 1 named it: numpy 2's numpy._core.multiarray._reconstruct is numpy.core.multiarray's,
+        the name in the original batches (numpy 2 still reads it)."""
+        module = getattr(obj, "__module__", "")
+        if not module.startswith("numpy._core"):
+            return super().save_global(obj, name)
+        self.write(pickle.GLOBAL + f"numpy.core{module[len('numpy._core'):]}\n{name or obj.__name__}\n".encode())
+        self.memoize(obj)
 
 
 def write_cifar10(root, n_per_batch=6, seed=0):

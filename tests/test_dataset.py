@@ -4,6 +4,7 @@ own cache offline, user CSV / NPZ files, the tabular split rules and --trunc. Ev
 line that says what to do."""
 import gzip
 import pickle
+import pickletools
 import shutil
 import socket
 import struct
@@ -204,6 +205,19 @@ def test_cifar10_batches_through_torchvision(tmp_path, monkeypatch):
     assert ds.y_train.tolist() == y_train and ds.y_test.tolist() == y_test
     assert ds.train_batch == 128 and ds.augment and ds.n_classes == 10
     assert torch.allclose(ds.black, -torch.tensor(CIFAR_MEANS) / torch.tensor(CIFAR_STDS))
+
+
+def test_the_cifar10_batches_written_are_python2_pickles(tmp_path):
+    """The CIFAR site's batches were pickled by Python 2 with numpy 1: protocol 2, every text a byte string
+    (BINSTRING), the array rebuilt by numpy.core.multiarray._reconstruct (numpy 2's numpy._core did not exist)."""
+    write_cifar10(tmp_path, n_per_batch=2)
+    for name in ("data_batch_1", "test_batch", "batches.meta"):
+        ops = list(pickletools.genops((tmp_path / "cifar-10-batches-py" / name).read_bytes()))
+        assert ops[0][0].name == "PROTO" and ops[0][1] == 2
+        assert not {op.name for op, _, _ in ops} & {"BINUNICODE", "SHORT_BINUNICODE", "STACK_GLOBAL", "FRAME"}
+        found = {arg for op, arg, _ in ops if op.name == "GLOBAL"}
+        assert found == ({"numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype"}
+                         if name != "batches.meta" else set())
 
 
 def test_cifar10_archive_is_extracted_into_the_cache(tmp_path, monkeypatch):
