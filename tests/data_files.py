@@ -76,8 +76,9 @@ def write_cifar10(root, n_per_batch=6, seed=0):
 
 
 def write_svhn(root, n_train=12, n_test=7, seed=0):
-    """root/train_32x32.mat and test_32x32.mat as the SVHN site ships them: X uint8 (32, 32, 3, N) (height,
-    width, channel, image), y uint8 (N, 1) with 1..10, 10 meaning the digit 0. Returns {split: (X, y)}."""
+    """root/train_32x32.mat and test_32x32.mat as the SVHN site ships them, MATLAB 5 files of compressed arrays:
+    X uint8 (32, 32, 3, N) (height, width, channel, image), y uint8 (N, 1) with 1..10, 10 meaning the digit 0.
+    Returns {split: (X, y)}."""
     from scipy.io import savemat
 
     rng = np.random.default_rng(seed)
@@ -86,7 +87,7 @@ def write_svhn(root, n_train=12, n_test=7, seed=0):
         X = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
         y = rng.integers(1, 11, (n, 1)).astype(np.uint8)
         y[0, 0] = 10
-        savemat(Path(root) / f"{split}_32x32.mat", {"X": X, "y": y})
+        savemat(Path(root) / f"{split}_32x32.mat", {"X": X, "y": y}, do_compression=True)
         out[split] = (X, y)
     return out
 

@@ -254,6 +254,16 @@ def test_svhn_mat_files_through_torchvision(tmp_path, monkeypatch):
     assert ds.train_batch == 64 and not ds.augment and ds.n_classes == 10
 
 
+def test_the_svhn_files_written_are_compressed_matlab_5_files(tmp_path):
+    """The SVHN site's .mat files are MATLAB 5 files (what scipy's loadmat reads) whose arrays are zlib-compressed
+    elements (miCOMPRESSED, type 15): train_32x32.mat is 182 MB, less than its 225 MB of pixels."""
+    write_svhn(tmp_path, n_train=3, n_test=2)
+    for name in dataset.SVHN_FILES:
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"MATLAB 5.0 MAT-file") and data[126:128] == b"IM"  # little-endian
+        assert struct.unpack("<I", data[128:132])[0] == 15
+
+
 @pytest.mark.parametrize("name, writer, file", [("CIFAR10", write_cifar10, "cifar-10-batches-py/data_batch_1"),
                                                 ("SVHN", write_svhn, "train_32x32.mat")])
 def test_files_that_are_not_the_originals_fail_torchvisions_md5(tmp_path, name, writer, file):
