@@ -642,11 +642,9 @@ def decode_image_data(name, path):
             raise UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
                             f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
         in_cache = root != Path(path)
-        if found := unreadable_file(name, root):
-            file, problem = found
-            fix = "delete that folder and run again" if in_cache else "replace it with the original file"
-            raise UserError(f"{name} files under {root} could not be read: {file.relative_to(root)} {problem}; "
-                            f"{fix} (see README, 'Data sets')")
+        if found := unreadable_file(name, root, "delete that folder and run again" if in_cache
+                                    else "replace it with the original file"):
+            raise UserError(f"{name} files under {root} could not be read: {found} (see README, 'Data sets')")
         fix = "delete that folder and run again" if in_cache else "replace them with the original files"
         raise UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} "
                         f"(see README, 'Data sets')")
@@ -660,10 +658,11 @@ def decode_image_data(name, path):
     return Dataset(name, norm(X_tr), y_tr, norm(X_te), y_te, IMAGE_CLASSES, batch, black=(-mean / std).flatten())
 
 
-def unreadable_file(name, root):
-    """(file, what is wrong with it) for a file of `name` under `root` that torchvision cannot read: the first one
-    missing, else the first not the original (its md5, which torchvision checks for CIFAR10 and SVHN) or not an MNIST
-    idx file (idx_problem); None when each file looks right, or when torchvision reads MNIST's processed/*.pt."""
+def unreadable_file(name, root, fix):
+    """'FILE what is wrong with it; what to do' for a file of `name` under `root` that torchvision cannot read: the
+    first one missing, else the first that cannot be opened, is not the original (its md5, which torchvision checks
+    for CIFAR10 and SVHN) or is not an MNIST idx file (idx_problem), whose `fix` ends the text; None when each file
+    looks right, or when torchvision reads MNIST's processed/*.pt."""
     from torchvision.datasets import CIFAR10, SVHN
     from torchvision.datasets.utils import check_integrity
 
@@ -678,15 +677,16 @@ def unreadable_file(name, root):
         files = [(root / CIFAR_FOLDER / f, md5) for f, md5 in listed]
     for file, _ in files:
         if not file.is_file():
-            return file, "is missing" if not file.exists() else "is not a regular file"
+            return f"{file.relative_to(root)} is {'missing' if not file.exists() else 'not a regular file'}; {fix}"
     for file, md5 in files:
         try:
-            if md5 is None and (problem := idx_problem(file)):
-                return file, problem
+            problem = idx_problem(file) if md5 is None else None
             if md5 is not None and not check_integrity(str(file), md5):
-                return file, "is not the original file (its md5 differs: truncated, corrupt or another version)"
+                problem = "is not the original file (its md5 differs: truncated, corrupt or another version)"
         except OSError as e:
-            return file, f"cannot be opened ({first_line(e)})"
+            return f"{file.relative_to(root)} cannot be opened ({first_line(e)}); check its permissions"
+        if problem:
+            return f"{file.relative_to(root)} {problem}; {fix}"
     return None
 
 

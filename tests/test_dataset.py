@@ -272,6 +272,19 @@ def test_files_that_are_not_the_originals_fail_torchvisions_md5(tmp_path, name, 
                f"read: {file} is not the original file (its md5 differs", "replace it with the original file")
 
 
+WRITE_ONLY = Path("/proc/sys/vm/drop_caches")  # a regular file that not even root may read
+
+
+@pytest.mark.skipif(not WRITE_ONLY.is_file(), reason="needs Linux's write-only /proc/sys/vm/drop_caches")
+def test_an_svhn_file_that_cannot_be_opened_is_named_with_its_permissions(tmp_path):
+    write_svhn(tmp_path)
+    (tmp_path / "train_32x32.mat").unlink()
+    (tmp_path / "train_32x32.mat").symlink_to(WRITE_ONLY)
+    user_error(lambda: dataset.load("SVHN", 0, str(tmp_path), rng()),
+               f"SVHN files under {tmp_path} could not be read: train_32x32.mat cannot be opened (PermissionError",
+               "check its permissions")
+
+
 def test_a_cifar10_folder_missing_a_batch_names_it(tmp_path, monkeypatch):
     write_cifar10(tmp_path)
     (tmp_path / "cifar-10-batches-py" / "test_batch").unlink()
