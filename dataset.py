@@ -434,13 +434,16 @@ def number(label):
 
 
 def npz_names(path):
-    """The names of the arrays in an .npz file, read without loading them; UserError when it is not one."""
+    """The names of the arrays in an .npz file, read without loading them; UserError when it is not one or cannot be
+    opened."""
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise UserError(f"{path} holds a single array, not arrays X and y; {NPZ_HINT}")
         with archive as z:
             return list(z.files)
+    except PermissionError as e:
+        raise UserError(f"{path} cannot be opened ({first_line(e)}); check its permissions")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {NPZ_HINT}")
 

@@ -285,6 +285,15 @@ def test_an_svhn_file_that_cannot_be_opened_is_named_with_its_permissions(tmp_pa
                "check its permissions")
 
 
+@pytest.mark.skipif(not WRITE_ONLY.is_file(), reason="needs Linux's write-only /proc/sys/vm/drop_caches")
+def test_an_npz_file_that_cannot_be_opened_is_named_with_its_permissions(tmp_path):
+    """Not 'write it with np.savez': the file may be right, only unreadable."""
+    (tmp_path / "x.npz").symlink_to(WRITE_ONLY)
+    msg = user_error(lambda: dataset.load(str(tmp_path / "x.npz"), 0, "data", rng()),
+                     f"{tmp_path / 'x.npz'} cannot be opened (PermissionError", "check its permissions")
+    assert "np.savez" not in msg
+
+
 def test_a_cifar10_folder_missing_a_batch_names_it(tmp_path, monkeypatch):
     write_cifar10(tmp_path)
     (tmp_path / "cifar-10-batches-py" / "test_batch").unlink()
