@@ -641,16 +641,7 @@ def decode_image_data(name, path):
             X_tr, y_tr = torchvision_arrays(name, root, train=True, download=download)
             X_te, y_te = torchvision_arrays(name, root, train=False, download=download)
     except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, EOFError, ValueError ...
-        if download:
-            raise UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
-                            f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
-        in_cache = root != Path(path)
-        if found := unreadable_file(name, root, "delete that folder and run again" if in_cache
-                                    else "replace it with the original file"):
-            raise UserError(f"{name} files under {root} could not be read: {found} (see README, 'Data sets')")
-        fix = "delete that folder and run again" if in_cache else "replace them with the original files"
-        raise UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} "
-                        f"(see README, 'Data sets')")
+        raise load_error(name, Path(path), root, download, e)
     check_counts(name, root, X_tr, y_tr, "training")
     check_counts(name, root, X_te, y_te, "test")
     if min(y_tr.min(), y_te.min()) < 0 or max(y_tr.max(), y_te.max()) >= IMAGE_CLASSES:
@@ -661,23 +652,35 @@ def decode_image_data(name, path):
     return Dataset(name, norm(X_tr), y_tr, norm(X_te), y_te, IMAGE_CLASSES, batch, black=(-mean / std).flatten())
 
 
+def load_error(name, path, root, download, e):
+    """The UserError of torchvision's error `e` reading `name` from `root` (the data folder `path` or its folder in
+    the cache), having first tried to download it there when `download`: the file unreadable_file names, when one
+    is found (in `path` only if some of the files are there), else what to put where, or what to replace."""
+    if download:
+        partial = any(file.exists() for file, _ in image_files(name, path))
+        if partial and (found := unreadable_file(name, path, f"put {WHERE_TO_PUT[name]} under {path}")):
+            return UserError(f"{name} files under {path} could not be read: {found} (see README, 'Data sets')")
+        return UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
+                         f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
+    in_cache = root != path
+    if found := unreadable_file(name, root, "delete that folder and run again" if in_cache
+                                else "replace it with the original file"):
+        return UserError(f"{name} files under {root} could not be read: {found} (see README, 'Data sets')")
+    fix = "delete that folder and run again" if in_cache else "replace them with the original files"
+    return UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} (see README, "
+                     f"'Data sets')")
+
+
 def unreadable_file(name, root, fix):
     """'FILE what is wrong with it; what to do' for a file of `name` under `root` that torchvision cannot read: the
     first one missing, else the first that cannot be opened, is not the original (its md5, which torchvision checks
     for CIFAR10 and SVHN) or is not an MNIST idx file (idx_problem), whose `fix` ends the text; None when each file
     looks right, or when torchvision reads MNIST's processed/*.pt."""
-    from torchvision.datasets import CIFAR10, SVHN
     from torchvision.datasets.utils import check_integrity
 
-    if name in MNIST_LIKE:
-        if all((root / name / "processed" / f).is_file() for f in ("training.pt", "test.pt")):
-            return None
-        files = [(root / name / "raw" / f, None) for f in MNIST_FILES]
-    elif name == "SVHN":
-        files = [(root / SVHN.split_list[s][1], SVHN.split_list[s][2]) for s in ("train", "test")]
-    else:
-        listed = [*CIFAR10.train_list, *CIFAR10.test_list, (CIFAR10.meta["filename"], CIFAR10.meta["md5"])]
-        files = [(root / CIFAR_FOLDER / f, md5) for f, md5 in listed]
+    if name in MNIST_LIKE and all((root / name / "processed" / f).is_file() for f in ("training.pt", "test.pt")):
+        return None
+    files = image_files(name, root)
     for file, _ in files:
         if not file.is_file():
             return f"{file.relative_to(root)} is {'missing' if not file.exists() else 'not a regular file'}; {fix}"
@@ -691,6 +694,19 @@ def unreadable_file(name, root, fix):
         if problem:
             return f"{file.relative_to(root)} {problem}; {fix}"
     return None
+
+
+def image_files(name, root):
+    """[(file, md5 or None)]: the files torchvision reads `name` from under `root`, with the md5 it checks them
+    against (MNIST's extracted idx files have none)."""
+    from torchvision.datasets import CIFAR10, SVHN
+
+    if name in MNIST_LIKE:
+        return [(root / name / "raw" / f, None) for f in MNIST_FILES]
+    if name == "SVHN":
+        return [(root / SVHN.split_list[s][1], SVHN.split_list[s][2]) for s in ("train", "test")]
+    listed = [*CIFAR10.train_list, *CIFAR10.test_list, (CIFAR10.meta["filename"], CIFAR10.meta["md5"])]
+    return [(root / CIFAR_FOLDER / f, md5) for f, md5 in listed]
 
 
 IDX_MAGIC = {1: 2049, 3: 2051}  # an idx file of unsigned bytes: 0x0000 0x08 <dimensions>, big-endian

@@ -302,6 +302,24 @@ def test_a_cifar10_folder_missing_a_batch_names_it(tmp_path, monkeypatch):
                f"CIFAR10 files under {tmp_path} could not be read: cifar-10-batches-py/test_batch is missing")
 
 
+def no_network(*args, **kwargs):
+    raise OSError("the network is off in this test")
+
+
+@pytest.mark.parametrize("name, missing", [("SVHN", "test_32x32.mat"), ("MNIST", "MNIST/raw/t10k-labels-idx1-ubyte")])
+def test_a_partial_copy_names_the_missing_file(tmp_path, monkeypatch, name, missing):
+    """A data folder with some of the files is not 'not under PATH': the missing one is named."""
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(socket, "create_connection", no_network)  # what torchvision tries first: the download
+    data = tmp_path / "data"
+    data.mkdir()
+    write_svhn(data) if name == "SVHN" else write_mnist_slice(data, name, 20, 10)
+    (data / missing).unlink()
+    user_error(lambda: dataset.load(name, 0, str(data), rng()),
+               f"{name} files under {data} could not be read: {missing} is missing; put {dataset.WHERE_TO_PUT[name]} "
+               f"under {data}")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name, fragment", [("CIFAR10", "cifar-10-batches-py"), ("SVHN", "train_32x32.mat"),
                                             ("MNIST", "MNIST/raw/")])
