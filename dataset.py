@@ -343,9 +343,11 @@ def user_file(file, flag):
 
 
 def file_table(path, part=""):
-    """table_arrays of a .csv file, or of an .npz file's arrays X<part> and y<part>, through the decoded cache."""
+    """table_arrays of a .csv file, or of an .npz file's arrays X<part> and y<part> (named in its messages when part
+    is given), through the decoded cache."""
     if path.suffix.lower() == ".npz":
-        return cached_table(f"table{part}-{path_tag(path)}", [path], lambda: read_npz(path, part), str(path),
+        source = f"{path} (X{part}, y{part})" if part else str(path)
+        return cached_table(f"table{part}-{path_tag(path)}", [path], lambda: read_npz(path, part), source,
                             np.__version__)
     return cached_table(f"table-{path_tag(path)}", [path], lambda: read_csv_table(path), str(path),
                         importlib.metadata.version("pandas"))

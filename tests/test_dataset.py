@@ -686,6 +686,21 @@ def test_bad_npz_contents(tmp_path, arrays, fragment):
     user_error(lambda: dataset.load(str(tmp_path / "f.npz"), 0, "", rng()), fragment)
 
 
+@pytest.mark.parametrize("part, fragment", [
+    ("_train", "(X_train, y_train): features must be a non-empty 2-D table with one label per row, got features "
+               "(6, 2) and labels (5,)"),
+    ("_test", "(X_test, y_test): feature 1 of data row 2 is nan"),
+])
+def test_bad_arrays_of_an_npz_with_its_own_test_set_are_named(tmp_path, part, fragment):
+    """A message about X_test and y_test named only the file, as if the whole-table arrays X, y were wrong."""
+    arrays = {"X_train": np.zeros((6, 2)), "y_train": np.arange(6) % 2, "X_test": np.zeros((3, 2)),
+              "y_test": np.arange(3) % 2}
+    arrays["y_train"] = arrays["y_train"][:5] if part == "_train" else arrays["y_train"]
+    arrays["X_test"][1, 0] = np.nan
+    np.savez(tmp_path / "s.npz", **arrays)
+    user_error(lambda: dataset.load(str(tmp_path / "s.npz"), 0, "", rng()), f"{tmp_path / 's.npz'} {fragment}")
+
+
 def test_truncated_corrupt_or_wrong_kind_of_npz(tmp_path):
     good_npz(tmp_path / "good.npz")
     data = (tmp_path / "good.npz").read_bytes()
