@@ -498,8 +498,16 @@ def read_csv_table(path):
     check_csv_width(path)
     try:
         df = pd.read_csv(path, header=None, dtype=str, skipinitialspace=True, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
-        raise UserError(f"{path} is not a readable CSV file ({first_line(e)})")
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty (no rows, or only blank lines); give a row per example, the label last")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text ({first_line(e)}); save it as UTF-8")
+    except pd.errors.ParserError as e:
+        raise UserError(f"{path} is not a readable CSV file ({first_line(e)}); give every row as many "
+                        f"comma-separated fields as the first")
+    except ValueError as e:
+        raise UserError(f"{path} is not a readable CSV file ({first_line(e)}); give comma-separated text, the "
+                        f"label in the last column")
     if df.shape[1] < 2:
         raise UserError(f"{path} needs at least one feature column and a label column, separated by commas")
     df = df.apply(lambda col: col.str.strip()).replace("", np.nan)

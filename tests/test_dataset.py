@@ -625,8 +625,8 @@ def test_csv_layouts(tmp_path, text, shape, labels, names):
 
 @pytest.mark.parametrize("text, fragment", [
     (None, "not found"),
-    ("", "is not a readable CSV file"),
-    ("\n\n", "is not a readable CSV file"),
+    ("", "is empty (no rows, or only blank lines); give a row per example, the label last"),
+    ("\n\n", "is empty (no rows, or only blank lines)"),
     ("a,b,label\n", "has a header but no data rows"),
     ("1\n2\n3\n", "needs at least one feature column and a label column"),
     ("1;2;a\n3;4;b\n", "needs at least one feature column"),
@@ -638,13 +638,15 @@ def test_csv_layouts(tmp_path, text, shape, labels, names):
     ("1,2,a\n3,4,a\n5,6,a\n", "only one class"),
     ("1,2,a\n3,4,\n5,6,b\n", "data row 2 has no label"),
     ('1,2,a\n3,4,"  "\n5,6,b\n', "data row 2 has no label"),
-    ("1,2,a\n3,4,b,9\n", "is not a readable CSV file"),
+    ("1,2,a\n3,4,b,9\n", "is not a readable CSV file (ParserError: Error tokenizing data. C error: Expected 3 fields in "
+                         "line 2, saw 4); give every row as many comma-separated fields as the first"),
+    ("1,2,a\n3,4,\xe9\n".encode("latin1"), "is not UTF-8 text (UnicodeDecodeError"),
     ("1,2,a\n3,4,b\n", "are too few for 2 classes"),
 ])
 def test_bad_csv_files(tmp_path, text, fragment):
     path = tmp_path / "f.csv"
     if text is not None:
-        path.write_text(text)
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
     user_error(lambda: dataset.load(str(path), 0, "", rng()), fragment)
 
 
