@@ -100,7 +100,11 @@ def arrays_sha256(*arrays):
 
 def load(data, did, path, rng, trunc=-1, aug=0, test=None):
     """The data set named by the flags: `--did` > 0 wins, then `--data` (a name or a .csv/.npz file, with its test
-    set from the file `test` when given), else digits."""
+    set from the file `test` when given), else digits. UserError when the data is read from `path` and it is a
+    file, not a folder."""
+    if (did > 0 or data in IMAGE_DATA) and Path(path).exists() and not Path(path).is_dir():
+        raise UserError(f"--path {path} is a file, not a folder; give the folder that holds the data (see README, "
+                        f"'Data sets')")
     if did > 0:
         ds = load_openml(did, path, rng)
     elif message := unknown_data(data):

@@ -382,6 +382,14 @@ def test_openml_without_network_or_cache_fails_fast_and_cleans_up(tmp_path):
 # ---------------------------------------------------------------- digits and the tabular split rules
 
 
+@pytest.mark.parametrize("data, did", [("MNIST", 0), ("CIFAR10", 0), ("", 6)])
+def test_a_path_that_is_a_file_is_named(tmp_path, data, did):
+    """Not 'MNIST is not under FILE ...' or openml's 'Cannot create cache directory FILE/openml/...'."""
+    (tmp_path / "letter.csv").write_text("a,b,label\n1,2,x\n")
+    user_error(lambda: dataset.load(data, did, str(tmp_path / "letter.csv"), rng()),
+               f"--path {tmp_path / 'letter.csv'} is a file, not a folder; give the folder that holds the data")
+
+
 def test_digits_is_the_default_and_splits_reproducibly():
     from sklearn.datasets import load_digits
 
