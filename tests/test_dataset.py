@@ -602,7 +602,8 @@ def test_byte_string_labels_are_named_as_text(tmp_path):
 def test_imbalance_after_trunc_that_empties_a_class_names_it():
     ds = dataset.load("digits", 0, "", rng(), trunc=15)
     assert np.bincount(ds.y_train.numpy(), minlength=ds.n_classes).min() == 0
-    user_error(lambda: dataset.long_tail(ds, 2.0, rng()), "has no pool point to keep", "raise --trunc or drop --imbalance")
+    user_error(lambda: dataset.long_tail(ds, 2.0, rng()), "has no pool point to keep",
+               "raise --trunc or drop --imbalance")
 
 
 def test_unknown_data_name():
@@ -646,8 +647,8 @@ def test_csv_layouts(tmp_path, text, shape, labels, names):
     ("1,2,a\n3,4,a\n5,6,a\n", "only one class"),
     ("1,2,a\n3,4,\n5,6,b\n", "data row 2 has no label"),
     ('1,2,a\n3,4,"  "\n5,6,b\n', "data row 2 has no label"),
-    ("1,2,a\n3,4,b,9\n", "is not a readable CSV file (ParserError: Error tokenizing data. C error: Expected 3 fields in "
-                         "line 2, saw 4); give every row as many comma-separated fields as the first"),
+    ("1,2,a\n3,4,b,9\n", "is not a readable CSV file (ParserError: Error tokenizing data. C error: Expected 3 fields "
+                         "in line 2, saw 4); give every row as many comma-separated fields as the first"),
     ("1,2,a\n3,4,\xe9\n".encode("latin1"), "is not UTF-8 text (UnicodeDecodeError"),
     ("1,2,a\n3,4,b\n", "are too few for 2 classes"),
 ])
