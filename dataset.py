@@ -12,6 +12,7 @@ import importlib.util
 import math
 import os
 import socket
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -53,7 +54,7 @@ TEST_BATCH = 1000
 TEST_FRACTION = 0.1
 POOL_CAP = 50_000
 POOL_DRAWS = 100  # random splits tried before a class too rare for the pool is reported
-DECODER = "2"  # the version of the decoding below, part of every decoded cache entry's key: change it with them
+DECODER = "3"  # the version of the decoding below, part of every decoded cache entry's key: change it with them
 
 
 @dataclass
@@ -97,9 +98,18 @@ def arrays_sha256(*arrays):
     return h.hexdigest()
 
 
+def check_folder(data, did, path):
+    """UserError when the data of these flags is read from `path` (--did, an image data set) and it is a file."""
+    if (did > 0 or data in IMAGE_DATA) and Path(path).exists() and not Path(path).is_dir():
+        raise UserError(f"--path {path} is a file, not a folder; give the folder that holds the data (see README, "
+                        f"'Data sets')")
+
+
 def load(data, did, path, rng, trunc=-1, aug=0, test=None):
     """The data set named by the flags: `--did` > 0 wins, then `--data` (a name or a .csv/.npz file, with its test
-    set from the file `test` when given), else digits."""
+    set from the file `test` when given), else digits. UserError when the data is read from `path` and it is a
+    file, not a folder."""
+    check_folder(data, did, path)
     if did > 0:
         ds = load_openml(did, path, rng)
     elif message := unknown_data(data):
@@ -342,9 +352,11 @@ def user_file(file, flag):
 
 
 def file_table(path, part=""):
-    """table_arrays of a .csv file, or of an .npz file's arrays X<part> and y<part>, through the decoded cache."""
+    """table_arrays of a .csv file, or of an .npz file's arrays X<part> and y<part> (named in its messages when part
+    is given), through the decoded cache."""
     if path.suffix.lower() == ".npz":
-        return cached_table(f"table{part}-{path_tag(path)}", [path], lambda: read_npz(path, part), str(path),
+        source = f"{path} (X{part}, y{part})" if part else str(path)
+        return cached_table(f"table{part}-{path_tag(path)}", [path], lambda: read_npz(path, part), source,
                             np.__version__)
     return cached_table(f"table-{path_tag(path)}", [path], lambda: read_csv_table(path), str(path),
                         importlib.metadata.version("pandas"))
@@ -433,13 +445,16 @@ def number(label):
 
 
 def npz_names(path):
-    """The names of the arrays in an .npz file, read without loading them; UserError when it is not one."""
+    """The names of the arrays in an .npz file, read without loading them; UserError when it is not one or cannot be
+    opened."""
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
             raise UserError(f"{path} holds a single array, not arrays X and y; {NPZ_HINT}")
         with archive as z:
             return list(z.files)
+    except PermissionError as e:
+        raise UserError(f"{path} cannot be opened ({first_line(e)}); check its permissions")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {NPZ_HINT}")
 
@@ -492,8 +507,16 @@ def read_csv_table(path):
     check_csv_width(path)
     try:
         df = pd.read_csv(path, header=None, dtype=str, skipinitialspace=True, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
-        raise UserError(f"{path} is not a readable CSV file ({first_line(e)})")
+    except pd.errors.EmptyDataError:
+        raise UserError(f"{path} is empty (no rows, or only blank lines); give a row per example, the label last")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path} is not UTF-8 text ({first_line(e)}); save it as UTF-8")
+    except pd.errors.ParserError as e:
+        raise UserError(f"{path} is not a readable CSV file ({first_line(e)}); give every row as many "
+                        f"comma-separated fields as the first")
+    except ValueError as e:
+        raise UserError(f"{path} is not a readable CSV file ({first_line(e)}); give comma-separated text, the "
+                        f"label in the last column")
     if df.shape[1] < 2:
         raise UserError(f"{path} needs at least one feature column and a label column, separated by commas")
     df = df.apply(lambda col: col.str.strip()).replace("", np.nan)
@@ -649,7 +672,9 @@ def check_available(data, path, test=""):
     """UserError (the line a run would give) when the --data set `data` cannot be read: a .csv/.npz file, or its
     --test file, that is missing; an image data set that is neither under `path` nor in its cache, and cannot be
     downloaded now (fetch_image_data, which downloads it into the cache when it can). MNIST and FashionMNIST
-    files that load_image_data reads as they are (mnist_sources) are taken as they are, without torchvision."""
+    files that load_image_data reads as they are (mnist_sources) are taken as they are, without torchvision. Like
+    load, it refuses a `path` that is a file (check_folder)."""
+    check_folder(data, 0, path)
     if data in IMAGE_DATA:
         if not (data in MNIST_LIKE and mnist_sources(data, Path(path))):
             fetch_image_data(data, path)
@@ -669,8 +694,7 @@ def fetch_image_data(name, path):
                 for train in (True, False):
                     torchvision_arrays(name, root, train, download=True)
         except Exception as e:  # torchvision raises RuntimeError, URLError, OSError, EOFError, ValueError ...
-            raise UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
-                            f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
+            raise load_error(name, Path(path), root, True, e)
     return root
 
 
@@ -683,15 +707,104 @@ def decode_image_data(name, path):
         X_tr, y_tr = torchvision_arrays(name, root, train=True, download=False)
         X_te, y_te = torchvision_arrays(name, root, train=False, download=False)
     except Exception as e:  # torchvision raises RuntimeError, OSError, EOFError, ValueError ...
-        fix = "delete that folder and run again" if root != Path(path) else "replace them with the original files"
-        raise UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} "
-                        f"(see README, 'Data sets')")
+        raise load_error(name, Path(path), root, False, e)
+    check_counts(name, root, X_tr, y_tr, "training")
+    check_counts(name, root, X_te, y_te, "test")
     if min(y_tr.min(), y_te.min()) < 0 or max(y_tr.max(), y_te.max()) >= IMAGE_CLASSES:
         raise UserError(f"{name} files under {root} hold labels outside 0..9; replace them with the original files")
     mean = torch.tensor(mean).view(1, -1, 1, 1)
     std = torch.tensor(std).view(1, -1, 1, 1)
     norm = lambda x: (x.float().div_(255) - mean) / std  # noqa: E731
     return Dataset(name, norm(X_tr), y_tr, norm(X_te), y_te, IMAGE_CLASSES, batch, black=(-mean / std).flatten())
+
+
+def load_error(name, path, root, download, e):
+    """The UserError of torchvision's error `e` reading `name` from `root` (the data folder `path` or its folder in
+    the cache), having first tried to download it there when `download`: the file unreadable_file names, when one
+    is found (in `path` only if some of the files are there), else what to put where, or what to replace."""
+    if download:
+        partial = any(file.exists() for file, _ in image_files(name, path))
+        if partial and (found := unreadable_file(name, path, f"put {WHERE_TO_PUT[name]} under {path}")):
+            return UserError(f"{name} files under {path} could not be read: {found} (see README, 'Data sets')")
+        return UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
+                         f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
+    in_cache = root != path
+    if found := unreadable_file(name, root, "delete that folder and run again" if in_cache
+                                else "replace it with the original file"):
+        return UserError(f"{name} files under {root} could not be read: {found} (see README, 'Data sets')")
+    fix = "delete that folder and run again" if in_cache else "replace them with the original files"
+    return UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} (see README, "
+                     f"'Data sets')")
+
+
+def unreadable_file(name, root, fix):
+    """'FILE what is wrong with it; what to do' for a file of `name` under `root` that torchvision cannot read: the
+    first one missing, else the first that cannot be opened, is not the original (its md5, which torchvision checks
+    for CIFAR10 and SVHN) or is not an MNIST idx file (idx_problem), whose `fix` ends the text; None when each file
+    looks right, or when torchvision reads MNIST's processed/*.pt."""
+    from torchvision.datasets.utils import check_integrity
+
+    if name in MNIST_LIKE and all((root / name / "processed" / f).is_file() for f in ("training.pt", "test.pt")):
+        return None
+    files = image_files(name, root)
+    for file, _ in files:
+        if not file.is_file():
+            return f"{file.relative_to(root)} is {'missing' if not file.exists() else 'not a regular file'}; {fix}"
+    for file, md5 in files:
+        try:
+            problem = idx_problem(file) if md5 is None else None
+            if md5 is not None and not check_integrity(str(file), md5):
+                problem = "is not the original file (its md5 differs: truncated, corrupt or another version)"
+        except OSError as e:
+            return f"{file.relative_to(root)} cannot be opened ({first_line(e)}); check its permissions"
+        if problem:
+            return f"{file.relative_to(root)} {problem}; {fix}"
+    return None
+
+
+def image_files(name, root):
+    """[(file, md5 or None)]: the files torchvision reads `name` from under `root`, with the md5 it checks them
+    against (MNIST's extracted idx files have none)."""
+    from torchvision.datasets import CIFAR10, SVHN
+
+    if name in MNIST_LIKE:
+        return [(root / name / "raw" / f, None) for f in MNIST_FILES]
+    if name == "SVHN":
+        return [(root / SVHN.split_list[s][1], SVHN.split_list[s][2]) for s in ("train", "test")]
+    listed = [*CIFAR10.train_list, *CIFAR10.test_list, (CIFAR10.meta["filename"], CIFAR10.meta["md5"])]
+    return [(root / CIFAR_FOLDER / f, md5) for f, md5 in listed]
+
+
+IDX_MAGIC = {1: 2049, 3: 2051}  # an idx file of unsigned bytes: 0x0000 0x08 <dimensions>, big-endian
+
+
+def idx_problem(file):
+    """What keeps `file` (MNIST's <split>-images-idx3-ubyte or -labels-idx1-ubyte) from being an idx file of
+    unsigned bytes: magic number 0x0000080N for N dimensions, N big-endian sizes, then their product of bytes;
+    None when it is one."""
+    ndim = 3 if "-idx3-" in file.name else 1
+    header = 4 * (1 + ndim)
+    size = file.stat().st_size
+    with open(file, "rb") as f:
+        head = f.read(header)
+    if head[:2] == b"\x1f\x8b":
+        return f"is gzip-compressed (the archive {file.name}.gz under the extracted file's name)"
+    if size < header:
+        return f"is {size} bytes long, shorter than its {header}-byte header: it is empty or truncated"
+    magic, *dims = struct.unpack(f">{1 + ndim}I", head)
+    if magic != IDX_MAGIC[ndim]:
+        return f"starts with magic number {magic:#010x}, not {IDX_MAGIC[ndim]:#010x}: it is not an idx{ndim} file"
+    if size - header != math.prod(dims):
+        return (f"holds {size - header} bytes after its header, which announces {'×'.join(map(str, dims))} = "
+                f"{math.prod(dims)}: it is truncated or has bytes past its end")
+    return None
+
+
+def check_counts(name, root, images, labels, split):
+    """UserError when the `split` set has not one label per image (an images file beside another file's labels)."""
+    if len(images) != len(labels):
+        raise UserError(f"{name} files under {root}: the {split} set has {len(images)} images but {len(labels)} "
+                        f"labels; replace them with the original files")
 
 
 def torchvision_arrays(name, root, train, download):

@@ -69,17 +69,21 @@ def parse_args(argv):
 
 def torchvision_splits(name, path):
     """{"train": (uint8 images (n, c, h, w), int64 labels), "test": ...} of MNIST, FashionMNIST or CIFAR10 under
-    `path`, found as run.py finds them (dataset.image_root; never downloaded)."""
+    `path`, found and checked as run.py finds and checks them (dataset.image_root, load_error, check_counts; never
+    downloaded)."""
     import dataset
 
     root, download = dataset.image_root(name, Path(path))
     if download:
         raise UserError(f"{name} is not under {path}; put {dataset.WHERE_TO_PUT[name]} there (see README, 'Data sets')")
     try:
-        return {split: dataset.torchvision_arrays(name, root, train=split == "train", download=False)
-                for split in ("train", "test")}
+        splits = {split: dataset.torchvision_arrays(name, root, train=split == "train", download=False)
+                  for split in ("train", "test")}
     except Exception as e:  # torchvision raises RuntimeError, OSError, EOFError, ValueError ... on bad files
-        raise UserError(f"{name} files under {root} could not be read ({dataset.first_line(e)})")
+        raise dataset.load_error(name, Path(path), root, False, e)
+    for split, (images, labels) in splits.items():
+        dataset.check_counts(name, root, images, labels, "training" if split == "train" else split)
+    return splits
 
 
 TEST_SPLIT, VAL_SPLITS = "test", ("val", "valid", "validation")

@@ -25,8 +25,9 @@ def tree_state(root):
 
 
 class Py2Pickler(pickle._Pickler):
-    """Pickles as Python 2 did, the format of the CIFAR-10 python batches: text and bytes are py2 `str`
-    (BINSTRING), so pickle.load(f, encoding='latin1') gives str keys and encoding='bytes' gives b'data'."""
+    """Pickles as Python 2 with numpy 1 did, the format of the CIFAR-10 python batches: text and bytes are py2 `str`
+    (BINSTRING), so pickle.load(f, encoding='latin1') gives str keys and encoding='bytes' gives b'data'; numpy's
+    globals under numpy 1's module names."""
 
     dispatch = pickle._Pickler.dispatch.copy()
 
@@ -40,6 +41,15 @@ class Py2Pickler(pickle._Pickler):
 
     dispatch[str] = save_py2_str
     dispatch[bytes] = save_py2_str
+
+    def save_global(self, obj, name=None):
+        """A global as numpy 1 named it: numpy 2's numpy._core.multiarray._reconstruct is numpy.core.multiarray's,
+        the name in the original batches (numpy 2 still reads it)."""
+        module = getattr(obj, "__module__", "")
+        if not module.startswith("numpy._core"):
+            return super().save_global(obj, name)
+        self.write(pickle.GLOBAL + f"numpy.core{module[len('numpy._core'):]}\n{name or obj.__name__}\n".encode())
+        self.memoize(obj)
 
 
 def write_cifar10(root, n_per_batch=6, seed=0):
@@ -66,8 +76,9 @@ def write_cifar10(root, n_per_batch=6, seed=0):
 
 
 def write_svhn(root, n_train=12, n_test=7, seed=0):
-    """root/train_32x32.mat and test_32x32.mat as the SVHN site ships them: X uint8 (32, 32, 3, N) (height,
-    width, channel, image), y uint8 (N, 1) with 1..10, 10 meaning the digit 0. Returns {split: (X, y)}."""
+    """root/train_32x32.mat and test_32x32.mat as the SVHN site ships them, MATLAB 5 files of compressed arrays:
+    X uint8 (32, 32, 3, N) (height, width, channel, image), y uint8 (N, 1) with 1..10, 10 meaning the digit 0.
+    Returns {split: (X, y)}."""
     from scipy.io import savemat
 
     rng = np.random.default_rng(seed)
@@ -76,7 +87,7 @@ def write_svhn(root, n_train=12, n_test=7, seed=0):
         X = rng.integers(0, 256, (32, 32, 3, n), dtype=np.uint8)
         y = rng.integers(1, 11, (n, 1)).astype(np.uint8)
         y[0, 0] = 10
-        savemat(Path(root) / f"{split}_32x32.mat", {"X": X, "y": y})
+        savemat(Path(root) / f"{split}_32x32.mat", {"X": X, "y": y}, do_compression=True)
         out[split] = (X, y)
     return out
 

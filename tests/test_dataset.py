@@ -4,8 +4,10 @@ own cache offline, user CSV / NPZ files, the tabular split rules and --trunc. Ev
 line that says what to do."""
 import gzip
 import pickle
+import pickletools
 import shutil
 import socket
+import struct
 import tarfile
 import tempfile
 import time
@@ -22,7 +24,7 @@ from hypothesis import strategies as st
 
 import dataset
 from data_files import (CIFAR_MEANS, CIFAR_STDS, SHARED_DATA, SVHN_MEANS, SVHN_STDS, copy_mnist, skip_md5, tree_state,
-                        write_cifar10, write_openml_cache, write_svhn)
+                        write_cifar10, write_mnist_slice, write_openml_cache, write_svhn)
 from errors import UserError
 
 
@@ -123,8 +125,41 @@ def test_truncated_extracted_mnist_files_in_the_data_folder(tmp_path, mnist_like
         shutil.copyfile(cached / f, raw / f)
     images = raw / "train-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[: 16 + 784 * 100 + 5])
-    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()), "MNIST files under", str(tmp_path),
-               "replace them with the original files")
+    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()), f"MNIST files under {tmp_path}",
+               "MNIST/raw/train-images-idx3-ubyte holds 78405 bytes after its header, which announces 60000×28×28 = "
+               "47040000: it is truncated", "replace it with the original file")
+
+
+def rewrite(file, edit):
+    """Replace `file`'s bytes with edit(its bytes)."""
+    file.write_bytes(edit(file.read_bytes()))
+
+
+@pytest.mark.parametrize("file, edit, problem", [
+    ("train-images-idx3-ubyte", lambda b: struct.pack(">i", 2049) + b[4:],
+     "starts with magic number 0x00000801, not 0x00000803: it is not an idx3 file"),
+    ("t10k-labels-idx1-ubyte", lambda b: b"\x12\x34" + b[2:],
+     "starts with magic number 0x12340801, not 0x00000801: it is not an idx1 file"),
+    ("t10k-labels-idx1-ubyte", lambda b: b"", "is 0 bytes long, shorter than its 8-byte header: it is empty"),
+    ("train-labels-idx1-ubyte", lambda b: b + b"\0", "holds 201 bytes after its header, which announces 200 = 200"),
+    ("train-images-idx3-ubyte", gzip.compress,
+     "is gzip-compressed (the archive train-images-idx3-ubyte.gz under the extracted file's name)"),
+])
+def test_a_damaged_idx_file_is_named_with_what_is_wrong(tmp_path, file, edit, problem):
+    raw = write_mnist_slice(tmp_path, "MNIST", 200, 50)
+    rewrite(raw / file, edit)
+    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()),
+               f"MNIST files under {tmp_path} could not be read: MNIST/raw/{file} {problem}",
+               "replace it with the original file")
+
+
+def test_images_beside_another_splits_labels_are_refused(tmp_path):
+    """torchvision reads each idx file on its own: 200 training images beside the 50 test labels loaded, and the
+    run trained on images paired with the wrong labels."""
+    raw = write_mnist_slice(tmp_path, "MNIST", 200, 50)
+    shutil.copyfile(raw / "t10k-labels-idx1-ubyte", raw / "train-labels-idx1-ubyte")
+    user_error(lambda: dataset.load("MNIST", 0, str(tmp_path), rng()), f"MNIST files under {tmp_path}",
+               "the training set has 200 images but 50 labels", "replace them with the original files")
 
 
 def test_old_torchvision_processed_files_are_read_in_place(tmp_path):
@@ -172,6 +207,19 @@ def test_cifar10_batches_through_torchvision(tmp_path, monkeypatch):
     assert torch.allclose(ds.black, -torch.tensor(CIFAR_MEANS) / torch.tensor(CIFAR_STDS))
 
 
+def test_the_cifar10_batches_written_are_python2_pickles(tmp_path):
+    """The CIFAR site's batches were pickled by Python 2 with numpy 1: protocol 2, every text a byte string
+    (BINSTRING), the array rebuilt by numpy.core.multiarray._reconstruct (numpy 2's numpy._core did not exist)."""
+    write_cifar10(tmp_path, n_per_batch=2)
+    for name in ("data_batch_1", "test_batch", "batches.meta"):
+        ops = list(pickletools.genops((tmp_path / "cifar-10-batches-py" / name).read_bytes()))
+        assert ops[0][0].name == "PROTO" and ops[0][1] == 2
+        assert not {op.name for op, _, _ in ops} & {"BINUNICODE", "SHORT_BINUNICODE", "STACK_GLOBAL", "FRAME"}
+        found = {arg for op, arg, _ in ops if op.name == "GLOBAL"}
+        assert found == ({"numpy.core.multiarray _reconstruct", "numpy ndarray", "numpy dtype"}
+                         if name != "batches.meta" else set())
+
+
 def test_cifar10_archive_is_extracted_into_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
     write_cifar10(tmp_path / "build")
@@ -206,11 +254,70 @@ def test_svhn_mat_files_through_torchvision(tmp_path, monkeypatch):
     assert ds.train_batch == 64 and not ds.augment and ds.n_classes == 10
 
 
-@pytest.mark.parametrize("name, writer", [("CIFAR10", write_cifar10), ("SVHN", write_svhn)])
-def test_files_that_are_not_the_originals_fail_torchvisions_md5(tmp_path, name, writer):
+def test_the_svhn_files_written_are_compressed_matlab_5_files(tmp_path):
+    """The SVHN site's .mat files are MATLAB 5 files (what scipy's loadmat reads) whose arrays are zlib-compressed
+    elements (miCOMPRESSED, type 15): train_32x32.mat is 182 MB, less than its 225 MB of pixels."""
+    write_svhn(tmp_path, n_train=3, n_test=2)
+    for name in dataset.SVHN_FILES:
+        data = (tmp_path / name).read_bytes()
+        assert data.startswith(b"MATLAB 5.0 MAT-file") and data[126:128] == b"IM"  # little-endian
+        assert struct.unpack("<I", data[128:132])[0] == 15
+
+
+@pytest.mark.parametrize("name, writer, file", [("CIFAR10", write_cifar10, "cifar-10-batches-py/data_batch_1"),
+                                                ("SVHN", write_svhn, "train_32x32.mat")])
+def test_files_that_are_not_the_originals_fail_torchvisions_md5(tmp_path, name, writer, file):
     writer(tmp_path)
-    user_error(lambda: dataset.load(name, 0, str(tmp_path), rng()), f"{name} files under {tmp_path}",
-               "replace them with the original files")
+    user_error(lambda: dataset.load(name, 0, str(tmp_path), rng()), f"{name} files under {tmp_path} could not be "
+               f"read: {file} is not the original file (its md5 differs", "replace it with the original file")
+
+
+WRITE_ONLY = Path("/proc/sys/vm/drop_caches")  # a regular file that not even root may read
+
+
+@pytest.mark.skipif(not WRITE_ONLY.is_file(), reason="needs Linux's write-only /proc/sys/vm/drop_caches")
+def test_an_svhn_file_that_cannot_be_opened_is_named_with_its_permissions(tmp_path):
+    write_svhn(tmp_path)
+    (tmp_path / "train_32x32.mat").unlink()
+    (tmp_path / "train_32x32.mat").symlink_to(WRITE_ONLY)
+    user_error(lambda: dataset.load("SVHN", 0, str(tmp_path), rng()),
+               f"SVHN files under {tmp_path} could not be read: train_32x32.mat cannot be opened (PermissionError",
+               "check its permissions")
+
+
+@pytest.mark.skipif(not WRITE_ONLY.is_file(), reason="needs Linux's write-only /proc/sys/vm/drop_caches")
+def test_an_npz_file_that_cannot_be_opened_is_named_with_its_permissions(tmp_path):
+    """Not 'write it with np.savez': the file may be right, only unreadable."""
+    (tmp_path / "x.npz").symlink_to(WRITE_ONLY)
+    msg = user_error(lambda: dataset.load(str(tmp_path / "x.npz"), 0, "data", rng()),
+                     f"{tmp_path / 'x.npz'} cannot be opened (PermissionError", "check its permissions")
+    assert "np.savez" not in msg
+
+
+def test_a_cifar10_folder_missing_a_batch_names_it(tmp_path, monkeypatch):
+    write_cifar10(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "test_batch").unlink()
+    skip_md5(monkeypatch, torchvision.datasets.cifar)
+    user_error(lambda: dataset.load("CIFAR10", 0, str(tmp_path), rng()),
+               f"CIFAR10 files under {tmp_path} could not be read: cifar-10-batches-py/test_batch is missing")
+
+
+def no_network(*args, **kwargs):
+    raise OSError("the network is off in this test")
+
+
+@pytest.mark.parametrize("name, missing", [("SVHN", "test_32x32.mat"), ("MNIST", "MNIST/raw/t10k-labels-idx1-ubyte")])
+def test_a_partial_copy_names_the_missing_file(tmp_path, monkeypatch, name, missing):
+    """A data folder with some of the files is not 'not under PATH': the missing one is named."""
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(socket, "create_connection", no_network)  # what torchvision tries first: the download
+    data = tmp_path / "data"
+    data.mkdir()
+    write_svhn(data) if name == "SVHN" else write_mnist_slice(data, name, 20, 10)
+    (data / missing).unlink()
+    user_error(lambda: dataset.load(name, 0, str(data), rng()),
+               f"{name} files under {data} could not be read: {missing} is missing; put {dataset.WHERE_TO_PUT[name]} "
+               f"under {data}")
 
 
 @pytest.mark.slow
@@ -273,6 +380,14 @@ def test_openml_without_network_or_cache_fails_fast_and_cleans_up(tmp_path):
 
 
 # ---------------------------------------------------------------- digits and the tabular split rules
+
+
+@pytest.mark.parametrize("data, did", [("MNIST", 0), ("CIFAR10", 0), ("", 6)])
+def test_a_path_that_is_a_file_is_named(tmp_path, data, did):
+    """Not 'MNIST is not under FILE ...' or openml's 'Cannot create cache directory FILE/openml/...'."""
+    (tmp_path / "letter.csv").write_text("a,b,label\n1,2,x\n")
+    user_error(lambda: dataset.load(data, did, str(tmp_path / "letter.csv"), rng()),
+               f"--path {tmp_path / 'letter.csv'} is a file, not a folder; give the folder that holds the data")
 
 
 def test_digits_is_the_default_and_splits_reproducibly():
@@ -519,8 +634,8 @@ def test_csv_layouts(tmp_path, text, shape, labels, names):
 
 @pytest.mark.parametrize("text, fragment", [
     (None, "not found"),
-    ("", "is not a readable CSV file"),
-    ("\n\n", "is not a readable CSV file"),
+    ("", "is empty (no rows, or only blank lines); give a row per example, the label last"),
+    ("\n\n", "is empty (no rows, or only blank lines)"),
     ("a,b,label\n", "has a header but no data rows"),
     ("1\n2\n3\n", "needs at least one feature column and a label column"),
     ("1;2;a\n3;4;b\n", "needs at least one feature column"),
@@ -532,13 +647,15 @@ def test_csv_layouts(tmp_path, text, shape, labels, names):
     ("1,2,a\n3,4,a\n5,6,a\n", "only one class"),
     ("1,2,a\n3,4,\n5,6,b\n", "data row 2 has no label"),
     ('1,2,a\n3,4,"  "\n5,6,b\n', "data row 2 has no label"),
-    ("1,2,a\n3,4,b,9\n", "is not a readable CSV file"),
+    ("1,2,a\n3,4,b,9\n", "is not a readable CSV file (ParserError: Error tokenizing data. C error: Expected 3 fields "
+                         "in line 2, saw 4); give every row as many comma-separated fields as the first"),
+    ("1,2,a\n3,4,\xe9\n".encode("latin1"), "is not UTF-8 text (UnicodeDecodeError"),
     ("1,2,a\n3,4,b\n", "are too few for 2 classes"),
 ])
 def test_bad_csv_files(tmp_path, text, fragment):
     path = tmp_path / "f.csv"
     if text is not None:
-        path.write_text(text)
+        path.write_bytes(text if isinstance(text, bytes) else text.encode())
     user_error(lambda: dataset.load(str(path), 0, "", rng()), fragment)
 
 
@@ -578,6 +695,21 @@ def test_npz_file(tmp_path):
 def test_bad_npz_contents(tmp_path, arrays, fragment):
     np.savez(tmp_path / "f.npz", **arrays)
     user_error(lambda: dataset.load(str(tmp_path / "f.npz"), 0, "", rng()), fragment)
+
+
+@pytest.mark.parametrize("part, fragment", [
+    ("_train", "(X_train, y_train): features must be a non-empty 2-D table with one label per row, got features "
+               "(6, 2) and labels (5,)"),
+    ("_test", "(X_test, y_test): feature 1 of data row 2 is nan"),
+])
+def test_bad_arrays_of_an_npz_with_its_own_test_set_are_named(tmp_path, part, fragment):
+    """A message about X_test and y_test named only the file, as if the whole-table arrays X, y were wrong."""
+    arrays = {"X_train": np.zeros((6, 2)), "y_train": np.arange(6) % 2, "X_test": np.zeros((3, 2)),
+              "y_test": np.arange(3) % 2}
+    arrays["y_train"] = arrays["y_train"][:5] if part == "_train" else arrays["y_train"]
+    arrays["X_test"][1, 0] = np.nan
+    np.savez(tmp_path / "s.npz", **arrays)
+    user_error(lambda: dataset.load(str(tmp_path / "s.npz"), 0, "", rng()), f"{tmp_path / 's.npz'} {fragment}")
 
 
 def test_truncated_corrupt_or_wrong_kind_of_npz(tmp_path):

@@ -2,6 +2,7 @@
 format) and image folders, from a torchvision model with a weights file (randomly initialised here, offline), and
 the workflow it serves: embed, then run.py --select-on input on the .npz."""
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -197,6 +198,25 @@ def test_bad_input_is_one_line(flags, message, tmp_path, weights, capsys):
     assert embed.main([*(x for kv in argv.items() for x in kv), "--out", str(tmp_path / "o.npz")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("embed.py: error: ") and message in err[0], err
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("t10k labels as training labels", "MNIST files under {data}: the training set has 40 images but 10 labels"),
+    ("empty training images", "MNIST files under {data} could not be read: MNIST/raw/train-images-idx3-ubyte is 0 "
+                              "bytes long, shorter than its 16-byte header: it is empty or truncated"),
+])
+def test_damaged_mnist_files_are_named_before_anything_is_embedded(damage, message, tmp_path, weights, capsys):
+    """As run.py checks them: 40 training images beside 10 labels were embedded as 10 wrongly labelled rows."""
+    raw = write_mnist_slice(tmp_path / "data", n_train=40, n_test=10)
+    if damage.startswith("t10k"):
+        shutil.copyfile(raw / "t10k-labels-idx1-ubyte", raw / "train-labels-idx1-ubyte")
+    else:
+        (raw / "train-images-idx3-ubyte").write_bytes(b"")
+    argv = ["--data", "MNIST", "--path", tmp_path / "data", "--model", "resnet18", "--weights", weights]
+    assert embed.main([*map(str, argv), "--out", str(tmp_path / "o.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message.format(data=tmp_path / "data") in err[0], err
+    assert not (tmp_path / "o.npz").exists()
 
 
 def embed_cli(tmp_path, weights, *flags):

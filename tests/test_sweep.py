@@ -102,6 +102,18 @@ def test_missing_data_is_refused_once_before_any_run(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_path_that_is_a_file_is_refused_once_before_any_run(tmp_path, capsys):
+    """dataset.load's check, made by the runs only: each failed with it (its download attempt first, offline)."""
+    (tmp_path / "letter.csv").write_text("a,b,label\n1,2,x\n")
+    out = tmp_path / "res"
+    argv = ["--algs", "rand", "--seeds", "1,2", *TINY, "--data", "MNIST", "--path", str(tmp_path / "letter.csv")]
+    assert sweep.main(argv + ["--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"sweep.py: error: --path {tmp_path / 'letter.csv'} is a file, not a folder; give the folder that holds the "
+        "data (see README, 'Data sets')"]
+    assert not out.exists()
+
+
 def broken_csv(folder):
     """A data file that exists but that no run can read (no label column): each of its runs fails."""
     path = folder / "broken.csv"
