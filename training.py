@@ -532,7 +532,7 @@ def training_key(X, y, generator):
 @torch.no_grad()
 def recalibrate_batchnorm(model, X, size):
     """Running mean and variance of every BatchNorm layer := the average of its batch statistics over X (the
-    labelled points, unaugmented, in batches of `size`) under the final weights. A network trained on few points
+    points trained on, unaugmented, in batches of `size`) under the final weights. A network trained on few points
     makes few BatchNorm updates, and its momentum-0.1 running statistics stay far from the data's: eval-mode
     predictions on its own training points were near chance for a ResNet trained on 100 MNIST images."""
     norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
