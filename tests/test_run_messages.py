@@ -149,7 +149,8 @@ def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monke
 
 @pytest.mark.filterwarnings("ignore:training stopped")
 def test_aug_off_cifar10_warns_and_trains_without_augmentation(tmp_path):
-    with pytest.warns(UserWarning, match=r"--aug 1 is defined for CIFAR10 only .* digits is trained without"):
+    with pytest.warns(UserWarning, match=r"--aug 1 is defined for CIFAR10 only .* digits is trained without "
+                      r"augmentation \(it is still recorded, so the run pools only with runs of --aug 1\)"):
         assert run.main(["--aug", "1", *TINY, "--rounds", "1", "--maxEpochs", "5", "--out", str(tmp_path)]) == 0
 
 
