@@ -13,7 +13,7 @@ import pandas as pd
 
 from query_strategies import ALIASES
 from scripts.agg_algs import data_title
-from results import RESULT_FLAGS, data_label, lenient_rounds, result_settings
+from results import RESULT_FLAGS, ROUND_PARSERS, data_label, lenient_rounds, result_settings
 from run import build_parser
 from runlock import is_run_folder
 from strategy_params import every_result_flag, result_flags
@@ -344,6 +344,9 @@ TABLE_KEYS = ["data", "model", "nQuery", "nStart", "alg", "seed", "round", "n_la
 TABLE_WHOLE = ("nQuery", "nStart", "seed", "round", "n_labeled")  # a results.csv's columns of whole numbers
 TABLE_NUMBERS = (*TABLE_WHOLE, "test_acc")
 TABLE_TEXT = ("data", "model", "alg", "source", "kind")  # never empty
+# rounds.csv's other columns of numbers, and nEnd: a results.csv may leave them empty (a log records none)
+TABLE_OPTIONAL_NUMBERS = (*(c for c, parse in ROUND_PARSERS.items() if parse in (int, float)
+                            and c not in TABLE_NUMBERS), "nEnd")
 RUN_COLUMNS = ["data", "model", "nQuery", "alg", "seed"]  # one value per source in a results.csv
 RESTORE = "restore the file from its analysis or version control"
 
@@ -379,8 +382,8 @@ def load_table(path):
 
 def check_cells(table, path):
     """BrokenRun naming the first cell of TABLE_KEYS that is empty or, in a column of numbers, not one (or a
-    whole number below its least)."""
-    for column in TABLE_NUMBERS:
+    whole number below its least), or a cell of TABLE_OPTIONAL_NUMBERS that holds text."""
+    for column in [*TABLE_NUMBERS, *(c for c in TABLE_OPTIONAL_NUMBERS if c in table)]:
         values = pd.to_numeric(table[column], errors="coerce").astype(float)
         if column in TABLE_WHOLE:
             bad = values.isna() | (values != values.round()) | (values < LOG_META_WHOLE.get(column, 0))

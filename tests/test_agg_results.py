@@ -986,6 +986,9 @@ def analysed_table(tmp_path, name="f"):
     (lambda t: t.assign(test_acc=100 * t.test_acc), "row 2's test_acc is 50, not a fraction in [0, 1]"),
     (lambda t: t.assign(source=t.source[0]), "has rows of more than one seed: not one run's rows"),
     (lambda t: pd.concat([t, t.head(1).assign(test_acc=0.9)]), "row 8 repeats the n_labeled 50 of source"),
+    (lambda t: t.assign(query_seconds=["fast"] + list(t.query_seconds[1:])), "row 2's query_seconds is fast"),
+    (lambda t: t.assign(balanced_acc=["x"] + list(t.balanced_acc[1:])), "row 2's balanced_acc is x"),
+    (lambda t: t.assign(train_epochs=["many"] + list(t.train_epochs[1:])), "row 2's train_epochs is many"),
 ])
 def test_a_hand_made_results_table_is_one_error(tmp_path, capsys, damage, message):
     (tmp_path / "bad.csv").write_text(damage(analysed_table(tmp_path)).to_csv(index=False))
