@@ -63,7 +63,8 @@ an empty average), and one warning names such settings. A column average is the 
 is the same). Each normalised error is weighted 1/L (1/L' when the algorithm has a value at only L' of the
 checkpoints, or rand's error is 0 at some), so every setting weighs the same in a CDF (each algorithm's curve rises to
 1). A warning names the runs that end before others of their strategy and setting (beyond a run's last round, the
-curve and summary average fewer seeds), and the files of an earlier analysis in --fig that this one did not write."""
+curve and summary average fewer seeds), one the strategies that lack seeds others in the setting ran (their means are
+over other seeds), and the files of an earlier analysis in --fig that this one did not write."""
 import signal
 import sys
 from pathlib import Path
@@ -86,6 +87,7 @@ import pandas as pd  # noqa: E402
 
 from runlock import enclosing_run_folder  # noqa: E402
 from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
+from scripts.agg_algs import alg_order  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
 from scripts.agg_read import (LOG_META_KEYS, LOG_META_WHOLE, SETTING, BrokenRun, canonical,  # noqa: E402
                               load_results, setting_title, warn_mixed_trainers, whole_number)
@@ -197,6 +199,7 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
                       f"{int(ends.max())}); rand's final accuracy, which places the checkpoints, is taken at "
                       f"{int(ends.min())}, the largest all reach")
     warn_short_runs(acc, title)
+    warn_missing_seeds(acc, title)
     if RAND in acc and (gaps := rand_gaps(acc[RAND])):
         warnings.warn(f"{title}: some 'rand' seeds record no {metric} at {len(gaps)} labelled count(s) ("
                       f"{', '.join(map(str, gaps[:3]))}{', …' if len(gaps) > 3 else ''}); rand's mean there, which "
@@ -234,6 +237,19 @@ def warn_short_runs(acc, title):
     if short:
         warnings.warn(f"{title}: {len(short)} run(s) end before others of their strategy ({'; '.join(short[:4])}"
                       f"{'; …' if len(short) > 4 else ''}): beyond that count, curves and means are over fewer seeds")
+
+
+def warn_missing_seeds(acc, title):
+    """One warning naming the algorithms without runs of some seeds that others in the setting ran: their curves
+    and summary means are over another set of seeds (each seed its own initial labels), and their t-tests pair only
+    the seeds in common."""
+    every = set().union(*(a.columns for a in acc.values()))
+    lacking = [f"{alg}: {', '.join(map(str, sorted(every - set(acc[alg].columns))))}" for alg in alg_order(acc)
+               if every - set(acc[alg].columns)]
+    if lacking:
+        warnings.warn(f"{title}: some strategies lack seeds that others ran ({'; '.join(lacking[:4])}"
+                      f"{'; …' if len(lacking) > 4 else ''}); their curves and means are over other seeds than "
+                      f"the others', and their tests pair only the seeds in common: run the missing seeds")
 
 
 def write_penalty(P, T, title, fig_dir, stem, note):

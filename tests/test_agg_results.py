@@ -1088,6 +1088,23 @@ def test_runs_that_end_before_others_of_their_strategy_are_named(tmp_path):
         assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
 
 
+def test_a_strategy_without_some_seeds_the_others_ran_is_named(tmp_path):
+    """Seed 3's initial set is better, so conf's mean at nStart, over seeds 1 and 2, is below rand's over 1-3
+    though both start from the same labels: a warning says conf lacks seed 3; with every seed, none does."""
+    for seed in (1, 2, 3):
+        write_run(tmp_path / "res", "rand", seed, [0.5 + 0.1 * (seed == 3), 0.6, 0.7])
+    for seed in (1, 2):
+        write_run(tmp_path / "res", "conf", seed, [0.5, 0.6, 0.7])
+    with pytest.warns(UserWarning, match=r"digits, mlp, batch 50: some strategies lack seeds that others ran "
+                                         r"\(conf: 3\); their curves and means are over other seeds"):
+        assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f")]) == 0
+    write_run(tmp_path / "res", "conf", 3, [0.6, 0.6, 0.7])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "g")]) == 0
+    assert not [w for w in caught if "lack seeds" in str(w.message)]
+
+
 def test_an_empty_algs_or_versus_is_one_error(tmp_path, capsys):
     write_run(tmp_path, "rand", 1, [0.5, 0.6])
     for flag in ("--algs", "--versus"):
