@@ -363,7 +363,8 @@ def load_table(path):
         raise BrokenRun(f"{path} cannot be read as a results table ({type(e).__name__})") from None
     missing = [k for k in TABLE_KEYS if k not in table]
     if missing:
-        raise BrokenRun(f"{path} is not a results.csv of scripts/agg_results.py (no {', '.join(missing)} column)")
+        raise BrokenRun(f"{path} is not a results.csv of scripts/agg_results.py (no {', '.join(missing)} column); "
+                        f"pass a results.csv that an analysis wrote in its --fig folder")
     check_cells(table, path)
     if (line := outside_unit(table)) is not None:
         raise BrokenRun(f"{path}: row {line[0] + 2}'s {line[1]} is {line[2]:g}, not a fraction in [0, 1]; {RESTORE}")

@@ -429,12 +429,13 @@ def analyse_command(args):
         table = load_results(args.results, log_meta(args), broken)
     except BrokenRun as e:
         return error(str(e))
-    if args.algs is not None:
-        table = only_algs(table, args.algs)
     if table.empty:
-        what = " of --algs" if args.algs else ""
-        return error(f"no readable runs (config.json + rounds.csv) or accuracy logs{what} under "
-                     f"{', '.join(args.results)}" + (f" ({broken_note(broken)})" if broken else ""))
+        return error(f"no readable runs (config.json + rounds.csv) or accuracy logs under {', '.join(args.results)}"
+                     + (f" ({broken_note(broken)})" if broken else "") + "; name the folder that run.py's --out (or "
+                     "sweep.py's) wrote, or a results.csv of an earlier analysis")
+    if args.algs is not None and (table := only_algs(table, args.algs)).empty:
+        return error(f"no runs of --algs under {', '.join(args.results)}; --algs names none of their strategies (a "
+                     f"warning lists them)")
     warn_mixed_trainers(table)
     table = with_metric(table, args.metric)
     if table.empty:

@@ -868,7 +868,9 @@ def test_a_results_csv_of_an_earlier_analysis_pools_with_new_runs(tmp_path, caps
     assert len(twice) == len(pooled)  # a run held by two tables and read from its folder counts once
     (tmp_path / "other.csv").write_text("a,b\n1,2\n")
     assert agg_results.main([str(tmp_path / "other.csv"), "--fig", str(tmp_path / "f")]) == 2
-    assert "is not a results.csv of scripts/agg_results.py" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip().endswith(
+        "is not a results.csv of scripts/agg_results.py (no data, model, nQuery, nStart, alg, seed, round, n_labeled, "
+        "test_acc, source, kind column); pass a results.csv that an analysis wrote in its --fig folder")
 
 
 def test_algs_restricts_the_analysis_to_the_strategies_named(tmp_path, capsys):
@@ -878,7 +880,13 @@ def test_algs_restricts_the_analysis_to_the_strategies_named(tmp_path, capsys):
     assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f"), "--algs", "rand,coreset"]) == 0
     assert sorted(pd.read_csv(tmp_path / "f" / "results.csv").alg.unique()) == ["coreset", "rand"]
     assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "g"), "--algs", "bald"]) == 2
-    assert "no readable runs" in capsys.readouterr().err
+    assert capsys.readouterr().err.strip().endswith(
+        "; --algs names none of their strategies (a warning lists them)")
+    (tmp_path / "empty").mkdir()
+    assert agg_results.main([str(tmp_path / "empty"), "--fig", str(tmp_path / "h")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.endswith(
+        "; name the folder that run.py's --out (or sweep.py's) wrote, or a results.csv of an earlier analysis")
 
 
 def test_versus_names_the_strategies_the_summary_counts_wins_against(tmp_path):
