@@ -433,6 +433,7 @@ def analyse_command(args):
         return error(f"no readable runs (config.json + rounds.csv) or accuracy logs under {', '.join(args.results)}"
                      + (f" ({broken_note(broken)})" if broken else "") + "; name the folder that run.py's --out (or "
                      "sweep.py's) wrote, or a results.csv of an earlier analysis")
+    warn_unused_log_meta(args, table)
     if args.algs is not None and (table := only_algs(table, args.algs)).empty:
         return error(f"no runs of --algs under {', '.join(args.results)}; --algs names none of their strategies (a "
                      f"warning lists them)")
@@ -456,6 +457,15 @@ def analyse_command(args):
     if broken:
         print(f"agg_results.py: {broken_note(broken)}", file=sys.stderr)
     return 0
+
+
+def warn_unused_log_meta(args, table):
+    """A warning when --log-meta is given but no original log was read: it set nothing (a log of another suffix,
+    e.g. .stdout, is not read)."""
+    if args.log_meta and not (table.kind == "log").any():
+        warnings.warn(f"--log-meta: no log of the original code was read under {', '.join(args.results)} (a *.txt, "
+                      f"*.log, *.out or suffix-less file with 'testing accuracy' lines), so it set nothing; rename "
+                      f"the logs so, or leave --log-meta out")
 
 
 def only_algs(table, algs):

@@ -637,6 +637,24 @@ def test_a_setting_of_one_strategy_other_than_rand_warns_that_it_has_no_cdf(tmp_
     assert not list((tmp_path / "f").glob("cdf_digits*"))
 
 
+def test_a_log_meta_that_no_log_takes_is_named_in_a_warning(tmp_path):
+    """The original's output saved as run1.stdout is not read as a log: --log-meta, meant for it, says that no log
+    was read rather than pass in silence; with the log named run1.txt it is read, and no such warning comes."""
+    for seed in (1, 2):
+        write_run(tmp_path / "res", "rand", seed, [0.5, 0.6, 0.7])
+    (tmp_path / "res" / "run1.stdout").write_text("50\ttesting accuracy 0.5\n100\ttesting accuracy 0.7\n")
+    meta = ["--log-meta", "data=digits", "--log-meta", "model=mlp", "--log-meta", "alg=marg", "--log-meta", "nQuery=50"]
+    with pytest.warns(UserWarning, match=r"--log-meta: no log of the original code was read under .*res \(a \*\.txt, "
+                                         r"\*\.log, \*\.out or suffix-less file with 'testing accuracy' lines\)"):
+        assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f"), *meta]) == 0
+    (tmp_path / "res" / "run1.stdout").rename(tmp_path / "res" / "run1.txt")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "g"), *meta]) == 0
+    assert not [w for w in caught if "--log-meta" in str(w.message)]
+    assert "marg" in set(pd.read_csv(tmp_path / "g" / "results.csv").alg)
+
+
 def test_log_meta_values_that_are_not_whole_numbers_are_one_error(tmp_path, capsys):
     write_run(tmp_path / "res", "rand", 1, [0.5, 0.6])
     assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "f"), "--log-meta", "seed=x"]) == 2
