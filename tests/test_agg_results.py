@@ -201,6 +201,28 @@ def test_each_win_adds_one_over_L():
     assert agg_stats.penalty_matrix(acc, points).loc["conf", "badge"] == pytest.approx(1 / 4)
 
 
+def test_a_hand_checked_results_table_gives_the_readme_s_penalty_matrix(tmp_path):
+    """3 strategies x 3 seeds; rand's final mean (0.81 at 50) puts the checkpoints at 10, 20, 30 (0.81 > 0.99 x 0.81
+    at 50), so L = 3 and t(0.975, 2) = 4.303. At 20: badge - rand = .03, .04, .05 (t = 6.9), badge - entropy =
+    .04, .03, .06 (t = 4.9), entropy - rand = -.01, .01, -.01 (no win). At 30: badge beats both (t = 13, 52), rand -
+    entropy = .05 at every seed (t = inf). At 10 all are equal."""
+    accs = {"rand": [[.40, .50, .60, .80], [.41, .52, .61, .81], [.42, .51, .63, .82]],
+            "badge": [[.40, .53, .64, .85], [.41, .56, .65, .86], [.42, .56, .68, .87]],
+            "entropy": [[.40, .49, .55, .75], [.41, .53, .56, .76], [.42, .50, .58, .78]]}
+    rows = [dict(data="syn", model="mlp", nQuery=10, nStart=10, alg=alg, seed=seed, round=r, n_labeled=n,
+                 test_acc=acc, source=f"x/syn_mlp_{alg}_10_seed{seed}", kind="run")
+            for alg, per_seed in accs.items() for seed, values in enumerate(per_seed, 1)
+            for r, (n, acc) in enumerate(zip((10, 20, 30, 50), values))]
+    pd.DataFrame(rows).to_csv(tmp_path / "results.csv", index=False)
+    assert agg_results.main([str(tmp_path / "results.csv"), "--fig", str(tmp_path / "f")]) == 0
+    P = pd.read_csv(tmp_path / "f" / "penalty_syn_mlp_10.csv", index_col="winner")
+    expected = pd.DataFrame([[0, 1 / 3, 0], [0, 0, 0], [2 / 3, 2 / 3, 0], [1 / 3, 1 / 2, 0]],
+                            index=["rand", "entropy", "badge", "column average"], columns=["rand", "entropy", "badge"])
+    pd.testing.assert_frame_equal(P, expected, check_names=False, check_dtype=False)
+    summary = pd.read_csv(tmp_path / "f" / "summary_syn_mlp_10.csv", index_col="alg")
+    assert [c for c in summary if c.startswith("acc_")] == ["acc_10", "acc_20", "acc_30", "acc_50"]
+
+
 def test_column_average_is_over_the_other_algorithms():
     P = pd.DataFrame([[0, 0.5, 1.0], [0, 0, 0.25], [0, 0, 0]], index=list("abc"), columns=list("abc"), dtype=float)
     assert agg_stats.column_averages(P).to_dict() == {"a": 0.0, "b": 0.25, "c": 0.625}
