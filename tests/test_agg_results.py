@@ -204,7 +204,7 @@ def test_each_win_adds_one_over_L():
 def test_a_hand_checked_results_table_gives_the_readme_s_penalty_matrix(tmp_path):
     """3 strategies x 3 seeds; rand's final mean (0.81 at 50) puts the checkpoints at 10, 20, 30 (0.81 > 0.99 x 0.81
     at 50), so L = 3 and t(0.975, 2) = 4.303. At 20: badge - rand = .03, .04, .05 (t = 6.9), badge - entropy =
-    .04, .03, .06 (t = 4.9), entropy - rand = -.01, .01, -.01 (no win). At 30: badge beats both (t = 13, 52), rand -
+    .04, .03, .06 (t = 4.9), entropy - rand = -.01, .01, -.01 (no win). At 30: badge beats both (t = 13, 28), rand -
     entropy = .05 at every seed (t = inf). At 10 all are equal."""
     accs = {"rand": [[.40, .50, .60, .80], [.41, .52, .61, .81], [.42, .51, .63, .82]],
             "badge": [[.40, .53, .64, .85], [.41, .56, .65, .86], [.42, .56, .68, .87]],
