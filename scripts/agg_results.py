@@ -163,12 +163,13 @@ def warn_stale(fig_dir, earlier):
 
 def training_stops(table):
     """Rounds per setting and algorithm by why their training ended (rounds.csv's train_stop, a column per reason
-    of training.TRAIN_STOPS), over the rows that record it (the original's logs do not); None when none does."""
+    of training.TRAIN_STOPS, then one per reason a newer version wrote), over the rows that record it (the
+    original's logs do not); None when none does."""
     recorded = table.dropna(subset=["train_stop"]) if "train_stop" in table else table.iloc[:0]
     if recorded.empty:
         return None
     counts = recorded.groupby(SETTING + ["alg", "train_stop"]).size().unstack("train_stop", fill_value=0)
-    return counts.reindex(columns=list(TRAIN_STOPS), fill_value=0)
+    return counts.reindex(columns=[*TRAIN_STOPS, *sorted(set(counts.columns) - set(TRAIN_STOPS))], fill_value=0)
 
 
 def stops_line(stops):

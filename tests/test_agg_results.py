@@ -1006,6 +1006,21 @@ def test_rounds_a_guard_stopped_are_counted_per_setting_and_algorithm(tmp_path, 
     assert stops[["data", "model", "nQuery"]].drop_duplicates().to_numpy().tolist() == [["digits", "mlp", 50]]
 
 
+def test_a_stopping_reason_this_version_does_not_know_is_counted_too(tmp_path, capsys):
+    """A results.csv of a newer version whose train_stop names another reason: its rounds count in the total and
+    in a column of their own, not left out of both."""
+    table = analysed_table(tmp_path)
+    table.loc[1, "train_stop"] = "diverged"
+    table.to_csv(tmp_path / "newer.csv", index=False)
+    capsys.readouterr()
+    assert agg_results.main([str(tmp_path / "newer.csv"), "--fig", str(tmp_path / "g")]) == 0
+    assert ("rounds trained to the 0.99 target: 5 of 6 (stopped by a guard: diverged 1; by setting and algorithm in "
+            "train_stops.csv)") in capsys.readouterr().out
+    stops = pd.read_csv(tmp_path / "g" / "train_stops.csv")
+    assert stops[["alg", "target", "unreachable", "cap", "stalled", "diverged"]].to_numpy().tolist() == \
+        [["rand", 5, 0, 0, 0, 1]]
+
+
 def test_the_summary_gives_each_strategy_s_training_cost_per_round(tmp_path):
     """train_seconds_mean and train_epochs_mean: the mean over seeds of each run's mean per round."""
     for seed, cost in ((1, 1.0), (2, 3.0)):
