@@ -4,18 +4,20 @@
     python run.py --data cifar10_r18.npz --alg typiclust --select-on input --nStart 0 --nQuery 100 --nEnd 1000
 
 --data is MNIST, FashionMNIST or CIFAR10 (in any case; read from --path as run.py reads them), or an image folder:
-FOLDER/<class>/*.png|jpg, or FOLDER/train/<class>/... and FOLDER/test/<class>/... for its own test set (split names
-in any case; without test/, one val/, valid/ or validation/ is the test set; any other subfolder beside them, val/
-beside test/ included, is left out, and said so; a train/ without a test split, a test split without train/, or two
-validation folders without test/ are refused). --model is
-any torchvision classification model (torchvision.models.list_models()), built without weights, then loaded with
-the state dict in --weights (a file the user has, e.g. torchvision's resnet18-f37072fd.pth or a self-supervised
-checkpoint of the same architecture); its last linear layer is dropped, so each image's feature vector is the
-input of that layer. Images are scaled to [0, 1], grey ones repeated to 3 channels, resized to --size × --size
-(bilinear) and normalised with ImageNet's channel means and standard deviations, as torchvision's pretrained
-weights expect. An existing --out file is refused, never overwritten. --limit N keeps N images of each split spread
-evenly over it (positions ⌊i·n/N⌋ of its n, in order: an image folder's classes, then files, sorted), not its first
-N, which in a folder would be one or two classes.
+FOLDER/<class>/*.png|jpg, or FOLDER/train/<class>/... and FOLDER/test/<class>/... for its own test set (split names in
+any case; without test/, one val/, valid/ or validation/ is the test set; any other subfolder beside them, val/ beside
+test/ included, is left out, and said so; a train/ without a test split, a test split without train/, or two
+validation folders without test/ are refused). --model is any torchvision image classification model with a linear
+last layer (torchvision.models.list_models(module=torchvision.models) or of torchvision.models.quantization,
+squeezenet excepted; detection, segmentation, video and optical-flow models are refused), built without weights, then
+loaded with the state dict in --weights (a file the user has, e.g. torchvision's resnet18-f37072fd.pth or a
+self-supervised checkpoint of the same architecture; embed.py downloads no weights, and a torchvision weights name
+such as DEFAULT is refused with its file's URL); its last linear layer is dropped, so each image's feature vector is
+the input of that layer. Images are scaled to [0, 1], grey ones repeated to 3 channels, resized to --size × --size
+(bilinear) and normalised with ImageNet's channel means and standard deviations, as torchvision's pretrained weights
+expect. An existing --out file is refused, never overwritten. --limit N keeps N images of each split spread evenly
+over it (positions ⌊i·n/N⌋ of its n, in order: an image folder's classes, then files, sorted), not its first N, which
+in a folder would be one or two classes.
 
 The .npz holds X_train, y_train, X_test, y_test (float32 features, labels; run.py then tests on the given test
 set), or X, y for a folder without train/ and test/ (run.py then splits it at random). For an image folder it also
@@ -55,7 +57,9 @@ def parse_args(argv):
                         "files, or train/ and test/ (or val/) subfolders of them; the .npz then also holds each "
                         "row's file (paths, or paths_train and paths_test)")
     p.add_argument("--path", default="data", help="the folder holding MNIST, FashionMNIST or CIFAR10 (as run.py's)")
-    p.add_argument("--model", required=True, help="a torchvision model name, e.g. resnet18, vit_b_16")
+    p.add_argument("--model", required=True,
+                   help="a torchvision image classification model with a linear last layer, e.g. resnet18, vit_b_16 "
+                        "(list: torchvision.models.list_models(module=torchvision.models))")
     p.add_argument("--weights", required=True, help="the model's state dict (torch.save(model.state_dict(), f))")
     p.add_argument("--out", required=True, help="the .npz file to write: a new file, in an existing folder")
     p.add_argument("--size", type=int, default=224, help="images are resized to size × size")
@@ -179,23 +183,41 @@ def feature_extractor(name, weights, device):
     import torch
     import torchvision.models as tvm
 
-    if name not in tvm.list_models():
-        raise UserError(f"--model {name} is not a torchvision model; see torchvision.models.list_models()")
+    check_model_name(name)
     net = tvm.get_model(name, weights=None)
-    state = load_weights(weights)
+    linear = [n for n, m in net.named_modules() if isinstance(m, torch.nn.Linear)]
+    if not linear:
+        raise UserError(f"--model {name} ends in no linear layer, so there is no layer before it to take features "
+                        f"from; use another model (e.g. resnet18)")
+    state = load_weights(weights, name)
     try:
         net.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
     except (OSError, RuntimeError, AttributeError, TypeError, ValueError) as e:
         raise UserError(f"--weights {weights} does not hold a state dict of {name} ({str(e).splitlines()[0][:200]})")
-    last = [n for n, m in net.named_modules() if isinstance(m, torch.nn.Linear)][-1]
-    parent, _, child = last.rpartition(".")
+    parent, _, child = linear[-1].rpartition(".")
     setattr(net.get_submodule(parent), child, torch.nn.Identity())
     return net.eval().to(device)
 
 
-def load_weights(weights):
+def check_model_name(name):
+    """UserError unless `name` is one of torchvision's image classification models (those of torchvision.models
+    and torchvision.models.quantization): its detection, segmentation, video and optical-flow models take other
+    inputs or give no feature vector per image."""
+    import torchvision.models as tvm
+
+    if name in tvm.list_models(module=tvm) or name in tvm.list_models(module=tvm.quantization):
+        return
+    kind = next((k for k in ("detection", "segmentation", "video", "optical_flow")
+                 if name in tvm.list_models(module=getattr(tvm, k))), None)
+    what = f"a torchvision {kind.replace('_', '-')} model" if kind else "not a torchvision model"
+    raise UserError(f"--model {name} is {what}; give an image classification model, one of "
+                    f"torchvision.models.list_models(module=torchvision.models), e.g. resnet18")
+
+
+def load_weights(weights, name):
     """What torch.load (weights_only) reads from the file `weights`; a missing file or one torch cannot read as
-    tensors is a UserError."""
+    tensors is a UserError (where `weights` names torchvision's weights of model `name`, such as DEFAULT, it says
+    where to fetch their file)."""
     import pickle
 
     import torch
@@ -208,7 +230,8 @@ def load_weights(weights):
         raise UserError(f"--weights {weights[:80]}… cannot be read ({first_line(e)}); give a shorter path")
     if not found:
         what = "is not a file" if Path(weights).exists() else "no such file"
-        raise UserError(f"--weights {weights}: {what}; give the model's state dict (torch.save(model.state_dict(), f))")
+        raise UserError(f"--weights {weights}: {what}; give the model's state dict (torch.save(model.state_dict(), f))"
+                        f"{torchvision_weights_hint(weights, name)}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's note on the file's pickle protocol
@@ -218,6 +241,18 @@ def load_weights(weights):
         why = type(e).__name__ if unpickling else first_line(e)
         raise UserError(f"--weights {weights} could not be read as a state dict ({why}); give the model's weights "
                         f"saved with torch.save(model.state_dict(), f)")
+
+
+def torchvision_weights_hint(weights, name):
+    """", embed.py downloads none: ..." with the URL of torchvision's weights file when `weights` names torchvision's
+    weights of model `name` (DEFAULT, IMAGENET1K_V1, ResNet18_Weights.DEFAULT), else ""."""
+    import torchvision.models as tvm
+
+    try:
+        found = tvm.get_model_weights(name)[weights.rpartition(".")[2]]
+    except (KeyError, ValueError):
+        return ""
+    return f"; embed.py downloads none: fetch {found.url} on a machine with network and give its path"
 
 
 def features(net, images, size, batch, device):
@@ -238,8 +273,24 @@ def features(net, images, size, batch, device):
             x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
             if x.shape[-2:] != (size, size):
                 x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-            out.append(net((x - mean) / std).flatten(1).float().cpu())
+            out.append(forward(net, (x - mean) / std, size).flatten(1).float().cpu())
     return torch.cat(out).numpy()
+
+
+def forward(net, x, size):
+    """net(x); UserError when the model cannot take size × size images (a ViT's fixed input size, too few pixels
+    for its convolutions and pooling), other than for running out of memory (left to embed to report)."""
+    import torch
+
+    from dataset import first_line
+
+    try:
+        return net(x)
+    except (AssertionError, RuntimeError, ValueError) as e:  # ViT asserts its size; convolutions raise RuntimeError
+        if isinstance(e, torch.OutOfMemoryError) or "can't allocate memory" in str(e):
+            raise
+        raise UserError(f"the model cannot take {size}×{size} images ({first_line(e)[:200]}); give --size the "
+                        f"input size it was trained at (224 for torchvision's ImageNet weights)") from None
 
 
 def embed(args):

@@ -187,6 +187,9 @@ def test_limit_spreads_over_the_torchvision_sets_too(tmp_path, weights):
     (["--data", "MNIST", "--path", "nowhere"], "MNIST is not under nowhere"),
     (["--model", "resnet9000"], "is not a torchvision model"),
     (["--weights", "alexnet"], "does not hold a state dict of resnet18"),
+    (["--weights", "IMAGENET1K_V1"], "no such file; give the model's state dict (torch.save(model.state_dict(), f)); "
+                                     "embed.py downloads none: fetch https://download.pytorch.org/models/"
+                                     "resnet18-f37072fd.pth on a machine with network and give its path"),
 ])
 def test_bad_input_is_one_line(flags, message, tmp_path, weights, capsys):
     write_images(tmp_path / "plain", 1, 0)
@@ -198,6 +201,34 @@ def test_bad_input_is_one_line(flags, message, tmp_path, weights, capsys):
     assert embed.main([*(x for kv in argv.items() for x in kv), "--out", str(tmp_path / "o.npz")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("embed.py: error: ") and message in err[0], err
+
+
+@pytest.mark.parametrize("model, message", [
+    ("r3d_18", "--model r3d_18 is a torchvision video model; give an image classification model"),
+    ("fcn_resnet50", "--model fcn_resnet50 is a torchvision segmentation model; give an image classification model"),
+    ("raft_small", "--model raft_small is a torchvision optical-flow model; give an image classification model"),
+    ("squeezenet1_0", "--model squeezenet1_0 ends in no linear layer"),
+])
+def test_a_model_that_is_no_image_classifier_with_a_linear_last_layer_is_one_line(model, message, tmp_path, weights,
+                                                                                   capsys):
+    """torchvision.models.list_models() names video, detection, segmentation and optical-flow models too: r3d_18
+    was conv3d's RuntimeError traceback, fcn_resnet50 a download of its backbone's weights (a URLError traceback
+    offline), raft_small and squeezenet1_0 (no nn.Linear) an IndexError traceback."""
+    write_images(tmp_path / "plain", 1, 0)
+    argv = ["--data", str(tmp_path / "plain"), "--model", model, "--weights", str(weights), "--size", "32"]
+    assert embed.main([*argv, "--out", str(tmp_path / "o.npz")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"embed.py: error: {message}"), err
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_a_size_the_model_cannot_take_is_one_line():
+    """alexnet's first convolution leaves one pixel of an 8 × 8 image, which its max-pooling cannot reduce: it was
+    torch's RuntimeError traceback (a ViT's AssertionError on a size other than 224 the same)."""
+    images = torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
+    with pytest.raises(embed.UserError, match=r"^the model cannot take 8×8 images \(.*Output size is too small.*\); "
+                                              r"give --size the input size it was trained at"):
+        embed.features(tvm.alexnet().eval(), images, 8, 2, "cpu")
 
 
 @pytest.mark.parametrize("damage, message", [
