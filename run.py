@@ -71,9 +71,9 @@ def build_parser():
     p.add_argument("--trunc", type=int, default=-1,
                    help="keep this many random pool points, then only classes 0-9 (-1 = all)")
     p.add_argument("--imbalance", type=float, default=None, metavar="R",
-                   help="long-tailed pool: in a seeded class order, class r keeps n_max·R^(−r/(C−1)) of its pool "
-                        "points (n_max: the smallest class's count), so the largest class has R times the smallest's; "
-                        "the test set is untouched")
+                   help="long-tailed pool: in a seeded class order, class r keeps ⌊n_max·R^(−r/(C−1))⌋ of its "
+                        "pool points (n_max: the smallest class's count), from n_max down to ⌊n_max/R⌋, so the largest "
+                        "class has R times the smallest's up to that floor (at most n_max); the test set is untouched")
     p.add_argument("--select-on", dest="select_on", default="model", choices=("model", "input"),
                    help="what the embedding-based strategies (typiclust, probcover, coreset, coreset_pca, kmeans, "
                         "cluster_margin; albl's coreset) select on: model = the trained network's embedding, "

@@ -1,7 +1,9 @@
 """The settings of today's studies (issue 22): balanced accuracy and the rarest class's labels in rounds.csv,
 official test splits of user data, a long-tailed pool (--imbalance), a cold start (--nStart 0) and selection on
 the data's own features (--select-on input), each through run.py as a user runs it."""
+import itertools
 import warnings
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -132,6 +134,24 @@ def test_long_tail_counts_decay_exponentially_from_n_max_to_n_max_over_r():
     counts = dataset.long_tail_counts(1000, 5, 16.0)
     assert counts == [1000, 500, 250, 125, 62]
     assert dataset.long_tail_counts(7, 3, 1.0) == [7, 7, 7]
+
+
+def exact_long_tail_count(n_max, n_classes, ratio, r):
+    """⌊n_max·R^(−r/(C−1))⌋ in integers, R = p/q a fraction: the largest k with k^(C−1)·p^r ≤ n_max^(C−1)·q^r."""
+    p, q = Fraction(ratio).limit_denominator(1000).as_integer_ratio()
+    low, high = 0, n_max
+    while low < high:
+        k = (low + high + 1) // 2
+        low, high = (k, high) if k ** (n_classes - 1) * p ** r <= n_max ** (n_classes - 1) * q ** r else (low, k - 1)
+    return low
+
+
+def test_long_tail_counts_are_the_stated_floor_in_exact_arithmetic():
+    """The help's and README's ⌊n_max·R^(−r/(C−1))⌋, with no float rounding error either way."""
+    for n_classes, ratio in itertools.product((2, 3, 10, 26), (1.5, 2.5, 10.0, 49.0, 50.0, 100.0)):
+        for n_max in (*range(1, 120), 1000, 5421, 6000):
+            assert dataset.long_tail_counts(n_max, n_classes, ratio) == [
+                exact_long_tail_count(n_max, n_classes, ratio, r) for r in range(n_classes)], (n_max, n_classes, ratio)
 
 
 def test_the_largest_imbalance_the_error_suggests_keeps_one_rarest_point():
