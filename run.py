@@ -194,9 +194,9 @@ def check_selection_flags(args):
                         f"data's own features; {args.alg} selects on the network's gradients, which they cannot "
                         f"stand for: drop --select-on input")
     if args.select_on == "input" and not cls.on_embedding:
+        takes = "draws its picks uniformly at random" if cls.uniform_draw else "takes the network's outputs"
         warnings.warn(f"--select-on input changes what the strategies on an embedding select "
-                      f"({embedding_strategies()}); {args.alg} takes the network's outputs whatever it says: it is "
-                      f"ignored", stacklevel=2)
+                      f"({embedding_strategies()}); {args.alg} {takes} whatever it says: it is ignored", stacklevel=2)
     for flag, takers in ignored_flags(args.alg, vars(args)):
         warnings.warn(f"--{flag} is a flag of {', '.join(takers)}, not of {args.alg}; it is ignored", stacklevel=2)
     try:

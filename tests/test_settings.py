@@ -337,6 +337,15 @@ def test_bad_cold_start_and_select_on_flags_are_one_line(flags, message, tmp_pat
     assert message in error_line(capsys)
 
 
+def test_select_on_input_says_rand_draws_at_random():
+    """rand's warning said it 'takes the network's outputs', which it never does (the README's sweep shows it)."""
+    args = run.build_parser().parse_args(["--alg", "rand", "--select-on", "input"])
+    with pytest.warns(UserWarning) as caught:
+        run.check_selection_flags(args)
+    assert [str(w.message).split("; ")[-1] for w in caught] == [
+        "rand draws its picks uniformly at random whatever it says: it is ignored"]
+
+
 def test_learner_embeddings_are_the_input_features_when_selecting_on_input():
     ds = digits_as_run_loads_it(3)
     learner = Learner("mlp", ds, "cpu", torch.Generator(), select_on="input")

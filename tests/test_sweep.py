@@ -318,7 +318,8 @@ def test_a_switch_set_false_in_a_grid_is_left_out(tmp_path, capsys):
     (["--algs", "rand", "--seeds", "1,2", "--nStart", "20", "--nQuery", "20", "--nEnd", "40", "--nEmb", "64",
       "--model", "lin"], ["--nEmb is the mlp's width; --model lin ignores it"]),
     (["--algs", "rand,marg", "--seeds", "1,2", "--select-on", "input", "--dry-run"],
-     ["rand takes the network's outputs whatever it says", "marg takes the network's outputs whatever it says"]),
+     ["rand draws its picks uniformly at random whatever it says",
+      "marg takes the network's outputs whatever it says"]),
 ])
 def test_run_py_s_warnings_are_one_line_each_once(tmp_path, flags, warnings):
     """As run.py shows them (`warning: ...`), each once for the whole sweep: they were Python's two lines (the
