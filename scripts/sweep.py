@@ -315,6 +315,28 @@ def check_data(jobs):
                 dataset.check_available(ns.data, ns.path, ns.test)
             except UserError as e:
                 raise SweepError(str(e)) from None
+    check_imbalance(jobs)
+
+
+def check_imbalance(jobs):
+    """SweepError (run.py's line) when --imbalance R exceeds a run's n_max, the smallest class's pool count, so the
+    rarest class would keep ⌊n_max/R⌋ = 0 points (dataset.long_tail's check on the pool of each seed's data draw):
+    once, before any run starts, rather than a failed run each (--did's data is left to the runs)."""
+    import numpy as np
+
+    seen = set()
+    for job in jobs:
+        ns = run.build_parser().parse_args(job.argv)  # plan has checked the flags
+        seed = ns.dummy if ns.seed is None else ns.seed
+        key = (data_flag(job.argv), ns.path, ns.test, ns.trunc, ns.imbalance, seed)
+        if ns.imbalance is None or ns.did > 0 or key in seen:
+            continue
+        seen.add(key)
+        rng = np.random.default_rng(run.seeds(seed, 3)[0])
+        try:
+            dataset.long_tail(dataset.load(ns.data, 0, ns.path, rng, ns.trunc, ns.aug, ns.test), ns.imbalance, rng)
+        except UserError as e:
+            raise SweepError(str(e)) from None
 
 
 def make_logs_folder(out):

@@ -102,6 +102,19 @@ def test_missing_data_is_refused_once_before_any_run(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_an_imbalance_the_pool_cannot_take_is_refused_once_before_any_run(tmp_path, capsys):
+    """Each run loaded its data, then failed with run.py's error: a grid of N runs printed N failures."""
+    out, base = tmp_path / "res", ["--algs", "rand,entropy", "--seeds", "1,2", *TINY]
+    assert sweep.main(base + ["--imbalance", "1000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("sweep.py: error: --imbalance 1000 leaves the rarest class no pool "
+                                               "point: the smallest class has "), err
+    assert not out.exists()
+    assert sweep.main(["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--imbalance", "10",
+                       "--out", str(out)]) == 0
+    assert pd.read_json(out / "digits_mlp_rand_50_seed1" / "config.json", typ="series").imbalance == 10
+
+
 def test_a_path_that_is_a_file_is_refused_once_before_any_run(tmp_path, capsys):
     """dataset.load's check, made by the runs only: each failed with it (its download attempt first, offline)."""
     (tmp_path / "letter.csv").write_text("a,b,label\n1,2,x\n")
