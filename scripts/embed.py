@@ -11,13 +11,13 @@ validation folders without test/ are refused). --model is any torchvision image 
 last layer (torchvision.models.list_models(module=torchvision.models) or of torchvision.models.quantization,
 squeezenet excepted; detection, segmentation, video and optical-flow models are refused), built without weights, then
 loaded with the state dict in --weights (a file the user has, e.g. torchvision's resnet18-f37072fd.pth or a
-self-supervised checkpoint of the same architecture; embed.py downloads no weights, and a torchvision weights name
-such as DEFAULT is refused with its file's URL); its last linear layer is dropped, so each image's feature vector is
-the input of that layer. Images are scaled to [0, 1], grey ones repeated to 3 channels, resized to --size × --size
-(bilinear) and normalised with ImageNet's channel means and standard deviations, as torchvision's pretrained weights
-expect. An existing --out file is refused, never overwritten. --limit N keeps N images of each split spread evenly
-over it (positions ⌊i·n/N⌋ of its n, in order: an image folder's classes, then files, sorted), not its first N, which
-in a folder would be one or two classes.
+self-supervised checkpoint of the same architecture, with or without its last linear layer; embed.py downloads no
+weights, and a torchvision weights name such as DEFAULT is refused with its file's URL); its last linear layer is
+dropped, so each image's feature vector is the input of that layer. Images are scaled to [0, 1], grey ones repeated to
+3 channels, resized to --size × --size (bilinear) and normalised with ImageNet's channel means and standard
+deviations, as torchvision's pretrained weights expect. An existing --out file is refused, never overwritten. --limit
+N keeps N images of each split spread evenly over it (positions ⌊i·n/N⌋ of its n, in order: an image folder's classes,
+then files, sorted), not its first N, which in a folder would be one or two classes.
 
 The .npz holds X_train, y_train, X_test, y_test (float32 features, labels; run.py then tests on the given test
 set), or X, y for a folder without train/ and test/ (run.py then splits it at random). For an image folder it also
@@ -179,7 +179,8 @@ def picture(loader, path):
 
 def feature_extractor(name, weights, device):
     """torchvision model `name` with the state dict in the file `weights`, its last linear layer replaced by the
-    identity: its output is the input of that layer."""
+    identity: its output is the input of that layer. The file need not hold that layer's weights (a self-supervised
+    backbone's has no classifier); every other weight of the model must be in it."""
     import torch
     import torchvision.models as tvm
 
@@ -189,13 +190,16 @@ def feature_extractor(name, weights, device):
     if not linear:
         raise UserError(f"--model {name} ends in no linear layer, so there is no layer before it to take features "
                         f"from; use another model (e.g. resnet18)")
-    state = load_weights(weights, name)
-    try:
-        net.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state)
-    except (OSError, RuntimeError, AttributeError, TypeError, ValueError) as e:
-        raise UserError(f"--weights {weights} does not hold a state dict of {name} ({str(e).splitlines()[0][:200]})")
     parent, _, child = linear[-1].rpartition(".")
     setattr(net.get_submodule(parent), child, torch.nn.Identity())
+    state = load_weights(weights, name)
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if isinstance(state, dict):
+        state = {k: v for k, v in state.items() if k.rpartition(".")[0] != linear[-1]}
+    try:
+        net.load_state_dict(state)
+    except (OSError, RuntimeError, AttributeError, TypeError, ValueError) as e:
+        raise UserError(f"--weights {weights} does not hold a state dict of {name} ({str(e).splitlines()[0][:200]})")
     return net.eval().to(device)
 
 

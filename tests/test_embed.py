@@ -68,6 +68,21 @@ def test_mnist_features_are_the_models_penultimate_layer_and_run_py_selects_on_t
     assert (config.n_pool, config.n_test, config.select_on) == (80, 30, "input")
 
 
+def test_a_backbone_without_its_classifier_as_a_self_supervised_checkpoint_has_it(tmp_path, weights):
+    """A state dict without the last linear layer's weights (DINO's and other self-supervised ResNets have no fc)
+    was refused as not resnet18's ('Missing key(s) in state_dict: fc.weight, fc.bias'), though embed.py drops that
+    layer; its features are those of the whole state dict."""
+    write_mnist_slice(tmp_path / "data", n_train=8, n_test=4)
+    backbone = {k: v for k, v in torch.load(weights, weights_only=True).items() if not k.startswith("fc.")}
+    torch.save(backbone, tmp_path / "backbone.pth")
+    arrays = embed_to(tmp_path / "b.npz", "--data", "MNIST", "--path", tmp_path / "data", "--weights",
+                      tmp_path / "backbone.pth")
+    import dataset
+
+    images = dataset.torchvision_arrays("MNIST", tmp_path / "data", train=True, download=False)[0]
+    assert np.allclose(arrays["X_train"], reference_features(weights, images[:8]), atol=1e-4)
+
+
 def test_cifar10_files_in_their_true_format(tmp_path, weights, monkeypatch):
     import torchvision.datasets.cifar
 
