@@ -192,15 +192,21 @@ def feature_extractor(name, weights, device):
                         f"from; use another model (e.g. resnet18)")
     parent, _, child = linear[-1].rpartition(".")
     setattr(net.get_submodule(parent), child, torch.nn.Identity())
+    load_without(net, weights, name, linear[-1])
+    return net.eval().to(device)
+
+
+def load_without(net, weights, name, dropped):
+    """net.load_state_dict (strict) of the state dict in the file `weights` (or its "state_dict" entry) less the
+    weights of the module `dropped`, which net no longer has; UserError when it does not fit model `name`."""
     state = load_weights(weights, name)
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     if isinstance(state, dict):
-        state = {k: v for k, v in state.items() if k.rpartition(".")[0] != linear[-1]}
+        state = {k: v for k, v in state.items() if k.rpartition(".")[0] != dropped}
     try:
         net.load_state_dict(state)
     except (OSError, RuntimeError, AttributeError, TypeError, ValueError) as e:
         raise UserError(f"--weights {weights} does not hold a state dict of {name} ({str(e).splitlines()[0][:200]})")
-    return net.eval().to(device)
 
 
 def check_model_name(name):
