@@ -400,8 +400,8 @@ def run(args, watch):
 
     if args.aug and not ds.augment:
         warnings.warn(f"--aug 1 is defined for CIFAR10 only (random crops and flips of 32x32 images); {ds.name} is "
-                      f"trained without augmentation (it is still recorded, so the run pools only with runs of --aug 1)",
-                      stacklevel=2)
+                      f"trained without augmentation (it is still recorded, so the run pools only with runs of "
+                      f"--aug 1)", stacklevel=2)
     STRATEGIES[args.alg].warn_if_expensive(ds, args.model, args.nEmb, args.nQuery)
     learner = Learner(args.model, ds, device, torch.Generator().manual_seed(learn_seed), args.lr, args.nEmb,
                       args.maxEpochs, args.patience, kernel=args.kernel, select_on=args.select_on)
