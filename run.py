@@ -167,8 +167,8 @@ def check_flags(args):
     for flag in ("maxEpochs", "patience", "rounds"):
         if getattr(args, flag) < 0:
             raise UserError(f"--{flag} must be at least 0 (0 = no limit), got {getattr(args, flag)}")
-    if args.seed is not None and args.seed < 0 or args.seed is None and args.dummy < 0:
-        raise UserError(f"the seed must be at least 0, got {args.dummy if args.seed is None else args.seed} "
+    if run_seed(args) < 0:
+        raise UserError(f"the seed must be at least 0, got {run_seed(args)} "
                         f"({'--dummy' if args.seed is None else '--seed'}); give a seed of 0 or more")
     if args.test and args.did > 0:
         raise UserError(f"--test {args.test} is the test set of a --data .csv or .npz file, and --did {args.did} "
@@ -286,6 +286,11 @@ def run_name(args, seed):
     return f"{data_label(args.did, args.data)}_{args.model}_{args.alg}_{args.nQuery}_seed{seed}"
 
 
+def run_seed(args):
+    """The run's seed: --seed, else --dummy (the original's replicate index)."""
+    return args.dummy if args.seed is None else args.seed
+
+
 def seeds(seed, n):
     """n independent 63-bit seeds derived from one."""
     return [int(s) for s in np.random.SeedSequence(seed).generate_state(n, dtype=np.uint64) >> np.uint64(1)]
@@ -390,7 +395,7 @@ def run(args, watch):
     from results import RunDir, data_fingerprint
 
     device = pick_device(args.device)
-    seed = args.dummy if args.seed is None else args.seed
+    seed = run_seed(args)
     data_seed, learn_seed, select_seed = seeds(seed, 3)
     data_rng = np.random.default_rng(data_seed)
     ds = load_run_data(args, data_rng)

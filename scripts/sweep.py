@@ -327,12 +327,11 @@ def check_imbalance(jobs):
     seen = set()
     for job in jobs:
         ns = run.build_parser().parse_args(job.argv)  # plan has checked the flags
-        seed = ns.dummy if ns.seed is None else ns.seed
-        key = (data_flag(job.argv), ns.path, ns.test, ns.trunc, ns.imbalance, seed)
+        key = (data_flag(job.argv), ns.path, ns.test, ns.trunc, ns.imbalance, run.run_seed(ns))
         if ns.imbalance is None or ns.did > 0 or key in seen:
             continue
         seen.add(key)
-        rng = np.random.default_rng(run.seeds(seed, 3)[0])
+        rng = np.random.default_rng(run.seeds(run.run_seed(ns), 3)[0])
         try:
             dataset.long_tail(dataset.load(ns.data, 0, ns.path, rng, ns.trunc, ns.aug, ns.test), ns.imbalance, rng)
         except UserError as e:
