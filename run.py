@@ -440,17 +440,23 @@ def run(args, watch):
 
 
 def load_run_data(args, data_rng):
-    """The data set of the flags (--imbalance applied), checked against --model, the memory and the batch sizes
+    """The data set of the flags (--imbalance applied), checked against --model, the batch sizes and the memory
     (UserError saying what to lower)."""
     import dataset
 
     ds = dataset.load(args.data, args.did, args.path, data_rng, args.trunc, args.aug, args.test)
     if args.imbalance is not None:
         ds = dataset.long_tail(ds, args.imbalance, data_rng)
+    check_pool(args, ds)
+    check_memory(args, ds)
+    return ds
+
+
+def check_pool(args, ds):
+    """UserError when --model cannot take the data, or the first batch or --nQuery does not fit its pool."""
     if args.model in CONV_MODELS and not ds.is_image:
         raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
     n_pool = len(ds.y_train)
-    check_memory(args, ds)
     if first_batch(args) > n_pool:
         what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"
         raise UserError(f"{what} is larger than the pool of {n_pool} points; lower it")
@@ -460,7 +466,6 @@ def load_run_data(args, data_rng):
     if n_query_rounds(args) and not n_possible_rounds(args, n_pool):
         raise UserError(f"--nQuery {args.nQuery} is larger than the {n_pool - first_batch(args)} unlabelled points "
                         f"left after the first batch of {first_batch(args)} (pool of {n_pool}); lower --nQuery")
-    return ds
 
 
 def run_config(args, seed, device, ds, learner, data_identity, startup_seconds):

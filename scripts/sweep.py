@@ -315,25 +315,32 @@ def check_data(jobs):
                 dataset.check_available(ns.data, ns.path, ns.test)
             except UserError as e:
                 raise SweepError(str(e)) from None
-    check_imbalance(jobs)
+    check_pools(jobs)
 
 
-def check_imbalance(jobs):
-    """SweepError (run.py's line) when --imbalance R exceeds a run's n_max, the smallest class's pool count, so the
-    rarest class would keep ⌊n_max/R⌋ = 0 points (dataset.long_tail's check on the pool of each seed's data draw):
-    once, before any run starts, rather than a failed run each (--did's data is left to the runs)."""
+def check_pools(jobs):
+    """SweepError (run.py's line) when a run's data cannot take its flags: a convolutional --model on a table, a
+    first batch or --nQuery larger than the pool (run.check_pool), an --imbalance R above n_max, the smallest
+    class's pool count (dataset.long_tail): once, before any run starts, rather than a failed run each. Each data
+    set is loaded once, and once per seed with --imbalance, whose pool depends on the seed's data draw as in
+    run.py (--did's data is left to the runs)."""
     import numpy as np
 
-    seen = set()
+    runs = {}
     for job in jobs:
         ns = run.build_parser().parse_args(job.argv)  # plan has checked the flags
-        key = (data_flag(job.argv), ns.path, ns.test, ns.trunc, ns.imbalance, run.run_seed(ns))
-        if ns.imbalance is None or ns.did > 0 or key in seen:
-            continue
-        seen.add(key)
-        rng = np.random.default_rng(run.seeds(run.run_seed(ns), 3)[0])
+        if ns.did == 0:
+            seed = run.run_seed(ns) if ns.imbalance is not None else None
+            runs.setdefault((data_flag(job.argv), ns.path, ns.test, ns.trunc, ns.imbalance, seed), []).append(ns)
+    for same_pool in runs.values():
+        first = same_pool[0]
+        rng = np.random.default_rng(run.seeds(run.run_seed(first), 3)[0])
         try:
-            dataset.long_tail(dataset.load(ns.data, 0, ns.path, rng, ns.trunc, ns.aug, ns.test), ns.imbalance, rng)
+            ds = dataset.load(first.data, 0, first.path, rng, first.trunc, first.aug, first.test)
+            if first.imbalance is not None:
+                ds = dataset.long_tail(ds, first.imbalance, rng)
+            for ns in same_pool:
+                run.check_pool(ns, ds)
         except UserError as e:
             raise SweepError(str(e)) from None
 

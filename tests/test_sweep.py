@@ -883,3 +883,28 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(script, args, tmp_pa
     os.close(write)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--nStart", "5000"], "--nStart 5000 is larger than the pool of 1617 points; lower it"),
+    (["--nQuery", "1600", "--nEnd", "1650"], "--nQuery 1600 is larger than the 1567 unlabelled points left after "
+                                              "the first batch of 50 (pool of 1617); lower --nQuery"),
+], ids=["nStart", "nQuery"])
+def test_batches_the_pool_cannot_take_are_refused_once_before_any_run(tmp_path, capsys, flags, message):
+    """run.py's check after loading the data: each run of the grid failed with it, one failure line per run."""
+    out = tmp_path / "res"
+    assert sweep.main(["--algs", "rand,entropy", "--seeds", "1,2", *TINY, *flags, "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"sweep.py: error: {message}"]
+    assert not out.exists()
+
+
+def test_a_convolutional_model_on_a_table_is_refused_once_before_any_run(tmp_path, capsys):
+    """run.py's check after loading the data (resnet takes any image data, so only the load tells): a failure a run."""
+    (tmp_path / "table.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(60)))
+    out = tmp_path / "res"
+    argv = ["--algs", "rand", "--seeds", "1,2", "--data", str(tmp_path / "table.csv"), "--model", "resnet",
+            "--nStart", "10", "--nQuery", "10", "--nEnd", "20", "--out", str(out)]
+    assert sweep.main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "sweep.py: error: --model resnet needs image data; use --model mlp or lin for table"]
+    assert not out.exists()
