@@ -93,14 +93,20 @@ def write_run(folder, config=GOOD_CONFIG, rounds=ROUNDS + "0,0,0,0\n1,1,1,2\n"):
     (lambda results: write_run(results / "run", rounds=ROUNDS + "0,0,0,0\n"), ["no query round"]),  # an empty table
 ])
 def test_a_results_folder_without_readable_finished_runs_is_one_line_error(make, fragments, tmp_path):
-    """Each was a traceback (or, for runs without a query round, an empty table and exit 0); a folder of a good
-    run beside it still gives its table."""
-    write_run(tmp_path / "good" / "run")
+    """Each was a traceback (or, for runs without a query round, an empty table and exit 0)."""
     make(tmp_path / "results")
     proc = run_cli("--results", tmp_path / "results", script="bench/strategy_cost.py")
     assert proc.returncode == 2
     assert_one_line_error(proc, "strategy_cost.py: error: ", *fragments)
-    assert run_cli("--results", tmp_path / "good", script="bench/strategy_cost.py").returncode == 0
+
+
+def test_the_good_run_the_error_cases_damage_gives_its_table(tmp_path):
+    """The run each case above starts from (write_run's defaults) is read: one row, rand on digits."""
+    write_run(tmp_path / "good" / "run")
+    proc = run_cli("--results", tmp_path / "good", script="bench/strategy_cost.py")
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith("| digits")]
+    assert len(rows) == 1 and "| rand | 1 |" in rows[0], proc.stdout
 
 
 def test_an_unknown_strategy_is_one_line_error_before_any_run():
