@@ -1,17 +1,21 @@
 """scripts/agg_results.py and its modules (agg_read, agg_stats, agg_figures, agg_algs): the penalty-matrix rule of
 PROTOCOL §7 on accuracies built by hand, reading run folders (rounds.csv of any version) and the original's logs, and
 the files of an end-to-end run."""
+import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 import warnings
+from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from cli import assert_one_line_error, run_cli
+from cli import assert_one_line_error, fresh_process_warnings, run_cli
 from ctrl_c import ctrl_c_at, loaded
 from procs import start_cli
 from query_strategies import ALIASES
@@ -1190,6 +1194,17 @@ def agg_cli(*args):
     return run_cli(*args, script="scripts/agg_results.py")
 
 
+def agg_main(*args):
+    """agg_results.main(args) in this process, its warnings one `agg_results.py: warning:` line each as cli() writes
+    them, as a fresh process's filters show them: CompletedProcess of its exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with warnings.catch_warnings(), redirect_stdout(out), redirect_stderr(err):
+        fresh_process_warnings()
+        warnings.showwarning = lambda msg, *a, **k: sys.stderr.write(f"agg_results.py: warning: {msg}\n")
+        code = agg_results.main([*map(str, args)])
+    return subprocess.CompletedProcess(["agg_results.py", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+
 def two_seeds(root):
     """Run folders of rand and badge, seeds 1 and 2, three rounds each (12 rounds, all to the target), and an
     original's log (a CIFAR10 setting) in root/old."""
@@ -1206,14 +1221,14 @@ def test_a_run_folder_reached_from_two_arguments_counts_once(tmp_path, roots):
     """Every run was counted twice (results.csv 24 rows, '24 of 24' rounds to the target), with no warning, and the
     results.csv written was then refused: only a second spelling (res/../res) was caught, as a duplicate source."""
     two_seeds(tmp_path / "res")
-    proc = agg_cli(*(f"{tmp_path}/{r}" for r in roots), "--fig", tmp_path / "fig")
+    proc = agg_main(*(f"{tmp_path}/{r}" for r in roots), "--fig", tmp_path / "fig")
     assert proc.returncode == 0, proc.stderr
     assert "warning: ignoring 5 run folder(s) or log(s) found again under another argument" in proc.stderr
     assert "5 runs, 2 settings" in proc.stdout and "rounds trained to the 0.99 target: 12 of 12\n" in proc.stdout
     table = pd.read_csv(tmp_path / "fig" / "results.csv")
     assert len(table) == 13 and not table.duplicated(["source", "n_labeled"]).any()
     assert pd.read_csv(tmp_path / "fig" / "train_stops.csv").target.sum() == 12
-    again = agg_cli(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again")
+    again = agg_main(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again")
     assert again.returncode == 0, again.stderr
 
 
@@ -1252,13 +1267,13 @@ def test_a_run_folder_that_names_no_strategy_or_model_is_skipped_as_broken(tmp_p
     for seed in (1, 2):
         write_run(tmp_path / "res", "rand", seed, [0.5, 0.6])
     broken = write_run(tmp_path / "res", alg, 1, [0.5, 0.6], **recorded)
-    proc = agg_cli(tmp_path / "res", "--fig", tmp_path / "fig")
+    proc = agg_main(tmp_path / "res", "--fig", tmp_path / "fig")
     assert proc.returncode == 0, proc.stderr
     assert (f"warning: skipping broken run folder {broken.path}: {broken.config} records no {named}, which run.py "
             f"always names") in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == f"agg_results.py: skipped 1 broken run folder(s): {broken.path}"
     assert pd.read_csv(tmp_path / "fig" / "results.csv", keep_default_na=False).alg.tolist() == ["rand"] * 4
-    again = agg_cli(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again")
+    again = agg_main(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again")
     assert again.returncode == 0, again.stderr
 
 
