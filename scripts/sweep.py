@@ -323,7 +323,7 @@ def check_pools(jobs):
     first batch or --nQuery larger than the pool (run.check_pool), an --imbalance R above n_max, the smallest
     class's pool count (dataset.long_tail): once, before any run starts, rather than a failed run each. Each data
     set is loaded once, and once per seed with --imbalance, whose pool depends on the seed's data draw as in
-    run.py (--did's data is left to the runs)."""
+    run.py; a file that cannot be loaded, and --did's data, are left to the runs, which fail and are reported."""
     import numpy as np
 
     runs = {}
@@ -337,6 +337,9 @@ def check_pools(jobs):
         rng = np.random.default_rng(run.seeds(run.run_seed(first), 3)[0])
         try:
             ds = dataset.load(first.data, 0, first.path, rng, first.trunc, first.aug, first.test)
+        except UserError:
+            continue
+        try:
             if first.imbalance is not None:
                 ds = dataset.long_tail(ds, first.imbalance, rng)
             for ns in same_pool:
