@@ -1,9 +1,11 @@
 """Shared test setup: the project root is importable, each test session has its own project cache, and torch
 runs one thread per process (on the shared 2-core machine more threads oversubscribe the cores and make small
 trainings several times slower)."""
+import fcntl
 import os
 import signal
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,13 @@ def letter(tmp_path_factory):
 
     path = write_letter_slice(tmp_path_factory.mktemp("letter"))
     return [path if flag == SHARED_DATA else flag for flag in LETTER]
+
+
+@pytest.fixture
+def ray_alone():
+    """An exclusive lock on <temp dir>/badge-tests-ray.lock while the test runs Ray: the suite runs in two
+    pytest-xdist workers, and a Ray instance started beside another one on this machine (whose default ports, such as
+    the dashboard's 8265, they share) left a `ray start --head` that never listened on its port."""
+    with open(os.path.join(tempfile.gettempdir(), "badge-tests-ray.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

@@ -107,7 +107,7 @@ def wait_for_nodes(env, address, n, timeout=240):
 
 
 @pytest.fixture
-def cluster(tmp_path):
+def cluster(tmp_path, ray_alone):
     """(address, env, head, worker node) of a fresh two-node cluster; torn down whatever happens."""
     home, tmp = tmp_path / "home", Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # unix sockets: short path
     home.mkdir()

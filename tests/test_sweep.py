@@ -182,7 +182,7 @@ def task_spans(ray, n):
 
 
 @pytest.mark.slow
-def test_ray_backend_on_a_local_instance(tmp_path, capsys):
+def test_ray_backend_on_a_local_instance(tmp_path, capsys, ray_alone):
     """--workers 1 ran every task at once as well (as many as the 2 CPUs held)."""
     ray = pytest.importorskip("ray")
     start = time.perf_counter()
@@ -210,7 +210,7 @@ def test_ray_backend_on_a_local_instance(tmp_path, capsys):
         print(f"\nray.init {started - start:.1f} s, sweep of 2 tiny runs + 2 failures {done - started:.1f} s")
 
 
-def test_a_gpu_run_that_no_node_could_place_is_refused_not_waited_for(tmp_path, capsys):
+def test_a_gpu_run_that_no_node_could_place_is_refused_not_waited_for(tmp_path, capsys, ray_alone):
     """On a cluster with GPUs each task asks for one GPU and --cpus-per-run CPUs, but their count was checked only
     on a cluster without GPUs: Ray waited for ever for a node with both."""
     ray = pytest.importorskip("ray")
@@ -606,7 +606,7 @@ def test_an_empty_out_is_refused(tmp_path, capsys, monkeypatch):
     assert not any(tmp_path.iterdir())
 
 
-def test_ctrl_c_of_a_ray_sweep_cancels_its_running_task(tmp_path):
+def test_ctrl_c_of_a_ray_sweep_cancels_its_running_task(tmp_path, ray_alone):
     pytest.importorskip("ray")
     out = tmp_path / "out"
     proc = start_cli("--algs", "rand", "--seeds", "1", "--did", "6", "--path", SHARED_DATA, "--nEnd", "10000",
