@@ -67,9 +67,15 @@ def letter(tmp_path_factory):
 
 @pytest.fixture
 def ray_alone():
-    """An exclusive lock on <temp dir>/badge-tests-ray.lock while the test runs Ray: the suite runs in two
-    pytest-xdist workers, and a Ray instance started beside another one on this machine (whose default ports, such as
-    the dashboard's 8265, they share) left a `ray start --head` that never listened on its port."""
+    """A Ray test's environment variables restored after it: `ray.init` leaves RAY_AUTH_MODE=token (and more) in
+    os.environ, and a `ray start --head` started later by the same process then never came up. And an exclusive lock
+    on <temp dir>/badge-tests-ray.lock meanwhile, so that the suite's two pytest-xdist workers never run two Ray
+    instances side by side (they share default ports, such as the dashboard's 8265)."""
+    saved = dict(os.environ)
     with open(os.path.join(tempfile.gettempdir(), "badge-tests-ray.lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+        try:
+            yield
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
