@@ -75,7 +75,7 @@ def kill_node(proc):
     raise AssertionError(f"processes {alive} of the node survived SIGKILL")
 
 
-def wait_for_port(port, timeout=180):
+def wait_for_port(port, timeout=60):
     """Return once something accepts TCP connections on 127.0.0.1:`port` (the head's GCS is up)."""
     deadline = time.time() + timeout
     while True:
