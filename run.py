@@ -703,6 +703,8 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
                            f"{row['infer_seconds']:.2f} s + selection {row['select_seconds']:.2f} s)", file=sys.stderr)
                 bar.update()
             done = rd
+    with interrupt_held():
+        del bar  # its __del__ runs now, not as run_rounds returns: Python prints and ignores a Ctrl-C that lands in it
     n_lab = int(strategy.labeled.sum())
     run_dir.finish({"finished": True, "stopped_by": stop, "rounds": done, "n_labeled": n_lab})
     print(f"run.py: done: {done} query round{'s' * (done != 1)}, {n_lab} labelled, {stop_note(stop, args, n_lab)}; "

@@ -862,19 +862,23 @@ def main(argv=None):
     start = time.perf_counter()
     default_term = signal.signal(signal.SIGTERM, terminate)
     try:
-        if ray:
-            run_ray(ray, todo, args, done)
-        elif todo:
-            run_local(todo, args.workers or 1, done)
+        try:
+            if ray:
+                run_ray(ray, todo, args, done)
+            elif todo:
+                run_local(todo, args.workers or 1, done)
+        finally:
+            signal.signal(signal.SIGTERM, default_term)
+            # the bar's last reference (done's too) dropped with Ctrl-C held: its __del__ runs now, not as main
+            # returns, where Python would print and ignore a Ctrl-C that lands in it
+            with run.interrupt_held():
+                bar.close()
+                bar = None
     except KeyboardInterrupt as e:
-        bar.close()
         stopped, code = ("terminated", 143) if isinstance(e, Terminated) else ("interrupted", 130)
         print(f"sweep.py: {stopped}; run the same command again to skip finished runs and resume the others",
               file=sys.stderr)
         return code
-    finally:
-        signal.signal(signal.SIGTERM, default_term)
-    bar.close()
     ran = len(jobs) - len(skipped) - len(busy) - len(refused) - len(failed)
     busy_note = f"{len(busy)} left to other processes running them, " if busy else ""
     refused_note = f"{len(refused)} refused (made with other settings, or unreadable), " if refused else ""
@@ -892,10 +896,10 @@ def main(argv=None):
 def cli():
     """The console command (`badge-sweep`, or `python scripts/sweep.py`): warnings as run.py's command shows them
     (a `warning: ...` line each); Ctrl-C (SIGINT) stops the sweep even when a non-interactive shell started it in the
-    background with SIGINT ignored; exits with main's code."""
+    background with SIGINT ignored, and is ignored once main returns (run.exit_quietly); exits with main's code."""
     warnings.showwarning = run.show_warning
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    exit_with(main)
+    exit_with(lambda: run.exit_quietly(main()))
 
 
 if __name__ == "__main__":

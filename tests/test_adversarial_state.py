@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tqdm import tqdm
 
 import results
 from resume import run_owner
@@ -519,6 +520,25 @@ def test_ctrl_c_as_the_run_ends_says_it_had_ended_or_goes_unnoticed(tmp_path, de
                 break
         rest = proc.stderr.read()
         assert (proc.wait(), rest) in ((0, ""), (130, ended)), (proc.returncode, rest)
+
+
+def test_the_round_bar_is_finalized_with_ctrl_c_held_before_the_run_says_it_is_done(tmp_path, monkeypatch, capsys):
+    """The run's progress bar is deleted, with Ctrl-C held (run.interrupt_held), before the `run.py: done` line. It
+    was deleted as run_rounds returned, after that line: a Ctrl-C landing in its __del__ was printed by Python
+    ("Exception ignored in: <function tqdm.__del__ ...> KeyboardInterrupt") and lost, and the run exited 0."""
+    events, finalize, stop_note = [], tqdm.__del__, run.stop_note
+
+    def finalized(bar):
+        if str(bar.desc).startswith("entropy on digits"):
+            handler = signal.getsignal(signal.SIGINT)
+            events.append(("bar deleted", "interrupt_held" in getattr(handler, "__qualname__", "")))
+        finalize(bar)
+
+    monkeypatch.setattr(tqdm, "__del__", finalized)
+    monkeypatch.setattr(run, "stop_note", lambda *a: events.append(("done",)) or stop_note(*a))
+    code, err = main(capsys, *ARGS, "--rounds", "1", "--out", tmp_path)
+    assert code == 0 and err[-1].startswith("run.py: done"), err
+    assert events == [("bar deleted", True), ("done",)]
 
 
 def test_ctrl_c_mid_run_prints_one_line_and_resumes(tmp_path, reference):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from tqdm import tqdm
 
 import run
 from cli import NO_CUDA, ROOT, assert_one_line_error, run_cli
@@ -132,6 +133,24 @@ def broken_csv(folder):
     path = folder / "broken.csv"
     path.write_text("x\n")
     return path
+
+
+def test_the_sweep_bar_is_finalized_with_ctrl_c_held_before_the_summary(tmp_path, monkeypatch, capsys):
+    """The sweep's progress bar is deleted, with Ctrl-C held (run.interrupt_held), before its summary line. It was
+    deleted as main returned: a Ctrl-C landing in its __del__ was printed by Python and lost."""
+    events, finalize = [], tqdm.__del__
+
+    def finalized(bar):
+        if bar.desc == "sweep":
+            handler = signal.getsignal(signal.SIGINT)
+            events.append(("bar deleted", "interrupt_held" in getattr(handler, "__qualname__", "")))
+        finalize(bar)
+
+    monkeypatch.setattr(tqdm, "__del__", finalized)
+    monkeypatch.setattr(sweep, "print", lambda *a, **k: events.append(("printed",)) or print(*a, **k), raising=False)
+    assert sweep.main(["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--out", str(tmp_path)]) == 0
+    assert events == [("bar deleted", True), ("printed",)]
+    assert capsys.readouterr().out.startswith("1 runs: 1 ran, 0 skipped")
 
 
 @pytest.mark.slow
