@@ -323,20 +323,21 @@ def check_pools(jobs):
     first batch or --nQuery larger than the pool (run.check_pool), an --imbalance R above n_max, the smallest
     class's pool count (dataset.long_tail): once, before any run starts, rather than a failed run each. Each data
     set is loaded once, and once per seed with --imbalance, whose pool depends on the seed's data draw as in
-    run.py; a file that cannot be loaded, and --did's data, are left to the runs, which fail and are reported."""
+    run.py; a file that cannot be loaded is left to the runs, which fail and are reported, and so is --did's data
+    unless its CSV is at PATH/openml/<did>.csv (no fetch from OpenML here)."""
     import numpy as np
 
     runs = {}
     for job in jobs:
         ns = run.build_parser().parse_args(job.argv)  # plan has checked the flags
-        if ns.did == 0:
+        if ns.did == 0 or (Path(ns.path) / "openml" / f"{ns.did}.csv").is_file():
             seed = run.run_seed(ns) if ns.imbalance is not None else None
             runs.setdefault((data_flag(job.argv), ns.path, ns.test, ns.trunc, ns.imbalance, seed), []).append(ns)
     for same_pool in runs.values():
         first = same_pool[0]
         rng = np.random.default_rng(run.seeds(run.run_seed(first), 3)[0])
         try:
-            ds = dataset.load(first.data, 0, first.path, rng, first.trunc, first.aug, first.test)
+            ds = dataset.load(first.data, first.did, first.path, rng, first.trunc, first.aug, first.test)
         except UserError:
             continue
         try:

@@ -908,7 +908,10 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(script, args, tmp_pa
     (["--nStart", "5000"], "--nStart 5000 is larger than the pool of 1617 points; lower it"),
     (["--nQuery", "1600", "--nEnd", "1650"], "--nQuery 1600 is larger than the 1567 unlabelled points left after "
                                               "the first batch of 50 (pool of 1617); lower --nQuery"),
-], ids=["nStart", "nQuery"])
+    (["--did", "6", "--path", str(SHARED_DATA), "--nQuery", "30000", "--nEnd", "30050"],
+     "--nQuery 30000 is larger than the 17950 unlabelled points left after the first batch of 50 (pool of 18000); "
+     "lower --nQuery"),
+], ids=["nStart", "nQuery", "openml_csv"])
 def test_batches_the_pool_cannot_take_are_refused_once_before_any_run(tmp_path, capsys, flags, message):
     """run.py's check after loading the data: each run of the grid failed with it, one failure line per run."""
     out = tmp_path / "res"
