@@ -880,11 +880,22 @@ def main(argv=None):
         print(f"sweep.py: {stopped}; run the same command again to skip finished runs and resume the others",
               file=sys.stderr)
         return code
+    try:
+        return report(jobs, skipped, busy, refused, failed, time.perf_counter() - start)
+    except KeyboardInterrupt:
+        print("sweep.py: interrupted as the sweep ended; its runs had all ended (run the same command again for the "
+              "summary: it skips finished runs)", file=sys.stderr)
+        return 130
+
+
+def report(jobs, skipped, busy, refused, failed, seconds):
+    """The sweep's summary line (stdout), then a line for each run that failed, was refused or was left busy
+    (stderr); main's exit code: 1 when a run failed or was refused, else 0."""
     ran = len(jobs) - len(skipped) - len(busy) - len(refused) - len(failed)
     busy_note = f"{len(busy)} left to other processes running them, " if busy else ""
     refused_note = f"{len(refused)} refused (made with other settings, or unreadable), " if refused else ""
     print(f"{len(jobs)} runs: {ran} ran, {len(skipped)} skipped (finished before), {busy_note}{refused_note}"
-          f"{len(failed)} failed, {time.perf_counter() - start:.0f} s")
+          f"{len(failed)} failed, {seconds:.0f} s")
     for job, code, line in failed:
         print(f"failed: {job.name} (exit {code}): {line}", file=sys.stderr)
     for job in refused:

@@ -153,6 +153,26 @@ def test_the_sweep_bar_is_finalized_with_ctrl_c_held_before_the_summary(tmp_path
     assert capsys.readouterr().out.startswith("1 runs: 1 ran, 0 skipped")
 
 
+def test_ctrl_c_as_the_sweep_reports_says_its_runs_had_ended(tmp_path, monkeypatch, capsys):
+    """A Ctrl-C while the summary is printed, once every run has ended: one line and exit 130. It escaped main as
+    a KeyboardInterrupt (a traceback from the command)."""
+    def interrupted(*args, **kwargs):
+        if str(args[0]).startswith("1 runs:"):
+            raise KeyboardInterrupt
+        print(*args, **kwargs)
+
+    monkeypatch.setattr(sweep, "print", interrupted, raising=False)
+    try:
+        code = sweep.main(["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--out", str(tmp_path)])
+    except KeyboardInterrupt:
+        pytest.fail("the Ctrl-C escaped sweep.main")
+    assert code == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "sweep.py: interrupted as the sweep ended; its runs had all ended (run the same command again for the "
+        "summary: it skips finished runs)")
+    assert (tmp_path / "digits_mlp_rand_50_seed1" / "summary.json").is_file()
+
+
 @pytest.mark.slow
 def test_local_backend_skips_resumes_and_reports_failures(tmp_path, capsys):
     out = tmp_path / "res"
