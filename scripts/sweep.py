@@ -307,7 +307,8 @@ def check_data(jobs):
     """SweepError (run.py's line) when a data set of the runs to start cannot be read (dataset.check_available: a
     missing --data or --test file, an image data set neither under --path nor downloadable): once, before any run
     starts, rather than a failed run each; an image data set missing under --path is downloaded here, once, into
-    the cache its runs read (--did's data is left to the runs: the openml package fetches it)."""
+    the cache its runs read (--did's data is not: its runs read PATH/openml/<did>.csv or fetch it); then the pools
+    (check_pools)."""
     for job in {data_flag(j.argv): j for j in jobs}.values():
         ns = parse_run_argv(job.argv)
         if ns.did <= 0:
