@@ -570,10 +570,15 @@ def is_header(df, text):
                                                    and labels.iloc[1:].notna().all()))
 
 
+def openml_csv(did, path):
+    """PATH/openml/<did>.csv: where OpenML data set `did` is read from, offline, when that file is there."""
+    return Path(path) / "openml" / f"{did}.csv"
+
+
 def load_openml(did, path, rng):
     """OpenML data set `did`: `PATH/openml/<did>.csv` when present (offline), else the `openml` package with its
     cache under PATH/openml (which works offline once the data set is cached there)."""
-    csv = Path(path) / "openml" / f"{did}.csv"
+    csv = openml_csv(did, path)
     if csv.exists() and not csv.is_file():
         raise UserError(f"{csv} is not a regular file (a folder, FIFO or device); put OpenML data set {did} there as "
                         f"a CSV, or remove it to fetch the data set")
@@ -655,9 +660,9 @@ def source_files(data, did, path, test=""):
     """The files the data set of these flags is read from, as found now (a file among them may be absent): for
     --did, PATH/openml/<did>.csv; the --data and --test files; MNIST's or FashionMNIST's (mnist_sources); SVHN's
     .mat files, CIFAR-10's archive and extracted batches under `path`; none for digits."""
-    path = Path(path)
     if did > 0:
-        return [path / "openml" / f"{did}.csv"]
+        return [openml_csv(did, path)]
+    path = Path(path)
     if data in MNIST_LIKE:
         return mnist_sources(data, path) or []
     if data == "SVHN":

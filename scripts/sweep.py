@@ -331,7 +331,7 @@ def check_pools(jobs):
     runs = {}
     for job in jobs:
         ns = run.build_parser().parse_args(job.argv)  # plan has checked the flags
-        if ns.did == 0 or (Path(ns.path) / "openml" / f"{ns.did}.csv").is_file():
+        if ns.did == 0 or dataset.openml_csv(ns.did, ns.path).is_file():
             seed = run.run_seed(ns) if ns.imbalance is not None else None
             runs.setdefault((data_flag(job.argv), ns.path, ns.test, ns.trunc, ns.imbalance, seed), []).append(ns)
     for same_pool in runs.values():

@@ -4,7 +4,23 @@ import os
 import signal
 from pathlib import Path
 
+from tqdm import tqdm
+
 from procs import caught_mid_run, resume_frozen
+
+
+def record_bar_finalized(monkeypatch, events, desc):
+    """Appends ("bar deleted", held) to `events` when a tqdm bar whose description starts with `desc` is finalized
+    (its __del__): held, whether Ctrl-C was held then (run.interrupt_held's handler was SIGINT's)."""
+    finalize = tqdm.__del__
+
+    def finalized(bar):
+        if str(bar.desc).startswith(desc):
+            handler = signal.getsignal(signal.SIGINT)
+            events.append(("bar deleted", "interrupt_held" in getattr(handler, "__qualname__", "")))
+        finalize(bar)
+
+    monkeypatch.setattr(tqdm, "__del__", finalized)
 
 
 def loaded(pid, name):

@@ -20,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tqdm import tqdm
 
 import results
 from resume import run_owner
@@ -29,7 +28,7 @@ from runlock import LOCK_NAME
 import run
 import procs
 from cli import ROOT, SHARED_DATA, run_cli, run_main
-from ctrl_c import ctrl_c_at
+from ctrl_c import ctrl_c_at, record_bar_finalized
 from scripts import agg_read, agg_results
 from scripts import sweep
 
@@ -526,15 +525,8 @@ def test_the_round_bar_is_finalized_with_ctrl_c_held_before_the_run_says_it_is_d
     """The run's progress bar is deleted, with Ctrl-C held (run.interrupt_held), before the `run.py: done` line. It
     was deleted as run_rounds returned, after that line: a Ctrl-C landing in its __del__ was printed by Python
     ("Exception ignored in: <function tqdm.__del__ ...> KeyboardInterrupt") and lost, and the run exited 0."""
-    events, finalize, stop_note = [], tqdm.__del__, run.stop_note
-
-    def finalized(bar):
-        if str(bar.desc).startswith("entropy on digits"):
-            handler = signal.getsignal(signal.SIGINT)
-            events.append(("bar deleted", "interrupt_held" in getattr(handler, "__qualname__", "")))
-        finalize(bar)
-
-    monkeypatch.setattr(tqdm, "__del__", finalized)
+    events, stop_note = [], run.stop_note
+    record_bar_finalized(monkeypatch, events, "entropy on digits")
     monkeypatch.setattr(run, "stop_note", lambda *a: events.append(("done",)) or stop_note(*a))
     code, err = main(capsys, *ARGS, "--rounds", "1", "--out", tmp_path)
     assert code == 0 and err[-1].startswith("run.py: done"), err

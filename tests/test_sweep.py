@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from tqdm import tqdm
 
 import run
 from cli import NO_CUDA, ROOT, assert_one_line_error, run_cli
+from ctrl_c import record_bar_finalized
 from data_files import SHARED_DATA, write_cifar10, write_mnist_slice, write_svhn
 from procs import (caught_mid_run, children, lock_pid, resume_frozen, rows_written, start_cli, wait_for_holder,
                    wait_until_gone)
@@ -138,15 +138,8 @@ def broken_csv(folder):
 def test_the_sweep_bar_is_finalized_with_ctrl_c_held_before_the_summary(tmp_path, monkeypatch, capsys):
     """The sweep's progress bar is deleted, with Ctrl-C held (run.interrupt_held), before its summary line. It was
     deleted as main returned: a Ctrl-C landing in its __del__ was printed by Python and lost."""
-    events, finalize = [], tqdm.__del__
-
-    def finalized(bar):
-        if bar.desc == "sweep":
-            handler = signal.getsignal(signal.SIGINT)
-            events.append(("bar deleted", "interrupt_held" in getattr(handler, "__qualname__", "")))
-        finalize(bar)
-
-    monkeypatch.setattr(tqdm, "__del__", finalized)
+    events = []
+    record_bar_finalized(monkeypatch, events, "sweep")
     monkeypatch.setattr(sweep, "print", lambda *a, **k: events.append(("printed",)) or print(*a, **k), raising=False)
     assert sweep.main(["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--out", str(tmp_path)]) == 0
     assert events == [("bar deleted", True), ("printed",)]
