@@ -10,7 +10,7 @@ import torch
 
 from strategy_params import TEMPERATURE
 
-from .dropquery import kmeans_centres, nearest_free
+from .dropquery import nearest_to_kmeans_centres
 from .entropy_sampling import entropy
 from .kmeans_sampling import N_INIT
 from .selection import check_budget, picks, seed_from
@@ -36,7 +36,7 @@ def clue_select(probs, emb, k, generator, temperature=DEFAULT_TEMPERATURE):
     if not weights.any():
         weights[:] = 1
     x = emb.detach().cpu().double().numpy()
-    rows, dist = nearest_free(x, kmeans_centres(x, k, seed_from(generator), weights, N_INIT))
+    rows, dist = nearest_to_kmeans_centres(x, k, seed_from(generator), weights, N_INIT)
     return picks(rows, dist)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from sklearn.cluster import AgglomerativeClustering
 
-from .selection import TILE, check_budget, picks, progress, top_k
+from .selection import TILE, check_budget, picks, power_of_two_scale, progress, top_k
 from .margin_sampling import smallest_margin
 from .strategy import Strategy
 
@@ -32,8 +32,11 @@ def nearest_rows(x, ref):
 
 def hac_clusters(emb, n_clusters, generator):
     """Cluster id of every row of emb: average-linkage HAC into n_clusters clusters, on a seeded sample of
-    HAC_LIMIT rows when there are more (the others take the cluster of their nearest sampled row)."""
+    HAC_LIMIT rows when there are more (the others take the cluster of their nearest sampled row). It clusters
+    emb·power_of_two_scale(emb), an exact rescaling that leaves the clusters as they are: float64 rows of about
+    10¹⁵⁴ and above gave infinite distances (scikit-learn's ValueError), and of 10⁻¹⁵⁴ and below other clusters."""
     x = emb.detach().cpu().double()
+    x = x * power_of_two_scale(x)
     n_clusters = min(n_clusters, len(x))
     progress(f"cluster_margin: clustering {min(len(x), HAC_LIMIT)} points (once)", 0, 1)
     if len(x) <= HAC_LIMIT:

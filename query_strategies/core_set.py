@@ -13,7 +13,8 @@ import math
 import numpy as np
 import torch
 
-from .selection import EPS64, TILE, check_budget, one_thread, picks, row_sq_norms
+from .selection import (EPS64, TILE, check_budget, one_thread, picks, power_of_two_scale, row_sq_norms,
+                        unscaled_d2)
 from .strategy import Strategy
 
 TOP = 32  # how many points with the largest stale distances are refreshed first
@@ -81,7 +82,11 @@ class LazyNearestCentre:
 def coreset_select(emb, labeled_mask, k, generator):
     """k unlabelled rows by greedy k-center: each time the one whose squared distance D² to the nearest labelled or
     chosen row is largest (its score: that D²). Deterministic given labelled rows; in a cold start (none) every D is
-    +∞ and the first centre is a uniform draw from `generator` (lowest index would pick row 0 for every seed)."""
+    +∞ and the first centre is a uniform draw from `generator` (lowest index would pick row 0 for every seed).
+    It runs on emb·power_of_two_scale(emb), an exact rescaling that changes no pick, with the scores scaled back:
+    float64 embeddings of about 10¹⁵⁴ and above overflowed D² (a traceback), and of 10⁻¹⁵⁴ and below underflowed it."""
+    scale = power_of_two_scale(emb)
+    emb = emb * scale
     labeled = torch.as_tensor(labeled_mask, dtype=torch.bool, device=emb.device)
     candidates = ~labeled
     n_candidates = int(candidates.sum())
@@ -106,7 +111,7 @@ def coreset_select(emb, labeled_mask, k, generator):
         scores.append(float(dist.D[c]))
         candidates[c] = False
         dist.add(c)
-    return picks(chosen, scores)
+    return picks(chosen, unscaled_d2(scores, scale))
 
 
 class CoreSet(Strategy):

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from sklearn.cluster import KMeans
 
-from .selection import check_budget, picks, seed_from
+from .selection import check_budget, picks, power_of_two_scale, seed_from
 from .strategy import Strategy
 from .typiclust import one_thread_kmeans
 
@@ -58,13 +58,24 @@ def kmeans_centres(x, k, seed, weights=None, n_init=1):
         return KMeans(n_clusters=k, n_init=n_init, random_state=seed).fit(x, sample_weight=weights).cluster_centers_
 
 
+def nearest_to_kmeans_centres(x, k, seed, weights=None, n_init=1):
+    """(rows, distances): nearest_free of kmeans_centres, both on x·power_of_two_scale(x), an exact rescaling that
+    changes neither the clusters nor the rows, with the distances scaled back: float64 rows of about 10¹⁵⁴ and above
+    overflowed the squared distances, and of 10⁻¹⁵⁴ and below underflowed them (other picks)."""
+    scale = power_of_two_scale(x)
+    x = x * scale
+    rows, dist = nearest_free(x, kmeans_centres(x, k, seed, weights, n_init))
+    with np.errstate(over="ignore"):
+        return rows, dist / scale
+
+
 def dropquery_pick(emb, count, passes, k, seed):
     """k rows of emb from the disagreement counts: the candidates' KMeans centres, each taking its nearest free
     candidate; each pick scored by its distance to its centre."""
     check_budget(k, len(emb))
     pool = candidates(count, passes, k)
     x = np.asarray(emb[pool].detach().cpu().double() if torch.is_tensor(emb) else emb[pool], dtype=np.float64)
-    rows, dist = nearest_free(x, kmeans_centres(x, k, seed))
+    rows, dist = nearest_to_kmeans_centres(x, k, seed)
     return picks(pool[rows], dist)
 
 

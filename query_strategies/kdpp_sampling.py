@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from .selection import check_budget, gradient_factor, one_thread, picks, row_sq_norms
+from .selection import check_budget, gradient_factor, one_thread, picks, power_of_two_scale, row_sq_norms
 from .strategy import Strategy
 
 INDEPENDENT = 1e-10  # v joins the start if its gradient keeps this share of its squared norm outside span(S)
@@ -118,8 +118,11 @@ def kdpp_chain(kernel, k, generator, steps):
 @one_thread()
 def kdpp_select(probs, emb, k, generator, steps=None):
     """k rows after `steps` (default 5·k·ln k, the paper's) MCMC swap steps toward the k-DPP with kernel L = G Gᵀ
-    over gradient embeddings: the k-DPP's law only for chains long enough to mix; a sample, so no score."""
+    over gradient embeddings: the k-DPP's law only for chains long enough to mix; a sample, so no score. The kernel
+    is of emb·power_of_two_scale(emb), which leaves the law as it is (L scales by a constant): float64 embeddings
+    of 2^300 gave other picks (its products overflowed), of 2^600 a TypeError, and of 2^-600 other picks."""
     check_budget(k, len(emb))
+    emb = emb * power_of_two_scale(emb)
     steps = int(5 * k * math.log(k)) if steps is None else steps
     return picks(kdpp_chain(Kernel(gradient_factor(probs), emb), k, generator, steps))
 

@@ -13,7 +13,8 @@ import torch
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 
-from .selection import ROW_TILE, check_budget, picks, power_of_two_scale, progress, seed_from
+from .selection import (ROW_TILE, check_budget, picks, power_of_two_scale, progress, seed_from,
+                        unscaled_d2)
 from .strategy import Strategy
 
 N_INIT = 10  # k-means++ starts: scikit-learn's default before 1.4, which the original and CLUE's authors ran
@@ -62,7 +63,7 @@ def kmeans_select(emb, k, generator):
         km = KMeans(n_clusters=k, n_init=N_INIT, random_state=seed).fit(x)
     progress(f"kmeans: {N_INIT} k-means++ starts of {k} clusters", 1, 1)
     chosen = nearest_to_centres(x, km.cluster_centers_, km.predict(x))
-    return chosen._replace(score=chosen.score / scale ** 2)
+    return chosen._replace(score=unscaled_d2(chosen.score, scale))
 
 
 class KMeansSampling(Strategy):

@@ -138,8 +138,11 @@ def best_first(candidates, upper, gains, block, slack):
 
 
 def normalised(emb):
-    """Rows scaled to unit L2 norm, in float64 (a zero row stays zero)."""
+    """Rows scaled to unit L2 norm, in float64 (a zero row stays zero). Each row is first brought to a largest
+    |entry| in [1/2, 1) by a power of two (exact: the same unit rows), so that its squared norm neither overflows
+    (rows of about 10¹⁵⁴ and above became 0) nor underflows."""
     x = emb.detach().double()
+    x = torch.ldexp(x, -torch.frexp(x.abs().amax(1, keepdim=True)).exponent)
     return x / x.norm(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
 
 
@@ -177,6 +180,13 @@ def power_of_two_scale(x):
     return math.ldexp(1.0, -math.frexp(float(abs(x).max()))[1])
 
 
+def unscaled_d2(d2, scale):
+    """Squared distances between points × `scale` (a power_of_two_scale) in the units of the points themselves:
+    d2 / scale², exactly, as a float64 array; +∞ past float64's range, 0 below it."""
+    with np.errstate(over="ignore"):
+        return np.asarray(d2, dtype=np.float64) / scale / scale
+
+
 class FactoredPoints:
     """Points g_i = a_i ⊗ e_i held as their factors a (n×C) and e (n×d), with s_i = ‖g_i‖² and what the distance
     bound needs: f_i = Pᵀe_i and ρ_i ≥ ‖e_i − P f_i‖ (raised by more than its rounding error), in float32 copies
@@ -184,11 +194,11 @@ class FactoredPoints:
 
     e is first scaled by power_of_two_scale(e), so that the float32 bound neither overflows (entries of e about 10¹⁹
     and above: a traceback) nor underflows (about 10⁻²³ and below: points wrongly skipped, wrong picks), whatever
-    the embeddings' scale; a squared distance here times `d2_unit` = 1/scale² is that of the points given, exactly."""
+    the embeddings' scale; unscaled_d2(d2, scale) of a squared distance here is that of the points given."""
 
     def __init__(self, a, e, r=DIRECTIONS):
         scale = power_of_two_scale(e)
-        self.a, self.e, self.d2_unit = a.double(), e if scale == 1 else e * scale, scale ** -2
+        self.a, self.e, self.scale = a.double(), e if scale == 1 else e * scale, scale
         e = self.e
         d, C = e.shape[1], a.shape[1]
         basis = top_directions(e, r)
@@ -275,7 +285,7 @@ def kmeanspp(points, k, generator, first):
     nearest centre so far), one uniform number from the CPU generator per draw. Once every point not yet chosen
     has D = 0 (duplicates), the draw is uniform over the points not yet chosen, so no index comes twice.
     Each pick's score is its D² when drawn; the first's, its ‖g‖² (its D² to the origin), both in the units of the
-    points given (× points.d2_unit)."""
+    points given (unscaled_d2)."""
     n = len(points)
     check_budget(k, n)
     uniforms = torch.rand(k - 1, generator=generator, dtype=torch.float64).tolist()
@@ -285,7 +295,7 @@ def kmeanspp(points, k, generator, first):
         dist.add(chosen[-1])
         chosen.append(draw_index(dist.D2, chosen, uniforms[t]))
         scores.append(float(dist.D2[chosen[-1]]))
-    return picks(chosen, [points.d2_unit * s for s in scores])
+    return picks(chosen, unscaled_d2(scores, points.scale))
 
 
 def fill_uniformly(chosen, scores, n, k, generator):

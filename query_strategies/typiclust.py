@@ -119,10 +119,15 @@ def typical_picks(x, labels, labeled, k):
 def typiclust_select(emb, labeled, k, generator):
     """k unlabelled pool rows by TypiClust: `emb` (all pool rows) in |L| + k k-means clusters (seeded by
     seed_from(generator)); each pick the most typical free point, 1 / mean_{z ∈ kNN(x)} ‖x − z‖, of the largest
-    cluster with the fewest labelled or picked points."""
+    cluster with the fewest labelled or picked points. It runs on x·power_of_two_scale(x), an exact rescaling that
+    changes no pick, with the scores scaled back: float64 embeddings of about 10¹⁵⁴ and above overflowed the squared
+    distances (every typicality NaN), and of 10⁻¹⁵⁴ and below underflowed them."""
     x = emb.detach().cpu().double().numpy() if torch.is_tensor(emb) else np.asarray(emb, dtype=float)
+    scale = power_of_two_scale(x)
+    x = x * scale
     labeled = np.asarray(labeled, dtype=bool)
-    return typical_picks(x, kmeans_labels(x, int(labeled.sum()) + k, seed_from(generator)), labeled, k)
+    chosen = typical_picks(x, kmeans_labels(x, int(labeled.sum()) + k, seed_from(generator)), labeled, k)
+    return chosen._replace(score=chosen.score * scale)
 
 
 class TypiClust(Strategy):

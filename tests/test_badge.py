@@ -143,3 +143,14 @@ def test_diversity_strategies_run_from_the_cli(tmp_path, request, alg):
     proc = run_main("--alg", alg, "--out", tmp_path, *request.getfixturevalue("letter"))
     assert proc.returncode == 0, proc.stderr
     assert [n for n, _ in accuracy_lines(proc.stdout)] == [100, 150, 200]
+
+
+@pytest.mark.parametrize("exponent", [-600, 600])
+def test_float64_embeddings_past_float32s_range_give_the_same_picks(exponent):
+    """Float64 embeddings × 2^±600: the picks of the unscaled ones, and D² scores of +∞ and 0 (past float64's
+    range). 2^600 ended in an OverflowError (the scores' unit 1/scale², 2^1200, was computed first)."""
+    probs, emb = random_inputs(300, 16, 5, seed=0)
+    plain = badge_select(probs, emb.double(), 30, torch.Generator().manual_seed(1))
+    scaled = badge_select(probs, emb.double() * 2.0 ** exponent, 30, torch.Generator().manual_seed(1))
+    assert scaled.index.tolist() == plain.index.tolist()
+    assert (scaled.score == (np.inf if exponent > 0 else 0.0)).all()

@@ -120,3 +120,18 @@ def test_copies_of_centres_are_at_distance_zero_and_tie_to_the_lowest_index():
         p = coreset_select(torch.tensor(np.stack([a, b, a, b])), torch.tensor([True, True, False, False]), 1,
                            torch.Generator())
         assert (p.index.tolist(), p.score.tolist()) == ([2], [0.0]), seed
+
+
+@pytest.mark.parametrize("exponent", [-600, 600])
+def test_picks_do_not_depend_on_the_embeddings_scale(exponent):
+    """Float64 embeddings × 2^exponent (exact): the picks of the unscaled ones, the scores × 4^exponent where float64
+    holds them (2^-1200 is 0, 2^1200 is +∞). The squared distances overflowed at 2^600 (a RuntimeError from an
+    empty max: every D was +∞ or NaN) and underflowed at 2^-600 (every D 0: the lowest indices) before the
+    embeddings were rescaled."""
+    emb, labeled = problem(400, 8, 30, seed=3, dtype=torch.float64)
+    plain = coreset_select(emb, labeled, 40, torch.Generator().manual_seed(0))
+    scaled = coreset_select(emb * 2.0 ** exponent, labeled, 40, torch.Generator().manual_seed(0))
+    assert scaled.index.tolist() == plain.index.tolist()
+    assert (scaled.score == (np.inf if exponent > 0 else 0.0)).all()
+    assert np.array_equal(coreset_select(emb * 2.0 ** 500, labeled, 40, torch.Generator().manual_seed(0)).score,
+                          plain.score * 4.0 ** 500)

@@ -125,3 +125,17 @@ def test_picks_do_not_depend_on_the_embeddings_scale():
     plain = typiclust_select(x, labelled, 60, torch.Generator().manual_seed(0))
     scaled = typiclust_select(x * 2.0 ** 62, labelled, 60, torch.Generator().manual_seed(0))
     assert scaled.index.tolist() == plain.index.tolist()
+
+
+@pytest.mark.parametrize("exponent", [-600, 600])
+def test_float64_picks_and_scores_do_not_depend_on_the_embeddings_scale(exponent):
+    """Float64 embeddings × 2^exponent (exact): the same picks, typicalities × 2^-exponent. The squared distances
+    overflowed at 2^600 (every typicality NaN, with numpy's overflow warnings) and underflowed at 2^-600
+    (every typicality +∞): other picks before typiclust_select rescaled the embeddings."""
+    x = torch.as_tensor(blobs(300, 6, 8, seed=2))
+    labelled = np.zeros(300, bool)
+    labelled[:15] = True
+    plain = typiclust_select(x, labelled, 20, torch.Generator().manual_seed(0))
+    scaled = typiclust_select(x * 2.0 ** exponent, labelled, 20, torch.Generator().manual_seed(0))
+    assert scaled.index.tolist() == plain.index.tolist()
+    assert np.array_equal(scaled.score, plain.score * 2.0 ** -exponent)
