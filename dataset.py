@@ -14,6 +14,7 @@ import os
 import socket
 import struct
 import tempfile
+import warnings
 import zipfile
 import zlib
 from contextlib import contextmanager
@@ -358,8 +359,21 @@ def file_table(path, part=""):
         source = f"{path} (X{part}, y{part})" if part else str(path)
         return cached_table(f"table{part}-{path_tag(path)}", [path], lambda: read_npz(path, part), source,
                             np.__version__)
-    return cached_table(f"table-{path_tag(path)}", [path], lambda: read_csv_table(path), str(path),
-                        importlib.metadata.version("pandas"))
+    table = cached_table(f"table-{path_tag(path)}", [path], lambda: read_csv_table(path), str(path),
+                         importlib.metadata.version("pandas"))
+    warn_lone_first_row(table, path)
+    return table
+
+
+def warn_lone_first_row(table, path):
+    """A warning when a CSV's first row, read as data, looks like a header: the labels are text and that row's
+    label is the one class of a single row (the header `400,500,600,label` of text labels reads as data, since its
+    feature cells are numbers)."""
+    first, counts = table.codes[0], np.bincount(table.codes)
+    if table.classes.dtype.kind == "U" and counts[first] == 1 and (counts == 1).sum() == 1:
+        warnings.warn(f"{path}: its first row reads as data (its feature cells are numbers), and its label "
+                      f"{str(table.classes[first])!r} is a class of that row alone; if the row is a header, name the "
+                      f"feature columns with text (e.g. w400), or drop it")
 
 
 def given_split(name, train, test, rng, source, test_source, hint=""):

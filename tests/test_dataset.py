@@ -11,6 +11,7 @@ import struct
 import tarfile
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -630,6 +631,27 @@ def test_csv_layouts(tmp_path, text, shape, labels, names):
     assert X.shape == shape and X.dtype == np.float64
     assert [str(v) for v in y] == [str(v) for v in labels]
     assert header.tolist() == names
+
+
+LONE_FIRST_ROW = "its first row reads as data (its feature cells are numbers), and its label 'label' is a class"
+
+
+@pytest.mark.parametrize("header, warned", [("400,500,label", True), ("w400,w500,label", False),
+                                            ("9,9,a", False)])
+def test_a_numeric_header_over_text_labels_is_read_as_data_with_a_warning(tmp_path, header, warned):
+    """The header 400,500,label reads as a data row whose class `label` has that row alone: a warning says so,
+    on the first load and on the next one from the decoded cache; a header of text, or a first row whose class
+    has other rows, gives none."""
+    path = tmp_path / "f.csv"
+    path.write_text(header + "\n" + "".join(f"{i},{i % 7},{'ab'[i % 2]}\n" for i in range(40)))
+    for _ in range(2):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = dataset.load(str(path), 0, "", rng())
+        assert [str(w.message) for w in caught] == ([f"{path}: {LONE_FIRST_ROW} of that row alone; if the row is a "
+                                                     "header, name the feature columns with text (e.g. w400), or "
+                                                     "drop it"] if warned else [])
+        assert ds.n_classes == (3 if warned else 2)
 
 
 @pytest.mark.parametrize("text, fragment", [
