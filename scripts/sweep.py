@@ -324,8 +324,10 @@ def check_pools(jobs):
     first batch or --nQuery larger than the pool (run.check_pool), an --imbalance R above n_max, the smallest
     class's pool count (dataset.long_tail): once, before any run starts, rather than a failed run each. Each data
     set is loaded once, and once per seed with --imbalance, whose pool depends on the seed's data draw as in
-    run.py; a file that cannot be loaded is left to the runs, which fail and are reported, and so is --did's data
-    unless its CSV is at PATH/openml/<did>.csv (no fetch from OpenML here)."""
+    run.py. Data that does not load (a CSV that does not parse, a corrupt archive) is left to its runs, which fail
+    with run.py's line while the other data sets' runs go on, unless no data set of the sweep loads: then that is
+    refused so too, with the first one's line. --did's data is left to the runs unless its CSV is at
+    PATH/openml/<did>.csv (no fetch from OpenML here)."""
     import numpy as np
 
     runs = {}
@@ -334,12 +336,14 @@ def check_pools(jobs):
         if ns.did == 0 or dataset.openml_csv(ns.did, ns.path).is_file():
             seed = run.run_seed(ns) if ns.imbalance is not None else None
             runs.setdefault((data_flag(job.argv), ns.path, ns.test, ns.trunc, ns.imbalance, seed), []).append(ns)
+    unreadable = []
     for same_pool in runs.values():
         first = same_pool[0]
         rng = np.random.default_rng(run.seeds(run.run_seed(first), 3)[0])
         try:
             ds = dataset.load(first.data, first.did, first.path, rng, first.trunc, first.aug, first.test)
-        except UserError:
+        except UserError as e:
+            unreadable.append(str(e))
             continue
         try:
             if first.imbalance is not None:
@@ -348,6 +352,8 @@ def check_pools(jobs):
                 run.check_pool(ns, ds)
         except UserError as e:
             raise SweepError(str(e)) from None
+    if unreadable and len(unreadable) == len(runs):
+        raise SweepError(unreadable[0])
 
 
 def make_logs_folder(out):

@@ -945,3 +945,17 @@ def test_a_convolutional_model_on_a_table_is_refused_once_before_any_run(tmp_pat
     assert capsys.readouterr().err.splitlines() == [
         "sweep.py: error: --model resnet needs image data; use --model mlp or lin for table"]
     assert not out.exists()
+
+
+def test_a_data_file_that_does_not_load_is_refused_once_before_any_run(tmp_path, capsys):
+    """A CSV with a text feature cell, the sweep's only data: it ran every run, each failing with the same line.
+    (Beside data that loads, its runs fail and the others go on: test_local_backend_skips_resumes_and_reports_...)"""
+    (tmp_path / "bad.csv").write_text("1,2,a\n3,abc,b\n" + "".join(f"{i},{i % 3},{'ab'[i % 2]}\n" for i in range(60)))
+    out = tmp_path / "res"
+    argv = ["--algs", "rand,entropy", "--seeds", "1,2", "--data", str(tmp_path / "bad.csv"), "--nStart", "10",
+            "--nQuery", "10", "--nEnd", "20", "--out", str(out)]
+    assert sweep.main(argv) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"sweep.py: error: {tmp_path / 'bad.csv'}: column 2 is not numeric (row 2: 'abc'); features must be numbers, "
+        "the label goes in the last column"]
+    assert not out.exists()
