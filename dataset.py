@@ -335,10 +335,10 @@ def load_file(file, rng, test=None):
         if test_path.resolve() == path.resolve():
             raise UserError(f"--test {test} is the --data file itself: the test accuracy would be measured on the "
                             f"pool; give a separate test file, or drop --test to split {file} at random")
-        train = file_table(path)
+        train = training_table(path)
         return given_split(path.stem, train, columns_as_training(file_table(test_path), train, test_path, path), rng,
                            str(path), str(test_path), label_hint(path))
-    return split_table(path.stem, file_table(path), rng, str(path), label_hint(path))
+    return split_table(path.stem, training_table(path), rng, str(path), label_hint(path))
 
 
 def user_file(file, flag):
@@ -359,21 +359,23 @@ def file_table(path, part=""):
         source = f"{path} (X{part}, y{part})" if part else str(path)
         return cached_table(f"table{part}-{path_tag(path)}", [path], lambda: read_npz(path, part), source,
                             np.__version__)
-    table = cached_table(f"table-{path_tag(path)}", [path], lambda: read_csv_table(path), str(path),
-                         importlib.metadata.version("pandas"))
-    warn_lone_first_row(table, path)
-    return table
+    return cached_table(f"table-{path_tag(path)}", [path], lambda: read_csv_table(path), str(path),
+                        importlib.metadata.version("pandas"))
 
 
-def warn_lone_first_row(table, path):
-    """A warning when a CSV's first row, read as data, looks like a header: the labels are text and that row's
-    label is the one class of a single row (the header `400,500,600,label` of text labels reads as data, since its
-    feature cells are numbers)."""
+def training_table(path):
+    """file_table of the --data file, with a warning when it is a CSV without a header row whose first row looks
+    like one: the labels are text and that row's label is the one class of a single row (the header
+    `400,500,600,label` over text labels reads as data, since its feature cells are numbers). A --test file is
+    not checked: its classes are the training file's, and a small one may well hold a class once."""
+    table = file_table(path)
     first, counts = table.codes[0], np.bincount(table.codes)
-    if table.classes.dtype.kind == "U" and counts[first] == 1 and (counts == 1).sum() == 1:
+    if (path.suffix.lower() == ".csv" and len(table.header) == 0 and table.classes.dtype.kind == "U"
+            and counts[first] == 1 and (counts == 1).sum() == 1):
         warnings.warn(f"{path}: its first row reads as data (its feature cells are numbers), and its label "
                       f"{str(table.classes[first])!r} is a class of that row alone; if the row is a header, name the "
                       f"feature columns with text (e.g. w400), or drop it")
+    return table
 
 
 def given_split(name, train, test, rng, source, test_source, hint=""):

@@ -637,11 +637,11 @@ LONE_FIRST_ROW = "its first row reads as data (its feature cells are numbers), a
 
 
 @pytest.mark.parametrize("header, warned", [("400,500,label", True), ("w400,w500,label", False),
-                                            ("9,9,a", False)])
+                                            ("9,9,a", False), ("w400,w500,label\n9,9,c", False)])
 def test_a_numeric_header_over_text_labels_is_read_as_data_with_a_warning(tmp_path, header, warned):
     """The header 400,500,label reads as a data row whose class `label` has that row alone: a warning says so,
-    on the first load and on the next one from the decoded cache; a header of text, or a first row whose class
-    has other rows, gives none."""
+    on the first load and on the next one from the decoded cache; a header of text (even above a row of a class of
+    its own), or a first row whose class has other rows, gives none."""
     path = tmp_path / "f.csv"
     path.write_text(header + "\n" + "".join(f"{i},{i % 7},{'ab'[i % 2]}\n" for i in range(40)))
     for _ in range(2):
@@ -651,7 +651,17 @@ def test_a_numeric_header_over_text_labels_is_read_as_data_with_a_warning(tmp_pa
         assert [str(w.message) for w in caught] == ([f"{path}: {LONE_FIRST_ROW} of that row alone; if the row is a "
                                                      "header, name the feature columns with text (e.g. w400), or "
                                                      "drop it"] if warned else [])
-        assert ds.n_classes == (3 if warned else 2)
+        assert ds.n_classes == (3 if warned or "c" in header else 2)
+
+
+def test_a_test_file_whose_first_row_is_a_class_alone_gives_no_warning(tmp_path):
+    """A small --test file may hold a class once: its first row is not taken for a header."""
+    (tmp_path / "train.csv").write_text("".join(f"{i},{i % 7},{'abc'[i % 3]}\n" for i in range(40)))
+    (tmp_path / "test.csv").write_text("1,1,c\n2,2,a\n3,3,b\n4,4,a\n5,5,b\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), test=str(tmp_path / "test.csv"))
+    assert len(ds.y_test) == 5
 
 
 @pytest.mark.parametrize("text, fragment", [
