@@ -41,8 +41,9 @@ NAMESPACE = re.compile(r"Namespace\((.*)\)")
 NAMESPACE_ITEM = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,]*)")
 LOG_NAME = re.compile(r"^(?P<data>[^_]+)_(?P<model>[^_]+)_(?P<alg>.+?)_(?P<nQuery>\d+)"
                       r"(?:_(?:seed|dummy)?(?P<seed>\d+))?$")
-# run.py's own output: a sweep's OUT/logs/<run>.log starts with its command line; run.py's stderr has round lines
-RUN_PY_OUTPUT = re.compile(rb"\A# \S+ python run\.py |^round \d+: \d+ labelled, train ", re.M)
+# run.py's own output: a sweep's OUT/logs/<run>.log starts with its command line; run.py's stderr has round lines,
+# each after a carriage return (the progress bar's) when stderr is not a terminal
+RUN_PY_OUTPUT = re.compile(rb"\A# \S+ python run\.py |(?:^|\r)round \d+: \d+ labelled, train ", re.M)
 LOG_META_KEYS = ("data", "model", "alg", "nQuery", "nStart", "nEnd", "seed")  # a log's setting (--log-meta)
 LOG_META_WHOLE = {"nQuery": 1, "nStart": 0, "nEnd": 1, "seed": 0}  # the keys of whole numbers, and their least
 LOG_SUFFIXES = {".txt", ".log", ".out", ""}

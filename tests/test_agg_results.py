@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from cli import assert_one_line_error, fresh_process_warnings, run_cli
+from cli import ROOT, assert_one_line_error, fresh_process_warnings, run_cli
 from ctrl_c import ctrl_c_at, loaded
 from procs import start_cli
 from query_strategies import ALIASES
@@ -543,6 +543,24 @@ def test_sweep_logs_are_never_read_in_place_of_their_run_folders(tmp_path):
     assert set(table.alg) == {"rand"} and table.test_acc.max() == 0.6
     skipped = sorted(str(w.message).split(":")[0] for w in caught if "run.py's output" in str(w.message))
     assert skipped == [f"skipping {tmp_path}/logs/digits_mlp_badge_50_seed{s}.log" for s in (1, 2)]
+
+
+def test_run_py_s_output_saved_to_a_file_is_never_read_as_a_log(tmp_path):
+    """`run.py ... > file 2>&1`: the progress bar puts a carriage return before each round line, which hid them,
+    and the file was averaged as an original log by its name (a run of --lr 0.01 pooled with the others)."""
+    log = tmp_path / "logs" / "digits_mlp_rand_20_seed4.log"
+    log.parent.mkdir()
+    with log.open("wb") as f:
+        subprocess.run([sys.executable, "run.py", "--nStart", "20", "--nQuery", "20", "--nEnd", "40", "--lr", "0.01",
+                        "--seed", "4", "--out", str(tmp_path / "res")], cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
+                       timeout=600, check=True)
+    assert b"\rround 0: 20 labelled, train " in log.read_bytes()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = agg_read.load_results([tmp_path / "logs"], broken=[])
+    assert table.empty
+    assert [str(w.message).split(":")[0] for w in caught] == [
+        f"skipping {tmp_path}/logs/digits_mlp_rand_20_seed4.log"]
 
 
 def test_an_original_log_of_a_run_read_from_its_folder_is_dropped_with_a_warning(tmp_path):
