@@ -131,12 +131,17 @@ def load(data, did, path, rng, trunc=-1, aug=0, test=None):
 
 
 def truncate(ds, n, rng):
-    """Keep `n` random pool points, then only those of classes 0–9 (pool and test alike)."""
+    """Keep `n` random pool points, then only those of classes 0–9 (pool and test alike); UserError when that
+    leaves the pool or the test set no point."""
     if n <= 0:
         raise UserError(f"--trunc must be positive (or -1 for no truncation), got {n}")
     keep = torch.from_numpy(rng.permutation(len(ds.y_train))[:n])
     X, y = ds.X_train[keep], ds.y_train[keep]
     small, small_te = y < 10, ds.y_test < 10
+    for part, kept in (("pool", small), ("test set", small_te)):
+        if not kept.any():
+            raise UserError(f"--trunc {n} keeps only the first ten classes, and leaves the {part} no point of them; "
+                            f"drop --trunc{' or raise it' if part == 'pool' else ''}")
     ds.X_train, ds.y_train, ds.rows = X[small], y[small], ds.rows[keep.numpy()][small.numpy()]
     ds.X_test, ds.y_test = ds.X_test[small_te], ds.y_test[small_te]
     ds.n_classes, ds.sha256 = min(ds.n_classes, 10), None

@@ -478,6 +478,22 @@ def test_trunc_keeps_n_random_pool_points_then_classes_0_to_9(tmp_path):
         user_error(lambda: dataset.load("digits", 0, "", rng(), trunc=bad), "--trunc must be positive")
 
 
+def test_trunc_that_leaves_the_pool_or_the_test_set_no_point_is_one_error(tmp_path):
+    """A --test file of classes 10 and 11 only: --trunc emptied the test set, and round 0 ended in a traceback
+    (ZeroDivisionError, or the compiled forward pass's ValueError) after its training. A --trunc whose random pool
+    points are all of classes 10 and up empties the pool."""
+    (tmp_path / "train.csv").write_text("x,label\n" + "".join(f"{i},{i % 12}\n" for i in range(600)))
+    (tmp_path / "test.csv").write_text("x,label\n" + "".join(f"{i},{10 + i % 2}\n" for i in range(30)))
+    user_error(lambda: dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), trunc=300,
+                                    test=str(tmp_path / "test.csv")),
+               "--trunc 300 keeps only the first ten classes, and leaves the test set no point of them; drop --trunc")
+    ds = dataset.load(str(tmp_path / "train.csv"), 0, "", rng())
+    seed = next(s for s in range(100) if ds.y_train[rng(s).permutation(len(ds.y_train))[0]] >= 10)
+    user_error(lambda: dataset.truncate(ds, 1, rng(seed)),
+               "--trunc 1 keeps only the first ten classes, and leaves the pool no point of them; drop --trunc or "
+               "raise it")
+
+
 def test_test_labels_match_training_labels_written_as_numbers_or_text(tmp_path):
     """Train labels 1, 2, x are text; the test file's 1, 2 are numbers: the same classes, coded alike; an unseen
     test label is the one named."""
