@@ -11,6 +11,7 @@ import importlib.metadata
 import importlib.util
 import math
 import os
+import re
 import socket
 import struct
 import tempfile
@@ -55,7 +56,9 @@ TEST_BATCH = 1000
 TEST_FRACTION = 0.1
 POOL_CAP = 50_000
 POOL_DRAWS = 100  # random splits tried before a class too rare for the pool is reported
-DECODER = "3"  # the version of the decoding below, part of every decoded cache entry's key: change it with them
+WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")  # a label written as a whole number ('01', '-3'; not '1.0' nor '1e3')
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+DECODER = "4"  # the version of the decoding below, part of every decoded cache entry's key: change it with them
 
 
 @dataclass
@@ -290,8 +293,9 @@ def as_features(X, source):
 
 
 def encode_labels(y, source):
-    """(classes, codes 0..C-1): labels sorted as numbers when every label is a number, else as text (byte strings
-    decoded); UserError for a missing or blank label."""
+    """(classes, codes 0..C-1): labels sorted as numbers when every label is a number (int64 when every one is a
+    whole number written without a point or exponent, exactly, so that IDs beyond 2⁵³ stay apart; else float64),
+    else as text (byte strings decoded; so too whole numbers beyond int64); UserError for a missing or blank label."""
     import pandas as pd
 
     if y.dtype.kind in "SO":
@@ -303,7 +307,12 @@ def encode_labels(y, source):
         raise UserError(f"{source}: data row {int(np.flatnonzero(missing)[0]) + 1} has no label; every row needs one")
     if y.dtype.kind not in "biuf":
         numbers = pd.to_numeric(pd.Series(y, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
-        y = numbers if not np.isnan(numbers).any() else np.array([str(v).strip() for v in y])
+        text = np.array([str(v).strip() for v in y])
+        whole = [int(t) for t in text] if all(WHOLE_NUMBER.fullmatch(t) for t in text) else None
+        if whole is not None:
+            y = np.array(whole, dtype=np.int64) if all(INT64_MIN <= v <= INT64_MAX for v in whole) else text
+        else:
+            y = numbers if not np.isnan(numbers).any() else text
     classes, codes = np.unique(y, return_inverse=True)
     return classes, codes.ravel()
 
@@ -457,9 +466,13 @@ def codes_among(classes, labels, source, train_source):
 
 
 def number(label):
-    """A label's value as a float when it is a number or text that reads as one, else None."""
+    """A label's value when it is a number or text that reads as one, else None: an exact int for a whole number
+    (an integer, or text such as '01'), a float otherwise (1 and 1.0 are one dictionary key)."""
+    value = label.item() if isinstance(label, np.generic) else label
+    if isinstance(value, int) or (isinstance(value, str) and WHOLE_NUMBER.fullmatch(value.strip())):
+        return int(value)
     try:
-        value = float(label.item() if isinstance(label, np.generic) else label)
+        value = float(value)
     except (TypeError, ValueError):
         return None
     return value if np.isfinite(value) else None

@@ -494,6 +494,20 @@ def test_trunc_that_leaves_the_pool_or_the_test_set_no_point_is_one_error(tmp_pa
                "raise it")
 
 
+def test_whole_number_labels_beyond_float64s_precision_stay_apart(tmp_path):
+    """IDs 2⁵³, 2⁵³ + 1 and 2⁵³ + 3 as labels: read as float64 they became two classes, one named 2⁵³ + 4 (a label the
+    file does not hold); a --test file's labels find their own classes, and '01' is still the class of 1."""
+    ids = ["9007199254740992", "9007199254740993", "9007199254740995"]
+    (tmp_path / "train.csv").write_text("x,label\n" + "".join(f"{i},{ids[i % 3]}\n" for i in range(90)))
+    (tmp_path / "test.csv").write_text("x,label\n1,9007199254740993\n2,9007199254740995\n3,9007199254740992\n")
+    ds = dataset.load(str(tmp_path / "train.csv"), 0, "", rng(), test=str(tmp_path / "test.csv"))
+    assert ds.class_names == ids and ds.y_test.tolist() == [1, 2, 0]
+    assert torch.equal(ds.y_train, ds.X_train[:, 0].long() % 3)
+    classes = dataset.encode_labels(np.array(["01", "1", "2", "99999999999999999999"], dtype=object), "s")[0]
+    assert classes.tolist() == ["01", "1", "2", "99999999999999999999"]  # beyond int64: text, as written
+    assert dataset.encode_labels(np.array(["01", "1", "2"], dtype=object), "s")[1].tolist() == [0, 0, 1]
+
+
 def test_test_labels_match_training_labels_written_as_numbers_or_text(tmp_path):
     """Train labels 1, 2, x are text; the test file's 1, 2 are numbers: the same classes, coded alike; an unseen
     test label is the one named."""
