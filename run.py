@@ -167,9 +167,9 @@ def check_flags(args):
     for flag in ("maxEpochs", "patience", "rounds"):
         if getattr(args, flag) < 0:
             raise UserError(f"--{flag} must be at least 0 (0 = no limit), got {getattr(args, flag)}")
-    if run_seed(args) < 0:
-        raise UserError(f"the seed must be at least 0, got {run_seed(args)} "
-                        f"({'--dummy' if args.seed is None else '--seed'}); give a seed of 0 or more")
+    if not 0 <= run_seed(args) < 2**64:
+        raise UserError(f"the seed must be from 0 to 2^64 - 1, got {run_seed(args)} "
+                        f"({'--dummy' if args.seed is None else '--seed'}); give a seed in that range")
     if args.test and args.did > 0:
         raise UserError(f"--test {args.test} is the test set of a --data .csv or .npz file, and --did {args.did} "
                         f"replaces --data; drop --did (or --test)")

@@ -758,10 +758,13 @@ def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
     assert results.result_settings(config)["threads"] == "1+2"  # the analysis and a sweep never take it for one
 
 
-def test_negative_seed_is_refused_through_the_real_cli(tmp_path):
-    proc = run_cli(*ARGS, "--seed", "-5", "--out", tmp_path)
+@pytest.mark.parametrize("seed", ["-5", str(2**64)])
+def test_a_seed_out_of_range_is_refused_through_the_real_cli(tmp_path, seed):
+    """2^64 ran, and its run folder's seed then stopped agg_results with a traceback (pandas' OverflowError)."""
+    proc = run_cli(*ARGS, "--seed", seed, "--out", tmp_path)
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
-        "run.py: error: the seed must be at least 0, got -5 (--seed); give a seed of 0 or more"]
+        f"run.py: error: the seed must be from 0 to 2^64 - 1, got {seed} (--seed); give a seed in that range"]
+    assert not any(tmp_path.iterdir())
 
 
 # ---------------------------------------------------------------- sweep and agg_results over damaged folders
