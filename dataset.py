@@ -533,7 +533,8 @@ def check_csv_width(path):
 
 def read_csv_table(path):
     """(features, labels, the feature columns' names) from a CSV whose last column is the label; a first row may
-    be a header (`is_header`), which gives the names (none, an empty array, without one).
+    be a header (`is_header`), which gives the names (none, an empty array, without one). Last columns empty in
+    every row, the header's included (each row ending in a comma), are dropped.
     A feature cell that is empty or one of pandas' NA marks (MISSING_MARKS) is missing; a label is missing only
     when empty (None, NA or null name classes too)."""
     import pandas as pd
@@ -554,6 +555,8 @@ def read_csv_table(path):
     if df.shape[1] < 2:
         raise UserError(f"{path} needs at least one feature column and a label column, separated by commas")
     df = df.apply(lambda col: col.str.strip()).replace("", np.nan)
+    while df.shape[1] > 2 and df.iloc[:, -1].isna().all():  # every row ends in a comma (a spreadsheet's export)
+        df = df.iloc[:, :-1]
     cells = df.iloc[:, :-1].mask(df.iloc[:, :-1].isin(MISSING_MARKS))
     features = cells.apply(pd.to_numeric, errors="coerce")
     text = features.isna() & cells.notna()

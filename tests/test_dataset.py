@@ -654,6 +654,8 @@ def test_unknown_data_name():
     ("0,1,x\n1,0,y\n", (2, 2), ["x", "y"], []),  # two binary features: data, not a header
     (" 1 , 2.5e0 ,  yes\n-3,4, no\n", (2, 2), ["yes", "no"], []),
     (" w400 , w500 ,label\n1,2,x\n", (1, 2), ["x"], ["w400", "w500"]),
+    ("a,b,label,\n1,2,x,\n3,4,y,\n", (2, 2), ["x", "y"], ["a", "b"]),  # every row ends in a comma
+    ("1,2,x,,\n3,4,y, ,\n", (2, 2), ["x", "y"], []),  # ... or two, without a header
 ])
 def test_csv_layouts(tmp_path, text, shape, labels, names):
     (tmp_path / "f.csv").write_text(text)
