@@ -234,9 +234,10 @@ def parse_line(line, columns, parsers):
     return {c: parsers[c](f) for c, f in zip(columns, fields)}
 
 
-def parse_table(data, path, columns, parsers):
+def parse_table(data, path, columns, parsers, first_line=2, hint=FORCE_HINT):
     """The complete lines of a CSV (a last line without its newline is torn and left out) as dicts; StateError
-    naming the file and line when the header is not `columns` or a line does not parse."""
+    naming the file and line (the first row's being `first_line` of the file) when the header is not `columns` or
+    a line does not parse, with `hint`."""
     try:
         text = data.decode()
     except UnicodeDecodeError:
@@ -245,11 +246,11 @@ def parse_table(data, path, columns, parsers):
     if not lines or lines[0] != ",".join(columns):
         raise StateError(f"{path} does not start with the header {','.join(columns)}", hint=FORCE_HINT)
     rows = []
-    for line_no, line in enumerate(lines[1:], start=2):
+    for line_no, line in enumerate(lines[1:], start=first_line):
         try:
             rows.append(parse_line(line, columns, parsers))
         except ValueError as e:
-            raise StateError(f"{path} line {line_no} is garbled ({e})", hint=FORCE_HINT) from None
+            raise StateError(f"{path} line {line_no} is garbled ({e})", hint=hint) from None
     return rows
 
 
@@ -469,8 +470,10 @@ class RunDir:
                 raise StateError(f"{path} differs from the {mark.get('lines', '?')} lines the checkpoint of round "
                                  f"{state['round']} recorded (lines removed, changed or garbled)", hint=FORCE_HINT)
             recorded[name] = [row["round"] for row in parse_table(data[:size], path, columns, parsers)]
-            header = (",".join(columns) + "\n").encode()
-            extra = parse_table(header + data[size:], path, columns, parsers)
+            header, covered = (",".join(columns) + "\n").encode(), data[:size].count(b"\n")
+            extra = parse_table(header + data[size:], path, columns, parsers, first_line=covered + 1,
+                                hint=f"the checkpoint covers its first {covered} lines: delete the lines after them "
+                                     f"to resume, or {FORCE_HINT}")
             if any(row["round"] != state["round"] + 1 for row in extra):
                 raise StateError(f"{path} holds lines after round {state['round']} + 1 that no checkpoint "
                                  f"covers", hint=FORCE_HINT)

@@ -238,7 +238,8 @@ CORRUPTIONS = {
     "rounds.csv row garbled": (lambda f: replace_line(f / "rounds.csv", 2, b"1,40,0.x"), ["rounds.csv", "differs"]),
     "rounds.csv binary row": (lambda f: replace_line(f / "rounds.csv", 1, b"\x00\xff\xfe"), ["rounds.csv", "differs"]),
     "rounds.csv row appended": (lambda f: open(f / "rounds.csv", "a").write("nonsense\n"),
-                                ["rounds.csv", "line 2 is garbled"]),
+                                ["rounds.csv", "line 5 is garbled", "the checkpoint covers its first 4 lines: "
+                                 "delete the lines after them to resume"]),
     "rounds.csv later round appended": (
         lambda f: open(f / "rounds.csv", "a").write(
             "7," + ",".join("target" if c == "train_stop" else "1" for c in results.ROUND_COLUMNS[1:]) + "\n"),
