@@ -701,13 +701,14 @@ def build_parser():
 
 
 DATA_OPTIONS = ("--data", "--did")  # the sweep's options naming its data sets
-GRID_KEYS = {"algs", "seeds", "data", "did", "model", "nQuery", "out", "workers", "backend", "address",
-             "cpus-per-run"}
+GRID_LISTS = ("algs", "seeds", "data", "did", "model", "nQuery")  # the grid keys that take a list
+GRID_KEYS = {*GRID_LISTS, "out", "workers", "backend", "address", "cpus-per-run"}
 
 
 def read_grid(path):
-    """A TOML grid file as (sweep option defaults as strings, the [run] table as run.py argv): a list becomes a
-    comma list (an empty list or item is a SweepError), `key = value` in [run] becomes run_flag's argv."""
+    """A TOML grid file as (sweep option defaults as strings, the [run] table as run.py argv): a list of plain
+    values becomes a comma list (an empty list or item, a list inside, or a list for a key of one value is a
+    SweepError), `key = value` in [run] becomes run_flag's argv."""
     try:
         grid = tomllib.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
@@ -717,6 +718,11 @@ def read_grid(path):
     if unknown:
         raise SweepError(f"--grid {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(GRID_KEYS))} "
                          f"and a [run] table")
+    for key, value in grid.items():
+        if isinstance(value, list) and key not in GRID_LISTS:
+            raise SweepError(f"--grid {path}: {key} = {value!r} takes one value (lists go to {', '.join(GRID_LISTS)})")
+        if isinstance(value, list) and any(isinstance(item, (list, dict)) for item in value):
+            raise SweepError(f"--grid {path}: {key} = {value!r} holds a list or table; give a list of plain values")
     empty = [k for k, v in grid.items() if isinstance(v, list) and (not v or not all(str(item).strip() for item in v))]
     if empty:
         raise SweepError(f"--grid {path}: {empty[0]} = {grid[empty[0]]!r} has no value or an empty one; give its "

@@ -339,6 +339,9 @@ def test_bad_grid_files_give_one_line_and_exit_2(tmp_path, capsys, text, message
     ([], "seeds = [1, '']", "{grid}: seeds = [1, ''] has no value or an empty one"),
     (["--seeds", "1,,2"], "", "--seeds '1,,2' has an empty item"),  # seeds 1 and 2
     ([], "[run]\nnEnd = false", "{grid}: [run] nEnd = false: --nEnd is not a switch of run.py"),  # the default nEnd
+    ([], "workers = [2]", "{grid}: workers = [2] takes one value (lists go to algs, seeds, data, did, model, "
+                          "nQuery)"),  # ran as 2; an out list became one folder named with a comma
+    ([], "seeds = [[1, 2]]", "{grid}: seeds = [[1, 2]] holds a list or table; give a list of plain values"),
 ])
 def test_grid_values_and_lists_the_sweep_would_not_use_as_written_are_refused(tmp_path, flags, grid, message):
     """Each of these ran a sweep other than the one written (the run named after it: what it did), with no word."""
