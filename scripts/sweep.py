@@ -166,13 +166,13 @@ def action_for(folder, ns):
     except StateError as e:  # a config.json that cannot be read: nothing says which run this is
         return "refuse", (f"{e.problem}; move the folder away (or run it by hand with run.py --force), then run "
                           "the sweep again")
+    differing = misnamed(recorded, planned) + differing_settings(recorded, planned)
+    if differing:  # before the summary: an edited config.json no longer matches its summary.json's identity
+        return "refuse", refusal_line(folder, recorded, planned, differing)
     try:
         done = run_dir.read_summary()
     except UserError:
         return "resume", ""  # run.py --resume then names the broken file, and only this run fails
-    differing = misnamed(recorded, planned) + differing_settings(recorded, planned)
-    if differing:
-        return "refuse", refusal_line(folder, recorded, planned, differing)
     identity = recorded.get("data_identity")
     same_source = not isinstance(identity, dict) or identity.get("source") == run.data_source(ns)
     unchanged = not data_changed_since(folder / "config.json", ns)

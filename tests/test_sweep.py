@@ -694,6 +694,25 @@ def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys)
             "not reused") in capsys.readouterr().err
 
 
+def test_a_finished_run_whose_config_was_edited_is_refused_not_resumed(tmp_path, capsys):
+    """--lr edited in a finished run's config.json: its summary.json no longer matches the run's identity, the
+    sweep planned a resume on that alone, and run.py's refusal made it a FAILED run."""
+    import run
+    out = tmp_path / "res"
+    assert run.main(["--alg", "rand", "--nStart", "50", "--nQuery", "50", "--nEnd", "50", "--maxEpochs", "5",
+                     "--out", str(out)]) == 0
+    config = out / "digits_mlp_rand_50_seed1" / "config.json"
+    config.write_text(config.read_text().replace('"lr": 0.0001', '"lr": 0.001'))
+    capsys.readouterr()
+    argv = ["--algs", "rand", "--seeds", "1", "--nStart", "50", "--nQuery", "50", "--nEnd", "50",
+            "--maxEpochs", "5", "--out", str(out)]
+    assert sweep.main(argv) == 1
+    captured = capsys.readouterr()
+    assert [ln.split(":")[0] for ln in captured.err.splitlines() if ln.startswith(("REFUSED", "FAILED"))] == [
+        "REFUSED digits_mlp_rand_50_seed1"]
+    assert "would run --lr 0.0001; not reused" in captured.err
+
+
 def test_a_run_made_with_another_strategy_parameter_is_refused_not_skipped(tmp_path, capsys):
     """The planned flags the sweep compared had lost the strategy's name, so none of its parameters (--beta of
     powermargin here) was compared: a finished run made with --beta 2 was skipped for a sweep of the default β (and
