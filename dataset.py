@@ -306,12 +306,12 @@ def encode_labels(y, source):
     if missing.any():
         raise UserError(f"{source}: data row {int(np.flatnonzero(missing)[0]) + 1} has no label; every row needs one")
     if y.dtype.kind not in "biuf":
-        numbers = pd.to_numeric(pd.Series(y, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
         text = np.array([str(v).strip() for v in y])
-        whole = [int(t) for t in text] if all(WHOLE_NUMBER.fullmatch(t) for t in text) else None
-        if whole is not None:
+        if all(WHOLE_NUMBER.fullmatch(t) for t in text):
+            whole = [int(t) for t in text]
             y = np.array(whole, dtype=np.int64) if all(INT64_MIN <= v <= INT64_MAX for v in whole) else text
         else:
+            numbers = pd.to_numeric(pd.Series(y, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
             y = numbers if not np.isnan(numbers).any() else text
     classes, codes = np.unique(y, return_inverse=True)
     return classes, codes.ravel()

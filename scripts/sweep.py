@@ -719,14 +719,15 @@ def read_grid(path):
         raise SweepError(f"--grid {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(GRID_KEYS))} "
                          f"and a [run] table")
     for key, value in grid.items():
-        if isinstance(value, list) and key not in GRID_LISTS:
+        if not isinstance(value, list):
+            continue
+        if key not in GRID_LISTS:
             raise SweepError(f"--grid {path}: {key} = {value!r} takes one value (lists go to {', '.join(GRID_LISTS)})")
-        if isinstance(value, list) and any(isinstance(item, (list, dict)) for item in value):
+        if any(isinstance(item, (list, dict)) for item in value):
             raise SweepError(f"--grid {path}: {key} = {value!r} holds a list or table; give a list of plain values")
-    empty = [k for k, v in grid.items() if isinstance(v, list) and (not v or not all(str(item).strip() for item in v))]
-    if empty:
-        raise SweepError(f"--grid {path}: {empty[0]} = {grid[empty[0]]!r} has no value or an empty one; give its "
-                         f"values, or leave the key out for the default")
+        if not value or not all(str(item).strip() for item in value):
+            raise SweepError(f"--grid {path}: {key} = {value!r} has no value or an empty one; give its values, or "
+                             f"leave the key out for the default")
     defaults = {k.replace("-", "_"): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in grid.items()}
     parser = run.build_parser()
     argv = [a for key, value in run_table.items() for a in run_flag(parser, path, key, value)]
