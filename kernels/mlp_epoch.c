@@ -4,7 +4,8 @@
  *
  * The inputs come as x = s + base: `base` holds one value per feature (its minimum: in images, the background) and
  * s is sparse (CSR: indptr, indices, values), so for MNIST-like data most of the first layer's products are skipped:
- *   h = relu(s W1ᵀ + (W1 base + b1)),   ∂W1 = ∂Hᵀ s + (Σ_rows ∂H) baseᵀ.
+ *   h = relu(s W1ᵀ + (W1 base + b1)),   ∂W1 = ∂Hᵀ s + (Σ_rows ∂H) baseᵀ
+ * (∂W1's column summed densely instead, as ∂Hᵀ x, for a feature with base ≠ 0 that is 0 in one of the batch's rows).
  * W1 is kept transposed (W1t, d x H) so that one feature's weights are one contiguous row.
  * H must be a multiple of 16 (kernels.VECTOR; V divides it).
  * mlp_forward computes the same network's outputs (logits and embeddings h) on CSR rows, one row at a time. */
@@ -92,6 +93,38 @@ static void batch_columns(const int64_t *order, int64_t nb, int64_t d, const int
     for (int64_t j = d; j > 0; j--)
         col_ptr[j] = col_ptr[j - 1];
     col_ptr[0] = 0;
+}
+
+/* Whether a feature whose minimum `base` is not 0 is 0 in one of the batch's rows (an entry of s equal to −base) */
+static int zero_in_batch(float base, const float *restrict val, int64_t count)
+{
+    if (base == 0)
+        return 0;
+    for (int64_t p = 0; p < count; p++)
+        if (val[p] == -base)
+            return 1;
+    return 0;
+}
+
+/* grad = Σ_i x_i ∂h_i over the batch's nb rows where x_i = base + s_i ≠ 0, for a feature that zero_in_batch: summed
+ * as PyTorch's dense product is, where an x of 0 (or a ∂h of 0) adds exactly 0, rather than as base · Σ ∂h + Σ s ∂h,
+ * which leaves rounding noise where the sum is exactly 0 (and Adam's normalisation turns noise into a step of lr).
+ * x and at: scratch space of nb entries. */
+static void dense_column(float *restrict grad, float base, const float *restrict dh, int64_t H, int64_t nb,
+                         const int32_t *restrict row_of, const float *restrict val, int64_t count, float *restrict x,
+                         int32_t *restrict at, const float *restrict zero)
+{
+    for (int64_t i = 0; i < nb; i++)
+        x[i] = base;
+    for (int64_t p = 0; p < count; p++)
+        x[row_of[p]] = val[p] + base;
+    int64_t m = 0;
+    for (int64_t i = 0; i < nb; i++)
+        if (x[i] != 0) {
+            at[m] = (int32_t)i;
+            x[m++] = x[i];
+        }
+    combine(grad, zero, 0.0f, dh, H, at, x, m);
 }
 
 /* W2t (H × Cp, Cp = C rounded up to V, padding 0) := W2ᵀ, so that z = W2 h is a combination of W2t's rows */
@@ -208,8 +241,8 @@ int64_t mlp_epoch(const MlpTraining *t)
     int64_t *step = t->step, *predicted = t->predicted;
     const double beta1 = t->beta1, beta2 = t->beta2;
     int64_t cap = B + 1, Cp = (C + V - 1) / V * V, most = H > cap ? (H > Cp ? H : Cp) : (cap > Cp ? cap : Cp);
-    float *work = malloc((2 * cap * H + 3 * H + C * H + Cp + C * cap + H * Cp + most + cap * d) * sizeof(float));
-    int32_t *iwork = malloc((most + d + 1 + cap * d) * sizeof(int32_t));
+    float *work = malloc((2 * cap * H + 3 * H + C * H + Cp + C * cap + H * Cp + most + cap * d + cap) * sizeof(float));
+    int32_t *iwork = malloc((most + d + 1 + cap * d + cap) * sizeof(int32_t));
     if (!work || !iwork) {
         free(work);
         free(iwork);
@@ -217,7 +250,8 @@ int64_t mlp_epoch(const MlpTraining *t)
     }
     float *h = work, *dh = h + cap * H, *gb = dh + cap * H, *c = gb + H, *g2 = c + H, *z = g2 + C * H;
     float *grad = z + Cp, *Gt = grad + H, *W2t = Gt + C * cap, *zero = W2t + H * Cp, *col_val = zero + most;
-    int32_t *iota = iwork, *col_ptr = iota + most, *row_of = col_ptr + d + 1;
+    float *x_col = col_val + cap * d;
+    int32_t *iota = iwork, *col_ptr = iota + most, *row_of = col_ptr + d + 1, *at_col = row_of + cap * d;
     for (int64_t k = 0; k < most; k++) {
         iota[k] = (int32_t)k;
         zero[k] = 0;
@@ -249,7 +283,13 @@ int64_t mlp_epoch(const MlpTraining *t)
         double bc1 = 1 - pow(beta1, (double)*step), bc2 = 1 - pow(beta2, (double)*step);
         AdamStep a = {beta1, beta2, t->lr * sqrt(bc2) / bc1, t->eps * sqrt(bc2), t->clamp};
         for (int64_t j = 0; j < d; j++) { /* row j of ∂W1ᵀ = base[j] · gb + Σ_i s_ij ∂h_i, then its Adam step */
-            combine(grad, gb, base[j], dh, H, row_of + col_ptr[j], col_val + col_ptr[j], col_ptr[j + 1] - col_ptr[j]);
+            const int32_t *rows = row_of + col_ptr[j];
+            const float *val = col_val + col_ptr[j];
+            int64_t count = col_ptr[j + 1] - col_ptr[j];
+            if (zero_in_batch(base[j], val, count))
+                dense_column(grad, base[j], dh, H, nb, rows, val, count, x_col, at_col, zero);
+            else
+                combine(grad, gb, base[j], dh, H, rows, val, count);
             adam_update(W1t + j * H, t->m1 + j * H, t->v1 + j * H, grad, H, a);
         }
         adam_update(b1, t->mb, t->vb, gb, H, a);

@@ -26,13 +26,14 @@ ATOL = 1e-5
 
 @dataclass(frozen=True)
 class Problem:
-    """n rows of d features (Gaussian times `scale`; with zeros > 0, that fraction of them 0 and the rest made
-    positive, as in images), C classes, hidden width H, minibatches of B, trained for `epochs` epochs from weights
-    drawn with `seed`.
+    """n rows of d features (Gaussian times `scale`; with zeros > 0, that fraction of them 0 and, unless `signed`,
+    the rest made positive, as in images), C classes, hidden width H, minibatches of B, trained for `epochs` epochs
+    from weights drawn with `seed`.
 
-    Sparse features are non-negative because the kernel computes x as its feature's minimum plus a sparse rest:
-    where a feature is 0 throughout a batch, its gradient is exactly 0 in both forms only when that minimum is 0;
-    below 0 the kernel's is rounding noise, which Adam's normalisation turns into a step of about lr."""
+    Signed sparse features are the kernel's hard case: it computes x as its feature's minimum plus a sparse rest, and
+    where the products x ∂h of a weight's gradient are all 0 (x = 0, or a ReLU's ∂h = 0), PyTorch's sum is exactly 0
+    while minimum · Σ ∂h + Σ rest · ∂h would be rounding noise, which Adam's normalisation turns into a step of
+    about lr."""
     n: int
     d: int
     H: int
@@ -40,14 +41,17 @@ class Problem:
     B: int
     zeros: float = 0.0
     scale: float = 1.0
+    signed: bool = False
     epochs: int = 2
     seed: int = 0
 
 
+# n = 1, n < batch, d = 1, a last batch of one, one class, ..., signed features 0 in whole batches
 EDGES = [Problem(1, 5, 16, 3, 8), Problem(7, 4, 32, 5, 64), Problem(30, 1, 16, 4, 8),
          Problem(17, 6, 48, 10, 8, zeros=0.7), Problem(33, 9, 80, 26, 16, zeros=0.5, scale=5.0),
          Problem(5, 3, 16, 1, 2), Problem(9, 2, 16, 2, 1, scale=3.0), Problem(2, 1, 16, 2, 1),
-         Problem(40, 20, 144, 17, 39, zeros=0.9)]  # n = 1, n < batch, d = 1, a last batch of one, one class, ...
+         Problem(40, 20, 144, 17, 39, zeros=0.9), Problem(40, 20, 16, 5, 4, zeros=0.9, signed=True),
+         Problem(24, 7, 32, 3, 6, zeros=0.5, scale=4.0, signed=True)]
 
 
 def data(p):
@@ -55,7 +59,7 @@ def data(p):
     g = torch.Generator().manual_seed(p.seed)
     X = torch.randn(p.n, p.d, generator=g) * p.scale
     if p.zeros:
-        X = X.abs()
+        X = X if p.signed else X.abs()
         X[torch.rand(p.n, p.d, generator=g) < p.zeros] = 0
     y = torch.randint(p.C, (p.n,), generator=g)
     return X, y, [torch.randperm(p.n, generator=g) for _ in range(p.epochs)]

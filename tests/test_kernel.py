@@ -209,7 +209,7 @@ def test_edge_cases_match_autograd_and_torch_adam(kernel, problem):
 
 PROBLEMS = st.builds(kernel_cases.Problem, n=st.integers(1, 48), d=st.integers(1, 24),
                      H=st.sampled_from([16, 32, 48, 64, 80, 144]), C=st.integers(1, 20), B=st.integers(1, 64),
-                     zeros=st.sampled_from([0.0, 0.5, 0.9]), scale=st.sampled_from([1.0, 4.0]),
+                     zeros=st.sampled_from([0.0, 0.5, 0.9]), scale=st.sampled_from([1.0, 4.0]), signed=st.booleans(),
                      epochs=st.integers(1, 2), seed=st.integers(0, 10**6))
 
 
