@@ -23,7 +23,8 @@ IMAGE_MARKS = {"MNIST": ("MNIST",), "FashionMNIST": ("FashionMNIST",), "SVHN": (
 def unknown_data(data):
     """The error line for a --data that names no data set: not digits, an image data set or a .csv/.npz file
     (None when it names one); for an existing folder it adds how to use it: as --path of the image data sets it
-    holds, or else, as an image folder, through scripts/embed.py."""
+    holds, its parent as --path where it is an image data set's own folder (PATH/MNIST), or else, as an image
+    folder, through scripts/embed.py."""
     if not data or data in ("digits", *IMAGE_NAMES) or data.lower().endswith((".csv", ".npz")):
         return None
     message = f"unknown --data {data!r}: use digits, {', '.join(IMAGE_NAMES)}, or a .csv/.npz file"
@@ -32,5 +33,8 @@ def unknown_data(data):
     held = [name for name, marks in IMAGE_MARKS.items() if any(os.path.exists(os.path.join(data, m)) for m in marks)]
     if held:
         return f"{message}; {data} holds {' and '.join(held)}: use --data {held[0]} --path {data}"
+    folder, name = os.path.split(os.path.normpath(data))
+    if own := [set_name for set_name, marks in IMAGE_MARKS.items() if name in marks]:
+        return f"{message}; {data} is the {own[0]} folder of a --path: use --data {own[0]} --path {folder or '.'}"
     return (f"{message}; an image folder is first turned into features: python scripts/embed.py --data {data} "
             f"--model resnet18 --weights resnet18.pth --out features.npz, then --data features.npz")

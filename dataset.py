@@ -710,20 +710,24 @@ def source_files(data, did, path, test=""):
     return [Path(f) for f in (data, test) if f and f.lower().endswith((".csv", ".npz"))]
 
 
-def check_available(data, path, test=""):
+def check_available(data, path, test="", download=True):
     """UserError (the line a run would give) when the --data set `data` cannot be read: a .csv/.npz file, or its
     --test file, that is missing; an image data set that is neither under `path` nor in its cache, and cannot be
     downloaded now (fetch_image_data, which downloads it into the cache when it can). MNIST and FashionMNIST
     files that load_image_data reads as they are (mnist_sources) are taken as they are, without torchvision. Like
-    load, it refuses a `path` that is a file (check_folder)."""
+    load, it refuses a `path` that is a file (check_folder). Returns True, or False where `download` is False and
+    an image data set would have to be downloaded (left unchecked)."""
     check_folder(data, 0, path)
     if data in IMAGE_DATA:
         if not (data in MNIST_LIKE and mnist_sources(data, Path(path))):
+            if not download and image_root(data, Path(path))[1]:
+                return False
             fetch_image_data(data, path)
     elif data.lower().endswith((".csv", ".npz")):
         user_file(data, "--data")
         if test:
             user_file(test, "--test")
+    return True
 
 
 def fetch_image_data(name, path):

@@ -47,8 +47,8 @@ def changed_flags(old, config):
 
 
 def check_same_run(run_dir, old, config):
-    """The resumed run's flags (resume_keys) and data are those in config.json (`old`); UserError naming those
-    that are not."""
+    """The resumed run's flags (resume_keys), data and class names are those in config.json (`old`); UserError
+    naming those that are not."""
     was, now = changed_flags(old, config)
     if was:
         raise UserError(f"{run_dir.path} was started with {was}, and this command has {now}; resume with the same "
@@ -60,6 +60,17 @@ def check_same_run(run_dir, old, config):
     if [was.get(k) for k in DATA_KEYS] != [now[k] for k in DATA_KEYS]:
         raise UserError(f"{run_dir.path} was started on other data ({describe_data(was)}) than now "
                         f"({describe_data(now)}); resume with the same data, or use --force or another --out")
+    was, now = old.get("class_names"), config.get("class_names")
+    if None not in (was, now) and was != now:  # the same features and label codes, the labels renamed
+        i = next((i for i, (a, b) in enumerate(zip(was, now)) if a != b), min(len(was), len(now)))
+        raise UserError(f"{run_dir.path} was started on data whose classes have other names (class {i}: "
+                        f"{class_name(was, i)} then, {class_name(now, i)} now); resume with the same data, or use "
+                        f"--force or another --out")
+
+
+def class_name(names, i):
+    """Class i's name in a list of class names, quoted; `none` past its end."""
+    return repr(names[i]) if i < len(names) else "none"
 
 
 def flag_text(key, value):

@@ -56,8 +56,8 @@ def build_parser():
                    "a .csv file (label in the last column) or a .npz file (arrays X, y; or X_train, y_train, "
                    "X_test, y_test for its own test set)")
     p.add_argument("--test", default="",
-                   help="the test set of a --data .csv or .npz file, as a file of the same kind (the labels those "
-                        "of the training file); default: a random 10%% of --data")
+                   help="the test set of a --data .csv or .npz file, as a .csv or .npz file of the same features "
+                        "(the labels those of the training file); default: a random 10%% of --data")
     p.add_argument("--nQuery", type=int, default=100, help="points labelled per round")
     p.add_argument("--nStart", type=int, default=100,
                    help="initial random labels; 0 = a cold start: the strategy picks the first --nQuery where it "
@@ -127,13 +127,6 @@ def check_flags(args):
         raise UserError(f"--nQuery must be positive, got {args.nQuery}")
     if args.nStart < 0:
         raise UserError(f"--nStart must be at least 0 (0 = a cold start), got {args.nStart}")
-    if args.nEnd < first_batch(args):
-        raise UserError(f"--nEnd ({args.nEnd}) is below the first batch ({first_batch(args)}: --nStart, or --nQuery "
-                        f"when --nStart is 0); raise --nEnd")
-    if first_batch(args) < args.nEnd < first_batch(args) + args.nQuery:
-        raise UserError(f"--nEnd {args.nEnd} leaves room for no query of --nQuery {args.nQuery} after the first batch "
-                        f"of {first_batch(args)}; raise --nEnd to {first_batch(args) + args.nQuery}, lower --nQuery, "
-                        f"or give --nEnd {first_batch(args)} to train once on the first batch")
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise UserError(f"--lr must be a positive finite number, got {args.lr}")
     if not args.out.strip():
@@ -453,19 +446,37 @@ def load_run_data(args, data_rng):
 
 
 def check_pool(args, ds):
-    """UserError when --model cannot take the data, or the first batch or --nQuery does not fit its pool."""
+    """UserError when --model cannot take the data, the first batch does not fit its pool, --nEnd leaves it no
+    query, or --nQuery does not fit the pool; checked after the pool is known, so that each hint can be followed."""
     if args.model in CONV_MODELS and not ds.is_image:
         raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
     n_pool = len(ds.y_train)
     if first_batch(args) > n_pool:
         what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"
         raise UserError(f"{what} is larger than the pool of {n_pool} points; lower it")
+    check_budget(args, n_pool)
     if n_query_rounds(args) and first_batch(args) == n_pool:
         raise UserError(f"the first batch of {n_pool} labels the whole pool of {n_pool} points, leaving none to "
                         f"query; lower --nStart, or --nEnd to {n_pool} to train once on all of it")
     if n_query_rounds(args) and not n_possible_rounds(args, n_pool):
         raise UserError(f"--nQuery {args.nQuery} is larger than the {n_pool - first_batch(args)} unlabelled points "
                         f"left after the first batch of {first_batch(args)} (pool of {n_pool}); lower --nQuery")
+
+
+def check_budget(args, n_pool):
+    """UserError when --nEnd is below the first batch, or between it and one query more, with fixes that fit a
+    pool of n_pool points (at least the first batch)."""
+    first, left = first_batch(args), n_pool - first_batch(args)
+    if args.nEnd < first:
+        raise UserError(f"--nEnd ({args.nEnd}) is below the first batch ({first}: --nStart, or --nQuery when "
+                        f"--nStart is 0); raise --nEnd")
+    if first < args.nEnd < first + args.nQuery:
+        fixes = [f"raise --nEnd to {first + args.nQuery}"] if args.nQuery <= left else []
+        fixes += [f"lower --nQuery to at most {min(args.nEnd - first, left)}"] if left else []
+        fixes += [f"give --nEnd {first} to train once on the first batch"]
+        raise UserError(f"--nEnd {args.nEnd} leaves room for no query of --nQuery {args.nQuery} after the first batch "
+                        f"of {first} (pool of {n_pool}); {', '.join(fixes[:-1])}{' or ' if fixes[:-1] else ''}"
+                        f"{fixes[-1]}")
 
 
 def run_config(args, seed, device, ds, learner, data_identity, startup_seconds):
@@ -518,9 +529,11 @@ def occupied(run_dir, config):
         was, now = changed_flags(run_dir.read_config(), config)
     except StateError:
         was = ""
-    other = f", made with {was} (this command has {now})" if was else ""
-    return UserError(f"{run_dir.path} {what}{other}; pass --resume to continue that run, --force to overwrite it, "
-                     f"or use another --out")
+    if was:  # --resume would refuse other flags: the fixes are the flags, --force or another folder
+        return UserError(f"{run_dir.path} {what}, made with {was} (this command has {now}); give that run's flags "
+                         f"with --resume to continue it, --force to overwrite it, or use another --out")
+    return UserError(f"{run_dir.path} {what}; pass --resume to continue that run, --force to overwrite it, or use "
+                     f"another --out")
 
 
 def open_run_dir(run_dir, args, config, learner, strategy):
@@ -539,7 +552,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
             print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
             kept = first_round_config(run_dir, config)
             if kept:  # round 0 continues from its snapshot: with the trainer the run started with
-                continue_trainer(learner, kept, run_dir)
+                continue_trainer(learner, kept, run_dir, args.kernel)
         started = first_start(kept, config, run_dir)
         segments = [*(kept or {}).get("segments", []), segment(0, args, learner, config)]
         with interrupt_held():  # a fresh start (--force) replaces the folder's files whole
@@ -561,7 +574,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     if is_finished(summary, n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
-    continue_trainer(learner, old, run_dir)
+    continue_trainer(learner, old, run_dir, args.kernel)
     restore_checkpoint(state, learner, strategy, run_dir.checkpoint)  # one that does not fit stops it here
     run_dir.cut_to(longer)  # only once nothing can refuse the resume: a refusal changes nothing
     run_dir.summary.unlink(missing_ok=True)
@@ -629,12 +642,16 @@ def continue_segment_flags(old, config, run_dir):
                           f"part's {key})", stacklevel=2)
 
 
-def continue_trainer(learner, old, run_dir):
+def continue_trainer(learner, old, run_dir, kernel):
     """A resumed run trains as it started (its config.json `old`: trainer; runs older than the field trained with
-    PyTorch): PyTorch when it started with it, whatever --kernel says now; a warning when it started with the
-    compiled epoch and that is not used here, or another build of it is (trainer_identity: another CPU or compiler,
-    e.g. on another machine): its rounding differs from here on."""
+    PyTorch): PyTorch when it started with it, whatever --kernel (`kernel`) says now (a warning when that is `on`);
+    a warning when it started with the compiled epoch and that is not used here, or another build of it is
+    (trainer_identity: another CPU or compiler, e.g. on another machine): its rounding differs from here on."""
     if old.get("trainer", "torch") == "torch":
+        if kernel == "on" and learner.trainer == "compiled":
+            warnings.warn(f"{run_dir.path} started with PyTorch's training, and a resumed run trains as it started: "
+                          f"--kernel on does not apply to it (start it again with --force to train it compiled)",
+                          stacklevel=2)
         learner.train_with_torch()
     elif learner.trainer != "compiled":
         warnings.warn(f"{run_dir.path} started with the compiled mlp epoch, which is not used here (--kernel off or "

@@ -121,7 +121,8 @@ QUERY_CLASSES = Param("query_classes", "queryClasses", positive(int), 1,
                       "the query set: labelled points of this many classes with the fewest labels (all the classes "
                       "labelled when they are fewer)")
 GLISTER_LR = Param("glister_lr", "glisterLr", positive(float), 1e-4,
-                   "step size of the one-step Taylor approximation (the training rate, --lr's default)")
+                   "step size of the one-step Taylor approximation (default 1e-4, --lr's default; it does not "
+                   "follow --lr)")
 LPL_WEIGHT = Param("lpl_weight", "lplWeight", positive(float), 1.0,
                    "λ: weight of the loss-prediction module's ranking loss beside the cross-entropy")
 LPL_MARGIN = Param("lpl_margin", "lplMargin", positive(float), 1.0, "ξ: margin of the pairwise ranking loss")

@@ -11,7 +11,7 @@ Everything after `--` is passed to run.py (replacing the default configuration) 
 which the benchmark sets itself; each run.py gets --path before those flags (a --path among them wins). Prints a
 table per round, the split of the wall time, the fixed cost (the wall time outside training, test, inference and
 selection) beside the time of `python -c "import torch"` measured in between, and for the default configuration the
-original code's time beside it: about ORIGINAL_SECONDS on the 2-core CPU where BENCHMARKS.md measured it (per-image
+original code's time beside it: about 130 s on the 2-core CPU where BENCHMARKS.md measured it (per-image
 PIL transforms and data loading), so the ratio holds for a machine like that one only. The first run of a
 configuration decodes its data into the project cache; the figures are the medians over --repeats runs after one
 unreported warm-up run each."""
@@ -39,7 +39,7 @@ from strategy_params import non_negative, positive  # noqa: E402
 
 DEFAULT = ["--model", "mlp", "--data", "MNIST", "--nStart", "100", "--nQuery", "100", "--nEnd", "400",
            "--alg", "entropy"]
-ORIGINAL_SECONDS = 130  # the original code on DEFAULT, on the 2-core CPU of BENCHMARKS.md
+ORIGINAL_SECONDS = 130  # the original code on DEFAULT, on the 2-core CPU of BENCHMARKS.md (the docstring says 130 s)
 PHASES = ["train_seconds", "test_seconds", "infer_seconds", "select_seconds"]
 STARTUP = ["imports", "data", "setup"]
 BUSY = "while True: pass"

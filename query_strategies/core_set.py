@@ -82,7 +82,8 @@ class LazyNearestCentre:
 def coreset_select(emb, labeled_mask, k, generator):
     """k unlabelled rows by greedy k-center: each time the one whose squared distance D² to the nearest labelled or
     chosen row is largest (its score: that D²). Deterministic given labelled rows; in a cold start (none) every D is
-    +∞ and the first centre is a uniform draw from `generator` (lowest index would pick row 0 for every seed).
+    +∞ and the first centre is a uniform draw from `generator` (lowest index would pick row 0 for every seed),
+    scored NaN (a random pick).
     It runs on emb·power_of_two_scale(emb), an exact rescaling that changes no pick, with the scores scaled back:
     float64 embeddings of about 10¹⁵⁴ and above overflowed D² (a traceback), and of 10⁻¹⁵⁴ and below underflowed it."""
     scale = power_of_two_scale(emb)
@@ -97,7 +98,7 @@ def coreset_select(emb, labeled_mask, k, generator):
     if k and not labeled.any():
         c = int(torch.randint(n_candidates, (1,), generator=generator))
         chosen.append(c)
-        scores.append(math.inf)
+        scores.append(math.nan)  # a random pick: no score, as queries.csv's other random picks
         candidates[c] = False
         dist.add(c)
     work = since = 0

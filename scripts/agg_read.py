@@ -337,7 +337,8 @@ def drop_duplicate_runs(table):
     keep = sizes.drop_duplicates(RUN_KEY)
     dropped = sizes.index.difference(keep.index)
     if len(dropped):
-        warnings.warn(f"ignoring {len(dropped)} duplicate source(s) of runs already read, e.g. {dropped[0]}")
+        warnings.warn(f"ignoring {len(dropped)} other source(s) of runs already read (one per data, model, nQuery, "
+                      f"alg and seed: a run folder before a log, then the longest), e.g. {dropped[0]}")
     return table[table.source.isin(keep.index)]
 
 

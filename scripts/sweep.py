@@ -70,7 +70,7 @@ import dataset  # noqa: E402
 import run  # noqa: E402
 import resume  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
-from results import RESULT_FLAGS, RunDir, differing_settings, load_state, result_settings  # noqa: E402
+from results import RESULT_FLAGS, SEGMENT_FLAGS, RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
 from statefile import StateError, link_refusal, open_regular, read_regular  # noqa: E402
 from strategy_params import parameters, result_flags  # noqa: E402
@@ -81,6 +81,9 @@ RAY_RETRIES = 3  # reruns of a Ray task whose node or worker died (Ray's own def
 PATH_FLAGS = ("--path", "--test")  # run.py flags naming files or folders, made absolute for every run
 NAME_KEYS = ("alg", "model", "nQuery", "seed")  # what a run folder's name says of its run, beside its data
 SWEEP_FLAGS = {"--alg", "--seed", "--dummy", "--out", "--force", "--resume", "--data", "--did", "--model", "--nQuery"}
+# The grid's top-level key for each run.py flag the sweep sets
+GRID_NAMES = {"alg": "algs", "seed": "seeds", "out": "out", "data": "data", "did": "did", "model": "model",
+              "nQuery": "nQuery"}
 
 
 class SweepError(Exception):
@@ -224,9 +227,12 @@ def refusal_line(folder, recorded, planned, differing):
     flag not given: 'no --flag'), and what to do."""
     def flags(values):
         return " ".join(resume.flag_text(k, values.get(k)) for k in differing)
-    was, now = flags(recorded), flags(planned)
-    return (f"{folder} was made with {was}, the sweep would run {now}; not reused: run the sweep with those "
-            f"flags, move the folder away or use another --out")
+    shown = {**recorded, **result_settings(recorded)}  # a run resumed with other --threads: '1+2'
+    mixed = any(k in SEGMENT_FLAGS and "+" in str(shown.get(k)) for k in differing)
+    was, now = flags(shown), flags(planned)
+    return (f"{folder} was made with {was}{' (resumed with another value)' if mixed else ''}, the sweep would run "
+            f"{now}; not reused: {'' if mixed else 'run the sweep with those flags, '}move the folder away or use "
+            f"another --out")
 
 
 def plan(args, passthrough):
@@ -303,20 +309,40 @@ def check_local_device(job):
         raise SweepError(str(e)) from None
 
 
-def check_data(jobs):
+def check_data(jobs, download=True):
     """SweepError (run.py's line) when a data set of the runs to start cannot be read (dataset.check_available: a
     missing --data or --test file, an image data set neither under --path nor downloadable): once, before any run
     starts, rather than a failed run each; an image data set missing under --path is downloaded here, once, into
     the cache its runs read (--did's data is not: its runs read PATH/openml/<did>.csv or fetch it); then the pools
-    (check_pools)."""
-    for job in {data_flag(j.argv): j for j in jobs}.values():
+    (check_pools). With download False (a dry run) such a data set is left unchecked, its pools too: the data flags
+    (data_flag) of those left are returned."""
+    unchecked = []
+    for flag, job in {data_flag(j.argv): j for j in jobs}.items():
         ns = parse_run_argv(job.argv)
         if ns.did <= 0:
             try:
-                dataset.check_available(ns.data, ns.path, ns.test)
+                if not dataset.check_available(ns.data, ns.path, ns.test, download):
+                    unchecked.append(flag)
             except UserError as e:
                 raise SweepError(str(e)) from None
-    check_pools(jobs)
+    check_pools([j for j in jobs if data_flag(j.argv) not in unchecked])
+    return unchecked
+
+
+def dry_run(jobs, unchecked):
+    """--dry-run's report: each run's action and command (with progress_note for a run to resume) on stdout, then
+    the image data sets a sweep would download first (`unchecked`) and the count of each action on stderr; the exit
+    code a sweep would end with for its refusals (1 when a run is refused, else 0)."""
+    for j in jobs:
+        note = progress_note(*run_folder(j.argv)) if j.action == "resume" else ""
+        print(f"{j.action:6s} python run.py {' '.join(j.argv)}{note}")
+    for flag in unchecked:
+        print(f"sweep.py: {flag} is neither under --path nor in the cache: the sweep downloads it first (not done, "
+              f"and its pools not checked, in a dry run)", file=sys.stderr)
+    counts = {a: sum(j.action == a for j in jobs) for a in ("skip", "resume", "run", "refuse")}
+    print(f"{len(jobs)} runs: {counts['skip']} finished (skip), {counts['resume']} to resume, "
+          f"{counts['run']} to run, {counts['refuse']} refused", file=sys.stderr)
+    return 1 if counts["refuse"] else 0
 
 
 def check_pools(jobs):
@@ -405,10 +431,14 @@ def run_folder(argv):
 def progress_note(ns, folder):
     """What a dry run adds to a run it would resume: '  # ' + the query rounds rounds.csv holds of those planned,
     how far the next round's training got by its last snapshot (training.pt) and whether another process runs it
-    now; the parts whose files cannot be read are left out (run.py --resume names a broken file)."""
+    now (or that it has done more query rounds than planned, which run.py refuses); the parts whose files cannot be
+    read are left out (run.py --resume names a broken file)."""
     run_dir, parts = RunDir(folder), []
     try:
-        parts.append(f"{max(len(run_dir.accuracies()) - 1, 0)} of {run.n_query_rounds(ns)} query rounds done")
+        done, planned = max(len(run_dir.accuracies()) - 1, 0), run.n_query_rounds(ns)
+        parts.append(f"{done} of {planned} query rounds done" if done <= planned else
+                     f"{done} query rounds done, more than --nEnd and --rounds now allow ({planned}): run.py will "
+                     f"refuse to resume it (raise them to continue it)")
     except UserError:
         pass
     if snapshot := snapshot_progress(run_dir.training):
@@ -740,13 +770,18 @@ def run_flag(parser, path, key, value):
     switch of run.py's `parser` only (for a flag that takes a value it would silently mean its default)."""
     if isinstance(value, (list, dict)):
         raise SweepError(f"--grid {path}: [run] {key} must be one value (lists go at the top level)")
-    if value is not False:
-        return [f"--{key}"] if value is True else [f"--{key}", str(value)]
-    switches = {s for a in parser._actions if a.nargs == 0 for s in a.option_strings}
-    if f"--{key}" not in switches:
-        raise SweepError(f"--grid {path}: [run] {key} = false: --{key} is not a switch of run.py; give it a value, "
-                         f"or leave the key out for run.py's default")
-    return []
+    if value is False:
+        switches = {s for a in parser._actions if a.nargs == 0 for s in a.option_strings}
+        if f"--{key}" not in switches:
+            raise SweepError(f"--grid {path}: [run] {key} = false: --{key} is not a switch of run.py; give it a "
+                             f"value, or leave the key out for run.py's default")
+        return []
+    if f"--{key}" in SWEEP_FLAGS:
+        top = GRID_NAMES.get(key)
+        fix = (f"give it at the top level, before [run], as {top} = ..." if top else
+               "the sweep resumes unfinished runs and skips finished ones itself; leave the key out")
+        raise SweepError(f"--grid {path}: [run] {key}: the sweep sets --{key} of each run; {fix}")
+    return [f"--{key}"] if value is True else [f"--{key}", str(value)]
 
 
 def check_grid_choices(parser, args, path):
@@ -832,21 +867,14 @@ def main(argv=None):
         check_cpus_flag(args)
         jobs = plan(args, passthrough)  # run.check_flags refuses an --out that is a file
         todo = [j for j in jobs if j.action in ("run", "resume")]
-        if todo and args.backend == "local" and not args.dry_run:
+        if todo and args.backend == "local":
             check_local_device(todo[0])
-        if todo and not args.dry_run:
-            check_data(todo)
+        unchecked = check_data(todo, download=not args.dry_run) if todo else []
         refused = [j for j in jobs if j.action == "refuse"]
         for j in refused:
             print(f"REFUSED {j.name}: {j.reason}", file=sys.stderr)
         if args.dry_run:
-            for j in jobs:
-                note = progress_note(*run_folder(j.argv)) if j.action == "resume" else ""
-                print(f"{j.action:6s} python run.py {' '.join(j.argv)}{note}")
-            counts = {a: sum(j.action == a for j in jobs) for a in ("skip", "resume", "run", "refuse")}
-            print(f"{len(jobs)} runs: {counts['skip']} finished (skip), {counts['resume']} to resume, "
-                  f"{counts['run']} to run, {counts['refuse']} refused", file=sys.stderr)
-            return 0
+            return dry_run(jobs, unchecked)
         make_logs_folder(Path(args.out))
         ray = start_ray(args) if args.backend == "ray" and todo else None
         if ray:

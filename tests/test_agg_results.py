@@ -567,7 +567,7 @@ def test_an_original_log_of_a_run_read_from_its_folder_is_dropped_with_a_warning
     write_run(tmp_path, "rand", 1, [0.5, 0.6], maxEpochs=0)  # the original trains without an epoch cap
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "digits_mlp_rand_50_seed1.txt").write_text("50\ttesting accuracy 0.1\n")
-    with pytest.warns(UserWarning, match="ignoring 1 duplicate source.*digits_mlp_rand_50_seed1.txt"):
+    with pytest.warns(UserWarning, match="ignoring 1 other source.*digits_mlp_rand_50_seed1.txt"):
         table = agg_read.load_results([tmp_path])
     assert set(table.kind) == {"run"} and table.test_acc.tolist() == [0.5, 0.6]
 
@@ -577,7 +577,7 @@ def test_duplicate_logs_keep_the_longest_with_a_warning(tmp_path):
         (tmp_path / name).mkdir()
         (tmp_path / name / "digits_mlp_conf_50_seed1.txt").write_text(
             "".join(f"{50 * (k + 1)}\ttesting accuracy 0.{k + 5}\n" for k in range(lines)))
-    with pytest.warns(UserWarning, match="ignoring 1 duplicate"):
+    with pytest.warns(UserWarning, match="ignoring 1 other source"):
         table = agg_read.load_results([tmp_path])
     assert table.n_labeled.tolist() == [50, 100, 150]
 

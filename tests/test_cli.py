@@ -219,6 +219,10 @@ def test_a_folder_as_data_says_how_to_use_it(tmp_path):
     assert_one_line_error(run_main("--data", tmp_path / "data", "--out", tmp_path / "out"),
                           f"; {tmp_path / 'data'} holds FashionMNIST and CIFAR10: use --data FashionMNIST --path "
                           f"{tmp_path / 'data'}")
+    # the data set's own folder (PATH/FashionMNIST) was sent to scripts/embed.py, which cannot read its raw files
+    assert_one_line_error(run_main("--data", f"{tmp_path / 'data' / 'FashionMNIST'}/", "--out", tmp_path / "out"),
+                          f"; {tmp_path / 'data' / 'FashionMNIST'}/ is the FashionMNIST folder of a --path: use --data "
+                          f"FashionMNIST --path {tmp_path / 'data'}")
 
 
 @pytest.mark.parametrize("args,fragment", [
@@ -280,8 +284,8 @@ def test_divergence_in_round_0_says_nothing_was_saved_and_the_rerun_is_told_so(t
     assert run.main(args) == 2
     assert capsys.readouterr().err.strip() == (
         f"run.py: error: {tmp_path / 'digits_mlp_rand_50_seed2'} holds a run that stopped before its first round "
-        f"ended, made with --lr 1e+30 (this command has --lr 0.0001); pass --resume to continue that run, --force to "
-        f"overwrite it, or use another --out")
+        f"ended, made with --lr 1e+30 (this command has --lr 0.0001); give that run's flags with --resume to continue "
+        f"it, --force to overwrite it, or use another --out")
     assert run.main([*args, "--force"]) == 0
 
 

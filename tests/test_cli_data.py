@@ -83,6 +83,22 @@ def test_user_csv_with_header_and_text_labels(tmp_path, digits_table):
     assert [ds.class_names[c] for c in ds.y_train[queries["index"]]] == table.label[queries.row].tolist()
 
 
+def test_resume_on_the_same_table_with_its_labels_renamed_is_refused(tmp_path, digits_table):
+    """Labels renamed in the same order (digit 0 → 0, ...) keep the features and label codes, so the data's hash
+    matched: the resume went on, config.json keeping the old names."""
+    X, y = digits_table
+    table = pd.DataFrame(X[:400], columns=[f"px{i}" for i in range(64)])
+    table.assign(label=[f"digit {v}" for v in y[:400]]).to_csv(tmp_path / "digits.csv", index=False)
+    flags = ["--data", tmp_path / "digits.csv", "--nStart", "50", "--nQuery", "50", "--maxEpochs", "20",
+             "--out", tmp_path / "out"]
+    assert run_main(*flags, "--nEnd", "100").returncode == 0
+    table.assign(label=y[:400]).to_csv(tmp_path / "digits.csv", index=False)
+    assert_one_line_error(run_main(*flags, "--nEnd", "150", "--resume"),
+                          "was started on data whose classes have other names (class 0: 'digit 0' then, '0' now); "
+                          "resume with the same data, or use --force or another --out")
+    assert config(tmp_path / "out")["class_names"] == [f"digit {v}" for v in range(10)]
+
+
 def test_user_npz(tmp_path, digits_table):
     X, y = digits_table
     np.savez(tmp_path / "eights.npz", X=X.reshape(-1, 8, 8), y=y)

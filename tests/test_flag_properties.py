@@ -5,11 +5,11 @@ traceback, never a hang, never a refusal of valid flags.
 Tried: --nStart and --nQuery from −3 up to beyond the digits pool (1,617 points), --nEnd from 50 below --nStart to
 400 above it; --rounds −1..3; --trunc −3..1,700 (−1 = off); --lr among 0, negatives, NaN, ±inf, tiny and normal
 values; --nEmb −1..40. About half the values drawn for --trunc and --lr are valid, so that valid runs are tried too.
-The rules, in the order run.py applies them: run.check_flags (--nQuery > 0, --nStart ≥ 0, --nEnd ≥ the first batch
-(--nStart, or --nQuery in a cold start, --nStart 0), --lr positive and finite, --nEmb > 0, --rounds ≥ 0),
-dataset.truncate (--trunc −1 or positive; digits has only classes 0–9, so the pool keeps min(--trunc, 1,617)
-points), then run.run (the first batch at most the pool; when a query round is planned, --nQuery at most the
-unlabelled points left after the first batch)."""
+The rules, in the order run.py applies them: run.check_flags (--nQuery > 0, --nStart ≥ 0, --lr positive and finite,
+--nEmb > 0, --rounds ≥ 0), dataset.truncate (--trunc −1 or positive; digits has only classes 0–9, so the pool keeps
+min(--trunc, 1,617) points), then run.check_pool (the first batch (--nStart, or --nQuery in a cold start, --nStart 0)
+at most the pool; --nEnd at least the first batch and not between it and one query more; when a query round is
+planned, --nQuery at most the unlabelled points left after the first batch)."""
 import math
 
 import pytest
@@ -31,12 +31,12 @@ def expected_error(n_start, n_query, n_end, rounds, trunc, lr, n_emb):
     they are valid."""
     first = n_start or n_query
     rules = [(n_query > 0, "--nQuery must be positive"), (n_start >= 0, "--nStart must be at least 0"),
-             (n_end >= first, f"--nEnd ({n_end}) is below the first batch ({first}"),
-             (not first < n_end < first + n_query, f"--nEnd {n_end} leaves room for no query of --nQuery {n_query}"),
              (math.isfinite(lr) and lr > 0, "--lr must be a positive finite number"),
              (n_emb > 0, f"--nEmb must be positive, got {n_emb}"), (rounds >= 0, "--rounds must be at least 0"),
              (trunc == -1 or trunc > 0, f"--trunc must be positive (or -1 for no truncation), got {trunc}"),
-             (first <= pool_size(trunc), f"is larger than the pool of {pool_size(trunc)} points")]
+             (first <= pool_size(trunc), f"is larger than the pool of {pool_size(trunc)} points"),
+             (n_end >= first, f"--nEnd ({n_end}) is below the first batch ({first}"),
+             (not first < n_end < first + n_query, f"--nEnd {n_end} leaves room for no query of --nQuery {n_query}")]
     message = next((message for ok, message in rules if not ok), None)
     left = pool_size(trunc) - first
     if message is None and planned_rounds(n_start, n_query, n_end, rounds) > 0 and left == 0:

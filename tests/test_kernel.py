@@ -280,3 +280,16 @@ def test_the_cli_records_its_trainer_and_falls_back_quietly(tmp_path):
         assert "compil" not in proc.stderr.lower()
         config = json.loads(next((tmp_path / name).glob("*/config.json")).read_text())
         assert config["trainer"] == "torch" and config["trainer_identity"] == {"path": "torch"}
+
+
+def test_a_run_started_with_pytorch_and_resumed_with_kernel_on_says_it_stays_with_pytorch(kernel, tmp_path):
+    """--kernel on given to a resume of a run that trained with PyTorch was ignored without a word (the reverse,
+    --kernel off on a compiled run, warns): the run goes on with PyTorch, and now says so."""
+    flags = ["--alg", "rand", "--out", tmp_path, *SMALL]
+    assert run_main(*flags, "--rounds", "1", "--kernel", "off").returncode == 0
+    proc = run_main(*flags, "--kernel", "on", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "started with PyTorch's training, and a resumed run trains as it started: --kernel on does not apply to " \
+           "it (start it again with --force to train it compiled)" in proc.stderr
+    config = json.loads(next(tmp_path.glob("*/config.json")).read_text())
+    assert config["trainer"] == "torch" and [s["trainer"] for s in config["segments"]] == ["torch", "torch"]

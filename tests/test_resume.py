@@ -431,3 +431,15 @@ def test_a_sweep_dry_run_says_how_far_a_run_to_resume_got(tmp_path, capsys):
         assert sweep.main(flags) == 0
     assert capsys.readouterr().out.endswith(f" --resume  # {rd - 1} of 4 query rounds done; another process "
                                             f"(pid {os.getpid()}) runs it now\n")
+
+
+def test_a_sweep_dry_run_says_when_a_run_has_done_more_rounds_than_its_budget_allows(tmp_path, stopped_run, capsys):
+    """An unfinished run of 2 query rounds planned with --nEnd 80 (1 round): the dry run said '2 of 1 query rounds
+    done' and counted it as a resume, which run.py then refused."""
+    stopped_run(2, tmp_path)
+    (tmp_path / FOLDER / "summary.json").unlink()
+    flags = ["--algs", "bald", "--seeds", "7", "--nQuery", "40", "--nStart", "40", "--nEnd", "80", "--maxEpochs",
+             "150", "--out", str(tmp_path), "--dry-run"]
+    assert sweep.main(flags) == 0
+    assert capsys.readouterr().out.endswith(" --resume  # 2 query rounds done, more than --nEnd and --rounds now "
+                                            "allow (1): run.py will refuse to resume it (raise them to continue it)\n")

@@ -189,10 +189,11 @@ def test_resume_refuses_another_imbalance_and_keeps_older_identities(tmp_path, c
     for other, now in ((["--imbalance", "20"], "--imbalance 20.0"), ([], "no --imbalance")):
         assert run.main([*flags, "--resume", *other]) == 2
         assert f"was started with --imbalance 10.0, and this command has {now}; resume with" in error_line(capsys)
-        # without --resume: the refusal offers --force, so it says that the run there is another experiment
+        # without --resume: the refusal offers --force, so it says that the run there is another experiment, and
+        # offers --resume with that run's flags only (with this command's it is the refusal above)
         assert run.main([*flags, *other]) == 2
-        assert f"already holds results, made with --imbalance 10.0 (this command has {now}); pass --resume" \
-            in error_line(capsys)
+        assert f"already holds results, made with --imbalance 10.0 (this command has {now}); give that run's flags " \
+            f"with --resume to continue it, --force" in error_line(capsys)
     assert run.main([*flags, "--resume", "--imbalance", "10"]) == 0
     config = pd.read_json(run_folder(tmp_path) / "config.json", typ="series").to_dict()
     config["imbalance"] = None  # a run without --imbalance has the identity of an older version's run
@@ -327,7 +328,19 @@ def test_select_on_input_leaves_strategies_on_the_last_layer_unchanged(alg, tmp_
     (["--nStart", "-1"], "--nStart must be at least 0"),
     (["--nStart", "0", "--nQuery", "80", "--nEnd", "60"], "--nEnd (60) is below the first batch (80"),
     (["--nStart", "20", "--nQuery", "100", "--nEnd", "100"],  # ran 0 query rounds and said the budget was reached
-     "--nEnd 100 leaves room for no query of --nQuery 100 after the first batch of 20; raise --nEnd to 120"),
+     "--nEnd 100 leaves room for no query of --nQuery 100 after the first batch of 20 (pool of 1617); raise --nEnd "
+     "to 120, lower --nQuery to at most 80 or give --nEnd 20 to train once on the first batch"),
+    # each hint can be followed: a first batch larger than the pool is named before --nEnd, and raising --nEnd is
+    # offered only where the pool has room for the query (it sent users on to the pool's error)
+    (["--nStart", "2000", "--nQuery", "100", "--nEnd", "2050"], "--nStart 2000 is larger than the pool of 1617"),
+    (["--imbalance", "50", "--nStart", "0", "--nQuery", "500", "--nEnd", "600"],
+     "the first batch (--nQuery 500) is larger than the pool of"),
+    (["--trunc", "300", "--nStart", "200", "--nQuery", "200", "--nEnd", "300"],
+     "--nEnd 300 leaves room for no query of --nQuery 200 after the first batch of 200 (pool of 300); lower --nQuery "
+     "to at most 100 or give --nEnd 200 to train once on the first batch"),
+    (["--trunc", "300", "--nStart", "300", "--nQuery", "50", "--nEnd", "320"],
+     "--nEnd 320 leaves room for no query of --nQuery 50 after the first batch of 300 (pool of 300); give --nEnd 300 "
+     "to train once on the first batch"),
     (["--nStart", "0", "--nQuery", "80", "--nEnd", "100"], "--nEnd 100 leaves room for no query of --nQuery 80"),
     (["--nStart", "0", "--nQuery", "2000", "--nEnd", "4000"],
      "the first batch (--nQuery 2000) is larger than the pool"),

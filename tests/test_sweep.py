@@ -30,9 +30,14 @@ def rounds(out, name):
     return pd.read_csv(out / name / "rounds.csv")
 
 
-def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys):
+def test_plan_covers_every_combination_seeds_outside_algorithms(tmp_path, capsys, monkeypatch):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    pd.DataFrame(X).assign(label=y).to_csv(tmp_path / "my.csv", index=False)
+    monkeypatch.chdir(tmp_path)  # relative paths are taken from where the sweep runs
     code = sweep.main(["--algs", "rand,conf", "--seeds", "1,2", "--data", "digits,my.csv", "--nQuery", "50,100",
-                       "--path", "rel/data", "--nEnd", "300", "--out", str(tmp_path), "--dry-run"])
+                       "--path", "rel/data", "--nEnd", "300", "--out", str(tmp_path / "res"), "--dry-run"])
     assert code == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 2 * 2 * 2 * 2
@@ -80,11 +85,12 @@ def test_bad_flags_give_one_line_and_exit_2(tmp_path, capsys, argv, message):
 @NO_CUDA
 def test_device_cuda_without_one_is_refused_once_before_any_run(tmp_path, capsys):
     """Each run started, then failed with run.py's error: a grid of N runs printed N failures."""
-    assert sweep.main(["--algs", "rand,entropy", "--seeds", "1,2", *TINY, "--device", "cuda", "--out",
-                       str(tmp_path)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["sweep.py: error: --device cuda asked for, but no CUDA device is available; use --device cpu"]
-    assert not any(tmp_path.iterdir())
+    for dry in ([], ["--dry-run"]):  # a dry run said 'run ...' and exit 0
+        assert sweep.main(["--algs", "rand,entropy", "--seeds", "1,2", *TINY, "--device", "cuda", "--out",
+                           str(tmp_path), *dry]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == ["sweep.py: error: --device cuda asked for, but no CUDA device is available; use --device cpu"]
+        assert not any(tmp_path.iterdir())
 
 
 def test_missing_data_is_refused_once_before_any_run(tmp_path, capsys):
@@ -342,6 +348,15 @@ def test_bad_grid_files_give_one_line_and_exit_2(tmp_path, capsys, text, message
     ([], "workers = [2]", "{grid}: workers = [2] takes one value (lists go to algs, seeds, data, did, model, "
                           "nQuery)"),  # ran as 2; an out list became one folder named with a comma
     ([], "seeds = [[1, 2]]", "{grid}: seeds = [[1, 2]] holds a list or table; give a list of plain values"),
+    # a flag the sweep sets, in [run]: 'error: --out is set by the sweep; use ... --out', naming no file
+    ([], "[run]\nout = 'x'", "{grid}: [run] out: the sweep sets --out of each run; give it at the top level, before "
+                             "[run], as out = ..."),
+    ([], "[run]\nnQuery = 20", "{grid}: [run] nQuery: the sweep sets --nQuery of each run; give it at the top level, "
+                               "before [run], as nQuery = ..."),
+    ([], "[run]\nseed = 3", "{grid}: [run] seed: the sweep sets --seed of each run; give it at the top level, before "
+                            "[run], as seeds = ..."),
+    ([], "[run]\nresume = true", "{grid}: [run] resume: the sweep sets --resume of each run; the sweep resumes "
+                                 "unfinished runs and skips finished ones itself; leave the key out"),
 ])
 def test_grid_values_and_lists_the_sweep_would_not_use_as_written_are_refused(tmp_path, flags, grid, message):
     """Each of these ran a sweep other than the one written (the run named after it: what it did), with no word."""
@@ -694,6 +709,44 @@ def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys)
             "not reused") in capsys.readouterr().err
 
 
+def test_a_run_resumed_with_other_threads_is_refused_naming_both_values(tmp_path, capsys):
+    """Its line said 'made with --threads 1, the sweep would run --threads 1' and advised running the sweep with
+    those flags, which no sweep can: the run's parts ran with 1 and 2 threads."""
+    import run
+    by_hand = ["--alg", "rand", "--seed", "1", "--nQuery", "50", "--nStart", "50", "--maxEpochs", "5", "--out",
+               str(tmp_path)]
+    assert run.main([*by_hand, "--nEnd", "100"]) == 0
+    with pytest.warns(UserWarning, match="--threads 2"):
+        assert run.main([*by_hand, "--nEnd", "150", "--threads", "2", "--resume"]) == 0
+    capsys.readouterr()
+    grid = ["--algs", "rand", "--seeds", "1", "--nQuery", "50", "--nStart", "50", "--nEnd", "150", "--maxEpochs", "5",
+            "--out", str(tmp_path)]
+    assert sweep.main(grid) == 1
+    assert (f"REFUSED digits_mlp_rand_50_seed1: {tmp_path / 'digits_mlp_rand_50_seed1'} was made with --threads 1+2 "
+            f"(resumed with another value), the sweep would run --threads 1; not reused: move the folder away or use "
+            f"another --out") in capsys.readouterr().err
+
+
+def test_a_dry_run_makes_the_checks_a_sweep_makes_before_its_runs(tmp_path, capsys):
+    """A dry run printed 'run ...' and exit 0 for sweeps that then stopped with exit 2 (a pool the flags do not fit,
+    --device cuda without one, a missing data file)."""
+    grid = ["--algs", "rand", "--seeds", "1", "--out", str(tmp_path / "res"), "--dry-run"]
+    for flags, message in ((["--nStart", "5000"], "--nStart 5000 is larger than the pool of 1617 points"),
+                           (["--imbalance", "1000"], "--imbalance 1000"),
+                           (["--data", str(tmp_path / "missing.csv")], "not found")):
+        assert sweep.main([*grid, *flags]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("sweep.py: error: ") and message in err[0], err
+    assert not (tmp_path / "res").exists()
+    # data the sweep would download first is not downloaded by a dry run: it says so
+    assert sweep.main([*grid, "--data", "SVHN", "--model", "resnet", "--path", str(tmp_path / "data")]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("run    python run.py --alg rand --seed 1 --model resnet --nQuery 100 --data SVHN"), out
+    assert err.splitlines()[0] == ("sweep.py: --data SVHN is neither under --path nor in the cache: the sweep "
+                                   "downloads it first (not done, and its pools not checked, in a dry run)")
+    assert not (tmp_path / "res").exists()
+
+
 def test_a_finished_run_whose_config_was_edited_is_refused_not_resumed(tmp_path, capsys):
     """--lr edited in a finished run's config.json: its summary.json no longer matches the run's identity, the
     sweep planned a resume on that alone, and run.py's refusal made it a FAILED run."""
@@ -724,7 +777,7 @@ def test_a_run_made_with_another_strategy_parameter_is_refused_not_skipped(tmp_p
     folder = out / "digits_mlp_powermargin_50_seed1"
     capsys.readouterr()
     grid = ["--algs", "powermargin", "--seeds", "1", *flags[2:], "--dry-run"]
-    assert sweep.main(grid) == 0
+    assert sweep.main(grid) == 1  # a refusal: the sweep's exit code
     planned = capsys.readouterr()
     assert planned.out.startswith("refuse ") and f"{folder} was made with --beta 2.0, the sweep would run --beta " \
         "1.0; not reused" in planned.err, planned
@@ -746,7 +799,7 @@ def test_a_run_of_an_older_version_counts_as_made_with_the_defaults_of_the_flags
     grid = ["--algs", "powermargin", "--seeds", "1", *flags[2:], "--dry-run"]
     for extra, was, now in ((["--imbalance", "2"], "no --imbalance", "--imbalance 2.0"),
                             (["--select-on", "input"], "--select-on model", "--select-on input")):
-        assert sweep.main([*grid, *extra]) == 0
+        assert sweep.main([*grid, *extra]) == 1
         planned = capsys.readouterr()
         assert planned.out.startswith("refuse ") and f"was made with {was}, the sweep would run {now};" in planned.err
     assert sweep.main(grid) == 0
@@ -762,7 +815,7 @@ def test_a_run_folder_holding_another_run_is_refused_not_skipped(tmp_path, capsy
     shutil.copytree(out / "digits_mlp_rand_50_seed1", out / "digits_mlp_rand_50_seed2")
     shutil.copytree(out / "digits_mlp_rand_50_seed1", out / "digits_mlp_marg_50_seed1")
     capsys.readouterr()
-    assert sweep.main(["--algs", "rand,marg", "--seeds", "1,2", *flags, "--dry-run"]) == 0
+    assert sweep.main(["--algs", "rand,marg", "--seeds", "1,2", *flags, "--dry-run"]) == 1
     planned = capsys.readouterr()
     assert [ln.split()[0] for ln in planned.out.splitlines()] == ["skip", "refuse", "refuse", "run"], planned.out
     assert (f"{out / 'digits_mlp_marg_50_seed1'} was made with --alg rand, the sweep would run --alg marg; not "
@@ -888,7 +941,7 @@ def test_a_run_folder_whose_config_cannot_be_read_is_refused_naming_it(tmp_path,
     config = tmp_path / "digits_mlp_rand_50_seed1" / "config.json"
     config.write_text('{"alg": ')
     capsys.readouterr()
-    assert sweep.main(flags + ["--dry-run"]) == 0
+    assert sweep.main(flags + ["--dry-run"]) == 1  # the exit code of the sweep it describes
     assert capsys.readouterr().out.startswith("refuse ")
     assert sweep.main(flags) == 1
     assert f"REFUSED digits_mlp_rand_50_seed1: {config} is not valid JSON; move the folder away (or run it by hand " \
