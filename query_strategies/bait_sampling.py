@@ -23,7 +23,7 @@ import torch
 from kernels import bait as bait_kernel
 from model import build_model
 
-from .selection import best_first, one_thread, picks, progress
+from .selection import best_first, check_budget, one_thread, picks, progress
 from .strategy import Strategy
 
 CIFAR_LAMBDA = 0.01  # λ when the data name contains "CIFAR" (any case), as in the original; 1 elsewhere
@@ -294,8 +294,7 @@ def bait_select(probs, emb, labeled_mask, k, generator, lam=1.0):
     the embeddings' float32 lose M's definiteness (entries of about 10⁴ and more against λ = 1: M has no Cholesky
     factor, or a gain is not finite), the selection is made again with the embeddings in float64."""
     cand = torch.nonzero(~labeled_mask).squeeze(1)
-    if k > len(cand):
-        raise ValueError(f"asked for {k} points but only {len(cand)} are unlabelled")
+    check_budget(k, len(cand))
     with one_thread():
         chosen = greedy_picks(probs.double(), emb, labeled_mask, cand, k, lam)
         if chosen is None and emb.dtype != torch.float64:

@@ -21,22 +21,26 @@ GAIN_BLOCK = 64  # candidates whose gains are computed together
 
 
 @one_thread()
-def weighted_facility_location_greedy(columns, weights, covered, upper, k, block=GAIN_BLOCK):
+def weighted_facility_location_greedy(columns, weights, covered, upper, k, noise, block=GAIN_BLOCK):
     """(rows, gains): k columns j chosen greedily for f(S) = Σ_i w_i max(m_i, max_{j∈S} s_ij), where columns(cols) gives
-    s[:, cols], w = `weights`, m = `covered`, each the largest gain Σ_i w_i max(0, s_ij − m_i) (m the current
-    cover; lowest index among ties), and that gain. `upper` (one bound ≥ the first gain per column) is updated;
-    gains are computed `block` columns at a time."""
+    s[:, cols], w = `weights` (≥ 0), m = `covered`, each the largest gain Σ_i w_i max(0, s_ij − m_i) (m the current
+    cover; lowest index among ties), and that gain. `noise` bounds the difference of two computations of one s_ij
+    (their rounding depends on the column's place in a block): an s_ij − m_i up to it counts as 0 (a copy of a pick
+    adds exactly 0), and gains within Σ_i w_i · noise of the largest tie. `upper` (one bound ≥ the first gain per
+    column) is updated; gains are computed `block` columns at a time."""
     best = covered.clone()
     free = torch.ones(len(upper), dtype=torch.bool)
     rows, gains = [], []
+    tie = float(weights.sum()) * noise
 
     def fresh_gains(cols):
-        gain = weights @ (columns(cols) - best[:, None]).clamp_min(0)
+        excess = columns(cols) - best[:, None]
+        gain = weights @ excess.where(excess > noise, 0.0)
         upper[cols] = gain
         return gain
 
     for _ in range(k):
-        j, gain = best_first(free.nonzero().squeeze(1), upper, fresh_gains, block, lambda g: 0.0)
+        j, gain = best_first(free.nonzero().squeeze(1), upper, fresh_gains, block, lambda g: 0.0, lambda g: tie)
         rows.append(j)
         gains.append(gain)
         free[j] = False
@@ -47,7 +51,7 @@ def weighted_facility_location_greedy(columns, weights, covered, upper, k, block
 def cosine_columns(x):
     """columns(cols) = s[:, cols], s_ij = cos(x_i, x_j) (0 for a zero row), as x̂ x̂_colsᵀ in float64 over at least
     two columns: a single one would go through a matrix-vector product, whose sums round otherwise than the matrix
-    product's (a copy of a pick would keep a gain of 1e-16 instead of 0 and win a tie it should lose)."""
+    product's. A column's rounding still depends on its place in the product's blocks: cosine_noise bounds it."""
     unit = normalised(x.cpu())
 
     def columns(cols):
@@ -56,13 +60,19 @@ def cosine_columns(x):
     return columns
 
 
+def cosine_noise(d):
+    """A bound on the difference of two float64 computations of one cosine of unit rows of d entries: each is within
+    γ_d ≈ d·u of the exact one (u = 2⁻⁵³, Σ|x̂_k ŷ_k| ≤ 1), doubled, with room for the normalisation's rounding."""
+    return 2 * (d + 4) * 2.0 ** -53
+
+
 def cosine_facility_location_greedy(x, k):
     """(rows, gains): k rows j chosen greedily for f(S) = Σ_i max(0, max_{j∈S} s_ij), s_ij = cos(x_i, x_j), each the
     largest gain (lowest index among ties) and that gain. No m × m matrix: the bounds start infinite, so the first
     pick computes every gain Σ_i max(0, s_ij), GAIN_BLOCK columns at a time, and those become the bounds."""
     zeros = torch.zeros(len(x), dtype=torch.float64)
     return weighted_facility_location_greedy(cosine_columns(x), torch.ones_like(zeros), zeros,
-                                             torch.full_like(zeros, math.inf), k)
+                                             torch.full_like(zeros, math.inf), k, cosine_noise(x.shape[1]))
 
 
 def fass_select(probs, emb, k, generator, top_n=DEFAULT_TOP_N):

@@ -49,10 +49,12 @@ def picks(index, score=None):
 
 
 def top_k(scores, k):
-    """Picks of the k highest scores (ties broken by position, lowest first), each with its score. The float64 copy
-    is made on one thread: waking a second one for it costs more than the copy (2× the whole on a busy machine)."""
+    """Picks of the k highest scores (ties broken by position, lowest first), each with its score; ValueError unless
+    1 ≤ k ≤ len(scores). The float64 copy is made on one thread: waking a second one for it costs more than the copy
+    (2× the whole on a busy machine)."""
     with thread_limit(1):
         scores = torch.as_tensor(scores).detach().cpu().double().numpy().reshape(-1)
+    check_budget(k, len(scores))
     index = highest_first(-scores, k)
     return Picks(index.astype(np.int64), scores[index])
 
@@ -119,22 +121,25 @@ def check_budget(k, n):
         raise ValueError(f"cannot choose {k} of {n} points")
 
 
-def best_first(candidates, upper, gains, block, slack):
-    """(i*, g*): the argmax i* over `candidates` (a 1-D index tensor) of gains(rows) (lowest index among ties) and
-    its value g*, where upper[i] ≥ gain_i. Candidates are evaluated `block` at a time in decreasing order of their
-    bound (stable), until the next bound is below g* − slack(g*): no candidate left can beat g* by more than that.
+def best_first(candidates, upper, gains, block, slack, tie=lambda g: 0.0):
+    """(i*, g_i*): the argmax i* over `candidates` (a 1-D index tensor) of gains(rows) and its gain, where upper[i] ≥
+    gain_i; gains within tie(g*) of the largest g* count as ties, taken by lowest index (tie 0: exact ties only).
+    Candidates are evaluated `block` at a time in decreasing order of their bound (stable), until the next bound is
+    below g* − max(slack(g*), tie(g*)): no candidate left can beat g* by more than that, or tie with it.
     `candidates` must not be empty."""
     order = candidates[upper[candidates].argsort(descending=True, stable=True)]
-    best, best_row = -math.inf, None
+    best, seen, values = -math.inf, [], []
     for rows in order.split(block):
-        if float(upper[rows[0]]) < best - slack(best):
+        if float(upper[rows[0]]) < best - max(slack(best), tie(best)):
             break
         gain = gains(rows)
-        top = float(gain.max())
-        row = int(rows[gain == top].min())
-        if top > best or (top == best and row < best_row):
-            best, best_row = top, row
-    return best_row, best
+        seen.append(rows)
+        values.append(gain)
+        best = max(best, float(gain.max()))
+    rows, gain = torch.cat(seen), torch.cat(values)
+    near = rows[gain >= best - tie(best)]
+    row = int(near.min())
+    return row, float(gain[rows == row][0])
 
 
 def normalised(emb):

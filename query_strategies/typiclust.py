@@ -126,6 +126,7 @@ def typiclust_select(emb, labeled, k, generator):
     scale = power_of_two_scale(x)
     x = x * scale
     labeled = np.asarray(labeled, dtype=bool)
+    check_budget(k, int((~labeled).sum()))  # before the clustering, whose own error would name its clusters
     chosen = typical_picks(x, kmeans_labels(x, int(labeled.sum()) + k, seed_from(generator)), labeled, k)
     return chosen._replace(score=chosen.score * scale)
 

@@ -52,6 +52,13 @@ def gaussian_kernel(a_factors, b, sigma):
     return torch.exp(-(a_factors @ b_factors.T).clamp_min_(1e-30).sqrt_().square() / (2 * sigma ** 2))
 
 
+def kernel_noise(d, sigma):
+    """A bound on the difference of two float64 computations of one k_ij = exp(−D/(2σ²)) of unit rows of d entries:
+    D's product of d + 2 terms of absolute sum ≤ 4 is within 4γ ≈ 4(d + 2)u of the exact D (u = 2⁻⁵³), the root and
+    square add a few ulps of D ≤ 4, and exp a few ulps of k ≤ 1; doubled for two computations."""
+    return 2 * (4 * (d + 6) * 2.0 ** -53 / (2 * sigma ** 2) + 4 * 2.0 ** -53)
+
+
 def labelled_coverage(x, labelled, sigma):
     """m_i = max_{l} k(x_i, x_l) over the labelled rows (0 when there are none), a block of them at a time."""
     m, factors = torch.zeros(len(x), dtype=torch.float64), distance_factors(x)
@@ -114,7 +121,7 @@ def uherding_select(probs, emb, labelled_emb, k, generator, sigma):
     upper = initial_gain_bounds(x, weights, covered, sigma)
     factors = distance_factors(x)
     rows, gains = weighted_facility_location_greedy(lambda cols: gaussian_kernel(factors, x[cols], sigma), weights,
-                                                    covered, upper, k, RECHECK_BLOCK)
+                                                    covered, upper, k, kernel_noise(x.shape[1], sigma), RECHECK_BLOCK)
     return picks(rows, gains)
 
 

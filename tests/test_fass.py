@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from query_strategies.fass import fass_select
+from query_strategies.fass import cosine_noise, fass_select
 
 
 def facility_location(S, sim, F):
@@ -68,17 +68,20 @@ def tied_inputs(n, d, C, seed):
 
 def materialised_fass(probs, emb, k, top_n):
     """FASS as the m × m cosine matrix of F (the top_n·k rows of highest entropy, stable) and the plain greedy on
-    it: every free column's gain Σ_i max(0, s_ij − m_i) at every pick, the first largest taken."""
+    it: every free column's gain Σ_i max(0, s_ij − m_i) at every pick (an excess within the cosines' rounding,
+    cosine_noise, counted as 0), the first of those within m · noise of the largest taken (ties: both computations
+    round, so exact equality would make rounding pick)."""
     p, x = probs.numpy(), emb.numpy()
     F = np.argsort((p * np.log(p)).sum(1), kind="stable")[:top_n * k]
     norm = np.linalg.norm(x[F], axis=1, keepdims=True)
     unit = np.divide(x[F], norm, out=np.zeros_like(x[F]), where=norm > 0)
-    sim = unit @ unit.T
+    sim, noise = unit @ unit.T, cosine_noise(x.shape[1])
     cover, rows, gains = np.zeros(len(F)), [], []
     for _ in range(k):
-        gain = np.maximum(sim - cover[:, None], 0).sum(0)
+        excess = sim - cover[:, None]
+        gain = np.where(excess > noise, excess, 0).sum(0)
         gain[rows] = -np.inf
-        rows.append(int(np.argmax(gain)))
+        rows.append(int(np.flatnonzero(gain >= gain.max() - len(F) * noise)[0]))
         gains.append(gain[rows[-1]])
         cover = np.maximum(cover, sim[:, rows[-1]])
     return F[rows].tolist(), gains
@@ -97,3 +100,14 @@ def test_same_picks_as_the_materialised_cosine_matrix(n, d, k, top_n, seed):
     rows, gains = materialised_fass(probs, emb, k, top_n)
     assert got.index.tolist() == rows
     np.testing.assert_allclose(got.score, gains, rtol=1e-12, atol=1e-12)
+
+
+def test_copies_of_picked_rows_add_exactly_nothing_and_ties_go_to_the_lowest_index():
+    """Rows 4.. copy rows 0-3: once those are picked every gain is exactly 0, so the lowest indices follow with
+    scores 0; an exact copy of a pick kept a gain of 5.6e-16 (its column rounded otherwise in another block of the
+    product) and won: 8 after 4."""
+    base = torch.tensor(np.random.default_rng(1).normal(size=(4, 3)))
+    emb = base.repeat(5, 1)
+    chosen = fass_select(torch.full((20, 2), 0.5, dtype=torch.float64), emb, 6, torch.Generator().manual_seed(0))
+    assert sorted(chosen.index[:4].tolist()) == [0, 1, 2, 3] and chosen.index[4:].tolist() == [4, 5]
+    assert (chosen.score[4:] == 0).all()

@@ -188,6 +188,10 @@ def test_best_first_finds_the_argmax_and_stops_at_the_bounds():
 
     assert best_first(torch.arange(5), upper, exact, 1, lambda best: 0.0) == (1, 0.9)  # lowest index among ties
     assert evaluated == [2, 3, 1]  # index 0's bound (0.25) cannot beat 0.9: never evaluated
+    # gains within the tie tolerance of the largest are ties: the lowest index wins, with its own gain
+    gains[3] += 1e-12
+    assert best_first(torch.arange(5), upper, exact, 1, lambda best: 0.0) == (3, 0.9 + 1e-12)
+    assert best_first(torch.arange(5), upper, exact, 1, lambda best: 0.0, lambda best: 1e-9) == (1, 0.9)
 
 
 def round_row(rd):
@@ -230,3 +234,34 @@ def test_a_run_writes_the_scores_it_ranked_by(tmp_path):
     for _, picked in queries[queries["round"] > 0].groupby("round"):
         assert picked["score"].notna().all() and picked["score"].is_monotonic_decreasing
         assert (picked["score"] > 0).all() and (picked["score"] <= math.log(10)).all()
+
+
+def budget_cases():
+    """(name, select(k)) for selections over 4 candidates that rank by one score each (top_k) or search (bait,
+    typiclust)."""
+    from query_strategies.ceal import ceal_select
+    from query_strategies.learning_loss import learning_loss_select
+    from query_strategies.typiclust import typiclust_select
+    from query_strategies.vaal import vaal_select
+    from query_strategies.waal import waal_select
+
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(6, 3, generator=g, dtype=torch.float64), 1)
+    emb = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    labeled = torch.tensor([True, True, False, False, False, False])
+    return [("top_k", lambda k: top_k(torch.rand(4, generator=g), k)),
+            ("vaal", lambda k: vaal_select(torch.rand(4, generator=g), k, g)),
+            ("waal", lambda k: waal_select(probs[2:], torch.rand(4, generator=g), k, g, 1.0)),
+            ("lpl", lambda k: learning_loss_select(torch.rand(4, generator=g), k, g)),
+            ("ceal", lambda k: ceal_select(probs[2:], k, g, 0.5)),
+            ("bait", lambda k: bait_select(probs, emb, labeled, k, g)),
+            ("typiclust", lambda k: typiclust_select(emb, labeled.numpy(), k, g))]
+
+
+@pytest.mark.parametrize("name, select", budget_cases(), ids=[name for name, _ in budget_cases()])
+@pytest.mark.parametrize("k", [0, -1, 5])
+def test_a_budget_outside_the_candidates_is_refused_by_every_selection(name, select, k):
+    """top_k's selections returned n + k picks for a negative k, none for 0 and all n for k > n; bait divided 0 by 0
+    (then blamed the data's scale) or raised an IndexError, and typiclust gave scikit-learn's cluster count."""
+    with pytest.raises(ValueError, match=f"^cannot choose {k} of 4 points$"):
+        select(k)

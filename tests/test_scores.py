@@ -38,12 +38,13 @@ def test_top_k_takes_highest_and_breaks_ties_by_position():
 
 def test_top_k_is_the_stable_full_sort_on_ties_zeros_and_nan():
     """The partition-first top_k gives the first k of a stable argsort of −score, the scores rounded to few values
-    (many ties at the k-th), with ±0, ±inf and NaN among them, for k below, at and past the non-NaN count."""
+    (many ties at the k-th), with ±0, ±inf and NaN among them, for k below, at and past the non-NaN count (a k past
+    the scores is refused: tests/test_picks.py)."""
     rng = np.random.default_rng(11)
     for trial in range(30):
         s = np.round(rng.normal(size=300), int(rng.integers(0, 3)))
         s[rng.choice(300, 20, replace=False)] = rng.choice([0.0, -0.0, np.inf, -np.inf, np.nan], size=20)
-        for k in (1, int(rng.integers(2, 300)), 285, 300, 400):
+        for k in (1, int(rng.integers(2, 300)), 285, 300):
             expected = np.argsort(-s, kind="stable")[:k]
             chosen = top_k(torch.tensor(s), k)
             assert chosen.index.tolist() == expected.tolist()

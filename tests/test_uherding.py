@@ -16,8 +16,9 @@ from query_strategies.fass import weighted_facility_location_greedy
 from query_strategies.power_sampling import margin_power_score
 from query_strategies.selection import normalised
 from query_strategies.uherding import (FALLBACK_SIGMA, RECHECK_BLOCK, TEMPERATURES, UncertaintyHerding,
-                                       expected_calibration_errors, initial_gain_bounds, kernel_radius,
-                                       labelled_coverage, least_ece_temperature, uherding_select, validation_split)
+                                       expected_calibration_errors, initial_gain_bounds, kernel_noise,
+                                       kernel_radius, labelled_coverage, least_ece_temperature, uherding_select,
+                                       validation_split)
 
 
 def unit(v):
@@ -294,13 +295,13 @@ def test_the_bounds_prune_the_first_pick_and_keep_the_plain_greedys_picks():
         evaluated.append(len(cols))
         return torch.exp(-torch.cdist(x, x[cols]).square() / (2 * 0.01 ** 2))
 
-    upper = initial_gain_bounds(x, weights, covered, 0.01)
-    first = weighted_facility_location_greedy(columns, weights, covered, upper, 1, RECHECK_BLOCK)
+    upper, noise = initial_gain_bounds(x, weights, covered, 0.01), kernel_noise(x.shape[1], 0.01)
+    first = weighted_facility_location_greedy(columns, weights, covered, upper, 1, noise, RECHECK_BLOCK)
     assert sum(evaluated) - 1 <= len(x) / 20
     pruned = weighted_facility_location_greedy(columns, weights, covered, initial_gain_bounds(x, weights, covered,
-                                                                                              0.01), 40)
+                                                                                              0.01), 40, noise)
     plain = weighted_facility_location_greedy(columns, weights, covered, torch.full((len(x),), torch.inf,
-                                                                                    dtype=torch.float64), 40)
+                                                                                    dtype=torch.float64), 40, noise)
     assert first[0] == pruned[0][:1] and pruned[0] == plain[0]
     np.testing.assert_allclose(pruned[1], plain[1], rtol=1e-12)
 
@@ -314,3 +315,22 @@ def test_the_network_trained_aside_names_itself_in_its_warnings():
     messages = [str(w.message) for w in caught]
     assert messages and all(m.startswith("the network trained aside on 42 labelled points: training stopped")
                             for m in messages), messages
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_copies_of_rows_are_taken_by_lowest_index_and_add_exactly_nothing_once_covered(dtype):
+    """Rows 4.. copy rows 0-3: once those four are picked every gain is exactly 0 and the next picks are the lowest
+    indices (it picked 8 with a gain of 5.6e-16: a column's rounding depends on its place in the product's blocks),
+    and among uncovered copies of one row the lowest index wins."""
+    base = torch.tensor(np.random.default_rng(1).normal(size=(4, 3)))
+    emb = base.repeat(5, 1).to(dtype)
+    probs = torch.full((20, 2), 0.5, dtype=torch.float64)
+    chosen = uherding_select(probs, emb, emb[:0], 6, torch.Generator().manual_seed(0), 1.0)
+    assert sorted(chosen.index[:4].tolist()) == [0, 1, 2, 3] and chosen.index[4:].tolist() == [4, 5]
+    assert (chosen.score[4:] == 0).all()
+    clumps = torch.tensor(np.random.default_rng(2).normal(size=(40, 8))).repeat(30, 1)[torch.randperm(
+        1200, generator=torch.Generator().manual_seed(3))].to(dtype)
+    chosen = uherding_select(torch.full((1200, 2), 0.5, dtype=torch.float64), clumps, clumps[:0], 10,
+                             torch.Generator(), 0.5)
+    for i in chosen.index:  # each pick is the first of its copies
+        assert not (clumps[:i] == clumps[i]).all(1).any(), i
