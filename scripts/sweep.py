@@ -479,8 +479,8 @@ def lock_holder(folder):
 
 def run_job(argv, log_path):
     """The planned run as replan decides now: run.main(argv) with stdout and stderr appended to log_path, or
-    nothing; returns (outcome, exit code, line) with outcome 'ran', 'skip', 'refuse' or 'busy' (also for a run
-    that failed because another process took its folder first). A fresh run refused because another sweep filled
+    nothing; returns (outcome, exit code, line) with outcome 'ran', 'skip' (also for a resume that found the run
+    finished), 'refuse' or 'busy' (also for a run that failed because another process took its folder first). A fresh run refused because another sweep filled
     its folder between the replan and run.py's start is planned once more (skipped, or resumed)."""
     try:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -500,6 +500,8 @@ def run_job(argv, log_path):
             return "busy", 0, busy
         if not (code == 2 and action == "run" and attempt == 0 and filled_meanwhile(argv)):
             break
+    if code == 0 and action == "resume" and error_line(log_path).endswith(" is already finished"):
+        return "skip", 0, ""  # resumed to compare its data (a data file touched since), and nothing left to run
     return "ran", code, error_line(log_path) if code else ""
 
 

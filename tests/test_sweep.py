@@ -870,6 +870,8 @@ def test_a_finished_run_is_not_skipped_when_its_data_file_was_rewritten_since(tm
     assert capsys.readouterr().out.startswith("resume ")
     assert sweep.main(grid) == 0
     assert "already finished" in (tmp_path / "r" / "logs" / "d_mlp_rand_50_seed1.log").read_text()
+    # the resume found it finished: counted as skipped, not as a run that ran ('1 ran')
+    assert "1 runs: 0 ran, 1 skipped (finished before), 0 failed" in capsys.readouterr().out
     write_digits_csv(data, slice(600, 1200))
     os.utime(data, (time.time() + 10, time.time() + 10))
     capsys.readouterr()
