@@ -454,7 +454,7 @@ def check_pool(args, ds):
     if first_batch(args) > n_pool:
         what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"
         raise UserError(f"{what} is larger than the pool of {n_pool} points; lower it")
-    check_budget(args, n_pool)
+    check_n_end(args, n_pool)
     if n_query_rounds(args) and first_batch(args) == n_pool:
         raise UserError(f"the first batch of {n_pool} labels the whole pool of {n_pool} points, leaving none to "
                         f"query; lower --nStart, or --nEnd to {n_pool} to train once on all of it")
@@ -463,7 +463,7 @@ def check_pool(args, ds):
                         f"left after the first batch of {first_batch(args)} (pool of {n_pool}); lower --nQuery")
 
 
-def check_budget(args, n_pool):
+def check_n_end(args, n_pool):
     """UserError when --nEnd is below the first batch, or between it and one query more, with fixes that fit a
     pool of n_pool points (at least the first batch)."""
     first, left = first_batch(args), n_pool - first_batch(args)

@@ -480,8 +480,9 @@ def lock_holder(folder):
 def run_job(argv, log_path):
     """The planned run as replan decides now: run.main(argv) with stdout and stderr appended to log_path, or
     nothing; returns (outcome, exit code, line) with outcome 'ran', 'skip' (also for a resume that found the run
-    finished), 'refuse' or 'busy' (also for a run that failed because another process took its folder first). A fresh run refused because another sweep filled
-    its folder between the replan and run.py's start is planned once more (skipped, or resumed)."""
+    finished), 'refuse' or 'busy' (also for a run that failed because another process took its folder first). A
+    fresh run refused because another sweep filled its folder between the replan and run.py's start is planned once
+    more (skipped, or resumed)."""
     try:
         Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
