@@ -13,7 +13,7 @@ import torch
 from strategy_params import TOP_N
 
 from .entropy_sampling import entropy
-from .selection import best_first, check_budget, normalised, one_thread, picks, top_k
+from .selection import EPS64, best_first, check_budget, normalised, one_thread, picks, top_k
 from .strategy import Strategy
 
 DEFAULT_TOP_N = TOP_N.default
@@ -62,8 +62,8 @@ def cosine_columns(x):
 
 def cosine_noise(d):
     """A bound on the difference of two float64 computations of one cosine of unit rows of d entries: each is within
-    γ_d ≈ d·u of the exact one (u = 2⁻⁵³, Σ|x̂_k ŷ_k| ≤ 1), doubled, with room for the normalisation's rounding."""
-    return 2 * (d + 4) * 2.0 ** -53
+    γ_d ≈ d·u of the exact one (u = EPS64/2, Σ|x̂_k ŷ_k| ≤ 1), doubled, with room for the normalisation's rounding."""
+    return (d + 4) * EPS64
 
 
 def cosine_facility_location_greedy(x, k):

@@ -92,11 +92,11 @@ def typicality(x):
 def typical_picks(x, labels, labeled, k):
     """k unlabelled rows of x given cluster `labels` and the `labeled` mask: each time, in the cluster with the
     fewest labelled-or-picked points (then the largest, then the lowest id) that still has an unlabelled row, its
-    most typical unlabelled row (lowest index among ties), scored by its typicality."""
+    most typical unlabelled row (lowest index among ties), scored by its typicality; 1 ≤ k ≤ the unlabelled rows
+    (typiclust_select checks it)."""
     n_clusters = int(labels.max()) + 1
     sizes = np.bincount(labels, minlength=n_clusters)
     taken = np.array(labeled, dtype=bool)
-    check_budget(k, int((~taken).sum()))
     held = np.bincount(labels[taken], minlength=n_clusters)
     members = np.split(np.argsort(labels, kind="stable"), np.cumsum(sizes)[:-1])  # ascending within each cluster
     typical = {}  # cluster -> typicality of its members, computed at the cluster's first visit

@@ -54,9 +54,10 @@ def gaussian_kernel(a_factors, b, sigma):
 
 def kernel_noise(d, sigma):
     """A bound on the difference of two float64 computations of one k_ij = exp(−D/(2σ²)) of unit rows of d entries:
-    D's product of d + 2 terms of absolute sum ≤ 4 is within 4γ ≈ 4(d + 2)u of the exact D (u = 2⁻⁵³), the root and
-    square add a few ulps of D ≤ 4, and exp a few ulps of k ≤ 1; doubled for two computations."""
-    return 2 * (4 * (d + 6) * 2.0 ** -53 / (2 * sigma ** 2) + 4 * 2.0 ** -53)
+    D's product of d + 2 terms of absolute sum ≤ 4 is within 4γ ≈ 4(d + 2)u of the exact D (u = EPS64/2), the root
+    and square add a few ulps of D ≤ 4, and exp a few ulps of k ≤ 1; doubled for two computations:
+    2(4(d + 6)u/(2σ²) + 4u)."""
+    return 2 * (d + 6) * EPS64 / sigma ** 2 + 4 * EPS64
 
 
 def labelled_coverage(x, labelled, sigma):

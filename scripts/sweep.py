@@ -70,7 +70,7 @@ import dataset  # noqa: E402
 import run  # noqa: E402
 import resume  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
-from results import RESULT_FLAGS, SEGMENT_FLAGS, RunDir, differing_settings, load_state, result_settings  # noqa: E402
+from results import RESULT_FLAGS, RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
 from statefile import StateError, link_refusal, open_regular, read_regular  # noqa: E402
 from strategy_params import parameters, result_flags  # noqa: E402
@@ -228,7 +228,7 @@ def refusal_line(folder, recorded, planned, differing):
     def flags(values):
         return " ".join(resume.flag_text(k, values.get(k)) for k in differing)
     shown = {**recorded, **result_settings(recorded)}  # a run resumed with other --threads: '1+2'
-    mixed = any(k in SEGMENT_FLAGS and "+" in str(shown.get(k)) for k in differing)
+    mixed = any(shown.get(k) != recorded.get(k) for k in differing)
     was, now = flags(shown), flags(planned)
     return (f"{folder} was made with {was}{' (resumed with another value)' if mixed else ''}, the sweep would run "
             f"{now}; not reused: {'' if mixed else 'run the sweep with those flags, '}move the folder away or use "
