@@ -5,8 +5,10 @@ An entry is a folder of .npy files, `CACHE/decoded/<kind>-<key>`; the key is SHA
 decoder's own version strings and the contents of its source files, so a changed file, library or decoder gives a
 new key (and the entries made before it under the same `kind` are removed). Entries are written to a temporary
 folder and renamed into place, so a crash or a parallel run never leaves a partial one; a temporary folder that a
-killed writer left behind is removed by a later store once an hour old, and an entry that lacks one of its arrays
-is decoded again."""
+killed writer left behind is removed by a later store once an hour old. Each entry keeps the SHA-256 of its arrays
+(DIGEST_FILE), checked whenever it is read: an entry that lacks one of its arrays, or whose arrays were changed
+since, is decoded again. An entry is stored only when its source files still hash to the key after decoding, so a
+file edited while it was read never leaves its new content under the old content's key."""
 import hashlib
 import os
 import shutil
@@ -16,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-ENTRY_FORMAT = "badge-decoded-1"
+ENTRY_FORMAT = "badge-decoded-2"
+DIGEST_FILE = "sha256.txt"
 CHUNK = 1 << 20
 KEY_LENGTH = 32
 STALE_WRITE_SECONDS = 3600  # a temporary folder untouched this long was left by a writer that was killed
@@ -51,24 +54,40 @@ def entry_key(sources, versions):
     return h.hexdigest()[:KEY_LENGTH]
 
 
+def arrays_digest(arrays, names):
+    """SHA-256 over the arrays `names` of the dict `arrays`, in that order: each one's dtype, shape and bytes."""
+    h = hashlib.sha256()
+    for name in names:
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"\0{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.data)
+    return h.hexdigest()
+
+
 def cached_arrays(kind, sources, versions, decode, names):
     """The dict of arrays `decode()` returns for these source files, whose keys are `names`: read from the entry of
     `kind` when one exists for their current contents and `versions` (mapped copy-on-write: pages are read when
-    first touched, and writes stay private) and holds every one of them, else decoded and stored there (the store
-    is skipped, silently, when the cache cannot be written)."""
-    folder = cache_dir() / "decoded" / f"{kind}-{entry_key(sources, versions)}"
+    first touched, and writes stay private) and holds every one of them as stored, else decoded and stored there
+    (the store is skipped, silently, when the cache cannot be written or a source changed while it was read)."""
+    key = entry_key(sources, versions)
+    folder = cache_dir() / "decoded" / f"{kind}-{key}"
     if folder.is_dir():
         try:
-            return {name: np.load(folder / f"{name}.npy", mmap_mode="c", allow_pickle=False) for name in names}
-        except (OSError, ValueError, EOFError):  # a file missing, truncated or not an array: decoded again
-            shutil.rmtree(folder, ignore_errors=True)
+            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="c", allow_pickle=False) for name in names}
+            if (folder / DIGEST_FILE).read_text() == arrays_digest(arrays, names):
+                return arrays
+        except (OSError, ValueError, EOFError):  # a file missing, truncated or not an array
+            pass
+        shutil.rmtree(folder, ignore_errors=True)  # decoded again
     arrays = decode()
-    store(folder, arrays, kind)
+    if entry_key(sources, versions) == key:
+        store(folder, arrays, kind, arrays_digest(arrays, names))
     return arrays
 
 
-def store(folder, arrays, kind):
-    """Write `arrays` as `folder`/<name>.npy through a temporary folder and one rename, then remove the other
+def store(folder, arrays, kind, digest):
+    """Write `arrays` as `folder`/<name>.npy, with their `digest` in DIGEST_FILE, through a temporary folder and one
+    rename, then remove the other
     entries of `kind` (made from earlier contents of the same sources) and stale temporary folders. A Ctrl-C while
     it writes removes its temporary folder."""
     tmp = None
@@ -77,6 +96,7 @@ def store(folder, arrays, kind):
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".write-"))
         for name, value in arrays.items():
             np.save(tmp / f"{name}.npy", value, allow_pickle=False)
+        (tmp / DIGEST_FILE).write_text(digest)
         os.replace(tmp, folder)
         tmp = None  # in place: nothing left to remove
     except OSError:  # a read-only cache, a full disk, or a parallel run's entry already in place

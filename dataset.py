@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from catalog import unknown_data
+from catalog import IMAGE_MARKS, unknown_data
 from datacache import cache_dir, cached_arrays, path_tag
 from errors import UserError
 
@@ -243,7 +243,7 @@ def split_table(name, table, rng, source, hint=""):
     points, redrawn until every class is in the pool; each pool point's row of the table is kept in `rows`.
     `hint` ends the messages about the classes (label_hint)."""
     X, classes, y = table.X, table.classes, table.codes
-    two_classes(classes, source)
+    two_classes(classes, source, hint)
     n_test = max(1, int(round(TEST_FRACTION * len(X))))
     n_pool = min(len(X) - n_test, POOL_CAP)
     if n_pool < len(classes):
@@ -317,10 +317,11 @@ def encode_labels(y, source):
     return classes, codes.ravel()
 
 
-def two_classes(classes, source):
-    """UserError when the training data `source` has a single class; a test set may have one."""
+def two_classes(classes, source, hint=""):
+    """UserError when the training data `source` has a single class; a test set may have one. `hint` ends the
+    message (label_hint)."""
     if len(classes) < 2:
-        raise UserError(f"{source}: only one class in the labels; active learning needs at least two")
+        raise UserError(f"{source}: only one class in the labels; active learning needs at least two{hint}")
 
 
 # The cells pandas' read_csv takes for missing by default (its documented na_values).
@@ -377,12 +378,22 @@ def file_table(path, part=""):
                         importlib.metadata.version("pandas"))
 
 
+LABEL_NAMES = ("label", "labels", "class", "classes", "target", "y")  # a header's usual names of a label column
+
+
 def training_table(path):
-    """file_table of the --data file, with a warning when it is a CSV without a header row whose first row looks
-    like one: the labels are text and that row's label is the one class of a single row (the header
-    `400,500,600,label` over text labels reads as data, since its feature cells are numbers). A --test file is
-    not checked: its classes are the training file's, and a small one may well hold a class once."""
+    """file_table of the --data file, with a warning when a feature column's header reads as a label's name (one of
+    LABEL_NAMES: the label is not in the last column, as in Kaggle's MNIST CSVs), and one when it is a CSV without
+    a header row whose first row looks like one: the labels are text and that row's label is the one class of a
+    single row (the header `400,500,600,label` over text labels reads as data, since its feature cells are
+    numbers). A --test file is not checked: its classes are the training file's, and a small one may well hold a
+    class once."""
     table = file_table(path)
+    label_named = [i for i, name in enumerate(table.header) if name.strip().casefold() in LABEL_NAMES]
+    if label_named:
+        i = label_named[0]
+        warnings.warn(f"{path}: column {i + 1} is named {str(table.header[i])!r}, but run.py takes the last column "
+                      f"as the label and column {i + 1} as a feature; if it holds the label, move it last")
     first, counts = table.codes[0], np.bincount(table.codes)
     if (path.suffix.lower() == ".csv" and len(table.header) == 0 and table.classes.dtype.kind == "U"
             and counts[first] == 1 and (counts == 1).sum() == 1):
@@ -398,7 +409,7 @@ def given_split(name, train, test, rng, source, test_source, hint=""):
     differ or a test label never occurs in training. `hint` ends the message about a class too rare (label_hint)."""
     X, classes, y = train.X, train.classes, train.codes
     X_test, test_classes, test_codes = test.X, test.classes, test.codes
-    two_classes(classes, source)
+    two_classes(classes, source, hint)
     if X_test.shape[1] != X.shape[1]:
         raise UserError(f"{test_source} has {X_test.shape[1]} features per row, {source} {X.shape[1]}; the train "
                         f"and test sets need the same features")
@@ -499,7 +510,10 @@ def read_npz(path, part=""):
     x_name, y_name = f"X{part}", f"y{part}"
     names = npz_names(path)
     if x_name not in names or y_name not in names:
-        raise UserError(f"{path} has arrays {sorted(names)}, not {x_name} and {y_name}; {NPZ_HINT}")
+        split = [a for a in SPLIT_ARRAYS if a not in names] if not part and set(SPLIT_ARRAYS) & set(names) else []
+        wanted = f"{x_name} and {y_name}" + (f", nor all of {', '.join(SPLIT_ARRAYS)} (it lacks {', '.join(split)})"
+                                             if split else "")
+        raise UserError(f"{path} has arrays {sorted(names)}, not {wanted}; {NPZ_HINT}")
     try:
         with np.load(path, allow_pickle=False) as z:
             X, y = z[x_name], z[y_name]
@@ -510,6 +524,9 @@ def read_npz(path, part=""):
                         f"strings), which is not read; save it as np.asarray(y, dtype=str) or numbers")
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         raise UserError(f"{path} is not a readable .npz file ({first_line(e)}); {NPZ_HINT}")
+    for array, array_name in ((X, x_name), (y, y_name)):
+        if not isinstance(array, np.ndarray):  # a member that is not in .npy format reads as its raw bytes
+            raise UserError(f"{path} is not a readable .npz file ({array_name} is not an .npy array); {NPZ_HINT}")
     if X.ndim == 0 or len(X) == 0:
         raise UserError(f"{path}: {x_name} has no rows; {NPZ_HINT}")
     if y.dtype.kind not in "biufUS":
@@ -772,6 +789,9 @@ def load_error(name, path, root, download, e):
         partial = any(file.exists() for file, _ in image_files(name, path))
         if partial and (found := unreadable_file(name, path, f"put {WHERE_TO_PUT[name]} under {path}")):
             return UserError(f"{name} files under {path} could not be read: {found} (see README, 'Data sets')")
+        if path.name in IMAGE_MARKS[name]:
+            return UserError(f"{name} is not under {path}, which is {name}'s own folder: give the folder that holds "
+                             f"it, --path {path.parent} (see README, 'Data sets')")
         return UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
                          f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
     in_cache = root != path
@@ -841,8 +861,9 @@ def idx_problem(file):
     if magic != IDX_MAGIC[ndim]:
         return f"starts with magic number {magic:#010x}, not {IDX_MAGIC[ndim]:#010x}: it is not an idx{ndim} file"
     if size - header != math.prod(dims):
-        return (f"holds {size - header} bytes after its header, which announces {'×'.join(map(str, dims))} = "
-                f"{math.prod(dims)}: it is truncated or has bytes past its end")
+        size_text = "×".join(map(str, dims)) + (f" = {math.prod(dims)}" if ndim > 1 else "")
+        return (f"holds {size - header} bytes after its header, which announces {size_text}: it is truncated or has "
+                f"bytes past its end")
     return None
 
 
@@ -883,7 +904,7 @@ def image_root(name, path):
         extract_mnist(name, path / name / "raw", cache / name / "raw")
         return cache, False
     if name == "CIFAR10" and (path / CIFAR_ARCHIVE).is_file() and not ready(name, cache):
-        extract_into(path / CIFAR_ARCHIVE, cache / CIFAR_FOLDER, name)
+        extract_cifar10(path / CIFAR_ARCHIVE, cache / CIFAR_FOLDER)
     return cache, not ready(name, cache)
 
 
@@ -913,6 +934,17 @@ def extract_mnist(name, raw, dest):
     for archive, _ in archives:
         if not (dest / Path(archive).stem).is_file():
             extract_into(raw / archive, dest / Path(archive).stem, name)
+
+
+def extract_cifar10(archive, dest):
+    """Check CIFAR-10's archive against torchvision's md5 sum, then extract it to `dest` (its batches' folder)."""
+    from torchvision.datasets import CIFAR10
+    from torchvision.datasets.utils import check_integrity
+
+    if not check_integrity(str(archive), CIFAR10.tgz_md5):
+        raise UserError(f"{archive} is corrupt or truncated (its md5 is not the original's); replace it with the "
+                        f"original CIFAR-10 python archive (see README, 'Data sets')")
+    extract_into(archive, dest, "CIFAR10")
 
 
 def extract_into(archive, dest, name):

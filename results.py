@@ -293,21 +293,31 @@ def lenient_field(parser, text):
     return None if parser in (int, float, number) else text
 
 
+def csv_fields(line):
+    """The fields of one CSV line, quotes removed as the csv module reads them; ValueError for what it cannot read
+    (a carriage return inside a field)."""
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error as e:
+        raise ValueError(str(e)) from None
+
+
 def lenient_rounds(text):
     """The complete lines of a rounds.csv's text as (columns, rows), for an analysis that reads what any version
     wrote: the header may name any columns (an older version's lack newer ones; a column no longer written is read
     as numbers); each row is {column: lenient_field(its parser, field)}, without the columns a short line lacks at
-    its end; empty lines are skipped. ([], []) when no complete line holds anything but blanks; ValueError naming
-    a line with more fields than the header."""
+    its end; empty lines are skipped, and fields may be quoted (a spreadsheet's or pandas' QUOTE_ALL export).
+    ([], []) when no complete line holds anything but blanks; ValueError naming a line with more fields than the
+    header."""
     lines = complete_lines(text)
     if not "".join(lines).strip():
         return [], []
-    columns = lines[0].split(",")
+    columns = csv_fields(lines[0])
     rows = []
     for line_no, line in enumerate(lines[1:], start=2):
         if not line:
             continue
-        fields = line.split(",")
+        fields = csv_fields(line)
         if len(fields) > len(columns):
             raise ValueError(f"line {line_no} has {len(fields)} fields, the header {len(columns)}")
         rows.append({c: lenient_field(ROUND_PARSERS.get(c, number), f) for c, f in zip(columns, fields)})

@@ -76,15 +76,16 @@ def plot_penalty(P, T, title, fig_dir, stem, note):
     save(fig, fig_dir, stem)
 
 
-def plot_cdf(errors, title, fig_dir, stem):
-    """Each algorithm's cumulative distribution of its normalised errors, weighted by their `weight`."""
+def plot_cdf(errors, title, fig_dir, stem, metric="test_acc"):
+    """Each algorithm's cumulative distribution of its normalised errors on `metric`, weighted by their `weight`."""
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for alg in alg_order(errors.alg.unique()):
         e = errors[errors.alg == alg].sort_values("value")
         x = np.concatenate([e.value.iloc[:1], e.value])
         y = np.concatenate([[0.0], e.weight.cumsum() / e.weight.sum()])
         ax.step(x, y, where="post", label=alg, lw=1.6, **line_style(alg, len(x)))
-    ax.set(xlabel="error relative to random sampling: (1 − accuracy) / (1 − rand's accuracy)",
+    accuracy = "balanced accuracy" if metric == "balanced_acc" else "accuracy"
+    ax.set(xlabel=f"error relative to random sampling: (1 − {accuracy}) / (1 − rand's {accuracy})",
            ylabel="fraction of checkpoints at or below it\n(every setting weighs the same)", title=title)
     ax.grid(alpha=0.3)
     outside_legend(ax)

@@ -36,7 +36,7 @@ def run_defaults(flags):
 # What a run that does not record a flag (an older version, a results.csv without the column) most likely used: run.py's
 # default; --device's ('auto') names no value, so an unrecorded device is never presumed to differ.
 PRESUMED = run_defaults(k for k in (*RESULT_FLAGS, *STRATEGY_COLUMNS) if k != "device")
-ACC_LINE = re.compile(r"(\d+(?:\.\d+)?)\s+testing accuracy\s+(\d+(?:\.\d+)?)")
+ACC_LINE = re.compile(r"(\d+(?:\.\d+)?)\s+testing accuracy\s+(\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|nan|-?inf)")
 NAMESPACE = re.compile(r"Namespace\((.*)\)")
 NAMESPACE_ITEM = re.compile(r"(\w+)=('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^,]*)")
 LOG_NAME = re.compile(r"^(?P<data>[^_]+)_(?P<model>[^_]+)_(?P<alg>.+?)_(?P<nQuery>\d+)"
@@ -255,7 +255,7 @@ def load_log(path, raw, log_meta):
                       f"{counts[back[0]]} (accuracy line {back[0] + 1}): two runs' output in one file? Split it, "
                       f"one run a file")
         return None
-    if (bad := [a for _, a in pairs if float(a) > 1]):
+    if (bad := [a for _, a in pairs if not 0 <= float(a) <= 1]):
         warnings.warn(f"skipping {path}: it has testing accuracy {bad[0]}, not a fraction in [0, 1]")
         return None
     return log_rows(path, pairs, setting)

@@ -52,7 +52,8 @@ mean per-class recall on the test set) in place of test accuracy; runs that do n
 
 Rules. Checkpoints are nStart, then nStart + k·nQuery, k = 1, 2, 4, 8, …, while the seeds' mean accuracy of 'rand'
 there is at most 99 % of its final value (its mean at the largest count all 'rand' seeds reached): as in the authors'
-script, the first such count where rand exceeds 99 % is not a checkpoint. A setting without 'rand' uses every such
+script, the first such count where rand exceeds 99 % is not a checkpoint; a count that no rand seed records is not
+one either, and the rule goes on past it (with a warning). A setting without 'rand' uses every such
 checkpoint that all its runs reached, with a warning, and has no normalised error. At a checkpoint, i beats j when the
 paired (by seed) t statistic of acc_i − acc_j exceeds the two-sided 5 % critical value t_{0.975, n−1} of the n paired
 seeds (2.776 for 5 seeds; --t-threshold fixes it); equal non-zero differences at every seed count as a win (t = ±inf),
@@ -64,7 +65,9 @@ is the same). Each normalised error is weighted 1/L (1/L' when the algorithm has
 checkpoints, or rand's error is 0 at some), so every setting weighs the same in a CDF (each algorithm's curve rises to
 1). A warning names the runs that end before others of their strategy and setting (beyond a run's last round, the
 curve and summary average fewer seeds), one the strategies that lack seeds others in the setting ran (their means are
-over other seeds), and the files of an earlier analysis in --fig that this one did not write."""
+over other seeds), one rand's runs when all end before another strategy's (rand's final accuracy is then taken
+early), one the strategies without any value at some checkpoint (there they neither win nor lose), and the files of
+an earlier analysis in --fig that this one did not write."""
 import signal
 import sys
 from pathlib import Path
@@ -93,7 +96,8 @@ from scripts.agg_read import (LOG_META_KEYS, LOG_META_WHOLE, SETTING, BrokenRun,
                               load_results, setting_title, warn_mixed_trainers, whole_number)
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rand_gaps,
-                               rarest_counts, setting_summary, tested_pairs, training_costs)
+                               rand_means, rand_unrecorded, rarest_counts, setting_summary, tested_pairs,
+                               training_costs, unrecorded_checkpoints)
 
 
 METRICS = ("test_acc", "balanced_acc")
@@ -136,7 +140,7 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERS
         stops.to_csv(fig_dir / "train_stops.csv")
     found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric, versus)
              for key, setting in table.groupby(SETTING)]
-    averages = write_overall([r for r in found if r is not None], fig_dir, fixed_threshold)
+    averages = write_overall([r for r in found if r is not None], fig_dir, fixed_threshold, metric)
     warn_stale(fig_dir, earlier)
     return averages, stops
 
@@ -201,6 +205,7 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
                       f"{int(ends.min())}, the largest all reach")
     warn_short_runs(acc, title)
     warn_missing_seeds(acc, title)
+    warn_unrecorded(acc, points, n_first, int(n_query), title, metric)
     if RAND in acc and (gaps := rand_gaps(acc[RAND])):
         warnings.warn(f"{title}: some 'rand' seeds record no {metric} at {len(gaps)} labelled count(s) ("
                       f"{', '.join(map(str, gaps[:3]))}{', …' if len(gaps) > 3 else ''}); rand's mean there, which "
@@ -214,7 +219,7 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
     write_penalty(P, T, title, fig_dir, f"penalty_{stem}",
                   f"{metric}, L = {len(points)} checkpoints, {threshold_note(fixed_threshold)}, ≤ {n_seeds} seeds")
     columns = dict(zip(SETTING, key))
-    errors = write_errors(normalised_errors(acc, points), title, fig_dir, f"cdf_{stem}")
+    errors = write_errors(normalised_errors(acc, points), title, fig_dir, f"cdf_{stem}", metric)
     times = write_query_times(query_times(setting), title, fig_dir, f"query_time_{stem}")
     summary = setting_summary(acc, P, T, points, versus, metric)
     if times is not None:
@@ -240,6 +245,28 @@ def warn_short_runs(acc, title):
                       f"{'; …' if len(short) > 4 else ''}): beyond that count, curves and means are over fewer seeds")
 
 
+def warn_unrecorded(acc, points, n_first, n_query, title, metric):
+    """Warnings for counts without any value: where no rand seed has one (that count is not a checkpoint), rand's
+    runs that all end before another strategy's (rand's final accuracy, which places the checkpoints, is taken
+    earlier), and the algorithms without a value at some checkpoint (there they neither win nor lose, while each
+    win still weighs 1/L)."""
+    if RAND in acc:
+        if gaps := rand_unrecorded(rand_means(acc[RAND]), n_first, n_query):
+            warnings.warn(f"{title}: no 'rand' seed records {metric} at {', '.join(map(str, gaps))} labels; rand's "
+                          f"99 % rule cannot place a checkpoint there, so those counts are left out")
+        ends = {alg: a.apply(pd.Series.last_valid_index).dropna() for alg, a in acc.items()}
+        others = [int(e.max()) for alg, e in ends.items() if alg != RAND and len(e)]
+        if len(ends[RAND]) and others and int(ends[RAND].max()) < max(others):
+            warnings.warn(f"{title}: its 'rand' runs end at {int(ends[RAND].max())} labels, before other strategies' "
+                          f"({max(others)}); rand's final accuracy, which places the checkpoints, is taken there: "
+                          f"run rand to the end")
+    if lacking := unrecorded_checkpoints(acc, points):
+        named = "; ".join(f"{alg} at {', '.join(map(str, c))}" for alg, c in list(lacking.items())[:4])
+        warnings.warn(f"{title}: {len(lacking)} strateg{'y has' if len(lacking) == 1 else 'ies have'} no {metric} "
+                      f"at some of the L = {len(points)} checkpoints ({named}{'; …' if len(lacking) > 4 else ''}): "
+                      f"there they neither win nor lose, so their columns and rows count fewer checkpoints")
+
+
 def warn_missing_seeds(acc, title):
     """One warning naming the algorithms without runs of some seeds that others in the setting ran: their curves
     and summary means are over another set of seeds (each seed its own initial labels), and their t-tests pair only
@@ -259,11 +286,11 @@ def write_penalty(P, T, title, fig_dir, stem, note):
     plot_penalty(P, T, title, fig_dir, stem, note)
 
 
-def write_errors(errors, title, fig_dir, stem):
-    """The CDF of a setting's normalised errors as <stem>; the errors, or None when there are none."""
+def write_errors(errors, title, fig_dir, stem, metric):
+    """The CDF of a setting's normalised errors on `metric` as <stem>; the errors, or None when there are none."""
     if not len(errors):
         return None
-    plot_cdf(errors, title, fig_dir, stem)
+    plot_cdf(errors, title, fig_dir, stem, metric)
     return errors
 
 
@@ -276,7 +303,7 @@ def write_query_times(times, title, fig_dir, stem):
     return times
 
 
-def write_overall(found, fig_dir, fixed_threshold):
+def write_overall(found, fig_dir, fixed_threshold, metric):
     """penalty_overall, cdf_overall, normalised_error.csv and query_time.csv over the settings' results; warns
     about untested cells and about algorithms missing from some settings (their sums cover fewer); returns the
     overall matrix's column averages, empty where untested."""
@@ -291,22 +318,29 @@ def write_overall(found, fig_dir, fixed_threshold):
     if errors:
         all_err = pd.concat(errors, ignore_index=True)
         all_err.to_csv(fig_dir / "normalised_error.csv", index=False)
-        plot_cdf(all_err, f"all settings ({all_err.groupby(SETTING).ngroups})", fig_dir, "cdf_overall")
+        plot_cdf(all_err, f"all settings ({all_err.groupby(SETTING).ngroups})", fig_dir, "cdf_overall", metric)
     times = [r.times for r in found if r.times is not None]
     if times:
         pd.concat(times, ignore_index=True).to_csv(fig_dir / "query_time.csv", index=False)
     return marked_table(overall, overall_tested).loc["column average"]
 
 
+def tested_in(T, alg):
+    """Whether a setting's tested cells T pair `alg` with another algorithm at least once."""
+    return bool(T.loc[alg].drop(alg).any() or T[alg].drop(alg).any())
+
+
 def warn_uneven_settings(found):
-    """One warning naming the algorithms that only some of the settings ran: summed over settings, their columns
-    cover fewer of them than the others'."""
-    counts = pd.Series([a for r in found for a in r.P.columns]).value_counts()
+    """One warning naming the algorithms tested in only some of the settings (ran in fewer, or with fewer than 2
+    seeds paired with another's): summed over settings, their columns cover fewer of them than the others'."""
+    algs = sorted({a for r in found for a in r.P.columns})
+    counts = pd.Series({a: sum(a in r.T.columns and tested_in(r.T, a) for r in found) for a in algs})
     fewer = counts[counts < len(found)]
     if len(found) > 1 and len(fewer):
-        named = ", ".join(f"{a} ({n})" for a, n in fewer.sort_index().items())
-        warnings.warn(f"not every algorithm is in all {len(found)} settings: {named}; overall sums over fewer "
-                      f"settings are lower for that alone, so compare them over the settings they share (--algs)")
+        named = ", ".join(f"{a} ({n})" for a, n in fewer.items())
+        warnings.warn(f"not every algorithm is tested in all {len(found)} settings: {named}; overall sums over fewer "
+                      f"settings are lower for that alone (an algorithm is untested where it did not run, or shares "
+                      f"fewer than 2 seeds with the others), so compare them over the settings they share (--algs)")
 
 
 def setting_groups(found):

@@ -64,14 +64,31 @@ def rand_cutoff(mean):
 
 def rand_checkpoints(mean, n_start, n_query):
     """nStart, then nStart + k·nQuery (k = 1, 2, 4, …) while rand's mean (rand_means) there is at most 99 % of its
-    final mean: the authors' rule, which leaves out the checkpoint where rand first exceeds it."""
+    final mean: the authors' rule, which leaves out the checkpoint where rand first exceeds it. A count that no rand
+    seed records (rand_unrecorded) is not a checkpoint, and the rule goes on past it."""
     counts = geometric_counts(n_start, n_query, int(mean.index[-1]))
     kept = counts[:1]
     for count in counts[1:]:
-        if count not in mean.index or mean[count] > RAND_FRACTION * mean.iloc[-1]:
+        if count not in mean.index:
+            continue
+        if mean[count] > RAND_FRACTION * mean.iloc[-1]:
             break
         kept.append(count)
     return kept
+
+
+def rand_unrecorded(mean, n_start, n_query):
+    """The counts nStart + k·nQuery (k = 1, 2, 4, …) below rand's final count where no rand seed has a value
+    (rand_means lacks them): the rule cannot be applied there."""
+    if mean.empty:
+        return []
+    return [c for c in geometric_counts(n_start, n_query, int(mean.index[-1]))[1:] if c not in mean.index]
+
+
+def unrecorded_checkpoints(acc, points):
+    """{alg: [checkpoints where none of its seeds has a value]} for the algorithms that lack some."""
+    lacking = {alg: [c for c in points if c not in a.index or a.loc[c].isna().all()] for alg, a in acc.items()}
+    return {alg: counts for alg, counts in lacking.items() if counts}
 
 
 def last_common_count(acc):

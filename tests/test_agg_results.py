@@ -477,18 +477,59 @@ def test_the_summary_s_last_count_is_one_every_run_reached(tmp_path):
     assert summary.loc["badge", "acc_200"] == pytest.approx(0.83, abs=1e-4)
 
 
+def analysed_without(tmp_path, drop):
+    """(summary columns acc_*, warnings) of an analysis of rand and badge (3 seeds, 50 → 350 labels: checkpoints 50,
+    100, 150 and 250) whose results.csv rows `drop(table)` marks are removed first."""
+    for seed in (1, 2, 3):
+        write_run(tmp_path / "res", "rand", seed, [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.96 + seed / 1000])
+        write_run(tmp_path / "res", "badge", seed, [0.5, 0.7, 0.8, 0.9, 0.93, 0.96, 0.97 + seed / 1000])
+    assert agg_results.main([str(tmp_path / "res"), "--fig", str(tmp_path / "whole")]) == 0
+    table = pd.read_csv(tmp_path / "whole" / "results.csv", keep_default_na=False, na_values=[""])
+    table[~drop(table)].to_csv(tmp_path / "cut.csv", index=False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert agg_results.main([str(tmp_path / "cut.csv"), "--fig", str(tmp_path / "fig")]) == 0
+    summary = pd.read_csv(tmp_path / "fig" / "summary_digits_mlp_50.csv", index_col=0)
+    return [c for c in summary.columns if c.startswith("acc_")], [str(w.message) for w in caught]
+
+
+def test_a_count_that_no_rand_seed_records_is_skipped_not_the_end_of_the_checkpoints(tmp_path):
+    """With rand's rows at 100 labels gone from every seed the checkpoints stopped at nStart: L = 1 and a matrix of
+    zeros, without a word."""
+    columns, caught = analysed_without(tmp_path, lambda t: (t.alg == "rand") & (t.n_labeled == 100))
+    assert columns[:3] == ["acc_50", "acc_150", "acc_250"]
+    assert ("digits, mlp, batch 50: no 'rand' seed records test_acc at 100 labels; rand's 99 % rule cannot place a "
+            "checkpoint there, so those counts are left out") in caught
+
+
+def test_a_strategy_without_a_checkpoint_and_rand_that_ends_early_are_named(tmp_path):
+    """A strategy whose every seed lacks a checkpoint neither won nor lost there, and its column average fell
+    without a warning; rand's runs all cut short moved the checkpoints without one."""
+    _, caught = analysed_without(tmp_path, lambda t: (t.alg == "badge") & (t.n_labeled > 200))
+    assert [m for m in caught if "strategy has" in m] == [
+        "digits, mlp, batch 50: 1 strategy has no test_acc at some of the L = 4 checkpoints (badge at 250): there "
+        "they neither win nor lose, so their columns and rows count fewer checkpoints"]
+    _, caught = analysed_without(tmp_path / "short", lambda t: (t.alg == "rand") & (t.n_labeled > 150))
+    assert ("digits, mlp, batch 50: its 'rand' runs end at 150 labels, before other strategies' (350); rand's final "
+            "accuracy, which places the checkpoints, is taken there: run rand to the end") in caught
+
+
 def test_algorithms_missing_from_some_settings_are_named(tmp_path):
     for seed in (1, 2):
         for alg in ("rand", "badge"):
             write_run(tmp_path, alg, seed, [0.5, 0.6, 0.7])
             write_run(tmp_path, alg, seed, [0.5, 0.6, 0.7], n_query=100)
         write_run(tmp_path, "bait", seed, [0.5, 0.6, 0.7])
+    write_run(tmp_path, "typiclust", 1, [0.5, 0.6, 0.7])  # one seed in each setting: no cell of it is tested
+    write_run(tmp_path, "typiclust", 1, [0.5, 0.6, 0.7], n_query=100)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f")]) == 0
     uneven = [str(w.message) for w in caught if "not every algorithm" in str(w.message)]
-    assert uneven == ["not every algorithm is in all 2 settings: bait (1); overall sums over fewer settings are "
-                      "lower for that alone, so compare them over the settings they share (--algs)"]
+    assert uneven == ["not every algorithm is tested in all 2 settings: bait (1), typiclust (0); overall sums over "
+                      "fewer settings are lower for that alone (an algorithm is untested where it did not run, or "
+                      "shares fewer than 2 seeds with the others), so compare them over the settings they share "
+                      "(--algs)"]
 
 
 def test_cli_errors(tmp_path, capsys):
@@ -1136,11 +1177,23 @@ def test_a_log_s_namespace_flags_keep_it_apart_from_runs_of_other_values(tmp_pat
     ("50\ttesting accuracy 0.7\n100\ttesting accuracy 0.8\n50\ttesting accuracy 0.2\n",
      "its labelled counts go back from 100 to 50 (accuracy line 3): two runs' output in one file?"),
     ("50\ttesting accuracy 51.0\n", "it has testing accuracy 51.0, not a fraction in [0, 1]"),
+    ("50\ttesting accuracy nan\n100\ttesting accuracy 0.85\n", "it has testing accuracy nan, not a fraction in"),
 ])
 def test_a_log_of_two_runs_or_of_percentages_is_skipped_with_a_warning(tmp_path, text, message):
     (tmp_path / "digits_mlp_conf_50_seed1.txt").write_text(text)
     with pytest.warns(UserWarning, match=re.escape(message)):
         assert agg_read.load_results([tmp_path]).empty
+
+
+def test_a_rounds_csv_with_quoted_fields_is_read(tmp_path):
+    """A rounds.csv saved again with every field quoted (pandas' QUOTE_ALL, a spreadsheet) was skipped as having
+    no n_labeled and test_acc columns."""
+    run = write_run(tmp_path, "rand", 1, [0.5, 0.6])
+    plain = agg_read.load_results([tmp_path])
+    pd.read_csv(run.rounds).to_csv(run.rounds, index=False, quoting=1, lineterminator="\n")
+    assert run.rounds.read_text().startswith('"round","n_labeled"')
+    quoted = agg_read.load_results([tmp_path])
+    assert quoted.test_acc.tolist() == plain.test_acc.tolist() == [0.5, 0.6]
 
 
 def test_rounds_with_an_accuracy_above_one_are_a_broken_run(tmp_path):

@@ -12,6 +12,7 @@ import tarfile
 import tempfile
 import time
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ import pytest
 import torch
 import torchvision.datasets.cifar
 import torchvision.datasets.svhn
+import torchvision.datasets.utils
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -142,7 +144,7 @@ def rewrite(file, edit):
     ("t10k-labels-idx1-ubyte", lambda b: b"\x12\x34" + b[2:],
      "starts with magic number 0x12340801, not 0x00000801: it is not an idx1 file"),
     ("t10k-labels-idx1-ubyte", lambda b: b"", "is 0 bytes long, shorter than its 8-byte header: it is empty"),
-    ("train-labels-idx1-ubyte", lambda b: b + b"\0", "holds 201 bytes after its header, which announces 200 = 200"),
+    ("train-labels-idx1-ubyte", lambda b: b + b"\0", "holds 201 bytes after its header, which announces 200: it"),
     ("train-images-idx3-ubyte", gzip.compress,
      "is gzip-compressed (the archive train-images-idx3-ubyte.gz under the extracted file's name)"),
 ])
@@ -228,7 +230,11 @@ def test_cifar10_archive_is_extracted_into_the_cache(tmp_path, monkeypatch):
     data.mkdir()
     with tarfile.open(data / "cifar-10-python.tar.gz", "w:gz") as tar:
         tar.add(tmp_path / "build" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    user_error(lambda: dataset.load("CIFAR10", 0, str(data), rng()), f"{data / 'cifar-10-python.tar.gz'} is corrupt "
+               "or truncated (its md5 is not the original's); replace it with the original CIFAR-10 python archive")
+    assert not (tmp_path / "cache" / "torchvision").exists()  # checked before extracting: nothing to delete
     skip_md5(monkeypatch, torchvision.datasets.cifar)
+    skip_md5(monkeypatch, torchvision.datasets.utils)
     before = tree_state(data)
     ds = dataset.load("CIFAR10", 0, str(data), rng())
     assert tree_state(data) == before
@@ -333,6 +339,17 @@ def test_missing_image_files_offline_fail_fast_with_where_to_put_them(tmp_path, 
     assert time.perf_counter() - start < 20
     assert list(data.iterdir()) == []
     assert socket.getdefaulttimeout() is None  # the download timeout does not leak out
+
+
+def test_an_image_data_sets_own_folder_as_path_names_its_parent(tmp_path, monkeypatch):
+    """--path PATH/MNIST said that MNIST is not under it and that downloading failed, not to give PATH."""
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    write_mnist_slice(tmp_path / "data", "MNIST", 20, 10)
+    own = tmp_path / "data" / "MNIST"
+    msg = user_error(lambda: dataset.load("MNIST", 0, str(own), rng()), f"MNIST is not under {own}, which is MNIST's "
+                     f"own folder: give the folder that holds it, --path {tmp_path / 'data'}")
+    assert "download" not in msg
 
 
 # ---------------------------------------------------------------- OpenML
@@ -593,8 +610,10 @@ def test_a_label_that_is_not_the_last_column_is_named_as_the_likely_cause(tmp_pa
 
     wine = load_wine(as_frame=True).frame
     wine[["target", *wine.columns[:-1]]].to_csv(tmp_path / "wine.csv", index=False)
-    user_error(lambda: dataset.load(str(tmp_path / "wine.csv"), 0, "", rng()), "is too rare to appear in a random pool",
-               "; run.py takes the last column as the label: move yours there")
+    with pytest.warns(UserWarning, match="column 1 is named 'target', but run.py takes the last column as the label"):
+        user_error(lambda: dataset.load(str(tmp_path / "wine.csv"), 0, "", rng()),
+                   "is too rare to appear in a random pool", "; run.py takes the last column as the label: move yours "
+                   "there")
     wine.assign(target=np.linspace(0, 1, len(wine))).to_csv(tmp_path / "measured.csv", index=False)
     user_error(lambda: dataset.load(str(tmp_path / "measured.csv"), 0, "", rng()),
                "178 rows are too few for 178 classes", "every row has a label of its own, so the labels look "
@@ -604,8 +623,28 @@ def test_a_label_that_is_not_the_last_column_is_named_as_the_likely_cause(tmp_pa
     assert "last column" not in msg
     monkeypatch.setattr(dataset, "POOL_CAP", 100)  # with --test, a class missing from the capped pool
     wine[["target", *wine.columns[:-1]]].iloc[:20].to_csv(tmp_path / "test.csv", index=False)
-    user_error(lambda: dataset.load(str(tmp_path / "wine.csv"), 0, "", rng(), test=str(tmp_path / "test.csv")),
-               "too rare to appear in a random pool of 100 rows", "run.py takes the last column as the label")
+    with pytest.warns(UserWarning, match="named 'target'"):
+        user_error(lambda: dataset.load(str(tmp_path / "wine.csv"), 0, "", rng(), test=str(tmp_path / "test.csv")),
+                   "too rare to appear in a random pool of 100 rows", "run.py takes the last column as the label")
+
+
+def test_a_column_named_as_a_label_before_the_last_is_warned_about(tmp_path):
+    """Kaggle's MNIST CSVs put `label` first: a pixel was taken for the label without a word (FashionMNIST's last
+    pixel has eight values in 3,000 rows), and where it was always 0 the one-class error gave no hint."""
+    rows = np.random.default_rng(0).integers(0, 4, (60, 4))
+    rows[:, 0] = np.arange(60) % 3
+    frame = pd.DataFrame(rows, columns=["label", "pixel1", "pixel2", "pixel3"])
+    frame.to_csv(tmp_path / "kaggle.csv", index=False)
+    with pytest.warns(UserWarning, match="column 1 is named 'label', but run.py takes the last column as the label"):
+        assert dataset.load(str(tmp_path / "kaggle.csv"), 0, "", rng()).class_names == ["0", "1", "2", "3"]
+    frame.assign(pixel3=0).to_csv(tmp_path / "blank.csv", index=False)
+    with pytest.warns(UserWarning, match="named 'label'"):
+        user_error(lambda: dataset.load(str(tmp_path / "blank.csv"), 0, "", rng()), "only one class in the labels",
+                   "run.py takes the last column as the label: move yours there")
+    frame[["pixel1", "pixel2", "pixel3", "label"]].to_csv(tmp_path / "last.csv", index=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert dataset.load(str(tmp_path / "last.csv"), 0, "", rng()).class_names == ["0", "1", "2"]
 
 
 def test_a_test_set_of_one_class_is_a_test_set(tmp_path):
@@ -746,7 +785,9 @@ def test_npz_file(tmp_path):
 
 @pytest.mark.parametrize("arrays, fragment", [
     ({"X": np.zeros((4, 2))}, "has arrays ['X'], not X and y"),
-    ({"features": np.zeros((4, 2)), "y": np.arange(4)}, "not X and y"),
+    ({"features": np.zeros((4, 2)), "y": np.arange(4)}, "not X and y;"),
+    ({"X_train": np.zeros((4, 2)), "y_train": np.arange(4), "X_test": np.zeros((2, 2))},
+     "not X and y, nor all of X_train, y_train, X_test, y_test (it lacks y_test);"),
     ({"X": np.array(["a", "b", "c", "d"]), "y": np.arange(4) % 2}, "features must be numbers"),
     ({"X": np.array([{"a": 1}] * 4, dtype=object), "y": np.arange(4) % 2}, "X or y is an array of Python objects"),
     ({"X": np.zeros((4, 2)), "y": np.array(["cat", "dog"] * 2, dtype=object)}, "save it as np.asarray(y, dtype=str)"),
@@ -791,6 +832,11 @@ def test_truncated_corrupt_or_wrong_kind_of_npz(tmp_path):
         np.save(f, np.zeros((4, 2)))
     user_error(lambda: dataset.load(str(bad), 0, "", rng()), "holds a single array")
     user_error(lambda: dataset.load(str(tmp_path / "nope.npz"), 0, "", rng()), "not found")
+    with zipfile.ZipFile(bad, "w") as z:  # members named .npy that are not: NpzFile hands back their raw bytes
+        z.writestr("X.npy", "hello")
+        z.writestr("y.npy", "bye")
+    user_error(lambda: dataset.load(str(bad), 0, "", rng()), f"{bad} is not a readable .npz file (X is not an .npy "
+               "array)")
 
 
 # ---------------------------------------------------------------- property: any small CSV loads or is a UserError

@@ -102,6 +102,40 @@ def test_decoded_mnist_comes_from_the_cache_until_its_files_change(tmp_path, mon
     assert truncated.sha256 is None
 
 
+def test_a_cache_entry_changed_in_place_is_decoded_again(tmp_path, monkeypatch):
+    """Images zeroed in the entry's X_train.npy were used as they were (a run on blank images), and the run recorded
+    the SHA-256 of the original data that the entry kept beside them."""
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    write_mnist_slice(tmp_path / "data", n_train=300, n_test=40)
+    first = dataset.load("MNIST", 0, str(tmp_path / "data"), np.random.default_rng(0))
+    (entry,) = (tmp_path / "cache" / "decoded").iterdir()
+    np.load(entry / "X_train.npy", mmap_mode="r+")[:] = 0
+    again = dataset.load("MNIST", 0, str(tmp_path / "data"), np.random.default_rng(0))
+    assert torch.equal(again.X_train, first.X_train) and again.sha256 == dataset.content_sha256(again)
+    assert np.array_equal(np.load(entry / "X_train.npy"), first.X_train.numpy())  # stored afresh
+
+
+def test_a_table_edited_while_it_is_decoded_is_not_cached_under_its_old_content(tmp_path, monkeypatch):
+    """The entry's key hashes the file, and decoding reads it again: an edit between the two left the new content
+    under the old content's key, so that a later run on the restored file read the edited classes."""
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    csv = tmp_path / "table.csv"
+    original = "f1,f2,label\n" + "".join(f"{i % 7},{i / 3:.3f},{'ab'[i % 2]}\n" for i in range(60))
+    csv.write_text(original)
+    read = dataset.read_csv_table
+
+    def edited_while_read(path):
+        csv.write_text(original.replace(",a\n", ",c\n"))
+        return read(path)
+
+    monkeypatch.setattr(dataset, "read_csv_table", edited_while_read)
+    assert dataset.load(str(csv), 0, "data", np.random.default_rng(1)).class_names == ["b", "c"]
+    assert not (tmp_path / "cache" / "decoded").exists() or not any((tmp_path / "cache" / "decoded").iterdir())
+    monkeypatch.setattr(dataset, "read_csv_table", read)
+    csv.write_text(original)
+    assert dataset.load(str(csv), 0, "data", np.random.default_rng(1)).class_names == ["a", "b"]
+
+
 def test_a_csv_table_is_parsed_once_and_again_when_it_changes(tmp_path, monkeypatch):
     monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
     csv = tmp_path / "table.csv"
@@ -137,12 +171,12 @@ def test_a_damaged_or_interrupted_cache_entry_heals(tmp_path, monkeypatch):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        datacache.store(tmp_path / "cache" / "decoded" / "kind-x", {"a": np.zeros(3), "b": CtrlC()}, "kind")
+        datacache.store(tmp_path / "cache" / "decoded" / "kind-x", {"a": np.zeros(3), "b": CtrlC()}, "kind", "x")
     assert [p.name for p in (tmp_path / "cache" / "decoded").iterdir()] == [entry.name]
     stale = tmp_path / "cache" / "decoded" / ".write-killed"
     stale.mkdir()
     os.utime(stale, (0, 0))
-    datacache.store(tmp_path / "cache" / "decoded" / "kind-y", {"a": np.zeros(3)}, "kind")
+    datacache.store(tmp_path / "cache" / "decoded" / "kind-y", {"a": np.zeros(3)}, "kind", "x")
     assert sorted(p.name for p in (tmp_path / "cache" / "decoded").iterdir()) == sorted([entry.name, "kind-y"])
     monkeypatch.setenv("BADGE_CACHE", "")
     assert datacache.cache_dir() == Path.home() / ".cache" / "badge"
