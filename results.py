@@ -17,6 +17,8 @@ import os
 import re
 import sys
 import warnings
+import zipfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,8 +26,7 @@ import numpy as np
 import torch
 
 from dataset import content_sha256
-from runlock import LOCK_NAME
-from statefile import StateError, open_regular, read_regular
+from statefile import StateError, hard_link_refusal, open_regular, read_regular
 from strategy_params import result_flags
 from training import TRAIN_STOPS
 
@@ -354,16 +355,16 @@ class RunDir:
         return file_columns(self.rounds, ROUND_COLUMNS, [OLD_ROUND_COLUMNS])
 
     def start(self, config, keep=()):
-        """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name; the
-        run's lock file and the files in `keep` stay)."""
+        """A fresh folder with config.json and the CSV headers (StateError when a directory has one's name): the
+        state files run.py writes are removed, but those in `keep`; other files (a user's notes) stay."""
         self.path.mkdir(parents=True, exist_ok=True)
         for path in self.state_files():
             if path.is_dir():
                 raise StateError(f"{path} is a directory; remove it to start the run again")
-        kept = {LOCK_NAME} | {Path(k).name for k in keep}
-        for f in self.path.iterdir():
-            if f.is_file() and f.name not in kept:
-                f.unlink()
+        kept = {Path(k).name for k in keep}
+        for f in self.state_files():
+            if f.name not in kept:
+                f.unlink(missing_ok=True)
         write_atomic(self.config, json.dumps(config, indent=2, sort_keys=True) + "\n")
         write_atomic(self.rounds, ",".join(ROUND_COLUMNS) + "\n")
         write_atomic(self.queries, ",".join(QUERY_COLUMNS) + "\n")
@@ -464,9 +465,11 @@ class RunDir:
         return state
 
     def verify(self, state, run_id, identity):
-        """Check that the checkpoint belongs to this run (run id and identity hash) and that each CSV starts with
-        exactly the bytes recorded in it; return {path: recorded size} for the CSVs that hold more (the rows of
-        the round in flight or a torn line, both only of round state['round'] + 1). StateError otherwise."""
+        """Check that the checkpoint belongs to this run (run id and identity hash), that each CSV starts with
+        exactly the bytes recorded in it and has no other name (a hard link, which the appends would write too), and
+        that the labelled mask marks the points of queries.csv's recorded lines; return {path: recorded size} for
+        the CSVs that hold more (the rows of the round in flight or a torn line, both only of round
+        state['round'] + 1). StateError otherwise."""
         if state.get("run_id") != run_id or state.get("identity") != identity:
             raise StateError(f"{self.checkpoint} belongs to another run than {self.config} describes", hint=FORCE_HINT)
         longer, recorded = {}, {}
@@ -474,12 +477,17 @@ class RunDir:
             mark = state["files"].get(name)
             mark = mark if isinstance(mark, dict) else {}
             data = read_bytes(path, f"the checkpoint of round {state['round']} needs it; {FORCE_HINT}")
+            if (links := os.lstat(path).st_nlink) > 1:  # the resume appends to it: checked before anything changes
+                raise StateError(hard_link_refusal(path, links))
             size = mark.get("bytes", -1)
             if type(size) is not int or len(data) < size or size < 0 or sha256(data[:size]) != mark.get("sha256") \
                     or data[:size].count(b"\n") != mark.get("lines"):
                 raise StateError(f"{path} differs from the {mark.get('lines', '?')} lines the checkpoint of round "
                                  f"{state['round']} recorded (lines removed, changed or garbled)", hint=FORCE_HINT)
-            recorded[name] = [row["round"] for row in parse_table(data[:size], path, columns, parsers)]
+            rows = parse_table(data[:size], path, columns, parsers)
+            recorded[name] = [row["round"] for row in rows]
+            if name == "queries":
+                self.check_labeled(state, [row["index"] for row in rows])
             header, covered = (",".join(columns) + "\n").encode(), data[:size].count(b"\n")
             extra = parse_table(header + data[size:], path, columns, parsers, first_line=covered + 1,
                                 hint=f"the checkpoint covers its first {covered} lines: delete the lines after them "
@@ -491,6 +499,17 @@ class RunDir:
                 longer[path] = size
         self.check_round(state["round"], recorded)
         return longer
+
+    def check_labeled(self, state, queried):
+        """StateError unless the checkpoint's labelled mask marks exactly the pool indices `queried` of the
+        queries.csv rows it recorded (the initial set's and every query's)."""
+        try:
+            mask = np.asarray(state["strategy"]["labeled"])
+        except (KeyError, TypeError, ValueError, RuntimeError):
+            mask = None
+        if mask is None or mask.dtype != bool or mask.ndim != 1 or np.flatnonzero(mask).tolist() != sorted(queried):
+            raise StateError(f"{self.checkpoint}'s labelled points are not the {len(queried)} that the lines of "
+                             f"{self.queries} it recorded name", hint=FORCE_HINT)
 
     def check_round(self, rd, recorded):
         """StateError unless the rows the checkpoint recorded are those of rounds 0..rd: one row each in
@@ -541,8 +560,15 @@ def save_state(path, state):
 def load_state(path, what, hint):
     """What save_state wrote to `path`, read with torch's restricted unpickler (`weights_only=True`): a file that
     holds anything but tensors and plain containers, numbers and strings is refused without running any of it
-    (StateError saying it cannot be read as `what`, then `hint`)."""
+    (StateError saying it cannot be read as `what`, then `hint`), and so is one whose bytes fail the CRC-32 that
+    torch.save's zip archive keeps of each member (torch.load does not check them)."""
     data = read_bytes(path, hint)
+    try:
+        damaged = zipfile.ZipFile(io.BytesIO(data)).testzip()
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError):
+        damaged = None  # not a zip archive: torch.load names what it is below
+    if damaged is not None:
+        raise StateError(f"{path} is damaged: its member {damaged} fails its CRC-32 check", hint=hint)
     try:
         with warnings.catch_warnings():  # torch's own warnings on a file another program wrote
             warnings.simplefilter("ignore")

@@ -42,8 +42,9 @@ def changed_flags(old, config):
     """(the recorded, this command's) of the flags (resume_keys) in which config.json (`old`) and this command's
     `config` differ, as flag_text spells them."""
     keys = [k for k in resume_keys(config["alg"]) if old.get(k, LATER_KEYS.get(k)) != config[k]]
-    return (" ".join(flag_text(k, old.get(k, LATER_KEYS.get(k))) for k in keys),
-            " ".join(flag_text(k, config[k]) for k in keys))
+    was = {k: old.get(k, LATER_KEYS.get(k)) for k in keys}
+    return (" ".join(flag_text(k, was[k], str(was[k]) == str(config[k])) for k in keys),
+            " ".join(flag_text(k, config[k], str(was[k]) == str(config[k])) for k in keys))
 
 
 def check_same_run(run_dir, old, config):
@@ -73,11 +74,11 @@ def class_name(names, i):
     return repr(names[i]) if i < len(names) else "none"
 
 
-def flag_text(key, value):
+def flag_text(key, value, typed=False):
     """A recorded run.py flag as the command line spells it: `--select-on input`, `no --imbalance` for one not given
-    (None)."""
+    (None); `typed`: with its JSON type, for two values that print alike (`--nQuery 50 (str)`, a hand edit)."""
     flag = "--" + key.replace("_", "-")
-    return f"no {flag}" if value is None else f"{flag} {value}"
+    return f"no {flag}" if value is None else f"{flag} {value}" + (f" ({type(value).__name__})" if typed else "")
 
 
 def describe_data(identity):

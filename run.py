@@ -549,8 +549,8 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         kept = None
         if args.resume:
             run_dir.check_nothing_finished()
-            print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
             kept = first_round_config(run_dir, config)
+            print("run.py: no checkpoint: starting from round 0", file=sys.stderr)
             if kept:  # round 0 continues from its snapshot: with the trainer the run started with
                 continue_trainer(learner, kept, run_dir, args.kernel)
         started = first_start(kept, config, run_dir)
@@ -591,13 +591,15 @@ def first_round_config(run_dir, config):
     """The folder's config.json when it describes this same run (its identity hash, resume.run_identity) and
     training.pt is a training snapshot of it: a resume before the first checkpoint keeps its run id, segments and
     snapshot, and the first round's training continues from the snapshot. None otherwise (the folder then starts
-    anew)."""
+    anew); UserError (check_same_run) when config.json names other flags or data than this command's, so that a
+    typo does not throw the first round's training away."""
     if not os.path.lexists(run_dir.training):
         return None
     try:
         old = run_dir.read_config()
         owner = run_owner(old)
         if owner["identity"] != run_identity(config):
+            check_same_run(run_dir, old, config)
             return None
         run_dir.check_training(owner, 0)
         return old

@@ -65,7 +65,7 @@ def holder(folder):
     yet). The probe takes and drops the lock in microseconds."""
     path = Path(folder) / LOCK_NAME
     try:
-        fd = open_regular(path, os.O_RDWR)
+        fd = open_regular(path, os.O_RDONLY)
     except FileNotFoundError:
         return None
     try:

@@ -155,6 +155,31 @@ def link_to_copy(name):
     return plant
 
 
+def hard_link_to_victim(name):
+    """Plant `name` as a hard link to a file outside the folder (O_NOFOLLOW does not see it)."""
+    def plant(folder):
+        (folder / name).unlink(missing_ok=True)
+        os.link(victim(folder), folder / name)
+    return plant
+
+
+def flipped_byte(name, at):
+    """Flip one bit of `name`'s byte at fraction `at` of its length (bit rot, a bad copy): torch.load reads it."""
+    def flip(folder):
+        data = bytearray((folder / name).read_bytes())
+        data[int(at * len(data))] ^= 1
+        (folder / name).write_bytes(bytes(data))
+    return flip
+
+
+def forged_labelled(folder):
+    """A checkpoint whose labelled mask marks one pool point more than queries.csv names (a valid archive)."""
+    state = torch.load(folder / "checkpoint.pt", weights_only=True)
+    labeled = state["strategy"]["labeled"]
+    labeled[int((~labeled).nonzero()[0])] = True
+    torch.save(state, folder / "checkpoint.pt")
+
+
 def fifo(name):
     """Put a FIFO (a named pipe nothing writes to) in place of `name`."""
     def plant(folder):
@@ -266,6 +291,8 @@ CORRUPTIONS = {
     "config.json empty object": (lambda f: (f / "config.json").write_text("{}"), ["config.json", "names no strategy"]),
     "config.json alg a list": (edit_config(alg=["entropy"]), ["config.json", "names no strategy (alg)"]),
     "config.json nQuery a record": (edit_config(nQuery={"n": 20}), ["config.json", "nQuery is not a plain value"]),
+    "config.json nQuery as text": (edit_config(nQuery="20"), ["was started with --nQuery 20 (str), and this command "
+                                                              "has --nQuery 20 (int)"]),
     "config.json data identity a list": (edit_config(data_identity=[1617]), ["data_identity is not a record"]),
     "summary.json garbage": (lambda f: (f / "summary.json").write_bytes(b"\x00garbage"),
                              ["summary.json", "JSON", "delete it to resume from the checkpoint"]),
@@ -276,6 +303,14 @@ CORRUPTIONS = {
     "run folder a link to a copy": (into_link_to_copy, [FOLDER, "is a symbolic link", "remove it"]),
     ".lock a link out of the folder": (link_to_victim(LOCK_NAME), [LOCK_NAME, "symbolic link"]),
     ".lock a FIFO": (fifo(LOCK_NAME), [LOCK_NAME, "not a regular file"]),
+    ".lock a hard link out of the folder": (hard_link_to_victim(LOCK_NAME), [LOCK_NAME, "is a hard link (one of 2"]),
+    "rounds.csv a hard link out of the folder (a backup by cp -al)": (
+        lambda f: os.link(f / "rounds.csv", f.parent / "backup-rounds.csv"), ["rounds.csv is a hard link (one of 2"]),
+    "checkpoint.pt a bit flipped": (flipped_byte("checkpoint.pt", 0.5), ["checkpoint.pt is damaged", "CRC-32"]),
+    "checkpoint.pt a bit flipped early": (flipped_byte("checkpoint.pt", 0.1), ["checkpoint.pt", "damaged"]),
+    "checkpoint.pt labelling one point more": (forged_labelled, ["checkpoint.pt's labelled points are not the 60"]),
+    "training.pt a bit flipped": (then(planted_snapshot(), flipped_byte("training.pt", 0.3)),
+                                  ["training.pt is damaged", "CRC-32", "delete it to train round 3"]),
     "rounds.csv a link to a copy": (link_to_copy("rounds.csv"), ["rounds.csv", "symbolic link"]),
     "queries.csv a link to a copy": (link_to_copy("queries.csv"), ["queries.csv", "symbolic link"]),
     "config.json a link to a copy": (link_to_copy("config.json"), ["config.json", "symbolic link"]),
@@ -615,6 +650,23 @@ def test_a_file_that_cannot_be_read_names_the_flag_that_chose_it(tmp_path):
     assert [run.where_written(str(tmp_path / f), args) for f in ("d.csv", "t.csv", "data/MNIST/x",
                                                                   "data/out/r/rounds.csv", "elsewhere")] \
         == ["--data", "--test", "--path", "--out", "--out"]
+
+
+@pytest.mark.parametrize("mode", ["fresh", "--force"])
+def test_a_start_keeps_the_files_of_the_folder_that_run_py_never_writes(mode, tmp_path, capsys):
+    """A fresh start (into a folder without a run) and --force deleted every file in the run folder: a user's
+    notes, a hidden file."""
+    folder = tmp_path / FOLDER
+    folder.mkdir()
+    (folder / "NOTES.txt").write_text("seed 3: the rerun\n")
+    (folder / ".hidden").write_text("x\n")
+    argv = [*ARGS, "--rounds", "1", "--out", tmp_path]
+    if mode == "--force":
+        assert main(capsys, *argv)[0] == 0
+    code, err = main(capsys, *argv, *(["--force"] if mode == "--force" else []))
+    assert code == 0, err
+    assert (folder / "NOTES.txt").read_text() == "seed 3: the rerun\n" and (folder / ".hidden").read_text() == "x\n"
+    assert len((folder / "rounds.csv").read_text().splitlines()) == 3
 
 
 @pytest.mark.parametrize("mode", ["fresh", "--force"])

@@ -299,15 +299,23 @@ def test_a_kill_mid_training_continues_that_training_from_its_snapshot(first_rou
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
-def test_a_first_round_snapshot_of_other_flags_is_dropped(tmp_path):
-    """Resumed with other result-changing flags before its first checkpoint, a run starts afresh as any such
-    resume does: another run id, and the first round's snapshot (of the other flags' training) removed unread."""
+def test_a_first_round_snapshot_resumed_with_other_flags_is_refused_and_kept(tmp_path):
+    """Resumed with other result-changing flags before its first checkpoint, a run started afresh, throwing away
+    the first round's training (hours for a cnn), where a round later the same typo is refused: it is refused now
+    too, naming the flag, with the folder unchanged; --force starts afresh, with another run id."""
     kill_mid_training(tmp_path, 0)
-    config = json.loads((tmp_path / FOLDER / "config.json").read_text())
-    proc = run_main(*[a if a != "150" else "2" for a in ARGS], "--out", tmp_path, "--resume")
+    folder = tmp_path / FOLDER
+    files = lambda: {p.name: p.read_bytes() for p in folder.iterdir() if p.name != ".lock"}  # noqa: E731
+    before = files()
+    other = [a if a != "150" else "2" for a in ARGS]
+    proc = run_main(*other, "--out", tmp_path, "--resume")
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"run.py: error: {folder} was started with --maxEpochs 150, and this command has --maxEpochs 2; resume with "
+        f"the same flags or use another --out"], proc.stderr
+    assert files() == before and "training.pt" in before
+    proc = run_main(*other, "--out", tmp_path, "--force")
     assert proc.returncode == 0, proc.stderr
-    assert "continues its training" not in proc.stderr
-    assert json.loads((tmp_path / FOLDER / "config.json").read_text())["run_id"] != config["run_id"]
+    assert json.loads((folder / "config.json").read_text())["run_id"] != json.loads(before["config.json"])["run_id"]
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
