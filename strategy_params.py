@@ -149,7 +149,16 @@ def auto_or_positive(text):
     return checked_number(float, lambda value: value > 0, "auto or a positive float")(text)
 
 
-KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", auto_or_positive, AUTO,
+def auto_or_kernel_width(text):
+    """auto_or_positive for a kernel width σ, at least SIGMA_FLOOR (below it σ² and 1/σ² leave float64's range)."""
+    value = auto_or_positive(text)
+    if value != AUTO and value < SIGMA_FLOOR:
+        raise argparse.ArgumentTypeError(f"must be auto or a float of at least {SIGMA_FLOOR:g}, got {text}")
+    return value
+
+
+SIGMA_FLOOR = 1e-150
+KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", auto_or_kernel_width, AUTO,
                      "σ of the Gaussian kernel exp(−‖x̂ − x̂'‖²/(2σ²)) on unit-norm embeddings; auto = the smallest "
                      "distance between two labelled points over √2 (Bae et al.'s adaptive radius)")
 UHERDING_TEMPERATURE = Param("uherding_temperature", "uherdingTemperature", auto_or_positive, AUTO,

@@ -20,11 +20,12 @@ DEFAULT_TEMPERATURE = TEMPERATURE.default
 
 
 def tempered_entropy(probs, temperature):
-    """H(softmax(z / T)) from p = softmax(z): softmax(z / T) = softmax(log p / T), in float64 (p^(1/T) / Σ_c
-    p_c^(1/T) would underflow to 0 / 0 for a small T)."""
+    """H(softmax(z / T)) from p = softmax(z): softmax(z / T) = softmax((log p − max_c log p) / T), in float64
+    (p^(1/T) / Σ_c p_c^(1/T) would underflow to 0 / 0 for a small T; shifted, the largest term stays exp(0))."""
     p = probs.detach().cpu().double()
     if temperature != 1:
-        p = torch.softmax(p.log() / temperature, dim=1)
+        log_p = p.log()
+        p = torch.softmax((log_p - log_p.amax(1, keepdim=True)) / temperature, dim=1)
     return entropy(p)
 
 

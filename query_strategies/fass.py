@@ -24,23 +24,27 @@ GAIN_BLOCK = 64  # candidates whose gains are computed together
 def weighted_facility_location_greedy(columns, weights, covered, upper, k, noise, block=GAIN_BLOCK):
     """(rows, gains): k columns j chosen greedily for f(S) = Σ_i w_i max(m_i, max_{j∈S} s_ij), where columns(cols) gives
     s[:, cols], w = `weights` (≥ 0), m = `covered`, each the largest gain Σ_i w_i max(0, s_ij − m_i) (m the current
-    cover; lowest index among ties), and that gain. `noise` bounds the difference of two computations of one s_ij
-    (their rounding depends on the column's place in a block): an s_ij − m_i up to it counts as 0 (a copy of a pick
-    adds exactly 0), and gains within Σ_i w_i · noise of the largest tie. `upper` (one bound ≥ the first gain per
-    column) is updated; gains are computed `block` columns at a time."""
+    cover; lowest index among ties), and that gain. noise(s) bounds, per entry of s[:, cols] (or one number for all),
+    the difference of two computations of it (their rounding depends on the column's place in a block): an
+    s_ij − m_i up to it counts as 0 (a copy of a pick adds exactly 0), and gains within the largest Σ_i w_i noise_ij
+    of a column computed so far of the largest tie. `upper` (one bound ≥ the first gain per column) is updated;
+    gains are computed `block` columns at a time."""
     best = covered.clone()
     free = torch.ones(len(upper), dtype=torch.bool)
     rows, gains = [], []
-    tie = float(weights.sum()) * noise
+    tie = [0.0]
 
     def fresh_gains(cols):
-        excess = columns(cols) - best[:, None]
-        gain = weights @ excess.where(excess > noise, 0.0)
+        s = columns(cols)
+        bound = torch.as_tensor(noise(s), dtype=s.dtype).expand_as(s)
+        excess = s - best[:, None]
+        gain = weights @ excess.where(excess > bound, 0.0)
+        tie[0] = max(tie[0], float((weights @ bound).max()))
         upper[cols] = gain
         return gain
 
     for _ in range(k):
-        j, gain = best_first(free.nonzero().squeeze(1), upper, fresh_gains, block, lambda g: 0.0, lambda g: tie)
+        j, gain = best_first(free.nonzero().squeeze(1), upper, fresh_gains, block, lambda g: 0.0, lambda g: tie[0])
         rows.append(j)
         gains.append(gain)
         free[j] = False
@@ -72,7 +76,7 @@ def cosine_facility_location_greedy(x, k):
     pick computes every gain Σ_i max(0, s_ij), GAIN_BLOCK columns at a time, and those become the bounds."""
     zeros = torch.zeros(len(x), dtype=torch.float64)
     return weighted_facility_location_greedy(cosine_columns(x), torch.ones_like(zeros), zeros,
-                                             torch.full_like(zeros, math.inf), k, cosine_noise(x.shape[1]))
+                                             torch.full_like(zeros, math.inf), k, lambda s: cosine_noise(x.shape[1]))
 
 
 def fass_select(probs, emb, k, generator, top_n=DEFAULT_TOP_N):

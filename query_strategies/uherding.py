@@ -53,11 +53,17 @@ def gaussian_kernel(a_factors, b, sigma):
 
 
 def kernel_noise(d, sigma):
-    """A bound on the difference of two float64 computations of one k_ij = exp(−D/(2σ²)) of unit rows of d entries:
-    D's product of d + 2 terms of absolute sum ≤ 4 is within 4γ ≈ 4(d + 2)u of the exact D (u = EPS64/2), the root
-    and square add a few ulps of D ≤ 4, and exp a few ulps of k ≤ 1; doubled for two computations:
-    2(4(d + 6)u/(2σ²) + 4u)."""
-    return 2 * (d + 6) * EPS64 / sigma ** 2 + 4 * EPS64
+    """noise(k): a bound, per entry, on the difference of two float64 computations of k_ij = exp(−D/(2σ²)) of unit rows
+    of d entries, given one of them: D's product of d + 2 terms of absolute sum ≤ 4 is within 4γ ≈ 4(d + 2)u of the
+    exact D (u = EPS64/2), the root and square add a few ulps of D ≤ 4, so each exponent is within
+    δ = 4(d + 6)u/(2σ²) of the exact one and the two k within a factor exp(2δ) of each other; exp adds a few ulps
+    of k, and an underflow 2⁻¹⁰⁷⁴: |Δk| ≤ k·(expm1(2δ) + 4ε₆₄) + 2⁻¹⁰⁷⁰. Relative, so that points far apart
+    (k ≈ 0) add nothing to a gain's noise at a small σ; once 2δ ≥ 1 any entry may be off by all of it (1)."""
+    exponent = 2 * (d + 6) * EPS64 / sigma ** 2  # 2δ
+    if exponent >= 1:
+        return lambda k: 1.0
+    spread = math.expm1(exponent) + 4 * EPS64
+    return lambda k: k * spread + 2.0 ** -1070
 
 
 def labelled_coverage(x, labelled, sigma):

@@ -39,6 +39,8 @@ def test_tempered_entropy_is_the_entropy_of_tempered_logits():
         assert torch.allclose(tempered_entropy(torch.softmax(z, dim=1), t), want, atol=1e-12)
     one_hot = torch.eye(5, dtype=torch.float64)[:3]  # zero probabilities stay zero
     assert tempered_entropy(one_hot, 0.5).tolist() == [0.0, 0.0, 0.0]
+    p = torch.softmax(z, dim=1)  # T = 1e-310: log p / T was −inf in every class, their softmax NaN (a traceback)
+    assert tempered_entropy(p, 1e-310).tolist() == [0.0] * 20
 
 
 def test_uncertain_points_pull_the_centres():

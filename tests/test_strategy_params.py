@@ -199,6 +199,20 @@ def test_a_flag_of_another_strategy_set_away_from_its_default_is_named_in_a_warn
                          "--maxEpochs", "20", "--out", str(tmp_path)]) == 0
 
 
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_extreme_kernel_widths_and_temperatures_are_refused_or_run(tmp_path, capsys):
+    """--kernelSigma 1e-300 divided by σ² = 0 (a ZeroDivisionError traceback), --uherdingTemperature 1e-300 made
+    every logit / T infinite and the probabilities NaN, --temperature 1e-310 CLUE's weights NaN (both tracebacks)."""
+    base = ["--nStart", "30", "--nQuery", "30", "--nEnd", "60", "--maxEpochs", "20", "--threads", "1"]
+    with pytest.raises(SystemExit) as refused:
+        run.main(["--alg", "uherding", "--kernelSigma", "1e-300", *base, "--out", str(tmp_path / "a")])
+    assert refused.value.code == 2
+    assert "argument --kernelSigma: must be auto or a float of at least 1e-150, got 1e-300" in capsys.readouterr().err
+    for flags in (["--alg", "uherding", "--uherdingTemperature", "1e-300", "--kernelSigma", "1e-150"],
+                  ["--alg", "clue", "--temperature", "1e-310"]):
+        assert run.main([*flags, *base, "--out", str(tmp_path / flags[1])]) == 0
+
+
 def test_auto_is_read_in_any_case_and_other_words_are_refused():
     """--kernelSigma AUTO was refused ("'AUTO' is not a float") while data set and strategy names ignore case."""
     assert [auto_or_positive(text) for text in ("auto", "AUTO", " Auto", "0.5")] == [AUTO, AUTO, AUTO, 0.5]

@@ -218,6 +218,18 @@ def trained_digits(n_labelled=60):
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")
+@pytest.mark.parametrize("sigma", [1e-4, 1e-5])
+def test_a_narrow_kernel_picks_the_most_uncertain_points_apart(sigma):
+    """With σ far below the distances, each point covers only itself: the picks are the k largest uncertainties
+    (points of 8 random features, none labelled nearby). The noise bound of the kernel was absolute, (d + 6)ε/σ²
+    for every entry, so at σ = 1e-5 gains 0.6 % apart counted as ties and went to the lowest row."""
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(200, 5, generator=g, dtype=torch.float64), 1)
+    emb, labelled = torch.randn(200, 8, generator=g, dtype=torch.float64), torch.randn(10, 8, generator=g)
+    want = margin_power_score(probs).topk(5).indices.tolist()
+    assert uherding_select(probs, emb, labelled, 5, torch.Generator(), sigma).index.tolist() == want
+
+
 def test_fixed_flags_pick_as_the_plain_softmax_and_width_did():
     learner, labeled = trained_digits()
     predictor = learner.predictor
