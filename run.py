@@ -35,7 +35,7 @@ from resume import (changed_flags, check_same_run, checkpoint_state, is_finished
                     run_owner)
 from runlock import enclosing_run_folder, run_folder_lock
 from statefile import StateError
-from strategy_params import add_flags, arguments, ignored_flags
+from strategy_params import add_flags, arguments, given_flags, ignored_flags
 
 # torch, torchvision and the modules built on them are imported after the flags are parsed (import_libraries),
 # so that --help and flag errors answer at once.
@@ -178,9 +178,10 @@ def check_flags(args):
                         f"{args.data or 'digits'}")
 
 
-def check_selection_flags(args):
-    """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free), and its
-    parameters against its own bounds (Strategy.check_parameters)."""
+def check_selection_flags(args, given=()):
+    """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free), its
+    parameters against its own bounds (Strategy.check_parameters), and a warning for each other strategy's flag
+    given (named in `given`, the command line's flags) or set away from its default."""
     cls = STRATEGIES[args.alg]
     if args.select_on == "input" and cls.takes_gradients:
         raise UserError(f"--select-on input gives the embedding-based strategies ({embedding_strategies()}) the "
@@ -190,7 +191,7 @@ def check_selection_flags(args):
         takes = "draws its picks uniformly at random" if cls.uniform_draw else "takes the network's outputs"
         warnings.warn(f"--select-on input changes what the strategies on an embedding select "
                       f"({embedding_strategies()}); {args.alg} {takes} whatever it says: it is ignored", stacklevel=2)
-    for flag, takers in ignored_flags(args.alg, vars(args)):
+    for flag, takers in ignored_flags(args.alg, vars(args), given):
         warnings.warn(f"--{flag} is a flag of {', '.join(takers)}, not of {args.alg}; it is ignored", stacklevel=2)
     try:
         cls.check_parameters(arguments(args.alg, vars(args)))
@@ -842,13 +843,14 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
+    given = given_flags(sys.argv[1:] if argv is None else [str(a) for a in argv])
     args.alg = ALIASES.get(args.alg, args.alg)  # an alias runs, and names its folder, as the strategy it names
     ended = []  # the run folder once run() has returned: a Ctrl-C after that says the run had ended
     try:
         check_flags(args)
         watch = Stopwatch()
         import_libraries(args.alg)
-        check_selection_flags(args)
+        check_selection_flags(args, given)
         watch.lap("imports")
         from query_strategies.selection import thread_limit
 

@@ -221,12 +221,18 @@ def add_flags(parser):
         parser.add_argument(f"--{flag}", type=p.type, default=p.default, help=f"{', '.join(takers(p))}: {p.help}")
 
 
-def ignored_flags(alg, flags):
-    """[(flag, the strategies that take it)] for each strategy flag in `flags` (a dict of run.py's flags) set to
-    other than its default that the strategy `alg` does not take."""
+def ignored_flags(alg, flags, given=()):
+    """[(flag, the strategies that take it)] for each strategy flag in `flags` (a dict of run.py's flags) given on
+    the command line (named in `given`, whatever its value) or set to other than its default that the strategy
+    `alg` does not take."""
     own = {p.flag for p in parameters(alg)}
     return [(flag, takers(p)) for flag, p in every_parameter().items()
-            if flag not in own and flag in flags and flags[flag] != p.default]
+            if flag not in own and flag in flags and (flag in given or flags[flag] != p.default)]
+
+
+def given_flags(argv):
+    """The flags written in the command line `argv` (`--beta 2` or `--beta=2`), without their dashes."""
+    return {token[2:].split("=", 1)[0] for token in argv if token.startswith("--")}
 
 
 def arguments(alg, flags):

@@ -194,6 +194,11 @@ def test_a_flag_of_another_strategy_set_away_from_its_default_is_named_in_a_warn
     flags = vars(run.build_parser().parse_args(["--alg", "rand", "--beta", "2", "--gamma", "10"]))
     assert strategy_params.ignored_flags("rand", flags) == [("beta", ["powerbald", "powermargin"])]
     assert strategy_params.ignored_flags("powermargin", flags) == []
+    at_default = ["--alg", "rand", "--beta=1.0", "--kernelSigma", "auto"]  # given, at their defaults: named too
+    given = strategy_params.given_flags(at_default)
+    assert given == {"alg", "beta", "kernelSigma"}
+    assert strategy_params.ignored_flags("rand", vars(run.build_parser().parse_args(at_default)), given) == [
+        ("beta", ["powerbald", "powermargin"]), ("kernelSigma", ["uherding"])]
     with pytest.warns(UserWarning, match="^--beta is a flag of powerbald, powermargin, not of rand; it is ignored$"):
         assert run.main(["--alg", "rand", "--beta", "2", "--nStart", "50", "--nQuery", "50", "--nEnd", "100",
                          "--maxEpochs", "20", "--out", str(tmp_path)]) == 0
