@@ -921,16 +921,13 @@ def ready(name, root):
 def extract_mnist(name, raw, dest):
     """Check the four .gz archives in `raw` against torchvision's md5 sums, then extract those not yet in `dest`."""
     import torchvision.datasets as tvd
-    from torchvision.datasets.utils import check_integrity
 
     archives = getattr(tvd, name).resources
     for archive, md5 in archives:
         src = raw / archive
         if not src.is_file():
             raise UserError(f"{src} is missing; put all four {name} .gz files in {raw} (see README, 'Data sets')")
-        if not check_integrity(str(src), md5):
-            raise UserError(f"{src} is corrupt or truncated (its md5 is not the original's); replace it with the "
-                            f"original file")
+        check_original(src, md5, "file")
     for archive, _ in archives:
         if not (dest / Path(archive).stem).is_file():
             extract_into(raw / archive, dest / Path(archive).stem, name)
@@ -939,12 +936,19 @@ def extract_mnist(name, raw, dest):
 def extract_cifar10(archive, dest):
     """Check CIFAR-10's archive against torchvision's md5 sum, then extract it to `dest` (its batches' folder)."""
     from torchvision.datasets import CIFAR10
+
+    check_original(archive, CIFAR10.tgz_md5, "CIFAR-10 python archive (see README, 'Data sets')")
+    extract_into(archive, dest, "CIFAR10")
+
+
+def check_original(file, md5, original):
+    """UserError naming `file` when its md5 (torchvision's check_integrity) is not `md5`: it is to be replaced with
+    the original `original` (what the original is, for the message)."""
     from torchvision.datasets.utils import check_integrity
 
-    if not check_integrity(str(archive), CIFAR10.tgz_md5):
-        raise UserError(f"{archive} is corrupt or truncated (its md5 is not the original's); replace it with the "
-                        f"original CIFAR-10 python archive (see README, 'Data sets')")
-    extract_into(archive, dest, "CIFAR10")
+    if not check_integrity(str(file), md5):
+        raise UserError(f"{file} is corrupt or truncated (its md5 is not the original's); replace it with the "
+                        f"original {original}")
 
 
 def extract_into(archive, dest, name):

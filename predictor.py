@@ -19,7 +19,7 @@ import torch.nn.functional as F
 import kernels
 from dataset import TEST_BATCH
 from model import Dropout, dropout, has_dropout, keep_mask
-from query_strategies.selection import progress
+from query_strategies.selection import progress, tempered_softmax
 from training import device_generator
 
 MC_DRAWS = 10
@@ -128,14 +128,12 @@ class Predictor:
 
     def probs_embeddings(self, idx, temperature=1.0):
         """(probabilities (n, C), embeddings (n, d)) of pool points `idx`: what gradient embeddings are made of;
-        the probabilities softmax(logits / temperature), for temperature ≠ 1 in float64 from the logits less each
-        row's largest (a tiny temperature would turn the quotients into ±inf, and their softmax into NaN)."""
+        the probabilities softmax(logits / temperature), for temperature ≠ 1 by tempered_softmax."""
         with self._timed():
             logits, emb = self._forward(self._pool, idx)
             if temperature == 1:
                 return F.softmax(logits, dim=1), emb
-            shifted = (logits - logits.amax(1, keepdim=True)).double()
-            return F.softmax(shifted / temperature, dim=1).to(logits.dtype), emb
+            return tempered_softmax(logits, temperature).to(logits.dtype), emb
 
     def held_out_logits(self, fit_idx, val_idx, generator):
         """Logits (n, C) on labelled pool points `val_idx` of a fresh network trained on labelled pool points

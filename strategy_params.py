@@ -149,6 +149,9 @@ def auto_or_positive(text):
     return checked_number(float, lambda value: value > 0, "auto or a positive float")(text)
 
 
+SIGMA_FLOOR = 1e-150
+
+
 def auto_or_kernel_width(text):
     """auto_or_positive for a kernel width σ, at least SIGMA_FLOOR (below it σ² and 1/σ² leave float64's range)."""
     value = auto_or_positive(text)
@@ -157,7 +160,6 @@ def auto_or_kernel_width(text):
     return value
 
 
-SIGMA_FLOOR = 1e-150
 KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", auto_or_kernel_width, AUTO,
                      "σ of the Gaussian kernel exp(−‖x̂ − x̂'‖²/(2σ²)) on unit-norm embeddings; auto = the smallest "
                      "distance between two labelled points over √2 (Bae et al.'s adaptive radius)")

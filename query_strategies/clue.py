@@ -6,26 +6,24 @@ i.e. of p^(1/T) renormalised; scikit-learn KMeans clusters the embeddings into k
 weights (10 k-means++ starts, the authors' scikit-learn default, seeded from the run's generator; every weight 0,
 i.e. every prediction certain: equal weights), and each centre in turn takes the point nearest it that no earlier
 centre took."""
-import torch
 
 from strategy_params import TEMPERATURE
 
 from .dropquery import nearest_to_kmeans_centres
 from .entropy_sampling import entropy
 from .kmeans_sampling import N_INIT
-from .selection import check_budget, picks, seed_from
+from .selection import check_budget, picks, seed_from, tempered_softmax
 from .strategy import Strategy
 
 DEFAULT_TEMPERATURE = TEMPERATURE.default
 
 
 def tempered_entropy(probs, temperature):
-    """H(softmax(z / T)) from p = softmax(z): softmax(z / T) = softmax((log p − max_c log p) / T), in float64
-    (p^(1/T) / Σ_c p_c^(1/T) would underflow to 0 / 0 for a small T; shifted, the largest term stays exp(0))."""
+    """H(softmax(z / T)) from p = softmax(z): softmax(z / T) = softmax(log p / T), by tempered_softmax in float64
+    (p^(1/T) / Σ_c p_c^(1/T) would underflow to 0 / 0 for a small T)."""
     p = probs.detach().cpu().double()
     if temperature != 1:
-        log_p = p.log()
-        p = torch.softmax((log_p - log_p.amax(1, keepdim=True)) / temperature, dim=1)
+        p = tempered_softmax(p.log(), temperature)
     return entropy(p)
 
 

@@ -32,19 +32,20 @@ def weighted_facility_location_greedy(columns, weights, covered, upper, k, noise
     best = covered.clone()
     free = torch.ones(len(upper), dtype=torch.bool)
     rows, gains = [], []
-    tie = [0.0]
+    tie = 0.0
 
     def fresh_gains(cols):
+        nonlocal tie
         s = columns(cols)
         bound = torch.as_tensor(noise(s), dtype=s.dtype).expand_as(s)
         excess = s - best[:, None]
         gain = weights @ excess.where(excess > bound, 0.0)
-        tie[0] = max(tie[0], float((weights @ bound).max()))
+        tie = max(tie, float((weights @ bound).max()))
         upper[cols] = gain
         return gain
 
     for _ in range(k):
-        j, gain = best_first(free.nonzero().squeeze(1), upper, fresh_gains, block, lambda g: 0.0, lambda g: tie[0])
+        j, gain = best_first(free.nonzero().squeeze(1), upper, fresh_gains, block, lambda g: 0.0, lambda g: tie)
         rows.append(j)
         gains.append(gain)
         free[j] = False

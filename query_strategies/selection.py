@@ -142,6 +142,12 @@ def best_first(candidates, upper, gains, block, slack, tie=lambda g: 0.0):
     return row, float(gain[rows == row][0])
 
 
+def tempered_softmax(z, temperature):
+    """softmax(z / T) along rows, as softmax((z − max_c z) / T) in float64 (the shift in z's own dtype): with a
+    tiny T, z / T would be ±inf and its softmax NaN; shifted, each row's largest term stays exp(0)."""
+    return torch.softmax((z - z.amax(1, keepdim=True)).double() / temperature, dim=1)
+
+
 def normalised(emb):
     """Rows scaled to unit L2 norm, in float64 (a zero row stays zero). Each row is first brought to a largest
     |entry| in [1/2, 1) by a power of two (exact: the same unit rows), so that its squared norm neither overflows
