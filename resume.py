@@ -93,10 +93,29 @@ def is_finished(summary, n_rounds):
     return bool(summary) and (summary["stopped_by"] == "pool exhausted" or summary["rounds"] >= n_rounds)
 
 
-def checkpoint_state(rd, owner, learner, strategy):
-    """What a checkpoint holds after round `rd`: the round, its owner (run id and identity hash), and the
-    learner's and the strategy's state (restore_checkpoint reads it back)."""
-    return {"round": rd, **owner, "learner": learner.state_dict(), "strategy": strategy.state_dict()}
+def started_trainer(config):
+    """The trainer a run started with, as its config.json (`config`) records it; a run older than the field
+    trained with PyTorch."""
+    return config.get("trainer", "torch")
+
+
+def checkpoint_state(rd, config, learner, strategy):
+    """What a checkpoint holds after round `rd` of the run config.json (`config`) describes: the round, its owner
+    (run id and identity hash), the trainer it started with, and the learner's and the strategy's state
+    (restore_checkpoint reads them back)."""
+    return {"round": rd, **run_owner(config), "trainer": started_trainer(config), "learner": learner.state_dict(),
+            "strategy": strategy.state_dict()}
+
+
+def check_trainer(state, config, path):
+    """UserError when checkpoint `state` (at `path`) was written by a run that started with another trainer than
+    config.json (`config`) records: a resume continues with the recorded one, so an edited `trainer` would
+    switch it silently. A checkpoint of an older version records none and passes."""
+    saved = state.get("trainer", started_trainer(config))
+    if saved != started_trainer(config):
+        raise UserError(f"{path} was written by a run that started with trainer {saved!r}, and its config.json "
+                        f"says {started_trainer(config)!r}; set config.json's \"trainer\" back to {saved!r} or "
+                        f"start the run again with --force")
 
 
 def restore_checkpoint(state, learner, strategy, path):

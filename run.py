@@ -31,8 +31,8 @@ from tqdm import tqdm
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
 from errors import GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with
 from query_strategies import ALIASES, STRATEGIES
-from resume import (changed_flags, check_same_run, checkpoint_state, is_finished, restore_checkpoint, run_identity,
-                    run_owner)
+from resume import (changed_flags, check_same_run, check_trainer, checkpoint_state, is_finished, restore_checkpoint,
+                    run_identity, run_owner)
 from runlock import enclosing_run_folder, run_folder_lock
 from statefile import StateError
 from strategy_params import add_flags, arguments, given_flags, ignored_flags
@@ -575,6 +575,7 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     if is_finished(summary, n_query_rounds(args)):
         print(f"run.py: {run_dir.path} is already finished", file=sys.stderr)
         return None
+    check_trainer(state, old, run_dir.checkpoint)
     continue_trainer(learner, old, run_dir, args.kernel)
     restore_checkpoint(state, learner, strategy, run_dir.checkpoint)  # one that does not fit stops it here
     run_dir.cut_to(longer)  # only once nothing can refuse the resume: a refusal changes nothing
@@ -713,7 +714,7 @@ def run_rounds(args, run_dir, ds, learner, strategy, initial, first):
                        test_seconds=time.perf_counter() - start)
             with interrupt_held():
                 run_dir.append_round(row, queried, ds.rows)
-                run_dir.save_checkpoint(checkpoint_state(rd, owner, learner, strategy))
+                run_dir.save_checkpoint(checkpoint_state(rd, config, learner, strategy))
                 snapshot.remove()
                 bar.set_postfix(acc=f"{acc:.4f}", n=n_lab, refresh=False)
                 tqdm.write(f"{n_lab}\ttesting accuracy {acc}", file=sys.stdout)

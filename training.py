@@ -24,7 +24,12 @@ ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 TRAIN_STOPS = ("target", "unreachable", "cap", "stalled")
 RESTART = "restart"  # the stopping rule's verdict: go on from fresh weights
 
-DIVERGED = "the training loss became NaN or infinite; lower --lr or check the features"
+
+def diverged(extensions=()):
+    """The TrainingDiverged message: the flags that scale the training loss, --lr and the `extensions`' weights."""
+    flags = ["--lr", *(f for e in extensions for f in e.weight_flags)]
+    lower = flags[0] if len(flags) == 1 else f"{', '.join(flags[:-1])} or {flags[-1]}"
+    return f"the training loss became NaN or infinite; lower {lower} or check the features"
 
 
 @dataclass
@@ -180,6 +185,7 @@ class Extension:
     take part (then every autograd step minimises cross-entropy + Σ loss over network and extension parameters)."""
     name = None
     adds_loss = False
+    weight_flags = ()  # the flags that weigh its loss: named when training diverges
 
     def see_pool(self, X):
         """The pool's inputs X (on the training device), for an extension that also trains on unlabelled points;
@@ -351,7 +357,7 @@ class TorchEpochs:
                 torch.argmax(logits, 1, out=predicted[a:b])
             # a NaN or infinite loss makes every later weight NaN, so the last logits tell
             if not torch.isfinite(logits).all():
-                raise TrainingDiverged(DIVERGED)
+                raise TrainingDiverged(diverged(self.extensions))
             return (predicted == yo).sum().item() / len(y)
 
         return Epochs(epoch, adam)
@@ -384,7 +390,7 @@ class CompiledEpochs:
             model.train()
             acc = run(torch.randperm(len(y), generator=self.gen))
             if acc is None:
-                raise TrainingDiverged(DIVERGED)
+                raise TrainingDiverged(diverged())
             return acc
 
         return Epochs(epoch, run)

@@ -33,6 +33,7 @@ class LossPrediction(Extension):
     cross-entropy; its gradient also reaches the classifier through the embedding, as in the paper."""
     name = "loss_prediction"
     adds_loss = True
+    weight_flags = ("--lplWeight",)
 
     def __init__(self, weight, margin):
         self.weight, self.margin, self.net = weight, margin, None

@@ -38,6 +38,7 @@ class AdversarialVAE(UnlabelledDraws):
     binary cross-entropy calling z(L) labelled and z(U) unlabelled, the codes held fixed."""
     name = "vaal"
     adds_loss = True
+    weight_flags = ("--vaalBeta", "--vaalAdversary")
 
     def __init__(self, unlabelled, beta, adversary_weight):
         """`unlabelled`: a function giving the pool indices not yet labelled."""

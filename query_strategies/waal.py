@@ -56,6 +56,7 @@ class Critic(UnlabelledDraws):
     ascending the estimate under a penalty that keeps it near 1-Lipschitz)."""
     name = "waal_critic"
     adds_loss = True
+    weight_flags = ("--waalAlpha", "--waalPenalty")
 
     def __init__(self, unlabelled, alpha, penalty):
         """`unlabelled`: a function giving the pool indices not yet labelled."""

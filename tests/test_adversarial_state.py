@@ -22,6 +22,7 @@ import pytest
 import torch
 
 import results
+import resume
 from resume import run_owner
 from errors import starting_line
 from runlock import LOCK_NAME
@@ -791,6 +792,24 @@ def test_a_run_resumed_with_another_build_of_the_compiled_epoch_warns_and_record
         assert main(capsys, *flags, "--rounds", "2", "--resume")[0] == 0
     config = json.loads(path.read_text())
     assert config["trainer_identity"] == other and config["segments"][-1]["trainer_identity"] == built_here
+
+
+def test_a_hand_edited_trainer_is_refused_before_the_resume_changes_anything(tmp_path, capsys):
+    """A resume trains with the trainer config.json records; one edited there is refused, naming the checkpoint's
+    (it switched a resumed run's trainer silently). A checkpoint of an older version records none and passes."""
+    flags = [*ARGS, "--out", tmp_path]
+    assert main(capsys, *flags, "--rounds", "1")[0] == 0
+    folder = tmp_path / FOLDER
+    config = json.loads((folder / "config.json").read_text())
+    other = {"torch": "compiled", "compiled": "torch"}[config["trainer"]]
+    (folder / "config.json").write_text(json.dumps(dict(config, trainer=other)))
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    assert_refused(*main(capsys, *flags, "--rounds", "2", "--resume"),
+                   f"checkpoint.pt was written by a run that started with trainer {config['trainer']!r}, and its "
+                   f"config.json says {other!r}; set config.json's \"trainer\" back to {config['trainer']!r} or "
+                   f"start the run again with --force")
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    resume.check_trainer({"round": 0}, {"trainer": "compiled"}, folder / "checkpoint.pt")
 
 
 def test_config_records_each_segment_of_a_resumed_run(tmp_path, capsys):
