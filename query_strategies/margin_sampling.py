@@ -1,9 +1,12 @@
+import torch
+
 from .strategy import ScoreStrategy
 
 
 def smallest_margin(probs):
-    """score = −(p₍₁₎ − p₍₂₎): the smallest gap between the two most probable classes scores highest."""
-    top2 = probs.topk(2, dim=1).values
+    """score = −(p₍₁₎ − p₍₂₎): the smallest gap between the two most probable classes scores highest (p₍₂₎ = 0
+    for a single class)."""
+    top2 = torch.nn.functional.pad(probs, (0, 1)).topk(2, dim=1).values
     return top2[:, 1] - top2[:, 0]
 
 

@@ -31,6 +31,12 @@ def test_margin():
     assert torch.allclose(smallest_margin(P), torch.tensor([-1.0, 0.0, -0.5, 0.0]), atol=1e-7)
 
 
+def test_the_margin_of_a_single_class_is_its_whole_probability():
+    """p₍₂₎ = 0 when there is no second class (topk(2) raised on one column)."""
+    assert smallest_margin(torch.tensor([[1.0], [1.0]])).tolist() == [-1.0, -1.0]
+    assert smallest_margin(torch.tensor([[0.5, 0.5, 0.0]], dtype=torch.float64)).tolist() == [0.0]
+
+
 def test_top_k_takes_highest_and_breaks_ties_by_position():
     assert top_k(torch.tensor([0.1, 0.9, 0.5, 0.9]), 3).index.tolist() == [1, 3, 2]
     assert top_k(smallest_margin(P), 2).index.tolist() == [1, 3]
