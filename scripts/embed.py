@@ -15,9 +15,14 @@ self-supervised checkpoint of the same architecture, with or without its last li
 weights, and a torchvision weights name such as DEFAULT is refused with its file's URL); its last linear layer is
 dropped, so each image's feature vector is the input of that layer. Images are scaled to [0, 1], grey ones repeated to
 3 channels, resized to --size × --size (bilinear) and normalised with ImageNet's channel means and standard
-deviations, as torchvision's pretrained weights expect. An existing --out file is refused, never overwritten. --limit
-N keeps N images of each split spread evenly over it (positions ⌊i·n/N⌋ of its n, in order: an image folder's classes,
-then files, sorted), not its first N, which in a folder would be one or two classes.
+deviations, as torchvision's pretrained weights expect. googlenet and inception_v3 (and their quantized_ versions)
+are built as torchvision builds them for its pretrained weights, so that those give torchvision's features: with
+transform_input=True (the model turns that input into the [-1, 1] range those weights, ported from the original
+papers, expect; a checkpoint trained on ImageNet-normalised input is fed the wrong range) and without auxiliary heads
+(aux_logits=False: unused for features, their weights are ignored when the file has them). An existing --out
+file is refused, never overwritten. --limit N keeps N images of each split spread evenly over it (positions ⌊i·n/N⌋
+of its n, in order: an image folder's classes, then files, sorted), not its first N, which in a folder would be one
+or two classes.
 
 The .npz holds X_train, y_train, X_test, y_test (float32 features, labels; run.py then tests on the given test
 set), or X, y for a folder without train/ and test/ (run.py then splits it at random). For an image folder it also
@@ -42,10 +47,12 @@ if __name__ == "__main__":
 
 import numpy as np  # noqa: E402
 
-from catalog import canonical_name  # noqa: E402
+from catalog import IMAGE_MARKS, canonical_name  # noqa: E402
 
 TORCHVISION_DATA = ("MNIST", "FashionMNIST", "CIFAR10")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+# The models whose torchvision pretrained weights run with transform_input=True, and their auxiliary heads' modules.
+AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 
 
 def parse_args(argv):
@@ -59,7 +66,8 @@ def parse_args(argv):
     p.add_argument("--path", default="data", help="the folder holding MNIST, FashionMNIST or CIFAR10 (as run.py's)")
     p.add_argument("--model", required=True,
                    help="a torchvision image classification model with a linear last layer, e.g. resnet18, vit_b_16 "
-                        "(list: torchvision.models.list_models(module=torchvision.models))")
+                        "(list: torchvision.models.list_models(module=torchvision.models)); googlenet and "
+                        "inception_v3 run as with torchvision's weights: transform_input=True, no auxiliary heads")
     p.add_argument("--weights", required=True, help="the model's state dict (torch.save(model.state_dict(), f))")
     p.add_argument("--out", required=True, help="the .npz file to write: a new file, in an existing folder")
     p.add_argument("--size", type=int, default=224, help="images are resized to size × size")
@@ -79,7 +87,7 @@ def torchvision_splits(name, path):
 
     root, download = dataset.image_root(name, Path(path))
     if download:
-        raise UserError(f"{name} is not under {path}; put {dataset.WHERE_TO_PUT[name]} there (see README, 'Data sets')")
+        raise UserError(not_under(name, Path(path)))
     try:
         splits = {split: dataset.torchvision_arrays(name, root, train=split == "train", download=False)
                   for split in ("train", "test")}
@@ -88,6 +96,17 @@ def torchvision_splits(name, path):
     for split, (images, labels) in splits.items():
         dataset.check_counts(name, root, images, labels, "training" if split == "train" else split)
     return splits
+
+
+def not_under(name, path):
+    """The error line for data set `name` not found under `path`: as run.py's, when `path` is the set's own folder
+    (PATH/MNIST: catalog.IMAGE_MARKS), to give the folder that holds it as --path; else what to put there."""
+    from dataset import WHERE_TO_PUT
+
+    if path.name in IMAGE_MARKS[name]:
+        return (f"{name} is not under {path}, which is {name}'s own folder: give the folder that holds it, --path "
+                f"{path.parent} (see README, 'Data sets')")
+    return f"{name} is not under {path}; put {WHERE_TO_PUT[name]} there (see README, 'Data sets')"
 
 
 TEST_SPLIT, VAL_SPLITS = "test", ("val", "valid", "validation")
@@ -178,35 +197,81 @@ def picture(loader, path):
 
 
 def feature_extractor(name, weights, device):
-    """torchvision model `name` with the state dict in the file `weights`, its last linear layer replaced by the
-    identity: its output is the input of that layer. The file need not hold that layer's weights (a self-supervised
-    backbone's has no classifier); every other weight of the model must be in it."""
+    """torchvision model `name` (built with build_options) with the state dict in the file `weights`, its last
+    linear layer replaced by the identity: its output is the input of that layer. The file need not hold that layer's
+    weights (a self-supervised backbone's has no classifier), nor those of googlenet's and inception_v3's auxiliary
+    heads; every other weight of the model must be in it."""
     import torch
     import torchvision.models as tvm
 
     check_model_name(name)
-    net = tvm.get_model(name, weights=None)
+    net = tvm.get_model(name, weights=None, **build_options(name))
     linear = [n for n, m in net.named_modules() if isinstance(m, torch.nn.Linear)]
     if not linear:
         raise UserError(f"--model {name} ends in no linear layer, so there is no layer before it to take features "
                         f"from; use another model (e.g. resnet18)")
     parent, _, child = linear[-1].rpartition(".")
     setattr(net.get_submodule(parent), child, torch.nn.Identity())
-    load_without(net, weights, name, linear[-1])
+    load_without(net, weights, name, (linear[-1], *aux_heads(name)))
     return net.eval().to(device)
+
+
+def aux_heads(name):
+    """The auxiliary heads' module names of model `name` (googlenet's, inception_v3's, their quantized_ versions'),
+    () for the other models."""
+    return AUX_HEADS.get(name.removeprefix("quantized_"), ())
+
+
+def build_options(name):
+    """The keyword arguments model `name` is built with: for the models with auxiliary heads, those torchvision's
+    pretrained weights run with (transform_input=True, aux_logits=False), and init_weights=False, which skips an
+    initialisation the loaded weights replace and its FutureWarning; none for the other models."""
+    return {"transform_input": True, "aux_logits": False, "init_weights": False} if aux_heads(name) else {}
 
 
 def load_without(net, weights, name, dropped):
     """net.load_state_dict (strict) of the state dict in the file `weights` (or its "state_dict" entry) less the
-    weights of the module `dropped`, which net no longer has; UserError when it does not fit model `name`."""
+    weights of the modules `dropped`, which net does not have, with the modules' versions it records (_metadata,
+    which mnasnet's loading needs); UserError, with what does not fit (misfit), when it does not fit model `name`."""
+    from collections import OrderedDict
+
+    from dataset import first_line
+
     state = load_weights(weights, name)
     state = state.get("state_dict", state) if isinstance(state, dict) else state
-    if isinstance(state, dict):
-        state = {k: v for k, v in state.items() if k.rpartition(".")[0] != dropped}
+    if not isinstance(state, dict):
+        raise UserError(f"--weights {weights} does not hold a state dict of {name} but a {type(state).__name__}; "
+                        f"give the model's weights saved with torch.save(model.state_dict(), f)")
+    prefixes = tuple(f"{m}." for m in dropped)
+    kept = OrderedDict((k, v) for k, v in state.items() if not str(k).startswith(prefixes))
+    kept._metadata = getattr(state, "_metadata", None)
     try:
-        net.load_state_dict(state)
-    except (OSError, RuntimeError, AttributeError, TypeError, ValueError) as e:
-        raise UserError(f"--weights {weights} does not hold a state dict of {name} ({str(e).splitlines()[0][:200]})")
+        net.load_state_dict(kept)
+    except (RuntimeError, TypeError, ValueError) as e:  # strict loading's RuntimeError; a module's own (mnasnet's)
+        raise UserError(f"--weights {weights} does not hold a state dict of {name} "
+                        f"({misfit(net, kept) or first_line(e)[:200]}); give {name}'s weights, or the --model they "
+                        f"are of")
+
+
+def misfit(net, state):
+    """Why the state dict `state` does not load strictly into `net`: how many of net's keys it lacks, how many it
+    has that net lacks, how many of its values are not tensors of the shape net has, each with the first in net's
+    order (the file's for the unexpected ones); "" when it fits."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    reshaped = [k for k in own if k in state and getattr(state[k], "shape", None) != own[k].shape]
+    shape = lambda v: list(v.shape) if hasattr(v, "shape") else type(v).__name__  # noqa: E731
+    parts = [f"{counted(missing, 'missing key')}, first {missing[0]}" if missing else "",
+             f"{counted(unexpected, 'unexpected key')}, first {unexpected[0]}" if unexpected else "",
+             f"{counted(reshaped, 'tensor')} of another shape, first {reshaped[0]}: {shape(state[reshaped[0]])} in "
+             f"the file, {shape(own[reshaped[0]])} in the model" if reshaped else ""]
+    return "; ".join(p for p in parts if p)
+
+
+def counted(items, noun):
+    """"1 <noun>" or "n <noun>s": how many `items` there are."""
+    return f"{len(items)} {noun}{'s' * (len(items) != 1)}"
 
 
 def check_model_name(name):

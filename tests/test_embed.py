@@ -34,16 +34,22 @@ def reference_features(weights, images):
     net = tvm.resnet18()
     net.load_state_dict(torch.load(weights, weights_only=True))
     net.fc = torch.nn.Identity()
+    with torch.no_grad():
+        return net.eval()(prepared(images, 32)).numpy()
+
+
+def prepared(images, size):
+    """uint8 images (n, c, h, w) as embed.py feeds them to the model: x/255, grey repeated to 3 channels, resized to
+    size × size, normalised with ImageNet's channel means and standard deviations."""
     x = images.float() / 255
     x = x.repeat(1, 3, 1, 1) if x.shape[1] == 1 else x
-    x = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False, antialias=True)
+    x = torch.nn.functional.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     mean, std = torch.tensor(embed.IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(embed.IMAGENET_STD).view(1, 3, 1, 1)
-    with torch.no_grad():
-        return net.eval()((x - mean) / std).numpy()
+    return (x - mean) / std
 
 
-def embed_to(out, *flags):
-    assert embed.main([*map(str, flags), "--out", str(out), "--size", "32", "--model", "resnet18"]) == 0
+def embed_to(out, *flags, model="resnet18", size=32):
+    assert embed.main([*map(str, flags), "--out", str(out), "--size", str(size), "--model", model]) == 0
     return dict(np.load(out))
 
 
@@ -378,3 +384,138 @@ def test_ctrl_c_is_one_line_and_exit_130_and_writes_nothing(tmp_path, weights):
     assert "Traceback" not in err and err.strip().splitlines()[-1] == f"embed.py: interrupted; nothing was written " \
                                                                       f"to --out {out}"
     assert list((tmp_path / "out").iterdir()) == []
+
+
+AUX_SIZES = {"googlenet": 32, "inception_v3": 75}  # small sizes each model takes (inception_v3's least is 75)
+
+
+@pytest.fixture(scope="module")
+def aux_weights(tmp_path_factory):
+    """{model: (file, file without the auxiliary heads)} of random googlenet and inception_v3 weights: the state
+    dict of a model with the heads, and the same less them, as torchvision's googlenet(weights=DEFAULT).state_dict()
+    (aux_logits=False) is."""
+    folder, files = tmp_path_factory.mktemp("aux_weights"), {}
+    for model, heads in (("googlenet", ("aux1.", "aux2.")), ("inception_v3", ("AuxLogits.",))):
+        torch.manual_seed(0)
+        state = tvm.get_model(model, aux_logits=True, init_weights=False).state_dict()
+        files[model] = folder / f"{model}.pth", folder / f"{model}_bare.pth"
+        torch.save(state, files[model][0])
+        torch.save({k: v for k, v in state.items() if not k.startswith(heads)}, files[model][1])
+    return files
+
+
+def hand_features(model, weights, images, transform_input):
+    """`model` with aux_logits=True and `transform_input`, loaded with the state dict in `weights`, its fc layer
+    removed, in eval mode, on uint8 images as embed.py prepares them at AUX_SIZES[model]."""
+    net = tvm.get_model(model, aux_logits=True, transform_input=transform_input, init_weights=False)
+    net.load_state_dict(torch.load(weights, weights_only=True))
+    net.fc = torch.nn.Identity()
+    with torch.no_grad():
+        return net.eval()(prepared(images, AUX_SIZES[model])).numpy()
+
+
+def close(a, b):
+    """Whether features a and b agree to 1e-4 of b's largest magnitude (random weights give tiny features)."""
+    return np.allclose(a, b, rtol=1e-4, atol=1e-4 * np.abs(b).max())
+
+
+@pytest.mark.parametrize("model", sorted(AUX_SIZES))
+def test_googlenet_and_inception_v3_give_the_features_torchvisions_pretrained_model_gives(model, tmp_path,
+                                                                                            aux_weights):
+    """They were built with transform_input=False, while torchvision's pretrained ones run with True (their weights
+    expect inputs in [-1, 1]; the model maps ImageNet-normalised input there): torchvision's own weights file gave
+    other features than torchvision's pretrained model."""
+    import dataset
+
+    write_mnist_slice(tmp_path / "data", n_train=3, n_test=1)
+    images = dataset.torchvision_arrays("MNIST", tmp_path / "data", train=True, download=False)[0]
+    arrays = embed_to(tmp_path / "f.npz", "--data", "MNIST", "--path", tmp_path / "data", "--weights",
+                      aux_weights[model][0], model=model, size=AUX_SIZES[model])
+    expected = hand_features(model, aux_weights[model][0], images, transform_input=True)
+    assert close(arrays["X_train"], expected)
+    assert not close(hand_features(model, aux_weights[model][0], images, transform_input=False), expected)
+
+
+@pytest.mark.parametrize("model", sorted(AUX_SIZES))
+def test_a_state_dict_without_auxiliary_heads_is_taken_and_other_missing_keys_are_still_refused(model, tmp_path,
+                                                                                                   aux_weights, capsys):
+    """torchvision's googlenet(weights=DEFAULT).state_dict() has no aux1, aux2 (aux_logits=False): it was refused as
+    not googlenet's (loaded strictly into a model with them), though the heads give no features."""
+    full, bare = aux_weights[model]
+    write_mnist_slice(tmp_path / "data", n_train=2, n_test=1)
+    flags, options = ["--data", "MNIST", "--path", tmp_path / "data", "--weights"], {"model": model,
+                                                                                    "size": AUX_SIZES[model]}
+    with_heads = embed_to(tmp_path / "full.npz", *flags, full, **options)["X_train"]
+    assert np.array_equal(embed_to(tmp_path / "bare.npz", *flags, bare, **options)["X_train"], with_heads)
+    state = torch.load(bare, weights_only=True)
+    first = next(iter(state))
+    del state[first]
+    torch.save(state, tmp_path / "lacking.pth")
+    assert embed.main([*map(str, flags), str(tmp_path / "lacking.pth"), "--model", model, "--out",
+                       str(tmp_path / "o.npz")]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"embed.py: error: --weights {tmp_path / 'lacking.pth'} does not hold a state dict of {model} (1 missing key, "
+        f"first {first}); give {model}'s weights, or the --model they are of")
+
+
+def resnet34_weights():
+    """resnet34's state dict of random weights."""
+    return tvm.resnet34().state_dict()
+
+
+def grey_resnet18_weights():
+    """resnet18's state dict of random weights with a first convolution for 1-channel images."""
+    return {**tvm.resnet18().state_dict(), "conv1.weight": torch.zeros(64, 1, 7, 7)}
+
+
+@pytest.mark.parametrize("model, state, detail", [
+    ("resnet34", None, "{n} missing keys, first layer1.2.conv1.weight"),
+    ("resnet18", resnet34_weights, "{n} unexpected keys, first layer1.2.conv1.weight"),
+    ("resnet18", grey_resnet18_weights, "1 tensor of another shape, first conv1.weight: [64, 1, 7, 7] in the file, "
+                                        "[64, 3, 7, 7] in the model"),
+])
+def test_a_state_dict_that_does_not_fit_names_what_does_not(model, state, detail, tmp_path, weights, capsys):
+    """It said only torch's header line: 'does not hold a state dict of resnet34 (Error(s) in loading state_dict
+    for ResNet:)'."""
+    if state is not None:
+        torch.save(state(), tmp_path / "w.pth")
+    given = tmp_path / "w.pth" if state is not None else weights
+    n = len(set(tvm.resnet34().state_dict()) - set(tvm.resnet18().state_dict()))
+    write_images(tmp_path / "plain", 1, 0)
+    assert embed.main(["--data", str(tmp_path / "plain"), "--model", model, "--weights", str(given), "--out",
+                       str(tmp_path / "o.npz")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"embed.py: error: --weights {given} does not hold a state dict of {model} ({detail.format(n=n)}); give "
+        f"{model}'s weights, or the --model they are of"]
+
+
+def test_the_data_sets_own_folder_as_path_says_to_give_the_folder_holding_it_as_run_py_does(tmp_path, weights,
+                                                                                             capsys):
+    """`--path data/MNIST` said 'MNIST is not under data/MNIST; put MNIST/raw/... there' (data/MNIST/MNIST/raw);
+    run.py says to give the folder that holds it."""
+    write_mnist_slice(tmp_path / "data", n_train=2, n_test=1)
+    assert embed.main(["--data", "mnist", "--path", str(tmp_path / "data" / "MNIST"), "--model", "resnet18",
+                       "--weights", str(weights), "--out", str(tmp_path / "o.npz")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"embed.py: error: MNIST is not under {tmp_path / 'data' / 'MNIST'}, which is MNIST's own folder: give the "
+        f"folder that holds it, --path {tmp_path / 'data'} (see README, 'Data sets')"]
+
+
+@pytest.mark.parametrize("model", sorted(AUX_SIZES))
+def test_googlenet_and_inception_v3_print_one_line_and_no_warning_on_initialisation(model, tmp_path, aux_weights):
+    """torchvision's multi-line FutureWarning on their weight initialisation came before the line, though the
+    weights are loaded after."""
+    proc = embed_cli(tmp_path, aux_weights[model][0], "--model", model, "--size", AUX_SIZES[model])
+    assert proc.returncode == 0, proc.stderr
+    width = {"googlenet": 1024, "inception_v3": 2048}[model]
+    assert proc.stderr.splitlines() == [f"embed.py: {tmp_path / 'o.npz'}: X (2, {width}), y (2,), paths (2,)"]
+
+
+def test_mnasnet_weights_load_with_the_module_versions_the_file_records(tmp_path, weights):
+    """The state dict was copied without its _metadata, so mnasnet's loading (which reads its version there) refused
+    every mnasnet file: 'version should be set to 1 or 2 instead of None'."""
+    torch.save(tvm.mnasnet0_5().state_dict(), tmp_path / "mnasnet.pth")
+    write_images(tmp_path / "plain", 1, 0)
+    arrays = embed_to(tmp_path / "m.npz", "--data", tmp_path / "plain", "--weights", tmp_path / "mnasnet.pth",
+                      model="mnasnet0_5")
+    assert arrays["X"].shape == (2, 1280)
