@@ -1,9 +1,10 @@
 """What the benchmarks share on their command line: a parser whose errors are one line (errors.Parser), a
-comma-separated subset of known names (or list of values), the data folder (--path, default DATA), another checkout
-of this project for --compare, the CUDA and compiled-kernel checks, the machine and date a benchmark's figures are
-taken on (`conditions`), the hidden `--worker` entry of a benchmark that times each measurement in a fresh process,
-run.py flags a benchmark sets itself, running a command that must succeed, and the command's end (`command`: a
-warning, Ctrl-C and a failed allocation as one line).
+comma-separated subset of known names (or list of values), a thread count as run.py takes it, the data folder
+(--path, default DATA), another checkout of this project for --compare, the CUDA and compiled-kernel checks, the
+machine and date a benchmark's figures are taken on (`conditions`), the hidden `--worker` entry of a benchmark that
+times each measurement in a fresh process, run.py flags a benchmark sets itself, running a command that must
+succeed (its error line pointing at its own help), and the command's end (`command`: a warning, Ctrl-C and a failed
+allocation as one line).
 
 Importing this module imports no other module of the project, so that a worker can take its modules from the
 checkout it measures (the other checkout of --compare) rather than from this one."""
@@ -13,11 +14,13 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT_FILES = ("run.py", "learner.py")
 DATA = str(ROOT.parent / "shared" / "data")  # the data folder the benchmarks read by default (run.py's --path)
+SEE_HELP = " (see --help)"  # how errors.Parser ends an error line: the help of the command that printed it
 
 
 def prog():
@@ -59,6 +62,23 @@ def values(kind):
     """argparse type: the list of comma-separated values in the text, each converted by the argparse type `kind`
     (whose one-line error names the first bad value)."""
     return lambda text: [kind(value) for value in text.split(",")]
+
+
+def threads(text):
+    """argparse type: a thread count as run.py takes its --threads: a positive int, at most run.MAX_THREADS (else a
+    one-line error), with run.py's warning when it is more than the cores this process may use (it still runs
+    with that many)."""
+    from run import MAX_THREADS
+    from strategy_params import positive
+
+    count, cores = positive(int)(text), len(os.sched_getaffinity(0))
+    if count > MAX_THREADS:
+        raise argparse.ArgumentTypeError(f"{count} is more than {MAX_THREADS}; give at most the machine's cores "
+                                         f"({cores} here)")
+    if count > cores:
+        warnings.warn(f"--threads {count} is more than the {cores} cores this process may use; the threads then "
+                      f"wait on each other (much slower)")
+    return count
 
 
 def add_path(p, holding):
@@ -170,8 +190,19 @@ def run_or_stop(argv, what, **options):
     proc = subprocess.run(argv, capture_output=True, text=True, **options)
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        if last.endswith(SEE_HELP):  # shown under the benchmark's name, it would point at the benchmark's help
+            last = last.removesuffix(SEE_HELP) + (f" (see {where})" if (where := help_command(argv)) else "")
         sys.exit(f"{prog()}: error: {what}: {last}")
     return proc
+
+
+def help_command(argv):
+    """How to ask the command `argv` for its help, where it runs a Python script (`python run.py --help`, the
+    script's path relative to this checkout's root where it lies in it); None otherwise."""
+    if len(argv) < 2 or not str(argv[1]).endswith(".py"):
+        return None
+    script = Path(argv[1]).resolve()
+    return f"python {script.relative_to(ROOT) if script.is_relative_to(ROOT) else script} --help"
 
 
 def refuse_run_flags(p, run_args, owned, why):
@@ -216,8 +247,6 @@ def command(main):
     source line that raised it), Ctrl-C stops it with one line and exit code 130 (even when a non-interactive shell
     started it with SIGINT ignored), a failed allocation (failed_allocation) with one line and exit code 2, and a
     closed stdout (stdout_closed) without a traceback."""
-    import warnings
-
     warnings.formatwarning = lambda message, *rest, **options: f"{prog()}: warning: {message}\n"
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

@@ -36,7 +36,8 @@ def main():
     p = flags.parser(__doc__)
     p.add_argument("--repeats", type=positive(int), default=5, help="timed passes of each path")
     p.add_argument("--labelled", type=non_negative(int), default=200, help="points left out of the pool (below 60,000)")
-    p.add_argument("--threads", type=positive(int), default=1, help="PyTorch's threads")
+    p.add_argument("--threads", type=flags.threads, default=1,
+                   help="PyTorch's threads, checked as run.py's --threads (a warning above the cores)")
     flags.add_path(p, "MNIST")
     args = p.parse_args()
 

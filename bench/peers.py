@@ -209,8 +209,9 @@ def main(argv=None):
     ap = flags.parser(__doc__)
     ap.add_argument("--cases", type=flags.subset(sorted(CASES), "case"), default=",".join(sorted(CASES)),
                     help="comma-separated cases to run, of: " + ", ".join(sorted(CASES)))
-    ap.add_argument("--threads", type=flags.values(positive(int)), default=[1, 2],
-                    help="comma-separated thread counts, each in turn (default: 1,2)")
+    ap.add_argument("--threads", type=flags.values(flags.threads), default=[1, 2],
+                    help="comma-separated thread counts, each in turn, checked as run.py's --threads is: a warning "
+                         "above the cores (default: 1,2)")
     ap.add_argument("--repeats", type=positive(int), default=3,
                     help="interleaved runs of each side (the BatchBALD peers: one)")
     args = ap.parse_args(argv)

@@ -361,12 +361,18 @@ def main(argv=None):
                          "noise_stability")
     ap.add_argument("--configs", type=positive(int), default=1000, help="BatchBALD's label configurations")
     ap.add_argument("--delta", type=non_negative(float), default=0.0, help="ProbCover's δ (0 = the purity rule)")
-    ap.add_argument("--ref", type=positive(int), default=2000, help="ldm's reference set")
+    ap.add_argument("--ref", type=positive(int), default=None,
+                    help="ldm's reference set, random rows of the pool: at most --n (default 2000, or --n when fewer)")
     args = ap.parse_args(argv)
+    if args.ref is None:
+        args.ref = min(2000, args.n)
     if args.labeled >= args.n:
         ap.error(f"--labeled {args.labeled} leaves no unlabelled row of --n {args.n}")
     if args.k > args.n - args.labeled:
         ap.error(f"--k {args.k} is more than the {args.n - args.labeled} unlabelled rows (--n minus --labeled)")
+    if args.alg == "ldm" and args.ref > args.n:
+        ap.error(f"--ref {args.ref} is more than the {args.n} rows of the pool (--n) that ldm's reference set is "
+                 f"drawn from; give --ref at most {args.n}")
     if args.alg in ("flqmi", "logdetmi") and args.labeled == 0:
         ap.error(f"--alg {args.alg} needs labelled rows as its query set: give --labeled")
     flags.check_device(ap, args.device)

@@ -1,5 +1,6 @@
 """Seconds per query of each strategy: inference on the pool + selection, the median over the query rounds of
-the runs of one setting (data, model, nQuery, device).
+the runs of one setting (data, model, nQuery, device and the protocol: the result-changing flags in which runs of
+one data, model and nQuery differ, as the analysis tells settings apart), each run counted once.
 
     python bench/strategy_cost.py                                  # every strategy on digits, 2 query rounds
     python bench/strategy_cost.py --algs rand,badge,bait -- --did 6 --path ../shared/data --nEnd 300
@@ -8,7 +9,8 @@ the runs of one setting (data, model, nQuery, device).
 Without --results, each strategy runs once through run.py (the flags after -- replace the default digits
 configuration; --alg, --out, --resume and --force are refused there) in a temporary folder; with --results, --algs
 and any flag after -- are refused. Prints a Markdown table with the load average: one row per setting and strategy,
-with the number of runs pooled in it."""
+with the number of runs pooled in it; its protocol column names the flags that set the row's runs apart (`–`
+where no run differs), and copied run folders of one run (config.json's run_id) count once, with a warning."""
 import sys
 from pathlib import Path
 
@@ -21,12 +23,14 @@ flags.starting(__name__)
 
 import json  # noqa: E402
 import tempfile  # noqa: E402
+import warnings  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
 from dataset import first_line  # noqa: E402
 from errors import UserError  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
+from scripts.agg_read import recorded_settings, split_protocols  # noqa: E402
 
 DEFAULT = ["--nStart", "100", "--nQuery", "100", "--nEnd", "300"]
 ALL = sorted(set(STRATEGIES) - set(ALIASES))  # every strategy once, without its aliases
@@ -36,7 +40,9 @@ OWNED = ("--alg", "--out", "--resume", "--force")  # run.py flags of each run th
 
 
 def run_config(folder):
-    """The setting (SETTING's columns) and the alg of the run in `folder`, read from its config.json."""
+    """The run in `folder` as its config.json records it: alg, run_id, the setting (SETTING's columns; the device
+    of each part of a resumed run, as results.result_settings joins them) and the result-changing flags and data
+    hash by which the analysis tells settings apart (agg_read.recorded_settings, with nStart)."""
     try:
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as e:
@@ -45,7 +51,8 @@ def run_config(folder):
     missing = [k for k in keys if not isinstance(config, dict) or k not in config]
     if missing:
         raise UserError(f"{folder / 'config.json'} lacks {', '.join(missing)}; is {folder} a run folder of run.py?")
-    return {"alg": config["alg"], **{column: config[key] for column, key in SETTING.items()}}
+    return {"alg": config["alg"], "run_id": config.get("run_id"), "nStart": config.get("nStart"),
+            **{column: config[key] for column, key in SETTING.items()}, **recorded_settings(config)}
 
 
 def query_rows(folder):
@@ -62,12 +69,25 @@ def query_rows(folder):
 
 
 def summarise(folders):
-    """One row per setting and alg: the number of runs and the median inference, selection and query seconds over
-    all their query rounds."""
-    rows = pd.concat([query_rows(f).assign(run=str(f), **run_config(f)) for f in folders])
-    groups = rows.groupby([*SETTING, "alg"], dropna=False)
-    table = groups[SECONDS].median().join(groups["run"].nunique().rename("runs")).reset_index()
-    return table.sort_values([*SETTING, "query_seconds"])
+    """One row per setting, protocol (agg_read.split_protocols) and alg: the number of runs and the median
+    inference, selection and query seconds over all their query rounds."""
+    rows = one_per_run(pd.concat([query_rows(f).assign(source=str(f), **run_config(f)) for f in folders]))
+    rows = split_protocols(rows)
+    groups = rows.groupby([*SETTING, "protocol", "alg"], dropna=False)
+    table = groups[SECONDS].median().join(groups["source"].nunique().rename("runs")).reset_index()
+    return table.sort_values([*SETTING, "protocol", "query_seconds"])
+
+
+def one_per_run(rows):
+    """`rows` with one run folder (source) per run_id, since copies of a run folder share it: the one with the
+    most query rounds, the first named on a tie; a warning names each folder left out."""
+    runs = rows.groupby("source", sort=False).agg(run_id=("run_id", "first"), rounds=("run_id", "size"))
+    runs = runs[runs.run_id.notna()].sort_values("rounds", ascending=False, kind="stable")
+    copies = runs[runs.run_id.duplicated()]
+    for source, run_id in copies.run_id.items():
+        warnings.warn(f"leaving out {source}: a copy of the run in {runs.index[runs.run_id == run_id][0]} (the same "
+                      f"run_id in config.json), which is counted once")
+    return rows[~rows.source.isin(copies.index)]
 
 
 def finished_runs(results):
@@ -133,11 +153,11 @@ def main():
     if table.empty:
         p.error("the runs have no query round (each stopped at --nStart); nothing to time")
     print(flags.conditions())
-    print("| data | model | nQuery | device | strategy | runs | inference s | selection s | query s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| data | model | nQuery | device | protocol | strategy | runs | inference s | selection s | query s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in table.itertuples():
-        print(f"| {r.data} | {r.model} | {r.nQuery} | {r.device} | {r.alg} | {r.runs} | {r.infer_seconds:.2f} | "
-              f"{r.select_seconds:.2f} | {r.query_seconds:.2f} |")
+        print(f"| {r.data} | {r.model} | {r.nQuery} | {r.device} | {r.protocol or '–'} | {r.alg} | {r.runs} | "
+              f"{r.infer_seconds:.2f} | {r.select_seconds:.2f} | {r.query_seconds:.2f} |")
 
 
 if __name__ == "__main__":

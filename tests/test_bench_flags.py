@@ -65,6 +65,10 @@ SELECT = ["--alg", "badge", "--n", "200", "--d", "8"]
     ("fidelity.py", ["--seed", "-1"], ["--seed"]),
     ("fidelity.py", ["--path", "nowhere"], ["OpenML data set 6", "nowhere/openml/6.csv"]),  # came after the digits rows
     ("fidelity.py", ["--nStart", "1600", "--nQuery", "100"], ["1700", "1617 points of the pool of digits"]),
+    ("selection_speed.py", ["--alg", "ldm", "--n", "300", "--d", "8", "--k", "5", "--ref", "100000"],
+     ["--ref 100000 is more than the 300 rows of the pool", "at most 300"]),  # its floor counted 100,000 rows
+    ("peers.py", ["--threads", "1,9999", "--repeats", "0"], ["--threads", "9999 is more than 4096"]),  # rows of 9999
+    ("infer_speed.py", ["--threads", "9999", "--repeats", "0"], ["--threads", "9999 is more than 4096"]),  # the same
     ("cuda_agreement.py", ["--n", "100"], ["--n", "an int of at least 101"]),
     ("cuda_agreement.py", ["--n", "200", "--k", "150"], ["--k 150", "100 unlabelled"]),
     ("conv_floor.py", ["--steps", "0"], ["--steps"]),
@@ -102,6 +106,27 @@ def test_no_working_compiler_is_one_line_error(script, args, tmp_path):
     assert_one_line_error(proc, f"{script}: error: the compiled mlp epoch is not available here (",
                           "false --version")
     assert "|" not in proc.stdout
+
+
+@pytest.mark.parametrize("script", ["peers.py", "infer_speed.py"])
+def test_threads_above_the_cores_warn_as_run_py_does(script):
+    """run.py warns when --threads is more than the cores this process may use (and runs with them); the benchmarks
+    took any count in silence. --repeats 0 stops each after its flags are read."""
+    cores = len(os.sched_getaffinity(0))
+    proc = run_cli("--threads", cores + 1, "--repeats", "0", script=f"bench/{script}", timeout=120)
+    warning, error = proc.stderr.splitlines()
+    assert warning == (f"{script}: warning: --threads {cores + 1} is more than the {cores} cores this process may "
+                       f"use; the threads then wait on each other (much slower)")
+    assert error.startswith(f"{script}: error: argument --repeats")
+
+
+@pytest.mark.parametrize("script, what", [("strategy_cost.py", "rand"), ("run_time.py", f"run.py of {ROOT}")])
+def test_a_run_py_error_points_at_run_py_s_help(script, what):
+    """run.py's own `(see --help)` came under the benchmark's name, as if the benchmark's help would explain it."""
+    proc = run_cli(*(["--algs", "rand"] if script == "strategy_cost.py" else []), "--", "--bogus", "1",
+                   script=f"bench/{script}", timeout=300)
+    assert_one_line_error(proc, f"{script}: error: {what}: run.py: error: unrecognized arguments: --bogus 1 "
+                                f"(see python run.py --help)")
 
 
 def test_a_benchmark_s_warning_is_one_line():

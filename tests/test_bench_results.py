@@ -28,11 +28,12 @@ def table_rows(stdout):
 
 
 def copy_run(run, folder, query_seconds, **config):
-    """A copy of the run folder `run` as `folder`, with `config` changed in its config.json and its query rounds'
-    inference, selection and query seconds set to 0.1 q, 0.9 q and q for each q of query_seconds."""
+    """A copy of the run folder `run` as `folder`, another run (its own run_id, the folder's name) with `config`
+    changed in its config.json and its query rounds' inference, selection and query seconds set to 0.1 q, 0.9 q and
+    q for each q of query_seconds."""
     shutil.copytree(run, folder)
     settings = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**settings, **config}))
+    (folder / "config.json").write_text(json.dumps({**settings, "run_id": folder.name, **config}))
     rounds = pd.read_csv(folder / "rounds.csv")
     q = pd.Series([0.0, *query_seconds], index=rounds.index)
     rounds = rounds.assign(infer_seconds=0.1 * q, select_seconds=0.9 * q, query_seconds=q)
@@ -51,7 +52,8 @@ def test_runs_of_different_settings_are_separate_rows(tmp_path, real_run):
     (results / "unfinished" / "summary.json").unlink()
     proc = run_cli("--results", results, script="bench/strategy_cost.py")
     assert proc.returncode == 0, proc.stderr
-    assert "| data | model | nQuery | device | strategy | runs | inference s | selection s | query s |" in proc.stdout
+    assert "| data | model | nQuery | device | protocol | strategy | runs | inference s | selection s | query s |" \
+        in proc.stdout
     real = pd.read_csv(real_run / "rounds.csv").query("round > 0")
 
     def median(column, copies):
@@ -59,11 +61,34 @@ def test_runs_of_different_settings_are_separate_rows(tmp_path, real_run):
         return f"{pd.concat([real[column], pd.Series(copies)]).median():.2f}"
 
     assert table_rows(proc.stdout) == [
-        ["digits", "lin", "100", "cpu", "entropy", "1", "1.50", "13.50", "15.00"],
-        ["digits", "mlp", "50", "cpu", "entropy", "1", "5.00", "45.00", "50.00"],
-        ["digits", "mlp", "100", "cpu", "entropy", "3", median("infer_seconds", [0.1, 0.3, 0.5, 0.7]),
+        ["digits", "lin", "100", "cpu", "–", "entropy", "1", "1.50", "13.50", "15.00"],
+        ["digits", "mlp", "50", "cpu", "–", "entropy", "1", "5.00", "45.00", "50.00"],
+        ["digits", "mlp", "100", "cpu", "–", "entropy", "3", median("infer_seconds", [0.1, 0.3, 0.5, 0.7]),
          median("select_seconds", [0.9, 2.7, 4.5, 6.3]), median("query_seconds", [1.0, 3.0, 5.0, 7.0])],
     ]
+
+
+def test_runs_of_other_flags_are_separate_rows_and_a_copied_run_counts_once(tmp_path):
+    """Runs of other --trunc, --lr and --imbalance, and one resumed with other --threads (config.json's segments),
+    were pooled into one row of their data, model, nQuery and device; a copied run folder (the same run_id) counted
+    as a second run."""
+    out = tmp_path / "results"
+    base = ["--alg", "rand", "--nStart", "20", "--nQuery", "20", "--out", out]
+    for seed, flags in [(1, ["--trunc", "200"]), (2, []), (3, ["--lr", "0.01", "--imbalance", "5"]), (4, []),
+                        (4, ["--nEnd", "100", "--threads", "2", "--resume"])]:
+        proc = run_cli(*base, "--nEnd", "60", "--seed", seed, *flags)
+        assert proc.returncode == 0, proc.stderr
+    shutil.copytree(out / "digits_mlp_rand_20_seed2", out / "copy_of_seed2")
+    proc = run_cli("--results", out, script="bench/strategy_cost.py")
+    assert proc.returncode == 0, proc.stderr
+    assert {tuple(row[4:7]) for row in table_rows(proc.stdout)} == {
+        ("lr=0.0001 trunc=200 threads=1 imbalance=none", "rand", "1"),
+        ("lr=0.0001 trunc=-1 threads=1 imbalance=none", "rand", "1"),
+        ("lr=0.01 trunc=-1 threads=1 imbalance=5", "rand", "1"),
+        ("lr=0.0001 trunc=-1 threads=1+2 imbalance=none", "rand", "1")}
+    copied = [line for line in proc.stderr.splitlines() if "the same run_id" in line]
+    assert len(copied) == 1 and "digits_mlp_rand_20_seed2" in copied[0] and "copy_of_seed2" in copied[0]
+    assert "its runs differ in lr, trunc, threads, imbalance" in proc.stderr
 
 
 GOOD_CONFIG = json.dumps({"alg": "rand", "data_name": "digits", "model": "mlp", "nQuery": 10, "device": "cpu"})
