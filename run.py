@@ -181,7 +181,8 @@ def check_flags(args):
 def check_selection_flags(args, given=()):
     """--select-on and --nStart 0 against what the --alg strategy declares (on_embedding, label_free), its
     parameters against its own bounds (Strategy.check_parameters), and a warning for each other strategy's flag
-    given (named in `given`, the command line's flags) or set away from its default."""
+    given (named in `given`, the command line's flags) or set away from its default. --select-on input for a
+    strategy off the embedding is set back to model (with a warning): the run is the same, and records so."""
     cls = STRATEGIES[args.alg]
     if args.select_on == "input" and cls.takes_gradients:
         raise UserError(f"--select-on input gives the embedding-based strategies ({embedding_strategies()}) the "
@@ -190,9 +191,10 @@ def check_selection_flags(args, given=()):
     if args.select_on == "input" and not cls.on_embedding:
         takes = "draws its picks uniformly at random" if cls.uniform_draw else "takes the network's outputs"
         warnings.warn(f"--select-on input changes what the strategies on an embedding select "
-                      f"({embedding_strategies()}); {args.alg} {takes} whatever it says: it is ignored", stacklevel=2)
-    for flag, takers in ignored_flags(args.alg, vars(args), given):
-        warnings.warn(f"--{flag} is a flag of {', '.join(takers)}, not of {args.alg}; it is ignored", stacklevel=2)
+                      f"({embedding_strategies()}); {args.alg} {takes} whatever it says: it is ignored (the run "
+                      f"records --select-on model, and a sweep reuses its runs)", stacklevel=2)
+        args.select_on = "model"
+    warn_ignored_flags(args, given)
     try:
         cls.check_parameters(arguments(args.alg, vars(args)))
     except ValueError as e:
@@ -200,6 +202,14 @@ def check_selection_flags(args, given=()):
     if args.nStart == 0 and cls.label_free and cls.on_embedding and args.select_on == "model":
         raise UserError(f"--nStart 0: {args.alg} picks the first batch on an embedding, and no network is trained "
                         f"before any label; add --select-on input (the data's own features) or give --nStart")
+
+
+def warn_ignored_flags(args, given=(), stacklevel=3):
+    """A warning for each other strategy's flag than the --alg strategy's given (named in `given`, the command
+    line's flags) or set away from its default: it is ignored. `stacklevel` as warnings.warn's, from here."""
+    for flag, takers in ignored_flags(args.alg, vars(args), given):
+        warnings.warn(f"--{flag} is a flag of {', '.join(takers)}, not of {args.alg}; it is ignored",
+                      stacklevel=stacklevel)
 
 
 def embedding_strategies():
@@ -450,7 +460,8 @@ def check_pool(args, ds):
     """UserError when --model cannot take the data, the first batch does not fit its pool, --nEnd leaves it no
     query, or --nQuery does not fit the pool; checked after the pool is known, so that each hint can be followed."""
     if args.model in CONV_MODELS and not ds.is_image:
-        raise UserError(f"--model {args.model} needs image data; use --model mlp or lin for {ds.name}")
+        raise UserError(f"--model {args.model} needs image data ({', '.join(IMAGE_NAMES)}: a table's features, "
+                        f"an .npz's too, are flattened); use --model mlp or lin for {ds.name}")
     n_pool = len(ds.y_train)
     if first_batch(args) > n_pool:
         what = f"--nStart {args.nStart}" if args.nStart else f"the first batch (--nQuery {args.nQuery})"

@@ -44,6 +44,7 @@ import itertools
 import math
 import multiprocessing as mp
 import os
+import shlex
 import signal
 import sys
 import time
@@ -73,7 +74,7 @@ from query_strategies import ALIASES, STRATEGIES  # noqa: E402
 from results import RESULT_FLAGS, RunDir, differing_settings, load_state, result_settings  # noqa: E402
 from runlock import holder  # noqa: E402
 from statefile import StateError, link_refusal, open_regular, read_regular  # noqa: E402
-from strategy_params import parameters, result_flags  # noqa: E402
+from strategy_params import given_flags, parameters, result_flags  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 PR_SET_PDEATHSIG = 1  # prctl option from <linux/prctl.h>: the signal this process gets when its parent dies
@@ -123,7 +124,10 @@ def split_list(text, flag, cast=str):
 
 def data_flags(args):
     """One run.py argument pair per data set: each --data name (files made absolute), then each --did > 0
-    (digits when neither)."""
+    (digits when neither); SweepError for one file whose name holds a comma."""
+    if "," in str(args.data) and Path(args.data).is_file():
+        raise SweepError(f"--data {args.data!r}: a comma separates the sweep's data sets, and this file's name holds "
+                         f"one; rename the file")
     specs = [["--data", str(Path(d).resolve()) if d.lower().endswith((".csv", ".npz")) else d]
              for d in split_list(args.data, "--data")]
     dids = split_list(args.did, "--did", int)
@@ -136,14 +140,16 @@ def data_flags(args):
 def parse_run_argv(argv):
     """run.py's namespace for argv; SweepError with run.py's one-line message when its parser or its flag checks
     reject them (the strategy's checks, which import its class, only when --select-on, --nStart 0 or a parameter
-    of its own is in play)."""
+    of its own is in play; else the warning for another strategy's flag given, as run.py's)."""
     err = StringIO()
     try:
         with redirect_stderr(err):
             ns = run.build_parser().parse_args(argv)
         run.check_flags(ns)
         if ns.nStart == 0 or ns.select_on != "model" or parameters(ns.alg):
-            run.check_selection_flags(ns)
+            run.check_selection_flags(ns, given_flags(argv))
+        else:
+            run.warn_ignored_flags(ns, given_flags(argv), stacklevel=2)  # from here, as check_selection_flags
     except SystemExit:
         raise SweepError(err.getvalue().strip().removeprefix("run.py: error: ")) from None
     except UserError as e:
@@ -335,7 +341,7 @@ def dry_run(jobs, unchecked):
     code a sweep would end with for its refusals (1 when a run is refused, else 0)."""
     for j in jobs:
         note = progress_note(*run_folder(j.argv)) if j.action == "resume" else ""
-        print(f"{j.action:6s} python run.py {' '.join(j.argv)}{note}")
+        print(f"{j.action:6s} python run.py {shlex.join(j.argv)}{note}")
     for flag in unchecked:
         print(f"sweep.py: {flag} is neither under --path nor in the cache: the sweep downloads it first (not done, "
               f"and its pools not checked, in a dry run)", file=sys.stderr)
@@ -518,7 +524,7 @@ def run_logged(argv, log_path):
         return 2, f"{log_path}: {e.strerror or e}"
     with os.fdopen(log_fd, "a") as log, redirect_stdout(log), redirect_stderr(log), warnings.catch_warnings():
         warnings.showwarning = run.show_warning  # `warning: ...` lines, as run.py's command prints them
-        print(f"{ends_mid_line(log_fd)}# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {' '.join(argv)}",
+        print(f"{ends_mid_line(log_fd)}# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {shlex.join(argv)}",
               flush=True)
         try:
             return run.main(argv), ""
@@ -735,13 +741,15 @@ def build_parser():
 
 DATA_OPTIONS = ("--data", "--did")  # the sweep's options naming its data sets
 GRID_LISTS = ("algs", "seeds", "data", "did", "model", "nQuery")  # the grid keys that take a list
+GRID_INTS = ("seeds", "did", "nQuery")  # the grid keys whose values are integers
 GRID_KEYS = {*GRID_LISTS, "out", "workers", "backend", "address", "cpus-per-run"}
 
 
 def read_grid(path):
     """A TOML grid file as (sweep option defaults as strings, the [run] table as run.py argv): a list of plain
-    values becomes a comma list (an empty list or item, a list inside, or a list for a key of one value is a
-    SweepError), `key = value` in [run] becomes run_flag's argv."""
+    values becomes a comma list (an empty list or item, an item holding a comma, a list inside, a value of
+    GRID_INTS that is not an integer, or a list for a key of one value is a SweepError), `key = value` in [run]
+    becomes run_flag's argv; a text starting with ~ is expanded to the home folder, as a shell would."""
     try:
         grid = tomllib.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
@@ -751,8 +759,10 @@ def read_grid(path):
     if unknown:
         raise SweepError(f"--grid {path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(GRID_KEYS))} "
                          f"and a [run] table")
+    grid, run_table = home_expanded(grid), home_expanded(run_table)
     for key, value in grid.items():
         if not isinstance(value, list):
+            check_grid_values(path, key, [value])
             continue
         if key not in GRID_LISTS:
             raise SweepError(f"--grid {path}: {key} = {value!r} takes one value (lists go to {', '.join(GRID_LISTS)})")
@@ -761,6 +771,7 @@ def read_grid(path):
         if not value or not all(str(item).strip() for item in value):
             raise SweepError(f"--grid {path}: {key} = {value!r} has no value or an empty one; give its values, or "
                              f"leave the key out for the default")
+        check_grid_values(path, key, value)
     defaults = {k.replace("-", "_"): ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in grid.items()}
     parser = run.build_parser()
     argv = [a for key, value in run_table.items() for a in run_flag(parser, path, key, value)]
@@ -768,22 +779,52 @@ def read_grid(path):
     return defaults, argv
 
 
+def home_expanded(table):
+    """The grid `table` with each text (or list item) that starts with ~ expanded to the home folder: no shell
+    expands a TOML file's paths, and a folder named ~ would be made in the current one."""
+    def expanded(value):
+        return os.path.expanduser(value) if isinstance(value, str) and value.startswith("~") else value
+    if not isinstance(table, dict):
+        return table
+    return {k: [expanded(v) for v in value] if isinstance(value, list) else expanded(value)
+            for k, value in table.items()}
+
+
+def check_grid_values(path, key, values):
+    """SweepError naming the grid file and `key` when one of its `values` holds a comma (the sweep's lists are
+    comma-separated: "rand,conf" would be read as two items, a file a,b.csv as two files) or, for GRID_INTS, is
+    not an integer (1.5, true)."""
+    for value in values:
+        if key in GRID_INTS and (isinstance(value, bool) or not isinstance(value, int)):
+            raise SweepError(f"--grid {path}: {key} takes integers, not {value!r}")
+        if isinstance(value, str) and "," in value:
+            fix = "rename the file" if key == "data" else "give each value as its own list item"
+            raise SweepError(f"--grid {path}: {key} item {value!r} holds a comma, which separates the sweep's "
+                             f"values; {fix}")
+
+
 def run_flag(parser, path, key, value):
     """The run.py argv of the grid's `[run] key = value`: `--key value`; true: `--key` alone; false: nothing, for a
-    switch of run.py's `parser` only (for a flag that takes a value it would silently mean its default)."""
+    switch of run.py's `parser` only (for a flag that takes a value it would silently mean its default, and true
+    would leave it without its value); SweepError for the sweep's own options (out, workers, ...)."""
     if isinstance(value, (list, dict)):
         raise SweepError(f"--grid {path}: [run] {key} must be one value (lists go at the top level)")
+    switches = {s for a in parser._actions if a.nargs == 0 for s in a.option_strings}
+    known = any(f"--{key}" in a.option_strings for a in parser._actions)
+    if isinstance(value, bool) and f"--{key}" not in switches and (known or value is False):
+        raise SweepError(f"--grid {path}: [run] {key} = {str(value).lower()}: --{key} is not a switch of run.py; "
+                         f"give it a value (a flag of 0 or 1 takes {key} = {int(value)}), or leave the key out for "
+                         f"run.py's default")
     if value is False:
-        switches = {s for a in parser._actions if a.nargs == 0 for s in a.option_strings}
-        if f"--{key}" not in switches:
-            raise SweepError(f"--grid {path}: [run] {key} = false: --{key} is not a switch of run.py; give it a "
-                             f"value, or leave the key out for run.py's default")
         return []
     if f"--{key}" in SWEEP_FLAGS:
         top = GRID_NAMES.get(key)
         fix = (f"give it at the top level, before [run], as {top} = ..." if top else
                "the sweep resumes unfinished runs and skips finished ones itself; leave the key out")
         raise SweepError(f"--grid {path}: [run] {key}: the sweep sets --{key} of each run; {fix}")
+    if key in GRID_KEYS:
+        raise SweepError(f"--grid {path}: [run] {key} is the sweep's own option; give it at the top level, before "
+                         f"[run]")
     return [f"--{key}"] if value is True else [f"--{key}", str(value)]
 
 

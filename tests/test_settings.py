@@ -2,6 +2,7 @@
 official test splits of user data, a long-tailed pool (--imbalance), a cold start (--nStart 0) and selection on
 the data's own features (--select-on input), each through run.py as a user runs it."""
 import itertools
+import json
 import warnings
 from fractions import Fraction
 
@@ -356,7 +357,9 @@ def test_select_on_input_says_rand_draws_at_random():
     with pytest.warns(UserWarning) as caught:
         run.check_selection_flags(args)
     assert [str(w.message).split("; ")[-1] for w in caught] == [
-        "rand draws its picks uniformly at random whatever it says: it is ignored"]
+        "rand draws its picks uniformly at random whatever it says: it is ignored (the run records --select-on "
+        "model, and a sweep reuses its runs)"]
+    assert args.select_on == "model"
 
 
 def test_learner_embeddings_are_the_input_features_when_selecting_on_input():
@@ -368,7 +371,7 @@ def test_learner_embeddings_are_the_input_features_when_selecting_on_input():
 def test_select_on_input_leaves_a_strategy_on_predictions_unchanged(tmp_path, capsys):
     warned = "--select-on input changes what the strategies on an embedding select (albl, cluster_margin, coreset, " \
              "coreset_pca, kmeans, probcover, typiclust); marg takes the network's outputs whatever it says: it is " \
-             "ignored"
+             "ignored (the run records --select-on model, and a sweep reuses its runs)"
     for on in ("input", "model"):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -377,3 +380,4 @@ def test_select_on_input_leaves_a_strategy_on_predictions_unchanged(tmp_path, ca
         assert (warned in [str(w.message) for w in caught]) == (on == "input")
     assert picks_by_round(run_folder(tmp_path / "input", "marg")) == picks_by_round(run_folder(tmp_path / "model",
                                                                                                "marg"))
+    assert json.loads((run_folder(tmp_path / "input", "marg") / "config.json").read_text())["select_on"] == "model"

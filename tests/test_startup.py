@@ -102,6 +102,28 @@ def test_decoded_mnist_comes_from_the_cache_until_its_files_change(tmp_path, mon
     assert truncated.sha256 is None
 
 
+def test_two_versions_sharing_the_cache_each_keep_their_entry(tmp_path, monkeypatch):
+    """Two checkouts or environments (other decoder or library versions) alternating on one cache: each used to
+    remove the other's entry when it stored its own, so every run decoded again (and rewrote 220 MB for MNIST).
+    A changed source still replaces its version's entry, and a folder in the older naming (kind-key) is left alone."""
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "cache"))
+    source, decoded = tmp_path / "table.bin", []
+    source.write_bytes(b"one")
+    legacy = tmp_path / "cache" / "decoded" / f"kind-{'0' * datacache.KEY_LENGTH}"
+    legacy.mkdir(parents=True)
+
+    def load(version):
+        def decode():
+            decoded.append(version)
+            return {"a": np.frombuffer(source.read_bytes(), dtype=np.uint8).copy()}
+        return datacache.cached_arrays("kind", [source], (version,), decode, ["a"])["a"].tobytes()
+
+    assert [load(v) for v in ("v1", "v2", "v1", "v2")] == [b"one"] * 4 and decoded == ["v1", "v2"]
+    source.write_bytes(b"two")
+    assert load("v1") == b"two" and decoded == ["v1", "v2", "v1"]
+    assert len(list((tmp_path / "cache" / "decoded").iterdir())) == 3 and legacy.is_dir()
+
+
 def test_a_cache_entry_changed_in_place_is_decoded_again(tmp_path, monkeypatch):
     """Images zeroed in the entry's X_train.npy were used as they were (a run on blank images), and the run recorded
     the SHA-256 of the original data that the entry kept beside them."""

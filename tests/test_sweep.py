@@ -4,6 +4,7 @@ a failed run that does not stop the others) and on a local Ray instance; a sweep
 import json
 import multiprocessing as mp
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -321,7 +322,8 @@ def test_the_data_sets_of_the_command_line_replace_the_grid_s(tmp_path, capsys, 
     ("algs = ['rand']\nseed = [1]", "unknown key(s) seed"),
     ("algs = ['rand']\n[run]\nnEnd = [100, 200]", "[run] nEnd must be one value"),
     ("algs = ['rand']\n[run]\nnEnd = 'lots'", "{grid}: [run] argument --nEnd: invalid int value: 'lots'"),
-    ("algs = ['rand']\n[run]\naug = true", "{grid}: [run] argument --aug: expected one argument"),
+    ("algs = ['rand']\n[run]\naug = true", "{grid}: [run] aug = true: --aug is not a switch of run.py; give it a "
+                                          "value (a flag of 0 or 1 takes aug = 1)"),
     ("algs = ['rand']\n[run]\nnStrat = 3", "{grid}: [run] unrecognized arguments: --nStrat 3"),
     ("algs = ['rand']\nworkers = 'two'", "{grid}: argument --workers: invalid int value: 'two'"),
     ("seeds = [1]", "--algs is required"),
@@ -357,6 +359,17 @@ def test_bad_grid_files_give_one_line_and_exit_2(tmp_path, capsys, text, message
                             "[run], as seeds = ..."),
     ([], "[run]\nresume = true", "{grid}: [run] resume: the sweep sets --resume of each run; the sweep resumes "
                                  "unfinished runs and skips finished ones itself; leave the key out"),
+    # a float, a bool: '--seeds takes comma-separated int values, got ...', naming no file
+    ([], "seeds = [1.5]", "{grid}: seeds takes integers, not 1.5"),
+    ([], "seeds = [true]", "{grid}: seeds takes integers, not True"),
+    # an item with a comma was read as two (two models; a file a,b.csv as files a and b.csv)
+    ([], "model = ['mlp,lin']", "{grid}: model item 'mlp,lin' holds a comma, which separates the sweep's values; "
+                                "give each value as its own list item"),
+    ([], "data = ['a,b.csv']", "{grid}: data item 'a,b.csv' holds a comma, which separates the sweep's values; "
+                               "rename the file"),
+    # 'unrecognized arguments: --workers 2'
+    ([], "[run]\nworkers = 2", "{grid}: [run] workers is the sweep's own option; give it at the top level, before "
+                               "[run]"),
 ])
 def test_grid_values_and_lists_the_sweep_would_not_use_as_written_are_refused(tmp_path, flags, grid, message):
     """Each of these ran a sweep other than the one written (the run named after it: what it did), with no word."""
@@ -367,6 +380,36 @@ def test_grid_values_and_lists_the_sweep_would_not_use_as_written_are_refused(tm
         assert_one_line_error(proc, "sweep.py: error: " + message.format(grid=f"--grid {path}"))
     else:
         assert proc.returncode == 0 and proc.stdout.startswith("run    python run.py --alg rand"), proc.stderr
+
+
+def test_a_grid_s_paths_starting_with_a_tilde_name_the_home_folder(tmp_path):
+    """No shell expands a TOML file's paths: `out = '~/res'` made a folder named ~ in the current one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    grid = tmp_path / "grid.toml"
+    grid.write_text("algs = ['rand']\nseeds = [1]\nout = '~/res'\n[run]\npath = '~/data'\n")
+    proc = run_cli("--grid", grid, "--dry-run", script="scripts/sweep.py", env={"HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr
+    assert f"--path {home / 'data'} --out {home / 'res'}" in proc.stdout, proc.stdout
+
+
+def test_printed_commands_are_quoted_as_a_shell_reads_them(tmp_path, capsys):
+    """A path with a space was printed bare: pasting the dry run's line or the log's header ran another command.
+    A file whose name holds a comma is refused in one line (it was taken for two data sets)."""
+    table = tmp_path / "my data" / "t.csv"
+    table.parent.mkdir()
+    table.write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+    out = tmp_path / "out dir"
+    assert sweep.main(["--algs", "rand", "--seeds", "1", "--nStart", "10", "--nQuery", "10", "--nEnd", "20",
+                       "--data", str(table), "--out", str(out), "--dry-run"]) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert shlex.split(line)[1:] == ["python", "run.py", "--alg", "rand", "--seed", "1", "--model", "mlp", "--nQuery",
+                                     "10", "--data", str(table), "--nStart", "10", "--nEnd", "20", "--out", str(out)]
+    comma = tmp_path / "a,b.csv"
+    comma.write_text(table.read_text())
+    assert sweep.main(["--algs", "rand", "--data", str(comma), "--out", str(out), "--dry-run"]) == 2
+    assert capsys.readouterr().err.strip() == (f"sweep.py: error: --data {str(comma)!r}: a comma separates the "
+                                               f"sweep's data sets, and this file's name holds one; rename the file")
 
 
 def test_a_switch_set_false_in_a_grid_is_left_out(tmp_path, capsys):
@@ -383,6 +426,13 @@ def test_a_switch_set_false_in_a_grid_is_left_out(tmp_path, capsys):
     (["--algs", "rand,marg", "--seeds", "1,2", "--select-on", "input", "--dry-run"],
      ["rand draws its picks uniformly at random whatever it says",
       "marg takes the network's outputs whatever it says"]),
+    # another strategy's flag: said only for a strategy with parameters of its own (powermargin), or at run.py's
+    # default, --kernelSigma auto, not at all
+    (["--algs", "rand,powermargin", "--seeds", "1,2", "--kmFactor", "3", "--dry-run"],
+     ["--kmFactor is a flag of cluster_margin, not of rand", "--kmFactor is a flag of cluster_margin, not of "
+                                                             "powermargin"]),
+    (["--algs", "probcover", "--seeds", "1,2", "--kernelSigma", "auto", "--dry-run"],
+     ["--kernelSigma is a flag of uherding, not of probcover"]),
 ])
 def test_run_py_s_warnings_are_one_line_each_once(tmp_path, flags, warnings):
     """As run.py shows them (`warning: ...`), each once for the whole sweep: they were Python's two lines (the
@@ -696,15 +746,15 @@ def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys)
     assert ("1 runs: 0 ran, 0 skipped (finished before), 1 refused (made with other settings, or unreadable), "
             "0 failed") in captured.out
     assert stamps == {p: p.stat().st_mtime_ns for p in folder.iterdir()}
-    # the same settings (and a --beta that rand does not use): skipped
-    assert sweep.main(grid + ["--nStart", "50", "--lr", "0.001", "--beta", "2"]) == 0
+    # the same settings (and a --beta and a --select-on input that rand does not use: they refused it): skipped
+    assert sweep.main(grid + ["--nStart", "50", "--lr", "0.001", "--beta", "2", "--select-on", "input"]) == 0
     assert "1 skipped (finished before)" in capsys.readouterr().out
     assert stamps == {p: p.stat().st_mtime_ns for p in folder.iterdir()}
     # flags as run.py spells them (it said --select_on), a flag not given as such (it said --imbalance None)
-    assert run.main(by_hand + ["--nStart", "50", "--imbalance", "2", "--select-on", "input", "--out",
-                               str(tmp_path / "other")]) == 0
+    assert run.main(["--alg", "kmeans", *by_hand[2:], "--nStart", "50", "--imbalance", "2", "--select-on", "input",
+                     "--out", str(tmp_path / "other")]) == 0
     capsys.readouterr()
-    assert sweep.main([*grid[:-1], str(tmp_path / "other"), "--nStart", "50"]) == 1
+    assert sweep.main(["--algs", "kmeans", *grid[2:-1], str(tmp_path / "other"), "--nStart", "50"]) == 1
     assert ("was made with --imbalance 2.0 --select-on input, the sweep would run no --imbalance --select-on model; "
             "not reused") in capsys.readouterr().err
 
@@ -791,12 +841,12 @@ def test_a_run_of_an_older_version_counts_as_made_with_the_defaults_of_the_flags
     take a flag not recorded as its default."""
     out = tmp_path / "res"
     flags = ["--seed", "1", "--nQuery", "50", "--nStart", "50", "--nEnd", "50", "--maxEpochs", "5", "--out", str(out)]
-    assert run.main(["--alg", "powermargin", *flags]) == 0
-    config = out / "digits_mlp_powermargin_50_seed1" / "config.json"
+    assert run.main(["--alg", "kmeans", *flags]) == 0
+    config = out / "digits_mlp_kmeans_50_seed1" / "config.json"
     recorded = json.loads(config.read_text())
     config.write_text(json.dumps({k: v for k, v in recorded.items() if k not in ("imbalance", "select_on")}))
     capsys.readouterr()
-    grid = ["--algs", "powermargin", "--seeds", "1", *flags[2:], "--dry-run"]
+    grid = ["--algs", "kmeans", "--seeds", "1", *flags[2:], "--dry-run"]
     for extra, was, now in ((["--imbalance", "2"], "no --imbalance", "--imbalance 2.0"),
                             (["--select-on", "input"], "--select-on model", "--select-on input")):
         assert sweep.main([*grid, *extra]) == 1
@@ -1020,7 +1070,8 @@ def test_a_convolutional_model_on_a_table_is_refused_once_before_any_run(tmp_pat
             "--nStart", "10", "--nQuery", "10", "--nEnd", "20", "--out", str(out)]
     assert sweep.main(argv) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "sweep.py: error: --model resnet needs image data; use --model mlp or lin for table"]
+        "sweep.py: error: --model resnet needs image data (MNIST, FashionMNIST, SVHN, CIFAR10: a table's features, an "
+        ".npz's too, are flattened); use --model mlp or lin for table"]
     assert not out.exists()
 
 
