@@ -555,6 +555,8 @@ def open_run_dir(run_dir, args, config, learner, strategy):
     after the checkpoint. A resume before the first checkpoint starts afresh, keeping the run id, the segments,
     the first start's --kernel and the training snapshot of a first round cut off in its training
     (first_round_config)."""
+    if args.resume:
+        config = recorded_select_on(run_dir, config, strategy)
     if not args.resume or not run_dir.checkpoint.exists():
         if run_dir.holds_results() and not args.force and not args.resume:
             raise occupied(run_dir, config)
@@ -598,6 +600,19 @@ def open_run_dir(run_dir, args, config, learner, strategy):
         print(f"{n_lab}\ttesting accuracy {acc}", flush=True)
     print(f"run.py: resuming {run_dir.path} after round {state['round']}", file=sys.stderr)
     return state["round"] + 1
+
+
+def recorded_select_on(run_dir, config, strategy):
+    """This command's `config` with the --select-on input that the folder's config.json records for a strategy off
+    the embedding, which ignores it (an older version recorded it; run.py now records model): such a run resumes
+    as it ran, with or without the flag given now."""
+    try:
+        old = run_dir.read_config() if run_dir.config.exists() else {}
+    except StateError:  # the checks that follow name the broken file
+        return config
+    if not strategy.on_embedding and old.get("select_on") == "input":
+        return dict(config, select_on="input")
+    return config
 
 
 def first_round_config(run_dir, config):

@@ -16,6 +16,7 @@ import dataset
 import metrics
 import resume
 import run
+from scripts.sweep import main as sweep_main
 from learner import Learner
 from results import identity_hash
 from strategy_params import every_result_flag
@@ -381,3 +382,24 @@ def test_select_on_input_leaves_a_strategy_on_predictions_unchanged(tmp_path, ca
     assert picks_by_round(run_folder(tmp_path / "input", "marg")) == picks_by_round(run_folder(tmp_path / "model",
                                                                                                "marg"))
     assert json.loads((run_folder(tmp_path / "input", "marg") / "config.json").read_text())["select_on"] == "model"
+
+
+def test_a_run_an_older_version_recorded_with_an_ignored_select_on_input_resumes(tmp_path, monkeypatch, capsys):
+    """An older version recorded --select-on input for a strategy off the embedding (no check set it back): with
+    the flag now recorded as model, its resume was refused, saying this command had --select-on model."""
+    flags = ["--alg", "marg", "--select-on", "input", "--nStart", "20", *SMALL, "--nEnd", "80", "--out", str(tmp_path)]
+    with monkeypatch.context() as older:
+        older.setattr(run, "check_selection_flags", lambda args, given=(): None)
+        assert run.main([*flags, "--rounds", "1"]) == 0
+    config = run_folder(tmp_path, "marg") / "config.json"
+    assert json.loads(config.read_text())["select_on"] == "input"
+    for rounds, resumed in ((2, flags), (3, [f for f in flags if f not in ("--select-on", "input")])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            assert run.main([*resumed, "--rounds", str(rounds), "--resume"]) == 0, capsys.readouterr().err
+    assert json.loads(config.read_text())["select_on"] == "input"
+    assert len(json.loads(config.read_text())["segments"]) == 3
+    capsys.readouterr()
+    sweep = ["--algs", "marg", "--seeds", "3", "--nQuery", "20", "--nStart", "20", "--nEnd", "80", "--nEmb", "32",
+             "--maxEpochs", "20", "--rounds", "3", "--select-on", "input", "--out", str(tmp_path), "--dry-run"]
+    assert sweep_main(sweep) == 0 and capsys.readouterr().out.startswith("skip "), "the sweep refused it too"
