@@ -121,8 +121,9 @@ DEFAULT_N_EMB = 128  # --nEmb
 SNAPSHOT_SECONDS = 300.0  # default of --snapshotEvery
 
 
-def check_flags(args):
-    """Flag values that are wrong before any data is read."""
+def check_flags(args, given=()):
+    """Flag values that are wrong before any data is read, and warnings for those the run ignores (`given`: the
+    flags written on the command line, which warn at any value)."""
     if args.nQuery <= 0:
         raise UserError(f"--nQuery must be positive, got {args.nQuery}")
     if args.nStart < 0:
@@ -151,7 +152,7 @@ def check_flags(args):
         warnings.warn(f"--threads {args.threads} is more than the {cores} cores this process may use; the threads "
                       f"then wait on each other (much slower), and results can differ from a run with fewer",
                       stacklevel=2)
-    if args.model != "mlp" and args.nEmb != DEFAULT_N_EMB:
+    if args.model != "mlp" and (args.nEmb != DEFAULT_N_EMB or "nEmb" in given):
         warnings.warn(f"--nEmb is the mlp's width; --model {args.model} ignores it (it is still recorded, so the "
                       f"run pools only with runs of --nEmb {args.nEmb})", stacklevel=2)
     if not (math.isfinite(args.snapshotEvery) and args.snapshotEvery >= 0):
@@ -874,7 +875,7 @@ def main(argv=None):
     args.alg = ALIASES.get(args.alg, args.alg)  # an alias runs, and names its folder, as the strategy it names
     ended = []  # the run folder once run() has returned: a Ctrl-C after that says the run had ended
     try:
-        check_flags(args)
+        check_flags(args, given)
         watch = Stopwatch()
         import_libraries(args.alg)
         check_selection_flags(args, given)

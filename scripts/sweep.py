@@ -145,7 +145,7 @@ def parse_run_argv(argv):
     try:
         with redirect_stderr(err):
             ns = run.build_parser().parse_args(argv)
-        run.check_flags(ns)
+        run.check_flags(ns, given_flags(argv))
         if ns.nStart == 0 or ns.select_on != "model" or parameters(ns.alg):
             run.check_selection_flags(ns, given_flags(argv))
         else:

@@ -332,6 +332,9 @@ def test_flags_a_run_ignores_or_cannot_use_are_warned_about(tmp_path):
     proc = run_main(*small, "--model", "lin", "--nEmb", "30000000", "--out", tmp_path / "lin")
     assert proc.returncode == 0, proc.stderr
     assert "warning: --nEmb is the mlp's width; --model lin ignores it" in proc.stderr
+    given = run_main(*small, "--model", "lin", "--nEmb", "128", "--out", tmp_path / "default").stderr
+    assert "warning: --nEmb is the mlp's width; --model lin ignores it" in given  # at its default: said nothing
+    assert "--nEmb" not in run_main(*small, "--model", "lin", "--out", tmp_path / "unsaid").stderr
     cores = len(os.sched_getaffinity(0))
     proc = run_main(*small, "--threads", str(cores + 1), "--out", tmp_path / "threads")
     assert proc.returncode == 0 and f"warning: --threads {cores + 1} is more than the {cores} cores" in proc.stderr
