@@ -29,7 +29,9 @@ import pandas as pd  # noqa: E402
 
 from dataset import first_line  # noqa: E402
 from errors import UserError  # noqa: E402
+from statefile import StateError  # noqa: E402
 from query_strategies import ALIASES, STRATEGIES  # noqa: E402
+from results import check_config  # noqa: E402
 from scripts.agg_read import recorded_settings, split_protocols  # noqa: E402
 
 DEFAULT = ["--nStart", "100", "--nQuery", "100", "--nEnd", "300"]
@@ -47,6 +49,11 @@ def run_config(folder):
         config = json.loads((folder / "config.json").read_text())
     except (OSError, ValueError) as e:
         raise UserError(f"{folder / 'config.json'} could not be read ({first_line(e)})")
+    if isinstance(config, dict) and "alg" in config:
+        try:
+            check_config(config, folder / "config.json")
+        except StateError as e:  # a list where run.py writes a plain value: the grouping would stop with a traceback
+            raise UserError(f"{e.problem}; is {folder} a run folder of run.py?") from None
     keys = ["alg", *SETTING.values()]
     missing = [k for k in keys if not isinstance(config, dict) or k not in config]
     if missing:

@@ -111,6 +111,8 @@ def write_run(folder, config=GOOD_CONFIG, rounds=ROUNDS + "0,0,0,0\n1,1,1,2\n"):
                                                                        "JSONDecodeError"]),
     (lambda results: write_run(results / "run", config='{"alg": "rand"}'), ["config.json lacks data_name, model, "
                                                                              "nQuery, device"]),  # KeyError
+    (lambda results: write_run(results / "run", config=GOOD_CONFIG[:-1] + ', "lr": [0.1]}'),
+     ["config.json: lr is not", "as run.py writes it; is", "a run folder of run.py?"]),  # TypeError: unhashable list
     (lambda results: write_run(results / "run", rounds="round,seconds\n1,2\n"),
      ["rounds.csv could not be read", "no column infer_seconds, select_seconds, query_seconds"]),  # KeyError
     (lambda results: write_run(results / "run", rounds=ROUNDS + "1,x,1,1\n"), ["rounds.csv could not be read"]),
