@@ -7,10 +7,10 @@ library or decoder gives a new key. A store removes the entries of the same kind
 same files) and keeps those of other tags: another version of this code or of its libraries (another checkout or
 environment sharing the cache) keeps its own entry, where each used to remove the other's at every run. Entries
 are written to a temporary folder and renamed into place, so a crash or a parallel run never leaves a partial one; a
-temporary folder that a killed writer left behind is removed by a later store once an hour old. Each entry keeps the SHA-256 of its arrays
-(DIGEST_FILE), checked whenever it is read: an entry that lacks one of its arrays, or whose arrays were changed
-since, is decoded again. An entry is stored only when its source files still hash to the key after decoding, so a
-file edited while it was read never leaves its new content under the old content's key."""
+temporary folder that a killed writer left behind is removed by a later store once an hour old. Each entry keeps
+the SHA-256 of its arrays (DIGEST_FILE), checked whenever it is read: an entry that lacks one of its arrays, or
+whose arrays were changed since, is decoded again. An entry is stored only when its source files still hash to the
+key after decoding, so a file edited while it was read never leaves its new content under the old content's key."""
 import hashlib
 import os
 import shutil

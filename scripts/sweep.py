@@ -141,15 +141,15 @@ def parse_run_argv(argv):
     """run.py's namespace for argv; SweepError with run.py's one-line message when its parser or its flag checks
     reject them (the strategy's checks, which import its class, only when --select-on, --nStart 0 or a parameter
     of its own is in play; else the warning for another strategy's flag given, as run.py's)."""
-    err = StringIO()
+    err, given = StringIO(), given_flags(argv)
     try:
         with redirect_stderr(err):
             ns = run.build_parser().parse_args(argv)
-        run.check_flags(ns, given_flags(argv))
+        run.check_flags(ns, given)
         if ns.nStart == 0 or ns.select_on != "model" or parameters(ns.alg):
-            run.check_selection_flags(ns, given_flags(argv))
+            run.check_selection_flags(ns, given)
         else:
-            run.warn_ignored_flags(ns, given_flags(argv), stacklevel=2)  # from here, as check_selection_flags
+            run.warn_ignored_flags(ns, given, stacklevel=2)  # from here, as check_selection_flags
     except SystemExit:
         raise SweepError(err.getvalue().strip().removeprefix("run.py: error: ")) from None
     except UserError as e:
