@@ -34,6 +34,21 @@ class TrainingDiverged(RuntimeError):
     """The training loss became NaN or infinite."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a batch scheduler's time limit) from a script's `cli` on: stopped as on Ctrl-C, with the
+    same line, saying `terminated`, and exit code 143 (128 + SIGTERM)."""
+
+
+def raise_terminated(signum, frame):
+    """SIGTERM's handler: Terminated, raised where the process is."""
+    raise Terminated
+
+
+def stopped_by(e):
+    """(word, exit code) for the line of a script stopped by KeyboardInterrupt `e`: Ctrl-C's or SIGTERM's."""
+    return ("terminated", 143) if isinstance(e, Terminated) else ("interrupted", 130)
+
+
 class GuardWarning(UserWarning):
     """A round's training stopped short of its target (a guard: the epoch cap, no progress, an unreachable target);
     run.main shows every one, since two rounds can stop with the same words."""

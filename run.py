@@ -29,7 +29,8 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
-from errors import GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with
+from errors import (GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with, raise_terminated,
+                    stopped_by)
 from query_strategies import ALIASES, STRATEGIES
 from resume import (changed_flags, check_same_run, check_trainer, checkpoint_state, is_finished, restore_checkpoint,
                     run_identity, run_owner)
@@ -435,8 +436,8 @@ def run(args, watch):
             first = open_run_dir(run_dir, args, config, learner, strategy)
             if first is not None:
                 run_rounds(args, run_dir, ds, learner, strategy, initial, first)
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(saved_rounds_note(run_dir)) from None
+    except KeyboardInterrupt as e:
+        raise type(e)(saved_rounds_note(run_dir)) from None
     except OSError as e:
         e.add_note("continue with --resume (every finished round is kept)" if os.path.exists(run_dir.checkpoint)
                    else "run it again (no round had finished)")
@@ -833,22 +834,27 @@ def where_written(filename, args):
     return "--out"
 
 
+# The signals that stop a run with a line (Ctrl-C's, and `kill`'s or a batch scheduler's)
+HELD = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
 def interrupt_held():
-    """Ctrl-C (SIGINT) held back until the block ends, then delivered: a round's files and lines are written
-    whole, and tqdm's two-part write lock is never left half-taken (its release would then fail instead of the
-    interrupt being reported)."""
+    """Ctrl-C (SIGINT) and SIGTERM held back until the block ends, then delivered: a round's files and lines are
+    written whole, and tqdm's two-part write lock is never left half-taken (its release would then fail instead of
+    the interrupt being reported)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    previous = {signum: signal.signal(signum, lambda signum, frame: caught.append(signum)) for signum in HELD}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            signal.raise_signal(signal.SIGINT)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
 
 
 @contextmanager
@@ -893,8 +899,9 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt as e:
         note = str(e) or (saved_rounds_note(ended[0]) if ended else early_interrupt_note(args))
-        print(f"run.py: interrupted; {note}", file=sys.stderr)
-        return 130
+        stopped, code = stopped_by(e)
+        print(f"run.py: {stopped}; {note}", file=sys.stderr)
+        return code
     except OSError as e:
         then = e.__notes__[0] if getattr(e, "__notes__", None) else "run it again"
         print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; fix the cause (disk space, permissions, "
@@ -917,17 +924,20 @@ def out_of_memory(e):
 
 
 def cli():
-    """The console command (`badge-run`, or `python run.py`): warnings on their own lines, main's exit code."""
+    """The console command (`badge-run`, or `python run.py`): warnings on their own lines, Ctrl-C and SIGTERM
+    stopping the run with a line that says what is saved, main's exit code."""
     warnings.showwarning = show_warning
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, raise_terminated)
     exit_with(lambda: exit_quietly(main()))
 
 
 def exit_quietly(code):
-    """main's exit code `code`, with Ctrl-C ignored from now on: main has said how the run ended, and a Ctrl-C while
-    the interpreter shuts down (seconds with torch loaded) would print a traceback or end the process without a
-    line."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """main's exit code `code`, with Ctrl-C and SIGTERM ignored from now on: main has said how the run ended, and
+    either while the interpreter shuts down (seconds with torch loaded) would print a traceback or end the process
+    with another code."""
+    for signum in HELD:
+        signal.signal(signum, signal.SIG_IGN)
     return code
 
 

@@ -62,7 +62,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import HelpFormatter, Parser, UserError, close_names, did_you_mean, exit_with, quiet_start  # noqa: E402
+from errors import (HelpFormatter, Parser, UserError, close_names, did_you_mean, exit_with, quiet_start,  # noqa: E402
+                    raise_terminated, stopped_by)
 
 if __name__ == "__main__":
     quiet_start("sweep.py")
@@ -89,14 +90,6 @@ GRID_NAMES = {"alg": "algs", "seed": "seeds", "out": "out", "data": "data", "did
 
 class SweepError(Exception):
     """A problem with the sweep's flags: one line, exit code 2."""
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM (`kill`) while runs are under way: they are stopped as on Ctrl-C, each saving its finished rounds."""
-
-
-def terminate(signum, frame):
-    raise Terminated
 
 
 @dataclass
@@ -949,7 +942,7 @@ def main(argv=None):
         bar.update()
 
     start = time.perf_counter()
-    default_term = signal.signal(signal.SIGTERM, terminate)
+    default_term = signal.signal(signal.SIGTERM, raise_terminated)
     try:
         try:
             if ray:
@@ -964,7 +957,7 @@ def main(argv=None):
                 bar.close()
                 bar = None
     except KeyboardInterrupt as e:
-        stopped, code = ("terminated", 143) if isinstance(e, Terminated) else ("interrupted", 130)
+        stopped, code = stopped_by(e)
         print(f"sweep.py: {stopped}; run the same command again to skip finished runs and resume the others",
               file=sys.stderr)
         return code

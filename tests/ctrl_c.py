@@ -31,10 +31,11 @@ def loaded(pid, name):
         return False
 
 
-def ctrl_c_at(start, ready, mid_run=None, timeout=120):
-    """(exit code, stderr) of the process start() returns, sent SIGINT while frozen once ready(pid) holds, at a moment
-    when mid_run() holds (default: ready still holds; procs.caught_mid_run, which starts it afresh when it ran past
-    that moment, so start() must leave nothing of an earlier attempt that the predicates would see)."""
+def ctrl_c_at(start, ready, mid_run=None, timeout=120, sig=signal.SIGINT):
+    """(exit code, stderr) of the process start() returns, sent `sig` (Ctrl-C's SIGINT) while frozen once ready(pid)
+    holds, at a moment when mid_run() holds (default: ready still holds; procs.caught_mid_run, which starts it afresh
+    when it ran past that moment, so start() must leave nothing of an earlier attempt that the predicates would
+    see)."""
     started = []
 
     def launch(attempt):
@@ -44,7 +45,7 @@ def ctrl_c_at(start, ready, mid_run=None, timeout=120):
     proc, pid = caught_mid_run(launch, lambda p: p.pid if ready(p.pid) else None,
                                mid_run or (lambda: ready(started[-1].pid)))
     try:
-        os.kill(pid, signal.SIGINT)
+        os.kill(pid, sig)
         resume_frozen(pid)
         _, err = proc.communicate(timeout=timeout)
     finally:

@@ -541,6 +541,28 @@ def test_ctrl_c_during_the_start_up_of_a_resume_says_its_folder_is_as_it_was(tmp
     assert snapshot(out / FOLDER) == snapshot(finished)
 
 
+def test_sigterm_mid_run_says_what_is_saved_and_the_resume_ends_as_an_undisturbed_run(tmp_path, finished):
+    """SIGTERM (`kill`, a batch scheduler's time limit) once a round is saved, before the run ends: one line saying
+    what is saved and exit 143, as Ctrl-C's (it ended the process without a line); --resume then ends with the rows
+    and queries of the undisturbed run."""
+    out = tmp_path / "out"
+    rounds = out / FOLDER / "rounds.csv"
+
+    def start():
+        shutil.rmtree(out, ignore_errors=True)
+        return start_cli(*ARGS, "--rounds", "2", "--out", out)
+
+    code, err = ctrl_c_at(start, lambda pid: rounds.exists() and len(rounds.read_text().splitlines()) > 1,
+                          lambda: not (out / FOLDER / "summary.json").exists(), timeout=60, sig=signal.SIGTERM)
+    n = len(rounds.read_text().splitlines()) - 1
+    saved = f"{n} finished round{'s' * (n > 1)} saved in {out / FOLDER}; continue with --resume"
+    assert code == 143 and err.strip().splitlines()[-1] == f"run.py: terminated; {saved}", (code, err)
+    assert "Traceback" not in err and n in (1, 2)
+    proc = run_main(*ARGS, "--rounds", "2", "--out", out, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert outcome(out / FOLDER) == outcome(finished)
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.1])
 def test_ctrl_c_as_the_run_ends_says_it_had_ended_or_goes_unnoticed(tmp_path, delay):
     """Ctrl-C `delay` seconds after the run's last line (`run.py: done`), as main returns or Python shuts down: the

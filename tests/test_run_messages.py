@@ -11,6 +11,7 @@ import pytest
 import dataset
 import run
 from cli import SHARED_DATA, assert_one_line_error, run_cli
+from errors import raise_terminated
 from kernels import bait as bait_kernel
 from learner import Learner
 from query_strategies import STRATEGIES
@@ -127,23 +128,29 @@ def test_a_budget_between_two_queries_says_where_it_stopped(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
-def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monkeypatch, capsys):
-    """A real SIGINT arriving inside the first tqdm.write of round 0 is held until the round's lines and bar are
-    written (tqdm's write lock is never left half-taken), then stops the run with round 0 saved."""
+@pytest.mark.parametrize("sig,code,stopped", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monkeypatch, capsys, sig, code, stopped):
+    """A real SIGINT (or SIGTERM, with run.cli's handler) arriving inside the first tqdm.write of round 0 is held
+    until the round's lines and bar are written (tqdm's write lock is never left half-taken), then stops the run
+    with round 0 saved."""
     write, calls = run.tqdm.write, []
 
     def write_interrupted(*args, **kwargs):
         calls.append(args)
         if len(calls) == 1:
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(sig)
         write(*args, **kwargs)
 
     monkeypatch.setattr(run.tqdm, "write", write_interrupted)
-    code = run.main(["--alg", "marg", *TINY, "--maxEpochs", "20", "--out", str(tmp_path)])
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        assert run.main(["--alg", "marg", *TINY, "--maxEpochs", "20", "--out", str(tmp_path)]) == code
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     out, err = capsys.readouterr()
-    assert code == 130 and len(calls) == 2
+    assert len(calls) == 2
     assert out.splitlines()[0].startswith("50\ttesting accuracy ") and "round 0: 50 labelled" in err
-    assert err.splitlines()[-1] == (f"run.py: interrupted; 1 finished round saved in "
+    assert err.splitlines()[-1] == (f"run.py: {stopped}; 1 finished round saved in "
                                     f"{tmp_path / 'digits_mlp_marg_50_seed1'}; continue with --resume")
 
 
