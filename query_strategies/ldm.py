@@ -3,8 +3,9 @@ Flip-flopped Samples for Deep Active Learning").
 
 The LDM of point x is the smallest disagreement ρ(h, g) = P_S[h(s) ≠ g(s)] (measured on a random reference set S
 of `ldm_ref` training points) of a hypothesis h that predicts x differently from the trained network g. Hypotheses
-are g with its last layer's weights and bias perturbed by N(0, σ²) noise, for σ = 10^-5, 10^-4.9, ..., 10^0 in
-turn; at each σ, hypotheses are drawn until `stop` draws in a row have lowered no point's LDM (LDM starts at 1).
+are g with its last layer's weights and bias (the weights alone when it has none, as the mlp's) perturbed by
+N(0, σ²) noise, for σ = 10^-5, 10^-4.9, ..., 10^0 in turn; at each σ, hypotheses are drawn until `stop` draws in
+a row have lowered no point's LDM (LDM starts at 1).
 
 Selection (k points), in the points' order by LDM (ascending, ties by position): L_q the (k+1)-th smallest LDM
 (the smallest positive one when it is 0), γ = exp(−max(L − L_q, 0)/L_q), the γ of the points past the first k
@@ -32,7 +33,7 @@ ZERO_DISTANCE = 1e-5
 
 class Hypotheses:
     """Logits of the points under perturbed last layers, uWᵀ + b + σ(uNᵀ + ν), for a chunk of noise draws (N, ν)
-    at once: one product of the embeddings with the chunk's stacked N, in float64."""
+    at once: one product of the embeddings with the chunk's stacked N, in float64; without a bias, b = ν = 0."""
 
     def __init__(self, emb, W, b):
         self.u = emb.double()
@@ -40,9 +41,12 @@ class Hypotheses:
         self.y0 = self.base.argmax(1)
 
     def flips(self, noise_w, noise_b, sigma):
-        """(chunk, n) mask: whether each hypothesis of the chunk predicts each point differently from g."""
+        """(chunk, n) mask: whether each hypothesis of the chunk predicts each point differently from g (noise_b
+        None: a last layer without a bias)."""
         h, (C, d) = len(noise_w), noise_w.shape[1:]
-        shift = torch.addmm(noise_b.reshape(1, -1), self.u, noise_w.reshape(h * C, d).T).view(-1, h, C)
+        stacked = noise_w.reshape(h * C, d).T
+        shift = (self.u @ stacked if noise_b is None else torch.addmm(noise_b.reshape(1, -1), self.u, stacked))
+        shift = shift.view(-1, h, C)
         return (shift.mul_(sigma).add_(self.base[:, None, :]).argmax(2) != self.y0[:, None]).T
 
 
@@ -57,7 +61,8 @@ def chunk_minima(ldm, flipped, rho):
 def ldm_estimates(emb, ref, W, b, generator, stop=LDM_STOP.default):
     """LDM of every row of emb (float64): min over drawn hypotheses that flip the row of their disagreement ρ on
     the reference embeddings `ref` (1 when none flips it). Noise comes in chunks of `stop` hypotheses (their N,
-    then their ν, from the CPU generator); the hypotheses of a chunk after σ's stopping point are not used."""
+    then their ν when the layer has a bias b, from the CPU generator); the hypotheses of a chunk after σ's
+    stopping point are not used."""
     pool, refs = Hypotheses(emb, W, b), Hypotheses(ref, W, b)
     ldm = torch.ones(len(emb), dtype=torch.float64, device=emb.device)
     for step, sigma in enumerate(SIGMAS.tolist()):
@@ -65,7 +70,8 @@ def ldm_estimates(emb, ref, W, b, generator, stop=LDM_STOP.default):
         calm = 0
         while calm < stop:
             noise_w = torch.randn(stop, *W.shape, generator=generator, dtype=torch.float64).to(emb.device)
-            noise_b = torch.randn(stop, len(W), generator=generator, dtype=torch.float64).to(emb.device)
+            noise_b = None if b is None else torch.randn(stop, len(W), generator=generator,
+                                                         dtype=torch.float64).to(emb.device)
             rho = refs.flips(noise_w, noise_b, sigma).double().mean(1)
             after = chunk_minima(ldm, pool.flips(noise_w, noise_b, sigma), rho)
             lowered = torch.cat([(after[:1] < ldm).any(1), (after[1:] < after[:-1]).any(1)]).tolist()

@@ -1,6 +1,8 @@
 """`varratio` and `meanstd`, two uncertainty scores of DeepAL+ (Zhan et al. 2022), both over the same 10 MC-dropout
 passes as `bald`. DeepAL+'s `MeanSTD` takes MC-dropout passes too; its `VarRatio` takes the deterministic
-prediction (so it is `conf`), where ours takes Gal et al.'s (2017) MC-dropout form of 1 − max_c p(c | x)."""
+prediction (so it is `conf`), where ours takes the equation of Gal, Islam & Ghahramani (2017), 1 − max_c p(c | x)
+with p the mean of the MC-dropout passes. Their published code counts votes instead, 1 − f_mode/T (f_mode: the
+passes whose argmax is the most frequent class), which can rank points the other way round."""
 import torch
 
 from .least_confidence import LeastConfidenceDropout

@@ -107,16 +107,18 @@ def test_vessal_sampling_law_of_the_first_two_points():
 # --- LDM-S ----------------------------------------------------------------------------------------------------------
 
 def reference_ldm(emb, ref, W, b, generator, stop):
-    """Hypothesis by hypothesis, noise in chunks of `stop` draws as the definition fixes it."""
+    """Hypothesis by hypothesis, noise in chunks of `stop` draws as the definition fixes it; a last layer without a
+    bias (b None) perturbed in its weights only."""
     u, r = emb.double().numpy(), ref.double().numpy()
-    W0, b0 = W.double().numpy(), b.double().numpy()
+    W0, b0 = W.double().numpy(), (np.zeros(len(W)) if b is None else b.double().numpy())
     y0, y0_ref = (u @ W0.T + b0).argmax(1), (r @ W0.T + b0).argmax(1)
     ldm = np.ones(len(u))
     for sigma in SIGMAS.tolist():
         calm = 0
         while calm < stop:
             N = torch.randn(stop, *W.shape, generator=generator, dtype=torch.float64).numpy()
-            nu = torch.randn(stop, len(b), generator=generator, dtype=torch.float64).numpy()
+            nu = np.zeros((stop, len(W))) if b is None else torch.randn(stop, len(b), generator=generator,
+                                                                        dtype=torch.float64).numpy()
             for h in range(stop):
                 Wh, bh = W0 + sigma * N[h], b0 + sigma * nu[h]
                 rho = np.mean((r @ Wh.T + bh).argmax(1) != y0_ref)
@@ -151,9 +153,11 @@ def reference_seeding(ldm, emb, k, generator):
     return order[chosen].tolist()
 
 
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "no bias"])
 @pytest.mark.parametrize("n,d,C,k,stop", [(120, 6, 3, 15, 3), (200, 8, 4, 30, 2)])
-def test_ldm_same_estimates_and_picks_as_the_reference(n, d, C, k, stop):
+def test_ldm_same_estimates_and_picks_as_the_reference(n, d, C, k, stop, bias):
     _, emb, W, b = random_inputs(n + 100, d, C, seed=n)
+    b = b if bias else None
     emb, ref = emb[:n], emb[n:]
     ours = ldm_estimates(emb, ref, W, b, torch.Generator().manual_seed(1), stop)
     expected = reference_ldm(emb, ref, W, b, torch.Generator().manual_seed(1), stop)
@@ -165,6 +169,18 @@ def test_ldm_same_estimates_and_picks_as_the_reference(n, d, C, k, stop):
     assert picked.index.tolist() == reference_seeding(ldm, emb, k, gen)
     assert np.array_equal(picked.score, ldm[picked.index])
     assert picked.index[0] == int(np.argmin(ldm))
+
+
+def test_ldm_puts_no_noise_on_a_bias_the_last_layer_lacks():
+    """A point whose embedding is zero has logits uWᵀ = 0 (a tie, predicted as class 0) under every weight
+    perturbation of a layer without a bias (the mlp's), so no hypothesis flips it: LDM 1. Noise on an invented bias
+    flipped it at the smallest σ, giving it LDM 0 and so the first pick."""
+    _, emb, W, _ = random_inputs(60, 5, 3, seed=2)
+    emb[0] = 0
+    ldm = ldm_estimates(emb[:30], emb[30:], W, None, torch.Generator().manual_seed(0), stop=3)
+    assert ldm[0] == 1 and (ldm[emb[:30].any(1)] < 1).all()
+    with_bias = ldm_estimates(emb[:30], emb[30:], W, torch.zeros(3), torch.Generator().manual_seed(0), stop=3)
+    assert with_bias[0] < 0.05  # a bias, even a zero one, is perturbed: the tie breaks at the smallest σ
 
 
 # --- NoiseStability -------------------------------------------------------------------------------------------------
