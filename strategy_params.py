@@ -55,17 +55,28 @@ def non_negative(kind):
     return checked_number(kind, lambda value: value >= 0, f"0 or a positive {kind.__name__}")
 
 
+def positive_up_to(kind, high, why=""):
+    """An argparse type: a number of `kind` above 0 and at most `high` (else a one-line error naming the value and,
+    after it, `why`: what a larger value would do)."""
+    bound = f"{high:,}" if kind is int else f"{high:g}"
+    return checked_number(kind, lambda value: 0 < value <= high, f"a positive {kind.__name__} of at most {bound}{why}")
+
+
+COUNT_CAP = 10_000  # passes, draws and hypotheses in a row: far above any published setting, and finite in time
+FLOAT_CAP = 1e100  # a weight or scale whose square, or product with a score, stays within float64's range
+
+
 def at_least(low):
     """An argparse type: a whole number ≥ low (else a one-line error naming the value)."""
     return checked_number(int, lambda value: value >= low, f"an int of at least {low}")
 
 
-BETA = Param("beta", "beta", positive(float), 1.0, "draw points with probability ∝ score^beta")
-N_CONFIGS = Param("n_configs", "nConfigs", positive(int), 1000,
+BETA = Param("beta", "beta", positive_up_to(float, FLOAT_CAP), 1.0, "draw points with probability ∝ score^beta")
+N_CONFIGS = Param("n_configs", "nConfigs", positive_up_to(int, 1_000_000, " (they are enumerated in memory)"), 1000,
                   "label configurations summed exactly up to this many, sampled beyond")
-DELTA = Param("delta", "delta", positive(float), None,
-              "ball radius on L2-normalised embeddings; without the flag, the largest whose balls are 95%% pure "
-              "under k-means pseudo-labels")
+DELTA = Param("delta", "delta", positive_up_to(float, 2, " (unit vectors are at most 2 apart)"), None,
+              "ball radius on L2-normalised embeddings, at most 2; without the flag, the largest whose balls are "
+              "95%% pure under k-means pseudo-labels")
 KM_FACTOR = Param("km_factor", "kmFactor", checked_number(float, lambda value: value >= 1, "a float of at least 1"),
                   10.0, "the kmFactor·nQuery lowest-margin points are spread over clusters (at least 1: the batch "
                   "comes from them)")
@@ -73,21 +84,22 @@ KM_FACTOR = Param("km_factor", "kmFactor", checked_number(float, lambda value: v
 LDM_REF = Param("ldm_ref", "ldmRef", positive(int), 2000,
                 "random pool points on which a perturbed last layer's disagreement with the network is measured "
                 "(the authors' nSample)")
-LDM_STOP = Param("ldm_stop", "ldmStop", positive(int), 10,
+LDM_STOP = Param("ldm_stop", "ldmStop", positive_up_to(int, COUNT_CAP), 10,
                  "perturbations in a row that lower no candidate's LDM before the noise level grows (the authors' "
                  "stop_cond)")
 LDM_POOL = Param("ldm_pool", "ldmPool", non_negative(int), 2000,
                  "candidates per query, a random subset of the unlabelled points (at least nQuery; 0 = all of them; "
                  "the authors' nPool)")
-NOISE_SCALE = Param("noise_scale", "noiseScale", positive(float), 0.001,
-                    "norm of each layer's weight noise relative to the weights' norm")
-NOISE_DRAWS = Param("noise_draws", "noiseDraws", positive(int), 50, "noisy copies of the network")
+NOISE_SCALE = Param("noise_scale", "noiseScale",
+                    positive_up_to(float, 1, " (noise beyond the weights' own norm leaves nothing of the network)"),
+                    0.001, "norm of each layer's weight noise relative to the weights' norm, at most 1")
+NOISE_DRAWS = Param("noise_draws", "noiseDraws", positive_up_to(int, COUNT_CAP), 50, "noisy copies of the network")
 ALPHA_CAP = Param("alpha_cap", "alphaCap",
                   checked_number(float, lambda value: 0.001 <= value < 1, "a float in [0.001, 1): each step of the cap "
                                  "is a pass over the pool"), 0.2,
                   "step by which the cap on the interpolation ratio grows (below 1) until more than nQuery points "
                   "flip; in [0.001, 1)")
-COV_INV_SCALING = Param("cov_inv_scaling", "covInvScaling", positive(float), 100.0,
+COV_INV_SCALING = Param("cov_inv_scaling", "covInvScaling", positive_up_to(float, FLOAT_CAP), 100.0,
                         "the inverse covariance starts as this times the identity (1/λ)")
 
 
@@ -101,9 +113,10 @@ def fraction(text):
 
 N_TARGETS = Param("n_targets", "nTargets", positive(int), 100,
                   "random pool points whose labels the information gain is about (the whole pool when it has fewer)")
-N_DRAWS = Param("n_draws", "nDraws", positive(int), 100, "MC-dropout passes, each one network for every point")
+N_DRAWS = Param("n_draws", "nDraws", positive_up_to(int, COUNT_CAP), 100,
+                "MC-dropout passes, each one network for every point")
 DROP_RATE = Param("drop_rate", "dropRate", fraction, 0.75, "dropout rate on the embedding, in (0, 1)")
-DROP_PASSES = Param("drop_passes", "dropPasses", positive(int), 3,
+DROP_PASSES = Param("drop_passes", "dropPasses", positive_up_to(int, COUNT_CAP), 3,
                     "dropout passes; a point is a candidate when more than half change its class")
 TEMPERATURE = Param("temperature", "temperature", positive(float), 1.0,
                     "softmax temperature of the entropy that weighs each point in k-means")
@@ -120,7 +133,7 @@ SMI_LAMBDA = Param("smi_lambda", "smiLambda", positive(float), 1.0, "ridge λ ad
 QUERY_CLASSES = Param("query_classes", "queryClasses", positive(int), 1,
                       "the query set: labelled points of this many classes with the fewest labels (all the classes "
                       "labelled when they are fewer)")
-GLISTER_LR = Param("glister_lr", "glisterLr", positive(float), 1e-4,
+GLISTER_LR = Param("glister_lr", "glisterLr", positive_up_to(float, FLOAT_CAP), 1e-4,
                    "step size of the one-step Taylor approximation (default 1e-4, --lr's default; it does not "
                    "follow --lr)")
 LPL_WEIGHT = Param("lpl_weight", "lplWeight", positive(float), 1.0,
@@ -149,14 +162,16 @@ def auto_or_positive(text):
     return checked_number(float, lambda value: value > 0, "auto or a positive float")(text)
 
 
-SIGMA_FLOOR = 1e-150
+SIGMA_FLOOR, SIGMA_CEILING = 1e-150, 1e150
 
 
 def auto_or_kernel_width(text):
-    """auto_or_positive for a kernel width σ, at least SIGMA_FLOOR (below it σ² and 1/σ² leave float64's range)."""
+    """auto_or_positive for a kernel width σ in [SIGMA_FLOOR, SIGMA_CEILING] (beyond, σ² or 1/σ² leaves float64's
+    range)."""
     value = auto_or_positive(text)
-    if value != AUTO and value < SIGMA_FLOOR:
-        raise argparse.ArgumentTypeError(f"must be auto or a float of at least {SIGMA_FLOOR:g}, got {text}")
+    if value != AUTO and not SIGMA_FLOOR <= value <= SIGMA_CEILING:
+        raise argparse.ArgumentTypeError(f"must be auto or a float from {SIGMA_FLOOR:g} to {SIGMA_CEILING:g}, "
+                                         f"got {text}")
     return value
 
 

@@ -331,6 +331,7 @@ class TorchEpochs:
             target = y
         bounds = batch_bounds(len(y), s.batch)
         predicted = torch.empty_like(y)
+        last_loss = []  # the last autograd step's loss: an extension's own modules can diverge with finite logits
 
         def step(xb, tb):
             if closed_form:
@@ -344,6 +345,7 @@ class TorchEpochs:
             for extension in self.extensions:
                 loss = loss + extension.loss(model, xb, tb, logits, emb)
             adam.step(list(torch.autograd.grad(loss, params)))
+            last_loss[:] = [loss.detach()]
             return logits.detach()
 
         def epoch():
@@ -355,8 +357,8 @@ class TorchEpochs:
             for a, b in bounds:
                 logits = step(Xo[a:b], to[a:b])
                 torch.argmax(logits, 1, out=predicted[a:b])
-            # a NaN or infinite loss makes every later weight NaN, so the last logits tell
-            if not torch.isfinite(logits).all():
+            # a NaN or infinite loss makes every later weight NaN, so the last logits (and loss) tell
+            if not (torch.isfinite(logits).all() and all(torch.isfinite(v) for v in last_loss)):
                 raise TrainingDiverged(diverged(self.extensions))
             return (predicted == yo).sum().item() / len(y)
 

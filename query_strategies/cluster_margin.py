@@ -87,7 +87,7 @@ class ClusterMargin(Strategy):
         if self.clusters is None:
             self.clusters = hac_clusters(self.learner.embeddings(np.arange(self.n_pool)), n, self.gen)
         idx = self.unlabeled()
-        k_m = max(n, math.ceil(self.km_factor * n))
+        k_m = max(n, math.ceil(min(self.km_factor * n, len(idx))))  # kmFactor·n beyond the pool: every point
         return cluster_margin_select(self.learner.probs(idx), self.clusters[idx], n, self.gen, k_m=k_m).among(idx)
 
     def state_dict(self):

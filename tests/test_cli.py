@@ -289,12 +289,16 @@ def test_divergence_in_round_0_says_nothing_was_saved_and_the_rerun_is_told_so(t
     assert run.main([*args, "--force"]) == 0
 
 
-@pytest.mark.parametrize("alg, weight, named", [("lpl", "--lplWeight", "--lr or --lplWeight"),
-                                                 ("waal", "--waalAlpha", "--lr, --waalAlpha or --waalPenalty")])
+@pytest.mark.parametrize("alg, weight, value, named", [
+    ("lpl", "--lplWeight", "1e300", "--lr or --lplWeight"),
+    ("waal", "--waalAlpha", "1e300", "--lr, --waalAlpha or --waalPenalty"),
+    ("vaal", "--vaalBeta", "1e39", "--lr, --vaalBeta or --vaalAdversary")])
 def test_a_divergence_names_the_loss_weights_of_the_strategy_that_trains_beside_the_network(tmp_path, capsys, alg,
-                                                                                             weight, named):
-    """A loss weight far too large diverges as a learning rate does; the message named only --lr."""
-    assert run.main(["--alg", alg, weight, "1e300", "--seed", "2", "--out", str(tmp_path), *SMALL]) == 1
+                                                                                             weight, value, named):
+    """A loss weight far too large diverges as a learning rate does; the message named only --lr. VAAL's weights
+    overflow its own modules' loss and leave the classifier's logits finite: that went unnoticed, and the NaN
+    discriminator then picked the first pool points."""
+    assert run.main(["--alg", alg, weight, value, "--seed", "2", "--out", str(tmp_path), *SMALL]) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("run.py:")]
     assert err == [f"run.py: training diverged in round 0: the training loss became NaN or infinite; lower {named} "
                    f"or check the features; no round had finished: start again with --force"]

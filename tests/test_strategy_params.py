@@ -212,7 +212,8 @@ def test_extreme_kernel_widths_and_temperatures_are_refused_or_run(tmp_path, cap
     with pytest.raises(SystemExit) as refused:
         run.main(["--alg", "uherding", "--kernelSigma", "1e-300", *base, "--out", str(tmp_path / "a")])
     assert refused.value.code == 2
-    assert "argument --kernelSigma: must be auto or a float of at least 1e-150, got 1e-300" in capsys.readouterr().err
+    wanted = "argument --kernelSigma: must be auto or a float from 1e-150 to 1e+150, got 1e-300"
+    assert wanted in capsys.readouterr().err
     for flags in (["--alg", "uherding", "--uherdingTemperature", "1e-300", "--kernelSigma", "1e-150"],
                   ["--alg", "clue", "--temperature", "1e-310"]):
         assert run.main([*flags, *base, "--out", str(tmp_path / flags[1])]) == 0
@@ -224,3 +225,36 @@ def test_auto_is_read_in_any_case_and_other_words_are_refused():
     for text in ("automatic", "0", "-1"):
         with pytest.raises(argparse.ArgumentTypeError):
             auto_or_positive(text)
+
+
+@pytest.mark.parametrize("alg, flag, value, wanted", [
+    ("probcover", "delta", "1e308", "a positive float of at most 2 (unit vectors are at most 2 apart)"),
+    ("uherding", "kernelSigma", "1e308", "auto or a float from 1e-150 to 1e+150"),
+    ("noise_stability", "noiseScale", "1e308",
+     "a positive float of at most 1 (noise beyond the weights' own norm leaves nothing of the network)"),
+    ("ldm", "ldmStop", "1" + "0" * 30, "a positive int of at most 10,000"),
+    ("dropquery", "dropPasses", "9223372036854775807", "a positive int of at most 10,000"),
+    ("batchbald", "nConfigs", "1" + "0" * 30, "a positive int of at most 1,000,000 (they are enumerated in memory)"),
+    ("vessal", "covInvScaling", "1e160", "a positive float of at most 1e+100"),
+    ("glister", "glisterLr", "1e308", "a positive float of at most 1e+100"),
+    ("powerbald", "beta", "1e308", "a positive float of at most 1e+100")])
+def test_a_value_beyond_a_parameters_range_is_refused_in_one_line_before_the_run(tmp_path, capsys, alg, flag, value,
+                                                                                 wanted):
+    """Each of these passed the flag's check and then, after round 0, ended in an OverflowError or TypeError
+    traceback (probcover, uherding, noise_stability, ldm, dropquery), ran without end (batchbald) or picked the
+    first pool points with NaN scores (vessal, glister)."""
+    with pytest.raises(SystemExit) as refused:
+        run.main(["--alg", alg, f"--{flag}", value, *TINY, "--out", str(tmp_path / "out")])
+    assert refused.value.code == 2 and not (tmp_path / "out").exists()
+    assert f"argument --{flag}: must be {wanted}, got {value}" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_a_km_factor_beyond_the_pool_spreads_every_unlabelled_point(tmp_path):
+    """kmFactor·nQuery above the pool takes every unlabelled point, as 1e30 did; 1e308 overflowed math.ceil."""
+    folders = []
+    for factor in ("1e30", "1e308"):
+        out = tmp_path / factor
+        assert run.main(["--alg", "cluster_margin", "--kmFactor", factor, *TINY, "--out", str(out)]) == 0
+        folders.append((out / "digits_mlp_cluster_margin_10_seed1" / "queries.csv").read_text())
+    assert folders[0] == folders[1]
