@@ -389,7 +389,7 @@ def parse_args(argv):
                    help="the rounds.csv column every figure and penalty matrix is drawn on: test_acc (accuracy) or "
                         "balanced_acc (mean per-class recall; runs and logs that do not record it are left out)")
     p.add_argument("--algs", default=None, metavar="A,B,...",
-                   help="analyse only these algorithms (aliases count as their algorithm), e.g. to compare the "
+                   help="analyse only these algorithms (in any case; aliases count as their algorithm), e.g. to compare the "
                         "same strategies in every setting")
     p.add_argument("--versus", default=None, metavar="A,B,...",
                    help="the algorithms each setting's summary_<setting>.csv counts wins against and losses to "
@@ -515,8 +515,8 @@ def only_algs(table, algs):
 
 
 def names_of(algs):
-    """The algorithms of a comma-separated list, each alias as its algorithm, in order."""
-    return [canonical(a.strip()) for a in algs.split(",") if a.strip()]
+    """The algorithms of a comma-separated list, in any case, each alias as its algorithm, in order."""
+    return [canonical(a.strip().lower()) for a in algs.split(",") if a.strip()]
 
 
 def with_metric(table, metric):

@@ -568,6 +568,17 @@ def test_algs_names_a_strategy_without_runs_in_a_warning(tmp_path):
     assert set(pd.read_csv(tmp_path / "f" / "results.csv").alg) == {"rand"}
 
 
+def test_algs_and_versus_read_names_in_any_case_as_run_py_and_the_sweep_do(tmp_path, recwarn):
+    """--algs RAND,Badge found no runs (a warning for each) where `run.py --alg RAND` runs rand."""
+    for seed in (1, 2):
+        write_run(tmp_path, "rand", seed, [0.5, 0.6])
+        write_run(tmp_path, "badge", seed, [0.5, 0.7])
+    assert agg_results.main([str(tmp_path), "--fig", str(tmp_path / "f"), "--algs", "RAND,Badge",
+                             "--versus", "RAND"]) == 0
+    assert set(pd.read_csv(tmp_path / "f" / "results.csv").alg) == {"rand", "badge"}
+    assert not [w for w in recwarn if "no runs of it here" in str(w.message)]
+
+
 def test_sweep_logs_are_never_read_in_place_of_their_run_folders(tmp_path):
     """A sweep's OUT/logs/<run>.log records no flags: a broken or moved-away run folder is not averaged through it
     (it would pool across --lr), and the log is named in a warning."""
