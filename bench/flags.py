@@ -234,19 +234,23 @@ def stdout_closed():
     sys.exit(1)
 
 
+OVERFLOWS = ("Overflow when unpacking long long", "Storage size calculation overflowed")  # torch, before allocating
+
+
 def failed_allocation(e):
-    """Whether the exception is a failed allocation, as run.out_of_memory tells it; kept here because a worker's
-    run.py is the measured checkout's, which may be older than that function."""
+    """Whether the exception is a failed allocation, as run.out_of_memory tells it (kept here because a worker's
+    run.py is the measured checkout's, which may be older than that function), or torch's refusal of a size or a
+    tensor beyond what 64-bit sizes count (OVERFLOWS: a TypeError or RuntimeError), which no allocation could hold."""
     torch = sys.modules.get("torch")
     return isinstance(e, (MemoryError,) + ((torch.OutOfMemoryError,) if torch else ())) \
-        or "can't allocate memory" in str(e)
+        or "can't allocate memory" in str(e) or any(overflow in str(e) for overflow in OVERFLOWS)
 
 
 def command(main):
     """The benchmark's command: main(); a warning is one line (`x.py: warning: ...`, not Python's two with the
     source line that raised it), Ctrl-C stops it with one line and exit code 130 (even when a non-interactive shell
-    started it with SIGINT ignored), a failed allocation (failed_allocation) with one line and exit code 2, and a
-    closed stdout (stdout_closed) without a traceback."""
+    started it with SIGINT ignored), a failed allocation (failed_allocation: sizes too large for the memory, or for
+    torch to count) with one line and exit code 2, and a closed stdout (stdout_closed) without a traceback."""
     warnings.formatwarning = lambda message, *rest, **options: f"{prog()}: warning: {message}\n"
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
@@ -257,7 +261,7 @@ def command(main):
     except KeyboardInterrupt:
         print(f"{prog()}: interrupted", file=sys.stderr)
         sys.exit(130)
-    except (MemoryError, RuntimeError) as e:
+    except (MemoryError, RuntimeError, TypeError) as e:
         if not failed_allocation(e):
             raise
         print(f"{prog()}: error: out of memory; give the benchmark smaller sizes (see --help)", file=sys.stderr)

@@ -8,6 +8,7 @@ alternate, and the medians, their ratio and whether both computed the same numbe
 printed. A worker imports only the measured checkout's modules (this script's --worker entry puts no other checkout
 on the module path)."""
 import json
+import os
 import statistics
 import sys
 import time
@@ -19,6 +20,7 @@ flags.starting(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("mlp", "lin", "cnn", "resnet", "vgg")
+IMAGE_BYTES = 28 * 28 * 4  # one of the pool's MNIST-shaped float32 images
 
 
 def measure(root, model, n):
@@ -48,6 +50,15 @@ def measure(root, model, n):
     return seconds, hashlib.sha256(probs.numpy().tobytes()).hexdigest()
 
 
+def check_pool(p, n):
+    """Stop with one line (p.error) before any worker starts when the pool's n images alone (IMAGE_BYTES each) need
+    more than this machine's memory."""
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if n * IMAGE_BYTES > have:
+        p.error(f"--n {n}: the pool's images alone (n × 28 × 28 float32) need more than this machine's "
+                f"{have / 2**30:.1f} GiB of memory; lower --n")
+
+
 def run_worker(root, model, n):
     """measure() in a fresh process; its result as a dict. A failed worker stops the benchmark with its last line."""
     proc = flags.run_or_stop([sys.executable, __file__, "--worker", str(root), model, str(n)], f"{model} in {root}")
@@ -68,9 +79,11 @@ def main():
     p.add_argument("--compare", type=flags.checkout, help="the other checkout's root")
     p.add_argument("--models", type=flags.subset(MODELS, "model"), default="mlp,cnn",
                    help="comma-separated subset of: " + ", ".join(MODELS))
-    p.add_argument("--n", type=positive(int), default=60000, help="pool points")
+    p.add_argument("--n", type=positive(int), default=60000,
+                   help="pool points (their images must fit in this machine's memory)")
     p.add_argument("--repeats", type=positive(int), default=3, help="timed runs of each checkout, alternating")
     args = p.parse_args()
+    check_pool(p, args.n)
     models = args.models
     roots = {"this": ROOT, **({"old": args.compare} if args.compare else {})}
     head = "| model | n | this checkout (s) |" + (" old (s) | speed-up | same output |" if args.compare else "")

@@ -25,6 +25,7 @@ from bench import flags  # noqa: E402
 
 flags.starting(__name__)
 
+import argparse  # noqa: E402
 import json  # noqa: E402
 import math  # noqa: E402
 import os  # noqa: E402
@@ -44,6 +45,18 @@ PHASES = ["train_seconds", "test_seconds", "infer_seconds", "select_seconds"]
 STARTUP = ["imports", "data", "setup"]
 BUSY = "while True: pass"
 OWNED = ("--out", "--resume", "--force")  # run.py flags of each run the benchmark sets itself
+LOAD_PER_CORE = 4  # --with-load takes at most this many busy loops per core this process may use
+
+
+def load_count(text):
+    """argparse type: --with-load's number of busy loops, 0 or a positive int of at most LOAD_PER_CORE per core
+    this process may use (else a one-line error, before any starts: a typo such as 10**30 would start processes
+    until the machine gives out)."""
+    count, cores = non_negative(int)(text), len(os.sched_getaffinity(0))
+    if count > LOAD_PER_CORE * cores:
+        raise argparse.ArgumentTypeError(f"{count} is more than {LOAD_PER_CORE} per core ({LOAD_PER_CORE * cores} for "
+                                         f"the {cores} cores here); give at most {LOAD_PER_CORE * cores}")
+    return count
 
 
 def busy_processes(n):
@@ -102,17 +115,18 @@ def describe(name, m, torch_import, original):
     return lines
 
 
-def main():
+def main(argv=None):
     """Run the experiment (after a warm-up) --repeats times per checkout, then print its rounds and time split."""
     p = flags.parser(__doc__)
     p.add_argument("run_args", nargs="*", help="run.py flags (after --)")
-    p.add_argument("--with-load", type=non_negative(int), default=0, metavar="N",
-                   help="run N CPU-bound processes beside the experiment (a busy machine)")
+    p.add_argument("--with-load", type=load_count, default=0, metavar="N",
+                   help=f"run N CPU-bound processes beside the experiment (a busy machine); at most {LOAD_PER_CORE} "
+                        f"per core ({LOAD_PER_CORE * len(os.sched_getaffinity(0))} here)")
     p.add_argument("--compare", type=flags.checkout, help="another checkout's root, run alternately with this one")
     p.add_argument("--repeats", type=positive(int), default=1,
                    help="measured runs per checkout (after one warm-up run)")
     flags.add_path(p, "the experiment's data (MNIST for the default configuration)")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     flags.refuse_run_flags(p, args.run_args, OWNED, "makes each run in a fresh temporary folder")
     run_args = ["--path", args.path, *(args.run_args or DEFAULT)]
     roots = {"this checkout": ROOT, **({f"{args.compare}": args.compare} if args.compare else {})}

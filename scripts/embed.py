@@ -53,6 +53,7 @@ TORCHVISION_DATA = ("MNIST", "FashionMNIST", "CIFAR10")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 # The models whose torchvision pretrained weights run with transform_input=True, and their auxiliary heads' modules.
 AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
+TENSOR_BYTES = 2**63 - 1  # the most bytes a tensor can hold: torch counts sizes in 64-bit signed integers
 
 
 def parse_args(argv):
@@ -170,11 +171,12 @@ def spread(n, limit):
 def folder_images(folder, size, limit, root):
     """(uint8 images (n, 3, size, size), class name of each, path of each relative to `root`) of the FOLDER/<class>/
     <image> files at positions spread(n, limit) of torchvision's ImageFolder order (classes, then files, sorted),
-    resized bilinearly."""
+    resized bilinearly; check_fits' MemoryError, before any is read, when one image at `size` is too large."""
     import torch
     import torchvision.transforms.functional as TF
     from torchvision.datasets import ImageFolder
 
+    check_fits(1, size)
     try:
         images = ImageFolder(str(folder))
     except (FileNotFoundError, OSError) as e:
@@ -332,7 +334,8 @@ def torchvision_weights_hint(weights, name):
 
 def features(net, images, size, batch, device):
     """float32 (n, d): net(normalised images), `batch` images at a time: x/255, grey repeated to 3 channels,
-    resized to size × size, then (x − ImageNet mean) / ImageNet std per channel."""
+    resized to size × size, then (x − ImageNet mean) / ImageNet std per channel; check_fits' MemoryError when a
+    batch at that size is too large for a tensor."""
     import torch
     import torch.nn.functional as F
 
@@ -344,12 +347,21 @@ def features(net, images, size, batch, device):
     starts = range(0, len(images), batch)
     with torch.no_grad(), tqdm(starts, desc="features", unit="batch", file=sys.stderr, delay=2) as bar:
         for a in bar:  # an error or Ctrl-C closes the bar first: its message starts a line of its own
+            check_fits(len(images[a:a + batch]), size)
             x = images[a:a + batch].to(device).float().div_(255)
             x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
             if x.shape[-2:] != (size, size):
                 x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
             out.append(forward(net, (x - mean) / std, size).flatten(1).float().cpu())
     return torch.cat(out).numpy()
+
+
+def check_fits(count, size):
+    """MemoryError when `count` float32 images of 3 × size × size take more than TENSOR_BYTES, a size torch refuses
+    with an overflow error (a TypeError or a RuntimeError), not as a failed allocation."""
+    if count * 3 * size * size * 4 > TENSOR_BYTES:
+        raise MemoryError(f"{count} × 3 × size × size float32 values need more than the 2^63 bytes a tensor "
+                          f"can hold")
 
 
 def forward(net, x, size):
@@ -382,8 +394,8 @@ def embed(args):
     net = feature_extractor(args.model, args.weights, device)
     try:
         return embedded_splits(net, args, device)
-    except RuntimeError as e:  # CUDA's OutOfMemoryError is one; the CPU allocator's failure is a plain one
-        if not isinstance(e, torch.OutOfMemoryError) and "can't allocate memory" not in str(e):
+    except (MemoryError, RuntimeError) as e:  # check_fits'; CUDA's OutOfMemoryError; the CPU allocator's RuntimeError
+        if not isinstance(e, (MemoryError, torch.OutOfMemoryError)) and "can't allocate memory" not in str(e):
             raise
         raise UserError(f"--size {args.size} with --batch {args.batch} does not fit in memory ({first_line(e)}); "
                         f"lower --size or --batch") from None

@@ -331,6 +331,55 @@ def test_mc_speed_prints_a_markdown_table_and_a_failed_workers_reason(tmp_path):
     assert_one_line_error(proc, f"mlp in {tmp_path.resolve()}", "No module named 'dataset'")
 
 
+@pytest.mark.parametrize("args", [
+    ["--alg", "badge", "--n", 10**30, "--d", "8", "--k", "5"],  # TypeError with a C++ frame dump (unpacking long long)
+    [*SELECT, "--k", "5", "--classes", 10**20],  # the same
+    ["--alg", "badge", "--n", 10**18, "--d", "8", "--k", "5"],  # RuntimeError: Storage size calculation overflowed
+])
+def test_sizes_beyond_what_torch_can_count_are_the_out_of_memory_line(args):
+    """--n 10^12 gave the out-of-memory line, but sizes whose tensors torch cannot even count ended in its overflow
+    errors' tracebacks, exit code 1."""
+    proc = run_cli(*args, script="bench/selection_speed.py", timeout=120)
+    assert_one_line_error(proc, "selection_speed.py: error: out of memory; give the benchmark smaller sizes")
+    assert proc.returncode == 2
+
+
+def test_mc_speed_pool_beyond_the_memory_is_one_line_before_any_worker():
+    """--n 10^30 printed `mc_speed.py: error: mlp in ROOT: "`: the worker's TypeError cut to its last line, a lone
+    quote closing its C++ frame dump."""
+    proc = run_cli("--n", 10**30, "--repeats", "1", "--models", "mlp", script="bench/mc_speed.py", timeout=120)
+    assert_one_line_error(proc, f"mc_speed.py: error: --n {10**30}: the pool's images alone (n × 28 × 28 float32) "
+                                f"need more than this machine's ", "GiB of memory; lower --n")
+    assert proc.returncode == 2 and "|" not in proc.stdout
+
+
+class Started(Exception):
+    """run_time.busy_processes was called (the test's stand-in: no busy loop starts)."""
+
+
+def test_with_load_is_at_most_4_per_core_and_refused_before_any_busy_loop(monkeypatch, capsys):
+    """--with-load had no upper bound: a typo such as 10^30 started busy loops until the machine gave out."""
+    from bench import run_time
+
+    def started(n):
+        raise Started(n)
+    monkeypatch.setattr(run_time, "busy_processes", started)
+    monkeypatch.setattr(sys, "argv", ["bench/run_time.py"])
+    monkeypatch.setenv("COLUMNS", "250")
+    cores = len(os.sched_getaffinity(0))
+    with pytest.raises(Started, match=f"^{4 * cores}$"):
+        run_time.main(["--with-load", str(4 * cores)])  # the bound itself is taken
+    for count in (4 * cores + 1, 10**30):
+        with pytest.raises(SystemExit) as stop:
+            run_time.main(["--with-load", str(count)])
+        assert stop.value.code == 2 and capsys.readouterr().err == (
+            f"run_time.py: error: argument --with-load: {count} is more than 4 per core ({4 * cores} for the {cores} "
+            f"cores here); give at most {4 * cores} (see --help)\n")
+    with pytest.raises(SystemExit):
+        run_time.main(["--help"])
+    assert f"at most 4 per core ({4 * cores} here)" in capsys.readouterr().out
+
+
 def test_peers_table_names_each_peer():
     """The rows carry the peer column BENCHMARKS.md shows (the table had six columns, its header in BENCHMARKS
     seven)."""

@@ -337,6 +337,25 @@ def test_images_too_large_for_memory_are_one_line_error(tmp_path, weights):
     assert not (tmp_path / "o.npz").exists()
 
 
+@pytest.mark.parametrize("size, data", [
+    (10**30, "folder"),  # TypeError of the resize (Overflow when unpacking long long) with a C++ frame dump
+    (10**10, "folder"),  # RuntimeError traceback of the resize: Storage size calculation overflowed
+    (5 * 10**8, "MNIST"),  # the same of the interpolation: one image's 3·10^18 bytes fit in 2^63, five do not
+])
+def test_a_size_beyond_what_a_tensor_can_hold_is_the_same_one_line(size, data, tmp_path, weights):
+    """Sizes whose images torch cannot even count got its overflow errors, not the line of a --size too large for
+    memory."""
+    mnist = ["--data", "MNIST", "--path", tmp_path / "data", "--limit", "5"] if data == "MNIST" else []
+    if mnist:
+        write_mnist_slice(tmp_path / "data", n_train=5, n_test=5)
+    proc = embed_cli(tmp_path, weights, "--size", size, *mnist)
+    count = 1 if data == "folder" else 5  # a folder's images are checked one by one as they are resized
+    assert_one_line_error(proc, f"embed.py: error: --size {size} with --batch 128 does not fit in memory "
+                                f"(MemoryError: {count} × 3 × size × size float32 values need more than the 2^63 "
+                                f"bytes a tensor can hold); lower --size or --batch")
+    assert proc.returncode == 2 and not (tmp_path / "o.npz").exists()
+
+
 def test_a_corrupt_image_is_one_line_error_naming_it(tmp_path, weights):
     """It was PIL's UnidentifiedImageError traceback."""
     write_images(tmp_path / "plain", 1, 0)
