@@ -231,17 +231,23 @@ def build_model(name, input_shape, n_classes, n_emb=128, data_name=None):
 
 @torch.no_grad()
 def reset_weights(model, generator):
-    """Fresh weights for every layer, drawn from `generator` with PyTorch's default schemes:
+    """Fresh weights for every layer, drawn from the CPU `generator` with PyTorch's default schemes:
     W ~ U(±sqrt(1/fan_in)) (kaiming_uniform with a = √5) and b ~ U(±1/sqrt(fan_in)); BatchNorm to γ = 1, β = 0
-    and fresh running statistics."""
+    and fresh running statistics. Each tensor is drawn on the CPU and copied to the model's device (a CUDA tensor
+    cannot draw from a CPU generator), so a network starts from the same weights on every device."""
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
-            nn.init.kaiming_uniform_(m.weight, a=math.sqrt(5), generator=generator)
+            m.weight.copy_(nn.init.kaiming_uniform_(on_cpu(m.weight), a=math.sqrt(5), generator=generator))
             if m.bias is not None:
                 bound = 1 / math.sqrt(m.weight[0].numel())
-                nn.init.uniform_(m.bias, -bound, bound, generator=generator)
+                m.bias.copy_(nn.init.uniform_(on_cpu(m.bias), -bound, bound, generator=generator))
         elif isinstance(m, nn.modules.batchnorm._BatchNorm):
             m.reset_parameters()
+
+
+def on_cpu(tensor):
+    """An uninitialised CPU tensor of `tensor`'s shape and dtype."""
+    return torch.empty(tensor.shape, dtype=tensor.dtype)
 
 
 def set_dropout_generator(model, generator):

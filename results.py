@@ -561,7 +561,9 @@ def load_state(path, what, hint):
     """What save_state wrote to `path`, read with torch's restricted unpickler (`weights_only=True`): a file that
     holds anything but tensors and plain containers, numbers and strings is refused without running any of it
     (StateError saying it cannot be read as `what`, then `hint`), and so is one whose bytes fail the CRC-32 that
-    torch.save's zip archive keeps of each member (torch.load does not check them)."""
+    torch.save's zip archive keeps of each member (torch.load does not check them). Its tensors come back on the
+    CPU whatever device saved them (a CUDA run resumed on a machine without one); the learner copies them to its
+    own."""
     data = read_bytes(path, hint)
     try:
         damaged = zipfile.ZipFile(io.BytesIO(data)).testzip()
@@ -572,7 +574,7 @@ def load_state(path, what, hint):
     try:
         with warnings.catch_warnings():  # torch's own warnings on a file another program wrote
             warnings.simplefilter("ignore")
-            return torch.load(io.BytesIO(data), weights_only=True)
+            return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")  # a CUDA run's too
     except Exception as e:  # a damaged or crafted file raises many kinds
         raise StateError(f"{path} cannot be read as {what} of this program ({type(e).__name__})", hint=hint)
 

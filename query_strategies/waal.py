@@ -42,7 +42,7 @@ def waal_uncertainty(probs):
 def waal_select(probs, critic_scores, k, generator, selection):
     """Picks of the k rows of lowest waal_uncertainty(p) − selection · D(z) (ties by position), each scored by that
     value; `generator` unused: no draws."""
-    total = waal_uncertainty(probs) - selection * torch.as_tensor(critic_scores).double().cpu()
+    total = waal_uncertainty(torch.as_tensor(probs).cpu()) - selection * torch.as_tensor(critic_scores).double().cpu()
     lowest = top_k(-total, k)
     return Picks(lowest.index, -lowest.score)
 

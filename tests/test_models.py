@@ -91,6 +91,36 @@ def test_reset_weights_is_seeded_and_resets_batchnorm():
     assert not torch.equal(a[0], next(net.parameters()))
 
 
+@pytest.mark.parametrize("name, shape", [("mlp", (64,)), ("cnn", (1, 28, 28)), ("resnet", (3, 32, 32))])
+def test_reset_weights_draws_each_tensor_as_torch_draws_it_in_place(name, shape):
+    """Drawn on the CPU and copied in (a CUDA tensor cannot draw from a CPU generator): the same weights as
+    PyTorch's in-place initialisation of CPU tensors from the same generator, so CPU runs keep their numbers."""
+    net, drawn = (build_model(name, shape, 10, data_name="MNIST") for _ in range(2))
+    with torch.no_grad():
+        for model in (net, drawn):
+            model.eval()(torch.zeros(1, *shape))  # materialise lazy layers, as training.Trainer does
+    reset_weights(net, torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for m in drawn.modules():
+            if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)):
+                torch.nn.init.kaiming_uniform_(m.weight, a=5 ** 0.5, generator=g)
+                if m.bias is not None:
+                    bound = 1 / m.weight[0].numel() ** 0.5
+                    torch.nn.init.uniform_(m.bias, -bound, bound, generator=g)
+    assert all(torch.equal(p, q) for p, q in zip(net.parameters(), drawn.parameters()))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_reset_weights_on_cuda_gives_the_cpu_weights():
+    """A network moved to CUDA, then given fresh weights from the run's CPU generator (training.Trainer does so),
+    starts from the CPU's weights; uniform_ on a CUDA tensor with a CPU generator raised."""
+    cpu, cuda = build_model("resnet", (3, 32, 32), 10), build_model("resnet", (3, 32, 32), 10).cuda()
+    reset_weights(cpu, torch.Generator().manual_seed(5))
+    reset_weights(cuda, torch.Generator().manual_seed(5))
+    assert all(torch.equal(p, q.cpu()) for p, q in zip(cpu.parameters(), cuda.parameters()))
+
+
 def test_reset_weights_follows_pytorch_default_bounds():
     net = Linear(400, 3)
     reset_weights(net, torch.Generator().manual_seed(0))

@@ -169,6 +169,23 @@ def test_resume_extends_a_finished_run_to_a_larger_budget(tmp_path, reference):
     same_as_reference(tmp_path / FOLDER, reference)
 
 
+def test_a_checkpoint_written_on_cuda_resumes_on_a_machine_without_it(tmp_path, reference, stopped_run, monkeypatch):
+    """checkpoint.pt as a --device cuda run writes it (torch.save tags each storage with the location that
+    torch.serialization.location_tag gives: here CUDA's, as on a GPU) resumes on this CPU-only machine to the
+    reference's rows. It was refused as unreadable (torch.load put the tensors back on a CUDA device)."""
+    folder = stopped_run(1, tmp_path) / FOLDER
+    state = results.load_state(folder / "checkpoint.pt", "a checkpoint", "")
+    with monkeypatch.context() as patched:
+        patched.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        results.save_state(folder / "checkpoint.pt", state)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(folder / "checkpoint.pt", weights_only=True)
+    proc = run_main(*ARGS, "--out", tmp_path, "--resume")
+    assert proc.returncode == 0, proc.stderr
+    same_as_reference(folder, reference)
+
+
 def test_resume_with_other_flags_is_refused(tmp_path, stopped_run):
     stopped_run(1, tmp_path)
     changed = [a if a != "150" else "151" for a in ARGS]

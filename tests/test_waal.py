@@ -46,6 +46,17 @@ def test_selection_takes_the_lowest_uncertainty_bound_minus_the_critic_score(sel
     assert picks.score == pytest.approx([totals[i] for i in slow], rel=1e-9)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_selection_on_cuda_outputs_picks_as_on_the_cpu():
+    """The pool's probabilities and critic scores on a CUDA device (as --device cuda gives them): the bound was
+    computed there and the critic scores moved to the CPU, and the subtraction of the two raised."""
+    g = torch.Generator().manual_seed(3)
+    probs, critic = torch.softmax(3 * torch.randn(40, 5, generator=g), dim=1), torch.rand(40, generator=g)
+    cpu = waal_select(probs, critic, 12, torch.Generator(), 10.0)
+    cuda = waal_select(probs.cuda(), critic.cuda(), 12, torch.Generator(), 10.0)
+    assert cuda.index.tolist() == cpu.index.tolist() and np.array_equal(cuda.score, cpu.score)
+
+
 def test_gradient_penalty_of_a_linear_critic_is_its_slope_norm_off_one():
     g = torch.Generator().manual_seed(0)
     critic = torch.nn.Linear(6, 1).double()
