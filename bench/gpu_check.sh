@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CUDA path, checked in one short script on a machine with a GPU (about 400-500 s on one H100 with 16 cores),
+# The CUDA path, checked in one short script on a machine with a GPU (at most about 430 s on one H100 with 16 cores),
 # the cheap and most telling checks first:
 #   0. a 10-second run.py on digits with --device cuda; when it fails (no CUDA build of torch, a torch the project
 #      cannot run on) the script stops at once;
@@ -8,9 +8,9 @@
 #   2. CPU-vs-CUDA agreement of the deterministic selections (bench/cuda_agreement.py);
 #   3. bench/train_speed.py and a reduced bench/run_select.sh (n = 10,000) on CUDA;
 #   4. every strategy on 5,000 random MNIST pool points (run.py --trunc), two query rounds, JOBS (default 4) at once.
-# Each step has a time limit (60 s a strategy) and none runs past DEADLINE + 60 s; one not started by DEADLINE
-# seconds (default 480) prints `skipped (deadline)` and counts as not run. The last line counts the steps passed,
-# failed and not run; exit 1 when one failed.
+# Each step has a time limit (60 s a strategy) and none runs past DEADLINE + 60 s; one that could not finish within
+# its limit by then (DEADLINE default 360) prints `skipped (deadline)` and counts as not run. The last line counts
+# the steps passed, failed and not run; exit 1 when one failed.
 # Usage: DATA=<folder> bash bench/gpu_check.sh python3
 #   DATA: the folder holding MNIST/raw and openml/6.csv (default ../shared/data); OUT: a folder that receives every
 #   log as gpu_check_logs.tar.gz (without it the logs stay in a temporary folder, named at the end).
@@ -18,13 +18,14 @@
 #   mkdir -p .gpu-data && cp -r ../shared/data/MNIST ../shared/data/openml .gpu-data/ &&
 #       echo /.gpu-data/ >> .git/info/exclude
 # then the device command `DATA=.gpu-data OUT=$OUT bash bench/gpu_check.sh python3` with carry [".gpu-data"] and
-# timeout_s 560.
+# timeout_s 450 (a step past its limit is killed 10 s after its SIGTERM; 450 s leaves room in a 15-minute device
+# budget for a second call).
 set -uo pipefail
 DATA=$(realpath -m "${DATA:-$(dirname "$0")/../../shared/data}")
 [[ -z ${OUT:-} ]] || OUT=$(realpath -m "$OUT")
 cd "$(dirname "$0")/.."
 PY=${1:-python3}
-DEADLINE=${DEADLINE:-480}
+DEADLINE=${DEADLINE:-360}
 JOBS=${JOBS:-4}
 MNIST=(--data MNIST --trunc 5000 --nStart 100 --nQuery 100 --nEnd 300 --device cuda --path "$DATA" --force)
 
@@ -51,8 +52,9 @@ record() {
 }
 
 step() {
-    # step NAME LIMIT COMMAND...: run_step, or a `skipped (deadline)` line once DEADLINE has passed (status 2).
-    if (( SECONDS >= DEADLINE )); then
+    # step NAME LIMIT COMMAND...: run_step, or a `skipped (deadline)` line (status 2) when its LIMIT would run past
+    # DEADLINE + 60 s (a step cut short would count as failed).
+    if (( SECONDS + $2 > DEADLINE + 60 )); then
         record skipped "$(printf '%-26s skipped (deadline)' "$1")"
         return 2
     fi
@@ -64,7 +66,7 @@ run_step() {
     # DEADLINE + 60 s, when that comes first); one line says how it went. Returns COMMAND's status.
     local name=$1 limit=$(( $2 < DEADLINE + 60 - SECONDS ? $2 : DEADLINE + 60 - SECONDS )) start=$SECONDS status
     shift 2
-    timeout "$limit" "$@" > "$WORK/$name.log" 2>&1
+    timeout -k 10 "$limit" "$@" > "$WORK/$name.log" 2>&1
     status=$?
     if (( status == 0 )); then
         record ok "$(printf '%-26s ok   %4d s' "$name" $((SECONDS - start)))"

@@ -364,9 +364,15 @@ def check_fits(count, size):
                           f"can hold")
 
 
+def device_failure(e):
+    """Whether exception `e` is CUDA's own (its text starts `CUDA error`, `cuDNN error` or `CUBLAS_STATUS`)."""
+    return str(e).lstrip().startswith(("CUDA error", "cuDNN error", "CUBLAS_STATUS"))
+
+
 def forward(net, x, size):
     """net(x); UserError when the model cannot take size × size images (a ViT's fixed input size, too few pixels
-    for its convolutions and pooling), other than for running out of memory (left to embed to report)."""
+    for its convolutions and pooling), other than for running out of memory (left to embed to report) and CUDA's
+    own failures (CUDA, cuDNN and cuBLAS errors, which no --size would mend)."""
     import torch
 
     from dataset import first_line
@@ -374,7 +380,7 @@ def forward(net, x, size):
     try:
         return net(x)
     except (AssertionError, RuntimeError, ValueError) as e:  # ViT asserts its size; convolutions raise RuntimeError
-        if isinstance(e, torch.OutOfMemoryError) or "can't allocate memory" in str(e):
+        if isinstance(e, torch.OutOfMemoryError) or "can't allocate memory" in str(e) or device_failure(e):
             raise
         raise UserError(f"the model cannot take {size}×{size} images ({first_line(e)[:200]}); give --size the "
                         f"input size it was trained at (224 for torchvision's ImageNet weights)") from None

@@ -78,6 +78,19 @@ def test_steps_after_the_deadline_are_not_run_and_the_summary_says_so(tmp_path):
     assert logs(tmp_path) == {".", "smoke.log", "strategy_list.log", "verdicts", "summary.txt"}
 
 
+def test_a_step_whose_limit_would_pass_the_deadline_is_not_run_and_shorter_ones_are(tmp_path):
+    """DEADLINE=40: every step may end by 100 s. The 120- and 150-second steps, started a few seconds in, are
+    `skipped (deadline)` (they were started and, stopped at 100 s, counted as failed); the 60-second ones run."""
+    proc = gpu_check(tmp_path, DEADLINE="40")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    verdicts = {line.split()[0]: line for line in proc.stdout.splitlines() if line.split()[:1]}
+    for name in ("twice_resnet_a", "twice_cnn_b", "snapshot", "train_speed", "run_select"):
+        assert verdicts[name].endswith("skipped (deadline)"), verdicts[name]
+    for name in ("smoke", "cuda_agreement", "rand", "badge"):
+        assert verdicts[name].split()[1] == "ok", verdicts[name]
+    assert proc.stdout.splitlines()[-2].startswith("gpu_check.sh: 4 passed, 0 failed, 9 not run")
+
+
 def test_a_failed_strategy_listing_is_a_failure_not_zero_strategies(tmp_path):
     """The loop over the strategies ran over nothing and the script passed."""
     proc = gpu_check(tmp_path, listing="echo 'ImportError: cannot import name STRATEGIES' >&2; exit 1", DEADLINE="1")

@@ -252,6 +252,28 @@ def test_a_size_the_model_cannot_take_is_one_line():
         embed.features(tvm.alexnet().eval(), images, 8, 2, "cpu")
 
 
+class FailingOnDevice(torch.nn.Module):
+    """A network whose forward fails as CUDA's kernels do (a RuntimeError starting with the library's name)."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.text = text
+
+    def forward(self, x):
+        raise RuntimeError(self.text)
+
+
+@pytest.mark.parametrize("text", ["CUDA error: an illegal memory access was encountered",
+                                  "cuDNN error: CUDNN_STATUS_EXECUTION_FAILED",
+                                  "CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"])
+def test_a_cuda_failure_is_not_blamed_on_the_size(text):
+    """CUDA's own errors propagate as they are; they were reported as `the model cannot take 32×32 images ...;
+    give --size ...`, advice that cannot mend them."""
+    with pytest.raises(RuntimeError, match=text[:10]) as raised:
+        embed.features(FailingOnDevice(text).eval(), torch.zeros(2, 3, 32, 32, dtype=torch.uint8), 32, 2, "cpu")
+    assert not isinstance(raised.value, embed.UserError)
+
+
 @pytest.mark.parametrize("damage, message", [
     ("t10k labels as training labels", "MNIST files under {data}: the training set has 40 images but 10 labels"),
     ("empty training images", "MNIST files under {data} could not be read: MNIST/raw/train-images-idx3-ubyte is 0 "

@@ -296,6 +296,10 @@ def test_a_training_killed_after_a_snapshot_continues_exactly(case):
         pytest.skip("no C compiler here for the compiled epoch")
     if case[3] == "cuda" and not torch.cuda.is_available():
         pytest.skip("no CUDA here (bench/gpu_check.sh runs this case on a GPU)")
+    if case[3] == "cuda":
+        import run
+
+        run.cuda_deterministic()  # as run.py sets it for --device cuda: bit-equal weights need deterministic kernels
     reference, idx = snapshot_learner(case)
     done = reference.train(idx)
     killed, _ = snapshot_learner(case)
