@@ -789,9 +789,8 @@ def load_error(name, path, root, download, e):
         partial = any(file.exists() for file, _ in image_files(name, path))
         if partial and (found := unreadable_file(name, path, f"put {WHERE_TO_PUT[name]} under {path}")):
             return UserError(f"{name} files under {path} could not be read: {found} (see README, 'Data sets')")
-        if path.name in IMAGE_MARKS[name]:
-            return UserError(f"{name} is not under {path}, which is {name}'s own folder: give the folder that holds "
-                             f"it, --path {path.parent} (see README, 'Data sets')")
+        if own := own_folder_error(name, path):
+            return UserError(own)
         return UserError(f"{name} is not under {path} and downloading it failed ({first_line(e)}); offline, "
                          f"put {WHERE_TO_PUT[name]} under {path} (see README, 'Data sets')")
     in_cache = root != path
@@ -801,6 +800,15 @@ def load_error(name, path, root, download, e):
     fix = "delete that folder and run again" if in_cache else "replace them with the original files"
     return UserError(f"{name} files under {root} could not be read ({first_line(e)}); {fix} (see README, "
                      f"'Data sets')")
+
+
+def own_folder_error(name, path):
+    """The error line when `path` is data set `name`'s own folder (PATH/MNIST: catalog.IMAGE_MARKS) rather than the
+    folder holding it: give that folder as --path; None otherwise."""
+    if path.name in IMAGE_MARKS[name]:
+        return (f"{name} is not under {path}, which is {name}'s own folder: give the folder that holds it, --path "
+                f"{path.parent} (see README, 'Data sets')")
+    return None
 
 
 def unreadable_file(name, root, fix):

@@ -605,14 +605,19 @@ def open_run_dir(run_dir, args, config, learner, strategy):
 
 
 def recorded_select_on(run_dir, config, strategy):
-    """This command's `config` with the --select-on input that the folder's config.json records for a strategy off
-    the embedding, which ignores it (an older version recorded it; run.py now records model): such a run resumes
-    as it ran, with or without the flag given now."""
+    """This command's `config` with the folder's config.json's --select-on where kept_select_on keeps it."""
     try:
         old = run_dir.read_config() if run_dir.config.exists() else {}
     except StateError:  # the checks that follow name the broken file
         return config
-    if not strategy.on_embedding and old.get("select_on") == "input":
+    return kept_select_on(config, old, strategy)
+
+
+def kept_select_on(config, recorded, strategy):
+    """`config` with the --select-on input that a run's config.json (`recorded`) records for a `strategy` (class
+    or instance) off the embedding, which ignores it (an older version recorded it; run.py now records model):
+    such a run resumes, and a sweep reuses it, as it ran, with or without the flag given now."""
+    if not strategy.on_embedding and recorded.get("select_on") == "input":
         return dict(config, select_on="input")
     return config
 

@@ -47,7 +47,7 @@ if __name__ == "__main__":
 
 import numpy as np  # noqa: E402
 
-from catalog import IMAGE_MARKS, canonical_name  # noqa: E402
+from catalog import canonical_name  # noqa: E402
 
 TORCHVISION_DATA = ("MNIST", "FashionMNIST", "CIFAR10")
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -100,14 +100,12 @@ def torchvision_splits(name, path):
 
 
 def not_under(name, path):
-    """The error line for data set `name` not found under `path`: as run.py's, when `path` is the set's own folder
-    (PATH/MNIST: catalog.IMAGE_MARKS), to give the folder that holds it as --path; else what to put there."""
-    from dataset import WHERE_TO_PUT
+    """The error line for data set `name` not found under `path`: run.py's (dataset.own_folder_error) when `path` is
+    the set's own folder, to give the folder that holds it as --path; else what to put there."""
+    from dataset import WHERE_TO_PUT, own_folder_error
 
-    if path.name in IMAGE_MARKS[name]:
-        return (f"{name} is not under {path}, which is {name}'s own folder: give the folder that holds it, --path "
-                f"{path.parent} (see README, 'Data sets')")
-    return f"{name} is not under {path}; put {WHERE_TO_PUT[name]} there (see README, 'Data sets')"
+    return own_folder_error(name, path) or (f"{name} is not under {path}; put {WHERE_TO_PUT[name]} there (see "
+                                            f"README, 'Data sets')")
 
 
 TEST_SPLIT, VAL_SPLITS = "test", ("val", "valid", "validation")

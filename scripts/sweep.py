@@ -168,8 +168,7 @@ def action_for(folder, ns):
     except StateError as e:  # a config.json that cannot be read: nothing says which run this is
         return "refuse", (f"{e.problem}; move the folder away (or run it by hand with run.py --force), then run "
                           "the sweep again")
-    if recorded.get("select_on") == "input" and not STRATEGIES[ns.alg].on_embedding:
-        planned["select_on"] = "input"  # an older version's record of a flag the strategy ignores: run.py resumes it
+    planned = run.kept_select_on(planned, recorded, STRATEGIES[ns.alg])
     differing = misnamed(recorded, planned) + differing_settings(recorded, planned)
     if differing:  # before the summary: an edited config.json no longer matches its summary.json's identity
         return "refuse", refusal_line(folder, recorded, planned, differing)
