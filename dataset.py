@@ -960,8 +960,10 @@ def check_original(file, md5, original):
 
 
 def extract_into(archive, dest, name):
-    """Extract `archive` with torchvision's extractor to `dest` (the file or folder it unpacks to) through a
-    temporary folder beside it and one rename, so a crash or a parallel run never leaves a half-written copy."""
+    """Extract `archive` with torchvision's extractor to `dest` (the file or folder it unpacks to, in the cache)
+    through a temporary folder beside it and one rename, so a crash or a parallel run never leaves a half-written
+    copy. UserError when it cannot: an OS error while it writes (a full disk) names the cache, as the archive passed
+    its md5 check; an archive that cannot be unpacked is to be replaced."""
     from torchvision.datasets.utils import extract_archive
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -970,9 +972,13 @@ def extract_into(archive, dest, name):
             extract_archive(str(archive), tmp)
             os.replace(Path(tmp) / dest.name, dest)
         except Exception as e:  # tarfile, gzip, zlib and OS errors
-            if not dest.exists():  # else a parallel run has just put its copy there
-                raise UserError(f"{archive} could not be extracted ({first_line(e)}); replace it with the original "
-                                f"{name} file")
+            if dest.exists():  # a parallel run has just put its copy there
+                return
+            if isinstance(e, OSError) and e.errno is not None:
+                raise UserError(f"{archive} could not be extracted into {dest.parent} ({first_line(e)}); make room "
+                                f"there, or set BADGE_CACHE to a folder with room (see README, 'Data sets')") from None
+            raise UserError(f"{archive} could not be extracted ({first_line(e)}); replace it with the original "
+                            f"{name} file") from None
 
 
 @contextmanager

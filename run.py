@@ -118,6 +118,25 @@ def build_parser():
 
 
 MAX_THREADS = 4096  # far above any machine's cores; torch takes a C int
+
+
+def usable_cores():
+    """The cores this process may run on: its CPU affinity where the system has one (Linux), else every core of the
+    machine (macOS has no affinity call)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def check_threads(count):
+    """ValueError (one line) when the thread count `count` is more than MAX_THREADS; a warning when it is more than
+    the cores this process may use (it still runs with that many). run.py's --threads and the benchmarks' share it."""
+    cores = usable_cores()
+    if count > MAX_THREADS:
+        raise ValueError(f"{count} is more than {MAX_THREADS}; give at most the machine's cores ({cores} here)")
+    if count > cores:
+        warnings.warn(f"--threads {count} is more than the {cores} cores this process may use; the threads then wait "
+                      f"on each other (much slower), and results can differ from a run with fewer", stacklevel=3)
 DEFAULT_N_EMB = 128  # --nEmb
 SNAPSHOT_SECONDS = 300.0  # default of --snapshotEvery
 
@@ -147,12 +166,10 @@ def check_flags(args, given=()):
     for flag in ("nEmb", "threads"):
         if getattr(args, flag) <= 0:
             raise UserError(f"--{flag} must be positive, got {getattr(args, flag)}")
-    if args.threads > MAX_THREADS:
-        raise UserError(f"--threads {args.threads} is more than {MAX_THREADS}; give at most the machine's cores")
-    if args.threads > (cores := len(os.sched_getaffinity(0))):
-        warnings.warn(f"--threads {args.threads} is more than the {cores} cores this process may use; the threads "
-                      f"then wait on each other (much slower), and results can differ from a run with fewer",
-                      stacklevel=2)
+    try:
+        check_threads(args.threads)
+    except ValueError as e:
+        raise UserError(f"--threads {e}") from None
     if args.model != "mlp" and (args.nEmb != DEFAULT_N_EMB or "nEmb" in given):
         warnings.warn(f"--nEmb is the mlp's width; --model {args.model} ignores it (it is still recorded, so the "
                       f"run pools only with runs of --nEmb {args.nEmb})", stacklevel=2)

@@ -3,11 +3,17 @@ written until the run ends. The kernel drops the lock when its holder exits or i
 leaves a stale lock; a second process on the same folder (run, --resume, --force or a sweep's worker) stops at
 once and names the holder's pid, which the holder writes into the lock file. is_run_folder / enclosing_run_folder:
 the one test of a run folder (config.json beside rounds.csv), used by run.py's --out and agg_results' --fig checks."""
-import fcntl
 import os
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: the run folders' locks, and much else, need a POSIX system
+    sys.exit(f"{os.path.basename(sys.argv[0]) or 'python'}: error: this project runs on Linux and macOS; on Windows, "
+             f"run it under WSL (see README, 'Install')")
 
 from errors import UserError
 from statefile import StateError, link_refusal, open_regular

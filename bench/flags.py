@@ -66,18 +66,15 @@ def values(kind):
 
 def threads(text):
     """argparse type: a thread count as run.py takes its --threads: a positive int, at most run.MAX_THREADS (else a
-    one-line error), with run.py's warning when it is more than the cores this process may use (it still runs
-    with that many)."""
-    from run import MAX_THREADS
+    one-line error), with run.py's warning when it is more than the cores this process may use (run.check_threads)."""
+    from run import check_threads
     from strategy_params import positive
 
-    count, cores = positive(int)(text), len(os.sched_getaffinity(0))
-    if count > MAX_THREADS:
-        raise argparse.ArgumentTypeError(f"{count} is more than {MAX_THREADS}; give at most the machine's cores "
-                                         f"({cores} here)")
-    if count > cores:
-        warnings.warn(f"--threads {count} is more than the {cores} cores this process may use; the threads then "
-                      f"wait on each other (much slower)")
+    count = positive(int)(text)
+    try:
+        check_threads(count)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     return count
 
 

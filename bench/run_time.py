@@ -36,6 +36,7 @@ import time  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from run import usable_cores  # noqa: E402
 from strategy_params import non_negative, positive  # noqa: E402
 
 DEFAULT = ["--model", "mlp", "--data", "MNIST", "--nStart", "100", "--nQuery", "100", "--nEnd", "400",
@@ -52,7 +53,7 @@ def load_count(text):
     """argparse type: --with-load's number of busy loops, 0 or a positive int of at most LOAD_PER_CORE per core
     this process may use (else a one-line error, before any starts: a typo such as 10**30 would start processes
     until the machine gives out)."""
-    count, cores = non_negative(int)(text), len(os.sched_getaffinity(0))
+    count, cores = non_negative(int)(text), usable_cores()
     if count > LOAD_PER_CORE * cores:
         raise argparse.ArgumentTypeError(f"{count} is more than {LOAD_PER_CORE} per core ({LOAD_PER_CORE * cores} for "
                                          f"the {cores} cores here); give at most {LOAD_PER_CORE * cores}")
@@ -121,7 +122,7 @@ def main(argv=None):
     p.add_argument("run_args", nargs="*", help="run.py flags (after --)")
     p.add_argument("--with-load", type=load_count, default=0, metavar="N",
                    help=f"run N CPU-bound processes beside the experiment (a busy machine); at most {LOAD_PER_CORE} "
-                        f"per core ({LOAD_PER_CORE * len(os.sched_getaffinity(0))} here)")
+                        f"per core ({LOAD_PER_CORE * usable_cores()} here)")
     p.add_argument("--compare", type=flags.checkout, help="another checkout's root, run alternately with this one")
     p.add_argument("--repeats", type=positive(int), default=1,
                    help="measured runs per checkout (after one warm-up run)")

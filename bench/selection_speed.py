@@ -90,8 +90,8 @@ NOVEL = ("ldm", "noise_stability", "alfamix", "vessal")
 
 
 def peak_rss_mb():
-    """The process's peak resident memory so far, in MB (ru_maxrss)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """The process's peak resident memory so far, in MB (ru_maxrss: kilobytes on Linux, bytes on macOS)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1024 ** 2 if sys.platform == "darwin" else 1024)
 
 
 def synthetic(n, d, classes, labeled, device, seed, draws=0):

@@ -17,6 +17,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,15 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("mlp_epoch.c")
-FLAGS = ("-O3", "-march=native", "-fno-math-errno", "-shared", "-fPIC")
+
+
+def target_flags(system=sys.platform, machine=platform.machine()):
+    """The compiler's target flag for this machine: -march=native, except on Apple silicon, whose clang (Xcode 14
+    and older) refuses it and whose default target already has the vector unit (NEON) the kernels use."""
+    return () if system == "darwin" and machine == "arm64" else ("-march=native",)
+
+
+FLAGS = ("-O3", *target_flags(), "-fno-math-errno", "-shared", "-fPIC")
 VECTOR = 16  # the kernel's vector width in floats: the hidden width must be a multiple of it
 COMPILE_SECONDS = 120
 SCALARS = {"i64": ctypes.c_int64, "f64": ctypes.c_double}

@@ -47,6 +47,7 @@ import os
 import shlex
 import signal
 import sys
+import threading
 import time
 import tomllib
 import traceback
@@ -597,11 +598,13 @@ def sigint_blocked():
 
 def worker_main(argv, log_path, parent, send):
     """A local worker: in its own process group (a Ctrl-C at the terminal reaches only the sweep, which forwards
-    it once), killed by the kernel when the sweep dies (Linux PR_SET_PDEATHSIG), then run_job; sends its result
-    through `send` and exits with its code."""
+    it once), ended when the sweep dies (on Linux killed by the kernel, PR_SET_PDEATHSIG; elsewhere interrupted by
+    watch_parent), then run_job; sends its result through `send` and exits with its code."""
     os.setpgrp()
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    else:
+        watch_parent(parent)
     if os.getppid() != parent:  # the sweep died before the line above took effect
         os._exit(1)
     try:
@@ -611,6 +614,18 @@ def worker_main(argv, log_path, parent, send):
         sys.exit(130)
     send.send(result)
     sys.exit(result[1])
+
+
+def watch_parent(parent, every=1.0):
+    """Interrupt this process (SIGINT: run.py stops with its finished rounds saved) once its parent `parent` is gone,
+    checked every `every` seconds from a daemon thread: how a worker dies with the sweep where the kernel has no
+    PR_SET_PDEATHSIG (macOS), instead of running on for hours holding its run's lock."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(every)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
 def worker_outcome(exitcode, receive, log_path):

@@ -116,7 +116,8 @@ def test_threads_above_the_cores_warn_as_run_py_does(script):
     proc = run_cli("--threads", cores + 1, "--repeats", "0", script=f"bench/{script}", timeout=120)
     warning, error = proc.stderr.splitlines()
     assert warning == (f"{script}: warning: --threads {cores + 1} is more than the {cores} cores this process may "
-                       f"use; the threads then wait on each other (much slower)")
+                       f"use; the threads then wait on each other (much slower), and results can differ from a run "
+                       f"with fewer")
     assert error.startswith(f"{script}: error: argument --repeats")
 
 

@@ -2,6 +2,8 @@
 import json
 import os
 import re
+import subprocess
+import sys
 
 import numpy
 import pandas as pd
@@ -11,7 +13,7 @@ import sklearn
 import threadpoolctl
 import torchvision
 
-from cli import ACC_LINE, SMALL, accuracy_lines, assert_one_line_error, run_cli, run_main
+from cli import ACC_LINE, ROOT, SMALL, accuracy_lines, assert_one_line_error, run_cli, run_main
 import kernels
 import run
 from run import build_parser
@@ -242,6 +244,7 @@ def test_a_folder_as_data_says_how_to_use_it(tmp_path):
     (["--lr", "inf"], "--lr must be a positive finite number"),
     (["--data", "missing.csv"], "not found"),
     (["--threads", "0"], "--threads must be positive, got 0"),
+    (["--threads", "5000"], "--threads 5000 is more than 4096; give at most the machine's cores ("),
     (["--nEmb", "0"], "--nEmb must be positive, got 0"),
     (["--maxEpochs", "-1"], "--maxEpochs must be at least 0 (0 = no limit), got -1"),
     (["--patience", "-3"], "--patience must be at least 0 (0 = no limit), got -3"),
@@ -343,3 +346,29 @@ def test_flags_a_run_ignores_or_cannot_use_are_warned_about(tmp_path):
     proc = run_main(*small, "--threads", str(cores + 1), "--out", tmp_path / "threads")
     assert proc.returncode == 0 and f"warning: --threads {cores + 1} is more than the {cores} cores" in proc.stderr
     assert "warning: --threads" not in run_main(*small, "--threads", str(cores), "--out", tmp_path / "ok").stderr
+
+
+def test_runs_where_the_system_has_no_cpu_affinity(tmp_path, monkeypatch):
+    """macOS has no os.sched_getaffinity: every run.py start raised AttributeError on it (the --threads check).
+    The cores are then the machine's (os.cpu_count), for that check and its warning."""
+    monkeypatch.delattr(os, "sched_getaffinity")
+    small = ["--nStart", "20", "--nQuery", "20", "--nEnd", "40", "--maxEpochs", "5"]
+    cores = os.cpu_count()
+    assert run.usable_cores() == cores
+    proc = run_main(*small, "--out", tmp_path / "plain")
+    assert proc.returncode == 0 and "--threads" not in proc.stderr, proc.stderr
+    proc = run_main(*small, "--threads", str(cores + 1), "--out", tmp_path / "threads")
+    assert proc.returncode == 0 and f"warning: --threads {cores + 1} is more than the {cores} cores" in proc.stderr
+
+
+@pytest.mark.parametrize("script", ["run.py", "scripts/sweep.py", "scripts/agg_results.py"])
+def test_a_system_without_fcntl_is_told_to_use_wsl(script):
+    """Native Windows has no fcntl (the run folders' locks): each command stopped with an ImportError traceback,
+    even for --help. It now says in one line where it runs. fcntl is hidden here as Windows lacks it."""
+    hidden = ("import runpy, sys; sys.modules['fcntl'] = None; sys.argv = sys.argv[1:]; "
+              "sys.path.insert(0, '.'); runpy.run_path(sys.argv[0], run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", hidden, script, "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    name = os.path.basename(script)
+    assert_one_line_error(proc, f"{name}: error: this project runs on Linux and macOS; on Windows, run it under WSL")
+    assert proc.returncode == 1 and proc.stdout == ""

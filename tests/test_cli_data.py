@@ -1,8 +1,10 @@
 """`python run.py` end to end on small slices of the real data sets (MNIST, FashionMNIST, OpenML letter), on user
 CSV / NPZ files, with the conv nets on a tiny MNIST slice, and the one-line errors of bad data."""
 import json
+import os
 import re
 import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -10,7 +12,7 @@ import pytest
 
 import dataset
 import run
-from cli import LETTER, assert_one_line_error, run_cli, run_main
+from cli import LETTER, ROOT, assert_one_line_error, run_cli, run_main
 from data_files import SHARED_DATA, skip_md5, tree_state, write_cifar10, write_mnist_slice, write_svhn
 
 ROUND_LINE = re.compile(r"^(\d+)\ttesting accuracy (\d+(?:\.\d+)?(?:e-?\d+)?)$")
@@ -253,6 +255,20 @@ def test_bad_data_gives_one_line_on_stderr(tmp_path, monkeypatch, capsys, case):
     captured = capsys.readouterr()
     assert_one_line_error(subprocess.CompletedProcess([], code, captured.out, captured.err), *fragments)
     assert not (tmp_path / "none").exists()
+
+
+def test_a_full_disk_while_extracting_names_the_cache_not_the_archive(tmp_path):
+    """An MNIST archive that passed its md5 check but could not be written out into the cache (a full disk; here a
+    file-size limit, which fails the write the same way) was blamed: "replace it with the original MNIST file"."""
+    limited = ("import resource, runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+               "resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20)); sys.argv = sys.argv[1:]; "
+               "runpy.run_path('run.py', run_name='__main__')")
+    proc = subprocess.run([sys.executable, "-c", limited, "run.py", "--data", "MNIST", "--path", str(SHARED_DATA),
+                           "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, BADGE_CACHE=str(tmp_path / "c")))
+    assert_one_line_error(proc, "train-images-idx3-ubyte.gz could not be extracted into", "File too large",
+                          "or set BADGE_CACHE to a folder with room")
+    assert "replace it" not in proc.stderr and not (tmp_path / "o").exists()
 
 
 def test_bad_data_in_a_real_process_has_no_traceback(tmp_path):

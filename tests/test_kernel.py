@@ -184,6 +184,19 @@ def test_the_build_is_cached_and_a_missing_compiler_is_named(kernel, tmp_path, m
         kernels.build(tmp_path / "other")
 
 
+def test_apple_silicon_builds_each_kernel_without_march_native(kernel, tmp_path):
+    """Apple clang of Xcode 14 and older refuses -march=native on arm64, which left every kernel unbuilt there (PyTorch
+    only, without a word under --kernel auto): Apple silicon builds without a target flag, and the sources need
+    none (they use C vector types, no intrinsics)."""
+    from kernels import bait, kmeans
+
+    assert kernels.target_flags("darwin", "arm64") == ()
+    assert kernels.target_flags("darwin", "x86_64") == kernels.target_flags("linux", "x86_64") == ("-march=native",)
+    apple = tuple(f for f in kernels.FLAGS if f != "-march=native")
+    for source in (kernels.SOURCE, bait.SOURCE, kmeans.SOURCE):
+        assert kernels.build(tmp_path, apple, source).stat().st_size > 0
+
+
 def test_a_start_asks_the_compiler_nothing_until_the_compiler_changes(kernel, tmp_path, monkeypatch):
     """The version line is remembered per compiler binary (path, size, modification time): a second build asks
     nothing; a compiler whose binary changed is asked again."""

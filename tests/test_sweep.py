@@ -495,6 +495,33 @@ def sweep_caught_mid_run(out, *grid, rows=0):
                           not (out / NAMES[1]).exists())
 
 
+def test_a_worker_whose_sweep_is_gone_interrupts_itself_where_the_kernel_cannot_kill_it(tmp_path):
+    """macOS has no PR_SET_PDEATHSIG: a worker whose sweep was killed ran on for hours, holding its run's lock (a
+    restarted sweep reported the run busy). watch_parent interrupts it (SIGINT, as a Ctrl-C) once its parent is
+    gone; here a process that starts it and exits stands for the sweep."""
+    ready, interrupted = tmp_path / "ready", tmp_path / "interrupted"
+    (tmp_path / "worker.py").write_text(
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "from scripts.sweep import watch_parent\n"
+        "watch_parent(os.getppid(), every=0.05)\n"
+        f"open({str(ready)!r}, 'w').close()\n"
+        "try:\n"
+        "    time.sleep(120)\n"
+        "except KeyboardInterrupt:\n"
+        f"    open({str(interrupted)!r}, 'w').close()\n")
+    sweep_stand_in = ("import os, subprocess, sys, time\n"
+                      f"subprocess.Popen([sys.executable, {str(tmp_path / 'worker.py')!r}])\n"
+                      "deadline = time.monotonic() + 120\n"
+                      f"while not os.path.exists({str(ready)!r}) and time.monotonic() < deadline: time.sleep(0.05)")
+    subprocess.run([sys.executable, "-c", sweep_stand_in], timeout=180, check=True)
+    assert ready.exists()
+    deadline = time.monotonic() + 10
+    while not interrupted.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert interrupted.exists()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["SIGKILL", "SIGINT", "SIGTERM"])
 def test_a_stopped_sweep_leaves_no_process_behind_and_its_rerun_matches_an_undisturbed_one(undisturbed, tmp_path,
                                                                                           sig):
