@@ -100,6 +100,11 @@ class Parser(argparse.ArgumentParser):
         return did_you_mean(m.group(2), flags[m.group(1).split("/")[0]].choices or ())
 
 
+def counted(n, noun):
+    """"1 <noun>" or "n <noun>s": n of them."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 # What each script's Ctrl-C during its imports leaves (quiet_start).
 UNCHANGED_WHILE_STARTING = {"run.py": "nothing was changed", "sweep.py": "no run was started",
                             "agg_results.py": "nothing was written", "embed.py": "nothing was written"}
@@ -113,7 +118,12 @@ def starting_line(script):
 def quiet_start(script):
     """Ctrl-C during the imports that follow (torch's and pandas' take seconds) prints starting_line(script) and
     exits 130 at once, not a KeyboardInterrupt traceback; from the script's `cli` on, Ctrl-C raises
-    KeyboardInterrupt again and its `main` says what was left."""
+    KeyboardInterrupt again and its `main` says what was left. A character the terminal's encoding lacks (an ASCII
+    locale: LC_ALL=C with PYTHONUTF8=0) is printed as its escape (σ as \\u03c3) rather than stopping the script."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
     def handler(signum, frame):
         sys.stderr.write(starting_line(script) + "\n")
         os._exit(130)

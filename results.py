@@ -91,7 +91,7 @@ def write_atomic(path, data):
     try:
         tmp.unlink(missing_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        with naming(path), os.fdopen(fd, mode) as f:
+        with naming(path), os.fdopen(fd, mode, encoding=None if mode == "wb" else "utf-8") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -656,7 +656,8 @@ def plain(obj):
 
 def append_rows(path, rows):
     """Append CSV rows to the regular file `path` (never through a link), flushed and synced to disk."""
-    with naming(path), os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND), "a", newline="") as f:
+    with naming(path), os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND), "a", newline="",
+                                     encoding="utf-8") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
         f.flush()
         os.fsync(f.fileno())

@@ -82,7 +82,7 @@ def one_run(root, run_args):
             sys.exit(f"{flags.prog()}: error: run.py {' '.join(run_args)} made no run to time; give it the flags "
                      f"of an experiment")
         folder = made[0].parent
-        config = json.loads((folder / "config.json").read_text())
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         return {"wall": wall, "rounds": pd.read_csv(folder / "rounds.csv"),
                 "startup": config.get("startup_seconds", {})}
 

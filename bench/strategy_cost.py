@@ -46,7 +46,7 @@ def run_config(folder):
     of each part of a resumed run, as results.result_settings joins them) and the result-changing flags and data
     hash by which the analysis tells settings apart (agg_read.recorded_settings, with nStart)."""
     try:
-        config = json.loads((folder / "config.json").read_text())
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise UserError(f"{folder / 'config.json'} could not be read ({first_line(e)})")
     if isinstance(config, dict) and "alg" in config:

@@ -119,8 +119,8 @@ def build(cache, flags=FLAGS, source=SOURCE):
     cc = compiler()
     try:
         version = compiler_version(cc, cache)
-        key = hashlib.sha256("\0".join([source.read_text(), " ".join(cc), version, " ".join(flags),
-                                        cpu_identity()]).encode())
+        text = source.read_text(encoding="utf-8")
+        key = hashlib.sha256("\0".join([text, " ".join(cc), version, " ".join(flags), cpu_identity()]).encode())
         lib = cache / f"{source.stem}-{key.hexdigest()[:16]}.so"
         if lib.exists() and trusted(lib):
             return lib

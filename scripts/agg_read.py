@@ -60,7 +60,7 @@ def read_rounds(path):
     lacks n_labeled or test_acc, a complete row holds no number there, or n_labeled does not grow from row to row
     (a run adds labels every round: rows that repeat a count are not one run's, and are never averaged)."""
     try:
-        columns, rows = lenient_rounds(Path(path).read_text())
+        columns, rows = lenient_rounds(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise BrokenRun(f"{path} cannot be read ({type(e).__name__})") from None
     except ValueError as e:
@@ -109,7 +109,7 @@ def load_run(folder):
     cannot be read."""
     path = folder / "config.json"
     try:
-        config = json.loads(path.read_text())
+        config = json.loads(path.read_text(encoding="utf-8"))
         seed = config.get("seed")
         meta = dict(source=str(folder), kind="run", data=config.get("data_name") or data_name(config),
                     model=config["model"], alg=canonical(config["alg"]),

@@ -76,7 +76,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import Parser, exit_with, quiet_start  # noqa: E402
+from errors import Parser, counted, exit_with, quiet_start  # noqa: E402
 
 if __name__ == "__main__":
     quiet_start("agg_results.py")
@@ -217,7 +217,8 @@ def analyse_setting(key, setting, fig_dir, fixed_threshold, metric="test_acc", v
     plot_learning(acc, f"{title} (mean ± s.e.)", cutoff, fig_dir, f"learning_{stem}", metric)
     P, T = penalty_matrix(acc, points, fixed_threshold), tested_pairs(acc, points)
     write_penalty(P, T, title, fig_dir, f"penalty_{stem}",
-                  f"{metric}, L = {len(points)} checkpoints, {threshold_note(fixed_threshold)}, ≤ {n_seeds} seeds")
+                  f"{metric}, L = {counted(len(points), 'checkpoint')}, {threshold_note(fixed_threshold)}, "
+                  f"≤ {counted(n_seeds, 'seed')}")
     columns = dict(zip(SETTING, key))
     errors = write_errors(normalised_errors(acc, points), title, fig_dir, f"cdf_{stem}", metric)
     times = write_query_times(query_times(setting), title, fig_dir, f"query_time_{stem}")
@@ -354,7 +355,7 @@ def setting_groups(found):
         if len(values) > 1:
             for v in values:
                 members = [r for r in found if value_of(r) == v]
-                groups[f"{kind}_{v}"] = (f"{title.format(v)} ({len(members)} settings)", members)
+                groups[f"{kind}_{v}"] = (f"{title.format(v)} ({counted(len(members), 'setting')})", members)
     return groups
 
 
@@ -389,8 +390,8 @@ def parse_args(argv):
                    help="the rounds.csv column every figure and penalty matrix is drawn on: test_acc (accuracy) or "
                         "balanced_acc (mean per-class recall; runs and logs that do not record it are left out)")
     p.add_argument("--algs", default=None, metavar="A,B,...",
-                   help="analyse only these algorithms (in any case; aliases count as their algorithm), e.g. to compare the "
-                        "same strategies in every setting")
+                   help="analyse only these algorithms (in any case; aliases count as their algorithm), e.g. to "
+                        "compare the same strategies in every setting")
     p.add_argument("--versus", default=None, metavar="A,B,...",
                    help="the algorithms each setting's summary_<setting>.csv counts wins against and losses to "
                         f"(default: {','.join(VERSUS)})")
@@ -484,7 +485,8 @@ def analyse_command(args):
         averages, stops = analyse(table, args.fig, args.t_threshold, args.metric, versus)
     except OSError as e:
         return error(f"--fig {args.fig}: cannot write {e.filename or 'there'} ({e.strerror or e}); name another folder")
-    print(f"{table.source.nunique()} runs, {table.groupby(SETTING).ngroups} settings -> {args.fig}")
+    print(f"{counted(table.source.nunique(), 'run')}, {counted(table.groupby(SETTING).ngroups, 'setting')} -> "
+          f"{args.fig}")
     if stops is not None:
         print(stops_line(stops))
     print("column averages of the overall penalty matrix (lower is better):")

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import HelpFormatter, Parser, UserError, exit_with, quiet_start  # noqa: E402
+from errors import HelpFormatter, Parser, UserError, counted, exit_with, quiet_start  # noqa: E402
 
 if __name__ == "__main__":
     quiet_start("embed.py")
@@ -262,16 +262,11 @@ def misfit(net, state):
     unexpected = [k for k in state if k not in own]
     reshaped = [k for k in own if k in state and getattr(state[k], "shape", None) != own[k].shape]
     shape = lambda v: list(v.shape) if hasattr(v, "shape") else type(v).__name__  # noqa: E731
-    parts = [f"{counted(missing, 'missing key')}, first {missing[0]}" if missing else "",
-             f"{counted(unexpected, 'unexpected key')}, first {unexpected[0]}" if unexpected else "",
-             f"{counted(reshaped, 'tensor')} of another shape, first {reshaped[0]}: {shape(state[reshaped[0]])} in "
-             f"the file, {shape(own[reshaped[0]])} in the model" if reshaped else ""]
+    parts = [f"{counted(len(missing), 'missing key')}, first {missing[0]}" if missing else "",
+             f"{counted(len(unexpected), 'unexpected key')}, first {unexpected[0]}" if unexpected else "",
+             f"{counted(len(reshaped), 'tensor')} of another shape, first {reshaped[0]}: "
+             f"{shape(state[reshaped[0]])} in the file, {shape(own[reshaped[0]])} in the model" if reshaped else ""]
     return "; ".join(p for p in parts if p)
-
-
-def counted(items, noun):
-    """"1 <noun>" or "n <noun>s": how many `items` there are."""
-    return f"{len(items)} {noun}{'s' * (len(items) != 1)}"
 
 
 def check_model_name(name):

@@ -63,8 +63,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import (HelpFormatter, Parser, UserError, close_names, did_you_mean, exit_with, quiet_start,  # noqa: E402
-                    raise_terminated, stopped_by)
+from errors import (HelpFormatter, Parser, UserError, close_names, counted, did_you_mean, exit_with,  # noqa: E402
+                    quiet_start, raise_terminated, stopped_by)
 
 if __name__ == "__main__":
     quiet_start("sweep.py")
@@ -341,7 +341,7 @@ def dry_run(jobs, unchecked):
         print(f"sweep.py: {flag} is neither under --path nor in the cache: the sweep downloads it first (not done, "
               f"and its pools not checked, in a dry run)", file=sys.stderr)
     counts = {a: sum(j.action == a for j in jobs) for a in ("skip", "resume", "run", "refuse")}
-    print(f"{len(jobs)} runs: {counts['skip']} finished (skip), {counts['resume']} to resume, "
+    print(f"{counted(len(jobs), 'run')}: {counts['skip']} finished (skip), {counts['resume']} to resume, "
           f"{counts['run']} to run, {counts['refuse']} refused", file=sys.stderr)
     return 1 if counts["refuse"] else 0
 
@@ -517,7 +517,8 @@ def run_logged(argv, log_path):
         return 2, str(e)
     except OSError as e:
         return 2, f"{log_path}: {e.strerror or e}"
-    with os.fdopen(log_fd, "a") as log, redirect_stdout(log), redirect_stderr(log), warnings.catch_warnings():
+    with (os.fdopen(log_fd, "a", encoding="utf-8") as log, redirect_stdout(log), redirect_stderr(log),
+          warnings.catch_warnings()):
         warnings.showwarning = run.show_warning  # `warning: ...` lines, as run.py's command prints them
         print(f"{ends_mid_line(log_fd)}# {time.strftime('%Y-%m-%dT%H:%M:%S')} python run.py {shlex.join(argv)}",
               flush=True)
@@ -760,7 +761,7 @@ def read_grid(path):
     GRID_INTS that is not an integer, or a list for a key of one value is a SweepError), `key = value` in [run]
     becomes run_flag's argv; a text starting with ~ is expanded to the home folder, as a shell would."""
     try:
-        grid = tomllib.loads(Path(path).read_text())
+        grid = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise SweepError(f"--grid {path} cannot be read as TOML ({e}); see README, 'Sweeps'") from None
     run_table = grid.pop("run", {})
@@ -989,7 +990,7 @@ def report(jobs, skipped, busy, refused, failed, seconds):
     ran = len(jobs) - len(skipped) - len(busy) - len(refused) - len(failed)
     busy_note = f"{len(busy)} left to other processes running them, " if busy else ""
     refused_note = f"{len(refused)} refused (made with other settings, or unreadable), " if refused else ""
-    print(f"{len(jobs)} runs: {ran} ran, {len(skipped)} skipped (finished before), {busy_note}{refused_note}"
+    print(f"{counted(len(jobs), 'run')}: {ran} ran, {len(skipped)} skipped (finished before), {busy_note}{refused_note}"
           f"{len(failed)} failed, {seconds:.0f} s")
     for job, code, line in failed:
         print(f"failed: {job.name} (exit {code}): {line}", file=sys.stderr)

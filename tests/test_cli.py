@@ -372,3 +372,18 @@ def test_a_system_without_fcntl_is_told_to_use_wsl(script):
     name = os.path.basename(script)
     assert_one_line_error(proc, f"{name}: error: this project runs on Linux and macOS; on Windows, run it under WSL")
     assert proc.returncode == 1 and proc.stdout == ""
+
+
+def test_an_ascii_locale_runs_prints_and_reads_utf8_files(tmp_path):
+    """Under an ASCII locale (LC_ALL=C with PYTHONUTF8=0) run.py stopped with a UnicodeDecodeError traceback as it
+    read the kernel's C source, --help with a UnicodeEncodeError (its text has ⌊), and a sweep refused a grid whose
+    comment has a σ: files are read and written as UTF-8 whatever the locale, and the terminal gets escapes."""
+    env = {"LC_ALL": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0", "BADGE_CACHE": str(tmp_path / "cache")}
+    shown = run_cli("--help", env=env, timeout=120)
+    assert shown.returncode == 0 and "\\u230a" in shown.stdout, shown.stderr
+    proc = run_cli(*SMALL, "--out", tmp_path / "out", env=env)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    (tmp_path / "grid.toml").write_text("# σ → 0.99\nalgs = [\"rand\"]\nseeds = [1]\nnQuery = 50\n[run]\nnStart = 50\n"
+                                        "nEnd = 100\nmaxEpochs = 20\n", encoding="utf-8")
+    swept = run_cli("--grid", tmp_path / "grid.toml", "--out", tmp_path / "sweep", script="scripts/sweep.py", env=env)
+    assert swept.returncode == 0 and "1 run: 1 ran" in swept.stdout, swept.stderr

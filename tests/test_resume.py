@@ -450,7 +450,7 @@ def test_a_sweep_dry_run_says_how_far_a_run_to_resume_got(tmp_path, capsys):
     assert out.startswith("resume ") and out.endswith(f" --resume  # {rd - 1} of 4 query rounds done; round {rd}: "
                                                       f"{epoch:,} epochs trained (0 min), best epoch accuracy "
                                                       f"{best:.3f}\n"), out
-    assert err == "1 runs: 0 finished (skip), 1 to resume, 0 to run, 0 refused\n"
+    assert err == "1 run: 0 finished (skip), 1 to resume, 0 to run, 0 refused\n"
     (tmp_path / FOLDER / "training.pt").write_bytes(b"garbled")
     with run_folder_lock(tmp_path / FOLDER):
         assert sweep.main(flags) == 0

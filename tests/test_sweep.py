@@ -150,14 +150,14 @@ def test_the_sweep_bar_is_finalized_with_ctrl_c_held_before_the_summary(tmp_path
     monkeypatch.setattr(sweep, "print", lambda *a, **k: events.append(("printed",)) or print(*a, **k), raising=False)
     assert sweep.main(["--algs", "rand", "--seeds", "1", *TINY, "--nEnd", "50", "--out", str(tmp_path)]) == 0
     assert events == [("bar deleted", True), ("printed",)]
-    assert capsys.readouterr().out.startswith("1 runs: 1 ran, 0 skipped")
+    assert capsys.readouterr().out.startswith("1 run: 1 ran, 0 skipped")
 
 
 def test_ctrl_c_as_the_sweep_reports_says_its_runs_had_ended(tmp_path, monkeypatch, capsys):
     """A Ctrl-C while the summary is printed, once every run has ended: one line and exit 130. It escaped main as
     a KeyboardInterrupt (a traceback from the command)."""
     def interrupted(*args, **kwargs):
-        if str(args[0]).startswith("1 runs:"):
+        if str(args[0]).startswith("1 run:"):
             raise KeyboardInterrupt
         print(*args, **kwargs)
 
@@ -569,7 +569,7 @@ def test_two_sweeps_into_one_out_never_write_the_same_run_folder(undisturbed, tm
     assert code == 0
     out_text, err = capsys.readouterr()
     assert f"BUSY {NAMES[0]}: another process (pid {worker}) is running it; left to it" in err
-    assert "1 runs: 0 ran, 0 skipped (finished before), 1 left to other processes running them, 0 failed" in out_text
+    assert "1 run: 0 ran, 0 skipped (finished before), 1 left to other processes running them, 0 failed" in out_text
     assert "FAILED" not in err
     assert_same_outcome(out / NAMES[0], undisturbed / NAMES[0])
 
@@ -770,7 +770,7 @@ def test_a_run_made_with_other_settings_is_refused_not_skipped(tmp_path, capsys)
     assert refused == [f"REFUSED digits_mlp_rand_50_seed1: {folder} was made with --nStart 50 --lr 0.001, the sweep "
                        f"would run --nStart 0 --lr 0.0001; not reused: run the sweep with those flags, move the "
                        f"folder away or use another --out"]
-    assert ("1 runs: 0 ran, 0 skipped (finished before), 1 refused (made with other settings, or unreadable), "
+    assert ("1 run: 0 ran, 0 skipped (finished before), 1 refused (made with other settings, or unreadable), "
             "0 failed") in captured.out
     assert stamps == {p: p.stat().st_mtime_ns for p in folder.iterdir()}
     # the same settings (and a --beta and a --select-on input that rand does not use: they refused it): skipped
@@ -948,7 +948,7 @@ def test_a_finished_run_is_not_skipped_when_its_data_file_was_rewritten_since(tm
     assert sweep.main(grid) == 0
     assert "already finished" in (tmp_path / "r" / "logs" / "d_mlp_rand_50_seed1.log").read_text()
     # the resume found it finished: counted as skipped, not as a run that ran ('1 ran')
-    assert "1 runs: 0 ran, 1 skipped (finished before), 0 failed" in capsys.readouterr().out
+    assert "1 run: 0 ran, 1 skipped (finished before), 0 failed" in capsys.readouterr().out
     write_digits_csv(data, slice(600, 1200))
     os.utime(data, (time.time() + 10, time.time() + 10))
     capsys.readouterr()
