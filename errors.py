@@ -61,9 +61,15 @@ def exit_with(main):
         code = main()
         sys.stdout.flush()
     except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        stdout_to_devnull()
         code = 1
     sys.exit(code)
+
+
+def stdout_to_devnull():
+    """Point stdout at /dev/null once its reader has gone (a closed pipe), so that no later write or the final
+    flush fails again."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '(.*)' \(choose from")

@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
 from errors import (GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with, raise_terminated,
-                    stopped_by)
+                    stdout_to_devnull, stopped_by)
 from query_strategies import ALIASES, STRATEGIES
 from resume import (changed_flags, check_same_run, check_trainer, checkpoint_state, is_finished, restore_checkpoint,
                     run_identity, run_owner)
@@ -455,6 +455,9 @@ def run(args, watch):
                 run_rounds(args, run_dir, ds, learner, strategy, initial, first)
     except KeyboardInterrupt as e:
         raise type(e)(saved_rounds_note(run_dir)) from None
+    except BrokenPipeError as e:  # stdout's reader ended, not a file's fault
+        e.add_note(saved_rounds_note(run_dir))
+        raise
     except OSError as e:
         e.add_note("continue with --resume (every finished round is kept)" if os.path.exists(run_dir.checkpoint)
                    else "run it again (no round had finished)")
@@ -924,6 +927,11 @@ def main(argv=None):
         stopped, code = stopped_by(e)
         print(f"run.py: {stopped}; {note}", file=sys.stderr)
         return code
+    except BrokenPipeError as e:  # `run.py | head -1`: the reader of its output ended, and so does the run
+        stdout_to_devnull()
+        note = e.__notes__[0] if getattr(e, "__notes__", None) else early_interrupt_note(args)
+        print(f"run.py: stopped: the reader of its output ended (a closed pipe); {note}", file=sys.stderr)
+        return 1
     except OSError as e:
         then = e.__notes__[0] if getattr(e, "__notes__", None) else "run it again"
         print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; fix the cause (disk space, permissions, "

@@ -387,3 +387,20 @@ def test_an_ascii_locale_runs_prints_and_reads_utf8_files(tmp_path):
                                         "nEnd = 100\nmaxEpochs = 20\n", encoding="utf-8")
     swept = run_cli("--grid", tmp_path / "grid.toml", "--out", tmp_path / "sweep", script="scripts/sweep.py", env=env)
     assert swept.returncode == 0 and "1 run: 1 ran" in swept.stdout, swept.stderr
+
+
+def test_a_reader_that_ends_early_stops_the_run_with_its_rounds_saved(tmp_path):
+    """`python run.py | head -1`: the print after head had gone was blamed on the files ("a file: Broken pipe; fix
+    the cause (disk space, permissions, --out)"). It now says the output's reader ended and what is saved."""
+    proc = subprocess.Popen([sys.executable, "run.py", "--alg", "entropy", "--out", str(tmp_path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # as head does after its line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 1 and first.startswith("100\ttesting accuracy")
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(r"run\.py: stopped: the reader of its output ended \(a closed pipe\); \d+ finished rounds "
+                        r"saved in .*digits_mlp_entropy_100_seed1; continue with --resume", last), err
+    assert "Traceback" not in err and "disk space" not in err
+    resumed = run_main("--alg", "entropy", "--out", tmp_path, "--resume")
+    assert resumed.returncode == 0 and "done: 15 query rounds" in resumed.stderr
