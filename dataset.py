@@ -962,12 +962,16 @@ def check_original(file, md5, original):
 def extract_into(archive, dest, name):
     """Extract `archive` with torchvision's extractor to `dest` (the file or folder it unpacks to, in the cache)
     through a temporary folder beside it and one rename, so a crash or a parallel run never leaves a half-written
-    copy. UserError when it cannot: an OS error while it writes (a full disk) names the cache, as the archive passed
-    its md5 check; an archive that cannot be unpacked is to be replaced."""
+    copy. UserError when it cannot: an OS error (a full disk, a read-only cache) names the cache (cache_failure), as
+    the archive passed its md5 check; an archive that cannot be unpacked is to be replaced."""
     from torchvision.datasets.utils import extract_archive
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".extract-") as tmp:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        work = tempfile.TemporaryDirectory(dir=dest.parent, prefix=".extract-")
+    except OSError as e:
+        raise cache_failure(f"creating {dest.parent}", e) from None
+    with work as tmp:
         try:
             extract_archive(str(archive), tmp)
             os.replace(Path(tmp) / dest.name, dest)
@@ -975,10 +979,16 @@ def extract_into(archive, dest, name):
             if dest.exists():  # a parallel run has just put its copy there
                 return
             if isinstance(e, OSError) and e.errno is not None:
-                raise UserError(f"{archive} could not be extracted into {dest.parent} ({first_line(e)}); make room "
-                                f"there, or set BADGE_CACHE to a folder with room (see README, 'Data sets')") from None
+                raise cache_failure(f"extracting {archive} into {dest.parent}", e) from None
             raise UserError(f"{archive} could not be extracted ({first_line(e)}); replace it with the original "
                             f"{name} file") from None
+
+
+def cache_failure(doing, e):
+    """The UserError for the cache that failed while `doing` (words) with OSError `e` (a full disk, a folder not
+    writable, a file where a folder goes)."""
+    return UserError(f"{doing} failed ({first_line(e)}); the cache ({cache_dir()}) needs room and write access: "
+                     f"fix it, or set BADGE_CACHE to a folder that has them (see README, 'Data sets')")
 
 
 @contextmanager

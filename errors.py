@@ -66,6 +66,17 @@ def exit_with(main):
     sys.exit(code)
 
 
+def closed_to_devnull(fd):
+    """A text stream writing to /dev/null on the file descriptor `fd` (1 or 2), which the caller closed: Python
+    then has no sys.stdout or sys.stderr, and the next file opened would take that number (and a library's output
+    with it)."""
+    null = os.open(os.devnull, os.O_WRONLY)
+    if null != fd:
+        os.dup2(null, fd)
+        os.close(null)
+    return open(fd, "w", closefd=False)
+
+
 def stdout_to_devnull():
     """Point stdout at /dev/null once its reader has gone (a closed pipe), so that no later write or the final
     flush fails again."""
@@ -106,6 +117,12 @@ class Parser(argparse.ArgumentParser):
         return did_you_mean(m.group(2), flags[m.group(1).split("/")[0]].choices or ())
 
 
+def first_paragraph(doc):
+    """A module docstring's first paragraph: a parser's description ('' under python -OO, which strips
+    docstrings)."""
+    return (doc or "").split("\n\n")[0]
+
+
 def counted(n, noun):
     """"1 <noun>" or "n <noun>s": n of them."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -125,10 +142,13 @@ def quiet_start(script):
     """Ctrl-C during the imports that follow (torch's and pandas' take seconds) prints starting_line(script) and
     exits 130 at once, not a KeyboardInterrupt traceback; from the script's `cli` on, Ctrl-C raises
     KeyboardInterrupt again and its `main` says what was left. A character the terminal's encoding lacks (an ASCII
-    locale: LC_ALL=C with PYTHONUTF8=0) is printed as its escape (σ as \\u03c3) rather than stopping the script."""
-    for stream in (sys.stdout, sys.stderr):
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
+    locale: LC_ALL=C with PYTHONUTF8=0) is printed as its escape (σ as \\u03c3) rather than stopping the script;
+    a stream the caller closed (`>&-`, `2>&-`) is /dev/null (closed_to_devnull)."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        if getattr(sys, name) is None:
+            setattr(sys, name, closed_to_devnull(fd))
+        elif hasattr(getattr(sys, name), "reconfigure"):
+            getattr(sys, name).reconfigure(errors="backslashreplace")
 
     def handler(signum, frame):
         sys.stderr.write(starting_line(script) + "\n")

@@ -29,8 +29,8 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
-from errors import (GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with, raise_terminated,
-                    stdout_to_devnull, stopped_by)
+from errors import (GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with, first_paragraph,
+                    raise_terminated, stdout_to_devnull, stopped_by)
 from query_strategies import ALIASES, STRATEGIES
 from resume import (changed_flags, check_same_run, check_trainer, checkpoint_state, is_finished, restore_checkpoint,
                     run_identity, run_owner)
@@ -43,7 +43,7 @@ from strategy_params import add_flags, arguments, given_flags, ignored_flags
 
 
 def build_parser():
-    p = Parser(prog="run.py", description=__doc__.split("\n\n")[0], allow_abbrev=False,
+    p = Parser(prog="run.py", description=first_paragraph(__doc__), allow_abbrev=False,
                formatter_class=HelpFormatter)
     p.add_argument("--alg", default="rand", type=str.lower, choices=sorted(STRATEGIES), metavar="ALG",
                    help=f"selection strategy: {', '.join(sorted(STRATEGIES))}")

@@ -35,7 +35,7 @@ def parser(doc):
 
     from errors import ExamplesHelpFormatter, Parser
 
-    first, _, rest = doc.partition("\n\n")
+    first, _, rest = (doc or "").partition("\n\n")  # no docstring under python -OO
     return Parser(description=textwrap.fill(" ".join(first.split()), 100), epilog=rest or None,
                   formatter_class=ExamplesHelpFormatter)
 

@@ -82,7 +82,7 @@ class ActiveLearningByLearning(Strategy):
     def load_state_dict(self, state):
         super().load_state_dict(state)
         self.log_w = state["log_w"].clone()
-        self.query_prob = np.array(state["query_prob"], dtype=np.float64)
+        self.query_prob = np.asarray(state["query_prob"]).astype(np.float64)
         self.last = state["last"]
         for arm, arm_state in zip(self.arms, state["arms"]):
             arm.load_state_dict(arm_state)

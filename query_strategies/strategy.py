@@ -108,7 +108,7 @@ class Strategy:
         return {"labeled": self.labeled.copy(), "gen": self.gen.get_state()}
 
     def load_state_dict(self, state):
-        self.labeled = np.array(state["labeled"], dtype=bool)
+        self.labeled = np.asarray(state["labeled"]).astype(bool)  # a saved tensor: np.array(t, dtype) is deprecated
         self.gen.set_state(state["gen"])
 
 

@@ -4,6 +4,7 @@ round of each run."""
 import ast
 import hashlib
 import json
+import os
 import re
 import warnings
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from errors import counted
 from query_strategies import ALIASES
 from scripts.agg_algs import data_title
 from results import RESULT_FLAGS, ROUND_PARSERS, data_label, lenient_rounds, result_settings
@@ -217,7 +219,11 @@ def load_logs(paths, log_meta, run_names):
     (`run_names`: moved away, broken, or under no root given) it is skipped with a warning."""
     frames = []
     for path in paths:
-        raw = path.read_bytes()
+        try:
+            raw = path.read_bytes()
+        except OSError as e:  # another user's file
+            warnings.warn(f"skipping {path}: it cannot be read ({e.strerror or e})")
+            continue
         if b"testing accuracy" not in raw:
             continue
         if RUN_PY_OUTPUT.search(raw):
@@ -296,7 +302,20 @@ def find_sources(roots):
         warnings.warn(f"ignoring {len(again) + len(logs_again)} run folder(s) or log(s) found again under another "
                       f"argument (a folder given twice, or inside another given), e.g. {(again + logs_again)[0]}: "
                       f"each is read once")
+    if closed := unlistable_folders(roots):
+        warnings.warn(f"skipping {counted(len(closed), 'folder')} that cannot be read, e.g. {closed[0].filename} "
+                      f"({closed[0].strerror}): the runs in them are left out")
     return runs, logs
+
+
+def unlistable_folders(roots):
+    """The OSErrors of the folders under the roots that cannot be listed (another user's run folder, mode 700),
+    which rglob passes over in silence."""
+    errors = []
+    for root in roots:
+        for _ in os.walk(root, onerror=errors.append):
+            pass
+    return errors
 
 
 def unique_paths(paths):

@@ -76,7 +76,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import Parser, counted, exit_with, quiet_start  # noqa: E402
+from errors import Parser, counted, exit_with, first_paragraph, quiet_start  # noqa: E402
 
 if __name__ == "__main__":
     quiet_start("agg_results.py")
@@ -378,7 +378,7 @@ def warn_untested(tested):
 
 def parse_args(argv):
     """The command line's options; an unknown, missing or abbreviated one exits 2 with one line (errors.Parser)."""
-    p = Parser(prog="agg_results.py", description=__doc__.split("\n\n")[0], allow_abbrev=False)
+    p = Parser(prog="agg_results.py", description=first_paragraph(__doc__), allow_abbrev=False)
     p.add_argument("results", nargs="+", help="results folder(s), searched recursively, or results.csv files "
                    "written by an earlier analysis (e.g. the committed docs/letter/results.csv)")
     p.add_argument("--fig", required=True, help="output folder for figures and CSVs")

@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import HelpFormatter, Parser, UserError, counted, exit_with, quiet_start  # noqa: E402
+from errors import HelpFormatter, Parser, UserError, counted, exit_with, first_paragraph, quiet_start  # noqa: E402
 
 if __name__ == "__main__":
     quiet_start("embed.py")
@@ -58,7 +58,7 @@ TENSOR_BYTES = 2**63 - 1  # the most bytes a tensor can hold: torch counts sizes
 
 def parse_args(argv):
     """The flags of argv; a bad flag exits 2 with one line (errors.Parser); --help shows the defaults."""
-    p = Parser(prog="embed.py", description=__doc__.split("\n\n")[0], formatter_class=HelpFormatter,
+    p = Parser(prog="embed.py", description=first_paragraph(__doc__), formatter_class=HelpFormatter,
                allow_abbrev=False)
     p.add_argument("--data", required=True, type=canonical_name,
                    help="MNIST, FashionMNIST, CIFAR10 (any case, as run.py's) or an image folder: <class>/<image> "

@@ -64,7 +64,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from errors import (HelpFormatter, Parser, UserError, close_names, counted, did_you_mean, exit_with,  # noqa: E402
-                    quiet_start, raise_terminated, stopped_by)
+                    first_paragraph, quiet_start, raise_terminated, stopped_by)
 
 if __name__ == "__main__":
     quiet_start("sweep.py")
@@ -152,6 +152,16 @@ def parse_run_argv(argv):
 
 
 def action_for(folder, ns):
+    """(action, reason) for the run folder `folder` of the run.py flags `ns` (folder_action); refuse one this user
+    cannot enter or read (another user's run: an OSError), naming it."""
+    try:
+        return folder_action(folder, ns)
+    except OSError as e:
+        return "refuse", (f"{folder} cannot be read ({e.strerror or e}); fix its permissions or move it away, then run "
+                          f"the sweep again")
+
+
+def folder_action(folder, ns):
     """(action, reason): skip when finished with nothing left under these flags (resume.is_finished), read from the
     data these flags name (an older version's run records no source and counts as the same), and no data file
     modified since the run started (data_changed_since); resume any other
@@ -571,10 +581,16 @@ def run_local(jobs, workers, done):
         while queue or running:
             while queue and len(running) < workers:
                 job = queue.pop(0)
-                receive, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=worker_main, args=(job.argv, job.log, os.getpid(), send), daemon=True)
                 with run.interrupt_held(), sigint_blocked():  # a Ctrl-C now stops the sweep once the worker is known
-                    proc.start()
+                    try:
+                        receive, send = ctx.Pipe(duplex=False)
+                        proc = ctx.Process(target=worker_main, args=(job.argv, job.log, os.getpid(), send),
+                                           daemon=True)
+                        proc.start()
+                    except OSError as e:  # out of file descriptors or processes (ulimit -n, ulimit -u)
+                        raise SweepError(f"a worker process for {job.name} could not be started ({e.strerror or e}); "
+                                         f"raise the limit (ulimit -n, ulimit -u) or lower --workers, then run the "
+                                         f"same command again (finished runs are kept)") from None
                     send.close()
                     running[proc.sentinel] = (proc, job, receive)
             for sentinel in wait(list(running)):
@@ -726,7 +742,7 @@ def run_ray(ray, jobs, args, done):
 # ---------------------------------------------------------------- command line
 
 def build_parser():
-    p = Parser(prog="sweep.py", description=__doc__.split("\n\n")[0], allow_abbrev=False,
+    p = Parser(prog="sweep.py", description=first_paragraph(__doc__), allow_abbrev=False,
                formatter_class=HelpFormatter,
                epilog="Any other option goes to every run.py call, e.g. --nStart 100 --nEnd 1000 "
                       "--path ../shared/data --maxEpochs 500.")
@@ -976,6 +992,9 @@ def main(argv=None):
         print(f"sweep.py: {stopped}; run the same command again to skip finished runs and resume the others",
               file=sys.stderr)
         return code
+    except SweepError as e:  # a worker could not be started
+        print(f"sweep.py: error: {e}", file=sys.stderr)
+        return 2
     try:
         return report(jobs, skipped, busy, refused, failed, time.perf_counter() - start)
     except KeyboardInterrupt:

@@ -3,12 +3,14 @@ PROTOCOL §7 on accuracies built by hand, reading run folders (rounds.csv of any
 the files of an end-to-end run."""
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -1387,3 +1389,30 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path, moment, message):
     code, err = ctrl_c_at(start_afresh, moments[moment])
     assert code == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1] == message.format(fig=fig)
+
+
+def test_folders_and_logs_this_user_cannot_read_are_named_not_a_traceback(tmp_path, monkeypatch):
+    """A shared results folder with another user's files: a log of mode 600 stopped the analysis with a
+    PermissionError traceback, and a run folder of mode 700 was left out without a word (rglob passes over what it
+    cannot list). Root reads everything, so the denial is what os.scandir and Path.read_bytes raise on them."""
+    two_seeds(tmp_path / "res")
+    closed = next((tmp_path / "res").glob("*badge*seed2"))
+    log = tmp_path / "res" / "old" / "cifar_badge.txt"
+    scandir, stat, read_bytes = os.scandir, os.stat, Path.read_bytes
+
+    def deny(real, denied):
+        """`real`, raising EACCES for the paths `denied`(Path) names (never for a file descriptor)."""
+        def call(path=".", *args, **kwargs):
+            if not isinstance(path, int) and denied(Path(path)):
+                raise PermissionError(13, "Permission denied", str(path))
+            return real(path, *args, **kwargs)
+        return call
+
+    monkeypatch.setattr(os, "scandir", deny(scandir, lambda p: p == closed))  # the folder is listed by no one
+    monkeypatch.setattr(os, "stat", deny(stat, lambda p: closed in p.parents))  # nor what lies in it
+    monkeypatch.setattr(Path, "read_bytes", deny(read_bytes, lambda p: p == log))
+    proc = agg_main(tmp_path / "res", "--fig", tmp_path / "fig")
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert f"warning: skipping 1 folder that cannot be read, e.g. {closed} (Permission denied)" in proc.stderr
+    assert f"warning: skipping {log}: it cannot be read (Permission denied)" in proc.stderr
+    assert "3 runs, 1 setting" in proc.stdout

@@ -404,3 +404,25 @@ def test_a_reader_that_ends_early_stops_the_run_with_its_rounds_saved(tmp_path):
     assert "Traceback" not in err and "disk space" not in err
     resumed = run_main("--alg", "entropy", "--out", tmp_path, "--resume")
     assert resumed.returncode == 0 and "done: 15 query rounds" in resumed.stderr
+
+
+@pytest.mark.parametrize("script", ["run.py", "scripts/sweep.py", "scripts/agg_results.py", "scripts/embed.py",
+                                    "bench/run_time.py"])
+def test_python_OO_strips_the_docstrings_the_help_is_made_of(script):
+    """python -OO (PYTHONOPTIMIZE=2) strips docstrings: each parser split its module's None docstring, and every
+    command, --help included, stopped with an AttributeError traceback."""
+    proc = subprocess.run([sys.executable, "-OO", script, "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("usage:") and proc.stderr == "", proc.stderr
+
+
+@pytest.mark.parametrize("fd", [1, 2], ids=["stdout", "stderr"])
+def test_a_run_whose_caller_closed_its_output_runs_to_the_end(fd, tmp_path):
+    """`run.py >&-` (or `2>&-`): Python starts with no sys.stdout (sys.stderr), and the run stopped after round 0
+    with an AttributeError traceback ('NoneType' object has no attribute 'flush'); the sweep, agg_results and
+    embed.py did their work, then gave the same traceback."""
+    proc = subprocess.run([sys.executable, "run.py", "--nStart", "20", "--nQuery", "20", "--nEnd", "60",
+                           "--maxEpochs", "5", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, preexec_fn=lambda: os.close(fd))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "digits_mlp_rand_20_seed1" / "summary.json").read_text())["n_labeled"] == 60

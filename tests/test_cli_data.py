@@ -146,9 +146,11 @@ def test_a_cache_that_cannot_be_written_is_named_as_the_cause(tmp_path, monkeypa
     monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "afile" / "cache"))
     assert run.main(["--data", "MNIST", "--path", str(SHARED_DATA), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"run.py: error: {tmp_path / 'afile' / 'cache'}")
-    assert err[0].endswith("Not a directory; fix the cause (disk space, permissions, the cache folder, $BADGE_CACHE) "
-                           "and run it again")
+    cache = tmp_path / "afile" / "cache"
+    assert len(err) == 1 and err[0].startswith(f"run.py: error: creating {cache}/torchvision/")
+    assert f"(NotADirectoryError: [Errno 20] Not a directory: '{cache}/torchvision/" in err[0]
+    assert f"); the cache ({cache}) needs room and write access: fix it, or set BADGE_CACHE to a folder that has " \
+           f"them" in err[0]
 
 
 def test_a_data_file_named_like_cifar10_is_not_augmented(tmp_path, capsys):
@@ -266,8 +268,8 @@ def test_a_full_disk_while_extracting_names_the_cache_not_the_archive(tmp_path):
     proc = subprocess.run([sys.executable, "-c", limited, "run.py", "--data", "MNIST", "--path", str(SHARED_DATA),
                            "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=300,
                           env=dict(os.environ, BADGE_CACHE=str(tmp_path / "c")))
-    assert_one_line_error(proc, "train-images-idx3-ubyte.gz could not be extracted into", "File too large",
-                          "or set BADGE_CACHE to a folder with room")
+    assert_one_line_error(proc, "run.py: error: extracting ", "train-images-idx3-ubyte.gz into ", "File too large",
+                          "the cache (", "or set BADGE_CACHE to a folder that has them")
     assert "replace it" not in proc.stderr and not (tmp_path / "o").exists()
 
 

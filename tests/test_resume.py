@@ -468,3 +468,18 @@ def test_a_sweep_dry_run_says_when_a_run_has_done_more_rounds_than_its_budget_al
     assert sweep.main(flags) == 0
     assert capsys.readouterr().out.endswith(" --resume  # 2 query rounds done, more than --nEnd and --rounds now "
                                             "allow (1): run.py will refuse to resume it (raise them to continue it)\n")
+
+
+@pytest.mark.parametrize("alg", ["entropy", "albl"])
+def test_a_resume_reads_its_saved_state_without_numpy_s_deprecation(alg, tmp_path):
+    """np.array(tensor, dtype) of the checkpoint's labelled mask (and ALBL's query probabilities) raised numpy's
+    DeprecationWarning ('__array__ implementation doesn't accept a copy keyword'): a `warning:` line on every
+    resume under PYTHONWARNINGS=default, and a traceback under PYTHONWARNINGS=error (each resume of a sweep
+    failed)."""
+    small = ["--alg", alg, "--nStart", "20", "--nQuery", "20", "--maxEpochs", "5", "--out", str(tmp_path)]
+    assert run_main(*small, "--nEnd", "60").returncode == 0
+    strict = dict(os.environ, PYTHONWARNINGS="error::DeprecationWarning")
+    proc = subprocess.run([sys.executable, "run.py", *small, "--nEnd", "80", "--resume"], cwd=ROOT, text=True,
+                          capture_output=True, timeout=300, env=strict)
+    assert proc.returncode == 0 and "Deprecation" not in proc.stderr, proc.stderr
+    assert [n for n, _ in accuracy_lines(proc.stdout)] == [20, 40, 60, 80]

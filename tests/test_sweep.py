@@ -4,6 +4,7 @@ a failed run that does not stop the others) and on a local Ray instance; a sweep
 import json
 import multiprocessing as mp
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -1114,3 +1115,53 @@ def test_a_data_file_that_does_not_load_is_refused_once_before_any_run(tmp_path,
         f"sweep.py: error: {tmp_path / 'bad.csv'}: column 2 is not numeric (row 2: 'abc'); features must be numbers, "
         "the label goes in the last column"]
     assert not out.exists()
+
+
+def test_a_cache_that_cannot_be_written_stops_the_sweep_in_one_line(tmp_path, monkeypatch, capsys):
+    """The sweep reads each data set before its runs start: MNIST's archives are extracted into the cache, and a
+    cache that could not be created there (read-only, or a file in the way) escaped as an OSError traceback."""
+    (tmp_path / "afile").write_text("")
+    monkeypatch.setenv("BADGE_CACHE", str(tmp_path / "afile" / "cache"))
+    code = sweep.main(["--data", "MNIST", "--path", str(SHARED_DATA), "--algs", "rand", "--seeds", "1",
+                       "--nQuery", "10", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("sweep.py: error: creating ")
+    assert "the cache (" in err[0] and "set BADGE_CACHE to a folder that has them" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_folder_this_user_cannot_read_is_refused_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """Another user's run folder (mode 700) in --out: planning the sweep, even --dry-run, stopped with a
+    PermissionError traceback from Path.is_file. Root reads every folder, so the refusal is what is_file raises
+    on one; the other runs go on."""
+    out = tmp_path / "out"
+    (out / "digits_mlp_rand_50_seed1").mkdir(parents=True)
+    closed = out / "digits_mlp_rand_50_seed1"
+    is_file = Path.is_file
+
+    def denied(path):
+        if path.parent == closed:
+            raise PermissionError(13, "Permission denied", str(path))
+        return is_file(path)
+
+    monkeypatch.setattr(Path, "is_file", denied)
+    code = sweep.main(["--algs", "rand", "--seeds", "1,2", *TINY, "--nEnd", "50", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 1 and "Traceback" not in captured.err
+    assert f"{closed} cannot be read (Permission denied); fix its permissions or move it away" in captured.err
+    assert (out / "digits_mlp_rand_50_seed2" / "summary.json").is_file()
+
+
+def test_a_worker_that_cannot_be_started_stops_the_sweep_in_one_line(tmp_path):
+    """Out of file descriptors (ulimit -n) or processes (ulimit -u), starting a worker raised an OSError traceback
+    from multiprocessing. 10 descriptors leave the sweep its own but not a worker's pipe."""
+    import resource
+
+    proc = subprocess.run([sys.executable, "scripts/sweep.py", "--algs", "rand", "--seeds", "1,2", *TINY, "--nEnd",
+                           "100", "--workers", "2", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (10, 10)))
+    last = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert re.fullmatch(r"sweep\.py: error: a worker process for digits_mlp_rand_50_seed\d could not be started "
+                        r"\(Too many open files\); raise the limit \(ulimit -n, ulimit -u\) or lower --workers, then "
+                        r"run the same command again \(finished runs are kept\)", last), last
