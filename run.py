@@ -118,6 +118,8 @@ def build_parser():
 
 
 MAX_THREADS = 4096  # far above any machine's cores; torch takes a C int
+DEFAULT_N_EMB = 128  # --nEmb
+SNAPSHOT_SECONDS = 300.0  # default of --snapshotEvery
 
 
 def usable_cores():
@@ -137,8 +139,6 @@ def check_threads(count):
     if count > cores:
         warnings.warn(f"--threads {count} is more than the {cores} cores this process may use; the threads then wait "
                       f"on each other (much slower), and results can differ from a run with fewer", stacklevel=3)
-DEFAULT_N_EMB = 128  # --nEmb
-SNAPSHOT_SECONDS = 300.0  # default of --snapshotEvery
 
 
 def check_flags(args, given=()):
