@@ -15,6 +15,7 @@ from errors import quiet_start
 if __name__ == "__main__":
     quiet_start("run.py")
 
+import errno
 import inspect
 import math
 import platform
@@ -459,8 +460,7 @@ def run(args, watch):
         e.add_note(saved_rounds_note(run_dir))
         raise
     except OSError as e:
-        e.add_note("continue with --resume (every finished round is kept)" if os.path.exists(run_dir.checkpoint)
-                   else "run it again (no round had finished)")
+        e.add_note(after_failure(run_dir))
         raise
     return run_dir
 
@@ -536,6 +536,17 @@ def early_interrupt_note(args):
     """What a Ctrl-C before the run folder was opened (importing, reading the data, setting up) leaves: with
     --resume, the folder as it was, finished rounds included; else no round of this run."""
     return UNOPENED if args.resume else NOTHING_SAVED
+
+
+def after_failure(run_dir):
+    """What to do once the cause of an OSError in a run is fixed: continue with --resume from the last checkpoint;
+    with none, run round 0 again, with --resume where the folder already holds the run's files (a plain command
+    is refused there)."""
+    if os.path.exists(run_dir.checkpoint):
+        return "continue with --resume (every finished round is kept)"
+    if run_dir.holds_results():
+        return "run it again with --resume (no round had finished; it starts from round 0)"
+    return "run it again (no round had finished)"
 
 
 def saved_rounds_note(run_dir):
@@ -934,8 +945,10 @@ def main(argv=None):
         return 1
     except OSError as e:
         then = e.__notes__[0] if getattr(e, "__notes__", None) else "run it again"
-        print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; fix the cause (disk space, permissions, "
-              f"{where_written(e.filename, args)}) and {then}", file=sys.stderr)
+        causes = ("the file-size limit: ulimit -f" if e.errno == errno.EFBIG
+                  else f"disk space, permissions, {where_written(e.filename, args)}")
+        print(f"run.py: error: {e.filename or 'a file'}: {e.strerror or e}; fix the cause ({causes}) and {then}",
+              file=sys.stderr)
         return 2
     except (MemoryError, RuntimeError) as e:
         if not out_of_memory(e):

@@ -632,12 +632,24 @@ def test_file_size_limit_stops_with_one_line_and_keeps_finished_rounds(stopped, 
     line = err.strip().splitlines()[-1]
     assert proc.returncode == 2 and "Traceback" not in err
     assert line.startswith("run.py: error: ") and "checkpoint.pt: File too large" in line
-    assert line.endswith("and continue with --resume (every finished round is kept)"), line
+    assert line.endswith("fix the cause (the file-size limit: ulimit -f) and continue with --resume (every finished "
+                         "round is kept)"), line
     rows, queries = outcome(stopped)
     assert rows[: len(before[0])] == before[0] and queries.startswith(before[1])  # round 3's rows may follow
     assert [p.name for p in stopped.iterdir() if p.name.startswith(".")] == [LOCK_NAME]  # no temporary file left
     assert run_main(*ARGS, "--rounds", "3", "--out", stopped.parent, "--resume").returncode == 0
     assert outcome(stopped) == reference
+
+
+def test_a_first_round_stopped_by_a_file_size_limit_says_to_run_it_again_with_resume(tmp_path):
+    """Round 0's rows were written and its checkpoint was not: the line said "run it again", and the same command
+    was then refused (the folder holds the run's files); with --resume, as it now says, round 0 runs again."""
+    proc = start_cli(*ARGS, "--kernel", "off", "--rounds", "1", "--out", tmp_path, limit_bytes=10_000)
+    _, err = proc.communicate(timeout=120)
+    line = err.strip().splitlines()[-1]
+    assert proc.returncode == 2 and "checkpoint.pt: File too large" in line, err
+    assert line.endswith("and run it again with --resume (no round had finished; it starts from round 0)"), line
+    assert run_main(*ARGS, "--kernel", "off", "--rounds", "1", "--out", tmp_path, "--resume").returncode == 0
 
 
 def test_a_failed_write_of_the_lock_names_the_lock_file(tmp_path):
