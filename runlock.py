@@ -94,8 +94,12 @@ def holder_pid(fd, tries=20):
 
 
 def is_run_folder(folder):
-    """Whether `folder` is a run folder as run.py writes one: config.json next to rounds.csv."""
-    return (folder / "config.json").is_file() and (folder / "rounds.csv").is_file()
+    """Whether `folder` is a run folder as run.py writes one: config.json next to rounds.csv (not one this user
+    cannot search: another user's, mode 700)."""
+    try:
+        return (folder / "config.json").is_file() and (folder / "rounds.csv").is_file()
+    except OSError:
+        return False
 
 
 def enclosing_run_folder(path):

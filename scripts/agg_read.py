@@ -329,9 +329,14 @@ def unique_paths(paths):
 
 
 def is_log_file(path):
-    """Whether `path` may be an output log: a file, not hidden, of a LOG_SUFFIXES suffix, at most LOG_MAX_BYTES."""
-    return (path.is_file() and path.suffix in LOG_SUFFIXES and not path.name.startswith(".")
-            and path.stat().st_size <= LOG_MAX_BYTES)
+    """Whether `path` may be an output log: a file, not hidden, of a LOG_SUFFIXES suffix, at most LOG_MAX_BYTES; one
+    whose size this user cannot see (in another user's folder) is one, for load_logs to name as unreadable."""
+    if path.suffix not in LOG_SUFFIXES or path.name.startswith("."):
+        return False
+    try:
+        return path.is_file() and path.stat().st_size <= LOG_MAX_BYTES
+    except OSError:
+        return True
 
 
 def number_unseeded(table):

@@ -1398,7 +1398,7 @@ def test_folders_and_logs_this_user_cannot_read_are_named_not_a_traceback(tmp_pa
     two_seeds(tmp_path / "res")
     closed = next((tmp_path / "res").glob("*badge*seed2"))
     log = tmp_path / "res" / "old" / "cifar_badge.txt"
-    scandir, stat, read_bytes = os.scandir, os.stat, Path.read_bytes
+    scandir, stat, lstat, read_bytes = os.scandir, os.stat, os.lstat, Path.read_bytes
 
     def deny(real, denied):
         """`real`, raising EACCES for the paths `denied`(Path) names (never for a file descriptor)."""
@@ -1410,6 +1410,7 @@ def test_folders_and_logs_this_user_cannot_read_are_named_not_a_traceback(tmp_pa
 
     monkeypatch.setattr(os, "scandir", deny(scandir, lambda p: p == closed))  # the folder is listed by no one
     monkeypatch.setattr(os, "stat", deny(stat, lambda p: closed in p.parents))  # nor what lies in it
+    monkeypatch.setattr(os, "lstat", deny(lstat, lambda p: closed in p.parents))
     monkeypatch.setattr(Path, "read_bytes", deny(read_bytes, lambda p: p == log))
     proc = agg_main(tmp_path / "res", "--fig", tmp_path / "fig")
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
