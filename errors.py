@@ -66,21 +66,26 @@ def exit_with(main):
     sys.exit(code)
 
 
-def closed_to_devnull(fd):
-    """A text stream writing to /dev/null on the file descriptor `fd` (1 or 2), which the caller closed: Python
-    then has no sys.stdout or sys.stderr, and the next file opened would take that number (and a library's output
-    with it)."""
+def devnull_on(fd):
+    """Point the file descriptor `fd` at /dev/null (taking that number when it is closed)."""
     null = os.open(os.devnull, os.O_WRONLY)
     if null != fd:
         os.dup2(null, fd)
         os.close(null)
+
+
+def closed_to_devnull(fd):
+    """A text stream writing to /dev/null on the file descriptor `fd` (1 or 2), which the caller closed: Python
+    then has no sys.stdout or sys.stderr, and the next file opened would take that number (and a library's output
+    with it)."""
+    devnull_on(fd)
     return open(fd, "w", closefd=False)
 
 
 def stdout_to_devnull():
     """Point stdout at /dev/null once its reader has gone (a closed pipe), so that no later write or the final
     flush fails again."""
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    devnull_on(sys.stdout.fileno())
 
 
 INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '(.*)' \(choose from")
