@@ -39,13 +39,30 @@ class Terminated(KeyboardInterrupt):
     same line, saying `terminated`, and exit code 143 (128 + SIGTERM)."""
 
 
+class HungUp(Terminated):
+    """SIGHUP (the terminal closed, an ssh connection dropped): stopped as on SIGTERM, saying `hung up`, and exit
+    code 129 (128 + SIGHUP)."""
+
+
 def raise_terminated(signum, frame):
-    """SIGTERM's handler: Terminated, raised where the process is."""
-    raise Terminated
+    """SIGTERM's and SIGHUP's handler: Terminated or HungUp, raised where the process is."""
+    raise HungUp if signum == getattr(signal, "SIGHUP", None) else Terminated
+
+
+def stop_on_terminate():
+    """raise_terminated for SIGTERM, and for SIGHUP unless it is ignored (`nohup`, which asks the command to outlive
+    its terminal); returns the previous handlers, for signal.signal to put back."""
+    signums = [signal.SIGTERM]
+    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signums.append(signal.SIGHUP)
+    return {signum: signal.signal(signum, raise_terminated) for signum in signums}
 
 
 def stopped_by(e):
-    """(word, exit code) for the line of a script stopped by KeyboardInterrupt `e`: Ctrl-C's or SIGTERM's."""
+    """(word, exit code) for the line of a script stopped by KeyboardInterrupt `e`: Ctrl-C's, SIGTERM's or
+    SIGHUP's."""
+    if isinstance(e, HungUp):
+        return "hung up", 129
     return ("terminated", 143) if isinstance(e, Terminated) else ("interrupted", 130)
 
 
@@ -56,13 +73,20 @@ class GuardWarning(UserWarning):
 
 def exit_with(main):
     """Exit with main()'s code. A reader that closes the output early (`sweep.py --dry-run | head`) ends the command
-    with exit 1 and no traceback: stdout is pointed at /dev/null so the final flush cannot fail again."""
+    with exit 1 and no traceback: stdout is pointed at /dev/null so the final flush cannot fail again. A warning
+    that `-W error` or PYTHONWARNINGS=error turned into an exception is one line (with the note main added, if any)
+    and exit 2."""
     try:
         code = main()
         sys.stdout.flush()
     except BrokenPipeError:
         stdout_to_devnull()
         code = 1
+    except Warning as e:
+        then = "".join(f"; {note}" for note in getattr(e, "__notes__", ()))
+        print(f"{os.path.basename(sys.argv[0])}: error: {e} (a warning, made an error by -W or PYTHONWARNINGS: "
+              f"fix its cause or let it warn){then}", file=sys.stderr)
+        code = 2
     sys.exit(code)
 
 

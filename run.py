@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
 from errors import (GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with, first_paragraph,
-                    raise_terminated, stdout_to_devnull, stopped_by)
+                    stdout_to_devnull, stop_on_terminate, stopped_by)
 from query_strategies import ALIASES, STRATEGIES
 from resume import (changed_flags, check_same_run, check_trainer, checkpoint_state, is_finished, restore_checkpoint,
                     run_identity, run_owner)
@@ -459,7 +459,7 @@ def run(args, watch):
     except BrokenPipeError as e:  # stdout's reader ended, not a file's fault
         e.add_note(saved_rounds_note(run_dir))
         raise
-    except OSError as e:
+    except (OSError, Warning) as e:  # a Warning: one that -W error made an exception
         e.add_note(after_failure(run_dir))
         raise
     return run_dir
@@ -541,7 +541,9 @@ def early_interrupt_note(args):
 def after_failure(run_dir):
     """What to do once the cause of an OSError in a run is fixed: continue with --resume from the last checkpoint;
     with none, run round 0 again, with --resume where the folder already holds the run's files (a plain command
-    is refused there)."""
+    is refused there). A folder this user may not read (another user's) may hold finished rounds: --resume."""
+    if run_dir.path.is_dir() and not os.access(run_dir.path, os.R_OK | os.X_OK):
+        return f"continue with --resume (this user may not read {run_dir.path}, so its finished rounds are unknown)"
     if os.path.exists(run_dir.checkpoint):
         return "continue with --resume (every finished round is kept)"
     if run_dir.holds_results():
@@ -870,13 +872,13 @@ def where_written(filename, args):
     return "--out"
 
 
-# The signals that stop a run with a line (Ctrl-C's, and `kill`'s or a batch scheduler's)
-HELD = (signal.SIGINT, signal.SIGTERM)
+# The signals that stop a run with a line (Ctrl-C's, `kill`'s or a batch scheduler's, a closed terminal's)
+HELD = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
 
 
 @contextmanager
 def interrupt_held():
-    """Ctrl-C (SIGINT) and SIGTERM held back until the block ends, then delivered: a round's files and lines are
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP held back until the block ends, then delivered: a round's files and lines are
     written whole, and tqdm's two-part write lock is never left half-taken (its release would then fail instead of
     the interrupt being reported)."""
     if threading.current_thread() is not threading.main_thread():
@@ -967,18 +969,18 @@ def out_of_memory(e):
 
 
 def cli():
-    """The console command (`badge-run`, or `python run.py`): warnings on their own lines, Ctrl-C and SIGTERM
-    stopping the run with a line that says what is saved, main's exit code."""
+    """The console command (`badge-run`, or `python run.py`): warnings on their own lines, Ctrl-C, SIGTERM and
+    SIGHUP (unless `nohup` ignores it) stopping the run with a line that says what is saved, main's exit code."""
     warnings.showwarning = show_warning
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, raise_terminated)
+    stop_on_terminate()
     exit_with(lambda: exit_quietly(main()))
 
 
 def exit_quietly(code):
-    """main's exit code `code`, with Ctrl-C and SIGTERM ignored from now on: main has said how the run ended, and
-    either while the interpreter shuts down (seconds with torch loaded) would print a traceback or end the process
-    with another code."""
+    """main's exit code `code`, with Ctrl-C, SIGTERM and SIGHUP ignored from now on: main has said how the run
+    ended, and any of them while the interpreter shuts down (seconds with torch loaded) would print a traceback or
+    end the process with another code."""
     for signum in HELD:
         signal.signal(signum, signal.SIG_IGN)
     return code

@@ -64,7 +64,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from errors import (HelpFormatter, Parser, UserError, close_names, counted, did_you_mean, exit_with,  # noqa: E402
-                    first_paragraph, quiet_start, raise_terminated, stopped_by)
+                    first_paragraph, quiet_start, stop_on_terminate, stopped_by)
 
 if __name__ == "__main__":
     quiet_start("sweep.py")
@@ -973,7 +973,7 @@ def main(argv=None):
         bar.update()
 
     start = time.perf_counter()
-    default_term = signal.signal(signal.SIGTERM, raise_terminated)
+    default_stops = stop_on_terminate()
     try:
         try:
             if ray:
@@ -981,7 +981,8 @@ def main(argv=None):
             elif todo:
                 run_local(todo, args.workers or 1, done)
         finally:
-            signal.signal(signal.SIGTERM, default_term)
+            for signum, handler in default_stops.items():
+                signal.signal(signum, handler)
             # the bar's last reference (done's too) dropped with Ctrl-C held: its __del__ runs now, not as main
             # returns, where Python would print and ignore a Ctrl-C that lands in it
             with run.interrupt_held():

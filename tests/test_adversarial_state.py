@@ -541,10 +541,12 @@ def test_ctrl_c_during_the_start_up_of_a_resume_says_its_folder_is_as_it_was(tmp
     assert snapshot(out / FOLDER) == snapshot(finished)
 
 
-def test_sigterm_mid_run_says_what_is_saved_and_the_resume_ends_as_an_undisturbed_run(tmp_path, finished):
-    """SIGTERM (`kill`, a batch scheduler's time limit) once a round is saved, before the run ends: one line saying
-    what is saved and exit 143, as Ctrl-C's (it ended the process without a line); --resume then ends with the rows
-    and queries of the undisturbed run."""
+@pytest.mark.parametrize("sig,code,stopped", [(signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up")])
+def test_sigterm_mid_run_says_what_is_saved_and_the_resume_ends_as_an_undisturbed_run(tmp_path, finished, sig, code,
+                                                                                      stopped):
+    """SIGTERM (`kill`, a batch scheduler's time limit) or SIGHUP (a closed terminal) once a round is saved, before
+    the run ends: one line saying what is saved and exit 143 or 129, as Ctrl-C's (each ended the process without a
+    line); --resume then ends with the rows and queries of the undisturbed run."""
     out = tmp_path / "out"
     rounds = out / FOLDER / "rounds.csv"
 
@@ -552,14 +554,34 @@ def test_sigterm_mid_run_says_what_is_saved_and_the_resume_ends_as_an_undisturbe
         shutil.rmtree(out, ignore_errors=True)
         return start_cli(*ARGS, "--rounds", "2", "--out", out)
 
-    code, err = ctrl_c_at(start, lambda pid: rounds.exists() and len(rounds.read_text().splitlines()) > 1,
-                          lambda: not (out / FOLDER / "summary.json").exists(), timeout=60, sig=signal.SIGTERM)
+    exit_code, err = ctrl_c_at(start, lambda pid: rounds.exists() and len(rounds.read_text().splitlines()) > 1,
+                               lambda: not (out / FOLDER / "summary.json").exists(), timeout=60, sig=sig)
     n = len(rounds.read_text().splitlines()) - 1
     saved = f"{n} finished round{'s' * (n > 1)} saved in {out / FOLDER}; continue with --resume"
-    assert code == 143 and err.strip().splitlines()[-1] == f"run.py: terminated; {saved}", (code, err)
+    assert (exit_code, err.strip().splitlines()[-1]) == (code, f"run.py: {stopped}; {saved}"), err
     assert "Traceback" not in err and n in (1, 2)
     proc = run_main(*ARGS, "--rounds", "2", "--out", out, "--resume")
     assert proc.returncode == 0, proc.stderr
+    assert outcome(out / FOLDER) == outcome(finished)
+
+
+def test_a_run_under_nohup_outlives_a_sighup(tmp_path, finished):
+    """A run started with SIGHUP ignored (`nohup`) keeps ignoring it: SIGHUP once a round is saved, and the run
+    still ends as the undisturbed one, exit 0."""
+    out = tmp_path / "out"
+    rounds = out / FOLDER / "rounds.csv"
+    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--rounds", "2", "--out", str(out)],
+                            cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 60
+        while not (rounds.exists() and len(rounds.read_text().splitlines()) > 1) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGHUP)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0 and "hung up" not in err, err
     assert outcome(out / FOLDER) == outcome(finished)
 
 
@@ -650,6 +672,15 @@ def test_a_first_round_stopped_by_a_file_size_limit_says_to_run_it_again_with_re
     assert proc.returncode == 2 and "checkpoint.pt: File too large" in line, err
     assert line.endswith("and run it again with --resume (no round had finished; it starts from round 0)"), line
     assert run_main(*ARGS, "--kernel", "off", "--rounds", "1", "--out", tmp_path, "--resume").returncode == 0
+
+
+def test_a_run_folder_this_user_may_not_read_is_not_said_to_hold_no_round(finished, monkeypatch):
+    """Another user's run folder (mode 700) hid its checkpoint, and the error's advice said that no round had
+    finished ("run it again"). Root reads every folder, so the refusal is what os.access answers for it."""
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: access(path, mode) and Path(path) != finished)
+    assert run.after_failure(results.RunDir(finished)) == (
+        f"continue with --resume (this user may not read {finished}, so its finished rounds are unknown)")
 
 
 def test_a_failed_write_of_the_lock_names_the_lock_file(tmp_path):

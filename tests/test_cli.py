@@ -348,6 +348,15 @@ def test_flags_a_run_ignores_or_cannot_use_are_warned_about(tmp_path):
     assert "warning: --threads" not in run_main(*small, "--threads", str(cores), "--out", tmp_path / "ok").stderr
 
 
+def test_a_warning_made_an_error_by_pythonwarnings_is_one_line(tmp_path):
+    """Under PYTHONWARNINGS=error (or -W error) a warning of run.py's own is an exception: it was a traceback."""
+    cores = len(os.sched_getaffinity(0))
+    proc = run_cli("--threads", cores + 1, "--nEnd", "40", "--out", tmp_path, env={"PYTHONWARNINGS": "error"})
+    assert_one_line_error(proc, f"run.py: error: --threads {cores + 1} is more than the {cores} cores",
+                          "(a warning, made an error by -W or PYTHONWARNINGS: fix its cause or let it warn)")
+    assert proc.returncode == 2 and not list(tmp_path.iterdir())
+
+
 def test_runs_where_the_system_has_no_cpu_affinity(tmp_path, monkeypatch):
     """macOS has no os.sched_getaffinity: every run.py start raised AttributeError on it (the --threads check).
     The cores are then the machine's (os.cpu_count), for that check and its warning."""

@@ -11,7 +11,7 @@ import pytest
 import dataset
 import run
 from cli import SHARED_DATA, assert_one_line_error, run_cli
-from errors import raise_terminated
+from errors import GuardWarning, stop_on_terminate
 from kernels import bait as bait_kernel
 from learner import Learner
 from query_strategies import STRATEGIES
@@ -128,11 +128,12 @@ def test_a_budget_between_two_queries_says_where_it_stopped(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
-@pytest.mark.parametrize("sig,code,stopped", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+@pytest.mark.parametrize("sig,code,stopped", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated"),
+                                               (signal.SIGHUP, 129, "hung up")])
 def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monkeypatch, capsys, sig, code, stopped):
-    """A real SIGINT (or SIGTERM, with run.cli's handler) arriving inside the first tqdm.write of round 0 is held
-    until the round's lines and bar are written (tqdm's write lock is never left half-taken), then stops the run
-    with round 0 saved."""
+    """A real SIGINT (or SIGTERM or SIGHUP, with run.cli's handlers) arriving inside the first tqdm.write of round
+    0 is held until the round's lines and bar are written (tqdm's write lock is never left half-taken), then stops
+    the run with round 0 saved."""
     write, calls = run.tqdm.write, []
 
     def write_interrupted(*args, **kwargs):
@@ -142,16 +143,35 @@ def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monke
         write(*args, **kwargs)
 
     monkeypatch.setattr(run.tqdm, "write", write_interrupted)
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    previous = stop_on_terminate()
     try:
         assert run.main(["--alg", "marg", *TINY, "--maxEpochs", "20", "--out", str(tmp_path)]) == code
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     out, err = capsys.readouterr()
     assert len(calls) == 2
     assert out.splitlines()[0].startswith("50\ttesting accuracy ") and "round 0: 50 labelled" in err
     assert err.splitlines()[-1] == (f"run.py: {stopped}; 1 finished round saved in "
                                     f"{tmp_path / 'digits_mlp_marg_50_seed1'}; continue with --resume")
+
+
+@pytest.mark.filterwarnings("ignore:training stopped")
+def test_a_warning_made_an_error_mid_run_says_the_finished_rounds_are_kept(tmp_path, monkeypatch):
+    """A warning in round 1's query under -W error stops the run as an OSError does: its note (which exit_with
+    prints on the error's line) says to continue with --resume, and round 0 is saved."""
+    from query_strategies.random_sampling import RandomSampling
+
+    def warned(self, n):
+        warnings.warn("a warning of round 1")
+
+    monkeypatch.setattr(RandomSampling, "select", warned)
+    with warnings.catch_warnings(), pytest.raises(UserWarning, match="a warning of round 1") as raised:
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", GuardWarning)
+        run.main([*TINY, "--maxEpochs", "5", "--out", str(tmp_path)])
+    assert raised.value.__notes__ == ["continue with --resume (every finished round is kept)"]
+    assert len((tmp_path / "digits_mlp_rand_50_seed1" / "rounds.csv").read_text().splitlines()) == 2  # round 0
 
 
 @pytest.mark.filterwarnings("ignore:training stopped")

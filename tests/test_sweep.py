@@ -523,7 +523,8 @@ def test_a_worker_whose_sweep_is_gone_interrupts_itself_where_the_kernel_cannot_
     assert interrupted.exists()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM], ids=["SIGKILL", "SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGKILL", "SIGINT", "SIGTERM", "SIGHUP"])
 def test_a_stopped_sweep_leaves_no_process_behind_and_its_rerun_matches_an_undisturbed_one(undisturbed, tmp_path,
                                                                                           sig):
     out = tmp_path / "out"
@@ -540,7 +541,8 @@ def test_a_stopped_sweep_leaves_no_process_behind_and_its_rerun_matches_an_undis
     finally:
         proc.kill()
     if sig != signal.SIGKILL:  # SIGTERM (`kill`) was multiprocessing's warning of a leaked semaphore, no line
-        code, line = (130, "interrupted") if sig == signal.SIGINT else (143, "terminated")
+        code, line = {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated"),
+                      signal.SIGHUP: (129, "hung up")}[sig]
         err = proc.stderr.read()
         assert proc.returncode == code and f"sweep.py: {line}; run the same command again" in err
         assert "leaked" not in err and "Traceback" not in err, err
