@@ -81,6 +81,17 @@ def read_json(path):
         return {}
 
 
+def without_apple_tools(real, system=sys.platform):
+    """Whether the compiler binary `real` is one of macOS's /usr/bin shims while the Command Line Tools are missing
+    (`xcode-select -p` fails): running it would open their installer's dialog, in every process."""
+    if system != "darwin" or not real.startswith("/usr/bin/"):
+        return False
+    try:
+        return subprocess.run(["xcode-select", "-p"], capture_output=True, timeout=30).returncode != 0
+    except (OSError, subprocess.SubprocessError):
+        return True
+
+
 def compiler_version(cc, cache):
     """The first line of `cc --version`. It is asked once per compiler binary: cache/compilers.json keeps it under
     the command and the binary's resolved path, size and modification time, so a start costs no subprocess and a
@@ -94,6 +105,9 @@ def compiler_version(cc, cache):
     book = cache / "compilers.json"
     known = read_json(book)
     if key not in known:
+        if without_apple_tools(real):
+            raise Unavailable(f"{shlex.join(cc)} needs the Command Line Tools, which are not installed "
+                              f"(xcode-select --install)")
         try:
             done = subprocess.run([*cc, "--version"], capture_output=True, text=True, timeout=30)
         except (OSError, subprocess.SubprocessError) as e:

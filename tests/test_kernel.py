@@ -197,6 +197,27 @@ def test_apple_silicon_builds_each_kernel_without_march_native(kernel, tmp_path)
         assert kernels.build(tmp_path, apple, source).stat().st_size > 0
 
 
+@pytest.mark.parametrize("status", [0, 2])
+def test_a_mac_without_the_command_line_tools_never_runs_the_compiler_shim(tmp_path, monkeypatch, status):
+    """On macOS /usr/bin/cc without the Command Line Tools opens their installer's dialog when run: every process
+    ran `cc --version` (nothing is remembered for a failed compiler). `xcode-select -p` (here a stand-in that exits
+    with `status`, 2 as Apple's does without them) is asked first."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "xcode-select").write_text(f"#!/bin/sh\nexit {status}\n")
+    (bin_dir / "xcode-select").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    assert kernels.without_apple_tools("/usr/bin/cc", "darwin") is (status != 0)
+    assert not kernels.without_apple_tools("/usr/bin/cc", "linux")
+    assert not kernels.without_apple_tools("/opt/homebrew/bin/gcc-14", "darwin")
+    monkeypatch.setattr(kernels, "without_apple_tools", lambda real: status != 0)  # this machine as such a Mac
+    if status:
+        with pytest.raises(kernels.Unavailable, match=r"needs the Command Line Tools, .* \(xcode-select --install\)"):
+            kernels.compiler_version(kernels.compiler(), tmp_path)
+    else:
+        assert kernels.compiler_version(kernels.compiler(), tmp_path)
+
+
 def test_a_start_asks_the_compiler_nothing_until_the_compiler_changes(kernel, tmp_path, monkeypatch):
     """The version line is remembered per compiler binary (path, size, modification time): a second build asks
     nothing; a compiler whose binary changed is asked again."""
