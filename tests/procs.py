@@ -17,12 +17,15 @@ def start_cli(*args, script="run.py"):
     command itself turns SIGINT back on. Python's fault handler is on, so a crash (SIGABRT, SIGSEGV) leaves the
     Python stack on the captured stderr for the failing test to show."""
     return subprocess.Popen([sys.executable, str(ROOT / script), *map(str, args)], cwd=ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ignore_sigint,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=as_background_job,
                             env={**os.environ, "PYTHONFAULTHANDLER": "1"})
 
 
-def ignore_sigint():
+def as_background_job():
+    """The child's signals as a non-interactive shell's background job in a terminal has them: SIGINT ignored,
+    SIGHUP at its default (whatever this test process has: under `nohup` it is ignored)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def wait_for_holder(folder, accept, timeout=120):

@@ -468,10 +468,15 @@ def test_a_crash_inside_any_write_resumes_to_the_reference(n, tmp_path, referenc
 
 
 def start_cli(*argv, limit_bytes=None):
-    """run.py in a subprocess (stderr piped), optionally under a file-size limit (`ulimit -f`)."""
-    limit = None if limit_bytes is None else lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes,) * 2)
+    """run.py in a subprocess (stderr piped), with SIGHUP at its default, as in a terminal (this test process may
+    run under `nohup`), optionally under a file-size limit (`ulimit -f`)."""
+    def prepare():
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        if limit_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes,) * 2)
+
     return subprocess.Popen([sys.executable, str(ROOT / "run.py"), *map(str, argv)], cwd=ROOT, text=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=limit)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=prepare)
 
 
 def cpu_to_end(proc):

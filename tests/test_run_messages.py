@@ -143,11 +143,12 @@ def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monke
         write(*args, **kwargs)
 
     monkeypatch.setattr(run.tqdm, "write", write_interrupted)
+    hangup = signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as in a terminal: pytest may run under `nohup`
     previous = stop_on_terminate()
     try:
         assert run.main(["--alg", "marg", *TINY, "--maxEpochs", "20", "--out", str(tmp_path)]) == code
     finally:
-        for signum, handler in previous.items():
+        for signum, handler in {**previous, signal.SIGHUP: hangup}.items():
             signal.signal(signum, handler)
     out, err = capsys.readouterr()
     assert len(calls) == 2
