@@ -88,6 +88,7 @@ from dataclasses import dataclass  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
+from results import write_atomic  # noqa: E402
 from runlock import enclosing_run_folder  # noqa: E402
 from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_algs import alg_order  # noqa: E402
@@ -135,7 +136,7 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERS
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     earlier = own_outputs(fig_dir)
-    table.to_csv(fig_dir / "results.csv", index=False)
+    write_atomic(fig_dir / "results.csv", table.to_csv(index=False))  # a later analysis may read it: whole or not at all
     if (stops := training_stops(table)) is not None:
         stops.to_csv(fig_dir / "train_stops.csv")
     found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric, versus)

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -1287,6 +1288,25 @@ def agg_main(*args):
         warnings.showwarning = lambda msg, *a, **k: sys.stderr.write(f"agg_results.py: warning: {msg}\n")
         code = agg_results.main([*map(str, args)])
     return subprocess.CompletedProcess(["agg_results.py", *map(str, args)], code, out.getvalue(), err.getvalue())
+
+
+def test_a_failed_write_leaves_the_earlier_results_csv_whole(tmp_path):
+    """results.csv is read again by later analyses (as a RESULTS argument): a write cut short by a full disk (here
+    a file-size limit) left a truncated table in place of the earlier analysis's. It is now whole or not written."""
+    two_seeds(tmp_path / "runs")
+    assert agg_main(tmp_path / "runs", "--fig", tmp_path / "fig").returncode == 0
+    earlier = (tmp_path / "fig" / "results.csv").read_bytes()
+    big = tmp_path / "big.csv"  # a table far larger than the earlier one: its runs as 40 times as many seeds
+    rows = pd.read_csv(io.BytesIO(earlier))
+    pd.concat([rows.assign(seed=rows.seed + 10 * i, source=rows.source + f"-{i}") for i in range(40)]).to_csv(
+        big, index=False)
+    limit = len(earlier) + 1000
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "agg_results.py"), str(big), "--fig",
+                           str(tmp_path / "fig")], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit,) * 2))
+    assert proc.returncode == 2 and "results.csv (File too large)" in proc.stderr, proc.stderr
+    assert (tmp_path / "fig" / "results.csv").read_bytes() == earlier
+    assert not list((tmp_path / "fig").glob(".*.tmp"))
 
 
 def two_seeds(root):
