@@ -44,18 +44,26 @@ class HungUp(Terminated):
     code 129 (128 + SIGHUP)."""
 
 
+# SIGHUP, where the system has it (Windows has not)
+HANGUP = (signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()
+
+
 def raise_terminated(signum, frame):
     """SIGTERM's and SIGHUP's handler: Terminated or HungUp, raised where the process is."""
-    raise HungUp if signum == getattr(signal, "SIGHUP", None) else Terminated
+    raise HungUp if signum in HANGUP else Terminated
 
 
 def stop_on_terminate():
     """raise_terminated for SIGTERM, and for SIGHUP unless it is ignored (`nohup`, which asks the command to outlive
-    its terminal); returns the previous handlers, for signal.signal to put back."""
-    signums = [signal.SIGTERM]
-    if hasattr(signal, "SIGHUP") and signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
-        signums.append(signal.SIGHUP)
+    its terminal); returns the previous handlers, for put_back."""
+    signums = [signal.SIGTERM, *(s for s in HANGUP if signal.getsignal(s) is not signal.SIG_IGN)]
     return {signum: signal.signal(signum, raise_terminated) for signum in signums}
+
+
+def put_back(handlers):
+    """Install the handlers of {signal number: handler} `handlers` (what signal.signal returned) again."""
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
 
 
 def stopped_by(e):

@@ -30,8 +30,8 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from catalog import CONV_MODELS, IMAGE_NAMES, MODELS, PATIENCE, canonical_name, unknown_data
-from errors import (GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError, exit_with, first_paragraph,
-                    stdout_to_devnull, stop_on_terminate, stopped_by)
+from errors import (HANGUP, UNCHANGED_WHILE_STARTING, GuardWarning, HelpFormatter, Parser, TrainingDiverged, UserError,
+                    exit_with, first_paragraph, put_back, stdout_to_devnull, stop_on_terminate, stopped_by)
 from query_strategies import ALIASES, STRATEGIES
 from resume import (changed_flags, check_same_run, check_trainer, checkpoint_state, is_finished, restore_checkpoint,
                     run_identity, run_owner)
@@ -533,8 +533,10 @@ UNOPENED = "the run folder was not opened yet, so nothing in it changed; continu
 
 
 def early_interrupt_note(args):
-    """What a Ctrl-C before the run folder was opened (importing, reading the data, setting up) leaves: with
-    --resume, the folder as it was, finished rounds included; else no round of this run."""
+    """What a Ctrl-C before the run folder was opened (reading the flags (`args` None), importing, reading the data,
+    setting up) leaves: with --resume, the folder as it was, finished rounds included; else no round of this run."""
+    if args is None:
+        return UNCHANGED_WHILE_STARTING["run.py"]
     return UNOPENED if args.resume else NOTHING_SAVED
 
 
@@ -873,14 +875,14 @@ def where_written(filename, args):
 
 
 # The signals that stop a run with a line (Ctrl-C's, `kill`'s or a batch scheduler's, a closed terminal's)
-HELD = (signal.SIGINT, signal.SIGTERM) + ((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ())
+HELD = (signal.SIGINT, signal.SIGTERM, *HANGUP)
 
 
 @contextmanager
 def interrupt_held():
-    """Ctrl-C (SIGINT), SIGTERM and SIGHUP held back until the block ends, then delivered: a round's files and lines are
-    written whole, and tqdm's two-part write lock is never left half-taken (its release would then fail instead of
-    the interrupt being reported)."""
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP held back until the block ends, then delivered: a round's files and lines
+    are written whole, and tqdm's two-part write lock is never left half-taken (its release would then fail instead
+    of the interrupt being reported)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -889,8 +891,7 @@ def interrupt_held():
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        put_back(previous)
         for signum in dict.fromkeys(caught):
             signal.raise_signal(signum)
 
@@ -914,11 +915,12 @@ def show_warning(message, category, filename, lineno, file=None, line=None):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
-    given = given_flags(sys.argv[1:] if argv is None else [str(a) for a in argv])
-    args.alg = ALIASES.get(args.alg, args.alg)  # an alias runs, and names its folder, as the strategy it names
+    args = None  # until the flags are read: a Ctrl-C then has changed nothing
     ended = []  # the run folder once run() has returned: a Ctrl-C after that says the run had ended
     try:
+        args = build_parser().parse_args(argv)
+        given = given_flags(sys.argv[1:] if argv is None else [str(a) for a in argv])
+        args.alg = ALIASES.get(args.alg, args.alg)  # an alias runs, and names its folder, as the strategy it names
         check_flags(args, given)
         watch = Stopwatch()
         import_libraries(args.alg)

@@ -76,7 +76,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import Parser, counted, exit_with, first_paragraph, quiet_start  # noqa: E402
+from errors import UNCHANGED_WHILE_STARTING, Parser, counted, exit_with, first_paragraph, quiet_start  # noqa: E402
 
 if __name__ == "__main__":
     quiet_start("agg_results.py")
@@ -136,7 +136,8 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERS
     fig_dir = Path(fig_dir)
     fig_dir.mkdir(parents=True, exist_ok=True)
     earlier = own_outputs(fig_dir)
-    write_atomic(fig_dir / "results.csv", table.to_csv(index=False))  # a later analysis may read it: whole or not at all
+    # a later analysis may read it (a RESULTS argument): whole or not at all
+    write_atomic(fig_dir / "results.csv", table.to_csv(index=False))
     if (stops := training_stops(table)) is not None:
         stops.to_csv(fig_dir / "train_stops.csv")
     found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric, versus)
@@ -448,12 +449,14 @@ def error(message):
 def main(argv=None):
     """The analysis the command line asks for; exit code 0, 2 after one error line, or 130 after Ctrl-C (one
     line)."""
-    args = parse_args(argv)
+    args = None
     try:
+        args = parse_args(argv)
         return analyse_command(args)
     except KeyboardInterrupt:
-        print(f"agg_results.py: interrupted; --fig {args.fig} may hold part of this analysis only: run it again",
-              file=sys.stderr)
+        left = (UNCHANGED_WHILE_STARTING["agg_results.py"] if args is None
+                else f"--fig {args.fig} may hold part of this analysis only: run it again")
+        print(f"agg_results.py: interrupted; {left}", file=sys.stderr)
         return 130
 
 

@@ -40,7 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import HelpFormatter, Parser, UserError, counted, exit_with, first_paragraph, quiet_start  # noqa: E402
+from errors import (UNCHANGED_WHILE_STARTING, HelpFormatter, Parser, UserError, counted, exit_with,  # noqa: E402
+                    first_paragraph, quiet_start)
 
 if __name__ == "__main__":
     quiet_start("embed.py")
@@ -473,11 +474,13 @@ def write_npz(out, arrays):
 
 def main(argv=None):
     """Write the .npz; exit code 0, 2 after one error line, or 130 after Ctrl-C (one line, nothing written)."""
-    args = parse_args(argv)
+    args = None
     try:
+        args = parse_args(argv)
         return write_features(args)
     except KeyboardInterrupt:
-        print(f"embed.py: interrupted; nothing was written to --out {args.out}", file=sys.stderr)
+        print(f"embed.py: interrupted; {UNCHANGED_WHILE_STARTING['embed.py']}"
+              + ("" if args is None else f" to --out {args.out}"), file=sys.stderr)
         return 130
 
 

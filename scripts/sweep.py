@@ -63,8 +63,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import (HelpFormatter, Parser, UserError, close_names, counted, did_you_mean, exit_with,  # noqa: E402
-                    first_paragraph, quiet_start, stop_on_terminate, stopped_by)
+from errors import (UNCHANGED_WHILE_STARTING, HelpFormatter, Parser, UserError, close_names, counted,  # noqa: E402
+                    did_you_mean, exit_with, first_paragraph, put_back, quiet_start, stop_on_terminate, stopped_by)
 
 if __name__ == "__main__":
     quiet_start("sweep.py")
@@ -952,8 +952,11 @@ def main(argv=None):
     except SweepError as e:
         print(f"sweep.py: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # reading the flags, the grid, the run folders or the data
+        print(f"sweep.py: interrupted; {UNCHANGED_WHILE_STARTING['sweep.py']}", file=sys.stderr)
+        return 130
     failed, busy, skipped = [], [], [j for j in jobs if j.action == "skip"]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run", desc="sweep", file=sys.stderr)
+    bar = None  # made in the try below, so that a Ctrl-C while tqdm draws it is reported as any other
 
     def done(job, outcome, code, line):
         """Counts a job that ended: skipped now (finished meanwhile), busy (left to the process running it),
@@ -976,17 +979,18 @@ def main(argv=None):
     default_stops = stop_on_terminate()
     try:
         try:
+            bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run", desc="sweep", file=sys.stderr)
             if ray:
                 run_ray(ray, todo, args, done)
             elif todo:
                 run_local(todo, args.workers or 1, done)
         finally:
-            for signum, handler in default_stops.items():
-                signal.signal(signum, handler)
+            put_back(default_stops)
             # the bar's last reference (done's too) dropped with Ctrl-C held: its __del__ runs now, not as main
             # returns, where Python would print and ignore a Ctrl-C that lands in it
             with run.interrupt_held():
-                bar.close()
+                if bar is not None:
+                    bar.close()
                 bar = None
     except KeyboardInterrupt as e:
         stopped, code = stopped_by(e)

@@ -24,7 +24,7 @@ import torch
 import results
 import resume
 from resume import run_owner
-from errors import starting_line
+from errors import UNCHANGED_WHILE_STARTING, starting_line
 from runlock import LOCK_NAME
 import run
 import procs
@@ -467,11 +467,12 @@ def test_a_crash_inside_any_write_resumes_to_the_reference(n, tmp_path, referenc
     assert outcome(tmp_path / FOLDER) == reference
 
 
-def start_cli(*argv, limit_bytes=None):
-    """run.py in a subprocess (stderr piped), with SIGHUP at its default, as in a terminal (this test process may
-    run under `nohup`), optionally under a file-size limit (`ulimit -f`)."""
+def start_cli(*argv, limit_bytes=None, hangup=signal.SIG_DFL):
+    """run.py in a subprocess (stderr piped), with SIGHUP's handler `hangup` (default: as in a terminal, whether or
+    not this test process runs under `nohup`; SIG_IGN: as `nohup` starts it), optionally under a file-size limit
+    (`ulimit -f`)."""
     def prepare():
-        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, hangup)
         if limit_bytes is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes,) * 2)
 
@@ -523,8 +524,8 @@ def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
     out = tmp_path / "out"
     code, err = interrupt_caught(out, lambda pid: procs.cpu_seconds(pid) >= 0.3,
                                  lambda: not (out / FOLDER / "rounds.csv").exists())
-    assert code == 130 and err in ([starting_line("run.py")], [f"run.py: interrupted; {run.NOTHING_SAVED}"]), \
-        (code, err)
+    assert code == 130 and err in ([starting_line("run.py")], [f"run.py: interrupted; {run.NOTHING_SAVED}"],
+                                   [f"run.py: interrupted; {UNCHANGED_WHILE_STARTING['run.py']}"]), (code, err)
     assert not (out / FOLDER / "rounds.csv").exists()
 
 
@@ -541,8 +542,8 @@ def test_ctrl_c_during_the_start_up_of_a_resume_says_its_folder_is_as_it_was(tmp
     code, err = ctrl_c_at(start, lambda pid: procs.cpu_seconds(pid) >= 0.3,
                           lambda: snapshot(out / FOLDER) == snapshot(finished))
     assert code == 130 and err.strip().splitlines() in ([starting_line("run.py")], [
-        "run.py: interrupted; the run folder was not opened yet, so nothing in it changed; continue with --resume"]), \
-        (code, err)
+        "run.py: interrupted; the run folder was not opened yet, so nothing in it changed; continue with --resume"],
+        [f"run.py: interrupted; {UNCHANGED_WHILE_STARTING['run.py']}"]), (code, err)
     assert snapshot(out / FOLDER) == snapshot(finished)
 
 
@@ -571,22 +572,17 @@ def test_sigterm_mid_run_says_what_is_saved_and_the_resume_ends_as_an_undisturbe
 
 
 def test_a_run_under_nohup_outlives_a_sighup(tmp_path, finished):
-    """A run started with SIGHUP ignored (`nohup`) keeps ignoring it: SIGHUP once a round is saved, and the run
-    still ends as the undisturbed one, exit 0."""
+    """A run started with SIGHUP ignored (`nohup`) keeps ignoring it: SIGHUP once a round is saved, before the run
+    ends, and the run still ends as the undisturbed one, exit 0."""
     out = tmp_path / "out"
-    rounds = out / FOLDER / "rounds.csv"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "run.py"), *ARGS, "--rounds", "2", "--out", str(out)],
-                            cwd=ROOT, text=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
-    try:
-        deadline = time.monotonic() + 60
-        while not (rounds.exists() and len(rounds.read_text().splitlines()) > 1) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGHUP)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0 and "hung up" not in err, err
+
+    def start():
+        shutil.rmtree(out, ignore_errors=True)
+        return start_cli(*ARGS, "--rounds", "2", "--out", out, hangup=signal.SIG_IGN)
+
+    code, err = ctrl_c_at(start, lambda pid: procs.rows_written(out / FOLDER) >= 1,
+                          lambda: not (out / FOLDER / "summary.json").exists(), timeout=60, sig=signal.SIGHUP)
+    assert code == 0 and "hung up" not in err, err
     assert outcome(out / FOLDER) == outcome(finished)
 
 

@@ -1,9 +1,11 @@
 """What run.py tells its user: --help without empty defaults, names in any case, the final line (where the
 results are, why the run stopped), warnings on their own line, what an interrupt leaves, the cost warning
 before an expensive BAIT run, one-line download errors."""
+import importlib
 import re
 import signal
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +13,7 @@ import pytest
 import dataset
 import run
 from cli import SHARED_DATA, assert_one_line_error, run_cli
-from errors import GuardWarning, stop_on_terminate
+from errors import UNCHANGED_WHILE_STARTING, GuardWarning, put_back, stop_on_terminate
 from kernels import bait as bait_kernel
 from learner import Learner
 from query_strategies import STRATEGIES
@@ -127,6 +129,23 @@ def test_a_budget_between_two_queries_says_where_it_stopped(tmp_path):
                                             f"{tmp_path / 'digits_mlp_rand_20_seed1'}")
 
 
+@pytest.mark.parametrize("module, step, argv", [
+    ("run", "build_parser", []), ("scripts.agg_results", "parse_args", []), ("scripts.embed", "parse_args", []),
+    ("scripts.sweep", "parse_args", []), ("scripts.sweep", "plan", ["--algs", "rand", "--seeds", "1"])])
+def test_ctrl_c_while_a_command_reads_its_flags_or_plans_is_one_line(monkeypatch, capsys, module, step, argv):
+    """Ctrl-C once the command's own handler is in place (`cli`), while main reads the flags (or the sweep plans its
+    runs): it escaped main as a KeyboardInterrupt traceback, exit -2 (seen once in forty starts of run.py)."""
+    command = importlib.import_module(module)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, step, interrupted)
+    assert command.main(argv) == 130
+    script = Path(command.__file__).name
+    assert capsys.readouterr().err == f"{script}: interrupted; {UNCHANGED_WHILE_STARTING[script]}\n"
+
+
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
 @pytest.mark.parametrize("sig,code,stopped", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated"),
                                                (signal.SIGHUP, 129, "hung up")])
@@ -148,8 +167,7 @@ def test_ctrl_c_while_a_round_is_reported_lets_the_report_finish(tmp_path, monke
     try:
         assert run.main(["--alg", "marg", *TINY, "--maxEpochs", "20", "--out", str(tmp_path)]) == code
     finally:
-        for signum, handler in {**previous, signal.SIGHUP: hangup}.items():
-            signal.signal(signum, handler)
+        put_back({**previous, signal.SIGHUP: hangup})
     out, err = capsys.readouterr()
     assert len(calls) == 2
     assert out.splitlines()[0].startswith("50\ttesting accuracy ") and "round 0: 50 labelled" in err
