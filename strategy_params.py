@@ -62,6 +62,12 @@ def positive_up_to(kind, high, why=""):
     return checked_number(kind, lambda value: 0 < value <= high, f"a positive {kind.__name__} of at most {bound}{why}")
 
 
+def float_from_to(low, high, why):
+    """An argparse type: a float in [low, high] (else a one-line error naming the value and, after the range, `why`:
+    what a value beyond it would do)."""
+    return checked_number(float, lambda value: low <= value <= high, f"a float from {low:g} to {high:g}{why}")
+
+
 COUNT_CAP = 10_000  # passes, draws and hypotheses in a row: far above any published setting, and finite in time
 FLOAT_CAP = 1e100  # a weight or scale whose square, or product with a score, stays within float64's range
 
@@ -129,7 +135,11 @@ TOP_N = Param("top_n", "topN", positive(int), 5,
               "unlabelled points when they are fewer)")
 SMI_ETA = Param("smi_eta", "smiEta", positive(float), 1.0,
                 "weight of query relevance against diversity in the submodular mutual information")
-SMI_LAMBDA = Param("smi_lambda", "smiLambda", positive(float), 1.0, "ridge λ added to the log-determinant kernels")
+SMI_LAMBDA = Param("smi_lambda", "smiLambda",
+                   float_from_to(1e-6, 1e4, " (the kernel's entries are in [0, 1]: with a smaller ridge the "
+                                 "log-determinants of a rank-deficient kernel are rounding, with a larger one the "
+                                 "gains drown in it, and the picks go by row)"),
+                   1.0, "ridge λ added to the log-determinant kernels, from 1e-6 to 1e4")
 QUERY_CLASSES = Param("query_classes", "queryClasses", positive(int), 1,
                       "the query set: labelled points of this many classes with the fewest labels (all the classes "
                       "labelled when they are fewer)")
@@ -162,22 +172,26 @@ def auto_or_positive(text):
     return checked_number(float, lambda value: value > 0, "auto or a positive float")(text)
 
 
-SIGMA_FLOOR, SIGMA_CEILING = 1e-150, 1e150
+# The kernel widths whose picks float64 resolves on unit-norm embeddings (distances in [0, 2]) of up to thousands of
+# entries: below, the rounding of a distance near 0 (≈ dε) is no longer small against σ², above, every kernel value
+# is 1 to within the rounding of the gains; either way the picks would go by row
+SIGMA_FLOOR, SIGMA_CEILING = 1e-4, 1e4
 
 
 def auto_or_kernel_width(text):
-    """auto_or_positive for a kernel width σ in [SIGMA_FLOOR, SIGMA_CEILING] (beyond, σ² or 1/σ² leaves float64's
-    range)."""
+    """auto_or_positive for a kernel width σ in [SIGMA_FLOOR, SIGMA_CEILING]."""
     value = auto_or_positive(text)
     if value != AUTO and not SIGMA_FLOOR <= value <= SIGMA_CEILING:
-        raise argparse.ArgumentTypeError(f"must be auto or a float from {SIGMA_FLOOR:g} to {SIGMA_CEILING:g}, "
-                                         f"got {text}")
+        raise argparse.ArgumentTypeError(
+            f"must be auto or a float from {SIGMA_FLOOR:g} to {SIGMA_CEILING:g} (the embeddings have unit norm, at "
+            f"most 2 apart: a narrower or wider kernel leaves the picks to float64's rounding, in row order), got "
+            f"{text}")
     return value
 
 
 KERNEL_SIGMA = Param("kernel_sigma", "kernelSigma", auto_or_kernel_width, AUTO,
                      "σ of the Gaussian kernel exp(−‖x̂ − x̂'‖²/(2σ²)) on unit-norm embeddings; auto = the smallest "
-                     "distance between two labelled points over √2 (Bae et al.'s adaptive radius)")
+                     "distance between two labelled points over √2 (Bae et al.'s adaptive radius); from 1e-4 to 1e4")
 UHERDING_TEMPERATURE = Param("uherding_temperature", "uherdingTemperature", auto_or_positive, AUTO,
                              "temperature T of softmax(logits/T), whose margin weighs each point; auto = "
                              "the T in 1, 1.1, ..., 19.9 of least calibration error (ECE) on 30%% of the labelled "

@@ -22,7 +22,7 @@ import math
 import torch
 
 from model import child_generator
-from strategy_params import AUTO
+from strategy_params import AUTO, SIGMA_FLOOR
 
 from .fass import GAIN_BLOCK, weighted_facility_location_greedy
 from .power_sampling import margin_power_score
@@ -146,9 +146,10 @@ def kernel_radius(labelled_emb):
 
 def adaptive_sigma(labelled_emb):
     """The kernel width of `--kernelSigma auto`: kernel_radius of the labelled embeddings, FALLBACK_SIGMA when it
-    has none."""
+    has none, and SIGMA_FLOOR, the narrowest width float64 resolves, when it is below it (two labelled points all
+    but equal)."""
     radius = kernel_radius(labelled_emb)
-    return FALLBACK_SIGMA if radius is None else radius
+    return FALLBACK_SIGMA if radius is None else max(radius, SIGMA_FLOOR)
 
 
 def expected_calibration_errors(logits, labels, temperatures, n_bins):

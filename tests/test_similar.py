@@ -90,6 +90,17 @@ def test_logdetmi_same_picks_as_plain_greedy(n, q, d, k, eta, lam, seed):
     np.testing.assert_allclose(got.score, gains, rtol=1e-7, atol=1e-10)
 
 
+@pytest.mark.parametrize("lam", [1e-6, 1e4])
+def test_logdetmi_at_the_ends_of_the_ridge_flags_range_picks_as_plain_greedy(lam):
+    """The ends of --smiLambda's range: beyond them λ = 1e8 left every gain 0 and λ = 1e-300 every score NaN, the
+    picks in row order."""
+    (unl, unl_rows), (query, query_rows) = rows(40, 4, 0), rows(5, 4, 100)
+    K_UU, K_QU, K_QQ = kernels(unl_rows, query_rows)
+    want, _ = plain_greedy(lambda A: logdetmi(A, K_UU, K_QU, K_QQ, 1.0, lam), 40, 20)
+    got = logdetmi_select(unl, query, 20, torch.Generator(), eta=1.0, lam=lam)
+    assert got.index.tolist() == want and np.isfinite(got.score).all() and want != list(range(20))
+
+
 def test_query_set_is_the_rarest_classes():
     labels = np.array([0, 0, 0, 1, 2, 2, 1, 0, 3, 3, 2])
     assert rare_class_rows(labels, 1).tolist() == [3, 6]  # classes 1 and 3 have two labels each: the lower

@@ -212,9 +212,9 @@ def test_extreme_kernel_widths_and_temperatures_are_refused_or_run(tmp_path, cap
     with pytest.raises(SystemExit) as refused:
         run.main(["--alg", "uherding", "--kernelSigma", "1e-300", *base, "--out", str(tmp_path / "a")])
     assert refused.value.code == 2
-    wanted = "argument --kernelSigma: must be auto or a float from 1e-150 to 1e+150, got 1e-300"
+    wanted = "argument --kernelSigma: must be auto or a float from 0.0001 to 10000"
     assert wanted in capsys.readouterr().err
-    for flags in (["--alg", "uherding", "--uherdingTemperature", "1e-300", "--kernelSigma", "1e-150"],
+    for flags in (["--alg", "uherding", "--uherdingTemperature", "1e-300", "--kernelSigma", "1e-4"],
                   ["--alg", "clue", "--temperature", "1e-310"]):
         assert run.main([*flags, *base, "--out", str(tmp_path / flags[1])]) == 0
 
@@ -229,7 +229,16 @@ def test_auto_is_read_in_any_case_and_other_words_are_refused():
 
 @pytest.mark.parametrize("alg, flag, value, wanted", [
     ("probcover", "delta", "1e308", "a positive float of at most 2 (unit vectors are at most 2 apart)"),
-    ("uherding", "kernelSigma", "1e308", "auto or a float from 1e-150 to 1e+150"),
+    ("uherding", "kernelSigma", "1e308", "auto or a float from 0.0001 to 10000 (the embeddings have unit norm, at "
+     "most 2 apart: a narrower or wider kernel leaves the picks to float64's rounding, in row order)"),
+    ("uherding", "kernelSigma", "1e-150", "auto or a float from 0.0001 to 10000 (the embeddings have unit norm, at "
+     "most 2 apart: a narrower or wider kernel leaves the picks to float64's rounding, in row order)"),
+    ("logdetmi", "smiLambda", "1e10", "a float from 1e-06 to 10000 (the kernel's entries are in [0, 1]: with a "
+     "smaller ridge the log-determinants of a rank-deficient kernel are rounding, with a larger one the gains drown "
+     "in it, and the picks go by row)"),
+    ("logdetmi", "smiLambda", "1e-300", "a float from 1e-06 to 10000 (the kernel's entries are in [0, 1]: with a "
+     "smaller ridge the log-determinants of a rank-deficient kernel are rounding, with a larger one the gains drown "
+     "in it, and the picks go by row)"),
     ("noise_stability", "noiseScale", "1e308",
      "a positive float of at most 1 (noise beyond the weights' own norm leaves nothing of the network)"),
     ("ldm", "ldmStop", "1" + "0" * 30, "a positive int of at most 10,000"),
@@ -242,7 +251,8 @@ def test_a_value_beyond_a_parameters_range_is_refused_in_one_line_before_the_run
                                                                                  wanted):
     """Each of these passed the flag's check and then, after round 0, ended in an OverflowError or TypeError
     traceback (probcover, uherding, noise_stability, ldm, dropquery), ran without end (batchbald) or picked the
-    first pool points with NaN scores (vessal, glister)."""
+    first pool points with NaN scores (vessal, glister, logdetmi's λ = 1e-300) or zero gains (uherding's σ = 1e-150,
+    logdetmi's λ = 1e10)."""
     with pytest.raises(SystemExit) as refused:
         run.main(["--alg", alg, f"--{flag}", value, *TINY, "--out", str(tmp_path / "out")])
     assert refused.value.code == 2 and not (tmp_path / "out").exists()

@@ -16,9 +16,10 @@ from query_strategies.fass import weighted_facility_location_greedy
 from query_strategies.power_sampling import margin_power_score
 from query_strategies.selection import normalised
 from query_strategies.uherding import (FALLBACK_SIGMA, RECHECK_BLOCK, TEMPERATURES, UncertaintyHerding,
-                                       expected_calibration_errors, initial_gain_bounds, kernel_noise,
+                                       adaptive_sigma, expected_calibration_errors, initial_gain_bounds, kernel_noise,
                                        kernel_radius, labelled_coverage, least_ece_temperature, uherding_select,
                                        validation_split)
+from strategy_params import SIGMA_CEILING, SIGMA_FLOOR
 
 
 def unit(v):
@@ -228,6 +229,29 @@ def test_a_narrow_kernel_picks_the_most_uncertain_points_apart(sigma):
     emb, labelled = torch.randn(200, 8, generator=g, dtype=torch.float64), torch.randn(10, 8, generator=g)
     want = margin_power_score(probs).topk(5).indices.tolist()
     assert uherding_select(probs, emb, labelled, 5, torch.Generator(), sigma).index.tolist() == want
+
+
+def test_at_the_ends_of_the_kernel_width_flags_range_the_picks_are_its_limits():
+    """512-wide embeddings: at σ = SIGMA_FLOOR each point covers only itself, so the picks are the largest
+    uncertainties; at SIGMA_CEILING the kernel is 1 − D/(2σ²) to float64's precision, whose greedy picks do not depend
+    on σ, so they are σ = 100's. Beyond the range (1e-6, 1e8, once valid values) the picks went by row."""
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(torch.randn(50, 4, generator=g, dtype=torch.float64), 1)
+    emb, labelled = (torch.randn(m, 512, generator=g, dtype=torch.float64) for m in (50, 5))
+
+    def chosen(sigma):
+        return uherding_select(probs, emb, labelled, 5, torch.Generator(), sigma).index.tolist()
+    assert chosen(SIGMA_FLOOR) == margin_power_score(probs).topk(5).indices.tolist()
+    assert chosen(SIGMA_CEILING) == chosen(100.0) != list(range(5))
+
+
+def test_auto_width_of_two_all_but_equal_labelled_points_is_the_floor():
+    """Two labelled points 1e-8 apart (distinct: more than SAME_POINT) made σ = 7e-9, where the picks go by row."""
+    row = torch.zeros(1, 6, dtype=torch.float64)
+    row[0, 0] = 1
+    near = row.clone()
+    near[0, 1] = 1e-8
+    assert adaptive_sigma(torch.cat([row, near])) == SIGMA_FLOOR
 
 
 def test_fixed_flags_pick_as_the_plain_softmax_and_width_did():
