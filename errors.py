@@ -170,6 +170,12 @@ UNCHANGED_WHILE_STARTING = {"run.py": "nothing was changed", "sweep.py": "no run
                             "agg_results.py": "nothing was written", "embed.py": "nothing was written"}
 
 
+def interrupted_line(script, left=None):
+    """The line a Ctrl-C in `script` prints: what it left, by default that nothing changed
+    (UNCHANGED_WHILE_STARTING, true before the flags are read)."""
+    return f"{script}: interrupted; {left or UNCHANGED_WHILE_STARTING[script]}"
+
+
 def starting_line(script):
     """The line Ctrl-C during `script`'s imports prints."""
     return f"{script}: interrupted while starting up; {UNCHANGED_WHILE_STARTING[script]}"

@@ -76,7 +76,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import UNCHANGED_WHILE_STARTING, Parser, counted, exit_with, first_paragraph, quiet_start  # noqa: E402
+from errors import Parser, counted, exit_with, first_paragraph, interrupted_line, quiet_start  # noqa: E402
 
 if __name__ == "__main__":
     quiet_start("agg_results.py")
@@ -454,9 +454,8 @@ def main(argv=None):
         args = parse_args(argv)
         return analyse_command(args)
     except KeyboardInterrupt:
-        left = (UNCHANGED_WHILE_STARTING["agg_results.py"] if args is None
-                else f"--fig {args.fig} may hold part of this analysis only: run it again")
-        print(f"agg_results.py: interrupted; {left}", file=sys.stderr)
+        left = None if args is None else f"--fig {args.fig} may hold part of this analysis only: run it again"
+        print(interrupted_line("agg_results.py", left), file=sys.stderr)
         return 130
 
 

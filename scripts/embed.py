@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import (UNCHANGED_WHILE_STARTING, HelpFormatter, Parser, UserError, counted, exit_with,  # noqa: E402
-                    first_paragraph, quiet_start)
+from errors import (HelpFormatter, Parser, UserError, counted, exit_with, first_paragraph,  # noqa: E402
+                    interrupted_line, quiet_start)
 
 if __name__ == "__main__":
     quiet_start("embed.py")
@@ -479,8 +479,7 @@ def main(argv=None):
         args = parse_args(argv)
         return write_features(args)
     except KeyboardInterrupt:
-        print(f"embed.py: interrupted; {UNCHANGED_WHILE_STARTING['embed.py']}"
-              + ("" if args is None else f" to --out {args.out}"), file=sys.stderr)
+        print(interrupted_line("embed.py") + ("" if args is None else f" to --out {args.out}"), file=sys.stderr)
         return 130
 
 

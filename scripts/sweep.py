@@ -63,8 +63,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from errors import (UNCHANGED_WHILE_STARTING, HelpFormatter, Parser, UserError, close_names, counted,  # noqa: E402
-                    did_you_mean, exit_with, first_paragraph, put_back, quiet_start, stop_on_terminate, stopped_by)
+from errors import (HelpFormatter, Parser, UserError, close_names, counted, did_you_mean, exit_with,  # noqa: E402
+                    first_paragraph, interrupted_line, put_back, quiet_start, stop_on_terminate, stopped_by)
 
 if __name__ == "__main__":
     quiet_start("sweep.py")
@@ -953,7 +953,7 @@ def main(argv=None):
         print(f"sweep.py: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # reading the flags, the grid, the run folders or the data
-        print(f"sweep.py: interrupted; {UNCHANGED_WHILE_STARTING['sweep.py']}", file=sys.stderr)
+        print(interrupted_line("sweep.py"), file=sys.stderr)
         return 130
     failed, busy, skipped = [], [], [j for j in jobs if j.action == "skip"]
     bar = None  # made in the try below, so that a Ctrl-C while tqdm draws it is reported as any other

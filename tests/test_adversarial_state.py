@@ -24,7 +24,7 @@ import torch
 import results
 import resume
 from resume import run_owner
-from errors import UNCHANGED_WHILE_STARTING, starting_line
+from errors import interrupted_line, starting_line
 from runlock import LOCK_NAME
 import run
 import procs
@@ -525,7 +525,7 @@ def test_ctrl_c_during_start_up_prints_one_line(tmp_path):
     code, err = interrupt_caught(out, lambda pid: procs.cpu_seconds(pid) >= 0.3,
                                  lambda: not (out / FOLDER / "rounds.csv").exists())
     assert code == 130 and err in ([starting_line("run.py")], [f"run.py: interrupted; {run.NOTHING_SAVED}"],
-                                   [f"run.py: interrupted; {UNCHANGED_WHILE_STARTING['run.py']}"]), (code, err)
+                                   [interrupted_line("run.py")]), (code, err)
     assert not (out / FOLDER / "rounds.csv").exists()
 
 
@@ -543,7 +543,7 @@ def test_ctrl_c_during_the_start_up_of_a_resume_says_its_folder_is_as_it_was(tmp
                           lambda: snapshot(out / FOLDER) == snapshot(finished))
     assert code == 130 and err.strip().splitlines() in ([starting_line("run.py")], [
         "run.py: interrupted; the run folder was not opened yet, so nothing in it changed; continue with --resume"],
-        [f"run.py: interrupted; {UNCHANGED_WHILE_STARTING['run.py']}"]), (code, err)
+        [interrupted_line("run.py")]), (code, err)
     assert snapshot(out / FOLDER) == snapshot(finished)
 
 

@@ -13,7 +13,7 @@ import pytest
 import dataset
 import run
 from cli import SHARED_DATA, assert_one_line_error, run_cli
-from errors import UNCHANGED_WHILE_STARTING, GuardWarning, put_back, stop_on_terminate
+from errors import GuardWarning, interrupted_line, put_back, stop_on_terminate
 from kernels import bait as bait_kernel
 from learner import Learner
 from query_strategies import STRATEGIES
@@ -143,7 +143,7 @@ def test_ctrl_c_while_a_command_reads_its_flags_or_plans_is_one_line(monkeypatch
     monkeypatch.setattr(command, step, interrupted)
     assert command.main(argv) == 130
     script = Path(command.__file__).name
-    assert capsys.readouterr().err == f"{script}: interrupted; {UNCHANGED_WHILE_STARTING[script]}\n"
+    assert capsys.readouterr().err == interrupted_line(script) + "\n"
 
 
 @pytest.mark.filterwarnings("ignore:training stopped at the epoch cap")
