@@ -83,10 +83,13 @@ def exit_with(main):
     """Exit with main()'s code. A reader that closes the output early (`sweep.py --dry-run | head`) ends the command
     with exit 1 and no traceback: stdout is pointed at /dev/null so the final flush cannot fail again. A warning
     that `-W error` or PYTHONWARNINGS=error turned into an exception is one line (with the note main added, if any)
-    and exit 2."""
+    and exit 2. A Ctrl-C that escapes main (after it said how it ended, before exit_quietly ignores Ctrl-C) is exit
+    130 and no traceback."""
     try:
         code = main()
         sys.stdout.flush()
+    except KeyboardInterrupt:
+        code = 130
     except BrokenPipeError:
         stdout_to_devnull()
         code = 1

@@ -13,7 +13,7 @@ import pytest
 import dataset
 import run
 from cli import SHARED_DATA, assert_one_line_error, run_cli
-from errors import GuardWarning, interrupted_line, put_back, stop_on_terminate
+from errors import GuardWarning, exit_with, interrupted_line, put_back, stop_on_terminate
 from kernels import bait as bait_kernel
 from learner import Learner
 from query_strategies import STRATEGIES
@@ -127,6 +127,17 @@ def test_a_budget_between_two_queries_says_where_it_stopped(tmp_path):
     assert proc.stderr.splitlines()[-1] == (f"run.py: done: 2 query rounds, 60 labelled, budget (--nEnd 70) reached: "
                                             f"one more query of 20 would pass it; results in "
                                             f"{tmp_path / 'digits_mlp_rand_20_seed1'}")
+
+
+def test_ctrl_c_after_main_has_returned_is_exit_130_without_a_traceback(capsys):
+    """Ctrl-C between main's return and exit_quietly ignoring Ctrl-C (cli's `exit_with(lambda:
+    exit_quietly(main()))`): it escaped as a KeyboardInterrupt traceback."""
+    def main_returned_then_ctrl_c():
+        raise KeyboardInterrupt
+
+    with pytest.raises(SystemExit) as ended:
+        exit_with(main_returned_then_ctrl_c)
+    assert ended.value.code == 130 and capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("module, step, argv", [
