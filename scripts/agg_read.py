@@ -56,10 +56,13 @@ class BrokenRun(Exception):
     """A run folder whose config.json or rounds.csv cannot be read: reported, skipped and listed at the end."""
 
 
+ROUND_KEYS = ["round", "n_labeled", "test_acc"]  # the columns of rounds.csv an analysis needs in every row
+
+
 def read_rounds(path):
     """rounds.csv as a table, read by results.lenient_rounds (a last line cut off mid-write is left out, an older
     version's columns are accepted); BrokenRun when the file is unreadable, has a line longer than its header,
-    lacks n_labeled or test_acc, a complete row holds no number there, or n_labeled does not grow from row to row
+    lacks round, n_labeled or test_acc, a complete row holds no number there, or n_labeled does not grow from row to row
     (a run adds labels every round: rows that repeat a count are not one run's, and are never averaged)."""
     try:
         columns, rows = lenient_rounds(Path(path).read_text(encoding="utf-8"))
@@ -69,12 +72,12 @@ def read_rounds(path):
         raise BrokenRun(f"{path} is not a CSV table ({e})") from None
     if not columns:
         return pd.DataFrame()
-    if not {"n_labeled", "test_acc"} <= set(columns):
-        raise BrokenRun(f"{path} has no n_labeled and test_acc columns")
+    if not set(ROUND_KEYS) <= set(columns):
+        raise BrokenRun(f"{path} has no {', '.join(k for k in ROUND_KEYS if k not in columns)} column")
     df = pd.DataFrame(rows, columns=columns)
-    bad = df[["n_labeled", "test_acc"]].isna().any(axis=1).to_numpy().nonzero()[0]
+    bad = df[ROUND_KEYS].isna().any(axis=1).to_numpy().nonzero()[0]
     if len(bad):
-        raise BrokenRun(f"{path} line {bad[0] + 2} holds no number in n_labeled or test_acc")
+        raise BrokenRun(f"{path} line {bad[0] + 2} holds no number in round, n_labeled or test_acc")
     if (line := outside_unit(df)) is not None:
         raise BrokenRun(f"{path} line {line[0] + 2} has {line[1]} {line[2]:g}, not a fraction in [0, 1]")
     counts = df.n_labeled.to_numpy()
@@ -124,6 +127,11 @@ def load_run(folder):
         raise BrokenRun(f"{path} lacks a valid setting ({type(e).__name__}: {e})") from None
     if bad := [k for k, low in LOG_META_WHOLE.items() if meta[k] < low]:
         raise BrokenRun(f"{path} records {bad[0]} {meta[bad[0]]}, below run.py's least ({LOG_META_WHOLE[bad[0]]})")
+    if huge := [k for k in LOG_META_WHOLE if meta[k] > np.iinfo(np.uint64).max]:
+        raise BrokenRun(f"{path} records {huge[0]} {meta[huge[0]]}, beyond run.py's largest (2**64 - 1)")
+    if several := [k for k, v in meta.items() if isinstance(v, (list, dict))]:
+        raise BrokenRun(f"{path} records {several[0]} as {type(meta[several[0]]).__name__} "
+                        f"{json.dumps(meta[several[0]])[:40]}, not the one value run.py writes")
     if blank := [k for k in ("data", "model", "alg") if not (isinstance(meta[k], str) and meta[k].strip())]:
         raise BrokenRun(f"{path} records no {blank[0]} ({meta[blank[0]]!r}), which run.py always names")
     return read_rounds(folder / "rounds.csv").assign(**meta)
@@ -346,7 +354,7 @@ def number_unseeded(table):
         return table
     warnings.warn(f"{table[missing].source.nunique()} log(s) name no seed or dummy; numbering them in file order")
     group = ["data", "model", "nQuery", "alg"]
-    largest = table.groupby(group).seed.transform("max").fillna(0)
+    largest = table.groupby(group).seed.transform(lambda s: max((int(v) for v in s if known(v)), default=0))
     order = table[missing].groupby(group).source.transform(lambda s: pd.factorize(s)[0] + 1)
     table.loc[missing, "seed"] = largest[missing] + order
     return table
@@ -466,11 +474,12 @@ def load_results(roots, log_meta=None, broken=None):
     run_names = {Path(s).name for f in frames for s in f.source.astype(str).unique()}
     run_names |= {f.name for f in runs if f not in broken}  # read, if without a finished round
     frames += load_logs(logs, log_meta or {}, run_names)
-    frames = [f for f in frames if len(f)]
+    frames = [f.astype({"seed": object}) for f in frames if len(f)]  # exact: a seed may pass 2**63 (int64's)
     if not frames:
         return pd.DataFrame()
     table = number_unseeded(split_protocols(pd.concat(frames, ignore_index=True)))
-    table = drop_duplicate_runs(table.astype({"seed": int, "nQuery": int, "n_labeled": int}))
+    seeds = pd.Series([int(s) for s in table.seed], index=table.index)  # int64, or uint64 where one passes 2**63
+    table = drop_duplicate_runs(table.assign(seed=seeds).astype({"nQuery": int, "n_labeled": int}))
     first = ["data", "model", "nQuery", "protocol", "alg", "seed", "round", "n_labeled", "test_acc"]
     return table[first + [c for c in table.columns if c not in first]].sort_values(
         ["data", "model", "nQuery", "protocol", "alg", "seed", "n_labeled"]).reset_index(drop=True)
@@ -573,7 +582,7 @@ def warn_mixed_trainers(table):
     left out, as is a trainer without identity when other runs of that trainer record one."""
     if "trainer" not in table:
         return
-    runs = per_run(table)
+    runs = per_run(table if "trainer_identity" in table else table.assign(trainer_identity=None))
     runs = runs[runs.trainer.map(known)]
     for key, group in runs.groupby(SETTING):
         with_identity = set(group.trainer[group.trainer_identity.map(known)])

@@ -215,6 +215,7 @@ def query_times(setting):
     if "query_seconds" not in setting or setting.query_seconds.isna().all():
         return pd.DataFrame()
     q = setting[(setting["round"] > 0) & setting.query_seconds.notna()]
+    q = q.assign(**{c: np.nan for c in ("infer_seconds", "select_seconds") if c not in q})  # not in older tables
     per_run = q.groupby(["alg", "seed"])[["query_seconds", "infer_seconds", "select_seconds"]].mean().groupby("alg")
     out = per_run.mean().add_suffix("_mean").join(per_run.query_seconds.sem().rename("query_seconds_sem"))
     out = out.join(per_run.size().rename("runs"))

@@ -313,10 +313,10 @@ def test_rounds_of_an_older_version_are_read(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    ("round,n_labeled,test_acc\n0,50,0.5\n1,forty,0.6\n", "line 3 holds no number in n_labeled or test_acc"),
-    ("round,n_labeled,test_acc\n0,50\n", "line 2 holds no number in n_labeled or test_acc"),
+    ("round,n_labeled,test_acc\n0,50,0.5\n1,forty,0.6\n", "line 3 holds no number in round, n_labeled or test_acc"),
+    ("round,n_labeled,test_acc\n0,50\n", "line 2 holds no number in round, n_labeled or test_acc"),
     ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6,7\n", "is not a CSV table (line 3 has 4 fields, the header 3)"),
-    ("round,n_labeled,accuracy\n0,50,0.5\n", "has no n_labeled and test_acc columns"),
+    ("round,n_labeled,accuracy\n0,50,0.5\n", "has no test_acc column"),
     ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n1,100,0.7\n",
      "line 4 has n_labeled 100, not above the lines before it: not one run's rounds (rows of two runs?)"),
     ("round,n_labeled,test_acc\n0,50,0.5\n1,100,0.6\n0,50,0.55\n",
@@ -1379,6 +1379,68 @@ def test_a_run_folder_that_names_no_strategy_or_model_is_skipped_as_broken(tmp_p
     assert pd.read_csv(tmp_path / "fig" / "results.csv", keep_default_na=False).alg.tolist() == ["rand"] * 4
     again = agg_main(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again")
     assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("column", ["infer_seconds", "select_seconds", "trainer_identity"])
+def test_a_results_table_without_an_optional_column_is_analysed(tmp_path, column):
+    """A results.csv lacking one of these (an older analysis's, or trimmed by hand) stopped the analysis with a
+    KeyError or AttributeError traceback; the other optional columns were already read as unknown."""
+    trainer = dict(trainer="compiled", trainer_identity={"build": "x"})
+    for seed in (1, 2):
+        write_run(tmp_path / "res", "rand", seed, [0.5, 0.6, 0.7], **trainer)
+        write_run(tmp_path / "res", "badge", seed, [0.5, 0.65, 0.75], **trainer)
+    assert agg_main(tmp_path / "res", "--fig", tmp_path / "fig").returncode == 0
+    table = pd.read_csv(tmp_path / "fig" / "results.csv", keep_default_na=False)
+    table.drop(columns=column).to_csv(tmp_path / "trimmed.csv", index=False)
+    proc = agg_main(tmp_path / "trimmed.csv", "--fig", tmp_path / "again")
+    assert proc.returncode == 0, proc.stderr
+    assert len(pd.read_csv(tmp_path / "again" / "results.csv")) == len(table)
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda run: run.rounds.write_text(drop_first_column(run.rounds.read_text())), "has no round column"),
+    (lambda run: run.rounds.write_text(run.rounds.read_text().replace("\n1,", "\nabc,")),
+     "line 3 holds no number in round, n_labeled or test_acc"),
+    (lambda run: recorded(run, lr=[0.0001]), "records lr as list [0.0001], not the one value run.py writes"),
+    (lambda run: recorded(run, nQuery=10 ** 30), f"records nQuery {10 ** 30}, beyond run.py's largest (2**64 - 1)"),
+], ids=["no-round-column", "round-not-a-number", "a-list-for-a-flag", "a-batch-beyond-uint64"])
+def test_a_run_folder_with_a_malformed_round_or_setting_is_skipped_as_broken(tmp_path, damage, reason):
+    """Each stopped the analysis with a traceback (KeyError, ValueError, OverflowError), or, for a round that is
+    not a number, wrote a results.csv that the next analysis refused."""
+    for seed in (1, 2):
+        write_run(tmp_path / "res", "rand", seed, [0.5, 0.6])
+    broken = write_run(tmp_path / "res", "conf", 1, [0.5, 0.6])
+    damage(broken)
+    proc = agg_main(tmp_path / "res", "--fig", tmp_path / "fig")
+    assert proc.returncode == 0, proc.stderr
+    assert reason in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == f"agg_results.py: skipped 1 broken run folder(s): {broken.path}"
+    assert agg_main(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again").returncode == 0
+
+
+def test_seeds_beyond_int64_are_written_as_they_are(tmp_path):
+    """run.py takes seeds up to 2**64 - 1: results.csv wrote 2**64 - 1 as -1 and 2**63 as -2**63 (a signed cast),
+    and the next analysis refused the file it had written."""
+    seeds = [1, 2 ** 63, 2 ** 64 - 1]
+    for seed in seeds:
+        write_run(tmp_path / "res", "rand", seed, [0.5, 0.6])
+        write_run(tmp_path / "res", "badge", seed, [0.5, 0.7])
+    assert agg_main(tmp_path / "res", "--fig", tmp_path / "fig").returncode == 0
+    assert sorted(set(pd.read_csv(tmp_path / "fig" / "results.csv", dtype={"seed": str}).seed.map(int))) == seeds
+    proc = agg_main(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "again" / "results.csv").read_text() == (tmp_path / "fig" / "results.csv").read_text()
+
+
+def drop_first_column(text):
+    """A CSV's text without its first column."""
+    return "".join(line.split(",", 1)[1] + "\n" for line in text.splitlines())
+
+
+def recorded(run_dir, **values):
+    """Rewrite the run's config.json with these values."""
+    config = json.loads(run_dir.config.read_text()) | values
+    run_dir.config.write_text(json.dumps(config))
 
 
 def many_settings(root):
