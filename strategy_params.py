@@ -119,8 +119,11 @@ def fraction(text):
 
 N_TARGETS = Param("n_targets", "nTargets", positive(int), 100,
                   "random pool points whose labels the information gain is about (the whole pool when it has fewer)")
-N_DRAWS = Param("n_draws", "nDraws", positive_up_to(int, COUNT_CAP), 100,
-                "MC-dropout passes, each one network for every point")
+N_DRAWS = Param("n_draws", "nDraws",
+                checked_number(int, lambda value: 2 <= value <= COUNT_CAP,
+                               f"an int from 2 (one pass is one network, under which every point's information "
+                               f"gain is 0) to {COUNT_CAP:,}"),
+                100, "MC-dropout passes, each one network for every point; at least 2")
 DROP_RATE = Param("drop_rate", "dropRate", fraction, 0.75, "dropout rate on the embedding, in (0, 1)")
 DROP_PASSES = Param("drop_passes", "dropPasses", positive_up_to(int, COUNT_CAP), 3,
                     "dropout passes; a point is a candidate when more than half change its class")

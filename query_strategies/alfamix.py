@@ -5,7 +5,8 @@ Shi, CVPR 2022), with the closed-form interpolation of the paper (the authors' `
 Each class c has an anchor z*_c, the mean embedding of the labelled points of class c (of all labelled points when
 c has none). An unlabelled point's embedding u (prediction ŷ) is mixed with each anchor as (1 − α)⊙u + α⊙z*_c with
 the closed-form α = (ε‖z*_c − u‖ / ‖∇‖) · ∇ ⊘ (z*_c − u + 1e-8), ∇ = Wᵀ(p − onehot(ŷ)) the gradient of the
-cross-entropy at ŷ with respect to u (the last layer logits = uWᵀ + b), ε = cap/√d; the point is a candidate when
+cross-entropy at ŷ with respect to u (the last layer logits = uWᵀ + b; its ŷ entry 1 − p_ŷ taken as Σ_{j≠ŷ} p_j, so
+that a confident point keeps its gradient's direction), ε = cap/√d; the point is a candidate when
 the last layer predicts the mix of some anchor as another class than ŷ (never when ∇ = 0). The cap grows by
 `alpha_cap` (cap = alpha_cap, 2·alpha_cap, ... while below 1), the candidates of every cap so far pooled, until
 there are more than k. The candidates' L2-normalised embeddings are clustered into min(k, candidates) clusters by
@@ -19,7 +20,7 @@ import torch
 from strategy_params import ALPHA_CAP
 
 from .kmeans_sampling import kmeans_select
-from .selection import bias_or_zeros, check_budget, fill_uniformly, gradient_factor, normalised
+from .selection import bias_or_zeros, check_budget, fill_uniformly, normalised
 from .strategy import Strategy
 
 Z_EPS = 1e-8  # keeps z*_c − u away from 0 in α's denominator, as the authors' code does
@@ -50,12 +51,22 @@ def flips(u, pred, grad, anchors, W, b, cap):
     return changed
 
 
+def cross_entropy_factor(probs):
+    """p − onehot(ŷ) in float64 (ŷ = argmax p), its ŷ entry written −Σ_{j≠ŷ} p_j: the same number as p_ŷ − 1, which
+    cancels to 0 once a float32 p_ŷ rounds to 1 (logit gaps past about 17) and would turn ∇ = Wᵀ(p − onehot(ŷ))."""
+    a = probs.double().clone()
+    rows, pred = torch.arange(len(a), device=a.device), probs.argmax(1)
+    a[rows, pred] = 0
+    a[rows, pred] = -a.sum(1)
+    return a
+
+
 def candidates(probs, emb, anchors, W, b, k, alpha_cap):
     """The candidate mask: flips pooled over caps alpha_cap, 2·alpha_cap, ... (< 1 before each step) until more
     than k."""
     u, W, b = emb.double(), W.double(), bias_or_zeros(W, b).double()
     pred = probs.argmax(1)
-    grad = -gradient_factor(probs) @ W  # ∇_u CE(uWᵀ + b, ŷ) = Wᵀ(p − onehot(ŷ)) per row
+    grad = cross_entropy_factor(probs) @ W  # ∇_u CE(uWᵀ + b, ŷ) = Wᵀ(p − onehot(ŷ)) per row
     chosen, cap = torch.zeros(len(u), dtype=torch.bool, device=u.device), 0.0
     while cap < 1.0:
         cap += alpha_cap

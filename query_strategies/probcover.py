@@ -8,9 +8,9 @@ holds the most uncovered points (lowest index among ties), and its ball becomes 
 uncovered point, the pick is uniform among the unlabelled points left.
 
 δ, unless given: the largest δ whose balls are pure for a fraction ≥ α = 0.95 of the points under k-means
-pseudo-labels (K = number of classes, scikit-learn KMeans on x). The ball of i is pure when it holds no point of
-another pseudo-label, i.e. r_i ≥ δ with r_i the distance to the nearest such point; so δ = the ⌈αn⌉-th largest r_i,
-exactly (the paper searches a grid).
+pseudo-labels (K = number of classes, or of points when they are fewer; scikit-learn KMeans on x). The ball of i
+is pure when it holds no point of another pseudo-label, i.e. r_i ≥ δ with r_i the distance to the nearest such
+point; so δ = the ⌈αn⌉-th largest r_i, exactly (the paper searches a grid).
 
 Both searches screen with float32 dot products and decide in float64 only what the screen leaves open: a float32
 dot of unit rows is within ERR = (d + 4)·ε₃₂ of the float64 one, so a pair whose float32 dot is more than ERR from
@@ -148,9 +148,9 @@ def quantile_max_dot(x, x32, labels, approx, position, err):
 
 
 def pseudo_label_delta(x, n_classes, seed):
-    """δ of the purity rule (purity_delta) under pseudo-labels of the unit rows x: `n_classes` k-means clusters,
-    k-means seeded by `seed`."""
-    labels = kmeans_labels(x.cpu().numpy(), n_classes, seed)
+    """δ of the purity rule (purity_delta) under pseudo-labels of the unit rows x: `n_classes` k-means clusters (one
+    per row when the rows are fewer), k-means seeded by `seed`."""
+    labels = kmeans_labels(x.cpu().numpy(), min(n_classes, len(x)), seed)
     return purity_delta(x, torch.as_tensor(labels, device=x.device))
 
 

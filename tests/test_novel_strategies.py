@@ -317,6 +317,18 @@ def test_alfamix_candidates_are_the_points_that_flip():
     assert picked.index.tolist()[0] in (0, 2)
 
 
+def test_alfamix_confident_point_keeps_the_direction_of_its_gradient():
+    """Logits (20, 0): float32 rounds p_0 to 1, so p_0 − 1 is 0, yet ∇ = p_1 (W_1 − W_0) points toward class 1 and
+    the mix with either anchor (2.5 away) flips at cap 1: a candidate, as float64 autograd's gradient makes it."""
+    W, b = torch.tensor([[10.0, 0.0], [0.0, 10.0]]), torch.zeros(2)
+    emb = torch.tensor([[2.0, 0.0]])
+    probs = torch.softmax(emb @ W.T, 1)
+    assert probs[0, 0] == 1
+    lab_emb, lab_y = torch.tensor([[3.25, 2.165], [0.75, -2.165]]), torch.tensor([0, 1])
+    assert reference_candidates(probs, emb, lab_emb, lab_y, W, b, 1, 0.2) == [0]
+    assert candidates(probs, emb, class_anchors(lab_emb, lab_y, 2), W, b, 1, 0.2).tolist() == [True]
+
+
 # --- through run.main -----------------------------------------------------------------------------------------------
 
 FLAGS = ["--nStart", "30", "--nQuery", "10", "--nEmb", "32", "--maxEpochs", "15", "--seed", "7", "--ldmRef", "300",

@@ -32,11 +32,11 @@ def test_resume_ends_with_the_queries_of_an_uninterrupted_run(alg, tmp_path):
     assert {k: config[k] for k in PARAMS[alg]} == PARAMS[alg]
 
 
-@pytest.mark.parametrize("flag,value", [("--nTargets", "0"), ("--nDraws", "1.5"), ("--dropRate", "1"),
-                                        ("--dropRate", "0"), ("--dropPasses", "-1"), ("--temperature", "inf"),
-                                        ("--gamma", "x"), ("--pcaDim", "0"), ("--topN", "2.5"), ("--smiEta", "-1"),
-                                        ("--queryClasses", "0"), ("--glisterLr", "0"),
-                                        ("--kernelSigma", "0"),
+@pytest.mark.parametrize("flag,value", [("--nTargets", "0"), ("--nDraws", "1.5"), ("--nDraws", "1"),
+                                        ("--dropRate", "1"), ("--dropRate", "0"), ("--dropPasses", "-1"),
+                                        ("--temperature", "inf"), ("--gamma", "x"), ("--pcaDim", "0"),
+                                        ("--topN", "2.5"), ("--smiEta", "-1"), ("--queryClasses", "0"),
+                                        ("--glisterLr", "0"), ("--kernelSigma", "0"),
                                         ("--uherdingTemperature", "-1"), ("--uherdingTemperature", "nan")])
 def test_bad_parameters_are_refused_with_one_line(flag, value):
     assert_one_line_error(run_cli("--alg", "epig", flag, value), flag)

@@ -106,6 +106,12 @@ def test_purity_delta_is_the_quantile_of_nearest_other_label_distances():
     assert (r >= delta - 1e-9).double().mean() >= 0.95 and (r >= delta + 1e-9).double().mean() < 0.95
 
 
+def test_a_pool_smaller_than_the_class_count_is_one_pseudo_label_per_point():
+    """8 points and 10 classes (a --trunc pool): k-means makes 8 clusters, each point its own, not a ValueError."""
+    x = unit_rows(8, 3, 5)
+    assert float(pc.pseudo_label_delta(x, 10, 0)) == float(purity_delta(x, torch.arange(8)))
+
+
 def dense_reference(x, labels, alpha=0.95):
     """The purity δ and the dots by brute force: every pair's pair_dots, r_i from the largest other-label dot."""
     n = len(x)
