@@ -191,6 +191,10 @@ class Extension:
         """The pool's inputs X (on the training device), for an extension that also trains on unlabelled points;
         called once, when the learner takes the extension."""
 
+    def see_augmentation(self, augmentation):
+        """What the labelled minibatches of the coming trainings go through (a function of a batch of inputs), or
+        None: an extension that trains on inputs of its own augments them alike."""
+
     def reset(self, generator, device, n_features):
         """Fresh modules (with every fresh network), drawn from `generator`, on `device`, for embeddings of width
         `n_features`."""
@@ -232,21 +236,27 @@ class UnlabelledDraws(Extension):
 
     def __init__(self, unlabelled):
         """`unlabelled`: a function giving the pool indices not yet labelled."""
-        self.unlabelled, self.X, self.rows, self.gen = unlabelled, None, None, None
+        self.unlabelled, self.X, self.rows, self.gen, self.augmentation = unlabelled, None, None, None, None
 
     def see_pool(self, X):
         self.X = X
+
+    def see_augmentation(self, augmentation):
+        self.augmentation = augmentation
 
     def train(self):
         """The unlabelled points of this training (read once per epoch)."""
         self.rows = torch.as_tensor(np.asarray(self.unlabelled(), dtype=np.int64), device=self.X.device)
 
     def unlabelled_batch(self, n):
-        """The inputs of n unlabelled pool points drawn uniformly with replacement; None when none is unlabelled."""
+        """The inputs of n unlabelled pool points drawn uniformly with replacement, augmented as the labelled
+        minibatch is (--aug 1), so that telling the two apart cannot go by the augmentation; None when none is
+        unlabelled."""
         if not len(self.rows):
             return None
         draw = torch.randint(len(self.rows), (n,), generator=self.gen).to(self.X.device)
-        return self.X[self.rows[draw]]
+        drawn = self.X[self.rows[draw]]
+        return drawn if self.augmentation is None else self.augmentation(drawn)
 
     def no_loss(self):
         """A zero in the graph of every parameter (the loss when the whole pool is labelled)."""
@@ -306,6 +316,12 @@ class TorchEpochs:
     def __init__(self, setting, generator, extensions=()):
         self.setting, self.gen, self.extensions = setting, generator, with_losses(extensions)
         self.fill = setting.black.view(1, -1, 1, 1).to(setting.device) if setting.augment else None
+        for extension in self.extensions:
+            extension.see_augmentation(self.augmented if setting.augment else None)
+
+    def augmented(self, x):
+        """The minibatch x augmented (augment), drawing from the engine's generator."""
+        return augment(x, self.fill, self.gen)
 
     @property
     def identity(self):
@@ -339,7 +355,7 @@ class TorchEpochs:
                 adam.step(grads)
                 return logits
             if s.augment:
-                xb = augment(xb, self.fill, self.gen)
+                xb = self.augmented(xb)
             logits, emb = model(xb)
             loss = F.cross_entropy(logits, tb)
             for extension in self.extensions:
@@ -406,7 +422,8 @@ class Trainer:
     n_features)` (fresh modules, called with every fresh network), `parameters()` (updated by the same clamped Adam
     as the network), `train()` / `eval()`, `loss(model, x, y, logits, embeddings)` (a scalar added to each
     minibatch's cross-entropy, when `adds_loss`), `extra_points()` (pool points and labels Learner.train adds),
-    `see_pool(X)` (the pool's inputs, from the Learner, for unlabelled minibatches) and `state_dict()` /
+    `see_pool(X)` (the pool's inputs, from the Learner, for unlabelled minibatches), `see_augmentation(f)` (the
+    labelled minibatches' augmentation, from the epoch engine, for theirs) and `state_dict()` /
     `load_state_dict(state)` (kept in the checkpoint under its name by Learner.state_dict).
     Extensions that add a loss train with PyTorch's autograd epoch (the compiled epoch and the closed-form steps
     do not apply). `train(X, y)` trains on any labelled points, pool points or others (e.g. pseudo-labelled

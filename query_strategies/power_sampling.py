@@ -25,8 +25,8 @@ def gumbel(n, generator):
 def power_select(scores, k, generator, beta=BETA.default):
     """k distinct positions drawn without replacement with probability ∝ score^β (scores ≥ 0; negative rounding
     noise counts as 0), in order of drawing. Positions of score 0 have probability 0 while a positive score is
-    left; after those they come in uniformly random order. Each pick's score is its s (clamped at 0), the weight it
-    was drawn by. On one thread, like the other selections."""
+    left; after those they come in uniformly random order. Each pick's score is its s (clamped at 0), whose β-th
+    power it was drawn by. On one thread, like the other selections."""
     s = torch.as_tensor(scores).detach().cpu().double().clamp_min(0)
     check_budget(k, len(s))
     g = gumbel(len(s), generator).numpy()

@@ -12,6 +12,8 @@ from learner import Learner
 from training import ClampedAdam, augment, batch_bounds, reachable_accuracy, recalibrate_batchnorm
 from model import build_model, reset_weights
 from query_strategies.adversarial_bim import bim_scores
+from query_strategies.vaal import AdversarialVAE
+from query_strategies.waal import Critic
 
 
 def digits(seed=0):
@@ -277,6 +279,24 @@ def test_augment_crops_with_black_padding_and_flips():
     assert any((o == fill).any() for o in outs)  # some crop reaches into the padding
     gen_a, gen_b = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
     assert torch.equal(augment(x, fill, gen_a), augment(x, fill, gen_b))
+
+
+@pytest.mark.parametrize("make", [lambda unlabelled: AdversarialVAE(unlabelled, 1.0, 1.0),
+                                  lambda unlabelled: Critic(unlabelled, 0.002, 2.0)], ids=["vaal", "waal"])
+def test_unlabelled_minibatches_are_augmented_as_the_labelled_ones(make):
+    """With --aug 1 (a CIFAR10-named set) VAAL's discriminator and WAAL's critic see both sides cropped and
+    flipped: an unaugmented unlabelled side could be told from the labelled one by the augmentation alone. A crop at
+    the centre without a flip leaves an image as it is (1 in 162), so a few drawn rows may equal a pool image."""
+    g = torch.Generator().manual_seed(0)
+    X, y = torch.randn(40, 3, 32, 32, generator=g), torch.arange(40) % 3
+    ds = dataset.Dataset("CIFAR10", X, y, X[:8], y[:8], 3, 16, augment=True, black=torch.full((3,), -2.0))
+    module, drawn = make(lambda: np.arange(20, 40)), []
+    draw = module.unlabelled_batch
+    module.unlabelled_batch = lambda n: drawn.append(draw(n)) or drawn[-1]
+    Learner("cnn", ds, "cpu", torch.Generator().manual_seed(1), max_epochs=1, extensions=[module]).train(np.arange(20))
+    rows = torch.cat(drawn)
+    as_they_are = sum(bool((X == row).all(dim=(1, 2, 3)).any()) for row in rows)
+    assert len(rows) >= 20 and as_they_are <= len(rows) // 10
 
 
 def test_batchnorm_statistics_are_recomputed_over_the_training_points():
