@@ -43,10 +43,13 @@ table):
 and over all settings penalty_overall (the sum of the settings' matrices, with column averages: lower is
 better), cdf_overall, normalised_error.csv, query_time.csv, and train_stops.csv: per setting and algorithm, how
 many rounds' training reached the 0.99 target and how many a guard stopped (rounds.csv's train_stop: stalled,
-cap, unreachable), which the last lines printed also count. When the settings span several batch sizes or
-model families, penalty_batch_<nQuery> and penalty_family_<family> sum the matrices of each batch size and of each
-family (MODEL_FAMILY: mlp, linear, convolutional), like the paper's per-batch-size and per-architecture figures
-(the authors' script splits by network, so resnet and vgg, one family here, are two figures there).
+cap, unreachable), which the last lines printed also count, and run_costs.csv: per run, its rounds, last labelled
+count, training seconds and epochs summed over its rounds and its most epochs in one round, query seconds summed,
+and the rounds a guard stopped (what a sweep of each strategy costs on the machine that ran it). When the settings
+span several batch sizes or model families, penalty_batch_<nQuery> and penalty_family_<family> sum the matrices of
+each batch size and of each family (MODEL_FAMILY: mlp, linear, convolutional), like the paper's per-batch-size and
+per-architecture figures (the authors' script splits by network, so resnet and vgg, one family here, are two figures
+there).
 With --metric balanced_acc every figure and matrix is drawn on balanced accuracy (rounds.csv's balanced_acc, the
 mean per-class recall on the test set) in place of test accuracy; runs that do not record it are left out.
 
@@ -93,11 +96,11 @@ from runlock import enclosing_run_folder  # noqa: E402
 from training import ACC_TARGET, TRAIN_STOPS  # noqa: E402
 from scripts.agg_algs import alg_order  # noqa: E402
 from scripts.agg_figures import plot_cdf, plot_learning, plot_penalty, plot_query_times  # noqa: E402
-from scripts.agg_read import (LOG_META_KEYS, LOG_META_WHOLE, SETTING, BrokenRun, canonical,  # noqa: E402
+from scripts.agg_read import (LOG_META_KEYS, LOG_META_WHOLE, RUN_KEY, SETTING, BrokenRun, canonical,  # noqa: E402
                               load_results, setting_title, warn_mixed_trainers, whole_number)
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rand_gaps,
-                               rand_means, rand_unrecorded, rarest_counts, setting_summary, tested_pairs,
+                               rand_means, rand_unrecorded, rarest_counts, run_costs, setting_summary, tested_pairs,
                                training_costs, unrecorded_checkpoints)
 
 
@@ -140,6 +143,8 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERS
     write_atomic(fig_dir / "results.csv", table.to_csv(index=False))
     if (stops := training_stops(table)) is not None:
         stops.to_csv(fig_dir / "train_stops.csv")
+    if (costs := run_costs(table, RUN_KEY)) is not None:
+        costs.to_csv(fig_dir / "run_costs.csv", index=False)
     found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric, versus)
              for key, setting in table.groupby(SETTING)]
     averages = write_overall([r for r in found if r is not None], fig_dir, fixed_threshold, metric)
@@ -149,7 +154,7 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERS
 
 # The names of the files an analysis writes in --fig (the module docstring).
 OWN_OUTPUT = re.compile(r"((learning|penalty|cdf|query_time|rarest|summary)_.+\.(png|pdf|csv)|"
-                        r"(results|normalised_error|query_time|train_stops)\.csv)")
+                        r"(results|normalised_error|query_time|train_stops|run_costs)\.csv)")
 
 
 def own_outputs(fig_dir):

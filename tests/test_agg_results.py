@@ -1083,6 +1083,31 @@ def test_rounds_a_guard_stopped_are_counted_per_setting_and_algorithm(tmp_path, 
     assert stops[["data", "model", "nQuery"]].drop_duplicates().to_numpy().tolist() == [["digits", "mlp", 50]]
 
 
+def test_each_runs_training_and_query_costs_are_summed_in_run_costs_csv(tmp_path):
+    """run_costs.csv: one row per run that records its training (a real run of run.py, and a run whose rounds a
+    guard stopped), its sums and extremes those of its rounds.csv; an original's log, which records no training, has
+    no row; the analysis of the written results.csv gives the same file."""
+    proc = run_cli("--alg", "entropy", "--nEnd", "300", "--out", tmp_path / "res")
+    assert proc.returncode == 0, proc.stderr
+    write_run(tmp_path / "res", "conf", 1, [0.5, 0.6, 0.7], stops=["target", "stalled", "cap"], train_s=0.3)
+    (tmp_path / "res" / "old").mkdir()
+    (tmp_path / "res" / "old" / "cifar_badge.txt").write_text(f"{NAMESPACE}\n100\ttesting accuracy 0.3\n")
+    assert agg_main(tmp_path / "res", "--fig", tmp_path / "fig").returncode == 0
+    costs = pd.read_csv(tmp_path / "fig" / "run_costs.csv").set_index("alg")
+    assert sorted(costs.index) == ["conf", "entropy"]
+    for alg in costs.index:
+        rounds = pd.read_csv(Path(costs.source[alg]) / "rounds.csv")
+        guarded = int((rounds.train_stop != "target").sum())
+        expected = [len(rounds), rounds.n_labeled.max(), rounds.train_seconds.sum(), rounds.train_epochs.sum(),
+                    rounds.train_epochs.max(), rounds.query_seconds.sum(), guarded]
+        assert costs.loc[alg, ["rounds", "n_labeled", "train_seconds", "train_epochs", "most_epochs",
+                               "query_seconds", "guard_stops"]].tolist() == pytest.approx(expected)
+    assert costs.loc["entropy", "rounds"] == 3 and costs.loc["conf", "guard_stops"] == 2
+    assert costs.loc["entropy", "query_seconds"] > 0 and costs.loc["entropy", "train_epochs"] > 0
+    assert agg_main(tmp_path / "fig" / "results.csv", "--fig", tmp_path / "again").returncode == 0
+    assert (tmp_path / "again" / "run_costs.csv").read_text() == (tmp_path / "fig" / "run_costs.csv").read_text()
+
+
 def test_a_stopping_reason_this_version_does_not_know_is_counted_too(tmp_path, capsys):
     """A results.csv of a newer version whose train_stop names another reason: its rounds count in the total and
     in a column of their own, not left out of both."""

@@ -161,7 +161,7 @@ def cell_states(cell, seconds):
 def test_query_cost_table_states_the_committed_sweeps_medians(monkeypatch):
     monkeypatch.chdir(ROOT)
     scope = {}
-    exec(code_block("python", "query_seconds.median"), scope)
+    exec(code_block("python", 'queries.groupby(["data", "alg"])'), scope)
     section = README.split("### What a query costs\n")[1].split("\n## ")[0]
     rows = [line.strip(" |").split(" | ") for line in section.splitlines() if line.startswith("| `")]
     assert len(rows) == 17
@@ -170,3 +170,21 @@ def test_query_cost_table_states_the_committed_sweeps_medians(monkeypatch):
         for data, cell in (("openml6", letter), ("MNIST", mnist)):
             seconds = [scope["median"].get((data, alg)) for alg in algs]
             assert cell_states(cell, seconds), (names, data, cell, seconds)
+
+
+def test_fashion_cnn_table_states_the_committed_runs_costs(monkeypatch):
+    """The FashionMNIST cnn table states what its code block computes from the committed runs (run_costs): a row
+    per strategy in its order, hours as low–high (one number where they are equal)."""
+    monkeypatch.chdir(ROOT)
+    scope = {}
+    exec(code_block("python", "run_costs(runs, RUN_KEY)"), scope)
+    cnn = scope["cnn"].sort_values("acc_1100", ascending=False).round(scope["digits"])
+    section = README.split("#### FashionMNIST cnn at batch 100 (running)\n")[1].split("\n#")[0]
+    rows = [line.strip(" |").split(" | ") for line in section.splitlines() if line.startswith("| `")]
+    assert [re.fullmatch(r"`(\w+)`", row[0])[1] for row in rows] == list(cnn.index)
+    for row, (alg, r) in zip(rows, cnn.iterrows()):
+        hours = [float(h) for h in row[3].split("–")]
+        stated = [float(cell.replace(",", "")) for cell in (row[1], row[2], *row[4:])]
+        assert hours == ([r.train_h_min] if r.train_h_min == r.train_h_max else [r.train_h_min, r.train_h_max]), alg
+        assert stated == [r.seeds, r.acc_1100, r.epochs, r.most_epochs, r.query_s, r.patience_stops], alg
+    assert f"as they come: {int(cnn.seeds.sum())} of 65 so far" in section
