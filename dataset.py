@@ -440,8 +440,11 @@ def columns_as_training(test, train, test_path, path):
     if missing or extra:
         differ = [f"{a} names {n[0]!r}, {b} does not" for a, b, n in ((path, test_path, missing),
                                                                       (test_path, path, extra)) if n]
+        unlabelled = (f"; {test_path} takes its last column, {missing[0]!r}, for the label: add its label column "
+                      f"last" if missing == names[-1:] and not extra else "")
         raise UserError(f"the header rows of {path} and {test_path} name different feature columns "
-                        f"({'; '.join(differ)}); give the test file the training file's column names, the label last")
+                        f"({'; '.join(differ)}){unlabelled}; give the test file the training file's column names, "
+                        f"the label last")
     repeated = [n for n in names + test_names if names.count(n) > 1 or test_names.count(n) > 1]
     if repeated:
         raise UserError(f"the header rows of {path} and {test_path} order their feature columns differently and "

@@ -240,12 +240,18 @@ def bad_data_case(case, tmp_path):
         (tmp_path / "test.csv").write_text("b,c,label\n1,2,0\n3,4,1\n")
         return (["--data", tmp_path / "train.csv", "--test", tmp_path / "test.csv"], {},
                 ["name different feature columns", "names 'a',", "names 'c',"])
+    if case == "test without labels":
+        (tmp_path / "train.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)))
+        (tmp_path / "test.csv").write_text("a,b\n1,2\n3,4\n")
+        return (["--data", tmp_path / "train.csv", "--test", tmp_path / "test.csv"], {},
+                ["names 'b', ", "test.csv takes its last column, 'b', for the label: add its label column last"])
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 broken")
     return ["--data", tmp_path / "bad.npz"], {}, ["is not a readable .npz file"]
 
 
 @pytest.mark.parametrize("case", ["truncated gz", "no SVHN", "no OpenML", "missing csv", "text in csv",
-                                  "pandas index column", "label first", "test columns renamed", "broken npz"])
+                                  "pandas index column", "label first", "test columns renamed", "test without labels",
+                                  "broken npz"])
 def test_bad_data_gives_one_line_on_stderr(tmp_path, monkeypatch, capsys, case):
     """run.main in this process (no interpreter start-up): exit code 2 and exactly one line on stderr."""
     import run
