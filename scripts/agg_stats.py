@@ -236,11 +236,16 @@ def run_costs(table, run_key):
                                                                   *COST_SUMS, "train_stop"])
     guarded = rounds.train_stop.notna() & (rounds.train_stop != "target")
     runs = rounds.assign(guard_stops=guarded).groupby([*run_key, "source"], sort=False, dropna=False)
-    total = {c: (c, lambda v: v.sum(min_count=1)) for c in COST_SUMS}
-    costs = runs.agg(rounds=("round", "size"), n_labeled=("n_labeled", "max"), train_seconds=total["train_seconds"],
-                     train_epochs=total["train_epochs"], most_epochs=("train_epochs", "max"),
-                     query_seconds=total["query_seconds"], guard_stops=("guard_stops", "sum"))
+    costs = runs.agg(rounds=("round", "size"), n_labeled=("n_labeled", "max"),
+                     train_seconds=("train_seconds", recorded_sum), train_epochs=("train_epochs", recorded_sum),
+                     most_epochs=("train_epochs", "max"), query_seconds=("query_seconds", recorded_sum),
+                     guard_stops=("guard_stops", "sum"))
     return costs.reset_index()
+
+
+def recorded_sum(values):
+    """The sum of the values recorded (not NaN); NaN when none is (an older version's rounds without a column)."""
+    return values.sum(min_count=1)
 
 
 def training_costs(setting):
