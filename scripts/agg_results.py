@@ -100,7 +100,7 @@ from scripts.agg_read import (LOG_META_KEYS, LOG_META_WHOLE, RUN_KEY, SETTING, B
                               load_results, setting_title, warn_mixed_trainers, whole_number)
 from scripts.agg_stats import (RAND, VERSUS, accuracies, checkpoints, marked_table,  # noqa: E402
                                normalised_errors, overall_matrix, penalty_matrix, query_times, rand_gaps,
-                               rand_means, rand_unrecorded, rarest_counts, run_costs, setting_summary, tested_pairs,
+                               rand_means, rand_unrecorded, rarest_counts, setting_summary, tested_pairs,
                                training_costs, unrecorded_checkpoints)
 
 
@@ -143,7 +143,7 @@ def analyse(table, fig_dir, fixed_threshold=None, metric="test_acc", versus=VERS
     write_atomic(fig_dir / "results.csv", table.to_csv(index=False))
     if (stops := training_stops(table)) is not None:
         stops.to_csv(fig_dir / "train_stops.csv")
-    if (costs := run_costs(table, RUN_KEY)) is not None:
+    if (costs := run_costs(table)) is not None:
         costs.to_csv(fig_dir / "run_costs.csv", index=False)
     found = [analyse_setting(key, setting, fig_dir, fixed_threshold, metric, versus)
              for key, setting in table.groupby(SETTING)]
@@ -181,6 +181,31 @@ def training_stops(table):
         return None
     counts = recorded.groupby(SETTING + ["alg", "train_stop"]).size().unstack("train_stop", fill_value=0)
     return counts.reindex(columns=[*TRAIN_STOPS, *sorted(set(counts.columns) - set(TRAIN_STOPS))], fill_value=0)
+
+
+COST_SUMS = ["train_seconds", "train_epochs", "query_seconds"]  # rounds.csv's columns a run's cost sums
+
+
+def run_costs(table):
+    """One row per run (RUN_KEY and its source) that records its training (rounds.csv's train_seconds): its
+    rounds, last labelled count, COST_SUMS summed over its rounds, its most epochs in one round, and its rounds
+    that a guard stopped (a train_stop other than target); None when no run records its training."""
+    if "train_seconds" not in table or table.train_seconds.isna().all():
+        return None
+    rounds = table[table.train_seconds.notna()].reindex(columns=[*RUN_KEY, "source", "round", "n_labeled",
+                                                                  *COST_SUMS, "train_stop"])
+    guarded = rounds.train_stop.notna() & (rounds.train_stop != "target")
+    runs = rounds.assign(guard_stops=guarded).groupby([*RUN_KEY, "source"], sort=False, dropna=False)
+    costs = runs.agg(rounds=("round", "size"), n_labeled=("n_labeled", "max"),
+                     train_seconds=("train_seconds", recorded_sum), train_epochs=("train_epochs", recorded_sum),
+                     most_epochs=("train_epochs", "max"), query_seconds=("query_seconds", recorded_sum),
+                     guard_stops=("guard_stops", "sum"))
+    return costs.reset_index()
+
+
+def recorded_sum(values):
+    """The sum of the values recorded (not NaN); NaN when none is (an older version's rounds without a column)."""
+    return values.sum(min_count=1)
 
 
 def stops_line(stops):

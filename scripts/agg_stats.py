@@ -223,31 +223,6 @@ def query_times(setting):
                                                "select_seconds_mean", "runs"]]
 
 
-COST_SUMS = ["train_seconds", "train_epochs", "query_seconds"]  # rounds.csv's columns a run's cost sums
-
-
-def run_costs(table, run_key):
-    """One row per run (`run_key` and its source) that records its training (rounds.csv's train_seconds): its
-    rounds, last labelled count, COST_SUMS summed over its rounds, its most epochs in one round, and its rounds
-    that a guard stopped (a train_stop other than target); None when no run records its training."""
-    if "train_seconds" not in table or table.train_seconds.isna().all():
-        return None
-    rounds = table[table.train_seconds.notna()].reindex(columns=[*run_key, "source", "round", "n_labeled",
-                                                                  *COST_SUMS, "train_stop"])
-    guarded = rounds.train_stop.notna() & (rounds.train_stop != "target")
-    runs = rounds.assign(guard_stops=guarded).groupby([*run_key, "source"], sort=False, dropna=False)
-    costs = runs.agg(rounds=("round", "size"), n_labeled=("n_labeled", "max"),
-                     train_seconds=("train_seconds", recorded_sum), train_epochs=("train_epochs", recorded_sum),
-                     most_epochs=("train_epochs", "max"), query_seconds=("query_seconds", recorded_sum),
-                     guard_stops=("guard_stops", "sum"))
-    return costs.reset_index()
-
-
-def recorded_sum(values):
-    """The sum of the values recorded (not NaN); NaN when none is (an older version's rounds without a column)."""
-    return values.sum(min_count=1)
-
-
 def training_costs(setting):
     """Per alg: mean over seeds of each run's mean training seconds and epochs per round (rounds.csv's
     train_seconds, train_epochs), what a round's training costs with each strategy's labels; empty without them."""

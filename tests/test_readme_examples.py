@@ -177,7 +177,7 @@ def test_fashion_cnn_table_states_the_committed_runs_costs(monkeypatch):
     per strategy in its order, hours as low–high (one number where they are equal)."""
     monkeypatch.chdir(ROOT)
     scope = {}
-    exec(code_block("python", "run_costs(runs, RUN_KEY)"), scope)
+    exec(code_block("python", "run_costs(runs)"), scope)
     cnn = scope["cnn"].sort_values("acc_1100", ascending=False).round(scope["digits"])
     section = README.split("#### FashionMNIST cnn at batch 100 (running)\n")[1].split("\n#")[0]
     rows = [line.strip(" |").split(" | ") for line in section.splitlines() if line.startswith("| `")]
